@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subcommands of the memprof CLI.  Each takes the argv that follows the
+ * command word (argv[0] is the command name, e.g. "top") and returns the
+ * process exit status: 0 success, 1 runtime failure, 2 bad usage; `run`
+ * returns the target's status.
+ */
+#ifndef MP_CLI_COMMANDS_H
+#define MP_CLI_COMMANDS_H
+
+int mp_cmd_run(int argc, char **argv);      /* cmd-run.c */
+int mp_cmd_top(int argc, char **argv);      /* cmd-top.c */
+int mp_cmd_convert(int argc, char **argv);  /* cmd-convert.c */
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The raw snapshot format: what the shim writes inside the target and the CLI
+ * turns into pprof profiles.  This header is the contract between the two.
+ *
+ * The shim keeps work inside the target minimal: it writes raw return
+ * addresses, the text of /proc/self/maps and raw (unscaled) sampled counters.
+ * Symbolization, scaling and protobuf encoding happen in the CLI.
+ *
+ * Layout (host byte order; the file is only read on the machine that wrote it,
+ * the header's endian tag lets the reader refuse a foreign file):
+ *
+ *   struct mp_snap_header
+ *   repeated: struct mp_snap_section, then `size` bytes of payload, then zero
+ *             padding up to a multiple of 8 bytes
+ *
+ * Files are written to "<final>.tmp.<pid>" with O_EXCL and renamed, so a
+ * reader never sees half a file.  Everything in the file is untrusted for the
+ * reader: every count, size, id and offset must be checked.
+ */
+#ifndef MP_COMMON_SNAPSHOT_H
+#define MP_COMMON_SNAPSHOT_H
+
+#include <stdint.h>
+
+#define MP_SNAP_MAGIC "MPSNAP\0\1"     /* 8 bytes, no terminating NUL */
+#define MP_SNAP_VERSION 1u
+#define MP_SNAP_ENDIAN_TAG 0x01020304u
+
+struct mp_snap_header {
+	char magic[8];            /* MP_SNAP_MAGIC */
+	uint32_t version;         /* MP_SNAP_VERSION */
+	uint32_t endian;          /* MP_SNAP_ENDIAN_TAG as written by the host */
+	uint32_t header_size;     /* sizeof(struct mp_snap_header) */
+	uint32_t nsections;       /* number of sections that follow */
+	uint64_t pid;             /* pid of the process that wrote it */
+	uint64_t ppid;            /* its parent at write time */
+	uint64_t rate;            /* sampling rate in bytes (1: every allocation, 0: off) */
+	uint64_t start_ns;        /* CLOCK_REALTIME when profiling started (or at fork, in a child) */
+	uint64_t end_ns;          /* CLOCK_REALTIME when the snapshot was taken */
+	uint32_t max_depth;       /* stack depth limit in force */
+	uint32_t seq;             /* snapshot number (0: final at exit) */
+	uint64_t flags;           /* MP_SNAP_F_* */
+};
+
+enum {
+	MP_SNAP_F_FINAL = 1u << 0,      /* taken at process exit */
+	MP_SNAP_F_TRUNCATED = 1u << 1,  /* a table filled up: some samples were dropped */
+	MP_SNAP_F_FORKED = 1u << 2,     /* written by a forked child */
+};
+
+struct mp_snap_section {
+	uint32_t type;            /* enum mp_snap_section_type */
+	uint32_t reserved;        /* 0 */
+	uint64_t size;            /* payload bytes, padding not included */
+};
+
+enum mp_snap_section_type {
+	/* Text of /proc/self/maps at snapshot time, not NUL-terminated. */
+	MP_SNAP_MAPS = 1,
+	/* readlink("/proc/self/exe"), not NUL-terminated. */
+	MP_SNAP_EXE = 2,
+	/*
+	 * Stack table: a sequence of records
+	 *   uint32_t id;      1, 2, 3, ... in order, unique
+	 *   uint32_t depth;   number of frames, 0 .. header.max_depth
+	 *   uint64_t pc[depth];
+	 * pc[0] is the innermost frame of the program (the caller of malloc);
+	 * the shim's own frames are already removed.  Every pc is a return
+	 * address as the unwinder reported it: the reader subtracts 1 to get an
+	 * address inside the call instruction for symbolization.
+	 */
+	MP_SNAP_STACKS = 3,
+	/* Array of struct mp_snap_heap_rec, one per (stack, size) bucket. */
+	MP_SNAP_HEAP = 4,
+	/* Array of struct mp_snap_kv: allocator and shim statistics. */
+	MP_SNAP_STATS = 5,
+};
+
+/*
+ * One heap bucket: the sampled (unscaled) counts for blocks of one requested
+ * size allocated from one stack.  Like Go's memory profile buckets, the key
+ * is (stack, size), so the CLI can unbias with the exact block size:
+ * a sample of a block of s bytes at rate R stands for 1/(1 - exp(-s/R))
+ * blocks (see sample/sampler.c).
+ */
+struct mp_snap_heap_rec {
+	uint32_t stack_id;        /* id in MP_SNAP_STACKS */
+	uint32_t reserved;        /* 0 */
+	uint64_t size;            /* requested size of each block in bytes */
+	uint64_t alloc_objects;   /* sampled allocations */
+	uint64_t free_objects;    /* of those, freed before the snapshot */
+};
+
+/* A named counter: NUL-padded ASCII name, value. */
+struct mp_snap_kv {
+	char name[24];
+	uint64_t value;
+};
+
+#endif

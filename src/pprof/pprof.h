@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pprof profile.proto: building, writing, reading and validating profiles.
+ * CLI only (allocates freely; never linked into the shim).
+ *
+ * The in-memory form of a profile read from disk is protobuf-c's generated
+ * Perftools__Profiles__Profile; the builder produces the same structure.
+ */
+#ifndef MP_PPROF_PPROF_H
+#define MP_PPROF_PPROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.pb-c.h"
+
+typedef Perftools__Profiles__Profile mp_profile;
+
+/* ---- building ---------------------------------------------------------- */
+
+struct mp_pprof_builder;
+
+/* One source line of a location; a location has several when inlined,
+ * innermost (the inlined callee) first, as profile.proto requires. */
+struct mp_pprof_line {
+	const char *function;      /* display name (demangled), never NULL */
+	const char *system_name;   /* linker name (mangled); NULL: same as function */
+	const char *file;          /* source file or NULL */
+	int64_t line;              /* 0 when unknown */
+	int64_t start_line;        /* first line of the function, 0 when unknown */
+};
+
+struct mp_pprof_label {
+	const char *key;
+	const char *str;           /* string label, or NULL for a numeric one */
+	int64_t num;
+	const char *num_unit;      /* may be NULL */
+};
+
+/* Abort on out-of-memory: the CLI has nothing better to do. */
+struct mp_pprof_builder *mp_pprof_builder_new(void);
+void mp_pprof_builder_free(struct mp_pprof_builder *b);   /* accepts NULL */
+
+/* Sample types in order; the last one added is pprof's default unless
+ * mp_pprof_set_default_sample_type() names another. */
+void mp_pprof_add_sample_type(struct mp_pprof_builder *b, const char *type, const char *unit);
+void mp_pprof_set_period(struct mp_pprof_builder *b, const char *type, const char *unit, int64_t period);
+void mp_pprof_set_default_sample_type(struct mp_pprof_builder *b, const char *type);
+void mp_pprof_set_time(struct mp_pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
+void mp_pprof_add_comment(struct mp_pprof_builder *b, const char *comment);
+
+/* Returns the mapping id (1, 2, ...).  build_id may be NULL or "". */
+uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64_t limit,
+			      uint64_t file_offset, const char *file, const char *build_id,
+			      bool has_functions, bool has_filenames, bool has_line_numbers,
+			      bool has_inline_frames);
+
+/* Returns the location id.  Locations are deduplicated by (mapping, address):
+ * adding the same pair again returns the first id and ignores `lines`.
+ * mapping_id 0 means no mapping. */
+uint64_t mp_pprof_add_location(struct mp_pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			       const struct mp_pprof_line *lines, size_t nlines);
+
+/* values[] has one entry per sample type added so far; location ids leaf first. */
+void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_ids, size_t nlocations,
+			 const int64_t *values, size_t nvalues,
+			 const struct mp_pprof_label *labels, size_t nlabels);
+
+/* Serialize, gzip and write to `path` through a temporary name in the same
+ * directory and rename(2): the file appears whole or not at all, and an
+ * existing file at `path` is untouched on failure.  0 or -errno. */
+int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path);
+
+/* Serialized, gzip'd bytes in a malloc'd buffer (for tests).  0 or -errno. */
+int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
+
+/* ---- reading ----------------------------------------------------------- */
+
+/*
+ * Parse a profile from memory: gzip'd or plain protobuf.  Validates it the way
+ * pprof's Profile.CheckValid does (ids nonzero and unique, every reference
+ * resolves, string indexes in range, string_table[0] == "", each sample has
+ * one value per sample type) before returning it.
+ * 0 and *ret set on success; on failure a negative errno (-EBADMSG for a
+ * malformed profile) and, if ret_err is not NULL, a static or
+ * ret_err-owned message explaining why, in *ret_err (caller frees with free()).
+ */
+int mp_pprof_parse(const uint8_t *buf, size_t len, mp_profile **ret, char **ret_err);
+/* Read and parse a file.  Same contract; errno-style errors for I/O. */
+int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err);
+void mp_profile_free(mp_profile *p);     /* accepts NULL */
+
+/* String at index i, or "" when out of range (the profile is validated). */
+const char *mp_profile_str(const mp_profile *p, int64_t i);
+/* Index of sample type named `type`, or -1. */
+int mp_profile_sample_index(const mp_profile *p, const char *type);
+
+#endif

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* Compiler helpers shared by the in-target modules. */
+#ifndef MP_SAMPLE_COMPILER_H
+#define MP_SAMPLE_COMPILER_H
+
+#define MP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MP_NOINLINE __attribute__((noinline))
+#define MP_COLD __attribute__((cold))
+#define MP_EXPORT __attribute__((visibility("default")))
+#define MP_TLS __attribute__((tls_model("initial-exec"))) __thread
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Poisson sampling of allocated bytes.
+ *
+ * Model: allocated bytes form a stream, and every byte is a sampling point with
+ * probability 1/R (R = rate).  The distance to the next sampled byte is then
+ * geometric, which for large R is the exponential distribution with mean R:
+ *
+ *     gap = -ln(U) * R,   U uniform in (0, 1]
+ *
+ * Each thread keeps a countdown `left` of bytes before its next sample.  An
+ * allocation of s bytes is sampled when s >= left (it "contains" the sample
+ * point), after which a fresh gap is drawn; otherwise left -= s.  This is what
+ * Go's runtime does with mcache.nextSample.
+ *
+ * Unbiasing: a block of s bytes is sampled with probability
+ *
+ *     P(s) = 1 - exp(-s/R)
+ *
+ * (the chance that at least one sample point falls inside its s bytes), so
+ * each sampled block stands for 1/P(s) blocks, and s/P(s) bytes.  This is
+ * the weight runtime/pprof's scaleHeapSample applies, with the block size
+ * as the bucket's average size.  Edge cases: R <= 1 samples every
+ * allocation (weight 1); s = 0 has P = 0, so zero-sized blocks are only
+ * seen at R = 1 and count with weight 1; R = 0 never samples.
+ *
+ * Must never: allocate, lock, or call into libc other than log() (pure).
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "sample/sampler.h"
+
+uint64_t mp_sampler_seed(uint64_t entropy)
+{
+	uint64_t s = entropy ^ 0x9e3779b97f4a7c15ull;
+	return s ? s : 1;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): 64 good bits per step, one state word. */
+static uint64_t next64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+double mp_sampler_uniform(uint64_t *state)
+{
+	/* 53 random bits, shifted to (0, 1]: never 0, so log() stays finite. */
+	return (double)((next64(state) >> 11) + 1) * 0x1.0p-53;
+}
+
+uint64_t mp_sampler_next(uint64_t *state, uint64_t rate)
+{
+	if (rate == MP_RATE_OFF)
+		return UINT64_MAX;
+	if (rate == 1)
+		return 0;
+	double gap = -log(mp_sampler_uniform(state)) * (double)rate;
+	/* -ln(2^-53) * rate is at most ~37 * rate: clamp far below 2^63. */
+	if (gap >= 0x1.0p62)
+		return (uint64_t)1 << 62;
+	uint64_t g = (uint64_t)gap;
+	return g ? g : 1;
+}
+
+double mp_sampler_weight(uint64_t size, uint64_t rate)
+{
+	if (rate <= 1 || size == 0)
+		return 1.0;
+	return 1.0 / -expm1(-(double)size / (double)rate);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Poisson sampling of allocated bytes, like Go's MemProfileRate.
+ * Pure functions: safe in the target, in signal handlers and after fork.
+ */
+#ifndef MP_SAMPLE_SAMPLER_H
+#define MP_SAMPLE_SAMPLER_H
+
+#include <stdint.h>
+
+/* Rate meaning "never sample". */
+#define MP_RATE_OFF 0
+
+/* Seed a per-thread generator state from any entropy; never yields state 0. */
+uint64_t mp_sampler_seed(uint64_t entropy);
+
+/* A uniform double in (0, 1], advancing *state (splitmix64). */
+double mp_sampler_uniform(uint64_t *state);
+
+/*
+ * Bytes to allocate before the next sample, drawn from an exponential
+ * distribution with mean `rate`.  rate 0: UINT64_MAX (never); rate 1: 0
+ * (every allocation).  See sampler.c for the math.
+ */
+uint64_t mp_sampler_next(uint64_t *state, uint64_t rate);
+
+/*
+ * Expected number of blocks one sample of a block of `size` bytes stands for
+ * at `rate`: 1 / (1 - exp(-size/rate)); 1 for rate <= 1 or size 0.
+ */
+double mp_sampler_weight(uint64_t size, uint64_t rate);
+
+#endif

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bootstrap, slow paths, fork and exit.
+ *
+ * Initialization happens on the first allocation that reaches the slow path,
+ * which may come before our constructor (other libraries' constructors, the
+ * dynamic loader) and from any thread.  The first thread to get there does
+ * it; allocations made meanwhile (including those of dlsym, pthread_atfork
+ * and libunwind) are served without sampling thanks to the per-thread busy
+ * flag, so nothing recurses.
+ *
+ * Must never: call malloc for itself, use stdio, block on a lock the target
+ * may hold, or change the target's exit status.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/snapshot.h"
+#include "sample/live.h"
+#include "sample/sampler.h"
+#include "sample/stacks.h"
+#include "sample/unwind.h"
+#include "shim/shim.h"
+
+struct mp_shim_state mp_shim;
+MP_TLS struct mp_tls mp_tls;
+
+/* The ELF header of this very object, defined by the linker. */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+
+/* Address range of our executable segment: frames there are ours. */
+static void own_text_range(uintptr_t *ret_lo, uintptr_t *ret_hi)
+{
+	uintptr_t base = (uintptr_t)&__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + __ehdr_start.e_phoff);
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (int i = 0; i < __ehdr_start.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		/* A shared object's first PT_LOAD has p_vaddr 0 and starts at
+		 * its ELF header, so base is the load bias. */
+		uintptr_t s = base + ph[i].p_vaddr, e = s + ph[i].p_memsz;
+		if (s < lo)
+			lo = s;
+		if (e > hi)
+			hi = e;
+	}
+	*ret_lo = lo;
+	*ret_hi = hi;
+}
+
+static void atfork_prepare(void)
+{
+	mp_tls.busy++;
+	mp_prof_lock();
+	mp_live_lock_all();
+}
+
+static void atfork_parent(void)
+{
+	mp_live_unlock_all();
+	mp_prof_unlock();
+	mp_tls.busy--;
+}
+
+static void atfork_child(void)
+{
+	/* Only the forking thread exists here; locks it did not hold in prepare
+	 * cannot be held, and those it held are re-initialized. */
+	mp_live_after_fork_child();
+	mp_prof_after_fork_child();
+	mp_shim.pid = getpid();
+	mp_shim.forked = 1;
+	mp_shim.final_written = 0;
+	mp_tls.busy--;
+}
+
+void mp_shim_init(void)
+{
+	int expect = MP_INIT_NONE;
+	if (!__atomic_compare_exchange_n(&mp_shim.init, &expect, MP_INIT_BUSY, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;   /* done, or another thread is at it: don't wait */
+
+	struct mp_options *o = &mp_shim.opt;
+	mp_options_default(o);
+	mp_options_parse(o, getenv("MEMPROF_OPTIONS"));
+	if (!o->snapdir[0] && !getcwd(o->snapdir, sizeof(o->snapdir)))
+		strcpy(o->snapdir, ".");
+	if (o->verbose)
+		mp_options_print(o);
+
+	mp_shim.pid = getpid();
+	mp_shim.start_ns = mp_now_ns();
+
+	int ok = o->rate != MP_RATE_OFF;
+	if (ok && mp_prof_init() < 0) {
+		mp_warn("cannot map profile tables, profiling disabled", NULL, NULL, NULL);
+		ok = 0;
+	}
+	if (ok) {
+		uintptr_t lo, hi;
+		own_text_range(&lo, &hi);
+		mp_unwind_init(lo, hi);
+		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	}
+	mp_shim.enabled = ok;
+	__atomic_store_n(&mp_shim.init, MP_INIT_DONE, __ATOMIC_RELEASE);
+}
+
+static void record(void *p, size_t size)
+{
+	uint64_t pcs[MP_MAX_DEPTH];
+	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
+	int64_t b = mp_prof_record_alloc(pcs, n, size);
+	if (b < 0)
+		return;
+	if (mp_live_insert(p, (uint32_t)b) < 0) {
+		/* Untrackable: count it freed now rather than leaked for ever. */
+		mp_prof_record_free((uint32_t)b);
+	}
+}
+
+MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
+{
+	struct mp_tls *t = &mp_tls;
+	if (t->busy || !p)
+		return p;
+	t->busy = 1;
+	if (MP_UNLIKELY(__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE)) {
+		mp_shim_init();
+		if (__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE)
+			goto out;   /* another thread is initializing: skip this one */
+	}
+	if (!mp_shim.enabled) {
+		t->left = UINT64_MAX;
+		goto out;
+	}
+	uint64_t rate = mp_shim.opt.rate;
+	if (!t->ready) {
+		uintptr_t tid = (uintptr_t)syscall(SYS_gettid);
+		t->rng = mp_sampler_seed(mp_now_ns() ^ ((uint64_t)tid << 32) ^ (uintptr_t)t);
+		t->ready = 1;
+		t->left = mp_sampler_next(&t->rng, rate);
+		if (t->left > size) {
+			t->left -= size;
+			goto out;
+		}
+	}
+	record(p, size);
+	t->left = mp_sampler_next(&t->rng, rate);
+out:
+	t->busy = 0;
+	return p;
+}
+
+MP_NOINLINE MP_COLD void mp_free_slow(void *p)
+{
+	uint32_t b;
+	if (mp_live_remove(p, &b))
+		mp_prof_record_free(b);
+}
+
+void mp_shim_exit_snapshot(void)
+{
+	if (__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE || !mp_shim.enabled)
+		return;
+	/* A vfork child shares our memory and must not write: it never ran the
+	 * atfork handlers, so its pid differs from the one we know. */
+	if (getpid() != mp_shim.pid || mp_shim.final_written)
+		return;
+	mp_tls.busy++;
+	int r = mp_snapshot_write(0, MP_SNAP_F_FINAL | (mp_shim.forked ? MP_SNAP_F_FORKED : 0));
+	if (r == 0)
+		mp_shim.final_written = 1;
+	mp_tls.busy--;
+}
+
+/*
+ * Our destructor runs after the program's atexit handlers and the
+ * destructors of the executable and of libraries loaded after us: the
+ * preloaded shim is finalized late, so frees made during exit are counted.
+ */
+__attribute__((destructor)) static void mp_shim_fini(void)
+{
+	mp_shim_exit_snapshot();
+}
+
+/* Make sure initialization has happened before main even in a program that
+ * never allocates. */
+__attribute__((constructor)) static void mp_shim_ctor(void)
+{
+	mp_tls.busy++;
+	mp_shim_init();
+	mp_tls.busy--;
+}
+
+/* _exit and _Exit skip destructors: write the snapshot first. */
+MP_EXPORT void _exit(int status)
+{
+	mp_shim_exit_snapshot();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+MP_EXPORT void _Exit(int status)
+{
+	mp_shim_exit_snapshot();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * State shared by the shim's files.  Everything here runs inside the target:
+ * no malloc, no stdio, no locale, no locks the target may hold.
+ */
+#ifndef MP_SHIM_SHIM_H
+#define MP_SHIM_SHIM_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sample/compiler.h"
+
+enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
+
+struct mp_options {
+	uint64_t rate;             /* rate=: bytes between samples on average */
+	uint32_t depth;            /* depth=: frames kept per stack */
+	int verbose;               /* verbose=: print the effective options */
+	char snapdir[PATH_MAX];    /* snapdir=: where snapshots go ("" = cwd at start) */
+};
+
+struct mp_shim_state {
+	int init;                  /* MP_INIT_*; read and written atomically */
+	int enabled;               /* sampling works (tables mapped, rate != 0) */
+	struct mp_options opt;
+	pid_t pid;                 /* getpid() as of init or the last fork */
+	uint64_t start_ns;         /* CLOCK_REALTIME at init or fork */
+	int forked;                /* this process is a fork child */
+	int final_written;         /* the exit snapshot is on disk */
+};
+
+extern struct mp_shim_state mp_shim;
+
+/*
+ * Per-thread state.  Zero-initialized TLS is the "not ready" state: with
+ * left == 0 every allocation takes the slow path until the thread has been
+ * set up (the empty-cache sentinel trick), so the fast path needs one test.
+ */
+struct mp_tls {
+	uint64_t left;             /* bytes until the next sample */
+	uint64_t rng;              /* sampler state */
+	int busy;                  /* inside the shim: recursion guard */
+	int ready;                 /* rng seeded, first gap drawn */
+};
+
+extern MP_TLS struct mp_tls mp_tls;
+
+/* init.c */
+void mp_shim_init(void);
+void *mp_sample_slow(void *p, size_t size);
+void mp_free_slow(void *p);
+void mp_shim_exit_snapshot(void);
+
+/* options.c */
+void mp_options_default(struct mp_options *o);
+void mp_options_parse(struct mp_options *o, const char *s);
+void mp_options_print(const struct mp_options *o);
+
+/* log.c: allocation-free messages on stderr, "memprof: " prefixed. */
+void mp_log(const char *a, const char *b, const char *c, const char *d);
+void mp_warn(const char *a, const char *b, const char *c, const char *d);
+char *mp_utoa(uint64_t v, char *buf);   /* buf >= 21 bytes; returns buf */
+uint64_t mp_now_ns(void);
+
+/* snapshot-write.c: 0 or -errno. */
+int mp_snapshot_write(uint32_t seq, uint64_t flags);
+
+/*
+ * Sample accounting after the real allocation: the whole fast path.
+ * One compare: due samples, unready threads and recursion all take the
+ * out-of-line slow path.
+ */
+static inline void *mp_account(void *p, size_t size)
+{
+	struct mp_tls *t = &mp_tls;
+	if (MP_LIKELY(t->left > size)) {
+		t->left -= size;
+		return p;
+	}
+	return mp_sample_slow(p, size);
+}
+
+#endif
