@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the in-target sampling logic: sampler math, stack table, live table. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/snapshot.h"
+#include "sample/live.h"
+#include "sample/sampler.h"
+#include "sample/stacks.h"
+#include "tap.h"
+
+static void test_edges(void)
+{
+	uint64_t s = mp_sampler_seed(42);
+	CHECK(s != 0);
+	CHECK_U64(mp_sampler_next(&s, 0), UINT64_MAX);
+	CHECK_U64(mp_sampler_next(&s, 1), 0);
+	CHECK_NEAR(mp_sampler_weight(100, 1), 1.0, 0);
+	CHECK_NEAR(mp_sampler_weight(0, 524288), 1.0, 0);
+	CHECK_NEAR(mp_sampler_weight(524288, 524288), 1.0 / (1.0 - exp(-1.0)), 1e-12);
+	/* Large blocks are (almost) always sampled: weight -> 1. */
+	CHECK_NEAR(mp_sampler_weight(64u << 20, 524288), 1.0, 1e-12);
+	/* Small blocks: weight ~ rate/size. */
+	CHECK_NEAR(mp_sampler_weight(16, 524288), 524288.0 / 16, 1.0);
+	for (int i = 0; i < 1000; i++) {
+		double u = mp_sampler_uniform(&s);
+		if (!(u > 0 && u <= 1)) {
+			CHECK(u > 0 && u <= 1);
+			break;
+		}
+	}
+}
+
+/* Mean gap: the exponential with mean R has standard deviation R, so the mean
+ * of N draws has standard error R/sqrt(N); allow 5 of them. */
+static void test_mean(void)
+{
+	const uint64_t rate = 524288;
+	const int n = 1000000;
+	uint64_t s = mp_sampler_seed(7);
+	double sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += (double)mp_sampler_next(&s, rate);
+	CHECK_NEAR(sum / n, (double)rate, 5.0 * rate / sqrt(n));
+}
+
+/* The shim's countdown rule plus the weights give unbiased totals.  The
+ * relative error of the byte estimate is about 1/sqrt(samples): with ~1 GiB
+ * allocated at 512 KiB that is ~2000 samples, ~2.2%; the issue asks for 5%
+ * (bytes) and 10% (objects), checked here with a fixed seed. */
+static void test_unbiased(void)
+{
+	const uint64_t rate = 524288;
+	uint64_t rng = mp_sampler_seed(12345), sizes = mp_sampler_seed(99);
+	uint64_t left = mp_sampler_next(&rng, rate);
+	double est_objects = 0, est_bytes = 0;
+	uint64_t objects = 0, bytes = 0;
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t r = (uint64_t)(mp_sampler_uniform(&sizes) * 1e9);
+		uint64_t size = r % 100 == 0 ? 16384 + r % 65536 : 8 + r % 1024;
+		objects++;
+		bytes += size;
+		if (left > size) {
+			left -= size;
+			continue;
+		}
+		double w = mp_sampler_weight(size, rate);
+		est_objects += w;
+		est_bytes += w * (double)size;
+		left = mp_sampler_next(&rng, rate);
+	}
+	CHECK_NEAR(est_objects / (double)objects, 1.0, 0.10);
+	CHECK_NEAR(est_bytes / (double)bytes, 1.0, 0.05);
+}
+
+static const struct mp_snap_heap_rec *bucket(uint32_t b)
+{
+	const void *data;
+	size_t size;
+	mp_prof_buckets(&data, &size);
+	if ((size_t)(b + 1) * sizeof(struct mp_snap_heap_rec) > size)
+		return NULL;
+	return (const struct mp_snap_heap_rec *)data + b;
+}
+
+static void test_stacks(void)
+{
+	CHECK_INT(mp_prof_init(), 0);
+	uint64_t a[3] = { 0x1000, 0x2000, 0x3000 }, b[3] = { 0x1000, 0x2000, 0x3001 };
+	int64_t b1 = mp_prof_record_alloc(a, 3, 64);
+	int64_t b2 = mp_prof_record_alloc(a, 3, 64);
+	int64_t b3 = mp_prof_record_alloc(a, 3, 128);
+	int64_t b4 = mp_prof_record_alloc(b, 3, 64);
+	int64_t b5 = mp_prof_record_alloc(a, 2, 64);
+	CHECK_INT(b1, 0);
+	CHECK_INT(b2, 0);
+	CHECK_INT(b3, 1);
+	CHECK_INT(b4, 2);
+	CHECK_INT(b5, 3);
+	CHECK_U64(bucket(0)->alloc_objects, 2);
+	CHECK_U64(bucket(0)->stack_id, 1);
+	CHECK_U64(bucket(1)->stack_id, 1);
+	CHECK_U64(bucket(2)->stack_id, 2);
+	CHECK_U64(bucket(3)->stack_id, 3);
+	mp_prof_record_free(0);
+	CHECK_U64(bucket(0)->free_objects, 1);
+	mp_prof_unrecord_free(0);
+	CHECK_U64(bucket(0)->free_objects, 0);
+
+	/* The stack region is exactly the snapshot's record format. */
+	const void *data;
+	size_t size;
+	mp_prof_stacks(&data, &size);
+	CHECK_U64(size, (8 + 24) * 2 + (8 + 16));
+	const uint32_t *rec = data;
+	CHECK_U64(rec[0], 1);
+	CHECK_U64(rec[1], 3);
+	CHECK_U64(((const uint64_t *)(rec + 2))[2], 0x3000);
+
+	/* Growth: many distinct stacks and buckets keep their identity. */
+	int ok = 1;
+	for (uint64_t i = 0; i < 100000 && ok; i++) {
+		uint64_t pcs[2] = { i, i * 7 };
+		int64_t x = mp_prof_record_alloc(pcs, 2, i % 5);
+		int64_t y = mp_prof_record_alloc(pcs, 2, i % 5);
+		ok = x >= 0 && x == y && bucket((uint32_t)x)->alloc_objects == 2;
+	}
+	CHECK(ok);
+	CHECK(!mp_prof_truncated());
+}
+
+static void test_live(void)
+{
+	uint32_t b = 0;
+	void *p = (void *)0x7f0000001000;
+	CHECK(!mp_live_maybe(p));
+	CHECK_INT(mp_live_remove(p, &b), 0);
+	CHECK_INT(mp_live_insert(p, 17), 0);
+	CHECK(mp_live_maybe(p));
+	CHECK_U64(mp_live_count(), 1);
+	CHECK_INT(mp_live_remove(p, &b), 1);
+	CHECK_U64(b, 17);
+	CHECK(!mp_live_maybe(p));
+	CHECK_INT(mp_live_remove(p, &b), 0);
+
+	/* Many entries, with growth and tombstones: every one found exactly once. */
+	int ok = 1;
+	for (uintptr_t i = 1; i <= 200000; i++)
+		ok &= mp_live_insert((void *)(i * 16), (uint32_t)i) == 0;
+	for (uintptr_t i = 1; i <= 200000; i += 2)
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+	CHECK(ok);
+	CHECK_U64(mp_live_count(), 100000);
+	for (uintptr_t i = 2; i <= 200000; i += 2)
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+	CHECK(ok);
+	CHECK_U64(mp_live_count(), 0);
+	int none = 1;
+	for (uintptr_t i = 1; i <= 200000; i++)
+		none &= !mp_live_maybe((void *)(i * 16));
+	CHECK(none);
+}
+
+int main(void)
+{
+	test_edges();
+	test_mean();
+	test_unbiased();
+	test_stacks();
+	test_live();
+	return tap_done();
+}
