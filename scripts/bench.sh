@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build (release) and run the benchmark table: bash scripts/bench.sh [--quick] [--reps N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build-bench
+if [ ! -f "$B/build.ninja" ]; then
+	meson setup "$B" --buildtype=release -Dtests=true >/dev/null
+fi
+meson compile -C "$B" >/dev/null
+exec python3 scripts/bench.py --memprof "$B/src/cli/memprof" \
+	--alloc-bench "$B/tests/bench/alloc-bench" "$@"
