@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * 2-thread stress with cross-thread frees: producer() allocates ROUNDS*BATCH
+ * blocks of 40 bytes that consumer() frees on another thread; each thread
+ * also allocates and frees locally.  At --rate 1 every count is exact.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#define ROUNDS 2000
+#define BATCH 64
+#define NOINLINE __attribute__((noinline))
+
+static void *slots[BATCH];
+static int full;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+void *volatile sink;
+
+/* EXPECT producer 128000 5120000 0 0 */
+NOINLINE void *producer(void *arg)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		pthread_mutex_lock(&lock);
+		while (full)
+			pthread_cond_wait(&cond, &lock);
+		for (int i = 0; i < BATCH; i++)
+			slots[i] = malloc(40);
+		full = 1;
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+	}
+	return arg;
+}
+
+/* EXPECT local_work 20000 640000 0 0 */
+NOINLINE void local_work(void)
+{
+	for (int i = 0; i < 10000; i++) {
+		sink = malloc(32);
+		free(sink);
+	}
+}
+
+NOINLINE void *consumer(void *arg)
+{
+	local_work();
+	for (int r = 0; r < ROUNDS; r++) {
+		pthread_mutex_lock(&lock);
+		while (!full)
+			pthread_cond_wait(&cond, &lock);
+		for (int i = 0; i < BATCH; i++)
+			free(slots[i]);
+		full = 0;
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+	}
+	return arg;
+}
+
+int main(void)
+{
+	pthread_t a, b;
+	pthread_create(&a, NULL, producer, NULL);
+	pthread_create(&b, NULL, consumer, NULL);
+	local_work();
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	return 0;
+}

@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: MIT
+"""Minimal TAP output for the Python integration checks."""
+import sys
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, what, detail=''):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print('%sok %d - %s' % ('' if cond else 'not ', self.n, what))
+        if not cond and detail:
+            print('# ' + str(detail).strip().replace('\n', '\n# '))
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, what):
+        return self.ok(got == want, what, 'got %r, want %r' % (got, want))
+
+    def done(self):
+        print('1..%d' % self.n)
+        return 1 if self.failed else 0
