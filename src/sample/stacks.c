@@ -3,10 +3,10 @@
  * Stack table and heap buckets (see stacks.h).
  *
  * Both live in large reserved regions that never move, so a bucket index
- * handed out once stays valid for the life of the process and a free can be
- * credited with an atomic add, without the lock.  The indexes over them are
- * open-addressing hash tables of 32-bit "entry + 1" slots (0 = empty) that
- * double, under the lock, when 3/4 full.
+ * handed out once stays valid for the life of the process and counts are
+ * atomic adds.  The indexes over them are open-addressing hash tables of
+ * 32-bit "entry + 1" slots (0 = empty), probed without the lock and grown,
+ * under the lock, into a new generation when 3/4 full.
  *
  * Must never: call malloc or stdio, or hold the lock across anything that
  * could re-enter the allocator (unwinding happens before we are called).
@@ -25,10 +25,13 @@
 #define BUCKET_REGION ((size_t)256 << 20)
 #define INDEX_MIN 4096u
 
+/* An index generation; replaced whole when it fills, never modified in place
+ * except for filling empty slots, and never unmapped (readers may still be
+ * probing an old generation; the old ones add up to less than the current). */
 struct index {
-	uint32_t *slots;   /* entry + 1, 0 = empty */
 	uint32_t cap;      /* power of two */
 	uint32_t used;
+	uint32_t slots[];  /* entry + 1, 0 = empty; published with release stores */
 };
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -37,11 +40,11 @@ static uint8_t *stack_mem;         /* records {u32 id, u32 depth, u64 pc[]} */
 static size_t stack_used;
 static uint32_t nstacks;
 static uint32_t *stack_off;        /* offset of stack id i+1 (in a region of its own) */
-static struct index stack_idx;
+static struct index *stack_idx;
 
 static struct mp_snap_heap_rec *buckets;
 static uint32_t nbuckets;
-static struct index bucket_idx;
+static struct index *bucket_idx;
 
 static int truncated;
 
@@ -67,15 +70,12 @@ static uint64_t hash_bucket(uint32_t stack_id, uint64_t size)
 	return mix(((uint64_t)stack_id << 32) ^ mix(size));
 }
 
-static int index_init(struct index *ix, uint32_t cap)
+static struct index *index_new(uint32_t cap)
 {
-	uint32_t *s = mp_vm_reserve((size_t)cap * sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	ix->slots = s;
-	ix->cap = cap;
-	ix->used = 0;
-	return 0;
+	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint32_t));
+	if (ix)
+		ix->cap = cap;
+	return ix;
 }
 
 static const uint64_t *stack_pcs(uint32_t id, uint32_t *ret_depth)
@@ -97,29 +97,54 @@ static uint64_t entry_hash_bucket(uint32_t e)
 	return hash_bucket(buckets[e].stack_id, buckets[e].size);
 }
 
-/* Double the index when 3/4 full; rehash every entry.  Caller holds the lock. */
-static int index_grow_locked(struct index *ix, uint64_t (*hash_of)(uint32_t))
+/* Replace the index by one twice its size when 3/4 full.  Caller holds the
+ * lock; lock-free readers keep probing the old generation safely. */
+static int index_grow_locked(struct index **ixp, uint64_t (*hash_of)(uint32_t))
 {
+	struct index *ix = *ixp;
 	if ((uint64_t)(ix->used + 1) * 4 < (uint64_t)ix->cap * 3)
 		return 0;
 	if (ix->cap >= (1u << 30))
 		return -ENOSPC;
-	struct index n;
-	if (index_init(&n, ix->cap * 2) < 0)
+	struct index *n = index_new(ix->cap * 2);
+	if (!n)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ix->cap; i++) {
 		uint32_t v = ix->slots[i];
 		if (!v)
 			continue;
-		uint32_t j = (uint32_t)hash_of(v - 1) & (n.cap - 1);
-		while (n.slots[j])
-			j = (j + 1) & (n.cap - 1);
-		n.slots[j] = v;
+		uint32_t j = (uint32_t)hash_of(v - 1) & (n->cap - 1);
+		while (n->slots[j])
+			j = (j + 1) & (n->cap - 1);
+		n->slots[j] = v;
 	}
-	n.used = ix->used;
-	mp_vm_release(ix->slots, (size_t)ix->cap * sizeof(uint32_t));
-	*ix = n;
+	n->used = ix->used;
+	__atomic_store_n(ixp, n, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* Publish entry v under hash h.  Caller holds the lock and grew the index. */
+static void index_add_locked(struct index *ix, uint64_t h, uint32_t v)
+{
+	uint32_t mask = ix->cap - 1;
+	uint32_t j = (uint32_t)h & mask;
+	while (ix->slots[j])
+		j = (j + 1) & mask;
+	__atomic_store_n(&ix->slots[j], v, __ATOMIC_RELEASE);
+	ix->used++;
+}
+
+/* Lock-free probe: the entry + 1 that `match` accepts, or 0. */
+static uint32_t index_find(struct index *const *ixp, uint64_t h, int (*match)(uint32_t, const void *),
+			   const void *key)
+{
+	const struct index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
+	uint32_t mask = ix->cap - 1;
+	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
+		uint32_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
+		if (!v || match(v, key))
+			return v;
+	}
 }
 
 int mp_prof_init(void)
@@ -129,88 +154,112 @@ int mp_prof_init(void)
 	buckets = mp_vm_reserve(BUCKET_REGION);
 	if (!stack_mem || !stack_off || !buckets)
 		return -ENOMEM;
-	if (index_init(&stack_idx, INDEX_MIN) < 0 || index_init(&bucket_idx, INDEX_MIN) < 0)
+	stack_idx = index_new(INDEX_MIN);
+	bucket_idx = index_new(INDEX_MIN);
+	if (!stack_idx || !bucket_idx)
 		return -ENOMEM;
 	return 0;
 }
 
-/* Find or add a stack; returns its id (>= 1) or a negative errno. */
-static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth)
+struct stack_key {
+	const uint64_t *pcs;
+	uint32_t depth;
+};
+
+static int match_stack(uint32_t v, const void *key)
 {
-	uint64_t h = hash_pcs(pcs, depth);
-	uint32_t mask = stack_idx.cap - 1;
-	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
-		uint32_t v = stack_idx.slots[j];
-		if (!v)
-			break;
-		uint32_t d;
-		const uint64_t *p = stack_pcs(v, &d);
-		if (d == depth && memcmp(p, pcs, depth * sizeof(*pcs)) == 0)
-			return v;
-	}
-	size_t need = 8 + (size_t)depth * 8;
+	const struct stack_key *k = key;
+	uint32_t d;
+	const uint64_t *p = stack_pcs(v, &d);
+	return d == k->depth && memcmp(p, k->pcs, d * sizeof(*p)) == 0;
+}
+
+struct bucket_key {
+	uint32_t stack_id;
+	uint64_t size;
+};
+
+static int match_bucket(uint32_t v, const void *key)
+{
+	const struct bucket_key *k = key;
+	return buckets[v - 1].stack_id == k->stack_id && buckets[v - 1].size == k->size;
+}
+
+/* Find or add a stack; returns its id (>= 1) or a negative errno. */
+static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
+{
+	uint32_t v = index_find(&stack_idx, h, match_stack, k);
+	if (v)
+		return v;
+	size_t need = 8 + (size_t)k->depth * 8;
 	if (stack_used + need > STACK_REGION || nstacks + 1 >= STACK_REGION / 16)
 		return -ENOSPC;
 	int r = index_grow_locked(&stack_idx, entry_hash_stack);
 	if (r < 0)
 		return r;
-	uint32_t id = ++nstacks;
+	uint32_t id = nstacks + 1;
 	uint32_t *rec = (uint32_t *)(stack_mem + stack_used);
 	rec[0] = id;
-	rec[1] = depth;
-	memcpy(rec + 2, pcs, depth * sizeof(*pcs));
+	rec[1] = k->depth;
+	memcpy(rec + 2, k->pcs, k->depth * sizeof(*k->pcs));
 	stack_off[id - 1] = (uint32_t)stack_used;
 	stack_used += need;
-	mask = stack_idx.cap - 1;
-	uint32_t j = (uint32_t)h & mask;
-	while (stack_idx.slots[j])
-		j = (j + 1) & mask;
-	stack_idx.slots[j] = id;
-	stack_idx.used++;
+	nstacks = id;
+	index_add_locked(stack_idx, h, id);
 	return id;
 }
 
-static int64_t intern_bucket_locked(uint32_t stack_id, uint64_t size)
+static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 {
-	uint64_t h = hash_bucket(stack_id, size);
-	uint32_t mask = bucket_idx.cap - 1;
-	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
-		uint32_t v = bucket_idx.slots[j];
-		if (!v)
-			break;
-		if (buckets[v - 1].stack_id == stack_id && buckets[v - 1].size == size)
-			return v - 1;
-	}
+	uint32_t v = index_find(&bucket_idx, h, match_bucket, k);
+	if (v)
+		return v - 1;
 	if ((size_t)(nbuckets + 1) * sizeof(*buckets) > BUCKET_REGION)
 		return -ENOSPC;
 	int r = index_grow_locked(&bucket_idx, entry_hash_bucket);
 	if (r < 0)
 		return r;
-	uint32_t b = nbuckets++;
-	buckets[b].stack_id = stack_id;
-	buckets[b].size = size;
-	mask = bucket_idx.cap - 1;
-	uint32_t j = (uint32_t)h & mask;
-	while (bucket_idx.slots[j])
-		j = (j + 1) & mask;
-	bucket_idx.slots[j] = b + 1;
-	bucket_idx.used++;
+	uint32_t b = nbuckets;
+	buckets[b].stack_id = k->stack_id;
+	buckets[b].size = k->size;
+	nbuckets = b + 1;
+	index_add_locked(bucket_idx, h, b + 1);
 	return b;
 }
 
+/*
+ * The common case, a stack and size seen before, takes no lock: two
+ * lock-free probes and an atomic add.  New stacks and buckets are added under
+ * the lock, written whole before their index slot is published.
+ */
 int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 {
 	if (depth > MP_MAX_DEPTH)
 		depth = MP_MAX_DEPTH;
-	pthread_mutex_lock(&prof_lock);
-	int64_t b = intern_stack_locked(pcs, depth);
-	if (b >= 0)
-		b = intern_bucket_locked((uint32_t)b, size);
-	if (b >= 0)
-		__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
-	else
-		truncated = 1;
-	pthread_mutex_unlock(&prof_lock);
+	struct stack_key sk = { pcs, depth };
+	uint64_t sh = hash_pcs(pcs, depth);
+	int64_t b = -1;
+	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
+	if (v) {
+		struct bucket_key bk = { v, size };
+		uint32_t w = index_find(&bucket_idx, hash_bucket(v, size), match_bucket, &bk);
+		if (w)
+			b = w - 1;
+	}
+	if (b < 0) {
+		pthread_mutex_lock(&prof_lock);
+		b = intern_stack_locked(&sk, sh);
+		if (b >= 0) {
+			struct bucket_key bk = { (uint32_t)b, size };
+			b = intern_bucket_locked(&bk, hash_bucket(bk.stack_id, size));
+		}
+		if (b < 0)
+			truncated = 1;
+		pthread_mutex_unlock(&prof_lock);
+		if (b < 0)
+			return b;
+	}
+	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 	return b;
 }
 
@@ -261,11 +310,11 @@ void mp_prof_reset(void)
 	pthread_mutex_lock(&prof_lock);
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
-	memset(stack_idx.slots, 0, (size_t)stack_idx.cap * sizeof(uint32_t));
-	memset(bucket_idx.slots, 0, (size_t)bucket_idx.cap * sizeof(uint32_t));
+	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint32_t));
+	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint32_t));
 	stack_used = 0;
 	nstacks = nbuckets = 0;
-	stack_idx.used = bucket_idx.used = 0;
+	stack_idx->used = bucket_idx->used = 0;
 	truncated = 0;
 	pthread_mutex_unlock(&prof_lock);
 }
