@@ -160,11 +160,22 @@ out:
 	return p;
 }
 
+/*
+ * A free that may be of a sampled block.  Re-entered from a signal handler
+ * that interrupted the shim, it must not take a stripe lock the interrupted
+ * code may hold: it records nothing then (the entry stays behind; the worst
+ * outcome is one block counted in use that is not), and never deadlocks.
+ */
 MP_NOINLINE MP_COLD void mp_free_slow(void *p)
 {
+	struct mp_tls *t = &mp_tls;
 	uint32_t b;
+	if (t->busy)
+		return;
+	t->busy = 1;
 	if (mp_live_remove(p, &b))
 		mp_prof_record_free(b);
+	t->busy = 0;
 }
 
 void mp_shim_exit_snapshot(void)
