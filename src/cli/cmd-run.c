@@ -1,0 +1,811 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memprof run: start a program with the shim preloaded, wait for it and for
+ * every descendant it leaves behind, then turn the snapshots they wrote into
+ * pprof heap profiles.
+ *
+ * The program gets our stdin, stdout, stderr and terminal untouched; only
+ * memprof's own messages go to stderr, one line each, prefixed "memprof: ".
+ * Snapshots go to a private temporary directory (MEMPROF_OPTIONS snapdir=),
+ * one per process that ran the shim, and are converted here, outside the
+ * target, once no process can still be writing one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/target.h"
+#include "convert/convert.h"
+
+#define SHIM_NAME "libmemprof.so"
+#define MAX_DEPTH 256
+
+struct run_settings {
+	const char *output;   /* -o, --output: the target's profile; NULL: memprof.<pid>.heap.pb.gz */
+	uint64_t rate;        /* --rate: average bytes between samples; 1: all; 0: off */
+	unsigned depth;       /* --depth: frames kept per stack, 1..MAX_DEPTH */
+	bool quiet;           /* -q, --quiet: do not report the profiles written */
+};
+
+static const struct run_settings default_settings = {
+	.output = NULL,
+	.rate = 512 * 1024,
+	.depth = 64,
+	.quiet = false,
+};
+
+/* Signals memprof passes on to the target while it waits. */
+static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
+#define N_FORWARDED (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	      "Run PROGRAM with the memprof shim preloaded and write its sampled heap profile\n"
+	      "(gzip'd pprof, like a Go heap profile).\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE  write the profile to FILE\n"
+	      "                     (default: memprof.<pid>.heap.pb.gz in the working directory)\n"
+	      "      --rate SIZE    sample an allocation every SIZE bytes on average; suffixes\n"
+	      "                     K, M, G (1024-based); 1 records every allocation, 0 turns\n"
+	      "                     sampling off (default: 512K)\n"
+	      "      --depth N      keep at most N frames per stack, 1..256 (default: 64)\n"
+	      "  -q, --quiet        do not report the profiles written\n"
+	      "  -h, --help         show this help and exit\n"
+	      "\n"
+	      "Forked processes that run the shim get their own profile, named with their pid.\n"
+	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status\n"
+	      "(128+N if signal N killed it).  MEMPROF_SHIM=PATH overrides the shim library.\n"
+	      "See memprof-run(1).\n", f);
+}
+
+/* ---- the shim -------------------------------------------------------------- */
+
+/* The existing regular file `path`, made absolute; NULL if there is none. */
+static char *existing_file(const char *path)
+{
+	struct stat st;
+	char *abs = realpath(path, NULL);
+
+	if (abs && stat(abs, &st) == 0 && S_ISREG(st.st_mode))
+		return abs;
+	free(abs);
+	return NULL;
+}
+
+/*
+ * $MEMPROF_SHIM, else relative to our own executable: the build tree keeps
+ * the CLI in src/cli/ and the shim in src/shim/; an install keeps it at
+ * MP_SHIM_RELPATH_INSTALLED from bin/.  Relative lookups keep working after
+ * the whole prefix is moved.  Returns 0 with a malloc'd absolute path, or
+ * prints why not and returns -1.
+ */
+static int find_shim(char **ret_path)
+{
+	const char *env = getenv("MEMPROF_SHIM");
+	char exe[PATH_MAX], *dir, *a = NULL, *b = NULL, *found = NULL;
+	ssize_t n;
+
+	if (env && *env) {
+		found = existing_file(env);
+		if (!found) {
+			fprintf(stderr, "memprof: cannot use shim '%s' from MEMPROF_SHIM: %s\n", env,
+				strerror(errno ? errno : ENOENT));
+			return -1;
+		}
+		*ret_path = found;
+		return 0;
+	}
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		fprintf(stderr, "memprof: cannot find the shim: cannot read '/proc/self/exe': %s\n",
+			strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	dir = dirname(exe);
+	if (asprintf(&a, "%s/../shim/%s", dir, SHIM_NAME) < 0 ||
+	    asprintf(&b, "%s/%s", dir, MP_SHIM_RELPATH_INSTALLED) < 0) {
+		fputs("memprof: out of memory\n", stderr);
+		free(a);
+		return -1;
+	}
+	found = existing_file(a);
+	if (!found)
+		found = existing_file(b);
+	if (!found)
+		fprintf(stderr, "memprof: cannot find the shim '" SHIM_NAME "' at '%s' or '%s', "
+			"set MEMPROF_SHIM\n", a, b);
+	free(a);
+	free(b);
+	if (!found)
+		return -1;
+	*ret_path = found;
+	return 0;
+}
+
+/* ---- the program ----------------------------------------------------------- */
+
+/* Find and vet PROGRAM.  Returns 0, or the exit status to fail with. */
+static int prepare_program(const char *name, char **ret_path, bool *ret_is_elf)
+{
+	struct mp_target_info info;
+	char *path = NULL;
+	int r;
+
+	r = mp_target_resolve(name, &path);
+	if (r == -ENOENT && !strchr(name, '/')) {
+		fprintf(stderr, "memprof: '%s': command not found\n", name);
+		return 127;
+	}
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot run '%s': %s\n", name, strerror(-r));
+		return r == -ENOENT ? 127 : r == -ENOMEM ? 1 : 126;
+	}
+
+	r = mp_target_inspect(path, &info);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot inspect '%s': %s\n", path, strerror(-r));
+		free(path);
+		return 1;
+	}
+	r = 0;
+	switch (info.verdict) {
+	case MP_TARGET_OK:
+		break;
+	case MP_TARGET_STATIC:
+		fprintf(stderr, "memprof: cannot profile '%s': '%s' is statically linked, "
+			"LD_PRELOAD has no effect on it\n", name, info.culprit);
+		r = 1;
+		break;
+	case MP_TARGET_SETID:
+		fprintf(stderr, "memprof: cannot profile '%s': '%s' is setuid, setgid or has file "
+			"capabilities, the dynamic loader ignores LD_PRELOAD for it\n",
+			name, info.culprit);
+		r = 1;
+		break;
+	case MP_TARGET_FOREIGN:
+		fprintf(stderr, "memprof: cannot profile '%s': '%s' is not a native %d-bit "
+			"program, the shim cannot be loaded into it\n",
+			name, info.culprit, (int)sizeof(void *) * 8);
+		r = 1;
+		break;
+	case MP_TARGET_MALFORMED:
+		fprintf(stderr, "memprof: cannot run '%s': '%s' has malformed ELF headers\n",
+			name, info.culprit);
+		r = 126;
+		break;
+	case MP_TARGET_BAD_INTERP:
+		fprintf(stderr, "memprof: cannot run '%s': bad interpreter '%s': %s\n",
+			name, info.culprit, strerror(info.error));
+		r = 126;
+		break;
+	}
+	*ret_is_elf = info.is_elf;
+	mp_target_info_done(&info);
+	if (r) {
+		free(path);
+		return r;
+	}
+	*ret_path = path;
+	return 0;
+}
+
+/* ---- the environment ------------------------------------------------------- */
+
+/*
+ * The program's environment: ours, with LD_PRELOAD led by the shim (a
+ * preload the user already had stays after it) and MEMPROF_OPTIONS ending in
+ * our keys (the shim reads keys in order, so ours win and any others the
+ * user set, like verbose=1, still apply).  NULL on OOM.
+ */
+static char **build_env(const char *shim, const struct run_settings *s, const char *snapdir)
+{
+	extern char **environ;
+	const char *preload = getenv("LD_PRELOAD"), *opts = getenv("MEMPROF_OPTIONS");
+	char **env, *ld = NULL, *mo = NULL;
+	size_t n = 0, k = 0;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	env = calloc(n + 3, sizeof(*env));
+	if (!env)
+		return NULL;
+	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", shim, preload && *preload ? ":" : "",
+		     preload ? preload : "") < 0)
+		ld = NULL;
+	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s",
+		     opts && *opts ? opts : "", opts && *opts ? "," : "",
+		     s->rate, s->depth, snapdir) < 0)
+		mo = NULL;
+	if (!ld || !mo) {
+		free(ld);
+		free(mo);
+		free(env);
+		return NULL;
+	}
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && strncmp(*e, "MEMPROF_OPTIONS=", 16) != 0)
+			env[k++] = *e;
+	env[k++] = ld;
+	env[k++] = mo;
+	env[k] = NULL;
+	return env;
+}
+
+/* Free what build_env() allocated: its last two entries. */
+static void free_env(char **env)
+{
+	size_t n = 0;
+
+	if (!env)
+		return;
+	while (env[n])
+		n++;
+	free(env[n - 1]);
+	free(env[n - 2]);
+	free(env);
+}
+
+/*
+ * A private directory for the snapshots, with an absolute path (the shim
+ * reads snapdir once, the program may chdir later) free of ',' (the
+ * MEMPROF_OPTIONS separator): under $TMPDIR when that works, else /tmp.
+ * NULL with errno set on failure.
+ */
+static char *make_tmpdir(void)
+{
+	const char *bases[] = { getenv("TMPDIR"), "/tmp" };
+	int err = EINVAL;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *base = bases[i];
+		char *tmpl = NULL, *abs;
+
+		if (!base || base[0] != '/' || strchr(base, ','))
+			continue;
+		if (asprintf(&tmpl, "%s/memprof.XXXXXX", base) < 0)
+			return NULL;
+		if (!mkdtemp(tmpl)) {
+			err = errno;
+			free(tmpl);
+			continue;
+		}
+		abs = realpath(tmpl, NULL);
+		if (abs && !strchr(abs, ',')) {
+			free(tmpl);
+			return abs;
+		}
+		err = abs ? EINVAL : errno;
+		rmdir(tmpl);
+		free(abs);
+		free(tmpl);
+	}
+	errno = err;
+	return NULL;
+}
+
+/* ---- running and waiting --------------------------------------------------- */
+
+struct child_state {
+	pid_t pid;            /* the target */
+	bool alive;
+	int status;           /* its wait status once it is gone */
+};
+
+/* Pass a signal to the target or, once it is gone, to the descendants still
+ * running (our children through PR_SET_CHILD_SUBREAPER). */
+static void forward_signal(const struct child_state *c, int sig)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (c->alive) {
+		kill(c->pid, sig);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *p = buf, *end; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0)
+			kill((pid_t)pid, sig);
+	}
+}
+
+/* Reap every child that has exited; false once we have none left. */
+static bool reap(struct child_state *c)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+
+		if (pid > 0) {
+			if (pid == c->pid) {
+				c->alive = false;
+				c->status = st;
+			}
+			continue;
+		}
+		if (pid < 0 && errno == EINTR)
+			continue;
+		return pid == 0;
+	}
+}
+
+/*
+ * Fork and exec the program, then wait until it and every descendant left
+ * behind are gone.  SIGINT and SIGQUIT come from the terminal to the whole
+ * foreground process group, so the program gets them directly and memprof
+ * ignores them; the signals in forwarded_signals are passed on.  They stay
+ * blocked from before the fork and are taken with sigwaitinfo(), so none is
+ * lost between fork and wait.
+ *
+ * Returns 0 with c filled in, or the exit status to fail with (exec failed:
+ * 127 or 126, like a shell, the reason already printed).
+ */
+static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
+			struct child_state *c)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+	struct sigaction old_int, old_quit, old_chld;
+	sigset_t waitset, oldmask;
+	char **sh_argv = NULL;
+	int errpipe[2], exec_errno = 0, ret = 0;
+	size_t argc = 0;
+	ssize_t n;
+
+	/* execvp(3) runs a file that is neither ELF nor "#!" with /bin/sh. */
+	while (argv[argc])
+		argc++;
+	if (!is_elf) {
+		sh_argv = calloc(argc + 2, sizeof(*sh_argv));
+		if (!sh_argv) {
+			fputs("memprof: out of memory\n", stderr);
+			return 1;
+		}
+		sh_argv[0] = (char *)"/bin/sh";
+		sh_argv[1] = (char *)path;
+		for (size_t i = 1; i < argc; i++)
+			sh_argv[i + 1] = argv[i];
+	}
+
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		fprintf(stderr, "memprof: cannot create a pipe: %s\n", strerror(errno));
+		free(sh_argv);
+		return 1;
+	}
+
+	/* Orphaned descendants are re-parented to us, so we can wait for them to
+	 * finish writing their snapshots. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		fprintf(stderr, "memprof: cannot become a child subreaper: %s, ignoring\n",
+			strerror(errno));
+
+	sigemptyset(&waitset);
+	sigaddset(&waitset, SIGCHLD);
+	for (size_t i = 0; i < N_FORWARDED; i++)
+		sigaddset(&waitset, forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &waitset, &oldmask);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	/* An inherited SIG_IGN for SIGCHLD would make the kernel reap for us. */
+	sigaction(SIGCHLD, &dfl, &old_chld);
+
+	c->pid = fork();
+	if (c->pid < 0) {
+		fprintf(stderr, "memprof: cannot fork: %s\n", strerror(errno));
+		ret = 1;
+		goto restore;
+	}
+	if (c->pid == 0) {
+		int e;
+
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+		sigaction(SIGCHLD, &old_chld, NULL);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		execve(path, argv, env);
+		if (errno == ENOEXEC && sh_argv)
+			execve("/bin/sh", sh_argv, env);
+		e = errno;
+		if (write(errpipe[1], &e, sizeof(e)) < 0) {
+			/* nothing left to tell */
+		}
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	close(errpipe[1]);
+	errpipe[1] = -1;
+	c->alive = true;
+
+	/* Closed by a successful exec (O_CLOEXEC), or carries exec's errno. */
+	do
+		n = read(errpipe[0], &exec_errno, sizeof(exec_errno));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(exec_errno)) {
+		fprintf(stderr, "memprof: cannot run '%s': %s\n", argv[0], strerror(exec_errno));
+		ret = exec_errno == ENOENT ? 127 : 126;
+	}
+
+	while (reap(c)) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&waitset, &si);
+
+		if (sig > 0 && sig != SIGCHLD)
+			forward_signal(c, sig);
+	}
+
+restore:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	sigaction(SIGCHLD, &old_chld, NULL);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	close(errpipe[0]);
+	if (errpipe[1] >= 0)
+		close(errpipe[1]);
+	free(sh_argv);
+	return ret;
+}
+
+/* ---- converting -------------------------------------------------------------- */
+
+/* "memprof.<pid>.snap" -> pid; 0 for any other name (temporary files). */
+static pid_t snapshot_pid(const char *name)
+{
+	static const char prefix[] = "memprof.", suffix[] = ".snap";
+	const char *p = name + sizeof(prefix) - 1;
+	uint64_t v = 0;
+	size_t digits = 0;
+
+	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > INT_MAX)
+			return 0;
+	}
+	if (digits == 0 || strcmp(p, suffix) != 0)
+		return 0;
+	return (pid_t)v;
+}
+
+/*
+ * The profile name for process `pid`.  The target's is -o or the default;
+ * another process (forked by the target) gets the same name with its pid:
+ *   (default)          memprof.<pid>.heap.pb.gz
+ *   -o X.heap.pb.gz    X.<pid>.heap.pb.gz
+ *   -o X.pb.gz         X.<pid>.pb.gz
+ *   -o X               X.<pid>
+ */
+static char *output_name(const char *output, pid_t pid, bool is_target)
+{
+	static const char *const suffixes[] = { ".heap.pb.gz", ".pb.gz" };
+	char *s = NULL;
+
+	if (!output) {
+		if (asprintf(&s, "memprof.%d.heap.pb.gz", (int)pid) < 0)
+			return NULL;
+		return s;
+	}
+	if (is_target)
+		return strdup(output);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t len = strlen(output), slen = strlen(suffixes[i]);
+
+		if (len > slen && strcmp(output + len - slen, suffixes[i]) == 0) {
+			if (asprintf(&s, "%.*s.%d%s", (int)(len - slen), output, (int)pid,
+				     suffixes[i]) < 0)
+				return NULL;
+			return s;
+		}
+	}
+	if (asprintf(&s, "%s.%d", output, (int)pid) < 0)
+		return NULL;
+	return s;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Convert every snapshot in snapdir, then remove it.  A snapshot that fails
+ * to convert is kept (and named) so `memprof convert` can be tried on it.
+ * Returns the number of failures; *ret_target_found says whether the target
+ * left a snapshot.
+ */
+static int convert_all(const char *snapdir, const struct run_settings *s, pid_t target,
+		       bool *ret_target_found)
+{
+	pid_t *pids = NULL;
+	size_t npids = 0, cap = 0;
+	int failures = 0, kept = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*ret_target_found = false;
+	d = opendir(snapdir);
+	if (!d) {
+		fprintf(stderr, "memprof: cannot read '%s': %s\n", snapdir, strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(d))) {
+		pid_t pid = snapshot_pid(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		if (npids == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			pid_t *np = realloc(pids, ncap * sizeof(*np));
+
+			if (!np) {
+				fputs("memprof: out of memory\n", stderr);
+				failures++;
+				break;
+			}
+			pids = np;
+			cap = ncap;
+		}
+		pids[npids++] = pid;
+	}
+	qsort(pids, npids, sizeof(*pids), cmp_pid);
+
+	/* The target first, then the others by pid. */
+	for (size_t pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < npids; i++) {
+			bool is_target = pids[i] == target;
+			char *snap = NULL, *out, *err = NULL;
+			int r;
+
+			if (is_target != (pass == 0))
+				continue;
+			if (is_target)
+				*ret_target_found = true;
+			out = output_name(s->output, pids[i], is_target);
+			if (!out || asprintf(&snap, "%s/memprof.%d.snap", snapdir, (int)pids[i]) < 0) {
+				fputs("memprof: out of memory\n", stderr);
+				free(out);
+				failures++;
+				kept++;
+				continue;
+			}
+			r = mp_convert_heap(snap, out, &err);
+			if (r < 0) {
+				if (err)
+					fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n",
+						err, snap);
+				else
+					fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
+						"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
+				failures++;
+				kept++;
+			} else {
+				if (!s->quiet)
+					fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+				unlink(snap);
+			}
+			free(err);
+			free(out);
+			free(snap);
+		}
+	}
+	free(pids);
+
+	/* What is left: partial files of processes that died while writing. */
+	rewinddir(d);
+	while (!kept && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	if (!kept && rmdir(snapdir) < 0)
+		fprintf(stderr, "memprof: cannot remove '%s': %s, ignoring\n", snapdir,
+			strerror(errno));
+	return failures;
+}
+
+/* ---- the command --------------------------------------------------------------- */
+
+/* Parse options into *s.  Returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, struct run_settings *s)
+{
+	enum { OPT_RATE = 0x100, OPT_DEPTH };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "rate",   required_argument, NULL, OPT_RATE },
+		{ "depth",  required_argument, NULL, OPT_DEPTH },
+		{ "quiet",  no_argument,       NULL, 'q' },
+		{ "help",   no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *argv0 = argv[0];
+	uint64_t v;
+	int c, r;
+
+	/* getopt's own one-line messages start with argv[0]. */
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	/* "+": stop at the first non-option, PROGRAM's own options follow it. */
+	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg) {
+				fputs("memprof: empty output file name\n", stderr);
+				return 2;
+			}
+			s->output = optarg;
+			break;
+		case OPT_RATE:
+			r = mp_parse_size(optarg, &s->rate);
+			if (r < 0) {
+				fprintf(stderr, "memprof: bad --rate '%s': %s\n", optarg,
+					r == -EOVERFLOW ? "too large" : "not a size like 512K");
+				return 2;
+			}
+			break;
+		case OPT_DEPTH:
+			r = mp_parse_u64(optarg, &v);
+			if (r < 0 || v < 1 || v > MAX_DEPTH) {
+				fprintf(stderr, "memprof: bad --depth '%s': not a number from 1 to %d\n",
+					optarg, MAX_DEPTH);
+				return 2;
+			}
+			s->depth = (unsigned)v;
+			break;
+		case 'q':
+			s->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return 2;   /* getopt printed the problem */
+		}
+	}
+	argv[0] = argv0;
+	if (optind >= argc) {
+		fputs("memprof: missing program to run, see 'memprof run --help'\n", stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* The directory a profile will be written to must exist and be writable:
+ * find out now rather than after a long run. */
+static int check_output_dir(const char *output)
+{
+	char *copy = strdup(output ? output : "./x");
+	const char *dir;
+	int r = 0;
+
+	if (!copy) {
+		fputs("memprof: out of memory\n", stderr);
+		return -1;
+	}
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK) < 0) {
+		fprintf(stderr, "memprof: cannot write heap profile '%s': %s\n",
+			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
+		r = -1;
+	}
+	free(copy);
+	return r;
+}
+
+int mp_cmd_run(int argc, char **argv)
+{
+	struct run_settings s = default_settings;
+	struct child_state child = { .pid = -1 };
+	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
+	char **prog_argv;
+	bool is_elf = true, target_found = false;
+	int status, failures;
+
+	status = parse_options(argc, argv, &s);
+	if (status >= 0)
+		return status;
+	prog_argv = argv + optind;
+
+	status = 1;
+	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)
+		goto out;
+	status = prepare_program(prog_argv[0], &path, &is_elf);
+	if (status)
+		goto out;
+	status = 1;
+	snapdir = make_tmpdir();
+	if (!snapdir) {
+		fprintf(stderr, "memprof: cannot create a temporary directory: %s\n",
+			strerror(errno));
+		goto out;
+	}
+
+	/* ld.so splits LD_PRELOAD at spaces and colons: reach a shim whose path
+	 * has them through a symbolic link in our temporary directory. */
+	if (strpbrk(shim, " :")) {
+		if (asprintf(&preload, "%s/" SHIM_NAME, snapdir) < 0 || symlink(shim, preload) < 0) {
+			fprintf(stderr, "memprof: cannot link to shim '%s': %s\n", shim,
+				strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	env = build_env(preload ? preload : shim, &s, snapdir);
+	if (!env) {
+		fputs("memprof: out of memory\n", stderr);
+		goto cleanup;
+	}
+
+	status = run_and_wait(path, prog_argv, is_elf, env, &child);
+	if (status)
+		goto cleanup;
+
+	if (WIFSIGNALED(child.status)) {
+		int sig = WTERMSIG(child.status);
+		const char *abbrev = sigabbrev_np(sig);
+
+		fprintf(stderr, "memprof: '%s' terminated by signal %d (%s%s)%s\n", prog_argv[0],
+			sig, abbrev ? "SIG" : "", abbrev ? abbrev : "unknown",
+			WCOREDUMP(child.status) ? ", core dumped" : "");
+		status = 128 + sig;
+	} else {
+		status = WEXITSTATUS(child.status);
+	}
+
+	if (preload)
+		unlink(preload);
+	failures = convert_all(snapdir, &s, child.pid, &target_found);
+	if (!target_found)
+		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
+			prog_argv[0]);
+	/* A conversion failure only changes a successful status: the program's
+	 * own failure is the more important news. */
+	if (failures && status == 0)
+		status = 1;
+	goto out;
+
+cleanup:
+	if (preload)
+		unlink(preload);
+	if (snapdir)
+		rmdir(snapdir);
+out:
+	free_env(env);
+	free(preload);
+	free(snapdir);
+	free(path);
+	free(shim);
+	return status;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Number, size and duration parsers for CLI options (see options.h).
+ * Overflow is checked before every multiplication and addition, so a
+ * value that does not fit in 64 bits is reported, never wrapped.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/options.h"
+
+/*
+ * Consume the leading decimal digits of s and return their number (0 when s
+ * does not start with a digit).  *ret_v gets their value; *ret_overflow is
+ * set when it does not fit in 64 bits.  Syntax is checked to the end before
+ * overflow is reported, so "99999999999999999999x" is -EINVAL everywhere.
+ */
+static size_t scan_digits(const char *s, uint64_t *ret_v, bool *ret_overflow)
+{
+	uint64_t v = 0;
+	size_t n = 0;
+
+	for (; s[n] >= '0' && s[n] <= '9'; n++) {
+		unsigned d = (unsigned)(s[n] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			*ret_overflow = true;
+		else
+			v = v * 10 + d;
+	}
+	*ret_v = v;
+	return n;
+}
+
+int mp_parse_u64(const char *s, uint64_t *ret)
+{
+	bool overflow = false;
+	uint64_t v;
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	n = scan_digits(s, &v, &overflow);
+	if (n == 0 || s[n] != '\0')
+		return -EINVAL;
+	if (overflow)
+		return -EOVERFLOW;
+	*ret = v;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint64_t mult;
+} size_units[] = {
+	{ "",    1 },
+	{ "b",   1 },
+	{ "k",   1ull << 10 }, { "kb", 1ull << 10 }, { "kib", 1ull << 10 },
+	{ "m",   1ull << 20 }, { "mb", 1ull << 20 }, { "mib", 1ull << 20 },
+	{ "g",   1ull << 30 }, { "gb", 1ull << 30 }, { "gib", 1ull << 30 },
+};
+
+int mp_parse_size(const char *s, uint64_t *ret)
+{
+	bool overflow = false;
+	uint64_t v;
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	n = scan_digits(s, &v, &overflow);
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
+		if (strcasecmp(s + n, size_units[i].name) != 0)
+			continue;
+		if (overflow || v > UINT64_MAX / size_units[i].mult)
+			return -EOVERFLOW;
+		*ret = v * size_units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct {
+	const char *name;
+	uint64_t ns;
+} duration_units[] = {
+	/* Longest names first where one is a prefix of another ("ms" and "m"). */
+	{ "ns", 1 },
+	{ "us", 1000 },
+	{ "ms", 1000 * 1000 },
+	{ "s",  1000 * 1000 * 1000 },
+	{ "m",  60ull * 1000 * 1000 * 1000 },
+	{ "h",  3600ull * 1000 * 1000 * 1000 },
+};
+
+int mp_parse_duration(const char *s, uint64_t *ret_ns)
+{
+	uint64_t total = 0;
+	bool overflow = false;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*ret_ns = 0;
+		return 0;
+	}
+	while (*s) {
+		uint64_t v, mult = 0;
+		size_t len = 0;
+		size_t n = scan_digits(s, &v, &overflow);
+
+		if (n == 0)
+			return -EINVAL;
+		s += n;
+		for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+			size_t l = strlen(duration_units[i].name);
+
+			if (strncmp(s, duration_units[i].name, l) == 0) {
+				mult = duration_units[i].ns;
+				len = l;
+				break;
+			}
+		}
+		if (!mult)
+			return -EINVAL;
+		s += len;
+		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
+			overflow = true;
+		else
+			total += v * mult;
+	}
+	if (overflow)
+		return -EOVERFLOW;
+	*ret_ns = total;
+	return 0;
+}

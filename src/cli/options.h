@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsers for the values of command-line options: plain numbers, sizes and
+ * durations.  CLI only; pure functions (no I/O, no allocation), so they are
+ * unit tested with tables of good and bad inputs (tests/unit/test-options.c).
+ *
+ * All of them take the whole string: leading or trailing blanks, signs and
+ * any other trailing junk are errors.  On error the output is untouched.
+ */
+#ifndef MP_CLI_OPTIONS_H
+#define MP_CLI_OPTIONS_H
+
+#include <stdint.h>
+
+/*
+ * Decimal unsigned integer ("0", "42", "007").
+ * Returns 0, -EINVAL (empty, not a number, junk) or -EOVERFLOW (> UINT64_MAX).
+ */
+int mp_parse_u64(const char *s, uint64_t *ret);
+
+/*
+ * Size in bytes: a decimal integer with an optional unit, in any letter case:
+ *   (none), B                1
+ *   K, KB, KiB               1024
+ *   M, MB, MiB               1024^2
+ *   G, GB, GiB               1024^3
+ * KB, MB and GB are 1024-based too, as in most memory tools.  "512K" is
+ * 524288.  No blank between number and unit.
+ * Returns 0, -EINVAL or -EOVERFLOW (the result does not fit in 64 bits).
+ */
+int mp_parse_size(const char *s, uint64_t *ret);
+
+/*
+ * Duration in nanoseconds: one or more <integer><unit> terms, units
+ * ns, us, ms, s, m, h (like Go's time.ParseDuration, without fractions or
+ * signs): "500ms", "10s", "1m30s".  A unit is required except for "0".
+ * Returns 0, -EINVAL or -EOVERFLOW.
+ */
+int mp_parse_duration(const char *s, uint64_t *ret_ns);
+
+#endif
