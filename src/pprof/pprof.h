@@ -58,6 +58,7 @@ uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64
 
 /* Returns the location id.  Locations are deduplicated by (mapping, address):
  * adding the same pair again returns the first id and ignores `lines`.
+ * Address 0 (unknown) locations are deduplicated by (mapping, lines) instead.
  * mapping_id 0 means no mapping. */
 uint64_t mp_pprof_add_location(struct mp_pprof_builder *b, uint64_t mapping_id, uint64_t address,
 			       const struct mp_pprof_line *lines, size_t nlines);
@@ -89,6 +90,24 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 int mp_pprof_parse(const uint8_t *buf, size_t len, mp_profile **ret, char **ret_err);
 /* Read and parse a file.  Same contract; errno-style errors for I/O. */
 int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err);
+
+/*
+ * The reader refuses files and decompressed data larger than this (a zip
+ * bomb guard): -EFBIG.  mp_pprof_parse_limited() takes another limit (tests,
+ * fuzzers).  In all reader functions *ret_err, when set, is malloc'd and
+ * the caller frees it; it reads well after "cannot read profile 'x': ".
+ */
+#define MP_PPROF_MAX_DECOMPRESSED ((size_t)1 << 30)
+int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompressed,
+			   mp_profile **ret, char **ret_err);
+
+/*
+ * The validity check mp_pprof_parse applies (pprof's CheckValid plus the
+ * string index checks of its decoder), for profiles built in memory.
+ * 0, or -EBADMSG with the reason in *ret_err (malloc'd; may be NULL), e.g.
+ * "sample 2 has 3 values, expected 4 (one per sample type)".  -ENOMEM.
+ */
+int mp_pprof_validate(const mp_profile *p, char **ret_err);
 void mp_profile_free(mp_profile *p);     /* accepts NULL */
 
 /* String at index i, or "" when out of range (the profile is validated). */

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Building pprof profiles: interned strings, deduplicated functions and
+ * locations, samples; then protobuf-c serialization, gzip (zlib with the gzip
+ * wrapper, as Go writes them) and an atomic write (temp file in the target's
+ * directory, fsync, rename).
+ *
+ * What pprof expects of a writer and this file guarantees: string_table[0]
+ * is "", mapping/location/function ids are 1..n in insertion order, every
+ * reference resolves, and each sample has one value per sample type.
+ * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
+ */
+#include "pprof/pprof.h"
+#include "pprof/keymap.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct bmapping {
+	uint64_t start, limit, offset;
+	int64_t file, build_id;
+	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+};
+
+struct bfunction {
+	int64_t name, system_name, file, start_line;
+};
+
+struct bline {
+	uint64_t function_id;
+	int64_t line;
+};
+
+struct blocation {
+	uint64_t mapping_id, address;
+	size_t line_off, nline;
+};
+
+struct blabel {
+	int64_t key, str, num, unit;
+};
+
+struct bsample {
+	size_t loc_off, nloc, val_off, lab_off, nlab;
+};
+
+struct mp_pprof_builder {
+	struct mp_keymap strmap;
+	char **strs;
+	size_t nstrs, cap_strs;
+
+	int64_t (*sample_types)[2];
+	size_t nsample_types, cap_sample_types;
+	int64_t period_type[2];
+	bool has_period_type;
+	int64_t period, default_sample_type, time_nanos, duration_nanos;
+	int64_t *comments;
+	size_t ncomments, cap_comments;
+
+	struct bmapping *mappings;
+	size_t nmappings, cap_mappings;
+
+	struct mp_keymap funcmap;
+	struct bfunction *functions;
+	size_t nfunctions, cap_functions;
+
+	struct mp_keymap locmap;
+	struct blocation *locations;
+	size_t nlocations, cap_locations;
+	struct bline *lines;
+	size_t nlines, cap_lines;
+
+	struct bsample *samples;
+	size_t nsamples, cap_samples;
+	uint64_t *sample_locs;
+	size_t nsample_locs, cap_sample_locs;
+	int64_t *values;
+	size_t nvalues, cap_values;
+	struct blabel *labels;
+	size_t nlabels, cap_labels;
+};
+
+static void oom(void)
+{
+	fputs("memprof: out of memory\n", stderr);
+	abort();
+}
+
+/* Make room for `more` elements after *n; abort on OOM. */
+static void *reserve(void *arr, size_t *cap, size_t n, size_t more, size_t elem)
+{
+	size_t need = n + more, ncap;
+	void *p;
+
+	if (need < n)
+		oom();
+	if (need <= *cap)
+		return arr;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			oom();
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / elem)
+		oom();
+	p = realloc(arr, ncap * elem);
+	if (!p)
+		oom();
+	*cap = ncap;
+	return p;
+}
+
+#define RESERVE(b, arr, n, cap, more) \
+	((b)->arr = reserve((b)->arr, &(b)->cap, (b)->n, (more), sizeof(*(b)->arr)))
+
+static int64_t intern(struct mp_pprof_builder *b, const char *s)
+{
+	uint32_t idx;
+	size_t len;
+	int r;
+
+	if (!s)
+		s = "";
+	len = strlen(s);
+	r = mp_keymap_intern(&b->strmap, s, len, (uint32_t)b->nstrs, &idx);
+	if (r < 0)
+		oom();
+	if (r == 1) {
+		RESERVE(b, strs, nstrs, cap_strs, 1);
+		b->strs[b->nstrs] = strdup(s);
+		if (!b->strs[b->nstrs])
+			oom();
+		b->nstrs++;
+	}
+	return idx;
+}
+
+struct mp_pprof_builder *mp_pprof_builder_new(void)
+{
+	struct mp_pprof_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		oom();
+	mp_keymap_init(&b->strmap);
+	mp_keymap_init(&b->funcmap);
+	mp_keymap_init(&b->locmap);
+	intern(b, "");          /* string_table[0] */
+	return b;
+}
+
+void mp_pprof_builder_free(struct mp_pprof_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nstrs; i++)
+		free(b->strs[i]);
+	free(b->strs);
+	mp_keymap_done(&b->strmap);
+	mp_keymap_done(&b->funcmap);
+	mp_keymap_done(&b->locmap);
+	free(b->sample_types);
+	free(b->comments);
+	free(b->mappings);
+	free(b->functions);
+	free(b->locations);
+	free(b->lines);
+	free(b->samples);
+	free(b->sample_locs);
+	free(b->values);
+	free(b->labels);
+	free(b);
+}
+
+void mp_pprof_add_sample_type(struct mp_pprof_builder *b, const char *type, const char *unit)
+{
+	/* Samples already added would lack a value for the new type. */
+	assert(b->nsamples == 0);
+	RESERVE(b, sample_types, nsample_types, cap_sample_types, 1);
+	b->sample_types[b->nsample_types][0] = intern(b, type);
+	b->sample_types[b->nsample_types][1] = intern(b, unit);
+	b->nsample_types++;
+}
+
+void mp_pprof_set_period(struct mp_pprof_builder *b, const char *type, const char *unit, int64_t period)
+{
+	b->period_type[0] = intern(b, type);
+	b->period_type[1] = intern(b, unit);
+	b->has_period_type = true;
+	b->period = period;
+}
+
+void mp_pprof_set_default_sample_type(struct mp_pprof_builder *b, const char *type)
+{
+	b->default_sample_type = intern(b, type);
+}
+
+void mp_pprof_set_time(struct mp_pprof_builder *b, int64_t time_nanos, int64_t duration_nanos)
+{
+	b->time_nanos = time_nanos;
+	b->duration_nanos = duration_nanos;
+}
+
+void mp_pprof_add_comment(struct mp_pprof_builder *b, const char *comment)
+{
+	RESERVE(b, comments, ncomments, cap_comments, 1);
+	b->comments[b->ncomments++] = intern(b, comment);
+}
+
+uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64_t limit,
+			      uint64_t file_offset, const char *file, const char *build_id,
+			      bool has_functions, bool has_filenames, bool has_line_numbers,
+			      bool has_inline_frames)
+{
+	struct bmapping *m;
+
+	RESERVE(b, mappings, nmappings, cap_mappings, 1);
+	m = &b->mappings[b->nmappings++];
+	m->start = start;
+	m->limit = limit;
+	m->offset = file_offset;
+	m->file = intern(b, file);
+	m->build_id = intern(b, build_id);
+	m->has_functions = has_functions;
+	m->has_filenames = has_filenames;
+	m->has_line_numbers = has_line_numbers;
+	m->has_inline_frames = has_inline_frames;
+	return b->nmappings;
+}
+
+static uint64_t add_function(struct mp_pprof_builder *b, const struct mp_pprof_line *ln)
+{
+	struct bfunction f = {
+		.name = intern(b, ln->function),
+		.system_name = intern(b, ln->system_name ? ln->system_name : ln->function),
+		.file = intern(b, ln->file),
+		.start_line = ln->start_line,
+	};
+	uint32_t idx;
+	int r;
+
+	r = mp_keymap_intern(&b->funcmap, &f, sizeof(f), (uint32_t)b->nfunctions, &idx);
+	if (r < 0)
+		oom();
+	if (r == 1) {
+		RESERVE(b, functions, nfunctions, cap_functions, 1);
+		b->functions[b->nfunctions++] = f;
+	}
+	return (uint64_t)idx + 1;
+}
+
+uint64_t mp_pprof_add_location(struct mp_pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			       const struct mp_pprof_line *lines, size_t nlines)
+{
+	uint64_t key[2] = { mapping_id, address };
+	struct blocation *l;
+	uint32_t idx;
+	size_t line_off = b->nlines;
+	int r;
+
+	assert(mapping_id <= b->nmappings);
+	if (address != 0) {
+		if (mp_keymap_get(&b->locmap, key, sizeof(key), &idx) == 0)
+			return (uint64_t)idx + 1;
+	}
+	RESERVE(b, lines, nlines, cap_lines, nlines);
+	for (size_t i = 0; i < nlines; i++) {
+		b->lines[line_off + i].function_id = add_function(b, &lines[i]);
+		b->lines[line_off + i].line = lines[i].line;
+	}
+	if (address != 0) {
+		r = mp_keymap_intern(&b->locmap, key, sizeof(key), (uint32_t)b->nlocations, NULL);
+	} else {
+		/*
+		 * No address (a synthetic frame): the lines identify the location.
+		 * Key = mapping, 0, then the (function id, line) pairs.
+		 */
+		size_t klen = sizeof(key) + nlines * sizeof(struct bline);
+		uint8_t *k = malloc(klen);
+
+		if (!k)
+			oom();
+		memcpy(k, key, sizeof(key));
+		if (nlines)
+			memcpy(k + sizeof(key), &b->lines[line_off], nlines * sizeof(struct bline));
+		r = mp_keymap_intern(&b->locmap, k, klen, (uint32_t)b->nlocations, &idx);
+		free(k);
+		if (r == 0)
+			return (uint64_t)idx + 1;       /* lines not kept */
+	}
+	if (r < 0)
+		oom();
+	b->nlines += nlines;
+	RESERVE(b, locations, nlocations, cap_locations, 1);
+	l = &b->locations[b->nlocations++];
+	l->mapping_id = mapping_id;
+	l->address = address;
+	l->line_off = line_off;
+	l->nline = nlines;
+	return b->nlocations;
+}
+
+void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_ids, size_t nlocations,
+			 const int64_t *values, size_t nvalues,
+			 const struct mp_pprof_label *labels, size_t nlabels)
+{
+	struct bsample *s;
+
+	assert(nvalues == b->nsample_types);
+	RESERVE(b, samples, nsamples, cap_samples, 1);
+	RESERVE(b, sample_locs, nsample_locs, cap_sample_locs, nlocations);
+	RESERVE(b, values, nvalues, cap_values, nvalues);
+	RESERVE(b, labels, nlabels, cap_labels, nlabels);
+	s = &b->samples[b->nsamples++];
+	s->loc_off = b->nsample_locs;
+	s->nloc = nlocations;
+	s->val_off = b->nvalues;
+	s->lab_off = b->nlabels;
+	s->nlab = nlabels;
+	for (size_t i = 0; i < nlocations; i++) {
+		assert(location_ids[i] >= 1 && location_ids[i] <= b->nlocations);
+		b->sample_locs[b->nsample_locs++] = location_ids[i];
+	}
+	if (nvalues)
+		memcpy(&b->values[b->nvalues], values, nvalues * sizeof(*values));
+	b->nvalues += nvalues;
+	for (size_t i = 0; i < nlabels; i++) {
+		struct blabel *l = &b->labels[b->nlabels++];
+
+		l->key = intern(b, labels[i].key);
+		l->str = labels[i].str ? intern(b, labels[i].str) : 0;
+		l->num = labels[i].str ? 0 : labels[i].num;
+		l->unit = !labels[i].str && labels[i].num_unit ? intern(b, labels[i].num_unit) : 0;
+	}
+}
+
+/* ---- serialization ------------------------------------------------------ */
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+/* protobuf-c bytes of the profile, malloc'd. */
+static void pack(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
+{
+	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
+	Perftools__Profiles__ValueType *types = xcalloc(b->nsample_types, sizeof(*types));
+	Perftools__Profiles__ValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
+	Perftools__Profiles__Sample *samples = xcalloc(b->nsamples, sizeof(*samples));
+	Perftools__Profiles__Label *labels = xcalloc(b->nlabels, sizeof(*labels));
+	Perftools__Profiles__Label **label_ptrs = xcalloc(b->nlabels, sizeof(*label_ptrs));
+	Perftools__Profiles__Mapping *mappings = xcalloc(b->nmappings, sizeof(*mappings));
+	Perftools__Profiles__Location *locations = xcalloc(b->nlocations, sizeof(*locations));
+	Perftools__Profiles__Line *lines = xcalloc(b->nlines, sizeof(*lines));
+	Perftools__Profiles__Line **line_ptrs = xcalloc(b->nlines, sizeof(*line_ptrs));
+	Perftools__Profiles__Function *functions = xcalloc(b->nfunctions, sizeof(*functions));
+	size_t len;
+	uint8_t *buf;
+
+	p.n_sample_type = b->nsample_types;
+	p.sample_type = xcalloc(b->nsample_types, sizeof(*p.sample_type));
+	for (size_t i = 0; i < b->nsample_types; i++) {
+		perftools__profiles__value_type__init(&types[i]);
+		types[i].type = b->sample_types[i][0];
+		types[i].unit = b->sample_types[i][1];
+		p.sample_type[i] = &types[i];
+	}
+	for (size_t i = 0; i < b->nlabels; i++) {
+		perftools__profiles__label__init(&labels[i]);
+		labels[i].key = b->labels[i].key;
+		labels[i].str = b->labels[i].str;
+		labels[i].num = b->labels[i].num;
+		labels[i].num_unit = b->labels[i].unit;
+		label_ptrs[i] = &labels[i];
+	}
+	p.n_sample = b->nsamples;
+	p.sample = xcalloc(b->nsamples, sizeof(*p.sample));
+	for (size_t i = 0; i < b->nsamples; i++) {
+		const struct bsample *s = &b->samples[i];
+
+		perftools__profiles__sample__init(&samples[i]);
+		samples[i].n_location_id = s->nloc;
+		samples[i].location_id = &b->sample_locs[s->loc_off];
+		samples[i].n_value = b->nsample_types;
+		samples[i].value = &b->values[s->val_off];
+		samples[i].n_label = s->nlab;
+		samples[i].label = &label_ptrs[s->lab_off];
+		p.sample[i] = &samples[i];
+	}
+	p.n_mapping = b->nmappings;
+	p.mapping = xcalloc(b->nmappings, sizeof(*p.mapping));
+	for (size_t i = 0; i < b->nmappings; i++) {
+		const struct bmapping *m = &b->mappings[i];
+
+		perftools__profiles__mapping__init(&mappings[i]);
+		mappings[i].id = i + 1;
+		mappings[i].memory_start = m->start;
+		mappings[i].memory_limit = m->limit;
+		mappings[i].file_offset = m->offset;
+		mappings[i].filename = m->file;
+		mappings[i].build_id = m->build_id;
+		mappings[i].has_functions = m->has_functions;
+		mappings[i].has_filenames = m->has_filenames;
+		mappings[i].has_line_numbers = m->has_line_numbers;
+		mappings[i].has_inline_frames = m->has_inline_frames;
+		p.mapping[i] = &mappings[i];
+	}
+	for (size_t i = 0; i < b->nlines; i++) {
+		perftools__profiles__line__init(&lines[i]);
+		lines[i].function_id = b->lines[i].function_id;
+		lines[i].line = b->lines[i].line;
+		line_ptrs[i] = &lines[i];
+	}
+	p.n_location = b->nlocations;
+	p.location = xcalloc(b->nlocations, sizeof(*p.location));
+	for (size_t i = 0; i < b->nlocations; i++) {
+		const struct blocation *l = &b->locations[i];
+
+		perftools__profiles__location__init(&locations[i]);
+		locations[i].id = i + 1;
+		locations[i].mapping_id = l->mapping_id;
+		locations[i].address = l->address;
+		locations[i].n_line = l->nline;
+		locations[i].line = &line_ptrs[l->line_off];
+		p.location[i] = &locations[i];
+	}
+	p.n_function = b->nfunctions;
+	p.function = xcalloc(b->nfunctions, sizeof(*p.function));
+	for (size_t i = 0; i < b->nfunctions; i++) {
+		const struct bfunction *f = &b->functions[i];
+
+		perftools__profiles__function__init(&functions[i]);
+		functions[i].id = i + 1;
+		functions[i].name = f->name;
+		functions[i].system_name = f->system_name;
+		functions[i].filename = f->file;
+		functions[i].start_line = f->start_line;
+		p.function[i] = &functions[i];
+	}
+	p.n_string_table = b->nstrs;
+	p.string_table = b->strs;
+	p.time_nanos = b->time_nanos;
+	p.duration_nanos = b->duration_nanos;
+	if (b->has_period_type) {
+		period_type.type = b->period_type[0];
+		period_type.unit = b->period_type[1];
+		p.period_type = &period_type;
+	}
+	p.period = b->period;
+	p.n_comment = b->ncomments;
+	p.comment = b->comments;
+	p.default_sample_type = b->default_sample_type;
+
+	len = perftools__profiles__profile__get_packed_size(&p);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		oom();
+	perftools__profiles__profile__pack(&p, buf);
+
+	free(p.sample_type);
+	free(p.sample);
+	free(p.mapping);
+	free(p.location);
+	free(p.function);
+	free(types);
+	free(samples);
+	free(labels);
+	free(label_ptrs);
+	free(mappings);
+	free(locations);
+	free(lines);
+	free(line_ptrs);
+	free(functions);
+	*ret_buf = buf;
+	*ret_len = len;
+}
+
+static int gzip_bytes(const uint8_t *in, size_t in_len, uint8_t **ret_buf, size_t *ret_len)
+{
+	z_stream zs;
+	uint8_t *out;
+	size_t cap;
+	int zr;
+
+	memset(&zs, 0, sizeof(zs));
+	/* 16 + MAX_WBITS: gzip header and trailer, as Go's compress/gzip writes. */
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	if (in_len > UINT32_MAX / 2) {
+		deflateEnd(&zs);
+		return -EFBIG;
+	}
+	cap = deflateBound(&zs, (uLong)in_len) + 32;
+	out = malloc(cap);
+	if (!out) {
+		deflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)in_len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	zr = deflate(&zs, Z_FINISH);
+	if (zr != Z_STREAM_END) {
+		deflateEnd(&zs);
+		free(out);
+		return -EIO;
+	}
+	*ret_len = cap - zs.avail_out;
+	*ret_buf = out;
+	deflateEnd(&zs);
+	return 0;
+}
+
+int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
+{
+	uint8_t *raw, *gz;
+	size_t raw_len, gz_len;
+	int r;
+
+	pack(b, &raw, &raw_len);
+	r = gzip_bytes(raw, raw_len, &gz, &gz_len);
+	free(raw);
+	if (r < 0)
+		return r;
+	*ret_buf = gz;
+	*ret_len = gz_len;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *tmp = NULL, *dircopy = NULL;
+	mode_t mask;
+	int fd = -1, r;
+
+	r = mp_pprof_encode(b, &buf, &len);
+	if (r < 0)
+		return r;
+	/* Same directory as the target, so rename(2) is atomic. */
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	/* mkostemp creates 0600; give the file the mode open(2) would have. */
+	mask = umask(0);
+	umask(mask);
+	r = write_all(fd, buf, len);
+	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	fd = -1;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		goto out;
+	}
+	/* Make the rename itself durable; failure here loses nothing already visible. */
+	dircopy = strdup(path);
+	if (dircopy) {
+		int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+out:
+	free(dircopy);
+	free(tmp);
+	free(buf);
+	return r;
+}

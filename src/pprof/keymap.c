@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hash tables for pprof ids and interned byte strings (see keymap.h).
+ * Linear probing; the key-string table doubles at 50% load.
+ */
+#include "pprof/keymap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* splitmix64's finalizer: a cheap, well-mixed 64-bit permutation. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* FNV-1a over the bytes, then mixed; never returns 0 (the empty marker). */
+uint64_t mp_hash_bytes(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	h = mix64(h ^ len);
+	return h ? h : 1;
+}
+
+int mp_idmap_init(struct mp_idmap *m, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n) {
+		if (cap > SIZE_MAX / 4)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	m->keys = calloc(cap, sizeof(*m->keys));
+	m->vals = calloc(cap, sizeof(*m->vals));
+	if (!m->keys || !m->vals) {
+		free(m->keys);
+		free(m->vals);
+		m->keys = NULL;
+		m->vals = NULL;
+		return -ENOMEM;
+	}
+	m->mask = cap - 1;
+	return 0;
+}
+
+void mp_idmap_done(struct mp_idmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	m->keys = NULL;
+	m->vals = NULL;
+}
+
+int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val)
+{
+	if (id == 0)
+		return -EINVAL;
+	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
+	     i = (i + 1) & m->mask, probes++) {
+		if (m->keys[i] == id)
+			return -EEXIST;
+		if (m->keys[i] == 0) {
+			m->keys[i] = id;
+			m->vals[i] = val;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id)
+{
+	if (id == 0 || !m->keys)
+		return -1;
+	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
+	     i = (i + 1) & m->mask, probes++) {
+		if (m->keys[i] == id)
+			return m->vals[i];
+		if (m->keys[i] == 0)
+			return -1;
+	}
+	return -1;
+}
+
+void mp_keymap_init(struct mp_keymap *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void mp_keymap_done(struct mp_keymap *m)
+{
+	free(m->slots);
+	free(m->keys);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct mp_keymap_slot *find_slot(struct mp_keymap_slot *slots, size_t mask, const char *keys,
+					uint64_t h, const void *key, size_t len)
+{
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct mp_keymap_slot *s = &slots[i];
+
+		if (s->hash == 0)
+			return s;
+		if (s->hash == h && s->len == len && (len == 0 || memcmp(keys + s->off, key, len) == 0))
+			return s;
+	}
+}
+
+static int grow(struct mp_keymap *m)
+{
+	size_t cap = m->slots ? (m->mask + 1) * 2 : 64;
+	struct mp_keymap_slot *slots;
+
+	if (cap > SIZE_MAX / sizeof(*slots))
+		return -ENOMEM;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	if (m->slots) {
+		for (size_t i = 0; i <= m->mask; i++) {
+			struct mp_keymap_slot *s = &m->slots[i];
+
+			size_t j;
+
+			if (!s->hash)
+				continue;
+			for (j = s->hash & (cap - 1); slots[j].hash; j = (j + 1) & (cap - 1))
+				;
+			slots[j] = *s;
+		}
+		free(m->slots);
+	}
+	m->slots = slots;
+	m->mask = cap - 1;
+	return 0;
+}
+
+int mp_keymap_intern(struct mp_keymap *m, const void *key, size_t len, uint32_t val,
+		     uint32_t *ret_val)
+{
+	uint64_t h = mp_hash_bytes(key, len);
+	struct mp_keymap_slot *s;
+
+	if (!m->slots || (m->n + 1) * 2 > m->mask + 1) {
+		int r = grow(m);
+
+		if (r < 0)
+			return r;
+	}
+	s = find_slot(m->slots, m->mask, m->keys, h, key, len);
+	if (s->hash) {
+		if (ret_val)
+			*ret_val = s->val;
+		return 0;
+	}
+	if (len > m->keys_cap - m->keys_len) {
+		size_t cap = m->keys_cap ? m->keys_cap : 256;
+		char *keys;
+
+		while (len > cap - m->keys_len) {
+			if (cap > SIZE_MAX / 2)
+				return -ENOMEM;
+			cap *= 2;
+		}
+		keys = realloc(m->keys, cap);
+		if (!keys)
+			return -ENOMEM;
+		m->keys = keys;
+		m->keys_cap = cap;
+	}
+	if (len)
+		memcpy(m->keys + m->keys_len, key, len);
+	s->hash = h;
+	s->off = m->keys_len;
+	s->len = len;
+	s->val = val;
+	m->keys_len += len;
+	m->n++;
+	if (ret_val)
+		*ret_val = val;
+	return 1;
+}
+
+int mp_keymap_get(const struct mp_keymap *m, const void *key, size_t len, uint32_t *ret_val)
+{
+	const struct mp_keymap_slot *s;
+
+	if (!m->slots)
+		return -ENOENT;
+	s = find_slot(m->slots, m->mask, m->keys, mp_hash_bytes(key, len), key, len);
+	if (!s->hash)
+		return -ENOENT;
+	*ret_val = s->val;
+	return 0;
+}

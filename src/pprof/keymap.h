@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two small open-addressing hash tables shared by the pprof builder, the
+ * validator and the report code.  CLI only (they allocate with malloc).
+ *
+ * - struct mp_idmap: nonzero uint64 id -> uint32 index, fixed capacity chosen
+ *   at init (profile ids are known up front).  Id 0 is the empty marker, which
+ *   suits pprof, where id 0 is reserved.
+ * - struct mp_keymap: byte string -> uint32 value, growing.  Keys are copied
+ *   into the table's own storage, so callers may pass stack buffers.
+ */
+#ifndef MP_PPROF_KEYMAP_H
+#define MP_PPROF_KEYMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp_idmap {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t mask;            /* capacity - 1, capacity a power of two */
+};
+
+/* Room for `n` keys.  0 or -ENOMEM. */
+int mp_idmap_init(struct mp_idmap *m, size_t n);
+void mp_idmap_done(struct mp_idmap *m);
+/* 0 inserted; -EEXIST when `id` is already present (value unchanged);
+ * -EINVAL for id 0; -ENOSPC when more than `n` keys were put. */
+int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val);
+/* The value, or -1 when absent. */
+int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id);
+
+struct mp_keymap_slot {
+	uint64_t hash;          /* 0: empty */
+	size_t off, len;        /* key bytes in `keys` */
+	uint32_t val;
+};
+
+struct mp_keymap {
+	struct mp_keymap_slot *slots;
+	size_t mask, n;
+	char *keys;             /* concatenated key bytes */
+	size_t keys_len, keys_cap;
+};
+
+void mp_keymap_init(struct mp_keymap *m);
+void mp_keymap_done(struct mp_keymap *m);
+/*
+ * Look `key` up; when absent insert it with value `val`.  Returns 1 when
+ * inserted, 0 when found (then *ret_val is the stored value), -ENOMEM.
+ * ret_val may be NULL.
+ */
+int mp_keymap_intern(struct mp_keymap *m, const void *key, size_t len, uint32_t val,
+		     uint32_t *ret_val);
+/* 0 and *ret_val when present, -ENOENT when absent. */
+int mp_keymap_get(const struct mp_keymap *m, const void *key, size_t len, uint32_t *ret_val);
+
+uint64_t mp_hash_bytes(const void *p, size_t len);
+
+#endif
