@@ -204,10 +204,11 @@ enum mp_elf_kind mp_elf_probe_mem(const void *buf, size_t len)
 
 /* ---- vetting ------------------------------------------------------------ */
 
-/* binfmt_script: the "#!" line is read from the first BINPRM_BUF_SIZE bytes,
- * and the kernel follows at most this many nested interpreters. */
+/* binfmt_script: the "#!" line is read from the first BINPRM_BUF_SIZE bytes.
+ * exec_binprm() (fs/exec.c) fails with ELOOP past 5 interpreter switches: a
+ * chain of 5 scripts ending in a program runs, 6 scripts do not. */
 #define SHEBANG_BYTES 256
-#define MAX_INTERP_DEPTH 4
+#define MAX_INTERP_DEPTH 5
 
 static int set_verdict(struct mp_target_info *info, enum mp_target_verdict v,
 		       const char *culprit, int error)

@@ -60,8 +60,9 @@ struct mp_target_info {
 /*
  * Inspect the file at `path` (as resolved by mp_target_resolve): its mode
  * bits and capabilities, then its ELF headers; for a "#!" script, its
- * interpreter instead, recursively (at most 4 levels, like the kernel).  A
- * file that cannot be read (execute-only) gets MP_TARGET_OK: exec decides.
+ * interpreter instead, recursively (at most 5 scripts deep, like the
+ * kernel).  A file that cannot be read (execute-only) gets MP_TARGET_OK:
+ * exec decides.
  * Returns 0 and fills *ret (free with mp_target_info_done()), or -ENOMEM.
  */
 int mp_target_inspect(const char *path, struct mp_target_info *ret);
