@@ -400,8 +400,17 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 		set_err(ret_err, "%s", strerror(EISDIR));
 		goto out;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= MP_PPROF_MAX_DECOMPRESSED) {
+		/* One byte more than the size, so the first read sees the end. */
+		buf = malloc((size_t)st.st_size + 1);
+		if (!buf) {
+			r = -ENOMEM;
+			set_err(ret_err, "%s", strerror(ENOMEM));
+			goto out;
+		}
 		cap = (size_t)st.st_size + 1;
+	}
 	for (;;) {
 		ssize_t n;
 

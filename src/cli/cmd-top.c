@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof top [--sample-index TYPE] [-n N] PROFILE`: the table
+ * `go tool pprof -top` prints for any pprof profile (ours or Go's).
+ * The work is in src/report/top.c; this file parses options and reports
+ * errors in one line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "pprof/pprof.h"
+#include "report/top.h"
+
+struct top_settings {
+	const char *sample_index;  /* --sample-index TYPE (name or number) */
+	int node_count;            /* -n, --nodecount N (0: all) */
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof top [OPTIONS] PROFILE\n"
+	      "Print the functions of a pprof profile (gzip'd or not, from memprof or from\n"
+	      "Go's runtime/pprof) as a table, the way 'go tool pprof -top' does: flat and\n"
+	      "cumulative values, their share of the total and the running sum.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -i, --sample-index TYPE  the sample type to show, by name (inuse_space,\n"
+	      "                           alloc_objects, ...) or by number from 0\n"
+	      "                           (default: the profile's default, usually the last)\n"
+	      "  -n, --nodecount N        show at most N functions (default: all above\n"
+	      "                           0.5% of the total, as pprof)\n"
+	      "  -h, --help               show this help and exit\n"
+	      "\n"
+	      "See memprof-top(1).\n", f);
+}
+
+static int parse_count(const char *s, int *ret)
+{
+	char *end;
+	long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v > INT_MAX)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int mp_cmd_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sample-index", required_argument, NULL, 'i' },
+		{ "nodecount",    required_argument, NULL, 'n' },
+		{ "help",         no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct top_settings s = {
+		.sample_index = NULL,
+		.node_count = 0,
+	};
+	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
+	struct mp_top *t = NULL;
+	mp_profile *p = NULL;
+	char *argv0 = argv[0], *err = NULL;
+	const char *path;
+	int c, r;
+
+	/* getopt's own one-line messages start with argv[0]. */
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "i:n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (!optarg[0]) {
+				fputs("memprof: empty --sample-index\n", stderr);
+				return 2;
+			}
+			s.sample_index = optarg;
+			break;
+		case 'n':
+			if (parse_count(optarg, &s.node_count) < 0) {
+				fprintf(stderr, "memprof: bad --nodecount '%s': not a number from 0 to %d\n",
+					optarg, INT_MAX);
+				return 2;
+			}
+			break;
+		case 'h':
+			argv[0] = argv0;
+			usage(stdout);
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;       /* getopt printed the problem */
+		}
+	}
+	argv[0] = argv0;
+	if (optind >= argc) {
+		fputs("memprof: missing profile, see 'memprof top --help'\n", stderr);
+		return 2;
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "memprof: unexpected argument '%s', see 'memprof top --help'\n",
+			argv[optind + 1]);
+		return 2;
+	}
+	path = argv[optind];
+
+	r = mp_pprof_read_file(path, &p, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path,
+			err ? err : strerror(-r));
+		free(err);
+		return 1;
+	}
+	o.sample_index = s.sample_index;
+	o.node_count = s.node_count;
+	r = mp_top_compute(p, &o, &t, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot report on '%s': %s\n", path,
+			err ? err : strerror(-r));
+		free(err);
+		mp_profile_free(p);
+		/* A sample index the profile lacks is a usage error. */
+		return r == -EINVAL && s.sample_index ? 2 : 1;
+	}
+	r = mp_top_print(t, stdout);
+	if (fflush(stdout) != 0 || r < 0) {
+		fprintf(stderr, "memprof: cannot write the report: %s\n", strerror(errno ? errno : EIO));
+		r = 1;
+	} else {
+		r = 0;
+	}
+	mp_top_free(t);
+	mp_profile_free(p);
+	return r;
+}

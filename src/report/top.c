@@ -1,0 +1,1082 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `top` report: pprof's text report at "functions" granularity (see
+ * top.h for the pipeline).  Everything that decides which rows appear, in
+ * which order and with which numbers follows pprof's Go code; the comments
+ * name the pprof function each step stands for.
+ *
+ * Integer sums wrap like Go's int64 arithmetic (the input is untrusted and
+ * signed overflow is undefined in C).
+ */
+#include "report/top.h"
+#include "report/measure.h"
+#include "pprof/keymap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NONE UINT32_MAX
+
+static int64_t add64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static int64_t mul64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+
+/* Go's abs64: -INT64_MIN wraps to INT64_MIN. */
+static int64_t abs64(int64_t v)
+{
+	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+}
+
+/* Go's int64(float64) on amd64: out-of-range values become INT64_MIN. */
+static int64_t f2i(double d)
+{
+	if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)d;
+}
+
+static void set_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	if (!ret_err)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	*ret_err = s;
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+/* pprof symbolizer's removeMatching: drop nested start..end groups; a
+ * stray `end` aborts, keeping what was removed so far.  In place. */
+static void remove_matching(char *name, char start, char end)
+{
+	size_t cur = 0, first = 0;
+	long nesting = 0;
+
+	for (;;) {
+		size_t len = strlen(name);
+		size_t i;
+
+		for (i = cur; i < len && name[i] != start && name[i] != end; i++)
+			;
+		if (i >= len)
+			return;
+		cur = i;
+		if (name[cur] == start) {
+			if (++nesting == 1)
+				first = cur;
+		} else {
+			nesting--;
+			if (nesting < 0)
+				return;
+			if (nesting == 0) {
+				memmove(name + first, name + cur + 1, len - cur);
+				cur = first;
+				continue;       /* Go: current = first - 1; current++ */
+			}
+		}
+		cur++;
+	}
+}
+
+/* pprof symbolizer's looksLikeDemangledCPlusPlus. */
+static bool looks_like_cxx(const char *s)
+{
+	if (strstr(s, ".<") || strstr(s, "])."))
+		return false;
+	return strpbrk(s, "<>[]") != NULL || strstr(s, "::") != NULL;
+}
+
+char *mp_top_display_name(const char *name, const char *system_name)
+{
+	char *s;
+
+	if (name[0] != '\0' && strcmp(name, system_name) != 0)
+		return strdup(name);
+	/*
+	 * pprof would demangle system_name here; a name that is not mangled
+	 * comes back unchanged and gets the heuristic below.  Mangled names
+	 * stay mangled in memprof (no demangler in C).
+	 */
+	s = strdup(system_name);
+	if (s && looks_like_cxx(s)) {
+		remove_matching(s, '(', ')');
+		remove_matching(s, '<', '>');
+	}
+	return s;
+}
+
+/* Go's filepath.Base. */
+static const char *base_name(const char *path, char *buf, size_t size)
+{
+	size_t len = strlen(path);
+	const char *slash;
+
+	if (len == 0)
+		return ".";
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return "/";
+	slash = memrchr(path, '/', len);
+	if (slash) {
+		len -= (size_t)(slash + 1 - path);
+		path = slash + 1;
+	}
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* pprof profile.simplifyFunc: cut at the first '(' that does not start
+ * "(anonymous namespace)" or belong to "operator()". */
+static char *simplify_func(const char *f)
+{
+	static const char *const reserved[] = { "(anonymous namespace)", "operator()" };
+	char *s;
+	size_t i = 0;
+
+	if (f[0] == '.')
+		f++;
+	s = strdup(f);
+	if (!s)
+		return NULL;
+	while (s[i]) {
+		bool skipped = false;
+
+		for (size_t k = 0; k < 2; k++) {
+			size_t n = strlen(reserved[k]);
+
+			if (strncmp(s + i, reserved[k], n) == 0) {
+				i += n;
+				skipped = true;
+				break;
+			}
+		}
+		if (skipped)
+			continue;
+		if (s[i] == '(') {
+			s[i] = '\0';
+			break;
+		}
+		i++;
+	}
+	return s;
+}
+
+/* ---- context ----------------------------------------------------------------- */
+
+struct node {
+	char *name;        /* NodeInfo.PrintableName() */
+	char *info;        /* fmt.Sprint(NodeInfo), pprof's last tie-break */
+};
+
+struct edge {
+	uint32_t src, dst;
+	int64_t weight;
+	uint32_t stamp;    /* last sample that added to it */
+	bool inl;          /* every addition came from an inlined call */
+};
+
+struct ctx {
+	const mp_profile *p;
+	int sidx;
+
+	char **fnames;                  /* per function: display name */
+	struct mp_idmap fnmap, locmap, mapmap;
+
+	struct node *nodes;
+	size_t nnodes, cap_nodes;
+	struct mp_keymap nodemap;
+
+	uint32_t *loc_off, *loc_n;      /* per location: its nodes in loc_nodes */
+	uint32_t *loc_nodes;
+	size_t nloc_nodes;
+
+	size_t *s_off, *s_n;            /* kept samples: location indexes in s_locs */
+	int64_t *s_w;
+	size_t nsamples;
+	uint32_t *s_locs;
+	size_t ns_locs;
+
+	/* the graph being built */
+	int64_t *flat, *cum;
+	uint32_t *stamp;
+	struct mp_keymap edgemap;
+	struct edge *edges;
+	size_t nedges, cap_edges;
+	uint32_t *gnodes;               /* nodes of the graph, sorted */
+	size_t ngnodes;
+};
+
+static int push_node(struct ctx *c, const char *key, size_t klen, const char *name,
+		     const char *info, uint32_t *ret)
+{
+	uint32_t idx;
+	int r;
+
+	r = mp_keymap_intern(&c->nodemap, key, klen, (uint32_t)c->nnodes, &idx);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		if (c->nnodes == c->cap_nodes) {
+			size_t ncap = c->cap_nodes ? c->cap_nodes * 2 : 64;
+			struct node *n = realloc(c->nodes, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			c->nodes = n;
+			c->cap_nodes = ncap;
+		}
+		c->nodes[c->nnodes].name = strdup(name);
+		c->nodes[c->nnodes].info = strdup(info);
+		c->nnodes++;
+		if (!c->nodes[c->nnodes - 1].name || !c->nodes[c->nnodes - 1].info)
+			return -ENOMEM;
+	}
+	*ret = idx;
+	return 0;
+}
+
+/*
+ * graph.nodeInfo after Aggregate(functions): a named function is keyed by
+ * its name alone; without a name, by binary and start line (printed
+ * "[binary]" or "<unknown>").  A location without lines is the latter with
+ * start line 0.
+ */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+/* asprintf that returns the string, or NULL on failure. */
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+static int node_for(struct ctx *c, const char *fname, int64_t start_line, const char *objfile,
+		    uint32_t *ret)
+{
+	char *key, *info, *name = NULL;
+	char base[256];
+	size_t klen;
+	int r = -ENOMEM;
+
+	if (fname[0] != '\0') {
+		key = fmt("N%s", fname);
+		info = fmt("{%s  0  0 0 }", fname);
+		if (!key || !info)
+			goto out;
+		klen = strlen(key);
+		r = push_node(c, key, klen, fname, info, ret);
+	} else {
+		/* "U<start line>\0<objfile>": the NUL keeps the two fields apart. */
+		key = fmt("U%" PRId64 "/%s", start_line, objfile);
+		info = fmt("{  0  %" PRId64 " 0 %s}", start_line, objfile);
+		if (!key || !info)
+			goto out;
+		klen = strlen(key);
+		*strchr(key, '/') = '\0';
+		if (objfile[0] != '\0')
+			name = fmt("[%s]", base_name(objfile, base, sizeof(base)));
+		else
+			name = strdup("<unknown>");
+		if (!name)
+			goto out;
+		r = push_node(c, key, klen, name, info, ret);
+	}
+out:
+	free(key);
+	free(info);
+	free(name);
+	return r;
+}
+
+/* ---- drop_frames (profile.Prune) ---------------------------------------------- */
+
+static bool compile_frames_rx(const char *pat, regex_t *rx)
+{
+	char *full;
+	bool ok;
+
+	/*
+	 * pprof compiles RE2 syntax; POSIX extended is the nearest C has.
+	 * Interval expressions are refused: nested ones make glibc's compiler
+	 * take exponential time and memory on crafted input.
+	 */
+	if (strlen(pat) > 4096 || strchr(pat, '{'))
+		return false;
+	if (asprintf(&full, "^(%s)$", pat) < 0)
+		return false;
+	ok = regcomp(rx, full, REG_EXTENDED | REG_NOSUB) == 0;
+	free(full);
+	return ok;
+}
+
+/*
+ * Mark, per location, the first line kept (line_start) or the whole
+ * location as pruned; then cut each sample's stack (s_off/s_n) the way
+ * Prune does.  Returns 0 or -ENOMEM.
+ */
+static int prune(struct ctx *c, uint32_t *line_start, bool *pruned, bool *beneath)
+{
+	const mp_profile *p = c->p;
+	const char *drop = mp_profile_str(p, p->drop_frames);
+	const char *keep = mp_profile_str(p, p->keep_frames);
+	regex_t drx, krx;
+	bool have_keep = false;
+	int r = 0;
+
+	if (drop[0] == '\0')
+		return 0;
+	if (!compile_frames_rx(drop, &drx))
+		return 0;       /* pprof ignores a pattern it cannot compile */
+	if (keep[0] != '\0') {
+		if (!compile_frames_rx(keep, &krx)) {
+			regfree(&drx);
+			return 0;
+		}
+		have_keep = true;
+	}
+	for (size_t li = 0; li < p->n_location; li++) {
+		const Perftools__Profiles__Location *l = p->location[li];
+		long i;
+
+		for (i = (long)l->n_line - 1; i >= 0; i--) {
+			int64_t fi = mp_idmap_get(&c->fnmap, l->line[i]->function_id);
+			const char *name = c->fnames[fi];
+			char *simple;
+			bool match;
+
+			if (name[0] == '\0')
+				continue;
+			simple = simplify_func(name);
+			if (!simple) {
+				r = -ENOMEM;
+				goto out;
+			}
+			match = regexec(&drx, simple, 0, NULL, 0) == 0 &&
+				!(have_keep && regexec(&krx, simple, 0, NULL, 0) == 0);
+			free(simple);
+			if (match)
+				break;
+		}
+		if (i >= 0) {
+			beneath[li] = true;
+			if ((size_t)i == l->n_line - 1)
+				pruned[li] = true;
+			else
+				line_start[li] = (uint32_t)i + 1;
+		}
+	}
+	/* Cut each sample below the first pruned frame that follows a user frame,
+	 * scanning from the root. */
+	for (size_t s = 0; s < c->nsamples; s++) {
+		uint32_t *locs = &c->s_locs[c->s_off[s]];
+		bool found_user = false;
+
+		for (size_t k = c->s_n[s]; k-- > 0;) {
+			uint32_t li = locs[k];
+
+			if (!pruned[li] && !beneath[li]) {
+				found_user = true;
+				continue;
+			}
+			if (!found_user)
+				continue;
+			if (pruned[li]) {
+				c->s_off[s] += k + 1;
+				c->s_n[s] -= k + 1;
+			} else {
+				c->s_off[s] += k;
+				c->s_n[s] -= k;
+			}
+			break;
+		}
+	}
+out:
+	regfree(&drx);
+	if (have_keep)
+		regfree(&krx);
+	return r;
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static int setup(struct ctx *c)
+{
+	const mp_profile *p = c->p;
+	uint32_t *line_start = NULL;
+	bool *pruned = NULL, *beneath = NULL;
+	size_t total_lines = 0, total_locs = 0;
+	int r = -ENOMEM;
+
+	mp_keymap_init(&c->nodemap);
+	mp_keymap_init(&c->edgemap);
+	if (mp_idmap_init(&c->fnmap, p->n_function) < 0 || mp_idmap_init(&c->locmap, p->n_location) < 0 ||
+	    mp_idmap_init(&c->mapmap, p->n_mapping) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_function; i++)
+		(void)mp_idmap_put(&c->fnmap, p->function[i]->id, (uint32_t)i);
+	for (size_t i = 0; i < p->n_location; i++)
+		(void)mp_idmap_put(&c->locmap, p->location[i]->id, (uint32_t)i);
+	for (size_t i = 0; i < p->n_mapping; i++)
+		(void)mp_idmap_put(&c->mapmap, p->mapping[i]->id, (uint32_t)i);
+
+	/* Display names (pprof's symbolizer demangle step). */
+	c->fnames = calloc(p->n_function + 1, sizeof(*c->fnames));
+	if (!c->fnames)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_function; i++) {
+		c->fnames[i] = mp_top_display_name(mp_profile_str(p, p->function[i]->name),
+						   mp_profile_str(p, p->function[i]->system_name));
+		if (!c->fnames[i])
+			return -ENOMEM;
+	}
+
+	/* Kept samples: profile.Merge drops those whose values are all zero. */
+	for (size_t i = 0; i < p->n_sample; i++)
+		total_locs += p->sample[i]->n_location_id;
+	c->s_off = calloc(p->n_sample + 1, sizeof(*c->s_off));
+	c->s_n = calloc(p->n_sample + 1, sizeof(*c->s_n));
+	c->s_w = calloc(p->n_sample + 1, sizeof(*c->s_w));
+	c->s_locs = calloc(total_locs + 1, sizeof(*c->s_locs));
+	if (!c->s_off || !c->s_n || !c->s_w || !c->s_locs)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		bool zero = true;
+
+		for (size_t j = 0; j < s->n_value; j++)
+			if (s->value[j] != 0)
+				zero = false;
+		if (zero)
+			continue;
+		c->s_off[c->nsamples] = c->ns_locs;
+		c->s_n[c->nsamples] = s->n_location_id;
+		c->s_w[c->nsamples] = s->value[c->sidx];
+		for (size_t j = 0; j < s->n_location_id; j++)
+			c->s_locs[c->ns_locs++] = (uint32_t)mp_idmap_get(&c->locmap, s->location_id[j]);
+		c->nsamples++;
+	}
+
+	line_start = calloc(p->n_location + 1, sizeof(*line_start));
+	pruned = calloc(p->n_location + 1, sizeof(*pruned));
+	beneath = calloc(p->n_location + 1, sizeof(*beneath));
+	if (!line_start || !pruned || !beneath)
+		goto out;
+	r = prune(c, line_start, pruned, beneath);
+	if (r < 0)
+		goto out;
+
+	/* Nodes of every location, innermost line first (graph.CreateNodes). */
+	for (size_t i = 0; i < p->n_location; i++)
+		total_lines += p->location[i]->n_line ? p->location[i]->n_line : 1;
+	r = -ENOMEM;
+	c->loc_off = calloc(p->n_location + 1, sizeof(*c->loc_off));
+	c->loc_n = calloc(p->n_location + 1, sizeof(*c->loc_n));
+	c->loc_nodes = calloc(total_lines + 1, sizeof(*c->loc_nodes));
+	if (!c->loc_off || !c->loc_n || !c->loc_nodes)
+		goto out;
+	for (size_t i = 0; i < p->n_location; i++) {
+		const Perftools__Profiles__Location *l = p->location[i];
+		const char *objfile = "";
+		int64_t mi = mp_idmap_get(&c->mapmap, l->mapping_id);
+
+		if (mi >= 0)
+			objfile = mp_profile_str(p, p->mapping[mi]->filename);
+		c->loc_off[i] = (uint32_t)c->nloc_nodes;
+		if (l->n_line == 0) {
+			r = node_for(c, "", 0, objfile, &c->loc_nodes[c->nloc_nodes++]);
+			if (r < 0)
+				goto out;
+		}
+		for (size_t j = line_start[i]; j < l->n_line; j++) {
+			int64_t fi = mp_idmap_get(&c->fnmap, l->line[j]->function_id);
+
+			r = node_for(c, c->fnames[fi], p->function[fi]->start_line, objfile,
+				     &c->loc_nodes[c->nloc_nodes++]);
+			if (r < 0)
+				goto out;
+		}
+		c->loc_n[i] = (uint32_t)(c->nloc_nodes - c->loc_off[i]);
+	}
+	r = -ENOMEM;
+	c->flat = calloc(c->nnodes + 1, sizeof(*c->flat));
+	c->cum = calloc(c->nnodes + 1, sizeof(*c->cum));
+	c->stamp = calloc(c->nnodes + 1, sizeof(*c->stamp));
+	c->gnodes = calloc(c->nnodes + 1, sizeof(*c->gnodes));
+	if (!c->flat || !c->cum || !c->stamp || !c->gnodes)
+		goto out;
+	r = 0;
+out:
+	free(line_start);
+	free(pruned);
+	free(beneath);
+	return r;
+}
+
+static void ctx_done(struct ctx *c)
+{
+	if (c->fnames)
+		for (size_t i = 0; i < c->p->n_function; i++)
+			free(c->fnames[i]);
+	free(c->fnames);
+	for (size_t i = 0; i < c->nnodes; i++) {
+		free(c->nodes[i].name);
+		free(c->nodes[i].info);
+	}
+	free(c->nodes);
+	mp_keymap_done(&c->nodemap);
+	mp_keymap_done(&c->edgemap);
+	mp_idmap_done(&c->fnmap);
+	mp_idmap_done(&c->locmap);
+	mp_idmap_done(&c->mapmap);
+	free(c->loc_off);
+	free(c->loc_n);
+	free(c->loc_nodes);
+	free(c->s_off);
+	free(c->s_n);
+	free(c->s_w);
+	free(c->s_locs);
+	free(c->flat);
+	free(c->cum);
+	free(c->stamp);
+	free(c->edges);
+	free(c->gnodes);
+}
+
+/* ---- graph (graph.newGraph) ------------------------------------------------------ */
+
+static int add_edge(struct ctx *c, uint32_t src, uint32_t dst, int64_t w, bool inl, uint32_t stamp)
+{
+	uint32_t key[2] = { src, dst }, idx;
+	struct edge *e;
+	int r;
+
+	r = mp_keymap_intern(&c->edgemap, key, sizeof(key), (uint32_t)c->nedges, &idx);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		if (c->nedges == c->cap_edges) {
+			size_t ncap = c->cap_edges ? c->cap_edges * 2 : 256;
+			struct edge *ne = realloc(c->edges, ncap * sizeof(*ne));
+
+			if (!ne)
+				return -ENOMEM;
+			c->edges = ne;
+			c->cap_edges = ncap;
+		}
+		c->edges[c->nedges++] = (struct edge){ .src = src, .dst = dst, .weight = w,
+						       .stamp = stamp, .inl = inl };
+		return 0;
+	}
+	e = &c->edges[idx];
+	if (e->stamp == stamp)
+		return 0;       /* this edge already counted for this sample */
+	e->stamp = stamp;
+	e->weight = add64(e->weight, w);
+	if (!inl)
+		e->inl = false;
+	return 0;
+}
+
+/* Build the graph from all samples, with only the `kept` nodes (NULL: all). */
+static int build_graph(struct ctx *c, const bool *kept)
+{
+	memset(c->flat, 0, c->nnodes * sizeof(*c->flat));
+	memset(c->cum, 0, c->nnodes * sizeof(*c->cum));
+	memset(c->stamp, 0, c->nnodes * sizeof(*c->stamp));
+	mp_keymap_done(&c->edgemap);
+	mp_keymap_init(&c->edgemap);
+	c->nedges = 0;
+
+	for (size_t s = 0; s < c->nsamples; s++) {
+		const uint32_t *locs = &c->s_locs[c->s_off[s]];
+		uint32_t stamp = (uint32_t)s + 1, parent = NONE;
+		int64_t w = c->s_w[s];
+		bool residual = false;
+
+		if (w == 0)
+			continue;
+		for (size_t i = c->s_n[s]; i-- > 0;) {
+			uint32_t li = locs[i];
+			const uint32_t *ln = &c->loc_nodes[c->loc_off[li]];
+			uint32_t nln = c->loc_n[li];
+
+			for (uint32_t ni = nln; ni-- > 0;) {
+				uint32_t n = ln[ni];
+
+				if (kept && !kept[n]) {
+					residual = true;
+					continue;
+				}
+				if (c->stamp[n] != stamp) {
+					c->stamp[n] = stamp;
+					c->cum[n] = add64(c->cum[n], w);
+				}
+				if (parent != NONE && n != parent) {
+					int r = add_edge(c, parent, n, w, ni != nln - 1, stamp);
+
+					if (r < 0)
+						return r;
+				}
+				parent = n;
+				residual = false;
+			}
+		}
+		if (parent != NONE && !residual)
+			c->flat[parent] = add64(c->flat[parent], w);
+	}
+	/* graph.selectNodesForGraph: nodes with some value. */
+	c->ngnodes = 0;
+	for (uint32_t n = 0; n < c->nnodes; n++)
+		if ((!kept || kept[n]) && (c->flat[n] != 0 || c->cum[n] != 0))
+			c->gnodes[c->ngnodes++] = n;
+	return 0;
+}
+
+/* graph.FlatNameOrder. */
+static int cmp_nodes(const void *a, const void *b, void *arg)
+{
+	const struct ctx *c = arg;
+	uint32_t l = *(const uint32_t *)a, r = *(const uint32_t *)b;
+	int64_t lv = abs64(c->flat[l]), rv = abs64(c->flat[r]);
+	int d;
+
+	if (lv != rv)
+		return lv > rv ? -1 : 1;
+	d = strcmp(c->nodes[l].name, c->nodes[r].name);
+	if (d)
+		return d;
+	lv = abs64(c->cum[l]);
+	rv = abs64(c->cum[r]);
+	if (lv != rv)
+		return lv > rv ? -1 : 1;
+	return strcmp(c->nodes[l].info, c->nodes[r].info);
+}
+
+static void sort_graph(struct ctx *c)
+{
+	qsort_r(c->gnodes, c->ngnodes, sizeof(*c->gnodes), cmp_nodes, c);
+}
+
+/* ---- the report ---------------------------------------------------------------- */
+
+/* pprof's Profile.SampleIndexByName. */
+static int sample_index(const mp_profile *p, const char *want, char **ret_err)
+{
+	const char *noinuse;
+	char *end;
+	long v;
+
+	if (!want || !want[0]) {
+		const char *dst = mp_profile_str(p, p->default_sample_type);
+
+		if (dst[0])
+			for (size_t i = 0; i < p->n_sample_type; i++)
+				if (strcmp(mp_profile_str(p, p->sample_type[i]->type), dst) == 0)
+					return (int)i;
+		return (int)p->n_sample_type - 1;
+	}
+	/* strconv.Atoi: optional sign, decimal digits, nothing else. */
+	errno = 0;
+	v = strtol(want, &end, 10);
+	if (*end == '\0' && errno == 0 && (want[0] == '+' || want[0] == '-' || (want[0] >= '0' && want[0] <= '9'))) {
+		if (v < 0 || (size_t)v >= p->n_sample_type) {
+			set_err(ret_err, "sample index '%s' is outside the range [0..%zu]", want,
+				p->n_sample_type - 1);
+			return -EINVAL;
+		}
+		return (int)v;
+	}
+	noinuse = strncmp(want, "inuse_", 6) == 0 ? want + 6 : want;
+	for (size_t i = 0; i < p->n_sample_type; i++) {
+		const char *t = mp_profile_str(p, p->sample_type[i]->type);
+
+		if (strcmp(t, want) == 0 || strcmp(t, noinuse) == 0)
+			return (int)i;
+	}
+	if (ret_err) {
+		size_t len = 0;
+		char *list;
+
+		for (size_t i = 0; i < p->n_sample_type; i++)
+			len += strlen(mp_profile_str(p, p->sample_type[i]->type)) + 1;
+		list = calloc(1, len + 1);
+		if (list) {
+			for (size_t i = 0; i < p->n_sample_type; i++) {
+				if (i)
+					strcat(list, " ");
+				strcat(list, mp_profile_str(p, p->sample_type[i]->type));
+			}
+			set_err(ret_err, "unknown sample index '%s': the profile has %s", want, list);
+			free(list);
+		}
+	}
+	return -EINVAL;
+}
+
+/* report.computeTotal: sum of |value|; only the diff base when one is marked. */
+static int64_t compute_total(const mp_profile *p, int sidx)
+{
+	int64_t total = 0, diff_total = 0;
+
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		int64_t v = abs64(s->value[sidx]);
+		bool base = false;
+
+		total = add64(total, v);
+		for (size_t j = 0; j < s->n_label; j++)
+			if (strcmp(mp_profile_str(p, s->label[j]->key), "pprof::base") == 0 &&
+			    s->label[j]->str != 0 &&
+			    strcmp(mp_profile_str(p, s->label[j]->str), "true") == 0)
+				base = true;
+		if (base)
+			diff_total = add64(diff_total, v);
+	}
+	return diff_total > 0 ? diff_total : total;
+}
+
+void mp_top_format_value(const struct mp_top *t, int64_t v, char *buf, size_t size)
+{
+	mp_measure_scaled_label(buf, size, v, t->sample_unit, t->output_unit);
+}
+
+static int add_label(struct mp_top *t, char *s)
+{
+	char **n;
+
+	if (!s)
+		return -ENOMEM;
+	n = realloc(t->labels, (t->nlabels + 1) * sizeof(*n));
+	if (!n) {
+		free(s);
+		return -ENOMEM;
+	}
+	t->labels = n;
+	t->labels[t->nlabels++] = s;
+	return 0;
+}
+
+/* "Time: " and Go's time.Format("Jan 2, 2006 at 3:04pm (MST)") in the local zone. */
+static char *format_time(int64_t nanos)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t secs = (time_t)(nanos / 1000000000);
+	struct tm tm;
+	int hour;
+
+	if (nanos % 1000000000 < 0)
+		secs--;
+	tzset();
+	if (!localtime_r(&secs, &tm) || tm.tm_mon < 0 || tm.tm_mon > 11)
+		return fmt("Time: %" PRId64 "ns", nanos);
+	hour = tm.tm_hour % 12;
+	if (hour == 0)
+		hour = 12;
+	return fmt("Time: %s %d, %04ld at %d:%02d%s (%s)", months[tm.tm_mon], tm.tm_mday,
+		   (long)tm.tm_year + 1900, hour, tm.tm_min, tm.tm_hour >= 12 ? "pm" : "am",
+		   tm.tm_zone ? tm.tm_zone : "");
+}
+
+/* report.ProfileLabels. */
+static int profile_labels(struct mp_top *t, const mp_profile *p)
+{
+	char buf[MP_MEASURE_BUFSZ], buf2[MP_MEASURE_BUFSZ], pct[MP_MEASURE_BUFSZ + 4];
+	char base[4096];
+	int r;
+
+	if (p->n_mapping > 0) {
+		const char *file = mp_profile_str(p, p->mapping[0]->filename);
+		const char *bid = mp_profile_str(p, p->mapping[0]->build_id);
+
+		if (file[0] && (r = add_label(t, fmt("File: %s", base_name(file, base, sizeof(base))))) < 0)
+			return r;
+		if (bid[0] && (r = add_label(t, fmt("Build ID: %s", bid))) < 0)
+			return r;
+	}
+	/* Comments, once each (profile.Merge), unless they start with '#'. */
+	for (size_t i = 0; i < p->n_comment; i++) {
+		const char *cm = mp_profile_str(p, p->comment[i]);
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(mp_profile_str(p, p->comment[j]), cm) == 0;
+		if (seen || cm[0] == '#')
+			continue;
+		if ((r = add_label(t, fmt("%s", cm))) < 0)
+			return r;
+	}
+	r = add_label(t, fmt("Type: %s", mp_profile_str(p, p->sample_type[t->sample_index]->type)));
+	if (r < 0)
+		return r;
+	if (p->time_nanos != 0 && (r = add_label(t, format_time(p->time_nanos))) < 0)
+		return r;
+	if (p->duration_nanos != 0) {
+		const char *unit;
+		double total_ns = mp_measure_scale(t->total, t->sample_unit, "nanoseconds", &unit);
+
+		pct[0] = '\0';
+		if (strcmp(unit, "ns") == 0 && total_ns != 0) {
+			mp_measure_percentage(buf2, sizeof(buf2), f2i(total_ns), p->duration_nanos);
+			snprintf(pct, sizeof(pct), "(%s)", buf2);
+		}
+		mp_measure_scaled_label(buf, sizeof(buf), p->duration_nanos, "nanoseconds", "auto");
+		mp_top_format_value(t, t->total, buf2, sizeof(buf2));
+		if ((r = add_label(t, fmt("Duration: %s, Total samples = %s %s", buf, buf2, pct))) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* report.selectOutputUnit. */
+static char *select_output_unit(const struct ctx *c, int64_t total, const char *sample_unit)
+{
+	int64_t min_value = 0, max_value = total;
+	const char *min_unit, *max_unit, *unit;
+
+	if (c->ngnodes == 0)
+		return strdup("minimum");
+	for (size_t i = 0; i < c->ngnodes; i++) {
+		uint32_t n = c->gnodes[i];
+		int64_t v = abs64(c->flat[n]);
+
+		if (v == 0)
+			v = abs64(c->cum[n]);
+		if (v > 0 && (min_value == 0 || v < min_value))
+			min_value = v;
+	}
+	if (min_value == 0)
+		min_value = max_value;
+	mp_measure_scale(min_value, sample_unit, "minimum", &min_unit);
+	mp_measure_scale(max_value, sample_unit, "minimum", &max_unit);
+	unit = min_unit;
+	if (strcmp(min_unit, max_unit) != 0 && mul64(min_value, 100) < max_value)
+		mp_measure_scale(mul64(100, min_value), sample_unit, "minimum", &unit);
+	return strdup(unit[0] ? unit : sample_unit);
+}
+
+int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct mp_top **ret,
+		   char **ret_err)
+{
+	struct ctx c = { .p = p };
+	struct mp_top *t = NULL;
+	bool *kept = NULL, *in_graph = NULL, *has_inl = NULL, *has_noinl = NULL;
+	int64_t total_value = 0, node_cutoff, edge_cutoff, flat_sum = 0;
+	size_t dropped = 0, orig_count;
+	char v1[MP_MEASURE_BUFSZ], v2[MP_MEASURE_BUFSZ], pct[MP_MEASURE_BUFSZ];
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	if (p->n_sample_type == 0) {
+		set_err(ret_err, "profile has no sample types");
+		return -ENODATA;
+	}
+	r = sample_index(p, o->sample_index, ret_err);
+	if (r < 0)
+		return r;
+	c.sidx = r;
+
+	r = -ENOMEM;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto out;
+	t->sample_index = c.sidx;
+	t->total = compute_total(p, c.sidx);
+	t->sample_unit = strdup(mp_profile_str(p, p->sample_type[c.sidx]->unit));
+	if (!t->sample_unit)
+		goto out;
+	r = setup(&c);
+	if (r < 0)
+		goto out;
+	r = -ENOMEM;
+	kept = calloc(c.nnodes + 1, sizeof(*kept));
+	in_graph = calloc(c.nnodes + 1, sizeof(*in_graph));
+	has_inl = calloc(c.nnodes + 1, sizeof(*has_inl));
+	has_noinl = calloc(c.nnodes + 1, sizeof(*has_noinl));
+	if (!kept || !in_graph || !has_inl || !has_noinl)
+		goto out;
+
+	/* report.newTrimmedGraph.  Cutoffs come from the full graph's flat sum. */
+	r = build_graph(&c, NULL);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < c.ngnodes; i++)
+		total_value = add64(total_value, c.flat[c.gnodes[i]]);
+	node_cutoff = abs64(f2i((double)total_value * o->node_fraction));
+	edge_cutoff = abs64(f2i((double)total_value * o->edge_fraction));
+	if (node_cutoff > 0) {
+		size_t nkept = 0;
+
+		for (size_t i = 0; i < c.ngnodes; i++) {
+			uint32_t n = c.gnodes[i];
+
+			if (abs64(c.cum[n]) >= node_cutoff) {
+				kept[n] = true;
+				nkept++;
+			}
+		}
+		if (nkept != c.ngnodes) {
+			dropped = c.ngnodes - nkept;
+			r = build_graph(&c, kept);
+			if (r < 0)
+				goto out;
+		}
+	}
+	orig_count = c.ngnodes;
+	sort_graph(&c);
+	if (o->node_count > 0 && (size_t)o->node_count < c.ngnodes) {
+		memset(kept, 0, c.nnodes * sizeof(*kept));
+		for (size_t i = 0; i < (size_t)o->node_count; i++)
+			kept[c.gnodes[i]] = true;
+		r = build_graph(&c, kept);
+		if (r < 0)
+			goto out;
+		sort_graph(&c);
+	}
+
+	/* Incoming edges that survive TrimLowFrequencyEdges decide (inline). */
+	for (size_t i = 0; i < c.ngnodes; i++)
+		in_graph[c.gnodes[i]] = true;
+	for (size_t i = 0; i < c.nedges; i++) {
+		const struct edge *e = &c.edges[i];
+
+		if (!in_graph[e->dst] || abs64(e->weight) < edge_cutoff)
+			continue;
+		if (e->inl)
+			has_inl[e->dst] = true;
+		else
+			has_noinl[e->dst] = true;
+	}
+
+	t->output_unit = select_output_unit(&c, t->total, t->sample_unit);
+	if (!t->output_unit)
+		goto out;
+
+	/* Rows (report.TextItems). */
+	t->rows = calloc(c.ngnodes + 1, sizeof(*t->rows));
+	if (!t->rows)
+		goto out;
+	for (size_t i = 0; i < c.ngnodes; i++) {
+		uint32_t n = c.gnodes[i];
+		struct mp_top_row *row = &t->rows[t->nrows];
+
+		row->name = strdup(c.nodes[n].name);
+		if (!row->name)
+			goto out;
+		t->nrows++;
+		row->flat = c.flat[n];
+		row->cum = c.cum[n];
+		row->inline_label = !has_inl[n] ? "" : has_noinl[n] ? "(partial-inline)" : "(inline)";
+		flat_sum = add64(flat_sum, row->flat);
+	}
+
+	/* Header (report.reportLabels). */
+	r = profile_labels(t, p);
+	if (r < 0)
+		goto out;
+	mp_top_format_value(t, flat_sum, v1, sizeof(v1));
+	mp_measure_percentage(pct, sizeof(pct), flat_sum, t->total);
+	mp_top_format_value(t, t->total, v2, sizeof(v2));
+	r = add_label(t, fmt("Showing nodes accounting for %s, %s of %s total", v1,
+			     pct + strspn(pct, " "), v2));
+	if (r < 0)
+		goto out;
+	if (t->total != 0) {
+		if (dropped > 0) {
+			mp_top_format_value(t, abs64(f2i((double)t->total * o->node_fraction)), v1, sizeof(v1));
+			r = add_label(t, fmt("Dropped %zu node%s (cum <= %s)", dropped,
+					     dropped > 1 ? "s" : "", v1));
+			if (r < 0)
+				goto out;
+		}
+		if (c.ngnodes > 0 && c.ngnodes < orig_count) {
+			r = add_label(t, fmt("Showing top %zu nodes out of %zu", c.ngnodes, orig_count));
+			if (r < 0)
+				goto out;
+		}
+	}
+	*ret = t;
+	t = NULL;
+	r = 0;
+out:
+	if (r == -ENOMEM)
+		set_err(ret_err, "out of memory");
+	mp_top_free(t);
+	free(kept);
+	free(in_graph);
+	free(has_inl);
+	free(has_noinl);
+	ctx_done(&c);
+	return r;
+}
+
+void mp_top_free(struct mp_top *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nlabels; i++)
+		free(t->labels[i]);
+	free(t->labels);
+	for (size_t i = 0; i < t->nrows; i++)
+		free(t->rows[i].name);
+	free(t->rows);
+	free(t->sample_unit);
+	free(t->output_unit);
+	free(t);
+}
+
+int mp_top_print(const struct mp_top *t, FILE *f)
+{
+	char flat[MP_MEASURE_BUFSZ], cum[MP_MEASURE_BUFSZ];
+	char pf[MP_MEASURE_BUFSZ], ps[MP_MEASURE_BUFSZ], pc[MP_MEASURE_BUFSZ];
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < t->nlabels; i++)
+		fprintf(f, "%s\n", t->labels[i]);
+	fprintf(f, "%10s %5s%% %5s%% %10s %5s%%\n", "flat", "flat", "sum", "cum", "cum");
+	for (size_t i = 0; i < t->nrows; i++) {
+		const struct mp_top_row *row = &t->rows[i];
+
+		sum = add64(sum, row->flat);
+		mp_top_format_value(t, row->flat, flat, sizeof(flat));
+		mp_top_format_value(t, row->cum, cum, sizeof(cum));
+		mp_measure_percentage(pf, sizeof(pf), row->flat, t->total);
+		mp_measure_percentage(ps, sizeof(ps), sum, t->total);
+		mp_measure_percentage(pc, sizeof(pc), row->cum, t->total);
+		fprintf(f, "%10s %s %s %10s %s  %s%s%s\n", flat, pf, ps, cum, pc, row->name,
+			row->inline_label[0] ? " " : "", row->inline_label);
+	}
+	return ferror(f) ? -EIO : 0;
+}
