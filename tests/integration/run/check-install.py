@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""After `meson install --destdir`, the installed memprof finds the
+installed shim relative to itself, and still does after the whole prefix is
+moved elsewhere; the man pages are installed.  TAP output.
+
+usage: check-install.py MEMPROF BUILDDIR T_CLI
+"""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from tap import Tap  # noqa: E402
+
+
+class T(Tap):
+    """Tap whose eq() can also show some context on failure."""
+
+    def eq(self, got, want, what, detail=''):
+        return self.ok(got == want, what,
+                       'got %r, want %r%s' % (got, want, '\n' + str(detail) if detail else ''))
+
+MAN_PAGES = ['memprof.1', 'memprof-run.1', 'memprof-top.1', 'memprof-convert.1']
+
+
+def main():
+    memprof, builddir, t_cli = [os.path.abspath(a) for a in sys.argv[1:4]]
+    t = T()
+    meson = shutil.which('meson')
+    if not meson:
+        print('1..0 # SKIP meson not found')
+        return 0
+    r = subprocess.run([meson, 'introspect', '--buildoptions', builddir],
+                       capture_output=True, text=True)
+    if not t.eq(r.returncode, 0, 'meson introspect', r.stderr):
+        return t.done()
+    opts = {o['name']: o['value'] for o in json.loads(r.stdout)}
+    prefix, bindir, libdir, mandir = (opts[k] for k in ['prefix', 'bindir', 'libdir', 'mandir'])
+
+    d = tempfile.mkdtemp(prefix='check-install.')
+    dest = os.path.join(d, 'dest')
+    r = subprocess.run([meson, 'install', '-C', builddir, '--no-rebuild', '--destdir', dest],
+                       capture_output=True, text=True)
+    t.eq(r.returncode, 0, 'meson install --destdir', r.stdout[-2000:] + r.stderr)
+    root = dest + prefix
+    exe = os.path.join(root, bindir, 'memprof')
+    shim = os.path.join(root, libdir, 'memprof', 'libmemprof.so')
+    t.ok(os.access(exe, os.X_OK), 'installed %s' % os.path.join(bindir, 'memprof'))
+    t.ok(os.path.isfile(shim), 'installed %s' % os.path.join(libdir, 'memprof', 'libmemprof.so'))
+    if opts.get('man') != 'disabled':
+        for page in MAN_PAGES:
+            t.ok(os.path.isfile(os.path.join(root, mandir, 'man1', page)),
+                 'installed %s' % os.path.join(mandir, 'man1', page))
+
+    env = dict(os.environ)
+    env.pop('MEMPROF_SHIM', None)
+    env.pop('LD_PRELOAD', None)
+
+    def check(exe, shim, what):
+        out = os.path.join(d, 'p.heap.pb.gz')
+        r = subprocess.run([exe, 'run', '-o', out, t_cli, 'env', 'LD_PRELOAD'],
+                           capture_output=True, text=True, env=env)
+        t.eq((r.returncode, r.stdout), (0, 'LD_PRELOAD=%s\n' % shim),
+             '%s: the installed shim is preloaded' % what, r.stderr)
+        t.eq(r.stderr, "memprof: wrote heap profile '%s'\n" % out, '%s: profile written' % what)
+        try:
+            with gzip.open(out) as f:
+                t.ok(len(f.read()) > 0, '%s: profile is gzip' % what)
+            os.unlink(out)
+        except OSError as e:
+            t.ok(False, '%s: profile is gzip' % what, str(e))
+
+    if os.path.exists(exe):
+        check(exe, os.path.realpath(shim), 'installed')
+        moved = os.path.join(d, 'moved', 'elsewhere')
+        os.makedirs(os.path.dirname(moved))
+        os.rename(root, moved)
+        check(os.path.join(moved, bindir, 'memprof'),
+              os.path.realpath(os.path.join(moved, libdir, 'memprof', 'libmemprof.so')),
+              'prefix moved')
+
+    shutil.rmtree(d)
+    return t.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`memprof run` with the shim preloaded: exit status and death by signal
+pass through, standard streams are untouched byte for byte, the program's
+own options pass through, signals are forwarded (SIGINT/SIGQUIT are left to
+the terminal), the environment the program sees, profile names (default,
+-o, forked children), waiting for orphaned descendants, conversion failure,
+and finding the shim (build tree, MEMPROF_SHIM, paths with spaces).
+TAP output.
+
+usage: check-run.py MEMPROF T_CLI
+"""
+import gzip
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from tap import Tap  # noqa: E402
+
+
+class T(Tap):
+    """Tap whose eq() can also show some context on failure."""
+
+    def eq(self, got, want, what, detail=''):
+        return self.ok(got == want, what,
+                       'got %r, want %r%s' % (got, want, '\n' + str(detail) if detail else ''))
+
+
+def no_core():
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run(argv, env=None, cwd=None, stdin=b''):
+    r = subprocess.run(argv, input=stdin, capture_output=True, env=env, cwd=cwd,
+                       preexec_fn=no_core)
+    return r.returncode, r.stdout, r.stderr.decode(errors='replace')
+
+
+def is_gzip(path):
+    try:
+        with gzip.open(path) as f:
+            return len(f.read()) > 0
+    except OSError:
+        return False
+
+
+def main():
+    memprof, t_cli = [os.path.abspath(a) for a in sys.argv[1:3]]
+    shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
+    t = T()
+    d = tempfile.mkdtemp(prefix='check-run.')
+    tmp = os.path.join(d, 'tmp')
+    os.mkdir(tmp)
+    base_env = dict(os.environ, TMPDIR=tmp)
+    base_env.pop('LD_PRELOAD', None)
+    base_env.pop('MEMPROF_OPTIONS', None)
+    work = os.path.join(d, 'work')
+    os.mkdir(work)
+    out = os.path.join(work, 'p.heap.pb.gz')
+
+    def clean_work():
+        for f in os.listdir(work):
+            os.unlink(os.path.join(work, f))
+        t.eq(os.listdir(tmp), [], 'temporary directory removed')
+
+    # --- exit status ------------------------------------------------------------
+    for code in [0, 3, 42]:
+        rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'exit', str(code)], env=base_env)
+        t.eq(rc, code, 'exit status %d passes through' % code)
+        t.eq(err, "memprof: wrote heap profile '%s'\n" % out, 'exit %d: one line on stderr' % code)
+        t.ok(is_gzip(out), 'exit %d: gzip profile written' % code)
+        clean_work()
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'exit', '7'], env=base_env)
+    t.eq((rc, err), (7, ''), '-q: nothing on stderr')
+    t.ok(is_gzip(out), '-q: profile written')
+    clean_work()
+
+    # --- death by signal --------------------------------------------------------
+    for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
+                      (signal.SIGABRT, 'SIGABRT')]:
+        rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'signal', str(int(sig))], env=base_env)
+        t.eq(rc, 128 + sig, '%s: exit %d like a shell' % (name, 128 + sig))
+        t.eq(err, "memprof: '%s' terminated by signal %d (%s)\n"
+             "memprof: no heap profile for '%s': it left no snapshot\n"
+             % (t_cli, sig, name, t_cli), '%s: reported' % name)
+        t.ok(not os.path.exists(out), '%s: no profile' % name)
+        clean_work()
+
+    # --- standard streams -------------------------------------------------------
+    data = os.urandom(1 << 20) + b'\0\n\r\xff' * 1000
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'cat'], env=base_env, stdin=data)
+    t.eq(rc, 0, 'cat: exit 0')
+    t.ok(o == data, 'stdin to stdout byte for byte (%d bytes)' % len(data),
+         'got %d bytes' % len(o))
+    t.eq(err, 'to stderr\n', 'stderr untouched with -q')
+    clean_work()
+    rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'cat'], env=base_env, stdin=b'x')
+    t.eq((rc, o, err), (0, b'x', "to stderr\nmemprof: wrote heap profile '%s'\n" % out),
+         "stderr: the program's, then memprof's")
+    clean_work()
+
+    # --- the program's own options ----------------------------------------------
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'args', '-o', '--rate', 'x', '--',
+                      '-q', '--help'], env=base_env)
+    t.eq((rc, o), (0, b'-o\n--rate\nx\n--\n-q\n--help\n'), 'options after PROGRAM are its own')
+    clean_work()
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, '--', t_cli, 'args', '-q'], env=base_env)
+    t.eq((rc, o), (0, b'-q\n'), "'--' ends memprof's options")
+    clean_work()
+
+    # --- the environment the program sees -------------------------------------
+    def env_of(extra_env=None, opts=(), cwd=None):
+        env = dict(base_env)
+        env.update(extra_env or {})
+        rc, o, err = run([memprof, 'run', '-q'] + list(opts) + ['-o', out, t_cli, 'env',
+                         'LD_PRELOAD', 'MEMPROF_OPTIONS'], env=env, cwd=cwd)
+        lines = o.decode().split('\n')
+        if rc != 0 or len(lines) != 3:
+            return None, None, err
+        return lines[0].split('=', 1)[1], lines[1].split('=', 1)[1], err
+
+    tmp_re = re.escape(os.path.realpath(tmp)) + r'/memprof\.[A-Za-z0-9]{6}'
+    pre, opts, err = env_of()
+    t.eq(pre, shim, 'LD_PRELOAD is the shim (found from the build tree or MEMPROF_SHIM)')
+    t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=' + tmp_re, opts),
+         'MEMPROF_OPTIONS defaults, snapdir under $TMPDIR', opts)
+    clean_work()
+    pre, opts, err = env_of(opts=['--rate', '1K', '--depth', '7'])
+    t.ok(opts and re.fullmatch(r'rate=1024,depth=7,snapdir=' + tmp_re, opts),
+         'MEMPROF_OPTIONS from --rate 1K --depth 7', opts)
+    clean_work()
+    pre, opts, err = env_of(opts=['--rate=0', '--depth=256'])
+    t.ok(opts and re.fullmatch(r'rate=0,depth=256,snapdir=' + tmp_re, opts),
+         'MEMPROF_OPTIONS from --rate=0 --depth=256', opts)
+    clean_work()
+    pre, opts, err = env_of({'LD_PRELOAD': 'libm.so.6', 'MEMPROF_OPTIONS': 'verbose=0'})
+    t.eq(pre, shim + ':libm.so.6', 'an existing LD_PRELOAD follows the shim')
+    t.ok(opts and re.fullmatch(r'verbose=0,rate=524288,depth=64,snapdir=' + tmp_re, opts),
+         'an existing MEMPROF_OPTIONS comes first, ours win', opts)
+    clean_work()
+    pre, opts, err = env_of({'TMPDIR': '/nonexistent,dir'})
+    t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=/tmp/memprof\.[A-Za-z0-9]{6}', opts),
+         'an unusable TMPDIR falls back to /tmp', opts)
+    clean_work()
+
+    # --- finding the shim -------------------------------------------------------
+    no_shim_env = dict(base_env)
+    no_shim_env.pop('MEMPROF_SHIM', None)
+    build_shim = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(memprof)),
+                                               '..', 'shim', 'libmemprof.so'))
+    env = dict(no_shim_env)
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'env', 'LD_PRELOAD'], env=env)
+    t.eq((rc, o.decode()), (0, 'LD_PRELOAD=%s\n' % build_shim),
+         'without MEMPROF_SHIM: the build tree shim next to the CLI')
+    clean_work()
+    alt = os.path.join(d, 'alt dir:x')
+    os.mkdir(alt)
+    shutil.copy(shim, os.path.join(alt, 'libmemprof.so'))
+    os.symlink(os.path.join(alt, 'libmemprof.so'), os.path.join(d, 'alt.so'))
+    for value, want, what in [
+            (os.path.join(d, 'alt.so'), os.path.join(alt, 'libmemprof.so'), 'absolute'),
+            ('../alt.so', os.path.join(alt, 'libmemprof.so'), 'relative')]:
+        env = dict(base_env, MEMPROF_SHIM=value)
+        rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'env', 'LD_PRELOAD'],
+                         env=env, cwd=work)
+        # A path with spaces or colons is split by ld.so: memprof links to it
+        # from its temporary directory.
+        m = re.fullmatch(r'LD_PRELOAD=(%s/libmemprof\.so)\n' % tmp_re, o.decode())
+        t.ok(rc == 0 and m, 'MEMPROF_SHIM (%s) with a space and a colon: through a link' % what,
+             o.decode() + err)
+        t.ok(is_gzip(out), 'MEMPROF_SHIM (%s): the linked shim ran and wrote a profile' % what, err)
+        clean_work()
+
+    # --- profile names --------------------------------------------------------
+    rc, o, err = run([memprof, 'run', t_cli, 'pid'], env=base_env, cwd=work)
+    pid = o.decode().strip()
+    name = 'memprof.%s.heap.pb.gz' % pid
+    t.eq((rc, err), (0, "memprof: wrote heap profile '%s'\n" % name),
+         'default name: memprof.<pid>.heap.pb.gz')
+    t.eq(os.listdir(work), [name], 'default name: in the working directory')
+    t.ok(is_gzip(os.path.join(work, name)), 'default name: gzip profile')
+    clean_work()
+
+    for opt, parent_name, child_name in [
+            (None, 'memprof.{p}.heap.pb.gz', 'memprof.{c}.heap.pb.gz'),
+            ('x.heap.pb.gz', 'x.heap.pb.gz', 'x.{c}.heap.pb.gz'),
+            ('x.pb.gz', 'x.pb.gz', 'x.{c}.pb.gz'),
+            ('x.prof', 'x.prof', 'x.prof.{c}')]:
+        argv = [memprof, 'run'] + (['-o', opt] if opt else []) + [t_cli, 'fork']
+        rc, o, err = run(argv, env=base_env, cwd=work)
+        p, c = o.decode().split()
+        want = [parent_name.format(p=p, c=c), child_name.format(p=p, c=c)]
+        t.eq(rc, 0, 'fork, -o %s: exit 0' % opt)
+        t.eq(err, ''.join("memprof: wrote heap profile '%s'\n" % n for n in want),
+             'fork, -o %s: the program first, then its child' % opt)
+        t.eq(sorted(os.listdir(work)), sorted(want), 'fork, -o %s: files' % opt)
+        clean_work()
+
+    # --- descendants that outlive the program ---------------------------------
+    marker = os.path.join(d, 'orphan-done')
+    rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'orphan', marker], env=base_env, cwd=work)
+    p, c = o.decode().split()
+    t.eq(rc, 0, 'orphan: exit 0')
+    t.ok(os.path.exists(marker), 'orphan: memprof waited for the orphaned child')
+    t.eq(sorted(os.listdir(work)), sorted(['p.heap.pb.gz', 'p.%s.heap.pb.gz' % c]),
+         "orphan: its profile too")
+    clean_work()
+
+    # --- signals ----------------------------------------------------------------
+    def with_signal(sigs, group=False):
+        pr = subprocess.Popen([memprof, 'run', '-q', '-o', out, t_cli, 'wait-signal'],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=base_env,
+                              start_new_session=group, preexec_fn=None if group else no_core)
+        ready = pr.stdout.readline()
+        for s in sigs:
+            if group:
+                os.killpg(pr.pid, s)
+            else:
+                os.kill(pr.pid, s)
+        o, err = pr.communicate()
+        return ready, pr.returncode, err.decode(errors='replace')
+
+    for sig, name in [(signal.SIGUSR1, 'SIGUSR1'), (signal.SIGUSR2, 'SIGUSR2'),
+                      (signal.SIGHUP, 'SIGHUP')]:
+        ready, rc, err = with_signal([sig])
+        t.eq((ready, rc, err), (b'ready\n', 10 + sig, ''), '%s forwarded to the program' % name)
+        clean_work()
+    ready, rc, err = with_signal([signal.SIGTERM])
+    t.eq((ready, rc), (b'ready\n', 128 + signal.SIGTERM), 'SIGTERM forwarded: the program dies of it')
+    t.ok(err.startswith("memprof: '%s' terminated by signal 15 (SIGTERM)\n" % t_cli),
+         'SIGTERM: reported', err)
+    clean_work()
+    ready, rc, err = with_signal([signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1])
+    t.eq((ready, rc, err), (b'ready\n', 10 + signal.SIGUSR1, ''),
+         'SIGINT and SIGQUIT to memprof alone are ignored')
+    clean_work()
+    ready, rc, err = with_signal([signal.SIGINT], group=True)
+    t.eq((ready, rc), (b'ready\n', 128 + signal.SIGINT),
+         'SIGINT to the process group (the terminal): the program dies, memprof reports it')
+    t.ok(err.startswith("memprof: '%s' terminated by signal 2 (SIGINT)\n" % t_cli), 'SIGINT reported',
+         err)
+    clean_work()
+
+    # --- conversion failure -----------------------------------------------------
+    for code, want in [(0, 1), (3, 3)]:
+        sub = os.path.join(work, 'sub')
+        os.mkdir(sub)
+        rc, o, err = run([memprof, 'run', '-o', os.path.join(sub, 'p.pb.gz'), t_cli, 'rmdir', sub,
+                          str(code)], env=base_env)
+        t.eq(rc, want, 'conversion failure after exit %d: exit %d' % (code, want))
+        m = re.fullmatch(r"memprof: .*\(raw snapshot kept as '(.*)'\)\n", err)
+        t.ok(m, 'conversion failure: one line, snapshot kept', err)
+        if m:
+            t.ok(os.path.exists(m.group(1)), 'the kept snapshot exists')
+            shutil.rmtree(os.path.dirname(m.group(1)))
+        clean_work()
+
+    shutil.rmtree(d)
+    return t.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
