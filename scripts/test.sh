@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Every test: set up (if needed), build into ./build with warnings as
+# errors, run all suites; then build again with AddressSanitizer and
+# UndefinedBehaviorSanitizer into ./build-asan and run the suites that do
+# not preload the shim (unit, fuzz corpus replays, integration): a preloaded
+# shim cannot run under the sanitizer, which owns malloc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+configure() {
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson configure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+
+echo "== build" >&2
+configure build -Dwerror=true
+meson compile -C build
+echo "== tests" >&2
+meson test -C build --print-errorlogs
+
+echo "== sanitizer build (address, undefined)" >&2
+configure build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C build-asan
+echo "== tests under the sanitizers: unit, fuzz, integration" >&2
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz --suite integration
