@@ -78,14 +78,21 @@ static void usage(FILE *f)
 
 /* ---- the shim -------------------------------------------------------------- */
 
-/* The existing regular file `path`, made absolute; NULL if there is none. */
+/* The existing regular file `path`, made absolute; NULL with errno set if
+ * there is none. */
 static char *existing_file(const char *path)
 {
 	struct stat st;
 	char *abs = realpath(path, NULL);
 
-	if (abs && stat(abs, &st) == 0 && S_ISREG(st.st_mode))
+	if (!abs)
+		return NULL;
+	if (stat(abs, &st) == 0 && S_ISREG(st.st_mode))
 		return abs;
+	if (S_ISDIR(st.st_mode))
+		errno = EISDIR;
+	else if (errno == 0)
+		errno = EINVAL;
 	free(abs);
 	return NULL;
 }
@@ -104,10 +111,11 @@ static int find_shim(char **ret_path)
 	ssize_t n;
 
 	if (env && *env) {
+		errno = 0;
 		found = existing_file(env);
 		if (!found) {
 			fprintf(stderr, "memprof: cannot use shim '%s' from MEMPROF_SHIM: %s\n", env,
-				strerror(errno ? errno : ENOENT));
+				strerror(errno));
 			return -1;
 		}
 		*ret_path = found;
@@ -637,7 +645,9 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
 
 /* ---- the command --------------------------------------------------------------- */
 
-/* Parse options into *s.  Returns -1 to go on, or an exit status. */
+/* Parse options into *s.  Returns -1 to go on, or an exit status.
+ * Called with argv[0] set to "memprof": getopt's own one-line messages
+ * start with it. */
 static int parse_options(int argc, char **argv, struct run_settings *s)
 {
 	enum { OPT_RATE = 0x100, OPT_DEPTH };
@@ -649,12 +659,9 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *argv0 = argv[0];
 	uint64_t v;
 	int c, r;
 
-	/* getopt's own one-line messages start with argv[0]. */
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the first non-option, PROGRAM's own options follow it. */
@@ -694,7 +701,6 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			return 2;   /* getopt printed the problem */
 		}
 	}
-	argv[0] = argv0;
 	if (optind >= argc) {
 		fputs("memprof: missing program to run, see 'memprof run --help'\n", stderr);
 		return 2;
@@ -728,12 +734,15 @@ int mp_cmd_run(int argc, char **argv)
 {
 	struct run_settings s = default_settings;
 	struct child_state child = { .pid = -1 };
+	char *argv0 = argv[0];
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
 	bool is_elf = true, target_found = false;
 	int status, failures;
 
+	argv[0] = (char *)"memprof";
 	status = parse_options(argc, argv, &s);
+	argv[0] = argv0;
 	if (status >= 0)
 		return status;
 	prog_argv = argv + optind;
