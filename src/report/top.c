@@ -10,6 +10,7 @@
  */
 #include "report/top.h"
 #include "report/measure.h"
+#include "report/merge.h"
 #include "pprof/keymap.h"
 
 #include <errno.h>
@@ -205,6 +206,8 @@ struct ctx {
 	int sidx;
 
 	char **fnames;                  /* per function: display name */
+	struct mp_merged merged;
+	const char **map_file;          /* per mapping: file name after merging */
 	struct mp_idmap fnmap, locmap, mapmap;
 
 	struct node *nodes;
@@ -461,31 +464,34 @@ static int setup(struct ctx *c)
 			return -ENOMEM;
 	}
 
-	/* Kept samples: profile.Merge drops those whose values are all zero. */
-	for (size_t i = 0; i < p->n_sample; i++)
-		total_locs += p->sample[i]->n_location_id;
-	c->s_off = calloc(p->n_sample + 1, sizeof(*c->s_off));
-	c->s_n = calloc(p->n_sample + 1, sizeof(*c->s_n));
-	c->s_w = calloc(p->n_sample + 1, sizeof(*c->s_w));
+	/* The samples pprof reports on: merged, none all zero (profile.Merge). */
+	r = mp_merge(p, &c->merged);
+	if (r < 0)
+		return r;
+	r = -ENOMEM;
+	c->map_file = calloc(p->n_mapping + 1, sizeof(*c->map_file));
+	if (!c->map_file)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_mapping; i++)
+		c->map_file[i] = mp_profile_str(p, p->mapping[c->merged.map_canon[i]]->filename);
+	for (size_t i = 0; i < c->merged.nsamples; i++)
+		total_locs += p->sample[c->merged.first[i]]->n_location_id;
+	c->s_off = calloc(c->merged.nsamples + 1, sizeof(*c->s_off));
+	c->s_n = calloc(c->merged.nsamples + 1, sizeof(*c->s_n));
+	c->s_w = calloc(c->merged.nsamples + 1, sizeof(*c->s_w));
 	c->s_locs = calloc(total_locs + 1, sizeof(*c->s_locs));
 	if (!c->s_off || !c->s_n || !c->s_w || !c->s_locs)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[i];
-		bool zero = true;
+	for (size_t i = 0; i < c->merged.nsamples; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[c->merged.first[i]];
 
-		for (size_t j = 0; j < s->n_value; j++)
-			if (s->value[j] != 0)
-				zero = false;
-		if (zero)
-			continue;
-		c->s_off[c->nsamples] = c->ns_locs;
-		c->s_n[c->nsamples] = s->n_location_id;
-		c->s_w[c->nsamples] = s->value[c->sidx];
+		c->s_off[i] = c->ns_locs;
+		c->s_n[i] = s->n_location_id;
+		c->s_w[i] = c->merged.values[i * p->n_sample_type + (size_t)c->sidx];
 		for (size_t j = 0; j < s->n_location_id; j++)
 			c->s_locs[c->ns_locs++] = (uint32_t)mp_idmap_get(&c->locmap, s->location_id[j]);
-		c->nsamples++;
 	}
+	c->nsamples = c->merged.nsamples;
 
 	line_start = calloc(p->n_location + 1, sizeof(*line_start));
 	pruned = calloc(p->n_location + 1, sizeof(*pruned));
@@ -511,7 +517,7 @@ static int setup(struct ctx *c)
 		int64_t mi = mp_idmap_get(&c->mapmap, l->mapping_id);
 
 		if (mi >= 0)
-			objfile = mp_profile_str(p, p->mapping[mi]->filename);
+			objfile = c->map_file[mi];
 		c->loc_off[i] = (uint32_t)c->nloc_nodes;
 		if (l->n_line == 0) {
 			r = node_for(c, "", 0, objfile, &c->loc_nodes[c->nloc_nodes++]);
@@ -549,6 +555,8 @@ static void ctx_done(struct ctx *c)
 		for (size_t i = 0; i < c->p->n_function; i++)
 			free(c->fnames[i]);
 	free(c->fnames);
+	free(c->map_file);
+	mp_merged_done(&c->merged);
 	for (size_t i = 0; i < c->nnodes; i++) {
 		free(c->nodes[i].name);
 		free(c->nodes[i].info);
@@ -744,20 +752,22 @@ static int sample_index(const mp_profile *p, const char *want, char **ret_err)
 	return -EINVAL;
 }
 
-/* report.computeTotal: sum of |value|; only the diff base when one is marked. */
-static int64_t compute_total(const mp_profile *p, int sidx)
+/* report.computeTotal on the merged samples: sum of |value|; only the diff
+ * base (label pprof::base=true) when the profile has one. */
+static int64_t compute_total(const struct ctx *c)
 {
+	const mp_profile *p = c->p;
 	int64_t total = 0, diff_total = 0;
 
-	for (size_t i = 0; i < p->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[i];
-		int64_t v = abs64(s->value[sidx]);
+	for (size_t i = 0; i < c->merged.nsamples; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[c->merged.first[i]];
+		int64_t v = abs64(c->merged.values[i * p->n_sample_type + (size_t)c->sidx]);
 		bool base = false;
 
 		total = add64(total, v);
 		for (size_t j = 0; j < s->n_label; j++)
-			if (strcmp(mp_profile_str(p, s->label[j]->key), "pprof::base") == 0 &&
-			    s->label[j]->str != 0 &&
+			if (s->label[j]->str != 0 &&
+			    strcmp(mp_profile_str(p, s->label[j]->key), "pprof::base") == 0 &&
 			    strcmp(mp_profile_str(p, s->label[j]->str), "true") == 0)
 				base = true;
 		if (base)
@@ -913,13 +923,13 @@ int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct m
 	if (!t)
 		goto out;
 	t->sample_index = c.sidx;
-	t->total = compute_total(p, c.sidx);
 	t->sample_unit = strdup(mp_profile_str(p, p->sample_type[c.sidx]->unit));
 	if (!t->sample_unit)
 		goto out;
 	r = setup(&c);
 	if (r < 0)
 		goto out;
+	t->total = compute_total(&c);
 	r = -ENOMEM;
 	kept = calloc(c.nnodes + 1, sizeof(*kept));
 	in_graph = calloc(c.nnodes + 1, sizeof(*in_graph));
