@@ -67,37 +67,37 @@ static void set_err(char **ret_err, const char *fmt, ...)
 
 /* ---- names ----------------------------------------------------------------- */
 
-/* pprof symbolizer's removeMatching: drop nested start..end groups; a
- * stray `end` aborts, keeping what was removed so far.  In place. */
+/*
+ * pprof symbolizer's removeMatching: drop nested start..end groups; a stray
+ * `end` aborts, keeping what was removed so far; an unclosed group stays.
+ * In place, in one pass (names are untrusted and may be long).
+ */
 static void remove_matching(char *name, char start, char end)
 {
-	size_t cur = 0, first = 0;
+	size_t len = strlen(name), out = 0, first = 0;
 	long nesting = 0;
 
-	for (;;) {
-		size_t len = strlen(name);
-		size_t i;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
 
-		for (i = cur; i < len && name[i] != start && name[i] != end; i++)
-			;
-		if (i >= len)
-			return;
-		cur = i;
-		if (name[cur] == start) {
-			if (++nesting == 1)
-				first = cur;
-		} else {
-			nesting--;
-			if (nesting < 0)
-				return;
+		if (ch == start) {
+			if (nesting++ == 0)
+				first = i;
+		} else if (ch == end) {
 			if (nesting == 0) {
-				memmove(name + first, name + cur + 1, len - cur);
-				cur = first;
-				continue;       /* Go: current = first - 1; current++ */
+				memmove(name + out, name + i, len - i + 1);
+				return;
 			}
+			nesting--;
+		} else if (nesting == 0) {
+			name[out++] = ch;
 		}
-		cur++;
 	}
+	if (nesting > 0) {
+		memmove(name + out, name + first, len - first + 1);
+		return;
+	}
+	name[out] = '\0';
 }
 
 /* pprof symbolizer's looksLikeDemangledCPlusPlus. */

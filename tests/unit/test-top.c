@@ -121,6 +121,9 @@ static void test_display_names(void)
 		{ "a::b)c(d)", "a::b)c(d)", "a::b)c(d)" },         /* stray ')': left alone */
 		{ "a::f(x)g(y)", "a::f(x)g(y)", "a::fg" },
 		{ "a::f((x))", "a::f((x))", "a::f" },
+		{ "a::f(x)g(y", "a::f(x)g(y", "a::fg(y" },         /* unclosed: stays */
+		{ "a::f(x)g)h(i)", "a::f(x)g)h(i)", "a::fg)h(i)" }, /* abort keeps earlier cuts */
+		{ "a::f<T<U> >::g<V>(W<X>)", "a::f<T<U> >::g<V>(W<X>)", "a::f::g" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the pprof reader: any bytes go through
+ * mp_pprof_parse (gzip, wire format, protobuf-c, validation); what parses
+ * goes through the `top` report with a few option sets, as `memprof top`
+ * would.  Built as a libFuzzer binary with -Dfuzz=enabled (clang), and
+ * always as a replay test over corpus/pprof/ (replay.c).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pprof/pprof.h"
+#include "report/top.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Small enough that a crafted gzip stream cannot exhaust the fuzzer's memory. */
+#define FUZZ_MAX_DECOMPRESSED ((size_t)64 << 20)
+
+static void report(const mp_profile *p, const char *sample_index, int node_count)
+{
+	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
+	struct mp_top *t = NULL;
+	char *err = NULL, *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	o.sample_index = sample_index;
+	o.node_count = node_count;
+	if (mp_top_compute(p, &o, &t, &err) == 0) {
+		f = open_memstream(&out, &len);
+		if (f) {
+			mp_top_print(t, f);
+			fclose(f);
+		}
+		free(out);
+	}
+	mp_top_free(t);
+	free(err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	mp_profile *p = NULL;
+	char *err = NULL;
+
+	if (mp_pprof_parse_limited(data, size, FUZZ_MAX_DECOMPRESSED, &p, &err) == 0) {
+		report(p, NULL, 0);
+		report(p, "0", 2);
+		report(p, "inuse_space", 0);
+		mp_profile_free(p);
+	}
+	free(err);
+	return 0;
+}
