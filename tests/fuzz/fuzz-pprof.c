@@ -5,6 +5,12 @@
  * goes through the `top` report with a few option sets, as `memprof top`
  * would.  Built as a libFuzzer binary with -Dfuzz=enabled (clang), and
  * always as a replay test over corpus/pprof/ (replay.c).
+ *
+ *   CC=clang meson setup B -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false
+ *   ninja -C B tests/fuzz/fuzz-pprof
+ *   mkdir new && B/tests/fuzz/fuzz-pprof -max_len=8192 new tests/fuzz/corpus/pprof
+ *
+ * Inputs that crashed once stay in corpus/pprof/ as regression tests.
  */
 #include <stddef.h>
 #include <stdint.h>
