@@ -6,11 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Quiet unless something fails.
+quietly() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" >&2
+		echo "demo: '$*' failed" >&2
+		exit 1
+	fi
+}
+
 bash scripts/setup.sh
 if [ ! -f build/build.ninja ]; then
-	meson setup build >/dev/null
+	quietly meson setup build
 fi
-meson compile -C build >/dev/null
+quietly meson compile -C build
 
 mkdir -p build/demo
 cc -g -O1 -fno-omit-frame-pointer -o build/demo/demo tests/integration/targets/demo.c

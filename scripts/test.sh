@@ -13,10 +13,11 @@ bash scripts/setup.sh
 configure() {
 	local dir=$1
 	shift
+	local out
 	if [ -f "$dir/build.ninja" ]; then
-		meson configure "$dir" "$@" >/dev/null
+		out=$(meson configure "$dir" "$@" 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
 	else
-		meson setup "$dir" "$@" >/dev/null
+		out=$(meson setup "$dir" "$@" 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
 	fi
 }
 
