@@ -24,8 +24,10 @@ configure() {
 echo "== build" >&2
 configure build -Dwerror=true
 meson compile -C build
+# Both stages run even when the first fails; the status says whether any did.
+status=0
 echo "== tests" >&2
-meson test -C build --print-errorlogs
+meson test -C build --print-errorlogs || status=1
 
 echo "== sanitizer build (address, undefined)" >&2
 configure build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
@@ -33,4 +35,6 @@ meson compile -C build-asan
 echo "== tests under the sanitizers: unit, fuzz, integration" >&2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz --suite integration
+	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz --suite integration ||
+	status=1
+exit $status
