@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsing raw snapshots (see snapshot-read.h and snapshot.h).
+ *
+ * The input is untrusted: a snapshot may come from a crashed or hostile
+ * process, or be any file a user names.  Every size is checked against the
+ * bytes that remain before it is used, arithmetic on sizes is done with
+ * overflow checks, and nothing is read through a pointer into the input
+ * (memcpy only), so the buffer may have any alignment.
+ *
+ * Sections: MAPS, STACKS and HEAP are required, EXE and STATS optional, each
+ * at most once; unknown section types are skipped, so a writer of the same
+ * version may add sections.  A header larger than ours is accepted for the
+ * same reason (its tail is skipped).  The file must end exactly after the
+ * padding of its last section.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/snapshot-read.h"
+
+/* A reason for rejecting the file, in *ret_err; returns -EBADMSG. */
+static int bad(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad(char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ret_err) {
+		va_start(ap, fmt);
+		if (vasprintf(ret_err, fmt, ap) < 0)
+			*ret_err = NULL;
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+static const char *section_name(uint32_t type)
+{
+	switch (type) {
+	case MP_SNAP_MAPS:   return "maps";
+	case MP_SNAP_EXE:    return "exe";
+	case MP_SNAP_STACKS: return "stacks";
+	case MP_SNAP_HEAP:   return "heap";
+	case MP_SNAP_STATS:  return "stats";
+	default:             return "unknown";
+	}
+}
+
+/* A NUL-terminated copy of a text section; NUL bytes inside are refused. */
+static int copy_text(const uint8_t *p, uint64_t size, const char *what, char **ret,
+		     size_t *ret_len, char **ret_err)
+{
+	char *s;
+
+	if (memchr(p, 0, size))
+		return bad(ret_err, "%s section contains a NUL byte", what);
+	s = malloc(size + 1);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, p, size);
+	s[size] = 0;
+	*ret = s;
+	*ret_len = size;
+	return 0;
+}
+
+/*
+ * Two passes over the stack records: the first checks them and counts the
+ * frames, the second copies them into one array (so `pcs` pointers stay
+ * valid: the array is never reallocated).
+ */
+static int parse_stacks(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	uint64_t off = 0, nframes = 0;
+	uint32_t n = 0;
+
+	while (off < size) {
+		uint32_t rec[2];
+
+		if (size - off < sizeof(rec))
+			return bad(ret_err, "stacks section ends inside the record of stack %u",
+				   n + 1);
+		memcpy(rec, p + off, sizeof(rec));
+		if (n == UINT32_MAX || rec[0] != n + 1)
+			return bad(ret_err, "stack record %u has id %u, expected %u", n + 1,
+				   rec[0], n + 1);
+		if (rec[1] > s->header.max_depth)
+			return bad(ret_err, "stack %u has depth %u, more than max_depth %u",
+				   rec[0], rec[1], s->header.max_depth);
+		off += sizeof(rec);
+		if ((size - off) / sizeof(uint64_t) < rec[1])
+			return bad(ret_err, "stacks section ends inside the frames of stack %u",
+				   rec[0]);
+		off += (uint64_t)rec[1] * sizeof(uint64_t);
+		nframes += rec[1];
+		n++;
+	}
+	if (n) {
+		s->stacks = calloc(n, sizeof(*s->stacks));
+		s->pcs = malloc(nframes ? nframes * sizeof(uint64_t) : 1);
+		if (!s->stacks || !s->pcs)
+			return -ENOMEM;
+	}
+	s->nstacks = n;
+	off = 0;
+	nframes = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t rec[2];
+
+		memcpy(rec, p + off, sizeof(rec));
+		off += sizeof(rec);
+		s->stacks[i].depth = rec[1];
+		s->stacks[i].pcs = s->pcs + nframes;
+		memcpy(s->pcs + nframes, p + off, (size_t)rec[1] * sizeof(uint64_t));
+		off += (uint64_t)rec[1] * sizeof(uint64_t);
+		nframes += rec[1];
+	}
+	return 0;
+}
+
+static int parse_heap(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	size_t n;
+
+	if (size % sizeof(struct mp_snap_heap_rec))
+		return bad(ret_err, "heap section size %llu is not a multiple of %zu",
+			   (unsigned long long)size, sizeof(struct mp_snap_heap_rec));
+	n = size / sizeof(struct mp_snap_heap_rec);
+	if (n) {
+		s->heap = malloc(n * sizeof(*s->heap));
+		if (!s->heap)
+			return -ENOMEM;
+		memcpy(s->heap, p, n * sizeof(*s->heap));
+	}
+	s->nheap = n;
+	return 0;
+}
+
+/* Heap records refer to stacks: checked once both sections are in. */
+static int check_heap(const struct mp_snap *s, char **ret_err)
+{
+	for (size_t i = 0; i < s->nheap; i++) {
+		const struct mp_snap_heap_rec *h = &s->heap[i];
+		uint64_t bytes;
+
+		if (h->stack_id == 0 || h->stack_id > s->nstacks)
+			return bad(ret_err, "heap record %zu refers to unknown stack %u", i + 1,
+				   h->stack_id);
+		if (h->free_objects > h->alloc_objects)
+			return bad(ret_err, "heap record %zu frees %llu objects of %llu allocated",
+				   i + 1, (unsigned long long)h->free_objects,
+				   (unsigned long long)h->alloc_objects);
+		if (__builtin_mul_overflow(h->size, h->alloc_objects, &bytes) ||
+		    bytes > INT64_MAX || h->alloc_objects > INT64_MAX)
+			return bad(ret_err, "heap record %zu: %llu objects of %llu bytes overflow",
+				   i + 1, (unsigned long long)h->alloc_objects,
+				   (unsigned long long)h->size);
+	}
+	return 0;
+}
+
+static int parse_stats(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	size_t n;
+
+	if (size % sizeof(struct mp_snap_kv))
+		return bad(ret_err, "stats section size %llu is not a multiple of %zu",
+			   (unsigned long long)size, sizeof(struct mp_snap_kv));
+	n = size / sizeof(struct mp_snap_kv);
+	if (n) {
+		s->stats = calloc(n, sizeof(*s->stats));
+		if (!s->stats)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mp_snap_kv kv;
+		size_t len;
+
+		memcpy(&kv, p + i * sizeof(kv), sizeof(kv));
+		len = strnlen(kv.name, sizeof(kv.name));
+		if (len == 0)
+			return bad(ret_err, "stat %zu has an empty name", i + 1);
+		for (size_t j = 0; j < sizeof(kv.name); j++) {
+			unsigned char c = (unsigned char)kv.name[j];
+
+			if (j < len ? c <= ' ' || c > '~' || c == '=' : c != 0)
+				return bad(ret_err, "stat %zu has a malformed name", i + 1);
+		}
+		memcpy(s->stats[i].name, kv.name, len);
+		s->stats[i].name[len] = 0;
+		s->stats[i].value = kv.value;
+	}
+	s->nstats = n;
+	s->has_stats = true;
+	return 0;
+}
+
+static int check_header(const struct mp_snap_header *h, size_t len, char **ret_err)
+{
+	if (memcmp(h->magic, MP_SNAP_MAGIC, sizeof(h->magic)) != 0)
+		return bad(ret_err, "not a memprof snapshot (bad magic)");
+	if (h->endian != MP_SNAP_ENDIAN_TAG)
+		return bad(ret_err, "written on a machine of another byte order");
+	if (h->version != MP_SNAP_VERSION)
+		return bad(ret_err, "unsupported version %u (this memprof reads %u)",
+			   h->version, MP_SNAP_VERSION);
+	if (h->header_size < sizeof(*h) || h->header_size % 8 || h->header_size > len)
+		return bad(ret_err, "bad header size %u", h->header_size);
+	if (h->max_depth > MP_SNAP_MAX_DEPTH)
+		return bad(ret_err, "max_depth %u is more than %u", h->max_depth,
+			   MP_SNAP_MAX_DEPTH);
+	if (h->rate > INT64_MAX)
+		return bad(ret_err, "rate %llu is out of range", (unsigned long long)h->rate);
+	if (h->start_ns > INT64_MAX || h->end_ns > INT64_MAX)
+		return bad(ret_err, "timestamp out of range");
+	return 0;
+}
+
+static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_err)
+{
+	uint32_t seen = 0;
+	size_t off;
+	int r;
+
+	if (len < sizeof(s->header))
+		return bad(ret_err, "file too short (%zu bytes) for a snapshot header", len);
+	memcpy(&s->header, buf, sizeof(s->header));
+	r = check_header(&s->header, len, ret_err);
+	if (r < 0)
+		return r;
+	off = s->header.header_size;
+
+	for (uint32_t i = 0; i < s->header.nsections; i++) {
+		struct mp_snap_section sec;
+		uint64_t padded;
+		const uint8_t *p;
+
+		if (len - off < sizeof(sec))
+			return bad(ret_err, "file ends before section %u of %u", i + 1,
+				   s->header.nsections);
+		memcpy(&sec, buf + off, sizeof(sec));
+		off += sizeof(sec);
+		padded = sec.size + (-sec.size & 7);
+		if (sec.size > len - off || padded > len - off)
+			return bad(ret_err, "%s section (%llu bytes) runs past the end of the file",
+				   section_name(sec.type), (unsigned long long)sec.size);
+		p = buf + off;
+		off += padded;
+		if (sec.type >= MP_SNAP_MAPS && sec.type <= MP_SNAP_STATS) {
+			if (seen & (1u << sec.type))
+				return bad(ret_err, "more than one %s section", section_name(sec.type));
+			seen |= 1u << sec.type;
+		}
+		switch (sec.type) {
+		case MP_SNAP_MAPS:
+			r = copy_text(p, sec.size, "maps", &s->maps, &s->maps_len, ret_err);
+			break;
+		case MP_SNAP_EXE:
+			r = copy_text(p, sec.size, "exe", &s->exe, &s->exe_len, ret_err);
+			break;
+		case MP_SNAP_STACKS:
+			r = parse_stacks(s, p, sec.size, ret_err);
+			break;
+		case MP_SNAP_HEAP:
+			r = parse_heap(s, p, sec.size, ret_err);
+			break;
+		case MP_SNAP_STATS:
+			r = parse_stats(s, p, sec.size, ret_err);
+			break;
+		default:
+			r = 0;  /* a section from a newer writer: skipped */
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (off != len)
+		return bad(ret_err, "%zu bytes of trailing data after the last section", len - off);
+	for (uint32_t t = MP_SNAP_MAPS; t <= MP_SNAP_HEAP; t++) {
+		if (t != MP_SNAP_EXE && !(seen & (1u << t)))
+			return bad(ret_err, "no %s section", section_name(t));
+	}
+	if (!s->exe) {
+		s->exe = strdup("");
+		if (!s->exe)
+			return -ENOMEM;
+	}
+	return check_heap(s, ret_err);
+}
+
+int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **ret_err)
+{
+	struct mp_snap *s = calloc(1, sizeof(*s));
+	char *err = NULL;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	r = parse(s, buf, len, &err);
+	if (r < 0) {
+		mp_snap_free(s);
+		if (ret_err)
+			*ret_err = err;
+		else
+			free(err);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int mp_snap_read_file(const char *path, struct mp_snap **ret, char **ret_err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd, r = 0;
+
+	if (ret_err)
+		*ret_err = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > MP_SNAP_MAX_FILE) {
+		r = -EFBIG;
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Snapshots appear whole (rename), but a file that shrinks under us is
+	 * read short and then refused by the parser as truncated. */
+	while (len < (size_t)st.st_size) {
+		ssize_t got = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	r = mp_snap_parse(buf, len, ret, ret_err);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+void mp_snap_free(struct mp_snap *s)
+{
+	if (!s)
+		return;
+	free(s->maps);
+	free(s->exe);
+	free(s->stacks);
+	free(s->pcs);
+	free(s->heap);
+	free(s->stats);
+	free(s);
+}
+
+const struct mp_snap_stack *mp_snap_stack(const struct mp_snap *s, uint32_t id)
+{
+	if (id == 0 || id > s->nstacks)
+		return NULL;
+	return &s->stacks[id - 1];
+}

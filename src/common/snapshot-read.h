@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading a raw snapshot (common/snapshot.h) into memory.  CLI only: it
+ * allocates with malloc.  The file is untrusted; the parser checks every
+ * field it relies on and refuses the file with -EBADMSG and a one-line
+ * reason otherwise.
+ */
+#ifndef MP_COMMON_SNAPSHOT_READ_H
+#define MP_COMMON_SNAPSHOT_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/snapshot.h"
+
+/* Deepest stack a snapshot may hold (the shim's depth= maximum). */
+#define MP_SNAP_MAX_DEPTH 256u
+
+/* One stack of the stack table: pcs[0] is the innermost frame. */
+struct mp_snap_stack {
+	uint32_t depth;
+	const uint64_t *pcs;       /* depth return addresses, into mp_snap.pcs */
+};
+
+/* One MP_SNAP_STATS entry, name NUL-terminated. */
+struct mp_snap_stat {
+	char name[sizeof(((struct mp_snap_kv *)0)->name) + 1];
+	uint64_t value;
+};
+
+/*
+ * A parsed snapshot.  Everything is a private copy (the input buffer may be
+ * freed after parsing), and every invariant below has been checked:
+ *   - header: magic, version, endian tag, header_size; rate, start_ns and
+ *     end_ns fit in int64_t; max_depth <= MP_SNAP_MAX_DEPTH
+ *   - maps and exe are NUL-terminated and contain no other NUL byte
+ *   - stacks[i] has id i + 1 and depth <= max_depth
+ *   - each heap record's stack_id is in 1..nstacks, free_objects <=
+ *     alloc_objects, and size * alloc_objects fits in int64_t
+ *   - stat names are printable ASCII, non-empty
+ */
+struct mp_snap {
+	struct mp_snap_header header;
+	char *maps;                /* text of /proc/<pid>/maps (a required section) */
+	size_t maps_len;
+	char *exe;                 /* executable path; "" when absent */
+	size_t exe_len;
+	struct mp_snap_stack *stacks;   /* stacks[id - 1] */
+	uint32_t nstacks;
+	uint64_t *pcs;             /* all stacks' frames, back to back */
+	struct mp_snap_heap_rec *heap;
+	size_t nheap;
+	struct mp_snap_stat *stats;
+	size_t nstats;
+	bool has_stats;            /* the file had an MP_SNAP_STATS section */
+};
+
+/*
+ * Parse `len` bytes at `buf` (any alignment).  Returns 0 and sets *ret (free
+ * with mp_snap_free), or -EBADMSG for a malformed snapshot, -ENOMEM.  On
+ * failure *ret is untouched and, when ret_err is not NULL, *ret_err gets a
+ * malloc'd one-line reason (e.g. "stack 3 has depth 300, more than
+ * max_depth 64") that reads well after "malformed snapshot 'x': ".
+ */
+int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **ret_err);
+
+/*
+ * Read the file at `path` and parse it.  Same contract; I/O errors return
+ * -errno with *ret_err set to NULL (the caller names the file and the errno).
+ * Files larger than MP_SNAP_MAX_FILE are refused with -EFBIG.
+ */
+#define MP_SNAP_MAX_FILE ((size_t)4 << 30)
+int mp_snap_read_file(const char *path, struct mp_snap **ret, char **ret_err);
+
+void mp_snap_free(struct mp_snap *s);   /* accepts NULL */
+
+/* The stack with id `id`, or NULL when out of range. */
+const struct mp_snap_stack *mp_snap_stack(const struct mp_snap *s, uint32_t id);
+
+#endif
