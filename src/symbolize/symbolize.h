@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Out-of-process symbolization of a profiled process's code addresses, from
+ * the text of its /proc/<pid>/maps and the ELF/DWARF files it names (elfutils
+ * libdwfl, with separate debug info found the standard way: build-id under
+ * /usr/lib/debug/.build-id, .gnu_debuglink).  CLI only: allocates freely.
+ *
+ * Only executable mappings count (like Go's runtime/pprof).  For each one
+ * backed by a regular file that is still the file the process mapped (same
+ * inode when the device matches), the ELF is reported to libdwfl at the load
+ * bias computed from the mapping's start, its file offset and the ELF's
+ * PT_LOAD segments.  Anything missing degrades per address, never for the
+ * whole run:
+ *   DWARF for the address       -> frames with names, files, lines, inlines
+ *   else an ELF symbol covers it -> one frame with the symbol's name
+ *   else (stripped, file gone or replaced, [vdso], anonymous code)
+ *                               -> no frames: the caller keeps the address
+ *
+ * Typical use:
+ *
+ *   struct mp_symbolizer *s;
+ *   mp_symbolizer_new(maps_text, maps_len, 0, &s);
+ *   for each address:
+ *       struct mp_sym_result r;
+ *       mp_symbolize(s, pc - 1, &r);   // a return address: look inside the call
+ *   mp_symbolizer_free(s);
+ *
+ * Not thread-safe: one symbolizer per thread.
+ */
+#ifndef MP_SYMBOLIZE_SYMBOLIZE_H
+#define MP_SYMBOLIZE_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp_symbolizer;
+
+/* An executable mapping of the process.  Strings are owned by the symbolizer. */
+struct mp_sym_mapping {
+	uint64_t start, limit;     /* [start, limit) */
+	uint64_t offset;           /* file offset mapped at start */
+	const char *path;          /* pathname from maps, " (deleted)" removed;
+				    * "[vdso]" and the like; "" for anonymous code */
+	const char *build_id;      /* lowercase hex of the ELF's GNU build ID note;
+				    * "" when unknown (no file, no note) */
+	bool has_elf;              /* the ELF file was opened and reported: symbols
+				    * may follow for addresses in this mapping */
+};
+
+/* Where an address's frames came from. */
+enum mp_sym_source {
+	MP_SYM_NONE = 0,           /* no frames: address only */
+	MP_SYM_SYMTAB,             /* one frame from the ELF symbol table (no DWARF
+				    * for this address): function names only */
+	MP_SYM_DWARF,              /* frames from DWARF, inlined ones included */
+};
+
+/* One source-level frame; an address has several when code was inlined. */
+struct mp_sym_frame {
+	const char *function;      /* display name: demangled (__cxa_demangle) when
+				    * the linker name is a mangled C++ name; never NULL */
+	const char *system_name;   /* linker name (DW_AT_linkage_name or the symbol);
+				    * equal to `function` for C; never NULL */
+	const char *file;          /* source file as DWARF names it, NULL if unknown */
+	int64_t line;              /* source line, 0 if unknown */
+	int64_t start_line;        /* the function's DW_AT_decl_line, 0 if unknown */
+};
+
+struct mp_sym_result {
+	const struct mp_sym_mapping *mapping;  /* NULL: in no executable mapping */
+	size_t mapping_index;      /* index for mp_symbolizer_mapping(); valid
+				    * when mapping is not NULL */
+	const struct mp_sym_frame *frames;     /* innermost (inlined callee) first */
+	size_t nframes;
+	enum mp_sym_source source;
+};
+
+enum {
+	/* Parse the maps text only: open no file (every result has no frames).
+	 * For fuzzing, and for callers that must not touch the file system. */
+	MP_SYM_F_NO_FILES = 1u << 0,
+};
+
+/*
+ * Create a symbolizer for the process whose maps text is `maps` (`len` bytes,
+ * need not be NUL-terminated; untrusted: malformed lines are skipped,
+ * mappings overlapping an earlier one are dropped).  Files are opened here,
+ * read lazily later.  Returns 0 and *ret, or -ENOMEM.  Problems with
+ * individual files are not errors: those mappings just have has_elf false.
+ */
+int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_symbolizer **ret);
+
+void mp_symbolizer_free(struct mp_symbolizer *s);   /* accepts NULL */
+
+/* The executable mappings, sorted by start address, indexes 0..n-1.  Valid
+ * until mp_symbolizer_free. */
+size_t mp_symbolizer_nmappings(const struct mp_symbolizer *s);
+const struct mp_sym_mapping *mp_symbolizer_mapping(const struct mp_symbolizer *s, size_t i);
+
+/*
+ * Symbolize `addr`, an address inside an instruction (for a return address,
+ * pass pc - 1).  Results are cached per address; *ret and everything it
+ * points to stay valid until mp_symbolizer_free.  Returns 0, or -ENOMEM
+ * with *ret untouched.
+ */
+int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *ret);
+
+#endif
