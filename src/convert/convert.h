@@ -25,4 +25,35 @@ int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_
 /* Same from a snapshot already in memory (for tests and the fuzzer). */
 int mp_convert_heap_buf(const uint8_t *buf, size_t len, const char *heap_out, char **ret_err);
 
+struct mp_snap;
+
+/* Same from a snapshot already parsed (common/snapshot-read.h); *ret_err
+ * names `heap_out` only (the caller names the snapshot). */
+int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char **ret_err);
+
+enum {
+	/* Open no file named in the snapshot's maps: every location keeps its
+	 * address and mapping but gets no function names (for the fuzzer). */
+	MP_CONVERT_F_NO_FILES = 1u << 0,
+};
+
+/*
+ * Same, but the gzip'd profile goes to a malloc'd buffer (*ret_buf,
+ * *ret_len; caller frees) instead of a file.  `flags`: MP_CONVERT_F_*.
+ */
+int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8_t **ret_buf,
+			   size_t *ret_len, char **ret_err);
+
+/*
+ * The unbiasing of one (objects, bytes) pair sampled at `rate`, exactly as
+ * runtime/pprof's scaleHeapSample computes it: with avg = bytes / objects,
+ * both are multiplied by 1 / (1 - exp(-avg / rate)) and truncated toward
+ * zero; rate <= 1 leaves them as they are; objects == 0 gives (0, 0).  One
+ * difference: zero-byte blocks (malloc(0), recorded only at rate 1) keep
+ * their object count, where Go reports (0, 0) (its profile never holds
+ * zero-sized blocks).  Results beyond INT64_MAX are clamped to it.
+ */
+void mp_convert_scale_heap(uint64_t objects, uint64_t bytes, uint64_t rate,
+			   int64_t *ret_objects, int64_t *ret_bytes);
+
 #endif

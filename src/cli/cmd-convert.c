@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof convert [-o OUT] SNAPSHOT`: turn a raw snapshot that the shim
+ * wrote (memprof.<pid>.snap, e.g. after `LD_PRELOAD=libmemprof.so ./app`
+ * without the CLI) into a gzip'd pprof heap profile.  The work is in
+ * src/convert/convert.c; this file parses options and reports errors in
+ * one line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/snapshot-read.h"
+#include "convert/convert.h"
+
+struct convert_settings {
+	const char *output;        /* -o, --output FILE (default: memprof.<pid>.heap.pb.gz) */
+	bool quiet;                /* -q, --quiet */
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof convert [OPTIONS] SNAPSHOT\n"
+	      "Turn a raw snapshot written by the memprof shim (memprof.<pid>.snap, left by\n"
+	      "'LD_PRELOAD=libmemprof.so PROGRAM' or kept by 'memprof run' when it could not\n"
+	      "convert it) into a gzip'd pprof heap profile, symbolized from the ELF and DWARF\n"
+	      "files the process had mapped.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE  write the profile to FILE\n"
+	      "                     (default: memprof.<pid>.heap.pb.gz in the current\n"
+	      "                     directory, with the pid of the profiled process)\n"
+	      "  -q, --quiet        do not report the profile written\n"
+	      "  -h, --help         show this help and exit\n", f);
+}
+
+int mp_cmd_convert(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet",  no_argument,       NULL, 'q' },
+		{ "help",   no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct convert_settings s = {
+		.output = NULL,
+		.quiet = false,
+	};
+	struct mp_snap *snap = NULL;
+	char *argv0 = argv[0], *err = NULL, *out = NULL;
+	const char *path;
+	int c, r;
+
+	/* getopt's own one-line messages start with argv[0]. */
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!optarg[0]) {
+				fputs("memprof: empty --output\n", stderr);
+				argv[0] = argv0;
+				return 2;
+			}
+			s.output = optarg;
+			break;
+		case 'q':
+			s.quiet = true;
+			break;
+		case 'h':
+			argv[0] = argv0;
+			usage(stdout);
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;       /* getopt printed the problem */
+		}
+	}
+	argv[0] = argv0;
+	if (optind >= argc) {
+		fputs("memprof: missing snapshot, see 'memprof convert --help'\n", stderr);
+		return 2;
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "memprof: unexpected argument '%s', see 'memprof convert --help'\n",
+			argv[optind + 1]);
+		return 2;
+	}
+	path = argv[optind];
+
+	r = mp_snap_read_file(path, &snap, &err);
+	if (r < 0) {
+		if (r == -EBADMSG)
+			fprintf(stderr, "memprof: malformed snapshot '%s': %s\n", path,
+				err ? err : strerror(-r));
+		else
+			fprintf(stderr, "memprof: cannot read snapshot '%s': %s\n", path,
+				strerror(-r));
+		free(err);
+		return 1;
+	}
+	if (s.output) {
+		out = strdup(s.output);
+	} else if (asprintf(&out, "memprof.%" PRIu64 ".heap.pb.gz", snap->header.pid) < 0) {
+		out = NULL;
+	}
+	if (!out) {
+		fputs("memprof: out of memory\n", stderr);
+		mp_snap_free(snap);
+		return 1;
+	}
+	r = mp_convert_heap_snap(snap, out, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: %s\n",
+			err ? err : "cannot write heap profile: out of memory");
+		r = 1;
+	} else {
+		if (!s.quiet)
+			fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+		r = 0;
+	}
+	free(err);
+	free(out);
+	mp_snap_free(snap);
+	return r;
+}

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw snapshot -> pprof heap profile (see convert.h).
+ *
+ * The shape is Go's runtime/pprof heap profile (writeHeapProto in
+ * protomem.go): sample types alloc_objects/count, alloc_space/bytes,
+ * inuse_objects/count, inuse_space/bytes (no default_sample_type, so pprof
+ * shows the last, inuse_space); period type space/bytes with period = rate;
+ * per sample a numeric label "bytes" = the block size (when not 0).  Heap
+ * records whose four values are all zero are left out.
+ *
+ * Every pc of a stack is a return address, so the location address is
+ * pc - 1, inside the call instruction, for every frame (pc 0, a broken
+ * frame, stays 0).  Mappings are the executable mappings of the process's
+ * maps (like Go's), the executable's first (pprof takes the first mapping
+ * as the main binary), the rest by address.  Their has_* flags are true
+ * only when every location in the mapping has that information, as Go's
+ * profileBuilder decides has_functions; a mapping with no location has
+ * none.
+ *
+ * time_nanos is when the snapshot was taken (Go: when the profile was
+ * written), duration_nanos the time since profiling started.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/snapshot-read.h"
+#include "convert/convert.h"
+#include "pprof/pprof.h"
+#include "symbolize/symbolize.h"
+
+static void set_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ret_err)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(ret_err, fmt, ap) < 0)
+		*ret_err = NULL;
+	va_end(ap);
+}
+
+/* ---- values ------------------------------------------------------------------- */
+
+static int64_t to_int64(double v)
+{
+	/* 2^63 is exactly representable; anything at or above it is clamped
+	 * (converting it would be undefined behaviour). */
+	if (!(v < 9223372036854775808.0))
+		return INT64_MAX;
+	return v > 0 ? (int64_t)v : 0;
+}
+
+void mp_convert_scale_heap(uint64_t objects, uint64_t bytes, uint64_t rate,
+			   int64_t *ret_objects, int64_t *ret_bytes)
+{
+	double avg, scale;
+
+	if (objects == 0) {
+		*ret_objects = *ret_bytes = 0;
+		return;
+	}
+	if (bytes == 0 || rate <= 1) {
+		*ret_objects = objects > INT64_MAX ? INT64_MAX : (int64_t)objects;
+		*ret_bytes = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes;
+		return;
+	}
+	/* The same operations, in the same order, as scaleHeapSample. */
+	avg = (double)bytes / (double)objects;
+	scale = 1 / (1 - exp(-avg / (double)rate));
+	*ret_objects = to_int64((double)objects * scale);
+	*ret_bytes = to_int64((double)bytes * scale);
+}
+
+/* The four values of a heap record; false when they are all zero. */
+static bool record_values(const struct mp_snap_heap_rec *h, uint64_t rate, int64_t v[4])
+{
+	uint64_t inuse = h->alloc_objects - h->free_objects;   /* reader checked free <= alloc */
+
+	/* The reader checked that size * alloc_objects fits in int64_t. */
+	mp_convert_scale_heap(h->alloc_objects, h->alloc_objects * h->size, rate, &v[0], &v[1]);
+	mp_convert_scale_heap(inuse, inuse * h->size, rate, &v[2], &v[3]);
+	return v[0] || v[1] || v[2] || v[3];
+}
+
+/* ---- mappings ------------------------------------------------------------------ */
+
+struct mapstat {
+	size_t nlocs;               /* distinct addresses in the mapping */
+	size_t nfunc, nfile, nline, ninline;   /* of those, how many have it */
+	uint64_t id;                /* pprof mapping id */
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static uint64_t location_address(uint64_t pc)
+{
+	return pc ? pc - 1 : 0;
+}
+
+/*
+ * Symbolize every distinct address of the samples that will be written and
+ * count, per mapping, what the locations have.
+ */
+static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st)
+{
+	uint64_t *addrs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < snap->nheap; i++) {
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, snap->heap[i].stack_id);
+		int64_t v[4];
+
+		if (!record_values(&snap->heap[i], snap->header.rate, v))
+			continue;
+		if (n + stk->depth > cap) {
+			size_t ncap = cap ? cap : 1024;
+			uint64_t *na;
+
+			while (ncap < n + stk->depth)
+				ncap *= 2;
+			na = realloc(addrs, ncap * sizeof(*na));
+			if (!na) {
+				free(addrs);
+				return -ENOMEM;
+			}
+			addrs = na;
+			cap = ncap;
+		}
+		for (uint32_t j = 0; j < stk->depth; j++)
+			addrs[n++] = location_address(stk->pcs[j]);
+	}
+	if (n)
+		qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct mp_sym_result res;
+		struct mapstat *m;
+		bool file = true, line = true;
+
+		if (i > 0 && addrs[i] == addrs[i - 1])
+			continue;
+		r = mp_symbolize(sym, addrs[i], &res);
+		if (r < 0 || !res.mapping)
+			continue;
+		m = &st[res.mapping_index];
+		m->nlocs++;
+		for (size_t k = 0; k < res.nframes; k++) {
+			file = file && res.frames[k].file;
+			line = line && res.frames[k].line > 0;
+		}
+		if (res.nframes) {
+			m->nfunc++;
+			m->nfile += file;
+			m->nline += line;
+		}
+		m->ninline += res.source == MP_SYM_DWARF;
+	}
+	free(addrs);
+	return r;
+}
+
+static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
+			 struct mp_symbolizer *sym, struct mapstat *st)
+{
+	size_t n = mp_symbolizer_nmappings(sym);
+
+	/* Pass 0: the executable's mappings; pass 1: the others. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct mp_sym_mapping *m = mp_symbolizer_mapping(sym, i);
+			bool is_exe = snap->exe[0] && strcmp(m->path, snap->exe) == 0;
+			struct mapstat *s = &st[i];
+			bool all = s->nlocs > 0;
+
+			if (is_exe != (pass == 0))
+				continue;
+			s->id = mp_pprof_add_mapping(b, m->start, m->limit, m->offset, m->path,
+						     m->build_id,
+						     all && s->nfunc == s->nlocs,
+						     all && s->nfile == s->nlocs,
+						     all && s->nline == s->nlocs,
+						     all && s->ninline == s->nlocs);
+		}
+	}
+}
+
+/* ---- samples --------------------------------------------------------------------- */
+
+static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+		       struct mp_symbolizer *sym, const struct mapstat *st)
+{
+	uint64_t locs[MP_SNAP_MAX_DEPTH];
+	struct mp_pprof_line *lines = NULL;
+	size_t cap_lines = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < snap->nheap && r == 0; i++) {
+		const struct mp_snap_heap_rec *h = &snap->heap[i];
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, h->stack_id);
+		struct mp_pprof_label label = { .key = "bytes", .num = (int64_t)h->size };
+		int64_t v[4];
+
+		if (!record_values(h, snap->header.rate, v))
+			continue;
+		for (uint32_t j = 0; j < stk->depth && r == 0; j++) {
+			uint64_t addr = location_address(stk->pcs[j]);
+			struct mp_sym_result res;
+
+			r = mp_symbolize(sym, addr, &res);
+			if (r < 0)
+				break;
+			if (res.nframes > cap_lines) {
+				struct mp_pprof_line *nl = realloc(lines, res.nframes * sizeof(*nl));
+
+				if (!nl) {
+					r = -ENOMEM;
+					break;
+				}
+				lines = nl;
+				cap_lines = res.nframes;
+			}
+			for (size_t k = 0; k < res.nframes; k++) {
+				lines[k] = (struct mp_pprof_line){
+					.function = res.frames[k].function,
+					.system_name = res.frames[k].system_name,
+					.file = res.frames[k].file,
+					.line = res.frames[k].line,
+					.start_line = res.frames[k].start_line,
+				};
+			}
+			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
+							addr, lines, res.nframes);
+		}
+		if (r == 0)
+			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
+	}
+	free(lines);
+	return r;
+}
+
+/* ---- the profile ------------------------------------------------------------------ */
+
+static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
+{
+	const struct mp_snap_header *h = &snap->header;
+	struct mp_symbolizer *sym = NULL;
+	struct mp_pprof_builder *b;
+	struct mapstat *st = NULL;
+	char *comment = NULL;
+	int r;
+
+	r = mp_symbolizer_new(snap->maps, snap->maps_len,
+			      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &sym);
+	if (r < 0)
+		return r;
+	st = calloc(mp_symbolizer_nmappings(sym) + 1, sizeof(*st));
+	if (!st) {
+		mp_symbolizer_free(sym);
+		return -ENOMEM;
+	}
+	r = survey(snap, sym, st);
+	if (r < 0)
+		goto out;
+
+	b = mp_pprof_builder_new();
+	mp_pprof_set_period(b, "space", "bytes", (int64_t)h->rate);
+	mp_pprof_add_sample_type(b, "alloc_objects", "count");
+	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+	mp_pprof_add_sample_type(b, "inuse_objects", "count");
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	mp_pprof_set_time(b, (int64_t)h->end_ns,
+			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
+	if (asprintf(&comment, "memprof %s pid %" PRIu64, MP_VERSION, h->pid) < 0) {
+		r = -ENOMEM;
+		mp_pprof_builder_free(b);
+		goto out;
+	}
+	mp_pprof_add_comment(b, comment);
+	free(comment);
+	if (h->flags & MP_SNAP_F_TRUNCATED)
+		mp_pprof_add_comment(b, "warning: a profile table filled up, some samples were dropped");
+	for (size_t i = 0; i < snap->nstats; i++) {
+		if (asprintf(&comment, "%s=%" PRIu64, snap->stats[i].name,
+			     snap->stats[i].value) < 0) {
+			r = -ENOMEM;
+			mp_pprof_builder_free(b);
+			goto out;
+		}
+		mp_pprof_add_comment(b, comment);
+		free(comment);
+	}
+	add_mappings(b, snap, sym, st);
+	r = add_samples(b, snap, sym, st);
+	if (r < 0) {
+		mp_pprof_builder_free(b);
+		goto out;
+	}
+	*ret = b;
+out:
+	free(st);
+	mp_symbolizer_free(sym);
+	return r;
+}
+
+/* Parse and build; on failure *ret_err says why. */
+static int parse_and_build(const uint8_t *buf, size_t len, unsigned flags,
+			   struct mp_pprof_builder **ret, char **ret_err)
+{
+	struct mp_snap *snap = NULL;
+	char *why = NULL;
+	int r;
+
+	r = mp_snap_parse(buf, len, &snap, &why);
+	if (r < 0) {
+		set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	r = build(snap, flags, ret);
+	if (r < 0)
+		set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
+	mp_snap_free(snap);
+	return r;
+}
+
+static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err)
+{
+	int r = mp_pprof_write_file(b, heap_out);
+
+	if (r < 0)
+		set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
+	return r;
+}
+
+int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	struct mp_snap *snap = NULL;
+	char *why = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = mp_snap_read_file(snapshot_path, &snap, &why);
+	if (r == -EBADMSG) {
+		set_err(ret_err, "malformed snapshot '%s': %s", snapshot_path,
+			why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	if (r < 0) {
+		set_err(ret_err, "cannot read snapshot '%s': %s", snapshot_path, strerror(-r));
+		free(why);
+		return r;
+	}
+	r = build(snap, 0, &b);
+	mp_snap_free(snap);
+	if (r < 0) {
+		set_err(ret_err, "cannot convert snapshot '%s': %s", snapshot_path, strerror(-r));
+		return r;
+	}
+	r = write_out(b, heap_out, ret_err);
+	mp_pprof_builder_free(b);
+	return r;
+}
+
+int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = build(snap, 0, &b);
+	if (r < 0) {
+		set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
+		return r;
+	}
+	r = write_out(b, heap_out, ret_err);
+	mp_pprof_builder_free(b);
+	return r;
+}
+
+int mp_convert_heap_buf(const uint8_t *buf, size_t len, const char *heap_out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = parse_and_build(buf, len, 0, &b, ret_err);
+	if (r < 0)
+		return r;
+	r = write_out(b, heap_out, ret_err);
+	mp_pprof_builder_free(b);
+	return r;
+}
+
+int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8_t **ret_buf,
+			   size_t *ret_len, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = parse_and_build(buf, len, flags, &b, ret_err);
+	if (r < 0)
+		return r;
+	r = mp_pprof_encode(b, ret_buf, ret_len);
+	if (r < 0)
+		set_err(ret_err, "cannot encode heap profile: %s", strerror(-r));
+	mp_pprof_builder_free(b);
+	return r;
+}
