@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 
 struct convert_settings {
 	const char *output;        /* -o, --output FILE (default: memprof.<pid>.heap.pb.gz) */
-	bool quiet;                /* -q, --quiet */
 };
 
 static void usage(FILE *f)
@@ -35,7 +33,6 @@ static void usage(FILE *f)
 	      "  -o, --output FILE  write the profile to FILE\n"
 	      "                     (default: memprof.<pid>.heap.pb.gz in the current\n"
 	      "                     directory, with the pid of the profiled process)\n"
-	      "  -q, --quiet        do not report the profile written\n"
 	      "  -h, --help         show this help and exit\n", f);
 }
 
@@ -43,13 +40,11 @@ int mp_cmd_convert(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct convert_settings s = {
 		.output = NULL,
-		.quiet = false,
 	};
 	struct mp_snap *snap = NULL;
 	char *argv0 = argv[0], *err = NULL, *out = NULL;
@@ -60,7 +55,7 @@ int mp_cmd_convert(int argc, char **argv)
 	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (!optarg[0]) {
@@ -69,9 +64,6 @@ int mp_cmd_convert(int argc, char **argv)
 				return 2;
 			}
 			s.output = optarg;
-			break;
-		case 'q':
-			s.quiet = true;
 			break;
 		case 'h':
 			argv[0] = argv0;
@@ -121,8 +113,7 @@ int mp_cmd_convert(int argc, char **argv)
 			err ? err : "cannot write heap profile: out of memory");
 		r = 1;
 	} else {
-		if (!s.quiet)
-			fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
 		r = 0;
 	}
 	free(err);
