@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the raw snapshot reader and the conversion behind
+ * `memprof convert`: any bytes go through mp_snap_parse; what parses must
+ * satisfy the invariants snapshot-read.h promises, and must convert (with
+ * no file opened: MP_CONVERT_F_NO_FILES) into a profile that our own pprof
+ * reader accepts; what does not parse must not convert either.  The same
+ * bytes are also read as maps text by the symbolizer's parser.  Built as a
+ * libFuzzer binary with -Dfuzz=enabled (clang), and always as a replay test
+ * over corpus/snapshot/ (replay.c).
+ *
+ *   CC=clang CXX=clang++ meson setup B -Dfuzz=enabled \
+ *       -Db_sanitize=address,undefined -Db_lundef=false
+ *   ninja -C B tests/fuzz/fuzz-snapshot
+ *   mkdir new && B/tests/fuzz/fuzz-snapshot -max_len=16384 new tests/fuzz/corpus/snapshot
+ *
+ * Inputs that crashed once stay in corpus/snapshot/ as regression tests.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/snapshot-read.h"
+#include "convert/convert.h"
+#include "pprof/pprof.h"
+#include "symbolize/maps.h"
+#include "symbolize/symbolize.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "fuzz-snapshot: %s\n", what);
+	abort();
+}
+
+/* What snapshot-read.h promises about a parsed snapshot. */
+static void check_snapshot(const struct mp_snap *s)
+{
+	if (s->header.max_depth > MP_SNAP_MAX_DEPTH || s->maps[s->maps_len] != 0 ||
+	    s->exe[s->exe_len] != 0)
+		fail("header or text invariant broken");
+	for (uint32_t i = 0; i < s->nstacks; i++)
+		if (s->stacks[i].depth > s->header.max_depth)
+			fail("stack deeper than max_depth");
+	for (size_t i = 0; i < s->nheap; i++) {
+		const struct mp_snap_heap_rec *h = &s->heap[i];
+
+		if (!mp_snap_stack(s, h->stack_id) || h->free_objects > h->alloc_objects ||
+		    (h->alloc_objects && h->size > (uint64_t)INT64_MAX / h->alloc_objects))
+			fail("heap record invariant broken");
+	}
+}
+
+static void fuzz_maps(const uint8_t *data, size_t size)
+{
+	struct mp_maps_entry *e = NULL;
+	struct mp_symbolizer *sym = NULL;
+	struct mp_sym_result r;
+	size_t n = 0;
+
+	if (mp_maps_parse((const char *)data, size, &e, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (e[i].start >= e[i].end)
+				fail("maps entry with start >= end");
+		mp_maps_free(e, n);
+	}
+	if (mp_symbolizer_new((const char *)data, size, MP_SYM_F_NO_FILES, &sym) < 0)
+		return;
+	for (size_t i = 0; i < mp_symbolizer_nmappings(sym); i++) {
+		const struct mp_sym_mapping *m = mp_symbolizer_mapping(sym, i);
+
+		if (i > 0 && m->start < mp_symbolizer_mapping(sym, i - 1)->limit)
+			fail("overlapping mappings");
+		if (mp_symbolize(sym, m->start, &r) == 0 && r.mapping != m)
+			fail("start of a mapping not found in it");
+		if (mp_symbolize(sym, m->limit - 1, &r) == 0 && r.mapping != m)
+			fail("end of a mapping not found in it");
+		if (mp_symbolize(sym, m->limit, &r) == 0 && r.mapping == m)
+			fail("limit of a mapping found in it");
+	}
+	mp_symbolizer_free(sym);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mp_snap *s = NULL;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	mp_profile *p = NULL;
+	char *err = NULL;
+	int parsed, converted;
+
+	parsed = mp_snap_parse(data, size, &s, &err);
+	if (parsed == 0)
+		check_snapshot(s);
+	else if (parsed != -EBADMSG && parsed != -ENOMEM)
+		fail("unexpected parse error");
+	else if (parsed == -EBADMSG && !err)
+		fail("no reason given");
+	mp_snap_free(s);
+	free(err);
+	err = NULL;
+
+	converted = mp_convert_heap_encode(data, size, MP_CONVERT_F_NO_FILES, &out, &out_len, &err);
+	if (converted == 0 && parsed != 0)
+		fail("converted a snapshot the reader refused");
+	if (converted < 0 && parsed == 0 && converted != -ENOMEM)
+		fail("could not convert a valid snapshot");
+	free(err);
+	err = NULL;
+	if (converted == 0) {
+		if (mp_pprof_parse(out, out_len, &p, &err) != 0) {
+			fprintf(stderr, "fuzz-snapshot: %s\n", err ? err : "?");
+			fail("our profile does not read back");
+		}
+		mp_profile_free(p);
+		free(err);
+		free(out);
+	}
+	fuzz_maps(data, size);
+	return 0;
+}
