@@ -19,7 +19,7 @@ def cum(path, fn):
 
 
 def main():
-    memprof, target = sys.argv[1:3]
+    memprof, target = [os.path.abspath(a) for a in sys.argv[1:3]]
     t = Tap()
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, 'f.heap.pb.gz')
