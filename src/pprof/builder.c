@@ -393,11 +393,11 @@ static void pack(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
 
 		perftools__profiles__sample__init(&samples[i]);
 		samples[i].n_location_id = s->nloc;
-		samples[i].location_id = &b->sample_locs[s->loc_off];
+		samples[i].location_id = s->nloc ? &b->sample_locs[s->loc_off] : NULL;
 		samples[i].n_value = b->nsample_types;
-		samples[i].value = &b->values[s->val_off];
+		samples[i].value = b->nsample_types ? &b->values[s->val_off] : NULL;
 		samples[i].n_label = s->nlab;
-		samples[i].label = &label_ptrs[s->lab_off];
+		samples[i].label = s->nlab ? &label_ptrs[s->lab_off] : NULL;
 		p.sample[i] = &samples[i];
 	}
 	p.n_mapping = b->nmappings;
