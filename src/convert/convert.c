@@ -29,24 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
-
-static void set_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_err, fmt, ap) < 0)
-		*ret_err = NULL;
-	va_end(ap);
-}
 
 /* ---- values ------------------------------------------------------------------- */
 
@@ -326,13 +313,13 @@ static int parse_and_build(const uint8_t *buf, size_t len, unsigned flags,
 
 	r = mp_snap_parse(buf, len, &snap, &why);
 	if (r < 0) {
-		set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
+		mp_set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
 		free(why);
 		return r;
 	}
 	r = build(snap, flags, ret);
 	if (r < 0)
-		set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
+		mp_set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
 	mp_snap_free(snap);
 	return r;
 }
@@ -342,7 +329,7 @@ static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **re
 	int r = mp_pprof_write_file(b, heap_out);
 
 	if (r < 0)
-		set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
+		mp_set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
 	return r;
 }
 
@@ -357,20 +344,20 @@ int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_
 		*ret_err = NULL;
 	r = mp_snap_read_file(snapshot_path, &snap, &why);
 	if (r == -EBADMSG) {
-		set_err(ret_err, "malformed snapshot '%s': %s", snapshot_path,
+		mp_set_err(ret_err, "malformed snapshot '%s': %s", snapshot_path,
 			why ? why : strerror(-r));
 		free(why);
 		return r;
 	}
 	if (r < 0) {
-		set_err(ret_err, "cannot read snapshot '%s': %s", snapshot_path, strerror(-r));
+		mp_set_err(ret_err, "cannot read snapshot '%s': %s", snapshot_path, strerror(-r));
 		free(why);
 		return r;
 	}
 	r = build(snap, 0, &b);
 	mp_snap_free(snap);
 	if (r < 0) {
-		set_err(ret_err, "cannot convert snapshot '%s': %s", snapshot_path, strerror(-r));
+		mp_set_err(ret_err, "cannot convert snapshot '%s': %s", snapshot_path, strerror(-r));
 		return r;
 	}
 	r = write_out(b, heap_out, ret_err);
@@ -387,7 +374,7 @@ int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char 
 		*ret_err = NULL;
 	r = build(snap, 0, &b);
 	if (r < 0) {
-		set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
+		mp_set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
 		return r;
 	}
 	r = write_out(b, heap_out, ret_err);
@@ -423,7 +410,7 @@ int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8
 		return r;
 	r = mp_pprof_encode(b, ret_buf, ret_len);
 	if (r < 0)
-		set_err(ret_err, "cannot encode heap profile: %s", strerror(-r));
+		mp_set_err(ret_err, "cannot encode heap profile: %s", strerror(-r));
 	mp_pprof_builder_free(b);
 	return r;
 }

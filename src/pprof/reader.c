@@ -14,6 +14,7 @@
  * names the first problem (truncated field, wrong wire type, ...) with its
  * offset.
  */
+#include "common/errmsg.h"
 #include "pprof/pprof.h"
 
 #include <errno.h>
@@ -26,22 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static void set_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (!ret_err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*ret_err = s;
-}
 
 static const char *size_text(size_t n)
 {
@@ -75,7 +60,7 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, uint8_t **ret_ou
 	memset(&zs, 0, sizeof(zs));
 	/* 16 + MAX_WBITS: gzip wrapper only (no raw deflate, no zlib header). */
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		set_err(ret_err, "cannot initialize zlib");
+		mp_set_err(ret_err, "cannot initialize zlib");
 		return -ENOMEM;
 	}
 	for (;;) {
@@ -89,13 +74,13 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, uint8_t **ret_ou
 			if (ncap > max + 1 || ncap < cap)
 				ncap = max + 1;
 			if (ncap <= cap) {
-				set_err(ret_err, "decompressed profile is larger than %s", size_text(max));
+				mp_set_err(ret_err, "decompressed profile is larger than %s", size_text(max));
 				r = -EFBIG;
 				goto out;
 			}
 			n = realloc(out, ncap);
 			if (!n) {
-				set_err(ret_err, "out of memory decompressing profile");
+				mp_set_err(ret_err, "out of memory decompressing profile");
 				r = -ENOMEM;
 				goto out;
 			}
@@ -120,7 +105,7 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, uint8_t **ret_ou
 			/* No progress: either the output is full (grow) or the input is gone. */
 			if (zs.avail_out == 0)
 				continue;
-			set_err(ret_err, "truncated gzip data");
+			mp_set_err(ret_err, "truncated gzip data");
 			r = -EBADMSG;
 			goto out;
 		case Z_STREAM_END: {
@@ -130,30 +115,30 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, uint8_t **ret_ou
 				break;
 			/* Another member follows (Go reads them all), or garbage. */
 			if (!is_gzip(in + used, in_len - used)) {
-				set_err(ret_err, "trailing garbage after gzip data at offset %zu", used);
+				mp_set_err(ret_err, "trailing garbage after gzip data at offset %zu", used);
 				r = -EBADMSG;
 				goto out;
 			}
 			if (inflateReset(&zs) != Z_OK) {
-				set_err(ret_err, "cannot reset zlib");
+				mp_set_err(ret_err, "cannot reset zlib");
 				r = -ENOMEM;
 				goto out;
 			}
 			continue;
 		}
 		case Z_MEM_ERROR:
-			set_err(ret_err, "out of memory decompressing profile");
+			mp_set_err(ret_err, "out of memory decompressing profile");
 			r = -ENOMEM;
 			goto out;
 		default:
-			set_err(ret_err, "corrupt gzip data: %s", zs.msg ? zs.msg : "invalid data");
+			mp_set_err(ret_err, "corrupt gzip data: %s", zs.msg ? zs.msg : "invalid data");
 			r = -EBADMSG;
 			goto out;
 		}
 		break;
 	}
 	if (len > max) {
-		set_err(ret_err, "decompressed profile is larger than %s", size_text(max));
+		mp_set_err(ret_err, "decompressed profile is larger than %s", size_text(max));
 		r = -EFBIG;
 		goto out;
 	}
@@ -233,30 +218,30 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 
 		r = read_varint(p, end, &pos, &key);
 		if (r < 0) {
-			set_err(ret_err, "invalid protobuf: %s field key in %s at offset %zu",
+			mp_set_err(ret_err, "invalid protobuf: %s field key in %s at offset %zu",
 				r == -1 ? "truncated" : "over-long", sc->name, at);
 			return -EBADMSG;
 		}
 		field = key >> 3;
 		wt = (int)(key & 7);
 		if (field == 0 || field > 536870911) {
-			set_err(ret_err, "invalid protobuf: bad field number %" PRIu64 " in %s at offset %zu",
+			mp_set_err(ret_err, "invalid protobuf: bad field number %" PRIu64 " in %s at offset %zu",
 				field, sc->name, at);
 			return -EBADMSG;
 		}
 		want = field < nfields ? sc->fields[field] : '?';
 		if ((want == 'm' || want == 's') && wt != 2) {
-			set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 2",
+			mp_set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 2",
 				sc->name, field, at, wt);
 			return -EBADMSG;
 		}
 		if (want == 'v' && wt != 0) {
-			set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 0",
+			mp_set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 0",
 				sc->name, field, at, wt);
 			return -EBADMSG;
 		}
 		if (want == 'V' && wt != 0 && wt != 2) {
-			set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 0 or 2",
+			mp_set_err(ret_err, "invalid protobuf: %s field %" PRIu64 " at offset %zu has wire type %d, expected 0 or 2",
 				sc->name, field, at, wt);
 			return -EBADMSG;
 		}
@@ -264,7 +249,7 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 		case 0:
 			r = read_varint(p, end, &pos, &v);
 			if (r < 0) {
-				set_err(ret_err, "invalid protobuf: %s varint of %s field %" PRIu64 " at offset %zu",
+				mp_set_err(ret_err, "invalid protobuf: %s varint of %s field %" PRIu64 " at offset %zu",
 					r == -1 ? "truncated" : "over-long", sc->name, field, at);
 				return -EBADMSG;
 			}
@@ -274,7 +259,7 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 			size_t n = wt == 1 ? 8 : 4;
 
 			if (end - pos < n) {
-				set_err(ret_err, "invalid protobuf: truncated %s field %" PRIu64 " at offset %zu",
+				mp_set_err(ret_err, "invalid protobuf: truncated %s field %" PRIu64 " at offset %zu",
 					sc->name, field, at);
 				return -EBADMSG;
 			}
@@ -284,7 +269,7 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 		case 2:
 			r = read_varint(p, end, &pos, &v);
 			if (r < 0 || v > end - pos) {
-				set_err(ret_err, "invalid protobuf: truncated %s field %" PRIu64 " at offset %zu",
+				mp_set_err(ret_err, "invalid protobuf: truncated %s field %" PRIu64 " at offset %zu",
 					sc->name, field, at);
 				return -EBADMSG;
 			}
@@ -299,7 +284,7 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 					uint64_t x;
 
 					if (read_varint(p, pos + v, &q, &x) < 0) {
-						set_err(ret_err, "invalid protobuf: bad packed varints in %s field %" PRIu64 " at offset %zu",
+						mp_set_err(ret_err, "invalid protobuf: bad packed varints in %s field %" PRIu64 " at offset %zu",
 							sc->name, field, at);
 						return -EBADMSG;
 					}
@@ -309,7 +294,7 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 			break;
 		default:
 			/* Groups (3, 4) never appear in profile.proto; 6 and 7 do not exist. */
-			set_err(ret_err, "invalid protobuf: unsupported wire type %d in %s at offset %zu",
+			mp_set_err(ret_err, "invalid protobuf: unsupported wire type %d in %s at offset %zu",
 				wt, sc->name, at);
 			return -EBADMSG;
 		}
@@ -332,7 +317,7 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
 	if (ret_err)
 		*ret_err = NULL;
 	if (len == 0) {
-		set_err(ret_err, "empty file");
+		mp_set_err(ret_err, "empty file");
 		return -EBADMSG;
 	}
 	if (is_gzip(buf, len)) {
@@ -341,12 +326,12 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
 			return r;
 		data = plain;
 		if (plain_len == 0) {
-			set_err(ret_err, "empty profile inside gzip data");
+			mp_set_err(ret_err, "empty profile inside gzip data");
 			r = -EBADMSG;
 			goto out;
 		}
 	} else if (len > max_decompressed) {
-		set_err(ret_err, "profile is larger than %s", size_text(max_decompressed));
+		mp_set_err(ret_err, "profile is larger than %s", size_text(max_decompressed));
 		return -EFBIG;
 	}
 	r = walk(data, 0, plain_len, MSG_PROFILE, ret_err);
@@ -354,16 +339,16 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
 		goto out;
 	p = perftools__profiles__profile__unpack(NULL, plain_len, data);
 	if (!p) {
-		set_err(ret_err, "invalid protobuf: not a profile.proto message");
+		mp_set_err(ret_err, "invalid protobuf: not a profile.proto message");
 		r = -EBADMSG;
 		goto out;
 	}
 	r = mp_pprof_validate(p, &why);
 	if (r < 0) {
 		if (r == -ENOMEM)
-			set_err(ret_err, "out of memory validating profile");
+			mp_set_err(ret_err, "out of memory validating profile");
 		else
-			set_err(ret_err, "malformed profile: %s", why ? why : "invalid");
+			mp_set_err(ret_err, "malformed profile: %s", why ? why : "invalid");
 		free(why);
 		mp_profile_free(p);
 		goto out;
@@ -392,12 +377,12 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		set_err(ret_err, "%s", strerror(-r));
+		mp_set_err(ret_err, "%s", strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
-		set_err(ret_err, "%s", strerror(EISDIR));
+		mp_set_err(ret_err, "%s", strerror(EISDIR));
 		goto out;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
@@ -406,7 +391,7 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 		buf = malloc((size_t)st.st_size + 1);
 		if (!buf) {
 			r = -ENOMEM;
-			set_err(ret_err, "%s", strerror(ENOMEM));
+			mp_set_err(ret_err, "%s", strerror(ENOMEM));
 			goto out;
 		}
 		cap = (size_t)st.st_size + 1;
@@ -420,13 +405,13 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 
 			if (cap > MP_PPROF_MAX_DECOMPRESSED) {
 				r = -EFBIG;
-				set_err(ret_err, "file is larger than %s", size_text(MP_PPROF_MAX_DECOMPRESSED));
+				mp_set_err(ret_err, "file is larger than %s", size_text(MP_PPROF_MAX_DECOMPRESSED));
 				goto out;
 			}
 			nb = realloc(buf, ncap);
 			if (!nb) {
 				r = -ENOMEM;
-				set_err(ret_err, "%s", strerror(ENOMEM));
+				mp_set_err(ret_err, "%s", strerror(ENOMEM));
 				goto out;
 			}
 			buf = nb;
@@ -437,7 +422,7 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 			if (errno == EINTR)
 				continue;
 			r = -errno;
-			set_err(ret_err, "%s", strerror(-r));
+			mp_set_err(ret_err, "%s", strerror(-r));
 			goto out;
 		}
 		if (n == 0)
@@ -446,7 +431,7 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
 	}
 	if (len > MP_PPROF_MAX_DECOMPRESSED) {
 		r = -EFBIG;
-		set_err(ret_err, "file is larger than %s", size_text(MP_PPROF_MAX_DECOMPRESSED));
+		mp_set_err(ret_err, "file is larger than %s", size_text(MP_PPROF_MAX_DECOMPRESSED));
 		goto out;
 	}
 	r = mp_pprof_parse(buf, len, ret, ret_err);

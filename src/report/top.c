@@ -8,6 +8,7 @@
  * Integer sums wrap like Go's int64 arithmetic (the input is untrusted and
  * signed overflow is undefined in C).
  */
+#include "common/errmsg.h"
 #include "report/top.h"
 #include "report/measure.h"
 #include "report/merge.h"
@@ -48,22 +49,6 @@ static int64_t f2i(double d)
 	if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
 		return INT64_MIN;
 	return (int64_t)d;
-}
-
-static void set_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (!ret_err)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*ret_err = s;
 }
 
 /* ---- context ----------------------------------------------------------------- */
@@ -598,7 +583,7 @@ static int sample_index(const mp_profile *p, const char *want, char **ret_err)
 	v = strtol(want, &end, 10);
 	if (*end == '\0' && errno == 0 && (want[0] == '+' || want[0] == '-' || (want[0] >= '0' && want[0] <= '9'))) {
 		if (v < 0 || (size_t)v >= p->n_sample_type) {
-			set_err(ret_err, "sample index '%s' is outside the range [0..%zu]", want,
+			mp_set_err(ret_err, "sample index '%s' is outside the range [0..%zu]", want,
 				p->n_sample_type - 1);
 			return -EINVAL;
 		}
@@ -624,7 +609,7 @@ static int sample_index(const mp_profile *p, const char *want, char **ret_err)
 					strcat(list, " ");
 				strcat(list, mp_profile_str(p, p->sample_type[i]->type));
 			}
-			set_err(ret_err, "unknown sample index '%s': the profile has %s", want, list);
+			mp_set_err(ret_err, "unknown sample index '%s': the profile has %s", want, list);
 			free(list);
 		}
 	}
@@ -789,7 +774,7 @@ int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct m
 	if (ret_err)
 		*ret_err = NULL;
 	if (p->n_sample_type == 0) {
-		set_err(ret_err, "profile has no sample types");
+		mp_set_err(ret_err, "profile has no sample types");
 		return -ENODATA;
 	}
 	r = sample_index(p, o->sample_index, ret_err);
@@ -921,7 +906,7 @@ int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct m
 	r = 0;
 out:
 	if (r == -ENOMEM)
-		set_err(ret_err, "out of memory");
+		mp_set_err(ret_err, "out of memory");
 	mp_top_free(t);
 	free(kept);
 	free(in_graph);
