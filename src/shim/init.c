@@ -27,6 +27,7 @@
 #include "sample/stacks.h"
 #include "sample/unwind.h"
 #include "shim/shim.h"
+#include "shim/trigger.h"
 
 struct mp_shim_state mp_shim;
 MP_TLS struct mp_tls mp_tls;
@@ -210,6 +211,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 	mp_tls.busy++;
 	mp_shim_init();
 	mp_tls.busy--;
+	mp_trigger_start();   /* numbered snapshots: interval=, snapshot_signal= */
 }
 
 /* _exit and _Exit skip destructors: write the snapshot first. */

@@ -11,7 +11,7 @@
 #include "sample/stacks.h"
 #include "shim/shim.h"
 
-enum opt_type { OPT_U64, OPT_U32, OPT_BOOL, OPT_PATH };
+enum opt_type { OPT_U64, OPT_U32, OPT_BOOL, OPT_PATH, OPT_DURATION };
 
 struct opt_desc {
 	const char *name;
@@ -30,6 +30,10 @@ static const struct opt_desc opts[] = {
 	  "print the effective options at start" },
 	{ "snapdir", OPT_PATH, offsetof(struct mp_options, snapdir), 0, 0, 0,
 	  "directory for snapshots (default: the working directory at start)" },
+	{ "interval", OPT_DURATION, offsetof(struct mp_options, interval_ns), 0, 0, UINT64_MAX / 4,
+	  "write a numbered snapshot this often (500ms, 10s, 1m; 0 = never)" },
+	{ "snapshot_signal", OPT_U32, offsetof(struct mp_options, snapshot_signal), 12, 0, 64,
+	  "signal number that asks for a snapshot (default 12, SIGUSR2; 0 = none)" },
 };
 
 void mp_options_default(struct mp_options *o)
@@ -42,8 +46,53 @@ void mp_options_default(struct mp_options *o)
 		case OPT_U32: *(uint32_t *)f = (uint32_t)opts[i].def; break;
 		case OPT_BOOL: *(int *)f = (int)opts[i].def; break;
 		case OPT_PATH: break;
+		case OPT_DURATION: *(uint64_t *)f = opts[i].def; break;
 		}
 	}
+}
+
+static int parse_u64(const char *s, size_t n, uint64_t *ret);
+
+/* A duration: <digits><unit> terms, units ns us ms s m h ("1m30s"), or a
+ * bare "0".  Nanoseconds in *ret; 0 on success. */
+static int parse_duration(const char *s, size_t n, uint64_t *ret)
+{
+	static const struct { const char *u; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
+		{ "m", 60000000000ull }, { "h", 3600000000000ull },
+	};
+	uint64_t total = 0;
+	size_t i = 0;
+	if (n == 1 && s[0] == '0') {
+		*ret = 0;
+		return 0;
+	}
+	if (n == 0)
+		return -1;
+	while (i < n) {
+		size_t d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		uint64_t v;
+		if (parse_u64(s + d, i - d, &v) < 0)
+			return -1;
+		size_t best = 0, blen = 0;
+		for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+			size_t l = strlen(units[k].u);
+			if (l > blen && l <= n - i && memcmp(s + i, units[k].u, l) == 0) {
+				best = k;
+				blen = l;
+			}
+		}
+		if (!blen || v > (UINT64_MAX / 4) / units[best].ns)
+			return -1;
+		total += v * units[best].ns;
+		if (total > UINT64_MAX / 4)
+			return -1;
+		i += blen;
+	}
+	*ret = total;
+	return 0;
 }
 
 /* Decimal, no sign, no junk, no overflow.  0 on success. */
@@ -98,11 +147,13 @@ static void set_one(struct mp_options *o, const char *kv, size_t n)
 			f[vlen] = 0;
 			return;
 		}
-		if (parse_u64(val, vlen, &v) < 0 || v < d->min || v > d->max) {
+		if ((d->type == OPT_DURATION ? parse_duration(val, vlen, &v)
+					     : parse_u64(val, vlen, &v)) < 0 ||
+		    v < d->min || v > d->max) {
 			bad("bad value", kv, n);
 			return;
 		}
-		if (d->type == OPT_U64)
+		if (d->type == OPT_U64 || d->type == OPT_DURATION)
 			*(uint64_t *)f = v;
 		else if (d->type == OPT_U32)
 			*(uint32_t *)f = (uint32_t)v;
@@ -139,6 +190,7 @@ void mp_options_print(const struct mp_options *o)
 		case OPT_U32: mp_utoa(*(const uint32_t *)f, num); break;
 		case OPT_BOOL: mp_utoa((uint64_t)*(const int *)f, num); break;
 		case OPT_PATH: val = f; break;
+		case OPT_DURATION: mp_utoa(*(const uint64_t *)f, num); break;
 		}
 		mp_log("option ", opts[i].name, "=", val);
 	}

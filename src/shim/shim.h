@@ -20,6 +20,8 @@ struct mp_options {
 	uint32_t depth;            /* depth=: frames kept per stack */
 	int verbose;               /* verbose=: print the effective options */
 	char snapdir[PATH_MAX];    /* snapdir=: where snapshots go ("" = cwd at start) */
+	uint64_t interval_ns;      /* interval=: numbered snapshot period (0 = none) */
+	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
 };
 
 struct mp_shim_state {

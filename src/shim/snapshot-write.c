@@ -3,7 +3,10 @@
  * Writing a raw snapshot (common/snapshot.h) from inside the target.
  *
  * The file is written to "<dir>/memprof.<pid>.snap.tmp" (O_EXCL) and renamed
- * to "<dir>/memprof.<pid>.snap", so a reader never sees half a file.  The
+ * to "<dir>/memprof.<pid>.snap", so a reader never sees half a file; numbered
+ * snapshots taken while the program runs (trigger.c) are
+ * "<dir>/memprof.<pid>.<seq>.snap".  Writers are serialized by trigger.c's
+ * write lock.  The
  * maps text is read into memory we map ourselves; no malloc, no stdio.
  * Profile tables are locked only while their bytes are written.
  */
@@ -18,6 +21,7 @@
 #include "sample/stacks.h"
 #include "sample/vm.h"
 #include "shim/shim.h"
+#include "shim/trigger.h"
 
 static int write_all(int fd, const void *buf, size_t n)
 {
@@ -93,12 +97,15 @@ out:
 	return r;
 }
 
-static size_t build_path(char *dst, size_t cap, const char *dir, uint64_t pid, const char *suffix)
+static size_t build_path(char *dst, size_t cap, const char *dir, uint64_t pid, uint32_t seq,
+			 const char *suffix)
 {
-	char num[24];
+	char num[24], seqnum[24];
 	mp_utoa(pid, num);
+	mp_utoa(seq, seqnum);
 	size_t n = 0;
-	const char *parts[] = { dir, "/memprof.", num, ".snap", suffix };
+	const char *parts[] = { dir, "/memprof.", num, seq ? "." : "", seq ? seqnum : "", ".snap",
+				suffix };
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		size_t l = strlen(parts[i]);
 		if (n + l >= cap)
@@ -110,13 +117,13 @@ static size_t build_path(char *dst, size_t cap, const char *dir, uint64_t pid, c
 	return n;
 }
 
-int mp_snapshot_write(uint32_t seq, uint64_t flags)
+static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], exe[PATH_MAX];
 	uint64_t pid = (uint64_t)getpid();
 	const char *dir = mp_shim.opt.snapdir;
-	if (!build_path(path, sizeof(path), dir, pid, "") ||
-	    !build_path(tmp, sizeof(tmp), dir, pid, ".tmp"))
+	if (!build_path(path, sizeof(path), dir, pid, seq, "") ||
+	    !build_path(tmp, sizeof(tmp), dir, pid, seq, ".tmp"))
 		return -ENAMETOOLONG;
 
 	char *maps = NULL;
@@ -143,6 +150,10 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 		goto out_maps;
 	}
 
+	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
+	struct mp_snap_kv stats[32];
+	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+
 	mp_prof_lock();
 	const void *stacks, *buckets;
 	size_t stacks_size, buckets_size;
@@ -152,7 +163,7 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4,
+		.nsections = 4 + (nstats ? 1 : 0),
 		.pid = pid,
 		.ppid = (uint64_t)getppid(),
 		.rate = mp_shim.opt.rate,
@@ -172,6 +183,8 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 		r = write_section(fd, MP_SNAP_STACKS, stacks, stacks_size);
 	if (r == 0)
 		r = write_section(fd, MP_SNAP_HEAP, buckets, buckets_size);
+	if (r == 0 && nstats)
+		r = write_section(fd, MP_SNAP_STATS, stats, nstats * sizeof(stats[0]));
 	mp_prof_unlock();
 
 	if (close(fd) < 0 && r == 0)
@@ -184,5 +197,15 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 	}
 out_maps:
 	mp_vm_release(maps, maps_cap);
+	return r;
+}
+
+int mp_snapshot_write(uint32_t seq, uint64_t flags)
+{
+	int r = mp_trigger_write_lock(seq);
+	if (r < 0)
+		return r;
+	r = snapshot_write_locked(seq, flags);
+	mp_trigger_write_unlock(seq, r == 0);
 	return r;
 }

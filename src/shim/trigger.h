@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshots while the program runs: every `interval=` and on demand through
+ * the snapshot signal (`snapshot_signal=`, default SIGUSR2), taken by one
+ * helper thread of the shim.  Runs inside the target.
+ *
+ * The helper thread is the only place numbered snapshots are written, so the
+ * writer reads the profile tables with the ordinary locks from a thread that
+ * holds none of them; a signal handler only counts a request and wakes it
+ * with a futex (async-signal-safe, no fd, no lock).
+ */
+#ifndef MP_SHIM_TRIGGER_H
+#define MP_SHIM_TRIGGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/snapshot.h"
+
+/*
+ * The value `memprof snapshot` sends with sigqueue(3) (si_code SI_QUEUE) to
+ * mark a signal as a snapshot request.  Such a signal never reaches the
+ * program's own handler; any other instance of the signal does when the
+ * program installed one.
+ */
+#define MP_TRIGGER_MAGIC 0x6d656d70   /* "memp" */
+
+/*
+ * Install the snapshot signal handler and start the helper thread when
+ * `interval=` or `snapshot_signal=` asks for them.  Called once from the
+ * shim's constructor, after mp_shim_init().  Not in a signal handler.
+ * 0 or -errno (then the shim has warned once and runs without them).
+ */
+int mp_trigger_start(void);
+
+/*
+ * Nonzero in the helper thread, and in a thread while it is creating the
+ * helper (so an interposed pthread_create can tell the new thread is the
+ * shim's: the threads profile must not show it).  Any thread, any time,
+ * async-signal-safe.
+ */
+int mp_trigger_is_own_thread(void);
+
+/*
+ * Serialize snapshot writers (the helper and the exit path): two snapshots
+ * never interleave.  lock returns 0, or -EDEADLK when the calling thread
+ * already writes one (a signal handler that calls _exit during the exit
+ * snapshot), or -ECANCELED for a numbered snapshot (seq != 0) after the final
+ * one was written.  Call unlock only after a 0.  Not async-signal-safe in
+ * general (it may wait for the helper), safe after fork.
+ */
+int mp_trigger_write_lock(uint32_t seq);
+void mp_trigger_write_unlock(uint32_t seq, int written);
+
+/*
+ * The process's own statistics for the snapshot's STATS section: "RSS"
+ * (resident set size in bytes, from /proc/self/statm).  Fills at most `cap`
+ * entries of `kv` and returns how many.  No malloc; opens one fd briefly.
+ */
+size_t mp_trigger_stats(struct mp_snap_kv *kv, size_t cap);
+
+#endif
