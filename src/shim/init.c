@@ -99,6 +99,10 @@ void mp_shim_init(void)
 
 	mp_shim.pid = getpid();
 	mp_shim.start_ns = mp_now_ns();
+	if (mp_shim_alloc_mode() == MP_MODE_OWN)
+		pthread_atfork(mp_alloc_atfork_prepare, mp_alloc_atfork_parent,
+			       mp_alloc_atfork_child);
+	mp_alloc_on_sampled_free(mp_prof_record_free);
 
 	int ok = o->rate != MP_RATE_OFF;
 	if (ok && mp_prof_init() < 0) {
@@ -122,6 +126,11 @@ static void record(void *p, size_t size)
 	int64_t b = mp_prof_record_alloc(pcs, n, size);
 	if (b < 0)
 		return;
+	if (mp_heap_owns(p)) {
+		if (mp_alloc_set_sample(p, (uint32_t)b) < 0)
+			mp_prof_record_free((uint32_t)b);
+		return;
+	}
 	if (mp_live_insert(p, (uint32_t)b) < 0) {
 		/* Untrackable: count it freed now rather than leaked for ever. */
 		mp_prof_record_free((uint32_t)b);

@@ -12,9 +12,6 @@
 
 #include "shim/shim.h"
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_memalign(size_t, size_t);
-
 typedef void *(*new_fn)(size_t);
 typedef void *(*new_al_fn)(size_t, size_t);
 
@@ -36,13 +33,13 @@ static MP_NOINLINE MP_COLD void *real_new_aligned(const char *name, size_t n, si
 
 static inline void *op_new(size_t n)
 {
-	void *p = __libc_malloc(n ? n : 1);
+	void *p = mp_shim_malloc(n ? n : 1);
 	return p ? mp_account(p, n) : NULL;
 }
 
 static inline void *op_new_aligned(size_t n, size_t al)
 {
-	void *p = __libc_memalign(al, n ? n : 1);
+	void *p = mp_shim_memalign(al, n ? n : 1);
 	return p ? mp_account(p, n) : NULL;
 }
 

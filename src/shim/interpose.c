@@ -5,10 +5,17 @@
  * posix_memalign, aligned_alloc, memalign, valloc, pvalloc,
  * malloc_usable_size.  C++ new/delete live in interpose-cxx.c.
  *
- * Until memprof's own allocator is the default, blocks come from glibc's
- * allocator through its exported __libc_* entry points: no dlsym needed for
- * the hot functions, so nothing recurses during bootstrap and every block
- * (even one allocated before we were initialized) is glibc's to free.
+ * Blocks come from memprof's own allocator (alloc/) unless MEMPROF_OPTIONS
+ * says allocator=system, or the allocator cannot reserve its arena; then
+ * from glibc's allocator through its exported __libc_* entry points (no
+ * dlsym on any hot or bootstrap path).  free, realloc and
+ * malloc_usable_size send a block wherever it came from by its address: the
+ * own allocator's arena is one address range, and every other pointer is
+ * glibc's (including any allocated before we took over).
+ *
+ * Sampled blocks: in the own allocator a per-span side table remembers each
+ * sampled block's bucket (alloc.h); glibc's blocks use the address table of
+ * sample/live.c.
  *
  * Order: an allocation is recorded after the block exists and before it is
  * returned; a free is recorded before the block goes back to the allocator
@@ -21,7 +28,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "alloc/alloc.h"
 #include "sample/live.h"
 #include "sample/stacks.h"
 #include "shim/shim.h"
@@ -30,9 +40,42 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
 extern void __libc_free(void *);
+
+int mp_alloc_mode;   /* MP_MODE_*: read on every allocation */
+
+/*
+ * The first allocation decides, before anything else happens: only the
+ * allocator= key of MEMPROF_OPTIONS is looked at here (the rest is parsed,
+ * with its warnings, by mp_shim_init).  No allocation, no stdio.
+ */
+static MP_NOINLINE MP_COLD int decide_mode(void)
+{
+	int mode = MP_MODE_OWN;
+	const char *s = getenv("MEMPROF_OPTIONS");
+	while (s && *s) {
+		if (strncmp(s, "allocator=system", 16) == 0 && (s[16] == ',' || s[16] == 0))
+			mode = MP_MODE_SYSTEM;
+		s = strchr(s, ',');
+		if (s)
+			s++;
+	}
+	if (mode == MP_MODE_OWN && mp_alloc_init() < 0) {
+		mp_warn("cannot reserve the allocator's arena, using the system allocator", NULL,
+			NULL, NULL);
+		mode = MP_MODE_SYSTEM;
+	}
+	int expect = MP_MODE_UNDECIDED;
+	__atomic_compare_exchange_n(&mp_alloc_mode, &expect, mode, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&mp_alloc_mode, __ATOMIC_ACQUIRE);
+}
+
+int mp_shim_alloc_mode(void)
+{
+	int m = __atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED);
+	return MP_LIKELY(m != MP_MODE_UNDECIDED) ? m : decide_mode();
+}
 
 static inline void forget(void *p)
 {
@@ -42,11 +85,17 @@ static inline void forget(void *p)
 
 MP_EXPORT void *malloc(size_t n)
 {
-	return mp_account(__libc_malloc(n), n);
+	return mp_account(mp_shim_malloc(n), n);
 }
 
 MP_EXPORT void free(void *p)
 {
+	if (MP_LIKELY(mp_heap_owns(p))) {
+		mp_alloc_free(p);
+		return;
+	}
+	if (!p)
+		return;
 	forget(p);
 	__libc_free(p);
 }
@@ -58,14 +107,45 @@ MP_EXPORT void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return mp_account(__libc_calloc(n, size), total);
+	void *p = mp_shim_alloc_mode() == MP_MODE_OWN ? mp_alloc_calloc(total)
+						      : __libc_calloc(n, size);
+	return mp_account(p, total);
+}
+
+/* realloc of a block of the own allocator (which it stays in). */
+static void *realloc_own(void *p, size_t n)
+{
+	uint32_t b = 0;
+	int had = mp_alloc_take_sample(p, &b);
+	if (had)
+		mp_prof_record_free(b);
+	if (n == 0) {
+		/* glibc frees and returns NULL */
+		mp_alloc_free(p);
+		return NULL;
+	}
+	void *q = mp_alloc_realloc(p, n);
+	if (!q) {
+		/* p is still allocated: put its sample back. */
+		if (had) {
+			mp_prof_unrecord_free(b);
+			if (mp_alloc_set_sample(p, b) < 0)
+				mp_prof_record_free(b);
+		}
+		return NULL;
+	}
+	return mp_account(q, n);
 }
 
 MP_EXPORT void *realloc(void *p, size_t n)
 {
+	if (!p)
+		return malloc(n);
+	if (mp_heap_owns(p))
+		return realloc_own(p, n);
 	uint32_t b = 0;
 	int had = 0;
-	if (p && MP_UNLIKELY(mp_live_maybe(p)) && !mp_tls.busy) {
+	if (MP_UNLIKELY(mp_live_maybe(p)) && !mp_tls.busy) {
 		mp_tls.busy = 1;
 		had = mp_live_remove(p, &b);
 		if (had)
@@ -108,7 +188,7 @@ MP_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 	if (!pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
 	int saved = errno;
-	void *p = __libc_memalign(align, n);
+	void *p = mp_shim_memalign(align, n);
 	errno = saved;
 	if (!p)
 		return ENOMEM;
@@ -123,22 +203,36 @@ MP_EXPORT void *aligned_alloc(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return mp_account(__libc_memalign(align, n), n);
+	return mp_account(mp_shim_memalign(align, n), n);
 }
 
 MP_EXPORT void *memalign(size_t align, size_t n)
 {
-	return mp_account(__libc_memalign(align, n), n);
+	/* glibc: alignments that are not powers of two are rounded up; the
+	 * largest it accepts is SIZE_MAX / 2 + 1. */
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (!pow2(align))
+		align = align ? (align | (align >> 1)) + 1 : 1;
+	return mp_account(mp_shim_memalign(align, n), n);
 }
 
 MP_EXPORT void *valloc(size_t n)
 {
-	return mp_account(__libc_valloc(n), n);
+	return mp_account(mp_shim_memalign((size_t)getpagesize(), n), n);
 }
 
 MP_EXPORT void *pvalloc(size_t n)
 {
-	return mp_account(__libc_pvalloc(n), n);
+	size_t page = (size_t)getpagesize();
+	if (n > SIZE_MAX - page) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t rounded = n ? (n + page - 1) & ~(page - 1) : page;
+	return mp_account(mp_shim_memalign(page, rounded), rounded);
 }
 
 typedef size_t (*usable_fn)(void *);
@@ -148,6 +242,8 @@ MP_EXPORT size_t malloc_usable_size(void *p)
 	static usable_fn real;
 	if (!p)
 		return 0;
+	if (mp_heap_owns(p))
+		return mp_alloc_usable(p);
 	usable_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
 	if (!f) {
 		/* Not on any bootstrap path: dlsym may allocate, and that is fine. */

@@ -11,7 +11,7 @@
 #include "sample/stacks.h"
 #include "shim/shim.h"
 
-enum opt_type { OPT_U64, OPT_U32, OPT_BOOL, OPT_PATH, OPT_DURATION };
+enum opt_type { OPT_U64, OPT_U32, OPT_BOOL, OPT_PATH, OPT_DURATION, OPT_ALLOCATOR };
 
 struct opt_desc {
 	const char *name;
@@ -34,6 +34,8 @@ static const struct opt_desc opts[] = {
 	  "write a numbered snapshot this often (500ms, 10s, 1m; 0 = never)" },
 	{ "snapshot_signal", OPT_U32, offsetof(struct mp_options, snapshot_signal), 12, 0, 64,
 	  "signal number that asks for a snapshot (default 12, SIGUSR2; 0 = none)" },
+	{ "allocator", OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF, 0, 1,
+	  "memprof (own size-class allocator) or system (glibc's malloc)" },
 };
 
 void mp_options_default(struct mp_options *o)
@@ -47,6 +49,7 @@ void mp_options_default(struct mp_options *o)
 		case OPT_BOOL: *(int *)f = (int)opts[i].def; break;
 		case OPT_PATH: break;
 		case OPT_DURATION: *(uint64_t *)f = opts[i].def; break;
+		case OPT_ALLOCATOR: *(int *)f = (int)opts[i].def; break;
 		}
 	}
 }
@@ -147,6 +150,15 @@ static void set_one(struct mp_options *o, const char *kv, size_t n)
 			f[vlen] = 0;
 			return;
 		}
+		if (d->type == OPT_ALLOCATOR) {
+			if (vlen == 7 && memcmp(val, "memprof", 7) == 0)
+				*(int *)f = MP_ALLOCATOR_MEMPROF;
+			else if (vlen == 6 && memcmp(val, "system", 6) == 0)
+				*(int *)f = MP_ALLOCATOR_SYSTEM;
+			else
+				bad("bad value", kv, n);
+			return;
+		}
 		if ((d->type == OPT_DURATION ? parse_duration(val, vlen, &v)
 					     : parse_u64(val, vlen, &v)) < 0 ||
 		    v < d->min || v > d->max) {
@@ -191,6 +203,9 @@ void mp_options_print(const struct mp_options *o)
 		case OPT_BOOL: mp_utoa((uint64_t)*(const int *)f, num); break;
 		case OPT_PATH: val = f; break;
 		case OPT_DURATION: mp_utoa(*(const uint64_t *)f, num); break;
+		case OPT_ALLOCATOR:
+			val = *(const int *)f == MP_ALLOCATOR_SYSTEM ? "system" : "memprof";
+			break;
 		}
 		mp_log("option ", opts[i].name, "=", val);
 	}

@@ -11,9 +11,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "alloc/alloc.h"
 #include "sample/compiler.h"
 
 enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
+
+/* allocator=memprof (own allocator, the default) or allocator=system */
+enum { MP_ALLOCATOR_MEMPROF = 0, MP_ALLOCATOR_SYSTEM = 1 };
 
 struct mp_options {
 	uint64_t rate;             /* rate=: bytes between samples on average */
@@ -22,6 +26,7 @@ struct mp_options {
 	char snapdir[PATH_MAX];    /* snapdir=: where snapshots go ("" = cwd at start) */
 	uint64_t interval_ns;      /* interval=: numbered snapshot period (0 = none) */
 	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
+	int allocator;             /* allocator=: MP_ALLOCATOR_* */
 };
 
 struct mp_shim_state {
@@ -69,6 +74,33 @@ uint64_t mp_now_ns(void);
 
 /* snapshot-write.c: 0 or -errno. */
 int mp_snapshot_write(uint32_t seq, uint64_t flags);
+
+/*
+ * Where blocks come from (interpose.c).  Decided by the first allocation,
+ * before constructors run; frees go by address whatever the mode.
+ */
+enum { MP_MODE_UNDECIDED = 0, MP_MODE_OWN = 1, MP_MODE_SYSTEM = 2 };
+extern int mp_alloc_mode;
+int mp_shim_alloc_mode(void);
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+/* A block of n bytes from the allocator in force (NULL + ENOMEM). */
+static inline void *mp_shim_malloc(size_t n)
+{
+	if (MP_LIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_OWN))
+		return mp_alloc_malloc(n);
+	return mp_shim_alloc_mode() == MP_MODE_OWN ? mp_alloc_malloc(n) : __libc_malloc(n);
+}
+
+/* Same, aligned to a power of two. */
+static inline void *mp_shim_memalign(size_t align, size_t n)
+{
+	if (mp_shim_alloc_mode() == MP_MODE_OWN)
+		return mp_alloc_memalign(align, n);
+	return __libc_memalign(align, n);
+}
 
 /*
  * Sample accounting after the real allocation: the whole fast path.

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Thread caches, the malloc-family entry points of the own allocator, its
+ * statistics and fork handling (see alloc.h).  In the target: never calls
+ * another allocator, never prints; slow paths take our own mutexes only.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "alloc/central.h"
+
+MP_TLS struct mp_tcache mp_tc;
+
+#define ARENA_MAX ((size_t)256 << 30)
+
+enum { INIT_NONE, INIT_BUSY, INIT_DONE, INIT_FAILED };
+
+static struct {
+	int init;                     /* INIT_*, atomic */
+	pthread_key_t key;            /* its destructor flushes an exiting thread's cache */
+	pthread_mutex_t reg_lock;     /* registry of live caches */
+	struct mp_tcache *reg;
+	/* counts of exited threads and of dead caches (atomic) */
+	uint64_t dead_mallocs[MP_NCLASS], dead_frees[MP_NCLASS];
+	void (*on_sampled_free)(uint32_t b);
+} g = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static MP_TLS int initializing;
+
+static void tc_exit(void *arg);
+
+int mp_alloc_init(void)
+{
+	int s = __atomic_load_n(&g.init, __ATOMIC_ACQUIRE);
+	if (MP_LIKELY(s == INIT_DONE))
+		return 0;
+	if (s == INIT_FAILED || initializing)
+		return -ENOMEM;   /* a signal handler re-entered our own init */
+	int expect = INIT_NONE;
+	if (__atomic_compare_exchange_n(&g.init, &expect, INIT_BUSY, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		initializing = 1;
+		mp_sizeclass_init();
+		mp_central_init();
+		int r = mp_heap_init(ARENA_MAX);
+		if (r == 0 && pthread_key_create(&g.key, tc_exit) != 0)
+			r = -ENOMEM;   /* the arena stays, unused: malloc fails over to ENOMEM */
+		initializing = 0;
+		__atomic_store_n(&g.init, r == 0 ? INIT_DONE : INIT_FAILED, __ATOMIC_RELEASE);
+		return r;
+	}
+	/* Another thread is at it; it only maps memory, so this is short. */
+	while ((s = __atomic_load_n(&g.init, __ATOMIC_ACQUIRE)) == INIT_BUSY)
+		sched_yield();
+	return s == INIT_DONE ? 0 : -ENOMEM;
+}
+
+void mp_alloc_on_sampled_free(void (*fn)(uint32_t b))
+{
+	__atomic_store_n(&g.on_sampled_free, fn, __ATOMIC_RELEASE);
+}
+
+/* ---- thread caches ---- */
+
+static void tc_setup(struct mp_tcache *tc)
+{
+	for (unsigned c = 1; c < MP_NCLASS; c++)
+		tc->l[c].max = 2 * mp_classes[c].batch;
+	tc->state = MP_TC_LIVE;
+	pthread_mutex_lock(&g.reg_lock);
+	tc->prev = NULL;
+	tc->next = g.reg;
+	if (g.reg)
+		g.reg->prev = tc;
+	g.reg = tc;
+	pthread_mutex_unlock(&g.reg_lock);
+	pthread_setspecific(g.key, tc);
+}
+
+/* Give back `n` blocks from the head of list l of class c. */
+static void tc_release(struct mp_tlist *l, unsigned c, uint32_t n)
+{
+	void *head = l->head, **link = &l->head;
+	uint32_t k = 0;
+	void *p = head;
+	while (k < n && p) {
+		link = (void **)p;
+		p = *link;
+		k++;
+	}
+	l->head = p;
+	l->count -= k;
+	*link = NULL;
+	mp_central_put(c, head, k);
+}
+
+/* Thread exit: flush, count, unregister; later calls on this thread go to
+ * the central lists directly. */
+static void tc_exit(void *arg)
+{
+	struct mp_tcache *tc = arg;
+	if (tc != &mp_tc || tc->state != MP_TC_LIVE)
+		return;
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		struct mp_tlist *l = &tc->l[c];
+		while (l->count > 0)
+			tc_release(l, c, mp_classes[c].batch);
+		l->max = 0;
+	}
+	pthread_mutex_lock(&g.reg_lock);
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		__atomic_fetch_add(&g.dead_mallocs[c], tc->l[c].nmalloc, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&g.dead_frees[c], tc->l[c].nfree, __ATOMIC_RELAXED);
+		tc->l[c].nmalloc = tc->l[c].nfree = 0;
+	}
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		g.reg = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	tc->state = MP_TC_DEAD;
+	pthread_mutex_unlock(&g.reg_lock);
+}
+
+/* ---- large blocks ---- */
+
+static void *large_alloc(size_t n, size_t align, int *ret_zeroed)
+{
+	if (n > mp_heap.size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t npages = (n + MP_PAGE_SIZE - 1) >> MP_PAGE_SHIFT;
+	size_t apages = align > MP_PAGE_SIZE ? align >> MP_PAGE_SHIFT : 1;
+	if (npages == 0)
+		npages = 1;
+	pthread_mutex_lock(&mp_heap.lock);
+	struct mp_span *s = mp_heap_alloc_locked(npages, apages, MP_SPAN_LARGE, 0);
+	if (s) {
+		s->large_size = n;
+		mp_heap.large_nmalloc++;
+		mp_heap.large_bytes += (uint64_t)s->npages * MP_PAGE_SIZE;
+		if (ret_zeroed)
+			*ret_zeroed = s->zeroed;
+	}
+	pthread_mutex_unlock(&mp_heap.lock);
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return (void *)s->start;
+}
+
+/* The live large span starting at p, or NULL (not a block of ours).
+ * Under mp_heap.lock. */
+static struct mp_span *large_span_locked(const void *p)
+{
+	struct mp_span *s = mp_heap_span_of(p);
+	if (!s || s->state != MP_SPAN_LARGE || s->start != (uintptr_t)p)
+		return NULL;
+	return s;
+}
+
+static void large_free(void *p)
+{
+	uint32_t b = 0;
+	pthread_mutex_lock(&mp_heap.lock);
+	struct mp_span *s = large_span_locked(p);
+	if (s) {
+		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
+		mp_heap.large_nfree++;
+		mp_heap.large_bytes -= (uint64_t)s->npages * MP_PAGE_SIZE;
+		mp_heap_free_locked(s);
+	}
+	pthread_mutex_unlock(&mp_heap.lock);
+	void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+	if (b && fn)
+		fn(b - 1);
+}
+
+/* ---- small blocks ---- */
+
+static void *small_alloc(unsigned c)
+{
+	struct mp_tcache *tc = &mp_tc;
+	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
+		if (tc->state == MP_TC_NEW)
+			tc_setup(tc);
+		else {
+			void *p;
+			if (mp_central_get(c, 1, &p) != 1) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			__atomic_fetch_add(&g.dead_mallocs[c], 1, __ATOMIC_RELAXED);
+			return p;
+		}
+	}
+	struct mp_tlist *l = &tc->l[c];
+	if (!l->head) {
+		l->count = mp_central_get(c, mp_classes[c].batch, &l->head);
+		if (!l->count) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	void *p = l->head;
+	l->head = *(void **)p;
+	l->count--;
+	l->nmalloc++;
+	return p;
+}
+
+static void small_free(void *p, unsigned c)
+{
+	struct mp_tcache *tc = &mp_tc;
+	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
+		if (tc->state == MP_TC_NEW)
+			tc_setup(tc);
+		else {
+			*(void **)p = NULL;
+			mp_central_put(c, p, 1);
+			__atomic_fetch_add(&g.dead_frees[c], 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	struct mp_tlist *l = &tc->l[c];
+	*(void **)p = l->head;
+	l->head = p;
+	l->count++;
+	l->nfree++;
+	if (l->count > l->max)
+		tc_release(l, c, mp_classes[c].batch);
+}
+
+MP_NOINLINE MP_COLD void *mp_alloc_malloc_slow(size_t n)
+{
+	if (MP_UNLIKELY(mp_alloc_init() < 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n > MP_MAX_SMALL)
+		return large_alloc(n, 0, NULL);
+	return small_alloc(mp_size_class(n));
+}
+
+MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
+{
+	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
+				     __ATOMIC_RELAXED);
+	if (c & MP_CLASSMAP_SAMPLED) {
+		uint32_t b;
+		void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+		if (mp_alloc_take_sample(p, &b) && fn)
+			fn(b);
+	}
+	c &= 0x7f;
+	if (c == 0)
+		large_free(p);
+	else
+		small_free(p, c);
+}
+
+void *mp_alloc_calloc(size_t total)
+{
+	if (total > MP_MAX_SMALL) {
+		if (mp_alloc_init() < 0) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		int zeroed = 0;
+		void *p = large_alloc(total, 0, &zeroed);
+		if (p && !zeroed)
+			memset(p, 0, total);
+		return p;
+	}
+	void *p = mp_alloc_malloc(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *mp_alloc_memalign(size_t align, size_t n)
+{
+	if (align <= 16)
+		return mp_alloc_malloc(n);
+	if (mp_alloc_init() < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n <= MP_MAX_SMALL && align <= MP_PAGE_SIZE) {
+		/* A class whose size is a multiple of align has align-aligned
+		 * blocks, since spans start on page boundaries. */
+		for (unsigned c = mp_size_class(n); c < MP_NCLASS; c++)
+			if (mp_classes[c].size % align == 0)
+				return small_alloc(c);
+	}
+	if (n > SIZE_MAX - align) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return large_alloc(n ? n : 1, align, NULL);
+}
+
+size_t mp_alloc_usable(const void *p)
+{
+	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
+				     __ATOMIC_RELAXED) & 0x7f;
+	if (c)
+		return mp_classes[c].size;
+	pthread_mutex_lock(&mp_heap.lock);
+	struct mp_span *s = large_span_locked(p);
+	size_t n = s ? (size_t)s->npages * MP_PAGE_SIZE : 0;
+	pthread_mutex_unlock(&mp_heap.lock);
+	return n;
+}
+
+void *mp_alloc_realloc(void *p, size_t n)
+{
+	size_t old = mp_alloc_usable(p);
+	if (old == 0)
+		return NULL;       /* not a live block of ours: nothing sane to do */
+	if (old <= MP_MAX_SMALL) {
+		/* Same class, or shrinking by less than half: keep it. */
+		if (n <= old && (n > old / 2 || old <= 64))
+			return p;
+	} else if (n > MP_MAX_SMALL && n <= mp_heap.size) {
+		size_t npages = (n + MP_PAGE_SIZE - 1) >> MP_PAGE_SHIFT;
+		pthread_mutex_lock(&mp_heap.lock);
+		struct mp_span *s = large_span_locked(p);
+		size_t before = s ? s->npages : 0;
+		int r = s ? mp_heap_resize_locked(s, npages) : -ENOMEM;
+		if (r == 0) {
+			s->large_size = n;
+			mp_heap.large_bytes += ((uint64_t)s->npages - before) * MP_PAGE_SIZE;
+		}
+		pthread_mutex_unlock(&mp_heap.lock);
+		if (r == 0)
+			return p;
+	}
+	void *q = mp_alloc_malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n < old ? n : old);
+	mp_alloc_free(p);
+	return q;
+}
+
+/* ---- sampling marks ---- */
+
+int mp_alloc_set_sample(void *p, uint32_t b)
+{
+	struct mp_span *s = mp_heap_span_of(p);
+	if (!s)
+		return -EINVAL;
+	if (s->state == MP_SPAN_LARGE) {
+		__atomic_store_n(&s->bucket, b + 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	unsigned c = s->cls;
+	const struct mp_sizeclass *sc = &mp_classes[c];
+	uint32_t *arr = __atomic_load_n(&s->buckets, __ATOMIC_ACQUIRE);
+	if (!arr) {
+		uint32_t *fresh = mp_meta_alloc((size_t)sc->nobjs * sizeof(uint32_t));
+		if (!fresh)
+			return -ENOMEM;
+		if (__atomic_compare_exchange_n(&s->buckets, &arr, fresh, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			arr = fresh;
+		else
+			mp_meta_free(fresh, (size_t)sc->nobjs * sizeof(uint32_t));
+	}
+	uint32_t i = mp_class_index(c, (uintptr_t)p - s->start);
+	__atomic_store_n(&arr[i], b + 1, __ATOMIC_RELEASE);
+	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
+	for (uint32_t k = 0; k < s->npages; k++)
+		if (!(__atomic_load_n(&mp_heap.classmap[first + k], __ATOMIC_RELAXED) &
+		      MP_CLASSMAP_SAMPLED))
+			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
+					  __ATOMIC_RELEASE);
+	return 0;
+}
+
+int mp_alloc_take_sample(void *p, uint32_t *ret_b)
+{
+	struct mp_span *s = mp_heap_span_of(p);
+	uint32_t b;
+	if (!s)
+		return 0;
+	if (s->state == MP_SPAN_LARGE) {
+		if (s->start != (uintptr_t)p)
+			return 0;
+		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
+	} else if (s->state == MP_SPAN_SMALL) {
+		uint32_t *arr = __atomic_load_n(&s->buckets, __ATOMIC_ACQUIRE);
+		if (!arr)
+			return 0;
+		b = __atomic_exchange_n(&arr[mp_class_index(s->cls, (uintptr_t)p - s->start)], 0,
+					__ATOMIC_ACQ_REL);
+	} else
+		return 0;
+	if (!b)
+		return 0;
+	*ret_b = b - 1;
+	return 1;
+}
+
+/* ---- fork ---- */
+
+void mp_alloc_atfork_prepare(void)
+{
+	pthread_mutex_lock(&g.reg_lock);
+	mp_central_lock_all();
+	pthread_mutex_lock(&mp_heap.lock);
+}
+
+void mp_alloc_atfork_parent(void)
+{
+	pthread_mutex_unlock(&mp_heap.lock);
+	mp_central_unlock_all();
+	pthread_mutex_unlock(&g.reg_lock);
+}
+
+void mp_alloc_atfork_child(void)
+{
+	/* Only this thread exists now: the caches of the others are gone
+	 * (their blocks stay counted as in use, which is what they are to a
+	 * heap that can no longer reach them). */
+	struct mp_tcache *me = &mp_tc;
+	for (struct mp_tcache *t = g.reg; t; t = t->next) {
+		if (t == me)
+			continue;
+		for (unsigned c = 1; c < MP_NCLASS; c++) {
+			g.dead_mallocs[c] += t->l[c].nmalloc;
+			g.dead_frees[c] += t->l[c].nfree;
+		}
+	}
+	g.reg = NULL;
+	if (me->state == MP_TC_LIVE) {
+		me->prev = me->next = NULL;
+		g.reg = me;
+	}
+	pthread_mutex_unlock(&mp_heap.lock);
+	mp_central_unlock_all();
+	pthread_mutex_unlock(&g.reg_lock);
+}
+
+/* ---- statistics and checks ---- */
+
+void mp_alloc_stats(struct mp_alloc_stats *ret)
+{
+	struct mp_alloc_stats st;
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&g.reg_lock);
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		st.class_mallocs[c] = __atomic_load_n(&g.dead_mallocs[c], __ATOMIC_RELAXED);
+		st.class_frees[c] = __atomic_load_n(&g.dead_frees[c], __ATOMIC_RELAXED);
+	}
+	for (struct mp_tcache *t = g.reg; t; t = t->next)
+		for (unsigned c = 1; c < MP_NCLASS; c++) {
+			st.class_mallocs[c] += __atomic_load_n(&t->l[c].nmalloc, __ATOMIC_RELAXED);
+			st.class_frees[c] += __atomic_load_n(&t->l[c].nfree, __ATOMIC_RELAXED);
+		}
+	pthread_mutex_unlock(&g.reg_lock);
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		st.mallocs += st.class_mallocs[c];
+		st.frees += st.class_frees[c];
+		/* Unsynchronized counters of other threads can lag: never negative. */
+		if (st.class_mallocs[c] > st.class_frees[c])
+			st.heap_alloc += (st.class_mallocs[c] - st.class_frees[c]) * mp_classes[c].size;
+	}
+	pthread_mutex_lock(&mp_heap.lock);
+	st.mallocs += mp_heap.large_nmalloc;
+	st.frees += mp_heap.large_nfree;
+	st.heap_alloc += mp_heap.large_bytes;
+	st.heap_sys = (uint64_t)mp_heap.top * MP_PAGE_SIZE;
+	st.heap_idle = (uint64_t)mp_heap.free_pages * MP_PAGE_SIZE;
+	st.heap_released = (uint64_t)mp_heap.released_pages * MP_PAGE_SIZE;
+	st.heap_inuse = st.heap_sys - st.heap_idle;
+	pthread_mutex_unlock(&mp_heap.lock);
+	*ret = st;
+}
+
+int mp_alloc_check(void)
+{
+	if (__atomic_load_n(&g.init, __ATOMIC_ACQUIRE) != INIT_DONE)
+		return 0;
+	mp_central_lock_all();
+	pthread_mutex_lock(&mp_heap.lock);
+	int r = mp_heap_check_locked();
+	if (r == 0)
+		r = mp_central_check_locked();
+	pthread_mutex_unlock(&mp_heap.lock);
+	mp_central_unlock_all();
+	return r;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memprof's allocator for the process under test: size classes
+ * (sizeclass.h), per-thread caches, central lists per class (central.c) and
+ * a page heap (pageheap.h).  Runs in the target: never calls any other
+ * allocator, never prints.
+ *
+ * Thread caches live in initial-exec TLS, zero-initialized: a thread that
+ * has not been set up has empty lists with a limit of 0, so its first malloc
+ * and its first free both fall into the slow path, which sets it up (the
+ * empty-cache sentinel: no "initialized?" test on the fast path).  A thread
+ * that has exited (its cache flushed by a pthread key destructor) is marked
+ * dead and keeps working through the central lists.
+ *
+ * Thread safety: everything here may be called from any thread.  Not
+ * async-signal-safe (like glibc's malloc): the slow paths take mutexes.
+ * Fork: mp_alloc_atfork_{prepare,parent,child} must run around fork().
+ */
+#ifndef MP_ALLOC_ALLOC_H
+#define MP_ALLOC_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/pageheap.h"
+#include "alloc/sizeclass.h"
+#include "sample/compiler.h"
+
+struct mp_tlist {
+	void *head;              /* singly linked through each block's first word */
+	uint32_t count;
+	uint32_t max;            /* 0: not set up (or dead): every free goes slow */
+	uint64_t nmalloc;        /* blocks handed to the program (stats) */
+	uint64_t nfree;          /* blocks taken back (stats) */
+};
+
+enum { MP_TC_NEW = 0, MP_TC_LIVE = 1, MP_TC_DEAD = 2 };
+
+struct mp_tcache {
+	struct mp_tlist l[MP_NCLASS];
+	int state;               /* MP_TC_* */
+	struct mp_tcache *next, *prev;   /* registry of live caches */
+};
+
+extern MP_TLS struct mp_tcache mp_tc;
+
+/* Out-of-line paths.  Return NULL with errno = ENOMEM on failure. */
+void *mp_alloc_malloc_slow(size_t n);
+void mp_alloc_free_slow(void *p);
+
+/* The whole malloc fast path: class lookup, pop. */
+static inline void *mp_alloc_malloc(size_t n)
+{
+	if (MP_LIKELY(n <= MP_MAX_SMALL)) {
+		struct mp_tlist *l = &mp_tc.l[mp_size_class(n)];
+		void *p = l->head;
+		if (MP_LIKELY(p != NULL)) {
+			l->head = *(void **)p;
+			l->count--;
+			l->nmalloc++;
+			return p;
+		}
+	}
+	return mp_alloc_malloc_slow(n);
+}
+
+/*
+ * The free fast path for a block of ours (mp_heap_owns(p)): one byte of the
+ * class map gives the class, and tells whether a sampled block may live in
+ * the span (then the slow path credits the profile).
+ */
+static inline void mp_alloc_free(void *p)
+{
+	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
+				     __ATOMIC_RELAXED);
+	struct mp_tlist *l = &mp_tc.l[c & 0x7f];
+	if (MP_LIKELY(c < MP_CLASSMAP_SAMPLED && l->count < l->max)) {
+		*(void **)p = l->head;
+		l->head = p;
+		l->count++;
+		l->nfree++;
+		return;
+	}
+	mp_alloc_free_slow(p);
+}
+
+/* Set up the arena (idempotent; the first malloc does it).  0 or -ENOMEM. */
+int mp_alloc_init(void);
+
+/* calloc of `total` bytes (overflow already checked). */
+void *mp_alloc_calloc(size_t total);
+/* memalign for a power-of-two `align`. */
+void *mp_alloc_memalign(size_t align, size_t n);
+/* realloc of a block of ours (p != NULL, n != 0): in place when it can. */
+void *mp_alloc_realloc(void *p, size_t n);
+/* Usable bytes of a block of ours, 0 for a pointer that is not a live block. */
+size_t mp_alloc_usable(const void *p);
+
+/*
+ * Sampling support: remember that the block p (ours, live) was sampled into
+ * profile bucket b; take the bucket back when it is freed.  The free paths
+ * call the function registered with mp_alloc_on_sampled_free() with the
+ * bucket of every sampled block they free.  Lock-free; not for signal
+ * handlers that interrupted the allocator.
+ */
+int mp_alloc_set_sample(void *p, uint32_t b);
+int mp_alloc_take_sample(void *p, uint32_t *ret_b);
+void mp_alloc_on_sampled_free(void (*fn)(uint32_t b));
+
+/* Fork handlers (prepare takes every allocator lock). */
+void mp_alloc_atfork_prepare(void);
+void mp_alloc_atfork_parent(void);
+void mp_alloc_atfork_child(void);
+
+/* Statistics, Go MemStats names. */
+struct mp_alloc_stats {
+	uint64_t heap_alloc;     /* bytes in live blocks (class sizes; large: pages) */
+	uint64_t heap_inuse;     /* bytes in in-use spans */
+	uint64_t heap_idle;      /* bytes in free spans */
+	uint64_t heap_released;  /* of those, returned to the OS */
+	uint64_t heap_sys;       /* arena bytes ever used */
+	uint64_t mallocs, frees; /* cumulative block counts */
+	uint64_t class_mallocs[MP_NCLASS], class_frees[MP_NCLASS];
+};
+void mp_alloc_stats(struct mp_alloc_stats *ret);
+
+/* Invariant walker: spans, free lists and counts agree.  0, or a negative
+ * line number of the failed check.  Stops the world only in the sense of
+ * taking every allocator lock: call when other threads are quiet. */
+int mp_alloc_check(void);
+
+#endif

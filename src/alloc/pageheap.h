@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The page heap: one contiguous arena of address space, cut into spans of
+ * MP_PAGE_SIZE pages, with a page map from address to span.  Runs in the
+ * target: memory comes from mmap only, never from any malloc.
+ *
+ * The arena is reserved once (MAP_NORESERVE, so it costs address space, not
+ * memory; the size halves until the kernel accepts it).  Because it is one
+ * range, "is this pointer ours?" is one subtraction and one compare, and a
+ * pointer from anywhere else (glibc, before we took over) is never mistaken
+ * for ours.
+ *
+ * Span states: free (in a size bin, and in the scavenger's age list while its
+ * pages still hold memory), small (blocks of one size class), large (one
+ * block).  Invariants, all under mp_heap.lock:
+ *   - an in-use span's every page maps to it; a free span's first and last
+ *     page map to it (interior entries are stale and never followed);
+ *   - mp_heap.classmap[page] is the size class (bit 7: "a sampled block may
+ *     live here") for pages of in-use small spans, and 0 everywhere else, so
+ *     free()'s fast path needs that one byte;
+ *   - adjacent free spans are merged unless exactly one of them has been
+ *     released to the OS.
+ * Idle pages go back to the OS with MADV_DONTNEED (so RSS really drops) once
+ * they have been free for MP_SCAVENGE_DELAY_NS, or at once when more than
+ * max(MP_RETAIN_MIN, in-use / 8) bytes of unreleased free pages pile up.
+ */
+#ifndef MP_ALLOC_PAGEHEAP_H
+#define MP_ALLOC_PAGEHEAP_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/sizeclass.h"
+
+enum { MP_SPAN_FREE = 0, MP_SPAN_SMALL = 1, MP_SPAN_LARGE = 2 };
+
+#define MP_NBINS 128                 /* exact bins for free spans of 1..128 pages */
+#define MP_CLASSMAP_SAMPLED 0x80u
+
+struct mp_span {
+	uintptr_t start;             /* address of the first page */
+	uint32_t npages;
+	uint8_t state;               /* MP_SPAN_* */
+	uint8_t cls;                 /* small: size class */
+	uint8_t released;            /* free: pages returned to the OS */
+	uint8_t zeroed;              /* pages read as zero (fresh or released) */
+	struct mp_span *next, *prev; /* free: size bin; small: central partial list */
+	struct mp_span *age_next, *age_prev; /* free and unreleased: scavenger order */
+	uint64_t freed_ns;           /* free: when (CLOCK_MONOTONIC_COARSE) */
+	/* small spans (under the central lock of their class) */
+	void *freelist;              /* returned blocks */
+	uint32_t carved;             /* blocks handed out from the fresh end so far */
+	uint32_t inuse;              /* blocks out of the span (caches or program) */
+	uint8_t in_partial;          /* on the central partial list */
+	/* sampling: small: per-block bucket + 1 (0: not sampled), installed once
+	 * by CAS; large: bucket + 1 of its one block */
+	uint32_t *buckets;
+	uint32_t bucket;
+	uint64_t large_size;         /* large: requested bytes */
+};
+
+struct mp_heap {
+	uintptr_t base;              /* arena start, page aligned; 0 until init */
+	size_t size;                 /* arena bytes */
+	uint8_t *classmap;           /* per page, see above */
+	struct mp_span **pagemap;    /* per page */
+	pthread_mutex_t lock;
+	size_t top;                  /* pages ever handed out from the arena start */
+	struct mp_span *bins[MP_NBINS];
+	uint64_t binmap[MP_NBINS / 64];
+	struct mp_span *large;       /* free spans of more than MP_NBINS pages */
+	struct mp_span *age_head, *age_tail;
+	size_t free_pages;           /* in free spans */
+	size_t released_pages;       /* of those, released */
+	uint64_t last_scavenge_ns;
+	uint64_t large_nmalloc, large_nfree, large_bytes; /* large blocks: stats */
+	uint64_t nreleases;          /* madvise calls */
+};
+
+extern struct mp_heap mp_heap;
+
+#define MP_SCAVENGE_DELAY_NS 1000000000ull
+#define MP_RETAIN_MIN ((size_t)4 << 20)
+
+/*
+ * Reserve the arena (at most `max_bytes`, halving down to 64 MiB while the
+ * kernel refuses) and the page maps.  0, or -ENOMEM when nothing can be
+ * reserved.  Not thread-safe: the caller serializes initialization.
+ */
+int mp_heap_init(size_t max_bytes);
+
+/* Whether p lies in the arena (NULL never does). */
+static inline int mp_heap_owns(const void *p)
+{
+	return (uintptr_t)p - mp_heap.base < mp_heap.size;
+}
+
+/*
+ * Under mp_heap.lock: a span of npages whose start is aligned to
+ * `align_pages` pages (a power of two, 1 for none), with state, class and
+ * page map entries set for `state`/`cls`.  NULL when the arena is full.
+ */
+struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int state, unsigned cls);
+
+/* Under mp_heap.lock: give an in-use span back; may release idle pages. */
+void mp_heap_free_locked(struct mp_span *s);
+
+/* Under mp_heap.lock: make in-use large span s npages long in place
+ * (shrinking frees its tail; growing takes the free pages right after it).
+ * 0, or -ENOMEM when it cannot grow in place. */
+int mp_heap_resize_locked(struct mp_span *s, size_t npages);
+
+/* Under mp_heap.lock: release idle pages now (force: all of them). */
+void mp_heap_scavenge_locked(uint64_t now_ns, int force);
+
+/* The span holding address p (in the arena), or NULL; may be stale for a
+ * free span's interior pages: check the state under the lock. */
+static inline struct mp_span *mp_heap_span_of(const void *p)
+{
+	return __atomic_load_n(&mp_heap.pagemap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
+			       __ATOMIC_ACQUIRE);
+}
+
+/* Metadata memory (span structs, bucket arrays): own mappings, never
+ * unmapped.  mp_meta_alloc returns zeroed memory or NULL; thread-safe. */
+void *mp_meta_alloc(size_t bytes);
+void mp_meta_free(void *p, size_t bytes);
+
+uint64_t mp_heap_now_ns(void);
+
+/* For the invariant walker and tests: check every invariant above.
+ * Under mp_heap.lock.  0, or a negative line number of the failed check. */
+int mp_heap_check_locked(void);
+
+#endif
