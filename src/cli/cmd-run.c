@@ -26,10 +26,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/snapshots.h"
 #include "cli/target.h"
 #include "convert/convert.h"
 
@@ -41,6 +43,8 @@ struct run_settings {
 	uint64_t rate;        /* --rate: average bytes between samples; 1: all; 0: off */
 	unsigned depth;       /* --depth: frames kept per stack, 1..MAX_DEPTH */
 	bool quiet;           /* -q, --quiet: do not report the profiles written */
+	uint64_t interval_ns; /* --interval: numbered snapshot period; 0: none */
+	int snapshot_signal;  /* --snapshot-signal: on-demand snapshots; 0: none */
 };
 
 static const struct run_settings default_settings = {
@@ -48,6 +52,8 @@ static const struct run_settings default_settings = {
 	.rate = 512 * 1024,
 	.depth = 64,
 	.quiet = false,
+	.interval_ns = 0,
+	.snapshot_signal = SIGUSR2,
 };
 
 /* Signals memprof passes on to the target while it waits. */
@@ -67,6 +73,12 @@ static void usage(FILE *f)
 	      "                     K, M, G (1024-based); 1 records every allocation, 0 turns\n"
 	      "                     sampling off (default: 512K)\n"
 	      "      --depth N      keep at most N frames per stack, 1..256 (default: 64)\n"
+	      "      --interval DURATION\n"
+	      "                     also write numbered profiles every DURATION while the\n"
+	      "                     program runs (500ms, 10s, 1m; default: none)\n"
+	      "      --snapshot-signal SIG\n"
+	      "                     signal that asks for a numbered profile, as does\n"
+	      "                     'memprof snapshot PID' (default: USR2; none: off)\n"
 	      "  -q, --quiet        do not report the profiles written\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
@@ -240,9 +252,10 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", shim, preload && *preload ? ":" : "",
 		     preload ? preload : "") < 0)
 		ld = NULL;
-	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s",
+	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s"
+		     ",interval=%" PRIu64 "ns,snapshot_signal=%d",
 		     opts && *opts ? opts : "", opts && *opts ? "," : "",
-		     s->rate, s->depth, snapdir) < 0)
+		     s->rate, s->depth, snapdir, s->interval_ns, s->snapshot_signal) < 0)
 		mo = NULL;
 	if (!ld || !mo) {
 		free(ld);
@@ -381,8 +394,35 @@ static bool reap(struct child_state *c)
  * Returns 0 with c filled in, or the exit status to fail with (exec failed:
  * 127 or 126, like a shell, the reason already printed).
  */
+/*
+ * Numbered snapshots are converted while the program runs, at most every
+ * NUMBERED_POLL_MS, so their profiles can be looked at during a long run
+ * (and a program killed with SIGKILL keeps all it wrote).
+ */
+#define NUMBERED_POLL_MS 250
+
+struct numbered_run {
+	const struct mp_snapshots_ops *ops;
+	const char *snapdir;
+	struct timespec last;   /* CLOCK_MONOTONIC of the last scan */
+	size_t kept;            /* snapshots that failed to convert and were kept */
+	int failures;
+};
+
+static void numbered_poll(struct numbered_run *nr)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - nr->last.tv_sec) * 1000 + (now.tv_nsec - nr->last.tv_nsec) / 1000000 <
+	    NUMBERED_POLL_MS)
+		return;
+	nr->last = now;
+	nr->failures += mp_snapshots_collect(nr->snapdir, nr->ops, &nr->kept);
+}
+
 static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
-			struct child_state *c)
+			struct child_state *c, struct numbered_run *nr)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	struct sigaction old_int, old_quit, old_chld;
@@ -466,7 +506,16 @@ static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
 
 	while (reap(c)) {
 		siginfo_t si;
-		int sig = sigwaitinfo(&waitset, &si);
+		int sig;
+
+		if (nr) {
+			struct timespec ts = { 0, NUMBERED_POLL_MS * 1000000L };
+
+			sig = sigtimedwait(&waitset, &si, &ts);
+			numbered_poll(nr);
+		} else {
+			sig = sigwaitinfo(&waitset, &si);
+		}
 
 		if (sig > 0 && sig != SIGCHLD)
 			forward_signal(c, sig);
@@ -549,17 +598,60 @@ static int cmp_pid(const void *a, const void *b)
 }
 
 /*
+ * Turn one raw snapshot into the profiles named after heap profile `out`,
+ * reporting what happened.  0, or < 0 when it failed (the snapshot is then
+ * named as kept; the caller keeps it).
+ */
+static int convert_one(const char *snap, const char *out, const struct run_settings *s)
+{
+	char *err = NULL;
+	int r = mp_convert_heap(snap, out, &err);
+
+	if (r < 0) {
+		if (err)
+			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n", err, snap);
+		else
+			fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
+				"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
+	} else if (!s->quiet) {
+		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+	}
+	free(err);
+	return r;
+}
+
+/* Numbered snapshots (cli/snapshots.h): named like the process's final profile. */
+struct numbered_ctx {
+	const struct run_settings *s;
+	const struct child_state *c;
+};
+
+static char *numbered_final_name(void *ctx, pid_t pid)
+{
+	const struct numbered_ctx *x = ctx;
+
+	return output_name(x->s->output, pid, pid == x->c->pid);
+}
+
+static int numbered_convert(void *ctx, const char *snap, const char *out)
+{
+	const struct numbered_ctx *x = ctx;
+
+	return convert_one(snap, out, x->s);
+}
+
+/*
  * Convert every snapshot in snapdir, then remove it.  A snapshot that fails
  * to convert is kept (and named) so `memprof convert` can be tried on it.
  * Returns the number of failures; *ret_target_found says whether the target
- * left a snapshot.
+ * left a snapshot.  `kept_before` numbered snapshots were kept already.
  */
 static int convert_all(const char *snapdir, const struct run_settings *s, pid_t target,
-		       bool *ret_target_found)
+		       size_t kept_before, bool *ret_target_found)
 {
 	pid_t *pids = NULL;
 	size_t npids = 0, cap = 0;
-	int failures = 0, kept = 0;
+	int failures = 0, kept = kept_before ? 1 : 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -594,7 +686,7 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
 	for (size_t pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < npids; i++) {
 			bool is_target = pids[i] == target;
-			char *snap = NULL, *out, *err = NULL;
+			char *snap = NULL, *out;
 			int r;
 
 			if (is_target != (pass == 0))
@@ -609,22 +701,13 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
 				kept++;
 				continue;
 			}
-			r = mp_convert_heap(snap, out, &err);
+			r = convert_one(snap, out, s);
 			if (r < 0) {
-				if (err)
-					fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n",
-						err, snap);
-				else
-					fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
-						"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
 				failures++;
 				kept++;
 			} else {
-				if (!s->quiet)
-					fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
 				unlink(snap);
 			}
-			free(err);
 			free(out);
 			free(snap);
 		}
@@ -650,11 +733,13 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
  * start with it. */
 static int parse_options(int argc, char **argv, struct run_settings *s)
 {
-	enum { OPT_RATE = 0x100, OPT_DEPTH };
+	enum { OPT_RATE = 0x100, OPT_DEPTH, OPT_INTERVAL, OPT_SNAPSHOT_SIGNAL };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate",   required_argument, NULL, OPT_RATE },
 		{ "depth",  required_argument, NULL, OPT_DEPTH },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "snapshot-signal", required_argument, NULL, OPT_SNAPSHOT_SIGNAL },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -690,6 +775,26 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 				return 2;
 			}
 			s->depth = (unsigned)v;
+			break;
+		case OPT_INTERVAL:
+			r = mp_parse_duration(optarg, &s->interval_ns);
+			if (r < 0) {
+				fprintf(stderr, "memprof: bad --interval '%s': %s\n", optarg,
+					r == -EOVERFLOW ? "too long" : "not a duration like 500ms");
+				return 2;
+			}
+			if (s->interval_ns && s->interval_ns < 1000000) {
+				fprintf(stderr, "memprof: bad --interval '%s': shorter than 1ms\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_SNAPSHOT_SIGNAL:
+			if (mp_snapshots_parse_signal(optarg, &s->snapshot_signal) < 0) {
+				fprintf(stderr, "memprof: bad --snapshot-signal '%s': not a signal "
+					"name or number the shim can take, or 'none'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'q':
 			s->quiet = true;
@@ -734,6 +839,13 @@ int mp_cmd_run(int argc, char **argv)
 {
 	struct run_settings s = default_settings;
 	struct child_state child = { .pid = -1 };
+	struct numbered_ctx numbered_ctx = { 0 };
+	const struct mp_snapshots_ops numbered_ops = {
+		.ctx = &numbered_ctx,
+		.final_name = numbered_final_name,
+		.convert = numbered_convert,
+	};
+	struct numbered_run nr = { 0 };
 	char *argv0 = argv[0];
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
@@ -777,7 +889,12 @@ int mp_cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 
-	status = run_and_wait(path, prog_argv, is_elf, env, &child);
+	numbered_ctx.s = &s;
+	numbered_ctx.c = &child;
+	nr.ops = &numbered_ops;
+	nr.snapdir = snapdir;
+	status = run_and_wait(path, prog_argv, is_elf, env, &child,
+			      s.interval_ns || s.snapshot_signal ? &nr : NULL);
 	if (status)
 		goto cleanup;
 
@@ -795,7 +912,9 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (preload)
 		unlink(preload);
-	failures = convert_all(snapdir, &s, child.pid, &target_found);
+	/* Numbered snapshots not converted yet, then the final ones. */
+	nr.failures += mp_snapshots_collect(snapdir, &numbered_ops, &nr.kept);
+	failures = nr.failures + convert_all(snapdir, &s, child.pid, nr.kept, &target_found);
 	if (!target_found)
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
 			prog_argv[0]);

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof snapshot [--timeout DURATION] [--no-wait] PID`: ask a process
+ * running the shim for a numbered snapshot now, and wait until it is on disk.
+ *
+ * The request is the process's snapshot signal sent with sigqueue(3) and the
+ * value MP_TRIGGER_MAGIC, which the shim takes as a request even when the
+ * program installed its own handler for that signal (src/shim/trigger.c).
+ * Before sending anything we make sure the shim is loaded in the process
+ * (its maps name libmemprof.so) and read the signal and the snapshot
+ * directory from the MEMPROF_OPTIONS it started with, so a process without
+ * the shim never receives a stray signal.  Completion is seen with inotify:
+ * the shim renames each finished snapshot into place.
+ *
+ * Also the numbered-snapshot collector `memprof run` uses (snapshots.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/snapshots.h"
+#include "report/timeline.h"
+#include "shim/trigger.h"
+
+/* ---- signal names ------------------------------------------------------------------ */
+
+int mp_snapshots_parse_signal(const char *s, int *ret_sig)
+{
+	static const int refused[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+				       SIGTRAP, SIGSYS, SIGCHLD, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU };
+	uint64_t v;
+	int sig = -1;
+
+	if (strcmp(s, "none") == 0 || strcmp(s, "0") == 0) {
+		*ret_sig = 0;
+		return 0;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	if (mp_parse_u64(s, &v) == 0) {
+		sig = v <= 64 ? (int)v : -1;
+	} else if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+		bool max = strncasecmp(s, "RTMAX", 5) == 0;
+		uint64_t off = 0;
+
+		if (s[5] && ((s[5] != (max ? '-' : '+')) || mp_parse_u64(s + 6, &off) < 0))
+			return -EINVAL;
+		if (off > (uint64_t)(SIGRTMAX - SIGRTMIN))
+			return -EINVAL;
+		sig = max ? SIGRTMAX - (int)off : SIGRTMIN + (int)off;
+	} else {
+		for (int i = 1; i < SIGRTMIN; i++) {
+			const char *n = sigabbrev_np(i);
+
+			if (n && strcasecmp(n, s) == 0) {
+				sig = i;
+				break;
+			}
+		}
+	}
+	if (sig < 1 || sig > SIGRTMAX)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (sig == refused[i])
+			return -EINVAL;
+	*ret_sig = sig;
+	return 0;
+}
+
+/* ---- the collector ------------------------------------------------------------------ */
+
+/* "memprof.<pid>.<seq>.snap" -> pid and seq; false for any other name. */
+static bool numbered_name(const char *name, pid_t *ret_pid, uint32_t *ret_seq)
+{
+	unsigned long long pid, seq;
+	int n = 0;
+
+	if (sscanf(name, "memprof.%llu.%llu.snap%n", &pid, &seq, &n) != 2 || n == 0 ||
+	    name[n] != '\0' || name[8] < '0' || name[8] > '9')
+		return false;
+	if (pid == 0 || pid > INT_MAX || seq == 0 || seq > UINT32_MAX)
+		return false;
+	*ret_pid = (pid_t)pid;
+	*ret_seq = (uint32_t)seq;
+	return true;
+}
+
+struct numbered {
+	pid_t pid;
+	uint32_t seq;
+};
+
+static int cmp_numbered(const void *a, const void *b)
+{
+	const struct numbered *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops,
+			 size_t *ret_kept)
+{
+	struct numbered *v = NULL;
+	size_t n = 0, cap = 0;
+	int failures = 0;
+	struct dirent *de;
+	DIR *d = opendir(snapdir);
+
+	if (!d)
+		return 0;   /* reported by the final conversion */
+	while ((de = readdir(d))) {
+		struct numbered x;
+
+		if (!numbered_name(de->d_name, &x.pid, &x.seq))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct numbered *nv = realloc(v, nc * sizeof(*nv));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = x;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_numbered);
+	for (size_t i = 0; i < n; i++) {
+		char *snap = NULL, *kept = NULL, *final = ops->final_name(ops->ctx, v[i].pid), *out;
+
+		out = final ? mp_snapname_numbered(final, v[i].seq) : NULL;
+		if (!out || asprintf(&snap, "%s/memprof.%d.%" PRIu32 ".snap", snapdir,
+				     (int)v[i].pid, v[i].seq) < 0 ||
+		    asprintf(&kept, "%s.failed", snap) < 0) {
+			fputs("memprof: out of memory\n", stderr);
+			failures++;
+		} else if (rename(snap, kept) == 0) {
+			/* Converted under the name it keeps on failure, so the
+			 * message that names it stays true. */
+			if (ops->convert(ops->ctx, kept, out) < 0) {
+				failures++;
+				(*ret_kept)++;
+			} else {
+				unlink(kept);
+			}
+		}
+		free(final);
+		free(out);
+		free(snap);
+		free(kept);
+	}
+	free(v);
+	return failures;
+}
+
+/* ---- memprof snapshot ----------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof snapshot [OPTIONS] PID\n"
+	      "Ask process PID, running under memprof (or with the shim preloaded), for a\n"
+	      "numbered snapshot now, and wait until it is written.  Under 'memprof run' it\n"
+	      "becomes a numbered profile (see memprof-run(1)).\n"
+	      "\n"
+	      "Options:\n"
+	      "  -t, --timeout DURATION  wait at most this long (default: 10s)\n"
+	      "      --no-wait           send the request and return\n"
+	      "  -q, --quiet             do not report the snapshot written\n"
+	      "  -h, --help              show this help and exit\n"
+	      "\n"
+	      "See memprof-snapshot(1).\n", f);
+}
+
+/* Whether the process's maps name the shim. */
+static int shim_loaded(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0)
+		found = strstr(line, "/libmemprof.so") != NULL;
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The snapshot signal and directory the process's shim uses: the last
+ * snapshot_signal= and snapdir= in the MEMPROF_OPTIONS it started with
+ * (the shim reads keys in order), else SIGUSR2 and its working directory.
+ */
+static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
+{
+	char path[64], *buf = NULL, *dir = NULL;
+	size_t len = 0;
+	int sig = SIGUSR2;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		/* empty environment */
+	}
+	rewind(f);
+	while (getdelim(&buf, &len, '\0', f) > 0) {
+		if (strncmp(buf, "MEMPROF_OPTIONS=", 16) != 0)
+			continue;
+		for (char *kv = strtok(buf + 16, ","); kv; kv = strtok(NULL, ",")) {
+			uint64_t v;
+
+			if (strncmp(kv, "snapshot_signal=", 16) == 0 &&
+			    mp_parse_u64(kv + 16, &v) == 0 && v <= 64)
+				sig = (int)v;
+			else if (strncmp(kv, "snapdir=", 8) == 0 && kv[8]) {
+				free(dir);
+				dir = strdup(kv + 8);
+			}
+		}
+	}
+	free(buf);
+	fclose(f);
+	if (!dir) {
+		char cwd[PATH_MAX];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+		n = readlink(path, cwd, sizeof(cwd) - 1);
+		if (n < 0)
+			return -errno;
+		cwd[n] = '\0';
+		dir = strdup(cwd);
+	}
+	if (!dir)
+		return -ENOMEM;
+	*ret_sig = sig;
+	*ret_dir = dir;
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for "memprof.<pid>.<N>.snap" to be renamed into the watched dir. */
+static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *ret_seq)
+{
+	uint64_t deadline = mono_ms() + timeout_ms;
+	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		uint64_t now = mono_ms();
+		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)(deadline - now > INT_MAX ? INT_MAX : deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			continue;
+		ssize_t n = read(ifd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			pid_t epid;
+			uint32_t seq;
+
+			if (ev->len && numbered_name(ev->name, &epid, &seq) && epid == pid) {
+				*ret_seq = seq;
+				return 0;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return -ESRCH;
+	}
+}
+
+int mp_cmd_snapshot(int argc, char **argv)
+{
+	enum { OPT_NO_WAIT = 0x100 };
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "no-wait", no_argument,       NULL, OPT_NO_WAIT },
+		{ "quiet",   no_argument,       NULL, 'q' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t timeout_ns = 10ull * 1000000000ull, v;
+	bool wait = true, quiet = false;
+	char *argv0 = argv[0], *dir = NULL;
+	int c, r, sig, ifd = -1, status = 1;
+	uint32_t seq = 0;
+	pid_t pid;
+
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			r = mp_parse_duration(optarg, &timeout_ns);
+			if (r < 0) {
+				fprintf(stderr, "memprof: bad --timeout '%s': not a duration like "
+					"10s\n", optarg);
+				argv[0] = argv0;
+				return 2;
+			}
+			break;
+		case OPT_NO_WAIT:
+			wait = false;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			argv[0] = argv0;
+			usage(stdout);
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;
+		}
+	}
+	argv[0] = argv0;
+	if (optind != argc - 1) {
+		fprintf(stderr, "memprof: %s, see 'memprof snapshot --help'\n",
+			optind >= argc ? "missing process id" : "too many arguments");
+		return 2;
+	}
+	if (mp_parse_u64(argv[optind], &v) < 0 || v < 1 || v > INT_MAX) {
+		fprintf(stderr, "memprof: bad process id '%s'\n", argv[optind]);
+		return 2;
+	}
+	pid = (pid_t)v;
+
+	r = shim_loaded(pid);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: %s\n", (int)pid,
+			r == -ENOENT ? "no such process" : strerror(-r));
+		return 1;
+	}
+	if (r == 0) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: the memprof shim "
+			"is not loaded in it\n", (int)pid);
+		return 1;
+	}
+	r = shim_settings(pid, &sig, &dir);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: cannot read its "
+			"environment: %s\n", (int)pid, strerror(-r));
+		return 1;
+	}
+	if (sig == 0) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: it runs with "
+			"snapshot_signal=0 (--snapshot-signal none)\n", (int)pid);
+		goto out;
+	}
+	if (wait) {
+		/* Watch before asking, so the answer cannot be missed. */
+		ifd = inotify_init1(IN_CLOEXEC);
+		if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MOVED_TO) < 0) {
+			fprintf(stderr, "memprof: cannot watch '%s': %s\n", dir, strerror(errno));
+			goto out;
+		}
+	}
+	union sigval sv = { .sival_int = MP_TRIGGER_MAGIC };
+	if (sigqueue(pid, sig, sv) < 0) {
+		fprintf(stderr, "memprof: cannot signal process %d: %s\n", (int)pid, strerror(errno));
+		goto out;
+	}
+	if (!wait) {
+		status = 0;
+		goto out;
+	}
+	r = wait_for_snapshot(ifd, pid, timeout_ns / 1000000, &seq);
+	if (r < 0) {
+		fprintf(stderr, "memprof: no snapshot from process %d: %s\n", (int)pid,
+			r == -ETIMEDOUT ? "timed out" : r == -ESRCH ? "it exited" : strerror(-r));
+		goto out;
+	}
+	if (!quiet)
+		fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 " ('%s/memprof.%d.%"
+			PRIu32 ".snap')\n", (int)pid, seq, dir, (int)pid, seq);
+	printf("%" PRIu32 "\n", seq);
+	status = 0;
+out:
+	if (ifd >= 0)
+		close(ifd);
+	free(dir);
+	return status;
+}

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof timeline [-o FILE] [-n N] [--title T] SNAPSHOT... | RUNDIR`: heap in
+ * use, RSS and live resources over a series of snapshots as a self-contained
+ * SVG or HTML chart (src/report/timeline.c).  Inputs are heap profiles (the
+ * numbered ones `memprof run --interval` writes, or any pprof heap profiles)
+ * or raw snapshots; a directory stands for the heap profiles in it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "common/snapshot.h"
+#include "convert/convert.h"
+#include "pprof/pprof.h"
+#include "report/timeline.h"
+
+struct timeline_settings {
+	const char *output;   /* -o, --output FILE: .svg for SVG, else HTML */
+	uint64_t top;         /* -n, --stacks N: growing stacks named */
+	const char *title;    /* --title TEXT */
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof timeline [OPTIONS] SNAPSHOT...\n"
+	      "       memprof timeline [OPTIONS] RUNDIR\n"
+	      "Chart heap in use, RSS and live fds, threads and timers over a series of\n"
+	      "snapshots (heap profiles such as app.s0001.heap.pb.gz, or raw .snap files),\n"
+	      "with the stacks whose in-use bytes grew most named.  A directory stands for\n"
+	      "the heap profiles in it (the longest series when there are several).\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE  write the chart to FILE: SVG when it ends in .svg,\n"
+	      "                     else HTML (default: timeline.html)\n"
+	      "  -n, --stacks N     name the N stacks that grew most (default: 5)\n"
+	      "      --title TEXT   the chart's title (default: the first file's name)\n"
+	      "  -h, --help         show this help and exit\n"
+	      "\n"
+	      "See memprof-timeline(1).\n", f);
+}
+
+/* ---- inputs --------------------------------------------------------------------- */
+
+struct input {
+	char *path;
+	mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
+};
+
+static int read_whole(const char *path, uint8_t **ret_buf, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (len == cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			uint8_t *nb;
+
+			if (nc > MP_PPROF_MAX_DECOMPRESSED) {
+				free(buf);
+				fclose(f);
+				return -EFBIG;
+			}
+			nb = realloc(buf, nc);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+		free(buf);
+		fclose(f);
+		return -e;
+	}
+	fclose(f);
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* A heap profile from a pprof file or a raw snapshot.  Prints the problem. */
+static int load_heap(const char *path, mp_profile **ret)
+{
+	uint8_t *buf = NULL, *pb = NULL;
+	size_t len = 0, pblen = 0;
+	char *err = NULL;
+	int r = read_whole(path, &buf, &len);
+
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot read '%s': %s\n", path, strerror(-r));
+		return r;
+	}
+	if (len >= 8 && memcmp(buf, MP_SNAP_MAGIC, 8) == 0) {
+		r = mp_convert_heap_encode(buf, len, 0, &pb, &pblen, &err);
+		if (r < 0) {
+			fprintf(stderr, "memprof: cannot read snapshot '%s': %s\n", path,
+				err ? err : strerror(-r));
+			goto out;
+		}
+		r = mp_pprof_parse(pb, pblen, ret, &err);
+	} else {
+		r = mp_pprof_parse(buf, len, ret, &err);
+	}
+	if (r < 0)
+		fprintf(stderr, "memprof: %s profile '%s': %s\n",
+			r == -EBADMSG ? "malformed" : "cannot read", path, err ? err : strerror(-r));
+out:
+	free(err);
+	free(pb);
+	free(buf);
+	return r;
+}
+
+/* The fds/threads/timers profiles beside a heap profile, when they exist. */
+static int load_siblings(struct input *in)
+{
+	static const enum mp_snap_kind kinds[3] = { MP_KIND_FDS, MP_KIND_THREADS, MP_KIND_TIMERS };
+
+	for (size_t k = 0; k < 3; k++) {
+		char *p = mp_snapname_sibling(in->path, kinds[k]), *err = NULL;
+		int r;
+
+		if (!p || access(p, F_OK) != 0) {
+			free(p);
+			continue;
+		}
+		r = mp_pprof_read_file(p, &in->res[k], &err);
+		if (r < 0) {
+			fprintf(stderr, "memprof: cannot read profile '%s': %s\n", p,
+				err ? err : strerror(-r));
+			free(err);
+			free(p);
+			return r;
+		}
+		free(p);
+	}
+	return 0;
+}
+
+struct dir_entry {
+	char *path, *series;
+	uint32_t seq;
+};
+
+static int cmp_dir_entry(const void *a, const void *b)
+{
+	const struct dir_entry *x = a, *y = b;
+	int c = strcmp(x->series, y->series);
+
+	if (c)
+		return c;
+	/* the final profile (seq 0) after the numbered ones */
+	uint64_t xs = x->seq ? x->seq : UINT64_MAX, ys = y->seq ? y->seq : UINT64_MAX;
+	return (xs > ys) - (xs < ys);
+}
+
+/* The heap profiles of the longest series in `dir`, appended to *paths. */
+static int scan_dir(const char *dir, char ***paths, size_t *npaths)
+{
+	struct dir_entry *e = NULL;
+	size_t n = 0, cap = 0, best = 0, best_len = 0, ignored;
+	struct dirent *de;
+	int r = 0;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		r = -errno;
+		fprintf(stderr, "memprof: cannot read directory '%s': %s\n", dir, strerror(errno));
+		return r;
+	}
+	while ((de = readdir(d))) {
+		enum mp_snap_kind kind;
+		char *series;
+		uint32_t seq;
+
+		if (mp_snapname_parse(de->d_name, &series, &seq, &kind) < 0)
+			goto oom;
+		if (kind != MP_KIND_HEAP) {
+			free(series);
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			struct dir_entry *ne = realloc(e, nc * sizeof(*ne));
+
+			if (!ne) {
+				free(series);
+				goto oom;
+			}
+			e = ne;
+			cap = nc;
+		}
+		e[n].series = series;
+		e[n].seq = seq;
+		if (asprintf(&e[n].path, "%s/%s", dir, de->d_name) < 0) {
+			free(series);
+			goto oom;
+		}
+		n++;
+	}
+	qsort(e, n, sizeof(*e), cmp_dir_entry);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && strcmp(e[j].series, e[i].series) == 0; j++)
+			;
+		if (j - i > best_len) {
+			best = i;
+			best_len = j - i;
+		}
+	}
+	if (best_len == 0) {
+		fprintf(stderr, "memprof: no heap profiles in '%s'\n", dir);
+		r = -ENOENT;
+		goto out;
+	}
+	ignored = n - best_len;
+	if (ignored)
+		fprintf(stderr, "memprof: charting series '%s' (%zu profiles), ignoring %zu other "
+			"heap profiles in '%s'\n", e[best].series, best_len, ignored, dir);
+	char **np = realloc(*paths, (*npaths + best_len) * sizeof(*np));
+	if (!np)
+		goto oom;
+	*paths = np;
+	for (size_t i = best; i < best + best_len; i++) {
+		np[(*npaths)++] = e[i].path;
+		e[i].path = NULL;
+	}
+	goto out;
+oom:
+	fputs("memprof: out of memory\n", stderr);
+	r = -ENOMEM;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].path);
+		free(e[i].series);
+	}
+	free(e);
+	closedir(d);
+	return r;
+}
+
+static int cmp_input_time(const void *a, const void *b)
+{
+	const struct input *x = a, *y = b;
+
+	if (x->heap->time_nanos != y->heap->time_nanos)
+		return x->heap->time_nanos < y->heap->time_nanos ? -1 : 1;
+	return 0;
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+/* Write `len` bytes to `path` through a temporary name and rename(2). */
+static int write_atomic(const char *path, const char *buf, size_t len)
+{
+	char *tmp = NULL;
+	mode_t mask;
+	int fd, r = 0;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(tmp);
+		return r;
+	}
+	mask = umask(0);
+	umask(mask);
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+static bool ends_with(const char *s, const char *sfx)
+{
+	size_t a = strlen(s), b = strlen(sfx);
+
+	return a >= b && strcasecmp(s + a - b, sfx) == 0;
+}
+
+int mp_cmd_timeline(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "stacks", required_argument, NULL, 'n' },
+		{ "title",  required_argument, NULL, 'T' },
+		{ "help",   no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct timeline_settings s = { .output = "timeline.html", .top = 5, .title = NULL };
+	struct mp_timeline t;
+	struct input *in = NULL;
+	char **paths = NULL, *argv0 = argv[0], *buf = NULL, *err = NULL;
+	size_t npaths = 0, nin = 0, len = 0;
+	int c, r, status = 1;
+	FILE *mem;
+
+	mp_timeline_init(&t);
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "o:n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg) {
+				fputs("memprof: empty output file name\n", stderr);
+				argv[0] = argv0;
+				return 2;
+			}
+			s.output = optarg;
+			break;
+		case 'n':
+			if (mp_parse_u64(optarg, &s.top) < 0 || s.top > 100) {
+				fprintf(stderr, "memprof: bad --stacks '%s': not a number from 0 to "
+					"100\n", optarg);
+				argv[0] = argv0;
+				return 2;
+			}
+			break;
+		case 'T':
+			s.title = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			argv[0] = argv0;
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;
+		}
+	}
+	argv[0] = argv0;
+	if (optind >= argc) {
+		fputs("memprof: missing snapshots, see 'memprof timeline --help'\n", stderr);
+		return 2;
+	}
+
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (scan_dir(argv[i], &paths, &npaths) < 0)
+				goto out;
+			continue;
+		}
+		char **np = realloc(paths, (npaths + 1) * sizeof(*np));
+		if (!np || !(np[npaths] = strdup(argv[i]))) {
+			if (np)
+				paths = np;
+			fputs("memprof: out of memory\n", stderr);
+			goto out;
+		}
+		paths = np;
+		npaths++;
+	}
+
+	in = calloc(npaths, sizeof(*in));
+	if (!in) {
+		fputs("memprof: out of memory\n", stderr);
+		goto out;
+	}
+	for (size_t i = 0; i < npaths; i++) {
+		in[nin].path = paths[i];
+		if (load_heap(paths[i], &in[nin].heap) < 0) {
+			nin++;
+			goto out;
+		}
+		nin++;
+		if (load_siblings(&in[nin - 1]) < 0)
+			goto out;
+	}
+	qsort(in, nin, sizeof(*in), cmp_input_time);
+	for (size_t i = 0; i < nin; i++) {
+		char *b = strdup(in[i].path), *label = b ? basename(b) : in[i].path;
+
+		r = mp_timeline_add(&t, label, in[i].heap, in[i].res[0], in[i].res[1], in[i].res[2],
+				    &err);
+		free(b);
+		if (r < 0) {
+			if (r == -ENOMEM)
+				fputs("memprof: out of memory\n", stderr);
+			else
+				fprintf(stderr, "memprof: cannot chart '%s': %s\n", in[i].path,
+					err ? err : strerror(-r));
+			goto out;
+		}
+	}
+	if (mp_timeline_finish(&t, (size_t)s.top) < 0) {
+		fputs("memprof: out of memory\n", stderr);
+		goto out;
+	}
+
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		fputs("memprof: out of memory\n", stderr);
+		goto out;
+	}
+	{
+		char *b = strdup(paths[0]);
+		char title[512];
+
+		snprintf(title, sizeof(title), "memprof timeline: %s", s.title ? s.title :
+			 b ? basename(b) : paths[0]);
+		if (s.title)
+			snprintf(title, sizeof(title), "%s", s.title);
+		r = ends_with(s.output, ".svg") ? mp_timeline_write_svg(&t, title, mem)
+						: mp_timeline_write_html(&t, title, mem);
+		free(b);
+	}
+	if (fclose(mem) != 0 || r < 0) {
+		fputs("memprof: out of memory\n", stderr);
+		goto out;
+	}
+	r = write_atomic(s.output, buf, len);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot write timeline '%s': %s\n", s.output, strerror(-r));
+		goto out;
+	}
+	status = 0;
+out:
+	for (size_t i = 0; i < nin; i++) {
+		mp_profile_free(in[i].heap);
+		for (size_t k = 0; k < 3; k++)
+			mp_profile_free(in[i].res[k]);
+	}
+	for (size_t i = 0; i < npaths; i++)
+		free(paths[i]);
+	free(paths);
+	free(in);
+	free(buf);
+	free(err);
+	mp_timeline_done(&t);
+	return status;
+}

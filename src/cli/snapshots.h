@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Numbered snapshots on the CLI side (cmd-snapshot.c): turning the ones a
+ * running program writes ("memprof.<pid>.<seq>.snap", see
+ * src/shim/snapshot-write.c) into numbered profiles for `memprof run`, and
+ * the signal names `--snapshot-signal` accepts.  CLI only.
+ */
+#ifndef MP_CLI_SNAPSHOTS_H
+#define MP_CLI_SNAPSHOTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mp_snapshots_ops {
+	void *ctx;
+	/* The final heap profile name of process `pid` (malloc'd; NULL: OOM). */
+	char *(*final_name)(void *ctx, pid_t pid);
+	/* Turn raw snapshot `snap` into profiles named after heap profile `out`;
+	 * 0, or < 0 with the reason already printed. */
+	int (*convert)(void *ctx, const char *snap, const char *out);
+};
+
+/*
+ * Convert every finished numbered snapshot in `snapdir` (pid order, then
+ * seq) to the final name with ".sNNNN" inserted (mp_snapname_numbered), and
+ * remove it.  One that fails is kept, renamed "memprof.<pid>.<seq>.snap.failed"
+ * (so it is tried once), and counted in *ret_kept.  Returns the number of
+ * failures.
+ */
+int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops,
+			 size_t *ret_kept);
+
+/*
+ * "USR2", "SIGUSR2", "12", "RTMIN+3", "none" (0) -> signal number.  Signals
+ * the shim cannot or must not take (KILL, STOP, SEGV, BUS, ILL, FPE, ABRT,
+ * TRAP, SYS, CHLD, CONT, TSTP, TTIN, TTOU) are refused.  0 or -EINVAL.
+ */
+int mp_snapshots_parse_signal(const char *s, int *ret_sig);
+
+#endif

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof timeline`: heap in use, RSS and live resources over a series of
+ * snapshots, with the stacks whose in-use bytes grew most, drawn as a
+ * self-contained SVG or HTML page (no script or style from the network).
+ * Also the names of numbered snapshot profiles, shared with `memprof run`.
+ * CLI only.
+ */
+#ifndef MP_REPORT_TIMELINE_H
+#define MP_REPORT_TIMELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pprof/pprof.h"
+
+/* ---- names ------------------------------------------------------------------ */
+
+/* Profile kinds a snapshot turns into, by file name suffix. */
+enum mp_snap_kind { MP_KIND_HEAP, MP_KIND_FDS, MP_KIND_THREADS, MP_KIND_TIMERS, MP_KIND_OTHER };
+
+/*
+ * The name of numbered snapshot `seq` (>= 1) of the profile named `final`:
+ * ".s<seq>" (at least 4 digits) inserted before ".heap.pb.gz", ".fds.pb.gz",
+ * ".threads.pb.gz", ".timers.pb.gz" or ".pb.gz", else appended:
+ *   app.heap.pb.gz  -> app.s0001.heap.pb.gz
+ *   x.pb.gz         -> x.s0012.pb.gz
+ *   out             -> out.s0001
+ * malloc'd; NULL on OOM.
+ */
+char *mp_snapname_numbered(const char *final, uint32_t seq);
+
+/*
+ * Split a profile file name (no directory) into its series, snapshot number
+ * and kind: "app.s0003.heap.pb.gz" -> series "app", seq 3, MP_KIND_HEAP;
+ * "app.heap.pb.gz" -> "app", 0 (final), MP_KIND_HEAP.  Names that end in
+ * none of the suffixes above are MP_KIND_OTHER with the whole name as series.
+ * 0, or -ENOMEM.  *ret_series is malloc'd.
+ */
+int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
+		      enum mp_snap_kind *ret_kind);
+
+/* The sibling of heap profile path `heap` for `kind` ("x.s0001.heap.pb.gz" ->
+ * "x.s0001.fds.pb.gz"); NULL when `heap` does not end in ".heap.pb.gz" or
+ * on OOM. */
+char *mp_snapname_sibling(const char *heap, enum mp_snap_kind kind);
+
+/* ---- the chart --------------------------------------------------------------- */
+
+#define MP_TIMELINE_UNKNOWN INT64_MIN
+
+struct mp_timeline_point {
+	char *label;          /* file name, for tooltips */
+	int64_t time_ns;      /* when the snapshot was taken (time_nanos) */
+	int64_t heap;         /* bytes: HeapAlloc stat, else the inuse_space total */
+	int heap_from_stat;   /* heap came from the HeapAlloc comment */
+	int64_t rss;          /* bytes (RSS comment) or MP_TIMELINE_UNKNOWN */
+	int64_t fds, threads, timers;   /* live counts or MP_TIMELINE_UNKNOWN */
+};
+
+struct mp_timeline_stack {
+	char *name;           /* "leaf < caller < ..." (at most 4 frames) */
+	char *full;           /* every frame, one per line, leaf first */
+	int64_t *inuse;       /* in-use bytes per point (0 when absent) */
+	int64_t growth;       /* last point minus first */
+};
+
+struct mp_timeline {
+	struct mp_timeline_point *points;
+	size_t npoints;
+	struct mp_timeline_stack *stacks;   /* after finish: the top growing ones */
+	size_t nstacks;
+	void *priv;                         /* stack index while adding */
+};
+
+void mp_timeline_init(struct mp_timeline *t);
+void mp_timeline_done(struct mp_timeline *t);   /* accepts a zeroed struct */
+
+/*
+ * Add the next point (call in time order): `heap` must be a validated heap
+ * profile with an inuse_space sample type; fds, threads and timers may be
+ * NULL.  0, -EINVAL (no inuse_space; *ret_err says so) or -ENOMEM.
+ */
+int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *heap,
+		    const mp_profile *fds, const mp_profile *threads, const mp_profile *timers,
+		    char **ret_err);
+
+/* Keep the `top` stacks that grew most (growth > 0), largest first.
+ * 0 or -ENOMEM. */
+int mp_timeline_finish(struct mp_timeline *t, size_t top);
+
+/* Draw it.  `title` is printed at the top.  0 or -EIO. */
+int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *f);
+int mp_timeline_write_html(const struct mp_timeline *t, const char *title, FILE *f);
+
+/* "1.50 MiB", "512 B": binary units, for axes and tables. */
+void mp_timeline_format_bytes(int64_t v, char *buf, size_t size);
+
+#endif
