@@ -13,6 +13,8 @@ packages=(
 	# tests: sanitizers and libFuzzer, pprof, valgrind, real programs, roff
 	libclang-rt-14-dev llvm golang-go valgrind python3 groff-base
 	sqlite3 libxml2-utils jq
+	# browser checks of the SVG/HTML charts (timeline, flame)
+	chromium chromium-driver
 	# benchmarks and other allocators to compare with
 	heaptrack hyperfine libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
