@@ -1,12 +1,26 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """memprof benchmark: allocation-heavy real programs from Debian packages and
-our own 2-thread allocation benchmark, run natively, under `memprof run` at
-the default rate and at --rate 1, and under heaptrack, in one run; prints the
-median wall time of each and its ratio to the native run, plus geometric
-means.  Not a test: nothing here asserts a time.
+our own 2-thread allocation benchmark, each run in several modes in one run;
+prints the median wall time and peak RSS of each mode as ratios to the
+native (glibc malloc) run, plus geometric means.  Not a test: nothing here
+asserts a time.
 
-usage: bench.py --memprof PATH --alloc-bench PATH [--reps N] [--quick]
+Modes:
+  native          the program as it is (glibc's malloc)
+  memprof         `memprof run` at the default rate (profiler + own allocator)
+  memprof-rate1   `memprof run --rate 1`
+  memprof-system  `memprof run --allocator=system` (profiler on glibc's malloc)
+  heaptrack       `heaptrack`
+  memprof-alloc   the shim preloaded with profiling off (rate=0): memprof's
+                  allocator alone
+  jemalloc, tcmalloc, mimalloc   Debian's allocators, preloaded
+
+--set profiler (default) or --set allocator pick a list of modes; --modes
+gives one explicitly.
+
+usage: bench.py --memprof PATH --shim PATH --alloc-bench PATH [--set S]
+                [--modes A,B] [--reps N] [--quick]
 """
 import argparse
 import math
@@ -62,8 +76,15 @@ def main():
     ap.add_argument('--alloc-bench', required=True)
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
-    ap.add_argument('--modes', default='native,memprof,memprof-rate1,heaptrack')
+    ap.add_argument('--shim', required=True)
+    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator'])
+    ap.add_argument('--modes')
     args = ap.parse_args()
+    if not args.modes:
+        args.modes = {
+            'profiler': 'native,memprof,memprof-rate1,heaptrack',
+            'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
+        }[args.set]
     scale = 0.1 if args.quick else 1.0
     py3 = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
     work = tempfile.mkdtemp(prefix='memprof-bench-')
@@ -79,49 +100,89 @@ def main():
         ]
         modes = args.modes.split(',')
         prof = os.path.join(work, 'out.pb.gz')
+        lib = '/usr/lib/x86_64-linux-gnu/'
+        preload = {
+            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0'}),
+            'jemalloc': (lib + 'libjemalloc.so.2', {}),
+            'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
+            'mimalloc': (lib + 'libmimalloc.so.2', {}),
+        }
         wrap = {
             'native': lambda c: c,
+            'memprof-system': lambda c: [args.memprof, 'run', '-q', '--allocator=system',
+                                         '-o', prof, '--'] + c,
             'memprof': lambda c: [args.memprof, 'run', '-q', '-o', prof, '--'] + c,
             'memprof-rate1': lambda c: [args.memprof, 'run', '-q', '--rate', '1', '-o', prof, '--'] + c,
             'heaptrack': lambda c: ['heaptrack', '-o', os.path.join(work, 'ht')] + c,
         }
-        results = {}
+        for m in modes:
+            if m not in wrap and m not in preload:
+                print('bench: unknown mode %r' % m, file=sys.stderr)
+                return 2
+            if m in preload and not os.path.exists(preload[m][0]):
+                print('bench: %s is not installed (%s)' % (m, preload[m][0]), file=sys.stderr)
+                return 1
+        results, rss = {}, {}
+        # Modes interleave within each repetition so that slow drifts of the
+        # machine hit every mode alike.
         for name, cmd, stdin, extra in workloads:
-            env = dict(os.environ, **extra)
-            for mode in modes:
-                times = []
-                for _ in range(args.reps):
+            times = {m: [] for m in modes}
+            peaks = {m: [] for m in modes}
+            for _ in range(args.reps):
+                for mode in modes:
+                    env = dict(os.environ, **extra)
+                    argv = cmd
+                    if mode in preload:
+                        env['LD_PRELOAD'] = preload[mode][0]
+                        env.update(preload[mode][1])
+                    else:
+                        argv = wrap[mode](cmd)
                     fin = open(stdin) if stdin else subprocess.DEVNULL
                     t0 = time.perf_counter()
-                    r = subprocess.run(wrap[mode](cmd), stdin=fin, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=env)
+                    proc = subprocess.Popen(argv, stdin=fin, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, env=env)
+                    _, status, ru = os.wait4(proc.pid, 0)
                     t1 = time.perf_counter()
+                    proc.returncode = os.waitstatus_to_exitcode(status)
                     if stdin:
                         fin.close()
-                    if r.returncode != 0:
-                        print('bench: %s under %s failed with status %d' % (name, mode, r.returncode),
+                    if proc.returncode != 0:
+                        print('bench: %s under %s failed with status %d' % (name, mode, proc.returncode),
                               file=sys.stderr)
                         return 1
-                    times.append(t1 - t0)
+                    times[mode].append(t1 - t0)
+                    # ru_maxrss of the direct child: meaningful for the
+                    # preloaded modes and native (the wrappers' child is the CLI).
+                    peaks[mode].append(ru.ru_maxrss)
                     for f in os.listdir(work):
                         if f.startswith('ht') or f.startswith('out.'):
                             os.unlink(os.path.join(work, f))
-                results[(name, mode)] = statistics.median(times)
-                print('# %-15s %-14s %.3fs' % (name, mode, results[(name, mode)]), file=sys.stderr)
+            for mode in modes:
+                results[(name, mode)] = statistics.median(times[mode])
+                rss[(name, mode)] = statistics.median(peaks[mode])
+                print('# %-15s %-14s %.3fs %7d KiB' % (name, mode, results[(name, mode)],
+                                                     rss[(name, mode)]), file=sys.stderr)
         names = [w[0] for w in workloads]
-        print('| workload | native (s) | ' + ' | '.join('%s ×' % m for m in modes if m != 'native') + ' |')
-        print('|---|---:|' + '---:|' * (len(modes) - 1))
-        for n in names:
-            base = results[(n, 'native')]
-            cells = ['%.2f' % (results[(n, m)] / base) for m in modes if m != 'native']
-            print('| %s | %.3f | %s |' % (n, base, ' | '.join(cells)))
-        geo = []
-        for m in modes:
-            if m == 'native':
-                continue
-            g = math.exp(sum(math.log(results[(n, m)] / results[(n, 'native')]) for n in names) / len(names))
-            geo.append('%.2f' % g)
-        print('| geometric mean | | %s |' % ' | '.join(geo))
+        others = [m for m in modes if m != 'native']
+
+        def table(title, data, unit, fmt, modes_shown):
+            print('\n%s\n' % title)
+            print('| workload | native (%s) | ' % unit + ' | '.join('%s ×' % m for m in modes_shown) + ' |')
+            print('|---|---:|' + '---:|' * len(modes_shown))
+            for n in names:
+                base = data[(n, 'native')]
+                cells = ['%.2f' % (data[(n, m)] / base) for m in modes_shown]
+                print('| %s | %s | %s |' % (n, fmt % base, ' | '.join(cells)))
+            geo = []
+            for m in modes_shown:
+                g = math.exp(sum(math.log(data[(n, m)] / data[(n, 'native')]) for n in names) / len(names))
+                geo.append('%.2f' % g)
+            print('| geometric mean | | %s |' % ' | '.join(geo))
+
+        table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
+        rss_modes = [m for m in others if m in preload]
+        if rss_modes:
+            table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Build (release) and run the benchmark table: bash scripts/bench.sh [--quick] [--reps N]
+# Build (release) and run the benchmark tables:
+#   bash scripts/bench.sh [--set profiler|allocator] [--modes A,B] [--quick] [--reps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-bench
@@ -8,5 +9,5 @@ if [ ! -f "$B/build.ninja" ]; then
 	meson setup "$B" --buildtype=release -Dtests=true >/dev/null
 fi
 meson compile -C "$B" >/dev/null
-exec python3 scripts/bench.py --memprof "$B/src/cli/memprof" \
+exec python3 scripts/bench.py --memprof "$B/src/cli/memprof" --shim "$B/src/shim/libmemprof.so" \
 	--alloc-bench "$B/tests/bench/alloc-bench" "$@"

@@ -68,7 +68,7 @@ void mp_alloc_on_sampled_free(void (*fn)(uint32_t b))
 static void tc_setup(struct mp_tcache *tc)
 {
 	for (unsigned c = 1; c < MP_NCLASS; c++)
-		tc->l[c].max = 2 * mp_classes[c].batch;
+		tc->l[c].max = mp_classes[c].batch + mp_classes[c].batch / 2;
 	tc->state = MP_TC_LIVE;
 	pthread_mutex_lock(&g.reg_lock);
 	tc->prev = NULL;
@@ -464,8 +464,12 @@ void mp_alloc_stats(struct mp_alloc_stats *ret)
 		for (unsigned c = 1; c < MP_NCLASS; c++) {
 			st.class_mallocs[c] += __atomic_load_n(&t->l[c].nmalloc, __ATOMIC_RELAXED);
 			st.class_frees[c] += __atomic_load_n(&t->l[c].nfree, __ATOMIC_RELAXED);
+			st.cached += (uint64_t)__atomic_load_n(&t->l[c].count, __ATOMIC_RELAXED) *
+				     mp_classes[c].size;
 		}
 	pthread_mutex_unlock(&g.reg_lock);
+	for (unsigned c = 1; c < MP_NCLASS; c++)
+		st.cached += mp_central_parked(c) * mp_classes[c].size;
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
 		st.mallocs += st.class_mallocs[c];
 		st.frees += st.class_frees[c];

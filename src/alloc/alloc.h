@@ -120,6 +120,7 @@ struct mp_alloc_stats {
 	uint64_t heap_released;  /* of those, returned to the OS */
 	uint64_t heap_sys;       /* arena bytes ever used */
 	uint64_t mallocs, frees; /* cumulative block counts */
+	uint64_t cached;         /* bytes of free blocks parked in thread caches and central batches */
 	uint64_t class_mallocs[MP_NCLASS], class_frees[MP_NCLASS];
 };
 void mp_alloc_stats(struct mp_alloc_stats *ret);

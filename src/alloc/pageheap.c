@@ -371,7 +371,7 @@ static struct mp_span *coalesce(struct mp_span *s)
 static size_t retain_limit(void)
 {
 	size_t inuse = mp_heap.top - mp_heap.free_pages;
-	size_t lim = (inuse / 8) << MP_PAGE_SHIFT;
+	size_t lim = (inuse / 64) << MP_PAGE_SHIFT;
 	return lim < MP_RETAIN_MIN ? MP_RETAIN_MIN : lim;
 }
 

@@ -22,7 +22,7 @@
  *     released to the OS.
  * Idle pages go back to the OS with MADV_DONTNEED (so RSS really drops) once
  * they have been free for MP_SCAVENGE_DELAY_NS, or at once when more than
- * max(MP_RETAIN_MIN, in-use / 8) bytes of unreleased free pages pile up.
+ * max(MP_RETAIN_MIN, in-use / 16) bytes of unreleased free pages pile up.
  */
 #ifndef MP_ALLOC_PAGEHEAP_H
 #define MP_ALLOC_PAGEHEAP_H
@@ -81,7 +81,7 @@ struct mp_heap {
 extern struct mp_heap mp_heap;
 
 #define MP_SCAVENGE_DELAY_NS 1000000000ull
-#define MP_RETAIN_MIN ((size_t)4 << 20)
+#define MP_RETAIN_MIN ((size_t)256 << 10)
 
 /*
  * Reserve the arena (at most `max_bytes`, halving down to 64 MiB while the

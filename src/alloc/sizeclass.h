@@ -9,12 +9,12 @@
  * until mp_sizeclass_init() has run, so a lookup made before initialization
  * yields class 0 and the caller falls into its slow path (which initializes).
  *
- * The classes (16-byte granularity up to 256 B, then eight classes per
- * doubling) keep the worst-case internal waste at 1/8 of the block, like Go's
- * and TCMalloc's tables; every class size is a multiple of 16, so every block
- * is 16-byte aligned, and every size that is a multiple of a power of two
- * p <= MP_PAGE_SIZE gives p-aligned blocks (spans start on page boundaries),
- * which memalign uses.
+ * The classes (sizeclass.c) round a request up by at most 1/16 up to 1 KiB
+ * and by about 5% above, finer than Go's table, because glibc, the baseline
+ * for memory use, rounds to 16 bytes.  Every class size is a multiple of 16,
+ * so every block is 16-byte aligned, and every size that is a multiple of a
+ * power of two p <= MP_PAGE_SIZE gives p-aligned blocks (spans start on page
+ * boundaries), which memalign uses.
  */
 #ifndef MP_ALLOC_SIZECLASS_H
 #define MP_ALLOC_SIZECLASS_H
@@ -25,19 +25,19 @@
 #define MP_PAGE_SHIFT 13
 #define MP_PAGE_SIZE ((size_t)1 << MP_PAGE_SHIFT)
 #define MP_MAX_SMALL 32768
-#define MP_NCLASS 73          /* class 0 (none) + 72 classes */
+#define MP_NCLASS 120         /* class 0 (none) + 119 classes (fits the 7 bits of the class map) */
 
 struct mp_sizeclass {
 	uint32_t size;        /* block size in bytes */
 	uint32_t npages;      /* pages per span */
 	uint32_t nobjs;       /* blocks per span */
 	uint32_t batch;       /* blocks moved between thread and central cache at once */
-	uint64_t recip;       /* ceil(2^32 / size): offset / size == (offset * recip) >> 32 */
+	uint64_t recip;       /* 2^40 / size + 1: offset / size == (offset * recip) >> 40 for any
+				 offset within a span (< 2^18: the error stays below 1) */
 };
 
 extern struct mp_sizeclass mp_classes[MP_NCLASS];
-extern uint8_t mp_class_by16[1024 / 16 + 1];       /* n <= 1024: [(n + 15) >> 4] */
-extern uint8_t mp_class_by128[MP_MAX_SMALL / 128 + 1]; /* n <= MP_MAX_SMALL: [(n + 127) >> 7] */
+extern uint8_t mp_class_by16[MP_MAX_SMALL / 16 + 1]; /* n <= MP_MAX_SMALL: [(n + 15) >> 4] */
 
 /* Fill the tables.  Idempotent, deterministic, no allocation. */
 void mp_sizeclass_init(void);
@@ -45,15 +45,13 @@ void mp_sizeclass_init(void);
 /* The class of a request of n <= MP_MAX_SMALL bytes (0 before init). */
 static inline unsigned mp_size_class(size_t n)
 {
-	if (n <= 1024)
-		return mp_class_by16[(n + 15) >> 4];
-	return mp_class_by128[(n + 127) >> 7];
+	return mp_class_by16[(n + 15) >> 4];
 }
 
 /* Index of the block at byte offset `off` of a span of class c. */
 static inline uint32_t mp_class_index(unsigned c, size_t off)
 {
-	return (uint32_t)(((uint64_t)off * mp_classes[c].recip) >> 32);
+	return (uint32_t)(((uint64_t)off * mp_classes[c].recip) >> 40);
 }
 
 #endif

@@ -24,10 +24,13 @@
  * allocation (weight 1); s = 0 has P = 0, so zero-sized blocks are only
  * seen at R = 1 and count with weight 1; R = 0 never samples.
  *
- * Must never: allocate, lock, or call into libc other than log() (pure).
+ * Must never: allocate, lock, or call into libc.  The logarithm is our own
+ * (mp_sampler_ln): linking libm into the shim would cost every target about
+ * 300 KiB of resident memory for its ifunc resolvers.  The weight, which the
+ * shim never needs, lives in weight.c.
  */
-#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sample/sampler.h"
 
@@ -48,8 +51,38 @@ static uint64_t next64(uint64_t *state)
 
 double mp_sampler_uniform(uint64_t *state)
 {
-	/* 53 random bits, shifted to (0, 1]: never 0, so log() stays finite. */
+	/* 53 random bits, shifted to (0, 1]: never 0, so the log stays finite. */
 	return (double)((next64(state) >> 11) + 1) * 0x1.0p-53;
+}
+
+/*
+ * ln(x) for a finite x > 0, to about 1e-15 relative: x = m * 2^e with m in
+ * [sqrt(1/2), sqrt(2)), then ln(m) = 2 atanh(t) = 2 (t + t^3/3 + t^5/5 + ...)
+ * with t = (m - 1) / (m + 1), |t| < 0.172, so 12 terms leave an error below
+ * 0.172^25 / 25.
+ */
+double mp_sampler_ln(double x)
+{
+	uint64_t bits;
+	memcpy(&bits, &x, sizeof(bits));
+	int e = (int)((bits >> 52) & 0x7ff);
+	if (e == 0) {                     /* subnormal: scale into range */
+		x *= 0x1.0p64;
+		memcpy(&bits, &x, sizeof(bits));
+		e = (int)((bits >> 52) & 0x7ff) - 64;
+	}
+	e -= 1023;
+	bits = (bits & ~(0x7ffull << 52)) | (1023ull << 52);
+	double m;
+	memcpy(&m, &bits, sizeof(m));     /* m in [1, 2) */
+	if (m > 1.4142135623730951) {
+		m *= 0.5;
+		e++;
+	}
+	double t = (m - 1.0) / (m + 1.0), t2 = t * t, sum = 0.0;
+	for (int k = 23; k >= 1; k -= 2)
+		sum = sum * t2 + 1.0 / k;
+	return 2.0 * t * sum + e * 0.69314718055994530942;
 }
 
 uint64_t mp_sampler_next(uint64_t *state, uint64_t rate)
@@ -58,17 +91,10 @@ uint64_t mp_sampler_next(uint64_t *state, uint64_t rate)
 		return UINT64_MAX;
 	if (rate == 1)
 		return 0;
-	double gap = -log(mp_sampler_uniform(state)) * (double)rate;
+	double gap = -mp_sampler_ln(mp_sampler_uniform(state)) * (double)rate;
 	/* -ln(2^-53) * rate is at most ~37 * rate: clamp far below 2^63. */
 	if (gap >= 0x1.0p62)
 		return (uint64_t)1 << 62;
 	uint64_t g = (uint64_t)gap;
 	return g ? g : 1;
-}
-
-double mp_sampler_weight(uint64_t size, uint64_t rate)
-{
-	if (rate <= 1 || size == 0)
-		return 1.0;
-	return 1.0 / -expm1(-(double)size / (double)rate);
 }

@@ -30,4 +30,7 @@ uint64_t mp_sampler_next(uint64_t *state, uint64_t rate);
  */
 double mp_sampler_weight(uint64_t size, uint64_t rate);
 
+/* Natural logarithm of a finite x > 0 (no libm: see sampler.c). */
+double mp_sampler_ln(double x);
+
 #endif

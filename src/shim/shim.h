@@ -72,6 +72,11 @@ void mp_warn(const char *a, const char *b, const char *c, const char *d);
 char *mp_utoa(uint64_t v, char *buf);   /* buf >= 21 bytes; returns buf */
 uint64_t mp_now_ns(void);
 
+/* heapstats.c: the own allocator's statistics as MP_SNAP_STATS entries
+ * (none under allocator=system); returns how many were written. */
+struct mp_snap_kv;
+size_t mp_shim_heap_stats(struct mp_snap_kv *kv, size_t cap);
+
 /* snapshot-write.c: 0 or -errno. */
 int mp_snapshot_write(uint32_t seq, uint64_t flags);
 

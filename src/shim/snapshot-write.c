@@ -151,8 +151,9 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	}
 
 	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
-	struct mp_snap_kv stats[32];
+	static struct mp_snap_kv stats[8 + 2 * MP_NCLASS];   /* writers are serialized */
 	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
