@@ -30,9 +30,11 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/heapstats.h"
 #include "cli/options.h"
 #include "cli/snapshots.h"
 #include "cli/target.h"
+#include "common/snapshot-read.h"
 #include "convert/convert.h"
 
 #define SHIM_NAME "libmemprof.so"
@@ -45,6 +47,8 @@ struct run_settings {
 	bool quiet;           /* -q, --quiet: do not report the profiles written */
 	uint64_t interval_ns; /* --interval: numbered snapshot period; 0: none */
 	int snapshot_signal;  /* --snapshot-signal: on-demand snapshots; 0: none */
+	const char *allocator; /* --allocator: "memprof" (own allocator) or "system" */
+	bool stats;           /* --stats: print the allocator statistics of each profile */
 };
 
 static const struct run_settings default_settings = {
@@ -54,6 +58,8 @@ static const struct run_settings default_settings = {
 	.quiet = false,
 	.interval_ns = 0,
 	.snapshot_signal = SIGUSR2,
+	.allocator = "memprof",
+	.stats = false,
 };
 
 /* Signals memprof passes on to the target while it waits. */
@@ -79,6 +85,12 @@ static void usage(FILE *f)
 	      "      --snapshot-signal SIG\n"
 	      "                     signal that asks for a numbered profile, as does\n"
 	      "                     'memprof snapshot PID' (default: USR2; none: off)\n"
+	      "      --allocator NAME\n"
+	      "                     memprof: PROGRAM's blocks come from memprof's own\n"
+	      "                     size-class allocator (the default); system: from glibc's\n"
+	      "                     malloc\n"
+	      "      --stats        print the allocator statistics (HeapAlloc, HeapInuse, ...)\n"
+	      "                     of each profile written, in one line\n"
 	      "  -q, --quiet        do not report the profiles written\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
@@ -253,9 +265,10 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 		     preload ? preload : "") < 0)
 		ld = NULL;
 	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s"
-		     ",interval=%" PRIu64 "ns,snapshot_signal=%d",
+		     ",interval=%" PRIu64 "ns,snapshot_signal=%d,allocator=%s",
 		     opts && *opts ? opts : "", opts && *opts ? "," : "",
-		     s->rate, s->depth, snapdir, s->interval_ns, s->snapshot_signal) < 0)
+		     s->rate, s->depth, snapdir, s->interval_ns, s->snapshot_signal,
+		     s->allocator) < 0)
 		mo = NULL;
 	if (!ld || !mo) {
 		free(ld);
@@ -602,6 +615,27 @@ static int cmp_pid(const void *a, const void *b)
  * reporting what happened.  0, or < 0 when it failed (the snapshot is then
  * named as kept; the caller keeps it).
  */
+/* --stats: one line per converted snapshot. */
+static void print_stats(const char *snap)
+{
+	struct mp_snap *sn = NULL;
+	char line[512], *err = NULL;
+
+	if (mp_snap_read_file(snap, &sn, &err) < 0) {
+		free(err);
+		return;   /* convert_one just read it: cannot happen but on a race */
+	}
+	if (mp_heapstats_line(sn, line, sizeof(line)) > 0) {
+		if (sn->header.seq)
+			fprintf(stderr, "memprof: pid %" PRIu64 " snapshot %" PRIu32 ": %s\n",
+				sn->header.pid, sn->header.seq, line);
+		else
+			fprintf(stderr, "memprof: pid %" PRIu64 " at exit: %s\n", sn->header.pid,
+				line);
+	}
+	mp_snap_free(sn);
+}
+
 static int convert_one(const char *snap, const char *out, const struct run_settings *s)
 {
 	char *err = NULL;
@@ -617,6 +651,8 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
 	}
 	free(err);
+	if (r >= 0 && s->stats)
+		print_stats(snap);
 	return r;
 }
 
@@ -680,7 +716,8 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
 		}
 		pids[npids++] = pid;
 	}
-	qsort(pids, npids, sizeof(*pids), cmp_pid);
+	if (npids)   /* qsort's array must not be NULL, even for 0 elements */
+		qsort(pids, npids, sizeof(*pids), cmp_pid);
 
 	/* The target first, then the others by pid. */
 	for (size_t pass = 0; pass < 2; pass++) {
@@ -733,13 +770,16 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
  * start with it. */
 static int parse_options(int argc, char **argv, struct run_settings *s)
 {
-	enum { OPT_RATE = 0x100, OPT_DEPTH, OPT_INTERVAL, OPT_SNAPSHOT_SIGNAL };
+	enum { OPT_RATE = 0x100, OPT_DEPTH, OPT_INTERVAL, OPT_SNAPSHOT_SIGNAL, OPT_ALLOCATOR,
+	       OPT_STATS };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate",   required_argument, NULL, OPT_RATE },
 		{ "depth",  required_argument, NULL, OPT_DEPTH },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "snapshot-signal", required_argument, NULL, OPT_SNAPSHOT_SIGNAL },
+		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+		{ "stats",  no_argument,       NULL, OPT_STATS },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -795,6 +835,17 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 					"name or number the shim can take, or 'none'\n", optarg);
 				return 2;
 			}
+			break;
+		case OPT_ALLOCATOR:
+			if (strcmp(optarg, "memprof") != 0 && strcmp(optarg, "system") != 0) {
+				fprintf(stderr, "memprof: bad --allocator '%s': not 'memprof' or "
+					"'system'\n", optarg);
+				return 2;
+			}
+			s->allocator = optarg;
+			break;
+		case OPT_STATS:
+			s->stats = true;
 			break;
 		case 'q':
 			s->quiet = true;

@@ -16,14 +16,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* From libearly.so in t-snap-early (built with -DWITH_EARLY), else absent. */
+/* From libearly.so in t-snap-early (built with -DWITH_EARLY). */
 #ifdef WITH_EARLY
-#define EARLY_WEAK
+#define EARLY 1
+extern void early_handler(int sig);
+extern volatile sig_atomic_t early_calls;
 #else
-#define EARLY_WEAK __attribute__((weak))
+#define EARLY 0
+static void early_handler(int sig) { (void)sig; }
+static volatile sig_atomic_t early_calls;
 #endif
-extern void early_handler(int sig) EARLY_WEAK;
-extern volatile sig_atomic_t early_calls EARLY_WEAK;
 
 static volatile sig_atomic_t calls;
 void *keep[100000];   /* global: the stores (and mallocs) cannot be optimized away */
@@ -65,7 +67,7 @@ static const char *disposition(void)
 		return "ignore";
 	if ((void *)a.sa_sigaction == (void *)on_usr2)
 		return (a.sa_flags & SA_SIGINFO) ? "own-siginfo" : "own-noinfo";
-	if (early_handler && a.sa_handler == early_handler)
+	if (EARLY && a.sa_handler == early_handler)
 		return "early";
 	return "other";
 }
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
 		printf("ready %d %s\n", (int)getpid(), disposition());
 		if (!wait_line())
 			return 1;
-		printf("calls %d %s\n", (int)calls + (&early_calls ? (int)early_calls : 0),
+		printf("calls %d %s\n", (int)calls + (EARLY ? (int)early_calls : 0),
 		       disposition());
 		return 0;
 	}
