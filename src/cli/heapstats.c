@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* One-line allocator statistics for `memprof run --stats` (see heapstats.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/heapstats.h"
+#include "common/snapshot-read.h"
+
+static const struct {
+	const char *name;
+	int bytes;              /* shown as a size, else as a count */
+} shown[] = {
+	{ "HeapAlloc", 1 }, { "HeapInuse", 1 }, { "HeapIdle", 1 }, { "HeapReleased", 1 },
+	{ "HeapSys", 1 }, { "Mallocs", 0 }, { "Frees", 0 }, { "RSS", 1 },
+};
+
+static void human(uint64_t v, char *buf, size_t size)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, size, "%.1f %s", d, unit[u]);
+}
+
+size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size)
+{
+	size_t n = 0, used = 0;
+	if (size == 0)
+		return 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+		for (size_t k = 0; k < snap->nstats; k++) {
+			if (strcmp(snap->stats[k].name, shown[i].name) != 0)
+				continue;
+			char val[32];
+			if (shown[i].bytes)
+				human(snap->stats[k].value, val, sizeof(val));
+			else
+				snprintf(val, sizeof(val), "%" PRIu64, snap->stats[k].value);
+			int w = snprintf(buf + used, size - used, "%s%s %s", n ? ", " : "",
+					 shown[i].name, val);
+			if (w < 0 || (size_t)w >= size - used)
+				return n;
+			used += (size_t)w;
+			n++;
+			break;
+		}
+	}
+	return n;
+}
