@@ -125,7 +125,10 @@ def main():
             return None, None, err
         return lines[0].split('=', 1)[1], lines[1].split('=', 1)[1], err
 
-    tmp_re = re.escape(os.path.realpath(tmp)) + r'/memprof\.[A-Za-z0-9]{6}'
+    # the keys memprof run always adds after snapdir= (defaults of --interval
+    # and --snapshot-signal)
+    tail = r',interval=0ns,snapshot_signal=12'
+    tmp_re = re.escape(os.path.realpath(tmp)) + r'/memprof\.[A-Za-z0-9]{6}' + tail
     pre, opts, err = env_of()
     t.eq(pre, shim, 'LD_PRELOAD is the shim (found from the build tree or MEMPROF_SHIM)')
     t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=' + tmp_re, opts),
@@ -145,7 +148,8 @@ def main():
          'an existing MEMPROF_OPTIONS comes first, ours win', opts)
     clean_work()
     pre, opts, err = env_of({'TMPDIR': '/nonexistent,dir'})
-    t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=/tmp/memprof\.[A-Za-z0-9]{6}', opts),
+    t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=/tmp/memprof\.[A-Za-z0-9]{6}' + tail,
+                                 opts),
          'an unusable TMPDIR falls back to /tmp', opts)
     clean_work()
 
