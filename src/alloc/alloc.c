@@ -308,6 +308,8 @@ void *mp_alloc_memalign(size_t align, size_t n)
 
 size_t mp_alloc_usable(const void *p)
 {
+	if (!mp_heap_owns(p))
+		return 0;
 	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
 				     __ATOMIC_RELAXED) & 0x7f;
 	if (c)

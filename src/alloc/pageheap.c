@@ -291,8 +291,9 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 		mp_heap.top += want;
 	}
 	if (align_pages > 1) {
-		size_t first = page_of(s->start);
-		size_t lead = (align_pages - (first & (align_pages - 1))) & (align_pages - 1);
+		/* Absolute alignment: the arena base is only page aligned. */
+		uintptr_t mask = align_pages * MP_PAGE_SIZE - 1;
+		size_t lead = ((mask + 1 - (s->start & mask)) & mask) >> MP_PAGE_SHIFT;
 		if (lead) {
 			struct mp_span *body = span_new();
 			if (!body) {

@@ -7,8 +7,8 @@
  *     geometric series, each class 5% above the previous one rounded up to
  *     16 bytes, that stops at every power of two (so page-aligned classes
  *     exist for memalign) and ends at 32 KiB.  A request is rounded up by
- *     at most 1/16 of its class size up to 1 KiB and about 5% above (2.5% on
- *     average): memory use close to glibc's, whose chunks are the request
+ *     less than 16 bytes up to 512 B, 32 bytes up to 1 KiB and about 5%
+ *     above (2.5% on average): memory use close to glibc's, whose chunks are the request
  *     plus 8 bytes rounded to 16.  Go and TCMalloc step by 1/8.
  *   - span length: the fewest pages (at most 32) that waste at most 1/64 of
  *     the span at its end, with at least 4 blocks for classes up to 4 KiB;

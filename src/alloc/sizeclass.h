@@ -9,8 +9,8 @@
  * until mp_sizeclass_init() has run, so a lookup made before initialization
  * yields class 0 and the caller falls into its slow path (which initializes).
  *
- * The classes (sizeclass.c) round a request up by at most 1/16 up to 1 KiB
- * and by about 5% above, finer than Go's table, because glibc, the baseline
+ * The classes (sizeclass.c) round a request up by less than 16 bytes up to
+ * 512 B, 32 bytes up to 1 KiB and about 5% above, finer than Go's table, because glibc, the baseline
  * for memory use, rounds to 16 bytes.  Every class size is a multiple of 16,
  * so every block is 16-byte aligned, and every size that is a multiple of a
  * power of two p <= MP_PAGE_SIZE gives p-aligned blocks (spans start on page

@@ -34,6 +34,29 @@ static void test_edges(void)
 
 /* Mean gap: the exponential with mean R has standard deviation R, so the mean
  * of N draws has standard error R/sqrt(N); allow 5 of them. */
+/* The shim's own logarithm against libm's over the whole double range
+ * that the sampler feeds it (0, 1], and beyond. */
+static void test_ln(void)
+{
+	double worst = 0;
+	uint64_t st = 12345;
+	for (int i = 0; i < 200000; i++) {
+		double x = mp_sampler_uniform(&st);
+		if (i % 4 == 0)
+			x = ldexp(x, -(i % 1060));   /* down into the subnormals */
+		else if (i % 4 == 1)
+			x = ldexp(x, i % 1000);
+		double want = log(x), got = mp_sampler_ln(x);
+		double err = fabs(got - want) / (fabs(want) > 1e-300 ? fabs(want) : 1.0);
+		if (x != 1.0 && err > worst)
+			worst = err;
+	}
+	CHECK(worst < 1e-14);
+	CHECK_NEAR(mp_sampler_ln(1.0), 0.0, 0);
+	CHECK_NEAR(mp_sampler_ln(0x1.0p-53), -53 * log(2.0), 1e-13);
+	CHECK_NEAR(mp_sampler_ln(4.9406564584124654e-324), log(4.9406564584124654e-324), 1e-12);
+}
+
 static void test_mean(void)
 {
 	const uint64_t rate = 524288;
@@ -164,6 +187,7 @@ static void test_live(void)
 
 int main(void)
 {
+	test_ln();
 	test_edges();
 	test_mean();
 	test_unbiased();
