@@ -308,20 +308,11 @@ static int start_helper(void)
 
 /*
  * Fork: the child has no helper thread and its own snapshot numbering.
- * prepare takes write_lock so the child never inherits it held by a thread
- * that is gone (it is registered after init.c's handlers, so its prepare
- * runs before theirs and the lock order write_lock -> profile lock holds).
+ * No prepare handler: fork never waits for a snapshot in progress (and so
+ * cannot join a lock cycle with handlers registered later).  A snapshot the
+ * helper was writing belongs to the parent (its temporary file is named
+ * with the parent's pid), so the child only needs a fresh write_lock.
  */
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&write_lock);
-}
-
-static void atfork_parent(void)
-{
-	pthread_mutex_unlock(&write_lock);
-}
-
 static void atfork_child(void)
 {
 	/* Re-initialized, not unlocked: an error-checking mutex knows its owner
@@ -363,7 +354,7 @@ int mp_trigger_start(void)
 	}
 	if (!sig && !mp_shim.opt.interval_ns)
 		return 0;
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	pthread_atfork(NULL, NULL, atfork_child);
 	r = start_helper();
 	if (r < 0)
 		mp_warn("cannot start the snapshot thread: ", strerrorname_np(-r),
