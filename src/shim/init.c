@@ -197,6 +197,14 @@ void mp_shim_exit_snapshot(void)
 	if (getpid() != mp_shim.pid || mp_shim.final_written)
 		return;
 	mp_tls.busy++;
+	if (MP_DEBUG_CHECKS >= 2 && mp_shim_alloc_mode() == MP_MODE_OWN) {
+		/* -Ddebug_checks=full: walk the allocator's invariants at exit. */
+		int bad = mp_alloc_check();
+		char num[24];
+		if (bad)
+			mp_warn("allocator invariant broken (alloc/ line ", mp_utoa((uint64_t)-bad, num),
+				")", NULL);
+	}
 	int r = mp_snapshot_write(0, MP_SNAP_F_FINAL | (mp_shim.forked ? MP_SNAP_F_FORKED : 0));
 	if (r == 0)
 		mp_shim.final_written = 1;
