@@ -242,10 +242,72 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The last number used by this pid, kept in "<snapdir>/memprof.<pid>.seq":
+ * a program that execve()s another keeps its pid, and the new image's shim
+ * must go on from there instead of replacing "memprof.<pid>.1.snap" and the
+ * profiles made from it.  Only the helper thread of the current image
+ * touches the file.
+ */
+static int seq_path(char *buf, size_t cap)
+{
+	char num[24];
+	const char *parts[] = { mp_shim.opt.snapdir, "/memprof.", mp_utoa((uint64_t)getpid(), num),
+				".seq" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t l = strlen(parts[i]);
+		if (n + l >= cap)
+			return -ENAMETOOLONG;
+		memcpy(buf + n, parts[i], l);
+		n += l;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+static void seq_load(void)
+{
+	char path[PATH_MAX], buf[24];
+	uint32_t v = 0;
+	ssize_t n;
+	int fd;
+
+	if (seq_path(path, sizeof(path)) < 0)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' && v < UINT32_MAX / 10; i++)
+		v = v * 10 + (uint32_t)(buf[i] - '0');
+	__atomic_store_n(&seq, v, __ATOMIC_RELAXED);
+}
+
+static void seq_store(uint32_t v)
+{
+	char path[PATH_MAX], buf[24];
+	int fd;
+
+	if (seq_path(path, sizeof(path)) < 0)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	mp_utoa(v, buf);
+	if (write(fd, buf, strlen(buf)) < 0) {
+		/* the next image may reuse numbers: nothing better to do */
+	}
+	close(fd);
+}
+
 static void take_snapshot(void)
 {
 	uint32_t n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	mp_snapshot_write(n, mp_shim.forked ? MP_SNAP_F_FORKED : 0);
+	seq_store(n);
 }
 
 static void *helper_main(void *arg)
@@ -257,6 +319,7 @@ static void *helper_main(void *arg)
 	(void)arg;
 	own_thread = 1;
 	mp_tls.busy = 1;   /* for good: the shim's own allocations are not sampled */
+	seq_load();
 	prctl(PR_SET_NAME, "memprof", 0, 0, 0);
 	for (;;) {
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);

@@ -91,6 +91,24 @@ def on_demand(t, memprof, target, d):
          'no temporary or raw files left')
 
 
+def exec_keeps_numbering(t, memprof, target, d):
+    p = start(memprof, [target, 'exec'], d)
+    seqs = []
+    for _ in range(2):
+        line = p.stdout.readline().split()
+        if len(line) != 3:
+            break
+        seqs.append(snapshot(memprof, int(line[2])).stdout.strip())
+        p.stdin.write('\n')
+        p.stdin.flush()
+    p.communicate(timeout=WAIT)
+    eq(t, seqs, ['1', '2'], 'exec: the new program goes on numbering from the old one')
+    for i in (1, 2):
+        path = os.path.join(d, 's.s%04d.heap.pb.gz' % i)
+        if t.ok(os.path.exists(path), 'exec: numbered profile %d' % i):
+            eq(t, cum(path, 'leak_step'), STEP, 'exec: snapshot %d has its own image\'s step' % i)
+
+
 def handler(t, memprof, target, d, mode, want_disp, env=None, preexec=None):
     p = start(memprof, [target, mode], d, env=env, preexec_fn=preexec)
     line = p.stdout.readline().split()
@@ -278,6 +296,8 @@ def main():
             interval(t, memprof, target, d, kill)
     with tempfile.TemporaryDirectory() as d:
         fork(t, memprof, target, d)
+    with tempfile.TemporaryDirectory() as d:
+        exec_keeps_numbering(t, memprof, target, d)
     bad_snapshot(t, memprof)
     return t.done()
 

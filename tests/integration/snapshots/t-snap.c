@@ -8,6 +8,7 @@
  *   t-snap query     report SIGUSR2's disposition and thread count
  *   t-snap loop      leak_step until stdin says stop (interval, SIGKILL)
  *   t-snap fork      a child leaks child_leak (1000 x 256 B) and waits
+ *   t-snap exec      one step, then execs "t-snap steps 1" (same pid)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -113,6 +114,14 @@ int main(int argc, char **argv)
 				return 0;
 			leak_step();
 		}
+	}
+	if (strcmp(mode, "exec") == 0) {
+		leak_step();
+		printf("step 1 %d\n", (int)getpid());
+		if (!wait_line())
+			return 1;
+		execl("/proc/self/exe", argv[0], "steps", "1", (char *)NULL);
+		return 127;
 	}
 	if (strcmp(mode, "fork") == 0) {
 		pid_t pid = fork();
