@@ -34,6 +34,9 @@ import tempfile
 import time
 
 
+TIME = '/usr/bin/time'   # GNU time (Debian package "time")
+
+
 def gen_inputs(d, scale):
     rnd = random.Random(1)
     xml = os.path.join(d, 'big.xml')
@@ -115,6 +118,9 @@ def main():
             'memprof-rate1': lambda c: [args.memprof, 'run', '-q', '--rate', '1', '-o', prof, '--'] + c,
             'heaptrack': lambda c: ['heaptrack', '-o', os.path.join(work, 'ht')] + c,
         }
+        if not os.path.exists(TIME):
+            print('bench: %s (Debian package time) is missing' % TIME, file=sys.stderr)
+            return 1
         for m in modes:
             if m not in wrap and m not in preload:
                 print('bench: unknown mode %r' % m, file=sys.stderr)
@@ -131,19 +137,22 @@ def main():
             for _ in range(args.reps):
                 for mode in modes:
                     env = dict(os.environ, **extra)
-                    argv = cmd
                     if mode in preload:
-                        env['LD_PRELOAD'] = preload[mode][0]
-                        env.update(preload[mode][1])
+                        # env(1) sets the preload for the program only.
+                        argv = ['env', 'LD_PRELOAD=' + preload[mode][0]] + \
+                            ['%s=%s' % kv for kv in preload[mode][1].items()] + cmd
                     else:
                         argv = wrap[mode](cmd)
+                    # Peak RSS through GNU time: the maximum RSS of a child
+                    # is at least that of the process it was forked from,
+                    # and time(1) is much smaller than this script.
+                    rssfile = os.path.join(work, 'rss')
+                    argv = [TIME, '-f', '%M', '-o', rssfile] + argv
                     fin = open(stdin) if stdin else subprocess.DEVNULL
                     t0 = time.perf_counter()
-                    proc = subprocess.Popen(argv, stdin=fin, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL, env=env)
-                    _, status, ru = os.wait4(proc.pid, 0)
+                    proc = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, env=env)
                     t1 = time.perf_counter()
-                    proc.returncode = os.waitstatus_to_exitcode(status)
                     if stdin:
                         fin.close()
                     if proc.returncode != 0:
@@ -151,9 +160,10 @@ def main():
                               file=sys.stderr)
                         return 1
                     times[mode].append(t1 - t0)
-                    # ru_maxrss of the direct child: meaningful for the
-                    # preloaded modes and native (the wrappers' child is the CLI).
-                    peaks[mode].append(ru.ru_maxrss)
+                    # Meaningful for native and the preloaded modes (under the
+                    # memprof and heaptrack wrappers it is the wrapper's).
+                    with open(rssfile) as f:
+                        peaks[mode].append(int(f.read().split()[-1]))
                     for f in os.listdir(work):
                         if f.startswith('ht') or f.startswith('out.'):
                             os.unlink(os.path.join(work, f))
