@@ -438,15 +438,23 @@ int mp_cmd_timeline(int argc, char **argv)
 		goto out;
 	}
 	{
-		char *b = strdup(paths[0]);
+		/* default title: the series of the first input ("app" for
+		 * app.s0001.heap.pb.gz) */
+		char *b = strdup(paths[0]), *series = NULL;
 		char title[512];
+		enum mp_snap_kind kind;
+		uint32_t seq;
 
-		snprintf(title, sizeof(title), "memprof timeline: %s", s.title ? s.title :
-			 b ? basename(b) : paths[0]);
+		if (b && mp_snapname_parse(basename(b), &series, &seq, &kind) < 0)
+			series = NULL;
 		if (s.title)
 			snprintf(title, sizeof(title), "%s", s.title);
+		else
+			snprintf(title, sizeof(title), "memprof timeline: %s",
+				 series ? series : b ? basename(b) : paths[0]);
 		r = ends_with(s.output, ".svg") ? mp_timeline_write_svg(&t, title, mem)
 						: mp_timeline_write_html(&t, title, mem);
+		free(series);
 		free(b);
 	}
 	if (fclose(mem) != 0 || r < 0) {
