@@ -125,9 +125,9 @@ def main():
             return None, None, err
         return lines[0].split('=', 1)[1], lines[1].split('=', 1)[1], err
 
-    # the keys memprof run always adds after snapdir= (defaults of --interval
-    # and --snapshot-signal)
-    tail = r',interval=0ns,snapshot_signal=12'
+    # the keys memprof run always adds after snapdir= (defaults of --interval,
+    # --snapshot-signal and --allocator)
+    tail = r',interval=0ns,snapshot_signal=12,allocator=memprof'
     tmp_re = re.escape(os.path.realpath(tmp)) + r'/memprof\.[A-Za-z0-9]{6}'
     pre, opts, err = env_of()
     t.eq(pre, shim, 'LD_PRELOAD is the shim (found from the build tree or MEMPROF_SHIM)')
@@ -141,6 +141,11 @@ def main():
     pre, opts, err = env_of(opts=['--rate=0', '--depth=256'])
     t.ok(opts and re.fullmatch(r'rate=0,depth=256,snapdir=' + tmp_re + tail, opts),
          'MEMPROF_OPTIONS from --rate=0 --depth=256', opts)
+    clean_work()
+    pre, opts, err = env_of(opts=['--allocator', 'system'])
+    t.ok(opts and re.fullmatch(r'rate=524288,depth=64,snapdir=' + tmp_re + tail.replace(
+        'allocator=memprof', 'allocator=system'), opts), 'MEMPROF_OPTIONS from --allocator system',
+         opts)
     clean_work()
     pre, opts, err = env_of({'LD_PRELOAD': 'libm.so.6', 'MEMPROF_OPTIONS': 'verbose=0'})
     t.eq(pre, shim + ':libm.so.6', 'an existing LD_PRELOAD follows the shim')
