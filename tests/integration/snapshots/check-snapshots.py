@@ -192,6 +192,31 @@ def fork(t, memprof, target, d):
         eq(t, cum(want, 'child_leak'), STEP, 'fork: child snapshot has child_leak exactly')
 
 
+def other_signal(t, memprof, target, d):
+    # A real-time signal: the program's SIGUSR2 stays its own (default), and
+    # memprof snapshot finds the signal in the process's MEMPROF_OPTIONS.
+    p = start(memprof, [target, 'query'], d, extra=['--snapshot-signal', 'RTMIN+1'])
+    line = p.stdout.readline().split()
+    r = snapshot(memprof, int(line[1]))
+    eq(t, r.returncode, 0, 'snapshot-signal RTMIN+1: memprof snapshot', r.stderr)
+    p.stdin.write('\n')
+    p.stdin.flush()
+    out, _ = p.communicate(timeout=WAIT)
+    eq(t, out.split(), ['calls', '0', 'default'], 'snapshot-signal RTMIN+1: SIGUSR2 untouched')
+    t.ok(os.path.exists(os.path.join(d, 's.s0001.heap.pb.gz')),
+         'snapshot-signal RTMIN+1: numbered profile')
+    for bad in ('KILL', 'SIGSEGV', 'nosuch', 'RTMIN+99', '65', ''):
+        r = subprocess.run([memprof, 'run', '--snapshot-signal', bad, 'true'],
+                           capture_output=True, text=True)
+        t.ok(r.returncode == 2 and r.stderr.count('\n') == 1 and 'snapshot-signal' in r.stderr,
+             'bad --snapshot-signal %r: usage error' % bad, r.stderr)
+    for bad in ('10', '1x', '500us', '-1s'):
+        r = subprocess.run([memprof, 'run', '--interval', bad, 'true'],
+                           capture_output=True, text=True)
+        t.ok(r.returncode == 2 and 'interval' in r.stderr, 'bad --interval %r: usage error' % bad,
+             r.stderr)
+
+
 def bad_snapshot(t, memprof):
     r = snapshot(memprof, 'abc')
     eq(t, r.returncode, 2, 'snapshot: bad pid is a usage error')
@@ -298,6 +323,8 @@ def main():
         fork(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         exec_keeps_numbering(t, memprof, target, d)
+    with tempfile.TemporaryDirectory() as d:
+        other_signal(t, memprof, target, d)
     bad_snapshot(t, memprof)
     return t.done()
 
