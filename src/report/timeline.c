@@ -417,7 +417,8 @@ int mp_timeline_finish(struct mp_timeline *t, size_t top)
 	}
 	if (ix)
 		ix->n = 0;
-	qsort(t->stacks, t->nstacks, sizeof(*t->stacks), cmp_growth);
+	if (t->nstacks)   /* qsort(NULL, 0, ...) is undefined */
+		qsort(t->stacks, t->nstacks, sizeof(*t->stacks), cmp_growth);
 	for (size_t i = 0; i < t->nstacks; i++) {
 		struct mp_timeline_stack *s = &t->stacks[i];
 
