@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Real programs from Debian produce byte-identical output and the same exit
-status under `memprof run` (default rate and --rate 1), and their profiles
-open in go tool pprof.  usage: check-real.py MEMPROF"""
+status under `memprof run` (default rate and --rate 1, on memprof's own
+allocator, and at the default rate on glibc's with --allocator system), and
+their profiles open in go tool pprof.  usage: check-real.py MEMPROF"""
 import os
 import shutil
 import subprocess
@@ -27,12 +28,36 @@ def main():
             f.write('[' + ','.join('{"a":%d,"b":"x%d"}' % (i, i) for i in range(3000)) + ']')
         sql = ("create table t(a, b); insert into t select value, 'v' || value from "
                "generate_series(1, 3000); select count(*), sum(a), max(b) from t;")
+        csrc = os.path.join(d, 'prog.c')
+        with open(csrc, 'w') as f:
+            f.write('#include <stdio.h>\nstruct p { int x, y; };\n'
+                    'static int area(struct p a, struct p b) { return (b.x - a.x) * (b.y - a.y); }\n'
+                    'int main(int c, char **v) { struct p a = {c, 2}, b = {7, 9};\n'
+                    '  printf("%d %s\\n", area(a, b), v[0]); return 0; }\n')
+        repo = os.path.join(d, 'repo')
+        genv = dict(os.environ, GIT_AUTHOR_NAME='a', GIT_AUTHOR_EMAIL='a@example.org',
+                    GIT_COMMITTER_NAME='a', GIT_COMMITTER_EMAIL='a@example.org',
+                    GIT_AUTHOR_DATE='2026-01-01T00:00:00Z', GIT_COMMITTER_DATE='2026-01-01T00:00:00Z',
+                    GIT_CONFIG_NOSYSTEM='1', HOME=d)
+        have_git = shutil.which('git') is not None
+        if have_git:
+            os.mkdir(repo)
+            for k, args in enumerate([['init', '-q', '-b', 'main'], None, ['add', '.'],
+                                      ['commit', '-q', '-m', 'one'], None, ['commit', '-q', '-am', 'two']]):
+                if args is None:
+                    with open(os.path.join(repo, 'f%d.txt' % (k % 3)), 'w') as f:
+                        f.write(''.join('line %d of %d\n' % (i, k) for i in range(500)))
+                    continue
+                subprocess.run(['git', '-C', repo] + args, env=genv, check=True)
         cases = [
             ('python3', [py3, '-c', 'import json; d={str(i): [i]*3 for i in range(20000)}; '
                          'print(len(json.dumps(d)))'], None, {'PYTHONMALLOC': 'malloc'}),
             ('sqlite3', ['sqlite3', ':memory:'], sql, {}),
             ('xmllint', ['xmllint', '--format', xml], None, {}),
             ('jq', ['jq', '-c', 'map(.a) | add', js], None, {}),
+            ('gcc', ['gcc', '-O2', '-S', '-o', '-', csrc], None, {}),
+            ('git', ['git', '-C', repo, 'log', '-p', '--stat'], None,
+             {k: v for k, v in genv.items() if k.startswith('GIT_') or k == 'HOME'}),
         ]
         for name, cmd, stdin, extra in cases:
             if not shutil.which(cmd[0]):
@@ -40,10 +65,12 @@ def main():
                 continue
             env = dict(os.environ, **extra)
             want = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
-            for rate in ['524288', '1']:
+            for rate, alloc in [('524288', 'memprof'), ('1', 'memprof'), ('524288', 'system')]:
                 out = os.path.join(d, '%s.%s.pb.gz' % (name, rate))
-                got = subprocess.run([memprof, 'run', '-q', '--rate', rate, '-o', out, '--'] + cmd,
+                got = subprocess.run([memprof, 'run', '-q', '--rate', rate, '--allocator', alloc,
+                                      '-o', out, '--'] + cmd,
                                      input=stdin, capture_output=True, text=True, env=env)
+                rate = rate if alloc == 'memprof' else rate + ' (system allocator)'
                 t.eq(got.returncode, want.returncode, '%s rate %s: exit status' % (name, rate))
                 t.ok(got.stdout == want.stdout, '%s rate %s: identical stdout (%d bytes)'
                      % (name, rate, len(want.stdout)))
