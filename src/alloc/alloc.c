@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc/alloc.h"
 #include "alloc/central.h"
@@ -165,7 +166,7 @@ static struct mp_span *large_span_locked(const void *p)
 	return s;
 }
 
-static void large_free(void *p)
+static void large_free_as(void *p, int released)
 {
 	uint32_t b = 0;
 	pthread_mutex_lock(&mp_heap.lock);
@@ -174,12 +175,40 @@ static void large_free(void *p)
 		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
 		mp_heap.large_nfree++;
 		mp_heap.large_bytes -= (uint64_t)s->npages * MP_PAGE_SIZE;
-		mp_heap_free_locked(s);
+		if (released)
+			mp_heap_free_released_locked(s);
+		else
+			mp_heap_free_locked(s);
 	}
 	pthread_mutex_unlock(&mp_heap.lock);
 	void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 	if (b && fn)
 		fn(b - 1);
+}
+
+static void large_free(void *p)
+{
+	large_free_as(p, 0);
+}
+
+/*
+ * Moving a large block: copy it in chunks and give each copied chunk of the
+ * old block back to the OS at once, so the move never holds both whole
+ * blocks in memory (glibc moves big blocks with mremap, which copies nothing;
+ * without this a growing buffer of n bytes briefly costs 2n).
+ */
+#define MOVE_CHUNK ((size_t)256 << 10)
+
+static void move_large(void *q, void *p, size_t copy, size_t old)
+{
+	size_t off = 0;
+	for (; off + MOVE_CHUNK <= copy; off += MOVE_CHUNK) {
+		memcpy((char *)q + off, (char *)p + off, MOVE_CHUNK);
+		madvise((char *)p + off, MOVE_CHUNK, MADV_DONTNEED);
+	}
+	memcpy((char *)q + off, (char *)p + off, copy - off);
+	madvise((char *)p + off, old - off, MADV_DONTNEED);
+	large_free_as(p, 1);
 }
 
 /* ---- small blocks ---- */
@@ -258,7 +287,7 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 		if (mp_alloc_take_sample(p, &b) && fn)
 			fn(b);
 	}
-	c &= 0x7f;
+	c &= MP_CLASSMAP_CLASS;
 	if (c == 0)
 		large_free(p);
 	else
@@ -311,7 +340,7 @@ size_t mp_alloc_usable(const void *p)
 	if (!mp_heap_owns(p))
 		return 0;
 	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
-				     __ATOMIC_RELAXED) & 0x7f;
+				     __ATOMIC_RELAXED) & MP_CLASSMAP_CLASS;
 	if (c)
 		return mp_classes[c].size;
 	pthread_mutex_lock(&mp_heap.lock);
@@ -347,6 +376,10 @@ void *mp_alloc_realloc(void *p, size_t n)
 	void *q = mp_alloc_malloc(n);
 	if (!q)
 		return NULL;
+	if (old >= 4 * MOVE_CHUNK && n > MP_MAX_SMALL) {
+		move_large(q, p, n < old ? n : old, old);
+		return q;
+	}
 	memcpy(q, p, n < old ? n : old);
 	mp_alloc_free(p);
 	return q;

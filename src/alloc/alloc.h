@@ -65,7 +65,7 @@ static inline void *mp_alloc_malloc(size_t n)
 }
 
 /*
- * The free fast path for a block of ours (mp_heap_owns(p)): one byte of the
+ * The free fast path for a block of ours (mp_heap_owns(p)): one entry of the
  * class map gives the class, and tells whether a sampled block may live in
  * the span (then the slow path credits the profile).
  */
@@ -73,7 +73,7 @@ static inline void mp_alloc_free(void *p)
 {
 	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
 				     __ATOMIC_RELAXED);
-	struct mp_tlist *l = &mp_tc.l[c & 0x7f];
+	struct mp_tlist *l = &mp_tc.l[c & MP_CLASSMAP_CLASS];
 	if (MP_LIKELY(c < MP_CLASSMAP_SAMPLED && l->count < l->max)) {
 		*(void **)p = l->head;
 		l->head = p;

@@ -31,7 +31,7 @@ void mp_central_init(void)
 		struct central *k = &central[c];
 		pthread_mutex_init(&k->lock, NULL);
 		uint64_t bytes = (uint64_t)mp_classes[c].batch * mp_classes[c].size;
-		uint64_t n = (32 * 1024) / bytes;
+		uint64_t n = (16 * 1024) / bytes;
 		k->maxslots = n < 1 ? 1 : n > MAX_SLOTS ? MAX_SLOTS : (uint32_t)n;
 	}
 }

@@ -100,13 +100,13 @@ int mp_heap_init(size_t max_bytes)
 		return -ENOMEM;
 	size_t npages = bytes >> MP_PAGE_SHIFT;
 	void *pm = reserve(npages * sizeof(struct mp_span *));
-	void *cm = reserve(npages);
+	void *cm = reserve(npages * sizeof(uint16_t));
 	if (!pm || !cm) {
 		munmap(arena, bytes + MP_PAGE_SIZE);
 		if (pm)
 			munmap(pm, npages * sizeof(struct mp_span *));
 		if (cm)
-			munmap(cm, npages);
+			munmap(cm, npages * sizeof(uint16_t));
 		return -ENOMEM;
 	}
 	mp_heap.pagemap = pm;
@@ -311,7 +311,7 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 	}
 	s = split_front(s, npages);
 	s->state = (uint8_t)state;
-	s->cls = (uint8_t)cls;
+	s->cls = (uint16_t)cls;
 	s->released = 0;
 	s->next = s->prev = NULL;
 	s->freelist = NULL;
@@ -323,7 +323,8 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 	size_t first = page_of(s->start);
 	map_range(s, first, s->npages);
 	if (state == MP_SPAN_SMALL)
-		memset(&mp_heap.classmap[first], (int)cls, s->npages);
+		for (size_t i = 0; i < s->npages; i++)
+			__atomic_store_n(&mp_heap.classmap[first + i], (uint16_t)cls, __ATOMIC_RELAXED);
 	return s;
 }
 
@@ -372,7 +373,7 @@ static struct mp_span *coalesce(struct mp_span *s)
 static size_t retain_limit(void)
 {
 	size_t inuse = mp_heap.top - mp_heap.free_pages;
-	size_t lim = (inuse / 64) << MP_PAGE_SHIFT;
+	size_t lim = (inuse / 256) << MP_PAGE_SHIFT;
 	return lim < MP_RETAIN_MIN ? MP_RETAIN_MIN : lim;
 }
 
@@ -391,18 +392,31 @@ void mp_heap_scavenge_locked(uint64_t now, int force)
 	}
 }
 
+static void free_span(struct mp_span *s, int released);
+
 void mp_heap_free_locked(struct mp_span *s)
+{
+	free_span(s, 0);
+}
+
+void mp_heap_free_released_locked(struct mp_span *s)
+{
+	free_span(s, 1);
+}
+
+static void free_span(struct mp_span *s, int released)
 {
 	size_t first = page_of(s->start);
 	if (s->state == MP_SPAN_SMALL)
-		memset(&mp_heap.classmap[first], 0, s->npages);
+		for (size_t i = 0; i < s->npages; i++)
+			__atomic_store_n(&mp_heap.classmap[first + i], 0, __ATOMIC_RELAXED);
 	/* Interior entries become stale; clear them so a stray pointer into a
 	 * free span finds nothing rather than an unrelated span. */
 	for (size_t i = 1; i + 1 < s->npages; i++)
 		__atomic_store_n(&mp_heap.pagemap[first + i], NULL, __ATOMIC_RELAXED);
 	s->state = MP_SPAN_FREE;
-	s->zeroed = 0;
-	s->released = 0;
+	s->zeroed = (uint8_t)released;
+	s->released = (uint8_t)released;
 	s->freed_ns = mp_heap_now_ns();
 	s = coalesce(s);
 	free_link(s);
@@ -423,9 +437,9 @@ int mp_heap_check_locked(void)
 		if (mp_heap.pagemap[page + s->npages - 1] != s)
 			return -__LINE__;
 		for (size_t i = 0; i < s->npages; i++) {
-			uint8_t c = mp_heap.classmap[page + i];
+			unsigned c = mp_heap.classmap[page + i];
 			if (s->state == MP_SPAN_SMALL) {
-				if ((c & 0x7f) != s->cls || mp_heap.pagemap[page + i] != s)
+				if ((c & MP_CLASSMAP_CLASS) != s->cls || mp_heap.pagemap[page + i] != s)
 					return -__LINE__;
 			} else if (c != 0)
 				return -__LINE__;

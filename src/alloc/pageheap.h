@@ -15,9 +15,9 @@
  * block).  Invariants, all under mp_heap.lock:
  *   - an in-use span's every page maps to it; a free span's first and last
  *     page map to it (interior entries are stale and never followed);
- *   - mp_heap.classmap[page] is the size class (bit 7: "a sampled block may
+ *   - mp_heap.classmap[page] is the size class (bit 15: "a sampled block may
  *     live here") for pages of in-use small spans, and 0 everywhere else, so
- *     free()'s fast path needs that one byte;
+ *     free()'s fast path needs that one load;
  *   - adjacent free spans are merged unless exactly one of them has been
  *     released to the OS.
  * Idle pages go back to the OS with MADV_DONTNEED (so RSS really drops) once
@@ -36,13 +36,14 @@
 enum { MP_SPAN_FREE = 0, MP_SPAN_SMALL = 1, MP_SPAN_LARGE = 2 };
 
 #define MP_NBINS 128                 /* exact bins for free spans of 1..128 pages */
-#define MP_CLASSMAP_SAMPLED 0x80u
+#define MP_CLASSMAP_SAMPLED 0x8000u
+#define MP_CLASSMAP_CLASS 0x7fffu
 
 struct mp_span {
 	uintptr_t start;             /* address of the first page */
 	uint32_t npages;
 	uint8_t state;               /* MP_SPAN_* */
-	uint8_t cls;                 /* small: size class */
+	uint16_t cls;                /* small: size class */
 	uint8_t released;            /* free: pages returned to the OS */
 	uint8_t zeroed;              /* pages read as zero (fresh or released) */
 	struct mp_span *next, *prev; /* free: size bin; small: central partial list */
@@ -63,7 +64,7 @@ struct mp_span {
 struct mp_heap {
 	uintptr_t base;              /* arena start, page aligned; 0 until init */
 	size_t size;                 /* arena bytes */
-	uint8_t *classmap;           /* per page, see above */
+	uint16_t *classmap;          /* per page, see above */
 	struct mp_span **pagemap;    /* per page */
 	pthread_mutex_t lock;
 	size_t top;                  /* pages ever handed out from the arena start */
@@ -103,8 +104,11 @@ static inline int mp_heap_owns(const void *p)
  */
 struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int state, unsigned cls);
 
-/* Under mp_heap.lock: give an in-use span back; may release idle pages. */
+/* Under mp_heap.lock: give an in-use span back; may release idle pages.
+ * The _released form is for a span whose pages the caller has already given
+ * back to the OS (MADV_DONTNEED). */
 void mp_heap_free_locked(struct mp_span *s);
+void mp_heap_free_released_locked(struct mp_span *s);
 
 /* Under mp_heap.lock: make in-use large span s npages long in place
  * (shrinking frees its tail; growing takes the free pages right after it).

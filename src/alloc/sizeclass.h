@@ -10,7 +10,7 @@
  * yields class 0 and the caller falls into its slow path (which initializes).
  *
  * The classes (sizeclass.c) round a request up by less than 16 bytes up to
- * 512 B, 32 bytes up to 1 KiB and about 5% above, finer than Go's table, because glibc, the baseline
+ * 512 B, 32 bytes up to 1 KiB and about 2% above, finer than Go's table, because glibc, the baseline
  * for memory use, rounds to 16 bytes.  Every class size is a multiple of 16,
  * so every block is 16-byte aligned, and every size that is a multiple of a
  * power of two p <= MP_PAGE_SIZE gives p-aligned blocks (spans start on page
@@ -25,7 +25,7 @@
 #define MP_PAGE_SHIFT 13
 #define MP_PAGE_SIZE ((size_t)1 << MP_PAGE_SHIFT)
 #define MP_MAX_SMALL 32768
-#define MP_NCLASS 120         /* class 0 (none) + 119 classes (fits the 7 bits of the class map) */
+#define MP_NCLASS 211         /* class 0 (none) + 210 classes (the class map has 15 bits) */
 
 struct mp_sizeclass {
 	uint32_t size;        /* block size in bytes */

@@ -46,9 +46,17 @@ static void test_sizeclasses(void)
 		if (k->npages < 1 || k->npages > 32 || k->nobjs != bytes / k->size || k->nobjs < 1 ||
 		    (k->size <= 4096 && k->nobjs < 4))
 			bad_span++;
-		/* tail waste: at most 1/64 of the span, or about 1.6% (the best
-		 * length for the few classes where no length reaches 1/64) */
-		if ((bytes % k->size) * 60 > bytes)
+		/* tail waste: at most 1/64 of the span, or else the least any
+		 * length of 1..32 pages gives */
+		uint64_t best = UINT64_MAX, best_bytes = 1;
+		for (uint32_t np = 1; np <= 32; np++) {
+			uint64_t b = np * MP_PAGE_SIZE, w = b % k->size;
+			if (b / k->size >= (k->size <= 4096 ? 4u : 1u) && w * best_bytes < best * b) {
+				best = w;
+				best_bytes = b;
+			}
+		}
+		if ((bytes % k->size) * 64 > bytes && (bytes % k->size) * best_bytes > best * bytes)
 			bad_span++;
 		if (k->batch < 2 || k->batch > 64)
 			bad_batch++;
@@ -68,7 +76,7 @@ static void test_sizeclasses(void)
 	CHECK_INT(missing, 0);
 
 	/* The lookup gives the smallest class that holds n, with bounded
-	 * rounding: under 16 B up to 512 B, under 32 B up to 1 KiB, 5% (+16 B
+	 * rounding: under 16 B up to 512 B, under 32 B up to 1 KiB, 2% (+16 B
 	 * of rounding) above. */
 	int bad_lookup = 0, bad_waste = 0;
 	for (size_t n = 0; n <= MP_MAX_SMALL; n++) {
@@ -78,7 +86,7 @@ static void test_sizeclasses(void)
 			bad_lookup++;
 		else if (n <= 512 ? n > 0 && mp_classes[c].size - n >= 16
 			 : n <= 1024 ? mp_classes[c].size - n >= 32
-			 : (double)(mp_classes[c].size - n) / mp_classes[c].size > 0.05 + 16.0 / n)
+			 : (double)(mp_classes[c].size - n) / mp_classes[c].size > 0.02 + 16.0 / n)
 			bad_waste++;
 	}
 	CHECK_INT(bad_lookup, 0);
