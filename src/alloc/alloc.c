@@ -434,8 +434,12 @@ int mp_alloc_take_sample(void *p, uint32_t *ret_b)
 		uint32_t *arr = __atomic_load_n(&s->buckets, __ATOMIC_ACQUIRE);
 		if (!arr)
 			return 0;
-		b = __atomic_exchange_n(&arr[mp_class_index(s->cls, (uintptr_t)p - s->start)], 0,
-					__ATOMIC_ACQ_REL);
+		/* Only the one free of a live block clears its entry: no
+		 * read-modify-write needed (this runs on every free at rate 1). */
+		uint32_t *e = &arr[mp_class_index(s->cls, (uintptr_t)p - s->start)];
+		b = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+		if (b)
+			__atomic_store_n(e, 0, __ATOMIC_RELAXED);
 	} else
 		return 0;
 	if (!b)

@@ -57,12 +57,24 @@ static uint64_t mix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
+/*
+ * Two independent lanes of one multiply and one xor-shift per frame, then a
+ * full mix: every allocation at --rate 1 hashes its stack, and the serial
+ * chain of two multiplies per frame this replaced cost 15% of such a run.
+ */
 static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 {
-	uint64_t h = depth;
-	for (uint32_t i = 0; i < depth; i++)
-		h = mix(h ^ pcs[i]) + i;
-	return h;
+	uint64_t a = (uint64_t)depth * 0x9e3779b97f4a7c15ull, b = ~a;
+	uint32_t i = 0;
+	for (; i + 1 < depth; i += 2) {
+		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+		b = (b ^ pcs[i + 1]) * 0xc4ceb9fe1a85ec53ull;
+		a ^= a >> 29;
+		b ^= b >> 31;
+	}
+	if (i < depth)
+		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+	return mix(a ^ (b * 0x9e3779b97f4a7c15ull));
 }
 
 static uint64_t hash_bucket(uint32_t stack_id, uint64_t size)
