@@ -158,6 +158,14 @@ void mp_central_unlock_all(void)
 		pthread_mutex_unlock(&central[c].lock);
 }
 
+void mp_central_foreach_parked(void (*fn)(void *block, void *ctx), void *ctx)
+{
+	for (unsigned c = 1; c < MP_NCLASS; c++)
+		for (uint32_t i = 0; i < central[c].nslots; i++)
+			for (void *p = central[c].slots[i]; p; p = *(void **)p)
+				fn(p, ctx);
+}
+
 uint64_t mp_central_parked(unsigned c)
 {
 	struct central *k = &central[c];

@@ -30,6 +30,10 @@ void mp_central_unlock_all(void);
  * spans' counts.  0 or a negative line number. */
 int mp_central_check_locked(void);
 
+/* Call fn on every block parked in the central lists (leak scan, world
+ * stopped: no locks taken). */
+void mp_central_foreach_parked(void (*fn)(void *block, void *ctx), void *ctx);
+
 /* Blocks parked in the central lists of class c (stats, tests). */
 uint64_t mp_central_parked(unsigned c);
 

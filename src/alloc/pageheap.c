@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "alloc/ownmem.h"
 #include "alloc/pageheap.h"
 #include "sample/compiler.h"
 
@@ -24,7 +25,10 @@ static void *reserve(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	mp_ownmem_add(p, bytes);
+	return p;
 }
 
 /* ---- metadata: power-of-two size bins carved from a reserved region ---- */
@@ -320,6 +324,8 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 	s->buckets = NULL;
 	s->bucket = 0;
 	s->large_size = 0;
+	s->leak = NULL;
+	s->leak_state = 0;
 	size_t first = page_of(s->start);
 	map_range(s, first, s->npages);
 	if (state == MP_SPAN_SMALL)

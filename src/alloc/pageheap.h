@@ -59,6 +59,10 @@ struct mp_span {
 	uint32_t *buckets;
 	uint32_t bucket;
 	uint64_t large_size;         /* large: requested bytes */
+	/* leak scan (alloc/leak.c), world stopped: small: per-block state
+	 * (MP_BLK_*), large: leak_state */
+	uint8_t *leak;
+	uint8_t leak_state;
 };
 
 struct mp_heap {

@@ -36,6 +36,7 @@
 #include "cli/target.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/leaks.h"
 
 #define SHIM_NAME "libmemprof.so"
 #define MAX_DEPTH 256
@@ -49,6 +50,13 @@ struct run_settings {
 	int snapshot_signal;  /* --snapshot-signal: on-demand snapshots; 0: none */
 	const char *allocator; /* --allocator: "memprof" (own allocator) or "system" */
 	bool stats;           /* --stats: print the allocator statistics of each profile */
+	bool rate_set;        /* --rate was given (else --leak-check records everything) */
+	int leak_check;       /* --leak-check[=summary|full]: 0 off, 1 summary, 2 full */
+	const char *leak_report; /* --leak-report FILE: the leak report as JSON */
+	int error_exitcode;   /* --error-exitcode N: status when a failing leak is found; -1 none */
+	unsigned fail_on;     /* --fail-on LIST: MP_FAIL_* classes that fail */
+	const char *suppressions; /* --suppressions FILE */
+	bool gen_suppressions; /* --gen-suppressions: print ready suppression lines */
 };
 
 static const struct run_settings default_settings = {
@@ -60,7 +68,23 @@ static const struct run_settings default_settings = {
 	.snapshot_signal = SIGUSR2,
 	.allocator = "memprof",
 	.stats = false,
+	.rate_set = false,
+	.leak_check = 0,
+	.leak_report = NULL,
+	.error_exitcode = -1,
+	.fail_on = MP_FAIL_DEFAULT,
+	.suppressions = NULL,
+	.gen_suppressions = false,
 };
+
+/* What the leak check found in every process (see convert_one). */
+static struct {
+	struct mp_supp *supp;
+	struct mp_leak_report **reports;
+	size_t n;
+	bool failing;
+	int errors;
+} leaks;
 
 /* Signals memprof passes on to the target while it waits. */
 static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
@@ -265,10 +289,10 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 		     preload ? preload : "") < 0)
 		ld = NULL;
 	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s"
-		     ",interval=%" PRIu64 "ns,snapshot_signal=%d,allocator=%s",
+		     ",interval=%" PRIu64 "ns,snapshot_signal=%d,allocator=%s,leak=%d",
 		     opts && *opts ? opts : "", opts && *opts ? "," : "",
 		     s->rate, s->depth, snapdir, s->interval_ns, s->snapshot_signal,
-		     s->allocator) < 0)
+		     s->allocator, s->leak_check ? 1 : 0) < 0)
 		mo = NULL;
 	if (!ld || !mo) {
 		free(ld);
@@ -636,6 +660,120 @@ static void print_stats(const char *snap)
 	mp_snap_free(sn);
 }
 
+/* --suppressions FILE: read and parse now, before the program runs. */
+static int load_suppressions(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL, *err = NULL;
+	size_t len = 0, cap = 0;
+	int r;
+
+	if (!f) {
+		fprintf(stderr, "memprof: cannot read suppressions '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len + 4096 > cap) {
+			char *n = realloc(text, cap = cap * 2 + 4096);
+			if (!n) {
+				free(text);
+				fclose(f);
+				fputs("memprof: out of memory\n", stderr);
+				return -1;
+			}
+			text = n;
+		}
+		size_t got = fread(text + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "memprof: cannot read suppressions '%s': %s\n", path, strerror(errno));
+		free(text);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	r = mp_supp_parse(text, len, &leaks.supp, &err);
+	free(text);
+	if (r < 0) {
+		fprintf(stderr, "memprof: bad suppressions '%s': %s\n", path,
+			err ? err : strerror(-r));
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --leak-report FILE: the JSON document, whole or not at all. */
+static int write_leak_report(const char *path)
+{
+	char *tmp = NULL;
+	FILE *f;
+	int r;
+
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
+		fputs("memprof: out of memory\n", stderr);
+		return -1;
+	}
+	f = fopen(tmp, "wxe");
+	if (!f) {
+		fprintf(stderr, "memprof: cannot write leak report '%s': %s\n", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	r = mp_leaks_json(f, leaks.reports, leaks.n);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot write leak report '%s': %s\n", path, strerror(-r));
+		unlink(tmp);
+	}
+	free(tmp);
+	return r;
+}
+
+/* --leak-check: the report of one process's final snapshot. */
+static void leak_check_one(const char *snap, const struct run_settings *s)
+{
+	struct mp_snap *sn = NULL;
+	struct mp_leak_report *r = NULL, **nr;
+	char *err = NULL;
+
+	if (mp_snap_read_file(snap, &sn, &err) < 0) {
+		free(err);
+		return;   /* convert_one has reported the problem */
+	}
+	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
+		goto out;
+	if (!sn->has_leaks) {
+		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": the shim could not "
+			"run it (see its warning above)\n", sn->header.pid);
+		leaks.errors++;
+		goto out;
+	}
+	if (mp_leaks_build(sn, &r) < 0 || !(nr = realloc(leaks.reports,
+						       (leaks.n + 1) * sizeof(*nr)))) {
+		fputs("memprof: out of memory\n", stderr);
+		mp_leaks_free(r);
+		leaks.errors++;
+		goto out;
+	}
+	leaks.reports = nr;
+	leaks.reports[leaks.n++] = r;
+	mp_supp_apply(leaks.supp, r);
+	mp_leaks_print(stderr, r, s->leak_check == 2);
+	if (s->gen_suppressions)
+		mp_leaks_print_suppressions(stderr, r);
+	if (mp_leaks_failing(r, s->fail_on))
+		leaks.failing = true;
+out:
+	mp_snap_free(sn);
+}
+
 static int convert_one(const char *snap, const char *out, const struct run_settings *s)
 {
 	char *err = NULL;
@@ -653,6 +791,8 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 	free(err);
 	if (r >= 0 && s->stats)
 		print_stats(snap);
+	if (s->leak_check)
+		leak_check_one(snap, s);
 	return r;
 }
 
@@ -771,7 +911,8 @@ static int convert_all(const char *snapdir, const struct run_settings *s, pid_t 
 static int parse_options(int argc, char **argv, struct run_settings *s)
 {
 	enum { OPT_RATE = 0x100, OPT_DEPTH, OPT_INTERVAL, OPT_SNAPSHOT_SIGNAL, OPT_ALLOCATOR,
-	       OPT_STATS };
+	       OPT_STATS, OPT_LEAK_CHECK, OPT_LEAK_REPORT, OPT_ERROR_EXITCODE, OPT_FAIL_ON,
+	       OPT_SUPPRESSIONS, OPT_GEN_SUPPRESSIONS };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate",   required_argument, NULL, OPT_RATE },
@@ -780,6 +921,12 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		{ "snapshot-signal", required_argument, NULL, OPT_SNAPSHOT_SIGNAL },
 		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
 		{ "stats",  no_argument,       NULL, OPT_STATS },
+		{ "leak-check", optional_argument, NULL, OPT_LEAK_CHECK },
+		{ "leak-report", required_argument, NULL, OPT_LEAK_REPORT },
+		{ "error-exitcode", required_argument, NULL, OPT_ERROR_EXITCODE },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "suppressions", required_argument, NULL, OPT_SUPPRESSIONS },
+		{ "gen-suppressions", no_argument, NULL, OPT_GEN_SUPPRESSIONS },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -800,6 +947,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			s->output = optarg;
 			break;
 		case OPT_RATE:
+			s->rate_set = true;
 			r = mp_parse_size(optarg, &s->rate);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --rate '%s': %s\n", optarg,
@@ -847,6 +995,46 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		case OPT_STATS:
 			s->stats = true;
 			break;
+		case OPT_LEAK_CHECK:
+			if (!optarg || strcmp(optarg, "full") == 0)
+				s->leak_check = 2;
+			else if (strcmp(optarg, "summary") == 0)
+				s->leak_check = 1;
+			else {
+				fprintf(stderr, "memprof: bad --leak-check '%s': not 'summary' or "
+					"'full'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LEAK_REPORT:
+			if (!*optarg) {
+				fputs("memprof: empty --leak-report file name\n", stderr);
+				return 2;
+			}
+			s->leak_report = optarg;
+			break;
+		case OPT_ERROR_EXITCODE:
+			r = mp_parse_u64(optarg, &v);
+			if (r < 0 || v < 1 || v > 255) {
+				fprintf(stderr, "memprof: bad --error-exitcode '%s': not a number from "
+					"1 to 255\n", optarg);
+				return 2;
+			}
+			s->error_exitcode = (int)v;
+			break;
+		case OPT_FAIL_ON:
+			if (mp_leaks_parse_fail_on(optarg, &s->fail_on) < 0) {
+				fprintf(stderr, "memprof: bad --fail-on '%s': not a list of definite, "
+					"indirect, reachable, fds, threads, timers\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_SUPPRESSIONS:
+			s->suppressions = optarg;
+			break;
+		case OPT_GEN_SUPPRESSIONS:
+			s->gen_suppressions = true;
+			break;
 		case 'q':
 			s->quiet = true;
 			break;
@@ -861,6 +1049,19 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		fputs("memprof: missing program to run, see 'memprof run --help'\n", stderr);
 		return 2;
 	}
+	if (!s->leak_check && (s->leak_report || s->error_exitcode >= 0 || s->suppressions ||
+			       s->gen_suppressions)) {
+		fputs("memprof: --leak-report, --error-exitcode, --suppressions and "
+		      "--gen-suppressions need --leak-check\n", stderr);
+		return 2;
+	}
+	if (s->leak_check && strcmp(s->allocator, "memprof") != 0) {
+		fputs("memprof: --leak-check needs --allocator memprof\n", stderr);
+		return 2;
+	}
+	/* Leak mode records the stack of every allocation unless told otherwise. */
+	if (s->leak_check && !s->rate_set)
+		s->rate = 1;
 	return -1;
 }
 
@@ -910,6 +1111,8 @@ int mp_cmd_run(int argc, char **argv)
 		return status;
 	prog_argv = argv + optind;
 
+	if (s.suppressions && load_suppressions(s.suppressions) < 0)
+		return 2;
 	status = 1;
 	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)
 		goto out;
@@ -973,6 +1176,14 @@ int mp_cmd_run(int argc, char **argv)
 	 * own failure is the more important news. */
 	if (failures && status == 0)
 		status = 1;
+	if (s.leak_check) {
+		if (s.leak_report && write_leak_report(s.leak_report) < 0 && status == 0)
+			status = 1;
+		if (leaks.errors && status == 0)
+			status = 1;
+		if (leaks.failing && s.error_exitcode >= 0)
+			status = s.error_exitcode;
+	}
 	goto out;
 
 cleanup:
@@ -981,6 +1192,11 @@ cleanup:
 	if (snapdir)
 		rmdir(snapdir);
 out:
+	for (size_t i = 0; i < leaks.n; i++)
+		mp_leaks_free(leaks.reports[i]);
+	free(leaks.reports);
+	mp_supp_free(leaks.supp);
+	memset(&leaks, 0, sizeof(leaks));
 	free_env(env);
 	free(preload);
 	free(snapdir);

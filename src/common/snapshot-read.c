@@ -50,6 +50,7 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_STACKS: return "stacks";
 	case MP_SNAP_HEAP:   return "heap";
 	case MP_SNAP_STATS:  return "stats";
+	case MP_SNAP_LEAKS:  return "leaks";
 	default:             return "unknown";
 	}
 }
@@ -141,6 +142,46 @@ static int parse_heap(struct mp_snap *s, const uint8_t *p, uint64_t size, char *
 		memcpy(s->heap, p, n * sizeof(*s->heap));
 	}
 	s->nheap = n;
+	return 0;
+}
+
+static int parse_leaks(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	size_t n;
+
+	if (s->has_leaks)
+		return bad(ret_err, "more than one leaks section");
+	if (size % sizeof(struct mp_snap_leak_rec))
+		return bad(ret_err, "leaks section size %llu is not a multiple of %zu",
+			   (unsigned long long)size, sizeof(struct mp_snap_leak_rec));
+	n = size / sizeof(struct mp_snap_leak_rec);
+	if (n) {
+		s->leaks = malloc(n * sizeof(*s->leaks));
+		if (!s->leaks)
+			return -ENOMEM;
+		memcpy(s->leaks, p, n * sizeof(*s->leaks));
+	}
+	s->nleaks = n;
+	s->has_leaks = true;
+	return 0;
+}
+
+/* Leak records refer to stacks (0: none) and carry bounded counts. */
+static int check_leaks(const struct mp_snap *s, char **ret_err)
+{
+	for (size_t i = 0; i < s->nleaks; i++) {
+		const struct mp_snap_leak_rec *l = &s->leaks[i];
+
+		if (l->stack_id > s->nstacks)
+			return bad(ret_err, "leak record %zu refers to unknown stack %u", i + 1,
+				   l->stack_id);
+		if (l->category < MP_LEAK_DEFINITE || l->category > MP_LEAK_REACHABLE)
+			return bad(ret_err, "leak record %zu has unknown category %u", i + 1,
+				   l->category);
+		if (l->count == 0 || l->count > INT64_MAX || l->bytes > INT64_MAX)
+			return bad(ret_err, "leak record %zu: bad count %llu or bytes %llu", i + 1,
+				   (unsigned long long)l->count, (unsigned long long)l->bytes);
+	}
 	return 0;
 }
 
@@ -275,6 +316,9 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 		case MP_SNAP_STATS:
 			r = parse_stats(s, p, sec.size, ret_err);
 			break;
+		case MP_SNAP_LEAKS:
+			r = parse_leaks(s, p, sec.size, ret_err);
+			break;
 		default:
 			r = 0;  /* a section from a newer writer: skipped */
 			break;
@@ -293,7 +337,8 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 		if (!s->exe)
 			return -ENOMEM;
 	}
-	return check_heap(s, ret_err);
+	r = check_heap(s, ret_err);
+	return r < 0 ? r : check_leaks(s, ret_err);
 }
 
 int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **ret_err)
@@ -378,6 +423,7 @@ void mp_snap_free(struct mp_snap *s)
 	free(s->pcs);
 	free(s->heap);
 	free(s->stats);
+	free(s->leaks);
 	free(s);
 }
 

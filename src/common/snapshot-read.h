@@ -39,6 +39,9 @@ struct mp_snap_stat {
  *   - each heap record's stack_id is in 1..nstacks, free_objects <=
  *     alloc_objects, and size * alloc_objects fits in int64_t
  *   - stat names are printable ASCII, non-empty
+ *   - each leak record's stack_id is 0 or in 1..nstacks, its category is
+ *     an enum mp_snap_leak_category, count is nonzero, count and bytes fit
+ *     in int64_t
  */
 struct mp_snap {
 	struct mp_snap_header header;
@@ -54,6 +57,9 @@ struct mp_snap {
 	struct mp_snap_stat *stats;
 	size_t nstats;
 	bool has_stats;            /* the file had an MP_SNAP_STATS section */
+	struct mp_snap_leak_rec *leaks; /* the leak scan's result (leak=1) */
+	size_t nleaks;
+	bool has_leaks;            /* the file had an MP_SNAP_LEAKS section */
 };
 
 /*

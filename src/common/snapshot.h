@@ -75,6 +75,8 @@ enum mp_snap_section_type {
 	MP_SNAP_HEAP = 4,
 	/* Array of struct mp_snap_kv: allocator and shim statistics. */
 	MP_SNAP_STATS = 5,
+	/* Array of struct mp_snap_leak_rec: the leak scan at exit (leak=1). */
+	MP_SNAP_LEAKS = 16,
 };
 
 /*
@@ -90,6 +92,27 @@ struct mp_snap_heap_rec {
 	uint64_t size;            /* requested size of each block in bytes */
 	uint64_t alloc_objects;   /* sampled allocations */
 	uint64_t free_objects;    /* of those, freed before the snapshot */
+};
+
+/* Reachability classes of the leak scan (Valgrind's meanings). */
+enum mp_snap_leak_category {
+	MP_LEAK_DEFINITE = 1,     /* no pointer to it anywhere */
+	MP_LEAK_INDIRECT = 2,     /* pointed to only from lost blocks */
+	MP_LEAK_REACHABLE = 3,    /* reachable from a root at exit */
+};
+
+/*
+ * Live heap blocks at exit of one allocation stack and one class, as the
+ * leak scan found them.  stack_id 0: blocks whose allocation was not
+ * recorded (allocated before the shim could record it, or not sampled);
+ * size is then 0 and bytes are usable bytes.
+ */
+struct mp_snap_leak_rec {
+	uint32_t stack_id;        /* id in MP_SNAP_STACKS, or 0 */
+	uint32_t category;        /* enum mp_snap_leak_category */
+	uint64_t size;            /* requested size of each block (0: unknown) */
+	uint64_t count;           /* blocks */
+	uint64_t bytes;           /* their bytes */
 };
 
 /* A named counter: NUL-padded ASCII name, value. */

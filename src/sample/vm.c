@@ -2,6 +2,7 @@
 /* Anonymous mappings for the shim's own tables (see vm.h). */
 #include <sys/mman.h>
 
+#include "alloc/ownmem.h"
 #include "sample/vm.h"
 
 void *mp_vm_reserve(size_t size)
@@ -11,7 +12,10 @@ void *mp_vm_reserve(size_t size)
 	 * what is used. */
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	mp_ownmem_add(p, size);   /* never a root of the leak scan */
+	return p;
 }
 
 void mp_vm_release(void *p, size_t size)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "leakscan/leakscan.h"
 #include "sample/live.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
@@ -54,6 +55,18 @@ static void own_text_range(uintptr_t *ret_lo, uintptr_t *ret_hi)
 	}
 	*ret_lo = lo;
 	*ret_hi = hi;
+}
+
+/* Our writable segments (tables, thread-cache heads, options) are never
+ * roots of the leak scan. */
+static void exclude_own_data(void)
+{
+	uintptr_t base = (uintptr_t)&__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + __ehdr_start.e_phoff);
+	for (int i = 0; i < __ehdr_start.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_W))
+			mp_leakscan_exclude_self(base + ph[i].p_vaddr,
+						 base + ph[i].p_vaddr + ph[i].p_memsz);
 }
 
 static void atfork_prepare(void)
@@ -112,6 +125,7 @@ void mp_shim_init(void)
 	if (ok) {
 		uintptr_t lo, hi;
 		own_text_range(&lo, &hi);
+		exclude_own_data();
 		mp_unwind_init(lo, hi);
 		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	}
@@ -197,6 +211,18 @@ void mp_shim_exit_snapshot(void)
 	if (getpid() != mp_shim.pid || mp_shim.final_written)
 		return;
 	mp_tls.busy++;
+	if (mp_shim.opt.leak) {
+		/* This frame and everything above it (the program's exit path)
+		 * are roots; the scan's own frames below are not. */
+		int r = mp_shim_alloc_mode() == MP_MODE_OWN
+				? mp_leakscan_run((uintptr_t)__builtin_frame_address(0))
+				: -ENOTSUP;
+		if (r == -ENOTSUP)
+			mp_warn("leak check needs allocator=memprof, skipped", NULL, NULL, NULL);
+		else if (r < 0)
+			mp_warn("leak check incomplete: out of memory for its work list", NULL, NULL,
+				NULL);
+	}
 	if (MP_DEBUG_CHECKS >= 2 && mp_shim_alloc_mode() == MP_MODE_OWN) {
 		/* -Ddebug_checks=full: walk the allocator's invariants at exit. */
 		int bad = mp_alloc_check();

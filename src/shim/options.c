@@ -34,6 +34,8 @@ static const struct opt_desc opts[] = {
 	  "write a numbered snapshot this often (500ms, 10s, 1m; 0 = never)" },
 	{ "snapshot_signal", OPT_U32, offsetof(struct mp_options, snapshot_signal), 12, 0, 64,
 	  "signal number that asks for a snapshot (default 12, SIGUSR2; 0 = none)" },
+	{ "leak", OPT_BOOL, offsetof(struct mp_options, leak), 0, 0, 1,
+	  "scan the heap for leaks at exit (needs allocator=memprof)" },
 	{ "allocator", OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF, 0, 1,
 	  "memprof (own size-class allocator) or system (glibc's malloc)" },
 };

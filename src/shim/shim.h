@@ -27,6 +27,7 @@ struct mp_options {
 	uint64_t interval_ns;      /* interval=: numbered snapshot period (0 = none) */
 	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
 	int allocator;             /* allocator=: MP_ALLOCATOR_* */
+	int leak;                  /* leak=: run the leak scan at exit */
 };
 
 struct mp_shim_state {

@@ -20,6 +20,7 @@
 #include "common/snapshot.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
+#include "leakscan/leakscan.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -155,6 +156,12 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
 	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
 
+	/* The leak scan's result, in the final snapshot only (leak=1). */
+	const void *leaks = NULL;
+	size_t leaks_size = 0;
+	if (flags & MP_SNAP_F_FINAL)
+		mp_leakscan_records(&leaks, &leaks_size);
+
 	mp_prof_lock();
 	const void *stacks, *buckets;
 	size_t stacks_size, buckets_size;
@@ -164,7 +171,7 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0),
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0),
 		.pid = pid,
 		.ppid = (uint64_t)getppid(),
 		.rate = mp_shim.opt.rate,
@@ -186,6 +193,8 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		r = write_section(fd, MP_SNAP_HEAP, buckets, buckets_size);
 	if (r == 0 && nstats)
 		r = write_section(fd, MP_SNAP_STATS, stats, nstats * sizeof(stats[0]));
+	if (r == 0 && leaks_size)
+		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	mp_prof_unlock();
 
 	if (close(fd) < 0 && r == 0)

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+/* The leak report (see leaks.h).  CLI only. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/snapshot-read.h"
+#include "common/snapshot.h"
+#include "convert/leaks.h"
+#include "symbolize/symbolize.h"
+
+int mp_leaks_parse_fail_on(const char *s, unsigned *ret)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "definite", MP_FAIL_DEFINITE }, { "indirect", MP_FAIL_INDIRECT },
+		{ "reachable", MP_FAIL_REACHABLE }, { "fds", MP_FAIL_FDS },
+		{ "threads", MP_FAIL_THREADS }, { "timers", MP_FAIL_TIMERS },
+	};
+	unsigned v = 0;
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		size_t i;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && strncmp(names[i].name, s, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -EINVAL;
+		v |= names[i].bit;
+		s += n;
+		if (*s == ',' && *++s == 0)
+			return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+static void free_leak(struct mp_leak *l)
+{
+	for (size_t i = 0; i < l->nframes; i++) {
+		free(l->frames[i].function);
+		free(l->frames[i].file);
+		free(l->frames[i].object);
+	}
+	free(l->frames);
+}
+
+void mp_leaks_free(struct mp_leak_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nleaks; i++)
+		free_leak(&r->leaks[i]);
+	free(r->leaks);
+	free(r);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int symbolize_stack(struct mp_symbolizer *sym, const struct mp_snap_stack *st,
+			   struct mp_leak *l)
+{
+	size_t cap = st->depth * 2 + 1;
+	l->frames = calloc(cap, sizeof(*l->frames));
+	if (!l->frames)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < st->depth; i++) {
+		struct mp_sym_result res;
+		uint64_t pc = st->pcs[i];
+		if (!sym || mp_symbolize(sym, pc ? pc - 1 : pc, &res) < 0)
+			memset(&res, 0, sizeof(res));
+		const char *obj = NULL;
+		if (res.mapping && res.mapping->path && *res.mapping->path) {
+			obj = strrchr(res.mapping->path, '/');
+			obj = obj ? obj + 1 : res.mapping->path;
+		}
+		size_t nf = res.nframes ? res.nframes : 1;
+		for (size_t k = 0; k < nf; k++) {
+			if (l->nframes == cap) {
+				struct mp_leak_frame *n = realloc(l->frames, cap * 2 * sizeof(*n));
+				if (!n)
+					return -ENOMEM;
+				memset(n + cap, 0, cap * sizeof(*n));
+				l->frames = n;
+				cap *= 2;
+			}
+			struct mp_leak_frame *f = &l->frames[l->nframes++];
+			if (res.nframes) {
+				f->function = strdup(res.frames[k].function);
+				f->file = dup_or_null(res.frames[k].file);
+				f->line = res.frames[k].line;
+			} else {
+				char buf[32];
+				snprintf(buf, sizeof(buf), "0x%" PRIx64, pc);
+				f->function = strdup(buf);
+			}
+			f->object = dup_or_null(obj);
+			if (!f->function || (obj && !f->object))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int cmp_leak(const void *a, const void *b)
+{
+	const struct mp_leak *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->category != y->category)
+		return x->category - y->category;
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+int mp_leaks_build(const struct mp_snap *snap, struct mp_leak_report **ret)
+{
+	struct mp_leak_report *r = calloc(1, sizeof(*r));
+	struct mp_symbolizer *sym = NULL;
+	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1 */
+	int err = -ENOMEM;
+
+	if (!r)
+		return -ENOMEM;
+	r->pid = snap->header.pid;
+	if (snap->nleaks) {
+		r->leaks = calloc(snap->nleaks, sizeof(*r->leaks));
+		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
+		if (!r->leaks || !seen)
+			goto fail;
+		if (mp_symbolizer_new(snap->maps, snap->maps_len, 0, &sym) < 0)
+			sym = NULL;   /* addresses only */
+	}
+	for (size_t i = 0; i < snap->nleaks; i++) {
+		const struct mp_snap_leak_rec *rec = &snap->leaks[i];
+		if (rec->stack_id == 0)
+			continue;   /* not recorded: the shim's own bootstrap */
+		uint32_t *slot = &seen[(size_t)rec->stack_id * 4 + rec->category];
+		struct mp_leak *l;
+		if (*slot) {
+			l = &r->leaks[*slot - 1];
+		} else {
+			l = &r->leaks[r->nleaks++];
+			*slot = (uint32_t)r->nleaks;
+			l->kind = MP_LEAKKIND_HEAP;
+			l->category = (int)rec->category;
+			if (symbolize_stack(sym, mp_snap_stack(snap, rec->stack_id), l) < 0)
+				goto fail;
+		}
+		l->bytes += rec->bytes;
+		l->count += rec->count;
+	}
+	qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
+	mp_symbolizer_free(sym);
+	free(seen);
+	*ret = r;
+	return 0;
+fail:
+	mp_symbolizer_free(sym);
+	free(seen);
+	mp_leaks_free(r);
+	return err;
+}
+
+/* ---- suppressions ---- */
+
+struct supp_rule {
+	enum mp_leak_kind kind;
+	char *pattern;
+	char *line;                /* as written, for reports */
+};
+
+struct mp_supp {
+	struct supp_rule *rules;
+	size_t n;
+};
+
+void mp_supp_free(struct mp_supp *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->rules[i].pattern);
+		free(s->rules[i].line);
+	}
+	free(s->rules);
+	free(s);
+}
+
+int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret_err)
+{
+	static const struct {
+		const char *prefix;
+		enum mp_leak_kind kind;
+	} kinds[] = {
+		{ "leak:", MP_LEAKKIND_HEAP }, { "fd:", MP_LEAKKIND_FD },
+		{ "thread:", MP_LEAKKIND_THREAD }, { "timer:", MP_LEAKKIND_TIMER },
+	};
+	struct mp_supp *s = calloc(1, sizeof(*s));
+	size_t lineno = 0;
+	if (!s)
+		return -ENOMEM;
+	for (size_t off = 0; off < len;) {
+		const char *line = text + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - line) : len - off;
+		off += n + (nl ? 1 : 0);
+		lineno++;
+		while (n && (line[0] == ' ' || line[0] == '\t')) {
+			line++;
+			n--;
+		}
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (memchr(line, 0, n)) {
+			if (ret_err && asprintf(ret_err, "line %zu contains a NUL byte", lineno) < 0)
+				*ret_err = NULL;
+			mp_supp_free(s);
+			return -EINVAL;
+		}
+		size_t k;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			size_t pl = strlen(kinds[k].prefix);
+			if (n > pl && strncmp(line, kinds[k].prefix, pl) == 0)
+				break;
+		}
+		if (k == sizeof(kinds) / sizeof(kinds[0])) {
+			if (ret_err && asprintf(ret_err, "line %zu: not 'leak:', 'fd:', 'thread:' or "
+						"'timer:' followed by a pattern", lineno) < 0)
+				*ret_err = NULL;
+			mp_supp_free(s);
+			return -EINVAL;
+		}
+		struct supp_rule *nr = realloc(s->rules, (s->n + 1) * sizeof(*nr));
+		if (!nr) {
+			mp_supp_free(s);
+			return -ENOMEM;
+		}
+		s->rules = nr;
+		size_t pl = strlen(kinds[k].prefix);
+		nr[s->n].kind = kinds[k].kind;
+		nr[s->n].pattern = strndup(line + pl, n - pl);
+		nr[s->n].line = strndup(line, n);
+		if (!nr[s->n].pattern || !nr[s->n].line) {
+			free(nr[s->n].pattern);
+			free(nr[s->n].line);
+			mp_supp_free(s);
+			return -ENOMEM;
+		}
+		s->n++;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* '*' matches any run; the pattern must match from `t` to the end of the
+ * text when `anchored_end`, or anywhere after `t` otherwise. */
+static bool match_here(const char *p, const char *t, bool anchored_end)
+{
+	for (;;) {
+		if (*p == 0)
+			return !anchored_end || *t == 0;
+		if (*p == '*') {
+			while (*p == '*')
+				p++;
+			if (*p == 0)
+				return true;
+			for (; *t; t++)
+				if (match_here(p, t, anchored_end))
+					return true;
+			return match_here(p, t, anchored_end);
+		}
+		if (*p == '$' && p[1] == 0)
+			return *t == 0;
+		if (*t == 0 || *p != *t)
+			return false;
+		p++;
+		t++;
+	}
+}
+
+bool mp_supp_match(const char *pattern, const char *text)
+{
+	if (!text)
+		return false;
+	size_t n = strlen(pattern);
+	bool end = n > 0 && pattern[n - 1] == '$';
+	if (pattern[0] == '^')
+		return match_here(pattern + 1, text, end);
+	for (const char *t = text;; t++) {
+		if (match_here(pattern, t, end))
+			return true;
+		if (!*t)
+			return false;
+	}
+}
+
+void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < r->nleaks; i++) {
+		struct mp_leak *l = &r->leaks[i];
+		for (size_t k = 0; k < s->n && !l->suppressed_by; k++) {
+			if (s->rules[k].kind != l->kind)
+				continue;
+			for (size_t f = 0; f < l->nframes; f++) {
+				const struct mp_leak_frame *fr = &l->frames[f];
+				const char *pat = s->rules[k].pattern;
+				if (mp_supp_match(pat, fr->function) || mp_supp_match(pat, fr->file) ||
+				    mp_supp_match(pat, fr->object)) {
+					l->suppressed_by = s->rules[k].line;
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* ---- verdict and output ---- */
+
+static unsigned fail_bit(const struct mp_leak *l)
+{
+	switch (l->kind) {
+	case MP_LEAKKIND_HEAP:
+		return l->category == MP_LEAK_DEFINITE ? MP_FAIL_DEFINITE
+		       : l->category == MP_LEAK_INDIRECT ? MP_FAIL_INDIRECT
+							 : MP_FAIL_REACHABLE;
+	case MP_LEAKKIND_FD: return MP_FAIL_FDS;
+	case MP_LEAKKIND_THREAD: return MP_FAIL_THREADS;
+	case MP_LEAKKIND_TIMER: return MP_FAIL_TIMERS;
+	}
+	return 0;
+}
+
+bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on)
+{
+	for (size_t i = 0; i < r->nleaks; i++)
+		if (!r->leaks[i].suppressed_by && (fail_bit(&r->leaks[i]) & fail_on))
+			return true;
+	return false;
+}
+
+static const char *category_words(const struct mp_leak *l)
+{
+	switch (l->kind) {
+	case MP_LEAKKIND_HEAP:
+		return l->category == MP_LEAK_DEFINITE ? "definitely lost"
+		       : l->category == MP_LEAK_INDIRECT ? "indirectly lost"
+							 : "still reachable";
+	case MP_LEAKKIND_FD: return "file descriptors still open";
+	case MP_LEAKKIND_THREAD: return "threads still alive";
+	case MP_LEAKKIND_TIMER: return "timers still armed";
+	}
+	return "?";
+}
+
+static void print_frames(FILE *f, const struct mp_leak *l)
+{
+	for (size_t i = 0; i < l->nframes; i++) {
+		const struct mp_leak_frame *fr = &l->frames[i];
+		fprintf(f, "memprof:     %s %s", i ? "by" : "at", fr->function);
+		if (fr->file)
+			fprintf(f, " (%s:%" PRId64 ")", fr->file, fr->line);
+		else if (fr->object)
+			fprintf(f, " (in %s)", fr->object);
+		fputc('\n', f);
+	}
+}
+
+struct totals {
+	uint64_t bytes[4], blocks[4];   /* by heap category 1..3 */
+	uint64_t suppressed_bytes, suppressed_blocks;
+	uint64_t fds, threads, timers;
+};
+
+static void add_totals(struct totals *t, const struct mp_leak_report *r)
+{
+	for (size_t i = 0; i < r->nleaks; i++) {
+		const struct mp_leak *l = &r->leaks[i];
+		if (l->suppressed_by) {
+			if (l->kind == MP_LEAKKIND_HEAP) {
+				t->suppressed_bytes += l->bytes;
+				t->suppressed_blocks += l->count;
+			}
+			continue;
+		}
+		switch (l->kind) {
+		case MP_LEAKKIND_HEAP:
+			t->bytes[l->category] += l->bytes;
+			t->blocks[l->category] += l->count;
+			break;
+		case MP_LEAKKIND_FD: t->fds += l->count; break;
+		case MP_LEAKKIND_THREAD: t->threads += l->count; break;
+		case MP_LEAKKIND_TIMER: t->timers += l->count; break;
+		}
+	}
+}
+
+void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
+{
+	struct totals t;
+	memset(&t, 0, sizeof(t));
+	add_totals(&t, r);
+	if (full)
+		for (size_t i = 0; i < r->nleaks; i++) {
+			const struct mp_leak *l = &r->leaks[i];
+			if (l->suppressed_by ||
+			    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
+				continue;
+			if (l->kind == MP_LEAKKIND_HEAP)
+				fprintf(f, "memprof: %" PRIu64 " bytes in %" PRIu64 " block%s %s\n",
+					l->bytes, l->count, l->count == 1 ? "" : "s",
+					category_words(l));
+			else
+				fprintf(f, "memprof: %" PRIu64 " %s\n", l->count, category_words(l));
+			print_frames(f, l);
+		}
+	fprintf(f, "memprof: leak summary for pid %" PRIu64 ":\n", r->pid);
+	fprintf(f, "memprof:    definitely lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+		t.bytes[MP_LEAK_DEFINITE], t.blocks[MP_LEAK_DEFINITE]);
+	fprintf(f, "memprof:    indirectly lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+		t.bytes[MP_LEAK_INDIRECT], t.blocks[MP_LEAK_INDIRECT]);
+	fprintf(f, "memprof:    still reachable: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+		t.bytes[MP_LEAK_REACHABLE], t.blocks[MP_LEAK_REACHABLE]);
+	if (t.suppressed_blocks)
+		fprintf(f, "memprof:         suppressed: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+			t.suppressed_bytes, t.suppressed_blocks);
+}
+
+void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
+{
+	for (size_t i = 0; i < r->nleaks; i++) {
+		const struct mp_leak *l = &r->leaks[i];
+		if (l->suppressed_by || !l->nframes ||
+		    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
+			continue;
+		const char *prefix = l->kind == MP_LEAKKIND_HEAP ? "leak" : l->kind == MP_LEAKKIND_FD
+			? "fd" : l->kind == MP_LEAKKIND_THREAD ? "thread" : "timer";
+		/* The innermost frame's function, anchored: names exactly that. */
+		fprintf(f, "%s:^%s$\n", prefix, l->frames[0].function);
+	}
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
+{
+	static const char *kinds[] = { "heap", "fd", "thread", "timer" };
+	struct totals t;
+	bool first = true;
+	memset(&t, 0, sizeof(t));
+	fputs("{\"leaks\":[", f);
+	for (size_t k = 0; k < n; k++) {
+		const struct mp_leak_report *r = reports[k];
+		add_totals(&t, r);
+		for (size_t i = 0; i < r->nleaks; i++) {
+			const struct mp_leak *l = &r->leaks[i];
+			if (l->suppressed_by)
+				continue;
+			const char *cat = l->kind != MP_LEAKKIND_HEAP ? (l->kind == MP_LEAKKIND_FD
+									   ? "open" : "alive")
+				: l->category == MP_LEAK_DEFINITE ? "definite"
+				: l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
+			fprintf(f, "%s{\"kind\":\"%s\",\"category\":\"%s\",\"bytes\":%" PRIu64
+				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"stack\":[",
+				first ? "" : ",", kinds[l->kind], cat, l->bytes, l->count, r->pid);
+			first = false;
+			for (size_t j = 0; j < l->nframes; j++) {
+				const struct mp_leak_frame *fr = &l->frames[j];
+				fputs(j ? ",{\"function\":" : "{\"function\":", f);
+				json_str(f, fr->function);
+				fputs(",\"file\":", f);
+				if (fr->file)
+					json_str(f, fr->file);
+				else
+					fputs("null", f);
+				fprintf(f, ",\"line\":%" PRId64 "}", fr->line);
+			}
+			fputs("]}", f);
+		}
+	}
+	fprintf(f, "],\"summary\":{\"heap_definite_bytes\":%" PRIu64 ",\"heap_indirect_bytes\":%" PRIu64
+		",\"heap_reachable_bytes\":%" PRIu64 ",\"fds\":%" PRIu64 ",\"threads\":%" PRIu64
+		",\"timers\":%" PRIu64 "}}\n",
+		t.bytes[MP_LEAK_DEFINITE], t.bytes[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_REACHABLE],
+		t.fds, t.threads, t.timers);
+	return ferror(f) ? -EIO : 0;
+}

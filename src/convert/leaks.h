@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The leak report of `memprof run --leak-check`: what a snapshot's leak scan
+ * found (common/snapshot.h MP_SNAP_LEAKS), symbolized, grouped by stack and
+ * class, largest first; suppressions in LeakSanitizer's format; the text
+ * report (Valgrind-like), the JSON report, and which classes fail a run.
+ * CLI only.
+ */
+#ifndef MP_CONVERT_LEAKS_H
+#define MP_CONVERT_LEAKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct mp_snap;
+
+enum mp_leak_kind { MP_LEAKKIND_HEAP, MP_LEAKKIND_FD, MP_LEAKKIND_THREAD, MP_LEAKKIND_TIMER };
+
+struct mp_leak_frame {
+	char *function;            /* never NULL ("??" when unknown) */
+	char *file;                /* NULL when unknown */
+	int64_t line;              /* 0 when unknown */
+	char *object;              /* file name of the mapping, NULL when unknown */
+};
+
+struct mp_leak {
+	enum mp_leak_kind kind;
+	int category;              /* heap: enum mp_snap_leak_category */
+	uint64_t bytes, count;
+	struct mp_leak_frame *frames;   /* innermost first */
+	size_t nframes;
+	const char *suppressed_by; /* the matching suppression line, or NULL */
+};
+
+struct mp_leak_report {
+	uint64_t pid;
+	struct mp_leak *leaks;
+	size_t nleaks;
+};
+
+/* Fail-on classes (--fail-on). */
+enum {
+	MP_FAIL_DEFINITE = 1u << 0,
+	MP_FAIL_INDIRECT = 1u << 1,
+	MP_FAIL_REACHABLE = 1u << 2,
+	MP_FAIL_FDS = 1u << 3,
+	MP_FAIL_THREADS = 1u << 4,
+	MP_FAIL_TIMERS = 1u << 5,
+	MP_FAIL_DEFAULT = MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_FDS | MP_FAIL_THREADS |
+			  MP_FAIL_TIMERS,
+};
+
+/* "definite,indirect,fds": 0 and *ret, or -EINVAL with *ret untouched. */
+int mp_leaks_parse_fail_on(const char *s, unsigned *ret);
+
+/*
+ * Build the report of `snap` (which must have a leaks section): blocks of
+ * one stack and class merged, symbolized with the snapshot's maps, sorted
+ * by bytes, largest first.  Blocks whose allocation was not recorded
+ * (stack 0: the shim's own bootstrap) are left out.  0, or -ENOMEM.
+ */
+int mp_leaks_build(const struct mp_snap *snap, struct mp_leak_report **ret);
+void mp_leaks_free(struct mp_leak_report *r);   /* accepts NULL */
+
+/* Suppressions: lines "leak:PATTERN" (heap), "fd:", "thread:", "timer:";
+ * '#' comments and blank lines ignored.  PATTERN is matched, as
+ * LeakSanitizer does, against every frame's function, source file and
+ * object name: '*' matches any run of characters, '^' and '$' anchor,
+ * otherwise it may match anywhere.  0 and *ret, or -EINVAL with a one-line
+ * reason in *ret_err (malloc'd), or -ENOMEM. */
+struct mp_supp;
+int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret_err);
+void mp_supp_free(struct mp_supp *s);
+/* Mark the leaks the suppressions name. */
+void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r);
+/* The template match itself (for tests). */
+bool mp_supp_match(const char *pattern, const char *text);
+
+/* Whether the report has an unsuppressed leak of a class in `fail_on`. */
+bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
+
+/* Valgrind-like text on f; full: with stacks of lost blocks. */
+void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full);
+/* One ready suppression per unsuppressed lost block group. */
+void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r);
+/* The JSON document (leaks of every report, one summary). */
+int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n);
+
+#endif

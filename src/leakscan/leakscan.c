@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The leak scan (see leakscan.h).
+ *
+ * Classes, as Valgrind's memcheck defines them:
+ *   - reachable: reached from a root, through any chain of blocks;
+ *   - definitely lost: not reached, and not reached from another lost block
+ *     either (the head of a lost structure, or a lone lost block; of a lost
+ *     cycle one block is counted definite, the others indirect);
+ *   - indirectly lost: not reached from a root, but reached from a lost
+ *     block.
+ * Lost blocks are taken in address order; each not yet claimed becomes a
+ * definite "leader" and claims as indirect everything it reaches that was
+ * not reached from a root, including leaders met earlier.
+ *
+ * Memory: the work list and the result live in memory mapped here; nothing
+ * is allocated from a heap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "alloc/leak.h"
+#include "alloc/ownmem.h"
+#include "common/snapshot.h"
+#include "leakscan/leakscan.h"
+#include "leakscan/stopworld.h"
+#include "sample/stacks.h"
+#include "sample/vm.h"
+
+#define WORK_MAX ((size_t)1 << 30)          /* bytes of work list, reserved */
+#define MAPS_MAX ((size_t)64 << 20)
+
+struct work {
+	uintptr_t start;
+	size_t size;
+};
+
+static struct work *work;
+static size_t nwork;
+static int work_overflow;
+
+static struct mp_snap_leak_rec *result;
+static size_t nresult, result_cap;
+
+void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
+{
+	mp_ownmem_add((const void *)lo, hi - lo);
+}
+
+static void push(uintptr_t start, size_t size)
+{
+	if (nwork < WORK_MAX / sizeof(struct work)) {
+		work[nwork].start = start;
+		work[nwork].size = size;
+		nwork++;
+	} else
+		work_overflow = 1;
+}
+
+/* Mark every block a word of [lo, hi) points into: LIVE ones take
+ * `state` and are queued; with a leader, DEFINITE ones other than the
+ * leader become INDIRECT too (their own blocks were claimed already). */
+static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+		uintptr_t v = *(const uintptr_t *)p;
+		if (v - mp_heap.base >= mp_heap.size)
+			continue;
+		struct mp_blk b;
+		if (!mp_alloc_leak_lookup(v, &b))
+			continue;
+		if (*b.state == MP_BLK_LIVE) {
+			*b.state = state;
+			push(b.start, b.size);
+		} else if (state == MP_BLK_INDIRECT && *b.state == MP_BLK_DEFINITE &&
+			   b.start != leader) {
+			*b.state = MP_BLK_INDIRECT;
+		}
+	}
+}
+
+static void drain(uint8_t state, uintptr_t leader)
+{
+	while (nwork > 0) {
+		struct work w = work[--nwork];
+		scan(w.start, w.start + w.size, state, leader);
+	}
+}
+
+/* A root range, minus our own memory (page by page where they overlap). */
+static void scan_root(uintptr_t lo, uintptr_t hi)
+{
+	if (lo >= hi)
+		return;
+	if (!mp_ownmem_overlaps(lo, hi)) {
+		scan(lo, hi, MP_BLK_REACHABLE, 0);
+		return;
+	}
+	for (uintptr_t p = lo & ~(uintptr_t)4095; p < hi; p += 4096) {
+		uintptr_t a = p < lo ? lo : p, b = p + 4096 > hi ? hi : p + 4096;
+		if (!mp_ownmem_overlaps(a, b))
+			scan(a, b, MP_BLK_REACHABLE, 0);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static const char *parse_hex(const char *s, uintptr_t *ret)
+{
+	uintptr_t v = 0;
+	int d;
+	while ((d = hexval(*s)) >= 0) {
+		v = v * 16 + (uintptr_t)d;
+		s++;
+	}
+	*ret = v;
+	return s;
+}
+
+static size_t read_maps(char *buf, size_t cap)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	if (fd < 0)
+		return 0;
+	while (n < cap - 1) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = 0;
+	return n;
+}
+
+/* Every writable mapping is a root, except ours, the kernel's special ones
+ * and devices; a mapping that holds a thread's stack pointer is scanned from
+ * just below it (the red zone) up. */
+static void scan_maps(const uintptr_t *sps, unsigned nsps)
+{
+	char *buf = mp_vm_reserve(MAPS_MAX);
+	if (!buf)
+		return;
+	size_t n = read_maps(buf, MAPS_MAX);
+	for (char *line = buf; line < buf + n;) {
+		char *end = memchr(line, '\n', (size_t)(buf + n - line));
+		if (!end)
+			end = buf + n;
+		*end = 0;
+		uintptr_t lo, hi;
+		const char *s = parse_hex(line, &lo);
+		if (*s == '-') {
+			s = parse_hex(s + 1, &hi);
+			const char *perms = s + 1;
+			const char *path = strchr(perms, '/');
+			const char *special = strchr(perms, '[');
+			int rw = perms[0] == 'r' && perms[1] == 'w';
+			int skip = (special && !path && strncmp(special, "[stack", 6) != 0 &&
+				    strncmp(special, "[heap", 5) != 0) ||
+				   (path && strncmp(path, "/dev/", 5) == 0 &&
+				    strncmp(path, "/dev/zero", 9) != 0);
+			if (rw && !skip) {
+				uintptr_t from = lo;
+				for (unsigned i = 0; i < nsps; i++)
+					if (sps[i] >= lo && sps[i] < hi && sps[i] - 128 > from)
+						from = sps[i] - 128 < lo ? lo : sps[i] - 128;
+				scan_root(from, hi);
+			}
+		}
+		line = end + 1;
+	}
+	mp_vm_release(buf, MAPS_MAX);
+}
+
+/* Aggregation by (bucket, class). */
+struct agg {
+	uint64_t count, bytes;
+};
+static struct agg *aggs;            /* (nbuckets + 1) x 3 */
+static uint32_t agg_buckets;
+static const struct mp_snap_heap_rec *bucket_recs;
+static size_t nbucket_recs;
+
+static int classify(const struct mp_blk *b, void *ctx)
+{
+	(void)ctx;
+	if (*b->state != MP_BLK_LIVE)
+		return 0;
+	*b->state = MP_BLK_DEFINITE;
+	scan(b->start, b->start + b->size, MP_BLK_INDIRECT, b->start);
+	drain(MP_BLK_INDIRECT, b->start);
+	return 0;
+}
+
+static int aggregate(const struct mp_blk *b, void *ctx)
+{
+	(void)ctx;
+	unsigned cat;
+	switch (*b->state) {
+	case MP_BLK_DEFINITE: cat = 0; break;
+	case MP_BLK_INDIRECT: cat = 1; break;
+	case MP_BLK_REACHABLE: cat = 2; break;
+	default: return 0;
+	}
+	uint32_t k = b->bucket <= agg_buckets ? b->bucket : 0;
+	uint64_t bytes = b->size;
+	if (k && k - 1 < nbucket_recs)
+		bytes = bucket_recs[k - 1].size;
+	else
+		k = 0;
+	aggs[(size_t)k * 3 + cat].count++;
+	aggs[(size_t)k * 3 + cat].bytes += bytes;
+	return 0;
+}
+
+static uintptr_t stopped_sps[MP_STOP_MAX + 1];
+
+
+int mp_leakscan_run(uintptr_t caller_sp)
+{
+	if (!mp_heap.base)
+		return -ENOTSUP;
+	if (!work) {
+		work = mp_vm_reserve(WORK_MAX);
+		if (!work)
+			return -ENOMEM;
+	}
+	nwork = 0;
+	work_overflow = 0;
+
+	struct mp_stopped *th;
+	unsigned nth = mp_stopworld_stop(&th);
+	int r = mp_alloc_leak_begin();
+	if (r < 0)
+		goto out;
+
+	/* Roots: registers and thread control blocks of the stopped threads,
+	 * every writable mapping (stacks from their stack pointers). */
+	unsigned nsps = 0;
+	stopped_sps[nsps++] = caller_sp;
+	for (unsigned i = 0; i < nth; i++) {
+		if (__atomic_load_n(&th[i].stopped, __ATOMIC_ACQUIRE) != 1)
+			continue;
+		stopped_sps[nsps++] = th[i].sp;
+		scan_root((uintptr_t)th[i].regs, (uintptr_t)(th[i].regs + NGREG));
+		uintptr_t tp = th[i].tp;
+		scan_root((uintptr_t)&tp, (uintptr_t)(&tp + 1));
+	}
+	uintptr_t self_tp;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(self_tp));
+	scan_root((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1));
+	scan_maps(stopped_sps, nsps);
+	drain(MP_BLK_REACHABLE, 0);
+
+	/* Lost blocks: leaders and their cliques. */
+	mp_alloc_leak_foreach(classify, NULL);
+
+	/* Aggregate by bucket (requested sizes come from the bucket). */
+	const void *bd;
+	size_t bsize;
+	mp_prof_buckets(&bd, &bsize);
+	bucket_recs = bd;
+	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
+	agg_buckets = (uint32_t)nbucket_recs;
+	size_t agg_bytes = ((size_t)agg_buckets + 1) * 3 * sizeof(struct agg);
+	aggs = mp_vm_reserve(agg_bytes);
+	if (!aggs) {
+		r = -ENOMEM;
+		goto out_end;
+	}
+	mp_alloc_leak_foreach(aggregate, NULL);
+
+	size_t need = 0;
+	for (size_t i = 0; i < ((size_t)agg_buckets + 1) * 3; i++)
+		need += aggs[i].count != 0;
+	if (result)
+		mp_vm_release(result, result_cap * sizeof(*result));
+	result_cap = need ? need : 1;
+	result = mp_vm_reserve(result_cap * sizeof(*result));
+	nresult = 0;
+	if (!result) {
+		r = -ENOMEM;
+		goto out_aggs;
+	}
+	for (size_t k = 0; k <= agg_buckets; k++)
+		for (unsigned cat = 0; cat < 3; cat++) {
+			const struct agg *a = &aggs[k * 3 + cat];
+			if (!a->count)
+				continue;
+			struct mp_snap_leak_rec *o = &result[nresult++];
+			o->stack_id = k ? bucket_recs[k - 1].stack_id : 0;
+			o->category = cat == 0 ? MP_LEAK_DEFINITE : cat == 1 ? MP_LEAK_INDIRECT
+									 : MP_LEAK_REACHABLE;
+			o->size = k ? bucket_recs[k - 1].size : 0;
+			o->count = a->count;
+			o->bytes = a->bytes;
+		}
+out_aggs:
+	mp_vm_release(aggs, agg_bytes);
+	aggs = NULL;
+out_end:
+	mp_alloc_leak_end();
+out:
+	mp_stopworld_resume();
+	return r < 0 ? r : (work_overflow ? -ENOSPC : 0);
+}
+
+void mp_leakscan_records(const void **ret_data, size_t *ret_size)
+{
+	*ret_data = result;
+	*ret_size = result ? nresult * sizeof(*result) : 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The leak scan, in the target at exit: stop the other threads, take the
+ * roots (every writable mapping that is not memprof's own, the live part of
+ * every thread's stack, the threads' registers, the thread control blocks),
+ * mark conservatively through the heap of the own allocator (alloc/leak.h),
+ * then split the unreached blocks into definitely and indirectly lost the
+ * way Valgrind does, and aggregate by allocation stack.
+ *
+ * Interior pointers count: a word that points anywhere inside a block keeps
+ * it reachable (Valgrind would call a block reached only that way "possibly
+ * lost"; memprof does not have that class).
+ *
+ * Must never: allocate from any heap, block on a lock another thread may
+ * hold, or leave a thread stopped.  Not for signal handlers.
+ */
+#ifndef MP_LEAKSCAN_LEAKSCAN_H
+#define MP_LEAKSCAN_LEAKSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Run the scan now.  `stack_top_hint` is the calling thread's stack pointer
+ * at the entry of the shim's exit path: the calling thread's stack is
+ * scanned from there up, so the scan's own frames are not roots.  0, or a
+ * negative errno (the allocator is not ours, memory for the work lists
+ * cannot be mapped).  The result stays available until the next run.
+ */
+int mp_leakscan_run(uintptr_t caller_sp);
+
+/* The last result as an array of struct mp_snap_leak_rec (common/snapshot.h),
+ * for the snapshot writer; size 0 when there was no scan. */
+void mp_leakscan_records(const void **ret_data, size_t *ret_size);
+
+/* Mark the shim's own writable segments as never-roots (call once at init
+ * with the shim's load address range). */
+void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi);
+
+#endif
