@@ -256,13 +256,15 @@ int mp_leakscan_run(uintptr_t caller_sp)
 		if (__atomic_load_n(&th[i].stopped, __ATOMIC_ACQUIRE) != 1)
 			continue;
 		stopped_sps[nsps++] = th[i].sp;
-		scan_root((uintptr_t)th[i].regs, (uintptr_t)(th[i].regs + NGREG));
+		/* Our copies, in our own memory: scanned directly, not as
+		 * root ranges (which skip memprof's memory). */
+		scan((uintptr_t)th[i].regs, (uintptr_t)(th[i].regs + NGREG), MP_BLK_REACHABLE, 0);
 		uintptr_t tp = th[i].tp;
-		scan_root((uintptr_t)&tp, (uintptr_t)(&tp + 1));
+		scan((uintptr_t)&tp, (uintptr_t)(&tp + 1), MP_BLK_REACHABLE, 0);
 	}
 	uintptr_t self_tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(self_tp));
-	scan_root((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1));
+	scan((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1), MP_BLK_REACHABLE, 0);
 	scan_maps(stopped_sps, nsps);
 	drain(MP_BLK_REACHABLE, 0);
 
