@@ -92,47 +92,6 @@ void mp_alloc_leak_end(void)
 	}
 }
 
-static int fill(struct mp_span *s, uint32_t i, struct mp_blk *ret)
-{
-	if (s->state == MP_SPAN_LARGE) {
-		if (s->leak_state == MP_BLK_FREE)
-			return 0;
-		ret->start = s->start;
-		ret->size = (size_t)s->npages * MP_PAGE_SIZE;
-		ret->state = &s->leak_state;
-		ret->bucket = s->bucket;
-		return 1;
-	}
-	if (!s->leak || s->leak[i] == MP_BLK_FREE)
-		return 0;
-	ret->start = s->start + (size_t)i * mp_classes[s->cls].size;
-	ret->size = mp_classes[s->cls].size;
-	ret->state = &s->leak[i];
-	ret->bucket = s->buckets ? s->buckets[i] : 0;
-	return 1;
-}
-
-int mp_alloc_leak_lookup(uintptr_t v, struct mp_blk *ret)
-{
-	if (!mp_heap_owns((const void *)v))
-		return 0;
-	size_t page = (v - mp_heap.base) >> MP_PAGE_SHIFT;
-	if (page >= mp_heap.top)
-		return 0;
-	struct mp_span *s = span_at(page);
-	/* Entries inside free spans can be stale: check the range. */
-	if (!s || v < s->start || v - s->start >= (size_t)s->npages * MP_PAGE_SIZE)
-		return 0;
-	if (s->state == MP_SPAN_LARGE)
-		return fill(s, 0, ret);
-	if (s->state != MP_SPAN_SMALL)
-		return 0;
-	uint32_t i = mp_class_index(s->cls, v - s->start);
-	if (i >= mp_classes[s->cls].nobjs)
-		return 0;
-	return fill(s, i, ret);
-}
-
 void mp_alloc_leak_foreach(int (*fn)(const struct mp_blk *b, void *ctx), void *ctx)
 {
 	if (!mp_heap.base)
@@ -141,12 +100,12 @@ void mp_alloc_leak_foreach(int (*fn)(const struct mp_blk *b, void *ctx), void *c
 	size_t pg_ = 0;
 	FOR_EACH_SPAN(s) {
 		if (s->state == MP_SPAN_LARGE) {
-			if (fill(s, 0, &b) && fn(&b, ctx))
+			if (mp_alloc_leak_fill(s, 0, &b) && fn(&b, ctx))
 				return;
 		} else if (s->state == MP_SPAN_SMALL) {
 			uint32_t n = mp_classes[s->cls].nobjs;
 			for (uint32_t i = 0; i < n; i++)
-				if (fill(s, i, &b) && fn(&b, ctx))
+				if (mp_alloc_leak_fill(s, i, &b) && fn(&b, ctx))
 					return;
 		}
 	}

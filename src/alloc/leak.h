@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc/pageheap.h"
+#include "alloc/sizeclass.h"
+
 enum {
 	MP_BLK_FREE = 0,       /* not a block of the program */
 	MP_BLK_LIVE = 1,       /* allocated, not reached (yet) */
@@ -36,8 +39,49 @@ int mp_alloc_leak_begin(void);
 void mp_alloc_leak_end(void);
 
 /* The live block containing address v (interior pointers count): 1 and
- * *ret, or 0. */
-int mp_alloc_leak_lookup(uintptr_t v, struct mp_blk *ret);
+ * *ret, or 0.  Inline: the scan calls it for every word that falls in the
+ * arena. */
+static inline int mp_alloc_leak_fill(struct mp_span *s, uint32_t i, struct mp_blk *ret)
+{
+	if (s->state == MP_SPAN_LARGE) {
+		if (s->leak_state == MP_BLK_FREE)
+			return 0;
+		ret->start = s->start;
+		ret->size = (size_t)s->npages * MP_PAGE_SIZE;
+		ret->state = &s->leak_state;
+		ret->bucket = s->bucket;
+		return 1;
+	}
+	if (!s->leak || s->leak[i] == MP_BLK_FREE)
+		return 0;
+	ret->start = s->start + (size_t)i * mp_classes[s->cls].size;
+	ret->size = mp_classes[s->cls].size;
+	ret->state = &s->leak[i];
+	ret->bucket = s->buckets ? s->buckets[i] : 0;
+	return 1;
+}
+
+static inline int mp_alloc_leak_lookup(uintptr_t v, struct mp_blk *ret)
+{
+	if (!mp_heap_owns((const void *)v))
+		return 0;
+	size_t page = (v - mp_heap.base) >> MP_PAGE_SHIFT;
+	if (page >= mp_heap.top)
+		return 0;
+	struct mp_span *s = __atomic_load_n(&mp_heap.pagemap[page], __ATOMIC_RELAXED);
+	/* Entries inside free spans can be stale: check the range. */
+	if (!s || v < s->start || v - s->start >= (size_t)s->npages * MP_PAGE_SIZE)
+		return 0;
+	if (s->state == MP_SPAN_LARGE)
+		return mp_alloc_leak_fill(s, 0, ret);
+	if (s->state != MP_SPAN_SMALL)
+		return 0;
+	uint32_t i = mp_class_index(s->cls, v - s->start);
+	if (i >= mp_classes[s->cls].nobjs)
+		return 0;
+	return mp_alloc_leak_fill(s, i, ret);
+}
+
 
 /* Call fn on every live block, in address order; stop early when it
  * returns nonzero. */

@@ -17,6 +17,10 @@
 /* Remember [p, p + n) as ours; silently ignored when the table is full. */
 void mp_ownmem_add(const void *p, size_t n);
 
+/* The lowest-starting range of ours that ends after p: 1 and [*ret_lo,
+ * *ret_hi), or 0 when none does. */
+int mp_ownmem_next(uintptr_t p, uintptr_t *ret_lo, uintptr_t *ret_hi);
+
 /* Whether [lo, hi) overlaps a range of ours. */
 int mp_ownmem_overlaps(uintptr_t lo, uintptr_t hi);
 

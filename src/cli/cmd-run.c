@@ -1059,6 +1059,11 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		fputs("memprof: --leak-check needs --allocator memprof\n", stderr);
 		return 2;
 	}
+	if (s->leak_check && s->rate_set && s->rate == 0) {
+		fputs("memprof: --leak-check needs a --rate above 0 (it reports allocation "
+		      "stacks)\n", stderr);
+		return 2;
+	}
 	/* Leak mode records the stack of every allocation unless told otherwise. */
 	if (s->leak_check && !s->rate_set)
 		s->rate = 1;

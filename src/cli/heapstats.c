@@ -13,6 +13,7 @@ static const struct {
 } shown[] = {
 	{ "HeapAlloc", 1 }, { "HeapInuse", 1 }, { "HeapIdle", 1 }, { "HeapReleased", 1 },
 	{ "HeapSys", 1 }, { "Mallocs", 0 }, { "Frees", 0 }, { "RSS", 1 },
+	{ "LeakScanBytes", 1 }, { "LeakScanNs", 0 },
 };
 
 static void human(uint64_t v, char *buf, size_t size)

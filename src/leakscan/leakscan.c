@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc/alloc.h"
@@ -40,6 +41,7 @@ struct work {
 
 static struct work *work;
 static size_t nwork;
+static uint64_t scanned_bytes, scan_ns;   /* of the last run (stats) */
 static int work_overflow;
 
 static struct mp_snap_leak_rec *result;
@@ -66,9 +68,14 @@ static void push(uintptr_t start, size_t size)
 static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
+	if (hi > lo)
+		scanned_bytes += hi - lo;
+	/* Locals: stores through the uint8_t state pointers may alias anything,
+	 * so globals would be reloaded for every word. */
+	const uintptr_t base = mp_heap.base, size = mp_heap.size;
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 		uintptr_t v = *(const uintptr_t *)p;
-		if (v - mp_heap.base >= mp_heap.size)
+		if (v - base >= size)
 			continue;
 		struct mp_blk b;
 		if (!mp_alloc_leak_lookup(v, &b))
@@ -96,14 +103,15 @@ static void scan_root(uintptr_t lo, uintptr_t hi)
 {
 	if (lo >= hi)
 		return;
-	if (!mp_ownmem_overlaps(lo, hi)) {
-		scan(lo, hi, MP_BLK_REACHABLE, 0);
-		return;
-	}
-	for (uintptr_t p = lo & ~(uintptr_t)4095; p < hi; p += 4096) {
-		uintptr_t a = p < lo ? lo : p, b = p + 4096 > hi ? hi : p + 4096;
-		if (!mp_ownmem_overlaps(a, b))
-			scan(a, b, MP_BLK_REACHABLE, 0);
+	uintptr_t p = lo, olo, ohi;
+	while (p < hi) {
+		if (!mp_ownmem_next(p, &olo, &ohi) || olo >= hi) {
+			scan(p, hi, MP_BLK_REACHABLE, 0);
+			return;
+		}
+		if (olo > p)
+			scan(p, olo, MP_BLK_REACHABLE, 0);
+		p = ohi;   /* skip ours */
 	}
 }
 
@@ -230,7 +238,7 @@ static int aggregate(const struct mp_blk *b, void *ctx)
 static uintptr_t stopped_sps[MP_STOP_MAX + 1];
 
 
-int mp_leakscan_run(uintptr_t caller_sp)
+int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 {
 	if (!mp_heap.base)
 		return -ENOTSUP;
@@ -241,9 +249,12 @@ int mp_leakscan_run(uintptr_t caller_sp)
 	}
 	nwork = 0;
 	work_overflow = 0;
+	scanned_bytes = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	struct mp_stopped *th;
-	unsigned nth = mp_stopworld_stop(&th);
+	unsigned nth = mp_stopworld_stop(skip_tid, &th);
 	int r = mp_alloc_leak_begin();
 	if (r < 0)
 		goto out;
@@ -318,7 +329,16 @@ out_end:
 	mp_alloc_leak_end();
 out:
 	mp_stopworld_resume();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	scan_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+		  (uint64_t)t0.tv_nsec;
 	return r < 0 ? r : (work_overflow ? -ENOSPC : 0);
+}
+
+void mp_leakscan_timing(uint64_t *ret_bytes, uint64_t *ret_ns)
+{
+	*ret_bytes = scanned_bytes;
+	*ret_ns = scan_ns;
 }
 
 void mp_leakscan_records(const void **ret_data, size_t *ret_size)

@@ -19,19 +19,25 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Run the scan now.  `stack_top_hint` is the calling thread's stack pointer
  * at the entry of the shim's exit path: the calling thread's stack is
  * scanned from there up, so the scan's own frames are not roots.  0, or a
  * negative errno (the allocator is not ours, memory for the work lists
- * cannot be mapped).  The result stays available until the next run.
+ * cannot be mapped).  `skip_tid`: a thread of memprof's own not to stop
+ * (0: none); its stack is scanned whole, like any mapping.  The result stays available until the next run.
  */
-int mp_leakscan_run(uintptr_t caller_sp);
+int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid);
 
 /* The last result as an array of struct mp_snap_leak_rec (common/snapshot.h),
  * for the snapshot writer; size 0 when there was no scan. */
 void mp_leakscan_records(const void **ret_data, size_t *ret_size);
+
+/* Bytes scanned (roots and heap blocks) and the scan's duration, stop and
+ * resume included, of the last run (0 without one). */
+void mp_leakscan_timing(uint64_t *ret_bytes, uint64_t *ret_ns);
 
 /* Mark the shim's own writable segments as never-roots (call once at init
  * with the shim's load address range). */

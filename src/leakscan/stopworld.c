@@ -74,7 +74,7 @@ static int stop_sig(void)
 
 static struct sigaction old_action;
 
-unsigned mp_stopworld_stop(struct mp_stopped **ret)
+unsigned mp_stopworld_stop(pid_t skip, struct mp_stopped **ret)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
 	struct sigaction sa;
@@ -103,7 +103,7 @@ unsigned mp_stopworld_stop(struct mp_stopped **ret)
 			pid_t tid = 0;
 			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
 				tid = tid * 10 + (*c - '0');
-			if (tid <= 0 || tid == self || nthreads >= MP_STOP_MAX)
+			if (tid <= 0 || tid == self || tid == skip || nthreads >= MP_STOP_MAX)
 				continue;
 			struct mp_stopped *t = &threads[nthreads];
 			memset(t, 0, sizeof(*t));

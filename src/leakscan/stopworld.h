@@ -16,9 +16,10 @@ struct mp_stopped {
 	greg_t regs[NGREG];
 };
 
-/* Stop every other thread; returns how many were signalled and sets *ret to
+/* Stop every other thread but `skip` (memprof's own helper, which blocks
+ * every signal; 0: none); returns how many were signalled and sets *ret to
  * their slots (check `stopped` for each). */
-unsigned mp_stopworld_stop(struct mp_stopped **ret);
+unsigned mp_stopworld_stop(pid_t skip, struct mp_stopped **ret);
 
 /* Let them go on. */
 void mp_stopworld_resume(void);

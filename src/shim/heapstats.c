@@ -4,7 +4,8 @@
  * named like Go's runtime.MemStats: HeapAlloc, HeapInuse, HeapIdle,
  * HeapReleased, HeapSys, Mallocs, Frees, plus HeapCached (free blocks
  * parked in thread caches and central batches, counted in HeapInuse but not
- * HeapAlloc), and per size class
+ * HeapAlloc), LeakScanBytes and LeakScanNs (the leak scan's work, leak=1),
+ * and per size class
  * "BySize.<size>.Mallocs" / "BySize.<size>.Frees" for the classes used.
  * Large blocks (more than 32 KiB) count in Mallocs/Frees only, as in Go.
  * Runs in the target: no allocation.
@@ -13,6 +14,7 @@
 
 #include "alloc/alloc.h"
 #include "common/snapshot.h"
+#include "leakscan/leakscan.h"
 #include "shim/shim.h"
 
 static size_t put(struct mp_snap_kv *kv, size_t i, size_t cap, const char *a, const char *b,
@@ -44,6 +46,12 @@ size_t mp_shim_heap_stats(struct mp_snap_kv *kv, size_t cap)
 	i = put(kv, i, cap, "Mallocs", NULL, NULL, st.mallocs);
 	i = put(kv, i, cap, "Frees", NULL, NULL, st.frees);
 	i = put(kv, i, cap, "HeapCached", NULL, NULL, st.cached);
+	uint64_t scan_bytes, scan_ns;
+	mp_leakscan_timing(&scan_bytes, &scan_ns);
+	if (scan_ns) {
+		i = put(kv, i, cap, "LeakScanBytes", NULL, NULL, scan_bytes);
+		i = put(kv, i, cap, "LeakScanNs", NULL, NULL, scan_ns);
+	}
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
 		char num[24];
 		if (!st.class_mallocs[c])

@@ -215,7 +215,7 @@ void mp_shim_exit_snapshot(void)
 		/* This frame and everything above it (the program's exit path)
 		 * are roots; the scan's own frames below are not. */
 		int r = mp_shim_alloc_mode() == MP_MODE_OWN
-				? mp_leakscan_run((uintptr_t)__builtin_frame_address(0))
+				? mp_leakscan_run((uintptr_t)__builtin_frame_address(0), mp_trigger_tid())
 				: -ENOTSUP;
 		if (r == -ENOTSUP)
 			mp_warn("leak check needs allocator=memprof, skipped", NULL, NULL, NULL);

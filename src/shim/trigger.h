@@ -41,6 +41,10 @@ int mp_trigger_start(void);
  */
 int mp_trigger_is_own_thread(void);
 
+/* The helper thread's kernel thread id, 0 when it has not started (it blocks
+ * every signal: the leak scan must not wait for it). */
+pid_t mp_trigger_tid(void);
+
 /*
  * Serialize snapshot writers (the helper and the exit path): two snapshots
  * never interleave.  lock returns 0, or -EDEADLK when the calling thread
