@@ -15,9 +15,13 @@ Modes:
   memprof-alloc   the shim preloaded with profiling off (rate=0): memprof's
                   allocator alone
   jemalloc, tcmalloc, mimalloc   Debian's allocators, preloaded
+  memprof-leak    `memprof run --leak-check=summary` (every allocation recorded,
+                  heap scanned at exit)
+  valgrind        `valgrind --leak-check=full`
 
---set profiler (default) or --set allocator pick a list of modes; --modes
-gives one explicitly.
+--set profiler (default), --set allocator or --set leak pick a list of
+modes; --modes gives one explicitly.  --set leak also measures the leak
+scan's throughput on tests/bench/leak-bench.c (512 MiB of live heap).
 
 usage: bench.py --memprof PATH --shim PATH --alloc-bench PATH [--set S]
                 [--modes A,B] [--reps N] [--quick]
@@ -80,13 +84,15 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
-    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator'])
+    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator', 'leak'])
+    ap.add_argument('--leak-bench')
     ap.add_argument('--modes')
     args = ap.parse_args()
     if not args.modes:
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
             'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
+            'leak': 'native,memprof-leak,valgrind,heaptrack',
         }[args.set]
     scale = 0.1 if args.quick else 1.0
     py3 = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
@@ -114,6 +120,10 @@ def main():
             'native': lambda c: c,
             'memprof-system': lambda c: [args.memprof, 'run', '-q', '--allocator=system',
                                          '-o', prof, '--'] + c,
+            'memprof-leak': lambda c: [args.memprof, 'run', '-q', '--leak-check=summary',
+                                       '-o', prof, '--'] + c,
+            'valgrind': lambda c: ['valgrind', '-q', '--leak-check=full',
+                                   '--log-file=' + os.path.join(work, 'vg.log')] + c,
             'memprof': lambda c: [args.memprof, 'run', '-q', '-o', prof, '--'] + c,
             'memprof-rate1': lambda c: [args.memprof, 'run', '-q', '--rate', '1', '-o', prof, '--'] + c,
             'heaptrack': lambda c: ['heaptrack', '-o', os.path.join(work, 'ht')] + c,
@@ -190,6 +200,22 @@ def main():
             print('| geometric mean | | %s |' % ' | '.join(geo))
 
         table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
+        if 'memprof-leak' in modes and 'valgrind' in modes:
+            speedups = [results[(n, 'valgrind')] / results[(n, 'memprof-leak')] for n in names]
+            print('\nvalgrind / memprof --leak-check: %s (min %.1f)'
+                  % (', '.join('%s %.1f' % (n, x) for n, x in zip(names, speedups)), min(speedups)))
+        if args.set == 'leak' and args.leak_bench:
+            r = subprocess.run([args.memprof, 'run', '-q', '--leak-check=summary', '--stats', '-o', prof,
+                                '--', args.leak_bench, '512'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            import re
+            m = re.search(r'LeakScanBytes ([\d.]+) MiB, LeakScanNs (\d+)', r.stderr)
+            if m:
+                mib, ns = float(m.group(1)), int(m.group(2))
+                print('leak scan: %.0f MiB of live heap in %.3f s: %.2f GiB/s'
+                      % (mib, ns / 1e9, mib / 1024 / (ns / 1e9)))
+            else:
+                print('bench: no leak scan timing from leak-bench', file=sys.stderr)
         rss_modes = [m for m in others if m in preload]
         if rss_modes:
             table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
