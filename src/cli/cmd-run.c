@@ -765,7 +765,7 @@ static void leak_check_one(const char *snap, const struct run_settings *s)
 		leaks.errors++;
 		goto out;
 	}
-	if (mp_leaks_build(sn, &r) < 0 || !(nr = realloc(leaks.reports,
+	if (mp_leaks_build(sn, 0, &r) < 0 || !(nr = realloc(leaks.reports,
 						       (leaks.n + 1) * sizeof(*nr)))) {
 		fputs("memprof: out of memory\n", stderr);
 		mp_leaks_free(r);

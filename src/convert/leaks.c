@@ -120,7 +120,7 @@ static int cmp_leak(const void *a, const void *b)
 	return x->count > y->count ? -1 : x->count < y->count;
 }
 
-int mp_leaks_build(const struct mp_snap *snap, struct mp_leak_report **ret)
+int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_leak_report **ret)
 {
 	struct mp_leak_report *r = calloc(1, sizeof(*r));
 	struct mp_symbolizer *sym = NULL;
@@ -135,7 +135,7 @@ int mp_leaks_build(const struct mp_snap *snap, struct mp_leak_report **ret)
 		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
 		if (!r->leaks || !seen)
 			goto fail;
-		if (mp_symbolizer_new(snap->maps, snap->maps_len, 0, &sym) < 0)
+		if (mp_symbolizer_new(snap->maps, snap->maps_len, sym_flags, &sym) < 0)
 			sym = NULL;   /* addresses only */
 	}
 	for (size_t i = 0; i < snap->nleaks; i++) {

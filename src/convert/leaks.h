@@ -58,9 +58,11 @@ int mp_leaks_parse_fail_on(const char *s, unsigned *ret);
  * Build the report of `snap` (which must have a leaks section): blocks of
  * one stack and class merged, symbolized with the snapshot's maps, sorted
  * by bytes, largest first.  Blocks whose allocation was not recorded
- * (stack 0: the shim's own bootstrap) are left out.  0, or -ENOMEM.
+ * (stack 0: the shim's own bootstrap) are left out.  sym_flags: MP_SYM_F_*
+ * (symbolize/symbolize.h; MP_SYM_F_NO_FILES for untrusted input).  0, or
+ * -ENOMEM.
  */
-int mp_leaks_build(const struct mp_snap *snap, struct mp_leak_report **ret);
+int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_leak_report **ret);
 void mp_leaks_free(struct mp_leak_report *r);   /* accepts NULL */
 
 /* Suppressions: lines "leak:PATTERN" (heap), "fd:", "thread:", "timer:";

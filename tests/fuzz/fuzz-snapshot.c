@@ -24,6 +24,7 @@
 
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/leaks.h"
 #include "pprof/pprof.h"
 #include "symbolize/maps.h"
 #include "symbolize/symbolize.h"
@@ -52,6 +53,31 @@ static void check_snapshot(const struct mp_snap *s)
 		    (h->alloc_objects && h->size > (uint64_t)INT64_MAX / h->alloc_objects))
 			fail("heap record invariant broken");
 	}
+}
+
+/* The leak report of what parsed, as `memprof run --leak-check` makes it. */
+static void leak_report(const struct mp_snap *s)
+{
+	struct mp_leak_report *r = NULL;
+	char *out = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < s->nleaks; i++)
+		if (s->leaks[i].stack_id > s->nstacks || !s->leaks[i].count ||
+		    s->leaks[i].category < MP_LEAK_DEFINITE || s->leaks[i].category > MP_LEAK_REACHABLE)
+			fail("leak record invariant broken");
+	if (mp_leaks_build(s, MP_SYM_F_NO_FILES, &r) < 0)
+		return;
+	FILE *f = open_memstream(&out, &len);
+	if (f) {
+		mp_leaks_print(f, r, true);
+		mp_leaks_print_suppressions(f, r);
+		if (mp_leaks_json(f, &r, 1) < 0)
+			fail("leak JSON failed on a memory stream");
+		fclose(f);
+	}
+	free(out);
+	mp_leaks_free(r);
 }
 
 static void fuzz_maps(const uint8_t *data, size_t size)
@@ -94,8 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int parsed, converted;
 
 	parsed = mp_snap_parse(data, size, &s, &err);
-	if (parsed == 0)
+	if (parsed == 0) {
 		check_snapshot(s);
+		if (s->has_leaks)
+			leak_report(s);
+	}
 	else if (parsed != -EBADMSG && parsed != -ENOMEM)
 		fail("unexpected parse error");
 	else if (parsed == -EBADMSG && !err)

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the leak report's pure parts (convert/leaks.c): --fail-on
+ * parsing, LeakSanitizer-style pattern matching, suppression files, which
+ * leaks fail a run, and the JSON and text forms of a hand-built report.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/snapshot.h"
+#include "convert/leaks.h"
+#include "tap.h"
+
+static void test_fail_on(void)
+{
+	unsigned v = 99;
+	CHECK_INT(mp_leaks_parse_fail_on("definite", &v), 0);
+	CHECK_INT(v, MP_FAIL_DEFINITE);
+	CHECK_INT(mp_leaks_parse_fail_on("indirect,fds,timers", &v), 0);
+	CHECK_INT(v, MP_FAIL_INDIRECT | MP_FAIL_FDS | MP_FAIL_TIMERS);
+	v = 7;
+	CHECK_INT(mp_leaks_parse_fail_on("", &v), -EINVAL);
+	CHECK_INT(mp_leaks_parse_fail_on("definite,", &v), -EINVAL);
+	CHECK_INT(mp_leaks_parse_fail_on("def", &v), -EINVAL);
+	CHECK_INT(mp_leaks_parse_fail_on("definite,,fds", &v), -EINVAL);
+	CHECK_INT(v, 7);   /* untouched on error */
+}
+
+static void test_match(void)
+{
+	static const struct {
+		const char *pattern, *text;
+		bool want;
+	} cases[] = {
+		{ "lose", "lose_one", true },          /* substring */
+		{ "one", "lose_one", true },
+		{ "^lose", "lose_one", true },
+		{ "^one", "lose_one", false },
+		{ "one$", "lose_one", true },
+		{ "lose$", "lose_one", false },
+		{ "^lose_one$", "lose_one", true },
+		{ "^lose_on$", "lose_one", false },
+		{ "l*e", "lose_one", true },
+		{ "^l*e$", "lose_one", true },
+		{ "^l*x$", "lose_one", false },
+		{ "*", "", true },
+		{ "std::vector<*>::push_back", "std::vector<int>::push_back(int const&)", true },
+		{ "libfoo.so", "libfoo.so.1", true },
+		{ "^libfoo.so$", "libfoo.so.1", false },
+		{ "a*b*c", "xxaxxbxxcxx", true },
+		{ "a*b*c$", "xxaxxbxxcxx", false },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (mp_supp_match(cases[i].pattern, cases[i].text) != cases[i].want) {
+			tap_ok(0, __FILE__, __LINE__, cases[i].pattern);
+			bad++;
+		}
+	CHECK_INT(bad, 0);
+	CHECK(!mp_supp_match("x", NULL));
+}
+
+static struct mp_leak_frame fr_lose[] = {
+	{ .function = "lose_one", .file = "src/t.c", .line = 12, .object = "prog" },
+	{ .function = "main", .file = "src/t.c", .line = 30, .object = "prog" },
+};
+static struct mp_leak_frame fr_lib[] = {
+	{ .function = "xmlStrdup", .file = NULL, .line = 0, .object = "libxml2.so.2" },
+	{ .function = "main", .file = "src/t.c", .line = 31, .object = "prog" },
+};
+
+static struct mp_leak_report *report(void)
+{
+	static struct mp_leak leaks[3];
+	static struct mp_leak_report r;
+	memset(leaks, 0, sizeof(leaks));
+	leaks[0] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr_lose, 2, NULL };
+	leaks[1] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 480, 10, fr_lib, 2, NULL };
+	leaks[2] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr_lib, 2, NULL };
+	r = (struct mp_leak_report){ .pid = 7, .leaks = leaks, .nleaks = 3 };
+	return &r;
+}
+
+static void test_suppressions(void)
+{
+	struct mp_supp *s = NULL;
+	char *err = NULL;
+	const char *text = "# comment\n\n  leak:lose_one  \nfd:*socket*\n";
+	CHECK_INT(mp_supp_parse(text, strlen(text), &s, &err), 0);
+	struct mp_leak_report *r = report();
+	CHECK(mp_leaks_failing(r, MP_FAIL_DEFAULT));
+	mp_supp_apply(s, r);
+	CHECK_STR(r->leaks[0].suppressed_by, "leak:lose_one");
+	CHECK(r->leaks[1].suppressed_by == NULL);
+	CHECK(mp_leaks_failing(r, MP_FAIL_DEFAULT));          /* the indirect one */
+	CHECK(!mp_leaks_failing(r, MP_FAIL_DEFINITE));
+	CHECK(mp_leaks_failing(r, MP_FAIL_REACHABLE));
+	mp_supp_free(s);
+
+	/* An object-name pattern takes the library's blocks. */
+	text = "leak:^libxml2.so*\n";
+	CHECK_INT(mp_supp_parse(text, strlen(text), &s, &err), 0);
+	r = report();
+	mp_supp_apply(s, r);
+	CHECK(r->leaks[0].suppressed_by == NULL);
+	CHECK(r->leaks[1].suppressed_by != NULL && r->leaks[2].suppressed_by != NULL);
+	mp_supp_free(s);
+
+	s = (struct mp_supp *)1;
+	text = "leak:ok\nleek:typo\n";
+	CHECK_INT(mp_supp_parse(text, strlen(text), &s, &err), -EINVAL);
+	CHECK(s == (struct mp_supp *)1);
+	CHECK(err && strstr(err, "line 2") != NULL);
+	free(err);
+	err = NULL;
+	CHECK_INT(mp_supp_parse("leak:\n", 6, &s, &err), -EINVAL);   /* empty pattern */
+	free(err);
+}
+
+static void test_output(void)
+{
+	char *out = NULL;
+	size_t len = 0;
+	struct mp_leak_report *r = report();
+	FILE *f = open_memstream(&out, &len);
+	CHECK_INT(mp_leaks_json(f, &r, 1), 0);
+	fclose(f);
+	CHECK(strncmp(out, "{\"leaks\":[{\"kind\":\"heap\",\"category\":\"definite\",\"bytes\":100,"
+		      "\"count\":1,\"pid\":7,\"stack\":[{\"function\":\"lose_one\",\"file\":\"src/t.c\","
+		      "\"line\":12},", 133) == 0);
+	CHECK(strstr(out, "{\"function\":\"xmlStrdup\",\"file\":null,\"line\":0}") != NULL);
+	CHECK(strstr(out, "\"summary\":{\"heap_definite_bytes\":100,\"heap_indirect_bytes\":480,"
+		      "\"heap_reachable_bytes\":64,\"fds\":0,\"threads\":0,\"timers\":0}}\n") != NULL);
+	free(out);
+
+	f = open_memstream(&out, &len);
+	mp_leaks_print(f, r, true);
+	mp_leaks_print_suppressions(f, r);
+	fclose(f);
+	CHECK(strstr(out, "memprof: 100 bytes in 1 block definitely lost\n"
+		      "memprof:     at lose_one (src/t.c:12)\n"
+		      "memprof:     by main (src/t.c:30)\n") != NULL);
+	CHECK(strstr(out, "memprof:     at xmlStrdup (in libxml2.so.2)\n") != NULL);
+	CHECK(strstr(out, "memprof:    definitely lost: 100 bytes in 1 blocks\n"
+		      "memprof:    indirectly lost: 480 bytes in 10 blocks\n"
+		      "memprof:    still reachable: 64 bytes in 2 blocks\n") != NULL);
+	CHECK(strstr(out, "leak:^lose_one$\nleak:^xmlStrdup$\n") != NULL);
+	CHECK(strstr(out, "64 bytes in 2 blocks still reachable") == NULL);   /* not listed */
+	free(out);
+}
+
+int main(void)
+{
+	test_fail_on();
+	test_match();
+	test_suppressions();
+	test_output();
+	return tap_done();
+}
