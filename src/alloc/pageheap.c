@@ -385,11 +385,15 @@ static size_t retain_limit(void)
 
 void mp_heap_scavenge_locked(uint64_t now, int force)
 {
+	/* Hysteresis: called when idle memory passed twice the limit, it goes
+	 * down to half of it, so releases (each a TLB shootdown on every CPU
+	 * the process runs on) come in rare batches. */
+	size_t target = retain_limit() / 2;
 	mp_heap.last_scavenge_ns = now;
 	while (mp_heap.age_head) {
 		struct mp_span *s = mp_heap.age_head;
 		size_t idle = (mp_heap.free_pages - mp_heap.released_pages) << MP_PAGE_SHIFT;
-		if (!force && idle <= retain_limit() && now - s->freed_ns < MP_SCAVENGE_DELAY_NS)
+		if (!force && idle <= target && now - s->freed_ns < MP_SCAVENGE_DELAY_NS)
 			break;
 		free_unlink(s);
 		release(s);
@@ -427,7 +431,8 @@ static void free_span(struct mp_span *s, int released)
 	s = coalesce(s);
 	free_link(s);
 	size_t idle = (mp_heap.free_pages - mp_heap.released_pages) << MP_PAGE_SHIFT;
-	if (idle > retain_limit() || s->freed_ns - mp_heap.last_scavenge_ns > MP_SCAVENGE_DELAY_NS / 4)
+	if (idle > 2 * retain_limit() ||
+	    s->freed_ns - mp_heap.last_scavenge_ns > MP_SCAVENGE_DELAY_NS / 4)
 		mp_heap_scavenge_locked(s->freed_ns, 0);
 }
 

@@ -22,7 +22,8 @@
  *     released to the OS.
  * Idle pages go back to the OS with MADV_DONTNEED (so RSS really drops) once
  * they have been free for MP_SCAVENGE_DELAY_NS, or at once when more than
- * max(MP_RETAIN_MIN, in-use / 16) bytes of unreleased free pages pile up.
+ * twice max(MP_RETAIN_MIN, in-use / 16) bytes of unreleased free pages pile
+ * up (then down to half of that).
  */
 #ifndef MP_ALLOC_PAGEHEAP_H
 #define MP_ALLOC_PAGEHEAP_H
