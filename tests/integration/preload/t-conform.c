@@ -17,6 +17,8 @@
 static volatile size_t size_max = SIZE_MAX, half = SIZE_MAX / 2,
 		       ptrdiff_over = (size_t)PTRDIFF_MAX + 1;
 
+extern void *__libc_malloc(size_t);
+
 static int aligned(const void *p, size_t a)
 {
 	return p && (uintptr_t)p % a == 0;
@@ -128,6 +130,17 @@ int main(void)
 		free(c);
 	}
 	line("calloc zeroes reused memory", bad);
+
+	/* A block from glibc's allocator itself (as one allocated before the
+	 * shim took over would be): usable size, realloc and free work on it
+	 * without crash or corruption, whichever allocator is in force. */
+	char *g = __libc_malloc(40);
+	strcpy(g, "from glibc");
+	line("foreign block: usable size", malloc_usable_size(g) >= 40);
+	g = realloc(g, 100000);
+	line("foreign block: realloc keeps contents", g && strcmp(g, "from glibc") == 0);
+	free(g);
+	line("foreign block: free", 1);
 
 	/* errno untouched by successful calls. */
 	errno = 1234;
