@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "run",     mp_cmd_run,     "run a program and write its heap profile" },
 	{ "top",     mp_cmd_top,     "print the top entries of a pprof profile" },
 	{ "convert", mp_cmd_convert, "turn a raw snapshot into a pprof heap profile" },
+	{ "diff",    mp_cmd_diff,    "show what grew from one profile to another (like pprof -diff_base)" },
 	{ "snapshot", mp_cmd_snapshot, "ask a running program for a snapshot now" },
 	{ "timeline", mp_cmd_timeline, "chart heap, RSS and live resources over snapshots" },
 };

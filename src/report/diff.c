@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/* The difference of two profiles (see diff.h).  CLI only. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/diff.h"
+
+static int bad(char **ret_err, const char *fmt, const char *a, const char *b)
+{
+	if (ret_err && asprintf(ret_err, fmt, a, b) < 0)
+		*ret_err = NULL;
+	return -EINVAL;
+}
+
+static const char *str(const mp_profile *p, int64_t i)
+{
+	const char *s = mp_profile_str(p, i);
+	return s ? s : "";
+}
+
+static int compatible(const mp_profile *a, const mp_profile *b, char **ret_err)
+{
+	if (a->n_sample_type != b->n_sample_type)
+		return bad(ret_err, "incompatible profiles: %s sample types against %s",
+			   a->n_sample_type == 1 ? "one" : "several",
+			   b->n_sample_type == 1 ? "one" : "several");
+	for (size_t i = 0; i < a->n_sample_type; i++) {
+		const char *ta = str(a, a->sample_type[i]->type), *tb = str(b, b->sample_type[i]->type);
+		const char *ua = str(a, a->sample_type[i]->unit), *ub = str(b, b->sample_type[i]->unit);
+		if (strcmp(ta, tb) != 0 || strcmp(ua, ub) != 0)
+			return bad(ret_err, "incompatible profiles: sample type '%s' against '%s'", ta, tb);
+	}
+	if (!a->period_type != !b->period_type ||
+	    (a->period_type && (strcmp(str(a, a->period_type->type), str(b, b->period_type->type)) ||
+				strcmp(str(a, a->period_type->unit), str(b, b->period_type->unit)))))
+		return bad(ret_err, "incompatible profiles: period type '%s' against '%s'",
+			   a->period_type ? str(a, a->period_type->type) : "none",
+			   b->period_type ? str(b, b->period_type->type) : "none");
+	return 0;
+}
+
+/* id -> array index, open addressing (ids of a validated profile are unique
+ * and nonzero). */
+struct idindex {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t mask;
+};
+
+static int idx_build(struct idindex *x, size_t n, uint64_t (*id_of)(const mp_profile *, size_t),
+		     const mp_profile *p)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	x->keys = calloc(cap, sizeof(*x->keys));
+	x->vals = calloc(cap, sizeof(*x->vals));
+	x->mask = cap - 1;
+	if (!x->keys || !x->vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = id_of(p, i);
+		size_t h = (size_t)(id * 0x9e3779b97f4a7c15ull) & x->mask;
+		while (x->keys[h])
+			h = (h + 1) & x->mask;
+		x->keys[h] = id;
+		x->vals[h] = (uint32_t)i;
+	}
+	return 0;
+}
+
+static long idx_get(const struct idindex *x, uint64_t id)
+{
+	if (!id)
+		return -1;
+	for (size_t h = (size_t)(id * 0x9e3779b97f4a7c15ull) & x->mask; x->keys[h]; h = (h + 1) & x->mask)
+		if (x->keys[h] == id)
+			return x->vals[h];
+	return -1;
+}
+
+static void idx_free(struct idindex *x)
+{
+	free(x->keys);
+	free(x->vals);
+}
+
+static uint64_t mapping_id(const mp_profile *p, size_t i) { return p->mapping[i]->id; }
+static uint64_t location_id(const mp_profile *p, size_t i) { return p->location[i]->id; }
+static uint64_t function_id(const mp_profile *p, size_t i) { return p->function[i]->id; }
+
+/* Copy p's samples into b, values multiplied by `sign`; base samples get
+ * the pprof::base label. */
+static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sign)
+{
+	uint64_t *map_ids = calloc(p->n_mapping + 1, sizeof(*map_ids));
+	uint64_t *loc_ids = NULL, *ids = NULL;
+	int64_t *values = calloc(p->n_sample_type + 1, sizeof(*values));
+	struct mp_pprof_line *lines = NULL;
+	struct mp_pprof_label *labels = NULL;
+	size_t max_lines = 1, max_locs = 1, max_labels = 1;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; i < p->n_location; i++)
+		if (p->location[i]->n_line > max_lines)
+			max_lines = p->location[i]->n_line;
+	for (size_t i = 0; i < p->n_sample; i++) {
+		if (p->sample[i]->n_location_id > max_locs)
+			max_locs = p->sample[i]->n_location_id;
+		if (p->sample[i]->n_label + 1 > max_labels)
+			max_labels = p->sample[i]->n_label + 1;
+	}
+	loc_ids = calloc(p->n_location + 1, sizeof(*loc_ids));
+	ids = calloc(max_locs, sizeof(*ids));
+	lines = calloc(max_lines, sizeof(*lines));
+	labels = calloc(max_labels, sizeof(*labels));
+	struct idindex mi = { 0 }, li = { 0 }, fi = { 0 };
+	if (!map_ids || !values || !loc_ids || !ids || !lines || !labels ||
+	    idx_build(&mi, p->n_mapping, mapping_id, p) < 0 ||
+	    idx_build(&li, p->n_location, location_id, p) < 0 ||
+	    idx_build(&fi, p->n_function, function_id, p) < 0)
+		goto out;
+
+	/* Mappings and locations by index (ids in a validated profile are
+	 * unique; look them up by scanning once into index tables). */
+	for (size_t i = 0; i < p->n_mapping; i++) {
+		const Perftools__Profiles__Mapping *m = p->mapping[i];
+		map_ids[i] = mp_pprof_add_mapping(b, m->memory_start, m->memory_limit, m->file_offset,
+						  str(p, m->filename), str(p, m->build_id),
+						  m->has_functions, m->has_filenames,
+						  m->has_line_numbers, m->has_inline_frames);
+	}
+	for (size_t i = 0; i < p->n_location; i++) {
+		const Perftools__Profiles__Location *l = p->location[i];
+		long mk = idx_get(&mi, l->mapping_id);
+		uint64_t mid = mk >= 0 ? map_ids[mk] : 0;
+		for (size_t k = 0; k < l->n_line; k++) {
+			long fk = idx_get(&fi, l->line[k]->function_id);
+			const Perftools__Profiles__Function *f = fk >= 0 ? p->function[fk] : NULL;
+			lines[k].function = f ? str(p, f->name) : "";
+			lines[k].system_name = f ? str(p, f->system_name) : NULL;
+			lines[k].file = f && f->filename ? str(p, f->filename) : NULL;
+			lines[k].line = l->line[k]->line;
+			lines[k].start_line = f ? f->start_line : 0;
+		}
+		loc_ids[i] = mp_pprof_add_location(b, mid, l->address, lines, l->n_line);
+	}
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+		for (size_t k = 0; k < s->n_location_id; k++) {
+			long lk = idx_get(&li, s->location_id[k]);
+			ids[k] = lk >= 0 ? loc_ids[lk] : 0;
+		}
+		for (size_t k = 0; k < p->n_sample_type; k++)
+			values[k] = sign * s->value[k];
+		size_t nl = 0;
+		for (size_t k = 0; k < s->n_label; k++) {
+			const Perftools__Profiles__Label *lb = s->label[k];
+			labels[nl].key = str(p, lb->key);
+			labels[nl].str = lb->str ? str(p, lb->str) : NULL;
+			labels[nl].num = lb->num;
+			labels[nl].num_unit = lb->num_unit ? str(p, lb->num_unit) : NULL;
+			nl++;
+		}
+		if (sign < 0)
+			labels[nl++] = (struct mp_pprof_label){ .key = "pprof::base", .str = "true" };
+		mp_pprof_add_sample(b, ids, s->n_location_id, values, p->n_sample_type, labels, nl);
+	}
+	r = 0;
+out:
+	idx_free(&mi);
+	idx_free(&li);
+	idx_free(&fi);
+	free(map_ids);
+	free(loc_ids);
+	free(ids);
+	free(values);
+	free(lines);
+	free(labels);
+	return r;
+}
+
+int mp_diff_build(const mp_profile *base, const mp_profile *after,
+		  struct mp_pprof_builder **ret, char **ret_err)
+{
+	int r = compatible(base, after, ret_err);
+	if (r < 0)
+		return r;
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < after->n_sample_type; i++)
+		mp_pprof_add_sample_type(b, str(after, after->sample_type[i]->type),
+					 str(after, after->sample_type[i]->unit));
+	/* Headers as pprof's merge combines them (AFTER first, then BASE):
+	 * earliest time (the first profile's unless a later one is smaller),
+	 * durations summed, the largest period, each distinct comment once in
+	 * order of appearance, the first default sample type set. */
+	const mp_profile *srcs[2] = { after, base };
+	int64_t time = 0, duration = 0, period = 0;
+	const char *def = NULL;
+	for (int k = 0; k < 2; k++) {
+		if (time == 0 || srcs[k]->time_nanos < time)
+			time = srcs[k]->time_nanos;
+		duration += srcs[k]->duration_nanos;
+		if (period == 0 || period < srcs[k]->period)
+			period = srcs[k]->period;
+		if (!def && srcs[k]->default_sample_type)
+			def = str(srcs[k], srcs[k]->default_sample_type);
+		for (size_t i = 0; i < srcs[k]->n_comment; i++) {
+			const char *c = str(srcs[k], srcs[k]->comment[i]);
+			bool seen = false;
+			for (int k2 = 0; k2 <= k && !seen; k2++)
+				for (size_t j = 0; j < (k2 < k ? srcs[k2]->n_comment : i) && !seen; j++)
+					seen = strcmp(str(srcs[k2], srcs[k2]->comment[j]), c) == 0;
+			if (!seen)
+				mp_pprof_add_comment(b, c);
+		}
+	}
+	if (after->period_type)
+		mp_pprof_set_period(b, str(after, after->period_type->type),
+				    str(after, after->period_type->unit), period);
+	if (def && *def)
+		mp_pprof_set_default_sample_type(b, def);
+	mp_pprof_set_time(b, time, duration);
+	if (copy_samples(b, after, 1) < 0 || copy_samples(b, base, -1) < 0) {
+		mp_pprof_builder_free(b);
+		return -ENOMEM;
+	}
+	*ret = b;
+	return 0;
+}
+
+/* A stack as text: the function names of its frames, leaf first. */
+static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s,
+		       const struct idindex *li, const struct idindex *fi)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	for (size_t k = 0; k < s->n_location_id; k++) {
+		long lk = idx_get(li, s->location_id[k]);
+		if (lk < 0)
+			continue;
+		const Perftools__Profiles__Location *l = p->location[lk];
+		if (!l->n_line)
+			fprintf(f, "0x%llx;", (unsigned long long)l->address);
+		for (size_t j = 0; j < l->n_line; j++) {
+			long fk = idx_get(fi, l->line[j]->function_id);
+			fprintf(f, "%s;", fk >= 0 ? str(p, p->function[fk]->name) : "?");
+		}
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+struct keyed {
+	char *key;
+	int64_t value;
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
+static int add_keys(const mp_profile *p, int index, int sign, struct keyed *out, size_t *n)
+{
+	struct idindex li = { 0 }, fi = { 0 };
+	int r = -ENOMEM;
+	if (idx_build(&li, p->n_location, location_id, p) < 0 ||
+	    idx_build(&fi, p->n_function, function_id, p) < 0)
+		goto out;
+	for (size_t i = 0; i < p->n_sample; i++) {
+		char *k = stack_key(p, p->sample[i], &li, &fi);
+		if (!k)
+			goto out;
+		out[*n].key = k;
+		out[*n].value = sign * p->sample[i]->value[index];
+		(*n)++;
+	}
+	r = 0;
+out:
+	idx_free(&li);
+	idx_free(&fi);
+	return r;
+}
+
+int mp_diff_growth(const mp_profile *base, const mp_profile *after, int index,
+		   int64_t *ret_total, int64_t *ret_max_stack, char **ret_max_key)
+{
+	size_t n = 0, cap = base->n_sample + after->n_sample;
+	struct keyed *all = calloc(cap + 1, sizeof(*all));
+	int64_t total = 0, best = INT64_MIN;
+	char *best_key = NULL;
+	int r = -ENOMEM;
+	if (!all || add_keys(after, index, 1, all, &n) < 0 || add_keys(base, index, -1, all, &n) < 0)
+		goto out;
+	qsort(all, n, sizeof(*all), cmp_keyed);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		int64_t sum = 0;
+		while (j < n && strcmp(all[j].key, all[i].key) == 0)
+			sum += all[j++].value;
+		total += sum;
+		if (sum > best) {
+			best = sum;
+			best_key = all[i].key;
+		}
+		i = j;
+	}
+	*ret_total = total;
+	*ret_max_stack = n ? best : 0;
+	if (ret_max_key)
+		*ret_max_key = best_key ? strdup(best_key) : NULL;
+	r = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(all[i].key);
+	free(all);
+	return r;
+}
