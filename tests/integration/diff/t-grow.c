@@ -5,6 +5,7 @@
 #include <string.h>
 
 static void *volatile keep[10000];
+void *volatile fixed_block;   /* external: the store cannot be dropped */
 
 __attribute__((noinline)) static void leak_blocks(int n)
 {
@@ -16,8 +17,7 @@ __attribute__((noinline)) static void leak_blocks(int n)
 
 __attribute__((noinline)) static void fixed(void)
 {
-	static void *volatile f;
-	f = malloc(4096);
+	fixed_block = malloc(4096);
 }
 
 int main(int argc, char **argv)
