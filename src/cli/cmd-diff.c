@@ -143,7 +143,7 @@ int mp_cmd_diff(int argc, char **argv)
 			err ? err : strerror(-r));
 		goto out;
 	}
-	r = mp_pprof_encode(b, &buf, &len);
+	r = mp_pprof_encode_plain(b, &buf, &len);
 	if (r == 0)
 		r = mp_pprof_parse(buf, len, &diff, &err);
 	if (r < 0) {

@@ -542,6 +542,12 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 	return 0;
 }
 
+int mp_pprof_encode_plain(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
+{
+	pack(b, ret_buf, ret_len);
+	return 0;
+}
+
 static int write_all(int fd, const uint8_t *buf, size_t len)
 {
 	while (len > 0) {

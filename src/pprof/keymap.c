@@ -20,17 +20,26 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-/* FNV-1a over the bytes, then mixed; never returns 0 (the empty marker). */
+/* Eight bytes at a time (multiply and xor-shift), the tail byte by byte,
+ * then mixed; never returns 0 (the empty marker).  Byte-wise FNV-1a, used
+ * before, clustered badly on the short binary keys of the report's graph
+ * (pairs of node indexes): probe chains made `memprof diff` of two
+ * 100 000-sample profiles take 50 s. */
 uint64_t mp_hash_bytes(const void *p, size_t len)
 {
 	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
-	h = mix64(h ^ len);
+	for (; i < len; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	h = mix64(h);
 	return h ? h : 1;
 }
 
@@ -53,6 +62,12 @@ int mp_idmap_init(struct mp_idmap *m, size_t n)
 		return -ENOMEM;
 	}
 	m->mask = cap - 1;
+	m->ndirect = 2 * n + 1;
+	m->direct = calloc(m->ndirect, sizeof(*m->direct));
+	if (!m->direct) {
+		mp_idmap_done(m);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -60,14 +75,23 @@ void mp_idmap_done(struct mp_idmap *m)
 {
 	free(m->keys);
 	free(m->vals);
+	free(m->direct);
 	m->keys = NULL;
 	m->vals = NULL;
+	m->direct = NULL;
+	m->ndirect = 0;
 }
 
 int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val)
 {
 	if (id == 0)
 		return -EINVAL;
+	if (id < m->ndirect) {
+		if (m->direct[id])
+			return -EEXIST;
+		m->direct[id] = val + 1;
+		return 0;
+	}
 	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
 	     i = (i + 1) & m->mask, probes++) {
 		if (m->keys[i] == id)
@@ -85,6 +109,8 @@ int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id)
 {
 	if (id == 0 || !m->keys)
 		return -1;
+	if (id < m->ndirect)
+		return (int64_t)m->direct[id] - 1;
 	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
 	     i = (i + 1) & m->mask, probes++) {
 		if (m->keys[i] == id)

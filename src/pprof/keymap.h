@@ -19,6 +19,8 @@ struct mp_idmap {
 	uint64_t *keys;
 	uint32_t *vals;
 	size_t mask;            /* capacity - 1, capacity a power of two */
+	uint32_t *direct;       /* ids below ndirect: value + 1 (0: absent), no hashing */
+	size_t ndirect;         /* (pprof writers number ids 1..n: the usual case) */
 };
 
 /* Room for `n` keys.  0 or -ENOMEM. */

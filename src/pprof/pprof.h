@@ -76,6 +76,10 @@ int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path);
 /* Serialized, gzip'd bytes in a malloc'd buffer (for tests).  0 or -errno. */
 int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
 
+/* Same without gzip (plain profile.proto bytes, which the reader takes
+ * too): for profiles only read back in memory.  0 (never fails). */
+int mp_pprof_encode_plain(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
+
 /* ---- reading ----------------------------------------------------------- */
 
 /*

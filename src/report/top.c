@@ -65,6 +65,14 @@ struct edge {
 	bool inl;          /* every addition came from an inlined call */
 };
 
+struct edgemap {
+	uint64_t *keys;            /* (src << 32 | dst) + 1; 0: empty */
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+static void edgemap_done(struct edgemap *m);
+
 struct ctx {
 	const mp_profile *p;
 	int sidx;
@@ -91,7 +99,8 @@ struct ctx {
 	/* the graph being built */
 	int64_t *flat, *cum;
 	uint32_t *stamp;
-	struct mp_keymap edgemap;
+	struct edgemap edgemap;
+	bool *inlinable;                /* per node: it is an inlined frame somewhere */
 	struct edge *edges;
 	size_t nedges, cap_edges;
 	uint32_t *gnodes;               /* nodes of the graph, sorted */
@@ -306,7 +315,6 @@ static int setup(struct ctx *c)
 	int r = -ENOMEM;
 
 	mp_keymap_init(&c->nodemap);
-	mp_keymap_init(&c->edgemap);
 	if (mp_idmap_init(&c->fnmap, p->n_function) < 0 || mp_idmap_init(&c->locmap, p->n_location) < 0 ||
 	    mp_idmap_init(&c->mapmap, p->n_mapping) < 0)
 		return -ENOMEM;
@@ -427,7 +435,8 @@ static void ctx_done(struct ctx *c)
 	}
 	free(c->nodes);
 	mp_keymap_done(&c->nodemap);
-	mp_keymap_done(&c->edgemap);
+	edgemap_done(&c->edgemap);
+	free(c->inlinable);
 	mp_idmap_done(&c->fnmap);
 	mp_idmap_done(&c->locmap);
 	mp_idmap_done(&c->mapmap);
@@ -447,13 +456,67 @@ static void ctx_done(struct ctx *c)
 
 /* ---- graph (graph.newGraph) ------------------------------------------------------ */
 
+/* Edge (src, dst) -> edge index: open addressing on one 64-bit key, the
+ * key stored in the slot (a report of 100 000 deep stacks has millions of
+ * edges; a general byte-key map with its keys elsewhere missed the cache
+ * twice per lookup). */
+static int edgemap_intern(struct edgemap *m, uint64_t key, uint32_t val, uint32_t *ret_val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		uint64_t *keys = calloc(cap, sizeof(*keys));
+		uint32_t *vals = calloc(cap, sizeof(*vals));
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			size_t j = (size_t)((m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+			while (keys[j])
+				j = (j + 1) & (cap - 1);
+			keys[j] = m->keys[i];
+			vals[j] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->cap = cap;
+	}
+	key++;   /* 0 marks an empty slot */
+	size_t mask = m->cap - 1;
+	for (size_t j = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;; j = (j + 1) & mask) {
+		if (m->keys[j] == key) {
+			*ret_val = m->vals[j];
+			return 0;
+		}
+		if (!m->keys[j]) {
+			m->keys[j] = key;
+			m->vals[j] = val;
+			m->n++;
+			*ret_val = val;
+			return 1;
+		}
+	}
+}
+
+static void edgemap_done(struct edgemap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
 static int add_edge(struct ctx *c, uint32_t src, uint32_t dst, int64_t w, bool inl, uint32_t stamp)
 {
-	uint32_t key[2] = { src, dst }, idx;
+	uint32_t idx;
 	struct edge *e;
 	int r;
 
-	r = mp_keymap_intern(&c->edgemap, key, sizeof(key), (uint32_t)c->nedges, &idx);
+	r = edgemap_intern(&c->edgemap, ((uint64_t)src << 32) | dst, (uint32_t)c->nedges, &idx);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -486,9 +549,18 @@ static int build_graph(struct ctx *c, const bool *kept)
 	memset(c->flat, 0, c->nnodes * sizeof(*c->flat));
 	memset(c->cum, 0, c->nnodes * sizeof(*c->cum));
 	memset(c->stamp, 0, c->nnodes * sizeof(*c->stamp));
-	mp_keymap_done(&c->edgemap);
-	mp_keymap_init(&c->edgemap);
+	edgemap_done(&c->edgemap);
 	c->nedges = 0;
+	if (!c->inlinable) {
+		c->inlinable = calloc(c->nnodes + 1, sizeof(*c->inlinable));
+		if (!c->inlinable)
+			return -ENOMEM;
+		for (size_t li = 0; li < c->p->n_location; li++) {
+			const uint32_t *ln = &c->loc_nodes[c->loc_off[li]];
+			for (uint32_t ni = 0; ni + 1 < c->loc_n[li]; ni++)
+				c->inlinable[ln[ni]] = true;
+		}
+	}
 
 	for (size_t s = 0; s < c->nsamples; s++) {
 		const uint32_t *locs = &c->s_locs[c->s_off[s]];
@@ -514,7 +586,10 @@ static int build_graph(struct ctx *c, const bool *kept)
 					c->stamp[n] = stamp;
 					c->cum[n] = add64(c->cum[n], w);
 				}
-				if (parent != NONE && n != parent) {
+				/* Edges only decide the (inline) labels, so only edges into
+				 * nodes that are inlined somewhere are kept: the others
+				 * would be millions in a big profile, for nothing. */
+				if (parent != NONE && n != parent && c->inlinable[n]) {
 					int r = add_edge(c, parent, n, w, ni != nln - 1, stamp);
 
 					if (r < 0)
