@@ -84,10 +84,13 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
-    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator', 'leak'])
+    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator', 'leak', 'report'])
     ap.add_argument('--leak-bench')
+    ap.add_argument('--mkbig')
     ap.add_argument('--modes')
     args = ap.parse_args()
+    if args.set == 'report':
+        return report_bench(args)
     if not args.modes:
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
@@ -219,6 +222,41 @@ def main():
         rss_modes = [m for m in others if m in preload]
         if rss_modes:
             table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def report_bench(args):
+    """memprof diff and top against go tool pprof on two profiles of
+    100 000 samples each (tests/bench/mkbig.c), medians of --reps runs."""
+    work = tempfile.mkdtemp(prefix='memprof-bench-')
+    try:
+        n = '10000' if args.quick else '100000'
+        a, b = os.path.join(work, 'a.pb.gz'), os.path.join(work, 'b.pb.gz')
+        subprocess.run([args.mkbig, '1', n, a], check=True)
+        subprocess.run([args.mkbig, '2', n, b], check=True)
+        env = dict(os.environ, GOCACHE=os.path.join(work, 'gocache'), GOTOOLCHAIN='local', GOPROXY='off')
+        cases = [
+            ('diff', [args.memprof, 'diff', a, b], ['go', 'tool', 'pprof', '-top', '-diff_base', a, b]),
+            ('top', [args.memprof, 'top', b], ['go', 'tool', 'pprof', '-top', b]),
+        ]
+        print('\nReports on profiles of %s samples, median of %d (s)\n' % (n, args.reps))
+        print('| report | memprof (s) | go tool pprof (s) | pprof / memprof |')
+        print('|---|---:|---:|---:|')
+        for name, ours, theirs in cases:
+            t = {}
+            for which, argv in (('memprof', ours), ('pprof', theirs)):
+                times = []
+                for _ in range(args.reps):
+                    t0 = time.perf_counter()
+                    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                    times.append(time.perf_counter() - t0)
+                    if r.returncode != 0:
+                        print('bench: %s failed' % ' '.join(argv), file=sys.stderr)
+                        return 1
+                t[which] = statistics.median(times)
+            print('| %s | %.3f | %.3f | %.1f |' % (name, t['memprof'], t['pprof'], t['pprof'] / t['memprof']))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
