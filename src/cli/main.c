@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "top",     mp_cmd_top,     "print the top entries of a pprof profile" },
 	{ "convert", mp_cmd_convert, "turn a raw snapshot into a pprof heap profile" },
 	{ "diff",    mp_cmd_diff,    "show what grew from one profile to another (like pprof -diff_base)" },
+	{ "merge",   mp_cmd_merge,   "merge profiles into one, as pprof merges them" },
 	{ "snapshot", mp_cmd_snapshot, "ask a running program for a snapshot now" },
 	{ "timeline", mp_cmd_timeline, "chart heap, RSS and live resources over snapshots" },
 };

@@ -183,26 +183,31 @@ out:
 	return r;
 }
 
-int mp_diff_build(const mp_profile *base, const mp_profile *after,
-		  struct mp_pprof_builder **ret, char **ret_err)
+/* Profiles srcs[0..n) into one builder, as pprof's profile.Merge combines
+ * them; signs[i] < 0 negates a profile's values and labels its samples
+ * pprof::base (diff_base). */
+static int combine(const mp_profile *const *srcs, const int *signs, size_t n,
+		   struct mp_pprof_builder **ret, char **ret_err)
 {
-	int r = compatible(base, after, ret_err);
-	if (r < 0)
-		return r;
+	for (size_t i = 1; i < n; i++) {
+		int r = compatible(srcs[0], srcs[i], ret_err);
+		if (r < 0)
+			return r;
+	}
+	const mp_profile *after = srcs[0];
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	if (!b)
 		return -ENOMEM;
 	for (size_t i = 0; i < after->n_sample_type; i++)
 		mp_pprof_add_sample_type(b, str(after, after->sample_type[i]->type),
 					 str(after, after->sample_type[i]->unit));
-	/* Headers as pprof's merge combines them (AFTER first, then BASE):
-	 * earliest time (the first profile's unless a later one is smaller),
-	 * durations summed, the largest period, each distinct comment once in
-	 * order of appearance, the first default sample type set. */
-	const mp_profile *srcs[2] = { after, base };
+	/* Headers as pprof's merge combines them, in order: earliest time
+	 * (the first profile's unless a later one is smaller), durations
+	 * summed, the largest period, each distinct comment once in order of
+	 * appearance, the first default sample type set. */
 	int64_t time = 0, duration = 0, period = 0;
 	const char *def = NULL;
-	for (int k = 0; k < 2; k++) {
+	for (size_t k = 0; k < n; k++) {
 		if (time == 0 || srcs[k]->time_nanos < time)
 			time = srcs[k]->time_nanos;
 		duration += srcs[k]->duration_nanos;
@@ -213,7 +218,7 @@ int mp_diff_build(const mp_profile *base, const mp_profile *after,
 		for (size_t i = 0; i < srcs[k]->n_comment; i++) {
 			const char *c = str(srcs[k], srcs[k]->comment[i]);
 			bool seen = false;
-			for (int k2 = 0; k2 <= k && !seen; k2++)
+			for (size_t k2 = 0; k2 <= k && !seen; k2++)
 				for (size_t j = 0; j < (k2 < k ? srcs[k2]->n_comment : i) && !seen; j++)
 					seen = strcmp(str(srcs[k2], srcs[k2]->comment[j]), c) == 0;
 			if (!seen)
@@ -226,12 +231,34 @@ int mp_diff_build(const mp_profile *base, const mp_profile *after,
 	if (def && *def)
 		mp_pprof_set_default_sample_type(b, def);
 	mp_pprof_set_time(b, time, duration);
-	if (copy_samples(b, after, 1) < 0 || copy_samples(b, base, -1) < 0) {
-		mp_pprof_builder_free(b);
-		return -ENOMEM;
-	}
+	for (size_t k = 0; k < n; k++)
+		if (copy_samples(b, srcs[k], signs[k]) < 0) {
+			mp_pprof_builder_free(b);
+			return -ENOMEM;
+		}
 	*ret = b;
 	return 0;
+}
+
+int mp_diff_build(const mp_profile *base, const mp_profile *after,
+		  struct mp_pprof_builder **ret, char **ret_err)
+{
+	const mp_profile *srcs[2] = { after, base };
+	const int signs[2] = { 1, -1 };
+	return combine(srcs, signs, 2, ret, ret_err);
+}
+
+int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
+		   char **ret_err)
+{
+	int *signs = calloc(n + 1, sizeof(*signs));
+	if (!signs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		signs[i] = 1;
+	int r = combine(profiles, signs, n, ret, ret_err);
+	free(signs);
+	return r;
 }
 
 /* A stack as text: the function names of its frames, leaf first. */

@@ -24,6 +24,16 @@ int mp_diff_build(const mp_profile *base, const mp_profile *after,
 		  struct mp_pprof_builder **ret, char **ret_err);
 
 /*
+ * `memprof merge`: profiles[0..n) (n >= 1, compatible as above) into one
+ * builder, samples copied as they are, headers combined as pprof's merge
+ * does (earliest time, summed durations, largest period, distinct
+ * comments).  Samples with the same stack and labels are summed by every
+ * pprof reader (and by memprof top).  Same returns as mp_diff_build.
+ */
+int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
+		   char **ret_err);
+
+/*
  * Growth of sample type `index` from BASE to AFTER: in total (*ret_total)
  * and for the stack that grew most (stacks compared by the function names
  * of their frames), its growth (*ret_max_stack) and that stack as

@@ -86,6 +86,26 @@ def main():
             compare(paths[a], paths[b], [], 'mkprofile %s vs %s' % (a, b))
             compare(paths[a], paths[a], [], 'mkprofile %s vs itself' % a)
 
+        # memprof merge: its top equals go tool pprof -top given all the files.
+        def merge_compare(files, what):
+            out = os.path.join(d, 'merged.pb.gz')
+            m = run([memprof, 'merge', '-o', out] + files, env=env)
+            g = run(['go', 'tool', 'pprof', '-top'] + files, env=env)
+            if g.returncode != 0:
+                t.ok(m.returncode == 1 and m.stderr.count('\n') == 1, 'merge %s: refused like pprof' % what,
+                     m.stderr + g.stderr)
+                return
+            top = run([memprof, 'top', out], env=env)
+            t.eq((m.returncode, top.stdout), (0, g.stdout), 'merge %s: same as go tool pprof -top FILES' % what)
+            gm = run(['go', 'tool', 'pprof', '-top', out], env=env)
+            t.eq(gm.stdout, g.stdout, 'merge %s: go tool pprof reads the merged file the same' % what)
+        merge_compare([p1, p3], 'two runs')
+        merge_compare([p1, p3, p1], 'three files')
+        for a, b in zip(seeds, seeds[1:]):
+            merge_compare([paths[a], paths[b]], 'mkprofile %s + %s' % (a, b))
+        r = run([memprof, 'merge', p1])
+        t.ok(r.returncode == 2 and r.stderr.count('\n') == 1, 'merge without -o: usage error', r.stderr)
+
         # Go's own heap profile.
         gdir = os.path.join(d, 'go')
         os.mkdir(gdir)
@@ -116,6 +136,8 @@ def main():
                 r = run([memprof, 'diff', '-o', keep] + args)
                 t.ok(r.returncode == 1 and r.stderr.startswith('memprof: ') and r.stderr.count('\n') == 1,
                      'diff with %s input: one-line error, exit 1' % what, r.stderr)
+            r = run([memprof, 'merge', '-o', keep, p1, f])
+            t.ok(r.returncode == 1 and r.stderr.count('\n') == 1, 'merge with %s input: exit 1' % what, r.stderr)
         r = run([memprof, 'diff', '-o', keep, os.path.join(d, 'missing'), p1])
         t.ok(r.returncode == 1 and "cannot read profile" in r.stderr, 'missing file: exit 1', r.stderr)
         t.ok(open(keep, 'rb').read() == before, 'an existing -o file is untouched by failed runs')

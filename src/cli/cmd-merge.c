@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memprof merge -o OUT PROFILE...
+ *
+ * Several compatible pprof profiles (the heap profiles of a program's
+ * processes, or of several runs) into one, as pprof's merge combines them:
+ * what `go tool pprof` shows when given all the files at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "pprof/pprof.h"
+#include "report/diff.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof merge -o OUT PROFILE...\n"
+	      "Merge compatible pprof profiles into one, as go tool pprof merges the files it\n"
+	      "is given.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE  the merged profile (required)\n"
+	      "  -h, --help         show this help and exit\n"
+	      "See memprof-merge(1).\n", f);
+}
+
+int mp_cmd_merge(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL;
+	char *argv0 = argv[0], *err = NULL;
+	int c, r, status = 1;
+
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg) {
+				fputs("memprof: empty output file name\n", stderr);
+				return 2;
+			}
+			output = optarg;
+			break;
+		case 'h':
+			argv[0] = argv0;
+			usage(stdout);
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;
+		}
+	}
+	argv[0] = argv0;
+	if (!output) {
+		fputs("memprof: missing -o OUT, see 'memprof merge --help'\n", stderr);
+		return 2;
+	}
+	if (optind >= argc) {
+		fputs("memprof: no profile to merge, see 'memprof merge --help'\n", stderr);
+		return 2;
+	}
+	size_t n = (size_t)(argc - optind);
+	mp_profile **p = calloc(n, sizeof(*p));
+	struct mp_pprof_builder *b = NULL;
+	if (!p) {
+		fputs("memprof: out of memory\n", stderr);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = mp_pprof_read_file(argv[optind + i], &p[i], &err);
+		if (r < 0) {
+			fprintf(stderr, "memprof: cannot read profile '%s': %s\n", argv[optind + i],
+				err ? err : strerror(-r));
+			goto out;
+		}
+	}
+	r = mp_merge_build((const mp_profile *const *)p, n, &b, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));
+		goto out;
+	}
+	r = mp_pprof_write_file(b, output);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot write profile '%s': %s\n", output, strerror(-r));
+		goto out;
+	}
+	status = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		mp_profile_free(p[i]);
+	free(p);
+	mp_pprof_builder_free(b);
+	free(err);
+	return status;
+}
