@@ -13,6 +13,7 @@ int mp_cmd_top(int argc, char **argv);      /* cmd-top.c */
 int mp_cmd_convert(int argc, char **argv);  /* cmd-convert.c */
 int mp_cmd_diff(int argc, char **argv);     /* cmd-diff.c */
 int mp_cmd_merge(int argc, char **argv);    /* cmd-merge.c */
+int mp_cmd_flame(int argc, char **argv);    /* cmd-flame.c */
 int mp_cmd_snapshot(int argc, char **argv); /* cmd-snapshot.c */
 int mp_cmd_timeline(int argc, char **argv); /* cmd-timeline.c */
 

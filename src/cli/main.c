@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "convert", mp_cmd_convert, "turn a raw snapshot into a pprof heap profile" },
 	{ "diff",    mp_cmd_diff,    "show what grew from one profile to another (like pprof -diff_base)" },
 	{ "merge",   mp_cmd_merge,   "merge profiles into one, as pprof merges them" },
+	{ "flame",   mp_cmd_flame,   "draw a profile as an interactive SVG flame graph" },
 	{ "snapshot", mp_cmd_snapshot, "ask a running program for a snapshot now" },
 	{ "timeline", mp_cmd_timeline, "chart heap, RSS and live resources over snapshots" },
 };

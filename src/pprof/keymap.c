@@ -233,3 +233,53 @@ int mp_keymap_get(const struct mp_keymap *m, const void *key, size_t len, uint32
 	*ret_val = s->val;
 	return 0;
 }
+
+int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		uint64_t *keys = calloc(cap, sizeof(*keys));
+		uint32_t *vals = calloc(cap, sizeof(*vals));
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			size_t j = (size_t)(mix64(m->keys[i])) & (cap - 1);
+			while (keys[j])
+				j = (j + 1) & (cap - 1);
+			keys[j] = m->keys[i];
+			vals[j] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->cap = cap;
+	}
+	key++;
+	size_t mask = m->cap - 1;
+	for (size_t j = (size_t)mix64(key) & mask;; j = (j + 1) & mask) {
+		if (m->keys[j] == key) {
+			*ret_val = m->vals[j];
+			return 0;
+		}
+		if (!m->keys[j]) {
+			m->keys[j] = key;
+			m->vals[j] = val;
+			m->n++;
+			*ret_val = val;
+			return 1;
+		}
+	}
+}
+
+void mp_u64map_done(struct mp_u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}

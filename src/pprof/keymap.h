@@ -32,6 +32,19 @@ int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val);
 /* The value, or -1 when absent. */
 int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id);
 
+/* 64-bit key -> uint32 value, growing; the key lives in its slot (one
+ * cache miss per lookup in a big table).  Any key but UINT64_MAX. */
+struct mp_u64map {
+	uint64_t *keys;         /* key + 1; 0: empty */
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+/* 1 and *ret_val = val when `key` is new (inserted), 0 and *ret_val = its
+ * value when present, -ENOMEM.  Zero-initialize the struct before use. */
+int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val);
+void mp_u64map_done(struct mp_u64map *m);
+
 struct mp_keymap_slot {
 	uint64_t hash;          /* 0: empty */
 	size_t off, len;        /* key bytes in `keys` */

@@ -65,14 +65,6 @@ struct edge {
 	bool inl;          /* every addition came from an inlined call */
 };
 
-struct edgemap {
-	uint64_t *keys;            /* (src << 32 | dst) + 1; 0: empty */
-	uint32_t *vals;
-	size_t cap, n;
-};
-
-static void edgemap_done(struct edgemap *m);
-
 struct ctx {
 	const mp_profile *p;
 	int sidx;
@@ -99,7 +91,7 @@ struct ctx {
 	/* the graph being built */
 	int64_t *flat, *cum;
 	uint32_t *stamp;
-	struct edgemap edgemap;
+	struct mp_u64map edgemap;
 	bool *inlinable;                /* per node: it is an inlined frame somewhere */
 	struct edge *edges;
 	size_t nedges, cap_edges;
@@ -435,7 +427,7 @@ static void ctx_done(struct ctx *c)
 	}
 	free(c->nodes);
 	mp_keymap_done(&c->nodemap);
-	edgemap_done(&c->edgemap);
+	mp_u64map_done(&c->edgemap);
 	free(c->inlinable);
 	mp_idmap_done(&c->fnmap);
 	mp_idmap_done(&c->locmap);
@@ -456,67 +448,14 @@ static void ctx_done(struct ctx *c)
 
 /* ---- graph (graph.newGraph) ------------------------------------------------------ */
 
-/* Edge (src, dst) -> edge index: open addressing on one 64-bit key, the
- * key stored in the slot (a report of 100 000 deep stacks has millions of
- * edges; a general byte-key map with its keys elsewhere missed the cache
- * twice per lookup). */
-static int edgemap_intern(struct edgemap *m, uint64_t key, uint32_t val, uint32_t *ret_val)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		uint64_t *keys = calloc(cap, sizeof(*keys));
-		uint32_t *vals = calloc(cap, sizeof(*vals));
-		if (!keys || !vals) {
-			free(keys);
-			free(vals);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t j = (size_t)((m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
-			while (keys[j])
-				j = (j + 1) & (cap - 1);
-			keys[j] = m->keys[i];
-			vals[j] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = keys;
-		m->vals = vals;
-		m->cap = cap;
-	}
-	key++;   /* 0 marks an empty slot */
-	size_t mask = m->cap - 1;
-	for (size_t j = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & mask;; j = (j + 1) & mask) {
-		if (m->keys[j] == key) {
-			*ret_val = m->vals[j];
-			return 0;
-		}
-		if (!m->keys[j]) {
-			m->keys[j] = key;
-			m->vals[j] = val;
-			m->n++;
-			*ret_val = val;
-			return 1;
-		}
-	}
-}
-
-static void edgemap_done(struct edgemap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
 static int add_edge(struct ctx *c, uint32_t src, uint32_t dst, int64_t w, bool inl, uint32_t stamp)
 {
 	uint32_t idx;
 	struct edge *e;
 	int r;
 
-	r = edgemap_intern(&c->edgemap, ((uint64_t)src << 32) | dst, (uint32_t)c->nedges, &idx);
+	/* Edges of a big profile are millions: a map with the key in the slot. */
+	r = mp_u64map_intern(&c->edgemap, ((uint64_t)src << 32) | dst, (uint32_t)c->nedges, &idx);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -549,7 +488,7 @@ static int build_graph(struct ctx *c, const bool *kept)
 	memset(c->flat, 0, c->nnodes * sizeof(*c->flat));
 	memset(c->cum, 0, c->nnodes * sizeof(*c->cum));
 	memset(c->stamp, 0, c->nnodes * sizeof(*c->stamp));
-	edgemap_done(&c->edgemap);
+	mp_u64map_done(&c->edgemap);
 	c->nedges = 0;
 	if (!c->inlinable) {
 		c->inlinable = calloc(c->nnodes + 1, sizeof(*c->inlinable));

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memprof flame [-i TYPE] [--title T] -o OUT.svg PROFILE
+ *
+ * A self-contained interactive SVG flame graph of a pprof profile (see
+ * report/flame.h); difference profiles from `memprof diff -o` are drawn
+ * in two colours.  Written to a temporary name and renamed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "pprof/pprof.h"
+#include "report/flame.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memprof flame [OPTIONS] -o OUT.svg PROFILE\n"
+	      "Draw PROFILE as an interactive SVG flame graph (click to zoom, Search), which\n"
+	      "any browser opens without network access.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE       the SVG file (required)\n"
+	      "  -i, --sample-index TYPE sample type to draw (default: the profile's default)\n"
+	      "      --title TEXT        title (default: the profile's file name)\n"
+	      "  -h, --help              show this help and exit\n"
+	      "See memprof-flame(1).\n", f);
+}
+
+int mp_cmd_flame(int argc, char **argv)
+{
+	enum { OPT_TITLE = 0x100 };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "sample-index", required_argument, NULL, 'i' },
+		{ "title", required_argument, NULL, OPT_TITLE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL, *sample_index = NULL, *title = NULL;
+	char *argv0 = argv[0], *err = NULL, *tmp = NULL;
+	int c, r, status = 1;
+
+	argv[0] = (char *)"memprof";
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "o:i:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+		case 'i':
+			if (!*optarg) {
+				fprintf(stderr, "memprof: empty %s\n", c == 'o' ? "output file name"
+									   : "--sample-index");
+				return 2;
+			}
+			*(c == 'o' ? &output : &sample_index) = optarg;
+			break;
+		case OPT_TITLE:
+			title = optarg;
+			break;
+		case 'h':
+			argv[0] = argv0;
+			usage(stdout);
+			return 0;
+		default:
+			argv[0] = argv0;
+			return 2;
+		}
+	}
+	argv[0] = argv0;
+	if (!output) {
+		fputs("memprof: missing -o OUT.svg, see 'memprof flame --help'\n", stderr);
+		return 2;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "memprof: %s, see 'memprof flame --help'\n",
+			argc - optind ? "more than one profile" : "missing profile");
+		return 2;
+	}
+	const char *path = argv[optind];
+	mp_profile *p = NULL;
+	r = mp_pprof_read_file(path, &p, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
+		goto out;
+	}
+	if (!title) {
+		const char *slash = strrchr(path, '/');
+		title = slash ? slash + 1 : path;
+	}
+	if (asprintf(&tmp, "%s.tmp.%d", output, (int)getpid()) < 0) {
+		tmp = NULL;
+		fputs("memprof: out of memory\n", stderr);
+		goto out;
+	}
+	FILE *f = fopen(tmp, "wxe");
+	if (!f) {
+		fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(errno));
+		goto out;
+	}
+	r = mp_flame_write(p, sample_index, title, f, &err);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, output) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		if (r == -EINVAL && err) {
+			fprintf(stderr, "memprof: cannot draw '%s': %s\n", path, err);
+			status = 2;
+		} else {
+			fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(-r));
+		}
+		goto out;
+	}
+	status = 0;
+out:
+	mp_profile_free(p);
+	free(tmp);
+	free(err);
+	return status;
+}
