@@ -228,8 +228,10 @@ def main():
 
 
 def report_bench(args):
-    """memprof diff and top against go tool pprof on two profiles of
-    100 000 samples each (tests/bench/mkbig.c), medians of --reps runs."""
+    """memprof diff, top, merge and flame against go tool pprof (-top
+    -diff_base, -top, -proto of both files; pprof draws flame graphs only in
+    its web UI, so flame has no peer) on two profiles of 100 000 samples each
+    (tests/bench/mkbig.c), medians of --reps runs."""
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     try:
         n = '10000' if args.quick else '100000'
@@ -240,6 +242,9 @@ def report_bench(args):
         cases = [
             ('diff', [args.memprof, 'diff', a, b], ['go', 'tool', 'pprof', '-top', '-diff_base', a, b]),
             ('top', [args.memprof, 'top', b], ['go', 'tool', 'pprof', '-top', b]),
+            ('merge', [args.memprof, 'merge', '-o', os.path.join(work, 'm.pb.gz'), a, b],
+             ['go', 'tool', 'pprof', '-proto', '-output', os.path.join(work, 'g.pb.gz'), a, b]),
+            ('flame', [args.memprof, 'flame', '-o', os.path.join(work, 'f.svg'), b], None),
         ]
         print('\nReports on profiles of %s samples, median of %d (s)\n' % (n, args.reps))
         print('| report | memprof (s) | go tool pprof (s) | pprof / memprof |')
@@ -247,6 +252,9 @@ def report_bench(args):
         for name, ours, theirs in cases:
             t = {}
             for which, argv in (('memprof', ours), ('pprof', theirs)):
+                if argv is None:
+                    t[which] = None
+                    continue
                 times = []
                 for _ in range(args.reps):
                     t0 = time.perf_counter()
@@ -256,7 +264,11 @@ def report_bench(args):
                         print('bench: %s failed' % ' '.join(argv), file=sys.stderr)
                         return 1
                 t[which] = statistics.median(times)
-            print('| %s | %.3f | %.3f | %.1f |' % (name, t['memprof'], t['pprof'], t['pprof'] / t['memprof']))
+            if t['pprof'] is None:
+                print('| %s | %.3f | - | - |' % (name, t['memprof']))
+            else:
+                print('| %s | %.3f | %.3f | %.1f |' % (name, t['memprof'], t['pprof'],
+                                                      t['pprof'] / t['memprof']))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
