@@ -20,6 +20,11 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
+uint64_t mp_mix64(uint64_t x)
+{
+	return mix64(x);
+}
+
 /* Eight bytes at a time (multiply and xor-shift), the tail byte by byte,
  * then mixed; never returns 0 (the empty marker).  Byte-wise FNV-1a, used
  * before, clustered badly on the short binary keys of the report's graph
@@ -105,21 +110,6 @@ int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val)
 	return -ENOSPC;
 }
 
-int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id)
-{
-	if (id == 0 || !m->keys)
-		return -1;
-	if (id < m->ndirect)
-		return (int64_t)m->direct[id] - 1;
-	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
-	     i = (i + 1) & m->mask, probes++) {
-		if (m->keys[i] == id)
-			return m->vals[i];
-		if (m->keys[i] == 0)
-			return -1;
-	}
-	return -1;
-}
 
 void mp_keymap_init(struct mp_keymap *m)
 {

@@ -29,8 +29,24 @@ void mp_idmap_done(struct mp_idmap *m);
 /* 0 inserted; -EEXIST when `id` is already present (value unchanged);
  * -EINVAL for id 0; -ENOSPC when more than `n` keys were put. */
 int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val);
-/* The value, or -1 when absent. */
-int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id);
+/* The value, or -1 when absent.  Inline: reports look ids up per frame. */
+uint64_t mp_mix64(uint64_t x);
+static inline int64_t mp_idmap_get(const struct mp_idmap *m, uint64_t id)
+{
+	if (id == 0 || !m->keys)
+		return -1;
+	if (id < m->ndirect)
+		return (int64_t)m->direct[id] - 1;
+	for (size_t i = mp_mix64(id) & m->mask, probes = 0; probes <= m->mask;
+	     i = (i + 1) & m->mask, probes++) {
+		if (m->keys[i] == id)
+			return m->vals[i];
+		if (m->keys[i] == 0)
+			return -1;
+	}
+	return -1;
+}
+
 
 /* 64-bit key -> uint32 value, growing; the key lives in its slot (one
  * cache miss per lookup in a big table).  Any key but UINT64_MAX. */
