@@ -649,6 +649,48 @@ static int cmp_pid(const void *a, const void *b)
  * reporting what happened.  0, or < 0 when it failed (the snapshot is then
  * named as kept; the caller keeps it).
  */
+/* X.heap.pb.gz -> X.fds.pb.gz; otherwise ".fds" before ".pb.gz", or
+ * ".fds.pb.gz" appended.  NULL on OOM. */
+static char *fds_name(const char *heap_out)
+{
+	static const char *const ends[] = { ".heap.pb.gz", ".pb.gz" };
+	size_t n = strlen(heap_out);
+	char *r = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		size_t e = strlen(ends[i]);
+		if (n > e && strcmp(heap_out + n - e, ends[i]) == 0) {
+			if (asprintf(&r, "%.*s.fds.pb.gz", (int)(n - e), heap_out) < 0)
+				r = NULL;
+			return r;
+		}
+	}
+	if (asprintf(&r, "%s.fds.pb.gz", heap_out) < 0)
+		r = NULL;
+	return r;
+}
+
+/* The file descriptor profile beside a heap profile, when the snapshot has
+ * the resources section (the shim always writes it). */
+static void convert_fds(const char *snap, const char *heap_out, const struct run_settings *s)
+{
+	struct mp_snap *sn = NULL;
+	char *err = NULL, *out = NULL;
+
+	if (mp_snap_read_file(snap, &sn, &err) < 0 || !sn->has_res)
+		goto out;
+	out = fds_name(heap_out);
+	if (!out)
+		goto out;
+	if (mp_convert_fds_snap(sn, out, &err) < 0)
+		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the descriptor profile");
+	else if (!s->quiet)
+		fprintf(stderr, "memprof: wrote descriptor profile '%s'\n", out);
+out:
+	free(out);
+	free(err);
+	mp_snap_free(sn);
+}
+
 /* --stats: one line per converted snapshot. */
 static void print_stats(const char *snap)
 {
@@ -799,6 +841,8 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
 	}
 	free(err);
+	if (r >= 0)
+		convert_fds(snap, out, s);
 	if (r >= 0 && s->stats)
 		print_stats(snap);
 	if (s->leak_check)

@@ -51,6 +51,7 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_HEAP:   return "heap";
 	case MP_SNAP_STATS:  return "stats";
 	case MP_SNAP_LEAKS:  return "leaks";
+	case MP_SNAP_RESOURCES: return "resources";
 	default:             return "unknown";
 	}
 }
@@ -163,6 +164,44 @@ static int parse_leaks(struct mp_snap *s, const uint8_t *p, uint64_t size, char 
 	}
 	s->nleaks = n;
 	s->has_leaks = true;
+	return 0;
+}
+
+static int parse_res(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	size_t n;
+
+	if (s->has_res)
+		return bad(ret_err, "more than one resources section");
+	if (size % sizeof(struct mp_snap_res_rec))
+		return bad(ret_err, "resources section size %llu is not a multiple of %zu",
+			   (unsigned long long)size, sizeof(struct mp_snap_res_rec));
+	n = size / sizeof(struct mp_snap_res_rec);
+	if (n) {
+		s->res = malloc(n * sizeof(*s->res));
+		if (!s->res)
+			return -ENOMEM;
+		memcpy(s->res, p, n * sizeof(*s->res));
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mp_snap_res_rec *r = &s->res[i];
+		if (r->res_class != MP_RES_FD || r->kind >= MP_FD_KINDS)
+			return bad(ret_err, "resource record %zu has unknown class or kind %u", i + 1,
+				   r->kind);
+		if (!memchr(r->detail, 0, sizeof(r->detail)))
+			return bad(ret_err, "resource record %zu: detail is not terminated", i + 1);
+	}
+	s->nres = n;
+	s->has_res = true;
+	return 0;
+}
+
+static int check_res(const struct mp_snap *s, char **ret_err)
+{
+	for (size_t i = 0; i < s->nres; i++)
+		if (s->res[i].stack_id > s->nstacks)
+			return bad(ret_err, "resource record %zu refers to unknown stack %u", i + 1,
+				   s->res[i].stack_id);
 	return 0;
 }
 
@@ -319,6 +358,9 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 		case MP_SNAP_LEAKS:
 			r = parse_leaks(s, p, sec.size, ret_err);
 			break;
+		case MP_SNAP_RESOURCES:
+			r = parse_res(s, p, sec.size, ret_err);
+			break;
 		default:
 			r = 0;  /* a section from a newer writer: skipped */
 			break;
@@ -338,7 +380,9 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 			return -ENOMEM;
 	}
 	r = check_heap(s, ret_err);
-	return r < 0 ? r : check_leaks(s, ret_err);
+	if (r == 0)
+		r = check_leaks(s, ret_err);
+	return r < 0 ? r : check_res(s, ret_err);
 }
 
 int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **ret_err)
@@ -424,6 +468,7 @@ void mp_snap_free(struct mp_snap *s)
 	free(s->heap);
 	free(s->stats);
 	free(s->leaks);
+	free(s->res);
 	free(s);
 }
 

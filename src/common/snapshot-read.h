@@ -60,6 +60,9 @@ struct mp_snap {
 	struct mp_snap_leak_rec *leaks; /* the leak scan's result (leak=1) */
 	size_t nleaks;
 	bool has_leaks;            /* the file had an MP_SNAP_LEAKS section */
+	struct mp_snap_res_rec *res; /* live resources; detail NUL-terminated */
+	size_t nres;
+	bool has_res;              /* the file had an MP_SNAP_RESOURCES section */
 };
 
 /*

@@ -77,6 +77,8 @@ enum mp_snap_section_type {
 	MP_SNAP_STATS = 5,
 	/* Array of struct mp_snap_leak_rec: the leak scan at exit (leak=1). */
 	MP_SNAP_LEAKS = 16,
+	/* Array of struct mp_snap_res_rec: live resources (file descriptors). */
+	MP_SNAP_RESOURCES = 17,
 };
 
 /*
@@ -113,6 +115,37 @@ struct mp_snap_leak_rec {
 	uint64_t size;            /* requested size of each block (0: unknown) */
 	uint64_t count;           /* blocks */
 	uint64_t bytes;           /* their bytes */
+};
+
+/* Resource classes and kinds (MP_SNAP_RESOURCES). */
+enum mp_snap_res_class {
+	MP_RES_FD = 1,
+};
+
+enum mp_snap_fd_kind {
+	MP_FD_OTHER = 0, MP_FD_FILE = 1, MP_FD_DIR = 2, MP_FD_SOCKET = 3, MP_FD_PIPE = 4,
+	MP_FD_EVENTFD = 5, MP_FD_EPOLL = 6, MP_FD_TIMERFD = 7, MP_FD_SIGNALFD = 8,
+	MP_FD_INOTIFY = 9, MP_FD_MEMFD = 10,
+	MP_FD_KINDS
+};
+
+enum {
+	MP_RES_F_INHERITED = 1u << 0,   /* open when the process started: not created here */
+	MP_RES_F_CLOEXEC = 1u << 1,
+};
+
+/*
+ * One live resource at snapshot time: an open file descriptor with the stack
+ * that created it (0: not recorded, e.g. inherited).  detail: the path of a
+ * file, "inet stream" for a socket, ... NUL-terminated within the array.
+ */
+struct mp_snap_res_rec {
+	uint32_t res_class;       /* enum mp_snap_res_class */
+	uint32_t kind;            /* enum mp_snap_fd_kind */
+	int64_t id;               /* the fd */
+	uint32_t stack_id;        /* id in MP_SNAP_STACKS, or 0 */
+	uint32_t flags;           /* MP_RES_F_* */
+	char detail[104];
 };
 
 /* A named counter: NUL-padded ASCII name, value. */

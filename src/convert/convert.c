@@ -187,23 +187,17 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 /* ---- samples --------------------------------------------------------------------- */
 
-static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-		       struct mp_symbolizer *sym, const struct mapstat *st)
+/* The locations of stack `stk` (symbolized, inlined frames as lines) into
+ * locs[0..stk->depth); lines/cap_lines: a scratch buffer the caller frees. */
+static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stack *stk,
+			   struct mp_symbolizer *sym, const struct mapstat *st, uint64_t *locs,
+			   struct mp_pprof_line **linesp, size_t *cap_linesp)
 {
-	uint64_t locs[MP_SNAP_MAX_DEPTH];
-	struct mp_pprof_line *lines = NULL;
-	size_t cap_lines = 0;
+	struct mp_pprof_line *lines = *linesp;
+	size_t cap_lines = *cap_linesp;
 	int r = 0;
 
-	for (size_t i = 0; i < snap->nheap && r == 0; i++) {
-		const struct mp_snap_heap_rec *h = &snap->heap[i];
-		const struct mp_snap_stack *stk = mp_snap_stack(snap, h->stack_id);
-		struct mp_pprof_label label = { .key = "bytes", .num = (int64_t)h->size };
-		int64_t v[4];
-
-		if (!record_values(h, snap->header.rate, v))
-			continue;
-		for (uint32_t j = 0; j < stk->depth && r == 0; j++) {
+	for (uint32_t j = 0; j < stk->depth && r == 0; j++) {
 			uint64_t addr = location_address(stk->pcs[j]);
 			struct mp_sym_result res;
 
@@ -231,7 +225,29 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 			}
 			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
 							addr, lines, res.nframes);
-		}
+	}
+	*linesp = lines;
+	*cap_linesp = cap_lines;
+	return r;
+}
+
+static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+		       struct mp_symbolizer *sym, const struct mapstat *st)
+{
+	uint64_t locs[MP_SNAP_MAX_DEPTH];
+	struct mp_pprof_line *lines = NULL;
+	size_t cap_lines = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < snap->nheap && r == 0; i++) {
+		const struct mp_snap_heap_rec *h = &snap->heap[i];
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, h->stack_id);
+		struct mp_pprof_label label = { .key = "bytes", .num = (int64_t)h->size };
+		int64_t v[4];
+
+		if (!record_values(h, snap->header.rate, v))
+			continue;
+		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
 		if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
 	}
@@ -239,9 +255,55 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 	return r;
 }
 
+static const char *const fd_kinds[MP_FD_KINDS] = {
+	"other", "file", "dir", "socket", "pipe", "eventfd", "epoll", "timerfd", "signalfd",
+	"inotify", "memfd",
+};
+
+/* One sample per live descriptor (value 1), labels kind, fd and the
+ * detail (path of a file, family and type of a socket...). */
+static int add_fd_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+			  struct mp_symbolizer *sym, const struct mapstat *st)
+{
+	uint64_t locs[MP_SNAP_MAX_DEPTH];
+	struct mp_pprof_line *lines = NULL;
+	size_t cap_lines = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < snap->nres && r == 0; i++) {
+		const struct mp_snap_res_rec *rr = &snap->res[i];
+		const struct mp_snap_stack *stk = rr->stack_id ? mp_snap_stack(snap, rr->stack_id) : NULL;
+		struct mp_pprof_label labels[4];
+		size_t nl = 0;
+		int64_t one = 1;
+
+		if (rr->res_class != MP_RES_FD)
+			continue;
+		labels[nl++] = (struct mp_pprof_label){ .key = "kind", .str = fd_kinds[rr->kind] };
+		labels[nl++] = (struct mp_pprof_label){ .key = "fd", .num = rr->id };
+		if (rr->detail[0])
+			labels[nl++] = (struct mp_pprof_label){
+				.key = rr->kind == MP_FD_FILE || rr->kind == MP_FD_DIR ? "path" : "detail",
+				.str = rr->detail };
+		if (rr->flags & MP_RES_F_INHERITED)
+			labels[nl++] = (struct mp_pprof_label){ .key = "inherited", .str = "true" };
+		if (stk)
+			r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
+		if (r == 0)
+			mp_pprof_add_sample(b, locs, stk ? stk->depth : 0, &one, 1, labels, nl);
+	}
+	free(lines);
+	return r;
+}
+
 /* ---- the profile ------------------------------------------------------------------ */
 
-static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
+enum { PROFILE_HEAP, PROFILE_FDS };
+
+static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err);
+
+static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
+		      struct mp_pprof_builder **ret)
 {
 	const struct mp_snap_header *h = &snap->header;
 	struct mp_symbolizer *sym = NULL;
@@ -264,11 +326,17 @@ static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_bui
 		goto out;
 
 	b = mp_pprof_builder_new();
-	mp_pprof_set_period(b, "space", "bytes", (int64_t)h->rate);
-	mp_pprof_add_sample_type(b, "alloc_objects", "count");
-	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
-	mp_pprof_add_sample_type(b, "inuse_objects", "count");
-	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	if (kind == PROFILE_FDS) {
+		/* Shaped like Go's goroutine profile: a count, period 1. */
+		mp_pprof_set_period(b, "fds", "count", 1);
+		mp_pprof_add_sample_type(b, "fds", "count");
+	} else {
+		mp_pprof_set_period(b, "space", "bytes", (int64_t)h->rate);
+		mp_pprof_add_sample_type(b, "alloc_objects", "count");
+		mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+		mp_pprof_add_sample_type(b, "inuse_objects", "count");
+		mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	}
 	mp_pprof_set_time(b, (int64_t)h->end_ns,
 			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
 	if (asprintf(&comment, "memprof %s pid %" PRIu64, MP_VERSION, h->pid) < 0) {
@@ -291,7 +359,7 @@ static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_bui
 		free(comment);
 	}
 	add_mappings(b, snap, sym, st);
-	r = add_samples(b, snap, sym, st);
+	r = kind == PROFILE_FDS ? add_fd_samples(b, snap, sym, st) : add_samples(b, snap, sym, st);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		goto out;
@@ -300,6 +368,22 @@ static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_bui
 out:
 	free(st);
 	mp_symbolizer_free(sym);
+	return r;
+}
+
+static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
+{
+	return build_kind(snap, flags, PROFILE_HEAP, ret);
+}
+
+int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r = build_kind(snap, 0, PROFILE_FDS, &b);
+	if (r < 0)
+		return r;
+	r = write_out(b, out, ret_err);
+	mp_pprof_builder_free(b);
 	return r;
 }
 

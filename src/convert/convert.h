@@ -31,6 +31,16 @@ struct mp_snap;
  * names `heap_out` only (the caller names the snapshot). */
 int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char **ret_err);
 
+/*
+ * The live file descriptors of a parsed snapshot (MP_SNAP_RESOURCES) as a
+ * pprof profile shaped like Go's goroutine profile: sample type fds/count,
+ * period 1, one sample per descriptor with the stack that created it and
+ * the labels kind (file, socket, pipe, ...), fd, path or detail, and
+ * inherited=true for descriptors open at start.  Same returns as
+ * mp_convert_heap_snap.
+ */
+int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err);
+
 enum {
 	/* Open no file named in the snapshot's maps: every location keeps its
 	 * address and mapping but gets no function names (for the fuzzer). */

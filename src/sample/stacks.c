@@ -275,6 +275,23 @@ int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 	return b;
 }
 
+int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
+{
+	if (depth > MP_MAX_DEPTH)
+		depth = MP_MAX_DEPTH;
+	struct stack_key sk = { pcs, depth };
+	uint64_t sh = hash_pcs(pcs, depth);
+	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
+	if (v)
+		return v;
+	pthread_mutex_lock(&prof_lock);
+	int64_t s = intern_stack_locked(&sk, sh);
+	if (s < 0)
+		truncated = 1;
+	pthread_mutex_unlock(&prof_lock);
+	return s;
+}
+
 void mp_prof_record_free(uint32_t b)
 {
 	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);

@@ -26,6 +26,10 @@ int mp_prof_init(void);
  */
 int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size);
 
+/* The id of the stack pcs[0..depth) in the stack table (added if new),
+ * for records other than heap buckets.  >= 1, or -ENOSPC when full. */
+int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth);
+
 /* Credit a free to bucket `b` / take it back (realloc failure).  Lock-free. */
 void mp_prof_record_free(uint32_t b);
 void mp_prof_unrecord_free(uint32_t b);

@@ -23,6 +23,7 @@
 
 #include "common/snapshot.h"
 #include "leakscan/leakscan.h"
+#include "resources/fds.h"
 #include "sample/live.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
@@ -115,6 +116,9 @@ void mp_shim_init(void)
 	if (mp_shim_alloc_mode() == MP_MODE_OWN)
 		pthread_atfork(mp_alloc_atfork_prepare, mp_alloc_atfork_parent,
 			       mp_alloc_atfork_child);
+	if (mp_fds_init() < 0)
+		mp_warn("cannot map the file descriptor table, descriptors not tracked", NULL, NULL,
+			NULL);
 	mp_alloc_on_sampled_free(mp_prof_record_free);
 
 	int ok = o->rate != MP_RATE_OFF;

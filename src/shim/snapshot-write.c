@@ -21,6 +21,7 @@
 #include "sample/stacks.h"
 #include "sample/vm.h"
 #include "leakscan/leakscan.h"
+#include "resources/fds.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -161,6 +162,9 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	size_t leaks_size = 0;
 	if (flags & MP_SNAP_F_FINAL)
 		mp_leakscan_records(&leaks, &leaks_size);
+	/* Live file descriptors (resources/fds.c). */
+	const void *res = NULL;
+	size_t res_size = mp_fds_records(&res) * sizeof(struct mp_snap_res_rec);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -171,7 +175,7 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0),
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1,
 		.pid = pid,
 		.ppid = (uint64_t)getppid(),
 		.rate = mp_shim.opt.rate,
@@ -195,6 +199,8 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		r = write_section(fd, MP_SNAP_STATS, stats, nstats * sizeof(stats[0]));
 	if (r == 0 && leaks_size)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
+	if (r == 0)
+		r = write_section(fd, MP_SNAP_RESOURCES, res, res_size);
 	mp_prof_unlock();
 
 	if (close(fd) < 0 && r == 0)
