@@ -681,10 +681,11 @@ static void convert_fds(const char *snap, const char *heap_out, const struct run
 	out = fds_name(heap_out);
 	if (!out)
 		goto out;
+	/* Reported only when it fails: it always sits beside the heap profile
+	 * (memprof-run(1)). */
 	if (mp_convert_fds_snap(sn, out, &err) < 0)
 		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the descriptor profile");
-	else if (!s->quiet)
-		fprintf(stderr, "memprof: wrote descriptor profile '%s'\n", out);
+	(void)s;
 out:
 	free(out);
 	free(err);

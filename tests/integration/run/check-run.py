@@ -50,6 +50,14 @@ def is_gzip(path):
         return False
 
 
+def fds(heap_name):
+    """The descriptor profile beside a heap profile (memprof-run(1))."""
+    for end in ('.heap.pb.gz', '.pb.gz'):
+        if heap_name.endswith(end) and len(heap_name) > len(end):
+            return heap_name[:-len(end)] + '.fds.pb.gz'
+    return heap_name + '.fds.pb.gz'
+
+
 def main():
     memprof, t_cli = [os.path.abspath(a) for a in sys.argv[1:3]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
@@ -192,7 +200,8 @@ def main():
     name = 'memprof.%s.heap.pb.gz' % pid
     t.eq((rc, err), (0, "memprof: wrote heap profile '%s'\n" % name),
          'default name: memprof.<pid>.heap.pb.gz')
-    t.eq(os.listdir(work), [name], 'default name: in the working directory')
+    t.eq(sorted(os.listdir(work)), sorted([name, fds(name)]),
+         'default name: in the working directory, the descriptor profile beside it')
     t.ok(is_gzip(os.path.join(work, name)), 'default name: gzip profile')
     clean_work()
 
@@ -208,7 +217,7 @@ def main():
         t.eq(rc, 0, 'fork, -o %s: exit 0' % opt)
         t.eq(err, ''.join("memprof: wrote heap profile '%s'\n" % n for n in want),
              'fork, -o %s: the program first, then its child' % opt)
-        t.eq(sorted(os.listdir(work)), sorted(want), 'fork, -o %s: files' % opt)
+        t.eq(sorted(os.listdir(work)), sorted(want + [fds(n) for n in want]), 'fork, -o %s: files' % opt)
         clean_work()
 
     # --- descendants that outlive the program ---------------------------------
@@ -217,7 +226,8 @@ def main():
     p, c = o.decode().split()
     t.eq(rc, 0, 'orphan: exit 0')
     t.ok(os.path.exists(marker), 'orphan: memprof waited for the orphaned child')
-    t.eq(sorted(os.listdir(work)), sorted(['p.heap.pb.gz', 'p.%s.heap.pb.gz' % c]),
+    t.eq(sorted(os.listdir(work)), sorted(['p.heap.pb.gz', 'p.%s.heap.pb.gz' % c, 'p.fds.pb.gz',
+                                          'p.%s.fds.pb.gz' % c]),
          "orphan: its profile too")
     clean_work()
 
