@@ -130,8 +130,8 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	if (!r)
 		return -ENOMEM;
 	r->pid = snap->header.pid;
-	if (snap->nleaks) {
-		r->leaks = calloc(snap->nleaks, sizeof(*r->leaks));
+	if (snap->nleaks || snap->nres) {
+		r->leaks = calloc(snap->nleaks + snap->nres + 1, sizeof(*r->leaks));
 		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
 		if (!r->leaks || !seen)
 			goto fail;
@@ -156,6 +156,28 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 		}
 		l->bytes += rec->bytes;
 		l->count += rec->count;
+	}
+	/* File descriptors still open at exit, not inherited: one group per
+	 * creation stack (category 0). */
+	for (size_t i = 0; i < snap->nres; i++) {
+		const struct mp_snap_res_rec *rr = &snap->res[i];
+		if (rr->res_class != MP_RES_FD || (rr->flags & MP_RES_F_INHERITED))
+			continue;
+		uint32_t *slot = &seen[(size_t)rr->stack_id * 4 + 0];
+		struct mp_leak *l;
+		if (rr->stack_id && *slot) {
+			l = &r->leaks[*slot - 1];
+		} else {
+			l = &r->leaks[r->nleaks++];
+			if (rr->stack_id)
+				*slot = (uint32_t)r->nleaks;
+			l->kind = MP_LEAKKIND_FD;
+			l->category = 0;
+			if (rr->stack_id &&
+			    symbolize_stack(sym, mp_snap_stack(snap, rr->stack_id), l) < 0)
+				goto fail;
+		}
+		l->count++;
 	}
 	qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
 	mp_symbolizer_free(sym);
@@ -364,6 +386,16 @@ static const char *category_words(const struct mp_leak *l)
 	return "?";
 }
 
+static const char *category_one(const struct mp_leak *l)
+{
+	switch (l->kind) {
+	case MP_LEAKKIND_FD: return "file descriptor still open";
+	case MP_LEAKKIND_THREAD: return "thread still alive";
+	case MP_LEAKKIND_TIMER: return "timer still armed";
+	default: return category_words(l);
+	}
+}
+
 static void print_frames(FILE *f, const struct mp_leak *l)
 {
 	for (size_t i = 0; i < l->nframes; i++) {
@@ -422,7 +454,8 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 					l->bytes, l->count, l->count == 1 ? "" : "s",
 					category_words(l));
 			else
-				fprintf(f, "memprof: %" PRIu64 " %s\n", l->count, category_words(l));
+				fprintf(f, "memprof: %" PRIu64 " %s\n", l->count,
+					l->count == 1 ? category_one(l) : category_words(l));
 			print_frames(f, l);
 		}
 	fprintf(f, "memprof: leak summary for pid %" PRIu64 ":\n", r->pid);
@@ -435,6 +468,8 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 	if (t.suppressed_blocks)
 		fprintf(f, "memprof:         suppressed: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
 			t.suppressed_bytes, t.suppressed_blocks);
+	if (t.fds)
+		fprintf(f, "memprof:   file descriptors: %" PRIu64 " still open\n", t.fds);
 }
 
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
