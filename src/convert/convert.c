@@ -287,10 +287,21 @@ static int add_fd_samples(struct mp_pprof_builder *b, const struct mp_snap *snap
 				.str = rr->detail };
 		if (rr->flags & MP_RES_F_INHERITED)
 			labels[nl++] = (struct mp_pprof_label){ .key = "inherited", .str = "true" };
-		if (stk)
+		uint32_t depth = 1;
+		if (stk) {
 			r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
+			depth = stk->depth;
+		} else {
+			/* No creation stack: one synthetic frame says why, so the
+			 * descriptor shows in every report (pprof drops samples
+			 * without locations from some). */
+			struct mp_pprof_line ln = {
+				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]" : "[unrecorded]",
+			};
+			locs[0] = mp_pprof_add_location(b, 0, 0, &ln, 1);
+		}
 		if (r == 0)
-			mp_pprof_add_sample(b, locs, stk ? stk->depth : 0, &one, 1, labels, nl);
+			mp_pprof_add_sample(b, locs, depth, &one, 1, labels, nl);
 	}
 	free(lines);
 	return r;
