@@ -84,13 +84,17 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
-    ap.add_argument('--set', default='profiler', choices=['profiler', 'allocator', 'leak', 'report'])
+    ap.add_argument('--set', default='profiler',
+                    choices=['profiler', 'allocator', 'leak', 'report', 'resources'])
+    ap.add_argument('--res-bench')
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
     ap.add_argument('--modes')
     args = ap.parse_args()
     if args.set == 'report':
         return report_bench(args)
+    if args.set == 'resources':
+        return resources_bench(args)
     if not args.modes:
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
@@ -224,6 +228,38 @@ def main():
             table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def resources_bench(args):
+    """Per-call cost of descriptor tracking: tests/bench/res-bench.c loops run
+    natively and with the shim preloaded (default rate), interleaved,
+    medians of --reps runs; overhead per call = difference / calls per
+    iteration."""
+    n = '20000' if args.quick else '200000'
+    runs = {'native': {}, 'memprof': {}}
+    work = tempfile.mkdtemp(prefix='memprof-bench-')
+    try:
+        for _ in range(args.reps):
+            for mode in runs:
+                env = dict(os.environ)
+                if mode == 'memprof':
+                    env['LD_PRELOAD'] = os.path.abspath(args.shim)
+                    env['MEMPROF_OPTIONS'] = 'snapdir=' + work
+                out = subprocess.run([args.res_bench, n], capture_output=True, text=True, env=env,
+                                     check=True).stdout
+                for line in out.splitlines():
+                    name, ns = line.rsplit(' ', 1)
+                    runs[mode].setdefault(name, []).append(float(ns))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    calls = {'open/close': 2, 'socket/close': 2, 'pthread_create/join': 2}
+    print('\nResource calls, median of %d (ns per iteration)\n' % args.reps)
+    print('| loop | native | memprof | overhead per call (ns) |')
+    print('|---|---:|---:|---:|')
+    for name in runs['native']:
+        a, b = statistics.median(runs['native'][name]), statistics.median(runs['memprof'][name])
+        print('| %s | %.0f | %.0f | %.0f |' % (name, a, b, (b - a) / calls.get(name, 1)))
     return 0
 
 
