@@ -120,6 +120,13 @@ struct mp_snap_leak_rec {
 /* Resource classes and kinds (MP_SNAP_RESOURCES). */
 enum mp_snap_res_class {
 	MP_RES_FD = 1,
+	MP_RES_THREAD = 2,
+};
+
+enum mp_snap_thread_kind {
+	MP_THREAD_RUNNING = 0,    /* still running */
+	MP_THREAD_UNJOINED = 1,   /* ended, joinable, never joined */
+	MP_THREAD_KINDS
 };
 
 enum mp_snap_fd_kind {
@@ -132,12 +139,15 @@ enum mp_snap_fd_kind {
 enum {
 	MP_RES_F_INHERITED = 1u << 0,   /* open when the process started: not created here */
 	MP_RES_F_CLOEXEC = 1u << 1,
+	MP_RES_F_DETACHED = 1u << 2,    /* a thread that was detached */
 };
 
 /*
- * One live resource at snapshot time: an open file descriptor with the stack
- * that created it (0: not recorded, e.g. inherited).  detail: the path of a
- * file, "inet stream" for a socket, ... NUL-terminated within the array.
+ * One live resource at snapshot time with the stack that created it (0: not
+ * recorded, e.g. inherited): an open file descriptor (id: the fd; detail:
+ * the path of a file, "inet stream" for a socket, ...) or a thread (id: its
+ * kernel thread id; detail: its name and start routine).  detail is
+ * NUL-terminated within the array.
  */
 struct mp_snap_res_rec {
 	uint32_t res_class;       /* enum mp_snap_res_class */

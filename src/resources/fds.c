@@ -39,6 +39,15 @@
 static struct mp_snap_res_rec *table;   /* MAX_FDS slots; res_class 0 = closed */
 static struct mp_snap_res_rec *out;     /* snapshot copy */
 static int ready;
+static int top_fd = -1;                 /* highest descriptor ever recorded */
+
+static void note_top(int fd)
+{
+	int t = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
+	while (fd > t && !__atomic_compare_exchange_n(&top_fd, &t, fd, 0, __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED))
+		;
+}
 
 #define REAL(name, type) \
 	static __typeof__(type) real_##name; \
@@ -79,6 +88,7 @@ static void record(int fd, unsigned kind, const char *a, const char *b, int cloe
 			r->stack_id = (uint32_t)id;
 	}
 	set_detail(r, a, b);
+	note_top(fd);
 	__atomic_store_n(&r->res_class, MP_RES_FD, __ATOMIC_RELEASE);
 	t->busy = 0;
 	errno = saved;
@@ -139,6 +149,7 @@ int mp_fds_init(void)
 				r->id = fd;
 				r->flags = MP_RES_F_INHERITED;
 				set_detail(r, target, NULL);
+				note_top(fd);
 				r->res_class = MP_RES_FD;
 			}
 		}
@@ -154,7 +165,8 @@ size_t mp_fds_records(const void **ret_buf)
 	*ret_buf = out;
 	if (!table || !out)
 		return 0;
-	for (int fd = 0; fd < MAX_FDS; fd++)
+	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
+	for (int fd = 0; fd <= top && fd < MAX_FDS; fd++)
 		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD)
 			out[n++] = table[fd];
 	return n;
@@ -412,7 +424,8 @@ MP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	REAL(close_range, int (*)(unsigned int, unsigned int, int));
 	int r = real_close_range(first, last, flags);
 	if (r == 0 && table) {
-		for (unsigned int fd = first; fd <= last && fd < MAX_FDS; fd++) {
+		unsigned int top = (unsigned int)__atomic_load_n(&top_fd, __ATOMIC_RELAXED);
+	for (unsigned int fd = first; fd <= last && fd <= top && fd < MAX_FDS; fd++) {
 			if (flags & 4 /* CLOSE_RANGE_CLOEXEC */) {
 				if (table[fd].res_class)
 					table[fd].flags |= MP_RES_F_CLOEXEC;
@@ -428,7 +441,8 @@ MP_EXPORT void closefrom(int lowfd)
 {
 	REAL(closefrom, void (*)(int));
 	real_closefrom(lowfd);
-	for (int fd = lowfd < 0 ? 0 : lowfd; fd < MAX_FDS && table; fd++)
+	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
+	for (int fd = lowfd < 0 ? 0 : lowfd; fd <= top && fd < MAX_FDS && table; fd++)
 		forget(fd);
 }
 

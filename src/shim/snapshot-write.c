@@ -22,6 +22,7 @@
 #include "sample/vm.h"
 #include "leakscan/leakscan.h"
 #include "resources/fds.h"
+#include "resources/threads.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -50,6 +51,21 @@ static int write_section(int fd, uint32_t type, const void *data, size_t size)
 		r = write_all(fd, data, size);
 	if (r == 0 && size % 8)
 		r = write_all(fd, zeros, 8 - size % 8);
+	return r;
+}
+
+/* One section from two buffers back to back (records of one array). */
+static int write_section2(int fd, uint32_t type, const void *a, size_t na, const void *b, size_t nb)
+{
+	static const char zeros[8];
+	struct mp_snap_section s = { .type = type, .size = na + nb };
+	int r = write_all(fd, &s, sizeof(s));
+	if (r == 0 && na)
+		r = write_all(fd, a, na);
+	if (r == 0 && nb)
+		r = write_all(fd, b, nb);
+	if (r == 0 && (na + nb) % 8)
+		r = write_all(fd, zeros, 8 - (na + nb) % 8);
 	return r;
 }
 
@@ -163,8 +179,9 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	if (flags & MP_SNAP_F_FINAL)
 		mp_leakscan_records(&leaks, &leaks_size);
 	/* Live file descriptors (resources/fds.c). */
-	const void *res = NULL;
+	const void *res = NULL, *thr = NULL;
 	size_t res_size = mp_fds_records(&res) * sizeof(struct mp_snap_res_rec);
+	size_t thr_size = mp_threads_records(&thr) * sizeof(struct mp_snap_res_rec);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -200,7 +217,7 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	if (r == 0 && leaks_size)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
-		r = write_section(fd, MP_SNAP_RESOURCES, res, res_size);
+		r = write_section2(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size);
 	mp_prof_unlock();
 
 	if (close(fd) < 0 && r == 0)
