@@ -649,9 +649,9 @@ static int cmp_pid(const void *a, const void *b)
  * reporting what happened.  0, or < 0 when it failed (the snapshot is then
  * named as kept; the caller keeps it).
  */
-/* X.heap.pb.gz -> X.fds.pb.gz; otherwise ".fds" before ".pb.gz", or
- * ".fds.pb.gz" appended.  NULL on OOM. */
-static char *fds_name(const char *heap_out)
+/* X.heap.pb.gz -> X.<what>.pb.gz; otherwise ".<what>" before ".pb.gz", or
+ * ".<what>.pb.gz" appended.  NULL on OOM. */
+static char *kind_name(const char *heap_out, const char *what)
 {
 	static const char *const ends[] = { ".heap.pb.gz", ".pb.gz" };
 	size_t n = strlen(heap_out);
@@ -659,12 +659,12 @@ static char *fds_name(const char *heap_out)
 	for (size_t i = 0; i < 2; i++) {
 		size_t e = strlen(ends[i]);
 		if (n > e && strcmp(heap_out + n - e, ends[i]) == 0) {
-			if (asprintf(&r, "%.*s.fds.pb.gz", (int)(n - e), heap_out) < 0)
+			if (asprintf(&r, "%.*s.%s.pb.gz", (int)(n - e), heap_out, what) < 0)
 				r = NULL;
 			return r;
 		}
 	}
-	if (asprintf(&r, "%s.fds.pb.gz", heap_out) < 0)
+	if (asprintf(&r, "%s.%s.pb.gz", heap_out, what) < 0)
 		r = NULL;
 	return r;
 }
@@ -678,13 +678,21 @@ static void convert_fds(const char *snap, const char *heap_out, const struct run
 
 	if (mp_snap_read_file(snap, &sn, &err) < 0 || !sn->has_res)
 		goto out;
-	out = fds_name(heap_out);
+	/* Reported only when they fail: they always sit beside the heap
+	 * profile (memprof-run(1)). */
+	out = kind_name(heap_out, "fds");
 	if (!out)
 		goto out;
-	/* Reported only when it fails: it always sits beside the heap profile
-	 * (memprof-run(1)). */
 	if (mp_convert_fds_snap(sn, out, &err) < 0)
 		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the descriptor profile");
+	free(out);
+	free(err);
+	err = NULL;
+	out = kind_name(heap_out, "threads");
+	if (!out)
+		goto out;
+	if (mp_convert_threads_snap(sn, out, &err) < 0)
+		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the thread profile");
 	(void)s;
 out:
 	free(out);

@@ -262,8 +262,8 @@ static const char *const fd_kinds[MP_FD_KINDS] = {
 
 /* One sample per live descriptor (value 1), labels kind, fd and the
  * detail (path of a file, family and type of a socket...). */
-static int add_fd_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-			  struct mp_symbolizer *sym, const struct mapstat *st)
+static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+			   struct mp_symbolizer *sym, const struct mapstat *st, uint32_t res_class)
 {
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
 	struct mp_pprof_line *lines = NULL;
@@ -277,14 +277,24 @@ static int add_fd_samples(struct mp_pprof_builder *b, const struct mp_snap *snap
 		size_t nl = 0;
 		int64_t one = 1;
 
-		if (rr->res_class != MP_RES_FD)
+		if (rr->res_class != res_class)
 			continue;
-		labels[nl++] = (struct mp_pprof_label){ .key = "kind", .str = fd_kinds[rr->kind] };
-		labels[nl++] = (struct mp_pprof_label){ .key = "fd", .num = rr->id };
-		if (rr->detail[0])
+		if (res_class == MP_RES_THREAD) {
 			labels[nl++] = (struct mp_pprof_label){
-				.key = rr->kind == MP_FD_FILE || rr->kind == MP_FD_DIR ? "path" : "detail",
-				.str = rr->detail };
+				.key = "state",
+				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
+			labels[nl++] = (struct mp_pprof_label){ .key = "tid", .num = rr->id };
+			if (rr->detail[0])
+				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = rr->detail };
+		} else {
+			labels[nl++] = (struct mp_pprof_label){ .key = "kind", .str = fd_kinds[rr->kind] };
+			labels[nl++] = (struct mp_pprof_label){ .key = "fd", .num = rr->id };
+			if (rr->detail[0])
+				labels[nl++] = (struct mp_pprof_label){
+					.key = rr->kind == MP_FD_FILE || rr->kind == MP_FD_DIR ? "path"
+												  : "detail",
+					.str = rr->detail };
+		}
 		if (rr->flags & MP_RES_F_INHERITED)
 			labels[nl++] = (struct mp_pprof_label){ .key = "inherited", .str = "true" };
 		uint32_t depth = 1;
@@ -309,7 +319,7 @@ static int add_fd_samples(struct mp_pprof_builder *b, const struct mp_snap *snap
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-enum { PROFILE_HEAP, PROFILE_FDS };
+enum { PROFILE_HEAP, PROFILE_FDS, PROFILE_THREADS };
 
 static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err);
 
@@ -337,10 +347,11 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 		goto out;
 
 	b = mp_pprof_builder_new();
-	if (kind == PROFILE_FDS) {
+	if (kind == PROFILE_FDS || kind == PROFILE_THREADS) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
-		mp_pprof_set_period(b, "fds", "count", 1);
-		mp_pprof_add_sample_type(b, "fds", "count");
+		const char *what = kind == PROFILE_FDS ? "fds" : "threads";
+		mp_pprof_set_period(b, what, "count", 1);
+		mp_pprof_add_sample_type(b, what, "count");
 	} else {
 		mp_pprof_set_period(b, "space", "bytes", (int64_t)h->rate);
 		mp_pprof_add_sample_type(b, "alloc_objects", "count");
@@ -370,7 +381,9 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 		free(comment);
 	}
 	add_mappings(b, snap, sym, st);
-	r = kind == PROFILE_FDS ? add_fd_samples(b, snap, sym, st) : add_samples(b, snap, sym, st);
+	r = kind == PROFILE_FDS ? add_res_samples(b, snap, sym, st, MP_RES_FD)
+	    : kind == PROFILE_THREADS ? add_res_samples(b, snap, sym, st, MP_RES_THREAD)
+				      : add_samples(b, snap, sym, st);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		goto out;
@@ -385,6 +398,17 @@ out:
 static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
 {
 	return build_kind(snap, flags, PROFILE_HEAP, ret);
+}
+
+int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r = build_kind(snap, 0, PROFILE_THREADS, &b);
+	if (r < 0)
+		return r;
+	r = write_out(b, out, ret_err);
+	mp_pprof_builder_free(b);
+	return r;
 }
 
 int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err)

@@ -41,6 +41,10 @@ int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char 
  */
 int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err);
 
+/* Same for threads (threads/count; labels state = running or "ended, not
+ * joined", tid, thread = name and start routine). */
+int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err);
+
 enum {
 	/* Open no file named in the snapshot's maps: every location keeps its
 	 * address and mapping but gets no function names (for the fuzzer). */

@@ -125,6 +125,7 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	struct mp_leak_report *r = calloc(1, sizeof(*r));
 	struct mp_symbolizer *sym = NULL;
 	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1 */
+	uint32_t *tseen = NULL;  /* threads: stack -> leak index + 1 */
 	int err = -ENOMEM;
 
 	if (!r)
@@ -133,7 +134,8 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	if (snap->nleaks || snap->nres) {
 		r->leaks = calloc(snap->nleaks + snap->nres + 1, sizeof(*r->leaks));
 		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
-		if (!r->leaks || !seen)
+		tseen = calloc((size_t)snap->nstacks + 1, sizeof(*tseen));
+		if (!r->leaks || !seen || !tseen)
 			goto fail;
 		if (mp_symbolizer_new(snap->maps, snap->maps_len, sym_flags, &sym) < 0)
 			sym = NULL;   /* addresses only */
@@ -161,9 +163,14 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	 * creation stack (category 0). */
 	for (size_t i = 0; i < snap->nres; i++) {
 		const struct mp_snap_res_rec *rr = &snap->res[i];
-		if (rr->res_class != MP_RES_FD || (rr->flags & MP_RES_F_INHERITED))
+		if (rr->flags & MP_RES_F_INHERITED)
 			continue;
-		uint32_t *slot = &seen[(size_t)rr->stack_id * 4 + 0];
+		/* slot 0: descriptors, slot 3 is reachable heap, so threads
+		 * share the stack key space through their own array below */
+		enum mp_leak_kind kind = rr->res_class == MP_RES_THREAD ? MP_LEAKKIND_THREAD
+									 : MP_LEAKKIND_FD;
+		uint32_t *slot = kind == MP_LEAKKIND_FD ? &seen[(size_t)rr->stack_id * 4 + 0]
+						       : &tseen[rr->stack_id];
 		struct mp_leak *l;
 		if (rr->stack_id && *slot) {
 			l = &r->leaks[*slot - 1];
@@ -171,7 +178,7 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 			l = &r->leaks[r->nleaks++];
 			if (rr->stack_id)
 				*slot = (uint32_t)r->nleaks;
-			l->kind = MP_LEAKKIND_FD;
+			l->kind = kind;
 			l->category = 0;
 			if (rr->stack_id &&
 			    symbolize_stack(sym, mp_snap_stack(snap, rr->stack_id), l) < 0)
@@ -182,11 +189,13 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
 	mp_symbolizer_free(sym);
 	free(seen);
+	free(tseen);
 	*ret = r;
 	return 0;
 fail:
 	mp_symbolizer_free(sym);
 	free(seen);
+	free(tseen);
 	mp_leaks_free(r);
 	return err;
 }
@@ -380,7 +389,7 @@ static const char *category_words(const struct mp_leak *l)
 		       : l->category == MP_LEAK_INDIRECT ? "indirectly lost"
 							 : "still reachable";
 	case MP_LEAKKIND_FD: return "file descriptors still open";
-	case MP_LEAKKIND_THREAD: return "threads still alive";
+	case MP_LEAKKIND_THREAD: return "threads still alive or never joined";
 	case MP_LEAKKIND_TIMER: return "timers still armed";
 	}
 	return "?";
@@ -390,7 +399,7 @@ static const char *category_one(const struct mp_leak *l)
 {
 	switch (l->kind) {
 	case MP_LEAKKIND_FD: return "file descriptor still open";
-	case MP_LEAKKIND_THREAD: return "thread still alive";
+	case MP_LEAKKIND_THREAD: return "thread still alive or never joined";
 	case MP_LEAKKIND_TIMER: return "timer still armed";
 	default: return category_words(l);
 	}
@@ -470,6 +479,9 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 			t.suppressed_bytes, t.suppressed_blocks);
 	if (t.fds)
 		fprintf(f, "memprof:   file descriptors: %" PRIu64 " still open\n", t.fds);
+	if (t.threads)
+		fprintf(f, "memprof:            threads: %" PRIu64 " still alive or not joined\n",
+			t.threads);
 }
 
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)

@@ -50,12 +50,17 @@ def is_gzip(path):
         return False
 
 
-def fds(heap_name):
-    """The descriptor profile beside a heap profile (memprof-run(1))."""
+def beside(heap_name, what):
+    """The descriptor or thread profile beside a heap profile (memprof-run(1))."""
     for end in ('.heap.pb.gz', '.pb.gz'):
         if heap_name.endswith(end) and len(heap_name) > len(end):
-            return heap_name[:-len(end)] + '.fds.pb.gz'
-    return heap_name + '.fds.pb.gz'
+            return heap_name[:-len(end)] + '.%s.pb.gz' % what
+    return heap_name + '.%s.pb.gz' % what
+
+
+def fds(heap_name):
+    """The profiles beside a heap profile: descriptors and threads."""
+    return [beside(heap_name, 'fds'), beside(heap_name, 'threads')]
 
 
 def main():
@@ -200,7 +205,7 @@ def main():
     name = 'memprof.%s.heap.pb.gz' % pid
     t.eq((rc, err), (0, "memprof: wrote heap profile '%s'\n" % name),
          'default name: memprof.<pid>.heap.pb.gz')
-    t.eq(sorted(os.listdir(work)), sorted([name, fds(name)]),
+    t.eq(sorted(os.listdir(work)), sorted([name] + fds(name)),
          'default name: in the working directory, the descriptor profile beside it')
     t.ok(is_gzip(os.path.join(work, name)), 'default name: gzip profile')
     clean_work()
@@ -217,7 +222,8 @@ def main():
         t.eq(rc, 0, 'fork, -o %s: exit 0' % opt)
         t.eq(err, ''.join("memprof: wrote heap profile '%s'\n" % n for n in want),
              'fork, -o %s: the program first, then its child' % opt)
-        t.eq(sorted(os.listdir(work)), sorted(want + [fds(n) for n in want]), 'fork, -o %s: files' % opt)
+        t.eq(sorted(os.listdir(work)), sorted(want + [x for n in want for x in fds(n)]),
+             'fork, -o %s: files' % opt)
         clean_work()
 
     # --- descendants that outlive the program ---------------------------------
@@ -226,8 +232,8 @@ def main():
     p, c = o.decode().split()
     t.eq(rc, 0, 'orphan: exit 0')
     t.ok(os.path.exists(marker), 'orphan: memprof waited for the orphaned child')
-    t.eq(sorted(os.listdir(work)), sorted(['p.heap.pb.gz', 'p.%s.heap.pb.gz' % c, 'p.fds.pb.gz',
-                                          'p.%s.fds.pb.gz' % c]),
+    t.eq(sorted(os.listdir(work)), sorted(['p.heap.pb.gz', 'p.%s.heap.pb.gz' % c] + fds('p.heap.pb.gz')
+                                         + fds('p.%s.heap.pb.gz' % c)),
          "orphan: its profile too")
     clean_work()
 
