@@ -693,6 +693,14 @@ static void convert_fds(const char *snap, const char *heap_out, const struct run
 		goto out;
 	if (mp_convert_threads_snap(sn, out, &err) < 0)
 		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the thread profile");
+	free(out);
+	free(err);
+	err = NULL;
+	out = kind_name(heap_out, "timers");
+	if (!out)
+		goto out;
+	if (mp_convert_timers_snap(sn, out, &err) < 0)
+		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the timer profile");
 	(void)s;
 out:
 	free(out);

@@ -186,7 +186,8 @@ static int parse_res(struct mp_snap *s, const uint8_t *p, uint64_t size, char **
 	for (size_t i = 0; i < n; i++) {
 		struct mp_snap_res_rec *r = &s->res[i];
 		if ((r->res_class != MP_RES_FD || r->kind >= MP_FD_KINDS) &&
-		    (r->res_class != MP_RES_THREAD || r->kind >= MP_THREAD_KINDS))
+		    (r->res_class != MP_RES_THREAD || r->kind >= MP_THREAD_KINDS) &&
+		    (r->res_class != MP_RES_TIMER || r->kind >= MP_TIMER_KINDS))
 			return bad(ret_err, "resource record %zu has unknown class or kind %u", i + 1,
 				   r->kind);
 		if (!memchr(r->detail, 0, sizeof(r->detail)))

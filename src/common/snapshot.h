@@ -121,6 +121,13 @@ struct mp_snap_leak_rec {
 enum mp_snap_res_class {
 	MP_RES_FD = 1,
 	MP_RES_THREAD = 2,
+	MP_RES_TIMER = 3,
+};
+
+enum mp_snap_timer_kind {
+	MP_TIMER_DISARMED = 0,
+	MP_TIMER_ARMED = 1,
+	MP_TIMER_KINDS
 };
 
 enum mp_snap_thread_kind {
@@ -146,7 +153,8 @@ enum {
  * One live resource at snapshot time with the stack that created it (0: not
  * recorded, e.g. inherited): an open file descriptor (id: the fd; detail:
  * the path of a file, "inet stream" for a socket, ...) or a thread (id: its
- * kernel thread id; detail: its name and start routine).  detail is
+ * kernel thread id; detail: its name and start routine) or a POSIX timer
+ * (id: the timer_t; detail: clock and interval).  detail is
  * NUL-terminated within the array.
  */
 struct mp_snap_res_rec {

@@ -279,7 +279,11 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 
 		if (rr->res_class != res_class)
 			continue;
-		if (res_class == MP_RES_THREAD) {
+		if (res_class == MP_RES_TIMER) {
+			labels[nl++] = (struct mp_pprof_label){
+				.key = "state", .str = rr->kind == MP_TIMER_ARMED ? "armed" : "disarmed" };
+			labels[nl++] = (struct mp_pprof_label){ .key = "clock", .str = rr->detail };
+		} else if (res_class == MP_RES_THREAD) {
 			labels[nl++] = (struct mp_pprof_label){
 				.key = "state",
 				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
@@ -319,7 +323,7 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-enum { PROFILE_HEAP, PROFILE_FDS, PROFILE_THREADS };
+enum { PROFILE_HEAP, PROFILE_FDS, PROFILE_THREADS, PROFILE_TIMERS };
 
 static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err);
 
@@ -347,9 +351,10 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 		goto out;
 
 	b = mp_pprof_builder_new();
-	if (kind == PROFILE_FDS || kind == PROFILE_THREADS) {
+	if (kind != PROFILE_HEAP) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
-		const char *what = kind == PROFILE_FDS ? "fds" : "threads";
+		const char *what = kind == PROFILE_FDS ? "fds" : kind == PROFILE_THREADS ? "threads"
+											  : "timers";
 		mp_pprof_set_period(b, what, "count", 1);
 		mp_pprof_add_sample_type(b, what, "count");
 	} else {
@@ -383,6 +388,7 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 	add_mappings(b, snap, sym, st);
 	r = kind == PROFILE_FDS ? add_res_samples(b, snap, sym, st, MP_RES_FD)
 	    : kind == PROFILE_THREADS ? add_res_samples(b, snap, sym, st, MP_RES_THREAD)
+	    : kind == PROFILE_TIMERS ? add_res_samples(b, snap, sym, st, MP_RES_TIMER)
 				      : add_samples(b, snap, sym, st);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
@@ -398,6 +404,17 @@ out:
 static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
 {
 	return build_kind(snap, flags, PROFILE_HEAP, ret);
+}
+
+int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r = build_kind(snap, 0, PROFILE_TIMERS, &b);
+	if (r < 0)
+		return r;
+	r = write_out(b, out, ret_err);
+	mp_pprof_builder_free(b);
+	return r;
 }
 
 int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err)

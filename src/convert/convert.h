@@ -45,6 +45,10 @@ int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_
  * joined", tid, thread = name and start routine). */
 int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err);
 
+/* Same for POSIX timers not deleted (timers/count; labels state = armed or
+ * disarmed, clock with the interval). */
+int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err);
+
 enum {
 	/* Open no file named in the snapshot's maps: every location keeps its
 	 * address and mapping but gets no function names (for the fuzzer). */

@@ -126,6 +126,7 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	struct mp_symbolizer *sym = NULL;
 	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1 */
 	uint32_t *tseen = NULL;  /* threads: stack -> leak index + 1 */
+	uint32_t *mseen = NULL;  /* timers: stack -> leak index + 1 */
 	int err = -ENOMEM;
 
 	if (!r)
@@ -135,7 +136,8 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 		r->leaks = calloc(snap->nleaks + snap->nres + 1, sizeof(*r->leaks));
 		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
 		tseen = calloc((size_t)snap->nstacks + 1, sizeof(*tseen));
-		if (!r->leaks || !seen || !tseen)
+		mseen = calloc((size_t)snap->nstacks + 1, sizeof(*mseen));
+		if (!r->leaks || !seen || !tseen || !mseen)
 			goto fail;
 		if (mp_symbolizer_new(snap->maps, snap->maps_len, sym_flags, &sym) < 0)
 			sym = NULL;   /* addresses only */
@@ -165,12 +167,14 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 		const struct mp_snap_res_rec *rr = &snap->res[i];
 		if (rr->flags & MP_RES_F_INHERITED)
 			continue;
-		/* slot 0: descriptors, slot 3 is reachable heap, so threads
-		 * share the stack key space through their own array below */
+		/* groups by creation stack: descriptors in slot 0 of seen (heap
+		 * classes use 1..3), threads and timers in arrays of their own */
 		enum mp_leak_kind kind = rr->res_class == MP_RES_THREAD ? MP_LEAKKIND_THREAD
-									 : MP_LEAKKIND_FD;
+					 : rr->res_class == MP_RES_TIMER ? MP_LEAKKIND_TIMER
+									  : MP_LEAKKIND_FD;
 		uint32_t *slot = kind == MP_LEAKKIND_FD ? &seen[(size_t)rr->stack_id * 4 + 0]
-						       : &tseen[rr->stack_id];
+				 : kind == MP_LEAKKIND_THREAD ? &tseen[rr->stack_id]
+							      : &mseen[rr->stack_id];
 		struct mp_leak *l;
 		if (rr->stack_id && *slot) {
 			l = &r->leaks[*slot - 1];
@@ -190,12 +194,14 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 	mp_symbolizer_free(sym);
 	free(seen);
 	free(tseen);
+	free(mseen);
 	*ret = r;
 	return 0;
 fail:
 	mp_symbolizer_free(sym);
 	free(seen);
 	free(tseen);
+	free(mseen);
 	mp_leaks_free(r);
 	return err;
 }
@@ -482,6 +488,8 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 	if (t.threads)
 		fprintf(f, "memprof:            threads: %" PRIu64 " still alive or not joined\n",
 			t.threads);
+	if (t.timers)
+		fprintf(f, "memprof:             timers: %" PRIu64 " never deleted\n", t.timers);
 }
 
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)

@@ -25,6 +25,7 @@
 #include "leakscan/leakscan.h"
 #include "resources/fds.h"
 #include "resources/threads.h"
+#include "resources/timers.h"
 #include "sample/live.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
@@ -117,6 +118,8 @@ void mp_shim_init(void)
 	if (mp_shim_alloc_mode() == MP_MODE_OWN)
 		pthread_atfork(mp_alloc_atfork_prepare, mp_alloc_atfork_parent,
 			       mp_alloc_atfork_child);
+	if (mp_timers_init() < 0)
+		mp_warn("cannot map the timer table, timers not tracked", NULL, NULL, NULL);
 	if (mp_threads_init() < 0)
 		mp_warn("cannot map the thread table, threads not tracked", NULL, NULL, NULL);
 	if (mp_fds_init() < 0)

@@ -23,6 +23,7 @@
 #include "leakscan/leakscan.h"
 #include "resources/fds.h"
 #include "resources/threads.h"
+#include "resources/timers.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -54,18 +55,21 @@ static int write_section(int fd, uint32_t type, const void *data, size_t size)
 	return r;
 }
 
-/* One section from two buffers back to back (records of one array). */
-static int write_section2(int fd, uint32_t type, const void *a, size_t na, const void *b, size_t nb)
+/* One section from three buffers back to back (records of one array). */
+static int write_section3(int fd, uint32_t type, const void *a, size_t na, const void *b, size_t nb,
+			  const void *c, size_t nc)
 {
 	static const char zeros[8];
-	struct mp_snap_section s = { .type = type, .size = na + nb };
+	struct mp_snap_section s = { .type = type, .size = na + nb + nc };
 	int r = write_all(fd, &s, sizeof(s));
 	if (r == 0 && na)
 		r = write_all(fd, a, na);
 	if (r == 0 && nb)
 		r = write_all(fd, b, nb);
-	if (r == 0 && (na + nb) % 8)
-		r = write_all(fd, zeros, 8 - (na + nb) % 8);
+	if (r == 0 && nc)
+		r = write_all(fd, c, nc);
+	if (r == 0 && (na + nb + nc) % 8)
+		r = write_all(fd, zeros, 8 - (na + nb + nc) % 8);
 	return r;
 }
 
@@ -182,6 +186,8 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	const void *res = NULL, *thr = NULL;
 	size_t res_size = mp_fds_records(&res) * sizeof(struct mp_snap_res_rec);
 	size_t thr_size = mp_threads_records(&thr) * sizeof(struct mp_snap_res_rec);
+	const void *tim = NULL;
+	size_t tim_size = mp_timers_records(&tim) * sizeof(struct mp_snap_res_rec);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -217,7 +223,7 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	if (r == 0 && leaks_size)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
-		r = write_section2(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size);
+		r = write_section3(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size, tim, tim_size);
 	mp_prof_unlock();
 
 	if (close(fd) < 0 && r == 0)

@@ -59,8 +59,8 @@ def beside(heap_name, what):
 
 
 def fds(heap_name):
-    """The profiles beside a heap profile: descriptors and threads."""
-    return [beside(heap_name, 'fds'), beside(heap_name, 'threads')]
+    """The profiles beside a heap profile: descriptors, threads, timers."""
+    return [beside(heap_name, 'fds'), beside(heap_name, 'threads'), beside(heap_name, 'timers')]
 
 
 def main():
