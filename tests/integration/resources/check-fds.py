@@ -92,6 +92,18 @@ def main():
         t.ok(r.returncode == 3 and os.path.exists(fds) and os.path.exists(heap),
              'closing every descriptor, memprof\'s too: status 3, both profiles written', r.stderr)
 
+        fheap = os.path.join(d, 'f.heap.pb.gz')
+        r = run([memprof, 'run', '-q', '-o', fheap, t_fds, 'fork'])
+        kids = [f for f in os.listdir(d) if re.match(r'f\.\d+\.fds\.pb\.gz$', f)]
+        t.eq((r.returncode, len(kids)), (0, 1), 'fork: the child has its own descriptor profile')
+        if kids:
+            types, got = descriptors(os.path.join(d, kids[0]))
+            made = sorted(leaf for leaf, lb in got if 'inherited' not in lb)
+            t.eq(made, ['make_file', 'make_file_cloexec', 'make_socket'],
+                 "fork: the child holds the parent's two (CLOEXEC too: no exec) and its own socket")
+        types, got = descriptors(os.path.join(d, 'f.fds.pb.gz'))
+        t.eq(sorted(leaf for leaf, lb in got if 'inherited' not in lb), ['make_file', 'make_file_cloexec'],
+             'fork: the parent holds its two')
         r = run([memprof, 'run', '-q', '-o', heap, t_fds, 'exec'])
         t.eq((r.returncode, r.stdout), (0, 'cloexec closed, plain open\n'), 'exec: CLOEXEC closed, plain kept')
         types, got = descriptors(fds)

@@ -24,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int keep[64], nkeep;
@@ -113,6 +114,18 @@ int main(int argc, char **argv)
 		snprintf(num, sizeof(num), "%d,%d", a, b);
 		execl("/proc/self/exe", argv[0], "child", num, (char *)NULL);
 		return 1;
+	}
+	if (strcmp(mode, "fork") == 0) {
+		/* The child keeps the parent's two and makes one of its own. */
+		make_file();
+		make_file_cloexec();
+		pid_t pid = fork();
+		if (pid == 0) {
+			make_socket();
+			_exit(0);
+		}
+		int st;
+		return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
 	if (strcmp(mode, "child") == 0) {
 		int a, b;
