@@ -113,8 +113,11 @@ static void tc_exit(void *arg)
 	}
 	pthread_mutex_lock(&g.reg_lock);
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
-		__atomic_fetch_add(&g.dead_mallocs[c], tc->l[c].nmalloc, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&g.dead_frees[c], tc->l[c].nfree, __ATOMIC_RELAXED);
+		/* Most classes are untouched by a short thread: no locked add. */
+		if (tc->l[c].nmalloc)
+			__atomic_fetch_add(&g.dead_mallocs[c], tc->l[c].nmalloc, __ATOMIC_RELAXED);
+		if (tc->l[c].nfree)
+			__atomic_fetch_add(&g.dead_frees[c], tc->l[c].nfree, __ATOMIC_RELAXED);
 		tc->l[c].nmalloc = tc->l[c].nfree = 0;
 	}
 	if (tc->prev)
