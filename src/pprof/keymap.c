@@ -267,6 +267,29 @@ int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *
 	}
 }
 
+int mp_u64map_reserve(struct mp_u64map *m, size_t n)
+{
+	size_t cap = 1024;
+	if (m->cap)
+		return 0;
+	while (cap < 2 * n + 2) {
+		if (cap > SIZE_MAX / 16)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	m->keys = calloc(cap, sizeof(*m->keys));
+	m->vals = calloc(cap, sizeof(*m->vals));
+	if (!m->keys || !m->vals) {
+		free(m->keys);
+		free(m->vals);
+		m->keys = NULL;
+		m->vals = NULL;
+		return -ENOMEM;
+	}
+	m->cap = cap;
+	return 0;
+}
+
 void mp_u64map_done(struct mp_u64map *m)
 {
 	free(m->keys);

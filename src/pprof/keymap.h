@@ -60,6 +60,9 @@ struct mp_u64map {
  * value when present, -ENOMEM.  Zero-initialize the struct before use. */
 int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val);
 void mp_u64map_done(struct mp_u64map *m);
+/* Room for n keys before the next growth (an empty map only).  0 or
+ * -ENOMEM. */
+int mp_u64map_reserve(struct mp_u64map *m, size_t n);
 
 struct mp_keymap_slot {
 	uint64_t hash;          /* 0: empty */

@@ -212,6 +212,13 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 	fname_id = calloc(p->n_function + 1, sizeof(*fname_id));   /* name id + 1 */
 	if (!fname_id)
 		goto out;
+	/* The tree has at most one node per frame of every sample: size the
+	 * child map once rather than growing it through a dozen rehashes. */
+	size_t frames = 0;
+	for (size_t s = 0; s < p->n_sample; s++)
+		frames += p->sample[s]->n_location_id;
+	if (mp_u64map_reserve(&t.kids, frames + frames / 4) < 0)
+		goto out;
 	t.names[t.nnames++] = strdup("root");
 	if (!t.names[0])
 		goto out;
