@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/diff.h"
 #include "report/top.h"
@@ -43,17 +44,6 @@ static void usage(FILE *f)
 	      "                         exit 3 when one stack grew by more than SIZE\n"
 	      "  -h, --help             show this help and exit\n"
 	      "See memprof-diff(1).\n", f);
-}
-
-static int read_profile(const char *path, mp_profile **ret)
-{
-	char *err = NULL;
-	int r = mp_pprof_read_file(path, ret, &err);
-	if (r < 0) {
-		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
-		free(err);
-	}
-	return r;
 }
 
 int mp_cmd_diff(int argc, char **argv)
@@ -135,7 +125,7 @@ int mp_cmd_diff(int argc, char **argv)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	if (read_profile(base_path, &base) < 0 || read_profile(after_path, &after) < 0)
+	if (mp_cli_read_profile(base_path, &base) < 0 || mp_cli_read_profile(after_path, &after) < 0)
 		goto out;
 	r = mp_diff_build(base, after, &b, &err);
 	if (r < 0) {

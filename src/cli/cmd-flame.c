@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/flame.h"
 
@@ -83,11 +84,8 @@ int mp_cmd_flame(int argc, char **argv)
 	}
 	const char *path = argv[optind];
 	mp_profile *p = NULL;
-	r = mp_pprof_read_file(path, &p, &err);
-	if (r < 0) {
-		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
+	if (mp_cli_read_profile(path, &p) < 0)
 		goto out;
-	}
 	if (!title) {
 		const char *slash = strrchr(path, '/');
 		title = slash ? slash + 1 : path;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/diff.h"
 
@@ -77,12 +78,8 @@ int mp_cmd_merge(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = mp_pprof_read_file(argv[optind + i], &p[i], &err);
-		if (r < 0) {
-			fprintf(stderr, "memprof: cannot read profile '%s': %s\n", argv[optind + i],
-				err ? err : strerror(-r));
+		if (mp_cli_read_profile(argv[optind + i], &p[i]) < 0)
 			goto out;
-		}
 	}
 	r = mp_merge_build((const mp_profile *const *)p, n, &b, &err);
 	if (r < 0) {

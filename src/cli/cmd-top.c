@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/top.h"
 
@@ -114,13 +115,8 @@ int mp_cmd_top(int argc, char **argv)
 	}
 	path = argv[optind];
 
-	r = mp_pprof_read_file(path, &p, &err);
-	if (r < 0) {
-		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path,
-			err ? err : strerror(-r));
-		free(err);
+	if (mp_cli_read_profile(path, &p) < 0)
 		return 1;
-	}
 	o.sample_index = s.sample_index;
 	o.node_count = s.node_count;
 	r = mp_top_compute(p, &o, &t, &err);

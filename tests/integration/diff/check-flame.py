@@ -15,6 +15,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from browser import chromium, dump_dom  # noqa: E402
 from tap import Tap  # noqa: E402
 
 SVG = '{http://www.w3.org/2000/svg}'
@@ -27,22 +28,6 @@ def run(argv):
 def frames(path):
     root = ET.parse(path).getroot()
     return root, [g for g in root.iter(SVG + 'g') if g.get('class') == 'f']
-
-
-def chromium():
-    for name in ('chromium', 'chromium-browser', 'google-chrome'):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def dump_dom(browser, path, d):
-    prof = tempfile.mkdtemp(dir=d)
-    r = subprocess.run([browser, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-                        '--disable-background-networking', '--disable-component-update',
-                        '--disable-sync', '--user-data-dir=' + prof, '--virtual-time-budget=2000',
-                        '--dump-dom', 'file://' + path], capture_output=True, text=True, timeout=120)
-    return r.stdout
 
 
 def main():
@@ -109,7 +94,7 @@ out.reset = document.getElementById('reset').style.opacity;
 out.label = g.querySelector('text').textContent;
 document.documentElement.setAttribute('data-probe', JSON.stringify(out));
 ]]></script></svg>'''))
-        dom = dump_dom(browser, probe, d)
+        dom = dump_dom(browser, 'file://' + probe, d)
         m = re.search(r'data-probe="([^"]*)"', dom)
         got = m.group(1).replace('&quot;', '"') if m else ''
         t.ok(got.startswith('{"found":1,"matched":"Matched: 99.5%"'),

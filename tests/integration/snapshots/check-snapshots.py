@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
+from browser import chromium, dump_dom  # noqa: E402
 from tap import Tap  # noqa: E402
 
 STEP = [1000, 256000, 1000, 256000]   # leak_step: objects and bytes, alloc and inuse
@@ -229,23 +230,6 @@ def bad_snapshot(t, memprof):
     finally:
         s.kill()
         s.wait()
-
-
-def chromium():
-    for name in ('chromium', 'chromium-browser', 'google-chrome'):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def dump_dom(browser, url, d):
-    prof = tempfile.mkdtemp(dir=d)
-    r = subprocess.run([browser, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-                        '--no-first-run', '--disable-background-networking',
-                        '--disable-component-update', '--disable-sync', '--user-data-dir=' + prof,
-                        '--virtual-time-budget=2000', '--dump-dom', url],
-                       capture_output=True, text=True, timeout=120)
-    return r.stdout
 
 
 def timeline(t, memprof, d):
