@@ -18,6 +18,8 @@
 #include "pprof/pprof.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -304,6 +306,87 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 
 /* ---- parse --------------------------------------------------------------- */
 
+/* ---- the unpacked message's memory ------------------------------------------
+ * protobuf-c allocates every sub-message, string and array on its own; a
+ * profile of 100 000 samples is hundreds of thousands of blocks, and
+ * freeing them one by one took as long as reading them.  They come from an
+ * arena instead, released at once by mp_profile_free. */
+
+#define ARENA_CHUNK ((size_t)1 << 20)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	struct arena_chunk *head;
+	mp_profile *owner;
+	struct arena *next;            /* registry of live arenas */
+};
+
+static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arena *arenas;
+
+static void *arena_alloc(void *ad, size_t n)
+{
+	struct arena *a = ad;
+	n = (n + 15) & ~(size_t)15;
+	if (!a->head || a->head->cap - a->head->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		struct arena_chunk *c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = a->head;
+		c->used = 0;
+		c->cap = cap;
+		a->head = c;
+	}
+	void *p = (char *)a->head->data + a->head->used;
+	a->head->used += n;
+	return p;
+}
+
+static void arena_free(void *ad, void *p)
+{
+	(void)ad;
+	(void)p;   /* everything goes at once with the arena */
+}
+
+static void arena_release(struct arena *a)
+{
+	for (struct arena_chunk *c = a->head, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+static int arena_register(struct arena *a, mp_profile *p)
+{
+	a->owner = p;
+	pthread_mutex_lock(&arenas_lock);
+	a->next = arenas;
+	arenas = a;
+	pthread_mutex_unlock(&arenas_lock);
+	return 0;
+}
+
+static struct arena *arena_unregister(mp_profile *p)
+{
+	struct arena *a = NULL;
+	pthread_mutex_lock(&arenas_lock);
+	for (struct arena **pp = &arenas; *pp; pp = &(*pp)->next)
+		if ((*pp)->owner == p) {
+			a = *pp;
+			*pp = a->next;
+			break;
+		}
+	pthread_mutex_unlock(&arenas_lock);
+	return a;
+}
+
 int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompressed,
 			   mp_profile **ret, char **ret_err)
 {
@@ -337,10 +420,22 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
 	r = walk(data, 0, plain_len, MSG_PROFILE, ret_err);
 	if (r < 0)
 		goto out;
-	p = perftools__profiles__profile__unpack(NULL, plain_len, data);
-	if (!p) {
-		mp_set_err(ret_err, "invalid protobuf: not a profile.proto message");
-		r = -EBADMSG;
+	struct arena *ar = calloc(1, sizeof(*ar));
+	if (!ar) {
+		r = -ENOMEM;
+		goto out;
+	}
+	ProtobufCAllocator alloc = { .alloc = arena_alloc, .free = arena_free, .allocator_data = ar };
+	p = perftools__profiles__profile__unpack(&alloc, plain_len, data);
+	if (!p || arena_register(ar, p) < 0) {
+		arena_release(ar);
+		if (!p) {
+			mp_set_err(ret_err, "invalid protobuf: not a profile.proto message");
+			r = -EBADMSG;
+		} else {
+			r = -ENOMEM;
+		}
+		p = NULL;
 		goto out;
 	}
 	r = mp_pprof_validate(p, &why);
@@ -443,7 +538,12 @@ out:
 
 void mp_profile_free(mp_profile *p)
 {
-	if (p)
+	if (!p)
+		return;
+	struct arena *a = arena_unregister(p);
+	if (a)
+		arena_release(a);
+	else
 		perftools__profiles__profile__free_unpacked(p, NULL);
 }
 
