@@ -160,7 +160,7 @@ int mp_cmd_diff(int argc, char **argv)
 	}
 	r = mp_pprof_encode_plain(b, &buf, &len);
 	if (r == 0)
-		r = mp_pprof_parse(buf, len, &diff, &err);
+		r = mp_pprof_parse_trusted(buf, len, &diff);   /* our own encoding */
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot build the difference: %s\n", err ? err : strerror(-r));
 		goto out;

@@ -111,6 +111,11 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
  * 0, or -EBADMSG with the reason in *ret_err (malloc'd; may be NULL), e.g.
  * "sample 2 has 3 values, expected 4 (one per sample type)".  -ENOMEM.
  */
+/* Same as mp_pprof_parse for bytes memprof's own builder just encoded
+ * (mp_pprof_encode_plain): no wire-format walk, no validation.  Never for
+ * input from a file.  0, -EBADMSG or -ENOMEM. */
+int mp_pprof_parse_trusted(const uint8_t *buf, size_t len, mp_profile **ret);
+
 int mp_pprof_validate(const mp_profile *p, char **ret_err);
 void mp_profile_free(mp_profile *p);     /* accepts NULL */
 
