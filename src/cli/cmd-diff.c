@@ -137,8 +137,6 @@ int mp_cmd_diff(int argc, char **argv)
 	mp_profile *base = NULL, *after = NULL, *diff = NULL;
 	struct mp_pprof_builder *b = NULL;
 	struct mp_top *t = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 
 	/* The two reads (inflate, unpack, validate) run side by side. */
 	struct read_job job = { .path = base_path };
@@ -158,13 +156,7 @@ int mp_cmd_diff(int argc, char **argv)
 			err ? err : strerror(-r));
 		goto out;
 	}
-	r = mp_pprof_encode_plain(b, &buf, &len);
-	if (r == 0)
-		r = mp_pprof_parse_trusted(buf, len, &diff);   /* our own encoding */
-	if (r < 0) {
-		fprintf(stderr, "memprof: cannot build the difference: %s\n", err ? err : strerror(-r));
-		goto out;
-	}
+	diff = mp_pprof_builder_view(b);     /* read in memory, never encoded */
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	o.sample_index = sample_index;
 	o.node_count = (int)node_count;
@@ -213,8 +205,7 @@ int mp_cmd_diff(int argc, char **argv)
 	}
 out:
 	mp_top_free(t);
-	mp_profile_free(diff);
-	free(buf);
+	mp_pprof_view_free(diff);
 	mp_pprof_builder_free(b);
 	mp_profile_free(base);
 	mp_profile_free(after);

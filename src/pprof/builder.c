@@ -353,137 +353,173 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+/*
+ * The builder's profile as protobuf-c's structure, pointing into the
+ * builder's own arrays: what pack() serializes and what a caller that only
+ * reads the profile back in memory (diff) uses without encoding it.
+ */
+struct view {
+	Perftools__Profiles__Profile p;       /* first: the view is a mp_profile */
+	Perftools__Profiles__ValueType *types, period_type;
+	Perftools__Profiles__Sample *samples;
+	Perftools__Profiles__Label *labels, **label_ptrs;
+	Perftools__Profiles__Mapping *mappings;
+	Perftools__Profiles__Location *locations;
+	Perftools__Profiles__Line *lines, **line_ptrs;
+	Perftools__Profiles__Function *functions;
+};
+
+mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
+{
+	struct view *v = xcalloc(1, sizeof(*v));
+	Perftools__Profiles__Profile *p = &v->p;
+
+	perftools__profiles__profile__init(p);
+	v->types = xcalloc(b->nsample_types, sizeof(*v->types));
+	v->samples = xcalloc(b->nsamples, sizeof(*v->samples));
+	v->labels = xcalloc(b->nlabels, sizeof(*v->labels));
+	v->label_ptrs = xcalloc(b->nlabels, sizeof(*v->label_ptrs));
+	v->mappings = xcalloc(b->nmappings, sizeof(*v->mappings));
+	v->locations = xcalloc(b->nlocations, sizeof(*v->locations));
+	v->lines = xcalloc(b->nlines, sizeof(*v->lines));
+	v->line_ptrs = xcalloc(b->nlines, sizeof(*v->line_ptrs));
+	v->functions = xcalloc(b->nfunctions, sizeof(*v->functions));
+
+	p->n_sample_type = b->nsample_types;
+	p->sample_type = xcalloc(b->nsample_types, sizeof(*p->sample_type));
+	for (size_t i = 0; i < b->nsample_types; i++) {
+		perftools__profiles__value_type__init(&v->types[i]);
+		v->types[i].type = b->sample_types[i][0];
+		v->types[i].unit = b->sample_types[i][1];
+		p->sample_type[i] = &v->types[i];
+	}
+	for (size_t i = 0; i < b->nlabels; i++) {
+		perftools__profiles__label__init(&v->labels[i]);
+		v->labels[i].key = b->labels[i].key;
+		v->labels[i].str = b->labels[i].str;
+		v->labels[i].num = b->labels[i].num;
+		v->labels[i].num_unit = b->labels[i].unit;
+		v->label_ptrs[i] = &v->labels[i];
+	}
+	p->n_sample = b->nsamples;
+	p->sample = xcalloc(b->nsamples, sizeof(*p->sample));
+	for (size_t i = 0; i < b->nsamples; i++) {
+		const struct bsample *s = &b->samples[i];
+		Perftools__Profiles__Sample *o = &v->samples[i];
+
+		perftools__profiles__sample__init(o);
+		o->n_location_id = s->nloc;
+		o->location_id = s->nloc ? &b->sample_locs[s->loc_off] : NULL;
+		o->n_value = b->nsample_types;
+		o->value = b->nsample_types ? &b->values[s->val_off] : NULL;
+		o->n_label = s->nlab;
+		o->label = s->nlab ? &v->label_ptrs[s->lab_off] : NULL;
+		p->sample[i] = o;
+	}
+	p->n_mapping = b->nmappings;
+	p->mapping = xcalloc(b->nmappings, sizeof(*p->mapping));
+	for (size_t i = 0; i < b->nmappings; i++) {
+		const struct bmapping *m = &b->mappings[i];
+		Perftools__Profiles__Mapping *o = &v->mappings[i];
+
+		perftools__profiles__mapping__init(o);
+		o->id = i + 1;
+		o->memory_start = m->start;
+		o->memory_limit = m->limit;
+		o->file_offset = m->offset;
+		o->filename = m->file;
+		o->build_id = m->build_id;
+		o->has_functions = m->has_functions;
+		o->has_filenames = m->has_filenames;
+		o->has_line_numbers = m->has_line_numbers;
+		o->has_inline_frames = m->has_inline_frames;
+		p->mapping[i] = o;
+	}
+	for (size_t i = 0; i < b->nlines; i++) {
+		perftools__profiles__line__init(&v->lines[i]);
+		v->lines[i].function_id = b->lines[i].function_id;
+		v->lines[i].line = b->lines[i].line;
+		v->line_ptrs[i] = &v->lines[i];
+	}
+	p->n_location = b->nlocations;
+	p->location = xcalloc(b->nlocations, sizeof(*p->location));
+	for (size_t i = 0; i < b->nlocations; i++) {
+		const struct blocation *l = &b->locations[i];
+		Perftools__Profiles__Location *o = &v->locations[i];
+
+		perftools__profiles__location__init(o);
+		o->id = i + 1;
+		o->mapping_id = l->mapping_id;
+		o->address = l->address;
+		o->n_line = l->nline;
+		o->line = &v->line_ptrs[l->line_off];
+		p->location[i] = o;
+	}
+	p->n_function = b->nfunctions;
+	p->function = xcalloc(b->nfunctions, sizeof(*p->function));
+	for (size_t i = 0; i < b->nfunctions; i++) {
+		const struct bfunction *f = &b->functions[i];
+		Perftools__Profiles__Function *o = &v->functions[i];
+
+		perftools__profiles__function__init(o);
+		o->id = i + 1;
+		o->name = f->name;
+		o->system_name = f->system_name;
+		o->filename = f->file;
+		o->start_line = f->start_line;
+		p->function[i] = o;
+	}
+	p->n_string_table = b->nstrs;
+	p->string_table = b->strs;
+	p->time_nanos = b->time_nanos;
+	p->duration_nanos = b->duration_nanos;
+	if (b->has_period_type) {
+		perftools__profiles__value_type__init(&v->period_type);
+		v->period_type.type = b->period_type[0];
+		v->period_type.unit = b->period_type[1];
+		p->period_type = &v->period_type;
+	}
+	p->period = b->period;
+	p->n_comment = b->ncomments;
+	p->comment = b->comments;
+	p->default_sample_type = b->default_sample_type;
+	return p;
+}
+
+void mp_pprof_view_free(mp_profile *p)
+{
+	struct view *v = (struct view *)p;
+
+	if (!v)
+		return;
+	free(p->sample_type);
+	free(p->sample);
+	free(p->mapping);
+	free(p->location);
+	free(p->function);
+	free(v->types);
+	free(v->samples);
+	free(v->labels);
+	free(v->label_ptrs);
+	free(v->mappings);
+	free(v->locations);
+	free(v->lines);
+	free(v->line_ptrs);
+	free(v->functions);
+	free(v);
+}
+
 /* protobuf-c bytes of the profile, malloc'd. */
 static void pack(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
 {
-	Perftools__Profiles__Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
-	Perftools__Profiles__ValueType *types = xcalloc(b->nsample_types, sizeof(*types));
-	Perftools__Profiles__ValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
-	Perftools__Profiles__Sample *samples = xcalloc(b->nsamples, sizeof(*samples));
-	Perftools__Profiles__Label *labels = xcalloc(b->nlabels, sizeof(*labels));
-	Perftools__Profiles__Label **label_ptrs = xcalloc(b->nlabels, sizeof(*label_ptrs));
-	Perftools__Profiles__Mapping *mappings = xcalloc(b->nmappings, sizeof(*mappings));
-	Perftools__Profiles__Location *locations = xcalloc(b->nlocations, sizeof(*locations));
-	Perftools__Profiles__Line *lines = xcalloc(b->nlines, sizeof(*lines));
-	Perftools__Profiles__Line **line_ptrs = xcalloc(b->nlines, sizeof(*line_ptrs));
-	Perftools__Profiles__Function *functions = xcalloc(b->nfunctions, sizeof(*functions));
-	size_t len;
-	uint8_t *buf;
+	mp_profile *p = mp_pprof_builder_view(b);
+	size_t len = perftools__profiles__profile__get_packed_size(p);
+	uint8_t *buf = malloc(len ? len : 1);
 
-	p.n_sample_type = b->nsample_types;
-	p.sample_type = xcalloc(b->nsample_types, sizeof(*p.sample_type));
-	for (size_t i = 0; i < b->nsample_types; i++) {
-		perftools__profiles__value_type__init(&types[i]);
-		types[i].type = b->sample_types[i][0];
-		types[i].unit = b->sample_types[i][1];
-		p.sample_type[i] = &types[i];
-	}
-	for (size_t i = 0; i < b->nlabels; i++) {
-		perftools__profiles__label__init(&labels[i]);
-		labels[i].key = b->labels[i].key;
-		labels[i].str = b->labels[i].str;
-		labels[i].num = b->labels[i].num;
-		labels[i].num_unit = b->labels[i].unit;
-		label_ptrs[i] = &labels[i];
-	}
-	p.n_sample = b->nsamples;
-	p.sample = xcalloc(b->nsamples, sizeof(*p.sample));
-	for (size_t i = 0; i < b->nsamples; i++) {
-		const struct bsample *s = &b->samples[i];
-
-		perftools__profiles__sample__init(&samples[i]);
-		samples[i].n_location_id = s->nloc;
-		samples[i].location_id = s->nloc ? &b->sample_locs[s->loc_off] : NULL;
-		samples[i].n_value = b->nsample_types;
-		samples[i].value = b->nsample_types ? &b->values[s->val_off] : NULL;
-		samples[i].n_label = s->nlab;
-		samples[i].label = s->nlab ? &label_ptrs[s->lab_off] : NULL;
-		p.sample[i] = &samples[i];
-	}
-	p.n_mapping = b->nmappings;
-	p.mapping = xcalloc(b->nmappings, sizeof(*p.mapping));
-	for (size_t i = 0; i < b->nmappings; i++) {
-		const struct bmapping *m = &b->mappings[i];
-
-		perftools__profiles__mapping__init(&mappings[i]);
-		mappings[i].id = i + 1;
-		mappings[i].memory_start = m->start;
-		mappings[i].memory_limit = m->limit;
-		mappings[i].file_offset = m->offset;
-		mappings[i].filename = m->file;
-		mappings[i].build_id = m->build_id;
-		mappings[i].has_functions = m->has_functions;
-		mappings[i].has_filenames = m->has_filenames;
-		mappings[i].has_line_numbers = m->has_line_numbers;
-		mappings[i].has_inline_frames = m->has_inline_frames;
-		p.mapping[i] = &mappings[i];
-	}
-	for (size_t i = 0; i < b->nlines; i++) {
-		perftools__profiles__line__init(&lines[i]);
-		lines[i].function_id = b->lines[i].function_id;
-		lines[i].line = b->lines[i].line;
-		line_ptrs[i] = &lines[i];
-	}
-	p.n_location = b->nlocations;
-	p.location = xcalloc(b->nlocations, sizeof(*p.location));
-	for (size_t i = 0; i < b->nlocations; i++) {
-		const struct blocation *l = &b->locations[i];
-
-		perftools__profiles__location__init(&locations[i]);
-		locations[i].id = i + 1;
-		locations[i].mapping_id = l->mapping_id;
-		locations[i].address = l->address;
-		locations[i].n_line = l->nline;
-		locations[i].line = &line_ptrs[l->line_off];
-		p.location[i] = &locations[i];
-	}
-	p.n_function = b->nfunctions;
-	p.function = xcalloc(b->nfunctions, sizeof(*p.function));
-	for (size_t i = 0; i < b->nfunctions; i++) {
-		const struct bfunction *f = &b->functions[i];
-
-		perftools__profiles__function__init(&functions[i]);
-		functions[i].id = i + 1;
-		functions[i].name = f->name;
-		functions[i].system_name = f->system_name;
-		functions[i].filename = f->file;
-		functions[i].start_line = f->start_line;
-		p.function[i] = &functions[i];
-	}
-	p.n_string_table = b->nstrs;
-	p.string_table = b->strs;
-	p.time_nanos = b->time_nanos;
-	p.duration_nanos = b->duration_nanos;
-	if (b->has_period_type) {
-		period_type.type = b->period_type[0];
-		period_type.unit = b->period_type[1];
-		p.period_type = &period_type;
-	}
-	p.period = b->period;
-	p.n_comment = b->ncomments;
-	p.comment = b->comments;
-	p.default_sample_type = b->default_sample_type;
-
-	len = perftools__profiles__profile__get_packed_size(&p);
-	buf = malloc(len ? len : 1);
 	if (!buf)
 		oom();
-	perftools__profiles__profile__pack(&p, buf);
-
-	free(p.sample_type);
-	free(p.sample);
-	free(p.mapping);
-	free(p.location);
-	free(p.function);
-	free(types);
-	free(samples);
-	free(labels);
-	free(label_ptrs);
-	free(mappings);
-	free(locations);
-	free(lines);
-	free(line_ptrs);
-	free(functions);
+	perftools__profiles__profile__pack(p, buf);
+	mp_pprof_view_free(p);
 	*ret_buf = buf;
 	*ret_len = len;
 }
@@ -539,12 +575,6 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 		return r;
 	*ret_buf = gz;
 	*ret_len = gz_len;
-	return 0;
-}
-
-int mp_pprof_encode_plain(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
-{
-	pack(b, ret_buf, ret_len);
 	return 0;
 }
 

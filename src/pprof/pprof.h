@@ -76,9 +76,12 @@ int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path);
 /* Serialized, gzip'd bytes in a malloc'd buffer (for tests).  0 or -errno. */
 int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
 
-/* Same without gzip (plain profile.proto bytes, which the reader takes
- * too): for profiles only read back in memory.  0 (never fails). */
-int mp_pprof_encode_plain(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
+/* The profile built so far as the reader's structure, without encoding
+ * it (for a profile only read back in memory): it points into the builder,
+ * so it is valid until the builder changes or is freed.  Free it with
+ * mp_pprof_view_free(), never mp_profile_free().  Aborts on out-of-memory. */
+mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b);
+void mp_pprof_view_free(mp_profile *p);     /* accepts NULL */
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -111,11 +114,6 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
  * 0, or -EBADMSG with the reason in *ret_err (malloc'd; may be NULL), e.g.
  * "sample 2 has 3 values, expected 4 (one per sample type)".  -ENOMEM.
  */
-/* Same as mp_pprof_parse for bytes memprof's own builder just encoded
- * (mp_pprof_encode_plain): no wire-format walk, no validation.  Never for
- * input from a file.  0, -EBADMSG or -ENOMEM. */
-int mp_pprof_parse_trusted(const uint8_t *buf, size_t len, mp_profile **ret);
-
 int mp_pprof_validate(const mp_profile *p, char **ret_err);
 void mp_profile_free(mp_profile *p);     /* accepts NULL */
 

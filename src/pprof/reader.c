@@ -387,22 +387,8 @@ static struct arena *arena_unregister(mp_profile *p)
 	return a;
 }
 
-static int parse(const uint8_t *buf, size_t len, size_t max_decompressed, bool trusted,
-		 mp_profile **ret, char **ret_err);
-
 int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompressed,
 			   mp_profile **ret, char **ret_err)
-{
-	return parse(buf, len, max_decompressed, false, ret, ret_err);
-}
-
-int mp_pprof_parse_trusted(const uint8_t *buf, size_t len, mp_profile **ret)
-{
-	return parse(buf, len, MP_PPROF_MAX_DECOMPRESSED, true, ret, NULL);
-}
-
-static int parse(const uint8_t *buf, size_t len, size_t max_decompressed, bool trusted,
-		 mp_profile **ret, char **ret_err)
 {
 	uint8_t *plain = NULL;
 	size_t plain_len = len;
@@ -431,7 +417,7 @@ static int parse(const uint8_t *buf, size_t len, size_t max_decompressed, bool t
 		mp_set_err(ret_err, "profile is larger than %s", size_text(max_decompressed));
 		return -EFBIG;
 	}
-	r = trusted ? 0 : walk(data, 0, plain_len, MSG_PROFILE, ret_err);
+	r = walk(data, 0, plain_len, MSG_PROFILE, ret_err);
 	if (r < 0)
 		goto out;
 	struct arena *ar = calloc(1, sizeof(*ar));
@@ -452,7 +438,7 @@ static int parse(const uint8_t *buf, size_t len, size_t max_decompressed, bool t
 		p = NULL;
 		goto out;
 	}
-	r = trusted ? 0 : mp_pprof_validate(p, &why);
+	r = mp_pprof_validate(p, &why);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			mp_set_err(ret_err, "out of memory validating profile");

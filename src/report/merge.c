@@ -135,6 +135,7 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 	struct mp_idmap mapids = { 0 }, fnids = { 0 }, locids = { 0 };
 	struct mp_keymap mapkeys, fnkeys, lockeys, samplekeys;
 	uint32_t *fn_canon = NULL, *loc_canon = NULL;
+	bool *map_seen = NULL;
 	struct label_ref *refs = NULL;
 	struct buf b = { 0 };
 	struct mp_merged m = { 0 };
@@ -159,12 +160,13 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 			max_labels = p->sample[i]->n_label;
 
 	m.map_canon = calloc(p->n_mapping + 1, sizeof(*m.map_canon));
+	map_seen = calloc(p->n_mapping + 1, sizeof(*map_seen));
 	fn_canon = calloc(p->n_function + 1, sizeof(*fn_canon));
 	loc_canon = calloc(p->n_location + 1, sizeof(*loc_canon));
 	m.first = calloc(p->n_sample + 1, sizeof(*m.first));
 	m.values = calloc(p->n_sample * nt + 1, sizeof(*m.values));
 	refs = calloc(max_labels + 1, sizeof(*refs));
-	if (!m.map_canon || !fn_canon || !loc_canon || !m.first || !m.values || !refs)
+	if (!m.map_canon || !map_seen || !fn_canon || !loc_canon || !m.first || !m.values || !refs)
 		goto out;
 
 	/* Mappings, in the order Merge meets them: mapping[0], then those of
@@ -194,6 +196,11 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 				if (mi < 0)
 					continue;
 			}
+			/* A mapping's key is interned once, where Merge first meets it:
+			 * every later meeting would give the same answer. */
+			if (map_seen[mi])
+				continue;
+			map_seen[mi] = true;
 			mp = p->mapping[mi];
 			id = mp_profile_str(p, mp->build_id);
 			if (!id[0])
@@ -299,6 +306,7 @@ out:
 	mp_keymap_done(&fnkeys);
 	mp_keymap_done(&lockeys);
 	mp_keymap_done(&samplekeys);
+	free(map_seen);
 	free(fn_canon);
 	free(loc_canon);
 	free(refs);
