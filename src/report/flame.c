@@ -184,6 +184,51 @@ static int cmp_kids(const void *a, const void *b, void *arg)
 		      t->names[t->n[*(const uint32_t *)b].name]);
 }
 
+/* Name id of a frame: interned display name of a function, or the address
+ * of a location without lines.  -ENOMEM or the id. */
+static int64_t frame_name(struct tree *t, struct mp_keymap *names, const mp_profile *p,
+			  int64_t fi, uint64_t address)
+{
+	char buf[32], *owned = NULL;
+	const char *nm;
+	uint32_t id;
+
+	if (fi >= 0) {
+		owned = mp_top_display_name(mp_profile_str(p, p->function[fi]->name),
+					    mp_profile_str(p, p->function[fi]->system_name));
+		if (!owned)
+			return -ENOMEM;
+		nm = owned;
+	} else {
+		snprintf(buf, sizeof(buf), "0x%" PRIx64, address);
+		nm = buf;
+	}
+	int r = mp_keymap_intern(names, nm, strlen(nm), (uint32_t)t->nnames, &id);
+	if (r == 1) {
+		char **nn = realloc(t->names, (t->nnames + 1) * sizeof(*nn));
+		if (nn) {
+			t->names = nn;
+			t->names[t->nnames] = owned ? owned : strdup(nm);
+			owned = NULL;
+			if (t->names[t->nnames])
+				t->nnames++;
+			else
+				r = -ENOMEM;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	free(owned);
+	return r < 0 ? r : (int64_t)id;
+}
+
+/* A sample being walked down the tree, one frame per level. */
+struct walker {
+	uint32_t sample, node;
+	uint32_t k;        /* locations of the sample not entered yet */
+	uint32_t li, j;    /* current location and next of its frames */
+};
+
 int mp_flame_write(const mp_profile *p, const char *sample_index, const char *title, FILE *f,
 		   char **ret_err)
 {
@@ -193,8 +238,10 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 	struct tree t = { 0 };
 	struct mp_idmap locs = { 0 }, fns = { 0 };
 	struct mp_keymap names;
-	uint32_t *path = NULL, *fname_id = NULL;
-	size_t path_cap = 0;
+	uint32_t *fname_id = NULL, *loc_off = NULL, *loc_n = NULL, *loc_names = NULL;
+	struct walker *act = NULL;
+	size_t nact = 0, nframes = 0;
+	int64_t base_key = -1;
 	bool diff = false;
 	int r = -ENOMEM;
 
@@ -209,102 +256,114 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 		mp_idmap_put(&locs, p->location[i]->id, (uint32_t)i);
 	for (size_t i = 0; i < p->n_function; i++)
 		mp_idmap_put(&fns, p->function[i]->id, (uint32_t)i);
-	fname_id = calloc(p->n_function + 1, sizeof(*fname_id));   /* name id + 1 */
-	if (!fname_id)
-		goto out;
-	/* The tree has at most one node per frame of every sample: size the
-	 * child map once rather than growing it through a dozen rehashes. */
-	size_t frames = 0;
-	for (size_t s = 0; s < p->n_sample; s++)
-		frames += p->sample[s]->n_location_id;
-	if (mp_u64map_reserve(&t.kids, frames + frames / 4) < 0)
-		goto out;
 	t.names[t.nnames++] = strdup("root");
 	if (!t.names[0])
 		goto out;
 	t.nn = 1;
 	t.n[0] = (struct fnode){ .name = 0, .parent = NONE, .first_child = NONE, .next_sibling = NONE };
 
+	/* Every location's frames as name ids, outermost (the inlining caller)
+	 * first, so that walking a sample is reading small arrays. */
+	fname_id = calloc(p->n_function + 1, sizeof(*fname_id));   /* name id + 1 */
+	loc_off = calloc(p->n_location + 1, sizeof(*loc_off));
+	loc_n = calloc(p->n_location + 1, sizeof(*loc_n));
+	for (size_t i = 0; i < p->n_location; i++)
+		nframes += p->location[i]->n_line ? p->location[i]->n_line : 1;
+	loc_names = calloc(nframes + 1, sizeof(*loc_names));
+	if (!fname_id || !loc_off || !loc_n || !loc_names)
+		goto out;
+	nframes = 0;
+	for (size_t i = 0; i < p->n_location; i++) {
+		const Perftools__Profiles__Location *l = p->location[i];
+		size_t nl = l->n_line ? l->n_line : 1;
+
+		loc_off[i] = (uint32_t)nframes;
+		loc_n[i] = (uint32_t)nl;
+		for (size_t j = nl; j-- > 0;) {
+			int64_t fi = l->n_line ? mp_idmap_get(&fns, l->line[j]->function_id) : -1;
+			int64_t id;
+
+			if (fi >= 0 && fname_id[fi]) {
+				id = fname_id[fi] - 1;
+			} else {
+				id = frame_name(&t, &names, p, fi, l->address);
+				if (id < 0)
+					goto out;
+				if (fi >= 0)
+					fname_id[fi] = (uint32_t)id + 1;
+			}
+			loc_names[nframes++] = (uint32_t)id;
+		}
+	}
+
+	/* pprof's difference profiles mark the base's samples with this label. */
+	for (size_t i = 1; i < p->n_string_table; i++)
+		if (strcmp(p->string_table[i], "pprof::base") == 0) {
+			base_key = (int64_t)i;
+			break;
+		}
+	act = calloc(p->n_sample + 1, sizeof(*act));
+	if (!act)
+		goto out;
 	for (size_t s = 0; s < p->n_sample; s++) {
 		const Perftools__Profiles__Sample *sm = p->sample[s];
 		int64_t v = sm->value[idx];
+
 		if (v == 0)
 			continue;
-		for (size_t k = 0; k < sm->n_label; k++)
-			if (strcmp(mp_profile_str(p, sm->label[k]->key), "pprof::base") == 0)
+		for (size_t k = 0; k < sm->n_label && base_key > 0; k++)
+			if (sm->label[k]->key == base_key)
 				diff = true;
-		/* frames root first */
-		size_t np = 0;
-		for (size_t k = sm->n_location_id; k-- > 0;) {
-			int64_t li = mp_idmap_get(&locs, sm->location_id[k]);
-			if (li < 0)
-				continue;
-			const Perftools__Profiles__Location *l = p->location[li];
-			size_t nl = l->n_line ? l->n_line : 1;
-			for (size_t j = nl; j-- > 0;) {
-				uint32_t id;
-				char buf[32];
-				const char *nm;
-				char *owned = NULL;
-				int64_t fi = l->n_line ? mp_idmap_get(&fns, l->line[j]->function_id) : -1;
-				if (fi >= 0 && fname_id[fi]) {
-					id = fname_id[fi] - 1;
-					goto have_id;
-				}
-				if (l->n_line) {
-					owned = fi < 0 ? NULL : mp_top_display_name(
-						mp_profile_str(p, p->function[fi]->name),
-						mp_profile_str(p, p->function[fi]->system_name));
-					nm = owned ? owned : "?";
-				} else {
-					snprintf(buf, sizeof(buf), "0x%" PRIx64, l->address);
-					nm = buf;
-				}
-				int ir = mp_keymap_intern(&names, nm, strlen(nm), (uint32_t)t.nnames, &id);
-				if (ir < 0) {
-					free(owned);
-					goto out;
-				}
-				if (ir == 1) {
-					char **nn = realloc(t.names, (t.nnames + 1) * sizeof(*nn));
-					if (!nn) {
-						free(owned);
-						goto out;
-					}
-					t.names = nn;
-					t.names[t.nnames] = owned ? owned : strdup(nm);
-					owned = NULL;
-					if (!t.names[t.nnames])
-						goto out;
-					t.nnames++;
-				}
-				free(owned);
-				if (fi >= 0)
-					fname_id[fi] = id + 1;
-have_id:
-				if (np == path_cap) {
-					size_t cap = path_cap ? path_cap * 2 : 64;
-					uint32_t *np2 = realloc(path, cap * sizeof(*np2));
-					if (!np2)
-						goto out;
-					path = np2;
-					path_cap = cap;
-				}
-				path[np++] = id;
-			}
-		}
-		uint32_t cur = 0;
 		t.n[0].abs_value += abs64(v);
 		t.n[0].net += v;
-		for (size_t k = 0; k < np; k++) {
-			cur = child(&t, cur, path[k]);
-			if (cur == NONE)
+		act[nact++] = (struct walker){ .sample = (uint32_t)s, .k = (uint32_t)sm->n_location_id,
+					       .li = NONE };
+	}
+	double total = t.n[0].abs_value ? (double)t.n[0].abs_value : 1;
+
+	/*
+	 * The tree, one level at a time: every sample still walking takes its
+	 * next frame; then only samples whose node is wide enough to be drawn
+	 * go on, since nothing under a narrower node is drawn.  A profile of
+	 * unrelated stacks has millions of frames but few drawn nodes.
+	 */
+	if (mp_u64map_reserve(&t.kids, nact * 2) < 0)
+		goto out;
+	if ((double)t.n[0].abs_value / total * WIDTH < MIN_W)
+		nact = 0;
+	for (int depth = 1; nact > 0; depth++) {
+		size_t out = 0;
+
+		for (size_t a = 0; a < nact; a++) {
+			struct walker w = act[a];
+			const Perftools__Profiles__Sample *sm = p->sample[w.sample];
+
+			while (w.li == NONE || w.j == loc_n[w.li]) {
+				int64_t li;
+
+				if (w.k == 0)
+					break;
+				li = mp_idmap_get(&locs, sm->location_id[--w.k]);
+				w.li = li < 0 ? NONE : (uint32_t)li;
+				w.j = 0;
+			}
+			if (w.li == NONE || w.j == loc_n[w.li])
+				continue;           /* no frames left */
+			uint32_t c = child(&t, w.node, loc_names[loc_off[w.li] + w.j++]);
+			if (c == NONE)
 				goto out;
-			t.n[cur].abs_value += abs64(v);
-			t.n[cur].net += v;
-			if ((int)k + 1 > t.maxdepth)
-				t.maxdepth = (int)k + 1;
+			int64_t v = sm->value[idx];
+			t.n[c].abs_value += abs64(v);
+			t.n[c].net += v;
+			w.node = c;
+			act[out++] = w;
 		}
+		nact = 0;
+		for (size_t a = 0; a < out; a++)
+			if ((double)t.n[act[a].node].abs_value / total * WIDTH >= MIN_W)
+				act[nact++] = act[a];
+		if (nact > 0)
+			t.maxdepth = depth;       /* the deepest level drawn */
 	}
 
 	/* Layout, depth first; children by name for a stable picture. */
@@ -333,7 +392,6 @@ have_id:
 	if (!st)
 		goto out;
 	size_t sp = 0;
-	double total = t.n[0].abs_value ? (double)t.n[0].abs_value : 1;
 	st[sp++] = (struct item){ 0, 0, 0 };
 	while (sp) {
 		struct item it = st[--sp];
@@ -394,8 +452,11 @@ out:
 		free(t.names[i]);
 	free(t.names);
 	free(t.n);
-	free(path);
+	free(act);
 	free(fname_id);
+	free(loc_off);
+	free(loc_n);
+	free(loc_names);
 	mp_idmap_done(&locs);
 	mp_idmap_done(&fns);
 	mp_keymap_done(&names);
