@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,19 +45,6 @@ static void usage(FILE *f)
 	      "                         exit 3 when one stack grew by more than SIZE\n"
 	      "  -h, --help             show this help and exit\n"
 	      "See memprof-diff(1).\n", f);
-}
-
-struct read_job {
-	const char *path;
-	mp_profile *p;
-	int r;
-};
-
-static void *read_job(void *arg)
-{
-	struct read_job *j = arg;
-	j->r = mp_cli_read_profile(j->path, &j->p);
-	return NULL;
 }
 
 int mp_cmd_diff(int argc, char **argv)
@@ -139,17 +125,12 @@ int mp_cmd_diff(int argc, char **argv)
 	struct mp_top *t = NULL;
 
 	/* The two reads (inflate, unpack, validate) run side by side. */
-	struct read_job job = { .path = base_path };
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, read_job, &job) == 0;
-	if (!threaded)
-		read_job(&job);
-	int ra = mp_cli_read_profile(after_path, &after);
-	if (threaded)
-		pthread_join(th, NULL);
-	base = job.p;
-	if (job.r < 0 || ra < 0)
+	const char *paths[2] = { base_path, after_path };
+	mp_profile *read[2];
+	if (mp_cli_read_profiles(paths, 2, read) < 0)
 		goto out;
+	base = read[0];
+	after = read[1];
 	r = mp_diff_build(base, after, &b, &err);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot compare '%s' with '%s': %s\n", base_path, after_path,

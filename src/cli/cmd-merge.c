@@ -77,10 +77,8 @@ int mp_cmd_merge(int argc, char **argv)
 		fputs("memprof: out of memory\n", stderr);
 		return 1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (mp_cli_read_profile(argv[optind + i], &p[i]) < 0)
-			goto out;
-	}
+	if (mp_cli_read_profiles((const char *const *)&argv[optind], n, p) < 0)
+		goto out;
 	r = mp_merge_build((const mp_profile *const *)p, n, &b, &err);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));

@@ -1,17 +1,92 @@
 /* SPDX-License-Identifier: MIT */
 /* One reader and one error message for every command that takes profiles. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/profiles.h"
+
+static void report(const char *path, int r, const char *err)
+{
+	fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
+}
 
 int mp_cli_read_profile(const char *path, mp_profile **ret)
 {
 	char *err = NULL;
 	int r = mp_pprof_read_file(path, ret, &err);
 	if (r < 0)
-		fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
+		report(path, r, err);
 	free(err);
 	return r;
+}
+
+struct job {
+	const char *const *paths;
+	size_t n;
+	atomic_size_t next;
+	mp_profile **out;
+	int *r;
+	char **err;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+
+	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;)
+		j->r[i] = mp_pprof_read_file(j->paths[i], &j->out[i], &j->err[i]);
+	return NULL;
+}
+
+int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret)
+{
+	struct job j = { .paths = paths, .n = n, .out = ret };
+	pthread_t th[3];
+	size_t nth = 0, want;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int status = 0;
+
+	memset(ret, 0, n * sizeof(*ret));
+	j.r = calloc(n + 1, sizeof(*j.r));
+	j.err = calloc(n + 1, sizeof(*j.err));
+	if (!j.r || !j.err) {
+		free(j.r);
+		free(j.err);
+		fputs("memprof: out of memory\n", stderr);
+		return -ENOMEM;
+	}
+	atomic_init(&j.next, 0);
+	/* Inflating and unpacking is most of the work: one thread per core
+	 * (this one included), at most four. */
+	want = cpus > 1 ? (size_t)cpus - 1 : 0;
+	if (want > 3)
+		want = 3;
+	if (want > n - 1 && n > 0)
+		want = n - 1;
+	while (nth < want && pthread_create(&th[nth], NULL, worker, &j) == 0)
+		nth++;
+	worker(&j);
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	/* The first failure in command-line order is the one reported. */
+	for (size_t i = 0; i < n; i++) {
+		if (j.r[i] < 0 && status == 0) {
+			report(paths[i], j.r[i], j.err[i]);
+			status = j.r[i];
+		}
+		free(j.err[i]);
+	}
+	if (status < 0)
+		for (size_t i = 0; i < n; i++) {
+			mp_profile_free(ret[i]);
+			ret[i] = NULL;
+		}
+	free(j.r);
+	free(j.err);
+	return status;
 }

@@ -12,4 +12,11 @@
  */
 int mp_cli_read_profile(const char *path, mp_profile **ret);
 
+/*
+ * Read n profiles side by side (a thread per core) into ret[0..n-1].  If
+ * any fails, print the first failure in `paths` order as above, free the
+ * others, set every ret[i] to NULL and return its negative errno.
+ */
+int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret);
+
 #endif

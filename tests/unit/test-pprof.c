@@ -792,11 +792,85 @@ static void test_keymap(void)
 	mp_idmap_done(&ids);
 }
 
+/*
+ * A profile big enough to be compressed in parts on several cores is still
+ * one gzip member that plain zlib inflates in one go (to the bytes the
+ * builder packs), and its in-memory view reads the same as the file.
+ */
+static void test_big_gzip(void)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t locs[1000], stack[40];
+	uint32_t x = 12345;
+	uint8_t *gz = NULL, *raw, *out;
+	size_t gz_len = 0, raw_len, cap;
+	mp_profile *view, *p = NULL;
+	z_stream zs;
+	int zr;
+
+	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	uint64_t map = mp_pprof_add_mapping(b, 0x400000, 0x800000, 0, "/bin/app", "", true, true,
+					    true, false);
+	for (size_t i = 0; i < 1000; i++) {
+		char fn[32];
+		snprintf(fn, sizeof(fn), "function_%zu", i);
+		struct mp_pprof_line ln = { .function = fn, .file = "app.c", .line = (int64_t)i + 1 };
+		locs[i] = mp_pprof_add_location(b, map, 0x400000 + i * 16, &ln, 1);
+	}
+	for (size_t s = 0; s < 120000; s++) {
+		int64_t v[2];
+		for (size_t k = 0; k < 40; k++) {
+			x = x * 1103515245u + 12345u;
+			stack[k] = locs[(x >> 8) % 1000];
+		}
+		v[0] = (int64_t)(x >> 4);
+		v[1] = (int64_t)(x >> 12);
+		mp_pprof_add_sample(b, stack, 40, v, 2, NULL, 0);
+	}
+	view = mp_pprof_builder_view(b);
+	raw = pack_profile(view, &raw_len);
+	CHECK(raw_len > ((size_t)8 << 20));      /* at least two parts */
+	CHECK_INT(mp_pprof_encode(b, &gz, &gz_len), 0);
+	CHECK(gz_len > 18 && gz[0] == 0x1f && gz[1] == 0x8b && gz[3] == 0);
+
+	cap = raw_len + 1;
+	out = malloc(cap);
+	memset(&zs, 0, sizeof(zs));
+	CHECK_INT(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+	zs.next_in = gz;
+	zs.avail_in = (uInt)gz_len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	zr = inflate(&zs, Z_FINISH);
+	CHECK_INT(zr, Z_STREAM_END);                 /* CRC and length agree */
+	CHECK_INT(zs.avail_in, 0);                   /* one member, nothing after */
+	CHECK_INT(cap - zs.avail_out, raw_len);
+	CHECK(memcmp(out, raw, raw_len) == 0);
+	inflateEnd(&zs);
+
+	CHECK_INT(mp_pprof_parse(gz, gz_len, &p, NULL), 0);
+	if (p) {
+		CHECK_INT(p->n_sample, view->n_sample);
+		CHECK_INT(p->sample[119999]->location_id[39], view->sample[119999]->location_id[39]);
+		CHECK_INT(p->sample[7]->value[1], view->sample[7]->value[1]);
+		CHECK_STR(mp_profile_str(p, p->function[999]->name), "function_999");
+	}
+	mp_profile_free(p);
+	mp_pprof_view_free(view);
+	mp_pprof_view_free(NULL);
+	free(out);
+	free(raw);
+	free(gz);
+	mp_pprof_builder_free(b);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_empty_builder();
 	test_plain_and_multistream();
+	test_big_gzip();
 	test_bad_inputs();
 	test_bomb();
 	test_validation();
