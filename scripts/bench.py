@@ -265,9 +265,10 @@ def resources_bench(args):
 
 def report_bench(args):
     """memprof diff, top, merge and flame against go tool pprof (-top
-    -diff_base, -top, -proto of both files; pprof draws flame graphs only in
-    its web UI, so flame has no peer) on two profiles of 100 000 samples each
-    (tests/bench/mkbig.c), medians of --reps runs."""
+    -diff_base, -top, -proto of both files, -svg) on two profiles of 100 000 samples each
+    (tests/bench/mkbig.c), medians of --reps runs.  Flame's peer is pprof -svg
+    (graphviz's dot must be installed), since pprof draws flame graphs only in
+    its web UI."""
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     try:
         n = '10000' if args.quick else '100000'
@@ -280,7 +281,11 @@ def report_bench(args):
             ('top', [args.memprof, 'top', b], ['go', 'tool', 'pprof', '-top', b]),
             ('merge', [args.memprof, 'merge', '-o', os.path.join(work, 'm.pb.gz'), a, b],
              ['go', 'tool', 'pprof', '-proto', '-output', os.path.join(work, 'g.pb.gz'), a, b]),
-            ('flame', [args.memprof, 'flame', '-o', os.path.join(work, 'f.svg'), b], None),
+            # pprof draws flame graphs only in its web UI; its picture from
+            # the command line is the call graph (-svg, through graphviz).
+            ('flame', [args.memprof, 'flame', '-o', os.path.join(work, 'f.svg'), b],
+             ['go', 'tool', 'pprof', '-svg', '-output', os.path.join(work, 'g.svg'), b]
+             if shutil.which('dot') else None),
         ]
         print('\nReports on profiles of %s samples, median of %d (s)\n' % (n, args.reps))
         print('| report | memprof (s) | go tool pprof (s) | pprof / memprof |')
