@@ -232,34 +232,46 @@ def main():
 
 
 def resources_bench(args):
-    """Per-call cost of descriptor tracking: tests/bench/res-bench.c loops run
-    natively and with the shim preloaded (default rate), interleaved,
-    medians of --reps runs; overhead per call = difference / calls per
-    iteration."""
-    n = '20000' if args.quick else '200000'
+    """Per-call cost of descriptor and thread tracking.  Each loop of
+    tests/bench/res-bench.c runs natively and with the shim preloaded
+    (default rate) in many short pairs whose order alternates, pinned to one
+    CPU (thread creation across CPUs is mostly the scheduler's cross-CPU
+    wake-up, noisier than the cost measured).  The overhead per call is the
+    median over the pairs of the difference, divided by the calls per
+    iteration; the middle half of the pairs shows the spread."""
+    n = '4000' if args.quick else '20000'
+    pairs = max(args.reps, 2) * 8
+    loops = [('open', 'open/close'), ('socket', 'socket/close'), ('thread', 'pthread_create/join')]
     runs = {'native': {}, 'memprof': {}}
+    diffs = {}
     work = tempfile.mkdtemp(prefix='memprof-bench-')
+    cpu = max(os.sched_getaffinity(0))
     try:
-        for _ in range(args.reps):
-            for mode in runs:
-                env = dict(os.environ)
-                if mode == 'memprof':
-                    env['LD_PRELOAD'] = os.path.abspath(args.shim)
-                    env['MEMPROF_OPTIONS'] = 'snapdir=' + work
-                out = subprocess.run([args.res_bench, n], capture_output=True, text=True, env=env,
-                                     check=True).stdout
-                for line in out.splitlines():
-                    name, ns = line.rsplit(' ', 1)
-                    runs[mode].setdefault(name, []).append(float(ns))
+        for loop, name in loops:
+            for rep in range(pairs):
+                got = {}
+                for mode in (('native', 'memprof') if rep % 2 == 0 else ('memprof', 'native')):
+                    env = dict(os.environ)
+                    if mode == 'memprof':
+                        env['LD_PRELOAD'] = os.path.abspath(args.shim)
+                        env['MEMPROF_OPTIONS'] = 'snapdir=' + work
+                    out = subprocess.run([args.res_bench, n, loop], capture_output=True, text=True,
+                                         env=env, check=True,
+                                         preexec_fn=lambda: os.sched_setaffinity(0, {cpu})).stdout
+                    got[mode] = float(out.rsplit(' ', 1)[1])
+                    runs[mode].setdefault(name, []).append(got[mode])
+                diffs.setdefault(name, []).append(got['memprof'] - got['native'])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    calls = {'open/close': 2, 'socket/close': 2, 'pthread_create/join': 2}
-    print('\nResource calls, median of %d (ns per iteration)\n' % args.reps)
-    print('| loop | native | memprof | overhead per call (ns) |')
-    print('|---|---:|---:|---:|')
-    for name in runs['native']:
+    print('\nResource calls on one CPU, %d alternating pairs of runs per loop '
+          '(ns per iteration, medians)\n' % pairs)
+    print('| loop | native | memprof | overhead per call (ns) | middle half of the pairs (ns) |')
+    print('|---|---:|---:|---:|---:|')
+    for _, name in loops:
         a, b = statistics.median(runs['native'][name]), statistics.median(runs['memprof'][name])
-        print('| %s | %.0f | %.0f | %.0f |' % (name, a, b, (b - a) / calls.get(name, 1)))
+        d = sorted(x / 2 for x in diffs[name])          # two calls per iteration
+        q1, q3 = d[len(d) // 4], d[(3 * len(d)) // 4]
+        print('| %s | %.0f | %.0f | %.0f | %.0f to %.0f |' % (name, a, b, statistics.median(d), q1, q3))
     return 0
 
 

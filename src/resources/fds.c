@@ -64,8 +64,10 @@ static void set_detail(struct mp_snap_res_rec *r, const char *a, const char *b)
 	r->detail[n] = 0;
 }
 
-/* Record descriptor fd, just created, with the caller's stack. */
-static void record(int fd, unsigned kind, const char *a, const char *b, int cloexec)
+/* Record descriptor fd, just created, with the caller's stack.  Inlined
+ * into every wrapper: one frame fewer to unwind. */
+static inline __attribute__((always_inline)) void record(int fd, unsigned kind, const char *a,
+							 const char *b, int cloexec)
 {
 	if (fd < 0 || fd >= MAX_FDS || !__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
 		return;

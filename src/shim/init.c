@@ -143,7 +143,7 @@ void mp_shim_init(void)
 	__atomic_store_n(&mp_shim.init, MP_INIT_DONE, __ATOMIC_RELEASE);
 }
 
-static void record(void *p, size_t size)
+static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
 	uint64_t pcs[MP_MAX_DEPTH];
 	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
@@ -178,8 +178,9 @@ MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
 	}
 	uint64_t rate = mp_shim.opt.rate;
 	if (!t->ready) {
-		uintptr_t tid = (uintptr_t)syscall(SYS_gettid);
-		t->rng = mp_sampler_seed(mp_now_ns() ^ ((uint64_t)tid << 32) ^ (uintptr_t)t);
+		/* This thread's TLS address tells it from the others (no
+		 * gettid: a system call per thread for nothing). */
+		t->rng = mp_sampler_seed(mp_now_ns() ^ ((uint64_t)(uintptr_t)t << 16) ^ (uintptr_t)t);
 		t->ready = 1;
 		t->left = mp_sampler_next(&t->rng, rate);
 		if (t->left > size) {

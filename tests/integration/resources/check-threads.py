@@ -41,6 +41,10 @@ def main():
         t.eq(types, ['threads'], 'the thread profile: one sample type, threads/count')
         t.eq(got, [('make_blocked', 'running', True), ('make_unjoined', 'ended', False)],
              'leaky: the blocked thread (named) and the unjoined one, nothing else')
+        tid = r.stderr.split('gatekeeper tid ')[1].split()[0] if 'gatekeeper tid ' in r.stderr else '?'
+        _, samples, _ = pprof_raw.read_raw(os.path.join(d, 't.threads.pb.gz'))
+        t.eq([s[2].count('tid:[%s]' % tid) for s in samples if 'gatekeeper' in s[2]], [1],
+             'the blocked thread carries its kernel id (tid label)')
         js = os.path.join(d, 'r.json')
         r = run([memprof, 'run', '-q', '--leak-check', '--leak-report', js, '--error-exitcode', '5',
                  '-o', heap, t_thr, 'leaky'])

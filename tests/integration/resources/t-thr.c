@@ -4,20 +4,23 @@
  * joinable thread that ends and is never joined (make_unjoined), a detached
  * thread that ends (make_detached: not reported) and a joined one
  * (make_joined: not reported).  clean: the same, the blocked one released
- * and everything joined.
+ * and everything joined.  The blocked thread's kernel id goes to stderr.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int gate[2];
 static pthread_t blocked, unjoined;
+static long blocked_tid;
 
 static void *wait_gate(void *arg)
 {
 	char c;
 	(void)arg;
+	__atomic_store_n(&blocked_tid, syscall(SYS_gettid), __ATOMIC_RELEASE);
 	if (read(gate[0], &c, 1) < 0)
 		return NULL;
 	return NULL;
@@ -62,6 +65,9 @@ int main(int argc, char **argv)
 	if (pipe(gate) != 0)
 		return 2;
 	make_blocked();
+	while (!__atomic_load_n(&blocked_tid, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	fprintf(stderr, "gatekeeper tid %ld\n", blocked_tid);   /* the kernel's id */
 	make_unjoined();
 	make_detached();
 	make_joined();
