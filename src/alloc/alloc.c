@@ -13,7 +13,14 @@
 #include "alloc/alloc.h"
 #include "alloc/central.h"
 
-MP_TLS struct mp_tcache mp_tc;
+struct mp_tcache mp_tc_none = { .state = MP_TC_NEW };
+static struct mp_tcache mp_tc_dead = { .state = MP_TC_DEAD };
+MP_TLS uintptr_t mp_tc_off;
+
+static void tc_set_self(struct mp_tcache *tc)
+{
+	mp_tc_off = (uintptr_t)tc - (uintptr_t)&mp_tc_none;
+}
 
 #define ARENA_MAX ((size_t)256 << 30)
 
@@ -22,8 +29,9 @@ enum { INIT_NONE, INIT_BUSY, INIT_DONE, INIT_FAILED };
 static struct {
 	int init;                     /* INIT_*, atomic */
 	pthread_key_t key;            /* its destructor flushes an exiting thread's cache */
-	pthread_mutex_t reg_lock;     /* registry of live caches */
+	pthread_mutex_t reg_lock;     /* registry of live caches, spare caches */
 	struct mp_tcache *reg;
+	struct mp_tcache *spare;      /* flushed by their thread's exit, linked by next */
 	/* counts of exited threads and of dead caches (atomic) */
 	uint64_t dead_mallocs[MP_NCLASS], dead_frees[MP_NCLASS];
 	void (*on_sampled_free)(uint32_t b);
@@ -66,8 +74,22 @@ void mp_alloc_on_sampled_free(void (*fn)(uint32_t b))
 
 /* ---- thread caches ---- */
 
-static void tc_setup(struct mp_tcache *tc)
+/* This thread's first cache: a spare one (left clean by its thread's exit)
+ * or a fresh one (zeroed pages).  Without memory for one, the thread works
+ * through the central lists as if it had exited. */
+static struct mp_tcache *tc_setup(void)
 {
+	pthread_mutex_lock(&g.reg_lock);
+	struct mp_tcache *tc = g.spare;
+	if (tc)
+		g.spare = tc->next;
+	pthread_mutex_unlock(&g.reg_lock);
+	if (!tc)
+		tc = mp_meta_alloc(sizeof(*tc));
+	if (!tc) {
+		tc_set_self(&mp_tc_dead);
+		return &mp_tc_dead;
+	}
 	for (unsigned c = 1; c < MP_NCLASS; c++)
 		tc->l[c].max = mp_classes[c].batch + mp_classes[c].batch / 2;
 	tc->state = MP_TC_LIVE;
@@ -78,7 +100,9 @@ static void tc_setup(struct mp_tcache *tc)
 		g.reg->prev = tc;
 	g.reg = tc;
 	pthread_mutex_unlock(&g.reg_lock);
+	tc_set_self(tc);
 	pthread_setspecific(g.key, tc);
+	return tc;
 }
 
 /* Give back `n` blocks from the head of list l of class c. */
@@ -103,7 +127,7 @@ static void tc_release(struct mp_tlist *l, unsigned c, uint32_t n)
 static void tc_exit(void *arg)
 {
 	struct mp_tcache *tc = arg;
-	if (tc != &mp_tc || tc->state != MP_TC_LIVE)
+	if (tc != mp_tc_self() || tc->state != MP_TC_LIVE)
 		return;
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
 		struct mp_tlist *l = &tc->l[c];
@@ -126,8 +150,13 @@ static void tc_exit(void *arg)
 		g.reg = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
-	tc->state = MP_TC_DEAD;
+	/* Empty lists, zero counts: ready for the next thread as it is. */
+	tc->state = MP_TC_NEW;
+	tc->prev = NULL;
+	tc->next = g.spare;
+	g.spare = tc;
 	pthread_mutex_unlock(&g.reg_lock);
+	tc_set_self(&mp_tc_dead);
 }
 
 /* ---- large blocks ---- */
@@ -218,11 +247,11 @@ static void move_large(void *q, void *p, size_t copy, size_t old)
 
 static void *small_alloc(unsigned c)
 {
-	struct mp_tcache *tc = &mp_tc;
+	struct mp_tcache *tc = mp_tc_self();
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
 		if (tc->state == MP_TC_NEW)
-			tc_setup(tc);
-		else {
+			tc = tc_setup();
+		if (tc->state != MP_TC_LIVE) {
 			void *p;
 			if (mp_central_get(c, 1, &p) != 1) {
 				errno = ENOMEM;
@@ -249,11 +278,11 @@ static void *small_alloc(unsigned c)
 
 static void small_free(void *p, unsigned c)
 {
-	struct mp_tcache *tc = &mp_tc;
+	struct mp_tcache *tc = mp_tc_self();
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
 		if (tc->state == MP_TC_NEW)
-			tc_setup(tc);
-		else {
+			tc = tc_setup();
+		if (tc->state != MP_TC_LIVE) {
 			*(void **)p = NULL;
 			mp_central_put(c, p, 1);
 			__atomic_fetch_add(&g.dead_frees[c], 1, __ATOMIC_RELAXED);
@@ -472,7 +501,7 @@ void mp_alloc_atfork_child(void)
 	/* Only this thread exists now: the caches of the others are gone
 	 * (their blocks stay counted as in use, which is what they are to a
 	 * heap that can no longer reach them). */
-	struct mp_tcache *me = &mp_tc;
+	struct mp_tcache *me = mp_tc_self();
 	for (struct mp_tcache *t = g.reg; t; t = t->next) {
 		if (t == me)
 			continue;

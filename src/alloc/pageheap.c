@@ -35,7 +35,7 @@ static void *reserve(size_t bytes)
 
 #define META_REGION ((size_t)1 << 30)
 #define META_MIN_SHIFT 4
-#define META_NBINS 9                  /* 16 B .. 4 KiB */
+#define META_NBINS 10                 /* 16 B .. 8 KiB (a thread cache) */
 
 static struct {
 	pthread_mutex_t lock;

@@ -451,6 +451,48 @@ static void test_threads(void)
 	CHECK_U64(st.mallocs - st.frees, 0);
 	CHECK_U64(st.heap_alloc, 0);
 }
+/* A thread has no cache until its first malloc; then a live one of its own
+ * that serves the next malloc and free of the class from its list; after
+ * the thread exits, the next new thread gets that same cache back. */
+struct tc_probe {
+	struct mp_tcache *before, *after;
+	int state;
+	uint32_t count_after_free, count_after_malloc;
+};
+
+static void *tc_probe(void *arg)
+{
+	struct tc_probe *pr = arg;
+	pr->before = mp_tc_self();
+	void *a = mp_alloc_malloc(40), *b = mp_alloc_malloc(40);
+	pr->after = mp_tc_self();
+	pr->state = pr->after->state;
+	mp_alloc_free(a);
+	pr->count_after_free = pr->after->l[mp_size_class(40)].count;
+	a = mp_alloc_malloc(40);
+	pr->count_after_malloc = pr->after->l[mp_size_class(40)].count;
+	mp_alloc_free(a);
+	mp_alloc_free(b);
+	return NULL;
+}
+
+static void test_thread_caches(void)
+{
+	struct tc_probe p1 = { 0 }, p2 = { 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, tc_probe, &p1);
+	pthread_join(t, NULL);
+	CHECK(p1.before == &mp_tc_none);
+	CHECK(p1.after != &mp_tc_none);
+	CHECK_INT(p1.state, MP_TC_LIVE);
+	CHECK_INT(p1.count_after_malloc + 1, p1.count_after_free);
+	pthread_create(&t, NULL, tc_probe, &p2);
+	pthread_join(t, NULL);
+	CHECK(p2.before == &mp_tc_none);
+	CHECK(p2.after == p1.after);            /* the spare cache, reused */
+	CHECK_INT(p2.state, MP_TC_LIVE);
+	CHECK_INT(mp_alloc_check(), 0);
+}
 
 int main(void)
 {
@@ -459,5 +501,6 @@ int main(void)
 	test_api();
 	test_sampled_free();
 	test_threads();
+	test_thread_caches();
 	return tap_done();
 }
