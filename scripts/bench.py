@@ -241,14 +241,17 @@ def resources_bench(args):
     iteration; the middle half of the pairs shows the spread."""
     n = '4000' if args.quick else '20000'
     pairs = max(args.reps, 2) * 8
-    loops = [('open', 'open/close'), ('socket', 'socket/close'), ('thread', 'pthread_create/join')]
+    # A thread's creation and join cost ~25 us here, with run-to-run noise
+    # ten times the overhead measured: five times the pairs.
+    loops = [('open', 'open/close', pairs), ('socket', 'socket/close', pairs),
+             ('thread', 'pthread_create/join', pairs * 5)]
     runs = {'native': {}, 'memprof': {}}
     diffs = {}
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     cpu = max(os.sched_getaffinity(0))
     try:
-        for loop, name in loops:
-            for rep in range(pairs):
+        for loop, name, npairs in loops:
+            for rep in range(npairs):
                 got = {}
                 for mode in (('native', 'memprof') if rep % 2 == 0 else ('memprof', 'native')):
                     env = dict(os.environ)
@@ -263,15 +266,15 @@ def resources_bench(args):
                 diffs.setdefault(name, []).append(got['memprof'] - got['native'])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print('\nResource calls on one CPU, %d alternating pairs of runs per loop '
-          '(ns per iteration, medians)\n' % pairs)
-    print('| loop | native | memprof | overhead per call (ns) | middle half of the pairs (ns) |')
-    print('|---|---:|---:|---:|---:|')
-    for _, name in loops:
+    print('\nResource calls on one CPU, in alternating pairs of runs (ns per iteration, medians)\n')
+    print('| loop | pairs | native | memprof | overhead per call (ns) | middle half of the pairs (ns) |')
+    print('|---|---:|---:|---:|---:|---:|')
+    for _, name, npairs in loops:
         a, b = statistics.median(runs['native'][name]), statistics.median(runs['memprof'][name])
         d = sorted(x / 2 for x in diffs[name])          # two calls per iteration
         q1, q3 = d[len(d) // 4], d[(3 * len(d)) // 4]
-        print('| %s | %.0f | %.0f | %.0f | %.0f to %.0f |' % (name, a, b, statistics.median(d), q1, q3))
+        print('| %s | %d | %.0f | %.0f | %.0f | %.0f to %.0f |' % (name, npairs, a, b,
+                                                        statistics.median(d), q1, q3))
     return 0
 
 
