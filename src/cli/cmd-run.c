@@ -34,6 +34,7 @@
 #include "cli/options.h"
 #include "cli/snapshots.h"
 #include "cli/target.h"
+#include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #include "convert/leaks.h"
@@ -669,55 +670,41 @@ static char *kind_name(const char *heap_out, const char *what)
 	return r;
 }
 
-/* The file descriptor profile beside a heap profile, when the snapshot has
- * the resources section (the shim always writes it). */
-static void convert_fds(const char *snap, const char *heap_out, const struct run_settings *s)
+/* The descriptor, thread and timer profiles beside a heap profile, when the
+ * snapshot has the resources section (the shim always writes it); reported
+ * only when they fail: they always sit beside the heap profile
+ * (memprof-run(1)). */
+static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
+			      const char *heap_out)
 {
-	struct mp_snap *sn = NULL;
-	char *err = NULL, *out = NULL;
+	static const struct {
+		enum mp_profile_kind kind;
+		const char *name, *what;
+	} kinds[] = {
+		{ MP_PROFILE_FDS, "fds", "descriptor" },
+		{ MP_PROFILE_THREADS, "threads", "thread" },
+		{ MP_PROFILE_TIMERS, "timers", "timer" },
+	};
 
-	if (mp_snap_read_file(snap, &sn, &err) < 0 || !sn->has_res)
-		goto out;
-	/* Reported only when they fail: they always sit beside the heap
-	 * profile (memprof-run(1)). */
-	out = kind_name(heap_out, "fds");
-	if (!out)
-		goto out;
-	if (mp_convert_fds_snap(sn, out, &err) < 0)
-		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the descriptor profile");
-	free(out);
-	free(err);
-	err = NULL;
-	out = kind_name(heap_out, "threads");
-	if (!out)
-		goto out;
-	if (mp_convert_threads_snap(sn, out, &err) < 0)
-		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the thread profile");
-	free(out);
-	free(err);
-	err = NULL;
-	out = kind_name(heap_out, "timers");
-	if (!out)
-		goto out;
-	if (mp_convert_timers_snap(sn, out, &err) < 0)
-		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the timer profile");
-	(void)s;
-out:
-	free(out);
-	free(err);
-	mp_snap_free(sn);
+	if (!sn->has_res)
+		return;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char *err = NULL, *out = kind_name(heap_out, kinds[i].name);
+
+		if (!out)
+			return;
+		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
+			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
+		free(err);
+		free(out);
+	}
 }
 
 /* --stats: one line per converted snapshot. */
-static void print_stats(const char *snap)
+static void print_stats(const struct mp_snap *sn)
 {
-	struct mp_snap *sn = NULL;
-	char line[512], *err = NULL;
+	char line[512];
 
-	if (mp_snap_read_file(snap, &sn, &err) < 0) {
-		free(err);
-		return;   /* convert_one just read it: cannot happen but on a race */
-	}
 	if (mp_heapstats_line(sn, line, sizeof(line)) > 0) {
 		if (sn->header.seq)
 			fprintf(stderr, "memprof: pid %" PRIu64 " snapshot %" PRIu32 ": %s\n",
@@ -726,7 +713,6 @@ static void print_stats(const char *snap)
 			fprintf(stderr, "memprof: pid %" PRIu64 " at exit: %s\n", sn->header.pid,
 				line);
 	}
-	mp_snap_free(sn);
 }
 
 /* --suppressions FILE: read and parse now, before the program runs. */
@@ -806,30 +792,25 @@ static int write_leak_report(const char *path)
 }
 
 /* --leak-check: the report of one process's final snapshot. */
-static void leak_check_one(const char *snap, const struct run_settings *s)
+static void leak_check_one(const struct mp_snap *sn, struct mp_symbolizer *sym,
+			   const struct run_settings *s)
 {
-	struct mp_snap *sn = NULL;
 	struct mp_leak_report *r = NULL, **nr;
-	char *err = NULL;
 
-	if (mp_snap_read_file(snap, &sn, &err) < 0) {
-		free(err);
-		return;   /* convert_one has reported the problem */
-	}
 	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
-		goto out;
+		return;
 	if (!sn->has_leaks) {
 		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": the shim could not "
 			"run it (see its warning above)\n", sn->header.pid);
 		leaks.errors++;
-		goto out;
+		return;
 	}
-	if (mp_leaks_build(sn, 0, &r) < 0 || !(nr = realloc(leaks.reports,
+	if (mp_leaks_build_with(sn, 0, sym, &r) < 0 || !(nr = realloc(leaks.reports,
 						       (leaks.n + 1) * sizeof(*nr)))) {
 		fputs("memprof: out of memory\n", stderr);
 		mp_leaks_free(r);
 		leaks.errors++;
-		goto out;
+		return;
 	}
 	leaks.reports = nr;
 	leaks.reports[leaks.n++] = r;
@@ -839,15 +820,29 @@ static void leak_check_one(const char *snap, const struct run_settings *s)
 		mp_leaks_print_suppressions(stderr, r);
 	if (mp_leaks_failing(r, s->fail_on))
 		leaks.failing = true;
-out:
-	mp_snap_free(sn);
 }
 
+/* One snapshot: read once, symbolized once for all its profiles and the
+ * leak report. */
 static int convert_one(const char *snap, const char *out, const struct run_settings *s)
 {
-	char *err = NULL;
-	int r = mp_convert_heap(snap, out, &err);
+	struct mp_converter *cv = NULL;
+	struct mp_snap *sn = NULL;
+	char *err = NULL, *why = NULL;
+	int r = mp_snap_read_file(snap, &sn, &why);
 
+	if (r == -EBADMSG)
+		mp_set_err(&err, "malformed snapshot '%s': %s", snap, why ? why : strerror(-r));
+	else if (r < 0)
+		mp_set_err(&err, "cannot read snapshot '%s': %s", snap, strerror(-r));
+	free(why);
+	if (r == 0) {
+		r = mp_converter_new(sn, 0, &cv);
+		if (r < 0)
+			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
+	}
+	if (r == 0)
+		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
 	if (r < 0) {
 		if (err)
 			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n", err, snap);
@@ -859,11 +854,13 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 	}
 	free(err);
 	if (r >= 0)
-		convert_fds(snap, out, s);
+		convert_resources(cv, sn, out);
 	if (r >= 0 && s->stats)
-		print_stats(snap);
-	if (s->leak_check)
-		leak_check_one(snap, s);
+		print_stats(sn);
+	if (sn && s->leak_check)
+		leak_check_one(sn, cv ? mp_converter_symbolizer(cv) : NULL, s);
+	mp_converter_free(cv);
+	mp_snap_free(sn);
 	return r;
 }
 

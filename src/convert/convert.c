@@ -323,38 +323,73 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-enum { PROFILE_HEAP, PROFILE_FDS, PROFILE_THREADS, PROFILE_TIMERS };
-
 static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err);
+static int write_out_as(struct mp_pprof_builder *b, const char *what, const char *out,
+			char **ret_err);
 
-static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
+static const char *const kind_noun[] = {
+	[MP_PROFILE_HEAP] = "heap", [MP_PROFILE_FDS] = "descriptor",
+	[MP_PROFILE_THREADS] = "thread", [MP_PROFILE_TIMERS] = "timer",
+};
+
+struct mp_converter {
+	const struct mp_snap *snap;
+	struct mp_symbolizer *sym;
+	struct mapstat *st;
+};
+
+int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
+{
+	struct mp_converter *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->snap = snap;
+	r = mp_symbolizer_new(snap->maps, snap->maps_len,
+			      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &c->sym);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
+	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
+	if (r < 0) {
+		mp_converter_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void mp_converter_free(struct mp_converter *c)
+{
+	if (!c)
+		return;
+	free(c->st);
+	mp_symbolizer_free(c->sym);
+	free(c);
+}
+
+struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c)
+{
+	return c->sym;
+}
+
+static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 		      struct mp_pprof_builder **ret)
 {
+	const struct mp_snap *snap = c->snap;
 	const struct mp_snap_header *h = &snap->header;
-	struct mp_symbolizer *sym = NULL;
 	struct mp_pprof_builder *b;
-	struct mapstat *st = NULL;
 	char *comment = NULL;
 	int r;
 
-	r = mp_symbolizer_new(snap->maps, snap->maps_len,
-			      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &sym);
-	if (r < 0)
-		return r;
-	st = calloc(mp_symbolizer_nmappings(sym) + 1, sizeof(*st));
-	if (!st) {
-		mp_symbolizer_free(sym);
-		return -ENOMEM;
-	}
-	r = survey(snap, sym, st);
-	if (r < 0)
-		goto out;
-
 	b = mp_pprof_builder_new();
-	if (kind != PROFILE_HEAP) {
+	if (kind != MP_PROFILE_HEAP) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
-		const char *what = kind == PROFILE_FDS ? "fds" : kind == PROFILE_THREADS ? "threads"
-											  : "timers";
+		const char *what = kind == MP_PROFILE_FDS ? "fds" : kind == MP_PROFILE_THREADS ? "threads"
+												: "timers";
 		mp_pprof_set_period(b, what, "count", 1);
 		mp_pprof_add_sample_type(b, what, "count");
 	} else {
@@ -367,9 +402,8 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 	mp_pprof_set_time(b, (int64_t)h->end_ns,
 			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
 	if (asprintf(&comment, "memprof %s pid %" PRIu64, MP_VERSION, h->pid) < 0) {
-		r = -ENOMEM;
 		mp_pprof_builder_free(b);
-		goto out;
+		return -ENOMEM;
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
@@ -378,65 +412,89 @@ static int build_kind(const struct mp_snap *snap, unsigned flags, int kind,
 	for (size_t i = 0; i < snap->nstats; i++) {
 		if (asprintf(&comment, "%s=%" PRIu64, snap->stats[i].name,
 			     snap->stats[i].value) < 0) {
-			r = -ENOMEM;
 			mp_pprof_builder_free(b);
-			goto out;
+			return -ENOMEM;
 		}
 		mp_pprof_add_comment(b, comment);
 		free(comment);
 	}
-	add_mappings(b, snap, sym, st);
-	r = kind == PROFILE_FDS ? add_res_samples(b, snap, sym, st, MP_RES_FD)
-	    : kind == PROFILE_THREADS ? add_res_samples(b, snap, sym, st, MP_RES_THREAD)
-	    : kind == PROFILE_TIMERS ? add_res_samples(b, snap, sym, st, MP_RES_TIMER)
-				      : add_samples(b, snap, sym, st);
+	add_mappings(b, snap, c->sym, c->st);
+	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
+	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)
+	    : kind == MP_PROFILE_TIMERS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_TIMER)
+					 : add_samples(b, snap, c->sym, c->st);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
-		goto out;
+		return r;
 	}
 	*ret = b;
-out:
-	free(st);
-	mp_symbolizer_free(sym);
+	return 0;
+}
+
+int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
+		       char **ret_err)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = build_kind(c, kind, &b);
+	if (r < 0) {
+		mp_set_err(ret_err, "cannot write %s profile '%s': %s", kind_noun[kind], out,
+			   strerror(-r));
+		return r;
+	}
+	r = write_out_as(b, kind_noun[kind], out, ret_err);
+	mp_pprof_builder_free(b);
 	return r;
 }
 
-static int build(const struct mp_snap *snap, unsigned flags, struct mp_pprof_builder **ret)
+/* One profile of a snapshot, with a symbolizer of its own. */
+static int build(const struct mp_snap *snap, unsigned flags, enum mp_profile_kind kind,
+		 struct mp_pprof_builder **ret)
 {
-	return build_kind(snap, flags, PROFILE_HEAP, ret);
+	struct mp_converter *c = NULL;
+	int r = mp_converter_new(snap, flags, &c);
+
+	if (r == 0)
+		r = build_kind(c, kind, ret);
+	mp_converter_free(c);
+	return r;
+}
+
+static int convert_kind(const struct mp_snap *snap, enum mp_profile_kind kind, const char *out,
+			char **ret_err)
+{
+	struct mp_converter *c = NULL;
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	r = mp_converter_new(snap, 0, &c);
+	if (r < 0) {
+		mp_set_err(ret_err, "cannot write %s profile '%s': %s", kind_noun[kind], out,
+			   strerror(-r));
+		return r;
+	}
+	r = mp_converter_write(c, kind, out, ret_err);
+	mp_converter_free(c);
+	return r;
 }
 
 int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err)
 {
-	struct mp_pprof_builder *b = NULL;
-	int r = build_kind(snap, 0, PROFILE_TIMERS, &b);
-	if (r < 0)
-		return r;
-	r = write_out(b, out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
+	return convert_kind(snap, MP_PROFILE_TIMERS, out, ret_err);
 }
 
 int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err)
 {
-	struct mp_pprof_builder *b = NULL;
-	int r = build_kind(snap, 0, PROFILE_THREADS, &b);
-	if (r < 0)
-		return r;
-	r = write_out(b, out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
+	return convert_kind(snap, MP_PROFILE_THREADS, out, ret_err);
 }
 
 int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err)
 {
-	struct mp_pprof_builder *b = NULL;
-	int r = build_kind(snap, 0, PROFILE_FDS, &b);
-	if (r < 0)
-		return r;
-	r = write_out(b, out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
+	return convert_kind(snap, MP_PROFILE_FDS, out, ret_err);
 }
 
 /* Parse and build; on failure *ret_err says why. */
@@ -453,20 +511,26 @@ static int parse_and_build(const uint8_t *buf, size_t len, unsigned flags,
 		free(why);
 		return r;
 	}
-	r = build(snap, flags, ret);
+	r = build(snap, flags, MP_PROFILE_HEAP, ret);
 	if (r < 0)
 		mp_set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
 	mp_snap_free(snap);
 	return r;
 }
 
-static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err)
+static int write_out_as(struct mp_pprof_builder *b, const char *what, const char *out,
+			char **ret_err)
 {
-	int r = mp_pprof_write_file(b, heap_out);
+	int r = mp_pprof_write_file(b, out);
 
 	if (r < 0)
-		mp_set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
+		mp_set_err(ret_err, "cannot write %s profile '%s': %s", what, out, strerror(-r));
 	return r;
+}
+
+static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err)
+{
+	return write_out_as(b, "heap", heap_out, ret_err);
 }
 
 int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_err)
@@ -490,7 +554,7 @@ int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_
 		free(why);
 		return r;
 	}
-	r = build(snap, 0, &b);
+	r = build(snap, 0, MP_PROFILE_HEAP, &b);
 	mp_snap_free(snap);
 	if (r < 0) {
 		mp_set_err(ret_err, "cannot convert snapshot '%s': %s", snapshot_path, strerror(-r));
@@ -508,7 +572,7 @@ int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char 
 
 	if (ret_err)
 		*ret_err = NULL;
-	r = build(snap, 0, &b);
+	r = build(snap, 0, MP_PROFILE_HEAP, &b);
 	if (r < 0) {
 		mp_set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
 		return r;

@@ -49,6 +49,23 @@ int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **
  * disarmed, clock with the interval). */
 int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err);
 
+/*
+ * Several profiles of one snapshot (what memprof run writes: heap, fds,
+ * threads, timers) share one converter: the snapshot's files are opened and
+ * its addresses symbolized once.  The snapshot must outlive the converter.
+ * `flags`: MP_CONVERT_F_*.  0 or a negative errno.
+ */
+struct mp_converter;
+enum mp_profile_kind { MP_PROFILE_HEAP, MP_PROFILE_FDS, MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret);
+void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
+/* Write one profile (shapes as above) to `out`, atomically; on failure a
+ * one-line reason in *ret_err as mp_convert_heap_snap gives. */
+int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
+		       char **ret_err);
+/* Its symbolizer, for the leak report (convert/leaks.h) of the same snapshot. */
+struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c);
+
 enum {
 	/* Open no file named in the snapshot's maps: every location keeps its
 	 * address and mapping but gets no function names (for the fuzzer). */

@@ -122,8 +122,14 @@ static int cmp_leak(const void *a, const void *b)
 
 int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_leak_report **ret)
 {
+	return mp_leaks_build_with(snap, sym_flags, NULL, ret);
+}
+
+int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
+			struct mp_symbolizer *shared, struct mp_leak_report **ret)
+{
 	struct mp_leak_report *r = calloc(1, sizeof(*r));
-	struct mp_symbolizer *sym = NULL;
+	struct mp_symbolizer *sym = NULL, *own = NULL;
 	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1 */
 	uint32_t *tseen = NULL;  /* threads: stack -> leak index + 1 */
 	uint32_t *mseen = NULL;  /* timers: stack -> leak index + 1 */
@@ -139,8 +145,10 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 		mseen = calloc((size_t)snap->nstacks + 1, sizeof(*mseen));
 		if (!r->leaks || !seen || !tseen || !mseen)
 			goto fail;
-		if (mp_symbolizer_new(snap->maps, snap->maps_len, sym_flags, &sym) < 0)
-			sym = NULL;   /* addresses only */
+		if (shared)
+			sym = shared;
+		else if (mp_symbolizer_new(snap->maps, snap->maps_len, sym_flags, &own) == 0)
+			sym = own;    /* else addresses only */
 	}
 	for (size_t i = 0; i < snap->nleaks; i++) {
 		const struct mp_snap_leak_rec *rec = &snap->leaks[i];
@@ -191,14 +199,14 @@ int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_lea
 		l->count++;
 	}
 	qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
-	mp_symbolizer_free(sym);
+	mp_symbolizer_free(own);
 	free(seen);
 	free(tseen);
 	free(mseen);
 	*ret = r;
 	return 0;
 fail:
-	mp_symbolizer_free(sym);
+	mp_symbolizer_free(own);
 	free(seen);
 	free(tseen);
 	free(mseen);

@@ -63,6 +63,11 @@ int mp_leaks_parse_fail_on(const char *s, unsigned *ret);
  * -ENOMEM.
  */
 int mp_leaks_build(const struct mp_snap *snap, unsigned sym_flags, struct mp_leak_report **ret);
+/* Same with a symbolizer of the same snapshot's maps already made (e.g.
+ * mp_converter_symbolizer), which stays the caller's; NULL: as above. */
+struct mp_symbolizer;
+int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
+			struct mp_symbolizer *shared, struct mp_leak_report **ret);
 void mp_leaks_free(struct mp_leak_report *r);   /* accepts NULL */
 
 /* Suppressions: lines "leak:PATTERN" (heap), "fd:", "thread:", "timer:";
