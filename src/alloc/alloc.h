@@ -47,7 +47,7 @@ struct mp_tcache {
 	struct mp_tcache *next, *prev;   /* registry of live caches */
 };
 
-extern struct mp_tcache mp_tc_none;
+extern struct mp_tcache mp_tc_none __attribute__((visibility("hidden")));
 extern MP_TLS uintptr_t mp_tc_off;      /* this thread's cache - &mp_tc_none */
 
 static inline struct mp_tcache *mp_tc_self(void)
