@@ -232,26 +232,25 @@ def main():
 
 
 def resources_bench(args):
-    """Per-call cost of descriptor and thread tracking.  Each loop of
-    tests/bench/res-bench.c runs natively and with the shim preloaded
-    (default rate) in many short pairs whose order alternates, pinned to one
-    CPU (thread creation across CPUs is mostly the scheduler's cross-CPU
-    wake-up, noisier than the cost measured).  The overhead per call is the
-    median over the pairs of the difference, divided by the calls per
-    iteration; the middle half of the pairs shows the spread."""
+    """Per-call cost of descriptor and thread tracking.  tests/bench/res-bench.c
+    times every call of its loops on its own and prints the median of each
+    call; each loop runs natively and with the shim preloaded (default
+    rate) in pairs whose order alternates, pinned to one CPU.  The overhead
+    of a call is the median over the pairs of the difference of its
+    medians; the middle half of the pairs shows the spread.  (pthread_join's
+    time includes the new thread's start and exit, which memprof also
+    wraps.)"""
     n = '4000' if args.quick else '20000'
-    pairs = max(args.reps, 2) * 8
-    # A thread's creation and join cost ~25 us here, with run-to-run noise
-    # ten times the overhead measured: five times the pairs.
-    loops = [('open', 'open/close', pairs), ('socket', 'socket/close', pairs),
-             ('thread', 'pthread_create/join', pairs * 5)]
+    pairs = max(args.reps, 2) * 4
+    loops = ['open', 'socket', 'thread']
     runs = {'native': {}, 'memprof': {}}
     diffs = {}
+    names = []
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     cpu = max(os.sched_getaffinity(0))
     try:
-        for loop, name, npairs in loops:
-            for rep in range(npairs):
+        for loop in loops:
+            for rep in range(pairs):
                 got = {}
                 for mode in (('native', 'memprof') if rep % 2 == 0 else ('memprof', 'native')):
                     env = dict(os.environ)
@@ -261,20 +260,26 @@ def resources_bench(args):
                     out = subprocess.run([args.res_bench, n, loop], capture_output=True, text=True,
                                          env=env, check=True,
                                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu})).stdout
-                    got[mode] = float(out.rsplit(' ', 1)[1])
-                    runs[mode].setdefault(name, []).append(got[mode])
-                diffs.setdefault(name, []).append(got['memprof'] - got['native'])
+                    got[mode] = {}
+                    for line in out.splitlines():
+                        name, ns = line.rsplit(' ', 1)
+                        got[mode][name] = float(ns)
+                        runs[mode].setdefault(name, []).append(float(ns))
+                        if name not in names:
+                            names.append(name)
+                for name in got['native']:
+                    diffs.setdefault(name, []).append(got['memprof'][name] - got['native'][name])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print('\nResource calls on one CPU, in alternating pairs of runs (ns per iteration, medians)\n')
-    print('| loop | pairs | native | memprof | overhead per call (ns) | middle half of the pairs (ns) |')
-    print('|---|---:|---:|---:|---:|---:|')
-    for _, name, npairs in loops:
+    print('\nResource calls on one CPU, %d alternating pairs of runs per loop '
+          '(median ns per call)\n' % pairs)
+    print('| call | native | memprof | overhead (ns) | middle half of the pairs (ns) |')
+    print('|---|---:|---:|---:|---:|')
+    for name in names:
         a, b = statistics.median(runs['native'][name]), statistics.median(runs['memprof'][name])
-        d = sorted(x / 2 for x in diffs[name])          # two calls per iteration
+        d = sorted(diffs[name])
         q1, q3 = d[len(d) // 4], d[(3 * len(d)) // 4]
-        print('| %s | %d | %.0f | %.0f | %.0f | %.0f to %.0f |' % (name, npairs, a, b,
-                                                        statistics.median(d), q1, q3))
+        print('| %s | %.0f | %.0f | %.0f | %.0f to %.0f |' % (name, a, b, statistics.median(d), q1, q3))
     return 0
 
 
