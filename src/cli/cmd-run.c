@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #include "convert/leaks.h"
+#include "symbolize/symbolize.h"
 
 #define SHIM_NAME "libmemprof.so"
 #define MAX_DEPTH 256
@@ -469,6 +471,87 @@ static void numbered_poll(struct numbered_run *nr)
 	nr->failures += mp_snapshots_collect(nr->snapdir, nr->ops, &nr->kept);
 }
 
+/*
+ * While the target runs, a thread of ours opens the files it has mapped and
+ * loads their symbols and DWARF (inflating compressed debug sections: 60 ms
+ * for libc's), so that converting its snapshot when it exits takes that much
+ * less.  The work is used only if the snapshot's executable mappings are
+ * exactly the ones read here (a program that dlopens more, or a script that
+ * starts another program, is symbolized afresh).  Every conversion waits for
+ * this thread first: libdw is used by one thread at a time.
+ */
+static struct {
+	pthread_t thread;
+	bool started;
+	pid_t pid;
+	int stop;                       /* atomic: the target is gone */
+	struct mp_symbolizer *sym;      /* warmed, or NULL */
+} prewarm;
+
+static void *prewarm_main(void *arg)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd;
+
+	(void)arg;
+	/* Let the dynamic loader map the program's libraries first. */
+	for (int i = 0; i < 10; i++) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		if (__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		nanosleep(&ts, NULL);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)prewarm.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			char *nb = cap < ((size_t)16 << 20) ? realloc(buf, cap = cap * 2 + 65536) : NULL;
+
+			if (!nb)
+				goto out;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE) &&
+	    mp_symbolizer_new(buf, len, 0, &prewarm.sym) == 0)
+		mp_symbolizer_warm(prewarm.sym);
+out:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+static void prewarm_start(pid_t pid)
+{
+	prewarm.pid = pid;
+	prewarm.started = pthread_create(&prewarm.thread, NULL, prewarm_main, NULL) == 0;
+}
+
+/* The warmed symbolizer (or NULL) once the thread is done. */
+static struct mp_symbolizer *prewarm_finish(void)
+{
+	if (prewarm.started) {
+		__atomic_store_n(&prewarm.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(prewarm.thread, NULL);
+		prewarm.started = false;
+	}
+	return prewarm.sym;
+}
+
 static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
 			struct child_state *c, struct numbered_run *nr)
 {
@@ -551,6 +634,8 @@ static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
 		fprintf(stderr, "memprof: cannot run '%s': %s\n", argv[0], strerror(exec_errno));
 		ret = exec_errno == ENOENT ? 127 : 126;
 	}
+	else
+		prewarm_start(c->pid);     /* the program is running */
 
 	while (reap(c)) {
 		siginfo_t si;
@@ -837,7 +922,7 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		mp_set_err(&err, "cannot read snapshot '%s': %s", snap, strerror(-r));
 	free(why);
 	if (r == 0) {
-		r = mp_converter_new(sn, 0, &cv);
+		r = mp_converter_new_with(sn, 0, prewarm_finish(), &cv);
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}
@@ -1264,6 +1349,8 @@ cleanup:
 		unlink(preload);
 	if (snapdir)
 		rmdir(snapdir);
+	mp_symbolizer_free(prewarm_finish());
+	prewarm.sym = NULL;
 out:
 	for (size_t i = 0; i < leaks.n; i++)
 		mp_leaks_free(leaks.reports[i]);

@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,10 +336,17 @@ static const char *const kind_noun[] = {
 struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
+	bool own_sym;
 	struct mapstat *st;
 };
 
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
+{
+	return mp_converter_new_with(snap, flags, NULL, ret);
+}
+
+int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
+			  struct mp_converter **ret)
 {
 	struct mp_converter *c = calloc(1, sizeof(*c));
 	int r;
@@ -346,11 +354,17 @@ int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_conve
 	if (!c)
 		return -ENOMEM;
 	c->snap = snap;
-	r = mp_symbolizer_new(snap->maps, snap->maps_len,
-			      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &c->sym);
-	if (r < 0) {
-		free(c);
-		return r;
+	if (sym && !(flags & MP_CONVERT_F_NO_FILES) &&
+	    mp_symbolizer_matches(sym, snap->maps, snap->maps_len)) {
+		c->sym = sym;
+	} else {
+		r = mp_symbolizer_new(snap->maps, snap->maps_len,
+				      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &c->sym);
+		if (r < 0) {
+			free(c);
+			return r;
+		}
+		c->own_sym = true;
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
 	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
@@ -367,7 +381,8 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
-	mp_symbolizer_free(c->sym);
+	if (c->own_sym)
+		mp_symbolizer_free(c->sym);
 	free(c);
 }
 

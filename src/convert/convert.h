@@ -58,6 +58,12 @@ int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **r
 struct mp_converter;
 enum mp_profile_kind { MP_PROFILE_HEAP, MP_PROFILE_FDS, MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret);
+/* Same, using `sym` (which stays the caller's) when it was made from the
+ * same executable mappings as the snapshot's (mp_symbolizer_matches), e.g.
+ * one made and warmed while the process ran; otherwise as above. */
+struct mp_symbolizer;
+int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
+			  struct mp_converter **ret);
 void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
 /* Write one profile (shapes as above) to `out`, atomically; on failure a
  * one-line reason in *ret_err as mp_convert_heap_snap gives. */

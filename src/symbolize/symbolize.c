@@ -54,6 +54,8 @@ struct cu_range {
 struct mapping {
 	struct mp_sym_mapping pub;
 	char *path;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
 	char build_id[2 * 64 + 1];
 	Dwfl *dwfl;                 /* NULL when no ELF */
 	Dwfl_Module *mod;
@@ -238,6 +240,9 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 		m->pub.limit = x[i]->end;
 		m->pub.offset = x[i]->offset;
 		m->pub.build_id = m->build_id;
+		m->inode = x[i]->inode;
+		m->dev_major = x[i]->dev_major;
+		m->dev_minor = x[i]->dev_minor;
 		if (!(flags & MP_SYM_F_NO_FILES))
 			load(m, x[i]);
 		m->path = x[i]->path;       /* taken over */
@@ -253,6 +258,61 @@ fail:
 	mp_maps_free(e, n);
 	mp_symbolizer_free(s);
 	return r;
+}
+
+static int build_cu_table(struct mapping *m);
+
+bool mp_symbolizer_matches(const struct mp_symbolizer *s, const char *maps, size_t len)
+{
+	struct mp_maps_entry *e = NULL, **x = NULL;
+	size_t n = 0, nx = 0, k = 0;
+	bool same = false;
+
+	if (mp_maps_parse(maps, len, &e, &n) < 0)
+		return false;
+	x = malloc((n ? n : 1) * sizeof(*x));
+	if (!x)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].perms[2] == 'x')
+			x[nx++] = &e[i];
+	qsort(x, nx, sizeof(*x), cmp_start);
+	same = true;
+	/* The same walk as mp_symbolizer_new, compared mapping by mapping. */
+	for (size_t i = 0; i < nx && same; i++) {
+		const struct mapping *m;
+
+		if (k && x[i]->start < s->maps[k - 1].pub.limit)
+			continue;
+		if (k == s->nmaps) {
+			same = false;
+			break;
+		}
+		m = &s->maps[k++];
+		same = m->pub.start == x[i]->start && m->pub.limit == x[i]->end &&
+		       m->pub.offset == x[i]->offset && m->inode == x[i]->inode &&
+		       m->dev_major == x[i]->dev_major && m->dev_minor == x[i]->dev_minor &&
+		       strcmp(m->path, x[i]->path) == 0;
+	}
+	same = same && k == s->nmaps;
+out:
+	free(x);
+	mp_maps_free(e, n);
+	return same;
+}
+
+void mp_symbolizer_warm(struct mp_symbolizer *s)
+{
+	for (size_t i = 0; i < s->nmaps; i++) {
+		struct mapping *m = &s->maps[i];
+		Dwarf_Addr bias;
+
+		if (!m->mod)
+			continue;
+		(void)dwfl_module_getsymtab(m->mod);
+		if (dwfl_module_getdwarf(m->mod, &bias) && !m->cus_built)
+			(void)build_cu_table(m);
+	}
 }
 
 void mp_symbolizer_free(struct mp_symbolizer *s)

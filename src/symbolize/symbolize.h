@@ -93,6 +93,19 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 
 void mp_symbolizer_free(struct mp_symbolizer *s);   /* accepts NULL */
 
+/*
+ * Do now what the first lookups would do: load every file's symbol table
+ * and DWARF (inflating compressed debug sections) and index its units.
+ * For a symbolizer made while the process still runs (memprof run does it
+ * beside the target), so that converting its snapshot later is quick.
+ */
+void mp_symbolizer_warm(struct mp_symbolizer *s);
+
+/* True when `maps` (maps text as for mp_symbolizer_new) has exactly the
+ * executable mappings `s` was made from (same ranges, offsets, files): then
+ * `s` symbolizes that process's addresses as a new one would. */
+bool mp_symbolizer_matches(const struct mp_symbolizer *s, const char *maps, size_t len);
+
 /* The executable mappings, sorted by start address, indexes 0..n-1.  Valid
  * until mp_symbolizer_free. */
 size_t mp_symbolizer_nmappings(const struct mp_symbolizer *s);

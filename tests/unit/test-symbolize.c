@@ -17,6 +17,7 @@
 #include <link.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
@@ -488,6 +489,61 @@ static void test_fallbacks(void)
 	rmdir(dir);
 }
 
+/*
+ * A symbolizer warmed ahead (memprof run makes one while the target runs)
+ * matches the maps it was made from and no others, and answers as a fresh
+ * one does.
+ */
+static void test_warm(void)
+{
+	size_t len;
+	char *maps = read_text("/proc/self/maps", &len);
+	struct mp_symbolizer *warm = NULL, *fresh = NULL;
+	struct mp_sym_result a, b;
+
+	CHECK_INT(mp_symbolizer_new(maps, len, 0, &warm), 0);
+	CHECK_INT(mp_symbolizer_new(maps, len, 0, &fresh), 0);
+	if (!warm || !fresh)
+		return;
+	mp_symbolizer_warm(warm);
+	CHECK(mp_symbolizer_matches(warm, maps, len));
+	CHECK_INT(mp_symbolize(warm, (uint64_t)(uintptr_t)&sym_leaf, &a), 0);
+	CHECK_INT(mp_symbolize(fresh, (uint64_t)(uintptr_t)&sym_leaf, &b), 0);
+	CHECK_INT(a.source, b.source);
+	CHECK_U64(a.nframes, b.nframes);
+	if (a.nframes == 1 && b.nframes == 1) {
+		CHECK_STR(a.frames[0].function, "sym_leaf");
+		CHECK_STR(a.frames[0].file, b.frames[0].file);
+		CHECK_INT(a.frames[0].line, b.frames[0].line);
+	}
+	CHECK_INT(mp_symbolize(warm, (uint64_t)(uintptr_t)&printf, &a), 0);
+	CHECK(a.mapping != NULL && a.nframes >= 1);
+
+	/* The maps without their first executable mapping: no match. */
+	size_t cut_len = 0;
+	char *cut = malloc(len + 1);
+	bool dropped = false;
+	for (size_t off = 0; off < len;) {
+		const char *l = maps + off, *nl = memchr(l, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - l) + 1 : len - off;
+		const char *sp = memchr(l, ' ', n);
+		if (!dropped && sp && (size_t)(sp - l) + 3 < n && sp[3] == 'x')
+			dropped = true;
+		else {
+			memcpy(cut + cut_len, l, n);
+			cut_len += n;
+		}
+		off += n;
+	}
+	CHECK(dropped);
+	CHECK(!mp_symbolizer_matches(warm, cut, cut_len));
+	free(cut);
+	CHECK(!mp_symbolizer_matches(warm, "", 0));
+	mp_symbolizer_free(warm);
+	mp_symbolizer_free(fresh);
+	free(maps);
+}
+
 int main(void)
 {
 	/* Local files only, whatever the environment says. */
@@ -495,5 +551,6 @@ int main(void)
 	test_maps_parse();
 	test_self();
 	test_fallbacks();
+	test_warm();
 	return tap_done();
 }
