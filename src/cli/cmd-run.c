@@ -475,10 +475,11 @@ static void numbered_poll(struct numbered_run *nr)
  * While the target runs, a thread of ours opens the files it has mapped and
  * loads their symbols and DWARF (inflating compressed debug sections: 60 ms
  * for libc's), so that converting its snapshot when it exits takes that much
- * less.  The work is used only if the snapshot's executable mappings are
- * exactly the ones read here (a program that dlopens more, or a script that
- * starts another program, is symbolized afresh).  Every conversion waits for
- * this thread first: libdw is used by one thread at a time.
+ * less.  A snapshot's conversion takes the files loaded here for the
+ * mappings it shares with the maps read then (libraries a program dlopens
+ * later, or the files of another program a script starts, are loaded
+ * afresh).  Every conversion waits for this thread first: libdw is used by
+ * one thread at a time.
  */
 static struct {
 	pthread_t thread;

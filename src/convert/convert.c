@@ -336,7 +336,6 @@ static const char *const kind_noun[] = {
 struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
-	bool own_sym;
 	struct mapstat *st;
 };
 
@@ -354,17 +353,11 @@ int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_
 	if (!c)
 		return -ENOMEM;
 	c->snap = snap;
-	if (sym && !(flags & MP_CONVERT_F_NO_FILES) &&
-	    mp_symbolizer_matches(sym, snap->maps, snap->maps_len)) {
-		c->sym = sym;
-	} else {
-		r = mp_symbolizer_new(snap->maps, snap->maps_len,
-				      flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, &c->sym);
-		if (r < 0) {
-			free(c);
-			return r;
-		}
-		c->own_sym = true;
+	r = mp_symbolizer_new_from(snap->maps, snap->maps_len,
+				   flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, sym, &c->sym);
+	if (r < 0) {
+		free(c);
+		return r;
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
 	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
@@ -381,8 +374,7 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
-	if (c->own_sym)
-		mp_symbolizer_free(c->sym);
+	mp_symbolizer_free(c->sym);
 	free(c);
 }
 

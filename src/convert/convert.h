@@ -58,9 +58,9 @@ int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **r
 struct mp_converter;
 enum mp_profile_kind { MP_PROFILE_HEAP, MP_PROFILE_FDS, MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret);
-/* Same, using `sym` (which stays the caller's) when it was made from the
- * same executable mappings as the snapshot's (mp_symbolizer_matches), e.g.
- * one made and warmed while the process ran; otherwise as above. */
+/* Same, taking the files `sym` (which stays the caller's and must outlive
+ * the converter) has loaded for the same mappings, e.g. a symbolizer made
+ * and warmed while the process ran (mp_symbolizer_new_from). */
 struct mp_symbolizer;
 int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
 			  struct mp_converter **ret);

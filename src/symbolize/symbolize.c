@@ -62,6 +62,8 @@ struct mapping {
 	struct cu_range *cus;       /* sorted by lo; built on the first miss */
 	size_t ncus;
 	bool cus_built;
+	bool borrowed_dwfl;         /* dwfl, mod belong to another symbolizer */
+	bool borrowed_cus;          /* cus too */
 };
 
 struct entry {
@@ -205,7 +207,36 @@ static int cmp_start(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
+/* The donor's mapping of the same range, offset and file as e, or NULL. */
+static struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_maps_entry *e)
+{
+	size_t lo = 0, hi = d ? d->nmaps : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->maps[mid].pub.start < e->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == (d ? d->nmaps : 0))
+		return NULL;
+	struct mapping *m = &d->maps[lo];
+	if (m->pub.start != e->start || m->pub.limit != e->end || m->pub.offset != e->offset ||
+	    m->inode != e->inode || m->dev_major != e->dev_major || m->dev_minor != e->dev_minor ||
+	    strcmp(m->path, e->path) != 0 || !m->pub.has_elf)
+		return NULL;
+	return m;
+}
+
 int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_symbolizer **ret)
+{
+	return mp_symbolizer_new_from(maps, len, flags, NULL, ret);
+}
+
+int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
 {
 	struct mp_maps_entry *e = NULL, **x = NULL;
 	struct mp_symbolizer *s;
@@ -243,8 +274,23 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 		m->inode = x[i]->inode;
 		m->dev_major = x[i]->dev_major;
 		m->dev_minor = x[i]->dev_minor;
-		if (!(flags & MP_SYM_F_NO_FILES))
+		struct mapping *d = flags & MP_SYM_F_NO_FILES ? NULL : donor_mapping(donor, x[i]);
+		if (d) {
+			/* Same file at the same place: the donor's loaded module. */
+			m->dwfl = d->dwfl;
+			m->mod = d->mod;
+			m->borrowed_dwfl = true;
+			m->pub.has_elf = true;
+			memcpy(m->build_id, d->build_id, sizeof(m->build_id));
+			if (d->cus_built) {
+				m->cus = d->cus;
+				m->ncus = d->ncus;
+				m->cus_built = true;
+				m->borrowed_cus = true;
+			}
+		} else if (!(flags & MP_SYM_F_NO_FILES)) {
 			load(m, x[i]);
+		}
 		m->path = x[i]->path;       /* taken over */
 		x[i]->path = NULL;
 		m->pub.path = m->path;
@@ -261,45 +307,6 @@ fail:
 }
 
 static int build_cu_table(struct mapping *m);
-
-bool mp_symbolizer_matches(const struct mp_symbolizer *s, const char *maps, size_t len)
-{
-	struct mp_maps_entry *e = NULL, **x = NULL;
-	size_t n = 0, nx = 0, k = 0;
-	bool same = false;
-
-	if (mp_maps_parse(maps, len, &e, &n) < 0)
-		return false;
-	x = malloc((n ? n : 1) * sizeof(*x));
-	if (!x)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (e[i].perms[2] == 'x')
-			x[nx++] = &e[i];
-	qsort(x, nx, sizeof(*x), cmp_start);
-	same = true;
-	/* The same walk as mp_symbolizer_new, compared mapping by mapping. */
-	for (size_t i = 0; i < nx && same; i++) {
-		const struct mapping *m;
-
-		if (k && x[i]->start < s->maps[k - 1].pub.limit)
-			continue;
-		if (k == s->nmaps) {
-			same = false;
-			break;
-		}
-		m = &s->maps[k++];
-		same = m->pub.start == x[i]->start && m->pub.limit == x[i]->end &&
-		       m->pub.offset == x[i]->offset && m->inode == x[i]->inode &&
-		       m->dev_major == x[i]->dev_major && m->dev_minor == x[i]->dev_minor &&
-		       strcmp(m->path, x[i]->path) == 0;
-	}
-	same = same && k == s->nmaps;
-out:
-	free(x);
-	mp_maps_free(e, n);
-	return same;
-}
 
 void mp_symbolizer_warm(struct mp_symbolizer *s)
 {
@@ -320,10 +327,11 @@ void mp_symbolizer_free(struct mp_symbolizer *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nmaps; i++) {
-		if (s->maps[i].dwfl)
+		if (s->maps[i].dwfl && !s->maps[i].borrowed_dwfl)
 			dwfl_end(s->maps[i].dwfl);
 		free(s->maps[i].path);
-		free(s->maps[i].cus);
+		if (!s->maps[i].borrowed_cus)
+			free(s->maps[i].cus);
 	}
 	free(s->maps);
 	for (size_t i = 0; i < s->nentries; i++)

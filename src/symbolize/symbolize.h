@@ -101,10 +101,15 @@ void mp_symbolizer_free(struct mp_symbolizer *s);   /* accepts NULL */
  */
 void mp_symbolizer_warm(struct mp_symbolizer *s);
 
-/* True when `maps` (maps text as for mp_symbolizer_new) has exactly the
- * executable mappings `s` was made from (same ranges, offsets, files): then
- * `s` symbolizes that process's addresses as a new one would. */
-bool mp_symbolizer_matches(const struct mp_symbolizer *s, const char *maps, size_t len);
+/*
+ * mp_symbolizer_new, taking every executable mapping that `donor` (NULL: none)
+ * has too, same range, offset and file, from the donor as it is, files
+ * opened and loaded (e.g. warmed while the process ran), instead of opening
+ * it again.  The donor must outlive the new symbolizer and not be used at
+ * the same time.
+ */
+int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret);
 
 /* The executable mappings, sorted by start address, indexes 0..n-1.  Valid
  * until mp_symbolizer_free. */
