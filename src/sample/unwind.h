@@ -17,35 +17,67 @@
 
 #include "sample/stacks.h"
 
+enum { MP_UNWIND_FAST = 0, MP_UNWIND_LIBUNWIND = 1, MP_UNWIND_CHECK = 2 };
+
 /* Frames whose pc lies in [lo, hi) at the top of a captured stack are dropped
- * (the shim's own code).  0 on success. */
-int mp_unwind_init(uintptr_t skip_lo, uintptr_t skip_hi);
+ * (the shim's own code).  `mode`: MP_UNWIND_*.  0 on success. */
+int mp_unwind_init(uintptr_t skip_lo, uintptr_t skip_hi, unsigned mode);
 
 extern uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;
+extern unsigned mp_unwind_mode;
+extern uint64_t mp_unwind_checked, mp_unwind_differed;   /* MP_UNWIND_CHECK */
 int unw_backtrace(void **buffer, int size);      /* <libunwind.h> */
+
+/*
+ * memprof's own walker (fastunwind.c): every frame by its .eh_frame rule
+ * (CFA from RSP or RBP, return address at CFA - 8), rules cached per return
+ * address.  Returns the number of pcs stored, first the return address into
+ * its caller, or UINT32_MAX when some frame needs more than that (a signal
+ * frame, an expression, code without unwind information): then libunwind
+ * walks the stack instead.
+ */
+int mp_fastunwind_init(void);
+uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max);
+/* Around fork (the rule table's insert lock). */
+void mp_fastunwind_lock(void);
+void mp_fastunwind_unlock(void);
+void mp_fastunwind_after_fork_child(void);
 
 /* Room for the shim's own frames on top of a full stack. */
 #define MP_UNWIND_EXTRA_FRAMES 16
 
+uint32_t mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow);
+
 /*
  * Capture the calling thread's stack, innermost first, at most `max` return
  * addresses after the skipped frames.  Returns the number stored.  Inlined
- * into its callers: every frame of the shim's own is one more frame for
- * libunwind to walk (~15 ns each) and then drop.
+ * into its callers: every frame of the shim's own is one more frame to walk
+ * and then drop.
  */
 static inline __attribute__((always_inline)) uint32_t mp_unwind_capture(uint64_t *ret_pcs,
 									 uint32_t max)
 {
-	void *buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+	uint64_t buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+	uint32_t n = UINT32_MAX;
 	if (max > MP_MAX_DEPTH)
 		max = MP_MAX_DEPTH;
-	int n = unw_backtrace(buf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
-	int i = 0;
-	while (i < n && (uintptr_t)buf[i] >= mp_unwind_skip_lo && (uintptr_t)buf[i] < mp_unwind_skip_hi)
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES);
+	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
+		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+		int k = unw_backtrace(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
+		if (n != UINT32_MAX)
+			mp_unwind_check(buf, n, vbuf, k);
+		n = k > 0 ? (uint32_t)k : 0;
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = (uint64_t)(uintptr_t)vbuf[i];
+	}
+	uint32_t i = 0;
+	while (i < n && buf[i] >= mp_unwind_skip_lo && buf[i] < mp_unwind_skip_hi)
 		i++;
 	uint32_t out = 0;
 	for (; i < n && out < max; i++)
-		ret_pcs[out++] = (uint64_t)(uintptr_t)buf[i];
+		ret_pcs[out++] = buf[i];
 	return out;
 }
 

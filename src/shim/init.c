@@ -77,10 +77,12 @@ static void atfork_prepare(void)
 	mp_tls.busy++;
 	mp_prof_lock();
 	mp_live_lock_all();
+	mp_fastunwind_lock();
 }
 
 static void atfork_parent(void)
 {
+	mp_fastunwind_unlock();
 	mp_live_unlock_all();
 	mp_prof_unlock();
 	mp_tls.busy--;
@@ -90,6 +92,7 @@ static void atfork_child(void)
 {
 	/* Only the forking thread exists here; locks it did not hold in prepare
 	 * cannot be held, and those it held are re-initialized. */
+	mp_fastunwind_after_fork_child();
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
 	mp_shim.pid = getpid();
@@ -136,7 +139,7 @@ void mp_shim_init(void)
 		uintptr_t lo, hi;
 		own_text_range(&lo, &hi);
 		exclude_own_data();
-		mp_unwind_init(lo, hi);
+		mp_unwind_init(lo, hi, o->unwind);
 		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	}
 	mp_shim.enabled = ok;
@@ -241,6 +244,12 @@ void mp_shim_exit_snapshot(void)
 		if (bad)
 			mp_warn("allocator invariant broken (alloc/ line ", mp_utoa((uint64_t)-bad, num),
 				")", NULL);
+	}
+	if (mp_unwind_mode == MP_UNWIND_CHECK) {
+		/* unwind=2 (tests): how memprof's walker fared against libunwind. */
+		char a[24], b[24];
+		mp_warn("unwind check: ", mp_utoa(mp_unwind_differed, a), " of ",
+			mp_utoa(mp_unwind_checked, b));
 	}
 	int r = mp_snapshot_write(0, MP_SNAP_F_FINAL | (mp_shim.forked ? MP_SNAP_F_FORKED : 0));
 	if (r == 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sample/stacks.h"
+#include "sample/unwind.h"
 #include "shim/shim.h"
 
 enum opt_type { OPT_U64, OPT_U32, OPT_BOOL, OPT_PATH, OPT_DURATION, OPT_ALLOCATOR };
@@ -38,6 +39,9 @@ static const struct opt_desc opts[] = {
 	  "scan the heap for leaks at exit (needs allocator=memprof)" },
 	{ "allocator", OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF, 0, 1,
 	  "memprof (own size-class allocator) or system (glibc's malloc)" },
+	{ "unwind", OPT_U32, offsetof(struct mp_options, unwind), 0, 0, 2,
+	  "stack walker: 0 = memprof's (libunwind where it cannot), 1 = libunwind only, "
+	  "2 = both, counting the stacks where they differ (for tests)" },
 };
 
 void mp_options_default(struct mp_options *o)

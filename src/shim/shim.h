@@ -28,6 +28,7 @@ struct mp_options {
 	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
 	int allocator;             /* allocator=: MP_ALLOCATOR_* */
 	int leak;                  /* leak=: run the leak scan at exit */
+	uint32_t unwind;           /* unwind=: MP_UNWIND_* (sample/unwind.h) */
 };
 
 struct mp_shim_state {

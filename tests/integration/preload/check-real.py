@@ -3,7 +3,10 @@
 """Real programs from Debian produce byte-identical output and the same exit
 status under `memprof run` (default rate and --rate 1, on memprof's own
 allocator, and at the default rate on glibc's with --allocator system), and
-their profiles open in go tool pprof.  usage: check-real.py MEMPROF"""
+their profiles open in go tool pprof; memprof's own stack walker finds, on
+every stack of every allocation, the frames libunwind finds (unwind=2, the
+shim preloaded directly).  usage: check-real.py MEMPROF (MEMPROF_SHIM set)"""
+import re
 import os
 import shutil
 import subprocess
@@ -84,6 +87,20 @@ def main():
                          % (name, rate, allocs))
                 except Exception as e:  # noqa: BLE001
                     t.ok(False, '%s rate %s: go tool pprof reads the profile' % (name, rate), e)
+            # Both walkers on every allocation's stack: they must agree.
+            shim = os.environ.get('MEMPROF_SHIM')
+            if shim:
+                venv = dict(env, LD_PRELOAD=shim, MEMPROF_OPTIONS='rate=1,unwind=2,snapdir=' + d)
+                got = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=venv)
+                checks = re.findall(r'memprof: warning: unwind check: (\d+) of (\d+)\n', got.stderr)
+                total = sum(int(n) for _, n in checks)
+                t.ok(got.stdout == want.stdout and checks and total > 0 and
+                     all(int(bad) == 0 for bad, _ in checks),
+                     '%s: memprof\'s stack walker agrees with libunwind on %d stacks'
+                     % (name, total), got.stderr[-500:])
+                for f in os.listdir(d):
+                    if f.endswith('.snap'):
+                        os.unlink(os.path.join(d, f))
     return t.done()
 
 

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fast x86-64 stack walker for the common case (see unwind.h).
+ *
+ * Every frame is unwound with the rule its return address's row of the
+ * .eh_frame call frame information gives: CFA = RSP or RBP + offset, the
+ * return address at CFA - 8, RBP restored from CFA + offset or unchanged.
+ * Those rules are computed once per return address (libgcc's
+ * _Unwind_Find_FDE finds the FDE; the CIE and FDE programs are run here up
+ * to the call) and kept in a table mapped here, read without a lock.
+ * Anything else (no FDE, a CFA or register rule given by an expression,
+ * a signal frame, a stack that does not grow) makes the whole walk fail and
+ * the caller falls back to libunwind, which handles them.
+ *
+ * In the target: no allocation, no lock on the hit path; computing a new
+ * rule takes a mutex and may call into libgcc (which uses dl_iterate_phdr).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sample/unwind.h"
+#include "sample/vm.h"
+
+/* libgcc_s (unwind-dw2-fde.h): the FDE covering pc, and the function's start. */
+struct dwarf_eh_bases {
+	void *tbase;
+	void *dbase;
+	void *func;
+};
+extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
+
+/* A rule, packed into a word: kind in bits 0-1, CFA offset in 16-39 (signed),
+ * RBP's offset from the CFA in 40-63 (signed; 0: RBP unchanged). */
+enum { K_NONE = 0, K_RSP = 1, K_RBP = 2, K_END = 3 };
+#define RULE_BAD UINT64_MAX                  /* unsupported: fall back */
+
+struct slot {
+	uint64_t pc;                            /* return address; 0: empty */
+	uint64_t rule;
+};
+
+/*
+ * Rules by return address: open addressing, read without a lock.  A table
+ * grows by doubling into a new one, published whole; the old one stays
+ * mapped (a reader may still be in it), so the tables ever made cost at
+ * most twice the last.  Small on purpose: a program's hot return addresses
+ * are a few thousand, and a table that fits the cache is most of the speed.
+ */
+struct table {
+	size_t bits, used;
+	struct slot slots[];
+};
+
+#define MIN_BITS 12
+#define MAX_BITS 22
+#define MAX_PROBE 32
+
+static struct table *table;                 /* the current one, atomic */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct table *table_new(size_t bits)
+{
+	struct table *t = mp_vm_reserve(sizeof(*t) + ((size_t)1 << bits) * sizeof(struct slot));
+	if (t)
+		t->bits = bits;
+	return t;
+}
+
+int mp_fastunwind_init(void)
+{
+	if (!table)
+		__atomic_store_n(&table, table_new(MIN_BITS), __ATOMIC_RELEASE);
+	return table ? 0 : -ENOMEM;
+}
+
+/* Nearby return addresses (the call sites of one hot function) go to
+ * nearby slots, so a walk touches few cache lines; the bits above a page
+ * keep libraries apart. */
+void mp_fastunwind_lock(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+void mp_fastunwind_unlock(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+void mp_fastunwind_after_fork_child(void)
+{
+	pthread_mutex_init(&table_lock, NULL);
+}
+
+static size_t slot_of(uint64_t pc, size_t bits)
+{
+	return (size_t)(((pc >> 4) ^ (pc >> 12 << (bits - 4)) ^ (pc >> 24)) &
+			(((size_t)1 << bits) - 1));
+}
+
+/* Under table_lock.  False when MAX_PROBE slots from its home are taken. */
+static bool table_put(struct table *t, uint64_t pc, uint64_t rule)
+{
+	size_t mask = ((size_t)1 << t->bits) - 1, s = slot_of(pc, t->bits);
+	for (size_t i = 0; i < MAX_PROBE; i++) {
+		struct slot *e = &t->slots[(s + i) & mask];
+		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_RELAXED);
+		if (k == pc)
+			return true;
+		if (k == 0) {
+			e->rule = rule;
+			__atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
+			t->used++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Under table_lock: a table twice as big with everything, published. */
+static void table_grow(struct table *t)
+{
+	struct table *n = t->bits < MAX_BITS ? table_new(t->bits + 1) : NULL;
+	if (!n)
+		return;
+	for (size_t i = 0; i < ((size_t)1 << t->bits); i++) {
+		const struct slot *e = &t->slots[i];
+		if (e->pc)
+			(void)table_put(n, e->pc, e->rule);
+	}
+	__atomic_store_n(&table, n, __ATOMIC_RELEASE);
+}
+
+/* ---- reading CFI ---- */
+
+struct cur {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint8_t u8(struct cur *c)
+{
+	if (c->p >= c->end) {
+		c->bad = true;
+		return 0;
+	}
+	return *c->p++;
+}
+
+static uint64_t uleb(struct cur *c)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t b = u8(c);
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	c->bad = true;
+	return 0;
+}
+
+static int64_t sleb(struct cur *c)
+{
+	int64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+	do {
+		b = u8(c);
+		v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
+		shift += 7;
+	} while ((b & 0x80) && shift < 64 && !c->bad);
+	if (shift < 64 && (b & 0x40))
+		v = (int64_t)((uint64_t)v | (~(uint64_t)0 << shift));
+	return v;
+}
+
+static void skip(struct cur *c, size_t n)
+{
+	if ((size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return;
+	}
+	c->p += n;
+}
+
+/* Size of an encoded pointer's value (DW_EH_PE_* low nibble); 0: LEB128,
+ * -1: not known. */
+static int enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: return 8;          /* absptr */
+	case 0x01: case 0x09: return 0;
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	case 0x04: case 0x0c: return 8;
+	default: return -1;
+	}
+}
+
+static void skip_encoded(struct cur *c, uint8_t enc)
+{
+	int n;
+	if (enc == 0xff)              /* omit */
+		return;
+	n = enc_size(enc);
+	if (n < 0)
+		c->bad = true;
+	else if (n == 0)
+		(void)uleb(c);
+	else
+		skip(c, (size_t)n);
+}
+
+/* The register rules this walker follows; anything else is "bad". */
+struct row {
+	int cfa_reg;
+	int64_t cfa_off;
+	int rbp;                      /* 0 same, 1 at CFA + rbp_off, 2 bad */
+	int64_t rbp_off;
+	int ra;                       /* 0 at CFA + ra_off, 1 undefined, 2 bad */
+	int64_t ra_off;
+	bool bad;
+};
+
+#define MAX_STATES 8
+
+/* Run CFA instructions in [c) for code at `loc` onwards, up to `target`
+ * (exclusive of rows after it).  `init` is the CIE's row (for restore). */
+static void run_cfa(struct cur *c, struct row *r, const struct row *init, uint64_t loc,
+		    uint64_t target, uint64_t caf, int64_t daf, uint8_t fde_enc)
+{
+	struct row stack[MAX_STATES];
+	int depth = 0;
+
+	while (c->p < c->end && !c->bad && !r->bad) {
+		uint8_t op = u8(c);
+		uint64_t reg, delta;
+		int64_t off;
+
+		switch (op >> 6) {
+		case 1:
+			delta = (uint64_t)(op & 0x3f) * caf;
+			if (loc + delta > target)
+				return;
+			loc += delta;
+			continue;
+		case 2:
+			reg = op & 0x3f;
+			off = (int64_t)(uleb(c) * (uint64_t)daf);
+			goto set_offset;
+		case 3:
+			reg = op & 0x3f;
+			goto restore;
+		}
+		switch (op) {
+		case 0x00:                    /* nop */
+			break;
+		case 0x01:                    /* set_loc */
+			if (enc_size(fde_enc) != 8 || (fde_enc & 0x70) != 0) {
+				r->bad = true;
+				return;
+			}
+			memcpy(&delta, c->p, sizeof(delta));
+			skip(c, 8);
+			if (delta > target)
+				return;
+			loc = delta;
+			break;
+		case 0x02: case 0x03: case 0x04: {   /* advance_loc1/2/4 */
+			size_t n = op == 0x02 ? 1 : op == 0x03 ? 2 : 4;
+			uint32_t v = 0;
+			if ((size_t)(c->end - c->p) < n) {
+				c->bad = true;
+				return;
+			}
+			for (size_t i = 0; i < n; i++)
+				v |= (uint32_t)c->p[i] << (8 * i);
+			c->p += n;
+			delta = (uint64_t)v * caf;
+			if (loc + delta > target)
+				return;
+			loc += delta;
+			break;
+		}
+		case 0x05:                    /* offset_extended */
+			reg = uleb(c);
+			off = (int64_t)(uleb(c) * (uint64_t)daf);
+			goto set_offset;
+		case 0x06:                    /* restore_extended */
+			reg = uleb(c);
+			goto restore;
+		case 0x07:                    /* undefined */
+			reg = uleb(c);
+			if (reg == REG_RA)
+				r->ra = 1;
+			else if (reg == REG_RBP)
+				r->rbp = 2;
+			break;
+		case 0x08:                    /* same_value */
+			reg = uleb(c);
+			if (reg == REG_RBP)
+				r->rbp = 0;
+			else if (reg == REG_RA)
+				r->ra = 2;
+			break;
+		case 0x09:                    /* register */
+			reg = uleb(c);
+			(void)uleb(c);
+			if (reg == REG_RBP)
+				r->rbp = 2;
+			else if (reg == REG_RA)
+				r->ra = 2;
+			break;
+		case 0x0a:                    /* remember_state */
+			if (depth == MAX_STATES) {
+				r->bad = true;
+				return;
+			}
+			stack[depth++] = *r;
+			break;
+		case 0x0b:                    /* restore_state */
+			if (depth == 0) {
+				r->bad = true;
+				return;
+			}
+			*r = stack[--depth];     /* the CFA rule too, as GCC and libunwind do */
+			break;
+		case 0x0c:                    /* def_cfa */
+			r->cfa_reg = (int)uleb(c);
+			r->cfa_off = (int64_t)uleb(c);
+			break;
+		case 0x0d:                    /* def_cfa_register */
+			r->cfa_reg = (int)uleb(c);
+			break;
+		case 0x0e:                    /* def_cfa_offset */
+			r->cfa_off = (int64_t)uleb(c);
+			break;
+		case 0x0f:                    /* def_cfa_expression */
+			r->bad = true;
+			return;
+		case 0x10:                    /* expression */
+		case 0x16:                    /* val_expression */
+			reg = uleb(c);
+			skip(c, (size_t)uleb(c));
+			if (reg == REG_RBP)
+				r->rbp = 2;
+			else if (reg == REG_RA)
+				r->ra = 2;
+			break;
+		case 0x11:                    /* offset_extended_sf */
+			reg = uleb(c);
+			off = (int64_t)((uint64_t)sleb(c) * (uint64_t)daf);
+			goto set_offset;
+		case 0x12:                    /* def_cfa_sf */
+			r->cfa_reg = (int)uleb(c);
+			r->cfa_off = (int64_t)((uint64_t)sleb(c) * (uint64_t)daf);
+			break;
+		case 0x13:                    /* def_cfa_offset_sf */
+			r->cfa_off = (int64_t)((uint64_t)sleb(c) * (uint64_t)daf);
+			break;
+		case 0x14:                    /* val_offset */
+		case 0x15:                    /* val_offset_sf */
+			reg = uleb(c);
+			if (op == 0x14)
+				(void)uleb(c);
+			else
+				(void)sleb(c);
+			if (reg == REG_RBP)
+				r->rbp = 2;
+			else if (reg == REG_RA)
+				r->ra = 2;
+			break;
+		case 0x2e:                    /* GNU_args_size */
+			(void)uleb(c);
+			break;
+		case 0x2f:                    /* GNU_negative_offset_extended */
+			reg = uleb(c);
+			off = (int64_t)(-(uleb(c) * (uint64_t)daf));
+			goto set_offset;
+		default:
+			r->bad = true;
+			return;
+		}
+		continue;
+set_offset:
+		if (reg == REG_RBP) {
+			r->rbp = 1;
+			r->rbp_off = off;
+		} else if (reg == REG_RA) {
+			r->ra = 0;
+			r->ra_off = off;
+		}
+		continue;
+restore:
+		if (reg == REG_RBP) {
+			r->rbp = init->rbp;
+			r->rbp_off = init->rbp_off;
+		} else if (reg == REG_RA) {
+			r->ra = init->ra;
+			r->ra_off = init->ra_off;
+		}
+	}
+}
+
+/* The rule for a frame whose return address (or, for the first frame, the
+ * pc after its call) is `pc`: the row of the instruction before it. */
+static uint64_t compute_rule(uint64_t pc)
+{
+	struct dwarf_eh_bases bases;
+	const uint8_t *fde = _Unwind_Find_FDE((void *)(uintptr_t)(pc - 1), &bases);
+	uint32_t len, cie_off;
+
+	if (!fde)
+		return RULE_BAD;
+	memcpy(&len, fde, 4);
+	memcpy(&cie_off, fde + 4, 4);
+	if (len == 0 || len == 0xffffffffu || cie_off == 0)
+		return RULE_BAD;
+	const uint8_t *cie = fde + 4 - cie_off;
+	uint32_t cie_len, cie_id;
+	memcpy(&cie_len, cie, 4);
+	memcpy(&cie_id, cie + 4, 4);
+	if (cie_len == 0 || cie_len == 0xffffffffu || cie_id != 0)
+		return RULE_BAD;
+
+	struct cur c = { cie + 8, cie + 4 + cie_len, false };
+	uint8_t version = u8(&c);
+	const char *aug = (const char *)c.p;
+	size_t aug_len = strnlen(aug, (size_t)(c.end - c.p));
+	skip(&c, aug_len + 1);
+	uint64_t caf = uleb(&c);
+	int64_t daf = sleb(&c);
+	uint64_t ra_reg = version == 1 ? u8(&c) : uleb(&c);
+	uint8_t fde_enc = 0;          /* absptr */
+	bool has_z = aug_len > 0 && aug[0] == 'z';
+	if (version != 1 && version != 3)
+		return RULE_BAD;
+	if (ra_reg != REG_RA || c.bad)
+		return RULE_BAD;
+	if (aug_len > 0 && !has_z)
+		return RULE_BAD;      /* "eh" and other old forms */
+	if (has_z) {
+		uint64_t n = uleb(&c);
+		const uint8_t *aug_end = c.p + n;
+		if (c.bad || aug_end > c.end)
+			return RULE_BAD;
+		for (size_t i = 1; i < aug_len && !c.bad; i++) {
+			switch (aug[i]) {
+			case 'R':
+				fde_enc = u8(&c);
+				break;
+			case 'P': {
+				uint8_t penc = u8(&c);
+				skip_encoded(&c, penc);
+				break;
+			}
+			case 'L':
+				(void)u8(&c);
+				break;
+			default:          /* 'S' (signal frame) and the unknown */
+				return RULE_BAD;
+			}
+		}
+		if (c.bad)
+			return RULE_BAD;
+		c.p = aug_end;
+	}
+	struct row init = { .cfa_reg = REG_RSP, .cfa_off = 8, .rbp = 0, .ra = 2 };
+	uint64_t start = (uint64_t)(uintptr_t)bases.func, target = pc - 1;
+	run_cfa(&c, &init, &init, start, UINT64_MAX, caf, daf, fde_enc);
+	if (c.bad || init.bad)
+		return RULE_BAD;
+
+	/* The FDE: pc_begin, pc_range, augmentation data, instructions. */
+	struct cur f = { fde + 8, fde + 4 + len, false };
+	int n = enc_size(fde_enc);
+	if (n <= 0)
+		return RULE_BAD;
+	skip(&f, (size_t)n * 2);
+	if (has_z)
+		skip(&f, (size_t)uleb(&f));
+	if (f.bad)
+		return RULE_BAD;
+	struct row r = init;
+	run_cfa(&f, &r, &init, start, target, caf, daf, fde_enc);
+	if (f.bad || r.bad || r.rbp == 2 || r.ra == 2)
+		return RULE_BAD;
+	if (r.ra == 1)
+		return K_END;
+	if (r.ra_off != -8 || (r.cfa_reg != REG_RSP && r.cfa_reg != REG_RBP))
+		return RULE_BAD;
+	if (r.cfa_off < -(1 << 23) || r.cfa_off >= (1 << 23) || r.rbp_off < -(1 << 23) ||
+	    r.rbp_off >= (1 << 23) || (r.rbp == 1 && r.rbp_off == 0))
+		return RULE_BAD;
+	return (uint64_t)(r.cfa_reg == REG_RSP ? K_RSP : K_RBP) |
+	       ((uint64_t)(r.cfa_off & 0xffffff) << 16) |
+	       (r.rbp == 1 ? (uint64_t)(r.rbp_off & 0xffffff) << 40 : 0);
+}
+
+static int64_t field(uint64_t rule, unsigned shift)
+{
+	return (int64_t)(rule << (40 - shift)) >> 40;
+}
+
+static uint64_t rule_for(uint64_t pc)
+{
+	struct table *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	size_t mask = ((size_t)1 << t->bits) - 1, s = slot_of(pc, t->bits);
+	for (size_t i = 0; i < MAX_PROBE; i++) {
+		const struct slot *e = &t->slots[(s + i) & mask];
+		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_ACQUIRE);
+		if (k == pc)
+			return e->rule;
+		if (k == 0)
+			break;
+	}
+	uint64_t rule = compute_rule(pc);
+	pthread_mutex_lock(&table_lock);
+	t = table;
+	if (!table_put(t, pc, rule) || t->used * 2 > ((size_t)1 << t->bits)) {
+		table_grow(t);
+		(void)table_put(table, pc, rule);
+	}
+	pthread_mutex_unlock(&table_lock);
+	return rule;
+}
+
+/* Called by mp_fastunwind_capture (the assembly entry below) with the
+ * state of its caller: the pc it returns to, its stack pointer after the
+ * return, and RBP. */
+__attribute__((used, no_sanitize("address"))) uint32_t mp_fastunwind_walk(uint64_t *pcs,
+									  uint32_t max, uint64_t pc,
+									  uint64_t sp, uint64_t bp);
+
+/* It reads the stack where the rules say, other frames included. */
+__attribute__((no_sanitize("address"))) uint32_t mp_fastunwind_walk(uint64_t *pcs, uint32_t max,
+								   uint64_t pc, uint64_t sp,
+								   uint64_t bp)
+{
+	uint32_t n = 0;
+
+	if (!table)
+		return UINT32_MAX;
+	while (n < max) {
+		if (pc == 0)
+			break;
+		pcs[n++] = pc;
+		uint64_t rule = rule_for(pc);
+		if (rule == RULE_BAD)
+			return UINT32_MAX;
+		if ((rule & 3) == K_END)
+			break;
+		uint64_t cfa = ((rule & 3) == K_RSP ? sp : bp) + (uint64_t)field(rule, 16);
+		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
+			return UINT32_MAX;
+		int64_t rbp_off = field(rule, 40);
+		if (rbp_off)
+			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)rbp_off);
+		pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
+		sp = cfa;
+	}
+	return n;
+}
+
+/* uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max): the walk from
+ * its caller's frame, first pc the return address into the caller. */
+__asm__(".text\n"
+	".globl mp_fastunwind_capture\n"
+	".hidden mp_fastunwind_capture\n"
+	".type mp_fastunwind_capture, @function\n"
+	"mp_fastunwind_capture:\n"
+	"\t.cfi_startproc\n"
+	"\tmovq (%rsp), %rdx\n"          /* pc: our return address */
+	"\tleaq 8(%rsp), %rcx\n"          /* sp: the caller's, after the return */
+	"\tmovq %rbp, %r8\n"
+	"\tjmp mp_fastunwind_walk\n"
+	"\t.cfi_endproc\n"
+	".size mp_fastunwind_capture, .-mp_fastunwind_capture\n");
