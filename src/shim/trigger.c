@@ -318,11 +318,15 @@ static void take_snapshot(void)
 	seq_store(n);
 }
 
+/* The request count when the helper was created: requests made after that,
+ * even before the new thread first runs, are its to serve. */
+static uint32_t helper_seen;
+
 static void *helper_main(void *arg)
 {
 	uint64_t interval = mp_shim.opt.interval_ns;
 	uint64_t next = interval ? mono_ns() + interval : 0;
-	uint32_t seen = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
+	uint32_t seen = __atomic_load_n(&helper_seen, __ATOMIC_ACQUIRE);
 
 	(void)arg;
 	own_thread = 1;
@@ -374,6 +378,11 @@ static int start_helper(void)
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	own_thread = 1;
 	mp_tls.busy++;
+	/* Read here, not in the new thread: a request made while it is still
+	 * waiting to run (a loaded machine) would be taken for an old one and
+	 * lost. */
+	__atomic_store_n(&helper_seen, __atomic_load_n(&requests, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
 	r = pthread_create(&t, &attr, helper_main, NULL);
 	mp_tls.busy--;
 	own_thread = 0;
