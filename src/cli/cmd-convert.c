@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 
@@ -47,34 +48,26 @@ int mp_cmd_convert(int argc, char **argv)
 		.output = NULL,
 	};
 	struct mp_snap *snap = NULL;
-	char *argv0 = argv[0], *err = NULL, *out = NULL;
+	char *err = NULL, *out = NULL;
 	const char *path;
 	int c, r;
 
-	/* getopt's own one-line messages start with argv[0]. */
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "o:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!optarg[0]) {
-				fputs("memprof: empty --output\n", stderr);
-				argv[0] = argv0;
+			if (!mp_opt_nonempty(optarg, "--output"))
 				return 2;
-			}
 			s.output = optarg;
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;       /* getopt printed the problem */
 		}
 	}
-	argv[0] = argv0;
 	if (optind >= argc) {
 		fputs("memprof: missing snapshot, see 'memprof convert --help'\n", stderr);
 		return 2;

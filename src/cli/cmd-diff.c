@@ -60,32 +60,28 @@ int mp_cmd_diff(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL, *sample_index = NULL;
-	uint64_t node_count = 0, growth = 0, stack_growth = 0;
+	uint64_t growth = 0, stack_growth = 0;
+	int node_count = 0;
 	bool gate = false, stack_gate = false;
-	char *argv0 = argv[0], *err = NULL;
+	char *err = NULL;
 	int c, r, status = 1;
 
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:i:n:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "o:i:n:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!*optarg) {
-				fputs("memprof: empty output file name\n", stderr);
+			if (!mp_opt_nonempty(optarg, "output file name"))
 				return 2;
-			}
 			output = optarg;
 			break;
 		case 'i':
-			if (!*optarg) {
-				fputs("memprof: empty --sample-index\n", stderr);
+			if (!mp_opt_nonempty(optarg, "--sample-index"))
 				return 2;
-			}
 			sample_index = optarg;
 			break;
 		case 'n':
-			if (mp_parse_u64(optarg, &node_count) < 0 || node_count > INT_MAX) {
+			if (mp_parse_count(optarg, &node_count) < 0) {
 				fprintf(stderr, "memprof: bad --nodecount '%s': not a number from 0 to %d\n",
 					optarg, INT_MAX);
 				return 2;
@@ -105,15 +101,12 @@ int mp_cmd_diff(int argc, char **argv)
 				stack_gate = true;
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;
 		}
 	}
-	argv[0] = argv0;
 	if (argc - optind != 2) {
 		fprintf(stderr, "memprof: %s, see 'memprof diff --help'\n",
 			argc - optind < 2 ? "need two profiles, BASE and AFTER" : "more than two profiles");
@@ -140,7 +133,7 @@ int mp_cmd_diff(int argc, char **argv)
 	diff = mp_pprof_builder_view(b);     /* read in memory, never encoded */
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	o.sample_index = sample_index;
-	o.node_count = (int)node_count;
+	o.node_count = node_count;
 	r = mp_top_compute(diff, &o, &t, &err);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot report on the difference: %s\n",

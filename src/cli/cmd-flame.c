@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/flame.h"
@@ -43,36 +44,29 @@ int mp_cmd_flame(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL, *sample_index = NULL, *title = NULL;
-	char *argv0 = argv[0], *err = NULL, *tmp = NULL;
+	char *err = NULL, *tmp = NULL;
 	int c, r, status = 1;
 
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:i:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "o:i:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
 		case 'i':
-			if (!*optarg) {
-				fprintf(stderr, "memprof: empty %s\n", c == 'o' ? "output file name"
-									   : "--sample-index");
+			if (!mp_opt_nonempty(optarg, c == 'o' ? "output file name" : "--sample-index"))
 				return 2;
-			}
 			*(c == 'o' ? &output : &sample_index) = optarg;
 			break;
 		case OPT_TITLE:
 			title = optarg;
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;
 		}
 	}
-	argv[0] = argv0;
 	if (!output) {
 		fputs("memprof: missing -o OUT.svg, see 'memprof flame --help'\n", stderr);
 		return 2;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/diff.h"
@@ -37,31 +38,25 @@ int mp_cmd_merge(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL;
-	char *argv0 = argv[0], *err = NULL;
+	char *err = NULL;
 	int c, r, status = 1;
 
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "o:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!*optarg) {
-				fputs("memprof: empty output file name\n", stderr);
+			if (!mp_opt_nonempty(optarg, "output file name"))
 				return 2;
-			}
 			output = optarg;
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;
 		}
 	}
-	argv[0] = argv0;
 	if (!output) {
 		fputs("memprof: missing -o OUT, see 'memprof merge --help'\n", stderr);
 		return 2;

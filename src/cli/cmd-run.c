@@ -1091,13 +1091,11 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the first non-option, PROGRAM's own options follow it. */
-	while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "+o:qh", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!*optarg) {
-				fputs("memprof: empty output file name\n", stderr);
+			if (!mp_opt_nonempty(optarg, "output file name"))
 				return 2;
-			}
 			s->output = optarg;
 			break;
 		case OPT_RATE:
@@ -1257,15 +1255,12 @@ int mp_cmd_run(int argc, char **argv)
 		.convert = numbered_convert,
 	};
 	struct numbered_run nr = { 0 };
-	char *argv0 = argv[0];
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
 	bool is_elf = true, target_found = false;
 	int status, failures;
 
-	argv[0] = (char *)"memprof";
 	status = parse_options(argc, argv, &s);
-	argv[0] = argv0;
 	if (status >= 0)
 		return status;
 	prog_argv = argv + optind;

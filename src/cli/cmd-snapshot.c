@@ -325,22 +325,20 @@ int mp_cmd_snapshot(int argc, char **argv)
 	};
 	uint64_t timeout_ns = 10ull * 1000000000ull, v;
 	bool wait = true, quiet = false;
-	char *argv0 = argv[0], *dir = NULL;
+	char *dir = NULL;
 	int c, r, sig, ifd = -1, status = 1;
 	uint32_t seq = 0;
 	pid_t pid;
 
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "t:qh", longopts)) != -1) {
 		switch (c) {
 		case 't':
 			r = mp_parse_duration(optarg, &timeout_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --timeout '%s': not a duration like "
 					"10s\n", optarg);
-				argv[0] = argv0;
 				return 2;
 			}
 			break;
@@ -351,15 +349,12 @@ int mp_cmd_snapshot(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;
 		}
 	}
-	argv[0] = argv0;
 	if (optind != argc - 1) {
 		fprintf(stderr, "memprof: %s, see 'memprof snapshot --help'\n",
 			optind >= argc ? "missing process id" : "too many arguments");

@@ -332,30 +332,25 @@ int mp_cmd_timeline(int argc, char **argv)
 	struct timeline_settings s = { .output = "timeline.html", .top = 5, .title = NULL };
 	struct mp_timeline t;
 	struct input *in = NULL;
-	char **paths = NULL, *argv0 = argv[0], *buf = NULL, *err = NULL;
+	char **paths = NULL, *buf = NULL, *err = NULL;
 	size_t npaths = 0, nin = 0, len = 0;
 	int c, r, status = 1;
 	FILE *mem;
 
 	mp_timeline_init(&t);
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "o:n:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "o:n:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!*optarg) {
-				fputs("memprof: empty output file name\n", stderr);
-				argv[0] = argv0;
+			if (!mp_opt_nonempty(optarg, "output file name"))
 				return 2;
-			}
 			s.output = optarg;
 			break;
 		case 'n':
 			if (mp_parse_u64(optarg, &s.top) < 0 || s.top > 100) {
 				fprintf(stderr, "memprof: bad --stacks '%s': not a number from 0 to "
 					"100\n", optarg);
-				argv[0] = argv0;
 				return 2;
 			}
 			break;
@@ -364,14 +359,11 @@ int mp_cmd_timeline(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			argv[0] = argv0;
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;
 		}
 	}
-	argv[0] = argv0;
 	if (optind >= argc) {
 		fputs("memprof: missing snapshots, see 'memprof timeline --help'\n", stderr);
 		return 2;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/top.h"
@@ -40,21 +41,6 @@ static void usage(FILE *f)
 	      "See memprof-top(1).\n", f);
 }
 
-static int parse_count(const char *s, int *ret)
-{
-	char *end;
-	long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || errno != 0 || v > INT_MAX)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 int mp_cmd_top(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -70,40 +56,33 @@ int mp_cmd_top(int argc, char **argv)
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
 	mp_profile *p = NULL;
-	char *argv0 = argv[0], *err = NULL;
+	char *err = NULL;
 	const char *path;
 	int c, r;
 
-	/* getopt's own one-line messages start with argv[0]. */
-	argv[0] = (char *)"memprof";
 	optind = 0;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "i:n:h", longopts, NULL)) != -1) {
+	while ((c = mp_getopt(argc, argv, "i:n:h", longopts)) != -1) {
 		switch (c) {
 		case 'i':
-			if (!optarg[0]) {
-				fputs("memprof: empty --sample-index\n", stderr);
+			if (!mp_opt_nonempty(optarg, "--sample-index"))
 				return 2;
-			}
 			s.sample_index = optarg;
 			break;
 		case 'n':
-			if (parse_count(optarg, &s.node_count) < 0) {
+			if (mp_parse_count(optarg, &s.node_count) < 0) {
 				fprintf(stderr, "memprof: bad --nodecount '%s': not a number from 0 to %d\n",
 					optarg, INT_MAX);
 				return 2;
 			}
 			break;
 		case 'h':
-			argv[0] = argv0;
 			usage(stdout);
 			return 0;
 		default:
-			argv[0] = argv0;
 			return 2;       /* getopt printed the problem */
 		}
 	}
-	argv[0] = argv0;
 	if (optind >= argc) {
 		fputs("memprof: missing profile, see 'memprof top --help'\n", stderr);
 		return 2;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Number, size and duration parsers for CLI options (see options.h).
+ * Number, size and duration parsers for CLI options, and the getopt loop's
+ * helpers (see options.h).
  * Overflow is checked before every multiplication and addition, so a
  * value that does not fit in 64 bits is reported, never wrapped.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -138,4 +141,33 @@ int mp_parse_duration(const char *s, uint64_t *ret_ns)
 		return -EOVERFLOW;
 	*ret_ns = total;
 	return 0;
+}
+
+int mp_parse_count(const char *s, int *ret)
+{
+	uint64_t v;
+
+	if (mp_parse_u64(s, &v) < 0 || v > INT_MAX)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int mp_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char *argv0 = argv[0];
+	int c;
+
+	argv[0] = (char *)"memprof";
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	argv[0] = argv0;
+	return c;
+}
+
+bool mp_opt_nonempty(const char *value, const char *what)
+{
+	if (value[0])
+		return true;
+	fprintf(stderr, "memprof: empty %s\n", what);
+	return false;
 }

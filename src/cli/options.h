@@ -3,6 +3,7 @@
  * Parsers for the values of command-line options: plain numbers, sizes and
  * durations.  CLI only; pure functions (no I/O, no allocation), so they are
  * unit tested with tables of good and bad inputs (tests/unit/test-options.c).
+ * Then the getopt loop every command runs, and its check for empty values.
  *
  * All of them take the whole string: leading or trailing blanks, signs and
  * any other trailing junk are errors.  On error the output is untouched.
@@ -10,6 +11,8 @@
 #ifndef MP_CLI_OPTIONS_H
 #define MP_CLI_OPTIONS_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -37,5 +40,20 @@ int mp_parse_size(const char *s, uint64_t *ret);
  * Returns 0, -EINVAL or -EOVERFLOW.
  */
 int mp_parse_duration(const char *s, uint64_t *ret_ns);
+
+/* A count for --nodecount and the like: decimal, 0 to INT_MAX.  0 or -EINVAL. */
+int mp_parse_count(const char *s, int *ret);
+
+/*
+ * getopt_long(argc, argv, shortopts, longopts, NULL) whose own one-line
+ * messages ("unrecognized option") start "memprof:": argv[0] is "memprof"
+ * during the call, the caller's afterwards.  Set optind = 0 before the first
+ * call of a command.
+ */
+int mp_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* An option value that must not be empty: false after printing
+ * "memprof: empty WHAT" when it is. */
+bool mp_opt_nonempty(const char *value, const char *what);
 
 #endif

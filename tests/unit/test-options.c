@@ -165,6 +165,22 @@ static const struct bad duration_bad[] = {
 	{ "99999999999999999999999x", -EINVAL },
 };
 
+/* Counts: 0 to INT_MAX, digits only. */
+static void test_count(void)
+{
+	static const struct { const char *s; int r, v; } t[] = {
+		{ "0", 0, 0 }, { "7", 0, 7 }, { "007", 0, 7 }, { "2147483647", 0, 2147483647 },
+		{ "2147483648", -EINVAL, 0 }, { "-1", -EINVAL, 0 }, { "+1", -EINVAL, 0 },
+		{ "", -EINVAL, 0 }, { "1 ", -EINVAL, 0 }, { " 1", -EINVAL, 0 }, { "1x", -EINVAL, 0 },
+		{ "99999999999999999999", -EINVAL, 0 },
+	};
+	for (size_t i = 0; i < N(t); i++) {
+		int v = -42;
+		CHECK_INT(mp_parse_count(t[i].s, &v), t[i].r);
+		CHECK_INT(v, t[i].r == 0 ? t[i].v : -42);
+	}
+}
+
 int main(void)
 {
 	run_good("mp_parse_u64", mp_parse_u64, u64_good, N(u64_good));
@@ -173,5 +189,6 @@ int main(void)
 	run_bad("mp_parse_size", mp_parse_size, size_bad, N(size_bad));
 	run_good("mp_parse_duration", mp_parse_duration, duration_good, N(duration_good));
 	run_bad("mp_parse_duration", mp_parse_duration, duration_bad, N(duration_bad));
+	test_count();
 	return tap_done();
 }
