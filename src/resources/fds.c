@@ -29,8 +29,7 @@
 
 #include "common/snapshot.h"
 #include "resources/fds.h"
-#include "sample/stacks.h"
-#include "sample/unwind.h"
+#include "resources/resources.h"
 #include "sample/vm.h"
 #include "shim/shim.h"
 
@@ -40,14 +39,6 @@ static struct mp_snap_res_rec *table;   /* MAX_FDS slots; res_class 0 = closed *
 static struct mp_snap_res_rec *out;     /* snapshot copy */
 static int ready;
 static int top_fd = -1;                 /* highest descriptor ever recorded */
-
-static void note_top(int fd)
-{
-	int t = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	while (fd > t && !__atomic_compare_exchange_n(&top_fd, &t, fd, 0, __ATOMIC_RELAXED,
-						      __ATOMIC_RELAXED))
-		;
-}
 
 #define REAL(name, type) \
 	static __typeof__(type) real_##name; \
@@ -81,16 +72,9 @@ static inline __attribute__((always_inline)) void record(int fd, unsigned kind, 
 	r->kind = kind;
 	r->id = fd;
 	r->flags = cloexec ? MP_RES_F_CLOEXEC : 0;
-	r->stack_id = 0;
-	if (mp_shim.enabled) {
-		uint64_t pcs[MP_MAX_DEPTH];
-		uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
-		int64_t id = mp_prof_intern_stack(pcs, n);
-		if (id > 0)
-			r->stack_id = (uint32_t)id;
-	}
+	r->stack_id = mp_res_creation_stack();
 	set_detail(r, a, b);
-	note_top(fd);
+	mp_res_raise_top(&top_fd, fd);
 	__atomic_store_n(&r->res_class, MP_RES_FD, __ATOMIC_RELEASE);
 	t->busy = 0;
 	errno = saved;
@@ -151,7 +135,7 @@ int mp_fds_init(void)
 				r->id = fd;
 				r->flags = MP_RES_F_INHERITED;
 				set_detail(r, target, NULL);
-				note_top(fd);
+				mp_res_raise_top(&top_fd, fd);
 				r->res_class = MP_RES_FD;
 			}
 		}

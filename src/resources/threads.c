@@ -21,8 +21,7 @@
 
 #include "common/snapshot.h"
 #include "resources/threads.h"
-#include "sample/stacks.h"
-#include "sample/unwind.h"
+#include "resources/resources.h"
 #include "sample/vm.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
@@ -128,11 +127,7 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 			if (__atomic_compare_exchange_n(&slots[i].state, &expect, CLAIMED, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				s = &slots[i];
-				int t = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
-				while (i > t && !__atomic_compare_exchange_n(&top_slot, &t, i, 0,
-									    __ATOMIC_RELAXED,
-									    __ATOMIC_RELAXED))
-					;
+				mp_res_raise_top(&top_slot, i);
 			}
 		}
 	}
@@ -143,20 +138,13 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 	s->arg = arg;
 	s->tid = 0;
 	s->name[0] = 0;
-	s->stack_id = 0;
 	int detached = 0;
 	if (attr && pthread_attr_getdetachstate(attr, &detached) == 0)
 		detached = detached == PTHREAD_CREATE_DETACHED;
 	s->detached = detached;
-	if (mp_shim.enabled) {
-		mp_tls.busy = 1;
-		uint64_t pcs[MP_MAX_DEPTH];
-		uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
-		int64_t id = mp_prof_intern_stack(pcs, n);
-		if (id > 0)
-			s->stack_id = (uint32_t)id;
-		mp_tls.busy = 0;
-	}
+	mp_tls.busy = 1;
+	s->stack_id = mp_res_creation_stack();
+	mp_tls.busy = 0;
 	errno = saved;
 	pthread_t h;
 	int r = real(&h, attr, trampoline, s);

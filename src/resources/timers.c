@@ -13,8 +13,7 @@
 
 #include "common/snapshot.h"
 #include "resources/timers.h"
-#include "sample/stacks.h"
-#include "sample/unwind.h"
+#include "resources/resources.h"
 #include "sample/vm.h"
 #include "shim/shim.h"
 
@@ -68,20 +67,10 @@ MP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *ret)
 		s->clock = clock;
 		s->armed = 0;
 		s->interval_ns = 0;
-		s->stack_id = 0;
-		if (mp_shim.enabled) {
-			mp_tls.busy = 1;
-			uint64_t pcs[MP_MAX_DEPTH];
-			uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
-			int64_t id = mp_prof_intern_stack(pcs, n);
-			if (id > 0)
-				s->stack_id = (uint32_t)id;
-			mp_tls.busy = 0;
-		}
-		int t = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
-		while (i > t && !__atomic_compare_exchange_n(&top_slot, &t, i, 0, __ATOMIC_RELAXED,
-							    __ATOMIC_RELAXED))
-			;
+		mp_tls.busy = 1;
+		s->stack_id = mp_res_creation_stack();
+		mp_tls.busy = 0;
+		mp_res_raise_top(&top_slot, i);
 		__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
 		break;
 	}
