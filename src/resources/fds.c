@@ -207,24 +207,6 @@ OPEN_LIKE(open64)
 OPENAT_LIKE(openat)
 OPENAT_LIKE(openat64)
 
-MP_EXPORT int creat(const char *path, mode_t mode)
-{
-	REAL(creat, int (*)(const char *, mode_t));
-	int fd = real_creat(path, mode);
-	if (fd >= 0)
-		record(fd, MP_FD_FILE, path, NULL, 0);
-	return fd;
-}
-
-MP_EXPORT int creat64(const char *path, mode_t mode)
-{
-	REAL(creat64, int (*)(const char *, mode_t));
-	int fd = real_creat64(path, mode);
-	if (fd >= 0)
-		record(fd, MP_FD_FILE, path, NULL, 0);
-	return fd;
-}
-
 static const char *family_name(int domain)
 {
 	switch (domain) {
@@ -379,6 +361,8 @@ MP_EXPORT int fcntl64(int fd, int cmd, ...)
 		return fd;                                                       \
 	}
 
+SIMPLE_CREATOR(creat, (const char *path, mode_t mode), (path, mode), MP_FD_FILE, path, 0)
+SIMPLE_CREATOR(creat64, (const char *path, mode_t mode), (path, mode), MP_FD_FILE, path, 0)
 SIMPLE_CREATOR(eventfd, (unsigned int v, int flags), (v, flags), MP_FD_EVENTFD, "", !!(flags & O_CLOEXEC))
 SIMPLE_CREATOR(epoll_create, (int size), (size), MP_FD_EPOLL, "", 0)
 SIMPLE_CREATOR(epoll_create1, (int flags), (flags), MP_FD_EPOLL, "", !!(flags & O_CLOEXEC))
@@ -434,45 +418,34 @@ MP_EXPORT void closefrom(int lowfd)
 
 /* stdio and dirent open descriptors through libc's internal calls, which
  * the functions above do not see. */
-MP_EXPORT FILE *fopen(const char *path, const char *mode)
-{
-	REAL(fopen, FILE *(*)(const char *, const char *));
-	FILE *f = real_fopen(path, mode);
-	if (f)
-		record(fileno(f), MP_FD_FILE, path, NULL, strchr(mode, 'e') != NULL);
-	return f;
-}
+#define FOPEN_LIKE(name)                                                         \
+	MP_EXPORT FILE *name(const char *path, const char *mode)                 \
+	{                                                                        \
+		REAL(name, FILE *(*)(const char *, const char *));               \
+		FILE *f = real_##name(path, mode);                               \
+		if (f)                                                           \
+			record(fileno(f), MP_FD_FILE, path, NULL, strchr(mode, 'e') != NULL); \
+		return f;                                                        \
+	}
 
-MP_EXPORT FILE *fopen64(const char *path, const char *mode)
-{
-	REAL(fopen64, FILE *(*)(const char *, const char *));
-	FILE *f = real_fopen64(path, mode);
-	if (f)
-		record(fileno(f), MP_FD_FILE, path, NULL, strchr(mode, 'e') != NULL);
-	return f;
-}
+FOPEN_LIKE(fopen)
+FOPEN_LIKE(fopen64)
 
-MP_EXPORT FILE *freopen(const char *path, const char *mode, FILE *old)
-{
-	REAL(freopen, FILE *(*)(const char *, const char *, FILE *));
-	int oldfd = old ? fileno(old) : -1;
-	FILE *f = real_freopen(path, mode, old);
-	forget(oldfd);
-	if (f)
-		record(fileno(f), MP_FD_FILE, path ? path : "", NULL, strchr(mode, 'e') != NULL);
-	return f;
-}
+#define FREOPEN_LIKE(name)                                                       \
+	MP_EXPORT FILE *name(const char *path, const char *mode, FILE *old)      \
+	{                                                                        \
+		REAL(name, FILE *(*)(const char *, const char *, FILE *));       \
+		int oldfd = old ? fileno(old) : -1;                              \
+		FILE *f = real_##name(path, mode, old);                          \
+		forget(oldfd);                                                   \
+		if (f)                                                           \
+			record(fileno(f), MP_FD_FILE, path ? path : "", NULL,     \
+			       strchr(mode, 'e') != NULL);                       \
+		return f;                                                        \
+	}
 
-MP_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *old)
-{
-	REAL(freopen64, FILE *(*)(const char *, const char *, FILE *));
-	int oldfd = old ? fileno(old) : -1;
-	FILE *f = real_freopen64(path, mode, old);
-	forget(oldfd);
-	if (f)
-		record(fileno(f), MP_FD_FILE, path ? path : "", NULL, strchr(mode, 'e') != NULL);
-	return f;
-}
+FREOPEN_LIKE(freopen)
+FREOPEN_LIKE(freopen64)
 
 MP_EXPORT int fclose(FILE *f)
 {
