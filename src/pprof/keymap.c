@@ -224,32 +224,38 @@ int mp_keymap_get(const struct mp_keymap *m, const void *key, size_t len, uint32
 	return 0;
 }
 
+/* Move everything into `cap` slots (a power of two, above twice the count). */
+static int u64map_resize(struct mp_u64map *m, size_t cap)
+{
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	uint32_t *vals = calloc(cap, sizeof(*vals));
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t j = (size_t)(mix64(m->keys[i])) & (cap - 1);
+		while (keys[j])
+			j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return 0;
+}
+
 int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val)
 {
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		uint64_t *keys = calloc(cap, sizeof(*keys));
-		uint32_t *vals = calloc(cap, sizeof(*vals));
-		if (!keys || !vals) {
-			free(keys);
-			free(vals);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t j = (size_t)(mix64(m->keys[i])) & (cap - 1);
-			while (keys[j])
-				j = (j + 1) & (cap - 1);
-			keys[j] = m->keys[i];
-			vals[j] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = keys;
-		m->vals = vals;
-		m->cap = cap;
-	}
+	if ((m->n + 1) * 2 > m->cap && u64map_resize(m, m->cap ? m->cap * 2 : 1024) < 0)
+		return -ENOMEM;
 	key++;
 	size_t mask = m->cap - 1;
 	for (size_t j = (size_t)mix64(key) & mask;; j = (j + 1) & mask) {
@@ -277,17 +283,7 @@ int mp_u64map_reserve(struct mp_u64map *m, size_t n)
 			return -ENOMEM;
 		cap *= 2;
 	}
-	m->keys = calloc(cap, sizeof(*m->keys));
-	m->vals = calloc(cap, sizeof(*m->vals));
-	if (!m->keys || !m->vals) {
-		free(m->keys);
-		free(m->vals);
-		m->keys = NULL;
-		m->vals = NULL;
-		return -ENOMEM;
-	}
-	m->cap = cap;
-	return 0;
+	return u64map_resize(m, cap);
 }
 
 void mp_u64map_done(struct mp_u64map *m)
