@@ -33,6 +33,7 @@
 #include "cli/commands.h"
 #include "cli/heapstats.h"
 #include "cli/options.h"
+#include "cli/profiles.h"
 #include "cli/snapshots.h"
 #include "cli/target.h"
 #include "common/errmsg.h"
@@ -491,9 +492,9 @@ static struct {
 
 static void *prewarm_main(void *arg)
 {
-	char path[64], *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd;
+	char path[64];
+	uint8_t *buf = NULL;
+	size_t len = 0;
 
 	(void)arg;
 	/* Let the dynamic loader map the program's libraries first. */
@@ -505,33 +506,11 @@ static void *prewarm_main(void *arg)
 		nanosleep(&ts, NULL);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)prewarm.pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
 		return NULL;
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			char *nb = cap < ((size_t)16 << 20) ? realloc(buf, cap = cap * 2 + 65536) : NULL;
-
-			if (!nb)
-				goto out;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	if (!__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE) &&
-	    mp_symbolizer_new(buf, len, 0, &prewarm.sym) == 0)
+	    mp_symbolizer_new((const char *)buf, len, 0, &prewarm.sym) == 0)
 		mp_symbolizer_warm(prewarm.sym);
-out:
-	close(fd);
 	free(buf);
 	return NULL;
 }

@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/profiles.h"
 #include "common/snapshot.h"
 #include "convert/convert.h"
 #include "pprof/pprof.h"
@@ -57,57 +58,13 @@ struct input {
 	mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
 };
 
-static int read_whole(const char *path, uint8_t **ret_buf, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		if (len == cap) {
-			size_t nc = cap ? cap * 2 : 65536;
-			uint8_t *nb;
-
-			if (nc > MP_PPROF_MAX_DECOMPRESSED) {
-				free(buf);
-				fclose(f);
-				return -EFBIG;
-			}
-			nb = realloc(buf, nc);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = nc;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		int e = errno ? errno : EIO;
-		free(buf);
-		fclose(f);
-		return -e;
-	}
-	fclose(f);
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /* A heap profile from a pprof file or a raw snapshot.  Prints the problem. */
 static int load_heap(const char *path, mp_profile **ret)
 {
 	uint8_t *buf = NULL, *pb = NULL;
 	size_t len = 0, pblen = 0;
 	char *err = NULL;
-	int r = read_whole(path, &buf, &len);
+	int r = mp_cli_read_whole(path, MP_PPROF_MAX_DECOMPRESSED, &buf, &len);
 
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot read '%s': %s\n", path, strerror(-r));

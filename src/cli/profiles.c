@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* One reader and one error message for every command that takes profiles. */
+/* One reader and one error message for every command that takes profiles,
+ * and a whole-file reader. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,4 +91,48 @@ int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret)
 	free(j.r);
 	free(j.err);
 	return status;
+}
+
+int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rbe");
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (len == cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			uint8_t *nb;
+
+			if (nc > max) {
+				free(buf);
+				fclose(f);
+				return -EFBIG;
+			}
+			nb = realloc(buf, nc);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+		free(buf);
+		fclose(f);
+		return -e;
+	}
+	fclose(f);
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
 }

@@ -3,6 +3,9 @@
 #ifndef MP_CLI_PROFILES_H
 #define MP_CLI_PROFILES_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "pprof/pprof.h"
 
 /*
@@ -18,5 +21,10 @@ int mp_cli_read_profile(const char *path, mp_profile **ret);
  * others, set every ret[i] to NULL and return its negative errno.
  */
 int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret);
+
+/* The whole file at `path` (a /proc file too) in a malloc'd buffer: 0, or
+ * -errno; -EFBIG when reading it would need a buffer of more than `max`
+ * bytes. */
+int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len);
 
 #endif
