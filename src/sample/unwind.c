@@ -29,7 +29,7 @@ int mp_unwind_init(uintptr_t lo, uintptr_t hi, unsigned mode)
  * at the same outermost frame (its return address undefined) or earlier
  * when it cannot go on.
  */
-uint32_t mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow)
+void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow)
 {
 	bool same = nslow >= 1 && (uint32_t)nslow == nfast;
 	for (uint32_t i = 1; same && i < nfast; i++)
@@ -37,5 +37,4 @@ uint32_t mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int 
 	__atomic_fetch_add(&mp_unwind_checked, 1, __ATOMIC_RELAXED);
 	if (!same)
 		__atomic_fetch_add(&mp_unwind_differed, 1, __ATOMIC_RELAXED);
-	return same;
 }

@@ -46,7 +46,7 @@ void mp_fastunwind_after_fork_child(void);
 /* Room for the shim's own frames on top of a full stack. */
 #define MP_UNWIND_EXTRA_FRAMES 16
 
-uint32_t mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow);
+void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow);
 
 /*
  * Capture the calling thread's stack, innermost first, at most `max` return

@@ -210,9 +210,11 @@ static int cmp_start(const void *a, const void *b)
 /* The donor's mapping of the same range, offset and file as e, or NULL. */
 static struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_maps_entry *e)
 {
-	size_t lo = 0, hi = d ? d->nmaps : 0;
+	size_t lo = 0, hi;
 
-	while (lo < hi) {
+	if (!d)
+		return NULL;
+	for (hi = d->nmaps; lo < hi;) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (d->maps[mid].pub.start < e->start)
@@ -220,7 +222,7 @@ static struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_ma
 		else
 			hi = mid;
 	}
-	if (lo == (d ? d->nmaps : 0))
+	if (lo == d->nmaps)
 		return NULL;
 	struct mapping *m = &d->maps[lo];
 	if (m->pub.start != e->start || m->pub.limit != e->end || m->pub.offset != e->offset ||
