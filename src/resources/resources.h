@@ -20,8 +20,9 @@ static inline __attribute__((always_inline)) uint32_t mp_res_creation_stack(void
 	if (!mp_shim.enabled)
 		return 0;
 	uint64_t pcs[MP_MAX_DEPTH];
-	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
-	int64_t id = mp_prof_intern_stack(pcs, n);
+	struct mp_stack_memo *m;
+	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth, &m);
+	int64_t id = mp_memo_stack(m, pcs, n);
 	return id > 0 ? (uint32_t)id : 0;
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sample/compiler.h"
 #include "sample/unwind.h"
 #include "sample/vm.h"
 
@@ -61,6 +62,8 @@ struct table {
 #define MAX_PROBE 32
 
 static struct table *table;                 /* the current one, atomic */
+static pthread_key_t wc_key;                /* a thread's walk cache (below) */
+static bool wc_key_ok;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct table *table_new(size_t bits)
@@ -71,8 +74,12 @@ static struct table *table_new(size_t bits)
 	return t;
 }
 
+static void wc_exit(void *arg);
+
 int mp_fastunwind_init(void)
 {
+	if (!wc_key_ok)
+		wc_key_ok = pthread_key_create(&wc_key, wc_exit) == 0;
 	if (!table)
 		__atomic_store_n(&table, table_new(MIN_BITS), __ATOMIC_RELEASE);
 	return table ? 0 : -ENOMEM;
@@ -495,7 +502,7 @@ static uint64_t compute_rule(uint64_t pc)
 	if (r.ra_off != -8 || (r.cfa_reg != REG_RSP && r.cfa_reg != REG_RBP))
 		return RULE_BAD;
 	if (r.cfa_off < -(1 << 23) || r.cfa_off >= (1 << 23) || r.rbp_off < -(1 << 23) ||
-	    r.rbp_off >= (1 << 23) || (r.rbp == 1 && r.rbp_off == 0))
+	    r.rbp_off >= (1 << 23) || (r.rbp == 1 && (r.rbp_off == 0 || (r.rbp_off & 7))))
 		return RULE_BAD;
 	return (uint64_t)(r.cfa_reg == REG_RSP ? K_RSP : K_RBP) |
 	       ((uint64_t)(r.cfa_off & 0xffffff) << 16) |
@@ -530,54 +537,308 @@ static uint64_t rule_for(uint64_t pc)
 	return rule;
 }
 
+/* ---- the per-thread memo of recent walks ----
+ *
+ * A walk is a chain of dependent loads (a return address, its rule, the
+ * next return address), about 17 cycles a frame.  But a thread's stacks
+ * repeat: at --rate 1 nearly every allocation stack of sqlite3, xmllint or
+ * python3 is one of the thread's last 32.  So each thread keeps its last
+ * walks, and a walk first looks for one that started from the same state
+ * (pc, stack pointer, and RBP where the walk depends on it) and whose every
+ * word read on the way (each return address, each restored RBP) still holds
+ * the same value.  The walk from a state is a function of the rules (fixed
+ * per pc) and of the words it reads, so such a walk's frames are exactly
+ * what walking would give; re-reading words at known addresses does not
+ * chain one load on another, which is where the time goes.
+ *
+ * When no memo matches, the walk goes frame by frame, and once it reaches a
+ * frame of the thread's last walk (same state, the rest's words unchanged)
+ * it takes the remaining frames from there: consecutive stacks share their
+ * outer frames.
+ *
+ * A memo also carries the stack's id in the stack table, and the bucket of
+ * its last block size (struct mp_stack_memo), set by the caller: a stack
+ * met again needs neither hashing nor a table probe.
+ */
+struct wframe {
+	uint64_t pc, sp, bp;
+	uint64_t slot;                /* where the rule read the next RBP (0: none) | F_* */
+};
+
+/* In slot's low bits (a slot address is 8-aligned: compute_rule sees to it). */
+#define F_DEP 1u                      /* the walk from here depends on the incoming RBP */
+#define F_RBP 2u                      /* this frame's CFA is RBP-based */
+#define F_MASK 7u
+
+#define MEMO_ENTRIES 32
+#define MEMO_FRAMES 48                /* longer walks are not kept */
+
+struct wentry {
+	uint32_t n;                   /* frames, innermost first */
+	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
+	uint64_t end_sp;
+	uint64_t stamp;               /* last use */
+	struct mp_stack_memo memo;
+	struct wframe f[MEMO_FRAMES];
+};
+
+struct wcache {
+	uint64_t clock;
+	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
+	struct wcache *next;          /* on the spare list */
+	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */
+	struct wentry e[MEMO_ENTRIES];
+};
+
+#define WC_DEAD ((struct wcache *)1)  /* the thread's key destructor ran: no cache */
+
+static MP_TLS struct wcache *wc_self;
+static struct wcache *wc_spare;       /* under table_lock */
+
+static void wc_exit(void *arg)
+{
+	struct wcache *c = arg;
+	pthread_mutex_lock(&table_lock);
+	c->next = wc_spare;
+	wc_spare = c;
+	pthread_mutex_unlock(&table_lock);
+	wc_self = WC_DEAD;
+}
+
+static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
+{
+	struct wcache *c;
+	if (!wc_key_ok)
+		return NULL;
+	pthread_mutex_lock(&table_lock);
+	c = wc_spare;
+	if (c)
+		wc_spare = c->next;
+	pthread_mutex_unlock(&table_lock);
+	if (!c)
+		c = mp_vm_reserve(sizeof(*c));
+	if (!c)
+		return NULL;
+	memset(c->sp0, 0, sizeof(c->sp0));
+	c->last = MEMO_ENTRIES;
+	if (pthread_setspecific(wc_key, c) != 0) {
+		wc_exit(c);
+		return NULL;
+	}
+	wc_self = c;
+	return c;
+}
+
+static inline struct wcache *wc_get(void)
+{
+	struct wcache *c = wc_self;
+	if (MP_LIKELY(c != NULL && c != WC_DEAD))
+		return c;
+	return c ? NULL : wc_setup();
+}
+
+static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, uint64_t bp)
+{
+	return f->sp == sp && f->pc == pc && (!(f->slot & F_DEP) || f->bp == bp);
+}
+
+/* Whether every word e's walk read beyond its frame j, and went on to use,
+ * still holds the value it read then.  (An RBP restored from a frame's
+ * slot that no outer frame's CFA depends on can change freely: RBP is an
+ * ordinary register in most code.) */
+__attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
+{
+	const struct wframe *f = e->f;
+	bool same = true;
+	for (uint32_t i = j; i + 1 < e->n; i++) {
+		uint64_t slot = f[i].slot & ~(uint64_t)F_MASK;
+		same &= *(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) == f[i + 1].pc;
+		if (slot && (f[i + 1].slot & F_DEP))
+			same &= *(const uint64_t *)(uintptr_t)slot == f[i + 1].bp;
+	}
+	if (e->zero_end)
+		same &= *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0;
+	return same;
+}
+
+/* The memo whose walk starts from this state and still holds, or NULL. */
+static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint64_t bp)
+{
+	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
+		if (c->sp0[i] != sp)
+			continue;
+		struct wentry *e = &c->e[i];
+		if (state_is(&e->f[0], pc, sp, bp) && still(e, 0)) {
+			e->stamp = ++c->clock;
+			c->last = i;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Keep the walk whose inner frames w[0..k) precede frames f[j..] of the
+ * entry `from` (NULL: the walk is w alone), and which ended as `zero_end`,
+ * `end_sp` say, in the least recently used entry; F_DEP is worked out
+ * from the outermost frame in.  Returns its memo, or NULL if too long.
+ */
+static struct mp_stack_memo *memo_keep(struct wcache *c, struct wframe *w, uint32_t k,
+				       const struct wentry *from, uint32_t j, bool zero_end,
+				       uint64_t end_sp)
+{
+	uint32_t rest = from ? from->n - j : 0, v = 0;
+	if (k + rest > MEMO_FRAMES || k == 0) {
+		c->last = MEMO_ENTRIES;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
+		if (!c->sp0[i]) {
+			v = i;
+			break;
+		}
+		if (c->e[i].stamp < c->e[v].stamp)
+			v = i;
+	}
+	struct wentry *e = &c->e[v];
+	/* `from` is the last walk, the most recently used: never the victim. */
+	if (from) {
+		memmove(&e->f[k], &from->f[j], rest * sizeof(*e->f));
+		e->zero_end = from->zero_end;
+		e->end_sp = from->end_sp;
+	} else {
+		e->zero_end = zero_end;
+		e->end_sp = end_sp;
+	}
+	bool dep = rest > 0 && (e->f[k].slot & F_DEP);
+	for (uint32_t i = k; i-- > 0;) {
+		uint64_t slot = w[i].slot;
+		dep = (slot & F_RBP) || (!(slot & ~(uint64_t)F_MASK) && dep);
+		e->f[i] = w[i];
+		if (dep)
+			e->f[i].slot |= F_DEP;
+	}
+	e->n = k + rest;
+	e->stamp = ++c->clock;
+	e->memo.stack = 0;
+	e->memo.bucket = 0;
+	c->sp0[v] = e->f[0].sp;
+	c->last = v;
+	return &e->memo;
+}
+
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
  * state of its caller: the pc it returns to, its stack pointer after the
  * return, and RBP. */
-__attribute__((used, no_sanitize("address"))) uint32_t mp_fastunwind_walk(uint64_t *pcs,
-									  uint32_t max, uint64_t pc,
-									  uint64_t sp, uint64_t bp);
+__attribute__((used, no_sanitize("address"))) uint32_t
+mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo, uint64_t pc,
+		   uint64_t sp, uint64_t bp);
 
 /* It reads the stack where the rules say, other frames included. */
-__attribute__((no_sanitize("address"))) uint32_t mp_fastunwind_walk(uint64_t *pcs, uint32_t max,
-								   uint64_t pc, uint64_t sp,
-								   uint64_t bp)
+__attribute__((no_sanitize("address"))) uint32_t
+mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo, uint64_t pc,
+		   uint64_t sp, uint64_t bp)
 {
-	uint32_t n = 0;
+	struct wframe w[MEMO_FRAMES];     /* this walk's frames, innermost first */
+	const struct wentry *last = NULL;
+	struct wcache *c;
+	uint32_t n = 0, j = 0;
+	bool ended = false, zero_end = false;
 
+	*ret_memo = NULL;
 	if (!table)
 		return UINT32_MAX;
+	c = wc_get();
+	if (c) {
+		struct wentry *e = memo_find(c, pc, sp, bp);
+		if (e) {
+			for (; n < e->n && n < max; n++)
+				pcs[n] = e->f[n].pc;
+			*ret_memo = &e->memo;
+			return n;
+		}
+		if (c->last < MEMO_ENTRIES)
+			last = &c->e[c->last];
+	}
 	while (n < max) {
-		if (pc == 0)
+		if (pc == 0) {
+			ended = zero_end = true;
 			break;
-		pcs[n++] = pc;
+		}
+		if (last) {
+			/* Frames are met in increasing sp order in both walks. */
+			while (j < last->n && last->f[j].sp < sp)
+				j++;
+			if (j < last->n && state_is(&last->f[j], pc, sp, bp)) {
+				if (still(last, j))
+					goto splice;
+				last = NULL;
+			}
+		}
 		uint64_t rule = rule_for(pc);
 		if (rule == RULE_BAD)
-			return UINT32_MAX;
-		if ((rule & 3) == K_END)
+			goto fail;
+		if (n < MEMO_FRAMES)
+			w[n] = (struct wframe){ pc, sp, bp, 0 };
+		pcs[n++] = pc;
+		if ((rule & 3) == K_END) {
+			ended = true;
 			break;
+		}
 		uint64_t cfa = ((rule & 3) == K_RSP ? sp : bp) + (uint64_t)field(rule, 16);
 		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
-			return UINT32_MAX;
+			goto fail;
 		int64_t rbp_off = field(rule, 40);
-		if (rbp_off)
-			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)rbp_off);
+		if (n <= MEMO_FRAMES && (rule & 3) == K_RBP)
+			w[n - 1].slot = F_RBP;
+		if (rbp_off) {
+			uint64_t slot = cfa + (uint64_t)rbp_off;
+			if (n <= MEMO_FRAMES)
+				w[n - 1].slot |= slot;
+			bp = *(const uint64_t *)(uintptr_t)slot;
+		}
 		pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
 		sp = cfa;
 	}
+	/* A walk cut short by max is not kept: its end is unknown. */
+	if (c) {
+		if (ended && n <= MEMO_FRAMES)
+			*ret_memo = memo_keep(c, w, n, NULL, 0, zero_end, sp);
+		else
+			c->last = MEMO_ENTRIES;
+	}
+	return n;
+
+splice: {
+	/* Frames last->f[j..] are the rest of the stack. */
+	uint32_t k = n;
+	for (uint32_t i = j; i < last->n && n < max; i++)
+		pcs[n++] = last->f[i].pc;
+	*ret_memo = k <= MEMO_FRAMES ? memo_keep(c, w, k, last, j, false, 0) : NULL;
+	if (k > MEMO_FRAMES)
+		c->last = MEMO_ENTRIES;
 	return n;
 }
 
-/* uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max): the walk from
- * its caller's frame, first pc the return address into the caller. */
+fail:
+	if (c)
+		c->last = MEMO_ENTRIES;
+	return UINT32_MAX;
+}
+
+/* uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max,
+ *                                struct mp_stack_memo **memo):
+ * the walk from its caller's frame, first pc the return address into the
+ * caller. */
 __asm__(".text\n"
 	".globl mp_fastunwind_capture\n"
 	".hidden mp_fastunwind_capture\n"
 	".type mp_fastunwind_capture, @function\n"
 	"mp_fastunwind_capture:\n"
 	"\t.cfi_startproc\n"
-	"\tmovq (%rsp), %rdx\n"          /* pc: our return address */
-	"\tleaq 8(%rsp), %rcx\n"          /* sp: the caller's, after the return */
-	"\tmovq %rbp, %r8\n"
+	"\tmovq (%rsp), %rcx\n"          /* pc: our return address */
+	"\tleaq 8(%rsp), %r8\n"           /* sp: the caller's, after the return */
+	"\tmovq %rbp, %r9\n"
 	"\tjmp mp_fastunwind_walk\n"
 	"\t.cfi_endproc\n"
 	".size mp_fastunwind_capture, .-mp_fastunwind_capture\n");

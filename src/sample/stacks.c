@@ -239,42 +239,18 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	return b;
 }
 
-/*
- * The common case, a stack and size seen before, takes no lock: two
- * lock-free probes and an atomic add.  New stacks and buckets are added under
- * the lock, written whole before their index slot is published.
- */
-int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
+static uint32_t generation = 1;
+
+uint32_t mp_prof_generation(void)
 {
-	if (depth > MP_MAX_DEPTH)
-		depth = MP_MAX_DEPTH;
-	struct stack_key sk = { pcs, depth };
-	uint64_t sh = hash_pcs(pcs, depth);
-	int64_t b = -1;
-	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
-	if (v) {
-		struct bucket_key bk = { v, size };
-		uint32_t w = index_find(&bucket_idx, hash_bucket(v, size), match_bucket, &bk);
-		if (w)
-			b = w - 1;
-	}
-	if (b < 0) {
-		pthread_mutex_lock(&prof_lock);
-		b = intern_stack_locked(&sk, sh);
-		if (b >= 0) {
-			struct bucket_key bk = { (uint32_t)b, size };
-			b = intern_bucket_locked(&bk, hash_bucket(bk.stack_id, size));
-		}
-		if (b < 0)
-			truncated = 1;
-		pthread_mutex_unlock(&prof_lock);
-		if (b < 0)
-			return b;
-	}
-	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
-	return b;
+	return __atomic_load_n(&generation, __ATOMIC_RELAXED);
 }
 
+/*
+ * The common case, a stack and size seen before, takes no lock: lock-free
+ * probes and an atomic add.  New stacks and buckets are added under the
+ * lock, written whole before their index slot is published.
+ */
 int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 {
 	if (depth > MP_MAX_DEPTH)
@@ -290,6 +266,36 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 		truncated = 1;
 	pthread_mutex_unlock(&prof_lock);
 	return s;
+}
+
+int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
+{
+	struct bucket_key bk = { stack_id, size };
+	uint64_t h = hash_bucket(stack_id, size);
+	uint32_t w = index_find(&bucket_idx, h, match_bucket, &bk);
+	int64_t b = (int64_t)w - 1;
+	if (!w) {
+		pthread_mutex_lock(&prof_lock);
+		b = intern_bucket_locked(&bk, h);
+		if (b < 0)
+			truncated = 1;
+		pthread_mutex_unlock(&prof_lock);
+		if (b < 0)
+			return b;
+	}
+	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
+	return b;
+}
+
+int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
+{
+	int64_t s = mp_prof_intern_stack(pcs, depth);
+	return s < 0 ? s : mp_prof_record_stack((uint32_t)s, size);
+}
+
+void mp_prof_record_again(uint32_t b)
+{
+	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_record_free(uint32_t b)
@@ -345,5 +351,6 @@ void mp_prof_reset(void)
 	nstacks = nbuckets = 0;
 	stack_idx->used = bucket_idx->used = 0;
 	truncated = 0;
+	__atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&prof_lock);
 }

@@ -26,9 +26,20 @@ int mp_prof_init(void);
  */
 int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size);
 
-/* The id of the stack pcs[0..depth) in the stack table (added if new),
- * for records other than heap buckets.  >= 1, or -ENOSPC when full. */
+/* The id of the stack pcs[0..depth) in the stack table (added if new).
+ * >= 1, or -ENOSPC when full. */
 int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth);
+
+/* mp_prof_record_alloc for a stack already interned: its bucket for `size`
+ * (>= 0) or -ENOSPC. */
+int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size);
+
+/* One more sampled allocation into a bucket a record call returned. */
+void mp_prof_record_again(uint32_t b);
+
+/* Changes whenever the tables are emptied (mp_prof_reset): stack ids and
+ * buckets of an older generation are void. */
+uint32_t mp_prof_generation(void);
 
 /* Credit a free to bucket `b` / take it back (realloc failure).  Lock-free. */
 void mp_prof_record_free(uint32_t b);

@@ -37,7 +37,23 @@ int unw_backtrace(void **buffer, int size);      /* <libunwind.h> */
  * walks the stack instead.
  */
 int mp_fastunwind_init(void);
-uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max);
+
+/*
+ * What the caller learned about a stack the thread's walk memo holds
+ * (fastunwind.c): its id in the stack table as captured with `max`, and
+ * the bucket of its last block size.  Valid while `gen` is the stack
+ * table's generation (mp_prof_generation); the walker clears `stack` when
+ * the memo changes hands.  Per thread: only its own thread touches it.
+ */
+struct mp_stack_memo {
+	uint32_t gen;
+	uint32_t stack;          /* 0: unknown */
+	uint32_t max;
+	uint32_t bucket;         /* bucket + 1 for blocks of `size`; 0: none */
+	uint64_t size;
+};
+
+uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo);
 /* Around fork (the rule table's insert lock). */
 void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);
@@ -50,20 +66,23 @@ void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslo
 
 /*
  * Capture the calling thread's stack, innermost first, at most `max` return
- * addresses after the skipped frames.  Returns the number stored.  Inlined
- * into its callers: every frame of the shim's own is one more frame to walk
- * and then drop.
+ * addresses after the skipped frames.  Returns the number stored, and in
+ * *ret_memo the walk memo's record of this stack, or NULL.  Inlined into
+ * its callers: every frame of the shim's own is one more frame to walk and
+ * then drop.
  */
-static inline __attribute__((always_inline)) uint32_t mp_unwind_capture(uint64_t *ret_pcs,
-									 uint32_t max)
+static inline __attribute__((always_inline)) uint32_t
+mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_memo)
 {
 	uint64_t buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
 	uint32_t n = UINT32_MAX;
+	*ret_memo = NULL;
 	if (max > MP_MAX_DEPTH)
 		max = MP_MAX_DEPTH;
 	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
-		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES);
+		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES, ret_memo);
 	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
+		*ret_memo = NULL;
 		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
 		int k = unw_backtrace(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
 		if (n != UINT32_MAX)
@@ -78,7 +97,48 @@ static inline __attribute__((always_inline)) uint32_t mp_unwind_capture(uint64_t
 	uint32_t out = 0;
 	for (; i < n && out < max; i++)
 		ret_pcs[out++] = buf[i];
+	struct mp_stack_memo *m = *ret_memo;
+	if (m && m->max != max) {
+		m->max = max;
+		m->stack = m->bucket = 0;
+	}
 	return out;
+}
+
+/* The stack table's id for the stack just captured (pcs[0..n), its memo m
+ * or NULL): the memo's when it has one, else interned and remembered.
+ * >= 1, or -ENOSPC when the table is full. */
+static inline int64_t mp_memo_stack(struct mp_stack_memo *m, const uint64_t *pcs, uint32_t n)
+{
+	uint32_t gen = mp_prof_generation();
+	if (m && m->stack && m->gen == gen)
+		return m->stack;
+	int64_t s = mp_prof_intern_stack(pcs, n);
+	if (m) {
+		m->gen = gen;
+		m->stack = s > 0 ? (uint32_t)s : 0;
+		m->bucket = 0;
+	}
+	return s;
+}
+
+/* mp_prof_record_alloc for the stack just captured, through its memo. */
+static inline int64_t mp_memo_bucket(struct mp_stack_memo *m, const uint64_t *pcs, uint32_t n,
+				     uint64_t size)
+{
+	if (m && m->bucket && m->size == size && m->gen == mp_prof_generation()) {
+		mp_prof_record_again(m->bucket - 1);
+		return m->bucket - 1;
+	}
+	int64_t s = mp_memo_stack(m, pcs, n);
+	if (s < 0)
+		return s;
+	int64_t b = mp_prof_record_stack((uint32_t)s, size);
+	if (m && b >= 0) {
+		m->size = size;
+		m->bucket = (uint32_t)b + 1;
+	}
+	return b;
 }
 
 #endif

@@ -149,8 +149,9 @@ void mp_shim_init(void)
 static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
 	uint64_t pcs[MP_MAX_DEPTH];
-	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth);
-	int64_t b = mp_prof_record_alloc(pcs, n, size);
+	struct mp_stack_memo *m;
+	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth, &m);
+	int64_t b = mp_memo_bucket(m, pcs, n, size);
 	if (b < 0)
 		return;
 	if (mp_heap_owns(p)) {
