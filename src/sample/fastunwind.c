@@ -575,6 +575,7 @@ struct wframe {
 
 struct wentry {
 	uint32_t n;                   /* frames, innermost first */
+	uint32_t next;                /* the entry used right after this one last time */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
 	uint64_t stamp;               /* last use */
@@ -642,35 +643,53 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
 	return f->sp == sp && f->pc == pc && (!(f->slot & F_DEP) || f->bp == bp);
 }
 
-/* Whether every word e's walk read beyond its frame j, and went on to use,
+/*
+ * Whether every word e's walk read beyond its frame j, and went on to use,
  * still holds the value it read then.  (An RBP restored from a frame's
  * slot that no outer frame's CFA depends on can change freely: RBP is an
- * ordinary register in most code.) */
+ * ordinary register in most code.)  Inner frames first, stopping at the
+ * first difference: a stack that parts from e's does so near its top.
+ */
 __attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
 {
 	const struct wframe *f = e->f;
-	bool same = true;
 	for (uint32_t i = j; i + 1 < e->n; i++) {
 		uint64_t slot = f[i].slot & ~(uint64_t)F_MASK;
-		same &= *(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) == f[i + 1].pc;
-		if (slot && (f[i + 1].slot & F_DEP))
-			same &= *(const uint64_t *)(uintptr_t)slot == f[i + 1].bp;
+		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc)
+			return false;
+		if (slot && (f[i + 1].slot & F_DEP) &&
+		    *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp)
+			return false;
 	}
-	if (e->zero_end)
-		same &= *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0;
-	return same;
+	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0;
 }
 
-/* The memo whose walk starts from this state and still holds, or NULL. */
+/* Entry i is the one in use now. */
+static void memo_use(struct wcache *c, uint32_t i)
+{
+	if (c->last < MEMO_ENTRIES)
+		c->e[c->last].next = i;
+	c->e[i].stamp = ++c->clock;
+	c->last = i;
+}
+
+/* The memo whose walk starts from this state and still holds, or NULL.
+ * The entry that followed the last one the time before is tried first:
+ * a loop allocates from the same stacks in the same order. */
 static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint64_t bp)
 {
+	uint32_t guess = c->last < MEMO_ENTRIES ? c->e[c->last].next : MEMO_ENTRIES;
+	if (guess < MEMO_ENTRIES && c->sp0[guess] == sp && state_is(&c->e[guess].f[0], pc, sp, bp) &&
+	    still(&c->e[guess], 0)) {
+		memo_use(c, guess);
+		return &c->e[guess];
+	}
 	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		if (c->sp0[i] != sp)
+		if (c->sp0[i] != sp || i == guess)
 			continue;
 		struct wentry *e = &c->e[i];
 		if (state_is(&e->f[0], pc, sp, bp) && still(e, 0)) {
-			e->stamp = ++c->clock;
-			c->last = i;
+			memo_use(c, i);
 			return e;
 		}
 	}
@@ -678,14 +697,14 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
 }
 
 /*
- * Keep the walk whose inner frames w[0..k) precede frames f[j..] of the
- * entry `from` (NULL: the walk is w alone), and which ended as `zero_end`,
- * `end_sp` say, in the least recently used entry; F_DEP is worked out
+ * Keep the walk (up to `max` frames) whose inner frames w[0..k) precede
+ * frames f[j..] of the entry `from` (NULL: the walk is w alone), and which
+ * ended as `zero_end`, `end_sp` say, in the least recently used entry; F_DEP is worked out
  * from the outermost frame in.  Returns its memo, or NULL if too long.
  */
-static struct mp_stack_memo *memo_keep(struct wcache *c, struct wframe *w, uint32_t k,
-				       const struct wentry *from, uint32_t j, bool zero_end,
-				       uint64_t end_sp)
+static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wframe *w,
+				       uint32_t k, const struct wentry *from, uint32_t j,
+				       bool zero_end, uint64_t end_sp)
 {
 	uint32_t rest = from ? from->n - j : 0, v = 0;
 	if (k + rest > MEMO_FRAMES || k == 0) {
@@ -719,11 +738,12 @@ static struct mp_stack_memo *memo_keep(struct wcache *c, struct wframe *w, uint3
 			e->f[i].slot |= F_DEP;
 	}
 	e->n = k + rest;
-	e->stamp = ++c->clock;
+	e->next = MEMO_ENTRIES;
 	e->memo.stack = 0;
 	e->memo.bucket = 0;
+	e->memo.max = max;
 	c->sp0[v] = e->f[0].sp;
-	c->last = v;
+	memo_use(c, v);
 	return &e->memo;
 }
 
@@ -752,9 +772,17 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo,
 	if (c) {
 		struct wentry *e = memo_find(c, pc, sp, bp);
 		if (e) {
+			struct mp_stack_memo *m = &e->memo;
+			*ret_memo = m;
+			if (m->max != max) {
+				m->max = max;
+				m->stack = m->bucket = 0;
+			}
+			if (m->stack && m->gen == mp_prof_generation() &&
+			    mp_unwind_mode != MP_UNWIND_CHECK)
+				return MP_WALK_KNOWN;
 			for (; n < e->n && n < max; n++)
 				pcs[n] = e->f[n].pc;
-			*ret_memo = &e->memo;
 			return n;
 		}
 		if (c->last < MEMO_ENTRIES)
@@ -803,7 +831,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo,
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c) {
 		if (ended && n <= MEMO_FRAMES)
-			*ret_memo = memo_keep(c, w, n, NULL, 0, zero_end, sp);
+			*ret_memo = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
 		else
 			c->last = MEMO_ENTRIES;
 	}
@@ -814,7 +842,7 @@ splice: {
 	uint32_t k = n;
 	for (uint32_t i = j; i < last->n && n < max; i++)
 		pcs[n++] = last->f[i].pc;
-	*ret_memo = k <= MEMO_FRAMES ? memo_keep(c, w, k, last, j, false, 0) : NULL;
+	*ret_memo = k <= MEMO_FRAMES ? memo_keep(c, max, w, k, last, j, false, 0) : NULL;
 	if (k > MEMO_FRAMES)
 		c->last = MEMO_ENTRIES;
 	return n;

@@ -40,18 +40,22 @@ int mp_fastunwind_init(void);
 
 /*
  * What the caller learned about a stack the thread's walk memo holds
- * (fastunwind.c): its id in the stack table as captured with `max`, and
- * the bucket of its last block size.  Valid while `gen` is the stack
- * table's generation (mp_prof_generation); the walker clears `stack` when
- * the memo changes hands.  Per thread: only its own thread touches it.
+ * (fastunwind.c): its id in the stack table, and the bucket of its last
+ * block size.  Valid while `gen` is the stack table's generation
+ * (mp_prof_generation); the walker clears `stack` when the memo's walk
+ * changes, or the walk's `max`.  Per thread: only its thread touches it.
  */
 struct mp_stack_memo {
 	uint32_t gen;
 	uint32_t stack;          /* 0: unknown */
-	uint32_t max;
+	uint32_t max;            /* the walk's */
 	uint32_t bucket;         /* bucket + 1 for blocks of `size`; 0: none */
 	uint64_t size;
 };
+
+/* The walk's answer when the memo already has the stack's id: the pcs were
+ * not stored (never under MP_UNWIND_CHECK). */
+#define MP_WALK_KNOWN (UINT32_MAX - 1)
 
 uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo);
 /* Around fork (the rule table's insert lock). */
@@ -67,8 +71,10 @@ void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslo
 /*
  * Capture the calling thread's stack, innermost first, at most `max` return
  * addresses after the skipped frames.  Returns the number stored, and in
- * *ret_memo the walk memo's record of this stack, or NULL.  Inlined into
- * its callers: every frame of the shim's own is one more frame to walk and
+ * *ret_memo the walk memo's record of this stack, or NULL.  When that
+ * record has the stack's id, nothing is stored (0 is returned): callers go
+ * through mp_memo_stack or mp_memo_bucket, which use it.  Inlined into its
+ * callers: every frame of the shim's own is one more frame to walk and
  * then drop.
  */
 static inline __attribute__((always_inline)) uint32_t
@@ -81,6 +87,8 @@ mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_me
 		max = MP_MAX_DEPTH;
 	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
 		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES, ret_memo);
+	if (n == MP_WALK_KNOWN)
+		return 0;
 	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
 		*ret_memo = NULL;
 		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
@@ -97,11 +105,6 @@ mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_me
 	uint32_t out = 0;
 	for (; i < n && out < max; i++)
 		ret_pcs[out++] = buf[i];
-	struct mp_stack_memo *m = *ret_memo;
-	if (m && m->max != max) {
-		m->max = max;
-		m->stack = m->bucket = 0;
-	}
 	return out;
 }
 

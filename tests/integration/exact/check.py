@@ -4,7 +4,11 @@
 cumulative values of every function named in the source's EXPECT lines with
 what `go tool pprof -raw` reads from the profile.  TAP output.
 
-usage: check.py MEMPROF SOURCE TARGET
+With --unwind-check it also runs the target with unwind=2, where the shim
+walks every stack both with memprof's walker and with libunwind, and
+expects no difference.
+
+usage: check.py [--unwind-check] MEMPROF SOURCE TARGET
 """
 import os
 import re
@@ -19,7 +23,11 @@ TYPES = ['alloc_objects', 'alloc_space', 'inuse_objects', 'inuse_space']
 
 
 def main():
-    memprof, source, target = sys.argv[1:4]
+    args = sys.argv[1:]
+    unwind_check = args[:1] == ['--unwind-check']
+    if unwind_check:
+        args = args[1:]
+    memprof, source, target = args[:3]
     expect = []
     for line in open(source):
         m = re.search(r'EXPECT (\w+) (\d+) (\d+) (\d+) (\d+)', line)
@@ -52,6 +60,16 @@ def main():
             got = [cum.get(fn, [0] * 4)[types.index(t)] for t in TYPES] if types == TYPES else None
             ok(got == want, '%s %s' % (fn, ' '.join('%s=%d' % kv for kv in zip(TYPES, want))),
                'got %s' % got)
+        if unwind_check:
+            env = dict(os.environ, MEMPROF_OPTIONS='unwind=2')
+            r = subprocess.run([memprof, 'run', '--rate', '1', '-o', out, target],
+                               capture_output=True, text=True, env=env)
+            m = re.search(r'unwind check: (\d+) of (\d+)', r.stderr)
+            ok(r.returncode == 0 and m is not None and int(m.group(2)) > 0,
+               'unwind=2 run reports its check', r.stderr)
+            ok(m is not None and m.group(1) == '0',
+               "every stack as libunwind walks it (%s of %s differ)" %
+               (m.group(1) if m else '?', m.group(2) if m else '?'))
     print('1..%d' % n)
     return 1 if failed else 0
 
