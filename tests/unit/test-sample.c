@@ -126,6 +126,23 @@ static void test_stacks(void)
 	CHECK_U64(bucket(1)->stack_id, 1);
 	CHECK_U64(bucket(2)->stack_id, 2);
 	CHECK_U64(bucket(3)->stack_id, 3);
+	/* What the walk memo uses: a stack's id, its bucket by id, one more. */
+	CHECK_INT(mp_prof_intern_stack(a, 3), 1);
+	CHECK_INT(mp_prof_intern_stack(b, 3), 2);
+	CHECK_INT(mp_prof_record_stack(1, 64), 0);
+	CHECK_INT(mp_prof_record_stack(2, 128), 4);
+	mp_prof_record_again(0);
+	CHECK_U64(bucket(0)->alloc_objects, 4);
+	CHECK_U64(bucket(4)->stack_id, 2);
+	CHECK_U64(bucket(4)->size, 128);
+	uint32_t gen = mp_prof_generation();
+	mp_prof_reset();
+	CHECK(mp_prof_generation() != gen);
+	CHECK_INT(mp_prof_record_alloc(a, 3, 64), 0);
+	CHECK_INT(mp_prof_record_alloc(a, 3, 128), 1);
+	CHECK_INT(mp_prof_record_alloc(b, 3, 64), 2);
+	CHECK_INT(mp_prof_record_alloc(a, 2, 64), 3);
+	CHECK_U64(bucket(0)->alloc_objects, 1);
 	mp_prof_record_free(0);
 	CHECK_U64(bucket(0)->free_objects, 1);
 	mp_prof_unrecord_free(0);
