@@ -200,7 +200,8 @@ struct wframe {
 	uint64_t slot;                /* where the rule read the next RBP (0: none) | F_* */
 };
 
-/* In slot's low bits (a slot address is 8-aligned: compute_rule sees to it). */
+/* In slot's low bits: a slot is the CFA, which the walk checks is 8-aligned,
+ * plus a multiple of 8 (cfi.c refuses other offsets). */
 #define F_DEP 1u                      /* the walk from here depends on the incoming RBP */
 #define F_RBP 2u                      /* this frame's CFA is RBP-based */
 #define F_MASK 7u
@@ -284,6 +285,8 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
  * slot that no outer frame's CFA depends on can change freely: RBP is an
  * ordinary register in most code.)  Inner frames first, stopping at the
  * first difference: a stack that parts from e's does so near its top.
+ * So it reads no word a walk from this frame would not read: each address
+ * follows from the frame before it, which has just been found the same.
  */
 __attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
 {
@@ -332,16 +335,18 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
 }
 
 /*
- * Keep the walk (up to `max` frames) whose inner frames w[0..k) precede
- * frames f[j..] of the entry `from` (NULL: the walk is w alone), and which
- * ended as `zero_end`, `end_sp` say, in the least recently used entry; F_DEP is worked out
- * from the outermost frame in.  Returns its memo, or NULL if too long.
+ * Keep a complete walk, made with `max`, in the least recently used entry:
+ * its inner frames w[0..k), then frames f[j..] of the entry `from` (NULL:
+ * the walk is w alone, and ended as `zero_end` and `end_sp` say).  F_DEP
+ * is worked out from the outermost frame in.  Returns the entry's memo, or
+ * NULL when the walk is too long to keep.
  */
 static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wframe *w,
 				       uint32_t k, const struct wentry *from, uint32_t j,
 				       bool zero_end, uint64_t end_sp)
 {
 	uint32_t rest = from ? from->n - j : 0, v = 0;
+	/* (w holds MEMO_FRAMES frames: a longer k stops here.) */
 	if (k + rest > MEMO_FRAMES || k == 0) {
 		c->last = MEMO_ENTRIES;
 		return NULL;
@@ -386,13 +391,13 @@ static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wf
  * state of its caller: the pc it returns to, its stack pointer after the
  * return, and RBP. */
 __attribute__((used, no_sanitize("address"))) uint32_t
-mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo, uint64_t pc,
-		   uint64_t sp, uint64_t bp);
+mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
+		   struct mp_stack_memo **ret_memo);
 
 /* It reads the stack where the rules say, other frames included. */
 __attribute__((no_sanitize("address"))) uint32_t
-mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo, uint64_t pc,
-		   uint64_t sp, uint64_t bp)
+mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
+		   struct mp_stack_memo **ret_memo)
 {
 	struct wframe w[MEMO_FRAMES];     /* this walk's frames, innermost first */
 	const struct wentry *last = NULL;
@@ -448,7 +453,8 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo,
 			ended = true;
 			break;
 		}
-		uint64_t cfa = (mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp) + (uint64_t)mp_cfi_cfa_off(rule);
+		uint64_t cfa = mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp;
+		cfa += (uint64_t)mp_cfi_cfa_off(rule);
 		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
 			goto fail;
 		int64_t rbp_off = mp_cfi_rbp_off(rule);
@@ -464,12 +470,10 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo,
 		sp = cfa;
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
-	if (c) {
-		if (ended && n <= MEMO_FRAMES)
-			*ret_memo = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
-		else
-			c->last = MEMO_ENTRIES;
-	}
+	if (c && ended)
+		*ret_memo = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
+	else if (c)
+		c->last = MEMO_ENTRIES;
 	return n;
 
 splice: {
@@ -477,9 +481,7 @@ splice: {
 	uint32_t k = n;
 	for (uint32_t i = j; i < last->n && n < max; i++)
 		pcs[n++] = last->f[i].pc;
-	*ret_memo = k <= MEMO_FRAMES ? memo_keep(c, max, w, k, last, j, false, 0) : NULL;
-	if (k > MEMO_FRAMES)
-		c->last = MEMO_ENTRIES;
+	*ret_memo = memo_keep(c, max, w, k, last, j, false, 0);
 	return n;
 }
 
@@ -499,9 +501,10 @@ __asm__(".text\n"
 	".type mp_fastunwind_capture, @function\n"
 	"mp_fastunwind_capture:\n"
 	"\t.cfi_startproc\n"
-	"\tmovq (%rsp), %rcx\n"          /* pc: our return address */
-	"\tleaq 8(%rsp), %r8\n"           /* sp: the caller's, after the return */
-	"\tmovq %rbp, %r9\n"
+	"\tmovq %rdx, %r9\n"              /* ret_memo, last */
+	"\tmovq (%rsp), %rdx\n"          /* pc: our return address */
+	"\tleaq 8(%rsp), %rcx\n"          /* sp: the caller's, after the return */
+	"\tmovq %rbp, %r8\n"
 	"\tjmp mp_fastunwind_walk\n"
 	"\t.cfi_endproc\n"
 	".size mp_fastunwind_capture, .-mp_fastunwind_capture\n");
