@@ -211,7 +211,7 @@ struct wframe {
 
 struct wentry {
 	uint32_t n;                   /* frames, innermost first */
-	uint32_t next;                /* the entry used right after this one last time */
+	uint32_t next[2];             /* the entries used right after this one, latest first */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
 	uint64_t stamp;               /* last use */
@@ -305,33 +305,44 @@ __attribute__((no_sanitize("address"))) static bool still(const struct wentry *e
 /* Entry i is the one in use now. */
 static void memo_use(struct wcache *c, uint32_t i)
 {
-	if (c->last < MEMO_ENTRIES)
-		c->e[c->last].next = i;
+	if (c->last < MEMO_ENTRIES) {
+		uint32_t *next = c->e[c->last].next;
+		if (next[0] != i) {
+			next[1] = next[0];
+			next[0] = i;
+		}
+	}
 	c->e[i].stamp = ++c->clock;
 	c->last = i;
 }
 
+/* Whether entry i's walk starts from this state and still holds. */
+static inline bool memo_holds(const struct wcache *c, uint32_t i, uint64_t pc, uint64_t sp,
+			      uint64_t bp)
+{
+	return c->sp0[i] == sp && state_is(&c->e[i].f[0], pc, sp, bp) && still(&c->e[i], 0);
+}
+
 /* The memo whose walk starts from this state and still holds, or NULL.
- * The entry that followed the last one the time before is tried first:
- * a loop allocates from the same stacks in the same order. */
+ * The entries that followed the last one the two times before are tried
+ * first: a loop allocates from the same stacks in much the same order. */
 static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint64_t bp)
 {
-	uint32_t guess = c->last < MEMO_ENTRIES ? c->e[c->last].next : MEMO_ENTRIES;
-	if (guess < MEMO_ENTRIES && c->sp0[guess] == sp && state_is(&c->e[guess].f[0], pc, sp, bp) &&
-	    still(&c->e[guess], 0)) {
-		memo_use(c, guess);
-		return &c->e[guess];
+	uint32_t g0 = MEMO_ENTRIES, g1 = MEMO_ENTRIES;
+	if (c->last < MEMO_ENTRIES) {
+		g0 = c->e[c->last].next[0];
+		g1 = c->e[c->last].next[1];
 	}
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		if (c->sp0[i] != sp || i == guess)
-			continue;
-		struct wentry *e = &c->e[i];
-		if (state_is(&e->f[0], pc, sp, bp) && still(e, 0)) {
-			memo_use(c, i);
-			return e;
-		}
-	}
-	return NULL;
+	uint32_t hit = g0 < MEMO_ENTRIES && memo_holds(c, g0, pc, sp, bp)   ? g0
+		       : g1 < MEMO_ENTRIES && memo_holds(c, g1, pc, sp, bp) ? g1
+									     : MEMO_ENTRIES;
+	for (uint32_t i = 0; hit == MEMO_ENTRIES && i < MEMO_ENTRIES; i++)
+		if (i != g0 && i != g1 && memo_holds(c, i, pc, sp, bp))
+			hit = i;
+	if (hit == MEMO_ENTRIES)
+		return NULL;
+	memo_use(c, hit);
+	return &c->e[hit];
 }
 
 /*
@@ -378,7 +389,7 @@ static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wf
 			e->f[i].slot |= F_DEP;
 	}
 	e->n = k + rest;
-	e->next = MEMO_ENTRIES;
+	e->next[0] = e->next[1] = MEMO_ENTRIES;
 	e->memo.stack = 0;
 	e->memo.bucket = 0;
 	e->memo.max = max;
