@@ -9,6 +9,7 @@
  * main thread and two workers, each running rounds() once.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -63,6 +64,58 @@ NOINLINE void vla(int k)
 	counter += buf[0];
 }
 
+/*
+ * Two paths to the same stack pointer with different RBPs: via_ptr(deeper,
+ * 1) and via_ptr(at_rbp, k_same), with k_same found by main so that leaf's
+ * frame lands where it did through deeper.  at_rbp's CFA comes from RBP,
+ * which leaf's frame (without frame pointers) passes on unchanged: a memo
+ * that did not check the RBP it was walked with would take the deeper
+ * walk's frames, still in place in at_rbp's array, for this one's.
+ */
+static int probing, k_same;
+static uintptr_t probe_at;
+
+/* EXPECT at_rbp 1800 72000 0 0 */
+NOINLINE void at_rbp(int k)
+{
+	volatile char buf[k * 16];
+	buf[0] = 0;
+	if (probing)
+		probe_at = (uintptr_t)buf;
+	else
+		leaf(40);
+	counter += buf[0];
+}
+
+/* EXPECT deeper 900 36000 0 0 */
+NOINLINE void deeper(int k)
+{
+	volatile char pad[40];
+	pad[0] = 0;
+	at_rbp(k);
+	counter += pad[0];
+}
+
+/* One call site for both, so that they return to the same place. */
+/* EXPECT via_ptr 1800 72000 0 0 */
+__attribute__((noipa)) void via_ptr(void (*fn)(int), int k)
+{
+	fn(k);
+	counter++;
+}
+
+static int find_k_same(void)
+{
+	probing = 1;
+	via_ptr(deeper, 1);
+	uintptr_t want = probe_at;
+	via_ptr(at_rbp, 1);
+	int k = 1 + (int)((probe_at - want) / 16);
+	via_ptr(at_rbp, k);
+	probing = 0;
+	return probe_at == want ? k : -1;
+}
+
 /* Recursion from 0 to 59 frames deep: past what a memo keeps (48). */
 /* EXPECT rec 180 1440 0 0 */
 NOINLINE void rec(int d)
@@ -74,8 +127,8 @@ NOINLINE void rec(int d)
 	counter++;
 }
 
-/* EXPECT leaf 3780 138240 0 0 */
-/* EXPECT rounds 3780 138240 0 0 */
+/* EXPECT leaf 5580 210240 0 0 */
+/* EXPECT rounds 5580 210240 0 0 */
 NOINLINE void rounds(void)
 {
 	for (int i = 0; i < ROUNDS; i++) {
@@ -83,6 +136,9 @@ NOINLINE void rounds(void)
 		via_b();
 		two_sites(i);
 		vla(i % 4);
+		/* One call site for both (a volatile count is not unrolled). */
+		for (volatile int p = 0; p < 2; p++)
+			via_ptr(p ? at_rbp : deeper, p ? k_same : 1);
 		if (i % 5 == 0)
 			rec(i % 60);
 	}
@@ -98,6 +154,9 @@ static void *worker(void *arg)
 int main(void)
 {
 	pthread_t t[2];
+	k_same = find_k_same();
+	if (k_same < 0)
+		return 2;     /* no such k: the check says the target failed */
 	for (int i = 0; i < 2; i++)
 		if (pthread_create(&t[i], NULL, worker, NULL) != 0)
 			return 1;
