@@ -3,10 +3,11 @@
  * Exact-count target for the stack walker's per-thread memo of recent walks
  * (src/sample/fastunwind.c): stacks that start from the same state and part
  * further out, frames whose CFA comes from RBP (variable-length arrays),
- * recursion deeper than a memo holds, and threads.  Built with and without
- * frame pointers; check.py also runs it with unwind=2, which compares every
- * stack with libunwind's.  EXPECT lines as in t-malloc.c; each counts the
- * main thread and two workers, each running rounds() once.
+ * recursion deeper than a memo holds, threads, and threads that take over
+ * the memo of one that exited.  Built with and without frame pointers;
+ * check.py also runs it with unwind=2, which compares every stack with
+ * libunwind's.  EXPECT lines as in t-malloc.c: the main thread and two
+ * workers each run rounds() once, then 20 short threads run brief().
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -28,14 +29,14 @@ NOINLINE void leaf(size_t n)
 
 /* Same frame size, called from the same place by turns: the walks start
  * from the same state and part at the return address into these two. */
-/* EXPECT via_a 900 57600 0 0 */
+/* EXPECT via_a 1000 64000 0 0 */
 NOINLINE void via_a(void)
 {
 	leaf(64);
 	counter++;
 }
 
-/* EXPECT via_b 900 28800 0 0 */
+/* EXPECT via_b 1000 32000 0 0 */
 NOINLINE void via_b(void)
 {
 	leaf(32);
@@ -127,7 +128,7 @@ NOINLINE void rec(int d)
 	counter++;
 }
 
-/* EXPECT leaf 5580 210240 0 0 */
+/* EXPECT leaf 5780 219840 0 0 */
 /* EXPECT rounds 5580 210240 0 0 */
 NOINLINE void rounds(void)
 {
@@ -151,6 +152,19 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Short threads one after another: each takes the memo the one before left
+ * at its exit, very likely on the same stack (glibc reuses them). */
+/* EXPECT brief 200 9600 0 0 */
+static NOINLINE void *brief(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++) {
+		via_a();
+		via_b();
+	}
+	return NULL;
+}
+
 int main(void)
 {
 	pthread_t t[2];
@@ -163,5 +177,10 @@ int main(void)
 	rounds();
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
+	for (int i = 0; i < 20; i++) {
+		if (pthread_create(&t[0], NULL, brief, NULL) != 0)
+			return 1;
+		pthread_join(t[0], NULL);
+	}
 	return 0;
 }
