@@ -91,7 +91,7 @@ static void skip_encoded(struct cur *c, uint8_t enc)
 
 /* The register rules this walker follows; anything else is "bad". */
 struct row {
-	int cfa_reg;
+	uint64_t cfa_reg;
 	int64_t cfa_off;
 	int rbp;                      /* 0 same, 1 at CFA + rbp_off, 2 bad */
 	int64_t rbp_off;
@@ -208,11 +208,11 @@ static void run_cfa(struct cur *c, struct row *r, const struct row *init, uint64
 			*r = stack[--depth];     /* the CFA rule too, as GCC and libunwind do */
 			break;
 		case 0x0c:                    /* def_cfa */
-			r->cfa_reg = (int)uleb(c);
+			r->cfa_reg = uleb(c);
 			r->cfa_off = (int64_t)uleb(c);
 			break;
 		case 0x0d:                    /* def_cfa_register */
-			r->cfa_reg = (int)uleb(c);
+			r->cfa_reg = uleb(c);
 			break;
 		case 0x0e:                    /* def_cfa_offset */
 			r->cfa_off = (int64_t)uleb(c);
@@ -234,7 +234,7 @@ static void run_cfa(struct cur *c, struct row *r, const struct row *init, uint64
 			off = (int64_t)((uint64_t)sleb(c) * (uint64_t)daf);
 			goto set_offset;
 		case 0x12:                    /* def_cfa_sf */
-			r->cfa_reg = (int)uleb(c);
+			r->cfa_reg = uleb(c);
 			r->cfa_off = (int64_t)((uint64_t)sleb(c) * (uint64_t)daf);
 			break;
 		case 0x13:                    /* def_cfa_offset_sf */
@@ -332,9 +332,9 @@ uint64_t mp_cfi_rule(uintptr_t lo, uintptr_t hi, const uint8_t *fde, uint64_t fu
 		return MP_CFI_BAD;      /* "eh" and other old forms */
 	if (has_z) {
 		uint64_t n = uleb(&c);
-		const uint8_t *aug_end = c.p + n;
-		if (c.bad || aug_end > c.end)
+		if (c.bad || n > (uint64_t)(c.end - c.p))
 			return MP_CFI_BAD;
+		const uint8_t *aug_end = c.p + n;
 		for (size_t i = 1; i < aug_len && !c.bad; i++) {
 			switch (aug[i]) {
 			case 'R':

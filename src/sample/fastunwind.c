@@ -17,7 +17,8 @@
  *
  * In the target: no allocation, no lock on the hit path; computing a new
  * rule takes a mutex and may call into libgcc (which uses dl_iterate_phdr);
- * a thread's first walk maps its memo (or takes one a finished thread left).
+ * a thread's first walk takes a memo (one a finished thread left, or a new
+ * one, mapped CHUNK at a time).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -63,6 +64,7 @@ static struct table *table;                 /* the current one, atomic */
 static pthread_key_t wc_key;                /* a thread's walk cache (below) */
 static bool wc_key_ok;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;   /* walk caches (below) */
 
 static struct table *table_new(size_t bits)
 {
@@ -89,16 +91,19 @@ int mp_fastunwind_init(void)
 void mp_fastunwind_lock(void)
 {
 	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&spare_lock);
 }
 
 void mp_fastunwind_unlock(void)
 {
+	pthread_mutex_unlock(&spare_lock);
 	pthread_mutex_unlock(&table_lock);
 }
 
 void mp_fastunwind_after_fork_child(void)
 {
 	pthread_mutex_init(&table_lock, NULL);
+	pthread_mutex_init(&spare_lock, NULL);
 }
 
 static size_t slot_of(uint64_t pc, size_t bits)
@@ -230,30 +235,47 @@ struct wcache {
 #define WC_DEAD ((struct wcache *)1)  /* the thread's key destructor ran: no cache */
 
 static MP_TLS struct wcache *wc_self;
-static struct wcache *wc_spare;       /* under table_lock */
 
+/* Caches come CHUNK at a time, one mapping for all of them: the leak scan
+ * skips memprof's own mappings, and has room for a few hundred. */
+#define CHUNK 16
+static struct wcache *wc_spare, *wc_chunk;   /* under spare_lock */
+static unsigned wc_chunk_left;
+
+/* The thread's key destructor: its cache goes to the next thread.  The
+ * thread lets go of it first, so that a signal handler that allocates in
+ * between does not use a cache another thread may already have. */
 static void wc_exit(void *arg)
 {
 	struct wcache *c = arg;
-	pthread_mutex_lock(&table_lock);
+	__atomic_store_n(&wc_self, WC_DEAD, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&spare_lock);
 	c->next = wc_spare;
 	wc_spare = c;
-	pthread_mutex_unlock(&table_lock);
-	wc_self = WC_DEAD;
+	pthread_mutex_unlock(&spare_lock);
 }
 
+/* The walk's callers hold the shim's recursion guard: no signal handler
+ * walks while this holds spare_lock. */
 static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 {
 	struct wcache *c;
 	if (!wc_key_ok)
 		return NULL;
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&spare_lock);
 	c = wc_spare;
-	if (c)
+	if (c) {
 		wc_spare = c->next;
-	pthread_mutex_unlock(&table_lock);
-	if (!c)
-		c = mp_vm_reserve(sizeof(*c));
+	} else {
+		if (!wc_chunk_left) {
+			wc_chunk = mp_vm_reserve(CHUNK * sizeof(*wc_chunk));
+			wc_chunk_left = wc_chunk ? CHUNK : 0;
+		}
+		if (wc_chunk_left)
+			c = &wc_chunk[CHUNK - wc_chunk_left--];
+	}
+	pthread_mutex_unlock(&spare_lock);
 	if (!c)
 		return NULL;
 	memset(c->sp0, 0, sizeof(c->sp0));
@@ -285,8 +307,9 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
  * slot that no outer frame's CFA depends on can change freely: RBP is an
  * ordinary register in most code.)  Inner frames first, stopping at the
  * first difference: a stack that parts from e's does so near its top.
- * So it reads no word a walk from this frame would not read: each address
- * follows from the frame before it, which has just been found the same.
+ * So it reads no word a walk from this frame would not read, were it not
+ * cut short by its `max`: each address follows from the frame before it,
+ * which has just been found the same.
  */
 __attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
 {

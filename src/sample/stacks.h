@@ -64,7 +64,8 @@ void mp_prof_buckets(const void **ret_data, size_t *ret_size);
  * copy of the parent's). */
 void mp_prof_after_fork_child(void);
 
-/* For tests: forget everything. */
+/* For tests: forget everything.  Not while other threads record: a walk
+ * memo checked against the old generation may be used after it. */
 void mp_prof_reset(void);
 
 #endif
