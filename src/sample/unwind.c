@@ -38,3 +38,9 @@ void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslo
 	if (!same)
 		__atomic_fetch_add(&mp_unwind_differed, 1, __ATOMIC_RELAXED);
 }
+
+void mp_unwind_check_id(uint32_t memo_id, int64_t slow_id)
+{
+	if (slow_id != (int64_t)memo_id)
+		__atomic_fetch_add(&mp_unwind_differed, 1, __ATOMIC_RELAXED);
+}

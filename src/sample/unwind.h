@@ -13,8 +13,10 @@
 #ifndef MP_SAMPLE_UNWIND_H
 #define MP_SAMPLE_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "sample/compiler.h"
 #include "sample/stacks.h"
 
 enum { MP_UNWIND_FAST = 0, MP_UNWIND_LIBUNWIND = 1, MP_UNWIND_CHECK = 2 };
@@ -67,6 +69,8 @@ void mp_fastunwind_after_fork_child(void);
 #define MP_UNWIND_EXTRA_FRAMES 16
 
 void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow);
+/* MP_UNWIND_CHECK: a memo's stack id against that of libunwind's stack. */
+void mp_unwind_check_id(uint32_t memo_id, int64_t slow_id);
 
 /*
  * Capture the calling thread's stack, innermost first, at most `max` return
@@ -90,7 +94,8 @@ mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_me
 	if (n == MP_WALK_KNOWN)
 		return 0;
 	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
-		*ret_memo = NULL;
+		/* (Under MP_UNWIND_CHECK the memo stays: mp_memo_stack checks
+		 * its stack id against libunwind's stack.) */
 		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
 		int k = unw_backtrace(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
 		if (n != UINT32_MAX)
@@ -114,8 +119,11 @@ mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_me
 static inline int64_t mp_memo_stack(struct mp_stack_memo *m, const uint64_t *pcs, uint32_t n)
 {
 	uint32_t gen = mp_prof_generation();
-	if (m && m->stack && m->gen == gen)
+	if (m && m->stack && m->gen == gen) {
+		if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
+			mp_unwind_check_id(m->stack, mp_prof_intern_stack(pcs, n));
 		return m->stack;
+	}
 	int64_t s = mp_prof_intern_stack(pcs, n);
 	if (m) {
 		m->gen = gen;
@@ -129,7 +137,8 @@ static inline int64_t mp_memo_stack(struct mp_stack_memo *m, const uint64_t *pcs
 static inline int64_t mp_memo_bucket(struct mp_stack_memo *m, const uint64_t *pcs, uint32_t n,
 				     uint64_t size)
 {
-	if (m && m->bucket && m->size == size && m->gen == mp_prof_generation()) {
+	bool check = mp_unwind_mode == MP_UNWIND_CHECK;
+	if (m && m->bucket && m->size == size && m->gen == mp_prof_generation() && !check) {
 		mp_prof_record_again(m->bucket - 1);
 		return m->bucket - 1;
 	}
@@ -137,6 +146,8 @@ static inline int64_t mp_memo_bucket(struct mp_stack_memo *m, const uint64_t *pc
 	if (s < 0)
 		return s;
 	int64_t b = mp_prof_record_stack((uint32_t)s, size);
+	if (MP_UNLIKELY(check) && m && m->bucket && m->size == size)
+		mp_unwind_check_id(m->bucket - 1, b);
 	if (m && b >= 0) {
 		m->size = size;
 		m->bucket = (uint32_t)b + 1;
