@@ -783,39 +783,20 @@ static void print_stats(const struct mp_snap *sn)
 /* --suppressions FILE: read and parse now, before the program runs. */
 static int load_suppressions(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *text = NULL, *err = NULL;
-	size_t len = 0, cap = 0;
-	int r;
+	uint8_t *text = NULL;
+	char *err = NULL;
+	size_t len = 0;
+	int r = mp_cli_read_whole(path, SIZE_MAX, &text, &len);
 
-	if (!f) {
-		fprintf(stderr, "memprof: cannot read suppressions '%s': %s\n", path, strerror(errno));
+	if (r == -ENOMEM) {
+		fputs("memprof: out of memory\n", stderr);
 		return -1;
 	}
-	for (;;) {
-		if (len + 4096 > cap) {
-			char *n = realloc(text, cap = cap * 2 + 4096);
-			if (!n) {
-				free(text);
-				fclose(f);
-				fputs("memprof: out of memory\n", stderr);
-				return -1;
-			}
-			text = n;
-		}
-		size_t got = fread(text + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "memprof: cannot read suppressions '%s': %s\n", path, strerror(errno));
-		free(text);
-		fclose(f);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot read suppressions '%s': %s\n", path, strerror(-r));
 		return -1;
 	}
-	fclose(f);
-	r = mp_supp_parse(text, len, &leaks.supp, &err);
+	r = mp_supp_parse((const char *)text, len, &leaks.supp, &err);
 	free(text);
 	if (r < 0) {
 		fprintf(stderr, "memprof: bad suppressions '%s': %s\n", path,
