@@ -85,9 +85,6 @@ int mp_fastunwind_init(void)
 	return table ? 0 : -ENOMEM;
 }
 
-/* Nearby return addresses (the call sites of one hot function) go to
- * nearby slots, so a walk touches few cache lines; the bits above a page
- * keep libraries apart. */
 void mp_fastunwind_lock(void)
 {
 	pthread_mutex_lock(&table_lock);
@@ -106,6 +103,9 @@ void mp_fastunwind_after_fork_child(void)
 	pthread_mutex_init(&spare_lock, NULL);
 }
 
+/* Nearby return addresses (the call sites of one hot function) go to
+ * nearby slots, so a walk touches few cache lines; the bits above a page
+ * keep libraries apart. */
 static size_t slot_of(uint64_t pc, size_t bits)
 {
 	return (size_t)(((pc >> 4) ^ (pc >> 12 << (bits - 4)) ^ (pc >> 24)) &

@@ -30,14 +30,6 @@ extern unsigned mp_unwind_mode;
 extern uint64_t mp_unwind_checked, mp_unwind_differed;   /* MP_UNWIND_CHECK */
 int unw_backtrace(void **buffer, int size);      /* <libunwind.h> */
 
-/*
- * memprof's own walker (fastunwind.c): every frame by its .eh_frame rule
- * (CFA from RSP or RBP, return address at CFA - 8), rules cached per return
- * address.  Returns the number of pcs stored, first the return address into
- * its caller, or UINT32_MAX when some frame needs more than that (a signal
- * frame, an expression, code without unwind information): then libunwind
- * walks the stack instead.
- */
 int mp_fastunwind_init(void);
 
 /*
@@ -59,8 +51,17 @@ struct mp_stack_memo {
  * not stored (never under MP_UNWIND_CHECK). */
 #define MP_WALK_KNOWN (UINT32_MAX - 1)
 
+/*
+ * memprof's own walker (fastunwind.c): every frame by its .eh_frame rule
+ * (CFA from RSP or RBP, return address at CFA - 8), rules cached per return
+ * address, recent walks remembered per thread.  Returns the number of pcs
+ * stored, first the return address into its caller; MP_WALK_KNOWN; or
+ * UINT32_MAX when some frame needs more than that (a signal frame, an
+ * expression, code without unwind information): then libunwind walks the
+ * stack instead.  *ret_memo: the memo that now holds this walk, or NULL.
+ */
 uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max, struct mp_stack_memo **ret_memo);
-/* Around fork (the rule table's insert lock). */
+/* Around fork (the rule table's insert lock, the walk memos' spare list). */
 void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);
 void mp_fastunwind_after_fork_child(void);
