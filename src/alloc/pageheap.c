@@ -97,36 +97,35 @@ int mp_heap_init(size_t max_bytes)
 }
 
 /*
- * Map the arena up to page `pages` (exclusive), with the page map and class
- * map entries that cover it.  A growth maps an eighth of what is mapped
- * more (2 MiB to 64 MiB), so the heap costs few mmap calls, but while a
- * limit allows only what is needed, only that is taken.  0 or -ENOMEM.
+ * Map the arena up to page `pages` (exclusive), the page map and class map
+ * entries that cover it first (so they always cover the mapped arena).  A
+ * growth maps an eighth of what is mapped more (2 MiB to 64 MiB), so the
+ * heap costs few mmap calls; when a limit refuses that, exactly what is
+ * needed is asked for.  0 or -ENOMEM.
  */
 static int grow_locked(size_t pages)
 {
 	struct mp_vm_area *a = &mp_heap.arena;
-	if (pages <= a->mapped >> MP_PAGE_SHIFT)
+	size_t have = a->mapped >> MP_PAGE_SHIFT, max = mp_heap.size >> MP_PAGE_SHIFT;
+	if (pages <= have)
 		return 0;
-	size_t before = a->mapped, slack = before / 8;
+	size_t slack = (have << MP_PAGE_SHIFT) / 8;
 	if (slack < ((size_t)2 << 20))
 		slack = (size_t)2 << 20;
 	if (slack > ((size_t)64 << 20))
 		slack = (size_t)64 << 20;
-	if (mp_vm_area_grow(a, pages << MP_PAGE_SHIFT, slack) < 0)
-		return -ENOMEM;
-	size_t np = a->mapped >> MP_PAGE_SHIFT;
-	if (mp_vm_area_grow(&mp_heap.pagemap_area, np * sizeof(struct mp_span *), 0) < 0 ||
-	    mp_vm_area_grow(&mp_heap.classmap_area, np * sizeof(uint16_t), 0) < 0) {
-		/* Keep only the arena pages both maps cover. */
-		size_t cover = mp_heap.pagemap_area.mapped / sizeof(struct mp_span *);
-		if (cover > mp_heap.classmap_area.mapped / sizeof(uint16_t))
-			cover = mp_heap.classmap_area.mapped / sizeof(uint16_t);
-		cover <<= MP_PAGE_SHIFT;
-		mp_vm_area_trim(a, cover > before ? cover : before);
-		if (a->mapped >> MP_PAGE_SHIFT < pages)
+	size_t want = pages + (slack >> MP_PAGE_SHIFT);
+	if (want > max)
+		want = max;
+	for (;;) {
+		if (mp_vm_area_grow(&mp_heap.pagemap_area, want * sizeof(struct mp_span *), 0) == 0 &&
+		    mp_vm_area_grow(&mp_heap.classmap_area, want * sizeof(uint16_t), 0) == 0 &&
+		    mp_vm_area_grow(a, want << MP_PAGE_SHIFT, 0) == 0)
+			return 0;
+		if (want == pages)
 			return -ENOMEM;
+		want = pages;   /* a limit refused the slack: only what is needed */
 	}
-	return 0;
 }
 
 static size_t page_of(uintptr_t a)
