@@ -1,35 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Periodic and on-demand snapshots (see trigger.h): the helper thread, the
- * snapshot signal and the program's view of that signal.
+ * Periodic and on-demand snapshots (see trigger.h): the helper thread and
+ * the snapshot signal.
  *
  * The helper thread.  Created from the shim's constructor (and again in a
- * fork child) with every signal blocked, so no process-directed signal is
- * ever delivered to it and the program's handlers never run on it.  It keeps
- * its recursion guard raised for good: nothing it allocates is sampled.  It
- * sleeps in FUTEX_WAIT_BITSET on the request counter with an absolute
- * CLOCK_MONOTONIC deadline (the next interval tick), so one wait serves both
- * triggers, and it needs no fd the program could close.  Requests that
- * arrive while a snapshot is being written are coalesced into one more.
+ * fork child) with every signal blocked, so no handler of the program ever
+ * runs on it.  It keeps its recursion guard raised for good: nothing it
+ * allocates is sampled.  It sleeps in sigtimedwait(2) for the snapshot
+ * signal with the next interval tick as the timeout (a futex when there is
+ * no snapshot signal), and writes the snapshots itself.  Requests that
+ * arrive while one is being written are coalesced into one more.
  *
- * The snapshot signal.  The program must keep every handler it installs, so
- * the shim interposes sigaction(), signal(), bsd_signal() and sysv_signal()
- * for that one signal and keeps the program's action virtual: the kernel
- * always runs our handler, and the program reads back exactly what it set
- * (or, when the signal already had a handler before the shim, e.g. from an
- * earlier constructor, that one).  Our handler then decides:
- *   - a request from `memprof snapshot` (sigqueue with MP_TRIGGER_MAGIC):
- *     snapshot, never the program's handler;
+ * Requests never reach the program.  `memprof snapshot PID` sends the
+ * snapshot signal to the helper thread only (rt_tgsigqueueinfo to its
+ * thread id, found by its name, with MP_TRIGGER_MAGIC): it is queued for
+ * that thread, which takes it with sigtimedwait, so no thread of the
+ * program is interrupted and no sleep, read, poll or wait of the program
+ * returns EINTR.  (A process-directed request, sigqueue(3) to the process
+ * as older versions sent it, is delivered to some thread of the program,
+ * and interrupts it like any signal.)
+ *
+ * The program's view of the signal is kept by the signal layer
+ * (signals.c, which this file claims the signal from): its kernel action
+ * is the trampoline whatever the program sets, and on_claimed sees each
+ * instance delivered to a program thread first:
+ *   - a request (MP_TRIGGER_MAGIC, sent process-directed): snapshot, never
+ *     the program's handler;
  *   - any other instance while the program has a handler: the program's
- *     handler, called as the kernel would (SA_SIGINFO or not; sa_mask,
- *     SA_NODEFER, SA_RESTART and SA_ONSTACK are mirrored into the kernel's
- *     action; SA_RESETHAND is emulated);
- *   - any other instance while the program has SIG_DFL or SIG_IGN: snapshot
- *     (so `kill -USR2 PID` works; the default action, termination, is lost
- *     for that one signal: documented in memprof-run(1)).
- * Not covered: rt_sigaction called as a raw syscall, sigset(3)/sigignore(3),
- * a program that blocks the signal in all its threads (requests then wait
- * pending, or are taken by its sigwait(3)).
+ *     handler, as the kernel would have called it;
+ *   - any other instance while the program has SIG_DFL or SIG_IGN:
+ *     snapshot (so `kill -USR2 PID` works; the default action, termination,
+ *     is lost for that one signal: documented in memprof-run(1)).
+ * A process-directed instance can also be taken by the helper's
+ * sigtimedwait (when no program thread could take it at once: they all
+ * block it, or the helper was awake at that moment).  The helper then gives
+ * it where it would have gone: to the thread of the program that last
+ * waited for it with sigwait(3), sigwaitinfo, sigtimedwait or a signalfd;
+ * else, when the program has a handler, to the main thread (thread-directed,
+ * pending there until that thread unblocks it); else it is a request, as
+ * above.
  *
  * Must never: malloc for itself, use stdio, take a lock the program may
  * hold, run the program's handler on our thread, or change errno or the
@@ -49,17 +58,14 @@
 #include "shim/shim.h"
 #include "alloc/ownmem.h"
 #include "sample/privfd.h"
+#include "shim/signals.h"
 #include "shim/trigger.h"
 
-/* glibc's own entry points, which we do not interpose: __sigaction is
- * sigaction's strong name, ssignal and __sysv_signal are aliases of
- * signal and sysv_signal. */
-extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-extern sighandler_t ssignal(int sig, sighandler_t handler);
-extern sighandler_t __sysv_signal(int sig, sighandler_t handler);
+/* The value of the helper's own wake-ups (request() below), which are not
+ * requests themselves: the request count is. */
+#define MP_TRIGGER_WAKE 0x77616b65   /* "wake" */
 
 static int trig_sig;                 /* the snapshot signal, 0: none */
-static int trig_active;              /* our handler is installed */
 static uint32_t requests;            /* futex word: bumped per request */
 static uint32_t seq;                 /* last numbered snapshot of this process */
 static int final_done;               /* the exit snapshot is written */
@@ -68,77 +74,6 @@ static MP_TLS int own_thread;        /* helper thread, or creating it */
 /* The helper thread's tid (0: none yet), for the leak scan to leave alone. */
 static pid_t helper_tid;
 
-/* ---- the program's virtual action ------------------------------------------ */
-
-/*
- * A seqcount guards app_act: writers block all signals (so no handler on
- * their own thread can spin on an odd count) and take a spin flag among
- * themselves; the handler retries while the count is odd or moved.
- */
-static struct sigaction app_act;
-static unsigned app_seq;
-static int app_writer;
-
-static void app_read(struct sigaction *ret)
-{
-	for (;;) {
-		unsigned s = __atomic_load_n(&app_seq, __ATOMIC_ACQUIRE);
-		if (s & 1)
-			continue;
-		memcpy(ret, &app_act, sizeof(*ret));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&app_seq, __ATOMIC_RELAXED) == s)
-			return;
-	}
-}
-
-static void on_signal(int sig, siginfo_t *si, void *uc);
-
-/* The kernel action that fronts the program's action `a`. */
-static void kernel_action_for(const struct sigaction *a, struct sigaction *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	ret->sa_sigaction = on_signal;
-	if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN) {
-		ret->sa_mask = a->sa_mask;
-		ret->sa_flags = SA_SIGINFO | (a->sa_flags & (SA_RESTART | SA_ONSTACK | SA_NODEFER));
-	} else {
-		sigemptyset(&ret->sa_mask);
-		ret->sa_flags = SA_SIGINFO | SA_RESTART;
-	}
-}
-
-/*
- * Replace the program's action by `act` (may be NULL) and hand back the old
- * one.  Async-signal-safe, like sigaction itself.
- */
-static void app_exchange(const struct sigaction *act, struct sigaction *old)
-{
-	sigset_t all, saved;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved);
-	while (__atomic_exchange_n(&app_writer, 1, __ATOMIC_ACQUIRE))
-		;
-	if (old)
-		memcpy(old, &app_act, sizeof(*old));
-	if (act) {
-		struct sigaction k;
-		__atomic_store_n(&app_seq, app_seq + 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		memcpy(&app_act, act, sizeof(app_act));
-		__atomic_store_n(&app_seq, app_seq + 1, __ATOMIC_RELEASE);
-		kernel_action_for(act, &k);
-		__sigaction(trig_sig, &k, NULL);
-	}
-	__atomic_store_n(&app_writer, 0, __ATOMIC_RELEASE);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-}
-
-static int is_ours(int sig)
-{
-	return sig > 0 && sig == trig_sig && __atomic_load_n(&trig_active, __ATOMIC_ACQUIRE);
-}
-
 /* ---- requests ---------------------------------------------------------------- */
 
 static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts, uint32_t mask)
@@ -146,90 +81,63 @@ static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, word, op, val, ts, NULL, mask);
 }
 
+/* An instance of the snapshot signal to thread `tid` of this process. */
+static int send_to(pid_t tid, const siginfo_t *si)
+{
+	siginfo_t copy = *si;
+	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, trig_sig, &copy);
+}
+
+/* Count a request and wake the helper.  Async-signal-safe. */
 static void request(void)
 {
 	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
-	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	if (trig_sig) {
+		pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		si.si_signo = trig_sig;
+		si.si_code = SI_QUEUE;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value.sival_int = MP_TRIGGER_WAKE;
+		if (tid)
+			send_to(tid, &si);   /* none yet: it starts by looking at the count */
+	} else {
+		futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	}
 }
 
-static void on_signal(int sig, siginfo_t *si, void *uc)
+static int is_request(const siginfo_t *si, int magic)
 {
-	int saved_errno = errno;
-	struct sigaction a;
+	return si && si->si_code == SI_QUEUE && si->si_value.sival_int == magic;
+}
 
-	if (si && si->si_code == SI_QUEUE && si->si_value.sival_int == MP_TRIGGER_MAGIC) {
+/* An instance delivered to a program thread (signals.c calls it first). */
+static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
+{
+	int saved_errno = errno, took = 1;
+	(void)sig;
+	(void)flags;
+	if (is_request(si, MP_TRIGGER_MAGIC) || h == SIG_DFL || h == SIG_IGN)
 		request();
-		goto out;
-	}
-	app_read(&a);
-	if (a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN) {
-		request();
-		goto out;
-	}
-	if (a.sa_flags & SA_RESETHAND) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		app_exchange(&dfl, NULL);
-	}
-	errno = saved_errno;   /* the program's handler sees the interrupted errno */
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, si, uc);
-	else
-		a.sa_handler(sig);
-	return;   /* its handler owns errno, as without us */
-out:
+	else if (!is_request(si, MP_TRIGGER_WAKE))
+		took = 0;   /* the program's handler runs */
 	errno = saved_errno;
+	return took;
 }
 
-/* ---- the interposed functions ----------------------------------------------- */
-
-MP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+/* A process-directed instance the helper's sigtimedwait took (see above). */
+static void helper_took(const siginfo_t *si)
 {
-	if (!is_ours(sig))
-		return __sigaction(sig, act, old);
-	app_exchange(act, old);
-	return 0;
-}
-
-static sighandler_t signal_like(int sig, sighandler_t h, int flags)
-{
-	struct sigaction act, old;
-	if (h == SIG_ERR) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
-	memset(&act, 0, sizeof(act));
-	act.sa_handler = h;
-	act.sa_flags = flags;
-	sigemptyset(&act.sa_mask);
-	if (!(flags & SA_NODEFER))
-		sigaddset(&act.sa_mask, sig);
-	app_exchange(&act, &old);
-	return old.sa_handler;
-}
-
-/* BSD semantics, glibc's default for signal(). */
-MP_EXPORT sighandler_t signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return ssignal(sig, h);
-	return signal_like(sig, h, SA_RESTART);
-}
-
-MP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return ssignal(sig, h);
-	return signal_like(sig, h, SA_RESTART);
-}
-
-/* System V semantics: one-shot, not deferred, not restarted. */
-MP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return __sysv_signal(sig, h);
-	return signal_like(sig, h, SA_RESETHAND | SA_NODEFER);
+	int flags;
+	pid_t to = mp_signals_sync_taker(trig_sig);
+	if (to && send_to(to, si) == 0)
+		return;
+	void (*h)(int) = mp_signals_program_handler(trig_sig, &flags);
+	if (h != SIG_DFL && h != SIG_IGN && send_to(getpid(), si) == 0)
+		return;
+	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- the helper thread ------------------------------------------------------- */
@@ -351,9 +259,13 @@ static void *helper_main(void *arg)
 	uint64_t interval = mp_shim.opt.interval_ns;
 	uint64_t next = interval ? mono_ns() + interval : 0;
 	uint32_t seen = __atomic_load_n(&helper_seen, __ATOMIC_ACQUIRE);
+	sigset_t set;
 
 	(void)arg;
 	own_thread = 1;
+	sigemptyset(&set);
+	if (trig_sig)
+		sigaddset(&set, trig_sig);
 	__atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	/* Its stack (below this frame, within the 256 KiB asked for) holds
 	 * nothing of the program's: never a root of the leak scan. */
@@ -361,7 +273,8 @@ static void *helper_main(void *arg)
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
 	mp_tls.busy = 1;   /* for good: the shim's own allocations are not sampled */
 	seq_load();
-	prctl(PR_SET_NAME, "memprof", 0, 0, 0);
+	/* memprof-snapshot(1) finds this thread by its name. */
+	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
 	for (;;) {
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
 		if (now_req != seen) {
@@ -369,19 +282,35 @@ static void *helper_main(void *arg)
 			take_snapshot();
 			continue;
 		}
-		if (interval && mono_ns() >= next) {
+		uint64_t now = interval ? mono_ns() : 0;
+		if (interval && now >= next) {
 			take_snapshot();
 			/* A late tick (a slow snapshot, a stopped process) is not
 			 * made up for: the next one is a full interval away. */
 			next += interval;
-			uint64_t now = mono_ns();
+			now = mono_ns();
 			if (next <= now)
 				next = now + interval;
 			continue;
 		}
-		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
-		futex(&requests, FUTEX_WAIT_BITSET_PRIVATE, seen, interval ? &ts : NULL,
-		      FUTEX_BITSET_MATCH_ANY);
+		if (!trig_sig) {
+			struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+			futex(&requests, FUTEX_WAIT_BITSET_PRIVATE, seen, interval ? &ts : NULL,
+			      FUTEX_BITSET_MATCH_ANY);
+			continue;
+		}
+		struct timespec rel = { (time_t)((next - now) / 1000000000u),
+					(long)((next - now) % 1000000000u) };
+		siginfo_t si;
+		/* The system call: the program's sigtimedwait is interposed
+		 * (signals.c), and this is not the program waiting. */
+		long r = syscall(SYS_rt_sigtimedwait, &set, &si, interval ? &rel : NULL, (size_t)(_NSIG / 8));
+		if (r != trig_sig)
+			continue;   /* the tick, or EINTR (a stop and continue) */
+		if (is_request(&si, MP_TRIGGER_MAGIC))
+			__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
+		else if (!is_request(&si, MP_TRIGGER_WAKE))
+			helper_took(&si);
 	}
 	return NULL;
 }
@@ -445,20 +374,15 @@ int mp_trigger_start(void)
 	if (!mp_shim.enabled || (!sig && !mp_shim.opt.interval_ns))
 		return 0;
 	if (sig) {
-		struct sigaction k, old;
 		/* Whatever the signal has now (an inherited SIG_IGN, a handler an
-		 * earlier constructor installed) becomes the program's action. */
-		memset(&old, 0, sizeof(old));
-		if (__sigaction(sig, NULL, &old) < 0 ||
-		    (kernel_action_for(&old, &k), __sigaction(sig, &k, NULL) < 0)) {
-			r = -errno;
+		 * earlier constructor installed) stays the program's action. */
+		trig_sig = sig;
+		r = mp_signals_claim(sig, on_claimed);
+		if (r < 0) {
+			trig_sig = 0;
 			mp_warn("cannot use the snapshot signal: ", strerrorname_np(-r),
 				", no on-demand snapshots", NULL);
 			sig = 0;
-		} else {
-			memcpy(&app_act, &old, sizeof(app_act));
-			trig_sig = sig;
-			__atomic_store_n(&trig_active, 1, __ATOMIC_RELEASE);
 		}
 	}
 	if (!sig && !mp_shim.opt.interval_ns)

@@ -6,8 +6,9 @@
  *
  * The helper thread is the only place numbered snapshots are written, so the
  * writer reads the profile tables with the ordinary locks from a thread that
- * holds none of them; a signal handler only counts a request and wakes it
- * with a futex (async-signal-safe, no fd, no lock).
+ * holds none of them; a request is a signal to that thread alone (trigger.c),
+ * and a handler on another thread only counts one and wakes it
+ * (async-signal-safe, no fd, no lock).
  */
 #ifndef MP_SHIM_TRIGGER_H
 #define MP_SHIM_TRIGGER_H
@@ -18,12 +19,16 @@
 #include "common/snapshot.h"
 
 /*
- * The value `memprof snapshot` sends with sigqueue(3) (si_code SI_QUEUE) to
- * mark a signal as a snapshot request.  Such a signal never reaches the
- * program's own handler; any other instance of the signal does when the
- * program installed one.
+ * The value `memprof snapshot` sends with the snapshot signal (si_code
+ * SI_QUEUE) to mark it as a request.  It sends it to the helper thread
+ * only, found among the process's threads by its name (comm), with
+ * rt_tgsigqueueinfo(2): no thread of the program is interrupted.  Such a
+ * signal never reaches the program's own handler, even sent to the whole
+ * process; any other instance of the signal does when the program
+ * installed one.
  */
 #define MP_TRIGGER_MAGIC 0x6d656d70   /* "memp" */
+#define MP_TRIGGER_THREAD_NAME "memprof"
 
 /*
  * Install the snapshot signal handler and start the helper thread when
