@@ -3,11 +3,11 @@
  * `memprof snapshot [--timeout DURATION] [--no-wait] PID`: ask a process
  * running the shim for a numbered snapshot now, and wait until it is on disk.
  *
- * The request is the process's snapshot signal with the value
- * MP_TRIGGER_MAGIC, sent with rt_tgsigqueueinfo(2) to the shim's helper
- * thread alone (found by its name), which takes it with sigtimedwait: no
- * thread of the program is interrupted, so none of its sleeps, reads, polls
- * or waits returns EINTR (src/shim/trigger.c).
+ * The request is the value MP_TRIGGER_MAGIC sent with rt_tgsigqueueinfo(2)
+ * to the shim's helper thread alone (found by its name), on its doorbell
+ * (the one real-time signal it does not block): no thread of the program is
+ * interrupted, so none of its sleeps, reads, polls or waits returns EINTR
+ * (src/shim/trigger.c).
  * Before sending anything we make sure the shim is loaded in the process
  * (its maps name libmemprof.so) and read the signal and the snapshot
  * directory from the MEMPROF_OPTIONS it started with, so a process without
@@ -268,12 +268,12 @@ static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
 
 /*
  * The shim's helper thread in process pid: named MP_TRIGGER_THREAD_NAME,
- * and blocking every signal but sig (which its sigtimedwait unblocks while
- * it waits); a thread of the program that happens to have the name rarely
- * blocks SIGHUP, SIGINT and SIGTERM.  Its thread id, 0 when there is none
- * (yet: a process that has just started), or -errno.
+ * blocking every signal but one real-time signal, its doorbell (a thread of
+ * the program that happens to have the name rarely blocks SIGHUP, SIGINT
+ * and SIGTERM).  Its thread id and doorbell, 0 when there is none (yet: a
+ * process that has just started), or -errno.
  */
-static pid_t helper_thread(pid_t pid, int sig)
+static pid_t helper_thread(pid_t pid, int *ret_bell)
 {
 	char path[96], line[256];
 	struct dirent *de;
@@ -309,15 +309,22 @@ static pid_t helper_thread(pid_t pid, int sig)
 			fclose(f);
 		unsigned long long want = (1ull << (SIGHUP - 1)) | (1ull << (SIGINT - 1)) |
 					  (1ull << (SIGTERM - 1));
-		if ((blk & want) == want)
-			found = (pid_t)tid;
+		if ((blk & want) != want)
+			continue;
+		for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--)
+			if (!(blk & (1ull << (sig - 1)))) {
+				*ret_bell = sig;
+				found = (pid_t)tid;
+				break;
+			}
 	}
 	closedir(d);
 	return found;
 }
 
-/* Send the request to the helper thread, waiting for it to appear (a
- * process that has just started) until deadline_ms.  0 or -errno. */
+/* Ring the helper thread's doorbell, waiting for the thread to appear (a
+ * process that has just started) until deadline_ms.  0 or -errno.  (`sig`,
+ * the snapshot signal, only tells that on-demand snapshots are on.) */
 static int send_request(pid_t pid, int sig, uint64_t deadline_ms);
 
 static uint64_t mono_ms(void)
@@ -330,11 +337,14 @@ static uint64_t mono_ms(void)
 
 static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 {
+	(void)sig;
 	for (;;) {
-		pid_t tid = helper_thread(pid, sig);
+		int bell = 0;
+		pid_t tid = helper_thread(pid, &bell);
 		if (tid < 0)
 			return tid == -ENOENT ? -ESRCH : tid;
 		if (tid > 0) {
+			sig = bell;
 			siginfo_t si;
 			memset(&si, 0, sizeof(si));
 			si.si_signo = sig;

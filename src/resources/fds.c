@@ -32,7 +32,6 @@
 #include "resources/resources.h"
 #include "alloc/vmarea.h"
 #include "shim/shim.h"
-#include "shim/signals.h"
 
 #define MAX_FDS 65536
 
@@ -394,8 +393,6 @@ MP_EXPORT int signalfd(int fd, const void *mask, int flags)
 {
 	REAL(signalfd, int (*)(int, const void *, int));
 	int r = real_signalfd(fd, mask, flags);
-	if (r >= 0)
-		mp_signals_note_sync(mask);   /* this thread takes those signals */
 	if (r >= 0 && r != fd)
 		record(r, MP_FD_SIGNALFD, "", NULL, !!(flags & O_CLOEXEC));
 	return r;

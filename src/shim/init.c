@@ -229,6 +229,7 @@ void mp_shim_exit_snapshot(void)
 	if (getpid() != mp_shim.pid || mp_shim.final_written)
 		return;
 	mp_tls.busy++;
+	mp_trigger_drain();   /* requests made while it lived are answered */
 	if (mp_shim.opt.leak) {
 		/* This frame and everything above it (the program's exit path)
 		 * are roots; the scan's own frames below are not. */

@@ -23,7 +23,6 @@
  * Must never: allocate, take a lock the program may hold, change errno or
  * the signal mask of the thread a signal interrupted.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -47,12 +46,17 @@ static struct sigaction app[NSIGS];       /* the program's actions */
 static unsigned app_seq[NSIGS];
 static unsigned char known[NSIGS];        /* app[sig] is set (else: the kernel's) */
 static int writer;                        /* spin flag of the writers */
-static int claimed;                       /* trigger.c's signal, 0: none */
-static mp_signal_claim_fn claim_fn;
+#define NCLAIMS 2
+static mp_signal_claim_fn claims[NSIGS];  /* trigger.c's signals */
+static int nclaims;
 static pid_t own_pid;                     /* this process (not a vfork child) */
-static pid_t sync_tid[NSIGS];
 
 static void trampoline(int sig, siginfo_t *si, void *uc);
+
+static mp_signal_claim_fn claim_of(int sig)
+{
+	return sig > 0 && sig < NSIGS ? __atomic_load_n(&claims[sig], __ATOMIC_ACQUIRE) : NULL;
+}
 
 /* glibc refuses SIGCANCEL and SIGSETXID (32, 33): they pass through. */
 static int wrappable(int sig)
@@ -93,7 +97,7 @@ static void app_write_locked(int sig, const struct sigaction *a)
 /* The kernel's action for program action `a` on sig. */
 static void kernel_action_for(int sig, const struct sigaction *a, struct sigaction *ret)
 {
-	if (!is_handler(a->sa_handler) && sig != claimed) {
+	if (!is_handler(a->sa_handler) && !claim_of(sig)) {
 		*ret = *a;
 		return;
 	}
@@ -105,7 +109,7 @@ static void kernel_action_for(int sig, const struct sigaction *a, struct sigacti
 							     SA_NOCLDSTOP | SA_NOCLDWAIT));
 		/* The kernel resets a one-shot handler itself, unless the
 		 * trampoline must stay (trigger.c's signal: emulated). */
-		if (sig != claimed)
+		if (!claim_of(sig))
 			ret->sa_flags |= a->sa_flags & SA_RESETHAND;
 	} else {
 		sigemptyset(&ret->sa_mask);
@@ -198,7 +202,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	int flags;
 
 	app_read(sig, &h, &flags);
-	if (sig == claimed && claim_fn && claim_fn(sig, si, h, flags))
+	mp_signal_claim_fn claim = claim_of(sig);
+	if (claim && claim(sig, si, h, flags))
 		return;
 	if (flags & SA_RESETHAND) {
 		/* One shot (sysv_signal, SA_RESETHAND): the program's view is
@@ -206,7 +211,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		struct sigaction dfl;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
-		if (sig == claimed)
+		if (claim)
 			exchange(sig, &dfl, NULL);
 		else {
 			struct wlock w;
@@ -288,50 +293,6 @@ MP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 	return signal_like(sig, h, SA_RESETHAND | SA_NODEFER);
 }
 
-/* ---- synchronous takers ---------------------------------------------------------- */
-
-void mp_signals_note_sync(const sigset_t *set)
-{
-	pid_t tid = 0;
-	for (int sig = 1; set && sig < NSIGS; sig++)
-		if (sig == claimed && sigismember(set, sig) == 1) {
-			if (!tid)
-				tid = (pid_t)syscall(SYS_gettid);
-			__atomic_store_n(&sync_tid[sig], tid, __ATOMIC_RELEASE);
-		}
-}
-
-pid_t mp_signals_sync_taker(int sig)
-{
-	return sig > 0 && sig < NSIGS ? __atomic_load_n(&sync_tid[sig], __ATOMIC_ACQUIRE) : 0;
-}
-
-#define REAL(name, type) \
-	static __typeof__(type) real_##name; \
-	if (!real_##name) \
-		real_##name = (type)dlsym(RTLD_NEXT, #name)
-
-MP_EXPORT int sigwait(const sigset_t *set, int *sig)
-{
-	REAL(sigwait, int (*)(const sigset_t *, int *));
-	mp_signals_note_sync(set);
-	return real_sigwait(set, sig);
-}
-
-MP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
-{
-	REAL(sigwaitinfo, int (*)(const sigset_t *, siginfo_t *));
-	mp_signals_note_sync(set);
-	return real_sigwaitinfo(set, info);
-}
-
-MP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
-{
-	REAL(sigtimedwait, int (*)(const sigset_t *, siginfo_t *, const struct timespec *));
-	mp_signals_note_sync(set);
-	return real_sigtimedwait(set, info, ts);
-}
-
 /* ---- set-up ------------------------------------------------------------------------ */
 
 void (*mp_signals_program_handler(int sig, int *ret_flags))(int)
@@ -348,7 +309,6 @@ static void after_fork_child(void)
 {
 	__atomic_store_n(&own_pid, getpid(), __ATOMIC_RELAXED);
 	__atomic_store_n(&writer, 0, __ATOMIC_RELAXED);
-	memset(sync_tid, 0, sizeof(sync_tid));
 }
 
 void mp_signals_init(void)
@@ -387,13 +347,19 @@ int mp_signals_claim(int sig, mp_signal_claim_fn fn)
 	if (!wrappable(sig))
 		return -EINVAL;
 	wlock(&w);
+	if (nclaims >= NCLAIMS && !claims[sig]) {
+		wunlock(&w);
+		return -ENOSPC;
+	}
 	know_locked(sig);
-	claim_fn = fn;
-	__atomic_store_n(&claimed, sig, __ATOMIC_RELEASE);
+	if (!claims[sig])
+		nclaims++;
+	__atomic_store_n(&claims[sig], fn, __ATOMIC_RELEASE);
 	kernel_action_for(sig, &app[sig], &k);
 	if (__sigaction(sig, &k, NULL) < 0) {
 		r = -errno;
-		__atomic_store_n(&claimed, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&claims[sig], NULL, __ATOMIC_RELEASE);
+		nclaims--;
 	}
 	wunlock(&w);
 	return r;

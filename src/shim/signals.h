@@ -8,9 +8,9 @@
  * shim's trampoline, which brackets it with mp_alloc_signal_enter/leave so
  * that the handler may allocate while the code it interrupted is inside the
  * allocator (alloc/alloc.c, alloc/lock.h).  The program reads back exactly
- * the action it set.  One signal, the snapshot signal, may be claimed by
- * trigger.c: its kernel action is the trampoline whatever the program's, and
- * trigger.c sees each instance first.
+ * the action it set.  Two signals, the snapshot signal and the helper
+ * thread's doorbell, may be claimed by trigger.c: their kernel action is the
+ * trampoline whatever the program's, and trigger.c sees each instance first.
  *
  * Not covered: actions set with the rt_sigaction system call directly, and
  * sigset(3)/sigignore(3) (their handlers run unbracketed, as before).
@@ -29,10 +29,10 @@ void mp_signals_init(void);
 
 /*
  * Claim `sig` for trigger.c: `fn` runs first for every instance delivered
- * to a program thread, with the program's action (handler and flags only),
- * and returns nonzero when it took the instance (the program's handler is
- * then not called).  fn must be async-signal-safe and keep errno.
- * 0, or -errno when the kernel refuses the action.
+ * to any thread, with the program's action (handler and flags only), and
+ * returns nonzero when it took the instance (the program's handler is then
+ * not called).  fn must be async-signal-safe and keep errno.  At most two
+ * signals.  0, or -errno when the kernel refuses the action.
  */
 typedef int (*mp_signal_claim_fn)(int sig, siginfo_t *si, void (*handler)(int), int flags);
 int mp_signals_claim(int sig, mp_signal_claim_fn fn);
@@ -40,16 +40,5 @@ int mp_signals_claim(int sig, mp_signal_claim_fn fn);
 /* The program's action for sig, handler and flags (SIG_DFL when unknown).
  * Async-signal-safe. */
 void (*mp_signals_program_handler(int sig, int *ret_flags))(int);
-
-/*
- * The thread that last waited for `sig` with sigwait(3), sigwaitinfo(2),
- * sigtimedwait(2) or made a signalfd(2) for it, 0 when none did: a
- * process-directed instance the helper thread took must go there.
- */
-pid_t mp_signals_sync_taker(int sig);
-
-/* Called by the interposed sigwait family and signalfd (resources/fds.c)
- * with the set the calling thread takes synchronously. */
-void mp_signals_note_sync(const sigset_t *set);
 
 #endif

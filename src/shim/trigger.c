@@ -1,44 +1,47 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Periodic and on-demand snapshots (see trigger.h): the helper thread and
- * the snapshot signal.
+ * Periodic and on-demand snapshots (see trigger.h): the helper thread, its
+ * doorbell, and the snapshot signal.
  *
  * The helper thread.  Created from the shim's constructor (and again in a
- * fork child) with every signal blocked, so no handler of the program ever
- * runs on it.  It keeps its recursion guard raised for good: nothing it
- * allocates is sampled.  It sleeps in sigtimedwait(2) for the snapshot
- * signal with the next interval tick as the timeout (a futex when there is
- * no snapshot signal), and writes the snapshots itself.  Requests that
- * arrive while one is being written are coalesced into one more.
+ * fork child) with every signal blocked but its doorbell (below), so no
+ * handler of the program ever runs on it.  It keeps its recursion guard
+ * raised for good: nothing it allocates is sampled.  It sleeps in
+ * FUTEX_WAIT_BITSET on the request counter with an absolute
+ * CLOCK_MONOTONIC deadline (the next interval tick), so one wait serves
+ * every trigger, and writes the snapshots itself.  Requests that arrive
+ * while one is being written are coalesced into one more.
  *
- * Requests never reach the program.  `memprof snapshot PID` sends the
- * snapshot signal to the helper thread only (rt_tgsigqueueinfo to its
- * thread id, found by its name, with MP_TRIGGER_MAGIC): it is queued for
- * that thread, which takes it with sigtimedwait, so no thread of the
- * program is interrupted and no sleep, read, poll or wait of the program
- * returns EINTR.  (A process-directed request, sigqueue(3) to the process
- * as older versions sent it, is delivered to some thread of the program,
- * and interrupts it like any signal.)
+ * Requests never reach the program.  `memprof snapshot PID` rings the
+ * helper's doorbell: a real-time signal the helper alone leaves unblocked
+ * (the highest one from SIGRTMAX down whose action the program has left
+ * at its default, skipping the leak scan's SIGRTMAX - 1), sent to the
+ * helper's thread id with rt_tgsigqueueinfo and MP_TRIGGER_MAGIC.  Its
+ * handler (the signal layer's trampoline, then on_bell) counts the request;
+ * the interrupted futex wait returns and the helper writes the snapshot.
+ * No thread of the program is interrupted, so none of its sleeps, reads,
+ * polls or waits returns EINTR.  The CLI finds the helper by its name and
+ * the doorbell as the one real-time signal the helper does not block
+ * (SigBlk in /proc).  The doorbell is a signal of its own, not the snapshot
+ * signal: a thread that waited for the snapshot signal (sigtimedwait) would
+ * compete with the program's own sigwait for the instances sent to the
+ * whole process, and wake it with a spurious EINTR when it won.
  *
- * The program's view of the signal is kept by the signal layer
- * (signals.c, which this file claims the signal from): its kernel action
- * is the trampoline whatever the program sets, and on_claimed sees each
- * instance delivered to a program thread first:
- *   - a request (MP_TRIGGER_MAGIC, sent process-directed): snapshot, never
- *     the program's handler;
+ * The snapshot signal (snapshot_signal=, SIGUSR2) is for `kill -USR2 PID`.
+ * The program's view of it is kept by the signal layer (signals.c, which
+ * this file claims it and the doorbell from): its kernel action is the
+ * trampoline whatever the program sets, and on_claimed sees each instance
+ * first:
+ *   - a request (MP_TRIGGER_MAGIC: sigqueue(3) to the process, as older
+ *     versions of memprof snapshot sent it): snapshot, never the program's
+ *     handler;
  *   - any other instance while the program has a handler: the program's
  *     handler, as the kernel would have called it;
  *   - any other instance while the program has SIG_DFL or SIG_IGN:
  *     snapshot (so `kill -USR2 PID` works; the default action, termination,
  *     is lost for that one signal: documented in memprof-run(1)).
- * A process-directed instance can also be taken by the helper's
- * sigtimedwait (when no program thread could take it at once: they all
- * block it, or the helper was awake at that moment).  The helper then gives
- * it where it would have gone: to the thread of the program that last
- * waited for it with sigwait(3), sigwaitinfo, sigtimedwait or a signalfd;
- * else, when the program has a handler, to the main thread (thread-directed,
- * pending there until that thread unblocks it); else it is a request, as
- * above.
+ * The helper blocks the snapshot signal and never waits for it: instances
+ * sent to the process are always the program's threads'.
  *
  * Must never: malloc for itself, use stdio, take a lock the program may
  * hold, run the program's handler on our thread, or change errno or the
@@ -61,12 +64,11 @@
 #include "shim/signals.h"
 #include "shim/trigger.h"
 
-/* The value of the helper's own wake-ups (request() below), which are not
- * requests themselves: the request count is. */
-#define MP_TRIGGER_WAKE 0x77616b65   /* "wake" */
-
 static int trig_sig;                 /* the snapshot signal, 0: none */
+static int bell_sig;                 /* the helper's doorbell, 0: none */
 static uint32_t requests;            /* futex word: bumped per request */
+static uint32_t drain_asked;         /* bumped by mp_trigger_drain */
+static uint32_t drained;             /* futex word: bumped by each drain done */
 static uint32_t seq;                 /* last numbered snapshot of this process */
 static int final_done;               /* the exit snapshot is written */
 static pthread_mutex_t write_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
@@ -81,63 +83,51 @@ static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, word, op, val, ts, NULL, mask);
 }
 
-/* An instance of the snapshot signal to thread `tid` of this process. */
-static int send_to(pid_t tid, const siginfo_t *si)
-{
-	siginfo_t copy = *si;
-	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, trig_sig, &copy);
-}
-
 /* Count a request and wake the helper.  Async-signal-safe. */
 static void request(void)
 {
 	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
-	if (trig_sig) {
-		pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
-		siginfo_t si;
-		memset(&si, 0, sizeof(si));
-		si.si_signo = trig_sig;
-		si.si_code = SI_QUEUE;
-		si.si_pid = getpid();
-		si.si_uid = getuid();
-		si.si_value.sival_int = MP_TRIGGER_WAKE;
-		if (tid)
-			send_to(tid, &si);   /* none yet: it starts by looking at the count */
-	} else {
-		futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
-	}
+	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 }
 
-static int is_request(const siginfo_t *si, int magic)
+static int is_request(const siginfo_t *si)
 {
-	return si && si->si_code == SI_QUEUE && si->si_value.sival_int == magic;
+	return si && si->si_code == SI_QUEUE && si->si_value.sival_int == MP_TRIGGER_MAGIC;
 }
 
-/* An instance delivered to a program thread (signals.c calls it first). */
+/* The snapshot signal, delivered to a program thread (signals.c calls it
+ * before the program's handler). */
 static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
 {
 	int saved_errno = errno, took = 1;
 	(void)sig;
 	(void)flags;
-	if (is_request(si, MP_TRIGGER_MAGIC) || h == SIG_DFL || h == SIG_IGN)
+	if (is_request(si) || h == SIG_DFL || h == SIG_IGN)
 		request();
-	else if (!is_request(si, MP_TRIGGER_WAKE))
+	else
 		took = 0;   /* the program's handler runs */
 	errno = saved_errno;
 	return took;
 }
 
-/* A process-directed instance the helper's sigtimedwait took (see above). */
-static void helper_took(const siginfo_t *si)
+/* The doorbell, on the helper (rung by memprof snapshot) or, sent to the
+ * whole process by someone else, on a program thread. */
+static int on_bell(int sig, siginfo_t *si, void (*h)(int), int flags)
 {
-	int flags;
-	pid_t to = mp_signals_sync_taker(trig_sig);
-	if (to && send_to(to, si) == 0)
-		return;
-	void (*h)(int) = mp_signals_program_handler(trig_sig, &flags);
-	if (h != SIG_DFL && h != SIG_IGN && send_to(getpid(), si) == 0)
-		return;
-	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
+	int saved_errno = errno, took = 1;
+	(void)flags;
+	if (is_request(si)) {
+		request();
+	} else if (own_thread && h != SIG_DFL && h != SIG_IGN) {
+		/* The program's own use of that signal, on our thread: its
+		 * handler runs on its main thread instead. */
+		siginfo_t copy = *si;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), sig, &copy);
+	} else {
+		took = 0;   /* the program's action, as natively */
+	}
+	errno = saved_errno;
+	return took;
 }
 
 /* ---- the helper thread ------------------------------------------------------- */
@@ -259,13 +249,10 @@ static void *helper_main(void *arg)
 	uint64_t interval = mp_shim.opt.interval_ns;
 	uint64_t next = interval ? mono_ns() + interval : 0;
 	uint32_t seen = __atomic_load_n(&helper_seen, __ATOMIC_ACQUIRE);
-	sigset_t set;
+	uint32_t drain_seen = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
 
 	(void)arg;
 	own_thread = 1;
-	sigemptyset(&set);
-	if (trig_sig)
-		sigaddset(&set, trig_sig);
 	__atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	/* Its stack (below this frame, within the 256 KiB asked for) holds
 	 * nothing of the program's: never a root of the leak scan. */
@@ -273,8 +260,15 @@ static void *helper_main(void *arg)
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
 	mp_tls.busy = 1;   /* for good: the shim's own allocations are not sampled */
 	seq_load();
-	/* memprof-snapshot(1) finds this thread by its name. */
+	/* memprof-snapshot(1) finds this thread by its name... */
 	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
+	if (bell_sig) {
+		/* ...and its doorbell as the one real-time signal it takes. */
+		sigset_t bell;
+		sigemptyset(&bell);
+		sigaddset(&bell, bell_sig);
+		pthread_sigmask(SIG_UNBLOCK, &bell, NULL);
+	}
 	for (;;) {
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
 		if (now_req != seen) {
@@ -282,35 +276,29 @@ static void *helper_main(void *arg)
 			take_snapshot();
 			continue;
 		}
-		uint64_t now = interval ? mono_ns() : 0;
-		if (interval && now >= next) {
+		uint32_t d = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
+		if (d != drain_seen) {
+			/* Every request made so far is served (a doorbell rung
+			 * before the wake-up was handled on the way out of the
+			 * wait, before this loop looked at the count). */
+			drain_seen = d;
+			__atomic_add_fetch(&drained, 1, __ATOMIC_RELEASE);
+			futex(&drained, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, 0);
+			continue;
+		}
+		if (interval && mono_ns() >= next) {
 			take_snapshot();
 			/* A late tick (a slow snapshot, a stopped process) is not
 			 * made up for: the next one is a full interval away. */
 			next += interval;
-			now = mono_ns();
+			uint64_t now = mono_ns();
 			if (next <= now)
 				next = now + interval;
 			continue;
 		}
-		if (!trig_sig) {
-			struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
-			futex(&requests, FUTEX_WAIT_BITSET_PRIVATE, seen, interval ? &ts : NULL,
-			      FUTEX_BITSET_MATCH_ANY);
-			continue;
-		}
-		struct timespec rel = { (time_t)((next - now) / 1000000000u),
-					(long)((next - now) % 1000000000u) };
-		siginfo_t si;
-		/* The system call: the program's sigtimedwait is interposed
-		 * (signals.c), and this is not the program waiting. */
-		long r = syscall(SYS_rt_sigtimedwait, &set, &si, interval ? &rel : NULL, (size_t)(_NSIG / 8));
-		if (r != trig_sig)
-			continue;   /* the tick, or EINTR (a stop and continue) */
-		if (is_request(&si, MP_TRIGGER_MAGIC))
-			__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
-		else if (!is_request(&si, MP_TRIGGER_WAKE))
-			helper_took(&si);
+		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+		futex(&requests, FUTEX_WAIT_BITSET_PRIVATE, seen, interval ? &ts : NULL,
+		      FUTEX_BITSET_MATCH_ANY);
 	}
 	return NULL;
 }
@@ -357,6 +345,7 @@ static void atfork_child(void)
 	 * by thread id, and the child's thread has a new one. */
 	write_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
 	final_done = 0;
 	if (mp_shim.opt.interval_ns || trig_sig) {
 		int r = start_helper();
@@ -364,6 +353,22 @@ static void atfork_child(void)
 			mp_warn("cannot start the snapshot thread in a fork child: ",
 				strerrorname_np(-r), ", no snapshots before exit", NULL);
 	}
+}
+
+/* The doorbell (see above): the highest real-time signal whose action the
+ * program has left at its default, but the leak scan's and the snapshot
+ * signal. */
+static int pick_bell(void)
+{
+	for (int sig = SIGRTMAX; sig >= SIGRTMIN + 2; sig--) {
+		int flags;
+		if (sig == SIGRTMAX - 1 || sig == trig_sig)
+			continue;
+		if (mp_signals_program_handler(sig, &flags) == SIG_DFL &&
+		    mp_signals_claim(sig, on_bell) == 0)
+			return sig;
+	}
+	return 0;
 }
 
 int mp_trigger_start(void)
@@ -378,9 +383,11 @@ int mp_trigger_start(void)
 		 * earlier constructor installed) stays the program's action. */
 		trig_sig = sig;
 		r = mp_signals_claim(sig, on_claimed);
-		if (r < 0) {
+		if (r == 0)
+			bell_sig = pick_bell();
+		if (r < 0 || !bell_sig) {
 			trig_sig = 0;
-			mp_warn("cannot use the snapshot signal: ", strerrorname_np(-r),
+			mp_warn("cannot use the snapshot signal: ", strerrorname_np(r < 0 ? -r : ENOSPC),
 				", no on-demand snapshots", NULL);
 			sig = 0;
 		}
@@ -393,6 +400,26 @@ int mp_trigger_start(void)
 		mp_warn("cannot start the snapshot thread: ", strerrorname_np(-r),
 			", no snapshots before exit", NULL);
 	return r;
+}
+
+void mp_trigger_drain(void)
+{
+	pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
+	if (!tid || own_thread)
+		return;
+	uint32_t before = __atomic_load_n(&drained, __ATOMIC_ACQUIRE);
+	__atomic_add_fetch(&drain_asked, 1, __ATOMIC_RELEASE);
+	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	/* Bounded: a helper stopped by a debugger must not hold up exit. */
+	uint64_t deadline = mono_ns() + 2000000000ull;
+	while (__atomic_load_n(&drained, __ATOMIC_ACQUIRE) == before) {
+		uint64_t now = mono_ns();
+		if (now >= deadline)
+			break;
+		struct timespec ts = { (time_t)((deadline - now) / 1000000000u),
+				       (long)((deadline - now) % 1000000000u) };
+		futex(&drained, FUTEX_WAIT_PRIVATE, before, &ts, 0);
+	}
 }
 
 /* ---- writers ------------------------------------------------------------------ */

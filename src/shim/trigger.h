@@ -19,12 +19,13 @@
 #include "common/snapshot.h"
 
 /*
- * The value `memprof snapshot` sends with the snapshot signal (si_code
- * SI_QUEUE) to mark it as a request.  It sends it to the helper thread
- * only, found among the process's threads by its name (comm), with
- * rt_tgsigqueueinfo(2): no thread of the program is interrupted.  Such a
- * signal never reaches the program's own handler, even sent to the whole
- * process; any other instance of the signal does when the program
+ * The value `memprof snapshot` sends (si_code SI_QUEUE) to the helper
+ * thread only, found among the process's threads by its name (comm), with
+ * rt_tgsigqueueinfo(2) on its doorbell: the one real-time signal that
+ * thread leaves unblocked (SigBlk in /proc/PID/task/TID/status).  No thread
+ * of the program is interrupted.  The snapshot signal sent to the process
+ * with this value (sigqueue(3)) is a request too, and never reaches the
+ * program's own handler; any other instance of it does when the program
  * installed one.
  */
 #define MP_TRIGGER_MAGIC 0x6d656d70   /* "memp" */
@@ -49,6 +50,14 @@ int mp_trigger_is_own_thread(void);
 /* The helper thread's kernel thread id, 0 when it has not started (it blocks
  * every signal: the leak scan must not wait for it). */
 pid_t mp_trigger_tid(void);
+
+/*
+ * At exit, before the final snapshot: have the helper thread write the
+ * numbered snapshot every request still queued for it asks for (a request
+ * made while the program lived is answered), and wait for it, at most 2 s.
+ * Not from the helper; not while holding the write lock.
+ */
+void mp_trigger_drain(void);
 
 /*
  * Serialize snapshot writers (the helper and the exit path): two snapshots
