@@ -23,6 +23,7 @@ MP_TLS int mp_alloc_held, mp_alloc_nowait;
 static MP_TLS void *deferred;       /* blocks freed in no-wait mode (below) */
 static int signal_fixup(void);
 static void drain_deferred(void);
+static void defer_free(void *p);
 
 static void tc_set_self(struct mp_tcache *tc)
 {
@@ -115,6 +116,8 @@ static struct mp_tcache *tc_setup(void)
 /* Give back `n` blocks from the head of list l of class c. */
 static void tc_release(struct mp_tlist *l, unsigned c, uint32_t n)
 {
+	if (MP_UNLIKELY(deferred))
+		drain_deferred();   /* a live cache: outside any handler */
 	void *head = l->head, **link = &l->head;
 	uint32_t k = 0;
 	void *p = head;
@@ -236,6 +239,10 @@ static void large_free_as(void *p, int released)
 
 static void large_free(void *p)
 {
+	if (MP_UNLIKELY(mp_tc_self()->state == MP_TC_SIGNAL) && signal_fixup() && mp_alloc_nowait) {
+		defer_free(p);
+		return;
+	}
 	large_free_as(p, 0);
 }
 
@@ -406,6 +413,15 @@ static void small_free(void *p, unsigned c)
 {
 	struct mp_tcache *tc = mp_tc_self();
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
+		if (tc->state == MP_TC_SIGNAL) {
+			if (signal_fixup()) {
+				if (mp_alloc_nowait) {
+					defer_free(p);
+					return;
+				}
+			}
+			tc = mp_tc_self();
+		}
 		if (tc->state == MP_TC_NEW)
 			tc = tc_setup();
 		/* MP_TC_SIGNAL (a handler that may wait), MP_TC_DEAD: */
@@ -449,14 +465,6 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 			fn(b);
 	}
 	c &= MP_CLASSMAP_CLASS;
-	if (MP_UNLIKELY(mp_tc_self()->state == MP_TC_SIGNAL) && signal_fixup()) {
-		if (mp_alloc_nowait) {
-			defer_free(p);
-			return;
-		}
-	} else if (MP_UNLIKELY(deferred)) {
-		drain_deferred();
-	}
 	if (c == 0)
 		large_free(p);
 	else

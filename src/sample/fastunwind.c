@@ -153,10 +153,10 @@ static void table_grow(struct table *t)
  * and the interrupted state is in it.  Its CFI is a DWARF expression, which
  * cfi.c leaves alone; recognized here by its code, so that the allocations
  * of signal handlers are walked as fast as any (the fallback walks them
- * frame by frame through dl_iterate_phdr: slower by two orders).  Kind 0
- * is no rule cfi.c makes.
+ * frame by frame through dl_iterate_phdr: slower by two orders).  Bits 2-15
+ * of a rule cfi.c makes are always 0: no rule is MP_CFI_BAD - 1.
  */
-#define RULE_SIGNAL ((uint64_t)4)
+#define RULE_SIGNAL (MP_CFI_BAD - 1)
 
 static bool is_sigreturn(uint64_t pc)
 {
@@ -188,7 +188,7 @@ static uint64_t compute_rule(uint64_t key)
 	return rule;
 }
 
-static uint64_t rule_for(uint64_t pc)
+static inline __attribute__((always_inline)) uint64_t rule_for(uint64_t pc)
 {
 	struct table *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
 	size_t mask = ((size_t)1 << t->bits) - 1, s = slot_of(pc, t->bits);
@@ -209,6 +209,13 @@ static uint64_t rule_for(uint64_t pc)
 	}
 	pthread_mutex_unlock(&table_lock);
 	return rule;
+}
+
+/* The walk's rare call (a frame a signal interrupted): kept out of its loop,
+ * where rule_for is inlined. */
+static MP_NOINLINE MP_COLD uint64_t rule_for_exact(uint64_t pc)
+{
+	return rule_for(pc | PC_EXACT);
 }
 
 /* ---- the per-thread memo of recent walks ----
@@ -475,7 +482,6 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	/* A walk through a signal frame is not kept: its next state comes
 	 * from the ucontext, which still() does not re-read. */
 	bool crossed = false;
-	uint64_t exact = 0;   /* PC_EXACT for the frame a signal interrupted */
 
 	*ret_memo = NULL;
 	if (!table)
@@ -515,28 +521,36 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				last = NULL;
 			}
 		}
-		uint64_t rule = rule_for(pc | exact);
-		exact = 0;
-		if (rule == MP_CFI_BAD)
-			goto fail;
-		if (rule == RULE_SIGNAL) {
+		uint64_t rule = rule_for(pc);
+	have_rule:
+		/* One compare for both rare rules (RULE_SIGNAL is MP_CFI_BAD - 1). */
+		if (MP_UNLIKELY(rule >= RULE_SIGNAL)) {
+			if (rule != RULE_SIGNAL)
+				goto fail;
 			const ucontext_t *uc = (const ucontext_t *)(uintptr_t)sp;
 			uint64_t nsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 			if (n < MEMO_FRAMES)
 				w[n] = (struct wframe){ pc, sp, bp, 0 };
 			pcs[n++] = pc;
 			/* The interrupted frame: its pc is the instruction itself,
-			 * as libgcc and libunwind report it.  (Its stack may be
-			 * another one: an alternate signal stack.) */
+			 * as libgcc and libunwind report it, and its rule the row
+			 * at that pc.  (Its stack may be another one: an
+			 * alternate signal stack.) */
 			if (!nsp || (nsp & 7))
 				goto fail;
 			pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 			bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
 			sp = nsp;
 			crossed = true;
-			exact = PC_EXACT;
 			last = NULL;
-			continue;
+			if (n >= max)
+				break;
+			if (pc == 0) {
+				ended = zero_end = true;
+				break;
+			}
+			rule = rule_for_exact(pc);
+			goto have_rule;
 		}
 		if (n < MEMO_FRAMES)
 			w[n] = (struct wframe){ pc, sp, bp, 0 };
