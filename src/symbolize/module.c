@@ -88,6 +88,7 @@ struct mp_module {
 	struct mp_symindex *index;
 	const char **symname;       /* per indexed symbol */
 	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */
+	struct mp_sym_frame **symframe; /* per indexed symbol: its one frame (atomic) */
 	size_t nsyms;
 
 	/* Under lock. */
@@ -100,12 +101,19 @@ struct mp_module {
 	/* Owner thread only. */
 	struct answer_entry {
 		uint64_t fa;
-		struct mp_module_answer a;
-	} *answers;
-	size_t nanswers, cap_answers, nnew;
+		const struct mp_sym_frame *frames;
+		uint32_t nframes;
+		uint8_t source;
+	} *answers;                 /* computed in this process */
+	size_t nanswers, cap_answers;
 	uint32_t *slots;            /* answer index + 1, 0 = empty */
 	size_t nslots;
+	struct arena {
+		struct arena_block { struct arena_block *next; } *head;
+		size_t used, cap;
+	} arena;                    /* DWARF answers' frames */
 	struct mp_symcache_file *disk;
+	struct mp_sym_frame *disk_frames;   /* the file's frames, decoded on first use */
 	bool cache;
 };
 
@@ -333,15 +341,16 @@ static void save(struct mp_module *m)
 	struct mp_symcache_entry *e;
 	size_t n = 0;
 
-	if (!m->cache || !m->nnew || !cache_dir || !__atomic_load_n(&m->prepared, __ATOMIC_ACQUIRE))
+	if (!m->cache || !m->nanswers || !cache_dir ||
+	    !__atomic_load_n(&m->prepared, __ATOMIC_ACQUIRE))
 		return;
 	e = malloc(m->nanswers * sizeof(*e));
 	if (!e)
 		return;
 	for (size_t i = 0; i < m->nanswers; i++)
 		e[n++] = (struct mp_symcache_entry){
-			m->answers[i].fa, (enum mp_sym_source)m->answers[i].a.source,
-			m->answers[i].a.frames, m->answers[i].a.nframes
+			m->answers[i].fa, (enum mp_sym_source)m->answers[i].source,
+			m->answers[i].frames, m->answers[i].nframes
 		};
 	/* A failure to write leaves the cache as it was: nothing to report. */
 	(void)mp_symcache_store(cache_dir, m->build_id,
@@ -354,9 +363,15 @@ void mp_module_unref(struct mp_module *m)
 	if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	save(m);
-	for (size_t i = 0; i < m->nanswers; i++)
-		free(m->answers[i].a.frames);
+	for (struct arena_block *b = m->arena.head, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(m->answers);
+	free(m->disk_frames);
+	for (size_t i = 0; m->symframe && i < m->nsyms; i++)
+		free(m->symframe[i]);
+	free(m->symframe);
 	free(m->slots);
 	mp_symcache_unload(m->disk);
 	for (size_t i = 0; i < m->cap_memo; i++)
@@ -435,7 +450,12 @@ static void build_index_locked(struct mp_module *m)
 	if (mp_symindex_build(raw, n, &m->index) < 0)
 		goto out;
 	m->demangled = calloc(n ? n : 1, sizeof(*m->demangled));
-	if (!m->demangled) {
+	m->symframe = calloc(n ? n : 1, sizeof(*m->symframe));
+	if (!m->demangled || !m->symframe) {
+		free(m->demangled);
+		free(m->symframe);
+		m->demangled = NULL;
+		m->symframe = NULL;
 		mp_symindex_free(m->index);
 		m->index = NULL;
 		goto out;
@@ -902,42 +922,88 @@ static bool dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frame
 	return found;
 }
 
+/* The one frame of indexed symbol i, made by whichever thread asks first
+ * (published with a compare-and-swap; no lock).  NULL: out of memory. */
+static const struct mp_sym_frame *sym_frame(struct mp_module *m, size_t i, int *ret_err)
+{
+	struct mp_sym_frame *f = __atomic_load_n(&m->symframe[i], __ATOMIC_ACQUIRE), *expected = NULL;
+
+	if (f)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	f->system_name = m->symname[i];
+	f->function = sym_display(m, i, ret_err);
+	if (__atomic_compare_exchange_n(&m->symframe[i], &expected, f, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return f;
+	free(f);
+	return expected;
+}
+
 int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret)
 {
 	struct frames f = { 0 };
-	uint8_t source = MP_SYM_NONE;
-	bool dwarf;
 
 	mp_module_prepare(m);
-	dwarf = m->dwarf == YES;
-	if (dwarf) {
-		pthread_mutex_lock(&m->lock);
-		if (dwarf_frames_locked(m, fa + m->bias, &f))
-			source = MP_SYM_DWARF;
-		pthread_mutex_unlock(&m->lock);
-	}
-	if (source == MP_SYM_NONE && !f.err) {
-		int64_t s = sym_at(m, fa);
-		struct mp_sym_frame *fr;
+	if (m->dwarf == YES) {
+		bool found;
 
-		f.n = 0;
-		if (s >= 0 && (fr = add_frame(&f))) {
-			fr->system_name = m->symname[s];
-			fr->function = sym_display(m, (size_t)s, &f.err);
-			source = MP_SYM_SYMTAB;
+		pthread_mutex_lock(&m->lock);
+		found = dwarf_frames_locked(m, fa + m->bias, &f);
+		pthread_mutex_unlock(&m->lock);
+		if (f.err) {
+			free(f.v);
+			return f.err;
 		}
-	}
-	if (f.err) {
+		if (found) {
+			*ret = (struct mp_module_answer){ f.v, (uint32_t)f.n, MP_SYM_DWARF, 1 };
+			return 0;
+		}
 		free(f.v);
-		return f.err;
 	}
-	ret->frames = f.v;
-	ret->nframes = (uint32_t)f.n;
-	ret->source = source;
+	{
+		int64_t s = sym_at(m, fa);
+		const struct mp_sym_frame *fr = NULL;
+		int err = 0;
+
+		if (s >= 0 && !(fr = sym_frame(m, (size_t)s, &err)))
+			return err;
+		*ret = (struct mp_module_answer){ fr, fr ? 1 : 0, fr ? MP_SYM_SYMTAB : MP_SYM_NONE, 0 };
+	}
 	return 0;
 }
 
+void mp_module_answer_free(struct mp_module_answer *a)
+{
+	if (a->owned)
+		free((void *)a->frames);
+	a->owned = 0;
+}
+
 /* ---- the answer table ------------------------------------------------------------- */
+
+/* n bytes (8-aligned) that live as long as the module, or NULL. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	n = (n + 7) & ~(size_t)7;
+	if (a->used + n > a->cap) {
+		size_t cap = n > 65536 - 64 ? n : 65536 - 64;
+		struct arena_block *b = malloc(sizeof(*b) + cap);
+
+		if (!b)
+			return NULL;
+		b->next = a->head;
+		a->head = b;
+		a->used = 0;
+		a->cap = cap;
+	}
+	a->used += n;
+	return (char *)(a->head + 1) + a->used - n;
+}
 
 static size_t slot_of(uint64_t fa, size_t nslots)
 {
@@ -946,30 +1012,70 @@ static size_t slot_of(uint64_t fa, size_t nslots)
 	return (size_t)(fa >> 20) & (nslots - 1);
 }
 
-static const struct mp_module_answer *table_get(const struct mp_module *m, uint64_t fa)
+static const struct answer_entry *table_get(const struct mp_module *m, uint64_t fa)
 {
 	if (!m->nslots)
 		return NULL;
 	for (size_t j = slot_of(fa, m->nslots); m->slots[j]; j = (j + 1) & (m->nslots - 1))
 		if (m->answers[m->slots[j] - 1].fa == fa)
-			return &m->answers[m->slots[j] - 1].a;
+			return &m->answers[m->slots[j] - 1];
 	return NULL;
 }
 
-static const struct mp_module_answer *table_put(struct mp_module *m, uint64_t fa,
-						struct mp_module_answer *a)
+bool mp_module_get(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret)
 {
+	const struct answer_entry *e = table_get(m, fa);
+	const struct mp_symcache_view *v;
+	enum mp_sym_source src;
+	size_t first, n;
+	int64_t i;
+
+	if (e) {
+		*ret = (struct mp_module_answer){ e->frames, e->nframes, e->source, 0 };
+		return true;
+	}
+	if (!m->disk)
+		return false;
+	v = mp_symcache_file_view(m->disk);
+	i = mp_symcache_index(v, fa);
+	if (i < 0)
+		return false;
+	if (!m->disk_frames) {
+		/* Untouched pages cost nothing: only frames used are decoded. */
+		m->disk_frames = calloc(v->nframes ? v->nframes : 1, sizeof(*m->disk_frames));
+		if (!m->disk_frames)
+			return false;
+	}
+	first = v->recs[i].first_frame;
+	n = mp_symcache_nframes(v, (size_t)i);
+	if (n && !m->disk_frames[first].function)
+		mp_symcache_decode(v, (size_t)i, &src, &m->disk_frames[first]);
+	*ret = (struct mp_module_answer){ n ? &m->disk_frames[first] : NULL, (uint32_t)n,
+					  v->recs[i].source, 0 };
+	return true;
+}
+
+int mp_module_put(struct mp_module *m, uint64_t fa, struct mp_module_answer *a,
+		  struct mp_module_answer *ret)
+{
+	const struct mp_sym_frame *frames = a->frames;
 	size_t j;
 
+	if (a->owned && a->nframes) {
+		struct mp_sym_frame *copy = arena_alloc(&m->arena, a->nframes * sizeof(*copy));
+
+		if (!copy)
+			goto fail;
+		memcpy(copy, a->frames, a->nframes * sizeof(*copy));
+		frames = copy;
+	}
+	mp_module_answer_free(a);
 	if ((m->nanswers + 1) * 2 > m->nslots) {
 		size_t n = m->nslots ? 2 * m->nslots : 1024;
 		uint32_t *slots;
 
-		if (n > UINT32_MAX)
-			goto fail;
-		slots = calloc(n, sizeof(*slots));
-		if (!slots)
-			goto fail;
+		if (n > UINT32_MAX || !(slots = calloc(n, sizeof(*slots))))
+			return -ENOMEM;
 		for (size_t i = 0; i < m->nanswers; i++) {
 			for (j = slot_of(m->answers[i].fa, n); slots[j]; j = (j + 1) & (n - 1))
 				;
@@ -984,50 +1090,17 @@ static const struct mp_module_answer *table_put(struct mp_module *m, uint64_t fa
 		struct answer_entry *n = realloc(m->answers, ncap * sizeof(*n));
 
 		if (!n)
-			goto fail;
+			return -ENOMEM;
 		m->answers = n;
 		m->cap_answers = ncap;
 	}
-	m->answers[m->nanswers] = (struct answer_entry){ fa, *a };
+	m->answers[m->nanswers] = (struct answer_entry){ fa, frames, a->nframes, a->source };
 	for (j = slot_of(fa, m->nslots); m->slots[j]; j = (j + 1) & (m->nslots - 1))
 		;
 	m->slots[j] = (uint32_t)++m->nanswers;
-	return &m->answers[m->nanswers - 1].a;
+	*ret = (struct mp_module_answer){ frames, a->nframes, a->source, 0 };
+	return 0;
 fail:
-	free(a->frames);
-	return NULL;
-}
-
-const struct mp_module_answer *mp_module_get(struct mp_module *m, uint64_t fa)
-{
-	const struct mp_module_answer *a = table_get(m, fa);
-	const struct mp_symcache_view *v;
-	struct mp_module_answer got;
-	enum mp_sym_source src;
-	size_t n;
-	int64_t i;
-
-	if (a || !m->disk)
-		return a;
-	v = mp_symcache_file_view(m->disk);
-	i = mp_symcache_index(v, fa);
-	if (i < 0)
-		return NULL;
-	n = mp_symcache_nframes(v, (size_t)i);
-	got.frames = n ? malloc(n * sizeof(*got.frames)) : NULL;
-	if (n && !got.frames)
-		return NULL;
-	got.nframes = (uint32_t)mp_symcache_decode(v, (size_t)i, &src, got.frames);
-	got.source = (uint8_t)src;
-	return table_put(m, fa, &got);
-}
-
-const struct mp_module_answer *mp_module_put(struct mp_module *m, uint64_t fa,
-					     struct mp_module_answer *a)
-{
-	const struct mp_module_answer *kept = table_put(m, fa, a);
-
-	if (kept)
-		m->nnew++;
-	return kept;
+	mp_module_answer_free(a);
+	return -ENOMEM;
 }

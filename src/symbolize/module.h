@@ -51,26 +51,32 @@ void mp_module_warm(struct mp_module *m);
 /* After mp_module_prepare: whether answers need the lock (DWARF). */
 bool mp_module_has_dwarf(struct mp_module *m);
 
-/* One answer. */
+/* One answer: the frames of one address. */
 struct mp_module_answer {
-	struct mp_sym_frame *frames;        /* malloc'd; strings owned by the module */
+	const struct mp_sym_frame *frames;  /* strings owned by the module */
 	uint32_t nframes;
 	uint8_t source;                     /* enum mp_sym_source */
+	uint8_t owned;                      /* frames malloc'd (mp_module_put takes them) */
 };
 
 /*
  * Symbolize file address fa (address - bias).  Any thread; takes the lock
- * itself when the module has DWARF.  Returns 0 or -ENOMEM.
+ * itself when the module has DWARF.  Returns 0 or -ENOMEM.  Symbol-table
+ * answers share one frame per symbol; DWARF answers are malloc'd (owned).
  */
 int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret);
 
-/* The owner thread's answer table: the answer for fa (from this run or
- * the disk cache), or NULL. */
-const struct mp_module_answer *mp_module_get(struct mp_module *m, uint64_t fa);
-/* Keep answer a for fa (taken over: frames freed with the module).
- * Returns the kept answer, or NULL (-ENOMEM; a's frames freed). */
-const struct mp_module_answer *mp_module_put(struct mp_module *m, uint64_t fa,
-					     struct mp_module_answer *a);
+/* Free an answer's frames if it owns them (an answer not put). */
+void mp_module_answer_free(struct mp_module_answer *a);
+
+/* Owner thread: the answer for fa, from this run or the disk cache, in
+ * *ret (frames valid while the module lives); false when there is none. */
+bool mp_module_get(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret);
+
+/* Owner thread: keep answer a for fa (owned frames are taken over even on
+ * failure).  Returns 0 and the kept answer in *ret, or -ENOMEM. */
+int mp_module_put(struct mp_module *m, uint64_t fa, struct mp_module_answer *a,
+		  struct mp_module_answer *ret);
 
 /* Sizes for the benchmark: symbol index bytes. */
 size_t mp_module_index_bytes(const struct mp_module *m);

@@ -180,8 +180,7 @@ static struct mapping *find_mapping(struct mp_symbolizer *s, uint64_t addr)
 int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *ret)
 {
 	struct mapping *m = find_mapping(s, addr);
-	const struct mp_module_answer *a;
-	struct mp_module_answer got;
+	struct mp_module_answer a, got;
 	uint64_t fa;
 	int r;
 
@@ -193,22 +192,18 @@ int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *r
 	if (!m->mod)
 		return 0;
 	fa = addr - mp_module_bias(m->mod);
-	a = mp_module_get(m->mod, fa);
-	if (!a) {
+	if (!mp_module_get(m->mod, fa, &a)) {
 		r = mp_module_compute(m->mod, fa, &got);
+		if (r >= 0)
+			r = mp_module_put(m->mod, fa, &got, &a);
 		if (r < 0) {
 			memset(ret, 0, sizeof(*ret));
 			return r;
 		}
-		a = mp_module_put(m->mod, fa, &got);
-		if (!a) {
-			memset(ret, 0, sizeof(*ret));
-			return -ENOMEM;
-		}
 	}
-	ret->frames = a->frames;
-	ret->nframes = a->nframes;
-	ret->source = (enum mp_sym_source)a->source;
+	ret->frames = a.frames;
+	ret->nframes = a.nframes;
+	ret->source = (enum mp_sym_source)a.source;
 	return 0;
 }
 
@@ -315,9 +310,11 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 
 		if (!m || !m->mod)
 			continue;
+		struct mp_module_answer known;
+
 		fa = addrs[i] - mp_module_bias(m->mod);
-		if (mp_module_get(m->mod, fa))
-			continue;       /* known, or now read from the disk cache */
+		if (mp_module_get(m->mod, fa, &known))
+			continue;       /* known, or in the disk cache */
 		b.items[ni++] = (struct item){ .mod = m->mod, .fa = fa };
 	}
 	if (ni)
@@ -343,12 +340,13 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 		run_batch(&b);
 	for (size_t i = 0; i < ni; i++) {
 		struct item *it = &b.items[i];
+		struct mp_module_answer kept;
 
 		if (it->err < 0) {
 			r = it->err;
 			continue;
 		}
-		if (!mp_module_put(it->mod, it->fa, &it->a))
+		if (mp_module_put(it->mod, it->fa, &it->a, &kept) < 0)
 			r = -ENOMEM;
 	}
 	free(b.items);
