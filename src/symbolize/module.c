@@ -944,16 +944,40 @@ static const struct mp_sym_frame *sym_frame(struct mp_module *m, size_t i, int *
 	return expected;
 }
 
+/*
+ * The line table's file and line for addr when DWARF has no function DIE
+ * holding it (GCC's link-time optimisation puts the code's DIEs in units
+ * the address ranges do not lead to; the line table still has the place).
+ * Under the lock.
+ */
+static void line_only_locked(struct mp_module *m, uint64_t addr, const char **ret_file,
+			     int *ret_line, int *ret_err)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = find_cu(m, addr, &bias, ret_err);
+	Dwarf_Line *line = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
+	int lineno;
+
+	if (line && dwarf_lineno(line, &lineno) == 0 && lineno > 0) {
+		*ret_file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), ret_err);
+		*ret_line = lineno;
+	}
+}
+
 int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret)
 {
 	struct frames f = { 0 };
 
 	mp_module_prepare(m);
 	if (m->dwarf == YES) {
+		const char *file = NULL;
+		int lineno = 0;
 		bool found;
 
 		pthread_mutex_lock(&m->lock);
 		found = dwarf_frames_locked(m, fa + m->bias, &f);
+		if (!found && !f.err)
+			line_only_locked(m, fa + m->bias, &file, &lineno, &f.err);
 		pthread_mutex_unlock(&m->lock);
 		if (f.err) {
 			free(f.v);
@@ -964,6 +988,27 @@ int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer 
 			return 0;
 		}
 		free(f.v);
+		if (file && lineno > 0) {
+			/* A line but no function DIE: the symbol's name with the
+			 * line table's place, as addr2line shows it. */
+			int64_t s = sym_at(m, fa);
+			const struct mp_sym_frame *sf;
+			struct mp_sym_frame *fr;
+			int err = 0;
+
+			if (s >= 0 && (sf = sym_frame(m, (size_t)s, &err))) {
+				fr = malloc(sizeof(*fr));
+				if (!fr)
+					return -ENOMEM;
+				*fr = *sf;
+				fr->file = file;
+				fr->line = lineno;
+				*ret = (struct mp_module_answer){ fr, 1, MP_SYM_SYMTAB, 1 };
+				return 0;
+			}
+			if (err)
+				return err;
+		}
 	}
 	{
 		int64_t s = sym_at(m, fa);

@@ -16,7 +16,8 @@
  * PT_LOAD segments.  Anything missing degrades per address, never for the
  * whole run:
  *   DWARF for the address       -> frames with names, files, lines, inlines
- *   else an ELF symbol covers it -> one frame with the symbol's name
+ *   else an ELF symbol covers it -> one frame with the symbol's name (and
+ *                                  the line table's file and line if any)
  *   else (stripped, file gone or replaced, [vdso], anonymous code)
  *                               -> no frames: the caller keeps the address
  *
@@ -56,8 +57,10 @@ struct mp_sym_mapping {
 /* Where an address's frames came from. */
 enum mp_sym_source {
 	MP_SYM_NONE = 0,           /* no frames: address only */
-	MP_SYM_SYMTAB,             /* one frame from the ELF symbol table (no DWARF
-				    * for this address): function names only */
+	MP_SYM_SYMTAB,             /* one frame named by the ELF symbol table (no
+				    * DWARF function for this address); file and
+				    * line from the line table when DWARF has them
+				    * (addr2line's answer), else none */
 	MP_SYM_DWARF,              /* frames from DWARF, inlined ones included */
 };
 

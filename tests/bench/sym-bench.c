@@ -173,7 +173,7 @@ static bool same_str(const char *a, const char *b)
 
 static int check(int argc, char **argv)
 {
-	size_t total = 0, differ = 0;
+	size_t total = 0, differ = 0, improved = 0;
 
 	for (int k = 0; k < argc; k++) {
 		struct mp_snap *snap;
@@ -219,6 +219,15 @@ static int check(int argc, char **argv)
 				       same_str(a.frames[j].file, b.frames[j].file) &&
 				       a.frames[j].line == b.frames[j].line &&
 				       a.frames[j].start_line == b.frames[j].start_line;
+			/* The one change on purpose: a function DWARF does not
+			 * describe gets the line table's file and line. */
+			if (!same && a.nframes == 1 && b.nframes == 1 && a.source == MP_SYM_SYMTAB &&
+			    b.source == MP_SYM_SYMTAB && !b.frames[0].file && a.frames[0].file &&
+			    same_str(a.frames[0].function, b.frames[0].function) &&
+			    same_str(a.frames[0].system_name, b.frames[0].system_name)) {
+				improved++;
+				same = true;
+			}
 			if (!same) {
 				differ++;
 				fprintf(stderr, "differ: %s 0x%" PRIx64 ": ", a.mapping ? a.mapping->path : "?",
@@ -248,7 +257,8 @@ static int check(int argc, char **argv)
 		free(addrs);
 		mp_snap_free(snap);
 	}
-	fprintf(stderr, "sym-bench check: %zu addresses, %zu differ from the reference\n", total, differ);
+	fprintf(stderr, "sym-bench check: %zu addresses, %zu differ from the reference, "
+		"%zu gain the line table's file and line\n", total, differ, improved);
 	return differ ? 3 : 0;
 }
 
