@@ -303,9 +303,12 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache)
 	if (m->cache) {
 		pthread_once(&cache_once, cache_init);
 		/* An answer with DWARF found before beats a guess; a symbols-only
-		 * file counts only while no debug file is known to exist. */
+		 * file counts only while no debug file is known to exist and no
+		 * debuginfod server might have one. */
+		const char *urls = getenv("DEBUGINFOD_URLS");
+
 		m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_DWARF);
-		if (!m->disk && !has_debug && !debug_file_known(m->build_id))
+		if (!m->disk && !has_debug && !debug_file_known(m->build_id) && !(urls && *urls))
 			m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_SYMTAB);
 	}
 	return m;
