@@ -52,6 +52,11 @@ static uint64_t sum_words(uint64_t h, const void *p, size_t n)
 
 #define SUM_SEED 0xcbf29ce484222325ull
 
+uint64_t mp_symcache_checksum(const void *p, size_t n)
+{
+	return sum_words(SUM_SEED, p, n);
+}
+
 int mp_symcache_parse(const void *data, size_t len, const char *build_id, uint32_t kind,
 		      struct mp_symcache_view *ret)
 {

@@ -88,6 +88,10 @@ struct mp_symcache_view {
 int mp_symcache_parse(const void *data, size_t len, const char *build_id, uint32_t kind,
 		      struct mp_symcache_view *ret);
 
+/* The checksum of a file's contents after the header (for tests and the
+ * fuzzer, which fixes it up to reach the checks behind it). */
+uint64_t mp_symcache_checksum(const void *p, size_t n);
+
 /* The position of file address `addr` in the view, or -ENOENT. */
 int64_t mp_symcache_index(const struct mp_symcache_view *v, uint64_t addr);
 

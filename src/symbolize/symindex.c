@@ -39,16 +39,36 @@ static uint64_t end_of(const struct mp_rawsym *s)
 	return s->size > UINT64_MAX - s->value ? UINT64_MAX : s->value + s->size;
 }
 
-/* Whether sized symbol a names an address both hold in preference to b. */
-static bool better(const struct mp_rawsym *a, const struct mp_rawsym *b)
+/* Whether sized symbol x names an address both hold in preference to y
+ * (the position in syms[] breaks the ties a table with duplicate entries
+ * leaves). */
+static bool better(const struct mp_rawsym *syms, uint32_t x, uint32_t y)
 {
+	const struct mp_rawsym *a = &syms[x], *b = &syms[y];
+
 	if (a->value != b->value)
 		return a->value > b->value;
 	if (a->bind != b->bind)
 		return a->bind > b->bind;
 	if (a->size != b->size)
 		return a->size < b->size;
-	return a->order < b->order;
+	if (a->order != b->order)
+		return a->order < b->order;
+	return x < y;
+}
+
+/* Whether label x is preferred to label y (both at or below an address). */
+static bool label_better(const struct mp_rawsym *syms, uint32_t x, uint32_t y)
+{
+	const struct mp_rawsym *a = &syms[x], *b = &syms[y];
+
+	if (a->value != b->value)
+		return a->value > b->value;
+	if (a->bind != b->bind)
+		return a->bind > b->bind;
+	if (a->order != b->order)
+		return a->order < b->order;
+	return x < y;
 }
 
 static void heap_push(struct heap *h, const struct mp_rawsym *syms, uint32_t x)
@@ -58,7 +78,7 @@ static void heap_push(struct heap *h, const struct mp_rawsym *syms, uint32_t x)
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 
-		if (!better(&syms[x], &syms[h->v[p]]))
+		if (!better(syms, x, h->v[p]))
 			break;
 		h->v[i] = h->v[p];
 		i = p;
@@ -76,9 +96,9 @@ static void heap_pop(struct heap *h, const struct mp_rawsym *syms)
 
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && better(&syms[h->v[c + 1]], &syms[h->v[c]]))
+		if (c + 1 < h->n && better(syms, h->v[c + 1], h->v[c]))
 			c++;
-		if (!better(&syms[h->v[c]], &syms[x]))
+		if (!better(syms, h->v[c], x))
 			break;
 		h->v[i] = h->v[c];
 		i = c;
@@ -116,7 +136,7 @@ int mp_symindex_build(const struct mp_rawsym *syms, size_t n, struct mp_symindex
 
 	if (!ix || n >= UINT32_MAX)
 		goto fail;
-	bounds = malloc((3 * n + 1) * sizeof(*bounds));
+	bounds = malloc((3 * n + 1) * sizeof(*bounds));   /* at most 3 per symbol */
 	byval = malloc((n + 1) * sizeof(*byval));
 	heap[0].v = malloc((n + 1) * sizeof(uint32_t));
 	heap[1].v = malloc((n + 1) * sizeof(uint32_t));
@@ -132,7 +152,10 @@ int mp_symindex_build(const struct mp_rawsym *syms, size_t n, struct mp_symindex
 		} else if (s->absolute) {
 			if (s->value < UINT64_MAX)
 				bounds[nb++] = s->value + 1;
-		} else if (s->sec_hi > s->value) {
+		} else {
+			/* Where its section starts or ends it may start or stop
+			 * naming addresses (untrusted: either side of value). */
+			bounds[nb++] = s->sec_lo;
 			bounds[nb++] = s->sec_hi;
 		}
 	}
@@ -166,11 +189,7 @@ int mp_symindex_build(const struct mp_rawsym *syms, size_t n, struct mp_symindex
 				heap_push(&heap[s->bind == MP_SYMBIND_LOCAL], syms, x);
 				if (end_of(s) > maxend)
 					maxend = end_of(s);
-			} else if (label == NONE || s->value > syms[label].value ||
-				   s->bind > syms[label].bind ||
-				   (s->bind == syms[label].bind && s->order < syms[label].order)) {
-				/* byval ascends: s->value >= the label's value here,
-				 * so the binding and order only break ties. */
+			} else if (label == NONE || label_better(syms, x, label)) {
 				label = x;
 			}
 		}
