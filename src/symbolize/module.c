@@ -72,7 +72,9 @@ struct memo {
 enum { UNKNOWN = 0, YES = 1, NO = 2 };
 
 struct mp_module {
-	int refs;                   /* atomic */
+	int refs;                   /* under reg_lock */
+	bool registered;            /* in reg[] */
+	bool cache_wanted;          /* opened for use with the disk cache */
 	pthread_mutex_t lock;
 	char *path;
 	uint64_t start, limit, offset, inode;
@@ -299,6 +301,7 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache)
 	n = dwfl_module_build_id(m->mod, &bits, &vaddr);
 	if (n > 0 && n <= 64)
 		hex(bits, n, m->build_id);
+	m->cache_wanted = cache;
 	m->cache = cache && m->build_id[0];
 	if (m->cache) {
 		pthread_once(&cache_once, cache_init);
@@ -334,9 +337,60 @@ uint64_t mp_module_bias(const struct mp_module *m)
 	return m->bias;
 }
 
+/*
+ * Every module alive in the process, so that symbolizers made one after
+ * another (one per snapshot, per process of a tree, the early one while
+ * the program runs) share a file mapped at the same place instead of
+ * loading it again.  reg_lock guards the list and every reference count.
+ */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mp_module **reg;
+static size_t nreg, cap_reg;
+
+static struct mp_module *reg_find_locked(const struct mp_maps_entry *e, bool cache)
+{
+	for (size_t i = 0; i < nreg; i++)
+		if (reg[i]->cache_wanted == cache && mp_module_matches(reg[i], e))
+			return reg[i];
+	return NULL;
+}
+
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, bool cache)
+{
+	struct mp_module *m, *other;
+
+	pthread_mutex_lock(&reg_lock);
+	m = reg_find_locked(e, cache);
+	if (m)
+		m->refs++;
+	pthread_mutex_unlock(&reg_lock);
+	if (m)
+		return m;
+	m = mp_module_open(e, cache);     /* slow: outside the lock */
+	if (!m)
+		return NULL;
+	pthread_mutex_lock(&reg_lock);
+	other = reg_find_locked(e, cache);
+	if (other) {
+		other->refs++;
+	} else if (nreg < cap_reg || (reg = realloc(reg, (cap_reg = cap_reg ? 2 * cap_reg : 16) *
+						     sizeof(*reg)))) {
+		reg[nreg++] = m;
+		m->registered = true;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (other) {
+		mp_module_unref(m);
+		return other;
+	}
+	return m;
+}
+
 void mp_module_ref(struct mp_module *m)
 {
-	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&reg_lock);
+	m->refs++;
+	pthread_mutex_unlock(&reg_lock);
 }
 
 static void save(struct mp_module *m)
@@ -363,7 +417,22 @@ static void save(struct mp_module *m)
 
 void mp_module_unref(struct mp_module *m)
 {
-	if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
+	bool last;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	last = --m->refs == 0;
+	if (last && m->registered) {
+		for (size_t i = 0; i < nreg; i++) {
+			if (reg[i] == m) {
+				reg[i] = reg[--nreg];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (!last)
 		return;
 	save(m);
 	for (struct arena_block *b = m->arena.head, *next; b; b = next) {

@@ -32,6 +32,10 @@ struct mp_module;
  * offset, out of memory).  `cache`: use the on-disk cache. */
 struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache);
 
+/* A module for maps entry e: one alive already for the same mapping (and
+ * cache use), with a new reference, or mp_module_open's.  Thread-safe. */
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, bool cache);
+
 void mp_module_ref(struct mp_module *m);
 /* Drop a reference; the last one stores new answers in the disk cache and
  * frees everything (all answers' frames and strings with it). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The symbolizer (see symbolize.h): a process's executable mappings, each
- * with the module (module.h) of its file, shared by reference with the
- * symbolizers made from it (mp_symbolizer_new_from).
+ * with the module (module.h) of its file, shared by reference with every
+ * other symbolizer alive that has the same file at the same place (the
+ * donor of mp_symbolizer_new_from first, then any other).
  *
  * mp_symbolizer_prepare() spreads the addresses it is given over threads:
  * the addresses are grouped by module into chunks; each thread takes the
@@ -116,7 +117,7 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 				mp_module_ref(d);
 				m->mod = d;
 			} else {
-				m->mod = mp_module_open(x[i], !(flags & MP_SYM_F_NO_CACHE));
+				m->mod = mp_module_get_or_open(x[i], !(flags & MP_SYM_F_NO_CACHE));
 			}
 		}
 		if (m->mod) {
