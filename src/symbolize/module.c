@@ -24,9 +24,9 @@
  * Answers are kept by file address (address - bias), so the disk cache
  * holds across runs whatever the address space layout.
  *
- * Frames from DWARF.  dwarf_getscopes() lists the DIEs whose ranges contain
- * the address, innermost first: inlined_subroutine instances nest inside
- * the subprogram that holds the code.  The innermost frame's file and line
+ * Frames from DWARF.  Each unit's subprograms and inlined_subroutine
+ * instances (which nest inside the subprogram that holds the code) are
+ * indexed by address on the unit's first lookup (cu_fns).  The innermost frame's file and line
  * come from the line table (read once per unit by libdw); each outer
  * frame's from the DW_AT_call_file and DW_AT_call_line of the inlined
  * instance it contains.  Names come from DW_AT_linkage_name (demangled for
@@ -71,6 +71,9 @@ struct memo {
 
 enum { UNKNOWN = 0, YES = 1, NO = 2 };
 
+struct cu_fns;
+static void cu_fns_free(struct cu_fns *c);
+
 struct mp_module {
 	int refs;                   /* under reg_lock */
 	bool registered;            /* in reg[] */
@@ -99,6 +102,11 @@ struct mp_module {
 	bool cus_built;
 	struct memo *memo;          /* demangled names, joined paths */
 	size_t nmemo, cap_memo;
+	struct cu_slot {
+		void *key;          /* the unit DIE's address in the data */
+		struct cu_fns *fns;
+	} *cufns;                   /* per unit: its function index, built once */
+	size_t ncufns, cap_cufns;
 
 	/* Owner thread only. */
 	struct answer_entry {
@@ -455,6 +463,9 @@ void mp_module_unref(struct mp_module *m)
 	free(m->demangled);
 	free(m->symname);
 	mp_symindex_free(m->index);
+	for (size_t i = 0; i < m->cap_cufns; i++)
+		cu_fns_free(m->cufns[i].fns);
+	free(m->cufns);
 	free(m->cus);
 	dwfl_end(m->dwfl);
 	pthread_mutex_destroy(&m->lock);
@@ -898,13 +909,6 @@ static Dwarf_Die *find_cu(struct mp_module *m, uint64_t addr, Dwarf_Addr *ret_bi
 	return NULL;
 }
 
-static bool is_function(Dwarf_Die *d)
-{
-	int tag = dwarf_tag(d);
-
-	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
-}
-
 static void set_names_locked(struct mp_module *m, struct mp_sym_frame *fr, const char *linkage,
 			     const char *name, int *ret_err)
 {
@@ -917,39 +921,319 @@ static void set_names_locked(struct mp_module *m, struct mp_sym_frame *fr, const
 }
 
 /*
+ * A unit's functions as an address index, built on the unit's first lookup
+ * by one walk of its DIE tree: every subprogram and inlined_subroutine
+ * with code (its low/high pc or ranges), with the function DIE that holds
+ * it in the tree (its parent for the chain of frames), swept into
+ * stretches of addresses each naming the innermost function there.  A
+ * lookup is a binary search; dwarf_getscopes(), which walked the unit's
+ * tree for every address, took 2 ms an address on libpython's units.
+ */
+struct cu_fns {
+	uint64_t *start;            /* stretch starts (unit addresses), ascending */
+	int32_t *die;               /* innermost function of each stretch, -1: none */
+	size_t n;
+	Dwarf_Die *dies;            /* the functions */
+	int32_t *parent;            /* enclosing function of each, -1: none */
+	size_t ndies;
+};
+
+struct fn_range {
+	uint64_t lo, hi;
+	int32_t die;
+	uint32_t depth;
+};
+
+struct fns_build {
+	struct cu_fns *c;
+	size_t cap_dies;
+	struct fn_range *r;
+	size_t nr, cap_r;
+	unsigned imports;
+	int err;
+};
+
+static void cu_fns_free(struct cu_fns *c)
+{
+	if (!c)
+		return;
+	free(c->start);
+	free(c->die);
+	free(c->dies);
+	free(c->parent);
+	free(c);
+}
+
+/* DIEs whose children never hold code. */
+static bool leaf_tag(int tag)
+{
+	switch (tag) {
+	case DW_TAG_subprogram: case DW_TAG_inlined_subroutine: case DW_TAG_lexical_block:
+	case DW_TAG_compile_unit: case DW_TAG_partial_unit: case DW_TAG_namespace:
+	case DW_TAG_module: case DW_TAG_try_block: case DW_TAG_catch_block:
+	case DW_TAG_with_stmt: case DW_TAG_common_block: case DW_TAG_entry_point:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void walk_fns(struct fns_build *b, Dwarf_Die *parent_die, int32_t parent, uint32_t depth)
+{
+	Dwarf_Die child;
+
+	if (depth > 512 || b->err || dwarf_child(parent_die, &child) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		int32_t self = parent;
+
+		if (tag == DW_TAG_imported_unit) {
+			Dwarf_Attribute a;
+			Dwarf_Die unit;
+
+			/* dwz's partial units, shared between units; bounded
+			 * against import cycles in hostile data. */
+			if (b->imports++ < 1024 && dwarf_attr(&child, DW_AT_import, &a) &&
+			    dwarf_formref_die(&a, &unit))
+				walk_fns(b, &unit, parent, depth + 1);
+			continue;
+		}
+		if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t off = 0;
+			bool any = false;
+
+			while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
+				if (lo >= hi)
+					continue;
+				if (!any) {
+					struct cu_fns *c = b->c;
+
+					if (c->ndies == b->cap_dies) {
+						size_t ncap = b->cap_dies ? 2 * b->cap_dies : 64;
+						Dwarf_Die *nd = realloc(c->dies, ncap * sizeof(*nd));
+						int32_t *np = nd ? realloc(c->parent, ncap * sizeof(*np)) : NULL;
+
+						if (nd)
+							c->dies = nd;
+						if (!nd || !np || ncap > INT32_MAX) {
+							b->err = -ENOMEM;
+							return;
+						}
+						c->parent = np;
+						b->cap_dies = ncap;
+					}
+					c->dies[c->ndies] = child;
+					c->parent[c->ndies] = parent;
+					self = (int32_t)c->ndies++;
+					any = true;
+				}
+				if (b->nr == b->cap_r) {
+					size_t ncap = b->cap_r ? 2 * b->cap_r : 64;
+					struct fn_range *nr = realloc(b->r, ncap * sizeof(*nr));
+
+					if (!nr) {
+						b->err = -ENOMEM;
+						return;
+					}
+					b->r = nr;
+					b->cap_r = ncap;
+				}
+				b->r[b->nr++] = (struct fn_range){ lo, hi, self, depth };
+			}
+		}
+		if (!leaf_tag(tag))
+			walk_fns(b, &child, self, depth + 1);
+	} while (!b->err && dwarf_siblingof(&child, &child) == 0);
+}
+
+static int cmp_u64v(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_fn_lo(const void *a, const void *b)
+{
+	const struct fn_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return (x->lo > y->lo) - (x->lo < y->lo);
+	return (x->depth > y->depth) - (x->depth < y->depth);
+}
+
+/* Whether range a is innermost in preference to b (both hold an address). */
+static bool fn_better(const struct fn_range *a, const struct fn_range *b)
+{
+	if (a->depth != b->depth)
+		return a->depth > b->depth;
+	if (a->lo != b->lo)
+		return a->lo > b->lo;
+	return a->die > b->die;
+}
+
+/* Sweep the ranges into stretches (as symindex.c does with symbols). */
+static int fns_stretches(struct cu_fns *c, struct fn_range *r, size_t nr)
+{
+	uint64_t *bounds = malloc((2 * nr + 1) * sizeof(*bounds));
+	size_t *heap = malloc((nr + 1) * sizeof(*heap)), nh = 0, nb = 0, p = 0;
+
+	c->start = malloc((2 * nr + 1) * sizeof(*c->start));
+	c->die = malloc((2 * nr + 1) * sizeof(*c->die));
+	if (!bounds || !heap || !c->start || !c->die) {
+		free(bounds);
+		free(heap);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		bounds[nb++] = r[i].lo;
+		bounds[nb++] = r[i].hi;
+	}
+	qsort(bounds, nb, sizeof(*bounds), cmp_u64v);
+	qsort(r, nr, sizeof(*r), cmp_fn_lo);
+	for (size_t k = 0; k < nb; k++) {
+		uint64_t b = bounds[k];
+		int32_t win = -1;
+
+		if (k > 0 && b == bounds[k - 1])
+			continue;
+		for (; p < nr && r[p].lo <= b; p++) {          /* push, sift up */
+			size_t i = nh++;
+
+			while (i > 0 && fn_better(&r[p], &r[heap[(i - 1) / 2]])) {
+				heap[i] = heap[(i - 1) / 2];
+				i = (i - 1) / 2;
+			}
+			heap[i] = p;
+		}
+		while (nh && r[heap[0]].hi <= b) {              /* pop expired tops */
+			size_t x = heap[--nh], i = 0;
+
+			for (;;) {
+				size_t ch = 2 * i + 1;
+
+				if (ch >= nh)
+					break;
+				if (ch + 1 < nh && fn_better(&r[heap[ch + 1]], &r[heap[ch]]))
+					ch++;
+				if (!fn_better(&r[heap[ch]], &r[x]))
+					break;
+				heap[i] = heap[ch];
+				i = ch;
+			}
+			if (nh)
+				heap[i] = x;
+		}
+		if (nh)
+			win = r[heap[0]].die;
+		if (c->n && c->die[c->n - 1] == win)
+			continue;
+		c->start[c->n] = b;
+		c->die[c->n] = win;
+		c->n++;
+	}
+	free(bounds);
+	free(heap);
+	return 0;
+}
+
+/* The function index of unit `cu` (built now if new), or NULL with
+ * *ret_err on failure.  Under the lock. */
+static struct cu_fns *cu_fns_locked(struct mp_module *m, Dwarf_Die *cu, int *ret_err)
+{
+	void *key = cu->addr;
+	struct fns_build b = { 0 };
+	size_t j;
+
+	if (m->cap_cufns) {
+		for (j = ((uintptr_t)key >> 4) & (m->cap_cufns - 1); m->cufns[j].key;
+		     j = (j + 1) & (m->cap_cufns - 1))
+			if (m->cufns[j].key == key)
+				return m->cufns[j].fns;
+	}
+	if ((m->ncufns + 1) * 2 > m->cap_cufns) {
+		size_t ncap = m->cap_cufns ? 2 * m->cap_cufns : 64;
+		struct cu_slot *n = calloc(ncap, sizeof(*n));
+
+		if (!n) {
+			*ret_err = -ENOMEM;
+			return NULL;
+		}
+		for (size_t i = 0; i < m->cap_cufns; i++) {
+			if (!m->cufns[i].key)
+				continue;
+			for (j = ((uintptr_t)m->cufns[i].key >> 4) & (ncap - 1); n[j].key; j = (j + 1) & (ncap - 1))
+				;
+			n[j] = m->cufns[i];
+		}
+		free(m->cufns);
+		m->cufns = n;
+		m->cap_cufns = ncap;
+	}
+	b.c = calloc(1, sizeof(*b.c));
+	if (!b.c) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	walk_fns(&b, cu, -1, 0);
+	if (b.err || fns_stretches(b.c, b.r, b.nr) < 0) {
+		free(b.r);
+		cu_fns_free(b.c);
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	free(b.r);
+	for (j = ((uintptr_t)key >> 4) & (m->cap_cufns - 1); m->cufns[j].key; j = (j + 1) & (m->cap_cufns - 1))
+		;
+	m->cufns[j].key = key;
+	m->cufns[j].fns = b.c;
+	m->ncufns++;
+	return b.c;
+}
+
+/* The innermost function of c holding unit address a, or -1. */
+static int32_t cu_fns_lookup(const struct cu_fns *c, uint64_t a)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->start[mid] <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? c->die[lo - 1] : -1;
+}
+
+/*
  * Frames from DWARF; false when DWARF knows no function at addr.  Under
- * the lock.
- *
- * dwarf_getscopes() finds the innermost DIE holding the address, but above
- * an inlined instance it continues with the scopes of the instance's
- * abstract origin, not with the function the code was inlined into.  So it
- * is used only to find the innermost function-like DIE; the chain of
- * physically enclosing DIEs (inlined instances, then the subprogram that
- * holds the code) comes from dwarf_getscopes_die() on that DIE.
+ * the lock.  The innermost function comes from the unit's function index,
+ * the chain of physically enclosing ones (inlined instances, then the
+ * subprogram that holds the code) from the DIE tree, not from the abstract
+ * origins.
  */
 static bool dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err), *scopes = NULL, *chain = NULL;
-	Dwarf_Die inner;
+	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err);
+	struct cu_fns *c;
 	Dwarf_Line *line;
 	const char *file = NULL;
-	int nscopes, nchain, lineno = 0, i;
+	int lineno = 0;
+	int32_t d;
 	bool found = false;
 
 	if (!cu)
 		return false;
-	nscopes = dwarf_getscopes(cu, addr - bias, &scopes);
-	for (i = 0; i < nscopes && !is_function(&scopes[i]); i++)
-		;
-	if (i >= nscopes) {
-		free(scopes);
+	c = cu_fns_locked(m, cu, &f->err);
+	if (!c)
 		return false;
-	}
-	inner = scopes[i];
-	free(scopes);
-	nchain = dwarf_getscopes_die(&inner, &chain);
-	if (nchain <= 0)
+	d = cu_fns_lookup(c, addr - bias);
+	if (d < 0)
 		return false;
 
 	line = dwarf_getsrc_die(cu, addr - bias);
@@ -957,24 +1241,24 @@ static bool dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frame
 		file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), &f->err);
 	else
 		lineno = 0;
-	for (i = 0; i < nchain && !f->err; i++) {
-		Dwarf_Die *d = &chain[i];
+	/* From the innermost function out, through the inlined instances to
+	 * the subprogram that holds the code. */
+	for (; d >= 0 && !f->err; d = c->parent[d]) {
+		Dwarf_Die *die = &c->dies[d];
 		const char *name, *linkage;
 		struct mp_sym_frame *fr;
 		Dwarf_Word v;
 		int decl = 0;
 
-		if (!is_function(d))
-			continue;       /* lexical blocks */
 		fr = add_frame(f);
 		if (!fr)
 			break;
 		found = true;
-		linkage = die_string(d, DW_AT_linkage_name);
+		linkage = die_string(die, DW_AT_linkage_name);
 		if (!linkage)
-			linkage = die_string(d, DW_AT_MIPS_linkage_name);
-		name = dwarf_diename(d);
-		if (!linkage && !name && dwarf_tag(d) == DW_TAG_subprogram) {
+			linkage = die_string(die, DW_AT_MIPS_linkage_name);
+		name = dwarf_diename(die);
+		if (!linkage && !name && dwarf_tag(die) == DW_TAG_subprogram) {
 			int64_t s = sym_at(m, addr - m->bias);
 
 			linkage = s >= 0 ? m->symname[s] : NULL;
@@ -982,15 +1266,14 @@ static bool dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frame
 		set_names_locked(m, fr, linkage, name ? name : "??", &f->err);
 		fr->file = file;
 		fr->line = lineno > 0 ? lineno : 0;
-		if (dwarf_decl_line(d, &decl) == 0 && decl > 0)
+		if (dwarf_decl_line(die, &decl) == 0 && decl > 0)
 			fr->start_line = decl;
-		if (dwarf_tag(d) == DW_TAG_subprogram)
+		if (dwarf_tag(die) == DW_TAG_subprogram)
 			break;
 		/* The next frame out is at this inlined instance's call site. */
-		file = die_udata(d, DW_AT_call_file, &v) ? unit_file(m, d, v, &f->err) : NULL;
-		lineno = die_udata(d, DW_AT_call_line, &v) && v <= INT32_MAX ? (int)v : 0;
+		file = die_udata(die, DW_AT_call_file, &v) ? unit_file(m, die, v, &f->err) : NULL;
+		lineno = die_udata(die, DW_AT_call_line, &v) && v <= INT32_MAX ? (int)v : 0;
 	}
-	free(chain);
 	return found;
 }
 
