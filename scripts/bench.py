@@ -197,12 +197,13 @@ def main():
             if m in preload and not os.path.exists(preload[m][0]):
                 print('bench: %s is not installed (%s)' % (m, preload[m][0]), file=sys.stderr)
                 return 1
-        results, rss = {}, {}
+        results, rss, cpu = {}, {}, {}
         # Modes interleave within each repetition so that slow drifts of the
         # machine hit every mode alike.
         for name, cmd, stdin, extra in workloads:
             times = {m: [] for m in modes}
             peaks = {m: [] for m in modes}
+            cpus = {m: [] for m in modes}
             for _ in range(args.reps):
                 for mode in modes:
                     env = dict(os.environ, MEMPROF_CACHE_DIR=os.path.join(work, 'symcache'), **extra)
@@ -216,7 +217,7 @@ def main():
                     # is at least that of the process it was forked from,
                     # and time(1) is much smaller than this script.
                     rssfile = os.path.join(work, 'rss')
-                    argv = [TIME, '-f', '%M', '-o', rssfile] + argv
+                    argv = [TIME, '-f', '%M %U %S', '-o', rssfile] + argv
                     fin = open(stdin) if stdin else subprocess.DEVNULL
                     t0 = time.perf_counter()
                     proc = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL,
@@ -232,15 +233,19 @@ def main():
                     # Meaningful for native and the preloaded modes (under the
                     # memprof and heaptrack wrappers it is the wrapper's).
                     with open(rssfile) as f:
-                        peaks[mode].append(int(f.read().split()[-1]))
+                        m_, u_, s_ = f.read().split()[-3:]
+                        peaks[mode].append(int(m_))
+                        cpus[mode].append(float(u_) + float(s_))
                     for f in os.listdir(work):
                         if f.startswith('ht') or f.startswith('out.'):
                             os.unlink(os.path.join(work, f))
             for mode in modes:
                 results[(name, mode)] = statistics.median(times[mode])
                 rss[(name, mode)] = statistics.median(peaks[mode])
-                print('# %-15s %-14s %.3fs %7d KiB' % (name, mode, results[(name, mode)],
-                                                     rss[(name, mode)]), file=sys.stderr)
+                cpu[(name, mode)] = statistics.median(cpus[mode])
+                print('# %-15s %-14s %.3fs %7d KiB cpu %.3fs' % (name, mode, results[(name, mode)],
+                                                               rss[(name, mode)], cpu[(name, mode)]),
+                      file=sys.stderr)
         names = [w[0] for w in workloads]
         others = [m for m in modes if m != 'native']
 
@@ -259,6 +264,10 @@ def main():
             print('| geometric mean | | %s |' % ' | '.join(geo))
 
         table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
+        # CPU time of the whole process tree (the program, memprof's CLI and
+        # its threads): what a loaded machine cannot blur.
+        table('CPU time (user + sys of the whole tree), median of %d, ratio to native' % args.reps,
+              cpu, 's', '%.3f', others)
         if 'memprof-leak' in modes and 'valgrind' in modes:
             speedups = [results[(n, 'valgrind')] / results[(n, 'memprof-leak')] for n in names]
             print('\nvalgrind / memprof --leak-check: %s (min %.1f)'
