@@ -311,7 +311,9 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 			 * descriptor shows in every report (pprof drops samples
 			 * without locations from some). */
 			struct mp_pprof_line ln = {
-				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]" : "[unrecorded]",
+				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]"
+					    : rr->flags & MP_RES_F_BEFORE_ATTACH ? "[before attach]"
+										 : "[unrecorded]",
 			};
 			locs[0] = mp_pprof_add_location(b, 0, 0, &ln, 1);
 		}
@@ -337,7 +339,23 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
+	char **comments;            /* mp_converter_add_comment */
+	size_t ncomments;
 };
+
+int mp_converter_add_comment(struct mp_converter *c, const char *text)
+{
+	char **n = realloc(c->comments, (c->ncomments + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	c->comments = n;
+	n[c->ncomments] = strdup(text);
+	if (!n[c->ncomments])
+		return -ENOMEM;
+	c->ncomments++;
+	return 0;
+}
 
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
 {
@@ -374,6 +392,9 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
+	for (size_t i = 0; i < c->ncomments; i++)
+		free(c->comments[i]);
+	free(c->comments);
 	mp_symbolizer_free(c->sym);
 	free(c);
 }
@@ -414,6 +435,8 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
+	for (size_t i = 0; i < c->ncomments; i++)
+		mp_pprof_add_comment(b, c->comments[i]);
 	if (h->flags & MP_SNAP_F_TRUNCATED)
 		mp_pprof_add_comment(b, "warning: a profile table filled up, some samples were dropped");
 	for (size_t i = 0; i < snap->nstats; i++) {
