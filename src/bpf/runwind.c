@@ -344,6 +344,13 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 								cfa + (uint64_t)mp_cfi_rbp_off(rule), &bp))
 				break;
 			u->cfi_frames++;
+		} else if (first && read_word(base, stack, len, sp, &ra) && ra &&
+			   find(u, ra)) {
+			/* The first frame without CFI (glibc's clone3 leaves its
+			 * syscall out of every FDE): a code address on top of the
+			 * stack is taken as the return address, as if at entry. */
+			cfa = sp + 8;
+			u->fp_frames++;
 		} else {
 			/* No rule: the frame pointer chain, if RBP points into the stack. */
 			uint64_t nbp;
