@@ -16,7 +16,7 @@ packages=(
 	# browser checks of the SVG/HTML charts (timeline, flame)
 	chromium chromium-driver
 	# benchmarks and other allocators to compare with
-	heaptrack hyperfine time libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 bpfcc-tools
+	heaptrack hyperfine time libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
 
 missing=()

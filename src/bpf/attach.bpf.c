@@ -62,6 +62,7 @@ const volatile __u32 target_tgid = 0;
 const volatile __u32 sample_all = 0;      /* rate 1: every call */
 const volatile __u32 sample_none = 0;     /* rate 0: no allocation is sampled */
 const volatile __u32 want_syscalls = 1;
+const volatile __u32 empty_probes = 0;    /* benchmark: every probe returns at once */
 
 struct mp_bpf_counters counters = {};
 
@@ -373,6 +374,8 @@ static __always_inline int alloc_return(struct pt_regs *ctx)
 SEC("uprobe")
 int mp_malloc(struct pt_regs *ctx)
 {
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
 	return alloc_entry(ctx, MP_FN_MALLOC, ctx->di);
@@ -383,6 +386,8 @@ int mp_calloc(struct pt_regs *ctx)
 {
 	__u64 n, size;
 
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
 	if (!mul_ok(ctx->di, ctx->si, &size))
@@ -394,6 +399,8 @@ int mp_calloc(struct pt_regs *ctx)
 SEC("uprobe")
 int mp_memalign(struct pt_regs *ctx)
 {
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
 	return alloc_entry(ctx, MP_FN_MEMALIGN, ctx->si);
@@ -402,6 +409,8 @@ int mp_memalign(struct pt_regs *ctx)
 SEC("uprobe")
 int mp_valloc(struct pt_regs *ctx)
 {
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
 	return alloc_entry(ctx, MP_FN_VALLOC, ctx->di);
@@ -412,6 +421,8 @@ int mp_posix_memalign(struct pt_regs *ctx)
 {
 	__u64 *sc;
 
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return()) {
 		__u64 p = 0;
 
@@ -476,6 +487,8 @@ static __always_inline int realloc_return(struct pt_regs *ctx)
 SEC("uprobe")
 int mp_realloc(struct pt_regs *ctx)
 {
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return realloc_return(ctx);
 	return realloc_common(ctx, MP_FN_REALLOC, ctx->di, ctx->si);
@@ -486,6 +499,8 @@ int mp_reallocarray(struct pt_regs *ctx)
 {
 	__u64 size;
 
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return realloc_return(ctx);
 	if (!mul_ok(ctx->si, ctx->dx, &size))
@@ -498,6 +513,8 @@ int mp_free(struct pt_regs *ctx)
 {
 	__u64 ptr = ctx->di;
 
+	if (empty_probes)
+		return 1;
 	if (bpf_session_is_return())
 		return 0;
 	count(&counters.calls);

@@ -103,6 +103,7 @@ int mp_bpf_open(const struct mp_bpf_opts *o, struct mp_bpf **ret, char **ret_err
 	b->skel->rodata->sample_all = o->rate == 1;
 	b->skel->rodata->sample_none = o->rate == 0;
 	b->skel->rodata->want_syscalls = o->syscalls;
+	b->skel->rodata->empty_probes = o->empty_probes;
 	r = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(b->skel->maps.scratch, r > 0 ? (uint32_t)r : 1024);
 	if (o->live_max)

@@ -27,6 +27,7 @@ struct mp_bpf_opts {
 	bool syscalls;             /* also descriptors, threads, mappings */
 	uint32_t live_max;         /* sampled blocks tracked at once */
 	bool verbose;              /* libbpf's messages to stderr */
+	bool empty_probes;         /* benchmark only: probes that do nothing */
 };
 
 /*

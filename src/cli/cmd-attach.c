@@ -47,6 +47,7 @@ struct attach_settings {
 	bool resources;            /* not --no-resources */
 	bool verbose;              /* -v, --verbose */
 	bool quiet;                /* -q, --quiet */
+	bool empty_probes;         /* --bench-empty-probes (undocumented: scripts/bench.sh) */
 };
 
 static void usage(FILE *f)
@@ -275,6 +276,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 {
 	struct mp_bpf_opts o = {
 		.pid = s->pid, .rate = s->rate, .syscalls = s->resources, .verbose = s->verbose,
+		.empty_probes = s->empty_probes,
 	};
 	struct mp_collect *c = NULL;
 	struct mp_elfmod *exe = NULL;
@@ -395,6 +397,7 @@ int mp_cmd_attach(int argc, char **argv)
 		{ "verbose",      no_argument,       NULL, 'v' },
 		{ "quiet",        no_argument,       NULL, 'q' },
 		{ "help",         no_argument,       NULL, 'h' },
+		{ "bench-empty-probes", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct attach_settings s = {
@@ -451,6 +454,9 @@ int mp_cmd_attach(int argc, char **argv)
 			break;
 		case 'v':
 			s.verbose = true;
+			break;
+		case 'E':
+			s.empty_probes = true;
 			break;
 		case 'q':
 			s.quiet = true;
