@@ -61,6 +61,82 @@ static void test_match(void)
 	CHECK(!mp_supp_match("x", NULL));
 }
 
+/*
+ * Reference matcher for the same language: dynamic programming over
+ * (pattern position, text position), O(|p| |t|) time whatever the input.
+ */
+static bool ref_match(const char *pattern, const char *text)
+{
+	size_t pn = strlen(pattern), tn = strlen(text);
+	bool start = pn > 0 && pattern[0] == '^';
+	bool end = pn > start && pattern[pn - 1] == '$';
+	const char *p = pattern + start;
+	size_t n = pn - start - end;
+	/* row[j]: p[0..i) matches some text span ending at j */
+	bool *row = calloc(tn + 1, sizeof(*row)), *next = calloc(tn + 1, sizeof(*next));
+	bool r = false;
+
+	for (size_t j = 0; j <= tn; j++)
+		row[j] = start ? j == 0 : true;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j <= tn; j++) {
+			if (p[i] == '*')
+				next[j] = row[j] || (j > 0 && next[j - 1]);
+			else
+				next[j] = j > 0 && row[j - 1] && text[j - 1] == p[i];
+		}
+		bool *t = row;
+		row = next;
+		next = t;
+	}
+	for (size_t j = 0; j <= tn; j++)
+		r = r || (row[j] && (!end || j == tn));
+	free(row);
+	free(next);
+	return r;
+}
+
+/* Issue 12: 25 '*' against a 50-character name took more than 20 s
+ * (backtracking); every pattern must match in time linear in the name. */
+static void test_match_linear(void)
+{
+	char pat[128], name[128];
+	size_t k = 0;
+
+	for (int i = 0; i < 25; i++) {
+		pat[k++] = 'a';
+		pat[k++] = '*';
+	}
+	pat[k++] = 'b';
+	pat[k] = 0;
+	memset(name, 'a', 50);
+	name[50] = 0;
+	CHECK(!mp_supp_match(pat, name));
+	CHECK(!mp_supp_match(pat + 1, name));
+	name[49] = 'b';
+	CHECK(mp_supp_match(pat, name));
+
+	/* Random short patterns and names over a small alphabet against the
+	 * reference (fixed seed: the same cases every run). */
+	static const char alpha[] = "ab*^$";
+	unsigned seed = 12345;
+	int bad = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t pl = (seed = seed * 1103515245u + 12345u) >> 16 & 7;
+		size_t tl = (seed = seed * 1103515245u + 12345u) >> 16 & 7;
+		for (size_t i = 0; i < pl; i++)
+			pat[i] = alpha[((seed = seed * 1103515245u + 12345u) >> 16) % 5];
+		pat[pl] = 0;
+		for (size_t i = 0; i < tl; i++)
+			name[i] = alpha[((seed = seed * 1103515245u + 12345u) >> 16) % 2];
+		name[tl] = 0;
+		if (mp_supp_match(pat, name) != ref_match(pat, name) && bad++ < 5)
+			printf("# '%s' against '%s': %d, reference %d\n", pat, name,
+				 mp_supp_match(pat, name), ref_match(pat, name));
+	}
+	CHECK_INT(bad, 0);
+}
+
 static struct mp_leak_frame fr_lose[] = {
 	{ .function = "lose_one", .file = "src/t.c", .line = 12, .object = "prog" },
 	{ .function = "main", .file = "src/t.c", .line = 30, .object = "prog" },
@@ -154,6 +230,7 @@ int main(void)
 {
 	test_fail_on();
 	test_match();
+	test_match_linear();
 	test_suppressions();
 	test_output();
 	return tap_done();
