@@ -205,15 +205,15 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 			r = mp_symbolize(sym, addr, &res);
 			if (r < 0)
 				break;
-			if (res.nframes > cap_lines) {
-				struct mp_pprof_line *nl = realloc(lines, res.nframes * sizeof(*nl));
+			if (res.nframes + 1 > cap_lines) {
+				struct mp_pprof_line *nl = realloc(lines, (res.nframes + 1) * sizeof(*nl));
 
 				if (!nl) {
 					r = -ENOMEM;
 					break;
 				}
 				lines = nl;
-				cap_lines = res.nframes;
+				cap_lines = res.nframes + 1;
 			}
 			for (size_t k = 0; k < res.nframes; k++) {
 				lines[k] = (struct mp_pprof_line){
@@ -224,8 +224,19 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 					.start_line = res.frames[k].start_line,
 				};
 			}
+			size_t nlines = res.nframes;
+			char unnamed[MP_FRAME_NAME_MAX];
+			if (nlines == 0 && res.mapping && res.mapping->path[0]) {
+				/* No symbol: named by object and file offset, the
+				 * same in every run (the mapping's has_functions
+				 * stays false: survey() counts real names only). */
+				mp_frame_offset_name(res.mapping->path, addr, res.mapping->start,
+						     res.mapping->offset, unnamed, sizeof(unnamed));
+				lines[0] = (struct mp_pprof_line){ .function = unnamed };
+				nlines = 1;
+			}
 			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
-							addr, lines, res.nframes);
+							addr, lines, nlines);
 	}
 	*linesp = lines;
 	*cap_linesp = cap_lines;

@@ -8,6 +8,7 @@
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
 #include "convert/leaks.h"
+#include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
 
 int mp_leaks_parse_fail_on(const char *s, unsigned *ret)
@@ -97,6 +98,13 @@ static int symbolize_stack(struct mp_symbolizer *sym, const struct mp_snap_stack
 				f->function = strdup(res.frames[k].function);
 				f->file = dup_or_null(res.frames[k].file);
 				f->line = res.frames[k].line;
+			} else if (res.mapping && res.mapping->path && res.mapping->path[0]) {
+				/* object+offset: the same in every run (pprof.h) */
+				char buf[MP_FRAME_NAME_MAX];
+				mp_frame_offset_name(res.mapping->path, pc ? pc - 1 : pc,
+						     res.mapping->start, res.mapping->offset, buf,
+						     sizeof(buf));
+				f->function = strdup(buf);
 			} else {
 				char buf[32];
 				snprintf(buf, sizeof(buf), "0x%" PRIx64, pc);
@@ -218,7 +226,8 @@ fail:
 
 struct supp_rule {
 	enum mp_leak_kind kind;
-	char *pattern;
+	char *pattern;             /* the frame patterns, NUL-separated */
+	size_t nframes;            /* how many (1 for LeakSanitizer's form) */
 	char *line;                /* as written, for reports */
 };
 
@@ -285,68 +294,110 @@ int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret
 			mp_supp_free(s);
 			return -EINVAL;
 		}
+		size_t pl = strlen(kinds[k].prefix);
+		const char *pat = line + pl;
+		size_t patlen = n - pl;
+		/* Frames of a stack pattern are separated by ';': none empty. */
+		if (pat[0] == ';' || pat[patlen - 1] == ';' || memmem(pat, patlen, ";;", 2)) {
+			if (ret_err && asprintf(ret_err, "line %zu: an empty frame pattern between "
+						"';'", lineno) < 0)
+				*ret_err = NULL;
+			mp_supp_free(s);
+			return -EINVAL;
+		}
 		struct supp_rule *nr = realloc(s->rules, (s->n + 1) * sizeof(*nr));
 		if (!nr) {
 			mp_supp_free(s);
 			return -ENOMEM;
 		}
 		s->rules = nr;
-		size_t pl = strlen(kinds[k].prefix);
 		nr[s->n].kind = kinds[k].kind;
-		nr[s->n].pattern = strndup(line + pl, n - pl);
+		nr[s->n].pattern = strndup(pat, patlen);
 		nr[s->n].line = strndup(line, n);
+		nr[s->n].nframes = 1;
 		if (!nr[s->n].pattern || !nr[s->n].line) {
 			free(nr[s->n].pattern);
 			free(nr[s->n].line);
 			mp_supp_free(s);
 			return -ENOMEM;
 		}
+		for (char *c = nr[s->n].pattern; (c = strchr(c, ';')); nr[s->n].nframes++)
+			*c++ = 0;
 		s->n++;
 	}
 	*ret = s;
 	return 0;
 }
 
-/* '*' matches any run; the pattern must match from `t` to the end of the
- * text when `anchored_end`, or anywhere after `t` otherwise. */
-static bool match_here(const char *p, const char *t, bool anchored_end)
-{
-	for (;;) {
-		if (*p == 0)
-			return !anchored_end || *t == 0;
-		if (*p == '*') {
-			while (*p == '*')
-				p++;
-			if (*p == 0)
-				return true;
-			for (; *t; t++)
-				if (match_here(p, t, anchored_end))
-					return true;
-			return match_here(p, t, anchored_end);
-		}
-		if (*p == '$' && p[1] == 0)
-			return *t == 0;
-		if (*t == 0 || *p != *t)
-			return false;
-		p++;
-		t++;
-	}
-}
-
+/*
+ * LeakSanitizer's template match, without backtracking.  The pattern is
+ * split into its anchors and a core: '^' first anchors the start, '$' last
+ * anchors the end; otherwise the core may start and end anywhere, as if it
+ * began and ended with '*'.  The core is matched by the two-pointer glob
+ * match: on a mismatch, go back to just after the last '*' seen and let it
+ * take one more character of the text.  Only the last '*' matters (a match
+ * found with an earlier one can be made with the later one too), so each
+ * text position is retried at most once per '*' segment: O(|pattern| x
+ * |text|) time, linear in the name for a given pattern, and no recursion
+ * (issue 12: 25 '*' against a 50-character name took over 20 s).
+ */
 bool mp_supp_match(const char *pattern, const char *text)
 {
 	if (!text)
 		return false;
-	size_t n = strlen(pattern);
-	bool end = n > 0 && pattern[n - 1] == '$';
-	if (pattern[0] == '^')
-		return match_here(pattern + 1, text, end);
-	for (const char *t = text;; t++) {
-		if (match_here(pattern, t, end))
-			return true;
-		if (!*t)
+	size_t pn = strlen(pattern), tn = strlen(text);
+	bool start = pn > 0 && pattern[0] == '^';
+	bool end = pn > (size_t)start && pattern[pn - 1] == '$';
+	const char *p = pattern + start;
+	size_t n = pn - start - end;
+	/* star: index after the last '*' (SIZE_MAX: none yet); mark: the text
+	 * position that '*' is to take next.  Unanchored start: a virtual '*'
+	 * before the core. */
+	size_t i = 0, j = 0, star = start ? SIZE_MAX : 0, mark = 0;
+
+	for (;;) {
+		if (i == n) {
+			if (j == tn || !end)
+				return true;   /* unanchored end: the rest is a virtual '*' */
+		} else if (p[i] == '*') {
+			star = ++i;
+			mark = j;
+			continue;
+		} else if (j < tn && p[i] == text[j]) {
+			i++;
+			j++;
+			continue;
+		}
+		/* mismatch (or text left over at an anchored end) */
+		if (star == SIZE_MAX || mark >= tn)
 			return false;
+		i = star;
+		j = ++mark;
 	}
+}
+
+static bool frame_matches(const char *pat, const struct mp_leak_frame *fr)
+{
+	return mp_supp_match(pat, fr->function) || mp_supp_match(pat, fr->file) ||
+	       mp_supp_match(pat, fr->object);
+}
+
+/* Whether the rule's frame patterns match consecutive frames of the stack,
+ * the first one at some frame. */
+static bool rule_matches(const struct supp_rule *rule, const struct mp_leak *l)
+{
+	for (size_t f = 0; f + rule->nframes <= l->nframes; f++) {
+		const char *pat = rule->pattern;
+		size_t m = 0;
+
+		while (m < rule->nframes && frame_matches(pat, &l->frames[f + m])) {
+			pat += strlen(pat) + 1;
+			m++;
+		}
+		if (m == rule->nframes)
+			return true;
+	}
+	return false;
 }
 
 void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
@@ -355,19 +406,9 @@ void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
 		return;
 	for (size_t i = 0; i < r->nleaks; i++) {
 		struct mp_leak *l = &r->leaks[i];
-		for (size_t k = 0; k < s->n && !l->suppressed_by; k++) {
-			if (s->rules[k].kind != l->kind)
-				continue;
-			for (size_t f = 0; f < l->nframes; f++) {
-				const struct mp_leak_frame *fr = &l->frames[f];
-				const char *pat = s->rules[k].pattern;
-				if (mp_supp_match(pat, fr->function) || mp_supp_match(pat, fr->file) ||
-				    mp_supp_match(pat, fr->object)) {
-					l->suppressed_by = s->rules[k].line;
-					break;
-				}
-			}
-		}
+		for (size_t k = 0; k < s->n && !l->suppressed_by; k++)
+			if (s->rules[k].kind == l->kind && rule_matches(&s->rules[k], l))
+				l->suppressed_by = s->rules[k].line;
 	}
 }
 
@@ -424,10 +465,12 @@ static void print_frames(FILE *f, const struct mp_leak *l)
 	for (size_t i = 0; i < l->nframes; i++) {
 		const struct mp_leak_frame *fr = &l->frames[i];
 		fprintf(f, "memprof:     %s %s", i ? "by" : "at", fr->function);
+		size_t ol = fr->object ? strlen(fr->object) : 0;
 		if (fr->file)
 			fprintf(f, " (%s:%" PRId64 ")", fr->file, fr->line);
-		else if (fr->object)
-			fprintf(f, " (in %s)", fr->object);
+		else if (fr->object && !(strncmp(fr->function, fr->object, ol) == 0 &&
+					 strncmp(fr->function + ol, "+0x", 3) == 0))
+			fprintf(f, " (in %s)", fr->object);   /* not again after "obj+0x..." */
 		fputc('\n', f);
 	}
 }
@@ -500,18 +543,130 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 		fprintf(f, "memprof:             timers: %" PRIu64 " never deleted\n", t.timers);
 }
 
+/*
+ * Frames a generated suppression must not anchor on: the allocator, libc,
+ * the C++ runtime and code inlined from their headers.  Naming one of them
+ * (`leak:^strdup$`, `leak:^std::__new_allocator<char>::allocate(...)$`)
+ * would silence every future leak through it, anywhere in the program.
+ */
+static bool wrapper_frame(const struct mp_leak_frame *fr)
+{
+	static const char *const objects[] = {
+		"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
+		"libpthread.so", "libdl.so", "libc++.so", "libc++abi.so", "libmemprof.so",
+	};
+	static const char *const names[] = {
+		"std::", "__gnu_cxx::", "operator new", "operator delete", "__cxa_", "__gnu_",
+		"malloc", "calloc", "realloc", "reallocarray", "free", "strdup", "strndup",
+		"__GI_", "__libc_", "__strdup", "__strndup", "aligned_alloc", "posix_memalign",
+		"memalign", "valloc", "pvalloc",
+	};
+	if (fr->object)
+		for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+			if (strncmp(fr->object, objects[i], strlen(objects[i])) == 0)
+				return true;
+	if (fr->file && (strncmp(fr->file, "/usr/include/", 13) == 0 ||
+			 strncmp(fr->file, "/usr/lib/gcc/", 13) == 0))
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		if (strncmp(fr->function, names[i], n) == 0 &&
+		    (names[i][n - 1] == ':' || names[i][n - 1] == '_' || names[i][n - 1] == ' ' ||
+		     fr->function[n] == 0 || fr->function[n] == '('))
+			return true;
+	}
+	return false;
+}
+
+/* Frames of the process's start-up, outside every program's own code. */
+static bool startup_frame(const char *fn)
+{
+	return strncmp(fn, "__libc_start_", 13) == 0 || strcmp(fn, "_start") == 0;
+}
+
+/* One frame's pattern: the name anchored; ';' (the frame separator) and a
+ * run-time address, different in every run, become '*'. */
+static void put_frame_pattern(FILE *f, const char *fn)
+{
+	if (strncmp(fn, "0x", 2) == 0) {
+		fputc('*', f);
+		return;
+	}
+	fputc('^', f);
+	for (const char *c = fn; *c; c++)
+		fputc(*c == ';' || *c == '\n' ? '*' : *c, f);
+	fputc('$', f);
+}
+
+/*
+ * The suppression for one leak, single frames joined by ';' (consecutive
+ * frames, innermost first): the first frame that is not a wrapper (the
+ * program's own code, or a library's that is not the allocator's) and its
+ * callers, up to SUPP_FRAMES frames and never past main.  A leak whose
+ * every frame is a wrapper gets its innermost frames as they are.
+ * malloc'd, NULL on OOM.
+ */
+#define SUPP_FRAMES 3
+
+char *mp_leak_suppression(const struct mp_leak *l)
+{
+	const char *prefix = l->kind == MP_LEAKKIND_HEAP ? "leak" : l->kind == MP_LEAKKIND_FD
+		? "fd" : l->kind == MP_LEAKKIND_THREAD ? "thread" : "timer";
+	size_t first = 0, len = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	while (first < l->nframes && wrapper_frame(&l->frames[first]))
+		first++;
+	if (first == l->nframes)
+		first = 0;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "%s:", prefix);
+	for (size_t i = first, n = 0; i < l->nframes && n < SUPP_FRAMES; i++, n++) {
+		const char *fn = l->frames[i].function;
+		if (n && startup_frame(fn))
+			break;
+		if (n)
+			fputc(';', f);
+		put_frame_pattern(f, fn);
+		if (strcmp(fn, "main") == 0)
+			break;
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
 {
+	char **done = calloc(r->nleaks + 1, sizeof(*done));
+	size_t ndone = 0;
+
 	for (size_t i = 0; i < r->nleaks; i++) {
 		const struct mp_leak *l = &r->leaks[i];
 		if (l->suppressed_by || !l->nframes ||
 		    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
 			continue;
-		const char *prefix = l->kind == MP_LEAKKIND_HEAP ? "leak" : l->kind == MP_LEAKKIND_FD
-			? "fd" : l->kind == MP_LEAKKIND_THREAD ? "thread" : "timer";
-		/* The innermost frame's function, anchored: names exactly that. */
-		fprintf(f, "%s:^%s$\n", prefix, l->frames[0].function);
+		char *line = mp_leak_suppression(l);
+		if (!line)
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < ndone && !seen; k++)
+			seen = strcmp(done[k], line) == 0;
+		if (seen || !done) {
+			free(line);
+			continue;
+		}
+		fprintf(f, "%s\n", line);
+		done[ndone++] = line;
 	}
+	for (size_t k = 0; k < ndone; k++)
+		free(done[k]);
+	free(done);
 }
 
 static void json_str(FILE *f, const char *s)

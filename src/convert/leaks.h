@@ -74,8 +74,10 @@ void mp_leaks_free(struct mp_leak_report *r);   /* accepts NULL */
  * '#' comments and blank lines ignored.  PATTERN is matched, as
  * LeakSanitizer does, against every frame's function, source file and
  * object name: '*' matches any run of characters, '^' and '$' anchor,
- * otherwise it may match anywhere.  0 and *ret, or -EINVAL with a one-line
- * reason in *ret_err (malloc'd), or -ENOMEM. */
+ * otherwise it may match anywhere.  memprof's extension: several frame
+ * patterns separated by ';' (innermost first) must match consecutive
+ * frames, "leak:^parse_config$;^main$".  0 and *ret, or -EINVAL with a
+ * one-line reason in *ret_err (malloc'd), or -ENOMEM. */
 struct mp_supp;
 int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret_err);
 void mp_supp_free(struct mp_supp *s);
@@ -89,8 +91,14 @@ bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
 
 /* Valgrind-like text on f; full: with stacks of lost blocks. */
 void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full);
-/* One ready suppression per unsuppressed lost block group. */
+/* One ready suppression per unsuppressed lost block group (duplicates
+ * once), each singling its leak out: the first frames that are neither the
+ * allocator's, libc's nor the C++ runtime's (wrappers like strdup or
+ * std::allocator would silence every leak through them), up to three, as
+ * a ';'-separated stack pattern. */
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r);
+/* That suppression line for one leak (no newline); malloc'd, NULL on OOM. */
+char *mp_leak_suppression(const struct mp_leak *l);
 /* The JSON document (leaks of every report, one summary). */
 int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n);
 

@@ -122,4 +122,29 @@ const char *mp_profile_str(const mp_profile *p, int64_t i);
 /* Index of sample type named `type`, or -1. */
 int mp_profile_sample_index(const mp_profile *p, const char *type);
 
+/* ---- names of frames without a symbol (framename.c) ---------------------- */
+
+/* The longest name these functions write, NUL included, for paths of up
+ * to PATH_MAX; longer object names are cut. */
+#define MP_FRAME_NAME_MAX 320
+
+/*
+ * "<base name of object>+0x<offset in the file>" for `address` in a mapping
+ * of `object` that starts at `start` and maps the file from `file_offset`
+ * ("libstdc++.so.6.0.30+0x9a7b9", as perf names such frames): the same in
+ * every run, where the address changes with ASLR.  "0x<address>" when the
+ * object has no name (anonymous code) or the address is below `start`.
+ * Always NUL-terminated (cut to `size`).
+ */
+void mp_frame_offset_name(const char *object, uint64_t address, uint64_t start,
+			  uint64_t file_offset, char *buf, size_t size);
+
+/* Mapping by id in a validated profile (NULL: 0 or absent). */
+const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint64_t id);
+
+/* The name of location `l` of `p` where it has no line (no symbol): its
+ * mapping's object and file offset as above, else its address. */
+void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
+			      char *buf, size_t size);
+
 #endif

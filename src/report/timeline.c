@@ -258,7 +258,10 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 		if (!loc)
 			continue;
 		if (loc->n_line == 0) {
-			fprintf(f, "0x%" PRIx64 "\n", loc->address);
+			char name[MP_FRAME_NAME_MAX];
+
+			mp_profile_location_name(p, loc, name, sizeof(name));
+			fprintf(f, "%s\n", name);
 			continue;
 		}
 		for (size_t k = 0; k < loc->n_line; k++) {

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Reports a user can trust (issue 13) on t-repeat, a real C++ program that
+also calls into a stripped library:
+- two identical runs diff to zero in every report: `memprof diff
+  --fail-on-stack-growth 1` passes, the difference's flame graph has no red
+  or blue frame, frames without a symbol are named by object and file
+  offset (never a run-time address) in top, the flame graph and the text and
+  JSON leak reports, and those reports are the same in both runs;
+- generated suppressions single out the leaks they were made from: with
+  them the same run passes --error-exitcode, a new strdup leak from another
+  caller still fails it.
+usage: check-reports.py MEMPROF T_REPEAT LIBMPSTRIPPED"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from tap import Tap  # noqa: E402
+
+RUNTIME_ADDR = re.compile(r'0x7f[0-9a-f]{10}|0x5[56][0-9a-f]{10}')
+OFFSET_NAME = re.compile(r'libmpstripped\.so\+0x[0-9a-f]+')
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def strip_pids(js):
+    for leak in js['leaks']:
+        leak.pop('pid', None)
+        leak.pop('program', None)
+    return js
+
+
+def main():
+    memprof, t_repeat, lib = sys.argv[1:4]
+    lib = os.path.abspath(lib)
+    t = Tap()
+    with tempfile.TemporaryDirectory() as d:
+        # ---- item 1: two identical runs ----
+        profiles, reports, texts = [], [], []
+        for k in range(2):
+            out = os.path.join(d, 'r%d.heap.pb.gz' % k)
+            js = os.path.join(d, 'r%d.json' % k)
+            r = run([memprof, 'run', '-q', '--rate', '1', '--leak-check=full', '--leak-report', js,
+                     '-o', out, t_repeat, lib])
+            t.eq(r.returncode, 0, 'run %d of t-repeat' % (k + 1))
+            profiles.append(out)
+            reports.append(json.load(open(js)))
+            texts.append(r.stderr)
+        r = run([memprof, 'diff', '--fail-on-stack-growth', '1', profiles[0], profiles[1]])
+        t.ok(r.returncode == 0, 'two identical runs pass diff --fail-on-stack-growth 1',
+             r.stderr[-600:])
+        r = run([memprof, 'diff', '--fail-on-growth', '1', profiles[0], profiles[1]])
+        t.eq(r.returncode, 0, 'two identical runs pass diff --fail-on-growth 1')
+        dp = os.path.join(d, 'diff.pb.gz')
+        svg = os.path.join(d, 'diff.svg')
+        r = run([memprof, 'diff', '-o', dp, profiles[0], profiles[1]])
+        r2 = run([memprof, 'flame', '-o', svg, dp])
+        t.ok(r.returncode == 0 and r2.returncode == 0, 'difference profile and its flame graph',
+             r.stderr + r2.stderr)
+        doc = open(svg).read() if os.path.exists(svg) else ''
+        nets = re.findall(r'data-net="(-?\d+)"', doc)
+        t.ok('data-diff="1"' in doc and nets and all(n == '0' for n in nets),
+             'the difference flame graph has no red or blue frame (every net 0)',
+             [n for n in nets if n != '0'][:10])
+        t.ok('rgb(255,' not in doc.split('<script')[0] and ',255)' not in doc.split('<script')[0],
+             'no red or blue fill in the difference flame graph')
+
+        top = run([memprof, 'top', profiles[0]])
+        t.ok(OFFSET_NAME.search(top.stdout) is not None,
+             'top: the stripped library\'s frame named libmpstripped.so+0x<offset>', top.stdout)
+        t.ok(re.search(r'libstdc\+\+\.so[.0-9]*\+0x[0-9a-f]+', top.stdout) is not None,
+             'top: libstdc++\'s emergency pool named libstdc++.so.6...+0x<offset>', top.stdout)
+        fsvg = os.path.join(d, 'r0.svg')
+        run([memprof, 'flame', '-o', fsvg, profiles[0]])
+        fdoc = open(fsvg).read() if os.path.exists(fsvg) else ''
+        t.ok(OFFSET_NAME.search(fdoc) is not None and not RUNTIME_ADDR.search(fdoc),
+             'flame: object+offset names, no run-time address')
+        t.ok(not RUNTIME_ADDR.search(top.stdout), 'top: no run-time address', top.stdout)
+
+        rep = json.dumps(reports[0])
+        t.ok(OFFSET_NAME.search(rep) is not None and not RUNTIME_ADDR.search(rep),
+             'JSON leak report: object+offset names, no run-time address', rep[:2000])
+        t.ok(OFFSET_NAME.search(texts[0]) is not None and not RUNTIME_ADDR.search(texts[0]),
+             'text leak report: object+offset names, no run-time address', texts[0])
+        t.eq(strip_pids(reports[0]), strip_pids(reports[1]),
+             'JSON leak reports of the two runs are the same but for the pid')
+        lost = [leak for leak in reports[0]['leaks'] if leak['category'] == 'definite']
+        stripped = [leak for leak in lost if leak['stack'] and
+                    OFFSET_NAME.fullmatch(leak['stack'][0]['function'])]
+        t.ok(len(stripped) == 1 and stripped[0]['bytes'] == 777 and
+             stripped[0]['stack'][1]['function'] == 'mp_stripped_alloc',
+             'the stripped library\'s lost block: 777 B at libmpstripped.so+0x..., '
+             'by mp_stripped_alloc', lost)
+
+        # ---- item 2: generated suppressions ----
+        r = run([memprof, 'run', '-q', '--leak-check', '--gen-suppressions',
+                 '-o', os.path.join(d, 'g.heap.pb.gz'), t_repeat, lib])
+        gen = [ln for ln in r.stderr.splitlines() if re.match(r'^(leak|fd|thread|timer):', ln)]
+        t.ok(len(gen) >= 2, 'suppressions generated', r.stderr)
+        t.ok(not any(re.search(r'strdup|malloc|__new_allocator|operator new', g) for g in gen),
+             'no suppression names an allocator or libc wrapper frame', gen)
+        t.ok(any('config_dup' in g for g in gen), 'the strdup leak anchored on config_dup', gen)
+        supp = os.path.join(d, 'gen.supp')
+        with open(supp, 'w') as f:
+            f.write('\n'.join(gen) + '\n')
+        r = run([memprof, 'run', '-q', '--leak-check', '--suppressions', supp,
+                 '--error-exitcode', '42', '-o', os.path.join(d, 's.heap.pb.gz'), t_repeat, lib])
+        t.eq(r.returncode, 0, 'the same run with the generated suppressions passes --error-exitcode')
+        r = run([memprof, 'run', '-q', '--leak-check', '--suppressions', supp,
+                 '--error-exitcode', '42', '-o', os.path.join(d, 'o.heap.pb.gz'), t_repeat, lib,
+                 'other'])
+        t.ok(r.returncode == 42 and 'other_dup' in r.stderr,
+             'a new strdup leak from another caller still fails --error-exitcode', r.stderr)
+    return t.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
