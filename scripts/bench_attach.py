@@ -98,8 +98,8 @@ def memleak_profiler(pid):
                          stderr=subprocess.PIPE, text=True)
     for line in p.stdout:
         if 'Attaching to pid' in line:
-            break
-    return p
+            return p
+    raise RuntimeError('memleak-bpfcc did not attach: ' + p.stderr.read().strip()[-200:])
 
 
 def memleak_works(work):
@@ -110,6 +110,7 @@ def memleak_works(work):
     sl = subprocess.Popen(['sleep', '30'])
     r = subprocess.run(['timeout', '60', 'memleak-bpfcc', '-p', str(sl.pid), '1', '1'],
                        capture_output=True, text=True)
+    r.stderr += r.stdout
     sl.kill()
     if r.returncode != 0 or 'Exception' in r.stderr or 'Unable' in r.stderr:
         why = [l for l in r.stderr.splitlines() if 'kernel headers' in l or 'Exception' in l]

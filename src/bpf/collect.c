@@ -243,7 +243,8 @@ static uint32_t intern_stack(struct mp_collect *c, const uint64_t *pcs, uint32_t
 	if (!GROW(c->pcs, c->cap_pcs, c->npcs + depth) ||
 	    !GROW(c->stacks, c->cap_stacks, c->nstacks + 1))
 		return 0;     /* the keymap keeps an id never filled: see finish */
-	memcpy(c->pcs + c->npcs, pcs, depth * sizeof(*pcs));
+	if (depth)
+		memcpy(c->pcs + c->npcs, pcs, depth * sizeof(*pcs));
 	c->stacks[c->nstacks].off = c->npcs;
 	c->stacks[c->nstacks].depth = depth;
 	c->npcs += depth;
@@ -791,13 +792,15 @@ static int make_snap(struct mp_collect *c, const struct mp_snap_heap_rec *heap, 
 	s->maps[maps_len] = '\0';
 	s->maps_len = maps_len;
 	s->exe_len = strlen(s->exe);
-	memcpy(s->pcs, c->pcs, c->npcs * sizeof(*s->pcs));
+	if (c->npcs)
+		memcpy(s->pcs, c->pcs, c->npcs * sizeof(*s->pcs));
 	for (size_t i = 0; i < c->nstacks; i++) {
 		s->stacks[i].depth = c->stacks[i].depth;
 		s->stacks[i].pcs = s->pcs + c->stacks[i].off;
 	}
 	s->nstacks = (uint32_t)c->nstacks;
-	memcpy(s->heap, heap, nheap * sizeof(*heap));
+	if (nheap)
+		memcpy(s->heap, heap, nheap * sizeof(*heap));
 	s->nheap = nheap;
 	*ret = s;
 	return 0;
