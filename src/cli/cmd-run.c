@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/early-sym.h"
 #include "cli/heapstats.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
@@ -472,64 +473,15 @@ static void numbered_poll(struct numbered_run *nr)
 	nr->failures += mp_snapshots_collect(nr->snapdir, nr->ops, &nr->kept);
 }
 
-/*
- * While the target runs, a thread of ours opens the files it has mapped and
- * loads their symbols and DWARF (inflating compressed debug sections: 60 ms
- * for libc's), so that converting its snapshot when it exits takes that much
- * less.  A snapshot's conversion takes the files loaded here for the
- * mappings it shares with the maps read then (libraries a program dlopens
- * later, or the files of another program a script starts, are loaded
- * afresh).  Every conversion waits for this thread first: libdw is used by
- * one thread at a time.
- */
-static struct {
-	pthread_t thread;
-	bool started;
-	pid_t pid;
-	int stop;                       /* atomic: the target is gone */
-	struct mp_symbolizer *sym;      /* warmed, or NULL */
-} prewarm;
-
-static void *prewarm_main(void *arg)
-{
-	char path[64];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	(void)arg;
-	/* Let the dynamic loader map the program's libraries first. */
-	for (int i = 0; i < 10; i++) {
-		struct timespec ts = { 0, 10 * 1000000L };
-
-		if (__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE))
-			return NULL;
-		nanosleep(&ts, NULL);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)prewarm.pid);
-	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
-		return NULL;
-	if (!__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE) &&
-	    mp_symbolizer_new((const char *)buf, len, 0, &prewarm.sym) == 0)
-		mp_symbolizer_warm(prewarm.sym);
-	free(buf);
-	return NULL;
-}
-
+/* Symbolization while the target runs: cli/early-sym.c. */
 static void prewarm_start(pid_t pid)
 {
-	prewarm.pid = pid;
-	prewarm.started = pthread_create(&prewarm.thread, NULL, prewarm_main, NULL) == 0;
+	mp_early_sym_start(pid);
 }
 
-/* The warmed symbolizer (or NULL) once the thread is done. */
 static struct mp_symbolizer *prewarm_finish(void)
 {
-	if (prewarm.started) {
-		__atomic_store_n(&prewarm.stop, 1, __ATOMIC_RELEASE);
-		pthread_join(prewarm.thread, NULL);
-		prewarm.started = false;
-	}
-	return prewarm.sym;
+	return mp_early_sym_finish();
 }
 
 static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
@@ -1305,8 +1257,7 @@ cleanup:
 		unlink(preload);
 	if (snapdir)
 		rmdir(snapdir);
-	mp_symbolizer_free(prewarm_finish());
-	prewarm.sym = NULL;
+	mp_early_sym_free();
 out:
 	for (size_t i = 0; i < leaks.n; i++)
 		mp_leaks_free(leaks.reports[i]);

@@ -134,6 +134,8 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 	}
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	/* All of them at once, on all cores; the loop below then looks up. */
+	r = mp_symbolizer_prepare(sym, addrs, n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct mp_sym_result res;
 		struct mapstat *m;

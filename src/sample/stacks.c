@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "common/snapshot.h"
+#include "common/stackfeed.h"
+#include "sample/compiler.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
 
@@ -47,6 +49,11 @@ static uint32_t nbuckets;
 static struct index *bucket_idx;
 
 static int truncated;
+
+/* Where the memprof CLI finds the stack records while the program runs
+ * (common/stackfeed.h): the one symbol of ours in the target that is not
+ * an interposed function. */
+MP_EXPORT struct mp_stackfeed memprof_stack_feed;
 
 static uint64_t mix(uint64_t h)
 {
@@ -170,6 +177,10 @@ int mp_prof_init(void)
 	bucket_idx = index_new(INDEX_MIN);
 	if (!stack_idx || !bucket_idx)
 		return -ENOMEM;
+	memprof_stack_feed.stacks = (uint64_t)(uintptr_t)stack_mem;
+	memprof_stack_feed.used = (uint64_t)(uintptr_t)&stack_used;
+	memprof_stack_feed.size = STACK_REGION;
+	__atomic_store_n(&memprof_stack_feed.magic, MP_STACKFEED_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -215,7 +226,8 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 	rec[1] = k->depth;
 	memcpy(rec + 2, k->pcs, k->depth * sizeof(*k->pcs));
 	stack_off[id - 1] = (uint32_t)stack_used;
-	stack_used += need;
+	/* Release: a reader of the feed sees the record before the count. */
+	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
 	nstacks = id;
 	index_add_locked(stack_idx, h, id);
 	return id;
