@@ -40,7 +40,7 @@ static const struct opt_desc opts[] = {
 	{ "allocator", OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF, 0, 1,
 	  "memprof (own size-class allocator) or system (glibc's malloc)" },
 	{ "unwind", OPT_U32, offsetof(struct mp_options, unwind), 0, 0, 2,
-	  "stack walker: 0 = memprof's (libunwind where it cannot), 1 = libunwind only, "
+	  "stack walker: 0 = memprof's (libgcc's where it cannot), 1 = libunwind only, "
 	  "2 = both, counting the stacks where they differ (for tests)" },
 };
 
