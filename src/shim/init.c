@@ -95,6 +95,7 @@ static void atfork_child(void)
 	mp_fastunwind_after_fork_child();
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
+	mp_unload_after_fork_child();
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
