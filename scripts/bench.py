@@ -122,7 +122,7 @@ def main():
         prof = os.path.join(work, 'out.pb.gz')
         lib = '/usr/lib/x86_64-linux-gnu/'
         preload = {
-            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0'}),
+            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0,snapdir=' + work}),
             'jemalloc': (lib + 'libjemalloc.so.2', {}),
             'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
             'mimalloc': (lib + 'libmimalloc.so.2', {}),

@@ -97,6 +97,7 @@ static void atfork_child(void)
 	mp_privfd_after_fork_child();
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
+	mp_unload_after_fork_child();
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
@@ -132,8 +133,12 @@ void mp_shim_init(void)
 			NULL);
 	mp_alloc_on_sampled_free(mp_prof_record_free);
 
-	int ok = o->rate != MP_RATE_OFF;
-	if (ok && mp_prof_init() < 0) {
+	/* rate=0 only means no allocation is ever sampled (the sampler's gap
+	 * is then UINT64_MAX): the tables, the unwinder for the resources'
+	 * creation stacks and the snapshots all work as at any other rate, so
+	 * a profile with no samples is written. */
+	int ok = 1;
+	if (mp_prof_init() < 0) {
 		mp_warn("cannot map profile tables, profiling disabled", NULL, NULL, NULL);
 		ok = 0;
 	}

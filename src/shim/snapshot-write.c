@@ -195,6 +195,9 @@ static int snapshot_write_locked(void *arg)
 	size_t thr_size = mp_threads_records(&thr) * sizeof(struct mp_snap_res_rec);
 	const void *tim = NULL;
 	size_t tim_size = mp_timers_records(&tim) * sizeof(struct mp_snap_res_rec);
+	/* Libraries unloaded so far (dlclose.c). */
+	const void *unl = NULL;
+	size_t unl_size = mp_unload_records(&unl);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -205,7 +208,7 @@ static int snapshot_write_locked(void *arg)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1,
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0),
 		.pid = pid,
 		.ppid = a->ppid,
 		.rate = mp_shim.opt.rate,
@@ -231,6 +234,8 @@ static int snapshot_write_locked(void *arg)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
 		r = write_section3(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size, tim, tim_size);
+	if (r == 0 && unl_size)
+		r = write_section(fd, MP_SNAP_UNLOADED, unl, unl_size);
 	mp_prof_unlock();
 
 	if (mp_sys_close(fd) < 0 && r == 0)
