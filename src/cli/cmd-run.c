@@ -736,11 +736,10 @@ static char *kind_name(const char *heap_out, const char *what)
 }
 
 /* The descriptor, thread and timer profiles beside a heap profile, when the
- * snapshot has the resources section (the shim always writes it); reported
- * only when they fail: they always sit beside the heap profile
- * (memprof-run(1)). */
+ * snapshot has the resources section (the shim always writes it), named in
+ * `written` (", 'X.fds.pb.gz'", ...) for the report. */
 static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
-			      const char *heap_out)
+			      const char *heap_out, FILE *written)
 {
 	static const struct {
 		enum mp_profile_kind kind;
@@ -760,6 +759,8 @@ static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
 			return;
 		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
+		else
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
 		free(err);
 		free(out);
 	}
@@ -895,12 +896,23 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		else
 			fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
 				"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
-	} else if (!s->quiet) {
-		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+	} else {
+		/* One line names every file written for the process. */
+		char *also = NULL;
+		size_t also_len = 0;
+		FILE *w = open_memstream(&also, &also_len);
+
+		if (w) {
+			convert_resources(cv, sn, out, w);
+			fclose(w);
+		}
+		if (!s->quiet) {
+			fprintf(stderr, "memprof: wrote heap profile '%s'%s\n", out, also ? also : "");
+			mp_run_few_samples_note(sn, out);
+		}
+		free(also);
 	}
 	free(err);
-	if (r >= 0)
-		convert_resources(cv, sn, out);
 	if (r >= 0 && s->stats)
 		print_stats(sn);
 	if (sn && s->leak_check)

@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "flame",   mp_cmd_flame,   "draw a profile as an interactive SVG flame graph" },
 	{ "snapshot", mp_cmd_snapshot, "ask a running program for a snapshot now" },
 	{ "timeline", mp_cmd_timeline, "chart heap, RSS and live resources over snapshots" },
+	{ "stats",   mp_cmd_stats,   "print the allocator statistics a profile carries" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

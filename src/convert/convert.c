@@ -394,6 +394,80 @@ struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c)
 	return c->sym;
 }
 
+/* "98.7 KiB": 1024-based, one decimal. */
+static void human_bytes(uint64_t v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 " B", v);
+	else if (d == (double)(uint64_t)d)
+		snprintf(buf, size, "%.0f %s", d, units[u]);   /* "512 KiB" */
+	else
+		snprintf(buf, size, "%.1f %s", d, units[u]);
+}
+
+/*
+ * The profile's one comment, which pprof prints above its reports: the
+ * program and pid, and for a heap profile the rate, how many samples the
+ * estimates rest on and the heap in use, e.g.
+ *   "memprof 0.1.0: app (pid 1234), rate 512 KiB, 37 samples, heap in use 12.3 MiB"
+ * malloc'd in *ret; 0 or -ENOMEM.
+ */
+static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind, char **ret)
+{
+	const struct mp_snap_header *h = &snap->header;
+	const char *prog = strrchr(snap->exe, '/');
+	char *buf = NULL, num[32];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -ENOMEM;
+	prog = prog ? prog + 1 : snap->exe;
+	fprintf(f, "memprof %s: %s (pid %" PRIu64 ")", MP_VERSION, *prog ? prog : "?", h->pid);
+	if (kind == MP_PROFILE_HEAP) {
+		uint64_t samples = 0, heap = 0;
+		bool have_heap = false;
+
+		for (size_t i = 0; i < snap->nheap; i++)
+			samples += snap->heap[i].alloc_objects;
+		for (size_t i = 0; i < snap->nstats; i++)
+			if (strcmp(snap->stats[i].name, "HeapAlloc") == 0) {
+				heap = snap->stats[i].value;
+				have_heap = true;
+			}
+		if (h->rate == 0) {
+			fputs(", sampling off (rate 0)", f);
+		} else if (h->rate == 1) {
+			fprintf(f, ", rate 1, %" PRIu64 " allocation%s recorded", samples,
+				samples == 1 ? "" : "s");
+		} else {
+			human_bytes(h->rate, num, sizeof(num));
+			fprintf(f, ", rate %s, %" PRIu64 " sample%s", num, samples,
+				samples == 1 ? "" : "s");
+		}
+		if (have_heap) {
+			human_bytes(heap, num, sizeof(num));
+			fprintf(f, ", heap in use %s", num);
+		}
+	}
+	if (h->flags & MP_SNAP_F_TRUNCATED)
+		fputs("; warning: a profile table filled up, some samples were dropped", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	return 0;
+}
+
 static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 		      struct mp_pprof_builder **ret)
 {
@@ -419,23 +493,20 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	}
 	mp_pprof_set_time(b, (int64_t)h->end_ns,
 			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
-	if (asprintf(&comment, "memprof %s pid %" PRIu64, MP_VERSION, h->pid) < 0) {
+	r = profile_comment(snap, kind, &comment);
+	if (r < 0) {
 		mp_pprof_builder_free(b);
-		return -ENOMEM;
+		return r;
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
-	if (h->flags & MP_SNAP_F_TRUNCATED)
-		mp_pprof_add_comment(b, "warning: a profile table filled up, some samples were dropped");
-	for (size_t i = 0; i < snap->nstats; i++) {
-		if (asprintf(&comment, "%s=%" PRIu64, snap->stats[i].name,
-			     snap->stats[i].value) < 0) {
-			mp_pprof_builder_free(b);
-			return -ENOMEM;
-		}
-		mp_pprof_add_comment(b, comment);
-		free(comment);
-	}
+	/* The statistics go to memprof's own field of the heap profile, where
+	 * `memprof stats` and the timeline read them, not to comments (pprof
+	 * shows every comment above its reports: 40 lines of BySize.N.Mallocs). */
+	for (size_t i = 0; kind == MP_PROFILE_HEAP && i < snap->nstats; i++)
+		mp_pprof_add_stat(b, snap->stats[i].name,
+				  snap->stats[i].value > INT64_MAX ? INT64_MAX
+								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
 	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
 	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)

@@ -281,10 +281,15 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 	return buf;
 }
 
-/* A numeric "Name=value" comment, or MP_TIMELINE_UNKNOWN. */
+/* Statistic `name` of the profile (memprof_stat), or for a profile of an
+ * earlier memprof a numeric "Name=value" comment, or MP_TIMELINE_UNKNOWN. */
 static int64_t comment_value(const mp_profile *p, const char *name)
 {
 	size_t n = strlen(name);
+	int64_t v;
+
+	if (mp_profile_stat(p, name, &v) == 0 && v >= 0)
+		return v;
 
 	for (size_t i = 0; i < p->n_comment; i++) {
 		const char *c = mp_profile_str(p, p->comment[i]);

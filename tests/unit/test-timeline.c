@@ -112,8 +112,20 @@ static mp_profile *heap_profile(int64_t t, const struct fn_bytes *v, size_t n,
 	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
 	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
 	mp_pprof_set_time(b, t, 0);
-	for (; comments && *comments; comments++)
-		mp_pprof_add_comment(b, *comments);
+	/* "stat:Name=value": a statistic (memprof_stat); else a comment, as
+	 * earlier memprof versions kept statistics */
+	for (; comments && *comments; comments++) {
+		const char *eq = strchr(*comments, '=');
+
+		if (strncmp(*comments, "stat:", 5) == 0 && eq) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - *comments - 5), *comments + 5);
+			mp_pprof_add_stat(b, name, strtoll(eq + 1, NULL, 10));
+		} else {
+			mp_pprof_add_comment(b, *comments);
+		}
+	}
 	struct mp_pprof_line main_line = { .function = "main" };
 	uint64_t main_loc = mp_pprof_add_location(b, 0, 0x1000, &main_line, 1);
 	for (size_t i = 0; i < n; i++) {
@@ -157,8 +169,9 @@ static void test_series(void)
 					      { "late", 700 }, { "grow", 500 } };
 	static const struct fn_bytes p2[] = { { "grow", 9000 }, { "shrink", 1000 }, { "flat", 300 },
 					      { "late", 700 }, { "tie", 700 } };
-	static const char *const c2[] = { "RSS=1048576", "HeapAlloc=123456", "HeapAllocX=1", NULL };
-	mp_profile *h0 = heap_profile(1000000000, p0, 4, NULL);
+	static const char *const c2[] = { "stat:RSS=1048576", "stat:HeapAlloc=123456",
+					  "stat:HeapAllocX=1", "HeapAlloc=99", NULL };
+	mp_profile *h0 = heap_profile(1000000000, p0, 4, (const char *const[]){ "RSS=4096", NULL });
 	mp_profile *h1 = heap_profile(1500000000, p1, 5, (const char *const[]){ "RSS=x", NULL });
 	mp_profile *h2 = heap_profile(3000000000, p2, 5, c2);
 	mp_profile *f0 = count_profile(3), *f2 = count_profile(7);
@@ -178,7 +191,7 @@ static void test_series(void)
 	CHECK_INT(t.points[1].heap, 6500);
 	CHECK_INT(t.points[2].heap, 123456);         /* the HeapAlloc stat wins */
 	CHECK_INT(t.points[2].heap_from_stat, 1);
-	CHECK(t.points[0].rss == MP_TIMELINE_UNKNOWN);
+	CHECK_INT(t.points[0].rss, 4096);            /* a comment of an earlier memprof */
 	CHECK(t.points[1].rss == MP_TIMELINE_UNKNOWN);   /* "RSS=x" is not a number */
 	CHECK_INT(t.points[2].rss, 1048576);
 	CHECK_INT(t.points[0].fds, 3);

@@ -84,10 +84,10 @@ def on_demand(t, memprof, target, d):
             eq(t, cum(path, 'leak_step'), [v * i for v in STEP], 'snapshot %d: leak_step' % i)
     final = os.path.join(d, 's.heap.pb.gz')
     eq(t, cum(final, 'leak_step'), [v * 3 for v in STEP], 'final profile: leak_step')
-    top = subprocess.run([memprof, 'top', os.path.join(d, 's.s0002.heap.pb.gz')],
-                         capture_output=True, text=True)
-    t.ok(re.search(r'^RSS=[1-9]\d*$', top.stdout, re.M), 'snapshot carries an RSS comment',
-         top.stdout)
+    stats = subprocess.run([memprof, 'stats', os.path.join(d, 's.s0002.heap.pb.gz')],
+                           capture_output=True, text=True)
+    t.ok(re.search(r'^RSS +[1-9]\d* ', stats.stdout, re.M), 'numbered profile carries RSS',
+         stats.stdout + stats.stderr)
     eq(t, sorted(f for f in os.listdir(d) if 'tmp' in f or f.endswith('.snap')), [],
          'no temporary or raw files left')
 
