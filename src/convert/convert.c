@@ -285,7 +285,8 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 	for (size_t i = 0; i < snap->nres && r == 0; i++) {
 		const struct mp_snap_res_rec *rr = &snap->res[i];
 		const struct mp_snap_stack *stk = rr->stack_id ? mp_snap_stack(snap, rr->stack_id) : NULL;
-		struct mp_pprof_label labels[4];
+		struct mp_pprof_label labels[5];
+		char thread_name[sizeof(rr->detail)];
 		size_t nl = 0;
 		int64_t one = 1;
 
@@ -300,8 +301,16 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 				.key = "state",
 				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
 			labels[nl++] = (struct mp_pprof_label){ .key = "tid", .num = rr->id };
-			if (rr->detail[0])
-				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = rr->detail };
+			/* detail: "name routine", the routine after the last space */
+			const char *sp = strrchr(rr->detail, ' ');
+			size_t name_len = sp ? (size_t)(sp - rr->detail) : strlen(rr->detail);
+			if (name_len) {
+				snprintf(thread_name, sizeof(thread_name), "%.*s", (int)name_len,
+					 rr->detail);
+				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = thread_name };
+			}
+			if (sp && sp[1])
+				labels[nl++] = (struct mp_pprof_label){ .key = "start", .str = sp + 1 };
 		} else {
 			labels[nl++] = (struct mp_pprof_label){ .key = "kind", .str = fd_kinds[rr->kind] };
 			labels[nl++] = (struct mp_pprof_label){ .key = "fd", .num = rr->id };

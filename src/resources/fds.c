@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "resources/fd-detail.h"
 #include "resources/fds.h"
 #include "resources/resources.h"
 #include "sample/vm.h"
@@ -153,8 +154,10 @@ size_t mp_fds_records(const void **ret_buf)
 		return 0;
 	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
 	for (int fd = 0; fd <= top && fd < MAX_FDS; fd++)
-		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD)
-			out[n++] = table[fd];
+		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD) {
+			out[n] = table[fd];
+			mp_fd_describe(&out[n++]);   /* what it is now: path, addresses */
+		}
 	return n;
 }
 

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a live file descriptor is, looked up when a snapshot is taken: a
+ * file's path as the kernel names it (absolute), a socket's addresses
+ * ("inet stream 127.0.0.1:5000 <-> 127.0.0.1:41234", "... listening",
+ * "unix stream /run/app.sock").  In the target: raw system calls, no
+ * allocation, safe in the snapshot writer and its signal handler.
+ */
+#ifndef MP_RESOURCES_FD_DETAIL_H
+#define MP_RESOURCES_FD_DETAIL_H
+
+struct mp_snap_res_rec;
+
+/* Update r->detail for descriptor r->id (kind r->kind) from the kernel;
+ * leaves it as recorded at creation when the lookup fails.  errno kept. */
+void mp_fd_describe(struct mp_snap_res_rec *r);
+
+#endif
