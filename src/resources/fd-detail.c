@@ -120,6 +120,19 @@ static void put_addr(struct out *o, const struct sockaddr_storage *ss, socklen_t
 	}
 }
 
+void mp_fd_format_addr(char *buf, size_t size, const void *addr, unsigned len)
+{
+	struct sockaddr_storage ss;
+	struct out o = { buf, 0, size };
+
+	if (size == 0)
+		return;
+	buf[0] = 0;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, len < sizeof(ss) ? len : sizeof(ss));
+	put_addr(&o, &ss, len < sizeof(ss) ? len : sizeof(ss));
+}
+
 static void describe_socket(struct mp_snap_res_rec *r)
 {
 	struct sockaddr_storage local, peer;

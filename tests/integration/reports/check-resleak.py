@@ -50,8 +50,11 @@ def main():
         t.eq(r.returncode, 0, 't-resleak ran')
         fds, tid = printed(r.stdout)
         kinds = sorted(k for k, _ in fds.values())
-        t.ok(kinds == sorted(['file', 'listen', 'connected', 'accepted', 'unix', 'pipe', 'pipe',
-                              'eventfd']), 'the program made its descriptors', r.stdout)
+        t.ok([k for k in kinds if k != 'listen6'] ==
+             sorted(['file', 'listen', 'connected', 'accepted', 'unix', 'pipe', 'pipe',
+                     'eventfd']), 'the program made its descriptors', r.stdout)
+        if 'listen6' not in kinds:
+            print('# no IPv6 loopback here: the IPv6 listener is not checked')
         rep = json.load(open(js))
         got = {}
         for leak in rep['leaks']:
@@ -61,6 +64,7 @@ def main():
         want_detail = {
             'file': lambda w: ('file', w, 'open_config'),
             'listen': lambda w: ('socket', 'inet stream %s listening' % w, 'open_sockets'),
+            'listen6': lambda w: ('socket', 'inet6 stream %s listening' % w, 'open_sockets'),
             'connected': lambda w: ('socket', 'inet stream %s' % w, 'open_sockets'),
             'accepted': lambda w: ('socket', 'inet stream %s' % w, 'open_sockets'),
             'unix': lambda w: ('socket', 'unix stream %s listening' % w, 'open_sockets'),
@@ -72,6 +76,7 @@ def main():
                  'JSON: fd %d, %s %s: its type, what it is and where it was made' % (fd, kind, what))
         for fd, (kind, what) in sorted(fds.items()):
             text = {'file': what, 'listen': 'socket inet stream %s listening' % what,
+                    'listen6': 'socket inet6 stream %s listening' % what,
                     'connected': 'socket inet stream %s' % what,
                     'accepted': 'socket inet stream %s' % what,
                     'unix': 'socket unix stream %s listening' % what,

@@ -55,6 +55,14 @@ __attribute__((noinline)) static void open_sockets(void)
 	printf("fd %d accepted 127.0.0.1:%d <-> 127.0.0.1:%d\n", s, ntohs(a.sin_port),
 	       ntohs(ca.sin_port));
 
+	/* IPv6 where the machine has it: printed only when bound */
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int l6 = socket(AF_INET6, SOCK_STREAM, 0);
+	len = sizeof(a6);
+	if (l6 >= 0 && bind(l6, (struct sockaddr *)&a6, sizeof(a6)) == 0 && listen(l6, 1) == 0 &&
+	    getsockname(l6, (struct sockaddr *)&a6, &len) == 0)
+		printf("fd %d listen6 [::1]:%d\n", l6, ntohs(a6.sin6_port));
+
 	struct sockaddr_un u = { .sun_family = AF_UNIX };
 	int us = socket(AF_UNIX, SOCK_STREAM, 0);
 	snprintf(u.sun_path, sizeof(u.sun_path), "%s/app.sock", get_current_dir_name());
