@@ -1252,6 +1252,7 @@ int mp_cmd_run(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
+	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
 
 	/* ld.so splits LD_PRELOAD at spaces and colons: reach a shim whose path
 	 * has them through a symbolic link in our temporary directory. */
@@ -1294,6 +1295,7 @@ int mp_cmd_run(int argc, char **argv)
 		unlink(preload);
 	/* Numbered snapshots not converted yet, then the final ones. */
 	nr.failures += mp_snapshots_collect(snapdir, &numbered_ops, &nr.kept);
+	mp_snapshots_done(snapdir);
 	failures = nr.failures + convert_all(snapdir, &s, child.pid, nr.kept, &target_found);
 	if (!target_found)
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
@@ -1315,8 +1317,10 @@ int mp_cmd_run(int argc, char **argv)
 cleanup:
 	if (preload)
 		unlink(preload);
-	if (snapdir)
+	if (snapdir) {
+		mp_snapshots_done(snapdir);
 		rmdir(snapdir);
+	}
 	mp_symbolizer_free(prewarm_finish());
 	prewarm.sym = NULL;
 out:

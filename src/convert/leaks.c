@@ -677,37 +677,14 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 
 /*
  * Frames a generated suppression must not anchor on: the allocator, libc,
- * the C++ runtime and code inlined from their headers.  Naming one of them
- * (`leak:^strdup$`, `leak:^std::__new_allocator<char>::allocate(...)$`)
- * would silence every future leak through it, anywhere in the program.
+ * the C++ runtime and code inlined from their headers (pprof.h,
+ * mp_frame_is_runtime).  Naming one of them (`leak:^strdup$`,
+ * `leak:^std::__new_allocator<char>::allocate(...)$`) would silence every
+ * future leak through it, anywhere in the program.
  */
 static bool wrapper_frame(const struct mp_leak_frame *fr)
 {
-	static const char *const objects[] = {
-		"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
-		"libpthread.so", "libdl.so", "libc++.so", "libc++abi.so", "libmemprof.so",
-	};
-	static const char *const names[] = {
-		"std::", "__gnu_cxx::", "operator new", "operator delete", "__cxa_", "__gnu_",
-		"malloc", "calloc", "realloc", "reallocarray", "free", "strdup", "strndup",
-		"__GI_", "__libc_", "__strdup", "__strndup", "aligned_alloc", "posix_memalign",
-		"memalign", "valloc", "pvalloc",
-	};
-	if (fr->object)
-		for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
-			if (strncmp(fr->object, objects[i], strlen(objects[i])) == 0)
-				return true;
-	if (fr->file && (strncmp(fr->file, "/usr/include/", 13) == 0 ||
-			 strncmp(fr->file, "/usr/lib/gcc/", 13) == 0))
-		return true;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-		if (strncmp(fr->function, names[i], n) == 0 &&
-		    (names[i][n - 1] == ':' || names[i][n - 1] == '_' || names[i][n - 1] == ' ' ||
-		     fr->function[n] == 0 || fr->function[n] == '('))
-			return true;
-	}
-	return false;
+	return mp_frame_is_runtime(fr->function, fr->file, fr->object);
 }
 
 /* Frames of the process's start-up, outside every program's own code. */

@@ -153,4 +153,14 @@ const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint
 void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
 			      char *buf, size_t size);
 
+/*
+ * Whether a frame belongs to the runtime rather than to the program: the
+ * allocator, libc, the dynamic loader, the C and C++ runtimes (by the
+ * object's file name), code inlined from system headers (/usr/include/...),
+ * and allocation wrappers by name (malloc, strdup, operator new, std::...).
+ * Reports skip them to name the program's own frame: generated
+ * suppressions, the timeline's stack labels.  Any argument may be NULL.
+ */
+bool mp_frame_is_runtime(const char *function, const char *file, const char *object);
+
 #endif
