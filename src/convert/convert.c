@@ -13,10 +13,14 @@
  * pc - 1, inside the call instruction, for every frame (pc 0, a broken
  * frame, stays 0).  Mappings are the executable mappings of the process's
  * maps (like Go's), the executable's first (pprof takes the first mapping
- * as the main binary), the rest by address.  Their has_* flags are true
- * only when every location in the mapping has that information, as Go's
- * profileBuilder decides has_functions; a mapping with no location has
- * none.
+ * as the main binary), the rest by address.  A position-independent
+ * executable's mapping and locations are given at the ELF's own (link-time)
+ * addresses (linkaddr.c: pprof's source and disassembly views look
+ * addresses up as they are).  has_functions is true only when every
+ * location in the mapping has a function name, as Go's profileBuilder
+ * decides it; has_filenames, has_line_numbers and has_inline_frames when
+ * the mapping's locations carry that information (some of them: pprof's
+ * own symbolizer sets them so); a mapping with no location has none.
  *
  * time_nanos is when the snapshot was taken (Go: when the profile was
  * written), duration_nanos the time since profiling started.
@@ -33,6 +37,7 @@
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/linkaddr.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
 
@@ -85,6 +90,8 @@ struct mapstat {
 	size_t nlocs;               /* distinct addresses in the mapping */
 	size_t nfunc, nfile, nline, ninline;   /* of those, how many have it */
 	uint64_t id;                /* pprof mapping id */
+	uint64_t bias;              /* run-time minus link-time address: a PIE's
+				     * load bias, else 0 (linkaddr.h) */
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -155,6 +162,7 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 			m->nfile += file;
 			m->nline += line;
 		}
+		/* (a location without frames has neither file nor line) */
 		m->ninline += res.source == MP_SYM_DWARF;
 	}
 	free(addrs);
@@ -176,12 +184,10 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 			if (is_exe != (pass == 0))
 				continue;
-			s->id = mp_pprof_add_mapping(b, m->start, m->limit, m->offset, m->path,
-						     m->build_id,
-						     all && s->nfunc == s->nlocs,
-						     all && s->nfile == s->nlocs,
-						     all && s->nline == s->nlocs,
-						     all && s->ninline == s->nlocs);
+			s->id = mp_pprof_add_mapping(b, m->start - s->bias, m->limit - s->bias,
+						     m->offset, m->path, m->build_id,
+						     all && s->nfunc == s->nlocs, s->nfile > 0,
+						     s->nline > 0, s->ninline > 0);
 		}
 	}
 }
@@ -236,7 +242,9 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 				nlines = 1;
 			}
 			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
-							addr, lines, nlines);
+							res.mapping ? addr - st[res.mapping_index].bias
+								    : addr,
+							lines, nlines);
 	}
 	*linesp = lines;
 	*cap_linesp = cap_lines;
@@ -381,6 +389,16 @@ int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
 	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
+	/* The executable's load bias, when it is position-independent and the
+	 * file is the one the process ran (the symbolizer checked it). */
+	for (size_t i = 0; r == 0 && i < mp_symbolizer_nmappings(c->sym); i++) {
+		const struct mp_sym_mapping *m = mp_symbolizer_mapping(c->sym, i);
+		uint64_t bias;
+
+		if (m->has_elf && snap->exe[0] && strcmp(m->path, snap->exe) == 0 &&
+		    mp_convert_link_bias(m->path, m->start, m->offset, &bias) == 0)
+			c->st[i].bias = bias;
+	}
 	if (r < 0) {
 		mp_converter_free(c);
 		return r;

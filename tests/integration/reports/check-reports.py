@@ -14,7 +14,11 @@ also calls into a stripped library:
   -top` and `memprof top` (heap and resource profiles, differences), the
   statistics shown by `memprof stats` and `--stats`;
 - a profile with few samples says so (how many, and --rate 1), in `memprof
-  run` and `memprof top`, and its comment gives the number.
+  run` and `memprof top`, and its comment gives the number;
+- pprof's source and disassembly views work for a PIE program (Debian's
+  default): `go tool pprof -list` and `-disasm` show fill_names with its
+  samples, and the main mapping is flagged with its functions, files, lines
+  and inline frames.
 usage: check-reports.py MEMPROF T_REPEAT LIBMPSTRIPPED"""
 import json
 import os
@@ -189,6 +193,33 @@ def main():
              'no sample at all: run and top say so and suggest --rate 1', r.stderr + top.stderr)
         r = run([memprof, 'top', profiles[0]])
         t.eq(r.stderr, '', 'top of a --rate 1 profile: no note')
+
+        # ---- item 7: pprof's source and disassembly views of a PIE ----
+        with open(t_repeat, 'rb') as f:
+            t.eq(f.read(18)[16:18], b'\x03\x00', 't-repeat is a PIE (ET_DYN)')
+        if shutil.which('go'):
+            env = pprof_raw.go_env()
+            raw = run(['go', 'tool', 'pprof', '-raw', heap], env=env).stdout
+            m = re.search(r'^1: (0x[0-9a-f]+)/(0x[0-9a-f]+)/(0x[0-9a-f]+) (\S+) ([0-9a-f]*) ?(.*)$',
+                          raw, re.M)
+            t.ok(m and m.group(4).endswith('/t-repeat') and len(m.group(5)) == 40 and
+                 m.group(6) == '[FN][FL][LN][IN]',
+                 'main mapping: the executable, its build id, functions, files, lines and '
+                 'inline frames', raw[raw.find('Mappings'):][:400])
+            dis = run(['go', 'tool', 'pprof', '-disasm', 'fill_names', heap], env=env)
+            # (Go's disassembler names it by its linker name, _ZL10fill_namesi)
+            t.ok(dis.returncode == 0 and re.search(r'ROUTINE =+ \S*fill_names', dis.stdout)
+                 and re.search(r'^ +\d+(\.\d+)?[kM]?B +\d+(\.\d+)?[kM]?B +[0-9a-f]+: CALL ',
+                               dis.stdout, re.M),
+                 'go tool pprof -disasm fill_names: the function with its samples on its calls',
+                 dis.stdout[:1500] + dis.stderr)
+            lst = run(['go', 'tool', 'pprof', '-list', 'fill_names', heap], env=env)
+            t.ok(lst.returncode == 0 and 'ROUTINE ======================== fill_names' in lst.stdout
+                 and re.search(r'^ +\S+ +\d+(\.\d+)?[kM]?B +\d+:.*push_back', lst.stdout, re.M),
+                 'go tool pprof -list fill_names: its source with the samples',
+                 lst.stdout[:1500] + lst.stderr)
+        else:
+            print('# go is not installed: pprof views not checked')
     return t.done()
 
 
