@@ -323,6 +323,21 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 	return env;
 }
 
+/* MEMPROF_OPTIONS the user set, which build_env() passes on: refused in the
+ * sanitizers' ':'-separated style, which the shim would ignore. */
+static int check_user_shim_options(void)
+{
+	const char *opts = getenv("MEMPROF_OPTIONS");
+	char *fixed = NULL;
+
+	if (!opts || mp_check_shim_options(opts, &fixed) == 0)
+		return 0;
+	fprintf(stderr, "memprof: bad MEMPROF_OPTIONS '%s': options are separated by ',', "
+		"not ':' (MEMPROF_OPTIONS=%s)\n", opts, fixed ? fixed : "...");
+	free(fixed);
+	return -1;
+}
+
 /* Free what build_env() allocated: its last two entries. */
 static void free_env(char **env)
 {
@@ -1238,6 +1253,8 @@ int mp_cmd_run(int argc, char **argv)
 	prog_argv = argv + optind;
 
 	if (s.suppressions && load_suppressions(s.suppressions) < 0)
+		return 2;
+	if (check_user_shim_options() < 0)
 		return 2;
 	status = 1;
 	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)

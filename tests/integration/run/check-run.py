@@ -178,6 +178,21 @@ def main():
         'allocator=memprof', 'allocator=system'), opts), 'MEMPROF_OPTIONS from --allocator system',
          opts)
     clean_work()
+    # the sanitizers' style, which the shim would ignore: refused up front
+    env = dict(base_env, MEMPROF_OPTIONS='rate=1:verbose=1')
+    rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'exit', '0'], env=env)
+    t.eq((rc, err, os.path.exists(out)),
+         (2, "memprof: bad MEMPROF_OPTIONS 'rate=1:verbose=1': options are separated by ',', "
+          "not ':' (MEMPROF_OPTIONS=rate=1,verbose=1)\n", False),
+         "MEMPROF_OPTIONS=rate=1:verbose=1: refused with a clear message, exit 2")
+    clean_work()
+    # the shim itself, preloaded by hand, says so too and keeps its defaults
+    env = dict(base_env, LD_PRELOAD=shim, MEMPROF_OPTIONS='rate=1:verbose=1,snapdir=' + work)
+    rc, o, err = run([t_cli, 'exit', '0'], env=env)
+    t.eq((rc, err), (0, "memprof: warning: MEMPROF_OPTIONS separates options with ',', not ':': "
+                        "'rate=1:verbose=1', ignoring\n"),
+         "the shim warns about MEMPROF_OPTIONS=rate=1:verbose=1 once and ignores it")
+    clean_work()
     pre, opts, err = env_of({'LD_PRELOAD': 'libm.so.6', 'MEMPROF_OPTIONS': 'verbose=0'})
     t.eq(pre, shim + ':libm.so.6', 'an existing LD_PRELOAD follows the shim')
     t.ok(opts and re.fullmatch(r'verbose=0,rate=524288,depth=64,snapdir=' + tmp_re + tail, opts),
