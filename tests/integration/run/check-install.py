@@ -25,7 +25,9 @@ class T(Tap):
         return self.ok(got == want, what,
                        'got %r, want %r%s' % (got, want, '\n' + str(detail) if detail else ''))
 
-MAN_PAGES = ['memprof.1', 'memprof-run.1', 'memprof-top.1', 'memprof-convert.1']
+MAN_PAGES = ['memprof.1', 'memprof-run.1', 'memprof-top.1', 'memprof-convert.1',
+             'memprof-diff.1', 'memprof-merge.1', 'memprof-flame.1', 'memprof-snapshot.1',
+             'memprof-timeline.1', 'memprof-stats.1']
 
 
 def main():
