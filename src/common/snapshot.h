@@ -147,6 +147,8 @@ enum {
 	MP_RES_F_INHERITED = 1u << 0,   /* open when the process started: not created here */
 	MP_RES_F_CLOEXEC = 1u << 1,
 	MP_RES_F_DETACHED = 1u << 2,    /* a thread that was detached */
+	MP_RES_F_BEFORE_ATTACH = 1u << 3, /* memprof attach: there before it attached, its
+					   * creation not seen (never in a shim's snapshot) */
 };
 
 /*

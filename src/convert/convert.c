@@ -339,7 +339,9 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 			 * descriptor shows in every report (pprof drops samples
 			 * without locations from some). */
 			struct mp_pprof_line ln = {
-				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]" : "[unrecorded]",
+				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]"
+					    : rr->flags & MP_RES_F_BEFORE_ATTACH ? "[before attach]"
+										 : "[unrecorded]",
 			};
 			locs[0] = mp_pprof_add_location(b, 0, 0, &ln, 1);
 		}
@@ -365,7 +367,23 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
+	char **comments;            /* mp_converter_add_comment */
+	size_t ncomments;
 };
+
+int mp_converter_add_comment(struct mp_converter *c, const char *text)
+{
+	char **n = realloc(c->comments, (c->ncomments + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	c->comments = n;
+	n[c->ncomments] = strdup(text);
+	if (!n[c->ncomments])
+		return -ENOMEM;
+	c->ncomments++;
+	return 0;
+}
 
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
 {
@@ -412,6 +430,9 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
+	for (size_t i = 0; i < c->ncomments; i++)
+		free(c->comments[i]);
+	free(c->comments);
 	mp_symbolizer_free(c->sym);
 	free(c);
 }
@@ -527,6 +548,10 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
+	/* Comments a front end adds (memprof attach says what its counts
+	 * cover), after the one of every profile. */
+	for (size_t i = 0; i < c->ncomments; i++)
+		mp_pprof_add_comment(b, c->comments[i]);
 	/* The statistics go to memprof's own field of the heap profile, where
 	 * `memprof stats` and the timeline read them, not to comments (pprof
 	 * shows every comment above its reports: 40 lines of BySize.N.Mallocs). */

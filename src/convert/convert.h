@@ -70,6 +70,9 @@ void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
  * one-line reason in *ret_err as mp_convert_heap_snap gives. */
 int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
 		       char **ret_err);
+/* A comment every profile it writes carries after its first (e.g. what
+ * memprof attach's counts cover).  0 or -ENOMEM. */
+int mp_converter_add_comment(struct mp_converter *c, const char *text);
 /* Its symbolizer, for the leak report (convert/leaks.h) of the same snapshot. */
 struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c);
 

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "symbolize/maps.h"
+#include "symbolize/paths.h"
 #include "symbolize/symbolize.h"
 
 /* libstdc++'s demangler (the Itanium C++ ABI's abi::__cxa_demangle). */
@@ -439,85 +440,66 @@ static const char *demangle(struct mp_symbolizer *s, const char *name, int *ret_
 }
 
 /*
- * `path` made lexically clean in place, like Go's path.Clean: no "//",
- * no "." elements, ".." elements resolved against what precedes them.
- * `path` is absolute.
+ * Source file names from the line table, made into names a profile can
+ * show and pprof can find: joined to the compilation directory and
+ * lexically cleaned (paths.h).
+ *
+ * libdw already joins each file's name to its directory entry
+ * (dwarf_getsrclines), and directory entry 0 is the compilation directory
+ * itself (DW_AT_comp_dir before DWARF 5, the table's entry 0 since).  A
+ * name libdw hands back relative therefore came either from a relative
+ * entry 0 (then it starts with that entry, and is complete: Debian builds
+ * map the build directory to ".", as in glibc's "./csu/../sysdeps/x.h";
+ * clang's "cd sub; cc ../src/x.c" with such a map gives "./sub/../src/x.c")
+ * or from another relative entry, which DWARF makes relative to the
+ * compilation directory (gcc's entry "src" for "gcc -c src/x.c" run from a
+ * project root): then it is joined to entry 0.  (binutils' addr2line and
+ * llvm-symbolizer join entry 0 twice in the first case of DWARF 5 and name
+ * files that do not exist, "./sub/./sub/../src/x.c".)  With a relative
+ * compilation directory the result stays relative, to the top of the
+ * source tree: "sysdeps/x86/libc-start.c".  Returns `name` itself when it
+ * is clean and needs no joining.
  */
-static void clean_path(char *path)
-{
-	char *out = path + 1;           /* after the root '/' */
-	const char *in = path + 1;
-
-	while (*in) {
-		const char *end = strchr(in, '/');
-		size_t n = end ? (size_t)(end - in) : strlen(in);
-
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			/* skip */
-		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
-			/* back to the previous element (never above the root) */
-			if (out > path + 1) {
-				out--;          /* the '/' after the last element */
-				while (out > path + 1 && out[-1] != '/')
-					out--;
-			}
-		} else {
-			memmove(out, in, n);
-			out += n;
-			*out++ = '/';
-		}
-		in += n;
-		if (*in == '/')
-			in++;
-	}
-	if (out > path + 1)
-		out--;                  /* no trailing '/' */
-	*out = 0;
-}
-
-/*
- * Source file names in DWARF may be relative to the unit's DW_AT_comp_dir
- * (meson, for one, compiles "../src/x.c"): join and clean them, so pprof
- * shows and finds the file.  Returns `name` when it is absolute and clean,
- * or relative with no comp_dir to join.
- */
-static bool is_clean(const char *path)
-{
-	size_t n = strlen(path);
-
-	return !strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../") &&
-	       !(n >= 2 && strcmp(path + n - 2, "/.") == 0) &&
-	       !(n >= 3 && strcmp(path + n - 3, "/..") == 0) && !(n > 1 && path[n - 1] == '/');
-}
-
 static const char *absolute_file(struct mp_symbolizer *s, Dwarf_Die *unit, const char *name,
 				 int *ret_err)
 {
-	static const char root[] = "/";
-	Dwarf_Attribute a;
-	const char *dir, *done;
+	static const char none[] = "";
+	const char *dir = NULL, *done;
 	char *path;
 
 	if (!name)
 		return NULL;
-	if (name[0] == '/') {
-		/* clang's line tables join "<comp_dir>/../src/x.c" themselves */
-		if (is_clean(name))
+	if (name[0] != '/') {
+		Dwarf_Files *files;
+		const char *const *dirs;
+		size_t nfiles, ndirs;
+		Dwarf_Attribute a;
+
+		if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
+		    dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0])
+			dir = dirs[0];
+		else
+			dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
+		if (dir && dir[0] != '/') {
+			size_t n = strlen(dir);
+
+			if (strncmp(name, dir, n) == 0 && name[n] == '/')
+				dir = NULL;     /* joined to entry 0 already */
+		}
+	}
+	if (!dir || !dir[0]) {
+		if (mp_path_is_clean(name))
 			return name;
-		dir = root;
-	} else {
-		dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
-		if (!dir || dir[0] != '/')
-			return name;
+		dir = none;
 	}
 	done = memo_get(s, dir, name);
 	if (done)
 		return done;
-	if (asprintf(&path, "%s/%s", dir == root ? "" : dir, name) < 0) {
+	path = mp_path_resolve(dir, name);
+	if (!path) {
 		*ret_err = -ENOMEM;
 		return name;
 	}
-	clean_path(path);
 	done = memo_put(s, dir, name, path, ret_err);
 	return done ? done : name;
 }
