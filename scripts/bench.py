@@ -130,7 +130,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
     ap.add_argument('--set', default='profiler',
-                    choices=['profiler', 'allocator', 'leak', 'report', 'resources', 'symbolize'])
+                    choices=['profiler', 'allocator', 'leak', 'report', 'resources', 'attach', 'symbolize'])
     ap.add_argument('--res-bench')
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
@@ -143,7 +143,7 @@ def main():
         return resources_bench(args)
     if args.set == 'symbolize':
         return symbolize_bench(args)
-    if not args.modes:
+    if not args.modes and args.set != 'attach':
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
             'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
@@ -164,11 +164,15 @@ def main():
             # gcc's driver, cc1 (33 MB, stripped) and as: a big real binary.
             ('cc1', ['gcc', '-O2', '-g', '-c', csrc, '-o', os.path.join(work, 'big.o')], None, {}),
         ]
+        if args.set == 'attach':
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import bench_attach
+            return bench_attach.attach_bench(args, workloads, work, py3)
         modes = args.modes.split(',')
         prof = os.path.join(work, 'out.pb.gz')
         lib = '/usr/lib/x86_64-linux-gnu/'
         preload = {
-            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0'}),
+            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0,snapdir=' + work}),
             'jemalloc': (lib + 'libjemalloc.so.2', {}),
             'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
             'mimalloc': (lib + 'libmimalloc.so.2', {}),

@@ -66,6 +66,12 @@ static bool wc_key_ok;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;   /* walk caches (below) */
 
+/* Changes when code is unmapped (mp_fastunwind_forget): a walk remembered
+ * before may have used rules of code no longer there, and the same return
+ * addresses may now belong to other code.  A thread's memo of an older
+ * epoch is emptied before its next use. */
+static uint32_t code_epoch;
+
 static struct table *table_new(size_t bits)
 {
 	struct table *t = mp_vm_reserve(sizeof(*t) + ((size_t)1 << bits) * sizeof(struct slot));
@@ -143,6 +149,40 @@ static void table_grow(struct table *t)
 			(void)table_put(n, e->pc, e->rule);
 	}
 	__atomic_store_n(&table, n, __ATOMIC_RELEASE);
+}
+
+static bool in_ranges(uint64_t pc, const uint64_t *ranges, size_t n)
+{
+	for (size_t r = 0; r < n; r++)
+		if (pc - 1 - ranges[2 * r] < ranges[2 * r + 1] - ranges[2 * r])
+			return true;
+	return false;
+}
+
+int mp_fastunwind_forget(const uint64_t *ranges, size_t n)
+{
+	int r = 0;
+	pthread_mutex_lock(&table_lock);
+	struct table *t = table;
+	if (t) {
+		/* Readers probe without the lock, so entries are never removed
+		 * in place: a table of the same size with the others, published
+		 * whole (the old one stays mapped, as after a growth). */
+		struct table *nt = table_new(t->bits);
+		if (nt) {
+			for (size_t i = 0; i < ((size_t)1 << t->bits); i++) {
+				const struct slot *e = &t->slots[i];
+				if (e->pc && !in_ranges(e->pc, ranges, n))
+					(void)table_put(nt, e->pc, e->rule);
+			}
+			__atomic_store_n(&table, nt, __ATOMIC_RELEASE);
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	__atomic_add_fetch(&code_epoch, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&table_lock);
+	return r;
 }
 
 /* The rule for a frame whose return address (or, for the first frame, the
@@ -225,6 +265,7 @@ struct wentry {
 };
 
 struct wcache {
+	uint32_t epoch;               /* code_epoch its entries were made in */
 	uint64_t clock;
 	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
 	struct wcache *next;          /* on the spare list */
@@ -233,6 +274,7 @@ struct wcache {
 };
 
 #define WC_DEAD ((struct wcache *)1)  /* the thread's key destructor ran: no cache */
+
 
 static MP_TLS struct wcache *wc_self;
 
@@ -280,6 +322,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 		return NULL;
 	memset(c->sp0, 0, sizeof(c->sp0));
 	c->last = MEMO_ENTRIES;
+	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 	if (pthread_setspecific(wc_key, c) != 0) {
 		wc_exit(c);
 		return NULL;
@@ -288,11 +331,21 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	return c;
 }
 
+static MP_NOINLINE MP_COLD void wc_clear(struct wcache *c)
+{
+	memset(c->sp0, 0, sizeof(c->sp0));
+	c->last = MEMO_ENTRIES;
+	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+}
+
 static inline struct wcache *wc_get(void)
 {
 	struct wcache *c = wc_self;
-	if (MP_LIKELY(c != NULL && c != WC_DEAD))
+	if (MP_LIKELY(c != NULL && c != WC_DEAD)) {
+		if (MP_UNLIKELY(c->epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE)))
+			wc_clear(c);
 		return c;
+	}
 	return c ? NULL : wc_setup();
 }
 
