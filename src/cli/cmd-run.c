@@ -1281,6 +1281,9 @@ int mp_cmd_run(int argc, char **argv)
 		if (leaks.failing && s.error_exitcode >= 0)
 			status = s.error_exitcode;
 	}
+	/* Frees the files loaded while the program ran: their answers go to
+	 * the symbolization cache. */
+	mp_early_sym_free();
 	goto out;
 
 cleanup:
