@@ -360,6 +360,15 @@ def symbolize_bench(args):
         tables = sum(table_bytes(f) for f in files)
         print('\n`memprof convert` of the cc1 snapshot of a --rate 1 compile: %d unique addresses, '
               '%d files; their symbol and line tables: %.1f MiB\n' % (addrs, len(files), tables / 2**20))
+        # The symbolizer's own part of the memory: sym-bench rss resets the
+        # peak after reading the snapshot, then symbolizes every address.
+        out = subprocess.run([args.sym_bench, 'rss', snap], capture_output=True, text=True,
+                             env=dict(os.environ, MEMPROF_CACHE_DIR='off')).stdout
+        for line in out.splitlines():
+            if 'for it' in line:
+                kib = int(line.split(': ')[-1].split()[0])
+                print('Symbolizing them (no cache) raises the resident set by %.1f MiB: %.2f x the '
+                      'symbol and line tables\n' % (kib / 1024, kib * 1024 / tables if tables else 0))
         print('| cache | CPU s (user+sys) | addresses/s | peak RSS MiB | RSS / tables |')
         print('|---|---:|---:|---:|---:|')
         shutil.rmtree(cache, ignore_errors=True)
