@@ -24,8 +24,8 @@ int mp_unwind_init(uintptr_t lo, uintptr_t hi, unsigned mode)
 
 void mp_unwind_forget(const uint64_t *ranges, size_t n)
 {
-	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND && mp_fastunwind_forget(ranges, n) < 0)
-		mp_unwind_mode = MP_UNWIND_LIBUNWIND;
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		mp_fastunwind_forget(ranges, n);
 	for (size_t r = 0; r < n; r++)
 		unw_flush_cache(unw_local_addr_space, (unw_word_t)ranges[2 * r],
 				(unw_word_t)ranges[2 * r + 1]);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc/ownmem.h"
 #include "common/snapshot.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
@@ -93,6 +94,9 @@ static int slurp(const char *path, char **ret_buf, size_t *ret_len, size_t *ret_
 				r = -ENOMEM;
 				break;
 			}
+			/* It may have moved: ours is where it is now. */
+			mp_ownmem_remove(buf, cap);
+			mp_ownmem_add(n, cap * 2);
 			buf = n;
 			cap *= 2;
 		}
