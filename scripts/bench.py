@@ -85,7 +85,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
     ap.add_argument('--set', default='profiler',
-                    choices=['profiler', 'allocator', 'leak', 'report', 'resources'])
+                    choices=['profiler', 'allocator', 'leak', 'report', 'resources', 'attach'])
     ap.add_argument('--res-bench')
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
@@ -95,7 +95,7 @@ def main():
         return report_bench(args)
     if args.set == 'resources':
         return resources_bench(args)
-    if not args.modes:
+    if not args.modes and args.set != 'attach':
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
             'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
@@ -114,6 +114,10 @@ def main():
             ('sqlite3', ['sqlite3', ':memory:'], sql, {}),
             ('alloc-bench-2t', [args.alloc_bench, steps], None, {}),
         ]
+        if args.set == 'attach':
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import bench_attach
+            return bench_attach.attach_bench(args, workloads, work, py3)
         modes = args.modes.split(',')
         prof = os.path.join(work, 'out.pb.gz')
         lib = '/usr/lib/x86_64-linux-gnu/'

@@ -172,14 +172,19 @@ enum {
 	MP_RES_F_INHERITED = 1u << 0,   /* open when the process started: not created here */
 	MP_RES_F_CLOEXEC = 1u << 1,
 	MP_RES_F_DETACHED = 1u << 2,    /* a thread that was detached */
+	MP_RES_F_BEFORE_ATTACH = 1u << 3, /* memprof attach: there before it attached, its
+					   * creation not seen (never in a shim's snapshot) */
 };
 
 /*
  * One live resource at snapshot time with the stack that created it (0: not
  * recorded, e.g. inherited): an open file descriptor (id: the fd; detail:
- * the path of a file, "inet stream" for a socket, ...) or a thread (id: its
- * kernel thread id; detail: its name and start routine) or a POSIX timer
- * (id: the timer_t; detail: clock and interval).  detail is
+ * what it is at snapshot time, the kernel's path of a file,
+ * "inet stream 127.0.0.1:80 <-> 10.0.0.2:4242" for a socket, "read end" of
+ * a pipe, ...) or a thread (id: its kernel thread id; detail: "name
+ * routine", the start routine's linker name after the last space, the name
+ * possibly empty) or a POSIX timer (id: the timer_t; detail: "clock" or
+ * "clock interval <N>ns").  detail is
  * NUL-terminated within the array.
  */
 struct mp_snap_res_rec {

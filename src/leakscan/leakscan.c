@@ -34,13 +34,15 @@
 #include "alloc/alloc.h"
 #include "alloc/leak.h"
 #include "alloc/ownmem.h"
+#include "alloc/vmarea.h"
 #include "common/snapshot.h"
 #include "leakscan/leakscan.h"
 #include "leakscan/stopworld.h"
+#include "sample/privfd.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
 
-#define WORK_MAX ((size_t)1 << 30)          /* bytes of work list, reserved */
+#define WORK_MAX ((size_t)1 << 30)          /* bytes of work list at most */
 #define MAPS_MAX ((size_t)64 << 20)
 
 struct work {
@@ -75,14 +77,31 @@ void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 	mp_ownmem_add((const void *)lo, hi - lo);
 }
 
+/* The work list: a window mapped as it fills (alloc/vmarea.h), so the scan
+ * of a program near its RLIMIT_AS costs what it uses. */
+static struct mp_vm_area work_area;
+static size_t work_cap;             /* entries mapped */
+
+static MP_NOINLINE void push_slow(uintptr_t start, size_t size)
+{
+	if (mp_vm_area_grow(&work_area, (nwork + 1) * sizeof(struct work), (size_t)1 << 20) < 0) {
+		work_overflow = 1;
+		return;
+	}
+	work_cap = work_area.mapped / sizeof(struct work);
+	work[nwork].start = start;
+	work[nwork].size = size;
+	nwork++;
+}
+
 static void push(uintptr_t start, size_t size)
 {
-	if (nwork < WORK_MAX / sizeof(struct work)) {
+	if (MP_LIKELY(nwork < work_cap)) {
 		work[nwork].start = start;
 		work[nwork].size = size;
 		nwork++;
 	} else
-		work_overflow = 1;
+		push_slow(start, size);
 }
 
 /* Mark every block a word of [lo, hi) points into: LIVE ones take
@@ -159,23 +178,43 @@ static const char *parse_hex(const char *s, uintptr_t *ret)
 	return s;
 }
 
-static size_t read_maps(char *buf, size_t cap)
+/* /proc/self/maps, read whole into a window mapped as it fills. */
+static struct mp_vm_area maps_area;
+
+/* Under mp_privfd_run: /proc/self is the same memory there. */
+static int read_maps_fn(void *arg)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
+	size_t *ret_len = arg, n = 0;
+	int fd = mp_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
-		return 0;
-	while (n < cap - 1) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		return -errno;
+	for (;;) {
+		if (n + 1 >= maps_area.mapped &&
+		    mp_vm_area_grow(&maps_area, n + 2, (size_t)64 << 10) < 0)
+			break;
+		char *buf = (char *)maps_area.base;
+		ssize_t r = read(fd, buf + n, maps_area.mapped - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
-	buf[n] = 0;
-	return n;
+	mp_sys_close(fd);
+	*ret_len = n;
+	return 0;
+}
+
+/* The text, NUL-terminated, in maps_area; its length (0: none). */
+static size_t read_maps(void)
+{
+	size_t len = 0;
+	if (!maps_area.base && mp_vm_area_init(&maps_area, MAPS_MAX) < 0)
+		return 0;
+	if (mp_privfd_run(read_maps_fn, &len) < 0 || maps_area.mapped == 0)
+		return 0;
+	((char *)maps_area.base)[len] = 0;
+	return len;
 }
 
 /* Every writable mapping is a root, except ours, the kernel's special ones
@@ -183,10 +222,8 @@ static size_t read_maps(char *buf, size_t cap)
  * just below it (the red zone) up. */
 static void scan_maps(const uintptr_t *sps, unsigned nsps)
 {
-	char *buf = mp_vm_reserve(MAPS_MAX);
-	if (!buf)
-		return;
-	size_t n = read_maps(buf, MAPS_MAX);
+	size_t n = read_maps();
+	char *buf = (char *)maps_area.base;
 	for (char *line = buf; line < buf + n;) {
 		char *end = memchr(line, '\n', (size_t)(buf + n - line));
 		if (!end)
@@ -214,7 +251,7 @@ static void scan_maps(const uintptr_t *sps, unsigned nsps)
 		}
 		line = end + 1;
 	}
-	mp_vm_release(buf, MAPS_MAX);
+	mp_vm_area_trim(&maps_area, 0);
 }
 
 /* Aggregation by (bucket, class). */
@@ -264,9 +301,9 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	if (!mp_heap.base)
 		return -ENOTSUP;
 	if (!work) {
-		work = mp_vm_reserve(WORK_MAX);
-		if (!work)
+		if (mp_vm_area_init(&work_area, WORK_MAX) < 0)
 			return -ENOMEM;
+		work = (struct work *)work_area.base;
 	}
 	nwork = 0;
 	work_overflow = 0;

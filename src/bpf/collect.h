@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What memprof attach collects from the BPF program's events, turned into
+ * raw snapshots (common/snapshot-read.h's parsed form) that the converter
+ * writes as the same profiles `memprof run` writes.  CLI only; needs no
+ * libbpf (unit-tested with synthetic events).
+ *
+ * - heap: each sampled call's stack (unwound from its copied stack,
+ *   runwind.h) and size form a (stack, size) bucket; its pointer is kept
+ *   until a free of it.  Blocks allocated before attach are unknown.
+ * - descriptors and threads: seeded from /proc/PID/fd and /proc/PID/task
+ *   when attaching (no creation stack: "[before attach]"), then updated by
+ *   the system calls that create and close them, with their stacks.
+ * - mappings: mmap, mremap and brk growth since attach, as a heap-shaped
+ *   profile at rate 1 (a region counts in use until all of it is unmapped).
+ */
+#ifndef MP_BPF_COLLECT_H
+#define MP_BPF_COLLECT_H
+
+#include <stdint.h>
+
+#include "bpf/attach.h"
+
+struct mp_collect;
+struct mp_snap;
+struct mp_runwind;
+
+/* For process `pid` sampled at `rate`, stacks cut at `max_depth` frames.
+ * Reads /proc/PID now.  0, -ENOMEM, or -errno (-ENOENT: no such process). */
+int mp_collect_new(int pid, uint64_t rate, uint32_t max_depth, struct mp_collect **ret);
+void mp_collect_free(struct mp_collect *c);   /* accepts NULL */
+
+/* The unwinder it uses (its modules: where to probe). */
+struct mp_runwind *mp_collect_unwinder(struct mp_collect *c);
+
+/* One event from the ring buffer, in order. */
+void mp_collect_event(struct mp_collect *c, const struct mp_bpf_ev *ev, const uint8_t *stack);
+
+/*
+ * The collection so far as snapshots: *ret_heap (heap buckets, live
+ * descriptors and threads; stats from `counters`) and *ret_maps (mappings
+ * as heap buckets at rate 1).  Reads /proc/PID for what is live now (a
+ * process that has exited keeps what was last seen).  `exited`: the
+ * process ended during attach.  0 or -ENOMEM.  Free with mp_snap_free.
+ */
+int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *counters, int exited,
+		      struct mp_snap **ret_heap, struct mp_snap **ret_maps);
+
+/* One-line summary of what the in-use figures mean, for the profiles'
+ * comments (malloc'd). */
+char *mp_collect_note(const struct mp_collect *c);
+
+#endif

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/* Unwinding a copied stack of another process (see runwind.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpf/elfmod.h"
+#include "bpf/runwind.h"
+#include "sample/cfi.h"
+
+/* Rules by runtime pc, cached: computing one runs the CIE and FDE programs. */
+#define CACHE_BITS 16
+
+struct centry {
+	uint64_t key;              /* pc << 1 | first; 0: empty */
+	uint64_t rule;
+};
+
+struct mp_runwind {
+	int pid;
+	char *maps;
+	size_t maps_len;
+	struct mp_rmodule *mods;   /* sorted by start */
+	size_t nmods;
+	struct { char *path; struct mp_elfmod *elf; } *files;   /* opened files, by path */
+	size_t nfiles;
+	struct centry *cache;
+	uint64_t last_reload_ns;
+	uint64_t walks, cfi_frames, fp_frames;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int read_text(const char *path, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap ? cap * 2 : 16384);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 16384;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? -errno : -EIO;
+
+		free(buf);
+		fclose(f);
+		return e;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64_t start,
+				  uint64_t end)
+{
+	char proc[4200];
+	struct mp_elfmod *m = NULL;
+	void *nf;
+
+	for (size_t i = 0; i < u->nfiles; i++)
+		if (strcmp(u->files[i].path, path) == 0)
+			return u->files[i].elf;
+	/* Through the process's root (containers), else its map_files entry
+	 * (a file deleted or replaced since it was mapped). */
+	snprintf(proc, sizeof(proc), "/proc/%d/root%s", u->pid, path);
+	if (mp_elfmod_open(proc, &m) < 0) {
+		snprintf(proc, sizeof(proc), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid,
+			 start, end);
+		if (mp_elfmod_open(proc, &m) < 0)
+			m = NULL;
+	}
+	nf = realloc(u->files, (u->nfiles + 1) * sizeof(*u->files));
+	if (!nf) {
+		mp_elfmod_free(m);
+		return NULL;
+	}
+	u->files = nf;
+	u->files[u->nfiles].path = strdup(path);
+	if (!u->files[u->nfiles].path) {
+		mp_elfmod_free(m);
+		return NULL;
+	}
+	u->files[u->nfiles++].elf = m;
+	return m;
+}
+
+static int cmp_mod(const void *a, const void *b)
+{
+	const struct mp_rmodule *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Executable file mappings from the maps text (proc(5)). */
+static int parse_maps(struct mp_runwind *u)
+{
+	struct mp_rmodule *mods = NULL;
+	size_t n = 0, cap = 0;
+	char *line = u->maps, *next;
+
+	for (; line && *line; line = next) {
+		uint64_t start, end, off;
+		char perms[5];
+		int pos = -1;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %*x:%*x %*u %n", &start, &end,
+			   perms, &off, &pos) < 4 || pos < 0 || start >= end)
+			goto restore;
+		if (perms[2] != 'x' || line[pos] != '/')
+			goto restore;
+		if (n == cap) {
+			void *nm = realloc(mods, (cap = cap ? cap * 2 : 64) * sizeof(*mods));
+
+			if (!nm) {
+				free(mods);
+				if (next)
+					next[-1] = '\n';
+				return -ENOMEM;
+			}
+			mods = nm;
+		}
+		{
+			char *path = line + pos;
+			size_t pl = strlen(path);
+			struct mp_rmodule *m = &mods[n];
+			uint64_t va;
+
+			if (pl > 10 && strcmp(path + pl - 10, " (deleted)") == 0)
+				pl -= 10;
+			*m = (struct mp_rmodule){ .start = start, .end = end, .offset = off };
+			m->path = strndup(path, pl);
+			if (!m->path)
+				goto restore;
+			m->elf = file_for(u, m->path, start, end);
+			if (m->elf && mp_elfmod_off_to_vaddr(m->elf, off, &va))
+				m->bias = start - va;
+			else
+				m->elf = NULL;
+			n++;
+		}
+restore:
+		if (next)
+			next[-1] = '\n';
+	}
+	qsort(mods, n, sizeof(*mods), cmp_mod);
+	for (size_t i = 0; i < u->nmods; i++)
+		free((char *)u->mods[i].path);
+	free(u->mods);
+	u->mods = mods;
+	u->nmods = n;
+	return 0;
+}
+
+int mp_runwind_reload(struct mp_runwind *u)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", u->pid);
+	r = read_text(path, &text, &len);
+	if (r < 0)
+		return r;
+	if (len == 0) {                  /* a zombie: no memory left */
+		free(text);
+		return -ESRCH;
+	}
+	free(u->maps);
+	u->maps = text;
+	u->maps_len = len;
+	u->last_reload_ns = now_ns();
+	memset(u->cache, 0, sizeof(*u->cache) << CACHE_BITS);
+	return parse_maps(u);
+}
+
+int mp_runwind_new(int pid, struct mp_runwind **ret)
+{
+	struct mp_runwind *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return -ENOMEM;
+	u->pid = pid;
+	u->cache = calloc((size_t)1 << CACHE_BITS, sizeof(*u->cache));
+	if (!u->cache) {
+		free(u);
+		return -ENOMEM;
+	}
+	r = mp_runwind_reload(u);
+	if (r < 0) {
+		mp_runwind_free(u);
+		return r;
+	}
+	*ret = u;
+	return 0;
+}
+
+void mp_runwind_free(struct mp_runwind *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->nmods; i++)
+		free((char *)u->mods[i].path);
+	for (size_t i = 0; i < u->nfiles; i++) {
+		free(u->files[i].path);
+		mp_elfmod_free(u->files[i].elf);
+	}
+	free(u->files);
+	free(u->mods);
+	free(u->maps);
+	free(u->cache);
+	free(u);
+}
+
+const char *mp_runwind_maps(const struct mp_runwind *u, size_t *ret_len)
+{
+	*ret_len = u->maps_len;
+	return u->maps;
+}
+
+size_t mp_runwind_nmodules(const struct mp_runwind *u)
+{
+	return u->nmods;
+}
+
+const struct mp_rmodule *mp_runwind_module(const struct mp_runwind *u, size_t i)
+{
+	return i < u->nmods ? &u->mods[i] : NULL;
+}
+
+static const struct mp_rmodule *find(const struct mp_runwind *u, uint64_t pc)
+{
+	size_t lo = 0, hi = u->nmods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pc < u->mods[mid].start)
+			hi = mid;
+		else if (pc >= u->mods[mid].end)
+			lo = mid + 1;
+		else
+			return &u->mods[mid];
+	}
+	return NULL;
+}
+
+const struct mp_rmodule *mp_runwind_find(struct mp_runwind *u, uint64_t pc)
+{
+	const struct mp_rmodule *m = find(u, pc);
+
+	/* Not in any mapping we know: perhaps a library loaded since.  Read
+	 * the maps again, at most every 50 ms. */
+	if (!m && now_ns() - u->last_reload_ns > 50000000u && mp_runwind_reload(u) == 0)
+		m = find(u, pc);
+	return m;
+}
+
+/* The rule for a frame at pc: `first` for an instruction about to run
+ * (the row at pc), else a return address (the row of the call before it). */
+static uint64_t rule_at(struct mp_runwind *u, const struct mp_rmodule *m, uint64_t pc, bool first)
+{
+	uint64_t key = pc << 1 | first, va, func, rule = MP_CFI_BAD;
+	size_t mask = ((size_t)1 << CACHE_BITS) - 1;
+	struct centry *e = &u->cache[(key * 0x9e3779b97f4a7c15ull) >> (64 - CACHE_BITS) & mask];
+	const uint8_t *fde;
+	uintptr_t lo, hi;
+
+	if (e->key == key)
+		return e->rule;
+	va = pc - m->bias;
+	if (m->elf && mp_elfmod_fde(m->elf, first ? va : va - 1, &fde, &func, &lo, &hi))
+		rule = mp_cfi_rule(lo, hi, fde, func, first ? va + 1 : va);
+	e->key = key;
+	e->rule = rule;
+	return rule;
+}
+
+static bool read_word(uint64_t base, const uint8_t *stack, size_t len, uint64_t addr,
+		      uint64_t *ret)
+{
+	if (addr < base || addr - base > len || len - (addr - base) < 8)
+		return false;
+	memcpy(ret, stack + (addr - base), 8);
+	return true;
+}
+
+uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
+			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max)
+{
+	uint64_t base = sp, pc = ip;
+	uint32_t n = 0;
+	bool first = true;
+
+	u->walks++;
+	while (n < max) {
+		const struct mp_rmodule *m = mp_runwind_find(u, pc);
+		uint64_t rule, cfa, ra;
+
+		if (!m)
+			break;
+		rule = rule_at(u, m, pc, first);
+		if (rule == MP_CFI_END)
+			break;
+		if (rule != MP_CFI_BAD) {
+			cfa = (mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp) + (uint64_t)mp_cfi_cfa_off(rule);
+			if (!read_word(base, stack, len, cfa - 8, &ra))
+				break;
+			if (mp_cfi_rbp_off(rule) && !read_word(base, stack, len,
+								cfa + (uint64_t)mp_cfi_rbp_off(rule), &bp))
+				break;
+			u->cfi_frames++;
+		} else if (first && read_word(base, stack, len, sp, &ra) && ra &&
+			   find(u, ra)) {
+			/* The first frame without CFI (glibc's clone3 leaves its
+			 * syscall out of every FDE): a code address on top of the
+			 * stack is taken as the return address, as if at entry. */
+			cfa = sp + 8;
+			u->fp_frames++;
+		} else {
+			/* No rule: the frame pointer chain, if RBP points into the stack. */
+			uint64_t nbp;
+
+			if (bp < sp || (bp & 7) || !read_word(base, stack, len, bp + 8, &ra) ||
+			    !read_word(base, stack, len, bp, &nbp))
+				break;
+			cfa = bp + 16;
+			bp = nbp;
+			u->fp_frames++;
+		}
+		if (ra == 0 || cfa <= sp || (cfa & 7))
+			break;
+		pcs[n++] = ra;
+		sp = cfa;
+		pc = ra;
+		first = false;
+	}
+	return n;
+}
+
+void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
+		      uint64_t *ret_fp)
+{
+	*ret_walks = u->walks;
+	*ret_cfi = u->cfi_frames;
+	*ret_fp = u->fp_frames;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unwinding another process's stack from a copy of it, for memprof attach:
+ * the BPF program copies the user stack from the stack pointer up, with
+ * the instruction pointer, stack pointer and RBP; here each frame is
+ * unwound with the rule the module's .eh_frame gives (sample/cfi.c, the
+ * reader the in-process walker uses), so code built without frame pointers
+ * unwinds to main.  Where a module has no usable CFI for a frame, the frame
+ * pointer chain is tried.  CLI only; lives beside the in-target walker
+ * (sample/fastunwind.c) rather than in it: that one reads its own memory
+ * and must stay small and fast.
+ *
+ * Modules are found in the text of /proc/PID/maps and read through
+ * /proc/PID/root (so a process in a container works), or its map_files.
+ */
+#ifndef MP_BPF_RUNWIND_H
+#define MP_BPF_RUNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp_runwind;
+struct mp_elfmod;
+
+/* For process `pid`; reads its maps now.  0, -ENOMEM, or -errno when the
+ * maps cannot be read (-ENOENT: the process is gone). */
+int mp_runwind_new(int pid, struct mp_runwind **ret);
+void mp_runwind_free(struct mp_runwind *u);     /* accepts NULL */
+
+/* Read the maps again (a module was loaded).  0 or -errno. */
+int mp_runwind_reload(struct mp_runwind *u);
+
+/* The last maps text read (NUL-terminated). */
+const char *mp_runwind_maps(const struct mp_runwind *u, size_t *ret_len);
+
+/* An executable file mapping of the process. */
+struct mp_rmodule {
+	uint64_t start, end, offset;
+	const char *path;          /* as in maps */
+	struct mp_elfmod *elf;     /* NULL: not readable */
+	uint64_t bias;             /* runtime address - link-time vaddr */
+};
+
+size_t mp_runwind_nmodules(const struct mp_runwind *u);
+const struct mp_rmodule *mp_runwind_module(const struct mp_runwind *u, size_t i);
+/* The executable mapping containing `pc`, or NULL. */
+const struct mp_rmodule *mp_runwind_find(struct mp_runwind *u, uint64_t pc);
+
+/*
+ * Unwind from registers (ip, sp, bp) at an instruction about to run (a
+ * probe site, or the instruction after a system call) with the stack bytes
+ * stack[0..len) copied from address sp.  Writes the return addresses,
+ * innermost (the caller of the function ip is in) first, into pcs[0..max)
+ * and returns how many.  Stops at the outermost frame, at a frame it
+ * cannot unwind, or when the copy ends.
+ */
+uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
+			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max);
+
+/* Counters: walks, frames from CFI, frames from the frame pointer chain. */
+void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
+		      uint64_t *ret_fp);
+
+#endif
