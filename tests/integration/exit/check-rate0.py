@@ -33,8 +33,9 @@ def main():
                                      'inuse_space'], []), 'heap profile: Go\'s types, no samples')
             top = subprocess.run(['go', 'tool', 'pprof', '-top', out], capture_output=True,
                                  text=True, env=go_env())
-            t.ok(top.returncode == 0 and 'Mallocs=' in top.stdout,
-                 'go tool pprof reads it; the heap statistics are there', top.stderr)
+            st = subprocess.run([memprof, 'stats', out], capture_output=True, text=True)
+            t.ok(top.returncode == 0 and st.returncode == 0 and 'Mallocs' in st.stdout,
+                 'go tool pprof reads it; the heap statistics are there', (top.stderr, st))
 
         # Numbered profiles while it runs.
         sub = os.path.join(d, 'iv')
