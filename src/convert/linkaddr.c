@@ -50,8 +50,7 @@ int mp_convert_link_bias(const char *path, uint64_t start, uint64_t offset, uint
 			continue;
 		/* The segment the mapping's file offset falls in (the mapping
 		 * starts at the page holding the segment's first byte). */
-		if (offset > ph.p_offset + ph.p_filesz || (ph.p_offset & ~(uint64_t)0xfff) > offset ||
-		    offset >= ph.p_offset + ph.p_filesz)
+		if ((ph.p_offset & ~(uint64_t)0xfff) > offset || offset >= ph.p_offset + ph.p_filesz)
 			continue;
 		uint64_t bias = start - offset + ph.p_offset - ph.p_vaddr;
 		if (bias > start) {

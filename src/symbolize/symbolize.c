@@ -300,23 +300,31 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 	size_t ni = 0, u = 0;
 	int r = 0;
 
-	if (!n)
-		return 0;
-	b.items = malloc(n * sizeof(*b.items));
-	if (!b.items)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct mapping *m = find_mapping(s, addrs[i]);
-		uint64_t fa;
+	/* Two passes: the first counts what is not known yet (from this run
+	 * or the disk cache), so that only that much is allocated. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct mapping *m = find_mapping(s, addrs[i]);
+			struct mp_module_answer known;
+			uint64_t fa;
 
-		if (!m || !m->mod)
-			continue;
-		struct mp_module_answer known;
-
-		fa = addrs[i] - mp_module_bias(m->mod);
-		if (mp_module_get(m->mod, fa, &known))
-			continue;       /* known, or in the disk cache */
-		b.items[ni++] = (struct item){ .mod = m->mod, .fa = fa };
+			if (!m || !m->mod)
+				continue;
+			fa = addrs[i] - mp_module_bias(m->mod);
+			if (mp_module_get(m->mod, fa, &known))
+				continue;
+			if (pass == 1)
+				b.items[ni] = (struct item){ .mod = m->mod, .fa = fa };
+			ni++;
+		}
+		if (pass == 0) {
+			if (!ni)
+				return 0;
+			b.items = malloc(ni * sizeof(*b.items));
+			if (!b.items)
+				return -ENOMEM;
+			ni = 0;
+		}
 	}
 	if (ni)
 		qsort(b.items, ni, sizeof(*b.items), cmp_item);

@@ -10,6 +10,12 @@
  *       first pass wrote, the CLI's peak RSS and the sizes of the tables
  *       the file holds.  MEMPROF_CACHE_DIR must name a scratch directory.
  *
+ *   sym-bench rss SNAPSHOT
+ *       The memory symbolization takes: the resident set before making a
+ *       symbolizer for the snapshot (snapshot read, peak reset through
+ *       /proc/self/clear_refs) and its peak after symbolizing every address
+ *       of its stacks, no disk cache.
+ *
  *   sym-bench check SNAPSHOT...
  *       Every distinct return address - 1 of every stack of each raw
  *       snapshot, symbolized by the symbolizer and by the reference one
@@ -24,6 +30,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +171,85 @@ static int speed(const char *path, size_t n)
 	return 0;
 }
 
+/* ---- rss -------------------------------------------------------------------------- */
+
+static long status_kib(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			v = strtol(line + strlen(key), NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int rss(const char *path)
+{
+	struct mp_snap *snap;
+	char *err = NULL;
+	struct mp_symbolizer *s;
+	uint64_t *addrs;
+	size_t n = 0;
+	long before, peak;
+	FILE *f;
+
+	if (mp_snap_read_file(path, &snap, &err) < 0) {
+		fprintf(stderr, "sym-bench: cannot read '%s': %s\n", path, err ? err : "?");
+		return 1;
+	}
+	addrs = malloc(((size_t)snap->nstacks * MP_SNAP_MAX_DEPTH + 1) * sizeof(*addrs));
+	for (uint32_t i = 1; i <= snap->nstacks; i++) {
+		const struct mp_snap_stack *st = mp_snap_stack(snap, i);
+
+		for (uint32_t j = 0; st && j < st->depth; j++)
+			if (st->pcs[j])
+				addrs[n++] = st->pcs[j] - 1;
+	}
+	qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	{
+		size_t u = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (u == 0 || addrs[i] != addrs[u - 1])
+				addrs[u++] = addrs[i];
+		n = u;
+		addrs = realloc(addrs, (n ? n : 1) * sizeof(*addrs));
+	}
+	f = fopen("/proc/self/clear_refs", "w");
+	if (!f || fputs("5", f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "sym-bench: cannot reset the peak resident set\n");
+		return 1;
+	}
+	before = status_kib("VmRSS:");
+	if (mp_symbolizer_new(snap->maps, snap->maps_len, MP_SYM_F_NO_CACHE, &s) < 0)
+		return 1;
+	long opened = status_kib("VmHWM:");
+	mp_symbolizer_prepare(s, addrs, n);
+	for (size_t i = 0; i < n; i++) {
+		struct mp_sym_result r;
+
+		mp_symbolize(s, addrs[i], &r);
+	}
+	peak = status_kib("VmHWM:");
+	printf("%s: %ld KiB to open the files\n", path, opened - before);
+	{
+		struct mallinfo2 mi = mallinfo2();
+
+		printf("%s: malloc in use %zu KiB (mmapped chunks %zu KiB)\n", path,
+		       (mi.uordblks + mi.hblkhd) / 1024, mi.hblkhd / 1024);
+	}
+	printf("%s: resident %ld KiB before, peak %ld KiB while symbolizing: %ld KiB for it\n",
+	       path, before, peak, peak - before);
+	mp_symbolizer_free(s);
+	free(addrs);
+	mp_snap_free(snap);
+	return 0;
+}
+
 /* ---- check ------------------------------------------------------------------------ */
 
 static bool same_str(const char *a, const char *b)
@@ -266,8 +352,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "speed") == 0)
 		return speed(argv[2], argc > 3 ? strtoull(argv[3], NULL, 10) : 200000);
+	if (argc == 3 && strcmp(argv[1], "rss") == 0)
+		return rss(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "check") == 0)
 		return check(argc - 2, argv + 2);
-	fprintf(stderr, "usage: sym-bench speed ELF [N] | sym-bench check SNAPSHOT...\n");
+	fprintf(stderr, "usage: sym-bench speed ELF [N] | rss SNAPSHOT | check SNAPSHOT...\n");
 	return 2;
 }

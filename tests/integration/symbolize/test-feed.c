@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 		CHECK(!"spawn t-feed");
 		return tap_done();
 	}
+	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
 	CHECK_INT(read_line(out[0], "one"), 0);
