@@ -72,7 +72,10 @@ static void fill_gaps(struct mp_attach_bpf *s, uint64_t rate)
 	for (uint32_t i = 0; i < MP_BPF_NGAPS; i++) {
 		/* Normalized so the table's mean is exactly the rate. */
 		double v = -mp_sampler_ln((i + 0.5) / MP_BPF_NGAPS) * (double)rate * MP_BPF_NGAPS / sum;
-		uint64_t gap = v < 1 ? 1 : (uint64_t)v;
+		/* 1 + floor(v), as the shim's sampler draws (sample/sampler.c):
+		 * geometric on 1, 2, ..., so a call of s bytes is sampled with
+		 * 1 - exp(-s/rate), the weight the converter applies. */
+		uint64_t gap = 1 + (uint64_t)v;
 
 		bpf_map_update_elem(fd, &i, &gap, BPF_ANY);
 	}

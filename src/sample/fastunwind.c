@@ -56,6 +56,10 @@ struct table {
 	struct slot slots[];
 };
 
+/* A rule of no kind (cfi.h's kinds are 1..3): computed for code that has
+ * been unmapped since, to be computed again. */
+#define RULE_STALE 0
+
 #define MIN_BITS 12
 #define MAX_BITS 22
 #define MAX_PROBE 32
@@ -125,8 +129,11 @@ static bool table_put(struct table *t, uint64_t pc, uint64_t rule)
 	for (size_t i = 0; i < MAX_PROBE; i++) {
 		struct slot *e = &t->slots[(s + i) & mask];
 		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_RELAXED);
-		if (k == pc)
+		if (k == pc) {
+			if (__atomic_load_n(&e->rule, __ATOMIC_RELAXED) == RULE_STALE)
+				__atomic_store_n(&e->rule, rule, __ATOMIC_RELEASE);
 			return true;
+		}
 		if (k == 0) {
 			e->rule = rule;
 			__atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
@@ -159,30 +166,21 @@ static bool in_ranges(uint64_t pc, const uint64_t *ranges, size_t n)
 	return false;
 }
 
-int mp_fastunwind_forget(const uint64_t *ranges, size_t n)
+void mp_fastunwind_forget(const uint64_t *ranges, size_t n)
 {
-	int r = 0;
 	pthread_mutex_lock(&table_lock);
 	struct table *t = table;
-	if (t) {
-		/* Readers probe without the lock, so entries are never removed
-		 * in place: a table of the same size with the others, published
-		 * whole (the old one stays mapped, as after a growth). */
-		struct table *nt = table_new(t->bits);
-		if (nt) {
-			for (size_t i = 0; i < ((size_t)1 << t->bits); i++) {
-				const struct slot *e = &t->slots[i];
-				if (e->pc && !in_ranges(e->pc, ranges, n))
-					(void)table_put(nt, e->pc, e->rule);
-			}
-			__atomic_store_n(&table, nt, __ATOMIC_RELEASE);
-		} else {
-			r = -ENOMEM;
-		}
+	/* Readers probe without the lock, so no entry is removed: its rule is
+	 * marked stale in place, and the next lookup computes it again for
+	 * whatever code is there then (table_put overwrites a stale rule). */
+	for (size_t i = 0; t && i < ((size_t)1 << t->bits); i++) {
+		struct slot *e = &t->slots[i];
+		uint64_t pc = __atomic_load_n(&e->pc, __ATOMIC_RELAXED);
+		if (pc && in_ranges(pc, ranges, n))
+			__atomic_store_n(&e->rule, RULE_STALE, __ATOMIC_RELEASE);
 	}
 	__atomic_add_fetch(&code_epoch, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_unlock(&table_lock);
-	return r;
 }
 
 /* The rule for a frame whose return address (or, for the first frame, the
@@ -201,8 +199,12 @@ static uint64_t rule_for(uint64_t pc)
 	for (size_t i = 0; i < MAX_PROBE; i++) {
 		const struct slot *e = &t->slots[(s + i) & mask];
 		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_ACQUIRE);
-		if (k == pc)
-			return e->rule;
+		if (k == pc) {
+			uint64_t r = __atomic_load_n(&e->rule, __ATOMIC_ACQUIRE);
+			if (MP_LIKELY(r != RULE_STALE))
+				return r;
+			break;
+		}
 		if (k == 0)
 			break;
 	}

@@ -380,7 +380,9 @@ uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 	}
 	/* Every stack with a return address whose call lies in a range: one
 	 * pass over the table (dlclose is rare next to allocations). */
-	for (uint32_t id = 1; rt && id <= nstacks; id++) {
+	for (uint32_t id = 1; rt && n && id <= nstacks; id++) {
+		if ((rt[id >> 3] >> (id & 7)) & 1)
+			continue;   /* retired by an earlier unload */
 		uint32_t depth;
 		const uint64_t *pcs = stack_pcs(id, &depth);
 		bool hit = false;

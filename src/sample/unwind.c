@@ -133,8 +133,8 @@ void mp_unwind_forget(const uint64_t *ranges, size_t n)
 	int (*flush)(unw_addr_space_t, unw_word_t, unw_word_t) =
 		__atomic_load_n(&unw_flush, __ATOMIC_ACQUIRE);
 
-	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND && mp_fastunwind_forget(ranges, n) < 0)
-		mp_unwind_mode = MP_UNWIND_LIBUNWIND;
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		mp_fastunwind_forget(ranges, n);
 	for (size_t r = 0; flush && r < n; r++)
 		flush(*unw_as, (unw_word_t)ranges[2 * r], (unw_word_t)ranges[2 * r + 1]);
 }

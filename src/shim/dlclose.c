@@ -66,7 +66,7 @@ struct obj {
 
 /* One listing of the loaded objects, in one mapping of its own. */
 struct listing {
-	size_t cap, n;
+	size_t cap, n, map_size;
 	struct obj *objs;
 	char *names;
 	size_t names_cap, names_len;
@@ -74,10 +74,44 @@ struct listing {
 	bool overflow;
 };
 
-static void *map(size_t size)
+/*
+ * Listing buffers: two of SPARE_SIZE bytes kept for the next call (a
+ * program that loads and unloads plugins in a loop would otherwise map and
+ * fault in fresh pages twice per dlclose); a call that finds none free, or
+ * needs more, maps its own.  Taken and given back with atomic exchanges:
+ * concurrent calls never share one.
+ */
+#define SPARE_SIZE ((size_t)256 << 10)
+static void *spare[2];
+
+static void *map(size_t size, size_t *ret_size)
 {
+	if (size <= SPARE_SIZE) {
+		for (int i = 0; i < 2; i++) {
+			void *p = __atomic_exchange_n(&spare[i], NULL, __ATOMIC_ACQ_REL);
+			if (p) {
+				*ret_size = SPARE_SIZE;
+				return p;
+			}
+		}
+		size = SPARE_SIZE;
+	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	*ret_size = size;
+	return p;
+}
+
+static void unmap(void *p, size_t size)
+{
+	for (int i = 0; size == SPARE_SIZE && i < 2; i++) {
+		void *expect = NULL;
+		if (__atomic_compare_exchange_n(&spare[i], &expect, p, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
+	}
+	munmap(p, size);
 }
 
 static void build_id_of(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, struct obj *o)
@@ -151,7 +185,7 @@ static int list(struct listing *l)
 	/* Room for objects loaded by other threads meanwhile. */
 	l->cap = c[0] + 64;
 	l->names_cap = c[1] + 64 * 256;
-	l->objs = map(l->cap * sizeof(*l->objs) + l->names_cap);
+	l->objs = map(l->cap * sizeof(*l->objs) + l->names_cap, &l->map_size);
 	if (!l->objs)
 		return -ENOMEM;
 	l->names = (char *)(l->objs + l->cap);
@@ -162,7 +196,7 @@ static int list(struct listing *l)
 static void unlist(struct listing *l)
 {
 	if (l->objs)
-		munmap(l->objs, l->cap * sizeof(*l->objs) + l->names_cap);
+		unmap(l->objs, l->map_size);
 }
 
 static int subs_cb(struct dl_phdr_info *info, size_t size, void *arg)
