@@ -14,8 +14,8 @@ packages=(
 	libclang-rt-14-dev llvm golang-go valgrind python3 groff-base
 	sqlite3 libxml2-utils jq
 	# consumers of the CI leak reports: a JSON Schema validator for SARIF,
-	# a JUnit XML reader
-	python3-jsonschema python3-junitparser
+	# a JUnit XML reader; bash-completion, which loads ours
+	python3-jsonschema python3-junitparser bash-completion
 	# symbolization checks: a detached debug file package (like -dbgsym),
 	# a local debuginfod server
 	libc6-dbg debuginfod
