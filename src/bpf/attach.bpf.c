@@ -8,27 +8,30 @@
  * the entry program decides whether the call is sampled and returns 0 to
  * have the return program run for that call only, 1 to skip it, so an
  * unsampled call pays for one probe hit and a few instructions here.
+ * What those instructions are is measured (bench.sh --set attach prints
+ * the kernel's run time of each program): an unsampled malloc looks up
+ * its thread's state (task storage) and counts down; a free of a pointer
+ * not tracked loads one word of a counting filter.  No shared cache line
+ * is written (the call counter is per CPU) and no lock is taken.
  *
- * Sampling is Go's: a countdown of bytes to the next sample, per CPU (the
- * byte stream split over counters is still sampled at 1/rate per byte,
- * the exponential gap being memoryless), refilled from a table of gaps
- * user space computed (the quantiles of the exponential distribution with
- * mean `rate`, picked at random: no floating point here).
+ * Sampling is Go's, per thread as in `memprof run`: a countdown of bytes
+ * to the next sample, refilled from a table of gaps user space computed
+ * (the quantiles of the exponential distribution with mean `rate`, picked
+ * at random: no floating point here).
  *
  * A sampled call copies the user stack from the stack pointer to the end of
  * its mapping (at most MP_BPF_STACK_MAX bytes) into an MP_EV_ALLOC event;
  * user space unwinds it with the program's CFI.  Its return writes
  * MP_EV_DONE with the pointer, which from then on is tracked (`live`), so
  * that its free writes MP_EV_FREE.  Frees of untracked pointers (unsampled,
- * or allocated before attach) cost one hash lookup and write nothing.
+ * or allocated before attach) write nothing.
  *
- * glibc implements realloc with malloc and free, and memalign and its
- * relatives with malloc: an inner call must not count twice.  An "outer"
- * probe remembers, per thread, where its return address lies and what it
- * is; a later probe hit deeper on that stack while that slot still holds
- * that address is inside the outer call and is skipped.  No return probe is
- * needed to forget it: once the outer call returns, a later call either is
- * not deeper than the slot or has overwritten it.
+ * glibc implements realloc with malloc and free (realloc(NULL, n) jumps
+ * to malloc), and memalign and its relatives with malloc's insides: an
+ * inner call must not count twice.  An "outer" probe remembers, in its
+ * thread's state, where its return address lies and what it is; a later
+ * probe hit at or below that slot while the call runs is inside it and
+ * is skipped (see nested()).
  *
  * System calls that create or destroy descriptors, threads and mappings
  * are seen at sys_exit (raw tracepoint), for the target process only.
@@ -66,6 +69,14 @@ const volatile __u32 empty_probes = 0;    /* benchmark: every probe returns at o
 
 struct mp_bpf_counters counters = {};
 
+/*
+ * Set by user space once every probe is attached, cleared before the
+ * first is detached: links are made and closed one after another (a close
+ * can take tens of milliseconds), and without this window common to all,
+ * the functions probed first would be seen longer than the others.
+ */
+volatile __u32 enabled = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20);
@@ -78,17 +89,33 @@ struct {
 	__type(value, __u64);
 } gaps SEC(".maps");
 
-struct countdown {
-	__s64 left;
-	__u32 init;
-};
-
+/* Probe hits, per CPU: the one counter every call updates, without an
+ * atomic instruction or a shared cache line (user space sums them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct countdown);
-} countdown SEC(".maps");
+	__type(value, __u64);
+} calls SEC(".maps");
+
+/*
+ * Per thread (task storage, created on a thread's first allocation): the
+ * countdown of bytes to its next sample, as `memprof run` keeps one per
+ * thread, and the outer allocator call it is in, if any (see the top).
+ */
+struct thread_state {
+	__s64 left;                   /* bytes before the next sample; 0: no gap drawn yet */
+	__u64 slot;                   /* where the outer call's return address lies; 0: none */
+	__u64 ra;                     /* and what it was */
+	__u64 sampled;                /* the outer call is sampled: its return clears slot */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 /* Sampled blocks still allocated: pointer -> 1.  Size set by user space. */
 struct {
@@ -98,17 +125,27 @@ struct {
 	__type(value, __u8);
 } live SEC(".maps");
 
-struct outer {
-	__u64 slot;                   /* where the outer call's return address lies */
-	__u64 ra;                     /* and what it was */
-};
+/*
+ * A counting filter in front of `live`: hint[h(p)] is how many tracked
+ * pointers hash to h(p).  A free of a pointer whose count is 0 (nearly
+ * every free: a few thousand tracked pointers over 2^20 counters) ends
+ * with one array load, which the verifier inlines, instead of a hash
+ * lookup.  Increments follow the insertion into `live`, decrements the
+ * deletion from it, so a count is never below the pointers it stands for.
+ */
+#define HINT_BITS 20
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << HINT_BITS);
 	__type(key, __u32);
-	__type(value, struct outer);
-} outers SEC(".maps");
+	__type(value, __u32);
+} hint SEC(".maps");
+
+static __always_inline __u32 hint_of(__u64 ptr)
+{
+	return (__u32)((ptr * 0x9e3779b97f4a7c15ull) >> (64 - HINT_BITS));
+}
 
 struct scratch {
 	__u64 busy;
@@ -147,6 +184,15 @@ static __always_inline bool mul_ok(__u64 a, __u64 b, __u64 *ret)
 static __always_inline void count(__u64 *c)
 {
 	__sync_fetch_and_add(c, 1);
+}
+
+static __always_inline void count_call(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&calls, &zero);
+
+	if (n)
+		*n += 1;          /* a preempted probe on this CPU may lose one: a statistic */
 }
 
 static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -237,38 +283,49 @@ static __always_inline void emit_small(__u32 type, __u64 a)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Whether this call is due for a sample: Go's countdown of bytes. */
-static __always_inline bool due(__u64 size)
+/* The calling thread's state, created on its first call. */
+static __always_inline struct thread_state *thread_state(void)
 {
-	__u32 zero = 0;
-	struct countdown *c;
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
+/* A gap from the table (its mean is the rate). */
+static __always_inline __s64 new_gap(void)
+{
+	__u32 k = bpf_get_prandom_u32() & (MP_BPF_NGAPS - 1);
+	__u64 *g = bpf_map_lookup_elem(&gaps, &k);
+
+	return g && *g ? (__s64)*g : 1;
+}
+
+/*
+ * Whether this call of `size` bytes is due for a sample: Go's countdown.
+ * The call is sampled when the bytes left before the next sample do not
+ * exceed its size (probability 1 - e^(-size/rate), the gaps being
+ * exponential), and the next gap is drawn.  A thread's first call draws
+ * its first gap and then counts like any other: the exponential
+ * distribution is memoryless, so starting anywhere is unbiased.
+ */
+static __always_inline bool due(struct thread_state *t, __u64 size)
+{
 	if (sample_all)
 		return true;
 	if (sample_none)
 		return false;
-	c = bpf_map_lookup_elem(&countdown, &zero);
-	if (!c)
+	if (t->left > (__s64)size) {
+		t->left -= (__s64)size;
 		return false;
-	if (!c->init || c->left <= (__s64)size) {
-		__u32 k = bpf_get_prandom_u32() & (MP_BPF_NGAPS - 1);
-		__u64 *g = bpf_map_lookup_elem(&gaps, &k);
-		bool was = c->init;
-
-		c->left = g ? (__s64)*g : 1;
-		c->init = 1;
-		/* The first gap is only a start: a call is not sampled for
-		 * being the first one seen on this CPU. */
-		if (was)
-			return true;
-		if (c->left > (__s64)size) {
-			c->left -= (__s64)size;
+	}
+	if (t->left <= 0) {             /* no gap yet */
+		t->left = new_gap();
+		if (t->left > (__s64)size) {
+			t->left -= (__s64)size;
 			return false;
 		}
-		return true;
 	}
-	c->left -= (__s64)size;
-	return false;
+	t->left = new_gap();
+	return true;
 }
 
 /* The return address of the probed call: at sp + ra_off. */
@@ -281,29 +338,47 @@ static __always_inline __u64 read_ra(__u64 sp, __u64 cookie, __u64 *slot)
 	return ra;
 }
 
-/* Inside an outer allocator call of this thread (see the top)?  An outer
- * call that is not itself nested is remembered. */
-static __always_inline bool nested(__u64 sp, __u64 cookie)
+/*
+ * Inside an outer allocator call of this thread (see the top)?  Any probe
+ * hit while the thread is in an outer call is that call's own doing, so
+ * the only question is whether the remembered call is still running:
+ * - a sampled one has a return probe, which forgets it: running until then
+ *   when the hit is at or below its frame;
+ * - an unsampled one is running while its return address still lies in
+ *   its slot, at or above the hit (at: glibc's realloc(NULL, n) jumps to
+ *   malloc, whose probe then sees realloc's frame; an outer function hit
+ *   at its slot is a new call from the same place).
+ * A remembered call found over is forgotten, so that a thread pays one
+ * read of its stack per outer call, not per call.
+ */
+static __always_inline bool nested(struct thread_state *t, __u64 sp, __u64 cookie)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct outer *o = bpf_map_lookup_elem(&outers, &tid);
-	__u64 slot, ra = read_ra(sp, cookie, &slot);
+	__u64 at = sp + MP_COOKIE_RA_OFF(cookie), now = 0;
+	bool outer = MP_COOKIE_OUTER(cookie);
 
-	if (o && sp < o->slot) {
-		__u64 now = 0;
-
-		if (bpf_probe_read_user(&now, sizeof(now), (const void *)o->slot) == 0 &&
-		    now == o->ra) {
+	if (!t->slot)
+		return false;
+	if (at < t->slot || (at == t->slot && !outer)) {
+		if (t->sampled ||
+		    (bpf_probe_read_user(&now, sizeof(now), (const void *)t->slot) == 0 &&
+		     now == t->ra)) {
 			count(&counters.nested);
 			return true;
 		}
 	}
-	if (MP_COOKIE_OUTER(cookie)) {
-		struct outer n = { .slot = slot, .ra = ra };
-
-		bpf_map_update_elem(&outers, &tid, &n, BPF_ANY);
-	}
+	t->slot = 0;
 	return false;
+}
+
+/* Remember an outer call (not nested) until it is over. */
+static __always_inline void enter_outer(struct thread_state *t, __u64 sp, __u64 cookie,
+					bool sampled)
+{
+	__u64 slot;
+
+	t->ra = read_ra(sp, cookie, &slot);
+	t->slot = slot;
+	t->sampled = sampled;
 }
 
 /* The session cookie of a sampled or tracking call: what the return needs. */
@@ -325,8 +400,15 @@ static __always_inline int start_sample(struct pt_regs *ctx, __u32 fn, __u64 siz
 /* A tracked pointer was freed: forget it and tell user space. */
 static __always_inline void untrack(__u64 ptr)
 {
-	if (bpf_map_delete_elem(&live, &ptr) == 0)
+	__u32 h = hint_of(ptr);
+	__u32 *n = bpf_map_lookup_elem(&hint, &h);
+
+	if (!n || !*n)
+		return;                   /* not tracked: nearly every free ends here */
+	if (bpf_map_delete_elem(&live, &ptr) == 0) {
+		__sync_fetch_and_sub(n, 1);
 		emit_small(MP_EV_FREE, ptr);
+	}
 }
 
 static __always_inline void done(__u64 ptr)
@@ -336,8 +418,19 @@ static __always_inline void done(__u64 ptr)
 
 	/* Reserved before the pointer is tracked: its MP_EV_FREE, from any
 	 * thread, comes after this in the ring buffer. */
-	if (ptr && bpf_map_update_elem(&live, &ptr, &one, BPF_ANY) != 0)
-		count(&counters.live_full);
+	if (ptr) {
+		__u32 h = hint_of(ptr);
+		__u32 *n = bpf_map_lookup_elem(&hint, &h);
+
+		long r = n ? bpf_map_update_elem(&live, &ptr, &one, BPF_NOEXIST) : -1;
+
+		/* -EEXIST: tracked already (its free was not seen: another
+		 * allocator's); user space moves it to this call's bucket. */
+		if (r == 0)
+			__sync_fetch_and_add(n, 1);
+		else if (r != -17)
+			count(&counters.live_full);
+	}
 	if (!e) {
 		count(&counters.lost);
 		return;
@@ -353,21 +446,38 @@ static __always_inline void done(__u64 ptr)
 static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn, __u64 size)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct thread_state *t;
+	bool d;
 
-	count(&counters.calls);
-	if (nested(ctx->sp, cookie))
+	if (!enabled)
 		return 1;
-	if (!due(size))
+	count_call();
+	t = thread_state();
+	if (!t || nested(t, ctx->sp, cookie))
 		return 1;
-	return start_sample(ctx, fn, size, 0);
+	d = due(t, size);
+	if (MP_COOKIE_OUTER(cookie))
+		enter_outer(t, ctx->sp, cookie, d);
+	return d ? start_sample(ctx, fn, size, 0) : 1;
+}
+
+/* The end of a sampled call: an outer one is over. */
+static __always_inline void leave(void)
+{
+	struct thread_state *t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+
+	if (t)
+		t->slot = 0;
 }
 
 static __always_inline int alloc_return(struct pt_regs *ctx)
 {
 	__u64 *sc = bpf_session_cookie();
 
-	if (sc && (*sc & SC_SAMPLED))
+	if (sc && (*sc & SC_SAMPLED)) {
+		leave();
 		done(ctx->ax);
+	}
 	return 0;
 }
 
@@ -390,8 +500,10 @@ int mp_calloc(struct pt_regs *ctx)
 		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
-	if (!mul_ok(ctx->di, ctx->si, &size))
+	if (!mul_ok(ctx->di, ctx->si, &size)) {
+		count_call();
 		return 1;                 /* calloc fails */
+	}
 	n = size;
 	return alloc_entry(ctx, MP_FN_CALLOC, n);
 }
@@ -413,12 +525,23 @@ int mp_valloc(struct pt_regs *ctx)
 		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
+	/* pvalloc allocates whole pages, and `memprof run` counts them. */
+	if (MP_COOKIE_FN(bpf_get_attach_cookie(ctx)) == MP_FN_PVALLOC) {
+		__u64 n = ctx->di;
+
+		if (n > ~0ull - 4095) {
+			count_call();
+			return 1;             /* pvalloc fails */
+		}
+		return alloc_entry(ctx, MP_FN_PVALLOC, n ? (n + 4095) & ~4095ull : 4096);
+	}
 	return alloc_entry(ctx, MP_FN_VALLOC, ctx->di);
 }
 
 SEC("uprobe")
 int mp_posix_memalign(struct pt_regs *ctx)
 {
+	struct thread_state *t;
 	__u64 *sc;
 
 	if (empty_probes)
@@ -429,40 +552,65 @@ int mp_posix_memalign(struct pt_regs *ctx)
 		sc = bpf_session_cookie();
 		if (!sc || !(*sc & SC_SAMPLED))
 			return 0;
+		leave();
 		if (ctx->ax == 0)
 			bpf_probe_read_user(&p, sizeof(p), (const void *)(*sc & SC_PTR_MASK));
 		done(p);
 		return 0;
 	}
 	__u64 cookie = bpf_get_attach_cookie(ctx), memptr = ctx->di, size = ctx->dx;
+	bool d;
 
 	barrier_var(memptr);
 	barrier_var(size);
-	count(&counters.calls);
-	if (nested(ctx->sp, cookie) || !due(size))
+	if (!enabled)
 		return 1;
-	return start_sample(ctx, MP_FN_POSIX_MEMALIGN, size, memptr & SC_PTR_MASK);
+	count_call();
+	t = thread_state();
+	if (!t || nested(t, ctx->sp, cookie))
+		return 1;
+	d = due(t, size);
+	enter_outer(t, ctx->sp, cookie, d);
+	return d ? start_sample(ctx, MP_FN_POSIX_MEMALIGN, size, memptr & SC_PTR_MASK) : 1;
 }
 
 /* realloc(p, n) and reallocarray(p, n, m): p == NULL allocates, n == 0
- * frees p (glibc), otherwise p is freed if the call succeeds. */
+ * frees p (glibc), otherwise p is freed if the call succeeds.  An outer
+ * call: glibc's realloc calls malloc and free. */
 static __always_inline int realloc_common(struct pt_regs *ctx, __u32 fn, __u64 ptr, __u64 size)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx), *sc;
-	bool tracked;
+	struct thread_state *t;
+	bool tracked = false;
+	__u32 h;
+	__u32 *hn;
 
-	count(&counters.calls);
-	if (nested(ctx->sp, cookie))
+	if (!enabled)
+		return 1;
+	count_call();
+	t = thread_state();
+	if (!t || nested(t, ctx->sp, cookie))
 		return 1;
 	if (ptr && size == 0) {
+		enter_outer(t, ctx->sp, cookie, false);
 		untrack(ptr);
 		return 1;
 	}
-	tracked = ptr && bpf_map_lookup_elem(&live, &ptr);
-	if (due(size))
+	if (ptr) {
+		h = hint_of(ptr);
+		hn = bpf_map_lookup_elem(&hint, &h);
+		tracked = hn && *hn && bpf_map_lookup_elem(&live, &ptr);
+	}
+	if (due(t, size)) {
+		enter_outer(t, ctx->sp, cookie, true);
 		return start_sample(ctx, fn, size, (tracked ? SC_TRACKED : 0) | (ptr & SC_PTR_MASK));
-	if (!tracked)
+	}
+	if (!tracked) {
+		enter_outer(t, ctx->sp, cookie, false);
 		return 1;
+	}
+	/* Not sampled but tracked: a return probe all the same, for the free. */
+	enter_outer(t, ctx->sp, cookie, true);
 	sc = bpf_session_cookie();
 	if (!sc)
 		return 1;
@@ -476,6 +624,7 @@ static __always_inline int realloc_return(struct pt_regs *ctx)
 
 	if (!sc)
 		return 0;
+	leave();
 	/* Failure (NULL) leaves the old block as it was. */
 	if ((*sc & SC_TRACKED) && ctx->ax)
 		untrack(*sc & SC_PTR_MASK);
@@ -503,25 +652,27 @@ int mp_reallocarray(struct pt_regs *ctx)
 		return 1;
 	if (bpf_session_is_return())
 		return realloc_return(ctx);
-	if (!mul_ok(ctx->si, ctx->dx, &size))
+	if (!mul_ok(ctx->si, ctx->dx, &size)) {
+		count_call();
 		return 1;
+	}
 	return realloc_common(ctx, MP_FN_REALLOCARRAY, ctx->di, size);
 }
 
+/* free needs no test for being nested: forgetting a pointer twice is
+ * forgetting it once (realloc(p, 0) forgets p before its inner free, and p
+ * cannot be handed out again in between: it is not free yet). */
 SEC("uprobe")
 int mp_free(struct pt_regs *ctx)
 {
 	__u64 ptr = ctx->di;
 
-	if (empty_probes)
+	if (empty_probes || !enabled)
 		return 1;
-	if (bpf_session_is_return())
-		return 0;
-	count(&counters.calls);
-	if (!ptr || nested(ctx->sp, bpf_get_attach_cookie(ctx)))
-		return 1;
-	untrack(ptr);
-	return 1;
+	count_call();
+	if (ptr)
+		untrack(ptr);
+	return 1;                         /* no return probe, ever */
 }
 
 /* ---- system calls ---------------------------------------------------------- */
@@ -552,7 +703,7 @@ int sys_exit(struct raw_tp_args *ctx)
 	bool stack = true;
 	__u32 nr;
 
-	if (!want_syscalls || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (!want_syscalls || !enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
 	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
 	switch (nr) {
@@ -615,5 +766,23 @@ int sys_exit(struct raw_tp_args *ctx)
 		if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
 			count(&counters.lost);
 	}
+	return 0;
+}
+
+/* A thread of the process ended (each thread's exit passes here, the
+ * last one's too). */
+SEC("raw_tracepoint/sched_process_exit")
+int thread_exit(struct raw_tp_args *ctx)
+{
+	struct mp_bpf_ev e = {};
+
+	if (!want_syscalls || !enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	e.type = MP_EV_EXIT;
+	e.tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_get_current_comm(e.args, 16);
+	e.time_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+		count(&counters.lost);
 	return 0;
 }

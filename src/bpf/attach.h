@@ -26,6 +26,7 @@ enum mp_bpf_ev_type {
 	MP_EV_DONE = 2,       /* ...and returned ptr (0: it failed) */
 	MP_EV_FREE = 3,       /* a tracked pointer was freed (or realloc'd away) */
 	MP_EV_SYSCALL = 4,    /* a system call of interest returned (nr, ret, args) */
+	MP_EV_EXIT = 5,       /* a thread ended (args[0..1]: its name, 16 bytes) */
 };
 
 /* The allocator entry points, as the probes' cookies name them. */
@@ -36,8 +37,9 @@ enum mp_bpf_fn {
 	MP_FN_REALLOCARRAY,     /* (ptr, n, size): not probed in glibc (it calls realloc) */
 	MP_FN_MEMALIGN,         /* (align, size): memalign, aligned_alloc */
 	MP_FN_POSIX_MEMALIGN,   /* (void **, align, size) -> int */
-	MP_FN_VALLOC,           /* (size): valloc, pvalloc */
+	MP_FN_VALLOC,           /* (size): valloc */
 	MP_FN_FREE,             /* (ptr): free, cfree */
+	MP_FN_PVALLOC,          /* (size): pvalloc, which allocates whole pages */
 	MP_FN_COUNT
 };
 

@@ -36,12 +36,17 @@ struct mp_runwind *mp_collect_unwinder(struct mp_collect *c);
 /* One event from the ring buffer, in order. */
 void mp_collect_event(struct mp_collect *c, const struct mp_bpf_ev *ev, const uint8_t *stack);
 
+/* The moment of detach, before the probes stop: read from /proc what is
+ * alive now (descriptors, threads) and the resident set size.  Not called
+ * when the process has exited. */
+void mp_collect_stop(struct mp_collect *c);
+
 /*
  * The collection so far as snapshots: *ret_heap (heap buckets, live
- * descriptors and threads; stats from `counters`) and *ret_maps (mappings
- * as heap buckets at rate 1).  Reads /proc/PID for what is live now (a
- * process that has exited keeps what was last seen).  `exited`: the
- * process ended during attach.  0 or -ENOMEM.  Free with mp_snap_free.
+ * descriptors and threads alive at mp_collect_stop, threads that ended
+ * during the attach; stats from `counters`) and *ret_maps (mappings as
+ * heap buckets at rate 1).  `exited`: the process ended during attach.
+ * 0 or -ENOMEM.  Free with mp_snap_free.
  */
 int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *counters, int exited,
 		      struct mp_snap **ret_heap, struct mp_snap **ret_maps);

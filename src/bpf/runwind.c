@@ -19,13 +19,23 @@ struct centry {
 	uint64_t rule;
 };
 
+/* The code ranges (vaddr) of a file's C++ operator new functions. */
+#define MAX_WRAPPERS 8
+
+struct file {
+	char *path;
+	struct mp_elfmod *elf;
+	uint64_t wrap_lo[MAX_WRAPPERS], wrap_hi[MAX_WRAPPERS];
+	size_t nwrap;
+};
+
 struct mp_runwind {
 	int pid;
 	char *maps;
 	size_t maps_len;
 	struct mp_rmodule *mods;   /* sorted by start */
 	size_t nmods;
-	struct { char *path; struct mp_elfmod *elf; } *files;   /* opened files, by path */
+	struct file *files;        /* opened files, by path */
 	size_t nfiles;
 	struct centry *cache;
 	uint64_t last_reload_ns;
@@ -81,6 +91,34 @@ static int read_text(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/*
+ * C++'s operator new in a shared library (libstdc++) allocates with
+ * malloc, so the malloc probe sees it on top of the stack; `memprof run`
+ * interposes operator new itself and its stacks begin at new's caller.
+ * These are the functions whose frames a stack drops from its top to
+ * agree.  A program that defines operator new itself keeps its frames:
+ * run cannot interpose that one either.
+ */
+static void find_wrappers(struct file *f)
+{
+	static const char *const names[MAX_WRAPPERS] = {
+		"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+		"_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+		"_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+	};
+
+	if (!f->elf || mp_elfmod_has_interp(f->elf))
+		return;
+	for (size_t i = 0; i < MAX_WRAPPERS; i++) {
+		uint64_t va, size;
+
+		if (mp_elfmod_dynsym(f->elf, names[i], &va, &size) && size) {
+			f->wrap_lo[f->nwrap] = va;
+			f->wrap_hi[f->nwrap++] = va + size;
+		}
+	}
+}
+
 static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64_t start,
 				  uint64_t end)
 {
@@ -106,12 +144,14 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 		return NULL;
 	}
 	u->files = nf;
+	memset(&u->files[u->nfiles], 0, sizeof(u->files[0]));
 	u->files[u->nfiles].path = strdup(path);
 	if (!u->files[u->nfiles].path) {
 		mp_elfmod_free(m);
 		return NULL;
 	}
-	u->files[u->nfiles++].elf = m;
+	u->files[u->nfiles].elf = m;
+	find_wrappers(&u->files[u->nfiles++]);
 	return m;
 }
 
@@ -370,6 +410,25 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 		first = false;
 	}
 	return n;
+}
+
+bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc)
+{
+	const struct mp_rmodule *m = find(u, pc);
+
+	if (!m || !m->elf)
+		return false;
+	for (size_t i = 0; i < u->nfiles; i++) {
+		const struct file *f = &u->files[i];
+
+		if (f->elf != m->elf)
+			continue;
+		for (size_t k = 0; k < f->nwrap; k++)
+			if (pc - m->bias >= f->wrap_lo[k] && pc - m->bias < f->wrap_hi[k])
+				return true;
+		return false;
+	}
+	return false;
 }
 
 void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,

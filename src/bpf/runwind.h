@@ -58,6 +58,11 @@ const struct mp_rmodule *mp_runwind_find(struct mp_runwind *u, uint64_t pc);
 uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
 			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max);
 
+/* Whether code address `pc` (a return address minus one) is in one of
+ * the allocation wrappers whose frames `memprof run` never sees (C++'s
+ * operator new in a shared library: run interposes it). */
+bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc);
+
 /* Counters: walks, frames from CFI, frames from the frame pointer chain. */
 void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
 		      uint64_t *ret_fp);

@@ -48,6 +48,7 @@ struct attach_settings {
 	bool verbose;              /* -v, --verbose */
 	bool quiet;                /* -q, --quiet */
 	bool empty_probes;         /* --bench-empty-probes (undocumented: scripts/bench.sh) */
+	bool prog_stats;           /* --bench-prog-stats (undocumented: scripts/bench.sh) */
 };
 
 static void usage(FILE *f)
@@ -322,6 +323,9 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		mp_collect_free(c);
 		return 1;
 	}
+	if (s->prog_stats && mp_bpf_enable_stats(b) < 0)
+		fprintf(stderr, "memprof: cannot time the BPF programs: %s, ignoring\n",
+			strerror(errno));
 	r = probe_modules(b, mp_collect_unwinder(c), s->pid, s->verbose, s->quiet);
 	if (r != 0) {
 		if (r > 0)
@@ -338,6 +342,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		mp_collect_free(c);
 		return 1;
 	}
+	mp_bpf_enable(b, true);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -358,8 +363,16 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 			break;
 		}
 	}
+	/* What is alive now, while the probes still see every change, then
+	 * stop them all at once and read what the ring buffer still holds. */
+	if (!exited)
+		mp_collect_stop(c);
+	mp_bpf_enable(b, false);
+	while (mp_bpf_poll(b, 0, on_event, &l) > 0)
+		;
+	if (s->prog_stats)
+		mp_bpf_print_prog_stats(b, stderr);
 	mp_bpf_detach(b);
-	/* What the ring buffer still holds. */
 	while (mp_bpf_poll(b, 0, on_event, &l) > 0)
 		;
 	mp_bpf_counters(b, &k);
@@ -398,6 +411,7 @@ int mp_cmd_attach(int argc, char **argv)
 		{ "quiet",        no_argument,       NULL, 'q' },
 		{ "help",         no_argument,       NULL, 'h' },
 		{ "bench-empty-probes", no_argument, NULL, 'E' },
+		{ "bench-prog-stats", no_argument,  NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct attach_settings s = {
@@ -457,6 +471,9 @@ int mp_cmd_attach(int argc, char **argv)
 			break;
 		case 'E':
 			s.empty_probes = true;
+			break;
+		case 'S':
+			s.prog_stats = true;
 			break;
 		case 'q':
 			s.quiet = true;

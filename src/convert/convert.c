@@ -298,7 +298,9 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 		} else if (res_class == MP_RES_THREAD) {
 			labels[nl++] = (struct mp_pprof_label){
 				.key = "state",
-				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
+				.str = rr->kind == MP_THREAD_RUNNING ? "running"
+				       : rr->kind == MP_THREAD_EXITED ? "ended during attach"
+								       : "ended, not joined" };
 			labels[nl++] = (struct mp_pprof_label){ .key = "tid", .num = rr->id };
 			if (rr->detail[0])
 				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = rr->detail };

@@ -223,6 +223,23 @@ static void test_collect(void)
 	mp_collect_event(c, &ev, NULL);
 	ev.type = MP_EV_DONE; ev.a = 0;
 	mp_collect_event(c, &ev, NULL);
+	/* Threads: 5151 made by clone (thread flag) and ended; 4242 ended,
+	 * never seen made; 6161 ends before its clone returns. */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL; ev.tid = 7; ev.fn = 56; ev.a = 5151; ev.args[0] = 0x10000;
+	mp_collect_event(c, &ev, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_EXIT; ev.tid = 5151;
+	memcpy(ev.args, "worker", 7);
+	mp_collect_event(c, &ev, NULL);
+	ev.tid = 4242;
+	mp_collect_event(c, &ev, NULL);
+	ev.tid = 6161;
+	mp_collect_event(c, &ev, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL; ev.tid = 7; ev.fn = 435; ev.a = 6161; ev.args[0] = 0x10000;
+	mp_collect_event(c, &ev, NULL);
+	mp_collect_stop(c);
 	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
 	if (h) {
 		uint64_t alloc = 0, freed = 0, bytes = 0;
@@ -236,8 +253,31 @@ static void test_collect(void)
 		CHECK_U64(alloc, 2);
 		CHECK_U64(freed, 1);
 		CHECK_U64(bytes, 30);
-		CHECK(h->has_res && h->nres >= 2);     /* our descriptors and this thread */
+		CHECK(h->has_res && h->nres >= 5);     /* our descriptors and this thread... */
 		CHECK_U64(h->header.pid, (uint64_t)getpid());
+		{
+			int ended = 0, before_fd = 0, running = 0;
+
+			for (size_t i = 0; i < h->nres; i++) {
+				const struct mp_snap_res_rec *r = &h->res[i];
+
+				if (r->res_class == MP_RES_FD && r->id == 0)
+					before_fd += (r->flags & MP_RES_F_BEFORE_ATTACH) != 0;
+				if (r->res_class == MP_RES_THREAD && r->kind == MP_THREAD_RUNNING)
+					running += r->id == getpid() && (r->flags & MP_RES_F_BEFORE_ATTACH);
+				if (r->res_class != MP_RES_THREAD || r->kind != MP_THREAD_EXITED)
+					continue;
+				ended++;
+				/* ...and the three ended threads, stacks where made */
+				CHECK_INT(r->stack_id != 0, r->id == 5151 || r->id == 6161);
+				CHECK_INT((r->flags & MP_RES_F_BEFORE_ATTACH) != 0, 0);
+				if (r->id == 5151)
+					CHECK_STR(r->detail, "worker");
+			}
+			CHECK_INT(ended, 3);
+			CHECK_INT(before_fd, 1);       /* stdin: open at attach */
+			CHECK_INT(running, 1);         /* this thread: running at attach */
+		}
 	}
 	mp_snap_free(h);
 	mp_snap_free(m);

@@ -9,7 +9,12 @@ and mapping profiles name the functions that made them, the probe sites are
 the emulated ones, and the program prints the same result and exits 0 as
 when unprofiled.  Errors: a missing pid, no permission, a static program,
 a program that exits during attach.
-usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC"""
+The malloc family (t-family, C++ built -O2 -fomit-frame-pointer): at
+--rate 1 every entry point's blocks are counted once each, as many for
+each (one window for all probes), with their exact sizes; the stacks are
+the very stacks `memprof run --rate 1` records for the same program
+(operator new's frames left out as run leaves them out).
+usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY"""
 import os
 import subprocess
 import sys
@@ -28,8 +33,8 @@ def run(argv, **kw):
 class Target:
     """t-attach running on its own; stop() ends it and returns (stdout, status)."""
 
-    def __init__(self, path):
-        self.p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, path, args=()):
+        self.p = subprocess.Popen([path] + list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stderr.readline()
         assert line.strip() == 'ready', line
@@ -63,6 +68,71 @@ def leaf_stacks(path):
     return out
 
 
+def stack_set(path, marker):
+    """The distinct (function names leaf first, labels) of samples whose
+    stack passes through `marker`."""
+    return {(tuple(s), lab) for s, v, lab in leaf_stacks(path) if marker in s}
+
+
+def family_expect():
+    """{(function, size)} from t-family.cc's EXPECT lines."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 't-family.cc')
+    want = set()
+    with open(src) as f:
+        for line in f:
+            w = line.split()
+            if len(w) > 3 and w[0] == '/*' and w[1] == 'EXPECT' and w[2].startswith('via_'):
+                want |= {(w[2], int(x)) for x in w[3:-1]}
+    return want
+
+
+def family_buckets(path):
+    """{(via_ function, block size): (objects, bytes)} of alloc_* values."""
+    types, samples, locations = pprof_raw.read_raw(path)
+    io, ib = types.index('alloc_objects'), types.index('alloc_space')
+    out = {}
+    for vals, locs, labels in samples:
+        names = [n.split('(')[0] for l in locs for n in locations.get(l, [])]
+        via = [n for n in names if n.startswith('via_')]
+        size = int(labels.split('[')[1].split(']')[0]) if 'bytes:[' in labels else -1
+        key = (via[0] if via else '?' + (names[0] if names else ''), size)
+        o, b = out.get(key, (0, 0))
+        out[key] = (o + vals[io], b + vals[ib])
+    return out
+
+
+def check_family(t, memprof, t_family, d):
+    ref = Target(t_family)
+    ref_out, ref_status = ref.stop()
+    tg = Target(t_family)
+    heap = os.path.join(d, 'fam.heap.pb.gz')
+    # A bare --duration is seconds.
+    r = run([memprof, 'attach', '-q', '-p', str(tg.pid), '--duration', '2', '--rate', '1',
+             '-o', heap])
+    out, status = tg.stop()
+    t.eq((r.returncode, r.stderr), (0, ''), 'malloc family: attach --duration 2 --rate 1, exit 0')
+    t.eq((out, status), (ref_out, ref_status), 'malloc family: the target printed the same')
+    got = family_buckets(heap)
+    want = family_expect()
+    t.eq(sorted(got), sorted(want), 'malloc family: one bucket per entry point and size, '
+         'none twice (realloc(NULL) and reallocarray jump into malloc)')
+    counts = [o for o, b in got.values()]
+    t.ok(counts and min(counts) >= 20 and max(counts) - min(counts) <= 1,
+         'malloc family: every entry point counted as often (+-1: the round in flight)',
+         sorted(got.items()))
+    t.ok(all(b == o * size for (f, size), (o, b) in got.items()),
+         'malloc family: bytes are exactly objects x size (pvalloc counts its pages)')
+    runheap = os.path.join(d, 'famrun.heap.pb.gz')
+    rr = run([memprof, 'run', '-q', '--rate', '1', '-o', runheap, '--', t_family, '50'])
+    t.eq(rr.returncode, 0, 'malloc family under memprof run: exit 0')
+    rgot = family_buckets(runheap)
+    t.ok(all(rgot.get(k, (0, 0))[0] == 50 for k in want),
+         'memprof run counts every entry point 50 times in 50 rounds', sorted(rgot.items()))
+    sa, sr = stack_set(heap, 'round_once'), stack_set(runheap, 'round_once')
+    t.eq(sorted(sa ^ sr), [], 'attach and run record the same stacks (names, to main) and '
+         'sizes for every call site (%d stacks)' % len(sa))
+
+
 def skip_reason(memprof, t_attach):
     if os.geteuid() != 0:
         return 'not root: attach needs root (or CAP_BPF and CAP_PERFMON)'
@@ -78,7 +148,7 @@ def skip_reason(memprof, t_attach):
 
 
 def main():
-    memprof, t_attach, t_static = sys.argv[1:4]
+    memprof, t_attach, t_static, t_family = sys.argv[1:5]
     t = Tap()
 
     # Errors that need no BPF.
@@ -155,8 +225,15 @@ def main():
         thr = leaf_stacks(os.path.join(d, 'a.threads.pb.gz'))
         if not any(s and s[0] == 'make_thread' for s, v, lab in thr):
             print('# ' + subprocess.run(['go', 'tool', 'pprof', '-raw', os.path.join(d, 'a.threads.pb.gz')], capture_output=True, text=True, env=pprof_raw.go_env()).stdout.replace('\n', '\n# '))
-        t.ok(any(s and s[0] == 'make_thread' and 'main' in s for s, v, lab in thr),
-             'thread profile: the thread make_thread created', [s for s, v, l in thr])
+        t.ok(any(s and s[0] == 'make_thread' and 'main' in s and 'running' in lab
+                 for s, v, lab in thr),
+             'thread profile: the thread make_thread created, running', [s for s, v, l in thr])
+        ended = [(s, lab) for s, v, lab in thr if 'ended during attach' in lab]
+        made = [s for s, lab in ended if s and s[0] == 'make_thread' and 'main' in s]
+        t.ok(len(made) >= 10 and len(ended) - len(made) <= 1 and
+             all(not s or s == ['[before attach]'] for s, lab in ended if s not in made),
+             'thread profile: the threads that ended during attach, with their stacks '
+             '(%d of %d; one may predate the attach)' % (len(made), len(ended)), ended[:3])
         mm = cum(os.path.join(d, 'a.mmap.pb.gz'), 'inuse_space')
         t.ok(mm.get('make_map', 0) == 1 << 20,
              'mmap profile: make_map\'s 1 MiB region in use', mm.get('make_map'))
@@ -173,6 +250,8 @@ def main():
         three, one = space.get('three', 0), space.get('one', 0)
         t.ok(one > 0 and abs(three / one - 3.0) < 0.45,
              'rate 16K: three/one alloc_space within 15%% of 3 (%d/%d)' % (three, one))
+
+        check_family(t, memprof, t_family, d)
 
         # The target exits during attach: what was collected is written.
         tg = Target(t_attach)
