@@ -142,9 +142,13 @@ struct thr {
 	char comm[16];                 /* its name when it ended */
 };
 
+/* A mapped range made during attach.  Unmapping the middle of one splits
+ * it: both parts keep the id of the call that made it, which counts as an
+ * object in use while any part of it is mapped. */
 struct region {
 	uint64_t start, end;
-	uint32_t bucket;               /* in maps_heap */
+	uint64_t id;                   /* the mapping call: 1, 2, ... */
+	uint32_t bucket;               /* in mheap */
 };
 
 struct mp_collect {
@@ -178,8 +182,11 @@ struct mp_collect {
 	struct mp_keymap map_bucket_ids;
 	struct mp_snap_heap_rec *mheap;
 	size_t nmheap, cap_mheap;
+	uint64_t *minuse;              /* per mheap bucket: bytes still mapped */
+	size_t cap_minuse;
 	struct region *regions;
 	size_t nregions, cap_regions;
+	uint64_t nmaps;                /* mapping calls seen: the last region id */
 	uint64_t brk;                  /* current program break (0: unknown) */
 	/* what was last read from /proc */
 	char *exe;
@@ -429,25 +436,48 @@ static void on_thread_exit(struct mp_collect *c, const struct mp_bpf_ev *ev)
 
 /* ---- mappings ---- */
 
+/* Range i is gone: the last range of its mapping ends that object. */
+static void drop_range(struct mp_collect *c, size_t i)
+{
+	struct region r = c->regions[i];
+
+	c->regions[i] = c->regions[--c->nregions];
+	for (size_t k = 0; k < c->nregions; k++)
+		if (c->regions[k].id == r.id)
+			return;
+	c->mheap[r.bucket].free_objects++;
+}
+
 static void unmap(struct mp_collect *c, uint64_t start, uint64_t end)
 {
 	for (size_t i = 0; i < c->nregions;) {
 		struct region *r = &c->regions[i];
+		uint64_t lo = r->start > start ? r->start : start, hi = r->end < end ? r->end : end;
 
-		if (r->end <= start || r->start >= end) {
+		if (lo >= hi) {
 			i++;
 			continue;
 		}
-		if (start <= r->start && end >= r->end) {
-			c->mheap[r->bucket].free_objects++;
-			*r = c->regions[--c->nregions];
+		c->minuse[r->bucket] -= hi - lo;
+		if (lo == r->start && hi == r->end) {
+			drop_range(c, i);
 			continue;
 		}
-		/* Partly unmapped: what is left still counts as the region. */
-		if (start <= r->start)
-			r->start = end;
-		else if (end >= r->end)
-			r->end = start;
+		if (lo > r->start && hi < r->end) {
+			/* The middle: two ranges of the one mapping. */
+			struct region tail = *r;
+
+			tail.start = hi;
+			r->end = lo;
+			if (GROW(c->regions, c->cap_regions, c->nregions + 1))
+				c->regions[c->nregions++] = tail;
+			else
+				c->minuse[tail.bucket] -= tail.end - tail.start;   /* forgotten */
+		} else if (lo == r->start) {
+			r->start = hi;
+		} else {
+			r->end = lo;
+		}
 		i++;
 	}
 }
@@ -460,12 +490,16 @@ static void map_region(struct mp_collect *c, uint64_t start, uint64_t len, uint3
 		return;
 	unmap(c, start, start + len);     /* MAP_FIXED over an older region */
 	b = bucket_of(&c->map_bucket_ids, &c->mheap, &c->nmheap, &c->cap_mheap, stack_id, len);
-	if (b < 0 || !GROW(c->regions, c->cap_regions, c->nregions + 1))
+	if (b < 0 || !GROW(c->regions, c->cap_regions, c->nregions + 1) ||
+	    !GROW(c->minuse, c->cap_minuse, c->nmheap))
 		return;
 	if (c->mheap[b].alloc_objects + 1 > (uint64_t)INT64_MAX / len)
 		return;
+	if ((size_t)b == c->nmheap - 1 && c->mheap[b].alloc_objects == 0)
+		c->minuse[b] = 0;                 /* a new bucket */
 	c->mheap[b].alloc_objects++;
-	c->regions[c->nregions++] = (struct region){ start, start + len, (uint32_t)b };
+	c->minuse[b] += len;
+	c->regions[c->nregions++] = (struct region){ start, start + len, ++c->nmaps, (uint32_t)b };
 }
 
 /* x86-64 system call numbers (as in attach.bpf.c). */
@@ -687,6 +721,7 @@ void mp_collect_free(struct mp_collect *c)
 	free(c->fds);
 	free(c->thr);
 	free(c->mheap);
+	free(c->minuse);
 	free(c->regions);
 	free(c->exe);
 	free(c->last_res);
@@ -980,6 +1015,11 @@ fail:
 	mp_snap_free(h);
 	mp_snap_free(m);
 	return r;
+}
+
+const uint64_t *mp_collect_map_inuse(const struct mp_collect *c)
+{
+	return c->minuse;
 }
 
 char *mp_collect_note(const struct mp_collect *c)

@@ -51,6 +51,11 @@ void mp_collect_stop(struct mp_collect *c);
 int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *counters, int exited,
 		      struct mp_snap **ret_heap, struct mp_snap **ret_maps);
 
+/* The in-use bytes of each heap record of the mappings snapshot
+ * (*ret_maps), in its order: what of each region is still mapped (for
+ * mp_converter_set_inuse_bytes).  Valid until mp_collect_free. */
+const uint64_t *mp_collect_map_inuse(const struct mp_collect *c);
+
 /* One-line summary of what the in-use figures mean, for the profiles'
  * comments (malloc'd). */
 char *mp_collect_note(const struct mp_collect *c);

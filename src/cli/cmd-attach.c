@@ -252,10 +252,12 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 			free(err);
 			err = NULL;
 			r = mp_converter_new(maps, 0, &mcv);
+			if (r == 0 && maps->nheap)
+				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)
 				r = mp_converter_add_comment(mcv, "memprof attach: mappings made since attach "
-								  "(mmap, mremap, brk growth); a region counts "
-								  "in use until all of it is unmapped");
+								  "(mmap, mremap, brk growth); in use: what "
+								  "is still mapped");
 			if (r < 0 || !out || mp_converter_write(mcv, MP_PROFILE_HEAP, out, &err) < 0) {
 				fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the mmap profile");
 				status = 1;

@@ -243,8 +243,10 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 	return r;
 }
 
+/* inuse_bytes: NULL, or each record's in-use bytes (mp_converter_set_inuse_bytes). */
 static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-		       struct mp_symbolizer *sym, const struct mapstat *st)
+		       struct mp_symbolizer *sym, const struct mapstat *st,
+		       const uint64_t *inuse_bytes)
 {
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
 	struct mp_pprof_line *lines = NULL;
@@ -259,6 +261,8 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 		if (!record_values(h, snap->header.rate, v))
 			continue;
+		if (inuse_bytes)
+			v[3] = inuse_bytes[i] > INT64_MAX ? INT64_MAX : (int64_t)inuse_bytes[i];
 		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
 		if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
@@ -354,7 +358,13 @@ struct mp_converter {
 	struct mapstat *st;
 	char **comments;            /* mp_converter_add_comment */
 	size_t ncomments;
+	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
 };
+
+void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_bytes)
+{
+	c->inuse_bytes = c->snap->header.rate <= 1 ? inuse_bytes : NULL;
+}
 
 int mp_converter_add_comment(struct mp_converter *c, const char *text)
 {
@@ -465,7 +475,7 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
 	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)
 	    : kind == MP_PROFILE_TIMERS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_TIMER)
-					 : add_samples(b, snap, c->sym, c->st);
+					 : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;

@@ -284,11 +284,83 @@ static void test_collect(void)
 	mp_collect_free(c);
 }
 
+/* The mapping profile's accounting: a region partly unmapped (its end,
+ * then its middle: two pieces), one mapped over by MAP_FIXED, brk growth
+ * and shrinking. */
+static void sys(struct mp_collect *c, uint32_t nr, uint64_t ret, uint64_t a0, uint64_t a1,
+		uint64_t a2)
+{
+	struct mp_bpf_ev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL;
+	ev.tid = 7;
+	ev.fn = nr;
+	ev.a = ret;
+	ev.args[0] = a0;
+	ev.args[1] = a1;
+	ev.args[2] = a2;
+	mp_collect_event(c, &ev, NULL);
+}
+
+static void test_maps(void)
+{
+	const uint64_t A = 0x200000000000ull, B = 0x300000000000ull, MiB = 1 << 20;
+	struct mp_collect *c = NULL;
+	struct mp_snap *h = NULL, *m = NULL;
+
+	CHECK_INT(mp_collect_new(getpid(), 1, 64, &c), 0);
+	if (!c)
+		return;
+	sys(c, 9, A, 0, MiB, 0);                    /* mmap 1 MiB at A */
+	sys(c, 11, 0, A + MiB - 65536, 65536, 0);   /* its last 64 KiB */
+	sys(c, 11, 0, A + 40960, 4096, 0);          /* a page in its middle */
+	sys(c, 9, B, 0, 5000, 0);                   /* 5000 bytes: 2 pages at B */
+	sys(c, 9, B + 4096, B + 4096, 4096, 0);     /* MAP_FIXED over B's second page */
+	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
+	if (m) {
+		const uint64_t *inuse = mp_collect_map_inuse(c);
+		uint64_t objs = 0, freed = 0, bytes = 0, alloc_bytes = 0;
+
+		for (size_t i = 0; i < m->nheap; i++) {
+			objs += m->heap[i].alloc_objects;
+			freed += m->heap[i].free_objects;
+			alloc_bytes += m->heap[i].alloc_objects * m->heap[i].size;
+			bytes += inuse[i];
+		}
+		CHECK_U64(objs, 3);
+		CHECK_U64(freed, 0);                /* all three partly mapped */
+		CHECK_U64(alloc_bytes, MiB + 8192 + 4096);
+		CHECK_U64(bytes, MiB - 65536 - 4096 + 8192);
+	}
+	mp_snap_free(h);
+	mp_snap_free(m);
+	h = m = NULL;
+	sys(c, 11, 0, A, MiB, 0);                   /* both pieces of A */
+	sys(c, 11, 0, B, 4096, 0);                  /* B's first page: B is gone */
+	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
+	if (m) {
+		const uint64_t *inuse = mp_collect_map_inuse(c);
+		uint64_t freed = 0, bytes = 0;
+
+		for (size_t i = 0; i < m->nheap; i++) {
+			freed += m->heap[i].free_objects;
+			bytes += inuse[i];
+		}
+		CHECK_U64(freed, 2);
+		CHECK_U64(bytes, 4096);             /* the MAP_FIXED page */
+	}
+	mp_snap_free(h);
+	mp_snap_free(m);
+	mp_collect_free(c);
+}
+
 int main(void)
 {
 	test_sites();
 	test_libc_probes();
 	test_walk_self();
 	test_collect();
+	test_maps();
 	return tap_done();
 }
