@@ -178,6 +178,8 @@ struct mp_collect {
 	struct thr *thr;
 	size_t nthr, cap_thr;
 	uint64_t forks, ended_threads;
+	int *children;                 /* pids of the processes it forked */
+	size_t nchildren, cap_children;
 	/* mappings */
 	struct mp_keymap map_bucket_ids;
 	struct mp_snap_heap_rec *mheap;
@@ -597,6 +599,8 @@ static void on_syscall(struct mp_collect *c, const struct mp_bpf_ev *ev, const u
 				c->thr[c->nthr++] = (struct thr){ .tid = ret, .stack_id = id };
 		} else {
 			c->forks++;
+			if (GROW(c->children, c->cap_children, c->nchildren + 1))
+				c->children[c->nchildren++] = (int)ret;
 		}
 		break;
 	default:
@@ -720,6 +724,7 @@ void mp_collect_free(struct mp_collect *c)
 	free(c->pend);
 	free(c->fds);
 	free(c->thr);
+	free(c->children);
 	free(c->mheap);
 	free(c->minuse);
 	free(c->regions);
@@ -1017,18 +1022,25 @@ fail:
 	return r;
 }
 
+const int *mp_collect_children(const struct mp_collect *c, size_t *ret_n)
+{
+	*ret_n = c->nchildren;
+	return c->children;
+}
+
 const uint64_t *mp_collect_map_inuse(const struct mp_collect *c)
 {
 	return c->minuse;
 }
 
-char *mp_collect_note(const struct mp_collect *c)
+char *mp_collect_note(const struct mp_collect *c, bool other_root)
 {
 	char *s = NULL;
 
 	if (asprintf(&s, "memprof attach: counts cover allocations made since attach; blocks "
 		     "allocated before it are unknown (RSS %" PRIu64 " KiB at attach, %" PRIu64
-		     " KiB at detach)", c->rss_start / 1024, c->rss_end / 1024) < 0)
+		     " KiB at detach)%s", c->rss_start / 1024, c->rss_end / 1024,
+		     other_root ? "; files named as in the process's own root (a container)" : "") < 0)
 		return NULL;
 	return s;
 }

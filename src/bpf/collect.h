@@ -17,6 +17,7 @@
 #ifndef MP_BPF_COLLECT_H
 #define MP_BPF_COLLECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bpf/attach.h"
@@ -56,8 +57,13 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *counte
  * mp_converter_set_inuse_bytes).  Valid until mp_collect_free. */
 const uint64_t *mp_collect_map_inuse(const struct mp_collect *c);
 
+/* The processes it forked during the attach (pids, in order; not
+ * profiled).  Valid until mp_collect_free. */
+const int *mp_collect_children(const struct mp_collect *c, size_t *ret_n);
+
 /* One-line summary of what the in-use figures mean, for the profiles'
- * comments (malloc'd). */
-char *mp_collect_note(const struct mp_collect *c);
+ * comments (malloc'd); `other_root`: the process sees another file system
+ * than memprof (its file names are its own). */
+char *mp_collect_note(const struct mp_collect *c, bool other_root);
 
 #endif

@@ -24,6 +24,7 @@ struct centry {
 
 struct file {
 	char *path;
+	char *opened;              /* the name it was opened by (a /proc one) */
 	struct mp_elfmod *elf;
 	uint64_t wrap_lo[MAX_WRAPPERS], wrap_hi[MAX_WRAPPERS];
 	size_t nwrap;
@@ -129,14 +130,19 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 	for (size_t i = 0; i < u->nfiles; i++)
 		if (strcmp(u->files[i].path, path) == 0)
 			return u->files[i].elf;
-	/* Through the process's root (containers), else its map_files entry
-	 * (a file deleted or replaced since it was mapped). */
-	snprintf(proc, sizeof(proc), "/proc/%d/root%s", u->pid, path);
+	/* The very file mapped, through the process's map_files entry (also
+	 * a file deleted or replaced since, or one in a container whose name
+	 * means nothing here); else its name under the process's root (no
+	 * CAP_SYS_ADMIN for map_files); else its name. */
+	snprintf(proc, sizeof(proc), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start,
+		 end);
 	if (mp_elfmod_open(proc, &m) < 0) {
-		snprintf(proc, sizeof(proc), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid,
-			 start, end);
-		if (mp_elfmod_open(proc, &m) < 0)
-			m = NULL;
+		snprintf(proc, sizeof(proc), "/proc/%d/root%s", u->pid, path);
+		if (mp_elfmod_open(proc, &m) < 0) {
+			snprintf(proc, sizeof(proc), "%s", path);
+			if (mp_elfmod_open(proc, &m) < 0)
+				m = NULL;
+		}
 	}
 	nf = realloc(u->files, (u->nfiles + 1) * sizeof(*u->files));
 	if (!nf) {
@@ -151,6 +157,7 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 		return NULL;
 	}
 	u->files[u->nfiles].elf = m;
+	u->files[u->nfiles].opened = m ? strdup(proc) : NULL;
 	find_wrappers(&u->files[u->nfiles++]);
 	return m;
 }
@@ -277,6 +284,7 @@ void mp_runwind_free(struct mp_runwind *u)
 		free((char *)u->mods[i].path);
 	for (size_t i = 0; i < u->nfiles; i++) {
 		free(u->files[i].path);
+		free(u->files[i].opened);
 		mp_elfmod_free(u->files[i].elf);
 	}
 	free(u->files);
@@ -410,6 +418,14 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 		first = false;
 	}
 	return n;
+}
+
+const char *mp_runwind_opened(const struct mp_runwind *u, const struct mp_rmodule *m)
+{
+	for (size_t i = 0; m->elf && i < u->nfiles; i++)
+		if (u->files[i].elf == m->elf)
+			return u->files[i].opened;
+	return NULL;
 }
 
 bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc)

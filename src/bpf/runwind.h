@@ -10,8 +10,9 @@
  * (sample/fastunwind.c) rather than in it: that one reads its own memory
  * and must stay small and fast.
  *
- * Modules are found in the text of /proc/PID/maps and read through
- * /proc/PID/root (so a process in a container works), or its map_files.
+ * Modules are found in the text of /proc/PID/maps and read through the
+ * process's /proc map_files (the very file mapped, whatever namespace or
+ * root it lives in), else /proc/PID/root, else their names.
  */
 #ifndef MP_BPF_RUNWIND_H
 #define MP_BPF_RUNWIND_H
@@ -57,6 +58,10 @@ const struct mp_rmodule *mp_runwind_find(struct mp_runwind *u, uint64_t pc);
  */
 uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
 			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max);
+
+/* The name a module's file was opened by (a /proc/PID/map_files entry
+ * while the process lives, ...), for probing it; NULL when not opened. */
+const char *mp_runwind_opened(const struct mp_runwind *u, const struct mp_rmodule *m);
 
 /* Whether code address `pc` (a return address minus one) is in one of
  * the allocation wrappers whose frames `memprof run` never sees (C++'s

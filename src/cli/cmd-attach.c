@@ -30,6 +30,7 @@
 #include "bpf/elfmod.h"
 #include "bpf/runwind.h"
 #include "bpf/sites.h"
+#include "cli/attach-sym.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/snapshot-read.h"
@@ -135,6 +136,7 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		const struct mp_rmodule *m = mp_runwind_module(uw, i);
 		struct mp_probe p[MP_MAX_PROBES];
 		char path[PATH_MAX + 64];
+		const char *opened;
 		bool seen = false;
 		char *err = NULL;
 		size_t n;
@@ -161,7 +163,10 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 					"the kernel single-steps ('%s'): its calls will be slower\n",
 					p[k].name, m->path, p[k].site.insn);
 		}
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+		/* The file as the process sees it (map_files, or under its
+		 * root), the very inode the kernel puts the probes in. */
+		opened = mp_runwind_opened(uw, m);
+		snprintf(path, sizeof(path), "%s", opened ? opened : m->path);
 		if (mp_bpf_attach_probes(b, path, p, n, &err) < 0) {
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot attach");
 			free(err);
@@ -204,9 +209,26 @@ static bool process_gone(int pid)
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
-static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k, bool exited,
-			  const char *heap_out, bool resources, bool quiet)
+/* Children are not profiled: say which there were, so that the user can
+ * attach to one that lives on. */
+static void report_children(struct mp_collect *c, int pid, bool quiet)
 {
+	size_t n;
+	const int *kids = mp_collect_children(c, &n);
+
+	if (!n || quiet)
+		return;
+	fprintf(stderr, "memprof: process %d forked %zu %s during attach, not profiled "
+		"(attach to each with -p):", pid, n, n == 1 ? "child" : "children");
+	for (size_t i = 0; i < n && i < 20; i++)
+		fprintf(stderr, " %d", kids[i]);
+	fputs(n > 20 ? " ...\n" : "\n", stderr);
+}
+
+static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k, bool exited,
+			  struct mp_attach_sym *as, const char *heap_out, bool resources, bool quiet)
+{
+	struct mp_symbolizer *sym;
 	struct mp_snap *heap = NULL, *maps = NULL;
 	struct mp_converter *cv = NULL, *mcv = NULL;
 	char *note = NULL, *err = NULL;
@@ -217,8 +239,9 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 		fprintf(stderr, "memprof: cannot build the profile: %s\n", strerror(-r));
 		return 1;
 	}
-	note = mp_collect_note(c);
-	r = mp_converter_new(heap, 0, &cv);
+	note = mp_collect_note(c, mp_attach_sym_other_root(as));
+	sym = mp_attach_sym_finish(as, heap->maps, heap->maps_len);
+	r = mp_converter_new_with(heap, 0, sym, &cv);
 	if (r == 0 && note)
 		r = mp_converter_add_comment(cv, note);
 	if (r == 0)
@@ -251,7 +274,7 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 
 			free(err);
 			err = NULL;
-			r = mp_converter_new(maps, 0, &mcv);
+			r = mp_converter_new_with(maps, 0, sym, &mcv);
 			if (r == 0 && maps->nheap)
 				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)
@@ -282,6 +305,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		.empty_probes = s->empty_probes,
 	};
 	struct mp_collect *c = NULL;
+	struct mp_attach_sym *as = NULL;
 	struct mp_elfmod *exe = NULL;
 	struct mp_bpf *b = NULL;
 	struct mp_bpf_counters k = { 0 };
@@ -345,6 +369,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		return 1;
 	}
 	mp_bpf_enable(b, true);
+	as = mp_attach_sym_start(s->pid);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -389,12 +414,14 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		fprintf(stderr, "memprof: %" PRIu64 " events, %llu allocator calls, %llu sampled, "
 			"%llu lost\n", l.events, (unsigned long long)k.calls,
 			(unsigned long long)k.sampled, (unsigned long long)k.lost);
+	report_children(c, s->pid, s->quiet);
 	if (k.lost && !s->quiet)
 		fprintf(stderr, "memprof: warning: %llu events were lost (the ring buffer was full); "
 			"the profile misses them\n", (unsigned long long)k.lost);
-	if (write_profiles(c, &k, exited, heap_out, s->resources, s->quiet) != 0)
+	if (write_profiles(c, &k, exited, as, heap_out, s->resources, s->quiet) != 0)
 		status = 1;
 	mp_bpf_free(b);
+	mp_attach_sym_free(as);
 	mp_collect_free(c);
 	return status ? status : exited ? 1 : 0;
 }

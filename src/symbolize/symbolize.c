@@ -31,6 +31,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
@@ -150,11 +151,39 @@ static void hex(const unsigned char *b, int n, char *out)
 	out[2 * n] = 0;
 }
 
+/* Open the file of entry e: as process `pid` sees it when pid > 0 (the
+ * very file it mapped, through its /proc map_files entry; else its name
+ * under the process's root), else by its name. */
+static int open_mapped(const struct mp_maps_entry *e, int pid)
+{
+	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
+	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	char *path = NULL;
+	int fd;
+
+	if (pid > 0) {
+		if (asprintf(&path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, e->start,
+			     e->end) >= 0) {
+			fd = open(path, flags);
+			free(path);
+			if (fd >= 0)
+				return fd;
+		}
+		if (asprintf(&path, "/proc/%d/root%s", pid, e->path) >= 0) {
+			fd = open(path, flags);
+			free(path);
+			if (fd >= 0)
+				return fd;
+		}
+	}
+	return open(e->path, flags);
+}
+
 /*
  * Open the file behind an executable mapping and report it to a Dwfl of its
  * own.  Any failure leaves the mapping without ELF (address-only results).
  */
-static void load(struct mapping *m, const struct mp_maps_entry *e)
+static void load(struct mapping *m, const struct mp_maps_entry *e, int pid)
 {
 	const unsigned char *bits;
 	GElf_Addr vaddr;
@@ -164,8 +193,7 @@ static void load(struct mapping *m, const struct mp_maps_entry *e)
 
 	if (e->deleted || e->path[0] != '/')
 		return;         /* gone, or [vdso], [vsyscall], ... */
-	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = open_mapped(e, pid);
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -184,6 +212,8 @@ static void load(struct mapping *m, const struct mp_maps_entry *e)
 	if (!m->dwfl)
 		goto fail;
 	dwfl_report_begin(m->dwfl);
+	/* Separate debug files are looked for by build ID, and by the name
+	 * the process gives its file. */
 	m->mod = dwfl_report_elf(m->dwfl, e->path, e->path, fd, bias, true);
 	dwfl_report_end(m->dwfl, NULL, NULL);
 	if (!m->mod) {
@@ -241,6 +271,12 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
 {
+	return mp_symbolizer_new_proc(maps, len, flags, 0, donor, ret);
+}
+
+int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
+{
 	struct mp_maps_entry *e = NULL, **x = NULL;
 	struct mp_symbolizer *s;
 	size_t n = 0, nx = 0;
@@ -292,7 +328,7 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 				m->borrowed_cus = true;
 			}
 		} else if (!(flags & MP_SYM_F_NO_FILES)) {
-			load(m, x[i]);
+			load(m, x[i], pid);
 		}
 		m->path = x[i]->path;       /* taken over */
 		x[i]->path = NULL;

@@ -34,6 +34,7 @@ class Target:
     """t-attach running on its own; stop() ends it and returns (stdout, status)."""
 
     def __init__(self, path, args=()):
+        # path: the program, or a wrapper that execs it (chroot): same pid
         self.p = subprocess.Popen([path] + list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stderr.readline()
@@ -131,6 +132,47 @@ def check_family(t, memprof, t_family, d):
     sa, sr = stack_set(heap, 'round_once'), stack_set(runheap, 'round_once')
     t.eq(sorted(sa ^ sr), [], 'attach and run record the same stacks (names, to main) and '
          'sizes for every call site (%d stacks)' % len(sa))
+
+
+CONTAINER = r"""set -e
+mount -t tmpfs memprof-test "$1"
+mkdir -p "$1/app"
+cp "$2" "$1/app/"
+for lib in $(ldd "$2" | grep -o '/[^ ]*'); do
+    mkdir -p "$1$(dirname "$lib")"
+    cp "$lib" "$1$lib"
+done
+exec chroot "$1" "/app/$(basename "$2")"
+"""
+
+
+def check_container(t, memprof, t_attach, d):
+    """A process in a container of sorts: its own mount namespace, a tmpfs
+    only it sees holding its program and copies of its libraries, chrooted
+    there.  memprof sees none of its files by name: it probes, unwinds and
+    symbolizes through /proc."""
+    mnt = os.path.join(d, 'mnt')
+    os.makedirs(mnt)
+    with open(os.path.join(d, 'container.sh'), 'w') as f:
+        f.write(CONTAINER)
+    tg = Target('unshare', ['--mount', '--propagation', 'private', 'sh',
+                            os.path.join(d, 'container.sh'), mnt, t_attach])
+    heap = os.path.join(d, 'root.heap.pb.gz')
+    r = run([memprof, 'attach', '-q', '-p', str(tg.pid), '--duration', '1', '--rate', '1',
+             '-o', heap])
+    out, status = tg.stop()
+    t.eq((r.returncode, r.stderr, status), (0, '', 0), 'target in a mount namespace and '
+         'chroot of its own: attach exits 0, the target too')
+    stacks = leaf_stacks(heap) if os.path.exists(heap) else []
+    st3 = [s for s, v, _ in stacks if s and s[0] == 'three']
+    t.ok(st3 and all(s[:4] == ['three', 'round_once', 'main', '__libc_start_call_main']
+                     for s in st3),
+         'containerized target: stacks named from its own program and libc (files '
+         'memprof cannot see by name)', st3[:1])
+    raw = subprocess.run(['go', 'tool', 'pprof', '-raw', heap], capture_output=True, text=True,
+                         env=pprof_raw.go_env()).stdout
+    t.ok(os.path.join(mnt, 'app', os.path.basename(t_attach)) in raw and 'own root' in raw,
+         'containerized target: its files named as it names them, the comment says so')
 
 
 def skip_reason(memprof, t_attach):
@@ -258,6 +300,7 @@ def main():
              'rate 16K: three/one alloc_space within 15%% of 3 (%d/%d)' % (three, one))
 
         check_family(t, memprof, t_family, d)
+        check_container(t, memprof, t_attach, d)
 
         # The target exits during attach: what was collected is written.
         tg = Target(t_attach)
