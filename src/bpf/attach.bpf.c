@@ -48,7 +48,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* The kernel's types, as far as we read them (CO-RE relocates the fields). */
 struct pt_regs {
-	unsigned long bp, ax, dx, si, di, r10, r8, orig_ax, ip, sp;
+	unsigned long r15, r14, r13, r12, bp, bx, ax, dx, si, di, r10, r8, orig_ax, ip, sp;
 } __attribute__((preserve_access_index));
 
 struct vm_area_struct {
@@ -206,12 +206,12 @@ static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, voi
  * on this CPU (a preempted probe) or an unreadable stack gives an event
  * without stack bytes. */
 static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const __u64 *args,
-					    __u64 ip, __u64 sp, __u64 bp)
+					    const struct mp_bpf_regs *r)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
 	struct mp_bpf_ev small = {};
-	__u64 end = 0, len;
+	__u64 end = 0, len, sp = r->sp;
 
 	if (!s)
 		return;
@@ -221,9 +221,7 @@ static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const
 		small.tid = (__u32)bpf_get_current_pid_tgid();
 		small.fn = fn;
 		small.a = a;
-		small.ip = ip;
-		small.sp = sp;
-		small.bp = bp;
+		small.regs = *r;
 		small.time_ns = bpf_ktime_get_ns();
 		if (args) {
 			small.args[0] = args[0];
@@ -239,9 +237,7 @@ static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const
 	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	s->ev.fn = fn;
 	s->ev.a = a;
-	s->ev.ip = ip;
-	s->ev.sp = sp;
-	s->ev.bp = bp;
+	s->ev.regs = *r;
 	s->ev.time_ns = bpf_ktime_get_ns();
 	s->ev.args[0] = args ? args[0] : 0;
 	s->ev.args[1] = args ? args[1] : 0;
@@ -390,8 +386,13 @@ static __always_inline int start_sample(struct pt_regs *ctx, __u32 fn, __u64 siz
 {
 	__u64 *sc = bpf_session_cookie();
 
+	struct mp_bpf_regs r = {
+		.ip = ctx->ip, .sp = ctx->sp, .bp = ctx->bp, .bx = ctx->bx,
+		.r12 = ctx->r12, .r13 = ctx->r13, .r14 = ctx->r14, .r15 = ctx->r15,
+	};
+
 	count(&counters.sampled);
-	emit_with_stack(MP_EV_ALLOC, fn, size, 0, ctx->ip, ctx->sp, ctx->bp);
+	emit_with_stack(MP_EV_ALLOC, fn, size, 0, &r);
 	if (sc)
 		*sc = SC_SAMPLED | keep;
 	return 0;                         /* run the return program */
@@ -749,10 +750,16 @@ int sys_exit(struct raw_tp_args *ctx)
 			args[0] = flags;
 		}
 	}
-	if (stack)
-		emit_with_stack(MP_EV_SYSCALL, nr, (__u64)ret, args, BPF_CORE_READ(regs, ip),
-				BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp));
-	else {
+	if (stack) {
+		struct mp_bpf_regs r = {
+			.ip = BPF_CORE_READ(regs, ip), .sp = BPF_CORE_READ(regs, sp),
+			.bp = BPF_CORE_READ(regs, bp), .bx = BPF_CORE_READ(regs, bx),
+			.r12 = BPF_CORE_READ(regs, r12), .r13 = BPF_CORE_READ(regs, r13),
+			.r14 = BPF_CORE_READ(regs, r14), .r15 = BPF_CORE_READ(regs, r15),
+		};
+
+		emit_with_stack(MP_EV_SYSCALL, nr, (__u64)ret, args, &r);
+	} else {
 		struct mp_bpf_ev e = {};
 
 		e.type = MP_EV_SYSCALL;

@@ -57,6 +57,13 @@ enum mp_bpf_fn {
 #define MP_COOKIE_OUTER(c) ((unsigned)(((c) >> 8) & 1))
 #define MP_COOKIE_RA_OFF(c) ((unsigned)(((c) >> 16) & 0xffff))
 
+/* User registers where a stack was taken: what unwinding it needs (the
+ * instruction and stack pointers, and the callee-saved registers, which
+ * call frame information may name a frame's address by). */
+struct mp_bpf_regs {
+	unsigned long long ip, sp, bp, bx, r12, r13, r14, r15;
+};
+
 struct mp_bpf_ev {
 	unsigned int type;          /* enum mp_bpf_ev_type */
 	unsigned int tid;
@@ -64,7 +71,7 @@ struct mp_bpf_ev {
 	unsigned int stack_len;     /* stack bytes following this header */
 	unsigned long long a;       /* ALLOC: size; DONE/FREE: ptr; SYSCALL: return value */
 	unsigned long long args[4]; /* SYSCALL: its first arguments (or what they point to) */
-	unsigned long long ip, sp, bp;   /* user registers where the stack was taken */
+	struct mp_bpf_regs regs;    /* where the stack was taken */
 	unsigned long long time_ns; /* bpf_ktime_get_ns */
 	/* then stack_len bytes: the user stack from sp up */
 };

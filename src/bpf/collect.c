@@ -289,9 +289,9 @@ static uint32_t event_stack(struct mp_collect *c, const struct mp_bpf_ev *ev, co
 		c->stackless++;
 		return intern_stack(c, pcs, 0);
 	}
-	n = mp_runwind_walk(c->uw, ev->ip, ev->sp, ev->bp, stack, ev->stack_len, pcs, cap);
+	n = mp_runwind_walk(c->uw, &ev->regs, stack, ev->stack_len, pcs, cap);
 	if (skip_libc) {
-		if (in_libc(mp_runwind_find(c->uw, ev->ip)))
+		if (in_libc(mp_runwind_find(c->uw, ev->regs.ip)))
 			while (first < n && in_libc(mp_runwind_find(c->uw, pcs[first] - 1)))
 				first++;
 	} else {
@@ -983,7 +983,7 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 		      struct mp_snap **ret_heap, struct mp_snap **ret_maps)
 {
 	struct mp_snap *h = NULL, *m = NULL;
-	uint64_t walks, cfi, fp;
+	struct mp_runwind_stats ws;
 	int r;
 
 	(void)exited;
@@ -998,7 +998,7 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 	if (r < 0)
 		goto fail;
 	h->has_res = h->nres > 0;
-	mp_runwind_stats(c->uw, &walks, &cfi, &fp);
+	mp_runwind_stats(c->uw, &ws);
 	r = add_stat(h, "AttachRSSBefore", c->rss_start);
 	r = r ? r : add_stat(h, "AttachRSSAfter", c->rss_end);
 	r = r ? r : add_stat(h, "AttachCalls", k ? k->calls : 0);
@@ -1007,8 +1007,10 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 	r = r ? r : add_stat(h, "AttachLostEvents", k ? k->lost : 0);
 	r = r ? r : add_stat(h, "AttachUntracked", k ? k->live_full : 0);
 	r = r ? r : add_stat(h, "AttachStackless", c->stackless);
-	r = r ? r : add_stat(h, "AttachFramesCFI", cfi);
-	r = r ? r : add_stat(h, "AttachFramesFP", fp);
+	r = r ? r : add_stat(h, "AttachFramesCFI", ws.cfi_frames);
+	r = r ? r : add_stat(h, "AttachFramesFP", ws.fp_frames);
+	r = r ? r : add_stat(h, "AttachWalksElfutils", ws.dw_walks);
+	r = r ? r : add_stat(h, "AttachFramesElfutils", ws.dw_frames);
 	r = r ? r : add_stat(h, "AttachForks", c->forks);
 	r = r ? r : add_stat(h, "AttachThreadsEnded", c->ended_threads);
 	if (r < 0)

@@ -7,9 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bpf/dwunwind.h"
 #include "bpf/elfmod.h"
 #include "bpf/runwind.h"
 #include "sample/cfi.h"
+
+/* The deepest walk elfutils is asked for. */
+#define MAX_WALK 512
 
 /* Rules by runtime pc, cached: computing one runs the CIE and FDE programs. */
 #define CACHE_BITS 16
@@ -40,7 +44,9 @@ struct mp_runwind {
 	size_t nfiles;
 	struct centry *cache;
 	uint64_t last_reload_ns;
-	uint64_t walks, cfi_frames, fp_frames;
+	uint64_t walks, cfi_frames, fp_frames, dw_walks, dw_frames;
+	struct mp_dwunwind *dw;    /* elfutils, for what cfi.c refuses (lazily) */
+	bool dw_stale;             /* its modules are not the maps' */
 };
 
 static uint64_t now_ns(void)
@@ -251,6 +257,7 @@ int mp_runwind_reload(struct mp_runwind *u)
 	u->maps_len = len;
 	u->last_reload_ns = now_ns();
 	memset(u->cache, 0, sizeof(*u->cache) << CACHE_BITS);
+	u->dw_stale = true;
 	return parse_maps(u);
 }
 
@@ -291,6 +298,7 @@ void mp_runwind_free(struct mp_runwind *u)
 	free(u->mods);
 	free(u->maps);
 	free(u->cache);
+	mp_dwunwind_free(u->dw);
 	free(u);
 }
 
@@ -367,14 +375,16 @@ static bool read_word(uint64_t base, const uint8_t *stack, size_t len, uint64_t 
 	return true;
 }
 
-uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
-			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max)
+/* Our own walk: CFI rules of RSP or RBP plus an offset (sample/cfi.c).
+ * *ret_refused: a frame had a rule it could not take. */
+static uint32_t cfi_walk(struct mp_runwind *u, const struct mp_bpf_regs *r, const uint8_t *stack,
+			 size_t len, uint64_t *pcs, uint32_t max, bool *ret_refused)
 {
-	uint64_t base = sp, pc = ip;
+	uint64_t base = r->sp, pc = r->ip, sp = r->sp, bp = r->bp;
 	uint32_t n = 0;
 	bool first = true;
 
-	u->walks++;
+	*ret_refused = false;
 	while (n < max) {
 		const struct mp_rmodule *m = mp_runwind_find(u, pc);
 		uint64_t rule, cfa, ra;
@@ -400,9 +410,12 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 			cfa = sp + 8;
 			u->fp_frames++;
 		} else {
-			/* No rule: the frame pointer chain, if RBP points into the stack. */
+			/* A rule we cannot take (or none): the frame pointer
+			 * chain, if RBP points into the stack; elfutils gets a
+			 * go at the whole stack afterwards. */
 			uint64_t nbp;
 
+			*ret_refused = true;
 			if (bp < sp || (bp & 7) || !read_word(base, stack, len, bp + 8, &ra) ||
 			    !read_word(base, stack, len, bp, &nbp))
 				break;
@@ -418,6 +431,54 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 		first = false;
 	}
 	return n;
+}
+
+/* The modules for elfutils, once per set of maps. */
+static struct mp_dwunwind *dw_ready(struct mp_runwind *u)
+{
+	if (!u->dw) {
+		u->dw = mp_dwunwind_new();
+		u->dw_stale = true;
+	}
+	if (u->dw && u->dw_stale) {
+		mp_dwunwind_reset(u->dw);
+		for (size_t i = 0; i < u->nmods; i++) {
+			const struct mp_rmodule *m = &u->mods[i];
+			const char *opened = mp_runwind_opened(u, m);
+			bool seen = false;
+
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = u->mods[k].elf == m->elf;
+			if (m->elf && opened && !seen)
+				(void)mp_dwunwind_add(u->dw, m->path, opened, m->bias);
+		}
+		u->dw_stale = false;
+	}
+	return u->dw;
+}
+
+uint32_t mp_runwind_walk(struct mp_runwind *u, const struct mp_bpf_regs *r, const uint8_t *stack,
+			 size_t len, uint64_t *pcs, uint32_t max)
+{
+	uint64_t dpcs[MAX_WALK];
+	struct mp_dwunwind *dw;
+	uint32_t n, dn;
+	bool refused;
+
+	u->walks++;
+	n = cfi_walk(u, r, stack, len, pcs, max, &refused);
+	if (!refused || !(dw = dw_ready(u)))
+		return n;
+	/* A frame our reader refused: elfutils evaluates every rule (CFA
+	 * expressions, other registers) and has the say when it gets at
+	 * least as far. */
+	u->dw_walks++;
+	dn = mp_dwunwind_walk(dw, r, stack, len, dpcs, max < MAX_WALK ? max : MAX_WALK);
+	if (dn < n)
+		return n;
+	memcpy(pcs, dpcs, dn * sizeof(*pcs));
+	u->dw_frames += dn;
+	return dn;
 }
 
 const char *mp_runwind_opened(const struct mp_runwind *u, const struct mp_rmodule *m)
@@ -447,10 +508,11 @@ bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc)
 	return false;
 }
 
-void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
-		      uint64_t *ret_fp)
+void mp_runwind_stats(const struct mp_runwind *u, struct mp_runwind_stats *ret)
 {
-	*ret_walks = u->walks;
-	*ret_cfi = u->cfi_frames;
-	*ret_fp = u->fp_frames;
+	ret->walks = u->walks;
+	ret->cfi_frames = u->cfi_frames;
+	ret->fp_frames = u->fp_frames;
+	ret->dw_walks = u->dw_walks;
+	ret->dw_frames = u->dw_frames;
 }

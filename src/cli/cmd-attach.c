@@ -410,10 +410,15 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 	if (exited)
 		fprintf(stderr, "memprof: process %d exited during attach; writing what was "
 			"collected until then\n", s->pid);
-	if (s->verbose)
+	if (s->verbose) {
+		struct mp_runwind_stats ws;
+
+		mp_runwind_stats(mp_collect_unwinder(c), &ws);
 		fprintf(stderr, "memprof: %" PRIu64 " events, %llu allocator calls, %llu sampled, "
-			"%llu lost\n", l.events, (unsigned long long)k.calls,
-			(unsigned long long)k.sampled, (unsigned long long)k.lost);
+			"%llu lost; %" PRIu64 " stacks unwound, %" PRIu64 " again by elfutils\n",
+			l.events, (unsigned long long)k.calls, (unsigned long long)k.sampled,
+			(unsigned long long)k.lost, ws.walks, ws.dw_walks);
+	}
 	report_children(c, s->pid, s->quiet);
 	if (k.lost && !s->quiet)
 		fprintf(stderr, "memprof: warning: %llu events were lost (the ring buffer was full); "

@@ -136,6 +136,7 @@ __attribute__((no_sanitize("address"), noinline)) static void copy_stack(uint8_t
 
 __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 {
+	struct mp_bpf_regs r;
 	uint64_t sp, bp, ip, end;
 	static uint8_t copy[65536];
 	FILE *f;
@@ -143,6 +144,7 @@ __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 
 	/* Registers as they are here, and a copy of the stack from sp up. */
 	asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
+	r = (struct mp_bpf_regs){ .ip = ip, .sp = sp, .bp = bp };
 	end = 0;
 	f = fopen("/proc/self/maps", "re");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -157,7 +159,7 @@ __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 		end = sp + sizeof(copy);
 	copy_stack(copy, sp, end - sp);
 	want[0] = (uint64_t)__builtin_return_address(0);
-	ngot = mp_runwind_walk(u, ip, sp, bp, copy, end - sp, got, 64);
+	ngot = mp_runwind_walk(u, &r, copy, end - sp, got, 64);
 	asm volatile("" ::: "memory");
 	return ngot;
 }

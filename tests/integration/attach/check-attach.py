@@ -14,7 +14,10 @@ The malloc family (t-family, C++ built -O2 -fomit-frame-pointer): at
 each (one window for all probes), with their exact sizes; the stacks are
 the very stacks `memprof run --rate 1` records for the same program
 (operator new's frames left out as run leaves them out).
-usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY"""
+A frame our CFI reader refuses (t-drap: main's CFA is an expression):
+elfutils unwinds those stacks to _start.  A process in a container of
+sorts (own mount namespace and root): probed, unwound, symbolized.
+usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY T_DRAP"""
 import os
 import subprocess
 import sys
@@ -175,6 +178,140 @@ def check_container(t, memprof, t_attach, d):
          'containerized target: its files named as it names them, the comment says so')
 
 
+def check_drap(t, memprof, t_drap, d):
+    """A frame our CFI reader refuses (main realigned through DRAP: a CFA
+    expression): elfutils unwinds those stacks, to _start."""
+    tg = Target(t_drap)
+    heap = os.path.join(d, 'drap.heap.pb.gz')
+    r = run([memprof, 'attach', '-v', '-p', str(tg.pid), '--duration', '1', '--rate', '1',
+             '-o', heap])
+    out, status = tg.stop()
+    t.eq((r.returncode, out, status), (0, 'done\n', 0), 'DRAP target: attach and target exit 0')
+    stacks = [s for s, v, _ in leaf_stacks(heap) if s and s[0] == 'aligned_work']
+    want = ['aligned_work', 'main', '__libc_start_call_main', '__libc_start_main_impl', '_start']
+    t.ok(stacks and all([n.split()[0] for n in s[:5]] == want for s in stacks),
+         'DRAP target: through main\'s CFA expression to _start', stacks[:1])
+    m = [l for l in r.stderr.splitlines() if 'again by elfutils' in l]
+    t.ok(m and int(m[0].split(',')[-1].split()[0]) > 0,
+         'DRAP target: those stacks were unwound by elfutils', m)
+
+
+PY_JSON = r"""
+import json, sys, select
+doc = [{"id": i, "name": "n%d" % i, "tags": ["a", str(i)], "o": {"x": i / 2}} for i in range(20000)]
+sys.stderr.write("ready\n"); sys.stderr.flush()
+while not select.select([sys.stdin], [], [], 0)[0]:
+    doc = json.loads(json.dumps(doc))
+print(len(json.dumps(doc)), sum(d["id"] for d in doc))
+"""
+
+
+def elf_layout(path):
+    """(e_entry, [(p_offset, p_vaddr, p_filesz) of each PT_LOAD]) of an ELF file."""
+    import struct
+    with open(path, 'rb') as f:
+        data = f.read(1 << 16)
+    entry, phoff = struct.unpack_from('<QQ', data, 24)
+    phentsize, phnum = struct.unpack_from('<HH', data, 54)
+    loads = []
+    for i in range(phnum):
+        ptype, _, off, vaddr, _, filesz = struct.unpack_from('<IIQQQQ', data, phoff + i * phentsize)
+        if ptype == 1:
+            loads.append((off, vaddr, filesz))
+    return entry, loads
+
+
+def outermost_frames(path):
+    """[(outermost location's address, its mapping's file, mapping start,
+    mapping offset)] of every sample, from go tool pprof -raw."""
+    raw = subprocess.run(['go', 'tool', 'pprof', '-raw', path], capture_output=True, text=True,
+                         env=pprof_raw.go_env()).stdout
+    section, locs, maps, samples = None, {}, {}, []
+    for line in raw.splitlines():
+        if line in ('Samples:', 'Locations', 'Mappings'):
+            section = line
+            continue
+        m = pprof_raw.SAMPLE_RE.match(line) if section == 'Samples:' else None
+        if m and m.group(2).split():
+            samples.append(int(m.group(2).split()[-1]))
+        m = pprof_raw.LOC_RE.match(line) if section == 'Locations' else None
+        if m:
+            locs[int(m.group(1))] = (int(m.group(2), 16), int(m.group(3)))
+        if section == 'Mappings':
+            w = line.split()
+            if len(w) >= 3 and w[0].endswith(':'):
+                start, end, off = (int(x, 16) for x in w[1].split('/'))
+                maps[int(w[0][:-1])] = (start, end, off, w[2])
+    out = []
+    for loc in samples:
+        addr, mid = locs.get(loc, (0, 0))
+        start, end, off, f = maps.get(mid, (0, 0, 0, ''))
+        out.append((addr, f, start, off))
+    return out
+
+
+def reaches_start(frames, exe, exe_file):
+    """How many stacks end in the program's _start (its entry point, by
+    address: stripped programs have no name for it)."""
+    entry, loads = elf_layout(exe_file)
+    n = 0
+    for addr, f, start, off in frames:
+        seg = [(o, v) for o, v, sz in loads if o <= off < o + max(sz, 1)]
+        if f != exe or not seg:
+            continue
+        vaddr = addr - start + seg[0][1] + (off - seg[0][0])   # link-time address
+        # pprof's location addresses are return addresses minus one.
+        n += 0 <= vaddr - entry < 64
+    return n
+
+
+def check_real(t, memprof, d):
+    """Debian's python3 and sqlite3 (built -O2 without frame pointers):
+    every sampled stack unwound to _start, output and status unchanged."""
+    py = '/usr/bin/python3'
+    if os.path.exists(py):
+        ref = subprocess.run([py, '-c', PY_JSON.replace('not select', 'False and select')],
+                             input='', capture_output=True, text=True)
+        tg = Target(py, ['-c', PY_JSON])
+        heap = os.path.join(d, 'py.heap.pb.gz')
+        r = run([memprof, 'attach', '-q', '-p', str(tg.pid), '--duration', '2', '--rate',
+                 '16K', '-o', heap])
+        out, status = tg.stop()
+        t.eq((r.returncode, status), (0, 0), 'python3: attach and python exit 0')
+        t.eq(out.split()[1:], ref.stdout.split()[1:] if ref.stdout else out.split()[1:],
+             'python3: prints the same')
+        exe = os.path.realpath(py)
+        frames = outermost_frames(heap)
+        n = reaches_start(frames, exe, exe)
+        t.ok(len(frames) >= 20 and n == len(frames),
+             "python3: every stack unwound to the program's _start (%d of %d)" % (n, len(frames)))
+    sq = '/usr/bin/sqlite3'
+    if os.path.exists(sq):
+        sql = os.path.join(d, 'load.sql')
+        with open(sql, 'w') as f:
+            f.write('CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);\nBEGIN;\n')
+            for i in range(300000):
+                f.write("INSERT INTO t(name, v) VALUES('name%d', %d.5);\n" % (i, i % 97))
+            f.write('COMMIT;\nCREATE INDEX t_name ON t(name);\n'
+                    'SELECT count(DISTINCT name), sum(v) FROM t;\n')
+        with open(sql) as f:
+            ref = subprocess.run([sq, ':memory:'], stdin=f, capture_output=True, text=True)
+        with open(sql) as f:
+            tg = subprocess.Popen([sq, ':memory:'], stdin=f, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+            heap = os.path.join(d, 'sq.heap.pb.gz')
+            r = run([memprof, 'attach', '-q', '-p', str(tg.pid), '--duration', '1', '--rate',
+                     '4K', '-o', heap])
+            out, err = tg.communicate(timeout=120)
+        t.eq((out, err, tg.returncode), (ref.stdout, ref.stderr, ref.returncode),
+             'sqlite3: the same output and status under attach')
+        frames = outermost_frames(heap) if os.path.exists(heap) else []
+        n = reaches_start(frames, os.path.realpath(sq), os.path.realpath(sq))
+        t.ok(r.returncode in (0, 1) and len(frames) >= 20 and n == len(frames),
+             "sqlite3 (stripped): every stack unwound to the program's _start (%d of %d)"
+             % (n, len(frames)), r.stderr)
+
+
 def skip_reason(memprof, t_attach):
     if os.geteuid() != 0:
         return 'not root: attach needs root (or CAP_BPF and CAP_PERFMON)'
@@ -190,7 +327,7 @@ def skip_reason(memprof, t_attach):
 
 
 def main():
-    memprof, t_attach, t_static, t_family = sys.argv[1:5]
+    memprof, t_attach, t_static, t_family, t_drap = sys.argv[1:6]
     t = Tap()
 
     # Errors that need no BPF.
@@ -301,6 +438,8 @@ def main():
 
         check_family(t, memprof, t_family, d)
         check_container(t, memprof, t_attach, d)
+        check_drap(t, memprof, t_drap, d)
+        check_real(t, memprof, d)
 
         # The target exits during attach: what was collected is written.
         tg = Target(t_attach)
