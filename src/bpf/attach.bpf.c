@@ -105,6 +105,7 @@ struct {
  */
 struct thread_state {
 	__s64 left;                   /* bytes before the next sample; 0: no gap drawn yet */
+	__u64 stack_end;              /* where its stack's mapping ends, when last seen */
 	__u64 slot;                   /* where the outer call's return address lies; 0: none */
 	__u64 ra;                     /* and what it was */
 	__u64 sampled;                /* the outer call is sampled: its return clears slot */
@@ -204,9 +205,10 @@ static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, voi
 /* Write an event with the user stack from regs' sp up (to the end of its
  * mapping, at most MP_BPF_STACK_MAX bytes).  A scratch buffer already in use
  * on this CPU (a preempted probe) or an unreadable stack gives an event
- * without stack bytes. */
+ * without stack bytes.  stack_end: the thread's remembered end of its
+ * stack mapping (NULL: none). */
 static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const __u64 *args,
-					    const struct mp_bpf_regs *r)
+					    const struct mp_bpf_regs *r, __u64 *stack_end)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
@@ -243,19 +245,35 @@ static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const
 	s->ev.args[1] = args ? args[1] : 0;
 	s->ev.args[2] = args ? args[2] : 0;
 	s->ev.args[3] = args ? args[3] : 0;
-	bpf_find_vma(bpf_get_current_task_btf(), sp, vma_end_cb, &end, 0);
-	if (end <= sp)
-		end = (sp | 4095) + 1;          /* no mapping found: the page sp is in */
+	/*
+	 * Where the stack's mapping ends.  bpf_find_vma only tries the mmap
+	 * lock, so it fails while another thread maps or unmaps (Python's
+	 * arenas, every large malloc): then the end this thread's stack had
+	 * last time (stacks do not move), else as much as may be read.
+	 */
+	if (bpf_find_vma(bpf_get_current_task_btf(), sp, vma_end_cb, &end, 0) == 0 && end > sp) {
+		if (stack_end)
+			*stack_end = end;
+	} else if (stack_end && *stack_end > sp) {
+		end = *stack_end;
+	} else {
+		end = sp + MP_BPF_STACK_MAX;
+	}
 	len = end - sp;
 	if (len > MP_BPF_STACK_MAX)
 		len = MP_BPF_STACK_MAX;
-	if (bpf_probe_read_user(s->stack, len, (const void *)sp) != 0) {
-		/* Part of it not present: the page sp is in at least. */
-		len = ((sp | 4095) + 1) - sp;
+	/* A page that cannot be read without a fault ends the copy: halve
+	 * it until it reads, down to the page sp is in. */
+	for (int i = 0; i < 4; i++) {
+		if (bpf_probe_read_user(s->stack, len, (const void *)sp) == 0)
+			break;
+		if (i == 3) {
+			len = 0;
+			break;
+		}
+		len = i == 2 ? ((sp | 4095) + 1) - sp : len / 2;
 		if (len > MP_BPF_STACK_MAX)
 			len = MP_BPF_STACK_MAX;
-		if (bpf_probe_read_user(s->stack, len, (const void *)sp) != 0)
-			len = 0;
 	}
 	s->ev.stack_len = (__u32)len;
 	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, 0))
@@ -391,8 +409,10 @@ static __always_inline int start_sample(struct pt_regs *ctx, __u32 fn, __u64 siz
 		.r12 = ctx->r12, .r13 = ctx->r13, .r14 = ctx->r14, .r15 = ctx->r15,
 	};
 
+	struct thread_state *t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+
 	count(&counters.sampled);
-	emit_with_stack(MP_EV_ALLOC, fn, size, 0, &r);
+	emit_with_stack(MP_EV_ALLOC, fn, size, 0, &r, t ? &t->stack_end : 0);
 	if (sc)
 		*sc = SC_SAMPLED | keep;
 	return 0;                         /* run the return program */
@@ -758,7 +778,9 @@ int sys_exit(struct raw_tp_args *ctx)
 			.r14 = BPF_CORE_READ(regs, r14), .r15 = BPF_CORE_READ(regs, r15),
 		};
 
-		emit_with_stack(MP_EV_SYSCALL, nr, (__u64)ret, args, &r);
+		struct thread_state *t = thread_state();
+
+		emit_with_stack(MP_EV_SYSCALL, nr, (__u64)ret, args, &r, t ? &t->stack_end : 0);
 	} else {
 		struct mp_bpf_ev e = {};
 

@@ -17,8 +17,12 @@ the very stacks `memprof run --rate 1` records for the same program
 A frame our CFI reader refuses (t-drap: main's CFA is an expression):
 elfutils unwinds those stacks to _start.  A process in a container of
 sorts (own mount namespace and root): probed, unwound, symbolized.
-usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY T_DRAP"""
+Sampling accuracy (t-rate): on a long run at the default rate the
+estimated alloc_space is within 5% of the truth, N derived from the
+binomial variance so that 5% is 4 standard deviations.
+usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY T_DRAP T_RATE"""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -284,7 +288,8 @@ def check_real(t, memprof, d):
         frames = outermost_frames(heap)
         n = reaches_start(frames, exe, exe)
         t.ok(len(frames) >= 20 and n == len(frames),
-             "python3: every stack unwound to the program's _start (%d of %d)" % (n, len(frames)))
+             "python3: every stack unwound to the program's _start (%d of %d)" % (n, len(frames)),
+             sorted(set(frames))[:5])
     sq = '/usr/bin/sqlite3'
     if os.path.exists(sq):
         sql = os.path.join(d, 'load.sql')
@@ -312,6 +317,45 @@ def check_real(t, memprof, d):
              % (n, len(frames)), r.stderr)
 
 
+def check_accuracy(t, memprof, t_rate, d):
+    """Sampling accuracy on a long run at the default rate: N blocks of
+    16 KiB and N of 48 KiB, all inside the attach.  Whether a block is
+    sampled is a Bernoulli draw with p = 1 - e^(-s/R), independent of the
+    other blocks (the gaps are exponential, so memoryless, and a sample
+    starts a fresh gap); the estimate K s / p of K samples out of N has a
+    relative standard deviation of sqrt((1 - p) / (N p)).  N is chosen so
+    that 4 of those (a 1 in 16,000 chance of failing) fit in 5%."""
+    import math
+    rate = 512 * 1024
+    sizes = {'small': 16384, 'large': 49152}
+    n = max(math.ceil(16 * (1 - p) / (0.05 ** 2 * p))
+            for p in (1 - math.exp(-s / rate) for s in sizes.values()))
+    tg = Target(t_rate, [str(n)])
+    heap = os.path.join(d, 'rate.heap.pb.gz')
+    p = subprocess.Popen([memprof, 'attach', '-p', str(tg.pid), '-o', heap],
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if 'attached to process' in line or 'memprof: ' in line and 'warning' not in line:
+            break
+    tg.p.stdin.write('go\n')
+    tg.p.stdin.flush()
+    done = tg.p.stdout.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=120)[1]
+    out, status = tg.stop()
+    t.eq((p.returncode, done.strip(), status), (0, 'done %d' % n, 0),
+         'accuracy: attach spans %d rounds, both exit 0' % n)
+    space = cum(heap, 'alloc_space')
+    for f, s in sorted(sizes.items()):
+        pr = 1 - math.exp(-s / rate)
+        sd = math.sqrt((1 - pr) / (n * pr))
+        est, truth = space.get(f, 0), n * s
+        t.ok(abs(est / truth - 1) <= 0.05 and 4 * sd <= 0.05,
+             'accuracy at the default rate: %s\'s estimated alloc_space %d is within 5%% of '
+             '%d (%+.2f%%; 4 sd = %.2f%%)' % (f, est, truth, 100 * (est / truth - 1),
+                                                400 * sd))
+
+
 def skip_reason(memprof, t_attach):
     if os.geteuid() != 0:
         return 'not root: attach needs root (or CAP_BPF and CAP_PERFMON)'
@@ -327,7 +371,7 @@ def skip_reason(memprof, t_attach):
 
 
 def main():
-    memprof, t_attach, t_static, t_family, t_drap = sys.argv[1:6]
+    memprof, t_attach, t_static, t_family, t_drap, t_rate = sys.argv[1:7]
     t = Tap()
 
     # Errors that need no BPF.
@@ -440,6 +484,7 @@ def main():
         check_container(t, memprof, t_attach, d)
         check_drap(t, memprof, t_drap, d)
         check_real(t, memprof, d)
+        check_accuracy(t, memprof, t_rate, d)
 
         # The target exits during attach: what was collected is written.
         tg = Target(t_attach)
