@@ -59,18 +59,20 @@ static void usage(FILE *f)
 	      "allocations (malloc family) and see the descriptors, threads and mappings it\n"
 	      "creates, until the duration ends, Ctrl-C, or the process exits; then detach\n"
 	      "(the process runs on unchanged) and write the same profiles as 'memprof run'.\n"
-	      "Needs root (or CAP_BPF and CAP_PERFMON) and Linux 6.12 or later with BTF.\n"
+	      "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE) and Linux 6.12 or\n"
+	      "later with BTF.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -p, --pid PID        the process to profile\n"
-	      "  -d, --duration D     stop after D (e.g. 30s, 5m; default: until Ctrl-C)\n"
-	      "  -r, --rate SIZE      mean bytes between samples (default 512K; 1: every\n"
-	      "                       allocation; 0: no allocation, resources only)\n"
+	      "  -p, --pid PID        the process to profile (all its threads)\n"
+	      "  -d, --duration D     detach after D: seconds, or with a unit (2, 0.5, 30s,\n"
+	      "                       5m; default: at Ctrl-C or when the process exits)\n"
+	      "  -r, --rate SIZE      mean bytes between samples, suffixes K, M, G (default\n"
+	      "                       512K; 1: every allocation; 0: none, resources only)\n"
 	      "      --depth N        at most N frames per stack (1..256, default 64)\n"
 	      "  -o, --output FILE    the heap profile (default: memprof.<pid>.heap.pb.gz);\n"
 	      "                       FILE's .fds, .threads and .mmap profiles beside it\n"
 	      "      --no-resources   do not watch descriptors, threads and mappings\n"
-	      "  -v, --verbose        say where each probe went and libbpf's messages\n"
+	      "  -v, --verbose        say where each probe went, libbpf's messages, counts\n"
 	      "  -q, --quiet          print nothing but errors\n"
 	      "  -h, --help           show this help and exit\n"
 	      "\n"
@@ -474,7 +476,7 @@ int mp_cmd_attach(int argc, char **argv)
 		case 'd':
 			if (mp_parse_duration(optarg, &s.duration_ns) < 0) {
 				fprintf(stderr, "memprof: bad --duration '%s': not a duration "
-					"(e.g. 500ms, 30s, 5m)\n", optarg);
+					"(e.g. 2, 500ms, 30s, 5m)\n", optarg);
 				return 2;
 			}
 			break;
