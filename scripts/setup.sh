@@ -13,6 +13,9 @@ packages=(
 	# tests: sanitizers and libFuzzer, pprof, valgrind, real programs, roff
 	libclang-rt-14-dev llvm golang-go valgrind python3 groff-base
 	sqlite3 libxml2-utils jq
+	# symbolization checks: a detached debug file package (like -dbgsym),
+	# a local debuginfod server
+	libc6-dbg debuginfod
 	# browser checks of the SVG/HTML charts (timeline, flame)
 	chromium chromium-driver
 	# benchmarks and other allocators to compare with

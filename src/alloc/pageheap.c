@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "alloc/ownmem.h"
 #include "alloc/pageheap.h"
+#include "alloc/vmarea.h"
 #include "sample/compiler.h"
 
 struct mp_heap mp_heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -21,25 +21,17 @@ uint64_t mp_heap_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void *reserve(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	mp_ownmem_add(p, bytes);
-	return p;
-}
-
-/* ---- metadata: power-of-two size bins carved from a reserved region ---- */
+/* ---- metadata: power-of-two size bins carved from an area ---- */
 
 #define META_REGION ((size_t)1 << 30)
+#define META_STEP ((size_t)1 << 20)
 #define META_MIN_SHIFT 4
 #define META_NBINS 10                 /* 16 B .. 8 KiB (a thread cache) */
 
 static struct {
 	pthread_mutex_t lock;
-	char *next, *end;
+	struct mp_vm_area area;       /* mapped META_STEP at a time */
+	size_t used;
 	void *bins[META_NBINS];
 } meta = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -66,13 +58,11 @@ void *mp_meta_alloc(size_t bytes)
 		memset(p, 0, sz);
 		return p;
 	}
-	if (!meta.next) {
-		meta.next = reserve(META_REGION);
-		meta.end = meta.next ? meta.next + META_REGION : NULL;
-	}
-	if (meta.next && (size_t)(meta.end - meta.next) >= sz) {
-		p = meta.next;
-		meta.next += sz;   /* fresh pages read as zero */
+	if (!meta.area.base && mp_vm_area_init(&meta.area, META_REGION) < 0)
+		meta.area.base = 0;
+	if (meta.area.base && mp_vm_area_grow(&meta.area, meta.used + sz, META_STEP) == 0) {
+		p = (void *)(meta.area.base + meta.used);
+		meta.used += sz;   /* fresh pages read as zero */
 	}
 	pthread_mutex_unlock(&meta.lock);
 	return p;
@@ -93,33 +83,49 @@ void mp_meta_free(void *p, size_t bytes)
 
 int mp_heap_init(size_t max_bytes)
 {
-	size_t bytes = max_bytes;
-	void *arena = NULL;
-	for (; bytes >= ((size_t)64 << 20); bytes /= 2) {
-		arena = reserve(bytes + MP_PAGE_SIZE);
-		if (arena)
-			break;
-	}
-	if (!arena)
+	size_t npages = max_bytes >> MP_PAGE_SHIFT;
+	if (mp_vm_area_init(&mp_heap.arena, max_bytes) < 0 ||
+	    mp_vm_area_init(&mp_heap.pagemap_area, npages * sizeof(struct mp_span *)) < 0 ||
+	    mp_vm_area_init(&mp_heap.classmap_area, npages * sizeof(uint16_t)) < 0)
 		return -ENOMEM;
-	size_t npages = bytes >> MP_PAGE_SHIFT;
-	void *pm = reserve(npages * sizeof(struct mp_span *));
-	void *cm = reserve(npages * sizeof(uint16_t));
-	if (!pm || !cm) {
-		munmap(arena, bytes + MP_PAGE_SIZE);
-		if (pm)
-			munmap(pm, npages * sizeof(struct mp_span *));
-		if (cm)
-			munmap(cm, npages * sizeof(uint16_t));
-		return -ENOMEM;
-	}
-	mp_heap.pagemap = pm;
-	mp_heap.classmap = cm;
-	mp_heap.size = bytes;
+	mp_heap.pagemap = (struct mp_span **)mp_heap.pagemap_area.base;
+	mp_heap.classmap = (uint16_t *)mp_heap.classmap_area.base;
+	mp_heap.size = npages << MP_PAGE_SHIFT;
 	/* Publish base last: mp_heap_owns() is false until then. */
-	uintptr_t base = ((uintptr_t)arena + MP_PAGE_SIZE - 1) & ~(uintptr_t)(MP_PAGE_SIZE - 1);
-	__atomic_store_n(&mp_heap.base, base, __ATOMIC_RELEASE);
+	__atomic_store_n(&mp_heap.base, mp_heap.arena.base, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * Map the arena up to page `pages` (exclusive), the page map and class map
+ * entries that cover it first (so they always cover the mapped arena).  A
+ * growth maps an eighth of what is mapped more (2 MiB to 64 MiB), so the
+ * heap costs few mmap calls; when a limit refuses that, exactly what is
+ * needed is asked for.  0 or -ENOMEM.
+ */
+static int grow_locked(size_t pages)
+{
+	struct mp_vm_area *a = &mp_heap.arena;
+	size_t have = a->mapped >> MP_PAGE_SHIFT, max = mp_heap.size >> MP_PAGE_SHIFT;
+	if (pages <= have)
+		return 0;
+	size_t slack = (have << MP_PAGE_SHIFT) / 8;
+	if (slack < ((size_t)2 << 20))
+		slack = (size_t)2 << 20;
+	if (slack > ((size_t)64 << 20))
+		slack = (size_t)64 << 20;
+	size_t want = pages + (slack >> MP_PAGE_SHIFT);
+	if (want > max)
+		want = max;
+	for (;;) {
+		if (mp_vm_area_grow(&mp_heap.pagemap_area, want * sizeof(struct mp_span *), 0) == 0 &&
+		    mp_vm_area_grow(&mp_heap.classmap_area, want * sizeof(uint16_t), 0) == 0 &&
+		    mp_vm_area_grow(a, want << MP_PAGE_SHIFT, 0) == 0)
+			return 0;
+		if (want == pages)
+			return -ENOMEM;
+		want = pages;   /* a limit refused the slack: only what is needed */
+	}
 }
 
 static size_t page_of(uintptr_t a)
@@ -283,7 +289,7 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 		free_unlink(s);
 	} else {
 		size_t avail = (mp_heap.size >> MP_PAGE_SHIFT) - mp_heap.top;
-		if (want > avail)
+		if (want > avail || grow_locked(mp_heap.top + want) < 0)
 			return NULL;
 		s = span_new();
 		if (!s)
@@ -383,6 +389,29 @@ static size_t retain_limit(void)
 	return lim < MP_RETAIN_MIN ? MP_RETAIN_MIN : lim;
 }
 
+/*
+ * A released free span at the top of the heap goes back to the process's
+ * address space: the arena ends below it again.  glibc unmaps a freed
+ * mmap()ed block and trims its heap's top alike; without this, a program
+ * under RLIMIT_AS that frees a big buffer could not map that much itself.
+ */
+#define TRIM_MIN ((size_t)1 << 20)
+
+static void trim_top_locked(void)
+{
+	if (mp_heap.top == 0)
+		return;
+	struct mp_span *s = mp_heap.pagemap[mp_heap.top - 1];
+	if (!s || s->state != MP_SPAN_FREE || !s->released ||
+	    page_of(s->start) + s->npages != mp_heap.top ||
+	    ((size_t)s->npages << MP_PAGE_SHIFT) < TRIM_MIN)
+		return;
+	free_unlink(s);
+	mp_heap.top = page_of(s->start);
+	span_delete(s);
+	mp_vm_area_trim(&mp_heap.arena, mp_heap.top << MP_PAGE_SHIFT);
+}
+
 void mp_heap_scavenge_locked(uint64_t now, int force)
 {
 	/* Hysteresis: called when idle memory passed twice the limit, it goes
@@ -400,6 +429,7 @@ void mp_heap_scavenge_locked(uint64_t now, int force)
 		s = coalesce(s);
 		free_link(s);
 	}
+	trim_top_locked();
 }
 
 static void free_span(struct mp_span *s, int released);
@@ -431,9 +461,11 @@ static void free_span(struct mp_span *s, int released)
 	s = coalesce(s);
 	free_link(s);
 	size_t idle = (mp_heap.free_pages - mp_heap.released_pages) << MP_PAGE_SHIFT;
-	if (idle > 2 * retain_limit() ||
-	    s->freed_ns - mp_heap.last_scavenge_ns > MP_SCAVENGE_DELAY_NS / 4)
-		mp_heap_scavenge_locked(s->freed_ns, 0);
+	uint64_t freed = s->freed_ns;   /* s may be gone after the trim */
+	if (released)
+		trim_top_locked();
+	if (idle > 2 * retain_limit() || freed - mp_heap.last_scavenge_ns > MP_SCAVENGE_DELAY_NS / 4)
+		mp_heap_scavenge_locked(freed, 0);
 }
 
 int mp_heap_check_locked(void)
@@ -502,7 +534,8 @@ int mp_heap_resize_locked(struct mp_span *s, size_t npages)
 	}
 	size_t extra = npages - s->npages, after = first + s->npages;
 	if (after == mp_heap.top) {
-		if (extra > (mp_heap.size >> MP_PAGE_SHIFT) - mp_heap.top)
+		if (extra > (mp_heap.size >> MP_PAGE_SHIFT) - mp_heap.top ||
+		    grow_locked(mp_heap.top + extra) < 0)
 			return -ENOMEM;
 		mp_heap.top += extra;
 	} else {

@@ -4,11 +4,14 @@
  * MP_PAGE_SIZE pages, with a page map from address to span.  Runs in the
  * target: memory comes from mmap only, never from any malloc.
  *
- * The arena is reserved once (MAP_NORESERVE, so it costs address space, not
- * memory; the size halves until the kernel accepts it).  Because it is one
- * range, "is this pointer ours?" is one subtraction and one compare, and a
- * pointer from anywhere else (glibc, before we took over) is never mistaken
- * for ours.
+ * The arena is one window of address space (alloc/vmarea.h), fixed at
+ * init and mapped from its start as the heap grows, so it costs the address
+ * space it uses and no more (RLIMIT_AS, RLIMIT_DATA), and a growth a limit
+ * refuses is an allocation failing with ENOMEM, as under glibc.  Because it
+ * is one range, "is this pointer ours?" is one subtraction and one compare,
+ * and a pointer from anywhere else (glibc, before we took over) is never
+ * mistaken for ours.  Pages of the window beyond the mapped part are never
+ * handed out; the page and class maps are mapped as far as the arena is.
  *
  * Span states: free (in a size bin, and in the scavenger's age list while its
  * pages still hold memory), small (blocks of one size class), large (one
@@ -33,6 +36,7 @@
 #include <stdint.h>
 
 #include "alloc/sizeclass.h"
+#include "alloc/vmarea.h"
 
 enum { MP_SPAN_FREE = 0, MP_SPAN_SMALL = 1, MP_SPAN_LARGE = 2 };
 
@@ -68,7 +72,7 @@ struct mp_span {
 
 struct mp_heap {
 	uintptr_t base;              /* arena start, page aligned; 0 until init */
-	size_t size;                 /* arena bytes */
+	size_t size;                 /* arena bytes (the window; mapped as used) */
 	uint16_t *classmap;          /* per page, see above */
 	struct mp_span **pagemap;    /* per page */
 	pthread_mutex_t lock;
@@ -82,6 +86,9 @@ struct mp_heap {
 	uint64_t last_scavenge_ns;
 	uint64_t large_nmalloc, large_nfree, large_bytes; /* large blocks: stats */
 	uint64_t nreleases;          /* madvise calls */
+	/* Mapped from their start as the heap grows (alloc/vmarea.h): the
+	 * arena up to past `top`, the maps for the arena pages mapped. */
+	struct mp_vm_area arena, pagemap_area, classmap_area;
 };
 
 extern struct mp_heap mp_heap;
@@ -90,9 +97,9 @@ extern struct mp_heap mp_heap;
 #define MP_RETAIN_MIN ((size_t)256 << 10)
 
 /*
- * Reserve the arena (at most `max_bytes`, halving down to 64 MiB while the
- * kernel refuses) and the page maps.  0, or -ENOMEM when nothing can be
- * reserved.  Not thread-safe: the caller serializes initialization.
+ * Set up the arena's window of `max_bytes` and those of the page maps
+ * (nothing is mapped until used).  0, or -ENOMEM when no window is left.
+ * Not thread-safe: the caller serializes initialization.
  */
 int mp_heap_init(size_t max_bytes);
 

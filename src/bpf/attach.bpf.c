@@ -262,18 +262,26 @@ static __always_inline void emit_with_stack(__u32 type, __u32 fn, __u64 a, const
 	len = end - sp;
 	if (len > MP_BPF_STACK_MAX)
 		len = MP_BPF_STACK_MAX;
-	/* A page that cannot be read without a fault ends the copy: halve
-	 * it until it reads, down to the page sp is in. */
-	for (int i = 0; i < 4; i++) {
-		if (bpf_probe_read_user(s->stack, len, (const void *)sp) == 0)
-			break;
-		if (i == 3) {
-			len = 0;
-			break;
+	/* A page that cannot be read without a fault (or an end guessed too
+	 * far) ends the copy: then page by page, as far as it reads. */
+	if (bpf_probe_read_user(s->stack, len, (const void *)sp) != 0) {
+		__u64 got = ((sp | 4095) + 1) - sp, chunk;
+
+		if (got > len)
+			got = len;
+		if (bpf_probe_read_user(s->stack, got, (const void *)sp) != 0)
+			got = 0;
+		for (int i = 0; got && i < MP_BPF_STACK_MAX / 4096; i++) {
+			if (got >= len || got > MP_BPF_STACK_MAX - 4096)
+				break;
+			chunk = len - got;
+			if (chunk > 4096)
+				chunk = 4096;
+			if (bpf_probe_read_user(s->stack + got, chunk, (const void *)(sp + got)) != 0)
+				break;
+			got += chunk;
 		}
-		len = i == 2 ? ((sp | 4095) + 1) - sp : len / 2;
-		if (len > MP_BPF_STACK_MAX)
-			len = MP_BPF_STACK_MAX;
+		len = got;
 	}
 	s->ev.stack_len = (__u32)len;
 	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, 0))

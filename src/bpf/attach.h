@@ -16,7 +16,7 @@
 
 /* Most stack bytes one event copies, from the stack pointer up (a power of
  * two: the program bounds the copy with it). */
-#define MP_BPF_STACK_MAX 32768
+#define MP_BPF_STACK_MAX 65536
 
 /* Entries of the table of exponential sampling gaps (a power of two). */
 #define MP_BPF_NGAPS 16384

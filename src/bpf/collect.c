@@ -1035,14 +1035,29 @@ const uint64_t *mp_collect_map_inuse(const struct mp_collect *c)
 	return c->minuse;
 }
 
+/* "2.5 MiB" */
+static void human(uint64_t v, char *buf, size_t size)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", d, unit[u]);
+}
+
 char *mp_collect_note(const struct mp_collect *c, bool other_root)
 {
-	char *s = NULL;
+	char before[32], after[32], *s = NULL;
 
-	if (asprintf(&s, "memprof attach: counts cover allocations made since attach; blocks "
-		     "allocated before it are unknown (RSS %" PRIu64 " KiB at attach, %" PRIu64
-		     " KiB at detach)%s", c->rss_start / 1024, c->rss_end / 1024,
-		     other_root ? "; files named as in the process's own root (a container)" : "") < 0)
+	human(c->rss_start, before, sizeof(before));
+	human(c->rss_end, after, sizeof(after));
+	if (asprintf(&s, "attached: allocations since attach, earlier blocks unknown "
+		     "(RSS %s at attach, %s at detach)%s", before, after,
+		     other_root ? ", files named as in the process's own root" : "") < 0)
 		return NULL;
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,7 +76,10 @@ static void fill_gaps(struct mp_attach_bpf *s, uint64_t rate)
 	for (uint32_t i = 0; i < MP_BPF_NGAPS; i++) {
 		/* Normalized so the table's mean is exactly the rate. */
 		double v = -mp_sampler_ln((i + 0.5) / MP_BPF_NGAPS) * (double)rate * MP_BPF_NGAPS / sum;
-		uint64_t gap = v < 1 ? 1 : (uint64_t)v;
+		/* 1 + floor(v), as the shim's sampler draws (sample/sampler.c):
+		 * geometric on 1, 2, ..., so a call of s bytes is sampled with
+		 * 1 - exp(-s/rate), the weight the converter applies. */
+		uint64_t gap = 1 + (uint64_t)v;
 
 		bpf_map_update_elem(fd, &i, &gap, BPF_ANY);
 	}
@@ -161,8 +165,8 @@ struct link_create_uprobe_multi {
 	uint32_t pad;
 };
 
-int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const struct mp_probe *p, size_t n,
-			 char **ret_err)
+int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const char *name,
+			 const struct mp_probe *p, size_t n, char **ret_err)
 {
 	for (int fn = 0; fn < MP_FN_COUNT; fn++) {
 		uint64_t offs[MP_MAX_PROBES], cookies[MP_MAX_PROBES];
@@ -195,16 +199,19 @@ int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const struct mp_pro
 		if (fd < 0) {
 			int e = errno;
 
+			/* The process gone: its /proc entries with it. */
+			if (kill(b->pid, 0) < 0 && errno == ESRCH)
+				e = ESRCH;
 			if (e == EPERM || e == EACCES)
 				mp_set_err(ret_err, "not permitted to probe '%s': attach needs root, "
-						    "or CAP_BPF and CAP_PERFMON", path);
+						    "or CAP_BPF and CAP_PERFMON", name);
 			else if (e == ESRCH)
-				mp_set_err(ret_err, "the process exited during attach");
+				mp_set_err(ret_err, "process %d exited during attach", b->pid);
 			else if (e == EINVAL || e == EOPNOTSUPP)
 				mp_set_err(ret_err, "the kernel cannot make uprobe sessions (Linux 6.12 "
 						    "or later needed): %s", strerror(e));
 			else
-				mp_set_err(ret_err, "cannot probe '%s': %s", path, strerror(e));
+				mp_set_err(ret_err, "cannot probe '%s': %s", name, strerror(e));
 			return -e;
 		}
 		b->links[b->nlinks++] = fd;

@@ -39,9 +39,10 @@ struct mp_bpf_opts {
 int mp_bpf_open(const struct mp_bpf_opts *o, struct mp_bpf **ret, char **ret_err);
 
 /* Probe the allocator entry points p[0..n) of the module whose file the
- * kernel finds at `path`.  0 or a negative errno with *ret_err. */
-int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const struct mp_probe *p, size_t n,
-			 char **ret_err);
+ * kernel finds at `path` (messages call it `name`).  0 or a negative errno
+ * with *ret_err (-ESRCH when the process is gone). */
+int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const char *name,
+			 const struct mp_probe *p, size_t n, char **ret_err);
 
 /* Start seeing the process's system calls.  0 or -errno with *ret_err. */
 int mp_bpf_attach_syscalls(struct mp_bpf *b, char **ret_err);

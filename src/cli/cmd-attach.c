@@ -169,7 +169,7 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		 * root), the very inode the kernel puts the probes in. */
 		opened = mp_runwind_opened(uw, m);
 		snprintf(path, sizeof(path), "%s", opened ? opened : m->path);
-		if (mp_bpf_attach_probes(b, path, p, n, &err) < 0) {
+		if (mp_bpf_attach_probes(b, path, m->path, p, n, &err) < 0) {
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot attach");
 			free(err);
 			return -1;
@@ -280,9 +280,9 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 			if (r == 0 && maps->nheap)
 				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)
-				r = mp_converter_add_comment(mcv, "memprof attach: mappings made since attach "
-								  "(mmap, mremap, brk growth); in use: what "
-								  "is still mapped");
+				r = mp_converter_add_comment(mcv, "attached: mappings made since attach "
+								  "(mmap, mremap, brk growth), in use what is "
+								  "still mapped");
 			if (r < 0 || !out || mp_converter_write(mcv, MP_PROFILE_HEAP, out, &err) < 0) {
 				fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the mmap profile");
 				status = 1;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/early-sym.h"
 #include "cli/heapstats.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
@@ -324,6 +325,21 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 	return env;
 }
 
+/* MEMPROF_OPTIONS the user set, which build_env() passes on: refused in the
+ * sanitizers' ':'-separated style, which the shim would ignore. */
+static int check_user_shim_options(void)
+{
+	const char *opts = getenv("MEMPROF_OPTIONS");
+	char *fixed = NULL;
+
+	if (!opts || mp_check_shim_options(opts, &fixed) == 0)
+		return 0;
+	fprintf(stderr, "memprof: bad MEMPROF_OPTIONS '%s': options are separated by ',', "
+		"not ':' (MEMPROF_OPTIONS=%s)\n", opts, fixed ? fixed : "...");
+	free(fixed);
+	return -1;
+}
+
 /* Free what build_env() allocated: its last two entries. */
 static void free_env(char **env)
 {
@@ -473,64 +489,15 @@ static void numbered_poll(struct numbered_run *nr)
 	nr->failures += mp_snapshots_collect(nr->snapdir, nr->ops, &nr->kept);
 }
 
-/*
- * While the target runs, a thread of ours opens the files it has mapped and
- * loads their symbols and DWARF (inflating compressed debug sections: 60 ms
- * for libc's), so that converting its snapshot when it exits takes that much
- * less.  A snapshot's conversion takes the files loaded here for the
- * mappings it shares with the maps read then (libraries a program dlopens
- * later, or the files of another program a script starts, are loaded
- * afresh).  Every conversion waits for this thread first: libdw is used by
- * one thread at a time.
- */
-static struct {
-	pthread_t thread;
-	bool started;
-	pid_t pid;
-	int stop;                       /* atomic: the target is gone */
-	struct mp_symbolizer *sym;      /* warmed, or NULL */
-} prewarm;
-
-static void *prewarm_main(void *arg)
-{
-	char path[64];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	(void)arg;
-	/* Let the dynamic loader map the program's libraries first. */
-	for (int i = 0; i < 10; i++) {
-		struct timespec ts = { 0, 10 * 1000000L };
-
-		if (__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE))
-			return NULL;
-		nanosleep(&ts, NULL);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)prewarm.pid);
-	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
-		return NULL;
-	if (!__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE) &&
-	    mp_symbolizer_new((const char *)buf, len, 0, &prewarm.sym) == 0)
-		mp_symbolizer_warm(prewarm.sym);
-	free(buf);
-	return NULL;
-}
-
+/* Symbolization while the target runs: cli/early-sym.c. */
 static void prewarm_start(pid_t pid)
 {
-	prewarm.pid = pid;
-	prewarm.started = pthread_create(&prewarm.thread, NULL, prewarm_main, NULL) == 0;
+	mp_early_sym_start(pid);
 }
 
-/* The warmed symbolizer (or NULL) once the thread is done. */
 static struct mp_symbolizer *prewarm_finish(void)
 {
-	if (prewarm.started) {
-		__atomic_store_n(&prewarm.stop, 1, __ATOMIC_RELEASE);
-		pthread_join(prewarm.thread, NULL);
-		prewarm.started = false;
-	}
-	return prewarm.sym;
+	return mp_early_sym_finish();
 }
 
 static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
@@ -737,11 +704,10 @@ static char *kind_name(const char *heap_out, const char *what)
 }
 
 /* The descriptor, thread and timer profiles beside a heap profile, when the
- * snapshot has the resources section (the shim always writes it); reported
- * only when they fail: they always sit beside the heap profile
- * (memprof-run(1)). */
+ * snapshot has the resources section (the shim always writes it), named in
+ * `written` (", 'X.fds.pb.gz'", ...) for the report. */
 static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
-			      const char *heap_out)
+			      const char *heap_out, FILE *written)
 {
 	static const struct {
 		enum mp_profile_kind kind;
@@ -761,6 +727,8 @@ static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
 			return;
 		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
+		else
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
 		free(err);
 		free(out);
 	}
@@ -896,12 +864,23 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		else
 			fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
 				"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
-	} else if (!s->quiet) {
-		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+	} else {
+		/* One line names every file written for the process. */
+		char *also = NULL;
+		size_t also_len = 0;
+		FILE *w = open_memstream(&also, &also_len);
+
+		if (w) {
+			convert_resources(cv, sn, out, w);
+			fclose(w);
+		}
+		if (!s->quiet) {
+			fprintf(stderr, "memprof: wrote heap profile '%s'%s\n", out, also ? also : "");
+			mp_run_few_samples_note(sn, out);
+		}
+		free(also);
 	}
 	free(err);
-	if (r >= 0)
-		convert_resources(cv, sn, out);
 	if (r >= 0 && s->stats)
 		print_stats(sn);
 	if (sn && s->leak_check)
@@ -1228,6 +1207,8 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (s.suppressions && load_suppressions(s.suppressions) < 0)
 		return 2;
+	if (check_user_shim_options() < 0)
+		return 2;
 	status = 1;
 	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)
 		goto out;
@@ -1241,6 +1222,7 @@ int mp_cmd_run(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
+	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
 
 	/* ld.so splits LD_PRELOAD at spaces and colons: reach a shim whose path
 	 * has them through a symbolic link in our temporary directory. */
@@ -1283,6 +1265,7 @@ int mp_cmd_run(int argc, char **argv)
 		unlink(preload);
 	/* Numbered snapshots not converted yet, then the final ones. */
 	nr.failures += mp_snapshots_collect(snapdir, &numbered_ops, &nr.kept);
+	mp_snapshots_done(snapdir);
 	failures = nr.failures + convert_all(snapdir, &s, child.pid, nr.kept, &target_found);
 	if (!target_found)
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
@@ -1304,10 +1287,11 @@ int mp_cmd_run(int argc, char **argv)
 cleanup:
 	if (preload)
 		unlink(preload);
-	if (snapdir)
+	if (snapdir) {
+		mp_snapshots_done(snapdir);
 		rmdir(snapdir);
-	mp_symbolizer_free(prewarm_finish());
-	prewarm.sym = NULL;
+	}
+	mp_early_sym_free();
 out:
 	for (size_t i = 0; i < leaks.n; i++)
 		mp_leaks_free(leaks.reports[i]);

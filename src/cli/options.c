@@ -192,3 +192,33 @@ bool mp_opt_nonempty(const char *value, const char *what)
 	fprintf(stderr, "memprof: empty %s\n", what);
 	return false;
 }
+
+/* ":word=" at p: a ':' that starts another option. */
+static bool option_start(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*p != ':')
+		return false;
+	while ((*q >= 'a' && *q <= 'z') || *q == '_')
+		q++;
+	return q > p + 1 && *q == '=';
+}
+
+int mp_check_shim_options(const char *s, char **ret_fixed)
+{
+	bool bad = false;
+	char *fixed;
+
+	for (const char *p = s; *p; p++)
+		bad = bad || option_start(p);
+	if (!bad)
+		return 0;
+	fixed = strdup(s);
+	if (fixed)
+		for (char *p = fixed; *p; p++)
+			if (option_start(p))
+				*p = ',';
+	*ret_fixed = fixed;
+	return -EINVAL;
+}

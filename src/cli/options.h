@@ -54,6 +54,16 @@ int mp_parse_count(const char *s, int *ret);
  */
 int mp_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 
+/*
+ * A MEMPROF_OPTIONS value in the sanitizers' style, options separated by
+ * ':' ("rate=1:verbose=1") where the shim takes ',': an item whose value
+ * holds ":word=".  The shim would ignore the whole item (its value is not
+ * a number), so `memprof run` refuses it up front.  Returns 0 when the
+ * value is fine, or -EINVAL with the value as it should be written in
+ * *ret_fixed (malloc'd; NULL on OOM).
+ */
+int mp_check_shim_options(const char *s, char **ret_fixed);
+
 /* An option value that must not be empty: false after printing
  * "memprof: empty WHAT" when it is. */
 bool mp_opt_nonempty(const char *value, const char *what);

@@ -49,6 +49,9 @@ static void free_leak(struct mp_leak *l)
 		free(l->frames[i].object);
 	}
 	free(l->frames);
+	for (size_t i = 0; i < l->nres; i++)
+		free(l->res[i].detail);
+	free(l->res);
 }
 
 void mp_leaks_free(struct mp_leak_report *r)
@@ -58,7 +61,23 @@ void mp_leaks_free(struct mp_leak_report *r)
 	for (size_t i = 0; i < r->nleaks; i++)
 		free_leak(&r->leaks[i]);
 	free(r->leaks);
+	free(r->program);
 	free(r);
+}
+
+/* One more resource of leak group l. */
+static int add_res(struct mp_leak *l, const struct mp_snap_res_rec *rr)
+{
+	struct mp_leak_res *n = realloc(l->res, (l->nres + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->res = n;
+	n[l->nres] = (struct mp_leak_res){ .id = rr->id, .kind = rr->kind,
+					   .detail = strndup(rr->detail, sizeof(rr->detail)) };
+	if (!n[l->nres].detail)
+		return -ENOMEM;
+	l->nres++;
+	return 0;
 }
 
 static char *dup_or_null(const char *s)
@@ -146,6 +165,10 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 	if (!r)
 		return -ENOMEM;
 	r->pid = snap->header.pid;
+	const char *prog = strrchr(snap->exe, '/');
+	r->program = strdup(prog ? prog + 1 : *snap->exe ? snap->exe : "?");
+	if (!r->program)
+		goto fail;
 	if (snap->nleaks || snap->nres) {
 		r->leaks = calloc(snap->nleaks + snap->nres + 1, sizeof(*r->leaks));
 		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
@@ -205,6 +228,8 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 				goto fail;
 		}
 		l->count++;
+		if (add_res(l, rr) < 0)
+			goto fail;
 	}
 	qsort(r->leaks, r->nleaks, sizeof(*r->leaks), cmp_leak);
 	mp_symbolizer_free(own);
@@ -445,7 +470,7 @@ static const char *category_words(const struct mp_leak *l)
 							 : "still reachable";
 	case MP_LEAKKIND_FD: return "file descriptors still open";
 	case MP_LEAKKIND_THREAD: return "threads still alive or never joined";
-	case MP_LEAKKIND_TIMER: return "timers still armed";
+	case MP_LEAKKIND_TIMER: return "timers never deleted";
 	}
 	return "?";
 }
@@ -455,9 +480,112 @@ static const char *category_one(const struct mp_leak *l)
 	switch (l->kind) {
 	case MP_LEAKKIND_FD: return "file descriptor still open";
 	case MP_LEAKKIND_THREAD: return "thread still alive or never joined";
-	case MP_LEAKKIND_TIMER: return "timer still armed";
+	case MP_LEAKKIND_TIMER: return "timer never deleted";
 	default: return category_words(l);
 	}
+}
+
+/* ---- what a leaked resource is ---- */
+
+static const char *const fd_types[MP_FD_KINDS] = {
+	"other", "file", "directory", "socket", "pipe", "eventfd", "epoll", "timerfd",
+	"signalfd", "inotify", "memfd",
+};
+
+static const char *fd_type(const struct mp_leak_res *x)
+{
+	return x->kind < MP_FD_KINDS ? fd_types[x->kind] : "other";
+}
+
+/* A thread's "name routine" (common/snapshot.h): the routine follows the
+ * last space.  Pointers into `detail`, lengths in *ret_*len. */
+static void split_thread(const char *detail, int *ret_name_len, const char **ret_routine)
+{
+	const char *sp = strrchr(detail, ' ');
+
+	*ret_name_len = sp ? (int)(sp - detail) : (int)strlen(detail);
+	*ret_routine = sp ? sp + 1 : "";
+}
+
+/* A timer's "clock" or "clock interval <N>ns": the clock's length and the
+ * interval (0: none). */
+static void split_timer(const char *detail, int *ret_clock_len, uint64_t *ret_interval_ns)
+{
+	const char *iv = strstr(detail, " interval ");
+
+	*ret_clock_len = iv ? (int)(iv - detail) : (int)strlen(detail);
+	*ret_interval_ns = iv ? strtoull(iv + 10, NULL, 10) : 0;
+}
+
+/* "1s", "250ms", "1.5s", "2m", "100us". */
+static void put_duration(FILE *f, uint64_t ns)
+{
+	static const struct { uint64_t ns; const char *unit; } units[] = {
+		{ 3600000000000ull, "h" }, { 60000000000ull, "m" }, { 1000000000, "s" },
+		{ 1000000, "ms" }, { 1000, "us" }, { 1, "ns" },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ns >= units[i].ns || units[i].ns == 1) {
+			if (ns % units[i].ns == 0)
+				fprintf(f, "%" PRIu64 "%s", ns / units[i].ns, units[i].unit);
+			else
+				fprintf(f, "%.3g%s", (double)ns / (double)units[i].ns, units[i].unit);
+			return;
+		}
+}
+
+/* One resource for the text report: "3 (/etc/hostname)", "7 (socket inet
+ * stream 127.0.0.1:80 <-> 127.0.0.1:5000)", "4242 'worker' (running,
+ * start routine worker_main)", "monotonic clock, armed, every 1s". */
+static void put_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
+{
+	if (kind == MP_LEAKKIND_THREAD) {
+		int nl;
+		const char *routine;
+		split_thread(x->detail, &nl, &routine);
+		fprintf(f, "%" PRId64, x->id);
+		if (nl)
+			fprintf(f, " '%.*s'", nl, x->detail);
+		fprintf(f, " (%s", x->kind == MP_THREAD_RUNNING ? "running" : "ended, never joined");
+		if (*routine)
+			fprintf(f, ", start routine %s", routine);
+		fputc(')', f);
+	} else if (kind == MP_LEAKKIND_TIMER) {
+		int cl;
+		uint64_t iv;
+		split_timer(x->detail, &cl, &iv);
+		fprintf(f, "%.*s clock, %s", cl, x->detail,
+			x->kind == MP_TIMER_ARMED ? "armed" : "disarmed");
+		if (iv) {
+			fputs(", every ", f);
+			put_duration(f, iv);
+		}
+	} else {
+		const char *type = fd_type(x);
+		fprintf(f, "%" PRId64 " (", x->id);
+		if (x->kind == MP_FD_FILE || x->kind == MP_FD_DIR || x->kind == MP_FD_OTHER ||
+		    x->kind == MP_FD_MEMFD)
+			fputs(*x->detail ? x->detail : type, f);      /* the path */
+		else if (x->kind == MP_FD_PIPE)
+			fprintf(f, "pipe%s%s", *x->detail ? ", " : "", x->detail);
+		else
+			fprintf(f, "%s%s%s", type, *x->detail ? " " : "", x->detail);
+		fputc(')', f);
+	}
+}
+
+/* The resources of a group after its header: ": 3 (/etc/hostname), 4 (...)",
+ * at most RES_SHOWN, then how many more. */
+#define RES_SHOWN 8
+
+static void put_res_list(FILE *f, const struct mp_leak *l)
+{
+	for (size_t i = 0; i < l->nres && i < RES_SHOWN; i++) {
+		fputs(i ? ", " : ": ", f);
+		put_res(f, l->kind, &l->res[i]);
+	}
+	if (l->nres > RES_SHOWN)
+		fprintf(f, " and %zu more", l->nres - RES_SHOWN);
 }
 
 static void print_frames(FILE *f, const struct mp_leak *l)
@@ -519,12 +647,16 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 				fprintf(f, "memprof: %" PRIu64 " bytes in %" PRIu64 " block%s %s\n",
 					l->bytes, l->count, l->count == 1 ? "" : "s",
 					category_words(l));
-			else
-				fprintf(f, "memprof: %" PRIu64 " %s\n", l->count,
+			else {
+				fprintf(f, "memprof: %" PRIu64 " %s", l->count,
 					l->count == 1 ? category_one(l) : category_words(l));
+				put_res_list(f, l);
+				fputc('\n', f);
+			}
 			print_frames(f, l);
 		}
-	fprintf(f, "memprof: leak summary for pid %" PRIu64 ":\n", r->pid);
+	fprintf(f, "memprof: leak summary for %s (pid %" PRIu64 "):\n",
+		r->program ? r->program : "?", r->pid);
 	fprintf(f, "memprof:    definitely lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
 		t.bytes[MP_LEAK_DEFINITE], t.blocks[MP_LEAK_DEFINITE]);
 	fprintf(f, "memprof:    indirectly lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
@@ -545,37 +677,14 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 
 /*
  * Frames a generated suppression must not anchor on: the allocator, libc,
- * the C++ runtime and code inlined from their headers.  Naming one of them
- * (`leak:^strdup$`, `leak:^std::__new_allocator<char>::allocate(...)$`)
- * would silence every future leak through it, anywhere in the program.
+ * the C++ runtime and code inlined from their headers (pprof.h,
+ * mp_frame_is_runtime).  Naming one of them (`leak:^strdup$`,
+ * `leak:^std::__new_allocator<char>::allocate(...)$`) would silence every
+ * future leak through it, anywhere in the program.
  */
 static bool wrapper_frame(const struct mp_leak_frame *fr)
 {
-	static const char *const objects[] = {
-		"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
-		"libpthread.so", "libdl.so", "libc++.so", "libc++abi.so", "libmemprof.so",
-	};
-	static const char *const names[] = {
-		"std::", "__gnu_cxx::", "operator new", "operator delete", "__cxa_", "__gnu_",
-		"malloc", "calloc", "realloc", "reallocarray", "free", "strdup", "strndup",
-		"__GI_", "__libc_", "__strdup", "__strndup", "aligned_alloc", "posix_memalign",
-		"memalign", "valloc", "pvalloc",
-	};
-	if (fr->object)
-		for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
-			if (strncmp(fr->object, objects[i], strlen(objects[i])) == 0)
-				return true;
-	if (fr->file && (strncmp(fr->file, "/usr/include/", 13) == 0 ||
-			 strncmp(fr->file, "/usr/lib/gcc/", 13) == 0))
-		return true;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-		if (strncmp(fr->function, names[i], n) == 0 &&
-		    (names[i][n - 1] == ':' || names[i][n - 1] == '_' || names[i][n - 1] == ' ' ||
-		     fr->function[n] == 0 || fr->function[n] == '('))
-			return true;
-	}
-	return false;
+	return mp_frame_is_runtime(fr->function, fr->file, fr->object);
 }
 
 /* Frames of the process's start-up, outside every program's own code. */
@@ -683,6 +792,42 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* One resource of a leak as JSON: {"fd":3,"type":"file","detail":"/etc/hostname"},
+ * {"tid":42,"name":"worker","state":"running","start":"worker_main"},
+ * {"clock":"monotonic","state":"armed","interval_ns":1000000000}. */
+static void json_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
+{
+	if (kind == MP_LEAKKIND_THREAD) {
+		int nl;
+		const char *routine;
+		char *name;
+		split_thread(x->detail, &nl, &routine);
+		name = strndup(x->detail, (size_t)nl);
+		fprintf(f, "{\"tid\":%" PRId64 ",\"name\":", x->id);
+		json_str(f, name ? name : "");
+		fprintf(f, ",\"state\":\"%s\",\"start\":",
+			x->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined");
+		json_str(f, routine);
+		fputc('}', f);
+		free(name);
+	} else if (kind == MP_LEAKKIND_TIMER) {
+		int cl;
+		uint64_t iv;
+		char *clock;
+		split_timer(x->detail, &cl, &iv);
+		clock = strndup(x->detail, (size_t)cl);
+		fputs("{\"clock\":", f);
+		json_str(f, clock ? clock : "");
+		fprintf(f, ",\"state\":\"%s\",\"interval_ns\":%" PRIu64 "}",
+			x->kind == MP_TIMER_ARMED ? "armed" : "disarmed", iv);
+		free(clock);
+	} else {
+		fprintf(f, "{\"fd\":%" PRId64 ",\"type\":\"%s\",\"detail\":", x->id, fd_type(x));
+		json_str(f, x->detail);
+		fputc('}', f);
+	}
+}
+
 int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 {
 	static const char *kinds[] = { "heap", "fd", "thread", "timer" };
@@ -702,8 +847,10 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 				: l->category == MP_LEAK_DEFINITE ? "definite"
 				: l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
 			fprintf(f, "%s{\"kind\":\"%s\",\"category\":\"%s\",\"bytes\":%" PRIu64
-				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"stack\":[",
+				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"program\":",
 				first ? "" : ",", kinds[l->kind], cat, l->bytes, l->count, r->pid);
+			json_str(f, r->program ? r->program : "?");
+			fputs(",\"stack\":[", f);
 			first = false;
 			for (size_t j = 0; j < l->nframes; j++) {
 				const struct mp_leak_frame *fr = &l->frames[j];
@@ -714,9 +861,23 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 					json_str(f, fr->file);
 				else
 					fputs("null", f);
-				fprintf(f, ",\"line\":%" PRId64 "}", fr->line);
+				fprintf(f, ",\"line\":%" PRId64 ",\"object\":", fr->line);
+				if (fr->object)
+					json_str(f, fr->object);
+				else
+					fputs("null", f);
+				fputc('}', f);
 			}
-			fputs("]}", f);
+			fputc(']', f);
+			if (l->kind != MP_LEAKKIND_HEAP) {
+				fputs(",\"resources\":[", f);
+				for (size_t j = 0; j < l->nres; j++) {
+					fputs(j ? "," : "", f);
+					json_res(f, l->kind, &l->res[j]);
+				}
+				fputc(']', f);
+			}
+			fputc('}', f);
 		}
 	}
 	fprintf(f, "],\"summary\":{\"heap_definite_bytes\":%" PRIu64 ",\"heap_indirect_bytes\":%" PRIu64

@@ -24,6 +24,14 @@ struct mp_leak_frame {
 	char *object;              /* file name of the mapping, NULL when unknown */
 };
 
+/* One descriptor, thread or timer of a resource leak, as the snapshot
+ * describes it (common/snapshot.h struct mp_snap_res_rec). */
+struct mp_leak_res {
+	int64_t id;                /* fd number, thread id, timer id */
+	uint32_t kind;             /* enum mp_snap_fd_kind, _thread_kind, _timer_kind */
+	char *detail;              /* never NULL */
+};
+
 struct mp_leak {
 	enum mp_leak_kind kind;
 	int category;              /* heap: enum mp_snap_leak_category */
@@ -31,10 +39,13 @@ struct mp_leak {
 	struct mp_leak_frame *frames;   /* innermost first */
 	size_t nframes;
 	const char *suppressed_by; /* the matching suppression line, or NULL */
+	struct mp_leak_res *res;   /* fd, thread, timer: each one (count of them) */
+	size_t nres;
 };
 
 struct mp_leak_report {
 	uint64_t pid;
+	char *program;             /* file name of the executable; never NULL */
 	struct mp_leak *leaks;
 	size_t nleaks;
 };
@@ -89,7 +100,9 @@ bool mp_supp_match(const char *pattern, const char *text);
 /* Whether the report has an unsuppressed leak of a class in `fail_on`. */
 bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
 
-/* Valgrind-like text on f; full: with stacks of lost blocks. */
+/* Valgrind-like text on f; full: with stacks of lost blocks and every
+ * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242
+ * 'worker' running; a timer's clock and interval). */
 void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full);
 /* One ready suppression per unsuppressed lost block group (duplicates
  * once), each singling its leak out: the first frames that are neither the

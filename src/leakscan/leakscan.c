@@ -13,6 +13,15 @@
  * definite "leader" and claims as indirect everything it reaches that was
  * not reached from a root, including leaders met earlier.
  *
+ * What is read of a block: the bytes the program asked for (the size in its
+ * profile bucket, or a large block's request), not the rest of its size
+ * class.  That rest was never the program's to write (memcheck does not
+ * read it either); it holds what the memory held before, which under ASLR
+ * differs from run to run, so reading it made classes change between runs
+ * of the same program.  A block with no bucket (not sampled) is read whole,
+ * and so is every block once the program has asked malloc_usable_size
+ * (alloc.h): it may then use the rest.
+ *
  * Memory: the work list and the result live in memory mapped here; nothing
  * is allocated from a heap.
  */
@@ -25,13 +34,15 @@
 #include "alloc/alloc.h"
 #include "alloc/leak.h"
 #include "alloc/ownmem.h"
+#include "alloc/vmarea.h"
 #include "common/snapshot.h"
 #include "leakscan/leakscan.h"
 #include "leakscan/stopworld.h"
+#include "sample/privfd.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
 
-#define WORK_MAX ((size_t)1 << 30)          /* bytes of work list, reserved */
+#define WORK_MAX ((size_t)1 << 30)          /* bytes of work list at most */
 #define MAPS_MAX ((size_t)64 << 20)
 
 struct work {
@@ -47,19 +58,50 @@ static int work_overflow;
 static struct mp_snap_leak_rec *result;
 static size_t nresult, result_cap;
 
+/* The profile's buckets (requested sizes), set for the length of a run. */
+static const struct mp_snap_heap_rec *bucket_recs;
+static size_t nbucket_recs;
+
+/* The bytes of block b that can hold the program's pointers (see above). */
+static size_t extent(const struct mp_blk *b)
+{
+	if (mp_alloc_slack_used)
+		return b->size;
+	if (b->bucket && b->bucket - 1 < nbucket_recs && bucket_recs[b->bucket - 1].size < b->req)
+		return (size_t)bucket_recs[b->bucket - 1].size;
+	return b->req;
+}
+
 void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 {
 	mp_ownmem_add((const void *)lo, hi - lo);
 }
 
+/* The work list: a window mapped as it fills (alloc/vmarea.h), so the scan
+ * of a program near its RLIMIT_AS costs what it uses. */
+static struct mp_vm_area work_area;
+static size_t work_cap;             /* entries mapped */
+
+static MP_NOINLINE void push_slow(uintptr_t start, size_t size)
+{
+	if (mp_vm_area_grow(&work_area, (nwork + 1) * sizeof(struct work), (size_t)1 << 20) < 0) {
+		work_overflow = 1;
+		return;
+	}
+	work_cap = work_area.mapped / sizeof(struct work);
+	work[nwork].start = start;
+	work[nwork].size = size;
+	nwork++;
+}
+
 static void push(uintptr_t start, size_t size)
 {
-	if (nwork < WORK_MAX / sizeof(struct work)) {
+	if (MP_LIKELY(nwork < work_cap)) {
 		work[nwork].start = start;
 		work[nwork].size = size;
 		nwork++;
 	} else
-		work_overflow = 1;
+		push_slow(start, size);
 }
 
 /* Mark every block a word of [lo, hi) points into: LIVE ones take
@@ -82,7 +124,7 @@ static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
 			continue;
 		if (*b.state == MP_BLK_LIVE) {
 			*b.state = state;
-			push(b.start, b.size);
+			push(b.start, extent(&b));
 		} else if (state == MP_BLK_INDIRECT && *b.state == MP_BLK_DEFINITE &&
 			   b.start != leader) {
 			*b.state = MP_BLK_INDIRECT;
@@ -136,23 +178,43 @@ static const char *parse_hex(const char *s, uintptr_t *ret)
 	return s;
 }
 
-static size_t read_maps(char *buf, size_t cap)
+/* /proc/self/maps, read whole into a window mapped as it fills. */
+static struct mp_vm_area maps_area;
+
+/* Under mp_privfd_run: /proc/self is the same memory there. */
+static int read_maps_fn(void *arg)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
+	size_t *ret_len = arg, n = 0;
+	int fd = mp_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
-		return 0;
-	while (n < cap - 1) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		return -errno;
+	for (;;) {
+		if (n + 1 >= maps_area.mapped &&
+		    mp_vm_area_grow(&maps_area, n + 2, (size_t)64 << 10) < 0)
+			break;
+		char *buf = (char *)maps_area.base;
+		ssize_t r = read(fd, buf + n, maps_area.mapped - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
-	buf[n] = 0;
-	return n;
+	mp_sys_close(fd);
+	*ret_len = n;
+	return 0;
+}
+
+/* The text, NUL-terminated, in maps_area; its length (0: none). */
+static size_t read_maps(void)
+{
+	size_t len = 0;
+	if (!maps_area.base && mp_vm_area_init(&maps_area, MAPS_MAX) < 0)
+		return 0;
+	if (mp_privfd_run(read_maps_fn, &len) < 0 || maps_area.mapped == 0)
+		return 0;
+	((char *)maps_area.base)[len] = 0;
+	return len;
 }
 
 /* Every writable mapping is a root, except ours, the kernel's special ones
@@ -160,10 +222,8 @@ static size_t read_maps(char *buf, size_t cap)
  * just below it (the red zone) up. */
 static void scan_maps(const uintptr_t *sps, unsigned nsps)
 {
-	char *buf = mp_vm_reserve(MAPS_MAX);
-	if (!buf)
-		return;
-	size_t n = read_maps(buf, MAPS_MAX);
+	size_t n = read_maps();
+	char *buf = (char *)maps_area.base;
 	for (char *line = buf; line < buf + n;) {
 		char *end = memchr(line, '\n', (size_t)(buf + n - line));
 		if (!end)
@@ -191,7 +251,7 @@ static void scan_maps(const uintptr_t *sps, unsigned nsps)
 		}
 		line = end + 1;
 	}
-	mp_vm_release(buf, MAPS_MAX);
+	mp_vm_area_trim(&maps_area, 0);
 }
 
 /* Aggregation by (bucket, class). */
@@ -200,8 +260,6 @@ struct agg {
 };
 static struct agg *aggs;            /* (nbuckets + 1) x 3 */
 static uint32_t agg_buckets;
-static const struct mp_snap_heap_rec *bucket_recs;
-static size_t nbucket_recs;
 
 static int classify(const struct mp_blk *b, void *ctx)
 {
@@ -209,7 +267,7 @@ static int classify(const struct mp_blk *b, void *ctx)
 	if (*b->state != MP_BLK_LIVE)
 		return 0;
 	*b->state = MP_BLK_DEFINITE;
-	scan(b->start, b->start + b->size, MP_BLK_INDIRECT, b->start);
+	scan(b->start, b->start + extent(b), MP_BLK_INDIRECT, b->start);
 	drain(MP_BLK_INDIRECT, b->start);
 	return 0;
 }
@@ -243,9 +301,9 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	if (!mp_heap.base)
 		return -ENOTSUP;
 	if (!work) {
-		work = mp_vm_reserve(WORK_MAX);
-		if (!work)
+		if (mp_vm_area_init(&work_area, WORK_MAX) < 0)
 			return -ENOMEM;
+		work = (struct work *)work_area.base;
 	}
 	nwork = 0;
 	work_overflow = 0;
@@ -258,6 +316,11 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	int r = mp_alloc_leak_begin();
 	if (r < 0)
 		goto out;
+	const void *bd;
+	size_t bsize;
+	mp_prof_buckets(&bd, &bsize);
+	bucket_recs = bd;
+	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
 
 	/* Roots: registers and thread control blocks of the stopped threads,
 	 * every writable mapping (stacks from their stack pointers). */
@@ -283,11 +346,6 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	mp_alloc_leak_foreach(classify, NULL);
 
 	/* Aggregate by bucket (requested sizes come from the bucket). */
-	const void *bd;
-	size_t bsize;
-	mp_prof_buckets(&bd, &bsize);
-	bucket_recs = bd;
-	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
 	agg_buckets = (uint32_t)nbucket_recs;
 	size_t agg_bytes = ((size_t)agg_buckets + 1) * 3 * sizeof(struct agg);
 	aggs = mp_vm_reserve(agg_bytes);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "leakscan/stopworld.h"
+#include "sample/privfd.h"
 
 #define MAGIC 0x6d70726fu   /* "mpro" */
 
@@ -74,12 +75,50 @@ static int stop_sig(void)
 
 static struct sigaction old_action;
 
+/* The process's thread ids, listed under mp_privfd_run (a private descriptor
+ * table, where /proc/self is the lister: the process id comes in). */
+static pid_t listed[MP_STOP_MAX];
+static unsigned nlisted;
+
+static int list_threads(void *arg)
+{
+	char path[40] = "/proc/", num[24], buf[4096];
+	pid_t pid = *(const pid_t *)arg, n10 = pid;
+	size_t l = strlen(path), k = 0;
+	int fd;
+
+	do
+		num[k++] = (char)('0' + n10 % 10);
+	while ((n10 /= 10) && k < sizeof(num));
+	while (k)
+		path[l++] = num[--k];
+	memcpy(path + l, "/task", 6);
+	nlisted = 0;
+	fd = mp_sys_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+			pid_t tid = 0;
+			off += d->d_reclen;
+			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid > 0 && nlisted < MP_STOP_MAX)
+				listed[nlisted++] = tid;
+		}
+	}
+	mp_sys_close(fd);
+	return 0;
+}
+
 unsigned mp_stopworld_stop(pid_t skip, struct mp_stopped **ret)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
 	struct sigaction sa;
-	char buf[4096];
-	int fd;
 
 	nthreads = 0;
 	__atomic_store_n(&release, 0, __ATOMIC_RELEASE);
@@ -90,36 +129,25 @@ unsigned mp_stopworld_stop(pid_t skip, struct mp_stopped **ret)
 	sigfillset(&sa.sa_mask);
 	if (sigaction(stop_sig(), &sa, &old_action) < 0)
 		return 0;
-	fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (mp_privfd_run(list_threads, &pid) < 0)
 		return 0;
-	for (;;) {
-		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-			off += d->d_reclen;
-			pid_t tid = 0;
-			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-				tid = tid * 10 + (*c - '0');
-			if (tid <= 0 || tid == self || tid == skip || nthreads >= MP_STOP_MAX)
-				continue;
-			struct mp_stopped *t = &threads[nthreads];
-			memset(t, 0, sizeof(*t));
-			t->tid = tid;
-			siginfo_t si;
-			memset(&si, 0, sizeof(si));
-			si.si_signo = stop_sig();
-			si.si_code = SI_QUEUE;
-			si.si_pid = pid;
-			si.si_uid = getuid();
-			si.si_value.sival_int = (int)(MAGIC + nthreads);
-			if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, stop_sig(), &si) == 0)
-				nthreads++;
-		}
+	for (unsigned i = 0; i < nlisted; i++) {
+		pid_t tid = listed[i];
+		if (tid == self || tid == skip || nthreads >= MP_STOP_MAX)
+			continue;
+		struct mp_stopped *t = &threads[nthreads];
+		memset(t, 0, sizeof(*t));
+		t->tid = tid;
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		si.si_signo = stop_sig();
+		si.si_code = SI_QUEUE;
+		si.si_pid = pid;
+		si.si_uid = getuid();
+		si.si_value.sival_int = (int)(MAGIC + nthreads);
+		if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, stop_sig(), &si) == 0)
+			nthreads++;
 	}
-	close(fd);
 	/* Wait for each, at most 300 ms in all. */
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);

@@ -9,6 +9,7 @@
  * CLI only.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,4 +51,42 @@ void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Lo
 	}
 	mp_frame_offset_name(mp_profile_str(p, m->filename), l->address, m->memory_start,
 			     m->file_offset, buf, size);
+}
+
+bool mp_frame_is_runtime(const char *function, const char *file, const char *object)
+{
+	static const char *const objects[] = {
+		"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
+		"libpthread.so", "libdl.so", "libc++.so", "libc++abi.so", "libmemprof.so",
+	};
+	/* Prefixes of names; one ending in a letter matches the whole name or
+	 * the name before its parameters ("malloc", "malloc(unsigned long)"). */
+	static const char *const names[] = {
+		"std::", "__gnu_cxx::", "operator new", "operator delete", "__cxa_", "__gnu_",
+		"malloc", "calloc", "realloc", "reallocarray", "free", "strdup", "strndup",
+		"__GI_", "__libc_", "__strdup", "__strndup", "aligned_alloc", "posix_memalign",
+		"memalign", "valloc", "pvalloc",
+	};
+	const char *base = object ? strrchr(object, '/') : NULL;
+
+	base = base ? base + 1 : object;
+	if (base)
+		for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+			if (strncmp(base, objects[i], strlen(objects[i])) == 0)
+				return true;
+	if (file && (strncmp(file, "/usr/include/", 13) == 0 ||
+		     strncmp(file, "/usr/lib/gcc/", 13) == 0))
+		return true;
+	if (!function)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		char last = names[i][n - 1];
+
+		if (strncmp(function, names[i], n) == 0 &&
+		    (last == ':' || last == '_' || last == ' ' || function[n] == 0 ||
+		     function[n] == '('))
+			return true;
+	}
+	return false;
 }

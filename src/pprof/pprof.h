@@ -49,6 +49,9 @@ void mp_pprof_set_period(struct mp_pprof_builder *b, const char *type, const cha
 void mp_pprof_set_default_sample_type(struct mp_pprof_builder *b, const char *type);
 void mp_pprof_set_time(struct mp_pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 void mp_pprof_add_comment(struct mp_pprof_builder *b, const char *comment);
+/* One statistic of the process (memprof_stat, memprof's own field of the
+ * profile, which pprof skips): "HeapAlloc", 1234. */
+void mp_pprof_add_stat(struct mp_pprof_builder *b, const char *name, int64_t value);
 
 /* Returns the mapping id (1, 2, ...).  build_id may be NULL or "". */
 uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64_t limit,
@@ -121,6 +124,9 @@ void mp_profile_free(mp_profile *p);     /* accepts NULL */
 const char *mp_profile_str(const mp_profile *p, int64_t i);
 /* Index of sample type named `type`, or -1. */
 int mp_profile_sample_index(const mp_profile *p, const char *type);
+/* The value of statistic `name` (memprof_stat): 0 and *ret, or -ENOENT
+ * (*ret untouched). */
+int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret);
 
 /* ---- names of frames without a symbol (framename.c) ---------------------- */
 
@@ -146,5 +152,15 @@ const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint
  * mapping's object and file offset as above, else its address. */
 void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
 			      char *buf, size_t size);
+
+/*
+ * Whether a frame belongs to the runtime rather than to the program: the
+ * allocator, libc, the dynamic loader, the C and C++ runtimes (by the
+ * object's file name), code inlined from system headers (/usr/include/...),
+ * and allocation wrappers by name (malloc, strdup, operator new, std::...).
+ * Reports skip them to name the program's own frame: generated
+ * suppressions, the timeline's stack labels.  Any argument may be NULL.
+ */
+bool mp_frame_is_runtime(const char *function, const char *file, const char *object);
 
 #endif

@@ -28,15 +28,18 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "resources/fd-detail.h"
 #include "resources/fds.h"
 #include "resources/resources.h"
-#include "sample/vm.h"
+#include "alloc/vmarea.h"
 #include "shim/shim.h"
 
 #define MAX_FDS 65536
 
-static struct mp_snap_res_rec *table;   /* MAX_FDS slots; res_class 0 = closed */
-static struct mp_snap_res_rec *out;     /* snapshot copy */
+/* By descriptor number, mapped up to the highest one seen (alloc/vmarea.h):
+ * res_class 0 = closed.  `outs` is the snapshot copy. */
+static struct mp_vm_table tab, outs;
+static struct mp_snap_res_rec *table, *out;
 static int ready;
 static int top_fd = -1;                 /* highest descriptor ever recorded */
 
@@ -67,6 +70,11 @@ static inline __attribute__((always_inline)) void record(int fd, unsigned kind, 
 		return;   /* the shim's own descriptor */
 	int saved = errno;
 	t->busy = 1;
+	if (mp_vm_table_cover(&tab, (size_t)fd) < 0) {
+		t->busy = 0;
+		errno = saved;
+		return;
+	}
 	struct mp_snap_res_rec *r = &table[fd];
 	r->res_class = 0;
 	r->kind = kind;
@@ -80,9 +88,15 @@ static inline __attribute__((always_inline)) void record(int fd, unsigned kind, 
 	errno = saved;
 }
 
+/* Whether fd has an entry (mapped; it may be closed). */
+static int known(int fd)
+{
+	return fd >= 0 && table && mp_vm_table_has(&tab, (size_t)fd);
+}
+
 static void forget(int fd)
 {
-	if (fd >= 0 && fd < MAX_FDS && table)
+	if (known(fd))
 		__atomic_store_n(&table[fd].res_class, 0, __ATOMIC_RELEASE);
 }
 
@@ -92,7 +106,7 @@ static void record_dup(int oldfd, int newfd, int cloexec)
 {
 	unsigned kind = MP_FD_OTHER;
 	char detail[sizeof(table[0].detail)] = "";
-	if (oldfd >= 0 && oldfd < MAX_FDS && table && table[oldfd].res_class) {
+	if (known(oldfd) && table[oldfd].res_class) {
 		kind = table[oldfd].kind;
 		memcpy(detail, table[oldfd].detail, sizeof(detail));
 	}
@@ -101,10 +115,11 @@ static void record_dup(int oldfd, int newfd, int cloexec)
 
 int mp_fds_init(void)
 {
-	table = mp_vm_reserve((size_t)MAX_FDS * sizeof(*table));
-	out = mp_vm_reserve((size_t)MAX_FDS * sizeof(*out));
-	if (!table || !out)
+	if (mp_vm_table_init(&tab, sizeof(*table), MAX_FDS) < 0 ||
+	    mp_vm_table_init(&outs, sizeof(*out), MAX_FDS) < 0)
 		return -ENOMEM;
+	table = mp_vm_table_at(&tab, 0);
+	out = mp_vm_table_at(&outs, 0);
 	/* Inherited descriptors: whatever is open now. */
 	int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -120,7 +135,7 @@ int mp_fds_init(void)
 					continue;
 				for (; *c >= '0' && *c <= '9'; c++)
 					fd = fd * 10 + (*c - '0');
-				if (fd == dfd || fd >= MAX_FDS)
+				if (fd == dfd || fd >= MAX_FDS || mp_vm_table_cover(&tab, (size_t)fd) < 0)
 					continue;
 				struct mp_snap_res_rec *r = &table[fd];
 				char link[24] = "/proc/self/fd/", target[sizeof(r->detail)];
@@ -152,9 +167,13 @@ size_t mp_fds_records(const void **ret_buf)
 	if (!table || !out)
 		return 0;
 	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	for (int fd = 0; fd <= top && fd < MAX_FDS; fd++)
-		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD)
-			out[n++] = table[fd];
+	if (top >= 0 && mp_vm_table_cover(&outs, (size_t)top) < 0)
+		return 0;
+	for (int fd = 0; fd <= top && known(fd); fd++)
+		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD) {
+			out[n] = table[fd];
+			mp_fd_describe(&out[n++]);   /* what it is now: path, addresses */
+		}
 	return n;
 }
 
@@ -333,7 +352,7 @@ MP_EXPORT int fcntl(int fd, int cmd, ...)
 	int r = real_fcntl(fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
 		record_dup(fd, r, cmd == F_DUPFD_CLOEXEC);
-	else if (r >= 0 && cmd == F_SETFD && fd >= 0 && fd < MAX_FDS && table && table[fd].res_class) {
+	else if (r >= 0 && cmd == F_SETFD && known(fd) && table[fd].res_class) {
 		if ((long)arg & FD_CLOEXEC)
 			table[fd].flags |= MP_RES_F_CLOEXEC;
 		else
@@ -395,7 +414,7 @@ MP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	int r = real_close_range(first, last, flags);
 	if (r == 0 && table) {
 		unsigned int top = (unsigned int)__atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	for (unsigned int fd = first; fd <= last && fd <= top && fd < MAX_FDS; fd++) {
+	for (unsigned int fd = first; fd <= last && fd <= top && known((int)fd); fd++) {
 			if (flags & 4 /* CLOSE_RANGE_CLOEXEC */) {
 				if (table[fd].res_class)
 					table[fd].flags |= MP_RES_F_CLOEXEC;
@@ -412,7 +431,7 @@ MP_EXPORT void closefrom(int lowfd)
 	REAL(closefrom, void (*)(int));
 	real_closefrom(lowfd);
 	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	for (int fd = lowfd < 0 ? 0 : lowfd; fd <= top && fd < MAX_FDS && table; fd++)
+	for (int fd = lowfd < 0 ? 0 : lowfd; fd <= top && known(fd); fd++)
 		forget(fd);
 }
 

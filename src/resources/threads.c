@@ -22,7 +22,7 @@
 #include "common/snapshot.h"
 #include "resources/threads.h"
 #include "resources/resources.h"
-#include "sample/vm.h"
+#include "alloc/vmarea.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -41,15 +41,20 @@ struct slot {
 	char name[16];
 };
 
+/* Mapped as far as the highest slot claimed (alloc/vmarea.h). */
+static struct mp_vm_table slot_tab, out_tab;
 static struct slot *slots;
 static int top_slot = -1;             /* highest slot ever claimed */
 static struct mp_snap_res_rec *out;
 
 int mp_threads_init(void)
 {
-	slots = mp_vm_reserve((size_t)MAX_THREADS * sizeof(*slots));
-	out = mp_vm_reserve((size_t)MAX_THREADS * sizeof(*out));
-	return slots && out ? 0 : -ENOMEM;
+	if (mp_vm_table_init(&slot_tab, sizeof(*slots), MAX_THREADS) < 0 ||
+	    mp_vm_table_init(&out_tab, sizeof(*out), MAX_THREADS) < 0)
+		return -ENOMEM;
+	out = mp_vm_table_at(&out_tab, 0);
+	__atomic_store_n(&slots, (struct slot *)mp_vm_table_at(&slot_tab, 0), __ATOMIC_RELEASE);
+	return 0;
 }
 
 static struct slot *find(pthread_t h)
@@ -124,6 +129,8 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 	if (slots && !mp_trigger_is_own_thread() && !mp_tls.busy) {
 		for (int i = 0; i < MAX_THREADS && !s; i++) {
 			int expect = FREE;
+			if (mp_vm_table_cover(&slot_tab, (size_t)i) < 0)
+				break;
 			if (__atomic_compare_exchange_n(&slots[i].state, &expect, CLAIMED, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				s = &slots[i];
@@ -245,6 +252,8 @@ size_t mp_threads_records(const void **ret_buf)
 	size_t n = 0;
 	*ret_buf = out;
 	int top = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
+	if (top >= 0 && mp_vm_table_cover(&out_tab, (size_t)top) < 0)
+		return 0;
 	for (int i = 0; slots && i <= top; i++) {
 		int st = __atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE);
 		if (st != RUNNING && st != ENDED)
@@ -261,9 +270,11 @@ size_t mp_threads_records(const void **ret_buf)
 		Dl_info di;
 		const char *fn = dladdr((void *)slots[i].start, &di) && di.dli_sname ? di.dli_sname : "";
 		size_t k = 0;
+		/* "name routine": the routine (a linker name, no space) is what
+		 * follows the last space, even when the thread has no name */
 		for (const char *c = slots[i].name; *c && k < sizeof(r->detail) - 2; c++)
 			r->detail[k++] = *c;
-		if (k && *fn)
+		if (*fn)
 			r->detail[k++] = ' ';
 		for (const char *c = fn; *c && k < sizeof(r->detail) - 1; c++)
 			r->detail[k++] = *c;

@@ -14,7 +14,7 @@
 #include "common/snapshot.h"
 #include "resources/timers.h"
 #include "resources/resources.h"
-#include "sample/vm.h"
+#include "alloc/vmarea.h"
 #include "shim/shim.h"
 
 #define MAX_TIMERS 4096
@@ -28,15 +28,20 @@ struct slot {
 	uint32_t stack_id;
 };
 
+/* Mapped as far as the highest slot claimed (alloc/vmarea.h). */
+static struct mp_vm_table slot_tab, out_tab;
 static struct slot *slots;
 static struct mp_snap_res_rec *out;
 static int top_slot = -1;
 
 int mp_timers_init(void)
 {
-	slots = mp_vm_reserve((size_t)MAX_TIMERS * sizeof(*slots));
-	out = mp_vm_reserve((size_t)MAX_TIMERS * sizeof(*out));
-	return slots && out ? 0 : -ENOMEM;
+	if (mp_vm_table_init(&slot_tab, sizeof(*slots), MAX_TIMERS) < 0 ||
+	    mp_vm_table_init(&out_tab, sizeof(*out), MAX_TIMERS) < 0)
+		return -ENOMEM;
+	out = mp_vm_table_at(&out_tab, 0);
+	__atomic_store_n(&slots, (struct slot *)mp_vm_table_at(&slot_tab, 0), __ATOMIC_RELEASE);
+	return 0;
 }
 
 static struct slot *find(timer_t id)
@@ -59,6 +64,8 @@ MP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *ret)
 	int saved = errno;
 	for (int i = 0; i < MAX_TIMERS; i++) {
 		int expect = 0;
+		if (mp_vm_table_cover(&slot_tab, (size_t)i) < 0)
+			break;
 		if (!__atomic_compare_exchange_n(&slots[i].used, &expect, 2, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
@@ -123,6 +130,8 @@ size_t mp_timers_records(const void **ret_buf)
 	size_t n = 0;
 	*ret_buf = out;
 	int top = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
+	if (top >= 0 && mp_vm_table_cover(&out_tab, (size_t)top) < 0)
+		return 0;
 	for (int i = 0; slots && i <= top; i++) {
 		if (__atomic_load_n(&slots[i].used, __ATOMIC_ACQUIRE) != 1)
 			continue;

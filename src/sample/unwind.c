@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Stack capture set-up, and the check of memprof's walker against libunwind
- * (unwind.h). */
+/* Stack capture set-up, the fallback walk, and the check of memprof's walker
+ * against libunwind (unwind.h). */
 #define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include <dlfcn.h>
+#include <libunwind.h>   /* types and names only: libunwind is dlopen()ed */
+#include <errno.h>
 #include <stdbool.h>
 
 #include "sample/unwind.h"
@@ -10,16 +12,131 @@
 uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;
 unsigned mp_unwind_mode = MP_UNWIND_LIBUNWIND;
 uint64_t mp_unwind_checked, mp_unwind_differed;
+uint64_t mp_unwind_fallback_checked, mp_unwind_fallback_differed;
+
+/* libunwind's unw_backtrace and unw_flush_cache, once loaded (unwind=1 and
+ * 2 only). */
+static int (*unw_walk)(void **buffer, int size);
+static int (*unw_flush)(unw_addr_space_t as, unw_word_t lo, unw_word_t hi);
+static unw_addr_space_t *unw_as;
 
 int mp_unwind_init(uintptr_t lo, uintptr_t hi, unsigned mode)
 {
 	mp_unwind_skip_lo = lo;
 	mp_unwind_skip_hi = hi;
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	if (mode != MP_UNWIND_LIBUNWIND && mp_fastunwind_init() < 0)
 		mode = MP_UNWIND_LIBUNWIND;
 	mp_unwind_mode = mode;
 	return 0;
+}
+
+#define NAME_(x) #x
+#define NAME(x) NAME_(x)
+
+/*
+ * libunwind is not linked into the shim: its exported _Unwind_* functions
+ * (a copy of libgcc's interface) would then come before libgcc_s's in the
+ * program's symbol lookup, and the C++ exceptions of a C program's plugins
+ * would be unwound by libunwind, with its pipe.  Loaded with RTLD_LOCAL,
+ * its names stay out of the program's way.
+ */
+int mp_unwind_load_libunwind(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		h = dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return -ENOENT;
+	int (*policy)(unw_addr_space_t, unw_caching_policy_t) =
+		(int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(h, NAME(unw_set_caching_policy));
+	unw_addr_space_t *as = (unw_addr_space_t *)dlsym(h, NAME(unw_local_addr_space));
+	int (*walk)(void **, int) = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+	if (!policy || !as || !walk)
+		return -ENOENT;
+	policy(*as, UNW_CACHE_PER_THREAD);
+	unw_as = as;
+	__atomic_store_n(&unw_flush,
+			 (int (*)(unw_addr_space_t, unw_word_t, unw_word_t))dlsym(h, NAME(unw_flush_cache)),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&unw_walk, walk, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* libgcc_s (its unwind.h; libunwind-dev installs another of that name). */
+typedef enum { MP_URC_NO_REASON = 0, MP_URC_END_OF_STACK = 5 } mp_urc;
+struct _Unwind_Context;
+extern int _Unwind_Backtrace(mp_urc (*fn)(struct _Unwind_Context *, void *), void *arg);
+extern unsigned long _Unwind_GetIPInfo(struct _Unwind_Context *ctx, int *ip_before_insn);
+
+struct gcc_walk {
+	void **buf;
+	int skip, n, max;
+};
+
+static mp_urc gcc_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct gcc_walk *w = arg;
+	int before = 0;
+	uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+	if (ip == 0 || w->n >= w->max)
+		return MP_URC_END_OF_STACK;
+	if (w->skip > 0)
+		w->skip--;
+	else
+		w->buf[w->n++] = (void *)ip;
+	return MP_URC_NO_REASON;
+}
+
+/* libgcc's walk: pcs from the return address into this function's caller
+ * out (its own frame, the first _Unwind_Backtrace reports, is dropped). */
+static MP_NOINLINE int gcc_backtrace(void **buf, int size)
+{
+	struct gcc_walk w = { buf, 1, 0, size };
+	_Unwind_Backtrace(gcc_frame, &w);
+	return w.n;
+}
+
+/* Both walks from here start with a return address into this function,
+ * dropped, so the first pc is the return address into our caller, as it was
+ * when the walks were inlined there. */
+MP_NOINLINE int mp_unwind_fallback(void **buf, int size)
+{
+	void *tmp[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES + 1];
+	int (*walk)(void **, int) = __atomic_load_n(&unw_walk, __ATOMIC_ACQUIRE);
+	int k;
+	if (size > MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES)
+		size = MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES;
+	if (mp_unwind_mode == MP_UNWIND_FAST || !walk)
+		k = gcc_backtrace(tmp, size + 1);
+	else
+		k = walk(tmp, size + 1);
+	k = k > 0 ? k - 1 : 0;
+	for (int i = 0; i < k; i++)
+		buf[i] = tmp[i + 1];
+	if (mp_unwind_mode == MP_UNWIND_CHECK && walk) {
+		/* libgcc's walk of the stacks memprof's walker left to libunwind
+		 * (ours is its first frame). */
+		void *g[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES + 1];
+		int n = gcc_backtrace(g, size + 1) - 1;
+		bool same = n == k;
+		for (int i = 1; same && i < n; i++)
+			same = g[i + 1] == buf[i];
+		__atomic_fetch_add(&mp_unwind_fallback_checked, 1, __ATOMIC_RELAXED);
+		if (!same)
+			__atomic_fetch_add(&mp_unwind_fallback_differed, 1, __ATOMIC_RELAXED);
+	}
+	return k;
+}
+
+void mp_unwind_forget(const uint64_t *ranges, size_t n)
+{
+	int (*flush)(unw_addr_space_t, unw_word_t, unw_word_t) =
+		__atomic_load_n(&unw_flush, __ATOMIC_ACQUIRE);
+
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		mp_fastunwind_forget(ranges, n);
+	for (size_t r = 0; flush && r < n; r++)
+		flush(*unw_as, (unw_word_t)ranges[2 * r], (unw_word_t)ranges[2 * r + 1]);
 }
 
 /*

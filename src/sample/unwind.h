@@ -4,11 +4,17 @@
  * (frame pointers, BPF) can stand in for libunwind.
  * In the target; never allocates from the target's heap.  Not signal-safe.
  *
- * libunwind local unwinding: unw_backtrace() walks with libunwind's cached
- * fast-trace tables (x86_64), falling back to full DWARF unwinding; both use
- * libunwind's own mmap-backed pools.  libunwind may still reach malloc on
- * its first use in a thread; the shim's recursion guard forwards such calls
- * without sampling them.
+ * memprof's own walker (fastunwind.c) takes every stack it can.  Where it
+ * cannot (a signal frame, a rule given by a DWARF expression, code without
+ * unwind information), the default (unwind=0) falls back to libgcc's
+ * _Unwind_Backtrace, the unwinder of C++ exceptions, which the walker
+ * already uses to find FDEs.  libunwind is used only when asked for
+ * (unwind=1, and unwind=2, which compares the walkers): libunwind 1.6
+ * validates memory through a pipe it opens on its first use, two
+ * descriptors in the program's table for good (and written to under a
+ * number the program may have closed and reused), which a profiler must
+ * not hold.  Both use their own memory; they may reach malloc on first use
+ * in a thread, and the shim's recursion guard serves such calls unsampled.
  */
 #ifndef MP_SAMPLE_UNWIND_H
 #define MP_SAMPLE_UNWIND_H
@@ -25,10 +31,23 @@ enum { MP_UNWIND_FAST = 0, MP_UNWIND_LIBUNWIND = 1, MP_UNWIND_CHECK = 2 };
  * (the shim's own code).  `mode`: MP_UNWIND_*.  0 on success. */
 int mp_unwind_init(uintptr_t skip_lo, uintptr_t skip_hi, unsigned mode);
 
+/* Load libunwind (unwind=1 and 2), from a constructor: dlopen.  Until it
+ * is loaded, or when it cannot be, libgcc's walk stands in.  0, -ENOENT. */
+int mp_unwind_load_libunwind(void);
+
 extern uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;
 extern unsigned mp_unwind_mode;
 extern uint64_t mp_unwind_checked, mp_unwind_differed;   /* MP_UNWIND_CHECK */
-int unw_backtrace(void **buffer, int size);      /* <libunwind.h> */
+/* MP_UNWIND_CHECK, stacks memprof's walker could not take: libgcc's against
+ * libunwind's. */
+extern uint64_t mp_unwind_fallback_checked, mp_unwind_fallback_differed;
+
+/*
+ * The fallback walk (see above): return addresses from the caller's caller
+ * out, at most `size`; the number stored.  libgcc's under MP_UNWIND_FAST,
+ * libunwind's otherwise (and under MP_UNWIND_CHECK both, counted).
+ */
+int mp_unwind_fallback(void **buffer, int size);
 
 int mp_fastunwind_init(void);
 
@@ -66,6 +85,18 @@ void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);
 void mp_fastunwind_after_fork_child(void);
 
+/* Code in [ranges[2i], ranges[2i+1]), i < n, was unmapped: the rules
+ * computed for it are computed again when next needed, and every thread's
+ * walk memo is emptied before its next use.  Not for signal handlers. */
+void mp_fastunwind_forget(const uint64_t *ranges, size_t n);
+
+/*
+ * Code in those ranges was unmapped (dlclose): what the walkers cached about
+ * it is dropped, memprof's walker's (above) and libunwind's.  Not for
+ * signal handlers.
+ */
+void mp_unwind_forget(const uint64_t *ranges, size_t n);
+
 /* Room for the shim's own frames on top of a full stack. */
 #define MP_UNWIND_EXTRA_FRAMES 16
 
@@ -98,7 +129,7 @@ mp_unwind_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_memo **ret_me
 		/* (Under MP_UNWIND_CHECK the memo stays: mp_memo_stack checks
 		 * its stack id against libunwind's stack.) */
 		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
-		int k = unw_backtrace(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
+		int k = mp_unwind_fallback(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
 		if (n != UINT32_MAX)
 			mp_unwind_check(buf, n, vbuf, k);
 		n = k > 0 ? (uint32_t)k : 0;

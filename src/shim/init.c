@@ -27,6 +27,7 @@
 #include "resources/threads.h"
 #include "resources/timers.h"
 #include "sample/live.h"
+#include "sample/privfd.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
 #include "sample/unwind.h"
@@ -93,8 +94,10 @@ static void atfork_child(void)
 	/* Only the forking thread exists here; locks it did not hold in prepare
 	 * cannot be held, and those it held are re-initialized. */
 	mp_fastunwind_after_fork_child();
+	mp_privfd_after_fork_child();
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
+	mp_unload_after_fork_child();
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
@@ -130,8 +133,12 @@ void mp_shim_init(void)
 			NULL);
 	mp_alloc_on_sampled_free(mp_prof_record_free);
 
-	int ok = o->rate != MP_RATE_OFF;
-	if (ok && mp_prof_init() < 0) {
+	/* rate=0 only means no allocation is ever sampled (the sampler's gap
+	 * is then UINT64_MAX): the tables, the unwinder for the resources'
+	 * creation stacks and the snapshots all work as at any other rate, so
+	 * a profile with no samples is written. */
+	int ok = 1;
+	if (mp_prof_init() < 0) {
 		mp_warn("cannot map profile tables, profiling disabled", NULL, NULL, NULL);
 		ok = 0;
 	}
@@ -251,6 +258,10 @@ void mp_shim_exit_snapshot(void)
 		char a[24], b[24];
 		mp_warn("unwind check: ", mp_utoa(mp_unwind_differed, a), " of ",
 			mp_utoa(mp_unwind_checked, b));
+		/* The stacks it left to the fallback: libgcc's against libunwind's. */
+		if (mp_unwind_fallback_checked)
+			mp_warn("unwind check (fallback): ", mp_utoa(mp_unwind_fallback_differed, a),
+				" of ", mp_utoa(mp_unwind_fallback_checked, b));
 	}
 	int r = mp_snapshot_write(0, MP_SNAP_F_FINAL | (mp_shim.forked ? MP_SNAP_F_FORKED : 0));
 	if (r == 0)
@@ -311,6 +322,10 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 	mp_shim_init();
 	exit_handler_registered = __cxa_atexit(exit_handler, NULL, NULL) == 0;
 	__cxa_at_quick_exit(exit_handler, NULL);
+	if (mp_shim.enabled && mp_unwind_mode != MP_UNWIND_FAST &&
+	    mp_unwind_load_libunwind() < 0)
+		mp_warn("cannot load libunwind, unwind=", mp_shim.opt.unwind == 1 ? "1" : "2",
+			" walks with libgcc's unwinder instead", NULL);
 	mp_tls.busy--;
 	mp_trigger_start();   /* numbered snapshots: interval=, snapshot_signal= */
 }

@@ -40,7 +40,7 @@ static const struct opt_desc opts[] = {
 	{ "allocator", OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF, 0, 1,
 	  "memprof (own size-class allocator) or system (glibc's malloc)" },
 	{ "unwind", OPT_U32, offsetof(struct mp_options, unwind), 0, 0, 2,
-	  "stack walker: 0 = memprof's (libunwind where it cannot), 1 = libunwind only, "
+	  "stack walker: 0 = memprof's (libgcc's where it cannot), 1 = libunwind only, "
 	  "2 = both, counting the stacks where they differ (for tests)" },
 };
 
@@ -134,6 +134,23 @@ static void bad(const char *what, const char *s, size_t n)
 	mp_warn(what, " in MEMPROF_OPTIONS: '", buf, "', ignoring");
 }
 
+/* Whether `val` holds ":<option name>=": options separated the sanitizers'
+ * way ("rate=1:verbose=1"), where MEMPROF_OPTIONS takes ','. */
+static int colon_separated(const char *val, size_t vlen)
+{
+	for (size_t i = 0; i < vlen; i++) {
+		if (val[i] != ':')
+			continue;
+		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+			size_t l = strlen(opts[k].name);
+			if (i + 1 + l < vlen && memcmp(val + i + 1, opts[k].name, l) == 0 &&
+			    val[i + 1 + l] == '=')
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static void set_one(struct mp_options *o, const char *kv, size_t n)
 {
 	const char *eq = memchr(kv, '=', n);
@@ -144,6 +161,16 @@ static void set_one(struct mp_options *o, const char *kv, size_t n)
 	size_t klen = (size_t)(eq - kv);
 	const char *val = eq + 1;
 	size_t vlen = n - klen - 1;
+	if (colon_separated(val, vlen)) {
+		char buf[128];
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, kv, n);
+		buf[n] = 0;
+		mp_warn("MEMPROF_OPTIONS separates options with ',', not ':': '", buf,
+			"', ignoring", NULL);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		const struct opt_desc *d = &opts[i];
 		if (strlen(d->name) != klen || memcmp(d->name, kv, klen) != 0)

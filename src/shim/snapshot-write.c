@@ -7,8 +7,14 @@
  * snapshots taken while the program runs (trigger.c) are
  * "<dir>/memprof.<pid>.<seq>.snap".  Writers are serialized by trigger.c's
  * write lock.  The
- * maps text is read into memory we map ourselves; no malloc, no stdio.
+ * maps text is streamed into the file; no malloc, no stdio, no mapping.
  * Profile tables are locked only while their bytes are written.
+ *
+ * All of it runs through mp_privfd_run (sample/privfd.h): the files are
+ * opened in a descriptor table of the shim's own, never the program's, so
+ * a program that used up its descriptors still gets its snapshot, and the
+ * numbers the program's other threads get from open() meanwhile are the
+ * ones they would get without us.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "sample/privfd.h"
 #include "sample/stacks.h"
 #include "sample/vm.h"
 #include "leakscan/leakscan.h"
@@ -73,49 +80,48 @@ static int write_section3(int fd, uint32_t type, const void *a, size_t na, const
 	return r;
 }
 
-/* Whole file into a fresh mapping (procfs sizes are unknown up front). */
-static int slurp(const char *path, char **ret_buf, size_t *ret_len, size_t *ret_cap)
+/*
+ * A section copied from a file whose size is unknown up front (procfs):
+ * streamed through a static buffer (writers are serialized), its header
+ * written last at its place.  No memory is mapped: a program that used up
+ * its address space (RLIMIT_AS) still gets its snapshot.
+ */
+static int write_section_file(int fd, uint32_t type, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	static char buf[64 << 10];
+	static const char zeros[8];
+	struct mp_snap_section s = { .type = type, .size = 0 };
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	int r, in;
+
+	if (at < 0)
 		return -errno;
-	size_t cap = 64 << 10, len = 0;
-	char *buf = mp_vm_reserve(cap);
-	int r = 0;
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
+	in = mp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (in < 0) {
+		r = -errno;
+		mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
+		return r;
 	}
-	for (;;) {
-		if (len == cap) {
-			char *n = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
-			if (n == MAP_FAILED) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = n;
-			cap *= 2;
-		}
-		ssize_t got = read(fd, buf + len, cap - len);
+	r = write_all(fd, &s, sizeof(s));
+	while (r == 0) {
+		ssize_t got = read(in, buf, sizeof(buf));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
 			r = -errno;
+			mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
 			break;
 		}
 		if (got == 0)
 			break;
-		len += (size_t)got;
+		r = write_all(fd, buf, (size_t)got);
+		s.size += (uint64_t)got;
 	}
-	if (r < 0) {
-		mp_vm_release(buf, cap);
-		goto out;
-	}
-	*ret_buf = buf;
-	*ret_len = len;
-	*ret_cap = cap;
-out:
-	close(fd);
+	mp_sys_close(in);
+	if (r == 0 && s.size % 8)
+		r = write_all(fd, zeros, 8 - s.size % 8);
+	if (r == 0 && pwrite(fd, &s, sizeof(s), at) != (ssize_t)sizeof(s))
+		r = errno ? -errno : -EIO;
 	return r;
 }
 
@@ -139,37 +145,40 @@ static size_t build_path(char *dst, size_t cap, const char *dir, uint64_t pid, u
 	return n;
 }
 
-static int snapshot_write_locked(uint32_t seq, uint64_t flags)
+struct write_args {
+	uint32_t seq;
+	uint64_t flags;
+	uint64_t pid, ppid;        /* the program's (the writer may be a child) */
+	const void *res;           /* live descriptors, described in the program's */
+	size_t res_size;           /* own table (the writer's has none of them) */
+};
+
+static int snapshot_write_locked(void *arg)
 {
+	const struct write_args *a = arg;
 	char path[PATH_MAX], tmp[PATH_MAX], exe[PATH_MAX];
-	uint64_t pid = (uint64_t)getpid();
+	uint32_t seq = a->seq;
+	uint64_t flags = a->flags, pid = a->pid;
 	const char *dir = mp_shim.opt.snapdir;
 	if (!build_path(path, sizeof(path), dir, pid, seq, "") ||
 	    !build_path(tmp, sizeof(tmp), dir, pid, seq, ".tmp"))
 		return -ENAMETOOLONG;
 
-	char *maps = NULL;
-	size_t maps_len = 0, maps_cap = 0;
-	int r = slurp("/proc/self/maps", &maps, &maps_len, &maps_cap);
-	if (r < 0) {
-		mp_warn("cannot read /proc/self/maps: ", strerrorname_np(-r),
-			", no profile written", NULL);
-		return r;
-	}
+	int r;
 	ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof(exe));
 	if (exe_len < 0)
 		exe_len = 0;
 
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = mp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == EEXIST) {
 		/* A stale temporary from a process with our pid that died. */
 		unlink(tmp);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = mp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	}
 	if (fd < 0) {
 		r = -errno;
 		mp_warn("cannot write snapshot '", tmp, "': ", strerrorname_np(-r));
-		goto out_maps;
+		return r;
 	}
 
 	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
@@ -182,12 +191,15 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	size_t leaks_size = 0;
 	if (flags & MP_SNAP_F_FINAL)
 		mp_leakscan_records(&leaks, &leaks_size);
-	/* Live file descriptors (resources/fds.c). */
-	const void *res = NULL, *thr = NULL;
-	size_t res_size = mp_fds_records(&res) * sizeof(struct mp_snap_res_rec);
+	/* Live file descriptors, described by mp_snapshot_write. */
+	const void *res = a->res, *thr = NULL;
+	size_t res_size = a->res_size;
 	size_t thr_size = mp_threads_records(&thr) * sizeof(struct mp_snap_res_rec);
 	const void *tim = NULL;
 	size_t tim_size = mp_timers_records(&tim) * sizeof(struct mp_snap_res_rec);
+	/* Libraries unloaded so far (dlclose.c). */
+	const void *unl = NULL;
+	size_t unl_size = mp_unload_records(&unl);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -198,9 +210,9 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1,
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0),
 		.pid = pid,
-		.ppid = (uint64_t)getppid(),
+		.ppid = a->ppid,
 		.rate = mp_shim.opt.rate,
 		.start_ns = mp_shim.start_ns,
 		.end_ns = mp_now_ns(),
@@ -211,7 +223,7 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 	memcpy(h.magic, MP_SNAP_MAGIC, sizeof(h.magic));
 	r = write_all(fd, &h, sizeof(h));
 	if (r == 0)
-		r = write_section(fd, MP_SNAP_MAPS, maps, maps_len);
+		r = write_section_file(fd, MP_SNAP_MAPS, "/proc/self/maps");
 	if (r == 0)
 		r = write_section(fd, MP_SNAP_EXE, exe, (size_t)exe_len);
 	if (r == 0)
@@ -224,9 +236,11 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
 		r = write_section3(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size, tim, tim_size);
+	if (r == 0 && unl_size)
+		r = write_section(fd, MP_SNAP_UNLOADED, unl, unl_size);
 	mp_prof_unlock();
 
-	if (close(fd) < 0 && r == 0)
+	if (mp_sys_close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
@@ -234,17 +248,21 @@ static int snapshot_write_locked(uint32_t seq, uint64_t flags)
 		unlink(tmp);
 		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
 	}
-out_maps:
-	mp_vm_release(maps, maps_cap);
 	return r;
 }
 
 int mp_snapshot_write(uint32_t seq, uint64_t flags)
 {
+	struct write_args a = { .seq = seq, .flags = flags, .pid = (uint64_t)getpid(),
+				.ppid = (uint64_t)getppid() };
 	int r = mp_trigger_write_lock(seq);
 	if (r < 0)
 		return r;
-	r = snapshot_write_locked(seq, flags);
+	/* Live file descriptors (resources/fds.c), described here: /proc/self/fd
+	 * and getsockname() name the program's descriptors only in its own
+	 * descriptor table, which the writer below does not run in. */
+	a.res_size = mp_fds_records(&a.res) * sizeof(struct mp_snap_res_rec);
+	r = mp_privfd_run(snapshot_write_locked, &a);
 	mp_trigger_write_unlock(seq, r == 0);
 	return r;
 }

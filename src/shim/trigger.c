@@ -48,6 +48,7 @@
 
 #include "shim/shim.h"
 #include "alloc/ownmem.h"
+#include "sample/privfd.h"
 #include "shim/trigger.h"
 
 /* glibc's own entry points, which we do not interpose: __sigaction is
@@ -275,40 +276,63 @@ static int seq_path(char *buf, size_t cap)
 	return 0;
 }
 
-static void seq_load(void)
+/* Runs through mp_privfd_run: its descriptor is never one of the program's. */
+static int seq_read(void *arg)
 {
-	char path[PATH_MAX], buf[24];
+	const char *path = arg;
+	char buf[24];
 	uint32_t v = 0;
 	ssize_t n;
-	int fd;
+	int fd = mp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	mp_sys_close(fd);
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' && v < UINT32_MAX / 10; i++)
+		v = v * 10 + (uint32_t)(buf[i] - '0');
+	return (int)(v > INT32_MAX ? INT32_MAX : v);
+}
+
+static void seq_load(void)
+{
+	char path[PATH_MAX];
 
 	if (seq_path(path, sizeof(path)) < 0)
 		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	int v = mp_privfd_run(seq_read, path);
+	__atomic_store_n(&seq, v > 0 ? (uint32_t)v : 0, __ATOMIC_RELAXED);
+}
+
+struct seq_file {
+	char path[PATH_MAX];
+	uint32_t value;
+};
+
+static int seq_write(void *arg)
+{
+	const struct seq_file *f = arg;
+	char buf[24];
+	int fd = mp_sys_open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
 	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' && v < UINT32_MAX / 10; i++)
-		v = v * 10 + (uint32_t)(buf[i] - '0');
-	__atomic_store_n(&seq, v, __ATOMIC_RELAXED);
+		return -errno;
+	mp_utoa(f->value, buf);
+	if (write(fd, buf, strlen(buf)) < 0) {
+		/* the next image may reuse numbers: nothing better to do */
+	}
+	mp_sys_close(fd);
+	return 0;
 }
 
 static void seq_store(uint32_t v)
 {
-	char path[PATH_MAX], buf[24];
-	int fd;
+	static struct seq_file f;   /* only the helper thread stores */
 
-	if (seq_path(path, sizeof(path)) < 0)
+	if (seq_path(f.path, sizeof(f.path)) < 0)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	mp_utoa(v, buf);
-	if (write(fd, buf, strlen(buf)) < 0) {
-		/* the next image may reuse numbers: nothing better to do */
-	}
-	close(fd);
+	f.value = v;
+	mp_privfd_run(seq_write, &f);
 }
 
 static void take_snapshot(void)
@@ -478,13 +502,13 @@ size_t mp_trigger_stats(struct mp_snap_kv *kv, size_t cap)
 
 	if (cap < 1)
 		return 0;
-	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	fd = mp_sys_open("/proc/self/statm", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	do
 		n = read(fd, buf, sizeof(buf) - 1);
 	while (n < 0 && errno == EINTR);
-	close(fd);
+	mp_sys_close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;

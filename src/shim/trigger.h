@@ -59,7 +59,8 @@ void mp_trigger_write_unlock(uint32_t seq, int written);
 /*
  * The process's own statistics for the snapshot's STATS section: "RSS"
  * (resident set size in bytes, from /proc/self/statm).  Fills at most `cap`
- * entries of `kv` and returns how many.  No malloc; opens one fd briefly.
+ * entries of `kv` and returns how many.  No malloc; opens one file: call it
+ * under mp_privfd_run (the snapshot writer does).
  */
 size_t mp_trigger_stats(struct mp_snap_kv *kv, size_t cap);
 

@@ -151,10 +151,10 @@ static struct mp_leak_report *report(void)
 	static struct mp_leak leaks[3];
 	static struct mp_leak_report r;
 	memset(leaks, 0, sizeof(leaks));
-	leaks[0] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr_lose, 2, NULL };
-	leaks[1] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 480, 10, fr_lib, 2, NULL };
-	leaks[2] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr_lib, 2, NULL };
-	r = (struct mp_leak_report){ .pid = 7, .leaks = leaks, .nleaks = 3 };
+	leaks[0] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr_lose, 2, NULL, NULL, 0 };
+	leaks[1] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 480, 10, fr_lib, 2, NULL, NULL, 0 };
+	leaks[2] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr_lib, 2, NULL, NULL, 0 };
+	r = (struct mp_leak_report){ .pid = 7, .program = "t", .leaks = leaks, .nleaks = 3 };
 	return &r;
 }
 
@@ -229,10 +229,10 @@ static void test_generated(void)
 		{ .function = "foo_init", .file = NULL, .line = 0, .object = "libfoo.so" },
 	};
 	struct mp_leak leaks[] = {
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 12, 1, via_strdup, 5, NULL },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 40, 1, via_vector, 5, NULL },
-		{ MP_LEAKKIND_FD, 0, 0, 1, in_main, 4, NULL },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 8, 1, stripped, 3, NULL },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 12, 1, via_strdup, 5, NULL, NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 40, 1, via_vector, 5, NULL, NULL, 0 },
+		{ MP_LEAKKIND_FD, 0, 0, 1, in_main, 4, NULL, NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 8, 1, stripped, 3, NULL, NULL, 0 },
 	};
 	static const char *const want[] = {
 		"leak:^config_dup(char const*)$;^load$;^setup$",
@@ -259,8 +259,8 @@ static void test_generated(void)
 	};
 	struct mp_leak all[] = {
 		leaks[0], leaks[1],
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, other, 4, NULL },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, skipping, 4, NULL },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, other, 4, NULL, NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, skipping, 4, NULL, NULL, 0 },
 	};
 	struct mp_leak_report rep = { .pid = 1, .leaks = all, .nleaks = 4 };
 	const char *text = "leak:^config_dup(char const*)$;^load$;^setup$\nleak:^grow$;^main$\n";
@@ -283,6 +283,64 @@ static void test_generated(void)
 	CHECK(s == (struct mp_supp *)1);
 }
 
+/* Resource leaks say what each resource is (issue 13): the fd and its
+ * path, socket addresses or pipe end; a thread's tid, name, state and start
+ * routine; a timer's clock, state and interval; the summary names the
+ * program. */
+static void test_resources(void)
+{
+	struct mp_leak_frame at_main[] = {
+		{ .function = "main", .file = "m.c", .line = 4, .object = "prog" },
+	};
+	struct mp_leak_res fds[] = {
+		{ 3, MP_FD_FILE, "/etc/hostname" },
+		{ 4, MP_FD_SOCKET, "inet stream 127.0.0.1:5000 <-> 127.0.0.1:41000" },
+		{ 5, MP_FD_PIPE, "read end" },
+		{ 6, MP_FD_EVENTFD, "" },
+	};
+	struct mp_leak_res thr[] = { { 4242, MP_THREAD_RUNNING, "worker worker_main" },
+				     { 4243, MP_THREAD_UNJOINED, " run" } };
+	struct mp_leak_res tim[] = { { 1, MP_TIMER_ARMED, "monotonic interval 250000000ns" } };
+	struct mp_leak leaks[] = {
+		{ MP_LEAKKIND_FD, 0, 0, 4, at_main, 1, NULL, fds, 4 },
+		{ MP_LEAKKIND_THREAD, 0, 0, 2, at_main, 1, NULL, thr, 2 },
+		{ MP_LEAKKIND_TIMER, 0, 0, 1, at_main, 1, NULL, tim, 1 },
+	};
+	struct mp_leak_report rep = { .pid = 9, .program = "server", .leaks = leaks, .nleaks = 3 };
+	struct mp_leak_report *rp = &rep;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	mp_leaks_print(f, &rep, true);
+	fclose(f);
+	CHECK(strstr(out, "memprof: 4 file descriptors still open: 3 (/etc/hostname), 4 (socket inet "
+		      "stream 127.0.0.1:5000 <-> 127.0.0.1:41000), 5 (pipe, read end), 6 (eventfd)\n"
+		      "memprof:     at main (m.c:4)\n") != NULL);
+	CHECK(strstr(out, "memprof: 2 threads still alive or never joined: 4242 'worker' (running, "
+		      "start routine worker_main), 4243 (ended, never joined, start routine run)\n")
+	      != NULL);
+	CHECK(strstr(out, "memprof: 1 timer never deleted: monotonic clock, armed, every 250ms\n") !=
+	      NULL);
+	CHECK(strstr(out, "memprof: leak summary for server (pid 9):\n") != NULL);
+	free(out);
+
+	f = open_memstream(&out, &len);
+	CHECK_INT(mp_leaks_json(f, &rp, 1), 0);
+	fclose(f);
+	CHECK(strstr(out, "\"resources\":[{\"fd\":3,\"type\":\"file\",\"detail\":\"/etc/hostname\"},"
+		      "{\"fd\":4,\"type\":\"socket\",\"detail\":\"inet stream 127.0.0.1:5000 <-> "
+		      "127.0.0.1:41000\"},{\"fd\":5,\"type\":\"pipe\",\"detail\":\"read end\"},"
+		      "{\"fd\":6,\"type\":\"eventfd\",\"detail\":\"\"}]") != NULL);
+	CHECK(strstr(out, "\"resources\":[{\"tid\":4242,\"name\":\"worker\",\"state\":\"running\","
+		      "\"start\":\"worker_main\"},{\"tid\":4243,\"name\":\"\",\"state\":"
+		      "\"ended, not joined\",\"start\":\"run\"}]") != NULL);
+	CHECK(strstr(out, "\"resources\":[{\"clock\":\"monotonic\",\"state\":\"armed\","
+		      "\"interval_ns\":250000000}]") != NULL);
+	CHECK(strstr(out, "\"program\":\"server\"") != NULL);
+	free(out);
+}
+
 static void test_output(void)
 {
 	char *out = NULL;
@@ -291,10 +349,13 @@ static void test_output(void)
 	FILE *f = open_memstream(&out, &len);
 	CHECK_INT(mp_leaks_json(f, &r, 1), 0);
 	fclose(f);
-	CHECK(strncmp(out, "{\"leaks\":[{\"kind\":\"heap\",\"category\":\"definite\",\"bytes\":100,"
-		      "\"count\":1,\"pid\":7,\"stack\":[{\"function\":\"lose_one\",\"file\":\"src/t.c\","
-		      "\"line\":12},", 133) == 0);
-	CHECK(strstr(out, "{\"function\":\"xmlStrdup\",\"file\":null,\"line\":0}") != NULL);
+	static const char head[] =
+		"{\"leaks\":[{\"kind\":\"heap\",\"category\":\"definite\",\"bytes\":100,"
+		"\"count\":1,\"pid\":7,\"program\":\"t\",\"stack\":[{\"function\":\"lose_one\","
+		"\"file\":\"src/t.c\",\"line\":12,\"object\":\"prog\"},";
+	CHECK(strncmp(out, head, sizeof(head) - 1) == 0);
+	CHECK(strstr(out, "{\"function\":\"xmlStrdup\",\"file\":null,\"line\":0,"
+		      "\"object\":\"libxml2.so.2\"}") != NULL);
 	CHECK(strstr(out, "\"summary\":{\"heap_definite_bytes\":100,\"heap_indirect_bytes\":480,"
 		      "\"heap_reachable_bytes\":64,\"fds\":0,\"threads\":0,\"timers\":0}}\n") != NULL);
 	free(out);
@@ -322,6 +383,7 @@ int main(void)
 	test_match_linear();
 	test_suppressions();
 	test_generated();
+	test_resources();
 	test_output();
 	return tap_done();
 }

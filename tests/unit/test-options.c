@@ -5,6 +5,7 @@
  * error, checking that the output is left untouched on error.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 
 #include "cli/options.h"
@@ -199,6 +200,26 @@ static void test_count(void)
 	}
 }
 
+/* MEMPROF_OPTIONS in the sanitizers' ':' style is refused, with the value
+ * as it should be; paths with a ':' are fine. */
+static void test_shim_options(void)
+{
+	static const struct { const char *s, *fixed; } t[] = {
+		{ "rate=1,verbose=1", NULL }, { "", NULL }, { "snapdir=/tmp/a:b", NULL },
+		{ "snapdir=/tmp/x:1=2", NULL }, { "rate=1:verbose=1", "rate=1,verbose=1" },
+		{ "verbose=1,rate=1:depth=8:leak=1", "verbose=1,rate=1,depth=8,leak=1" },
+		{ "snapshot_signal=12:rate=4", "snapshot_signal=12,rate=4" },
+	};
+	for (size_t i = 0; i < N(t); i++) {
+		char *fixed = (char *)"untouched";
+		int r = mp_check_shim_options(t[i].s, &fixed);
+		CHECK_INT(r, t[i].fixed ? -EINVAL : 0);
+		CHECK_STR(fixed, t[i].fixed ? t[i].fixed : "untouched");
+		if (r < 0)
+			free(fixed);
+	}
+}
+
 int main(void)
 {
 	run_good("mp_parse_u64", mp_parse_u64, u64_good, N(u64_good));
@@ -208,5 +229,6 @@ int main(void)
 	run_good("mp_parse_duration", mp_parse_duration, duration_good, N(duration_good));
 	run_bad("mp_parse_duration", mp_parse_duration, duration_bad, N(duration_bad));
 	test_count();
+	test_shim_options();
 	return tap_done();
 }

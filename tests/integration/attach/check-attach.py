@@ -22,6 +22,7 @@ estimated alloc_space is within 5% of the truth, N derived from the
 binomial variance so that 5% is 4 standard deviations.
 usage: check-attach.py MEMPROF T_ATTACH T_ATTACH_STATIC T_FAMILY T_DRAP T_RATE"""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -431,10 +432,18 @@ def main():
         inuse = cum(heap, 'inuse_space')
         t.ok(inuse.get('three', 0) <= 3000 and inuse.get('one', 0) <= 1000,
              'freed blocks leave in-use (at most one in flight)', inuse)
-        comments = subprocess.run(['go', 'tool', 'pprof', '-raw', heap], capture_output=True,
-                                  text=True, env=pprof_raw.go_env()).stdout
-        t.ok('allocated before it are unknown' in comments and 'RSS' in comments,
-             'the comment says what the counts cover, with the RSS')
+        for kind in ('heap', 'fds', 'threads', 'mmap'):
+            raw = subprocess.run(['go', 'tool', 'pprof', '-raw', os.path.join(d, 'a.%s.pb.gz' % kind)],
+                                 capture_output=True, text=True, env=pprof_raw.go_env()).stdout
+            comments = [l for l in raw.splitlines() if l.startswith('Comment: ')]
+            t.ok(len(comments) == 1 and 'attached: ' in comments[0] and
+                 (kind == 'mmap' or 'earlier blocks unknown (RSS ' in comments[0]),
+                 '%s profile: one comment line, saying what the counts cover (with the RSS '
+                 'at attach and detach)' % kind, comments)
+        st = subprocess.run([memprof, 'stats', heap], capture_output=True, text=True).stdout
+        t.ok(all(re.search(r'^%s +[1-9]' % k, st, re.M)
+                 for k in ('AttachCalls', 'AttachSampled', 'AttachFramesCFI', 'AttachRSSAfter')),
+             'the counters are statistics (memprof stats)', st)
 
         fds = leaf_stacks(os.path.join(d, 'a.fds.pb.gz'))
         made = {s[0]: (s, lab) for s, v, lab in fds if s}
