@@ -20,8 +20,6 @@ packages=(
 	chromium chromium-driver
 	# benchmarks and other allocators to compare with
 	heaptrack hyperfine time libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-	# memleak's method, for bench.sh --set attach (bcc's memleak needs kernel headers)
-	bpftrace
 )
 
 missing=()

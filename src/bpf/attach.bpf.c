@@ -472,9 +472,12 @@ static __always_inline void done(__u64 ptr)
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn, __u64 size)
+/* `outer`: a function glibc implements with other probed ones (memalign,
+ * valloc), known per program, so that malloc's probe reads no cookie (the
+ * return address is at sp at every site: sites.h). */
+static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn, __u64 size, bool outer)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = MP_COOKIE(fn, outer, 0);
 	struct thread_state *t;
 	bool d;
 
@@ -517,7 +520,7 @@ int mp_malloc(struct pt_regs *ctx)
 		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
-	return alloc_entry(ctx, MP_FN_MALLOC, ctx->di);
+	return alloc_entry(ctx, MP_FN_MALLOC, ctx->di, false);
 }
 
 SEC("uprobe")
@@ -534,7 +537,7 @@ int mp_calloc(struct pt_regs *ctx)
 		return 1;                 /* calloc fails */
 	}
 	n = size;
-	return alloc_entry(ctx, MP_FN_CALLOC, n);
+	return alloc_entry(ctx, MP_FN_CALLOC, n, false);
 }
 
 SEC("uprobe")
@@ -544,7 +547,7 @@ int mp_memalign(struct pt_regs *ctx)
 		return 1;
 	if (bpf_session_is_return())
 		return alloc_return(ctx);
-	return alloc_entry(ctx, MP_FN_MEMALIGN, ctx->si);
+	return alloc_entry(ctx, MP_FN_MEMALIGN, ctx->si, true);
 }
 
 SEC("uprobe")
@@ -562,9 +565,9 @@ int mp_valloc(struct pt_regs *ctx)
 			count_call();
 			return 1;             /* pvalloc fails */
 		}
-		return alloc_entry(ctx, MP_FN_PVALLOC, n ? (n + 4095) & ~4095ull : 4096);
+		return alloc_entry(ctx, MP_FN_PVALLOC, n ? (n + 4095) & ~4095ull : 4096, true);
 	}
-	return alloc_entry(ctx, MP_FN_VALLOC, ctx->di);
+	return alloc_entry(ctx, MP_FN_VALLOC, ctx->di, true);
 }
 
 SEC("uprobe")
