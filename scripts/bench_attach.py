@@ -2,15 +2,20 @@
 """bench.sh --set attach: the CPU time memprof attach adds to a running
 program, against the same program unprofiled and against an empty uprobe at
 the same sites (memprof attach --bench-empty-probes: the same probes whose
-programs return at once), and against bcc's memleak (memleak-bpfcc) when it
-can run here.
+programs return at once), against bcc's memleak (memleak-bpfcc) when it
+can run here (it needs kernel headers; Debian 12's libbpf-tools has no
+CO-RE memleak; bpftrace 0.17 puts its uprobes in every process whatever
+-p says, so it cannot stand in for memleak on a shared machine): else the
+issue's figures are printed beside ours.
 
 Each workload is started stopped (a wrapper that stops itself with SIGSTOP
 and then execs it), the profiler attached, then continued; the workload's
 own CPU time (user + sys, GNU time: the uprobe handlers run in its
 context) is measured, in alternating runs, median of --reps.  Per-call
-cost: (CPU under attach - native CPU) / allocator calls, the calls counted
-by memprof attach itself."""
+cost: (CPU under a profiler - native CPU) / allocator calls, the calls
+counted by memprof attach itself.  A last run of attach and of the empty
+probes has the kernel time the BPF programs themselves (BPF_ENABLE_STATS:
+mean ns per run of the malloc and free programs)."""
 import os
 import re
 import signal
@@ -113,9 +118,19 @@ def memleak_works(work):
     r.stderr += r.stdout
     sl.kill()
     if r.returncode != 0 or 'Exception' in r.stderr or 'Unable' in r.stderr:
-        why = [l for l in r.stderr.splitlines() if 'kernel headers' in l or 'Exception' in l]
-        return (why[0] if why else r.stderr.strip().splitlines()[-1:] or ['failed'])[0].strip()
+        why = [l.strip() for l in r.stderr.splitlines() if 'kernel headers' in l] + \
+            [l.strip() for l in r.stderr.splitlines() if l.startswith('Exception')]
+        tail = r.stderr.strip().splitlines()
+        return why[0] if why else tail[-1].strip() if tail else 'failed (status %d)' % r.returncode
     return None
+
+
+def prog_ns(err):
+    """{program: mean ns per run} from memprof attach --bench-prog-stats."""
+    out = {}
+    for m in re.finditer(r'program (\w+): (\d+) runs, ([\d.]+) ns per run', err or ''):
+        out[m.group(1)] = float(m.group(3))
+    return out
 
 
 def attach_bench(args, workloads, work, py3):
@@ -142,12 +157,14 @@ def attach_bench(args, workloads, work, py3):
              ('attach --rate 1', attach_profiler(memprof, prof, ['--rate', '1']))]
     if not ml_why:
         modes.append(('memleak', memleak_profiler))
-    print('memprof attach: CPU time (user+sys) of the workload, median of %d, as a ratio to '
-          'native; per-call: extra CPU per allocator call' % reps)
+    print('memprof attach: CPU time (user+sys) of the workload, median of %d alternating runs, '
+          'as a ratio to native, and the extra CPU per allocator call' % reps)
     if ml_why:
-        print('bcc memleak: cannot run here (%s); the issue\'s figures on this machine: '
-              'sqlite3 102x native, a malloc microbenchmark 1,900x' % ml_why)
-    hdr = '%-16s %9s' % ('workload', 'native s') + ''.join(' %18s' % m for m, _ in modes[1:])
+        print('bcc memleak: cannot run here (%s); Debian 12\'s libbpf-tools (0.26) has no '
+              'CO-RE memleak. The issue\'s figures on this machine: sqlite3 102x native, a '
+              'malloc microbenchmark 1,900x' % ml_why)
+    hdr = '%-16s %9s %9s' % ('workload', 'calls', 'native s') + \
+        ''.join(' %19s' % m for m, _ in modes[1:]) + '  attach/empty  BPF ns malloc,free'
     print(hdr)
     for name, cmd, stdin, env in wl:
         cpu = {m: [] for m, _ in modes}
@@ -159,14 +176,29 @@ def attach_bench(args, workloads, work, py3):
                 c = re.search(r'(\d+) allocator calls', err or '')
                 if c and m == 'attach':
                     calls = int(c.group(1))
+        # One more run each with the programs timed (that timing costs a
+        # little itself: not part of the medians above).
+        ns = {}
+        for m, extra in (('attach', []), ('empty', ['--bench-empty-probes', '--no-resources'])):
+            _, err = one_run(cmd, stdin, env,
+                             attach_profiler(memprof, prof, extra + ['--bench-prog-stats']), work)
+            ns[m] = prog_ns(err)
         nat = statistics.median(cpu['native'])
-        row = '%-16s %9.3f' % (name, nat)
+        row = '%-16s %9s %9.3f' % (name, calls or '-', nat)
+        per = {}
         for m, _ in modes[1:]:
             med = statistics.median(cpu[m])
-            per = ('%.0fns' % ((med - nat) / calls * 1e9)) if calls else '-'
-            row += ' %10.2fx %7s' % (med / nat if nat else 0, per)
+            per[m] = (med - nat) / calls * 1e9 if calls else None
+            row += ' %9.2fx %7s' % (med / nat if nat else 0,
+                                    '%.0fns' % per[m] if per[m] is not None else '-')
+        rel = (per['attach'] / per['empty uprobe']) if calls and per['empty uprobe'] else None
+        row += '  %12s' % ('%.2fx' % rel if rel else '-')
+        row += '  %s' % ' '.join('%.0f/%.0f' % (ns[m].get('mp_malloc', 0), ns[m].get('mp_free', 0))
+                                 for m in ('attach', 'empty'))
         print(row)
         sys.stdout.flush()
-    print('(calls counted by memprof attach; "empty uprobe" is the same probes at the same '
-          'sites with programs that return at once)')
+    print('(calls counted by memprof attach; "empty uprobe" is the same probes at the same sites '
+          'with programs that return at once; attach/empty: extra CPU per call under attach '
+          'over that under the empty probes; BPF ns: the kernel\'s mean run time of the malloc '
+          'and free programs, attach then empty, timing on)')
     return 0

@@ -16,7 +16,7 @@
 
 /* Most stack bytes one event copies, from the stack pointer up (a power of
  * two: the program bounds the copy with it). */
-#define MP_BPF_STACK_MAX 32768
+#define MP_BPF_STACK_MAX 65536
 
 /* Entries of the table of exponential sampling gaps (a power of two). */
 #define MP_BPF_NGAPS 16384
@@ -26,6 +26,7 @@ enum mp_bpf_ev_type {
 	MP_EV_DONE = 2,       /* ...and returned ptr (0: it failed) */
 	MP_EV_FREE = 3,       /* a tracked pointer was freed (or realloc'd away) */
 	MP_EV_SYSCALL = 4,    /* a system call of interest returned (nr, ret, args) */
+	MP_EV_EXIT = 5,       /* a thread ended (args[0..1]: its name, 16 bytes) */
 };
 
 /* The allocator entry points, as the probes' cookies name them. */
@@ -36,8 +37,9 @@ enum mp_bpf_fn {
 	MP_FN_REALLOCARRAY,     /* (ptr, n, size): not probed in glibc (it calls realloc) */
 	MP_FN_MEMALIGN,         /* (align, size): memalign, aligned_alloc */
 	MP_FN_POSIX_MEMALIGN,   /* (void **, align, size) -> int */
-	MP_FN_VALLOC,           /* (size): valloc, pvalloc */
+	MP_FN_VALLOC,           /* (size): valloc */
 	MP_FN_FREE,             /* (ptr): free, cfree */
+	MP_FN_PVALLOC,          /* (size): pvalloc, which allocates whole pages */
 	MP_FN_COUNT
 };
 
@@ -55,6 +57,13 @@ enum mp_bpf_fn {
 #define MP_COOKIE_OUTER(c) ((unsigned)(((c) >> 8) & 1))
 #define MP_COOKIE_RA_OFF(c) ((unsigned)(((c) >> 16) & 0xffff))
 
+/* User registers where a stack was taken: what unwinding it needs (the
+ * instruction and stack pointers, and the callee-saved registers, which
+ * call frame information may name a frame's address by). */
+struct mp_bpf_regs {
+	unsigned long long ip, sp, bp, bx, r12, r13, r14, r15;
+};
+
 struct mp_bpf_ev {
 	unsigned int type;          /* enum mp_bpf_ev_type */
 	unsigned int tid;
@@ -62,7 +71,7 @@ struct mp_bpf_ev {
 	unsigned int stack_len;     /* stack bytes following this header */
 	unsigned long long a;       /* ALLOC: size; DONE/FREE: ptr; SYSCALL: return value */
 	unsigned long long args[4]; /* SYSCALL: its first arguments (or what they point to) */
-	unsigned long long ip, sp, bp;   /* user registers where the stack was taken */
+	struct mp_bpf_regs regs;    /* where the stack was taken */
 	unsigned long long time_ns; /* bpf_ktime_get_ns */
 	/* then stack_len bytes: the user stack from sp up */
 };

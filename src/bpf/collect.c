@@ -126,20 +126,29 @@ struct pending {                   /* a sampled call not returned yet */
 
 struct fdent {
 	int64_t fd;
-	uint32_t stack_id;             /* 0: open before attach */
+	uint32_t stack_id;             /* the call that made it (0: not seen) */
 	uint32_t kind;                 /* enum mp_snap_fd_kind, from the call */
 	bool live;
+	bool before;                   /* open at attach, not closed since */
 };
 
+/* A thread seen: running at attach, or created or ended during it.  A
+ * tid used again after its thread ended gets an entry of its own. */
 struct thr {
 	int64_t tid;
-	uint32_t stack_id;
-	bool before;                   /* running before attach */
+	uint32_t stack_id;             /* the clone that made it (0: not seen) */
+	bool before;                   /* running at attach */
+	bool ended;                    /* its end was seen */
+	char comm[16];                 /* its name when it ended */
 };
 
+/* A mapped range made during attach.  Unmapping the middle of one splits
+ * it: both parts keep the id of the call that made it, which counts as an
+ * object in use while any part of it is mapped. */
 struct region {
 	uint64_t start, end;
-	uint32_t bucket;               /* in maps_heap */
+	uint64_t id;                   /* the mapping call: 1, 2, ... */
+	uint32_t bucket;               /* in mheap */
 };
 
 struct mp_collect {
@@ -168,13 +177,18 @@ struct mp_collect {
 	size_t nfds, cap_fds;
 	struct thr *thr;
 	size_t nthr, cap_thr;
-	uint64_t forks;
+	uint64_t forks, ended_threads;
+	int *children;                 /* pids of the processes it forked */
+	size_t nchildren, cap_children;
 	/* mappings */
 	struct mp_keymap map_bucket_ids;
 	struct mp_snap_heap_rec *mheap;
 	size_t nmheap, cap_mheap;
+	uint64_t *minuse;              /* per mheap bucket: bytes still mapped */
+	size_t cap_minuse;
 	struct region *regions;
 	size_t nregions, cap_regions;
+	uint64_t nmaps;                /* mapping calls seen: the last region id */
 	uint64_t brk;                  /* current program break (0: unknown) */
 	/* what was last read from /proc */
 	char *exe;
@@ -268,18 +282,22 @@ static uint32_t event_stack(struct mp_collect *c, const struct mp_bpf_ev *ev, co
 {
 	uint64_t pcs[MP_SNAP_MAX_DEPTH + 32];
 
-	uint32_t n, first = 0, cap = c->max_depth + (skip_libc ? 32 : 0);
+	uint32_t n, first = 0, cap = c->max_depth + 32;
 
 	if (!ev->stack_len) {
 		pcs[0] = 0;
 		c->stackless++;
 		return intern_stack(c, pcs, 0);
 	}
-	n = mp_runwind_walk(c->uw, ev->ip, ev->sp, ev->bp, stack, ev->stack_len, pcs, cap);
+	n = mp_runwind_walk(c->uw, &ev->regs, stack, ev->stack_len, pcs, cap);
 	if (skip_libc) {
-		if (in_libc(mp_runwind_find(c->uw, ev->ip)))
+		if (in_libc(mp_runwind_find(c->uw, ev->regs.ip)))
 			while (first < n && in_libc(mp_runwind_find(c->uw, pcs[first] - 1)))
 				first++;
+	} else {
+		/* An allocation: operator new's frames, which run never sees. */
+		while (first < n && mp_runwind_in_wrapper(c->uw, pcs[first] - 1))
+			first++;
 	}
 	n -= first;
 	if (n > c->max_depth)
@@ -382,6 +400,7 @@ static void fd_open(struct mp_collect *c, int64_t fd, uint32_t stack_id, uint32_
 		e->stack_id = stack_id;
 		e->kind = kind;
 		e->live = true;
+		e->before = false;
 	}
 }
 
@@ -389,30 +408,78 @@ static void fd_close(struct mp_collect *c, int64_t lo, int64_t hi)
 {
 	for (size_t i = 0; i < c->nfds; i++)
 		if (c->fds[i].fd >= lo && c->fds[i].fd <= hi)
-			c->fds[i].live = false;
+			c->fds[i].live = c->fds[i].before = false;
+}
+
+/* The running thread `tid` as last seen, or NULL. */
+static struct thr *thread_of(struct mp_collect *c, int64_t tid)
+{
+	for (size_t i = c->nthr; i > 0; i--)
+		if (c->thr[i - 1].tid == tid)
+			return c->thr[i - 1].ended ? NULL : &c->thr[i - 1];
+	return NULL;
+}
+
+static void on_thread_exit(struct mp_collect *c, const struct mp_bpf_ev *ev)
+{
+	struct thr *t = thread_of(c, ev->tid);
+
+	if (!t) {                      /* created unseen (before the probes were in place) */
+		if (!GROW(c->thr, c->cap_thr, c->nthr + 1))
+			return;
+		t = &c->thr[c->nthr++];
+		*t = (struct thr){ .tid = ev->tid };
+	}
+	t->ended = true;
+	memcpy(t->comm, ev->args, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = '\0';
+	c->ended_threads++;
 }
 
 /* ---- mappings ---- */
+
+/* Range i is gone: the last range of its mapping ends that object. */
+static void drop_range(struct mp_collect *c, size_t i)
+{
+	struct region r = c->regions[i];
+
+	c->regions[i] = c->regions[--c->nregions];
+	for (size_t k = 0; k < c->nregions; k++)
+		if (c->regions[k].id == r.id)
+			return;
+	c->mheap[r.bucket].free_objects++;
+}
 
 static void unmap(struct mp_collect *c, uint64_t start, uint64_t end)
 {
 	for (size_t i = 0; i < c->nregions;) {
 		struct region *r = &c->regions[i];
+		uint64_t lo = r->start > start ? r->start : start, hi = r->end < end ? r->end : end;
 
-		if (r->end <= start || r->start >= end) {
+		if (lo >= hi) {
 			i++;
 			continue;
 		}
-		if (start <= r->start && end >= r->end) {
-			c->mheap[r->bucket].free_objects++;
-			*r = c->regions[--c->nregions];
+		c->minuse[r->bucket] -= hi - lo;
+		if (lo == r->start && hi == r->end) {
+			drop_range(c, i);
 			continue;
 		}
-		/* Partly unmapped: what is left still counts as the region. */
-		if (start <= r->start)
-			r->start = end;
-		else if (end >= r->end)
-			r->end = start;
+		if (lo > r->start && hi < r->end) {
+			/* The middle: two ranges of the one mapping. */
+			struct region tail = *r;
+
+			tail.start = hi;
+			r->end = lo;
+			if (GROW(c->regions, c->cap_regions, c->nregions + 1))
+				c->regions[c->nregions++] = tail;
+			else
+				c->minuse[tail.bucket] -= tail.end - tail.start;   /* forgotten */
+		} else if (lo == r->start) {
+			r->start = hi;
+		} else {
+			r->end = lo;
+		}
 		i++;
 	}
 }
@@ -425,12 +492,16 @@ static void map_region(struct mp_collect *c, uint64_t start, uint64_t len, uint3
 		return;
 	unmap(c, start, start + len);     /* MAP_FIXED over an older region */
 	b = bucket_of(&c->map_bucket_ids, &c->mheap, &c->nmheap, &c->cap_mheap, stack_id, len);
-	if (b < 0 || !GROW(c->regions, c->cap_regions, c->nregions + 1))
+	if (b < 0 || !GROW(c->regions, c->cap_regions, c->nregions + 1) ||
+	    !GROW(c->minuse, c->cap_minuse, c->nmheap))
 		return;
 	if (c->mheap[b].alloc_objects + 1 > (uint64_t)INT64_MAX / len)
 		return;
+	if ((size_t)b == c->nmheap - 1 && c->mheap[b].alloc_objects == 0)
+		c->minuse[b] = 0;                 /* a new bucket */
 	c->mheap[b].alloc_objects++;
-	c->regions[c->nregions++] = (struct region){ start, start + len, (uint32_t)b };
+	c->minuse[b] += len;
+	c->regions[c->nregions++] = (struct region){ start, start + len, ++c->nmaps, (uint32_t)b };
 }
 
 /* x86-64 system call numbers (as in attach.bpf.c). */
@@ -513,10 +584,23 @@ static void on_syscall(struct mp_collect *c, const struct mp_bpf_ev *ev, const u
 		break;
 	case NR_clone: case NR_clone3: case NR_fork: case NR_vfork:
 		if ((nr == NR_clone || nr == NR_clone3) && (ev->args[0] & CLONE_THREAD_FLAG)) {
-			if (GROW(c->thr, c->cap_thr, c->nthr + 1))
+			struct thr *t = NULL;
+
+			/* Its end may come first: a thread can run and end
+			 * before the clone returns in its parent. */
+			for (size_t i = c->nthr; i > 0; i--)
+				if (c->thr[i - 1].tid == ret) {
+					t = &c->thr[i - 1];
+					break;
+				}
+			if (t && t->ended && !t->before && !t->stack_id)
+				t->stack_id = id;
+			else if (GROW(c->thr, c->cap_thr, c->nthr + 1))
 				c->thr[c->nthr++] = (struct thr){ .tid = ret, .stack_id = id };
 		} else {
 			c->forks++;
+			if (GROW(c->children, c->cap_children, c->nchildren + 1))
+				c->children[c->nchildren++] = (int)ret;
 		}
 		break;
 	default:
@@ -532,6 +616,7 @@ void mp_collect_event(struct mp_collect *c, const struct mp_bpf_ev *ev, const ui
 	case MP_EV_DONE: on_done(c, ev); break;
 	case MP_EV_FREE: on_free(c, ev); break;
 	case MP_EV_SYSCALL: on_syscall(c, ev, stack); break;
+	case MP_EV_EXIT: on_thread_exit(c, ev); break;
 	default: break;
 	}
 }
@@ -550,8 +635,10 @@ static void seed(struct mp_collect *c)
 		char *end;
 		long fd = strtol(d->d_name, &end, 10);
 
-		if (d->d_name[0] != '.' && *end == '\0')
-			fd_open(c, fd, 0, MP_FD_OTHER);
+		struct fdent *e;
+
+		if (d->d_name[0] != '.' && *end == '\0' && (e = fd_slot(c, fd)))
+			*e = (struct fdent){ .fd = fd, .live = true, .before = true };
 	}
 	if (dir)
 		closedir(dir);
@@ -637,7 +724,9 @@ void mp_collect_free(struct mp_collect *c)
 	free(c->pend);
 	free(c->fds);
 	free(c->thr);
+	free(c->children);
 	free(c->mheap);
+	free(c->minuse);
 	free(c->regions);
 	free(c->exe);
 	free(c->last_res);
@@ -682,8 +771,10 @@ static void describe_fd(int pid, int64_t fd, struct mp_snap_res_rec *r)
 		r->kind = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? MP_FD_DIR : MP_FD_FILE;
 }
 
-/* Live descriptors and threads now, from /proc (with the stacks seen). */
-static int live_resources(struct mp_collect *c, struct mp_snap_res_rec **ret, size_t *ret_n)
+/* The descriptors and threads alive now, from /proc: kind, id and detail
+ * only (the stacks are matched at the end, when every event has been
+ * read).  0 or -ENOMEM. */
+static int list_live(struct mp_collect *c, struct mp_snap_res_rec **ret, size_t *ret_n)
 {
 	struct mp_snap_res_rec *res = NULL;
 	size_t n = 0, cap = 0;
@@ -697,24 +788,19 @@ static int live_resources(struct mp_collect *c, struct mp_snap_res_rec **ret, si
 		char *end;
 		long fd = strtol(d->d_name, &end, 10);
 		struct mp_snap_res_rec *r;
-		struct fdent *e = NULL;
 
 		if (d->d_name[0] == '.' || *end != '\0')
 			continue;
-		for (size_t i = 0; i < c->nfds; i++)
-			if (c->fds[i].fd == fd)
-				e = &c->fds[i];
-		if (!GROW(res, cap, n + 1))
-			break;
+		if (!GROW(res, cap, n + 1)) {
+			closedir(dir);
+			free(res);
+			return -ENOMEM;
+		}
 		r = &res[n++];
 		memset(r, 0, sizeof(*r));
 		r->res_class = MP_RES_FD;
 		r->id = fd;
-		r->kind = e && e->live ? e->kind : MP_FD_OTHER;
-		if (e && e->live && e->stack_id)
-			r->stack_id = e->stack_id;
-		else
-			r->flags = MP_RES_F_BEFORE_ATTACH;
+		r->kind = MP_FD_OTHER;
 		describe_fd(c->pid, fd, r);
 	}
 	if (dir)
@@ -725,25 +811,20 @@ static int live_resources(struct mp_collect *c, struct mp_snap_res_rec **ret, si
 		char *end, comm[64] = "";
 		long tid = strtol(d->d_name, &end, 10);
 		struct mp_snap_res_rec *r;
-		struct thr *t = NULL;
 		FILE *f;
 
 		if (d->d_name[0] == '.' || *end != '\0')
 			continue;
-		for (size_t i = 0; i < c->nthr; i++)
-			if (c->thr[i].tid == tid)
-				t = &c->thr[i];
-		if (!GROW(res, cap, n + 1))
-			break;
+		if (!GROW(res, cap, n + 1)) {
+			closedir(dir);
+			free(res);
+			return -ENOMEM;
+		}
 		r = &res[n++];
 		memset(r, 0, sizeof(*r));
 		r->res_class = MP_RES_THREAD;
 		r->kind = MP_THREAD_RUNNING;
 		r->id = tid;
-		if (t && !t->before && t->stack_id)
-			r->stack_id = t->stack_id;
-		else
-			r->flags = MP_RES_F_BEFORE_ATTACH;
 		snprintf(path, sizeof(path), "/proc/%d/task/%ld/comm", c->pid, tid);
 		f = fopen(path, "re");
 		if (f) {
@@ -755,6 +836,84 @@ static int live_resources(struct mp_collect *c, struct mp_snap_res_rec **ret, si
 	}
 	if (dir)
 		closedir(dir);
+	*ret = res;
+	*ret_n = n;
+	return 0;
+}
+
+void mp_collect_stop(struct mp_collect *c)
+{
+	struct mp_snap_res_rec *res = NULL;
+	size_t nres = 0;
+
+	c->rss_end = read_rss(c->pid);
+	if (list_live(c, &res, &nres) == 0 && nres) {
+		free(c->last_res);
+		c->last_res = res;
+		c->nlast_res = nres;
+	} else {
+		free(res);
+	}
+}
+
+/*
+ * The resource records: what was alive at the stop, each with the stack
+ * that made it when that was seen ("[before attach]" for what was there
+ * at attach, "[unrecorded]" for what appeared unseen), then the threads
+ * that ended during the attach.  0 or -ENOMEM.
+ */
+static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret, size_t *ret_n)
+{
+	struct mp_snap_res_rec *res = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!GROW(res, cap, c->nlast_res + 1))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nlast_res; i++) {
+		struct mp_snap_res_rec *r = &res[n++];
+
+		*r = c->last_res[i];
+		if (r->res_class == MP_RES_FD) {
+			struct fdent *e = NULL;
+
+			for (size_t k = 0; k < c->nfds; k++)
+				if (c->fds[k].fd == r->id && c->fds[k].live)
+					e = &c->fds[k];
+			if (e && e->before)
+				r->flags |= MP_RES_F_BEFORE_ATTACH;
+			else if (e) {
+				r->stack_id = e->stack_id;
+				if (r->kind == MP_FD_OTHER)
+					r->kind = e->kind;
+			}
+		} else {
+			struct thr *t = thread_of(c, r->id);
+
+			if (t && t->before)
+				r->flags |= MP_RES_F_BEFORE_ATTACH;
+			else if (t)
+				r->stack_id = t->stack_id;
+		}
+	}
+	for (size_t i = 0; i < c->nthr; i++) {
+		const struct thr *t = &c->thr[i];
+		struct mp_snap_res_rec *r;
+
+		if (!t->ended)
+			continue;
+		if (!GROW(res, cap, n + 1)) {
+			free(res);
+			return -ENOMEM;
+		}
+		r = &res[n++];
+		memset(r, 0, sizeof(*r));
+		r->res_class = MP_RES_THREAD;
+		r->kind = MP_THREAD_EXITED;
+		r->id = t->tid;
+		r->stack_id = t->before ? 0 : t->stack_id;
+		r->flags = t->before ? MP_RES_F_BEFORE_ATTACH : 0;
+		snprintf(r->detail, sizeof(r->detail), "%s", t->comm);
+	}
 	*ret = res;
 	*ret_n = n;
 	return 0;
@@ -824,22 +983,10 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 		      struct mp_snap **ret_heap, struct mp_snap **ret_maps)
 {
 	struct mp_snap *h = NULL, *m = NULL;
-	uint64_t walks, cfi, fp;
+	struct mp_runwind_stats ws;
 	int r;
 
-	if (!exited) {
-		struct mp_snap_res_rec *res = NULL;
-		size_t nres = 0;
-
-		c->rss_end = read_rss(c->pid);
-		if (live_resources(c, &res, &nres) == 0 && nres) {
-			free(c->last_res);
-			c->last_res = res;
-			c->nlast_res = nres;
-		} else {
-			free(res);
-		}
-	}
+	(void)exited;
 	r = make_snap(c, c->heap, c->nheap, c->rate, &h);
 	if (r == 0)
 		r = make_snap(c, c->mheap, c->nmheap, 1, &m);
@@ -847,17 +994,11 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 		goto fail;
 	if (k && (k->lost || k->live_full))
 		h->header.flags |= MP_SNAP_F_TRUNCATED;
-	if (c->nlast_res) {
-		h->res = malloc(c->nlast_res * sizeof(*h->res));
-		if (!h->res) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		memcpy(h->res, c->last_res, c->nlast_res * sizeof(*h->res));
-		h->nres = c->nlast_res;
-		h->has_res = true;
-	}
-	mp_runwind_stats(c->uw, &walks, &cfi, &fp);
+	r = resolve_resources(c, &h->res, &h->nres);
+	if (r < 0)
+		goto fail;
+	h->has_res = h->nres > 0;
+	mp_runwind_stats(c->uw, &ws);
 	r = add_stat(h, "AttachRSSBefore", c->rss_start);
 	r = r ? r : add_stat(h, "AttachRSSAfter", c->rss_end);
 	r = r ? r : add_stat(h, "AttachCalls", k ? k->calls : 0);
@@ -866,9 +1007,12 @@ int mp_collect_finish(struct mp_collect *c, const struct mp_bpf_counters *k, int
 	r = r ? r : add_stat(h, "AttachLostEvents", k ? k->lost : 0);
 	r = r ? r : add_stat(h, "AttachUntracked", k ? k->live_full : 0);
 	r = r ? r : add_stat(h, "AttachStackless", c->stackless);
-	r = r ? r : add_stat(h, "AttachFramesCFI", cfi);
-	r = r ? r : add_stat(h, "AttachFramesFP", fp);
+	r = r ? r : add_stat(h, "AttachFramesCFI", ws.cfi_frames);
+	r = r ? r : add_stat(h, "AttachFramesFP", ws.fp_frames);
+	r = r ? r : add_stat(h, "AttachWalksElfutils", ws.dw_walks);
+	r = r ? r : add_stat(h, "AttachFramesElfutils", ws.dw_frames);
 	r = r ? r : add_stat(h, "AttachForks", c->forks);
+	r = r ? r : add_stat(h, "AttachThreadsEnded", c->ended_threads);
 	if (r < 0)
 		goto fail;
 	*ret_heap = h;
@@ -880,13 +1024,40 @@ fail:
 	return r;
 }
 
-char *mp_collect_note(const struct mp_collect *c)
+const int *mp_collect_children(const struct mp_collect *c, size_t *ret_n)
 {
-	char *s = NULL;
+	*ret_n = c->nchildren;
+	return c->children;
+}
 
-	if (asprintf(&s, "memprof attach: counts cover allocations made since attach; blocks "
-		     "allocated before it are unknown (RSS %" PRIu64 " KiB at attach, %" PRIu64
-		     " KiB at detach)", c->rss_start / 1024, c->rss_end / 1024) < 0)
+const uint64_t *mp_collect_map_inuse(const struct mp_collect *c)
+{
+	return c->minuse;
+}
+
+/* "2.5 MiB" */
+static void human(uint64_t v, char *buf, size_t size)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", d, unit[u]);
+}
+
+char *mp_collect_note(const struct mp_collect *c, bool other_root)
+{
+	char before[32], after[32], *s = NULL;
+
+	human(c->rss_start, before, sizeof(before));
+	human(c->rss_end, after, sizeof(after));
+	if (asprintf(&s, "attached: allocations since attach, earlier blocks unknown "
+		     "(RSS %s at attach, %s at detach)%s", before, after,
+		     other_root ? ", files named as in the process's own root" : "") < 0)
 		return NULL;
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@ struct mp_bpf {
 	int links[MAX_LINKS];          /* uprobe_multi link fds */
 	size_t nlinks;
 	struct bpf_link *sys_link;
+	struct bpf_link *exit_link;
+	int stats_fd;                  /* BPF_ENABLE_STATS, or -1 */
 	mp_bpf_event_fn fn;
 	void *arg;
 	int pid;
@@ -53,6 +56,7 @@ static struct bpf_program *prog_for(struct mp_attach_bpf *s, enum mp_bpf_fn fn)
 	case MP_FN_MEMALIGN: return s->progs.mp_memalign;
 	case MP_FN_POSIX_MEMALIGN: return s->progs.mp_posix_memalign;
 	case MP_FN_VALLOC: return s->progs.mp_valloc;
+	case MP_FN_PVALLOC: return s->progs.mp_valloc;
 	case MP_FN_FREE: return s->progs.mp_free;
 	default: return NULL;
 	}
@@ -96,6 +100,7 @@ int mp_bpf_open(const struct mp_bpf_opts *o, struct mp_bpf **ret, char **ret_err
 	if (!b)
 		return -ENOMEM;
 	b->pid = o->pid;
+	b->stats_fd = -1;
 	b->skel = mp_attach_bpf__open();
 	if (!b->skel) {
 		r = -errno;
@@ -160,8 +165,8 @@ struct link_create_uprobe_multi {
 	uint32_t pad;
 };
 
-int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const struct mp_probe *p, size_t n,
-			 char **ret_err)
+int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const char *name,
+			 const struct mp_probe *p, size_t n, char **ret_err)
 {
 	for (int fn = 0; fn < MP_FN_COUNT; fn++) {
 		uint64_t offs[MP_MAX_PROBES], cookies[MP_MAX_PROBES];
@@ -194,16 +199,19 @@ int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const struct mp_pro
 		if (fd < 0) {
 			int e = errno;
 
+			/* The process gone: its /proc entries with it. */
+			if (kill(b->pid, 0) < 0 && errno == ESRCH)
+				e = ESRCH;
 			if (e == EPERM || e == EACCES)
 				mp_set_err(ret_err, "not permitted to probe '%s': attach needs root, "
-						    "or CAP_BPF and CAP_PERFMON", path);
+						    "or CAP_BPF and CAP_PERFMON", name);
 			else if (e == ESRCH)
-				mp_set_err(ret_err, "the process exited during attach");
+				mp_set_err(ret_err, "process %d exited during attach", b->pid);
 			else if (e == EINVAL || e == EOPNOTSUPP)
 				mp_set_err(ret_err, "the kernel cannot make uprobe sessions (Linux 6.12 "
 						    "or later needed): %s", strerror(e));
 			else
-				mp_set_err(ret_err, "cannot probe '%s': %s", path, strerror(e));
+				mp_set_err(ret_err, "cannot probe '%s': %s", name, strerror(e));
 			return -e;
 		}
 		b->links[b->nlinks++] = fd;
@@ -218,6 +226,14 @@ int mp_bpf_attach_syscalls(struct mp_bpf *b, char **ret_err)
 		int e = errno;
 
 		mp_set_err(ret_err, "cannot attach to the sys_exit tracepoint: %s", strerror(e));
+		return -e;
+	}
+	b->exit_link = bpf_program__attach(b->skel->progs.thread_exit);
+	if (!b->exit_link) {
+		int e = errno;
+
+		mp_set_err(ret_err, "cannot attach to the sched_process_exit tracepoint: %s",
+			   strerror(e));
 		return -e;
 	}
 	return 0;
@@ -249,25 +265,73 @@ int mp_bpf_poll(struct mp_bpf *b, int timeout_ms, mp_bpf_event_fn fn, void *arg)
 	return r;
 }
 
+void mp_bpf_enable(struct mp_bpf *b, bool on)
+{
+	__atomic_store_n(&b->skel->bss->enabled, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
 void mp_bpf_detach(struct mp_bpf *b)
 {
+	mp_bpf_enable(b, false);
 	for (size_t i = 0; i < b->nlinks; i++)
 		if (b->links[i] >= 0)
 			close(b->links[i]);
 	b->nlinks = 0;
 	bpf_link__destroy(b->sys_link);
 	b->sys_link = NULL;
+	bpf_link__destroy(b->exit_link);
+	b->exit_link = NULL;
 }
 
 void mp_bpf_counters(const struct mp_bpf *b, struct mp_bpf_counters *ret)
 {
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t zero = 0;
+
 	*ret = b->skel->bss->counters;
+	/* Probe hits are counted per CPU: a per-CPU array's lookup gives
+	 * every possible CPU's value. */
+	ret->calls = 0;
+	if (ncpu > 0) {
+		uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
+
+		if (v && bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.calls), &zero, v) == 0)
+			for (int i = 0; i < ncpu; i++)
+				ret->calls += v[i];
+		free(v);
+	}
+}
+
+int mp_bpf_enable_stats(struct mp_bpf *b)
+{
+	if (b->stats_fd < 0)
+		b->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return b->stats_fd < 0 ? -errno : 0;
+}
+
+void mp_bpf_print_prog_stats(const struct mp_bpf *b, FILE *f)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, b->skel->obj) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) < 0 || !info.run_cnt)
+			continue;
+		fprintf(f, "memprof: program %s: %llu runs, %.1f ns per run, %u instructions\n",
+			bpf_program__name(p), (unsigned long long)info.run_cnt,
+			(double)info.run_time_ns / (double)info.run_cnt, info.xlated_prog_len / 8);
+	}
 }
 
 void mp_bpf_free(struct mp_bpf *b)
 {
 	if (!b)
 		return;
+	if (b->stats_fd >= 0)
+		close(b->stats_fd);
 	if (b->skel)
 		mp_bpf_detach(b);
 	ring_buffer__free(b->rb);

@@ -7,9 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bpf/dwunwind.h"
 #include "bpf/elfmod.h"
 #include "bpf/runwind.h"
 #include "sample/cfi.h"
+
+/* The deepest walk elfutils is asked for. */
+#define MAX_WALK 512
 
 /* Rules by runtime pc, cached: computing one runs the CIE and FDE programs. */
 #define CACHE_BITS 16
@@ -19,17 +23,30 @@ struct centry {
 	uint64_t rule;
 };
 
+/* The code ranges (vaddr) of a file's C++ operator new functions. */
+#define MAX_WRAPPERS 8
+
+struct file {
+	char *path;
+	char *opened;              /* the name it was opened by (a /proc one) */
+	struct mp_elfmod *elf;
+	uint64_t wrap_lo[MAX_WRAPPERS], wrap_hi[MAX_WRAPPERS];
+	size_t nwrap;
+};
+
 struct mp_runwind {
 	int pid;
 	char *maps;
 	size_t maps_len;
 	struct mp_rmodule *mods;   /* sorted by start */
 	size_t nmods;
-	struct { char *path; struct mp_elfmod *elf; } *files;   /* opened files, by path */
+	struct file *files;        /* opened files, by path */
 	size_t nfiles;
 	struct centry *cache;
 	uint64_t last_reload_ns;
-	uint64_t walks, cfi_frames, fp_frames;
+	uint64_t walks, cfi_frames, fp_frames, dw_walks, dw_frames;
+	struct mp_dwunwind *dw;    /* elfutils, for what cfi.c refuses (lazily) */
+	bool dw_stale;             /* its modules are not the maps' */
 };
 
 static uint64_t now_ns(void)
@@ -81,6 +98,34 @@ static int read_text(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/*
+ * C++'s operator new in a shared library (libstdc++) allocates with
+ * malloc, so the malloc probe sees it on top of the stack; `memprof run`
+ * interposes operator new itself and its stacks begin at new's caller.
+ * These are the functions whose frames a stack drops from its top to
+ * agree.  A program that defines operator new itself keeps its frames:
+ * run cannot interpose that one either.
+ */
+static void find_wrappers(struct file *f)
+{
+	static const char *const names[MAX_WRAPPERS] = {
+		"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+		"_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+		"_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+	};
+
+	if (!f->elf || mp_elfmod_has_interp(f->elf))
+		return;
+	for (size_t i = 0; i < MAX_WRAPPERS; i++) {
+		uint64_t va, size;
+
+		if (mp_elfmod_dynsym(f->elf, names[i], &va, &size) && size) {
+			f->wrap_lo[f->nwrap] = va;
+			f->wrap_hi[f->nwrap++] = va + size;
+		}
+	}
+}
+
 static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64_t start,
 				  uint64_t end)
 {
@@ -91,14 +136,19 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 	for (size_t i = 0; i < u->nfiles; i++)
 		if (strcmp(u->files[i].path, path) == 0)
 			return u->files[i].elf;
-	/* Through the process's root (containers), else its map_files entry
-	 * (a file deleted or replaced since it was mapped). */
-	snprintf(proc, sizeof(proc), "/proc/%d/root%s", u->pid, path);
+	/* The very file mapped, through the process's map_files entry (also
+	 * a file deleted or replaced since, or one in a container whose name
+	 * means nothing here); else its name under the process's root (no
+	 * CAP_SYS_ADMIN for map_files); else its name. */
+	snprintf(proc, sizeof(proc), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid, start,
+		 end);
 	if (mp_elfmod_open(proc, &m) < 0) {
-		snprintf(proc, sizeof(proc), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, u->pid,
-			 start, end);
-		if (mp_elfmod_open(proc, &m) < 0)
-			m = NULL;
+		snprintf(proc, sizeof(proc), "/proc/%d/root%s", u->pid, path);
+		if (mp_elfmod_open(proc, &m) < 0) {
+			snprintf(proc, sizeof(proc), "%s", path);
+			if (mp_elfmod_open(proc, &m) < 0)
+				m = NULL;
+		}
 	}
 	nf = realloc(u->files, (u->nfiles + 1) * sizeof(*u->files));
 	if (!nf) {
@@ -106,12 +156,15 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 		return NULL;
 	}
 	u->files = nf;
+	memset(&u->files[u->nfiles], 0, sizeof(u->files[0]));
 	u->files[u->nfiles].path = strdup(path);
 	if (!u->files[u->nfiles].path) {
 		mp_elfmod_free(m);
 		return NULL;
 	}
-	u->files[u->nfiles++].elf = m;
+	u->files[u->nfiles].elf = m;
+	u->files[u->nfiles].opened = m ? strdup(proc) : NULL;
+	find_wrappers(&u->files[u->nfiles++]);
 	return m;
 }
 
@@ -204,6 +257,7 @@ int mp_runwind_reload(struct mp_runwind *u)
 	u->maps_len = len;
 	u->last_reload_ns = now_ns();
 	memset(u->cache, 0, sizeof(*u->cache) << CACHE_BITS);
+	u->dw_stale = true;
 	return parse_maps(u);
 }
 
@@ -237,12 +291,14 @@ void mp_runwind_free(struct mp_runwind *u)
 		free((char *)u->mods[i].path);
 	for (size_t i = 0; i < u->nfiles; i++) {
 		free(u->files[i].path);
+		free(u->files[i].opened);
 		mp_elfmod_free(u->files[i].elf);
 	}
 	free(u->files);
 	free(u->mods);
 	free(u->maps);
 	free(u->cache);
+	mp_dwunwind_free(u->dw);
 	free(u);
 }
 
@@ -319,14 +375,16 @@ static bool read_word(uint64_t base, const uint8_t *stack, size_t len, uint64_t 
 	return true;
 }
 
-uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
-			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max)
+/* Our own walk: CFI rules of RSP or RBP plus an offset (sample/cfi.c).
+ * *ret_refused: a frame had a rule it could not take. */
+static uint32_t cfi_walk(struct mp_runwind *u, const struct mp_bpf_regs *r, const uint8_t *stack,
+			 size_t len, uint64_t *pcs, uint32_t max, bool *ret_refused)
 {
-	uint64_t base = sp, pc = ip;
+	uint64_t base = r->sp, pc = r->ip, sp = r->sp, bp = r->bp;
 	uint32_t n = 0;
 	bool first = true;
 
-	u->walks++;
+	*ret_refused = false;
 	while (n < max) {
 		const struct mp_rmodule *m = mp_runwind_find(u, pc);
 		uint64_t rule, cfa, ra;
@@ -352,9 +410,12 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 			cfa = sp + 8;
 			u->fp_frames++;
 		} else {
-			/* No rule: the frame pointer chain, if RBP points into the stack. */
+			/* A rule we cannot take (or none): the frame pointer
+			 * chain, if RBP points into the stack; elfutils gets a
+			 * go at the whole stack afterwards. */
 			uint64_t nbp;
 
+			*ret_refused = true;
 			if (bp < sp || (bp & 7) || !read_word(base, stack, len, bp + 8, &ra) ||
 			    !read_word(base, stack, len, bp, &nbp))
 				break;
@@ -372,10 +433,86 @@ uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_
 	return n;
 }
 
-void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
-		      uint64_t *ret_fp)
+/* The modules for elfutils, once per set of maps. */
+static struct mp_dwunwind *dw_ready(struct mp_runwind *u)
 {
-	*ret_walks = u->walks;
-	*ret_cfi = u->cfi_frames;
-	*ret_fp = u->fp_frames;
+	if (!u->dw) {
+		u->dw = mp_dwunwind_new();
+		u->dw_stale = true;
+	}
+	if (u->dw && u->dw_stale) {
+		mp_dwunwind_reset(u->dw);
+		for (size_t i = 0; i < u->nmods; i++) {
+			const struct mp_rmodule *m = &u->mods[i];
+			const char *opened = mp_runwind_opened(u, m);
+			bool seen = false;
+
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = u->mods[k].elf == m->elf;
+			if (m->elf && opened && !seen)
+				(void)mp_dwunwind_add(u->dw, m->path, opened, m->bias);
+		}
+		u->dw_stale = false;
+	}
+	return u->dw;
+}
+
+uint32_t mp_runwind_walk(struct mp_runwind *u, const struct mp_bpf_regs *r, const uint8_t *stack,
+			 size_t len, uint64_t *pcs, uint32_t max)
+{
+	uint64_t dpcs[MAX_WALK];
+	struct mp_dwunwind *dw;
+	uint32_t n, dn;
+	bool refused;
+
+	u->walks++;
+	n = cfi_walk(u, r, stack, len, pcs, max, &refused);
+	if (!refused || !(dw = dw_ready(u)))
+		return n;
+	/* A frame our reader refused: elfutils evaluates every rule (CFA
+	 * expressions, other registers) and has the say when it gets at
+	 * least as far. */
+	u->dw_walks++;
+	dn = mp_dwunwind_walk(dw, r, stack, len, dpcs, max < MAX_WALK ? max : MAX_WALK);
+	if (dn < n)
+		return n;
+	memcpy(pcs, dpcs, dn * sizeof(*pcs));
+	u->dw_frames += dn;
+	return dn;
+}
+
+const char *mp_runwind_opened(const struct mp_runwind *u, const struct mp_rmodule *m)
+{
+	for (size_t i = 0; m->elf && i < u->nfiles; i++)
+		if (u->files[i].elf == m->elf)
+			return u->files[i].opened;
+	return NULL;
+}
+
+bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc)
+{
+	const struct mp_rmodule *m = find(u, pc);
+
+	if (!m || !m->elf)
+		return false;
+	for (size_t i = 0; i < u->nfiles; i++) {
+		const struct file *f = &u->files[i];
+
+		if (f->elf != m->elf)
+			continue;
+		for (size_t k = 0; k < f->nwrap; k++)
+			if (pc - m->bias >= f->wrap_lo[k] && pc - m->bias < f->wrap_hi[k])
+				return true;
+		return false;
+	}
+	return false;
+}
+
+void mp_runwind_stats(const struct mp_runwind *u, struct mp_runwind_stats *ret)
+{
+	ret->walks = u->walks;
+	ret->cfi_frames = u->cfi_frames;
+	ret->fp_frames = u->fp_frames;
+	ret->dw_walks = u->dw_walks;
+	ret->dw_frames = u->dw_frames;
 }

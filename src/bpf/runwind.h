@@ -5,13 +5,15 @@
  * the instruction pointer, stack pointer and RBP; here each frame is
  * unwound with the rule the module's .eh_frame gives (sample/cfi.c, the
  * reader the in-process walker uses), so code built without frame pointers
- * unwinds to main.  Where a module has no usable CFI for a frame, the frame
- * pointer chain is tried.  CLI only; lives beside the in-target walker
+ * unwinds to main.  Where that reader refuses a frame, the stack is
+ * unwound again by elfutils' unwinder (dwunwind.h), which evaluates every
+ * rule and falls back to the frame pointer.  CLI only; lives beside the in-target walker
  * (sample/fastunwind.c) rather than in it: that one reads its own memory
  * and must stay small and fast.
  *
- * Modules are found in the text of /proc/PID/maps and read through
- * /proc/PID/root (so a process in a container works), or its map_files.
+ * Modules are found in the text of /proc/PID/maps and read through the
+ * process's /proc map_files (the very file mapped, whatever namespace or
+ * root it lives in), else /proc/PID/root, else their names.
  */
 #ifndef MP_BPF_RUNWIND_H
 #define MP_BPF_RUNWIND_H
@@ -19,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bpf/attach.h"
 
 struct mp_runwind;
 struct mp_elfmod;
@@ -48,18 +52,35 @@ const struct mp_rmodule *mp_runwind_module(const struct mp_runwind *u, size_t i)
 const struct mp_rmodule *mp_runwind_find(struct mp_runwind *u, uint64_t pc);
 
 /*
- * Unwind from registers (ip, sp, bp) at an instruction about to run (a
- * probe site, or the instruction after a system call) with the stack bytes
- * stack[0..len) copied from address sp.  Writes the return addresses,
- * innermost (the caller of the function ip is in) first, into pcs[0..max)
- * and returns how many.  Stops at the outermost frame, at a frame it
- * cannot unwind, or when the copy ends.
+ * Unwind from registers `r` at an instruction about to run (a probe site,
+ * or the instruction after a system call) with the stack bytes
+ * stack[0..len) copied from address r->sp.  Writes the return addresses,
+ * innermost (the caller of the function r->ip is in) first, into
+ * pcs[0..max) and returns how many.  Stops at the outermost frame, at a
+ * frame it cannot unwind, or when the copy ends.  Each frame is unwound
+ * with our CFI reader; a stack where it refuses a frame is unwound again
+ * by elfutils (dwunwind.h), whose answer counts when it gets as far.
  */
-uint32_t mp_runwind_walk(struct mp_runwind *u, uint64_t ip, uint64_t sp, uint64_t bp,
-			 const uint8_t *stack, size_t len, uint64_t *pcs, uint32_t max);
+uint32_t mp_runwind_walk(struct mp_runwind *u, const struct mp_bpf_regs *r, const uint8_t *stack,
+			 size_t len, uint64_t *pcs, uint32_t max);
 
-/* Counters: walks, frames from CFI, frames from the frame pointer chain. */
-void mp_runwind_stats(const struct mp_runwind *u, uint64_t *ret_walks, uint64_t *ret_cfi,
-		      uint64_t *ret_fp);
+/* The name a module's file was opened by (a /proc/PID/map_files entry
+ * while the process lives, ...), for probing it; NULL when not opened. */
+const char *mp_runwind_opened(const struct mp_runwind *u, const struct mp_rmodule *m);
+
+/* Whether code address `pc` (a return address minus one) is in one of
+ * the allocation wrappers whose frames `memprof run` never sees (C++'s
+ * operator new in a shared library: run interposes it). */
+bool mp_runwind_in_wrapper(struct mp_runwind *u, uint64_t pc);
+
+struct mp_runwind_stats {
+	uint64_t walks;            /* stacks unwound */
+	uint64_t cfi_frames;       /* frames from our CFI reader */
+	uint64_t fp_frames;        /* frames from the frame pointer chain (or the top word) */
+	uint64_t dw_walks;         /* stacks unwound again by elfutils */
+	uint64_t dw_frames;        /* frames elfutils gave (when its answer counted) */
+};
+
+void mp_runwind_stats(const struct mp_runwind *u, struct mp_runwind_stats *ret);
 
 #endif

@@ -150,7 +150,7 @@ static const struct {
 	{ "aligned_alloc", MP_FN_MEMALIGN, true },
 	{ "posix_memalign", MP_FN_POSIX_MEMALIGN, true },
 	{ "valloc", MP_FN_VALLOC, true },
-	{ "pvalloc", MP_FN_VALLOC, true },
+	{ "pvalloc", MP_FN_PVALLOC, true },
 };
 
 size_t mp_probes_find(const struct mp_elfmod *m, struct mp_probe *ret)

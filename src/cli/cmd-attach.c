@@ -30,6 +30,7 @@
 #include "bpf/elfmod.h"
 #include "bpf/runwind.h"
 #include "bpf/sites.h"
+#include "cli/attach-sym.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/snapshot-read.h"
@@ -48,6 +49,7 @@ struct attach_settings {
 	bool verbose;              /* -v, --verbose */
 	bool quiet;                /* -q, --quiet */
 	bool empty_probes;         /* --bench-empty-probes (undocumented: scripts/bench.sh) */
+	bool prog_stats;           /* --bench-prog-stats (undocumented: scripts/bench.sh) */
 };
 
 static void usage(FILE *f)
@@ -57,18 +59,20 @@ static void usage(FILE *f)
 	      "allocations (malloc family) and see the descriptors, threads and mappings it\n"
 	      "creates, until the duration ends, Ctrl-C, or the process exits; then detach\n"
 	      "(the process runs on unchanged) and write the same profiles as 'memprof run'.\n"
-	      "Needs root (or CAP_BPF and CAP_PERFMON) and Linux 6.12 or later with BTF.\n"
+	      "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE) and Linux 6.12 or\n"
+	      "later with BTF.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -p, --pid PID        the process to profile\n"
-	      "  -d, --duration D     stop after D (e.g. 30s, 5m; default: until Ctrl-C)\n"
-	      "  -r, --rate SIZE      mean bytes between samples (default 512K; 1: every\n"
-	      "                       allocation; 0: no allocation, resources only)\n"
+	      "  -p, --pid PID        the process to profile (all its threads)\n"
+	      "  -d, --duration D     detach after D: seconds, or with a unit (2, 0.5, 30s,\n"
+	      "                       5m; default: at Ctrl-C or when the process exits)\n"
+	      "  -r, --rate SIZE      mean bytes between samples, suffixes K, M, G (default\n"
+	      "                       512K; 1: every allocation; 0: none, resources only)\n"
 	      "      --depth N        at most N frames per stack (1..256, default 64)\n"
 	      "  -o, --output FILE    the heap profile (default: memprof.<pid>.heap.pb.gz);\n"
 	      "                       FILE's .fds, .threads and .mmap profiles beside it\n"
 	      "      --no-resources   do not watch descriptors, threads and mappings\n"
-	      "  -v, --verbose        say where each probe went and libbpf's messages\n"
+	      "  -v, --verbose        say where each probe went, libbpf's messages, counts\n"
 	      "  -q, --quiet          print nothing but errors\n"
 	      "  -h, --help           show this help and exit\n"
 	      "\n"
@@ -134,6 +138,7 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		const struct mp_rmodule *m = mp_runwind_module(uw, i);
 		struct mp_probe p[MP_MAX_PROBES];
 		char path[PATH_MAX + 64];
+		const char *opened;
 		bool seen = false;
 		char *err = NULL;
 		size_t n;
@@ -160,8 +165,11 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 					"the kernel single-steps ('%s'): its calls will be slower\n",
 					p[k].name, m->path, p[k].site.insn);
 		}
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
-		if (mp_bpf_attach_probes(b, path, p, n, &err) < 0) {
+		/* The file as the process sees it (map_files, or under its
+		 * root), the very inode the kernel puts the probes in. */
+		opened = mp_runwind_opened(uw, m);
+		snprintf(path, sizeof(path), "%s", opened ? opened : m->path);
+		if (mp_bpf_attach_probes(b, path, m->path, p, n, &err) < 0) {
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot attach");
 			free(err);
 			return -1;
@@ -203,9 +211,26 @@ static bool process_gone(int pid)
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
-static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k, bool exited,
-			  const char *heap_out, bool resources, bool quiet)
+/* Children are not profiled: say which there were, so that the user can
+ * attach to one that lives on. */
+static void report_children(struct mp_collect *c, int pid, bool quiet)
 {
+	size_t n;
+	const int *kids = mp_collect_children(c, &n);
+
+	if (!n || quiet)
+		return;
+	fprintf(stderr, "memprof: process %d forked %zu %s during attach, not profiled "
+		"(attach to each with -p):", pid, n, n == 1 ? "child" : "children");
+	for (size_t i = 0; i < n && i < 20; i++)
+		fprintf(stderr, " %d", kids[i]);
+	fputs(n > 20 ? " ...\n" : "\n", stderr);
+}
+
+static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k, bool exited,
+			  struct mp_attach_sym *as, const char *heap_out, bool resources, bool quiet)
+{
+	struct mp_symbolizer *sym;
 	struct mp_snap *heap = NULL, *maps = NULL;
 	struct mp_converter *cv = NULL, *mcv = NULL;
 	char *note = NULL, *err = NULL;
@@ -216,8 +241,9 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 		fprintf(stderr, "memprof: cannot build the profile: %s\n", strerror(-r));
 		return 1;
 	}
-	note = mp_collect_note(c);
-	r = mp_converter_new(heap, 0, &cv);
+	note = mp_collect_note(c, mp_attach_sym_other_root(as));
+	sym = mp_attach_sym_finish(as, heap->maps, heap->maps_len);
+	r = mp_converter_new_with(heap, 0, sym, &cv);
 	if (r == 0 && note)
 		r = mp_converter_add_comment(cv, note);
 	if (r == 0)
@@ -250,11 +276,13 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 
 			free(err);
 			err = NULL;
-			r = mp_converter_new(maps, 0, &mcv);
+			r = mp_converter_new_with(maps, 0, sym, &mcv);
+			if (r == 0 && maps->nheap)
+				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)
-				r = mp_converter_add_comment(mcv, "memprof attach: mappings made since attach "
-								  "(mmap, mremap, brk growth); a region counts "
-								  "in use until all of it is unmapped");
+				r = mp_converter_add_comment(mcv, "attached: mappings made since attach "
+								  "(mmap, mremap, brk growth), in use what is "
+								  "still mapped");
 			if (r < 0 || !out || mp_converter_write(mcv, MP_PROFILE_HEAP, out, &err) < 0) {
 				fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the mmap profile");
 				status = 1;
@@ -279,6 +307,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		.empty_probes = s->empty_probes,
 	};
 	struct mp_collect *c = NULL;
+	struct mp_attach_sym *as = NULL;
 	struct mp_elfmod *exe = NULL;
 	struct mp_bpf *b = NULL;
 	struct mp_bpf_counters k = { 0 };
@@ -322,6 +351,9 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		mp_collect_free(c);
 		return 1;
 	}
+	if (s->prog_stats && mp_bpf_enable_stats(b) < 0)
+		fprintf(stderr, "memprof: cannot time the BPF programs: %s, ignoring\n",
+			strerror(errno));
 	r = probe_modules(b, mp_collect_unwinder(c), s->pid, s->verbose, s->quiet);
 	if (r != 0) {
 		if (r > 0)
@@ -338,6 +370,8 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		mp_collect_free(c);
 		return 1;
 	}
+	mp_bpf_enable(b, true);
+	as = mp_attach_sym_start(s->pid);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -358,8 +392,16 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 			break;
 		}
 	}
+	/* What is alive now, while the probes still see every change, then
+	 * stop them all at once and read what the ring buffer still holds. */
+	if (!exited)
+		mp_collect_stop(c);
+	mp_bpf_enable(b, false);
+	while (mp_bpf_poll(b, 0, on_event, &l) > 0)
+		;
+	if (s->prog_stats)
+		mp_bpf_print_prog_stats(b, stderr);
 	mp_bpf_detach(b);
-	/* What the ring buffer still holds. */
 	while (mp_bpf_poll(b, 0, on_event, &l) > 0)
 		;
 	mp_bpf_counters(b, &k);
@@ -370,16 +412,23 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 	if (exited)
 		fprintf(stderr, "memprof: process %d exited during attach; writing what was "
 			"collected until then\n", s->pid);
-	if (s->verbose)
+	if (s->verbose) {
+		struct mp_runwind_stats ws;
+
+		mp_runwind_stats(mp_collect_unwinder(c), &ws);
 		fprintf(stderr, "memprof: %" PRIu64 " events, %llu allocator calls, %llu sampled, "
-			"%llu lost\n", l.events, (unsigned long long)k.calls,
-			(unsigned long long)k.sampled, (unsigned long long)k.lost);
+			"%llu lost; %" PRIu64 " stacks unwound, %" PRIu64 " again by elfutils\n",
+			l.events, (unsigned long long)k.calls, (unsigned long long)k.sampled,
+			(unsigned long long)k.lost, ws.walks, ws.dw_walks);
+	}
+	report_children(c, s->pid, s->quiet);
 	if (k.lost && !s->quiet)
 		fprintf(stderr, "memprof: warning: %llu events were lost (the ring buffer was full); "
 			"the profile misses them\n", (unsigned long long)k.lost);
-	if (write_profiles(c, &k, exited, heap_out, s->resources, s->quiet) != 0)
+	if (write_profiles(c, &k, exited, as, heap_out, s->resources, s->quiet) != 0)
 		status = 1;
 	mp_bpf_free(b);
+	mp_attach_sym_free(as);
 	mp_collect_free(c);
 	return status ? status : exited ? 1 : 0;
 }
@@ -398,6 +447,7 @@ int mp_cmd_attach(int argc, char **argv)
 		{ "quiet",        no_argument,       NULL, 'q' },
 		{ "help",         no_argument,       NULL, 'h' },
 		{ "bench-empty-probes", no_argument, NULL, 'E' },
+		{ "bench-prog-stats", no_argument,  NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct attach_settings s = {
@@ -426,7 +476,7 @@ int mp_cmd_attach(int argc, char **argv)
 		case 'd':
 			if (mp_parse_duration(optarg, &s.duration_ns) < 0) {
 				fprintf(stderr, "memprof: bad --duration '%s': not a duration "
-					"(e.g. 500ms, 30s, 5m)\n", optarg);
+					"(e.g. 2, 500ms, 30s, 5m)\n", optarg);
 				return 2;
 			}
 			break;
@@ -457,6 +507,9 @@ int mp_cmd_attach(int argc, char **argv)
 			break;
 		case 'E':
 			s.empty_probes = true;
+			break;
+		case 'S':
+			s.prog_stats = true;
 			break;
 		case 'q':
 			s.quiet = true;

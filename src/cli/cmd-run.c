@@ -116,7 +116,8 @@ static void usage(FILE *f)
 	      "      --depth N      keep at most N frames per stack, 1..256 (default: 64)\n"
 	      "      --interval DURATION\n"
 	      "                     also write numbered profiles every DURATION while the\n"
-	      "                     program runs (500ms, 10s, 1m; default: none)\n"
+	      "                     program runs (seconds, or with a unit: 10, 500ms, 1m;\n"
+	      "                     default: none)\n"
 	      "      --snapshot-signal SIG\n"
 	      "                     signal that asks for a numbered profile, as does\n"
 	      "                     'memprof snapshot PID' (default: USR2; none: off)\n"
@@ -1076,7 +1077,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			r = mp_parse_duration(optarg, &s->interval_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --interval '%s': %s\n", optarg,
-					r == -EOVERFLOW ? "too long" : "not a duration like 500ms");
+					r == -EOVERFLOW ? "too long" : "not a duration like 10 or 500ms");
 				return 2;
 			}
 			if (s->interval_ns && s->interval_ns < 1000000) {

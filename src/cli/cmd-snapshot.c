@@ -247,7 +247,8 @@ static void usage(FILE *f)
 	      "becomes a numbered profile (see memprof-run(1)).\n"
 	      "\n"
 	      "Options:\n"
-	      "  -t, --timeout DURATION  wait at most this long (default: 10s)\n"
+	      "  -t, --timeout DURATION  wait at most this long (seconds, or with a unit:\n"
+	      "                          10, 500ms; default: 10s)\n"
 	      "      --no-wait           send the request and return\n"
 	      "  -q, --quiet             do not report the snapshot written\n"
 	      "  -h, --help              show this help and exit\n"
@@ -478,7 +479,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 			r = mp_parse_duration(optarg, &timeout_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --timeout '%s': not a duration like "
-					"10s\n", optarg);
+					"10 or 500ms\n", optarg);
 				return 2;
 			}
 			break;

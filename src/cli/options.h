@@ -34,9 +34,11 @@ int mp_parse_u64(const char *s, uint64_t *ret);
 int mp_parse_size(const char *s, uint64_t *ret);
 
 /*
- * Duration in nanoseconds: one or more <integer><unit> terms, units
- * ns, us, ms, s, m, h (like Go's time.ParseDuration, without fractions or
- * signs): "500ms", "10s", "1m30s".  A unit is required except for "0".
+ * Duration in nanoseconds: one or more <number><unit> terms, units
+ * ns, us, ms, s, m, h, the number decimal with an optional fraction (like
+ * Go's time.ParseDuration, without signs): "500ms", "10s", "1m30s",
+ * "1.5s".  A bare number is seconds ("2", "0.5"), as sleep(1) takes it.
+ * Fractions below a nanosecond are dropped.
  * Returns 0, -EINVAL or -EOVERFLOW.
  */
 int mp_parse_duration(const char *s, uint64_t *ret_ns);

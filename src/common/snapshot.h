@@ -158,6 +158,8 @@ enum mp_snap_timer_kind {
 enum mp_snap_thread_kind {
 	MP_THREAD_RUNNING = 0,    /* still running */
 	MP_THREAD_UNJOINED = 1,   /* ended, joinable, never joined */
+	MP_THREAD_EXITED = 2,     /* memprof attach: ended while it was attached (whether
+				   * joined is not known) */
 	MP_THREAD_KINDS
 };
 

@@ -253,8 +253,10 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 	return r;
 }
 
+/* inuse_bytes: NULL, or each record's in-use bytes (mp_converter_set_inuse_bytes). */
 static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-		       struct mp_symbolizer *sym, const struct mapstat *st)
+		       struct mp_symbolizer *sym, const struct mapstat *st,
+		       const uint64_t *inuse_bytes)
 {
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
 	struct mp_pprof_line *lines = NULL;
@@ -269,6 +271,8 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 		if (!record_values(h, snap->header.rate, v))
 			continue;
+		if (inuse_bytes)
+			v[3] = inuse_bytes[i] > INT64_MAX ? INT64_MAX : (int64_t)inuse_bytes[i];
 		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
 		if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
@@ -309,7 +313,9 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 		} else if (res_class == MP_RES_THREAD) {
 			labels[nl++] = (struct mp_pprof_label){
 				.key = "state",
-				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
+				.str = rr->kind == MP_THREAD_RUNNING ? "running"
+				       : rr->kind == MP_THREAD_EXITED ? "ended during attach"
+								       : "ended, not joined" };
 			labels[nl++] = (struct mp_pprof_label){ .key = "tid", .num = rr->id };
 			/* detail: "name routine", the routine after the last space */
 			const char *sp = strrchr(rr->detail, ' ');
@@ -371,7 +377,13 @@ struct mp_converter {
 	struct mapstat *st;
 	char **comments;            /* mp_converter_add_comment */
 	size_t ncomments;
+	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
 };
+
+void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_bytes)
+{
+	c->inuse_bytes = c->snap->header.rate <= 1 ? inuse_bytes : NULL;
+}
 
 int mp_converter_add_comment(struct mp_converter *c, const char *text)
 {
@@ -544,16 +556,25 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	mp_pprof_set_time(b, (int64_t)h->end_ns,
 			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
 	r = profile_comment(snap, kind, &comment);
+	/* What a front end adds (memprof attach says what its counts cover)
+	 * goes on the same line: a profile has one comment. */
+	for (size_t i = 0; r == 0 && i < c->ncomments; i++) {
+		char *longer = NULL;
+
+		if (asprintf(&longer, "%s; %s", comment, c->comments[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		free(comment);
+		comment = longer;
+	}
 	if (r < 0) {
+		free(comment);
 		mp_pprof_builder_free(b);
 		return r;
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
-	/* Comments a front end adds (memprof attach says what its counts
-	 * cover), after the one of every profile. */
-	for (size_t i = 0; i < c->ncomments; i++)
-		mp_pprof_add_comment(b, c->comments[i]);
 	/* The statistics go to memprof's own field of the heap profile, where
 	 * `memprof stats` and the timeline read them, not to comments (pprof
 	 * shows every comment above its reports: 40 lines of BySize.N.Mallocs). */
@@ -565,7 +586,7 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
 	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)
 	    : kind == MP_PROFILE_TIMERS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_TIMER)
-					 : add_samples(b, snap, c->sym, c->st);
+					 : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;

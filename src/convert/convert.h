@@ -70,9 +70,15 @@ void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
  * one-line reason in *ret_err as mp_convert_heap_snap gives. */
 int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
 		       char **ret_err);
-/* A comment every profile it writes carries after its first (e.g. what
- * memprof attach's counts cover).  0 or -ENOMEM. */
+/* Text every profile it writes adds to its one comment line, after "; "
+ * (e.g. what memprof attach's counts cover).  0 or -ENOMEM. */
 int mp_converter_add_comment(struct mp_converter *c, const char *text);
+/* For a heap profile at rate 1 whose blocks can shrink (memprof attach's
+ * mappings, part of a region unmapped): inuse_bytes[i] is the in-use
+ * space of the snapshot's heap record i, instead of its in-use objects
+ * times its size.  The array must outlive the converter; ignored at other
+ * rates. */
+void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_bytes);
 /* Its symbolizer, for the leak report (convert/leaks.h) of the same snapshot. */
 struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c);
 

@@ -29,6 +29,21 @@ static const struct {
 	{ "RSS", "resident set size of the process", true },
 	{ "LeakScanBytes", "bytes the leak scan read", true },
 	{ "LeakScanNs", "nanoseconds the leak scan took", false },
+	/* memprof attach's */
+	{ "AttachRSSBefore", "resident set size at attach", true },
+	{ "AttachRSSAfter", "resident set size at detach", true },
+	{ "AttachCalls", "allocator calls seen", false },
+	{ "AttachSampled", "allocator calls sampled", false },
+	{ "AttachNested", "calls inside realloc and its kin, not counted again", false },
+	{ "AttachLostEvents", "events lost: the ring buffer was full", false },
+	{ "AttachUntracked", "sampled blocks whose free could not be tracked", false },
+	{ "AttachStackless", "samples without a stack", false },
+	{ "AttachFramesCFI", "frames unwound with .eh_frame", false },
+	{ "AttachFramesFP", "frames unwound with the frame pointer", false },
+	{ "AttachWalksElfutils", "stacks unwound again by elfutils", false },
+	{ "AttachFramesElfutils", "frames elfutils unwound", false },
+	{ "AttachForks", "processes forked during the attach", false },
+	{ "AttachThreadsEnded", "threads that ended during the attach", false },
 };
 
 static void human(int64_t v, char *buf, size_t size)
@@ -63,6 +78,15 @@ static int64_t by_size(const char *name, const char *what)
 int mp_stats_print(const mp_profile *p, FILE *f)
 {
 	size_t classes = 0;
+	int width = 14;              /* the longest name's, at least */
+
+	for (size_t i = 0; i < p->n_memprof_stat; i++) {
+		const char *name = p->memprof_stat[i]->name ? p->memprof_stat[i]->name : "";
+
+		if (by_size(name, "Mallocs") < 0 && by_size(name, "Frees") < 0 &&
+		    (int)strlen(name) > width && strlen(name) < 64)
+			width = (int)strlen(name);
+	}
 
 	for (size_t i = 0; i < p->n_memprof_stat; i++) {
 		const Perftools__Profiles__MemprofStat *s = p->memprof_stat[i];
@@ -80,7 +104,7 @@ int mp_stats_print(const mp_profile *p, FILE *f)
 				if (known[k].bytes && s->value >= 1024)
 					human(s->value, hb, sizeof(hb));
 			}
-		fprintf(f, "%-14s %14" PRId64 "  %-10s %s\n", name, s->value, hb, meaning);
+		fprintf(f, "%-*s %14" PRId64 "  %-10s %s\n", width, name, s->value, hb, meaning);
 	}
 	if (classes) {
 		fputs("\nsize class        mallocs          frees           live\n", f);

@@ -63,21 +63,24 @@ void mp_options_default(struct mp_options *o)
 static int parse_u64(const char *s, size_t n, uint64_t *ret);
 
 /* A duration: <digits><unit> terms, units ns us ms s m h ("1m30s"), or a
- * bare "0".  Nanoseconds in *ret; 0 on success. */
+ * bare number of seconds ("2", as the CLI's options take it).
+ * Nanoseconds in *ret; 0 on success. */
 static int parse_duration(const char *s, size_t n, uint64_t *ret)
 {
 	static const struct { const char *u; uint64_t ns; } units[] = {
 		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
 		{ "m", 60000000000ull }, { "h", 3600000000000ull },
 	};
-	uint64_t total = 0;
+	uint64_t total = 0, v;
 	size_t i = 0;
-	if (n == 1 && s[0] == '0') {
-		*ret = 0;
-		return 0;
-	}
 	if (n == 0)
 		return -1;
+	if (parse_u64(s, n, &v) == 0) {
+		if (v > (UINT64_MAX / 4) / 1000000000ull)
+			return -1;
+		*ret = v * 1000000000ull;
+		return 0;
+	}
 	while (i < n) {
 		size_t d = i;
 		while (i < n && s[i] >= '0' && s[i] <= '9')

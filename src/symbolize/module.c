@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,33 @@ static void cache_init(void)
 	cache_dir = mp_symcache_dir_open();
 }
 
-struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache)
+/* Open the file of entry e: as process `pid` sees it when pid > 0 (the
+ * very file it mapped, through its /proc map_files entry; else its name
+ * under the process's root: a process in a container), else by its name. */
+static int open_mapped(const struct mp_maps_entry *e, int pid)
+{
+	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
+	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	char path[4200];
+	int fd;
+
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
+			 e->start, e->end);
+		fd = open(path, flags);
+		if (fd >= 0)
+			return fd;
+		if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", pid, e->path) <
+		    sizeof(path)) {
+			fd = open(path, flags);
+			if (fd >= 0)
+				return fd;
+		}
+	}
+	return open(e->path, flags);
+}
+
+struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool cache)
 {
 	const unsigned char *bits;
 	struct mp_module *m;
@@ -171,8 +198,7 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache)
 
 	if (e->deleted || e->path[0] != '/')
 		return NULL;    /* gone, or [vdso], [vsyscall], ... */
-	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = open_mapped(e, pid);
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -285,7 +311,7 @@ static struct mp_module *reg_find_locked(const struct mp_maps_entry *e, bool cac
 	return NULL;
 }
 
-struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, bool cache)
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache)
 {
 	struct mp_module *m, *other;
 
@@ -296,7 +322,7 @@ struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, bool cach
 	pthread_mutex_unlock(&reg_lock);
 	if (m)
 		return m;
-	m = mp_module_open(e, cache);     /* slow: outside the lock */
+	m = mp_module_open(e, pid, cache);     /* slow: outside the lock */
 	if (!m)
 		return NULL;
 	pthread_mutex_lock(&reg_lock);

@@ -29,12 +29,14 @@ struct mp_module;
 
 /* Open the file of maps entry e (nothing read beyond its headers yet).
  * NULL when it cannot be (gone, replaced, not ELF, no segment for the
- * offset, out of memory).  `cache`: use the on-disk cache. */
-struct mp_module *mp_module_open(const struct mp_maps_entry *e, bool cache);
+ * offset, out of memory).  `cache`: use the on-disk cache.  pid > 0: the
+ * entry is process pid's, alive, and its file is opened as that process
+ * sees it (mp_symbolizer_new_proc). */
+struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool cache);
 
 /* A module for maps entry e: one alive already for the same mapping (and
  * cache use), with a new reference, or mp_module_open's.  Thread-safe. */
-struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, bool cache);
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache);
 
 void mp_module_ref(struct mp_module *m);
 /* Drop a reference; the last one stores new answers in the disk cache and

@@ -75,6 +75,12 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
 {
+	return mp_symbolizer_new_proc(maps, len, flags, 0, donor, ret);
+}
+
+int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
+{
 	struct mp_maps_entry *e = NULL, **x = NULL;
 	struct mp_symbolizer *s;
 	size_t n = 0, nx = 0;
@@ -119,7 +125,7 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 				mp_module_ref(d);
 				m->mod = d;
 			} else {
-				m->mod = mp_module_get_or_open(x[i], !(flags & MP_SYM_F_NO_CACHE));
+				m->mod = mp_module_get_or_open(x[i], pid, !(flags & MP_SYM_F_NO_CACHE));
 			}
 		}
 		if (m->mod) {

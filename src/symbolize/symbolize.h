@@ -135,6 +135,16 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 			   struct mp_symbolizer *donor, struct mp_symbolizer **ret);
 
+/*
+ * mp_symbolizer_new_from for process `pid`, alive, whose files may not be
+ * memprof's (a container: another mount namespace or root): each mapping's
+ * file is opened as the process sees it, through its /proc/PID/map_files
+ * entry (the very file mapped) or else its name under /proc/PID/root; names
+ * are kept as the maps give them.  pid 0: mp_symbolizer_new_from.
+ */
+int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret);
+
 /* The executable mappings, sorted by start address, indexes 0..n-1.  Valid
  * until mp_symbolizer_free. */
 size_t mp_symbolizer_nmappings(const struct mp_symbolizer *s);

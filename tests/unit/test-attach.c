@@ -136,6 +136,7 @@ __attribute__((no_sanitize("address"), noinline)) static void copy_stack(uint8_t
 
 __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 {
+	struct mp_bpf_regs r;
 	uint64_t sp, bp, ip, end;
 	static uint8_t copy[65536];
 	FILE *f;
@@ -143,6 +144,7 @@ __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 
 	/* Registers as they are here, and a copy of the stack from sp up. */
 	asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
+	r = (struct mp_bpf_regs){ .ip = ip, .sp = sp, .bp = bp };
 	end = 0;
 	f = fopen("/proc/self/maps", "re");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -157,7 +159,7 @@ __attribute__((noinline, noclone)) static uint32_t leaf(struct mp_runwind *u)
 		end = sp + sizeof(copy);
 	copy_stack(copy, sp, end - sp);
 	want[0] = (uint64_t)__builtin_return_address(0);
-	ngot = mp_runwind_walk(u, ip, sp, bp, copy, end - sp, got, 64);
+	ngot = mp_runwind_walk(u, &r, copy, end - sp, got, 64);
 	asm volatile("" ::: "memory");
 	return ngot;
 }
@@ -223,6 +225,23 @@ static void test_collect(void)
 	mp_collect_event(c, &ev, NULL);
 	ev.type = MP_EV_DONE; ev.a = 0;
 	mp_collect_event(c, &ev, NULL);
+	/* Threads: 5151 made by clone (thread flag) and ended; 4242 ended,
+	 * never seen made; 6161 ends before its clone returns. */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL; ev.tid = 7; ev.fn = 56; ev.a = 5151; ev.args[0] = 0x10000;
+	mp_collect_event(c, &ev, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_EXIT; ev.tid = 5151;
+	memcpy(ev.args, "worker", 7);
+	mp_collect_event(c, &ev, NULL);
+	ev.tid = 4242;
+	mp_collect_event(c, &ev, NULL);
+	ev.tid = 6161;
+	mp_collect_event(c, &ev, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL; ev.tid = 7; ev.fn = 435; ev.a = 6161; ev.args[0] = 0x10000;
+	mp_collect_event(c, &ev, NULL);
+	mp_collect_stop(c);
 	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
 	if (h) {
 		uint64_t alloc = 0, freed = 0, bytes = 0;
@@ -236,8 +255,102 @@ static void test_collect(void)
 		CHECK_U64(alloc, 2);
 		CHECK_U64(freed, 1);
 		CHECK_U64(bytes, 30);
-		CHECK(h->has_res && h->nres >= 2);     /* our descriptors and this thread */
+		CHECK(h->has_res && h->nres >= 5);     /* our descriptors and this thread... */
 		CHECK_U64(h->header.pid, (uint64_t)getpid());
+		{
+			int ended = 0, before_fd = 0, running = 0;
+
+			for (size_t i = 0; i < h->nres; i++) {
+				const struct mp_snap_res_rec *r = &h->res[i];
+
+				if (r->res_class == MP_RES_FD && r->id == 0)
+					before_fd += (r->flags & MP_RES_F_BEFORE_ATTACH) != 0;
+				if (r->res_class == MP_RES_THREAD && r->kind == MP_THREAD_RUNNING)
+					running += r->id == getpid() && (r->flags & MP_RES_F_BEFORE_ATTACH);
+				if (r->res_class != MP_RES_THREAD || r->kind != MP_THREAD_EXITED)
+					continue;
+				ended++;
+				/* ...and the three ended threads, stacks where made */
+				CHECK_INT(r->stack_id != 0, r->id == 5151 || r->id == 6161);
+				CHECK_INT((r->flags & MP_RES_F_BEFORE_ATTACH) != 0, 0);
+				if (r->id == 5151)
+					CHECK_STR(r->detail, "worker");
+			}
+			CHECK_INT(ended, 3);
+			CHECK_INT(before_fd, 1);       /* stdin: open at attach */
+			CHECK_INT(running, 1);         /* this thread: running at attach */
+		}
+	}
+	mp_snap_free(h);
+	mp_snap_free(m);
+	mp_collect_free(c);
+}
+
+/* The mapping profile's accounting: a region partly unmapped (its end,
+ * then its middle: two pieces), one mapped over by MAP_FIXED, brk growth
+ * and shrinking. */
+static void sys(struct mp_collect *c, uint32_t nr, uint64_t ret, uint64_t a0, uint64_t a1,
+		uint64_t a2)
+{
+	struct mp_bpf_ev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = MP_EV_SYSCALL;
+	ev.tid = 7;
+	ev.fn = nr;
+	ev.a = ret;
+	ev.args[0] = a0;
+	ev.args[1] = a1;
+	ev.args[2] = a2;
+	mp_collect_event(c, &ev, NULL);
+}
+
+static void test_maps(void)
+{
+	const uint64_t A = 0x200000000000ull, B = 0x300000000000ull, MiB = 1 << 20;
+	struct mp_collect *c = NULL;
+	struct mp_snap *h = NULL, *m = NULL;
+
+	CHECK_INT(mp_collect_new(getpid(), 1, 64, &c), 0);
+	if (!c)
+		return;
+	sys(c, 9, A, 0, MiB, 0);                    /* mmap 1 MiB at A */
+	sys(c, 11, 0, A + MiB - 65536, 65536, 0);   /* its last 64 KiB */
+	sys(c, 11, 0, A + 40960, 4096, 0);          /* a page in its middle */
+	sys(c, 9, B, 0, 5000, 0);                   /* 5000 bytes: 2 pages at B */
+	sys(c, 9, B + 4096, B + 4096, 4096, 0);     /* MAP_FIXED over B's second page */
+	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
+	if (m) {
+		const uint64_t *inuse = mp_collect_map_inuse(c);
+		uint64_t objs = 0, freed = 0, bytes = 0, alloc_bytes = 0;
+
+		for (size_t i = 0; i < m->nheap; i++) {
+			objs += m->heap[i].alloc_objects;
+			freed += m->heap[i].free_objects;
+			alloc_bytes += m->heap[i].alloc_objects * m->heap[i].size;
+			bytes += inuse[i];
+		}
+		CHECK_U64(objs, 3);
+		CHECK_U64(freed, 0);                /* all three partly mapped */
+		CHECK_U64(alloc_bytes, MiB + 8192 + 4096);
+		CHECK_U64(bytes, MiB - 65536 - 4096 + 8192);
+	}
+	mp_snap_free(h);
+	mp_snap_free(m);
+	h = m = NULL;
+	sys(c, 11, 0, A, MiB, 0);                   /* both pieces of A */
+	sys(c, 11, 0, B, 4096, 0);                  /* B's first page: B is gone */
+	CHECK_INT(mp_collect_finish(c, NULL, 0, &h, &m), 0);
+	if (m) {
+		const uint64_t *inuse = mp_collect_map_inuse(c);
+		uint64_t freed = 0, bytes = 0;
+
+		for (size_t i = 0; i < m->nheap; i++) {
+			freed += m->heap[i].free_objects;
+			bytes += inuse[i];
+		}
+		CHECK_U64(freed, 2);
+		CHECK_U64(bytes, 4096);             /* the MAP_FIXED page */
 	}
 	mp_snap_free(h);
 	mp_snap_free(m);
@@ -250,5 +363,6 @@ int main(void)
 	test_libc_probes();
 	test_walk_self();
 	test_collect();
+	test_maps();
 	return tap_done();
 }

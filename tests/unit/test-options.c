@@ -141,19 +141,37 @@ static const struct good duration_good[] = {
 	{ "1s1s", 2 * SEC },
 	{ "18446744073709551615ns", UINT64_MAX },
 	{ "18446744073s", 18446744073ull * SEC },
+	/* A bare number is seconds. */
+	{ "1", SEC },
+	{ "2", 2 * SEC },
+	{ "00", 0 },
+	{ "0.5", 500 * MS },
+	{ ".25", 250 * MS },
+	{ "18446744073", 18446744073ull * SEC },
+	/* Fractions. */
+	{ "1.5s", 1500 * MS },
+	{ "1.5m", 90 * SEC },
+	{ "0.001ms", 1 * US },
+	{ "1.0000000019s", SEC + 1 },             /* digits past the 9th dropped */
+	{ "2.5ms500us", 3 * MS },
 };
 
 static const struct bad duration_bad[] = {
 	{ NULL, -EINVAL },
 	{ "", -EINVAL },
-	{ "1", -EINVAL },        /* a unit is required except for "0" */
-	{ "00", -EINVAL },
+	{ ".", -EINVAL },
+	{ "1.", -EINVAL },
+	{ "1..5", -EINVAL },
+	{ "1.5.5", -EINVAL },
+	{ "1.s", -EINVAL },
+	{ ".s", -EINVAL },
+	{ "18446744074", -EOVERFLOW },            /* bare seconds > 2^64 ns */
+	{ "18446744073.8", -EOVERFLOW },
 	{ "s", -EINVAL },
 	{ "10 s", -EINVAL },
 	{ " 10s", -EINVAL },
 	{ "10s ", -EINVAL },
 	{ "-1s", -EINVAL },
-	{ "1.5s", -EINVAL },
 	{ "10sec", -EINVAL },
 	{ "10S", -EINVAL },
 	{ "1d", -EINVAL },

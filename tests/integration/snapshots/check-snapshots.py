@@ -215,11 +215,16 @@ def other_signal(t, memprof, target, d):
                            capture_output=True, text=True)
         t.ok(r.returncode == 2 and r.stderr.count('\n') == 1 and 'snapshot-signal' in r.stderr,
              'bad --snapshot-signal %r: usage error' % bad, r.stderr)
-    for bad in ('10', '1x', '500us', '-1s'):
+    for bad in ('10x', '1x', '500us', '0.0005', '-1s'):
         r = subprocess.run([memprof, 'run', '--interval', bad, 'true'],
                            capture_output=True, text=True)
         t.ok(r.returncode == 2 and 'interval' in r.stderr, 'bad --interval %r: usage error' % bad,
              r.stderr)
+    # A bare number is seconds.
+    r = subprocess.run([memprof, 'run', '-q', '--interval', '10', '-o',
+                        os.path.join(d, 'bare.heap.pb.gz'), 'true'],
+                       capture_output=True, text=True)
+    t.eq((r.returncode, r.stderr), (0, ''), '--interval 10 (seconds): accepted')
 
 
 def bad_snapshot(t, memprof):
