@@ -10,6 +10,10 @@ Modes:
   native          the program as it is (glibc's malloc)
   memprof         `memprof run` at the default rate (profiler + own allocator)
   memprof-rate1   `memprof run --rate 1`
+  memprof-rate1-nocache  the same without the symbolization cache (every
+                  run symbolizes from scratch; the other memprof modes keep
+                  their cache in the benchmark's scratch directory, so their
+                  first repetition is cold and the later ones are not)
   memprof-system  `memprof run --allocator=system` (profiler on glibc's malloc)
   heaptrack       `heaptrack`
   memprof-alloc   the shim preloaded with profiling off (rate=0): memprof's
@@ -18,6 +22,11 @@ Modes:
   memprof-leak    `memprof run --leak-check=summary` (every allocation recorded,
                   heap scanned at exit)
   valgrind        `valgrind --leak-check=full`
+
+--set symbolize measures the symbolizer alone on gcc's cc1 (33 MB,
+stripped): unique addresses per second cold and from the cache
+(tests/bench/sym-bench.c), and `memprof convert` of a --rate 1 snapshot of
+a compile: CPU time, peak RSS, and the symbol and line tables it loads.
 
 --set profiler (default), --set allocator or --set leak pick a list of
 modes; --modes gives one explicitly.  --set leak also measures the leak
@@ -74,7 +83,43 @@ def gen_inputs(d, scale):
         f.write('COMMIT;\nCREATE INDEX t_name ON t(name);\n'
                 'SELECT grp, count(*), avg(v) FROM t GROUP BY grp ORDER BY 2 DESC LIMIT 3;\n'
                 'SELECT count(DISTINCT name) FROM t;\n')
-    return xml, js, py, sql
+    csrc = os.path.join(d, 'big.c')
+    gen_c(csrc, int(1200 * scale))
+    return xml, js, py, sql, csrc
+
+
+def gen_c(path, nfuncs):
+    """A C file of nfuncs functions of four kinds (loops, switches over
+    strings, list code with allocation, floating point): what gcc's cc1, a
+    33 MB stripped C++ binary, compiles in about 3 s at -O2 -g."""
+    rnd = random.Random(7)
+    with open(path, 'w') as f:
+        f.write('#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n')
+        f.write('struct node { struct node *next; int key; double val; char name[16]; };\n')
+        f.write('static inline int mix(int a, int b) { return (a * 31) ^ (b >> 3); }\n\n')
+        for i in range(nfuncs):
+            k = rnd.randrange(4)
+            if k == 0:
+                f.write('int f%d(int *v, int n)\n{\n\tint s = %d;\n\tfor (int i = 0; i < n; i++) {\n'
+                        '\t\tif (v[i] %% %d == 0)\n\t\t\ts = mix(s, v[i]);\n\t\telse\n'
+                        '\t\t\ts += v[i] * %d;\n\t}\n\treturn s;\n}\n\n'
+                        % (i, rnd.randrange(100), rnd.randrange(2, 9), rnd.randrange(1, 50)))
+            elif k == 1:
+                cases = ''.join('\tcase %d: return "str%d";\n' % (c, rnd.randrange(1000))
+                                for c in range(rnd.randrange(4, 24)))
+                f.write('const char *f%d(int x)\n{\n\tswitch (x) {\n%s\tdefault: return NULL;\n\t}\n}\n\n'
+                        % (i, cases))
+            elif k == 2:
+                f.write('struct node *f%d(struct node *h, int key)\n{\n\tstruct node *n = malloc(sizeof(*n));\n'
+                        '\tif (!n)\n\t\treturn h;\n\tn->key = key + %d;\n\tn->val = key * %d.5;\n'
+                        '\tsnprintf(n->name, sizeof(n->name), "n%%d", key);\n\tn->next = h;\n'
+                        '\twhile (h && h->key < key)\n\t\th = h->next;\n\treturn n;\n}\n\n'
+                        % (i, rnd.randrange(9), rnd.randrange(9)))
+            else:
+                f.write('double f%d(const double *a, const double *b, int n)\n{\n\tdouble s = 0, t = 1;\n'
+                        '\tfor (int i = 0; i < n; i++) {\n\t\ts += a[i] * b[(i + %d) %% n];\n'
+                        '\t\tt = t * 0.5 + (a[i] > %d ? a[i] : b[i]);\n\t}\n\treturn s / (t + %d);\n}\n\n'
+                        % (i, rnd.randrange(1, 7), rnd.randrange(10), rnd.randrange(1, 5)))
 
 
 def main():
@@ -85,17 +130,20 @@ def main():
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
     ap.add_argument('--set', default='profiler',
-                    choices=['profiler', 'allocator', 'leak', 'report', 'resources'])
+                    choices=['profiler', 'allocator', 'leak', 'report', 'resources', 'attach', 'symbolize'])
     ap.add_argument('--res-bench')
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
+    ap.add_argument('--sym-bench')
     ap.add_argument('--modes')
     args = ap.parse_args()
     if args.set == 'report':
         return report_bench(args)
     if args.set == 'resources':
         return resources_bench(args)
-    if not args.modes:
+    if args.set == 'symbolize':
+        return symbolize_bench(args)
+    if not args.modes and args.set != 'attach':
         args.modes = {
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
             'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
@@ -105,7 +153,7 @@ def main():
     py3 = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     try:
-        xml, js, py, sql = gen_inputs(work, scale)
+        xml, js, py, sql, csrc = gen_inputs(work, scale)
         steps = str(int(3000000 * scale))
         workloads = [
             ('xmllint', ['xmllint', '--noout', xml], None, {}),
@@ -113,12 +161,18 @@ def main():
             ('python3', [py3, py], None, {'PYTHONMALLOC': 'malloc'}),
             ('sqlite3', ['sqlite3', ':memory:'], sql, {}),
             ('alloc-bench-2t', [args.alloc_bench, steps], None, {}),
+            # gcc's driver, cc1 (33 MB, stripped) and as: a big real binary.
+            ('cc1', ['gcc', '-O2', '-g', '-c', csrc, '-o', os.path.join(work, 'big.o')], None, {}),
         ]
+        if args.set == 'attach':
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import bench_attach
+            return bench_attach.attach_bench(args, workloads, work, py3)
         modes = args.modes.split(',')
         prof = os.path.join(work, 'out.pb.gz')
         lib = '/usr/lib/x86_64-linux-gnu/'
         preload = {
-            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0'}),
+            'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0,snapdir=' + work}),
             'jemalloc': (lib + 'libjemalloc.so.2', {}),
             'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
             'mimalloc': (lib + 'libmimalloc.so.2', {}),
@@ -133,6 +187,8 @@ def main():
                                    '--log-file=' + os.path.join(work, 'vg.log')] + c,
             'memprof': lambda c: [args.memprof, 'run', '-q', '-o', prof, '--'] + c,
             'memprof-rate1': lambda c: [args.memprof, 'run', '-q', '--rate', '1', '-o', prof, '--'] + c,
+            'memprof-rate1-nocache': lambda c: ['env', 'MEMPROF_CACHE_DIR=off', args.memprof, 'run', '-q',
+                                                '--rate', '1', '-o', prof, '--'] + c,
             'heaptrack': lambda c: ['heaptrack', '-o', os.path.join(work, 'ht')] + c,
         }
         if not os.path.exists(TIME):
@@ -145,15 +201,16 @@ def main():
             if m in preload and not os.path.exists(preload[m][0]):
                 print('bench: %s is not installed (%s)' % (m, preload[m][0]), file=sys.stderr)
                 return 1
-        results, rss = {}, {}
+        results, rss, cpu = {}, {}, {}
         # Modes interleave within each repetition so that slow drifts of the
         # machine hit every mode alike.
         for name, cmd, stdin, extra in workloads:
             times = {m: [] for m in modes}
             peaks = {m: [] for m in modes}
+            cpus = {m: [] for m in modes}
             for _ in range(args.reps):
                 for mode in modes:
-                    env = dict(os.environ, **extra)
+                    env = dict(os.environ, MEMPROF_CACHE_DIR=os.path.join(work, 'symcache'), **extra)
                     if mode in preload:
                         # env(1) sets the preload for the program only.
                         argv = ['env', 'LD_PRELOAD=' + preload[mode][0]] + \
@@ -164,7 +221,7 @@ def main():
                     # is at least that of the process it was forked from,
                     # and time(1) is much smaller than this script.
                     rssfile = os.path.join(work, 'rss')
-                    argv = [TIME, '-f', '%M', '-o', rssfile] + argv
+                    argv = [TIME, '-f', '%M %U %S', '-o', rssfile] + argv
                     fin = open(stdin) if stdin else subprocess.DEVNULL
                     t0 = time.perf_counter()
                     proc = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL,
@@ -180,15 +237,19 @@ def main():
                     # Meaningful for native and the preloaded modes (under the
                     # memprof and heaptrack wrappers it is the wrapper's).
                     with open(rssfile) as f:
-                        peaks[mode].append(int(f.read().split()[-1]))
+                        m_, u_, s_ = f.read().split()[-3:]
+                        peaks[mode].append(int(m_))
+                        cpus[mode].append(float(u_) + float(s_))
                     for f in os.listdir(work):
                         if f.startswith('ht') or f.startswith('out.'):
                             os.unlink(os.path.join(work, f))
             for mode in modes:
                 results[(name, mode)] = statistics.median(times[mode])
                 rss[(name, mode)] = statistics.median(peaks[mode])
-                print('# %-15s %-14s %.3fs %7d KiB' % (name, mode, results[(name, mode)],
-                                                     rss[(name, mode)]), file=sys.stderr)
+                cpu[(name, mode)] = statistics.median(cpus[mode])
+                print('# %-15s %-14s %.3fs %7d KiB cpu %.3fs' % (name, mode, results[(name, mode)],
+                                                               rss[(name, mode)], cpu[(name, mode)]),
+                      file=sys.stderr)
         names = [w[0] for w in workloads]
         others = [m for m in modes if m != 'native']
 
@@ -207,6 +268,10 @@ def main():
             print('| geometric mean | | %s |' % ' | '.join(geo))
 
         table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
+        # CPU time of the whole process tree (the program, memprof's CLI and
+        # its threads): what a loaded machine cannot blur.
+        table('CPU time (user + sys of the whole tree), median of %d, ratio to native' % args.reps,
+              cpu, 's', '%.3f', others)
         if 'memprof-leak' in modes and 'valgrind' in modes:
             speedups = [results[(n, 'valgrind')] / results[(n, 'memprof-leak')] for n in names]
             print('\nvalgrind / memprof --leak-check: %s (min %.1f)'
@@ -226,6 +291,104 @@ def main():
         rss_modes = [m for m in others if m in preload]
         if rss_modes:
             table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def table_bytes(path):
+    """Bytes of the symbol tables (.symtab, .dynsym and their strings,
+    MiniDebugInfo) and line tables (.debug_line) in an ELF file and in its
+    detached debug file, if one is installed under its build ID."""
+    files = [path]
+    out = subprocess.run(['readelf', '-n', path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if 'Build ID:' in line:
+            bid = line.split(':')[1].strip()
+            dbg = '/usr/lib/debug/.build-id/%s/%s.debug' % (bid[:2], bid[2:])
+            if os.path.exists(dbg):
+                files.append(dbg)
+    total = 0
+    for f in files:
+        out = subprocess.run(['readelf', '-SW', f], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            parts = line.replace('[ ', '[').split()
+            if len(parts) > 5 and parts[1] in ('.symtab', '.strtab', '.dynsym', '.dynstr', '.debug_line',
+                                                '.gnu_debugdata') and parts[2] != 'NOBITS':
+                total += int(parts[5], 16)
+    return total
+
+
+def symbolize_bench(args):
+    """The symbolizer on gcc's cc1: sym-bench speed (unique addresses per
+    second, cold and from the cache), then `memprof convert` of the cc1
+    snapshot of a --rate 1 compile, cold (no cache) and from the cache:
+    median CPU time (user + sys) and peak RSS of the convert process, the
+    unique addresses it symbolizes, and the symbol and line tables of the
+    files it maps."""
+    cc1 = subprocess.run(['gcc', '-print-prog-name=cc1'], capture_output=True, text=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix='memprof-bench-')
+    try:
+        cache = os.path.join(work, 'symcache')
+        n = '100000' if args.quick else '500000'
+        print('\nSymbolizer alone on %s (%.0f MB), %s unique addresses\n' % (cc1, os.path.getsize(cc1) / 1e6, n))
+        print('| pass | addresses/s |')
+        print('|---|---:|')
+        speeds = {'cold': [], 'from cache': []}
+        for _ in range(args.reps):
+            shutil.rmtree(cache, ignore_errors=True)
+            out = subprocess.run([args.sym_bench, 'speed', cc1, n], capture_output=True, text=True,
+                                 env=dict(os.environ, MEMPROF_CACHE_DIR=cache), check=True).stdout
+            for line in out.splitlines():
+                for k in speeds:
+                    if (' %s:' % k) in line:
+                        speeds[k].append(float(line.split(': ')[-1].split()[0]))
+        for k, v in speeds.items():
+            print('| %s | %.0f |' % (k, statistics.median(v)))
+        # A --rate 1 snapshot of a compile, converted by the CLI alone.
+        src = os.path.join(work, 'big.c')
+        gen_c(src, 300 if args.quick else 1200)
+        snaps = os.path.join(work, 'snaps')
+        os.mkdir(snaps)
+        subprocess.run(['gcc', '-O2', '-g', '-c', src, '-o', os.path.join(work, 'big.o')], check=True,
+                       env=dict(os.environ, LD_PRELOAD=os.path.abspath(args.shim),
+                                MEMPROF_OPTIONS='rate=1,snapdir=' + snaps))
+        snap = max((os.path.join(snaps, f) for f in os.listdir(snaps)), key=os.path.getsize)
+        chk = subprocess.run([args.sym_bench, 'check', snap], capture_output=True, text=True)
+        addrs = int(chk.stderr.strip().splitlines()[-1].split(':')[1].split()[0])
+        files = {l.split('\t')[0] for l in chk.stdout.splitlines()}
+        tables = sum(table_bytes(f) for f in files)
+        print('\n`memprof convert` of the cc1 snapshot of a --rate 1 compile: %d unique addresses, '
+              '%d files; their symbol and line tables: %.1f MiB\n' % (addrs, len(files), tables / 2**20))
+        # The symbolizer's own part of the memory: sym-bench rss resets the
+        # peak after reading the snapshot, then symbolizes every address.
+        out = subprocess.run([args.sym_bench, 'rss', snap], capture_output=True, text=True,
+                             env=dict(os.environ, MEMPROF_CACHE_DIR='off')).stdout
+        for line in out.splitlines():
+            if 'for it' in line:
+                kib = int(line.split(': ')[-1].split()[0])
+                print('Symbolizing them (no cache) raises the resident set by %.1f MiB: %.2f x the '
+                      'symbol and line tables\n' % (kib / 1024, kib * 1024 / tables if tables else 0))
+        print('| cache | CPU s (user+sys) | addresses/s | peak RSS MiB | RSS / tables |')
+        print('|---|---:|---:|---:|---:|')
+        shutil.rmtree(cache, ignore_errors=True)
+        for label, cdir in (('none', 'off'), ('cold', cache), ('warm', cache)):
+            cpu, rss = [], []
+            for _ in range(args.reps if label != 'cold' else 1):
+                rssfile = os.path.join(work, 'rss')
+                r = subprocess.run([TIME, '-f', '%U %S %M', '-o', rssfile, args.memprof, 'convert',
+                                    '-o', os.path.join(work, 'c.pb.gz'), snap],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=dict(os.environ, MEMPROF_CACHE_DIR=cdir))
+                if r.returncode != 0:
+                    print('bench: memprof convert failed', file=sys.stderr)
+                    return 1
+                u, s_, m = open(rssfile).read().split()[-3:]
+                cpu.append(float(u) + float(s_))
+                rss.append(int(m))
+            c, m = statistics.median(cpu), statistics.median(rss)
+            print('| %s | %.3f | %.0f | %.1f | %.2f |' % (label, c, addrs / c if c else 0, m / 1024,
+                                                          m * 1024 / tables if tables else 0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

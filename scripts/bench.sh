@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build (release) and run the benchmark tables:
-#   bash scripts/bench.sh [--set profiler|allocator|leak|report|resources] [--modes A,B] [--quick] [--reps N]
+#   bash scripts/bench.sh [--set profiler|allocator|leak|report|resources|attach|symbolize] [--modes A,B] [--quick] [--reps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-bench
@@ -11,4 +11,5 @@ fi
 meson compile -C "$B" >/dev/null
 exec python3 scripts/bench.py --memprof "$B/src/cli/memprof" --shim "$B/src/shim/libmemprof.so" \
 	--alloc-bench "$B/tests/bench/alloc-bench" --leak-bench "$B/tests/bench/leak-bench" \
-	--mkbig "$B/tests/bench/mkbig" --res-bench "$B/tests/bench/res-bench" "$@"
+	--mkbig "$B/tests/bench/mkbig" --res-bench "$B/tests/bench/res-bench" \
+	--sym-bench "$B/tests/bench/sym-bench" "$@"

@@ -4,7 +4,9 @@
 # errors, run all suites; then build again with AddressSanitizer and
 # UndefinedBehaviorSanitizer into ./build-asan and run the suites that do
 # not preload the shim (unit, fuzz corpus replays, integration): a preloaded
-# shim cannot run under the sanitizer, which owns malloc.
+# shim cannot run under the sanitizer, which owns malloc.  The suite
+# asan-cli then runs the sanitized CLI on real programs (process trees,
+# python3, a relative-path build) with the plain build's shim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +39,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz --suite integration ||
 	status=1
+echo "== the sanitized CLI on real programs (plain shim)" >&2
+MEMPROF_SHIM="$PWD/build/src/shim/libmemprof.so" \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs --suite asan-cli || status=1
 exit $status

@@ -14,6 +14,7 @@
 #include "alloc/central.h"
 #include "alloc/lock.h"
 
+int mp_alloc_slack_used;
 struct mp_tcache mp_tc_none = { .state = MP_TC_NEW };
 static struct mp_tcache mp_tc_dead = { .state = MP_TC_DEAD };
 /* The cache of a thread inside a program's signal handler (below). */
@@ -404,6 +405,12 @@ static void *small_alloc(unsigned c)
 	}
 	void *p = l->head;
 	l->head = *(void **)p;
+	/* The free-list link is the one word memprof writes into the program's
+	 * blocks.  Left in a live block the program never fully writes, it
+	 * would point at another block and keep it reachable in the leak
+	 * scan (memcheck ignores such never-written words; we cannot tell
+	 * them apart): cleared, here and on the fast path (alloc.h). */
+	*(void **)p = NULL;
 	l->count--;
 	l->nmalloc++;
 	return p;

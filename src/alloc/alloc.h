@@ -69,6 +69,7 @@ static inline void *mp_alloc_malloc(size_t n)
 		void *p = l->head;
 		if (MP_LIKELY(p != NULL)) {
 			l->head = *(void **)p;
+			*(void **)p = NULL;   /* no link of ours in a live block (alloc.c) */
 			l->count--;
 			l->nmalloc++;
 			return p;
@@ -124,6 +125,13 @@ void *mp_alloc_memalign(size_t align, size_t n);
 void *mp_alloc_realloc(void *p, size_t n);
 /* Usable bytes of a block of ours, 0 for a pointer that is not a live block. */
 size_t mp_alloc_usable(const void *p);
+
+/*
+ * Set (to 1, never back) once the program has asked malloc_usable_size for
+ * a block of ours: it may then keep data, pointers included, in the bytes
+ * past what it asked for, and the leak scan reads whole blocks again.
+ */
+extern int mp_alloc_slack_used;
 
 /*
  * Sampling support: remember that the block p (ours, live) was sampled into

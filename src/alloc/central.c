@@ -70,6 +70,14 @@ static struct mp_span *span_get(unsigned c)
 
 static void span_put(unsigned c, struct mp_span *s)
 {
+	/* Every block is on the span's free list now, and its link is the only
+	 * word of ours in the span's memory: cleared, so that the pages, carved
+	 * again for any class or a large block, hold no pointer memprof wrote
+	 * (see small_alloc in alloc.c).  One store per block the span held. */
+	for (void *p = s->freelist, *n; p; p = n) {
+		n = *(void **)p;
+		*(void **)p = NULL;
+	}
 	uint32_t *b = s->buckets;
 	s->buckets = NULL;
 	mp_lock(&mp_heap.lock);   /* never in no-wait mode: frees are deferred there */

@@ -27,6 +27,8 @@ enum {
 struct mp_blk {
 	uintptr_t start;
 	size_t size;           /* usable bytes: the class size, or the pages of a large block */
+	size_t req;            /* bytes the program asked for when the allocator knows
+				* it (a large block), else `size` */
 	uint8_t *state;        /* MP_BLK_* of this block, writable */
 	uint32_t bucket;       /* profile bucket + 1 of its allocation, 0 if not sampled */
 };
@@ -48,6 +50,7 @@ static inline int mp_alloc_leak_fill(struct mp_span *s, uint32_t i, struct mp_bl
 			return 0;
 		ret->start = s->start;
 		ret->size = (size_t)s->npages * MP_PAGE_SIZE;
+		ret->req = s->large_size && s->large_size < ret->size ? s->large_size : ret->size;
 		ret->state = &s->leak_state;
 		ret->bucket = s->bucket;
 		return 1;
@@ -56,6 +59,7 @@ static inline int mp_alloc_leak_fill(struct mp_span *s, uint32_t i, struct mp_bl
 		return 0;
 	ret->start = s->start + (size_t)i * mp_classes[s->cls].size;
 	ret->size = mp_classes[s->cls].size;
+	ret->req = ret->size;
 	ret->state = &s->leak[i];
 	ret->bucket = s->buckets ? s->buckets[i] : 0;
 	return 1;

@@ -7,15 +7,40 @@ static struct {
 } ranges[MP_OWNMEM_MAX];
 static unsigned nranges;
 
+/*
+ * A slot is claimed by setting its `hi` from 0, then published by setting
+ * `lo`; readers skip slots whose `lo` is 0.  Removal clears `lo`, then `hi`,
+ * and the slot is free again.  `nranges` is one more than the highest slot
+ * ever claimed.
+ */
 void mp_ownmem_add(const void *p, size_t n)
 {
 	if (!p || !n)
 		return;
-	unsigned i = __atomic_fetch_add(&nranges, 1, __ATOMIC_ACQ_REL);
-	if (i >= MP_OWNMEM_MAX)
+	for (unsigned i = 0; i < MP_OWNMEM_MAX; i++) {
+		uintptr_t expect = 0;
+		if (!__atomic_compare_exchange_n(&ranges[i].hi, &expect, (uintptr_t)p + n, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&ranges[i].lo, (uintptr_t)p, __ATOMIC_RELEASE);
+		unsigned k = __atomic_load_n(&nranges, __ATOMIC_RELAXED);
+		while (k < i + 1 && !__atomic_compare_exchange_n(&nranges, &k, i + 1, 0,
+								 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			;
 		return;
-	__atomic_store_n(&ranges[i].hi, (uintptr_t)p + n, __ATOMIC_RELAXED);
-	__atomic_store_n(&ranges[i].lo, (uintptr_t)p, __ATOMIC_RELEASE);
+	}
+}
+
+void mp_ownmem_remove(const void *p, size_t n)
+{
+	unsigned k = __atomic_load_n(&nranges, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; p && i < k && i < MP_OWNMEM_MAX; i++)
+		if (__atomic_load_n(&ranges[i].lo, __ATOMIC_ACQUIRE) == (uintptr_t)p &&
+		    __atomic_load_n(&ranges[i].hi, __ATOMIC_RELAXED) == (uintptr_t)p + n) {
+			__atomic_store_n(&ranges[i].lo, 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&ranges[i].hi, 0, __ATOMIC_RELEASE);
+			return;
+		}
 }
 
 int mp_ownmem_next(uintptr_t p, uintptr_t *ret_lo, uintptr_t *ret_hi)

@@ -17,6 +17,10 @@
 /* Remember [p, p + n) as ours; silently ignored when the table is full. */
 void mp_ownmem_add(const void *p, size_t n);
 
+/* Forget [p, p + n), added as such, before it is unmapped: the program may
+ * map its own memory there later, and that is a root again. */
+void mp_ownmem_remove(const void *p, size_t n);
+
 /* The lowest-starting range of ours that ends after p: 1 and [*ret_lo,
  * *ret_hi), or 0 when none does. */
 int mp_ownmem_next(uintptr_t p, uintptr_t *ret_lo, uintptr_t *ret_hi);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/early-sym.h"
 #include "cli/nofile.h"
 #include "cli/heapstats.h"
 #include "cli/options.h"
@@ -40,11 +41,13 @@
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/leaks-ci.h"
 #include "convert/leaks.h"
 #include "symbolize/symbolize.h"
 
 #define SHIM_NAME "libmemprof.so"
 #define MAX_DEPTH 256
+#define MAX_LEAK_REPORTS 8
 
 struct run_settings {
 	const char *output;   /* -o, --output: the target's profile; NULL: memprof.<pid>.heap.pb.gz */
@@ -57,7 +60,10 @@ struct run_settings {
 	bool stats;           /* --stats: print the allocator statistics of each profile */
 	bool rate_set;        /* --rate was given (else --leak-check records everything) */
 	int leak_check;       /* --leak-check[=summary|full]: 0 off, 1 summary, 2 full */
-	const char *leak_report; /* --leak-report FILE: the leak report as JSON */
+	const char *leak_reports[MAX_LEAK_REPORTS]; /* --leak-report FILE (repeatable): the
+			       * leak report as JSON, SARIF or JUnit XML by extension */
+	enum mp_leak_format leak_formats[MAX_LEAK_REPORTS];
+	size_t n_leak_reports;
 	int error_exitcode;   /* --error-exitcode N: status when a failing leak is found; -1 none */
 	unsigned fail_on;     /* --fail-on LIST: MP_FAIL_* classes that fail */
 	const char *suppressions; /* --suppressions FILE */
@@ -75,7 +81,7 @@ static const struct run_settings default_settings = {
 	.stats = false,
 	.rate_set = false,
 	.leak_check = 0,
-	.leak_report = NULL,
+	.n_leak_reports = 0,
 	.error_exitcode = -1,
 	.fail_on = MP_FAIL_DEFAULT,
 	.suppressions = NULL,
@@ -89,6 +95,7 @@ static struct {
 	size_t n;
 	bool failing;
 	int errors;
+	size_t unchecked;     /* processes the shim could not check */
 } leaks;
 
 /* Signals memprof passes on to the target while it waits. */
@@ -110,7 +117,8 @@ static void usage(FILE *f)
 	      "      --depth N      keep at most N frames per stack, 1..256 (default: 64)\n"
 	      "      --interval DURATION\n"
 	      "                     also write numbered profiles every DURATION while the\n"
-	      "                     program runs (500ms, 10s, 1m; default: none)\n"
+	      "                     program runs (seconds, or with a unit: 10, 500ms, 1m;\n"
+	      "                     default: none)\n"
 	      "      --snapshot-signal SIG\n"
 	      "                     signal that asks for a numbered profile, as does\n"
 	      "                     'memprof snapshot PID' (default: USR2; none: off)\n"
@@ -124,7 +132,8 @@ static void usage(FILE *f)
 	      "                     scan the heap at exit and report lost blocks with their\n"
 	      "                     allocation stacks (every allocation is recorded unless\n"
 	      "                     --rate is given)\n"
-	      "      --leak-report FILE  also write the leak report as JSON\n"
+	      "      --leak-report FILE  also write the leak report to FILE, as JSON (.json),\n"
+	      "                     SARIF 2.1.0 (.sarif) or JUnit XML (.xml); may be repeated\n"
 	      "      --error-exitcode N  exit N when a failing leak is found\n"
 	      "      --fail-on LIST     classes that fail: definite, indirect, reachable, fds,\n"
 	      "                     threads, timers (default: all but reachable)\n"
@@ -324,6 +333,21 @@ static char **build_env(const char *shim, const struct run_settings *s, const ch
 	return env;
 }
 
+/* MEMPROF_OPTIONS the user set, which build_env() passes on: refused in the
+ * sanitizers' ':'-separated style, which the shim would ignore. */
+static int check_user_shim_options(void)
+{
+	const char *opts = getenv("MEMPROF_OPTIONS");
+	char *fixed = NULL;
+
+	if (!opts || mp_check_shim_options(opts, &fixed) == 0)
+		return 0;
+	fprintf(stderr, "memprof: bad MEMPROF_OPTIONS '%s': options are separated by ',', "
+		"not ':' (MEMPROF_OPTIONS=%s)\n", opts, fixed ? fixed : "...");
+	free(fixed);
+	return -1;
+}
+
 /* Free what build_env() allocated: its last two entries. */
 static void free_env(char **env)
 {
@@ -474,64 +498,15 @@ static void numbered_poll(struct numbered_run *nr)
 	nr->failures += mp_snapshots_collect(nr->snapdir, nr->ops, &nr->kept);
 }
 
-/*
- * While the target runs, a thread of ours opens the files it has mapped and
- * loads their symbols and DWARF (inflating compressed debug sections: 60 ms
- * for libc's), so that converting its snapshot when it exits takes that much
- * less.  A snapshot's conversion takes the files loaded here for the
- * mappings it shares with the maps read then (libraries a program dlopens
- * later, or the files of another program a script starts, are loaded
- * afresh).  Every conversion waits for this thread first: libdw is used by
- * one thread at a time.
- */
-static struct {
-	pthread_t thread;
-	bool started;
-	pid_t pid;
-	int stop;                       /* atomic: the target is gone */
-	struct mp_symbolizer *sym;      /* warmed, or NULL */
-} prewarm;
-
-static void *prewarm_main(void *arg)
-{
-	char path[64];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	(void)arg;
-	/* Let the dynamic loader map the program's libraries first. */
-	for (int i = 0; i < 10; i++) {
-		struct timespec ts = { 0, 10 * 1000000L };
-
-		if (__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE))
-			return NULL;
-		nanosleep(&ts, NULL);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)prewarm.pid);
-	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
-		return NULL;
-	if (!__atomic_load_n(&prewarm.stop, __ATOMIC_ACQUIRE) &&
-	    mp_symbolizer_new((const char *)buf, len, 0, &prewarm.sym) == 0)
-		mp_symbolizer_warm(prewarm.sym);
-	free(buf);
-	return NULL;
-}
-
+/* Symbolization while the target runs: cli/early-sym.c. */
 static void prewarm_start(pid_t pid)
 {
-	prewarm.pid = pid;
-	prewarm.started = pthread_create(&prewarm.thread, NULL, prewarm_main, NULL) == 0;
+	mp_early_sym_start(pid);
 }
 
-/* The warmed symbolizer (or NULL) once the thread is done. */
 static struct mp_symbolizer *prewarm_finish(void)
 {
-	if (prewarm.started) {
-		__atomic_store_n(&prewarm.stop, 1, __ATOMIC_RELEASE);
-		pthread_join(prewarm.thread, NULL);
-		prewarm.started = false;
-	}
-	return prewarm.sym;
+	return mp_early_sym_finish();
 }
 
 static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
@@ -742,11 +717,10 @@ static char *kind_name(const char *heap_out, const char *what)
 }
 
 /* The descriptor, thread and timer profiles beside a heap profile, when the
- * snapshot has the resources section (the shim always writes it); reported
- * only when they fail: they always sit beside the heap profile
- * (memprof-run(1)). */
+ * snapshot has the resources section (the shim always writes it), named in
+ * `written` (", 'X.fds.pb.gz'", ...) for the report. */
 static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
-			      const char *heap_out)
+			      const char *heap_out, FILE *written)
 {
 	static const struct {
 		enum mp_profile_kind kind;
@@ -766,6 +740,8 @@ static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
 			return;
 		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
+		else
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
 		free(err);
 		free(out);
 	}
@@ -813,12 +789,20 @@ static int load_suppressions(const char *path)
 	return 0;
 }
 
-/* --leak-report FILE: the JSON document, whole or not at all. */
-static int write_leak_report(const char *path)
+/* --leak-report FILE: the document, whole or not at all. */
+static int write_leak_report(const char *path, enum mp_leak_format fmt,
+			     const struct run_settings *s)
 {
+	struct mp_leak_ci ci = { .fail_on = s->fail_on, .version = MP_VERSION,
+				 .unchecked = leaks.unchecked };
 	char *tmp = NULL;
 	FILE *f;
 	int r;
+
+	/* Without a working directory, paths stay absolute. */
+	if (fmt != MP_LEAKFMT_JSON && mp_leak_ci_from_cwd(&ci) < 0)
+		fprintf(stderr, "memprof: cannot get the working directory: %s, source paths in "
+			"'%s' stay absolute\n", strerror(errno), path);
 
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
 		fputs("memprof: out of memory\n", stderr);
@@ -830,7 +814,8 @@ static int write_leak_report(const char *path)
 		free(tmp);
 		return -1;
 	}
-	r = mp_leaks_json(f, leaks.reports, leaks.n);
+	r = mp_leaks_write(f, fmt, leaks.reports, leaks.n, &ci);
+	mp_leak_ci_done(&ci);
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
@@ -855,6 +840,7 @@ static void leak_check_one(const struct mp_snap *sn, struct mp_symbolizer *sym,
 		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": the shim could not "
 			"run it (see its warning above)\n", sn->header.pid);
 		leaks.errors++;
+		leaks.unchecked++;
 		return;
 	}
 	if (mp_leaks_build_with(sn, 0, sym, &r) < 0 || !(nr = realloc(leaks.reports,
@@ -901,12 +887,23 @@ static int convert_one(const char *snap, const char *out, const struct run_setti
 		else
 			fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
 				"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
-	} else if (!s->quiet) {
-		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
+	} else {
+		/* One line names every file written for the process. */
+		char *also = NULL;
+		size_t also_len = 0;
+		FILE *w = open_memstream(&also, &also_len);
+
+		if (w) {
+			convert_resources(cv, sn, out, w);
+			fclose(w);
+		}
+		if (!s->quiet) {
+			fprintf(stderr, "memprof: wrote heap profile '%s'%s\n", out, also ? also : "");
+			mp_run_few_samples_note(sn, out);
+		}
+		free(also);
 	}
 	free(err);
-	if (r >= 0)
-		convert_resources(cv, sn, out);
 	if (r >= 0 && s->stats)
 		print_stats(sn);
 	if (sn && s->leak_check)
@@ -1086,7 +1083,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			r = mp_parse_duration(optarg, &s->interval_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --interval '%s': %s\n", optarg,
-					r == -EOVERFLOW ? "too long" : "not a duration like 500ms");
+					r == -EOVERFLOW ? "too long" : "not a duration like 10 or 500ms");
 				return 2;
 			}
 			if (s->interval_ns && s->interval_ns < 1000000) {
@@ -1129,7 +1126,17 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 				fputs("memprof: empty --leak-report file name\n", stderr);
 				return 2;
 			}
-			s->leak_report = optarg;
+			if (s->n_leak_reports == MAX_LEAK_REPORTS) {
+				fprintf(stderr, "memprof: more than %d --leak-report files\n",
+					MAX_LEAK_REPORTS);
+				return 2;
+			}
+			if (mp_leaks_format_of(optarg, &s->leak_formats[s->n_leak_reports]) < 0) {
+				fprintf(stderr, "memprof: bad --leak-report '%s': not a .json, .sarif "
+					"or .xml file name\n", optarg);
+				return 2;
+			}
+			s->leak_reports[s->n_leak_reports++] = optarg;
 			break;
 		case OPT_ERROR_EXITCODE:
 			r = mp_parse_u64(optarg, &v);
@@ -1167,7 +1174,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		fputs("memprof: missing program to run, see 'memprof run --help'\n", stderr);
 		return 2;
 	}
-	if (!s->leak_check && (s->leak_report || s->error_exitcode >= 0 || s->suppressions ||
+	if (!s->leak_check && (s->n_leak_reports || s->error_exitcode >= 0 || s->suppressions ||
 			       s->gen_suppressions)) {
 		fputs("memprof: --leak-report, --error-exitcode, --suppressions and "
 		      "--gen-suppressions need --leak-check\n", stderr);
@@ -1188,9 +1195,9 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 	return -1;
 }
 
-/* The directory a profile will be written to must exist and be writable:
- * find out now rather than after a long run. */
-static int check_output_dir(const char *output)
+/* The directory a profile (what: "heap profile") or report will be written
+ * to must exist and be writable: find out now rather than after a long run. */
+static int check_output_dir(const char *output, const char *what)
 {
 	char *copy = strdup(output ? output : "./x");
 	const char *dir;
@@ -1202,7 +1209,7 @@ static int check_output_dir(const char *output)
 	}
 	dir = dirname(copy);
 	if (access(dir, W_OK | X_OK) < 0) {
-		fprintf(stderr, "memprof: cannot write heap profile '%s': %s\n",
+		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what,
 			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
 		r = -1;
 	}
@@ -1233,9 +1240,14 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (s.suppressions && load_suppressions(s.suppressions) < 0)
 		return 2;
+	if (check_user_shim_options() < 0)
+		return 2;
 	status = 1;
-	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)
+	if (check_output_dir(s.output, "heap profile") < 0 || find_shim(&shim) < 0)
 		goto out;
+	for (size_t i = 0; i < s.n_leak_reports; i++)
+		if (check_output_dir(s.leak_reports[i], "leak report") < 0)
+			goto out;
 	status = prepare_program(prog_argv[0], &path, &is_elf);
 	if (status)
 		goto out;
@@ -1246,6 +1258,7 @@ int mp_cmd_run(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
+	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
 
 	/* ld.so splits LD_PRELOAD at spaces and colons: reach a shim whose path
 	 * has them through a symbolic link in our temporary directory. */
@@ -1288,6 +1301,7 @@ int mp_cmd_run(int argc, char **argv)
 		unlink(preload);
 	/* Numbered snapshots not converted yet, then the final ones. */
 	nr.failures += mp_snapshots_collect(snapdir, &numbered_ops, &nr.kept);
+	mp_snapshots_done(snapdir);
 	failures = nr.failures + convert_all(snapdir, &s, child.pid, nr.kept, &target_found);
 	if (!target_found)
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
@@ -1297,22 +1311,28 @@ int mp_cmd_run(int argc, char **argv)
 	if (failures && status == 0)
 		status = 1;
 	if (s.leak_check) {
-		if (s.leak_report && write_leak_report(s.leak_report) < 0 && status == 0)
-			status = 1;
+		for (size_t i = 0; i < s.n_leak_reports; i++)
+			if (write_leak_report(s.leak_reports[i], s.leak_formats[i], &s) < 0 &&
+			    status == 0)
+				status = 1;
 		if (leaks.errors && status == 0)
 			status = 1;
 		if (leaks.failing && s.error_exitcode >= 0)
 			status = s.error_exitcode;
 	}
+	/* Frees the files loaded while the program ran: their answers go to
+	 * the symbolization cache. */
+	mp_early_sym_free();
 	goto out;
 
 cleanup:
 	if (preload)
 		unlink(preload);
-	if (snapdir)
+	if (snapdir) {
+		mp_snapshots_done(snapdir);
 		rmdir(snapdir);
-	mp_symbolizer_free(prewarm_finish());
-	prewarm.sym = NULL;
+	}
+	mp_early_sym_free();
 out:
 	for (size_t i = 0; i < leaks.n; i++)
 		mp_leaks_free(leaks.reports[i]);

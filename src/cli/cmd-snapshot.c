@@ -116,6 +116,69 @@ static int cmp_numbered(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* "memprof.<pid>.<seq>.profile": the absolute path of the profile made of
+ * that snapshot, or nothing when it failed; written whole, then renamed. */
+static void leave_record(const char *snapdir, pid_t pid, uint32_t seq, const char *profile)
+{
+	char *path = NULL, *tmp = NULL, *abs = NULL;
+	FILE *f;
+
+	if (profile && profile[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+
+		if (!cwd || asprintf(&abs, "%s/%s", cwd, profile) < 0)
+			abs = NULL;
+		free(cwd);
+		if (!abs)
+			return;
+		profile = abs;
+	}
+	if (asprintf(&path, "%s/memprof.%d.%" PRIu32 ".profile", snapdir, (int)pid, seq) < 0)
+		path = NULL;
+	if (path && asprintf(&tmp, "%s.tmp", path) < 0)
+		tmp = NULL;
+	if (path && tmp && (f = fopen(tmp, "we"))) {
+		fputs(profile ? profile : "", f);
+		if (fclose(f) != 0 || rename(tmp, path) < 0)
+			unlink(tmp);
+	}
+	free(path);
+	free(tmp);
+	free(abs);
+}
+
+void mp_snapshots_announce(const char *snapdir)
+{
+	char *path = NULL;
+
+	if (asprintf(&path, "%s/" MP_SNAPSHOTS_COLLECTOR, snapdir) >= 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	free(path);
+}
+
+void mp_snapshots_done(const char *snapdir)
+{
+	DIR *d = opendir(snapdir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (strcmp(de->d_name, MP_SNAPSHOTS_COLLECTOR) == 0 ||
+		    (strncmp(de->d_name, "memprof.", 8) == 0 &&
+		     ((n > 8 && strcmp(de->d_name + n - 8, ".profile") == 0) ||
+		      (n > 12 && strcmp(de->d_name + n - 12, ".profile.tmp") == 0))))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops,
 			 size_t *ret_kept)
 {
@@ -158,12 +221,15 @@ int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops
 		} else if (rename(snap, kept) == 0) {
 			/* Converted under the name it keeps on failure, so the
 			 * message that names it stays true. */
-			if (ops->convert(ops->ctx, kept, out) < 0) {
+			bool ok = ops->convert(ops->ctx, kept, out) >= 0;
+
+			if (!ok) {
 				failures++;
 				(*ret_kept)++;
 			} else {
 				unlink(kept);
 			}
+			leave_record(snapdir, v[i].pid, v[i].seq, ok ? out : NULL);
 		}
 		free(final);
 		free(out);
@@ -184,7 +250,8 @@ static void usage(FILE *f)
 	      "becomes a numbered profile (see memprof-run(1)).\n"
 	      "\n"
 	      "Options:\n"
-	      "  -t, --timeout DURATION  wait at most this long (default: 10s)\n"
+	      "  -t, --timeout DURATION  wait at most this long (seconds, or with a unit:\n"
+	      "                          10, 500ms; default: 10s)\n"
 	      "      --no-wait           send the request and return\n"
 	      "  -q, --quiet             do not report the snapshot written\n"
 	      "  -h, --help              show this help and exit\n"
@@ -407,6 +474,80 @@ static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *
 	}
 }
 
+/* Whether `memprof run` collects the snapshots of `dir`. */
+static bool collected(const char *dir)
+{
+	char *path = NULL;
+	bool r = false;
+
+	if (asprintf(&path, "%s/" MP_SNAPSHOTS_COLLECTOR, dir) >= 0)
+		r = access(path, F_OK) == 0;
+	free(path);
+	return r;
+}
+
+/* Read the record memprof run leaves (mp_snapshots_collect): 0 and the
+ * profile's path ("" when it failed), or -errno. */
+static int read_record(const char *dir, pid_t pid, uint32_t seq, char **ret)
+{
+	char *path = NULL, *text = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int r;
+
+	if (asprintf(&path, "%s/memprof.%d.%" PRIu32 ".profile", dir, (int)pid, seq) < 0)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	r = f ? 0 : -errno;
+	free(path);
+	if (!f)
+		return r;
+	n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		text = strdup("");
+	}
+	if (!text)
+		return -ENOMEM;
+	*ret = text;
+	return 0;
+}
+
+/* Wait until memprof run has converted snapshot `seq` of `pid` (its record
+ * renamed into `dir`, watched by ifd), at most until `deadline_ms`. */
+static int wait_for_profile(int ifd, const char *dir, pid_t pid, uint32_t seq,
+			    uint64_t deadline_ms, char **ret)
+{
+	char want[64];
+	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+
+	snprintf(want, sizeof(want), "memprof.%d.%" PRIu32 ".profile", (int)pid, seq);
+	for (;;) {
+		/* Already there (converted before we looked)? */
+		int r = read_record(dir, pid, seq, ret);
+		uint64_t now = mono_ms();
+
+		if (r != -ENOENT)
+			return r;
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+		r = poll(&pfd, 1, (int)(deadline_ms - now > 1000 ? 1000 : deadline_ms - now));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0) {
+			ssize_t n = read(ifd, buf, sizeof(buf));
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				return -errno;
+		}
+		if (!collected(dir))
+			return -ESRCH;   /* memprof run is done: nothing more to come */
+	}
+}
+
 int mp_cmd_snapshot(int argc, char **argv)
 {
 	enum { OPT_NO_WAIT = 0x100 };
@@ -432,7 +573,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 			r = mp_parse_duration(optarg, &timeout_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --timeout '%s': not a duration like "
-					"10s\n", optarg);
+					"10 or 500ms\n", optarg);
 				return 2;
 			}
 			break;
@@ -504,15 +645,40 @@ int mp_cmd_snapshot(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
+	uint64_t deadline = mono_ms() + timeout_ns / 1000000;
 	r = wait_for_snapshot(ifd, pid, timeout_ns / 1000000, &seq);
 	if (r < 0) {
 		fprintf(stderr, "memprof: no snapshot from process %d: %s\n", (int)pid,
 			r == -ETIMEDOUT ? "timed out" : r == -ESRCH ? "it exited" : strerror(-r));
 		goto out;
 	}
-	if (!quiet)
+	if (collected(dir)) {
+		/* memprof run turns the snapshot into a profile and removes it:
+		 * name the profile. */
+		char *profile = NULL;
+
+		r = wait_for_profile(ifd, dir, pid, seq, deadline, &profile);
+		if (r == 0 && !*profile) {
+			fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 ", but memprof "
+				"run could not convert it (see its messages)\n", (int)pid, seq);
+			free(profile);
+			goto out;
+		}
+		if (r < 0)
+			fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 ", no profile "
+				"of it yet: %s\n", (int)pid, seq,
+				r == -ETIMEDOUT ? "timed out" : r == -ESRCH ? "memprof run ended first"
+									  : strerror(-r));
+		else if (!quiet)
+			fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 ": '%s'\n",
+				(int)pid, seq, profile);
+		free(profile);
+		if (r < 0)
+			goto out;
+	} else if (!quiet) {
 		fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 " ('%s/memprof.%d.%"
 			PRIu32 ".snap')\n", (int)pid, seq, dir, (int)pid, seq);
+	}
 	printf("%" PRIu32 "\n", seq);
 	status = 0;
 out:

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
+#include "report/stats.h"
 #include "report/top.h"
 
 struct top_settings {
@@ -39,6 +41,36 @@ static void usage(FILE *f)
 	      "  -h, --help               show this help and exit\n"
 	      "\n"
 	      "See memprof-top(1).\n", f);
+}
+
+/*
+ * A sampled heap profile with few samples looks broken ("Total samples = 0",
+ * an empty table): say how many sampled allocations the estimates rest on
+ * and how to get exact figures.  On stderr: standard output stays what
+ * `go tool pprof -top` prints.
+ */
+static void few_samples_note(const mp_profile *p)
+{
+	uint64_t n;
+	int64_t rate;
+	char rb[32];
+
+	if (mp_heap_sampled_allocations(p, &n, &rate) < 0 || n >= MP_FEW_SAMPLES)
+		return;
+	if (rate % (1 << 20) == 0)
+		snprintf(rb, sizeof(rb), "%" PRId64 " MiB", rate >> 20);
+	else if (rate % 1024 == 0)
+		snprintf(rb, sizeof(rb), "%" PRId64 " KiB", rate >> 10);
+	else
+		snprintf(rb, sizeof(rb), "%" PRId64 " bytes", rate);
+	if (n == 0)
+		fprintf(stderr, "memprof: note: no allocation was sampled (one sample every %s "
+			"allocated, on average): the program allocated too little for this rate; "
+			"'memprof run --rate 1' records every allocation\n", rb);
+	else
+		fprintf(stderr, "memprof: note: these figures are estimates from only %" PRIu64
+			" sampled allocation%s (one sample every %s allocated, on average); "
+			"'memprof run --rate 1' records every allocation\n", n, n == 1 ? "" : "s", rb);
 }
 
 int mp_cmd_top(int argc, char **argv)
@@ -108,6 +140,8 @@ int mp_cmd_top(int argc, char **argv)
 		return r == -EINVAL && s.sample_index ? 2 : 1;
 	}
 	r = mp_top_print(t, stdout);
+	if (fflush(stdout) == 0 && r >= 0)
+		few_samples_note(p);
 	if (fflush(stdout) != 0 || r < 0) {
 		fprintf(stderr, "memprof: cannot write the report: %s\n", strerror(errno ? errno : EIO));
 		r = 1;

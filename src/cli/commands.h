@@ -16,5 +16,7 @@ int mp_cmd_merge(int argc, char **argv);    /* cmd-merge.c */
 int mp_cmd_flame(int argc, char **argv);    /* cmd-flame.c */
 int mp_cmd_snapshot(int argc, char **argv); /* cmd-snapshot.c */
 int mp_cmd_timeline(int argc, char **argv); /* cmd-timeline.c */
+int mp_cmd_attach(int argc, char **argv);   /* cmd-attach.c */
+int mp_cmd_stats(int argc, char **argv);    /* cmd-stats.c */
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cli/heapstats.h"
 #include "common/snapshot-read.h"
+#include "report/stats.h"
 
 static const struct {
 	const char *name;
@@ -27,6 +28,8 @@ static void human(uint64_t v, char *buf, size_t size)
 	}
 	if (u == 0)
 		snprintf(buf, size, "%" PRIu64 " B", v);
+	else if (d == (double)(uint64_t)d)
+		snprintf(buf, size, "%.0f %s", d, unit[u]);
 	else
 		snprintf(buf, size, "%.1f %s", d, unit[u]);
 }
@@ -56,4 +59,27 @@ size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size)
 		}
 	}
 	return n;
+}
+
+void mp_run_few_samples_note(const struct mp_snap *snap, const char *out)
+{
+	uint64_t n = 0, rate = snap->header.rate;
+	char rb[32];
+
+	if (rate <= 1)
+		return;   /* every allocation, or sampling off: exact or empty by choice */
+	for (size_t i = 0; i < snap->nheap; i++)
+		n += snap->heap[i].alloc_objects;
+	if (n >= MP_FEW_SAMPLES)
+		return;
+	human(rate, rb, sizeof(rb));
+	if (n == 0) {
+		fprintf(stderr, "memprof: note: '%s' holds no sample: the program allocated too "
+			"little for one sample every %s on average; --rate 1 records every "
+			"allocation\n", out, rb);
+		return;
+	}
+	fprintf(stderr, "memprof: note: '%s' rests on %" PRIu64 " sampled allocation%s (one "
+		"every %s allocated, on average), too few for more than rough figures; "
+		"--rate 1 records every allocation\n", out, n, n == 1 ? "" : "s", rb);
 }

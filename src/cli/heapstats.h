@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `memprof run --stats`: the allocator statistics of a snapshot in one line. */
+/* `memprof run --stats`: the allocator statistics of a snapshot in one line;
+ * the note on profiles with few samples. */
 #ifndef MP_CLI_HEAPSTATS_H
 #define MP_CLI_HEAPSTATS_H
 
@@ -15,5 +16,13 @@ struct mp_snap;
  * shown: 0 when the snapshot has none (allocator=system and no RSS).
  */
 size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size);
+
+/*
+ * After `memprof run` writes heap profile `out` of snapshot `snap`: when its
+ * figures rest on few sampled allocations (fewer than MP_FEW_SAMPLES,
+ * report/stats.h), say so on stderr and suggest --rate 1, so that an empty
+ * table from `memprof top` does not look like a broken profiler.
+ */
+void mp_run_few_samples_note(const struct mp_snap *snap, const char *out);
 
 #endif

@@ -25,7 +25,9 @@ static const struct command commands[] = {
 	{ "merge",   mp_cmd_merge,   "merge profiles into one, as pprof merges them" },
 	{ "flame",   mp_cmd_flame,   "draw a profile as an interactive SVG flame graph" },
 	{ "snapshot", mp_cmd_snapshot, "ask a running program for a snapshot now" },
+	{ "attach", mp_cmd_attach, "profile a running process through eBPF" },
 	{ "timeline", mp_cmd_timeline, "chart heap, RSS and live resources over snapshots" },
+	{ "stats",   mp_cmd_stats,   "print the allocator statistics a profile carries" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

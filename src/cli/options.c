@@ -104,38 +104,59 @@ static const struct {
 int mp_parse_duration(const char *s, uint64_t *ret_ns)
 {
 	uint64_t total = 0;
-	bool overflow = false;
+	bool overflow = false, bare;
 
 	if (!s || !*s)
 		return -EINVAL;
-	if (strcmp(s, "0") == 0) {
-		*ret_ns = 0;
-		return 0;
-	}
+	/* A bare number is seconds, as for sleep(1) and timeout(1). */
+	bare = s[strspn(s, "0123456789.")] == '\0';
 	while (*s) {
-		uint64_t v, mult = 0;
+		uint64_t v, mult = 0, frac = 0, scale = 1, part;
 		size_t len = 0;
 		size_t n = scan_digits(s, &v, &overflow);
 
-		if (n == 0)
-			return -EINVAL;
 		s += n;
-		for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
-			size_t l = strlen(duration_units[i].name);
+		if (*s == '.') {
+			/* A fraction: its first 9 digits count (1 ns at most
+			 * with seconds; the rest would be below a nanosecond
+			 * for every unit but m and h, where 9 digits are well
+			 * below one). */
+			size_t k = 0;
 
-			if (strncmp(s, duration_units[i].name, l) == 0) {
-				mult = duration_units[i].ns;
-				len = l;
-				break;
-			}
-		}
-		if (!mult)
+			for (s++; *s >= '0' && *s <= '9'; s++, k++)
+				if (k < 9) {
+					frac = frac * 10 + (uint64_t)(*s - '0');
+					scale *= 10;
+				}
+			if (k == 0)
+				return -EINVAL;
+		} else if (n == 0) {
 			return -EINVAL;
+		}
+		if (bare) {
+			if (*s)
+				return -EINVAL;      /* "1.5.5" */
+			mult = 1000000000ull;
+		} else {
+			for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+				size_t l = strlen(duration_units[i].name);
+
+				if (strncmp(s, duration_units[i].name, l) == 0) {
+					mult = duration_units[i].ns;
+					len = l;
+					break;
+				}
+			}
+			if (!mult)
+				return -EINVAL;
+		}
 		s += len;
-		if (v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
+		/* frac / scale < 1 and mult < 2^43: frac * mult fits. */
+		part = frac * mult / scale;
+		if (v > (UINT64_MAX - part) / mult || total > UINT64_MAX - (v * mult + part))
 			overflow = true;
 		else
-			total += v * mult;
+			total += v * mult + part;
 	}
 	if (overflow)
 		return -EOVERFLOW;
@@ -170,4 +191,34 @@ bool mp_opt_nonempty(const char *value, const char *what)
 		return true;
 	fprintf(stderr, "memprof: empty %s\n", what);
 	return false;
+}
+
+/* ":word=" at p: a ':' that starts another option. */
+static bool option_start(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*p != ':')
+		return false;
+	while ((*q >= 'a' && *q <= 'z') || *q == '_')
+		q++;
+	return q > p + 1 && *q == '=';
+}
+
+int mp_check_shim_options(const char *s, char **ret_fixed)
+{
+	bool bad = false;
+	char *fixed;
+
+	for (const char *p = s; *p; p++)
+		bad = bad || option_start(p);
+	if (!bad)
+		return 0;
+	fixed = strdup(s);
+	if (fixed)
+		for (char *p = fixed; *p; p++)
+			if (option_start(p))
+				*p = ',';
+	*ret_fixed = fixed;
+	return -EINVAL;
 }

@@ -34,9 +34,11 @@ int mp_parse_u64(const char *s, uint64_t *ret);
 int mp_parse_size(const char *s, uint64_t *ret);
 
 /*
- * Duration in nanoseconds: one or more <integer><unit> terms, units
- * ns, us, ms, s, m, h (like Go's time.ParseDuration, without fractions or
- * signs): "500ms", "10s", "1m30s".  A unit is required except for "0".
+ * Duration in nanoseconds: one or more <number><unit> terms, units
+ * ns, us, ms, s, m, h, the number decimal with an optional fraction (like
+ * Go's time.ParseDuration, without signs): "500ms", "10s", "1m30s",
+ * "1.5s".  A bare number is seconds ("2", "0.5"), as sleep(1) takes it.
+ * Fractions below a nanosecond are dropped.
  * Returns 0, -EINVAL or -EOVERFLOW.
  */
 int mp_parse_duration(const char *s, uint64_t *ret_ns);
@@ -51,6 +53,16 @@ int mp_parse_count(const char *s, int *ret);
  * call of a command.
  */
 int mp_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/*
+ * A MEMPROF_OPTIONS value in the sanitizers' style, options separated by
+ * ':' ("rate=1:verbose=1") where the shim takes ',': an item whose value
+ * holds ":word=".  The shim would ignore the whole item (its value is not
+ * a number), so `memprof run` refuses it up front.  Returns 0 when the
+ * value is fine, or -EINVAL with the value as it should be written in
+ * *ret_fixed (malloc'd; NULL on OOM).
+ */
+int mp_check_shim_options(const char *s, char **ret_fixed);
 
 /* An option value that must not be empty: false after printing
  * "memprof: empty WHAT" when it is. */

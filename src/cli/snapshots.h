@@ -26,10 +26,25 @@ struct mp_snapshots_ops {
  * seq) to the final name with ".sNNNN" inserted (mp_snapname_numbered), and
  * remove it.  One that fails is kept, renamed "memprof.<pid>.<seq>.snap.failed"
  * (so it is tried once), and counted in *ret_kept.  Returns the number of
- * failures.
+ * failures.  For `memprof snapshot`, which waits for the profile rather
+ * than the raw snapshot (removed here), each conversion leaves a record
+ * "memprof.<pid>.<seq>.profile" holding the heap profile's absolute path
+ * (empty when the conversion failed), renamed into place.
  */
 int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops,
 			 size_t *ret_kept);
+
+/*
+ * The collector's presence in `snapdir`: mp_snapshots_announce() marks the
+ * directory as one `memprof run` converts (MP_SNAPSHOTS_COLLECTOR), before
+ * the program starts; mp_snapshots_done() removes the marker and the
+ * records once nothing is converted any more.  Errors are ignored: without
+ * the marker `memprof snapshot` names the raw snapshot, as for a program
+ * that preloads the shim itself.
+ */
+#define MP_SNAPSHOTS_COLLECTOR "memprof.collector"
+void mp_snapshots_announce(const char *snapdir);
+void mp_snapshots_done(const char *snapdir);
 
 /*
  * "USR2", "SIGUSR2", "12", "RTMIN+3", "none" (0) -> signal number.  Signals

@@ -52,6 +52,7 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_STATS:  return "stats";
 	case MP_SNAP_LEAKS:  return "leaks";
 	case MP_SNAP_RESOURCES: return "resources";
+	case MP_SNAP_UNLOADED: return "unloaded";
 	default:             return "unknown";
 	}
 }
@@ -164,6 +165,57 @@ static int parse_leaks(struct mp_snap *s, const uint8_t *p, uint64_t size, char 
 	}
 	s->nleaks = n;
 	s->has_leaks = true;
+	return 0;
+}
+
+static int parse_unloaded(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	size_t n = 0;
+
+	if (s->unloaded)
+		return bad(ret_err, "more than one unloaded section");
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t off = 0;
+		size_t i = 0;
+
+		while (off < size) {
+			struct mp_snap_unload_rec h;
+			uint64_t padded;
+
+			if (size - off < sizeof(h))
+				return bad(ret_err, "unloaded section ends inside record %zu", i + 1);
+			memcpy(&h, p + off, sizeof(h));
+			off += sizeof(h);
+			padded = h.text_len + (-(uint64_t)h.text_len & 7);
+			if (padded > size - off)
+				return bad(ret_err, "unloaded record %zu: text runs past the section",
+					   i + 1);
+			if (h.build_id_len > sizeof(h.build_id))
+				return bad(ret_err, "unloaded record %zu: build ID of %u bytes", i + 1,
+					   h.build_id_len);
+			if (pass == 1) {
+				struct mp_snap_unloaded *u = &s->unloaded[i];
+				size_t len;
+				int r = copy_text(p + off, h.text_len, "unloaded", &u->text, &len,
+						  ret_err);
+				if (r < 0)
+					return r;
+				u->text_len = len;
+				u->last_stack = h.last_stack;
+				u->build_id_len = h.build_id_len;
+				memcpy(u->build_id, h.build_id, h.build_id_len);
+			}
+			off += padded;
+			i++;
+		}
+		if (pass == 0) {
+			n = i;
+			s->unloaded = calloc(n ? n : 1, sizeof(*s->unloaded));
+			if (!s->unloaded)
+				return -ENOMEM;
+			s->nunloaded = n;   /* texts freed by mp_snap_free, even half done */
+		}
+	}
 	return 0;
 }
 
@@ -363,6 +415,9 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 		case MP_SNAP_RESOURCES:
 			r = parse_res(s, p, sec.size, ret_err);
 			break;
+		case MP_SNAP_UNLOADED:
+			r = parse_unloaded(s, p, sec.size, ret_err);
+			break;
 		default:
 			r = 0;  /* a section from a newer writer: skipped */
 			break;
@@ -384,7 +439,9 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 	r = check_heap(s, ret_err);
 	if (r == 0)
 		r = check_leaks(s, ret_err);
-	return r < 0 ? r : check_res(s, ret_err);
+	if (r == 0)
+		r = check_res(s, ret_err);
+	return r < 0 ? r : mp_snap_fold_unloaded(s);
 }
 
 int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **ret_err)
@@ -471,6 +528,9 @@ void mp_snap_free(struct mp_snap *s)
 	free(s->stats);
 	free(s->leaks);
 	free(s->res);
+	for (size_t i = 0; i < s->nunloaded; i++)
+		free(s->unloaded[i].text);
+	free(s->unloaded);
 	free(s);
 }
 

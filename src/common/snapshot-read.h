@@ -29,6 +29,18 @@ struct mp_snap_stat {
 	uint64_t value;
 };
 
+/* One MP_SNAP_UNLOADED record: a library unloaded before the snapshot. */
+struct mp_snap_unloaded {
+	uint32_t last_stack;
+	char *text;                /* its maps lines, NUL-terminated, no other NUL */
+	size_t text_len;
+	uint8_t build_id[32];
+	uint32_t build_id_len;     /* <= 32 */
+	int layer;                 /* where mp_snap.maps holds its lines: 0 as they
+				    * are, k > 0 moved up by k * 2^57 (snapshot-unloaded.c),
+				    * -1 nowhere */
+};
+
 /*
  * A parsed snapshot.  Everything is a private copy (the input buffer may be
  * freed after parsing), and every invariant below has been checked:
@@ -63,7 +75,18 @@ struct mp_snap {
 	struct mp_snap_res_rec *res; /* live resources; detail NUL-terminated */
 	size_t nres;
 	bool has_res;              /* the file had an MP_SNAP_RESOURCES section */
+	struct mp_snap_unloaded *unloaded; /* libraries unloaded before it, in order */
+	size_t nunloaded;
 };
+
+/*
+ * With MP_SNAP_UNLOADED records, a parsed snapshot is also resolved: `maps`
+ * is the maps text of the section followed by the unloaded libraries' lines,
+ * and stack addresses into a library whose range other code took later are
+ * moved with its lines (snapshot-unloaded.c), so that a symbolizer made from
+ * `maps` names every frame with the code that was there when the stack was
+ * taken.
+ */
 
 /*
  * Parse `len` bytes at `buf` (any alignment).  Returns 0 and sets *ret (free
@@ -86,5 +109,9 @@ void mp_snap_free(struct mp_snap *s);   /* accepts NULL */
 
 /* The stack with id `id`, or NULL when out of range. */
 const struct mp_snap_stack *mp_snap_stack(const struct mp_snap *s, uint32_t id);
+
+/* For the parser: fold the unloaded records into maps and stacks (above).
+ * 0 or -ENOMEM. */
+int mp_snap_fold_unloaded(struct mp_snap *s);
 
 #endif

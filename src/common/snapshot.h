@@ -79,6 +79,22 @@ enum mp_snap_section_type {
 	MP_SNAP_LEAKS = 16,
 	/* Array of struct mp_snap_res_rec: live resources (file descriptors). */
 	MP_SNAP_RESOURCES = 17,
+	/*
+	 * Code unloaded (dlclose) before the snapshot, one record per library
+	 * in the order they were unloaded:
+	 *   struct mp_snap_unload_rec
+	 *   char text[text_len]: its mappings as /proc/self/maps would have
+	 *       shown them (one line per loaded segment, file-backed part)
+	 *   zero padding up to a multiple of 8
+	 * Its addresses are in stacks 1..last_stack only: the stack table never
+	 * gives a later stack the id of one holding an address of unloaded
+	 * code (sample/stacks.h, mp_prof_unmapped), so a stack with id s and
+	 * an address a belongs to the record covering a with the smallest
+	 * last_stack >= s, or, when there is none, to the maps of MP_SNAP_MAPS
+	 * (a range can be reused by code loaded later).
+	 */
+	MP_SNAP_UNLOADED = 18,
+	/* 19: reserved for the same owner. */
 };
 
 /*
@@ -94,6 +110,15 @@ struct mp_snap_heap_rec {
 	uint64_t size;            /* requested size of each block in bytes */
 	uint64_t alloc_objects;   /* sampled allocations */
 	uint64_t free_objects;    /* of those, freed before the snapshot */
+};
+
+/* Header of one MP_SNAP_UNLOADED record. */
+struct mp_snap_unload_rec {
+	uint32_t last_stack;      /* stacks in the table when it was unloaded */
+	uint32_t text_len;        /* bytes of maps text that follow, no NUL */
+	uint32_t build_id_len;    /* bytes of build_id that hold its GNU build ID, 0..32 */
+	uint32_t reserved;        /* 0 */
+	uint8_t build_id[32];     /* as its note in memory had it */
 };
 
 /* Reachability classes of the leak scan (Valgrind's meanings). */
@@ -133,6 +158,8 @@ enum mp_snap_timer_kind {
 enum mp_snap_thread_kind {
 	MP_THREAD_RUNNING = 0,    /* still running */
 	MP_THREAD_UNJOINED = 1,   /* ended, joinable, never joined */
+	MP_THREAD_EXITED = 2,     /* memprof attach: ended while it was attached (whether
+				   * joined is not known) */
 	MP_THREAD_KINDS
 };
 
@@ -147,14 +174,19 @@ enum {
 	MP_RES_F_INHERITED = 1u << 0,   /* open when the process started: not created here */
 	MP_RES_F_CLOEXEC = 1u << 1,
 	MP_RES_F_DETACHED = 1u << 2,    /* a thread that was detached */
+	MP_RES_F_BEFORE_ATTACH = 1u << 3, /* memprof attach: there before it attached, its
+					   * creation not seen (never in a shim's snapshot) */
 };
 
 /*
  * One live resource at snapshot time with the stack that created it (0: not
  * recorded, e.g. inherited): an open file descriptor (id: the fd; detail:
- * the path of a file, "inet stream" for a socket, ...) or a thread (id: its
- * kernel thread id; detail: its name and start routine) or a POSIX timer
- * (id: the timer_t; detail: clock and interval).  detail is
+ * what it is at snapshot time, the kernel's path of a file,
+ * "inet stream 127.0.0.1:80 <-> 10.0.0.2:4242" for a socket, "read end" of
+ * a pipe, ...) or a thread (id: its kernel thread id; detail: "name
+ * routine", the start routine's linker name after the last space, the name
+ * possibly empty) or a POSIX timer (id: the timer_t; detail: "clock" or
+ * "clock interval <N>ns").  detail is
  * NUL-terminated within the array.
  */
 struct mp_snap_res_rec {

@@ -13,10 +13,14 @@
  * pc - 1, inside the call instruction, for every frame (pc 0, a broken
  * frame, stays 0).  Mappings are the executable mappings of the process's
  * maps (like Go's), the executable's first (pprof takes the first mapping
- * as the main binary), the rest by address.  Their has_* flags are true
- * only when every location in the mapping has that information, as Go's
- * profileBuilder decides has_functions; a mapping with no location has
- * none.
+ * as the main binary), the rest by address.  A position-independent
+ * executable's mapping and locations are given at the ELF's own (link-time)
+ * addresses (linkaddr.c: pprof's source and disassembly views look
+ * addresses up as they are).  has_functions is true only when every
+ * location in the mapping has a function name, as Go's profileBuilder
+ * decides it; has_filenames, has_line_numbers and has_inline_frames when
+ * the mapping's locations carry that information (some of them: pprof's
+ * own symbolizer sets them so); a mapping with no location has none.
  *
  * time_nanos is when the snapshot was taken (Go: when the profile was
  * written), duration_nanos the time since profiling started.
@@ -33,6 +37,7 @@
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/linkaddr.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
 
@@ -85,6 +90,8 @@ struct mapstat {
 	size_t nlocs;               /* distinct addresses in the mapping */
 	size_t nfunc, nfile, nline, ninline;   /* of those, how many have it */
 	uint64_t id;                /* pprof mapping id */
+	uint64_t bias;              /* run-time minus link-time address: a PIE's
+				     * load bias, else 0 (linkaddr.h) */
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -134,6 +141,8 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 	}
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	/* All of them at once, on all cores; the loop below then looks up. */
+	r = mp_symbolizer_prepare(sym, addrs, n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct mp_sym_result res;
 		struct mapstat *m;
@@ -155,6 +164,7 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 			m->nfile += file;
 			m->nline += line;
 		}
+		/* (a location without frames has neither file nor line) */
 		m->ninline += res.source == MP_SYM_DWARF;
 	}
 	free(addrs);
@@ -176,12 +186,10 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 			if (is_exe != (pass == 0))
 				continue;
-			s->id = mp_pprof_add_mapping(b, m->start, m->limit, m->offset, m->path,
-						     m->build_id,
-						     all && s->nfunc == s->nlocs,
-						     all && s->nfile == s->nlocs,
-						     all && s->nline == s->nlocs,
-						     all && s->ninline == s->nlocs);
+			s->id = mp_pprof_add_mapping(b, m->start - s->bias, m->limit - s->bias,
+						     m->offset, m->path, m->build_id,
+						     all && s->nfunc == s->nlocs, s->nfile > 0,
+						     s->nline > 0, s->ninline > 0);
 		}
 	}
 }
@@ -205,15 +213,15 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 			r = mp_symbolize(sym, addr, &res);
 			if (r < 0)
 				break;
-			if (res.nframes > cap_lines) {
-				struct mp_pprof_line *nl = realloc(lines, res.nframes * sizeof(*nl));
+			if (res.nframes + 1 > cap_lines) {
+				struct mp_pprof_line *nl = realloc(lines, (res.nframes + 1) * sizeof(*nl));
 
 				if (!nl) {
 					r = -ENOMEM;
 					break;
 				}
 				lines = nl;
-				cap_lines = res.nframes;
+				cap_lines = res.nframes + 1;
 			}
 			for (size_t k = 0; k < res.nframes; k++) {
 				lines[k] = (struct mp_pprof_line){
@@ -224,16 +232,31 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 					.start_line = res.frames[k].start_line,
 				};
 			}
+			size_t nlines = res.nframes;
+			char unnamed[MP_FRAME_NAME_MAX];
+			if (nlines == 0 && res.mapping && res.mapping->path[0]) {
+				/* No symbol: named by object and file offset, the
+				 * same in every run (the mapping's has_functions
+				 * stays false: survey() counts real names only). */
+				mp_frame_offset_name(res.mapping->path, addr, res.mapping->start,
+						     res.mapping->offset, unnamed, sizeof(unnamed));
+				lines[0] = (struct mp_pprof_line){ .function = unnamed };
+				nlines = 1;
+			}
 			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
-							addr, lines, res.nframes);
+							res.mapping ? addr - st[res.mapping_index].bias
+								    : addr,
+							lines, nlines);
 	}
 	*linesp = lines;
 	*cap_linesp = cap_lines;
 	return r;
 }
 
+/* inuse_bytes: NULL, or each record's in-use bytes (mp_converter_set_inuse_bytes). */
 static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-		       struct mp_symbolizer *sym, const struct mapstat *st)
+		       struct mp_symbolizer *sym, const struct mapstat *st,
+		       const uint64_t *inuse_bytes)
 {
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
 	struct mp_pprof_line *lines = NULL;
@@ -248,6 +271,8 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 		if (!record_values(h, snap->header.rate, v))
 			continue;
+		if (inuse_bytes)
+			v[3] = inuse_bytes[i] > INT64_MAX ? INT64_MAX : (int64_t)inuse_bytes[i];
 		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
 		if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
@@ -274,7 +299,8 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 	for (size_t i = 0; i < snap->nres && r == 0; i++) {
 		const struct mp_snap_res_rec *rr = &snap->res[i];
 		const struct mp_snap_stack *stk = rr->stack_id ? mp_snap_stack(snap, rr->stack_id) : NULL;
-		struct mp_pprof_label labels[4];
+		struct mp_pprof_label labels[5];
+		char thread_name[sizeof(rr->detail)];
 		size_t nl = 0;
 		int64_t one = 1;
 
@@ -287,10 +313,20 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 		} else if (res_class == MP_RES_THREAD) {
 			labels[nl++] = (struct mp_pprof_label){
 				.key = "state",
-				.str = rr->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined" };
+				.str = rr->kind == MP_THREAD_RUNNING ? "running"
+				       : rr->kind == MP_THREAD_EXITED ? "ended during attach"
+								       : "ended, not joined" };
 			labels[nl++] = (struct mp_pprof_label){ .key = "tid", .num = rr->id };
-			if (rr->detail[0])
-				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = rr->detail };
+			/* detail: "name routine", the routine after the last space */
+			const char *sp = strrchr(rr->detail, ' ');
+			size_t name_len = sp ? (size_t)(sp - rr->detail) : strlen(rr->detail);
+			if (name_len) {
+				snprintf(thread_name, sizeof(thread_name), "%.*s", (int)name_len,
+					 rr->detail);
+				labels[nl++] = (struct mp_pprof_label){ .key = "thread", .str = thread_name };
+			}
+			if (sp && sp[1])
+				labels[nl++] = (struct mp_pprof_label){ .key = "start", .str = sp + 1 };
 		} else {
 			labels[nl++] = (struct mp_pprof_label){ .key = "kind", .str = fd_kinds[rr->kind] };
 			labels[nl++] = (struct mp_pprof_label){ .key = "fd", .num = rr->id };
@@ -311,7 +347,9 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 			 * descriptor shows in every report (pprof drops samples
 			 * without locations from some). */
 			struct mp_pprof_line ln = {
-				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]" : "[unrecorded]",
+				.function = rr->flags & MP_RES_F_INHERITED ? "[inherited]"
+					    : rr->flags & MP_RES_F_BEFORE_ATTACH ? "[before attach]"
+										 : "[unrecorded]",
 			};
 			locs[0] = mp_pprof_add_location(b, 0, 0, &ln, 1);
 		}
@@ -337,7 +375,29 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
+	char **comments;            /* mp_converter_add_comment */
+	size_t ncomments;
+	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
 };
+
+void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_bytes)
+{
+	c->inuse_bytes = c->snap->header.rate <= 1 ? inuse_bytes : NULL;
+}
+
+int mp_converter_add_comment(struct mp_converter *c, const char *text)
+{
+	char **n = realloc(c->comments, (c->ncomments + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	c->comments = n;
+	n[c->ncomments] = strdup(text);
+	if (!n[c->ncomments])
+		return -ENOMEM;
+	c->ncomments++;
+	return 0;
+}
 
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
 {
@@ -361,6 +421,16 @@ int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
 	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
+	/* The executable's load bias, when it is position-independent and the
+	 * file is the one the process ran (the symbolizer checked it). */
+	for (size_t i = 0; r == 0 && i < mp_symbolizer_nmappings(c->sym); i++) {
+		const struct mp_sym_mapping *m = mp_symbolizer_mapping(c->sym, i);
+		uint64_t bias;
+
+		if (m->has_elf && snap->exe[0] && strcmp(m->path, snap->exe) == 0 &&
+		    mp_convert_link_bias(m->path, m->start, m->offset, &bias) == 0)
+			c->st[i].bias = bias;
+	}
 	if (r < 0) {
 		mp_converter_free(c);
 		return r;
@@ -374,6 +444,9 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
+	for (size_t i = 0; i < c->ncomments; i++)
+		free(c->comments[i]);
+	free(c->comments);
 	mp_symbolizer_free(c->sym);
 	free(c);
 }
@@ -381,6 +454,80 @@ void mp_converter_free(struct mp_converter *c)
 struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c)
 {
 	return c->sym;
+}
+
+/* "98.7 KiB": 1024-based, one decimal. */
+static void human_bytes(uint64_t v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 " B", v);
+	else if (d == (double)(uint64_t)d)
+		snprintf(buf, size, "%.0f %s", d, units[u]);   /* "512 KiB" */
+	else
+		snprintf(buf, size, "%.1f %s", d, units[u]);
+}
+
+/*
+ * The profile's one comment, which pprof prints above its reports: the
+ * program and pid, and for a heap profile the rate, how many samples the
+ * estimates rest on and the heap in use, e.g.
+ *   "memprof 0.1.0: app (pid 1234), rate 512 KiB, 37 samples, heap in use 12.3 MiB"
+ * malloc'd in *ret; 0 or -ENOMEM.
+ */
+static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind, char **ret)
+{
+	const struct mp_snap_header *h = &snap->header;
+	const char *prog = strrchr(snap->exe, '/');
+	char *buf = NULL, num[32];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -ENOMEM;
+	prog = prog ? prog + 1 : snap->exe;
+	fprintf(f, "memprof %s: %s (pid %" PRIu64 ")", MP_VERSION, *prog ? prog : "?", h->pid);
+	if (kind == MP_PROFILE_HEAP) {
+		uint64_t samples = 0, heap = 0;
+		bool have_heap = false;
+
+		for (size_t i = 0; i < snap->nheap; i++)
+			samples += snap->heap[i].alloc_objects;
+		for (size_t i = 0; i < snap->nstats; i++)
+			if (strcmp(snap->stats[i].name, "HeapAlloc") == 0) {
+				heap = snap->stats[i].value;
+				have_heap = true;
+			}
+		if (h->rate == 0) {
+			fputs(", sampling off (rate 0)", f);
+		} else if (h->rate == 1) {
+			fprintf(f, ", rate 1, %" PRIu64 " allocation%s recorded", samples,
+				samples == 1 ? "" : "s");
+		} else {
+			human_bytes(h->rate, num, sizeof(num));
+			fprintf(f, ", rate %s, %" PRIu64 " sample%s", num, samples,
+				samples == 1 ? "" : "s");
+		}
+		if (have_heap) {
+			human_bytes(heap, num, sizeof(num));
+			fprintf(f, ", heap in use %s", num);
+		}
+	}
+	if (h->flags & MP_SNAP_F_TRUNCATED)
+		fputs("; warning: a profile table filled up, some samples were dropped", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	return 0;
 }
 
 static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
@@ -408,28 +555,38 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	}
 	mp_pprof_set_time(b, (int64_t)h->end_ns,
 			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
-	if (asprintf(&comment, "memprof %s pid %" PRIu64, MP_VERSION, h->pid) < 0) {
+	r = profile_comment(snap, kind, &comment);
+	/* What a front end adds (memprof attach says what its counts cover)
+	 * goes on the same line: a profile has one comment. */
+	for (size_t i = 0; r == 0 && i < c->ncomments; i++) {
+		char *longer = NULL;
+
+		if (asprintf(&longer, "%s; %s", comment, c->comments[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		free(comment);
+		comment = longer;
+	}
+	if (r < 0) {
+		free(comment);
 		mp_pprof_builder_free(b);
-		return -ENOMEM;
+		return r;
 	}
 	mp_pprof_add_comment(b, comment);
 	free(comment);
-	if (h->flags & MP_SNAP_F_TRUNCATED)
-		mp_pprof_add_comment(b, "warning: a profile table filled up, some samples were dropped");
-	for (size_t i = 0; i < snap->nstats; i++) {
-		if (asprintf(&comment, "%s=%" PRIu64, snap->stats[i].name,
-			     snap->stats[i].value) < 0) {
-			mp_pprof_builder_free(b);
-			return -ENOMEM;
-		}
-		mp_pprof_add_comment(b, comment);
-		free(comment);
-	}
+	/* The statistics go to memprof's own field of the heap profile, where
+	 * `memprof stats` and the timeline read them, not to comments (pprof
+	 * shows every comment above its reports: 40 lines of BySize.N.Mallocs). */
+	for (size_t i = 0; kind == MP_PROFILE_HEAP && i < snap->nstats; i++)
+		mp_pprof_add_stat(b, snap->stats[i].name,
+				  snap->stats[i].value > INT64_MAX ? INT64_MAX
+								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
 	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
 	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)
 	    : kind == MP_PROFILE_TIMERS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_TIMER)
-					 : add_samples(b, snap, c->sym, c->st);
+					 : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;

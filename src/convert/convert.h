@@ -35,14 +35,15 @@ int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char 
  * The live file descriptors of a parsed snapshot (MP_SNAP_RESOURCES) as a
  * pprof profile shaped like Go's goroutine profile: sample type fds/count,
  * period 1, one sample per descriptor with the stack that created it and
- * the labels kind (file, socket, pipe, ...), fd, path or detail, and
+ * the labels kind (file, socket, pipe, ...), fd, path or detail (what it
+ * is when the snapshot was taken: a file's path, a socket's addresses), and
  * inherited=true for descriptors open at start.  Same returns as
  * mp_convert_heap_snap.
  */
 int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err);
 
 /* Same for threads (threads/count; labels state = running or "ended, not
- * joined", tid, thread = name and start routine). */
+ * joined", tid, thread = its name, start = its start routine). */
 int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err);
 
 /* Same for POSIX timers not deleted (timers/count; labels state = armed or
@@ -69,6 +70,15 @@ void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
  * one-line reason in *ret_err as mp_convert_heap_snap gives. */
 int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
 		       char **ret_err);
+/* Text every profile it writes adds to its one comment line, after "; "
+ * (e.g. what memprof attach's counts cover).  0 or -ENOMEM. */
+int mp_converter_add_comment(struct mp_converter *c, const char *text);
+/* For a heap profile at rate 1 whose blocks can shrink (memprof attach's
+ * mappings, part of a region unmapped): inuse_bytes[i] is the in-use
+ * space of the snapshot's heap record i, instead of its in-use objects
+ * times its size.  The array must outlive the converter; ignored at other
+ * rates. */
+void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_bytes);
 /* Its symbolizer, for the leak report (convert/leaks.h) of the same snapshot. */
 struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c);
 

@@ -24,6 +24,14 @@ struct mp_leak_frame {
 	char *object;              /* file name of the mapping, NULL when unknown */
 };
 
+/* One descriptor, thread or timer of a resource leak, as the snapshot
+ * describes it (common/snapshot.h struct mp_snap_res_rec). */
+struct mp_leak_res {
+	int64_t id;                /* fd number, thread id, timer id */
+	uint32_t kind;             /* enum mp_snap_fd_kind, _thread_kind, _timer_kind */
+	char *detail;              /* never NULL */
+};
+
 struct mp_leak {
 	enum mp_leak_kind kind;
 	int category;              /* heap: enum mp_snap_leak_category */
@@ -31,10 +39,13 @@ struct mp_leak {
 	struct mp_leak_frame *frames;   /* innermost first */
 	size_t nframes;
 	const char *suppressed_by; /* the matching suppression line, or NULL */
+	struct mp_leak_res *res;   /* fd, thread, timer: each one (count of them) */
+	size_t nres;
 };
 
 struct mp_leak_report {
 	uint64_t pid;
+	char *program;             /* file name of the executable; never NULL */
 	struct mp_leak *leaks;
 	size_t nleaks;
 };
@@ -74,8 +85,10 @@ void mp_leaks_free(struct mp_leak_report *r);   /* accepts NULL */
  * '#' comments and blank lines ignored.  PATTERN is matched, as
  * LeakSanitizer does, against every frame's function, source file and
  * object name: '*' matches any run of characters, '^' and '$' anchor,
- * otherwise it may match anywhere.  0 and *ret, or -EINVAL with a one-line
- * reason in *ret_err (malloc'd), or -ENOMEM. */
+ * otherwise it may match anywhere.  memprof's extension: several frame
+ * patterns separated by ';' (innermost first) must match consecutive
+ * frames, "leak:^parse_config$;^main$".  0 and *ret, or -EINVAL with a
+ * one-line reason in *ret_err (malloc'd), or -ENOMEM. */
 struct mp_supp;
 int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret_err);
 void mp_supp_free(struct mp_supp *s);
@@ -86,11 +99,41 @@ bool mp_supp_match(const char *pattern, const char *text);
 
 /* Whether the report has an unsuppressed leak of a class in `fail_on`. */
 bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
+/* The MP_FAIL_* bit of a group's class. */
+unsigned mp_leak_fail_bit(const struct mp_leak *l);
+/* Its class as --fail-on would name it, singular: "definite", "indirect",
+ * "reachable", "fd", "thread", "timer" (static). */
+const char *mp_leak_class(const struct mp_leak *l);
 
-/* Valgrind-like text on f; full: with stacks of lost blocks. */
+/* What a group is, in one line without its newline, as the text report
+ * heads it: "100 bytes in 1 block definitely lost", "2 file descriptors
+ * still open: 3 (/etc/hostname), 4 (pipe, read end)". */
+void mp_leak_describe(FILE *f, const struct mp_leak *l);
+/* One frame as the text report shows it: "lose_one (src/t.c:12)",
+ * "xmlStrdup (in libxml2.so.2)", "libfoo.so+0x1139". */
+void mp_leak_frame_describe(FILE *f, const struct mp_leak_frame *fr);
+/* The stack, a line per frame, innermost first: prefix "at " the first,
+ * prefix "by " the others (Valgrind's form). */
+void mp_leak_print_stack(FILE *f, const struct mp_leak *l, const char *prefix);
+/* Index of the first frame that is neither the allocator's, libc's nor
+ * the C++ runtime's (pprof.h mp_frame_is_runtime): where the program's
+ * own code starts.  l->nframes when every frame is such a wrapper. */
+size_t mp_leak_first_own(const struct mp_leak *l);
+/* One descriptor, thread or timer as a JSON object (see mp_leaks_json). */
+void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x);
+
+/* Valgrind-like text on f; full: with stacks of lost blocks and every
+ * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242
+ * 'worker' running; a timer's clock and interval). */
 void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full);
-/* One ready suppression per unsuppressed lost block group. */
+/* One ready suppression per unsuppressed lost block group (duplicates
+ * once), each singling its leak out: the first frames that are neither the
+ * allocator's, libc's nor the C++ runtime's (wrappers like strdup or
+ * std::allocator would silence every leak through them), up to three, as
+ * a ';'-separated stack pattern. */
 void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r);
+/* That suppression line for one leak (no newline); malloc'd, NULL on OOM. */
+char *mp_leak_suppression(const struct mp_leak *l);
 /* The JSON document (leaks of every report, one summary). */
 int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n);
 

@@ -13,6 +13,15 @@
  * definite "leader" and claims as indirect everything it reaches that was
  * not reached from a root, including leaders met earlier.
  *
+ * What is read of a block: the bytes the program asked for (the size in its
+ * profile bucket, or a large block's request), not the rest of its size
+ * class.  That rest was never the program's to write (memcheck does not
+ * read it either); it holds what the memory held before, which under ASLR
+ * differs from run to run, so reading it made classes change between runs
+ * of the same program.  A block with no bucket (not sampled) is read whole,
+ * and so is every block once the program has asked malloc_usable_size
+ * (alloc.h): it may then use the rest.
+ *
  * Memory: the work list and the result live in memory mapped here; nothing
  * is allocated from a heap.
  */
@@ -48,6 +57,20 @@ static int work_overflow;
 
 static struct mp_snap_leak_rec *result;
 static size_t nresult, result_cap;
+
+/* The profile's buckets (requested sizes), set for the length of a run. */
+static const struct mp_snap_heap_rec *bucket_recs;
+static size_t nbucket_recs;
+
+/* The bytes of block b that can hold the program's pointers (see above). */
+static size_t extent(const struct mp_blk *b)
+{
+	if (mp_alloc_slack_used)
+		return b->size;
+	if (b->bucket && b->bucket - 1 < nbucket_recs && bucket_recs[b->bucket - 1].size < b->req)
+		return (size_t)bucket_recs[b->bucket - 1].size;
+	return b->req;
+}
 
 void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 {
@@ -101,7 +124,7 @@ static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
 			continue;
 		if (*b.state == MP_BLK_LIVE) {
 			*b.state = state;
-			push(b.start, b.size);
+			push(b.start, extent(&b));
 		} else if (state == MP_BLK_INDIRECT && *b.state == MP_BLK_DEFINITE &&
 			   b.start != leader) {
 			*b.state = MP_BLK_INDIRECT;
@@ -237,8 +260,6 @@ struct agg {
 };
 static struct agg *aggs;            /* (nbuckets + 1) x 3 */
 static uint32_t agg_buckets;
-static const struct mp_snap_heap_rec *bucket_recs;
-static size_t nbucket_recs;
 
 static int classify(const struct mp_blk *b, void *ctx)
 {
@@ -246,7 +267,7 @@ static int classify(const struct mp_blk *b, void *ctx)
 	if (*b->state != MP_BLK_LIVE)
 		return 0;
 	*b->state = MP_BLK_DEFINITE;
-	scan(b->start, b->start + b->size, MP_BLK_INDIRECT, b->start);
+	scan(b->start, b->start + extent(b), MP_BLK_INDIRECT, b->start);
 	drain(MP_BLK_INDIRECT, b->start);
 	return 0;
 }
@@ -295,6 +316,11 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	int r = mp_alloc_leak_begin();
 	if (r < 0)
 		goto out;
+	const void *bd;
+	size_t bsize;
+	mp_prof_buckets(&bd, &bsize);
+	bucket_recs = bd;
+	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
 
 	/* Roots: registers and thread control blocks of the stopped threads,
 	 * every writable mapping (stacks from their stack pointers). */
@@ -320,11 +346,6 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	mp_alloc_leak_foreach(classify, NULL);
 
 	/* Aggregate by bucket (requested sizes come from the bucket). */
-	const void *bd;
-	size_t bsize;
-	mp_prof_buckets(&bd, &bsize);
-	bucket_recs = bd;
-	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
 	agg_buckets = (uint32_t)nbucket_recs;
 	size_t agg_bytes = ((size_t)agg_buckets + 1) * 3 * sizeof(struct agg);
 	aggs = mp_vm_reserve(agg_bytes);

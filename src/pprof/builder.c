@@ -66,6 +66,8 @@ struct mp_pprof_builder {
 	int64_t period, default_sample_type, time_nanos, duration_nanos;
 	int64_t *comments;
 	size_t ncomments, cap_comments;
+	Perftools__Profiles__MemprofStat *stats;    /* names malloc'd */
+	size_t nstats, cap_stats;
 
 	struct bmapping *mappings;
 	size_t nmappings, cap_mappings;
@@ -171,6 +173,9 @@ void mp_pprof_builder_free(struct mp_pprof_builder *b)
 	mp_keymap_done(&b->locmap);
 	free(b->sample_types);
 	free(b->comments);
+	for (size_t i = 0; i < b->nstats; i++)
+		free(b->stats[i].name);
+	free(b->stats);
 	free(b->mappings);
 	free(b->functions);
 	free(b->locations);
@@ -215,6 +220,16 @@ void mp_pprof_add_comment(struct mp_pprof_builder *b, const char *comment)
 {
 	RESERVE(b, comments, ncomments, cap_comments, 1);
 	b->comments[b->ncomments++] = intern(b, comment);
+}
+
+void mp_pprof_add_stat(struct mp_pprof_builder *b, const char *name, int64_t value)
+{
+	RESERVE(b, stats, nstats, cap_stats, 1);
+	perftools__profiles__memprof_stat__init(&b->stats[b->nstats]);
+	b->stats[b->nstats].name = strdup(name);
+	if (!b->stats[b->nstats].name)
+		oom();
+	b->stats[b->nstats++].value = value;
 }
 
 uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64_t limit,
@@ -485,6 +500,10 @@ mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
 	p->n_comment = b->ncomments;
 	p->comment = b->comments;
 	p->default_sample_type = b->default_sample_type;
+	p->n_memprof_stat = b->nstats;
+	p->memprof_stat = xcalloc(b->nstats, sizeof(*p->memprof_stat));
+	for (size_t i = 0; i < b->nstats; i++)
+		p->memprof_stat[i] = &b->stats[i];
 	return p;
 }
 
@@ -499,6 +518,7 @@ void mp_pprof_view_free(mp_profile *p)
 	free(p->mapping);
 	free(p->location);
 	free(p->function);
+	free(p->memprof_stat);
 	free(v->types);
 	free(v->samples);
 	free(v->labels);

@@ -49,6 +49,9 @@ void mp_pprof_set_period(struct mp_pprof_builder *b, const char *type, const cha
 void mp_pprof_set_default_sample_type(struct mp_pprof_builder *b, const char *type);
 void mp_pprof_set_time(struct mp_pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 void mp_pprof_add_comment(struct mp_pprof_builder *b, const char *comment);
+/* One statistic of the process (memprof_stat, memprof's own field of the
+ * profile, which pprof skips): "HeapAlloc", 1234. */
+void mp_pprof_add_stat(struct mp_pprof_builder *b, const char *name, int64_t value);
 
 /* Returns the mapping id (1, 2, ...).  build_id may be NULL or "". */
 uint64_t mp_pprof_add_mapping(struct mp_pprof_builder *b, uint64_t start, uint64_t limit,
@@ -121,5 +124,43 @@ void mp_profile_free(mp_profile *p);     /* accepts NULL */
 const char *mp_profile_str(const mp_profile *p, int64_t i);
 /* Index of sample type named `type`, or -1. */
 int mp_profile_sample_index(const mp_profile *p, const char *type);
+/* The value of statistic `name` (memprof_stat): 0 and *ret, or -ENOENT
+ * (*ret untouched). */
+int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret);
+
+/* ---- names of frames without a symbol (framename.c) ---------------------- */
+
+/* The longest name these functions write, NUL included, for paths of up
+ * to PATH_MAX; longer object names are cut. */
+#define MP_FRAME_NAME_MAX 320
+
+/*
+ * "<base name of object>+0x<offset in the file>" for `address` in a mapping
+ * of `object` that starts at `start` and maps the file from `file_offset`
+ * ("libstdc++.so.6.0.30+0x9a7b9", as perf names such frames): the same in
+ * every run, where the address changes with ASLR.  "0x<address>" when the
+ * object has no name (anonymous code) or the address is below `start`.
+ * Always NUL-terminated (cut to `size`).
+ */
+void mp_frame_offset_name(const char *object, uint64_t address, uint64_t start,
+			  uint64_t file_offset, char *buf, size_t size);
+
+/* Mapping by id in a validated profile (NULL: 0 or absent). */
+const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint64_t id);
+
+/* The name of location `l` of `p` where it has no line (no symbol): its
+ * mapping's object and file offset as above, else its address. */
+void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
+			      char *buf, size_t size);
+
+/*
+ * Whether a frame belongs to the runtime rather than to the program: the
+ * allocator, libc, the dynamic loader, the C and C++ runtimes (by the
+ * object's file name), code inlined from system headers (/usr/include/...),
+ * and allocation wrappers by name (malloc, strdup, operator new, std::...).
+ * Reports skip them to name the program's own frame: generated
+ * suppressions, the timeline's stack labels.  Any argument may be NULL.
+ */
+bool mp_frame_is_runtime(const char *function, const char *file, const char *object);
 
 #endif

@@ -561,3 +561,16 @@ int mp_profile_sample_index(const mp_profile *p, const char *type)
 			return (int)i;
 	return -1;
 }
+
+int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret)
+{
+	for (size_t i = 0; i < p->n_memprof_stat; i++) {
+		const Perftools__Profiles__MemprofStat *s = p->memprof_stat[i];
+
+		if (s && s->name && strcmp(s->name, name) == 0) {
+			*ret = s->value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

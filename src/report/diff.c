@@ -275,8 +275,12 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 		if (lk < 0)
 			continue;
 		const Perftools__Profiles__Location *l = p->location[lk];
-		if (!l->n_line)
-			fprintf(f, "0x%llx;", (unsigned long long)l->address);
+		if (!l->n_line) {
+			/* object+offset, not the address: the same in every run */
+			char name[MP_FRAME_NAME_MAX];
+			mp_profile_location_name(p, l, name, sizeof(name));
+			fprintf(f, "%s;", name);
+		}
 		for (size_t j = 0; j < l->n_line; j++) {
 			long fk = idx_get(fi, l->line[j]->function_id);
 			fprintf(f, "%s;", fk >= 0 ? str(p, p->function[fk]->name) : "?");

@@ -184,12 +184,13 @@ static int cmp_kids(const void *a, const void *b, void *arg)
 		      t->names[t->n[*(const uint32_t *)b].name]);
 }
 
-/* Name id of a frame: interned display name of a function, or the address
- * of a location without lines.  -ENOMEM or the id. */
+/* Name id of a frame: interned display name of a function, or for a
+ * location without lines its object and file offset (the same in every run,
+ * so a difference of two runs has no phantom pair).  -ENOMEM or the id. */
 static int64_t frame_name(struct tree *t, struct mp_keymap *names, const mp_profile *p,
-			  int64_t fi, uint64_t address)
+			  int64_t fi, const Perftools__Profiles__Location *l)
 {
-	char buf[32], *owned = NULL;
+	char buf[MP_FRAME_NAME_MAX], *owned = NULL;
 	const char *nm;
 	uint32_t id;
 
@@ -200,7 +201,7 @@ static int64_t frame_name(struct tree *t, struct mp_keymap *names, const mp_prof
 			return -ENOMEM;
 		nm = owned;
 	} else {
-		snprintf(buf, sizeof(buf), "0x%" PRIx64, address);
+		mp_profile_location_name(p, l, buf, sizeof(buf));
 		nm = buf;
 	}
 	int r = mp_keymap_intern(names, nm, strlen(nm), (uint32_t)t->nnames, &id);
@@ -286,7 +287,7 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 			if (fi >= 0 && fname_id[fi]) {
 				id = fname_id[fi] - 1;
 			} else {
-				id = frame_name(&t, &names, p, fi, l->address);
+				id = frame_name(&t, &names, p, fi, l);
 				if (id < 0)
 					goto out;
 				if (fi >= 0)

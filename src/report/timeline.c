@@ -2,7 +2,7 @@
 /*
  * `memprof timeline` (see timeline.h): gather one point per snapshot, find
  * the stacks whose in-use bytes grew most from the first snapshot to the
- * last, and draw both as SVG.  The HTML form wraps the same SVG with a table
+ * one with the largest heap, and draw both as SVG.  The HTML form wraps the same SVG with a table
  * of the growing stacks' full frames; neither loads anything from elsewhere.
  * CLI only.
  */
@@ -149,6 +149,7 @@ void mp_timeline_done(struct mp_timeline *t)
 		free(t->stacks[i].name);
 		free(t->stacks[i].full);
 		free(t->stacks[i].inuse);
+		free(t->stacks[i].where);
 	}
 	free(t->points);
 	free(t->stacks);
@@ -258,7 +259,10 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 		if (!loc)
 			continue;
 		if (loc->n_line == 0) {
-			fprintf(f, "0x%" PRIx64 "\n", loc->address);
+			char name[MP_FRAME_NAME_MAX];
+
+			mp_profile_location_name(p, loc, name, sizeof(name));
+			fprintf(f, "%s\n", name);
 			continue;
 		}
 		for (size_t k = 0; k < loc->n_line; k++) {
@@ -278,10 +282,70 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 	return buf;
 }
 
-/* A numeric "Name=value" comment, or MP_TIMELINE_UNKNOWN. */
+/*
+ * The name of a stack: its first frame that is the program's own (not the
+ * allocator's, libc's or the C++ runtime's, pprof.h mp_frame_is_runtime),
+ * with the file's base name and the line: "load_config (config.c:42)";
+ * the leaf when every frame is the runtime's.  malloc'd, NULL on OOM.
+ */
+static char *stack_where(const mp_profile *p, const Perftools__Profiles__Sample *s)
+{
+	char *out = NULL, unnamed[MP_FRAME_NAME_MAX];
+
+	for (int pass = 0; pass < 2 && !out; pass++) {
+		for (size_t i = 0; i < s->n_location_id && !out; i++) {
+			const Perftools__Profiles__Location *loc = find_location(p, s->location_id[i]);
+			const Perftools__Profiles__Mapping *m;
+			const char *obj;
+
+			if (!loc)
+				continue;
+			m = mp_profile_mapping(p, loc->mapping_id);
+			obj = m ? mp_profile_str(p, m->filename) : NULL;
+			if (loc->n_line == 0) {
+				mp_profile_location_name(p, loc, unnamed, sizeof(unnamed));
+				if (pass == 1 || !mp_frame_is_runtime(unnamed, NULL, obj))
+					out = strdup(unnamed);
+				continue;
+			}
+			for (size_t k = 0; k < loc->n_line && !out; k++) {
+				const Perftools__Profiles__Function *fn =
+					find_function(p, loc->line[k]->function_id);
+				const char *name = fn ? mp_profile_str(p, fn->name) : "";
+				const char *file = fn && fn->filename ? mp_profile_str(p, fn->filename)
+								      : NULL;
+				const char *base;
+
+				if (!*name)
+					name = "?";
+				if (pass == 0 && mp_frame_is_runtime(name, file, obj))
+					continue;
+				base = file && *file ? strrchr(file, '/') : NULL;
+				base = base ? base + 1 : file;
+				if (base && *base && loc->line[k]->line > 0) {
+					if (asprintf(&out, "%s (%s:%" PRId64 ")", name, base,
+						     loc->line[k]->line) < 0)
+						return NULL;
+				} else {
+					out = strdup(name);
+				}
+				if (!out)
+					return NULL;
+			}
+		}
+	}
+	return out ? out : strdup("?");
+}
+
+/* Statistic `name` of the profile (memprof_stat), or for a profile of an
+ * earlier memprof a numeric "Name=value" comment, or MP_TIMELINE_UNKNOWN. */
 static int64_t comment_value(const mp_profile *p, const char *name)
 {
 	size_t n = strlen(name);
+	int64_t v;
+
+	if (mp_profile_stat(p, name, &v) == 0 && v >= 0)
+		return v;
 
 	for (size_t i = 0; i < p->n_comment; i++) {
 		const char *c = mp_profile_str(p, p->comment[i]);
@@ -352,6 +416,8 @@ int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *
 		if (k < 0)
 			return (int)k;
 		t->stacks[k].inuse[t->npoints] += v;
+		if (!t->stacks[k].where && !(t->stacks[k].where = stack_where(heap, s)))
+			return -ENOMEM;
 	}
 	pt = &t->points[t->npoints];
 	memset(pt, 0, sizeof(*pt));
@@ -380,40 +446,22 @@ static int cmp_growth(const void *a, const void *b)
 	return strcmp(x->full, y->full);
 }
 
-/* "a\nb\nc\nd\ne" -> "a < b < c < d" */
-static char *short_name(const char *full)
-{
-	size_t cap = strlen(full) * 3 + 1;
-	char *s = malloc(cap), *o = s;
-	int frames = 1;
-
-	if (!s)
-		return NULL;
-	for (const char *p = full; *p; p++) {
-		if (*p == '\n') {
-			if (++frames > 4)
-				break;
-			memcpy(o, " < ", 3);
-			o += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return s;
-}
-
 int mp_timeline_finish(struct mp_timeline *t, size_t top)
 {
 	struct stack_index *ix = t->priv;
-	size_t keep = 0;
+	size_t keep = 0, peak = 0;
 
+	/* The point with the largest heap (the first of equals). */
+	for (size_t i = 1; i < t->npoints; i++)
+		if (t->points[i].heap > t->points[peak].heap)
+			peak = i;
+	t->peak = peak;
 	for (size_t i = 0; i < t->nstacks; i++) {
 		struct mp_timeline_stack *s = &t->stacks[i];
 
 		s->full = ix->keys[i];
 		ix->keys[i] = NULL;
-		s->growth = t->npoints ? s->inuse[t->npoints - 1] - s->inuse[0] : 0;
+		s->growth = t->npoints ? s->inuse[peak] - s->inuse[0] : 0;
 	}
 	if (ix)
 		ix->n = 0;
@@ -423,7 +471,18 @@ int mp_timeline_finish(struct mp_timeline *t, size_t top)
 		struct mp_timeline_stack *s = &t->stacks[i];
 
 		if (keep < top && s->growth > 0) {
-			s->name = short_name(s->full);
+			/* Two stacks through the same frame of the program: the
+			 * second is told apart by its number among them. */
+			size_t same = 0;
+
+			for (size_t k = 0; k < keep; k++)
+				same += strcmp(t->stacks[k].where, s->where) == 0;
+			if (same) {
+				if (asprintf(&s->name, "%s #%zu", s->where, same + 1) < 0)
+					s->name = NULL;
+			} else {
+				s->name = strdup(s->where);
+			}
 			if (!s->name)
 				return -ENOMEM;
 			t->stacks[keep++] = *s;
@@ -431,6 +490,7 @@ int mp_timeline_finish(struct mp_timeline *t, size_t top)
 		}
 		free(s->full);
 		free(s->inuse);
+		free(s->where);
 	}
 	t->nstacks = keep;
 	index_free(ix);
@@ -749,9 +809,16 @@ int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *
 			legend_item(f, LEFT + 160.0 * (double)k, ly, res[k].color, res[k].name);
 		ly += 22;
 	}
-	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ptitle\">%s</text>\n", LEFT, ly,
-		t->nstacks ? "top growing stacks (in-use bytes, first to last snapshot):"
-			   : "no stack grew between the first and the last snapshot");
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ptitle\">", LEFT, ly);
+	if (t->nstacks) {
+		fputs("top growing stacks (in-use bytes, from the first snapshot to the largest "
+		      "heap, ", f);
+		xml_text(f, t->points[t->peak].label);
+		fputs("):", f);
+	} else {
+		fputs("no stack grew from the first snapshot to the largest heap", f);
+	}
+	fputs("</text>\n", f);
 	ly += 22;
 	for (size_t s = 0; s < t->nstacks; s++) {
 		char line[1024];
@@ -783,8 +850,8 @@ int mp_timeline_write_html(const struct mp_timeline *t, const char *title, FILE 
 	r = mp_timeline_write_svg(t, title, f);
 	if (r < 0)
 		return r;
-	fputs("<table id=\"stacks\">\n<tr><th>#</th><th>growth</th><th>first</th><th>last</th>"
-	      "<th>stack (leaf first)</th></tr>\n", f);
+	fputs("<table id=\"stacks\">\n<tr><th>#</th><th>growth</th><th>first</th>"
+	      "<th>largest heap</th><th>last</th><th>where</th><th>stack (leaf first)</th></tr>\n", f);
 	for (size_t s = 0; s < t->nstacks; s++) {
 		const struct mp_timeline_stack *st = &t->stacks[s];
 
@@ -793,8 +860,12 @@ int mp_timeline_write_html(const struct mp_timeline *t, const char *title, FILE 
 		fprintf(f, "+%s</td><td class=\"n\">", buf);
 		mp_timeline_format_bytes(st->inuse[0], buf, sizeof(buf));
 		fprintf(f, "%s</td><td class=\"n\">", buf);
+		mp_timeline_format_bytes(st->inuse[t->peak], buf, sizeof(buf));
+		fprintf(f, "%s</td><td class=\"n\">", buf);
 		mp_timeline_format_bytes(st->inuse[t->npoints - 1], buf, sizeof(buf));
-		fprintf(f, "%s</td><td><pre>", buf);
+		fprintf(f, "%s</td><td>", buf);
+		xml_text(f, st->name);
+		fputs("</td><td><pre>", f);
 		xml_text(f, st->full);
 		fputs("</pre></td></tr>\n", f);
 	}

@@ -60,10 +60,13 @@ struct mp_timeline_point {
 };
 
 struct mp_timeline_stack {
-	char *name;           /* "leaf < caller < ..." (at most 4 frames) */
+	char *name;           /* its first frame in the program, with file:line:
+			       * "load_config (config.c:42)"; the allocator's,
+			       * libc's and the C++ runtime's frames skipped */
 	char *full;           /* every frame, one per line, leaf first */
 	int64_t *inuse;       /* in-use bytes per point (0 when absent) */
-	int64_t growth;       /* last point minus first */
+	int64_t growth;       /* at point `peak` minus at the first point */
+	char *where;          /* (while adding) the name, from its first sample */
 };
 
 struct mp_timeline {
@@ -71,6 +74,11 @@ struct mp_timeline {
 	size_t npoints;
 	struct mp_timeline_stack *stacks;   /* after finish: the top growing ones */
 	size_t nstacks;
+	size_t peak;                        /* after finish: the point with the
+					     * largest heap, which growth is
+					     * measured to (not the last: an
+					     * at-exit profile comes after the
+					     * program freed its caches) */
 	void *priv;                         /* stack index while adding */
 };
 
@@ -86,8 +94,8 @@ int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *
 		    const mp_profile *fds, const mp_profile *threads, const mp_profile *timers,
 		    char **ret_err);
 
-/* Keep the `top` stacks that grew most (growth > 0), largest first.
- * 0 or -ENOMEM. */
+/* Keep the `top` stacks that grew most (growth > 0) from the first point to
+ * the one with the largest heap, largest first.  0 or -ENOMEM. */
 int mp_timeline_finish(struct mp_timeline *t, size_t top);
 
 /* Draw it.  `title` is printed at the top.  0 or -EIO. */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "resources/fd-detail.h"
 #include "resources/fds.h"
 #include "resources/resources.h"
 #include "alloc/vmarea.h"
@@ -169,8 +170,10 @@ size_t mp_fds_records(const void **ret_buf)
 	if (top >= 0 && mp_vm_table_cover(&outs, (size_t)top) < 0)
 		return 0;
 	for (int fd = 0; fd <= top && known(fd); fd++)
-		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD)
-			out[n++] = table[fd];
+		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD) {
+			out[n] = table[fd];
+			mp_fd_describe(&out[n++]);   /* what it is now: path, addresses */
+		}
 	return n;
 }
 

@@ -270,9 +270,11 @@ size_t mp_threads_records(const void **ret_buf)
 		Dl_info di;
 		const char *fn = dladdr((void *)slots[i].start, &di) && di.dli_sname ? di.dli_sname : "";
 		size_t k = 0;
+		/* "name routine": the routine (a linker name, no space) is what
+		 * follows the last space, even when the thread has no name */
 		for (const char *c = slots[i].name; *c && k < sizeof(r->detail) - 2; c++)
 			r->detail[k++] = *c;
-		if (k && *fn)
+		if (*fn)
 			r->detail[k++] = ' ';
 		for (const char *c = fn; *c && k < sizeof(r->detail) - 1; c++)
 			r->detail[k++] = *c;

@@ -57,6 +57,10 @@ struct table {
 	struct slot slots[];
 };
 
+/* A rule of no kind (cfi.h's kinds are 1..3): computed for code that has
+ * been unmapped since, to be computed again. */
+#define RULE_STALE 0
+
 #define MIN_BITS 12
 #define MAX_BITS 22
 #define MAX_PROBE 32
@@ -66,6 +70,12 @@ static pthread_key_t wc_key;                /* a thread's walk cache (below) */
 static bool wc_key_ok;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;   /* walk caches (below) */
+
+/* Changes when code is unmapped (mp_fastunwind_forget): a walk remembered
+ * before may have used rules of code no longer there, and the same return
+ * addresses may now belong to other code.  A thread's memo of an older
+ * epoch is emptied before its next use. */
+static uint32_t code_epoch;
 
 static struct table *table_new(size_t bits)
 {
@@ -120,8 +130,11 @@ static bool table_put(struct table *t, uint64_t pc, uint64_t rule)
 	for (size_t i = 0; i < MAX_PROBE; i++) {
 		struct slot *e = &t->slots[(s + i) & mask];
 		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_RELAXED);
-		if (k == pc)
+		if (k == pc) {
+			if (__atomic_load_n(&e->rule, __ATOMIC_RELAXED) == RULE_STALE)
+				__atomic_store_n(&e->rule, rule, __ATOMIC_RELEASE);
 			return true;
+		}
 		if (k == 0) {
 			e->rule = rule;
 			__atomic_store_n(&e->pc, pc, __ATOMIC_RELEASE);
@@ -146,6 +159,35 @@ static void table_grow(struct table *t)
 	__atomic_store_n(&table, n, __ATOMIC_RELEASE);
 }
 
+/* In a rule_for key: pc is the interrupted instruction of a signal frame's
+ * caller, not a return address (user addresses never have this bit). */
+#define PC_EXACT ((uint64_t)1 << 63)
+
+static bool in_ranges(uint64_t pc, const uint64_t *ranges, size_t n)
+{
+	for (size_t r = 0; r < n; r++)
+		if ((pc & ~PC_EXACT) - 1 - ranges[2 * r] < ranges[2 * r + 1] - ranges[2 * r])
+			return true;
+	return false;
+}
+
+void mp_fastunwind_forget(const uint64_t *ranges, size_t n)
+{
+	pthread_mutex_lock(&table_lock);
+	struct table *t = table;
+	/* Readers probe without the lock, so no entry is removed: its rule is
+	 * marked stale in place, and the next lookup computes it again for
+	 * whatever code is there then (table_put overwrites a stale rule). */
+	for (size_t i = 0; t && i < ((size_t)1 << t->bits); i++) {
+		struct slot *e = &t->slots[i];
+		uint64_t pc = __atomic_load_n(&e->pc, __ATOMIC_RELAXED);
+		if (pc && in_ranges(pc, ranges, n))
+			__atomic_store_n(&e->rule, RULE_STALE, __ATOMIC_RELEASE);
+	}
+	__atomic_add_fetch(&code_epoch, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&table_lock);
+}
+
 /*
  * The rule of a signal frame: the "return address" is the signal
  * trampoline the kernel returns through (glibc's __restore_rt:
@@ -163,10 +205,6 @@ static bool is_sigreturn(uint64_t pc)
 	static const unsigned char code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 	return memcmp((const void *)(uintptr_t)pc, code, sizeof(code)) == 0;
 }
-
-/* In a rule_for key: pc is the interrupted instruction of a signal frame's
- * caller, not a return address (user addresses never have this bit). */
-#define PC_EXACT ((uint64_t)1 << 63)
 
 /* The rule for a frame whose return address (or, for the first frame, the
  * pc after its call) is `pc`, or with PC_EXACT whose pc is that of the
@@ -195,8 +233,12 @@ static inline __attribute__((always_inline)) uint64_t rule_for(uint64_t pc)
 	for (size_t i = 0; i < MAX_PROBE; i++) {
 		const struct slot *e = &t->slots[(s + i) & mask];
 		uint64_t k = __atomic_load_n(&e->pc, __ATOMIC_ACQUIRE);
-		if (k == pc)
-			return e->rule;
+		if (k == pc) {
+			uint64_t r = __atomic_load_n(&e->rule, __ATOMIC_ACQUIRE);
+			if (MP_LIKELY(r != RULE_STALE))
+				return r;
+			break;
+		}
 		if (k == 0)
 			break;
 	}
@@ -266,6 +308,7 @@ struct wentry {
 };
 
 struct wcache {
+	uint32_t epoch;               /* code_epoch its entries were made in */
 	uint64_t clock;
 	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
 	struct wcache *next;          /* on the spare list */
@@ -274,6 +317,7 @@ struct wcache {
 };
 
 #define WC_DEAD ((struct wcache *)1)  /* the thread's key destructor ran: no cache */
+
 
 static MP_TLS struct wcache *wc_self;
 
@@ -321,6 +365,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 		return NULL;
 	memset(c->sp0, 0, sizeof(c->sp0));
 	c->last = MEMO_ENTRIES;
+	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 	if (pthread_setspecific(wc_key, c) != 0) {
 		wc_exit(c);
 		return NULL;
@@ -329,11 +374,21 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	return c;
 }
 
+static MP_NOINLINE MP_COLD void wc_clear(struct wcache *c)
+{
+	memset(c->sp0, 0, sizeof(c->sp0));
+	c->last = MEMO_ENTRIES;
+	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+}
+
 static inline struct wcache *wc_get(void)
 {
 	struct wcache *c = wc_self;
-	if (MP_LIKELY(c != NULL && c != WC_DEAD))
+	if (MP_LIKELY(c != NULL && c != WC_DEAD)) {
+		if (MP_UNLIKELY(c->epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE)))
+			wc_clear(c);
 		return c;
+	}
 	return c ? NULL : wc_setup();
 }
 

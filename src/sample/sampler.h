@@ -18,9 +18,12 @@ uint64_t mp_sampler_seed(uint64_t entropy);
 double mp_sampler_uniform(uint64_t *state);
 
 /*
- * Bytes to allocate before the next sample, drawn from an exponential
- * distribution with mean `rate`.  rate 0: UINT64_MAX (never); rate 1: 0
- * (every allocation).  See sampler.c for the math.
+ * The countdown to the next sample: the next sampled byte is the countdown's
+ * (counting from 1) from here on; an allocation of s bytes is sampled when
+ * the countdown is <= s.  Geometric on 1, 2, ... with mean about `rate`
+ * (1 + floor of an exponential draw with mean `rate`), so that a block of s
+ * bytes is sampled with probability exactly 1 - exp(-s/rate).  rate 0:
+ * UINT64_MAX (never); rate 1: 0 (every allocation).  See sampler.c.
  */
 uint64_t mp_sampler_next(uint64_t *state, uint64_t rate);
 

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "common/snapshot.h"
+#include "common/stackfeed.h"
+#include "sample/compiler.h"
 #include "sample/stacks.h"
 #include "alloc/vmarea.h"
 #include "sample/vm.h"
@@ -51,6 +53,16 @@ static uint32_t nbuckets;
 static struct index *bucket_idx;
 
 static int truncated;
+
+/* Where the memprof CLI finds the stack records while the program runs
+ * (common/stackfeed.h): the one symbol of ours in the target that is not
+ * an interposed function. */
+MP_EXPORT struct mp_stackfeed memprof_stack_feed;
+/* Bit i set: stack id i holds an address of code unloaded since it was
+ * interned (mp_prof_unmapped), so lookups never return it again.  NULL
+ * until the first unload: then one load and one branch per match. */
+static uint8_t *retired;
+#define RETIRED_BYTES (STACK_REGION / 16 / 8 + 1)
 
 static uint64_t mix(uint64_t h)
 {
@@ -176,6 +188,10 @@ int mp_prof_init(void)
 	bucket_idx = index_new(INDEX_MIN);
 	if (!stack_idx || !bucket_idx)
 		return -ENOMEM;
+	memprof_stack_feed.stacks = (uint64_t)(uintptr_t)stack_mem;
+	memprof_stack_feed.used = (uint64_t)(uintptr_t)&stack_used;
+	memprof_stack_feed.size = STACK_REGION;
+	__atomic_store_n(&memprof_stack_feed.magic, MP_STACKFEED_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -187,6 +203,9 @@ struct stack_key {
 static int match_stack(uint32_t v, const void *key)
 {
 	const struct stack_key *k = key;
+	const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
+	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[v >> 3], __ATOMIC_RELAXED) >> (v & 7)) & 1)
+		return 0;
 	uint32_t d;
 	const uint64_t *p = stack_pcs(v, &d);
 	return d == k->depth && memcmp(p, k->pcs, d * sizeof(*p)) == 0;
@@ -224,7 +243,8 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 	rec[1] = k->depth;
 	memcpy(rec + 2, k->pcs, k->depth * sizeof(*k->pcs));
 	stack_off[id - 1] = (uint32_t)stack_used;
-	stack_used += need;
+	/* Release: a reader of the feed sees the record before the count. */
+	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
 	nstacks = id;
 	index_add_locked(stack_idx, h, id);
 	return id;
@@ -345,6 +365,40 @@ void mp_prof_buckets(const void **ret_data, size_t *ret_size)
 	*ret_size = (size_t)nbuckets * sizeof(*buckets);
 }
 
+uint32_t mp_prof_nstacks(void)
+{
+	return __atomic_load_n(&nstacks, __ATOMIC_ACQUIRE);
+}
+
+uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
+{
+	pthread_mutex_lock(&prof_lock);
+	uint8_t *rt = retired;
+	if (!rt && stack_mem) {
+		rt = mp_vm_reserve(RETIRED_BYTES);
+		__atomic_store_n(&retired, rt, __ATOMIC_RELEASE);
+	}
+	/* Every stack with a return address whose call lies in a range: one
+	 * pass over the table (dlclose is rare next to allocations). */
+	for (uint32_t id = 1; rt && n && id <= nstacks; id++) {
+		if ((rt[id >> 3] >> (id & 7)) & 1)
+			continue;   /* retired by an earlier unload */
+		uint32_t depth;
+		const uint64_t *pcs = stack_pcs(id, &depth);
+		bool hit = false;
+		for (uint32_t j = 0; j < depth && !hit; j++)
+			for (size_t r = 0; r < n && !hit; r++)
+				hit = pcs[j] - 1 - ranges[2 * r] < ranges[2 * r + 1] - ranges[2 * r];
+		if (hit)
+			__atomic_or_fetch(&rt[id >> 3], (uint8_t)(1u << (id & 7)), __ATOMIC_RELAXED);
+	}
+	uint32_t last = nstacks;
+	/* Walk memos keep stack ids and buckets: void now. */
+	__atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&prof_lock);
+	return last;
+}
+
 void mp_prof_after_fork_child(void)
 {
 	pthread_mutex_init(&prof_lock, NULL);
@@ -357,6 +411,8 @@ void mp_prof_reset(void)
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
 	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint32_t));
 	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint32_t));
+	if (retired)
+		memset(retired, 0, (size_t)nstacks / 8 + 1);
 	stack_used = 0;
 	nstacks = nbuckets = 0;
 	stack_idx->used = bucket_idx->used = 0;

@@ -37,8 +37,9 @@ int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size);
 /* One more sampled allocation into a bucket a record call returned. */
 void mp_prof_record_again(uint32_t b);
 
-/* Changes whenever the tables are emptied (mp_prof_reset): stack ids and
- * buckets of an older generation are void. */
+/* Changes whenever the tables are emptied (mp_prof_reset) or code is
+ * unmapped (mp_prof_unmapped): stack ids and buckets of an older generation
+ * are void. */
 uint32_t mp_prof_generation(void);
 
 /* Credit a free to bucket `b` / take it back (realloc failure).  Lock-free. */
@@ -58,6 +59,22 @@ void mp_prof_lock(void);
 void mp_prof_unlock(void);
 void mp_prof_stacks(const void **ret_data, size_t *ret_size);
 void mp_prof_buckets(const void **ret_data, size_t *ret_size);
+
+/*
+ * Code in the ranges [ranges[2i], ranges[2i+1]), i < n, was unmapped
+ * (dlclose): stacks with a return address whose call lies there are never
+ * matched again, so that a stack of code loaded there later gets an id of
+ * its own, even with the very same addresses (and the snapshot's reader
+ * tells the two apart by id: common/snapshot.h, MP_SNAP_UNLOADED); walk
+ * memos' ids and buckets are void (the generation changes).  Returns the
+ * number of stacks in the table: ids up to it may hold addresses of the
+ * unmapped code, later ones never.  Takes the lock; not for signal
+ * handlers.
+ */
+uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n);
+
+/* The number of stacks in the table now (ids 1..it).  Lock-free. */
+uint32_t mp_prof_nstacks(void);
 
 /* In the child after fork(): the lock may have been held by a thread that
  * does not exist there.  The parent's tables are kept (the child's heap is a

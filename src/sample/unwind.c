@@ -14,8 +14,11 @@ unsigned mp_unwind_mode = MP_UNWIND_LIBUNWIND;
 uint64_t mp_unwind_checked, mp_unwind_differed;
 uint64_t mp_unwind_fallback_checked, mp_unwind_fallback_differed;
 
-/* libunwind's unw_backtrace, once loaded (unwind=1 and 2 only). */
+/* libunwind's unw_backtrace and unw_flush_cache, once loaded (unwind=1 and
+ * 2 only). */
 static int (*unw_walk)(void **buffer, int size);
+static int (*unw_flush)(unw_addr_space_t as, unw_word_t lo, unw_word_t hi);
+static unw_addr_space_t *unw_as;
 
 int mp_unwind_init(uintptr_t lo, uintptr_t hi, unsigned mode)
 {
@@ -51,6 +54,10 @@ int mp_unwind_load_libunwind(void)
 	if (!policy || !as || !walk)
 		return -ENOENT;
 	policy(*as, UNW_CACHE_PER_THREAD);
+	unw_as = as;
+	__atomic_store_n(&unw_flush,
+			 (int (*)(unw_addr_space_t, unw_word_t, unw_word_t))dlsym(h, NAME(unw_flush_cache)),
+			 __ATOMIC_RELEASE);
 	__atomic_store_n(&unw_walk, walk, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -119,6 +126,17 @@ MP_NOINLINE int mp_unwind_fallback(void **buf, int size)
 			__atomic_fetch_add(&mp_unwind_fallback_differed, 1, __ATOMIC_RELAXED);
 	}
 	return k;
+}
+
+void mp_unwind_forget(const uint64_t *ranges, size_t n)
+{
+	int (*flush)(unw_addr_space_t, unw_word_t, unw_word_t) =
+		__atomic_load_n(&unw_flush, __ATOMIC_ACQUIRE);
+
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		mp_fastunwind_forget(ranges, n);
+	for (size_t r = 0; flush && r < n; r++)
+		flush(*unw_as, (unw_word_t)ranges[2 * r], (unw_word_t)ranges[2 * r + 1]);
 }
 
 /*

@@ -85,6 +85,18 @@ void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);
 void mp_fastunwind_after_fork_child(void);
 
+/* Code in [ranges[2i], ranges[2i+1]), i < n, was unmapped: the rules
+ * computed for it are computed again when next needed, and every thread's
+ * walk memo is emptied before its next use.  Not for signal handlers. */
+void mp_fastunwind_forget(const uint64_t *ranges, size_t n);
+
+/*
+ * Code in those ranges was unmapped (dlclose): what the walkers cached about
+ * it is dropped, memprof's walker's (above) and libunwind's.  Not for
+ * signal handlers.
+ */
+void mp_unwind_forget(const uint64_t *ranges, size_t n);
+
 /* Room for the shim's own frames on top of a full stack. */
 #define MP_UNWIND_EXTRA_FRAMES 16
 

@@ -20,6 +20,8 @@ void *mp_vm_reserve(size_t size)
 
 void mp_vm_release(void *p, size_t size)
 {
-	if (p)
+	if (p) {
+		mp_ownmem_remove(p, size);
 		munmap(p, size);
+	}
 }

@@ -98,6 +98,7 @@ static void atfork_child(void)
 	mp_privfd_after_fork_child();
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
+	mp_unload_after_fork_child();
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
@@ -133,8 +134,12 @@ void mp_shim_init(void)
 			NULL);
 	mp_alloc_on_sampled_free(mp_prof_record_free);
 
-	int ok = o->rate != MP_RATE_OFF;
-	if (ok && mp_prof_init() < 0) {
+	/* rate=0 only means no allocation is ever sampled (the sampler's gap
+	 * is then UINT64_MAX): the tables, the unwinder for the resources'
+	 * creation stacks and the snapshots all work as at any other rate, so
+	 * a profile with no samples is written. */
+	int ok = 1;
+	if (mp_prof_init() < 0) {
 		mp_warn("cannot map profile tables, profiling disabled", NULL, NULL, NULL);
 		ok = 0;
 	}
@@ -267,13 +272,48 @@ void mp_shim_exit_snapshot(void)
 }
 
 /*
- * Our destructor runs after the program's atexit handlers and the
- * destructors of the executable and of libraries loaded after us: the
- * preloaded shim is finalized late, so frees made during exit are counted.
+ * When the final snapshot is taken.  It must come after every free the
+ * program makes on its way out: its atexit handlers, and the destructors of
+ * every library, however it was loaded.  Our own destructor is too early:
+ * ld.so's _dl_fini runs the destructors in dependency order, and a
+ * preloaded library is finalized before the libraries it does not depend on
+ * (gnutls's destructor, which frees libtasn1's trees, runs after ours).
+ *
+ * glibc's exit() (stdlib/exit.c, __run_exit_handlers) calls the handlers
+ * registered with __cxa_atexit in reverse order of registration, and
+ * _dl_fini is itself one of them: __libc_start_main registers it, after
+ * ld.so has run the constructors of the preloaded and linked libraries,
+ * ours included.  A handler registered from our constructor therefore runs
+ * after _dl_fini, so after every destructor (those of dlopened libraries
+ * still loaded too, and the C++ static destructors each library's fini
+ * runs through __cxa_finalize).  It is registered with a NULL DSO handle:
+ * atexit() would pass ours, and our own fini would run it early.  The
+ * handlers that could still come after it are those registered with a NULL
+ * handle by a constructor that ran before ours; none frees in practice.
+ * exit() from any thread runs the handlers in that thread; a program that
+ * exits from a constructor, before main, never runs _dl_fini, and our
+ * handler is still called.
+ *
+ * quick_exit() runs no destructors, only its own list: a handler there,
+ * registered first, runs after the program's at_quick_exit handlers.
+ * _exit and _Exit run nothing: interposed below.  The destructor writes
+ * only when the handler could not be registered.
  */
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+extern int __cxa_at_quick_exit(void (*fn)(void *), void *dso);
+
+static int exit_handler_registered;
+
+static void exit_handler(void *arg)
+{
+	(void)arg;
+	mp_shim_exit_snapshot();
+}
+
 __attribute__((destructor)) static void mp_shim_fini(void)
 {
-	mp_shim_exit_snapshot();
+	if (!exit_handler_registered)
+		mp_shim_exit_snapshot();
 }
 
 /* Make sure initialization has happened before main even in a program that
@@ -282,6 +322,8 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 {
 	mp_tls.busy++;
 	mp_shim_init();
+	exit_handler_registered = __cxa_atexit(exit_handler, NULL, NULL) == 0;
+	__cxa_at_quick_exit(exit_handler, NULL);
 	if (mp_shim.enabled && mp_unwind_mode != MP_UNWIND_FAST &&
 	    mp_unwind_load_libunwind() < 0)
 		mp_warn("cannot load libunwind, unwind=", mp_shim.opt.unwind == 1 ? "1" : "2",

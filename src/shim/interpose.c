@@ -242,8 +242,11 @@ MP_EXPORT size_t malloc_usable_size(void *p)
 	static usable_fn real;
 	if (!p)
 		return 0;
-	if (mp_heap_owns(p))
+	if (mp_heap_owns(p)) {
+		if (!mp_alloc_slack_used)
+			__atomic_store_n(&mp_alloc_slack_used, 1, __ATOMIC_RELAXED);
 		return mp_alloc_usable(p);
+	}
 	usable_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
 	if (!f) {
 		/* Not on any bootstrap path: dlsym may allocate, and that is fine. */

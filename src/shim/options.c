@@ -63,21 +63,24 @@ void mp_options_default(struct mp_options *o)
 static int parse_u64(const char *s, size_t n, uint64_t *ret);
 
 /* A duration: <digits><unit> terms, units ns us ms s m h ("1m30s"), or a
- * bare "0".  Nanoseconds in *ret; 0 on success. */
+ * bare number of seconds ("2", as the CLI's options take it).
+ * Nanoseconds in *ret; 0 on success. */
 static int parse_duration(const char *s, size_t n, uint64_t *ret)
 {
 	static const struct { const char *u; uint64_t ns; } units[] = {
 		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
 		{ "m", 60000000000ull }, { "h", 3600000000000ull },
 	};
-	uint64_t total = 0;
+	uint64_t total = 0, v;
 	size_t i = 0;
-	if (n == 1 && s[0] == '0') {
-		*ret = 0;
-		return 0;
-	}
 	if (n == 0)
 		return -1;
+	if (parse_u64(s, n, &v) == 0) {
+		if (v > (UINT64_MAX / 4) / 1000000000ull)
+			return -1;
+		*ret = v * 1000000000ull;
+		return 0;
+	}
 	while (i < n) {
 		size_t d = i;
 		while (i < n && s[i] >= '0' && s[i] <= '9')
@@ -131,6 +134,23 @@ static void bad(const char *what, const char *s, size_t n)
 	mp_warn(what, " in MEMPROF_OPTIONS: '", buf, "', ignoring");
 }
 
+/* Whether `val` holds ":<option name>=": options separated the sanitizers'
+ * way ("rate=1:verbose=1"), where MEMPROF_OPTIONS takes ','. */
+static int colon_separated(const char *val, size_t vlen)
+{
+	for (size_t i = 0; i < vlen; i++) {
+		if (val[i] != ':')
+			continue;
+		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+			size_t l = strlen(opts[k].name);
+			if (i + 1 + l < vlen && memcmp(val + i + 1, opts[k].name, l) == 0 &&
+			    val[i + 1 + l] == '=')
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static void set_one(struct mp_options *o, const char *kv, size_t n)
 {
 	const char *eq = memchr(kv, '=', n);
@@ -141,6 +161,16 @@ static void set_one(struct mp_options *o, const char *kv, size_t n)
 	size_t klen = (size_t)(eq - kv);
 	const char *val = eq + 1;
 	size_t vlen = n - klen - 1;
+	if (colon_separated(val, vlen)) {
+		char buf[128];
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, kv, n);
+		buf[n] = 0;
+		mp_warn("MEMPROF_OPTIONS separates options with ',', not ':': '", buf,
+			"', ignoring", NULL);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		const struct opt_desc *d = &opts[i];
 		if (strlen(d->name) != klen || memcmp(d->name, kv, klen) != 0)

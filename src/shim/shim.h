@@ -79,6 +79,12 @@ uint64_t mp_now_ns(void);
 struct mp_snap_kv;
 size_t mp_shim_heap_stats(struct mp_snap_kv *kv, size_t cap);
 
+/* dlclose.c: the MP_SNAP_UNLOADED records so far (*ret; the size in bytes
+ * is returned, read with acquire: whole records only); the lock, in a fork
+ * child. */
+size_t mp_unload_records(const void **ret);
+void mp_unload_after_fork_child(void);
+
 /* snapshot-write.c: 0 or -errno. */
 int mp_snapshot_write(uint32_t seq, uint64_t flags);
 

@@ -149,6 +149,8 @@ struct write_args {
 	uint32_t seq;
 	uint64_t flags;
 	uint64_t pid, ppid;        /* the program's (the writer may be a child) */
+	const void *res;           /* live descriptors, described in the program's */
+	size_t res_size;           /* own table (the writer's has none of them) */
 };
 
 static int snapshot_write_locked(void *arg)
@@ -189,12 +191,15 @@ static int snapshot_write_locked(void *arg)
 	size_t leaks_size = 0;
 	if (flags & MP_SNAP_F_FINAL)
 		mp_leakscan_records(&leaks, &leaks_size);
-	/* Live file descriptors (resources/fds.c). */
-	const void *res = NULL, *thr = NULL;
-	size_t res_size = mp_fds_records(&res) * sizeof(struct mp_snap_res_rec);
+	/* Live file descriptors, described by mp_snapshot_write. */
+	const void *res = a->res, *thr = NULL;
+	size_t res_size = a->res_size;
 	size_t thr_size = mp_threads_records(&thr) * sizeof(struct mp_snap_res_rec);
 	const void *tim = NULL;
 	size_t tim_size = mp_timers_records(&tim) * sizeof(struct mp_snap_res_rec);
+	/* Libraries unloaded so far (dlclose.c). */
+	const void *unl = NULL;
+	size_t unl_size = mp_unload_records(&unl);
 
 	mp_prof_lock();
 	const void *stacks, *buckets;
@@ -205,7 +210,7 @@ static int snapshot_write_locked(void *arg)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1,
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0),
 		.pid = pid,
 		.ppid = a->ppid,
 		.rate = mp_shim.opt.rate,
@@ -231,6 +236,8 @@ static int snapshot_write_locked(void *arg)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
 		r = write_section3(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size, tim, tim_size);
+	if (r == 0 && unl_size)
+		r = write_section(fd, MP_SNAP_UNLOADED, unl, unl_size);
 	mp_prof_unlock();
 
 	if (mp_sys_close(fd) < 0 && r == 0)
@@ -251,6 +258,10 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 	int r = mp_trigger_write_lock(seq);
 	if (r < 0)
 		return r;
+	/* Live file descriptors (resources/fds.c), described here: /proc/self/fd
+	 * and getsockname() name the program's descriptors only in its own
+	 * descriptor table, which the writer below does not run in. */
+	a.res_size = mp_fds_records(&a.res) * sizeof(struct mp_snap_res_rec);
 	r = mp_privfd_run(snapshot_write_locked, &a);
 	mp_trigger_write_unlock(seq, r == 0);
 	return r;

@@ -1,55 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Symbolization with elfutils libdwfl (see symbolize.h).
+ * The symbolizer (see symbolize.h): a process's executable mappings, each
+ * with the module (module.h) of its file, shared by reference with every
+ * other symbolizer alive that has the same file at the same place (the
+ * donor of mp_symbolizer_new_from first, then any other).
  *
- * One Dwfl session per executable mapping, each holding one module reported
- * with dwfl_report_elf() at the load bias of that mapping.  A session per
- * mapping keeps garbage in the (untrusted) maps text from making modules
- * overlap, and lets a file fail alone.
- *
- * Load bias.  The kernel maps the page holding a PT_LOAD segment's p_offset
- * at the page holding its p_vaddr + bias; p_offset and p_vaddr are congruent
- * modulo the page size (ELF requires it), so for the segment whose file
- * bytes contain the mapping's file offset:
- *
- *     bias = start - offset - (p_vaddr - p_offset)
- *
- * (modular arithmetic).  ET_EXEC files have bias 0 and libdwfl ignores it.
- *
- * Frames from DWARF.  dwarf_getscopes() lists the DIEs whose ranges contain
- * the address, innermost first: inlined_subroutine instances nest inside
- * the subprogram that holds the code.  The innermost frame's file and line
- * come from the line table; each outer frame's from the DW_AT_call_file and
- * DW_AT_call_line of the inlined instance it contains.  Names come from
- * DW_AT_linkage_name (demangled for display) or DW_AT_name, following
- * DW_AT_abstract_origin and DW_AT_specification (dwarf_attr_integrate).
- *
- * Strings in results point into libdw's data (valid while the sessions
- * live) or into demangled copies the symbolizer owns.
+ * mp_symbolizer_prepare() spreads the addresses it is given over threads:
+ * the addresses are grouped by module into chunks; each thread takes the
+ * next chunk; a chunk of a module with DWARF holds that module's lock (one
+ * libdw Dwarf is not thread-safe), a chunk of a module with symbols only
+ * needs none (the index is read-only).  Answers come back in the chunk and
+ * the calling thread files them in the modules' answer tables, which no
+ * other thread touches.
  */
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
+#include <libelf.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "symbolize/maps.h"
+#include "symbolize/module.h"
 #include "symbolize/symbolize.h"
-
-/* libstdc++'s demangler (the Itanium C++ ABI's abi::__cxa_demangle). */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-/* A unit's address range, for files without .debug_aranges. */
-struct cu_range {
-	uint64_t lo, hi;            /* [lo, hi), file addresses */
-	Dwarf_Die *cu;              /* owned by libdwfl */
-};
 
 struct mapping {
 	struct mp_sym_mapping pub;
@@ -57,147 +30,14 @@ struct mapping {
 	uint64_t inode;
 	uint32_t dev_major, dev_minor;
 	char build_id[2 * 64 + 1];
-	Dwfl *dwfl;                 /* NULL when no ELF */
-	Dwfl_Module *mod;
-	struct cu_range *cus;       /* sorted by lo; built on the first miss */
-	size_t ncus;
-	bool cus_built;
-	bool borrowed_dwfl;         /* dwfl, mod belong to another symbolizer */
-	bool borrowed_cus;          /* cus too */
-};
-
-struct entry {
-	uint64_t addr;
-	struct mp_sym_result r;
-	struct mp_sym_frame *frames;
+	struct mp_module *mod;      /* a reference; NULL when no ELF */
 };
 
 struct mp_symbolizer {
 	struct mapping *maps;
 	size_t nmaps;
-
-	struct entry *entries;
-	size_t nentries, cap_entries;
-	uint32_t *slots;            /* entry index + 1, 0 = empty; open addressing */
-	size_t nslots;              /* power of two */
-
-	/* Strings made here (demangled names, absolute file names), each
-	 * memoized by the libdw strings it was made from. */
-	struct memo {
-		const void *k1, *k2;
-		char *value;
-	} *memo;
-	size_t nmemo, cap_memo;     /* cap_memo: power of two (or 0) */
+	unsigned flags;
 };
-
-static char *debuginfo_path;   /* NULL: libdwfl's default search path */
-
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
-};
-
-/* ---- loading files ---------------------------------------------------------- */
-
-/*
- * The load bias of the ELF open on `fd` when its file offset `offset` is
- * mapped at `start`.  False when no PT_LOAD segment holds that offset (not
- * the file that was mapped).  Executable segments win over others.
- */
-static bool load_bias(int fd, uint64_t start, uint64_t offset, uint64_t *ret_bias)
-{
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	bool found = false, found_x = false;
-	size_t phnum;
-
-	if (!elf)
-		return false;
-	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum) != 0)
-		goto out;
-	for (size_t i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-		bool x;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		x = ph.p_flags & PF_X;
-		/* The file bytes of the segment, from the page p_offset is in. */
-		if (ph.p_filesz == 0 || ph.p_filesz > UINT64_MAX - ph.p_offset ||
-		    offset < (ph.p_offset & ~(page - 1)) || offset >= ph.p_offset + ph.p_filesz ||
-		    (found_x && !x))
-			continue;
-		*ret_bias = start - offset - (ph.p_vaddr - ph.p_offset);
-		found = true;
-		found_x = x;
-	}
-out:
-	elf_end(elf);
-	return found;
-}
-
-static void hex(const unsigned char *b, int n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-/*
- * Open the file behind an executable mapping and report it to a Dwfl of its
- * own.  Any failure leaves the mapping without ELF (address-only results).
- */
-static void load(struct mapping *m, const struct mp_maps_entry *e)
-{
-	const unsigned char *bits;
-	GElf_Addr vaddr;
-	uint64_t bias;
-	struct stat st;
-	int fd, n;
-
-	if (e->deleted || e->path[0] != '/')
-		return;         /* gone, or [vdso], [vsyscall], ... */
-	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		goto fail;
-	/*
-	 * Same file as the process mapped?  Only comparable on the same device:
-	 * overlayfs, for one, shows another device (and inode) in maps than
-	 * stat() does, and then we have to trust the name.
-	 */
-	if (major(st.st_dev) == e->dev_major && minor(st.st_dev) == e->dev_minor &&
-	    (uint64_t)st.st_ino != e->inode)
-		goto fail;
-	if (!load_bias(fd, e->start, e->offset, &bias))
-		goto fail;
-	m->dwfl = dwfl_begin(&offline_callbacks);
-	if (!m->dwfl)
-		goto fail;
-	dwfl_report_begin(m->dwfl);
-	m->mod = dwfl_report_elf(m->dwfl, e->path, e->path, fd, bias, true);
-	dwfl_report_end(m->dwfl, NULL, NULL);
-	if (!m->mod) {
-		dwfl_end(m->dwfl);
-		m->dwfl = NULL;
-		goto fail;      /* fd not consumed on failure */
-	}
-	m->pub.has_elf = true;
-	n = dwfl_module_build_id(m->mod, &bits, &vaddr);
-	if (n > 0 && n <= 64)
-		hex(bits, n, m->build_id);
-	return;
-fail:
-	close(fd);
-}
 
 static int cmp_start(const void *a, const void *b)
 {
@@ -207,8 +47,8 @@ static int cmp_start(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
-/* The donor's mapping of the same range, offset and file as e, or NULL. */
-static struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_maps_entry *e)
+/* The donor's module for the same range, offset and file as e, or NULL. */
+static struct mp_module *donor_module(struct mp_symbolizer *d, const struct mp_maps_entry *e)
 {
 	size_t lo = 0, hi;
 
@@ -222,14 +62,9 @@ static struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_ma
 		else
 			hi = mid;
 	}
-	if (lo == d->nmaps)
+	if (lo == d->nmaps || !d->maps[lo].mod || !mp_module_matches(d->maps[lo].mod, e))
 		return NULL;
-	struct mapping *m = &d->maps[lo];
-	if (m->pub.start != e->start || m->pub.limit != e->end || m->pub.offset != e->offset ||
-	    m->inode != e->inode || m->dev_major != e->dev_major || m->dev_minor != e->dev_minor ||
-	    strcmp(m->path, e->path) != 0 || !m->pub.has_elf)
-		return NULL;
-	return m;
+	return d->maps[lo].mod;
 }
 
 int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_symbolizer **ret)
@@ -240,6 +75,12 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
 {
+	return mp_symbolizer_new_proc(maps, len, flags, 0, donor, ret);
+}
+
+int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret)
+{
 	struct mp_maps_entry *e = NULL, **x = NULL;
 	struct mp_symbolizer *s;
 	size_t n = 0, nx = 0;
@@ -248,6 +89,7 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->flags = flags;
 	r = mp_maps_parse(maps, len, &e, &n);
 	if (r < 0)
 		goto fail;
@@ -265,6 +107,7 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 	elf_version(EV_CURRENT);
 	for (size_t i = 0; i < nx; i++) {
 		struct mapping *m;
+		struct mp_module *d;
 
 		if (s->nmaps && x[i]->start < s->maps[s->nmaps - 1].pub.limit)
 			continue;       /* overlaps the previous one: not from a kernel */
@@ -276,22 +119,18 @@ int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
 		m->inode = x[i]->inode;
 		m->dev_major = x[i]->dev_major;
 		m->dev_minor = x[i]->dev_minor;
-		struct mapping *d = flags & MP_SYM_F_NO_FILES ? NULL : donor_mapping(donor, x[i]);
-		if (d) {
-			/* Same file at the same place: the donor's loaded module. */
-			m->dwfl = d->dwfl;
-			m->mod = d->mod;
-			m->borrowed_dwfl = true;
-			m->pub.has_elf = true;
-			memcpy(m->build_id, d->build_id, sizeof(m->build_id));
-			if (d->cus_built) {
-				m->cus = d->cus;
-				m->ncus = d->ncus;
-				m->cus_built = true;
-				m->borrowed_cus = true;
+		if (!(flags & MP_SYM_F_NO_FILES)) {
+			d = donor_module(donor, x[i]);
+			if (d) {
+				mp_module_ref(d);
+				m->mod = d;
+			} else {
+				m->mod = mp_module_get_or_open(x[i], pid, !(flags & MP_SYM_F_NO_CACHE));
 			}
-		} else if (!(flags & MP_SYM_F_NO_FILES)) {
-			load(m, x[i]);
+		}
+		if (m->mod) {
+			m->pub.has_elf = true;
+			memcpy(m->build_id, mp_module_build_id(m->mod), sizeof(m->build_id));
 		}
 		m->path = x[i]->path;       /* taken over */
 		x[i]->path = NULL;
@@ -308,41 +147,15 @@ fail:
 	return r;
 }
 
-static int build_cu_table(struct mapping *m);
-
-void mp_symbolizer_warm(struct mp_symbolizer *s)
-{
-	for (size_t i = 0; i < s->nmaps; i++) {
-		struct mapping *m = &s->maps[i];
-		Dwarf_Addr bias;
-
-		if (!m->mod)
-			continue;
-		(void)dwfl_module_getsymtab(m->mod);
-		if (dwfl_module_getdwarf(m->mod, &bias) && !m->cus_built)
-			(void)build_cu_table(m);
-	}
-}
-
 void mp_symbolizer_free(struct mp_symbolizer *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nmaps; i++) {
-		if (s->maps[i].dwfl && !s->maps[i].borrowed_dwfl)
-			dwfl_end(s->maps[i].dwfl);
+		mp_module_unref(s->maps[i].mod);
 		free(s->maps[i].path);
-		if (!s->maps[i].borrowed_cus)
-			free(s->maps[i].cus);
 	}
 	free(s->maps);
-	for (size_t i = 0; i < s->nentries; i++)
-		free(s->entries[i].frames);
-	free(s->entries);
-	free(s->slots);
-	for (size_t i = 0; i < s->cap_memo; i++)
-		free(s->memo[i].value);
-	free(s->memo);
 	free(s);
 }
 
@@ -356,513 +169,229 @@ const struct mp_sym_mapping *mp_symbolizer_mapping(const struct mp_symbolizer *s
 	return i < s->nmaps ? &s->maps[i].pub : NULL;
 }
 
-/* ---- names -------------------------------------------------------------------- */
-
-static size_t memo_slot(const void *k1, const void *k2, size_t cap)
+static struct mapping *find_mapping(struct mp_symbolizer *s, uint64_t addr)
 {
-	uint64_t h = (uint64_t)(uintptr_t)k1 * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)k2;
-
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	return (size_t)(h >> 32) & (cap - 1);
-}
-
-/* The string memoized for (k1, k2), or NULL. */
-static const char *memo_get(const struct mp_symbolizer *s, const void *k1, const void *k2)
-{
-	if (!s->cap_memo)
-		return NULL;
-	for (size_t j = memo_slot(k1, k2, s->cap_memo); s->memo[j].value;
-	     j = (j + 1) & (s->cap_memo - 1))
-		if (s->memo[j].k1 == k1 && s->memo[j].k2 == k2)
-			return s->memo[j].value;
-	return NULL;
-}
-
-/* Keep `value` (malloc'd, taken over even on failure) for (k1, k2). */
-static const char *memo_put(struct mp_symbolizer *s, const void *k1, const void *k2, char *value,
-			    int *ret_err)
-{
-	size_t j;
-
-	if ((s->nmemo + 1) * 2 > s->cap_memo) {
-		size_t ncap = s->cap_memo ? 2 * s->cap_memo : 256;
-		struct memo *n = calloc(ncap, sizeof(*n));
-
-		if (!n) {
-			free(value);
-			*ret_err = -ENOMEM;
-			return NULL;
-		}
-		for (size_t i = 0; i < s->cap_memo; i++) {
-			if (!s->memo[i].value)
-				continue;
-			for (j = memo_slot(s->memo[i].k1, s->memo[i].k2, ncap); n[j].value;
-			     j = (j + 1) & (ncap - 1))
-				;
-			n[j] = s->memo[i];
-		}
-		free(s->memo);
-		s->memo = n;
-		s->cap_memo = ncap;
-	}
-	for (j = memo_slot(k1, k2, s->cap_memo); s->memo[j].value; j = (j + 1) & (s->cap_memo - 1))
-		;
-	s->memo[j].k1 = k1;
-	s->memo[j].k2 = k2;
-	s->memo[j].value = value;
-	s->nmemo++;
-	return value;
-}
-
-/* Demangled form of a C++ linker name (owned by s); `name` itself otherwise. */
-static const char *demangle(struct mp_symbolizer *s, const char *name, int *ret_err)
-{
-	const char *done;
-	char *d;
-	int status = 0;
-
-	if (name[0] != '_' || name[1] != 'Z')
-		return name;
-	done = memo_get(s, name, NULL);
-	if (done)
-		return done;
-	d = __cxa_demangle(name, NULL, NULL, &status);
-	if (!d || status != 0) {
-		free(d);
-		if (status == -1)
-			*ret_err = -ENOMEM;
-		return name;
-	}
-	done = memo_put(s, name, NULL, d, ret_err);
-	return done ? done : name;
-}
-
-/*
- * `path` made lexically clean in place, like Go's path.Clean: no "//",
- * no "." elements, ".." elements resolved against what precedes them.
- * `path` is absolute.
- */
-static void clean_path(char *path)
-{
-	char *out = path + 1;           /* after the root '/' */
-	const char *in = path + 1;
-
-	while (*in) {
-		const char *end = strchr(in, '/');
-		size_t n = end ? (size_t)(end - in) : strlen(in);
-
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			/* skip */
-		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
-			/* back to the previous element (never above the root) */
-			if (out > path + 1) {
-				out--;          /* the '/' after the last element */
-				while (out > path + 1 && out[-1] != '/')
-					out--;
-			}
-		} else {
-			memmove(out, in, n);
-			out += n;
-			*out++ = '/';
-		}
-		in += n;
-		if (*in == '/')
-			in++;
-	}
-	if (out > path + 1)
-		out--;                  /* no trailing '/' */
-	*out = 0;
-}
-
-/*
- * Source file names in DWARF may be relative to the unit's DW_AT_comp_dir
- * (meson, for one, compiles "../src/x.c"): join and clean them, so pprof
- * shows and finds the file.  Returns `name` when it is absolute and clean,
- * or relative with no comp_dir to join.
- */
-static bool is_clean(const char *path)
-{
-	size_t n = strlen(path);
-
-	return !strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../") &&
-	       !(n >= 2 && strcmp(path + n - 2, "/.") == 0) &&
-	       !(n >= 3 && strcmp(path + n - 3, "/..") == 0) && !(n > 1 && path[n - 1] == '/');
-}
-
-static const char *absolute_file(struct mp_symbolizer *s, Dwarf_Die *unit, const char *name,
-				 int *ret_err)
-{
-	static const char root[] = "/";
-	Dwarf_Attribute a;
-	const char *dir, *done;
-	char *path;
-
-	if (!name)
-		return NULL;
-	if (name[0] == '/') {
-		/* clang's line tables join "<comp_dir>/../src/x.c" themselves */
-		if (is_clean(name))
-			return name;
-		dir = root;
-	} else {
-		dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
-		if (!dir || dir[0] != '/')
-			return name;
-	}
-	done = memo_get(s, dir, name);
-	if (done)
-		return done;
-	if (asprintf(&path, "%s/%s", dir == root ? "" : dir, name) < 0) {
-		*ret_err = -ENOMEM;
-		return name;
-	}
-	clean_path(path);
-	done = memo_put(s, dir, name, path, ret_err);
-	return done ? done : name;
-}
-
-static const char *die_string(Dwarf_Die *die, unsigned int name)
-{
-	Dwarf_Attribute a;
-
-	return dwarf_formstring(dwarf_attr_integrate(die, name, &a));
-}
-
-static bool die_udata(Dwarf_Die *die, unsigned int name, Dwarf_Word *ret)
-{
-	Dwarf_Attribute a;
-
-	return dwarf_formudata(dwarf_attr_integrate(die, name, &a), ret) == 0;
-}
-
-/* ---- one address ------------------------------------------------------------------ */
-
-struct frames {
-	struct mp_sym_frame *v;
-	size_t n, cap;
-	int err;
-};
-
-static struct mp_sym_frame *add_frame(struct frames *f)
-{
-	if (f->n == f->cap) {
-		size_t ncap = f->cap ? 2 * f->cap : 4;
-		struct mp_sym_frame *n = realloc(f->v, ncap * sizeof(*n));
-
-		if (!n) {
-			f->err = -ENOMEM;
-			return NULL;
-		}
-		f->v = n;
-		f->cap = ncap;
-	}
-	memset(&f->v[f->n], 0, sizeof(f->v[0]));
-	return &f->v[f->n++];
-}
-
-static void set_names(struct mp_symbolizer *s, struct mp_sym_frame *fr, const char *linkage,
-		      const char *name, int *ret_err)
-{
-	if (linkage) {
-		fr->system_name = linkage;
-		fr->function = demangle(s, linkage, ret_err);
-	} else {
-		fr->system_name = fr->function = name;
-	}
-}
-
-/* The name of the ELF symbol covering addr, or NULL. */
-static const char *symtab_name(Dwfl_Module *mod, uint64_t addr)
-{
-	GElf_Off off;
-	GElf_Sym sym;
-	const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-
-	return name && name[0] ? name : NULL;
-}
-
-/* The file at index `idx` of the line table of the unit holding `die`. */
-static const char *unit_file(struct mp_symbolizer *s, Dwarf_Die *die, Dwarf_Word idx, int *ret_err)
-{
-	Dwarf_Die unit;
-	Dwarf_Files *files;
-	size_t nfiles;
-
-	if (!dwarf_diecu(die, &unit, NULL, NULL) || dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 ||
-	    idx >= nfiles)
-		return NULL;
-	return absolute_file(s, &unit, dwarf_filesrc(files, idx, NULL, NULL), ret_err);
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct cu_range *x = a, *y = b;
-
-	return (x->lo > y->lo) - (x->lo < y->lo);
-}
-
-static int build_cu_table(struct mapping *m)
-{
-	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
-	size_t cap = 0;
-
-	m->cus_built = true;
-	while ((cu = dwfl_module_nextcu(m->mod, cu, &bias))) {
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t off = 0;
-
-		while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0) {
-			if (lo >= hi)
-				continue;
-			if (m->ncus == cap) {
-				size_t ncap = cap ? 2 * cap : 64;
-				struct cu_range *n = realloc(m->cus, ncap * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				m->cus = n;
-				cap = ncap;
-			}
-			m->cus[m->ncus++] = (struct cu_range){ lo, hi, cu };
-		}
-	}
-	if (m->ncus)
-		qsort(m->cus, m->ncus, sizeof(*m->cus), cmp_range);
-	return 0;
-}
-
-/*
- * The compilation unit holding addr.  libdwfl finds it through
- * .debug_aranges, which clang does not emit by default; then the units'
- * own ranges (DW_AT_low_pc/high_pc, DW_AT_ranges) are searched.
- */
-static Dwarf_Die *find_cu(struct mapping *m, uint64_t addr, Dwarf_Addr *ret_bias, int *ret_err)
-{
-	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, ret_bias);
-	size_t lo = 0, hi;
-	uint64_t a;
-
-	if (cu)
-		return cu;
-	if (!dwfl_module_getdwarf(m->mod, ret_bias))
-		return NULL;
-	if (!m->cus_built && (*ret_err = build_cu_table(m)) < 0)
-		return NULL;
-	a = addr - *ret_bias;
-	hi = m->ncus;
-	while (lo < hi) {           /* first range with lo > a */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->cus[mid].lo <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* Ranges of different units do not overlap in sane DWARF; look back a
-	 * little in case they do. */
-	for (size_t i = lo, n = 0; i > 0 && n < 8; i--, n++)
-		if (a >= m->cus[i - 1].lo && a < m->cus[i - 1].hi)
-			return m->cus[i - 1].cu;
-	return NULL;
-}
-
-static bool is_function(Dwarf_Die *d)
-{
-	int tag = dwarf_tag(d);
-
-	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
-}
-
-/*
- * Frames from DWARF; false when DWARF knows no function at addr.
- *
- * dwarf_getscopes() finds the innermost DIE holding the address, but above
- * an inlined instance it continues with the scopes of the instance's
- * abstract origin, not with the function the code was inlined into.  So it
- * is used only to find the innermost function-like DIE; the chain of
- * physically enclosing DIEs (inlined instances, then the subprogram that
- * holds the code) comes from dwarf_getscopes_die() on that DIE.
- */
-static bool dwarf_frames(struct mp_symbolizer *s, struct mapping *m, uint64_t addr, struct frames *f)
-{
-	Dwfl_Module *mod = m->mod;
-	Dwarf_Addr bias;
-	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err), *scopes = NULL, *chain = NULL;
-	Dwarf_Die inner;
-	Dwarf_Line *line;
-	const char *file = NULL;
-	int nscopes, nchain, lineno = 0, i;
-	bool found = false;
-
-	if (!cu)
-		return false;
-	nscopes = dwarf_getscopes(cu, addr - bias, &scopes);
-	for (i = 0; i < nscopes && !is_function(&scopes[i]); i++)
-		;
-	if (i >= nscopes) {
-		free(scopes);
-		return false;
-	}
-	inner = scopes[i];
-	free(scopes);
-	nchain = dwarf_getscopes_die(&inner, &chain);
-	if (nchain <= 0)
-		return false;
-
-	line = dwarf_getsrc_die(cu, addr - bias);
-	if (line && dwarf_lineno(line, &lineno) == 0)
-		file = absolute_file(s, cu, dwarf_linesrc(line, NULL, NULL), &f->err);
-	else
-		lineno = 0;
-	for (i = 0; i < nchain && !f->err; i++) {
-		Dwarf_Die *d = &chain[i];
-		const char *name, *linkage;
-		struct mp_sym_frame *fr;
-		Dwarf_Word v;
-		int decl = 0;
-
-		if (!is_function(d))
-			continue;       /* lexical blocks */
-		fr = add_frame(f);
-		if (!fr)
-			break;
-		found = true;
-		linkage = die_string(d, DW_AT_linkage_name);
-		if (!linkage)
-			linkage = die_string(d, DW_AT_MIPS_linkage_name);
-		name = dwarf_diename(d);
-		if (!linkage && !name && dwarf_tag(d) == DW_TAG_subprogram)
-			linkage = symtab_name(mod, addr);
-		set_names(s, fr, linkage, name ? name : "??", &f->err);
-		fr->file = file;
-		fr->line = lineno > 0 ? lineno : 0;
-		if (dwarf_decl_line(d, &decl) == 0 && decl > 0)
-			fr->start_line = decl;
-		if (dwarf_tag(d) == DW_TAG_subprogram)
-			break;
-		/* The next frame out is at this inlined instance's call site. */
-		file = die_udata(d, DW_AT_call_file, &v) ? unit_file(s, d, v, &f->err) : NULL;
-		lineno = die_udata(d, DW_AT_call_line, &v) && v <= INT32_MAX ? (int)v : 0;
-	}
-	free(chain);
-	return found;
-}
-
-static int lookup(struct mp_symbolizer *s, uint64_t addr, struct entry *e)
-{
-	struct frames f = { 0 };
 	size_t lo = 0, hi = s->nmaps;
-	struct mapping *m = NULL;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (addr < s->maps[mid].pub.start) {
+		if (addr < s->maps[mid].pub.start)
 			hi = mid;
-		} else if (addr >= s->maps[mid].pub.limit) {
+		else if (addr >= s->maps[mid].pub.limit)
 			lo = mid + 1;
-		} else {
-			m = &s->maps[mid];
-			break;
-		}
+		else
+			return &s->maps[mid];
 	}
-	memset(e, 0, sizeof(*e));
-	e->addr = addr;
-	if (!m)
-		return 0;
-	e->r.mapping = &m->pub;
-	e->r.mapping_index = (size_t)(m - s->maps);
-	if (!m->mod)
-		return 0;
-	if (dwarf_frames(s, m, addr, &f)) {
-		e->r.source = MP_SYM_DWARF;
-	} else if (!f.err) {
-		const char *name = symtab_name(m->mod, addr);
-		struct mp_sym_frame *fr;
-
-		if (name && (fr = add_frame(&f))) {
-			set_names(s, fr, name, name, &f.err);
-			e->r.source = MP_SYM_SYMTAB;
-		}
-	}
-	if (f.err) {
-		free(f.v);
-		return f.err;
-	}
-	e->frames = f.v;
-	e->r.frames = f.v;
-	e->r.nframes = f.n;
-	return 0;
-}
-
-/* ---- the cache --------------------------------------------------------------------- */
-
-static size_t slot_of(uint64_t addr, size_t nslots)
-{
-	addr ^= addr >> 31;
-	addr *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(addr >> 20) & (nslots - 1);
-}
-
-static int grow_slots(struct mp_symbolizer *s)
-{
-	size_t n = s->nslots ? 2 * s->nslots : 1024;
-	uint32_t *slots = calloc(n, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nentries; i++) {
-		size_t j = slot_of(s->entries[i].addr, n);
-
-		while (slots[j])
-			j = (j + 1) & (n - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(s->slots);
-	s->slots = slots;
-	s->nslots = n;
-	return 0;
+	return NULL;
 }
 
 int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *ret)
 {
-	struct entry e;
-	size_t j;
+	struct mapping *m = find_mapping(s, addr);
+	struct mp_module_answer a, got;
+	uint64_t fa;
 	int r;
 
-	if (s->nslots) {
-		for (j = slot_of(addr, s->nslots); s->slots[j]; j = (j + 1) & (s->nslots - 1)) {
-			if (s->entries[s->slots[j] - 1].addr == addr) {
-				*ret = s->entries[s->slots[j] - 1].r;
-				return 0;
-			}
+	memset(ret, 0, sizeof(*ret));
+	if (!m)
+		return 0;
+	ret->mapping = &m->pub;
+	ret->mapping_index = (size_t)(m - s->maps);
+	if (!m->mod)
+		return 0;
+	fa = addr - mp_module_bias(m->mod);
+	if (!mp_module_get(m->mod, fa, &a)) {
+		r = mp_module_compute(m->mod, fa, &got);
+		if (r >= 0)
+			r = mp_module_put(m->mod, fa, &got, &a);
+		if (r < 0) {
+			memset(ret, 0, sizeof(*ret));
+			return r;
 		}
 	}
-	if ((s->nentries + 1) * 2 > s->nslots || s->nentries >= UINT32_MAX - 1) {
-		if (s->nentries >= UINT32_MAX - 1)
-			return -ENOMEM;
-		r = grow_slots(s);
-		if (r < 0)
-			return r;
-	}
-	if (s->nentries == s->cap_entries) {
-		size_t ncap = s->cap_entries ? 2 * s->cap_entries : 256;
-		struct entry *n = realloc(s->entries, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->entries = n;
-		s->cap_entries = ncap;
-	}
-	r = lookup(s, addr, &e);
-	if (r < 0)
-		return r;
-	s->entries[s->nentries++] = e;
-	for (j = slot_of(addr, s->nslots); s->slots[j]; j = (j + 1) & (s->nslots - 1))
-		;
-	s->slots[j] = (uint32_t)s->nentries;
-	*ret = e.r;
+	ret->frames = a.frames;
+	ret->nframes = a.nframes;
+	ret->source = (enum mp_sym_source)a.source;
 	return 0;
+}
+
+/* ---- in parallel ------------------------------------------------------------------ */
+
+struct item {
+	struct mp_module *mod;
+	uint64_t fa;
+	struct mp_module_answer a;
+	int err;
+};
+
+struct chunk {
+	size_t first, n;
+};
+
+struct batch {
+	struct item *items;
+	struct chunk *chunks;
+	size_t nchunks;
+	size_t next;                /* atomic: the next chunk to take */
+	bool warm;                  /* items are modules to warm, not addresses */
+};
+
+static void *batch_worker(void *arg)
+{
+	struct batch *b = arg;
+
+	for (;;) {
+		size_t c = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+
+		if (c >= b->nchunks)
+			break;
+		for (size_t i = b->chunks[c].first; i < b->chunks[c].first + b->chunks[c].n; i++) {
+			struct item *it = &b->items[i];
+
+			if (b->warm)
+				mp_module_warm(it->mod);
+			else
+				it->err = mp_module_compute(it->mod, it->fa, &it->a);
+		}
+	}
+	return NULL;
+}
+
+static unsigned ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *env = getenv("MEMPROF_THREADS");
+
+	if (env && *env) {
+		long v = strtol(env, NULL, 10);
+
+		if (v >= 1 && v <= 256)
+			return (unsigned)v;
+	}
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+/* Run the batch's chunks on up to ncpus() threads, this one included
+ * (only this one when `serial`). */
+static void run_batch(struct batch *b, bool serial)
+{
+	unsigned n = serial ? 1 : ncpus();
+	pthread_t t[64];
+	unsigned started = 0;
+
+	if (n > b->nchunks)
+		n = (unsigned)b->nchunks;
+	for (unsigned i = 1; i < n; i++) {
+		if (pthread_create(&t[started], NULL, batch_worker, b) != 0)
+			break;
+		started++;
+	}
+	batch_worker(b);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->mod != y->mod)
+		return (uintptr_t)x->mod < (uintptr_t)y->mod ? -1 : 1;
+	return (x->fa > y->fa) - (x->fa < y->fa);
+}
+
+#define CHUNK 512
+
+int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t n)
+{
+	struct batch b = { 0 };
+	size_t ni = 0, u = 0;
+	int r = 0;
+
+	/* Two passes: the first counts what is not known yet (from this run
+	 * or the disk cache), so that only that much is allocated. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct mapping *m = find_mapping(s, addrs[i]);
+			struct mp_module_answer known;
+			uint64_t fa;
+
+			if (!m || !m->mod)
+				continue;
+			fa = addrs[i] - mp_module_bias(m->mod);
+			if (mp_module_get(m->mod, fa, &known))
+				continue;
+			if (pass == 1)
+				b.items[ni] = (struct item){ .mod = m->mod, .fa = fa };
+			ni++;
+		}
+		if (pass == 0) {
+			if (!ni)
+				return 0;
+			b.items = malloc(ni * sizeof(*b.items));
+			if (!b.items)
+				return -ENOMEM;
+			ni = 0;
+		}
+	}
+	if (ni)
+		qsort(b.items, ni, sizeof(*b.items), cmp_item);
+	for (size_t i = 0; i < ni; i++)
+		if (u == 0 || cmp_item(&b.items[i], &b.items[u - 1]) != 0)
+			b.items[u++] = b.items[i];
+	ni = u;
+	b.chunks = malloc((ni / CHUNK + s->nmaps + 1) * sizeof(*b.chunks));
+	if (!b.chunks) {
+		free(b.items);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ni;) {
+		size_t j = i;
+
+		while (j < ni && j - i < CHUNK && b.items[j].mod == b.items[i].mod)
+			j++;
+		b.chunks[b.nchunks++] = (struct chunk){ i, j - i };
+		i = j;
+	}
+	if (b.nchunks)
+		run_batch(&b, s->flags & MP_SYM_F_SERIAL);
+	for (size_t i = 0; i < ni; i++) {
+		struct item *it = &b.items[i];
+		struct mp_module_answer kept;
+
+		if (it->err < 0) {
+			r = it->err;
+			continue;
+		}
+		if (mp_module_put(it->mod, it->fa, &it->a, &kept) < 0)
+			r = -ENOMEM;
+	}
+	free(b.items);
+	free(b.chunks);
+	return r;
+}
+
+void mp_symbolizer_warm(struct mp_symbolizer *s)
+{
+	struct batch b = { .warm = true };
+	size_t n = 0;
+
+	b.items = calloc(s->nmaps ? s->nmaps : 1, sizeof(*b.items));
+	b.chunks = calloc(s->nmaps ? s->nmaps : 1, sizeof(*b.chunks));
+	if (!b.items || !b.chunks)
+		goto out;
+	for (size_t i = 0; i < s->nmaps; i++) {
+		if (!s->maps[i].mod)
+			continue;
+		b.items[n].mod = s->maps[i].mod;
+		b.chunks[n] = (struct chunk){ n, 1 };
+		n++;
+	}
+	b.nchunks = n;
+	if (n)
+		run_batch(&b, s->flags & MP_SYM_F_SERIAL);
+out:
+	free(b.items);
+	free(b.chunks);
 }

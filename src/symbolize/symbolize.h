@@ -3,7 +3,11 @@
  * Out-of-process symbolization of a profiled process's code addresses, from
  * the text of its /proc/<pid>/maps and the ELF/DWARF files it names (elfutils
  * libdwfl, with separate debug info found the standard way: build-id under
- * /usr/lib/debug/.build-id, .gnu_debuglink).  CLI only: allocates freely.
+ * /usr/lib/debug/.build-id, .gnu_debuglink, MiniDebugInfo, and debuginfod
+ * when DEBUGINFOD_URLS is set).  Symbols are looked up in an index of our
+ * own per file; answers are kept in an on-disk cache keyed by build ID
+ * (symcache.h: $XDG_CACHE_HOME/memprof; MEMPROF_CACHE_DIR=off turns it
+ * off).  CLI only: allocates freely.
  *
  * Only executable mappings count (like Go's runtime/pprof).  For each one
  * backed by a regular file that is still the file the process mapped (same
@@ -12,7 +16,8 @@
  * PT_LOAD segments.  Anything missing degrades per address, never for the
  * whole run:
  *   DWARF for the address       -> frames with names, files, lines, inlines
- *   else an ELF symbol covers it -> one frame with the symbol's name
+ *   else an ELF symbol covers it -> one frame with the symbol's name (and
+ *                                  the line table's file and line if any)
  *   else (stripped, file gone or replaced, [vdso], anonymous code)
  *                               -> no frames: the caller keeps the address
  *
@@ -25,7 +30,8 @@
  *       mp_symbolize(s, pc - 1, &r);   // a return address: look inside the call
  *   mp_symbolizer_free(s);
  *
- * Not thread-safe: one symbolizer per thread.
+ * Not thread-safe: one symbolizer per thread (mp_symbolizer_prepare()
+ * uses threads of its own inside).
  */
 #ifndef MP_SYMBOLIZE_SYMBOLIZE_H
 #define MP_SYMBOLIZE_SYMBOLIZE_H
@@ -51,8 +57,10 @@ struct mp_sym_mapping {
 /* Where an address's frames came from. */
 enum mp_sym_source {
 	MP_SYM_NONE = 0,           /* no frames: address only */
-	MP_SYM_SYMTAB,             /* one frame from the ELF symbol table (no DWARF
-				    * for this address): function names only */
+	MP_SYM_SYMTAB,             /* one frame named by the ELF symbol table (no
+				    * DWARF function for this address); file and
+				    * line from the line table when DWARF has them
+				    * (addr2line's answer), else none */
 	MP_SYM_DWARF,              /* frames from DWARF, inlined ones included */
 };
 
@@ -80,6 +88,11 @@ enum {
 	/* Parse the maps text only: open no file (every result has no frames).
 	 * For fuzzing, and for callers that must not touch the file system. */
 	MP_SYM_F_NO_FILES = 1u << 0,
+	/* Neither read nor write the on-disk cache. */
+	MP_SYM_F_NO_CACHE = 1u << 1,
+	/* mp_symbolizer_prepare() works in the calling thread only: for work
+	 * in the background beside a running program, which needs the CPUs. */
+	MP_SYM_F_SERIAL = 1u << 2,
 };
 
 /*
@@ -95,20 +108,41 @@ void mp_symbolizer_free(struct mp_symbolizer *s);   /* accepts NULL */
 
 /*
  * Do now what the first lookups would do: load every file's symbol table
- * and DWARF (inflating compressed debug sections) and index its units.
+ * and DWARF (inflating compressed debug sections) and index its units,
+ * files in parallel.
  * For a symbolizer made while the process still runs (memprof run does it
  * beside the target), so that converting its snapshot later is quick.
  */
 void mp_symbolizer_warm(struct mp_symbolizer *s);
 
 /*
+ * Symbolize addrs[0..n) (any order, duplicates allowed) ahead, on all
+ * cores: files in parallel, and the addresses of one file in parallel
+ * when it has no DWARF (libdw's lookups in one file take turns).  After
+ * it, mp_symbolize() of these addresses is a table lookup.  Returns 0 or
+ * -ENOMEM.
+ */
+int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t n);
+
+/*
  * mp_symbolizer_new, taking every executable mapping that `donor` (NULL: none)
  * has too, same range, offset and file, from the donor as it is, files
  * opened and loaded (e.g. warmed while the process ran), instead of opening
- * it again.  The donor must outlive the new symbolizer and not be used at
- * the same time.
+ * it again, with every address the donor symbolized there.  The donor must
+ * not be used at the same time as the new symbolizer (either may be freed
+ * first: files are reference-counted).
  */
 int mp_symbolizer_new_from(const char *maps, size_t len, unsigned flags,
+			   struct mp_symbolizer *donor, struct mp_symbolizer **ret);
+
+/*
+ * mp_symbolizer_new_from for process `pid`, alive, whose files may not be
+ * memprof's (a container: another mount namespace or root): each mapping's
+ * file is opened as the process sees it, through its /proc/PID/map_files
+ * entry (the very file mapped) or else its name under /proc/PID/root; names
+ * are kept as the maps give them.  pid 0: mp_symbolizer_new_from.
+ */
+int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid,
 			   struct mp_symbolizer *donor, struct mp_symbolizer **ret);
 
 /* The executable mappings, sorted by start address, indexes 0..n-1.  Valid

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "pprof/pprof.h"
+#include "report/stats.h"
 #include "report/top.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,6 +57,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		report(p, NULL, 0);
 		report(p, "0", 2);
 		report(p, "inuse_space", 0);
+		/* memprof's statistics field and the samples behind an estimate */
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		if (f) {
+			mp_stats_print(p, f);
+			fclose(f);
+		}
+		free(out);
+		uint64_t n;
+		int64_t rate;
+		(void)mp_heap_sampled_allocations(p, &n, &rate);
 		mp_profile_free(p);
 	}
 	free(err);

@@ -24,7 +24,7 @@ def go_env():
 def frame_name(text):
     """'name file:line s=N' -> name (names may contain spaces)."""
     text = re.sub(r'\s+s=\d+$', '', text.strip())
-    m = re.match(r'^(.*) (\S+:\d+)$', text)
+    m = re.match(r'^(.*) (\S*:\d+)$', text)   # file may be empty: 'fn :0'
     return m.group(1) if m else text
 
 

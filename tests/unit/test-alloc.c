@@ -494,6 +494,50 @@ static void test_thread_caches(void)
 	CHECK_INT(mp_alloc_check(), 0);
 }
 
+/*
+ * The free-list link is the only word the allocator writes into blocks: a
+ * block handed out again must not carry it (the leak scan would follow it),
+ * nor may the pages of a span given back to the page heap.
+ */
+static void test_no_links_left(void)
+{
+	void *a = mp_alloc_malloc(32), *b = mp_alloc_malloc(32);
+	mp_alloc_free(b);
+	mp_alloc_free(a);                       /* a's first word links to b */
+	void *p = mp_alloc_malloc(32);
+	CHECK(p == a);
+	CHECK(*(void **)p == NULL);
+	void *q = mp_alloc_malloc(32);
+	CHECK(q == b);
+	mp_alloc_free(q);
+	mp_alloc_free(p);
+
+	/* Whole spans taken and given back: the blocks of every span that went
+	 * back to the page heap (spans still partly in use keep the links of
+	 * their free blocks, which the scan never reads). */
+	unsigned c = mp_size_class(3000);
+	uint32_t n = 3 * mp_classes[c].nobjs;
+	static void *blocks[4096];
+	CHECK(n != mp_classes[c].batch && n <= 4096);
+	void *head = NULL;
+	CHECK_INT(mp_central_get(c, n, &head), n);
+	uint32_t k = 0;
+	for (void *x = head; x && k < n; x = *(void **)x)
+		blocks[k++] = x;
+	mp_central_put(c, head, n);
+	int links = 0, freed = 0;
+	for (uint32_t i = 0; i < k; i++) {
+		const struct mp_span *sp = mp_heap_span_of(blocks[i]);
+		if (sp && sp->state == MP_SPAN_SMALL)
+			continue;
+		freed++;
+		links += *(void **)blocks[i] != NULL;
+	}
+	CHECK(freed >= (int)mp_classes[c].nobjs);
+	CHECK_INT(links, 0);
+	CHECK_INT(mp_alloc_check(), 0);
+}
+
 int main(void)
 {
 	test_sizeclasses();
@@ -502,5 +546,6 @@ int main(void)
 	test_sampled_free();
 	test_threads();
 	test_thread_caches();
+	test_no_links_left();
 	return tap_done();
 }

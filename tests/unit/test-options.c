@@ -5,6 +5,7 @@
  * error, checking that the output is left untouched on error.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 
 #include "cli/options.h"
@@ -140,19 +141,37 @@ static const struct good duration_good[] = {
 	{ "1s1s", 2 * SEC },
 	{ "18446744073709551615ns", UINT64_MAX },
 	{ "18446744073s", 18446744073ull * SEC },
+	/* A bare number is seconds. */
+	{ "1", SEC },
+	{ "2", 2 * SEC },
+	{ "00", 0 },
+	{ "0.5", 500 * MS },
+	{ ".25", 250 * MS },
+	{ "18446744073", 18446744073ull * SEC },
+	/* Fractions. */
+	{ "1.5s", 1500 * MS },
+	{ "1.5m", 90 * SEC },
+	{ "0.001ms", 1 * US },
+	{ "1.0000000019s", SEC + 1 },             /* digits past the 9th dropped */
+	{ "2.5ms500us", 3 * MS },
 };
 
 static const struct bad duration_bad[] = {
 	{ NULL, -EINVAL },
 	{ "", -EINVAL },
-	{ "1", -EINVAL },        /* a unit is required except for "0" */
-	{ "00", -EINVAL },
+	{ ".", -EINVAL },
+	{ "1.", -EINVAL },
+	{ "1..5", -EINVAL },
+	{ "1.5.5", -EINVAL },
+	{ "1.s", -EINVAL },
+	{ ".s", -EINVAL },
+	{ "18446744074", -EOVERFLOW },            /* bare seconds > 2^64 ns */
+	{ "18446744073.8", -EOVERFLOW },
 	{ "s", -EINVAL },
 	{ "10 s", -EINVAL },
 	{ " 10s", -EINVAL },
 	{ "10s ", -EINVAL },
 	{ "-1s", -EINVAL },
-	{ "1.5s", -EINVAL },
 	{ "10sec", -EINVAL },
 	{ "10S", -EINVAL },
 	{ "1d", -EINVAL },
@@ -181,6 +200,26 @@ static void test_count(void)
 	}
 }
 
+/* MEMPROF_OPTIONS in the sanitizers' ':' style is refused, with the value
+ * as it should be; paths with a ':' are fine. */
+static void test_shim_options(void)
+{
+	static const struct { const char *s, *fixed; } t[] = {
+		{ "rate=1,verbose=1", NULL }, { "", NULL }, { "snapdir=/tmp/a:b", NULL },
+		{ "snapdir=/tmp/x:1=2", NULL }, { "rate=1:verbose=1", "rate=1,verbose=1" },
+		{ "verbose=1,rate=1:depth=8:leak=1", "verbose=1,rate=1,depth=8,leak=1" },
+		{ "snapshot_signal=12:rate=4", "snapshot_signal=12,rate=4" },
+	};
+	for (size_t i = 0; i < N(t); i++) {
+		char *fixed = (char *)"untouched";
+		int r = mp_check_shim_options(t[i].s, &fixed);
+		CHECK_INT(r, t[i].fixed ? -EINVAL : 0);
+		CHECK_STR(fixed, t[i].fixed ? t[i].fixed : "untouched");
+		if (r < 0)
+			free(fixed);
+	}
+}
+
 int main(void)
 {
 	run_good("mp_parse_u64", mp_parse_u64, u64_good, N(u64_good));
@@ -190,5 +229,6 @@ int main(void)
 	run_good("mp_parse_duration", mp_parse_duration, duration_good, N(duration_good));
 	run_bad("mp_parse_duration", mp_parse_duration, duration_bad, N(duration_bad));
 	test_count();
+	test_shim_options();
 	return tap_done();
 }

@@ -467,11 +467,137 @@ static void test_read_file(void)
 	free(b.p);
 }
 
+/* ---- unloaded code (MP_SNAP_UNLOADED) ------------------------------------- */
+
+static void put_unloaded(struct snapbuf *b, uint32_t last_stack, const char *text,
+			 uint32_t build_id_len)
+{
+	static const uint8_t zeros[8];
+	struct mp_snap_unload_rec h = { .last_stack = last_stack,
+					.text_len = (uint32_t)strlen(text),
+					.build_id_len = build_id_len };
+	memset(h.build_id, 0xab, sizeof(h.build_id));
+	put(b, &h, sizeof(h));
+	put(b, text, strlen(text));
+	if (strlen(text) % 8)
+		put(b, zeros, 8 - strlen(text) % 8);
+}
+
+/*
+ * A process that loaded a.so at X, took stack 1 through it, unloaded it;
+ * loaded b.so at X (other code, same place), took stack 2, unloaded and
+ * loaded it again at X; loaded c.so at Y, took stack 3, unloaded it; took
+ * stack 4 in b.so.  Only a.so conflicts with what came later (b.so at its
+ * place): its lines and stack 1's address move to layer 1; b.so's record
+ * is the same file as the final maps' and c.so's range is free: layer 0.
+ */
+static struct snapbuf build_unloaded(struct snapbuf *recs)
+{
+	struct snapbuf b = { 0 };
+	struct mp_snap_header h = test_header();
+	static const char maps[] =
+		"55d0c0a01000-55d0c0a02000 r-xp 00001000 fe:00 1234      /usr/lib/app\n"
+		"7f0000001000-7f0000002000 r-xp 00001000 fe:00 900 /usr/lib/b.so\n";
+	uint8_t rec[256];
+	size_t n = 0;
+	uint32_t hdr[2] = { 0, 2 };
+	const uint64_t pcs[4][2] = { { 0x7f0000001112, 0x55d0c0a01234 },
+				     { 0x7f0000001112, 0x55d0c0a01234 },
+				     { 0x7f0000005112, 0x55d0c0a01234 },
+				     { 0x7f0000001112, 0x55d0c0a01234 } };
+
+	b.nsections_off = offsetof(struct mp_snap_header, nsections);
+	h.max_depth = 2;
+	put(&b, &h, sizeof(h));
+	section(&b, MP_SNAP_MAPS, maps, strlen(maps));
+	for (uint32_t i = 0; i < 4; i++) {
+		hdr[0] = i + 1;
+		memcpy(rec + n, hdr, 8), n += 8;
+		memcpy(rec + n, pcs[i], 16), n += 16;
+	}
+	section(&b, MP_SNAP_STACKS, rec, n);
+	section(&b, MP_SNAP_HEAP, test_heap, sizeof(test_heap[0]));
+	put_unloaded(recs, 1,
+		     "7f0000000000-7f0000001000 r--p 00000000 fe:00 800 /usr/lib/a.so\n"
+		     "7f0000001000-7f0000002000 r-xp 00001000 fe:00 800 /usr/lib/a.so\n", 20);
+	put_unloaded(recs, 2, "7f0000001000-7f0000002000 r-xp 00001000 fe:00 900 /usr/lib/b.so\n",
+		     20);
+	put_unloaded(recs, 3, "7f0000005000-7f0000006000 r-xp 00001000 fe:00 700 /usr/lib/c.so\n",
+		     0);
+	return b;
+}
+
+static void test_unloaded(void)
+{
+	struct snapbuf recs = { 0 };
+	struct snapbuf b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, recs.p, recs.len);
+	struct mp_snap *s = NULL;
+	char *err = NULL;
+	int r = mp_snap_parse(b.p, b.len, &s, &err);
+	CHECK_INT(r, 0);
+	if (r == 0) {
+		CHECK_INT(s->nunloaded, 3);
+		CHECK_INT(s->unloaded[0].layer, 1);
+		CHECK_INT(s->unloaded[1].layer, 0);
+		CHECK_INT(s->unloaded[2].layer, 0);
+		CHECK_INT(s->unloaded[0].build_id_len, 20);
+		CHECK_INT(s->unloaded[0].build_id[19], 0xab);
+		CHECK_U64(s->stacks[0].pcs[0], 0x7f0000001112 + (1ull << 57));  /* a.so's */
+		CHECK_U64(s->stacks[0].pcs[1], 0x55d0c0a01234);
+		CHECK_U64(s->stacks[1].pcs[0], 0x7f0000001112);   /* b.so's: as it was */
+		CHECK_U64(s->stacks[2].pcs[0], 0x7f0000005112);   /* c.so's: free range */
+		CHECK_U64(s->stacks[3].pcs[0], 0x7f0000001112);
+		CHECK(strstr(s->maps, "/usr/lib/b.so\n") != NULL);
+		CHECK(strstr(s->maps, "\n2007f0000001000-2007f0000002000 r-xp 00001000 fe:00 800 "
+				      "/usr/lib/a.so\n") != NULL);
+		CHECK(strstr(s->maps, "\n2007f0000000000-2007f0000001000 r--p") != NULL);
+		CHECK(strstr(s->maps, "\n7f0000005000-7f0000006000 r-xp 00001000 fe:00 700 "
+				      "/usr/lib/c.so\n") != NULL);
+		CHECK(strncmp(s->maps, "55d0c0a01000-55d0c0a02000 r-xp", 30) == 0);
+		mp_snap_free(s);
+	}
+	free(err);
+	free(b.p);
+
+	/* Bad records. */
+	struct mp_snap_unload_rec h = { .last_stack = 1, .text_len = 100 };
+	b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, &h, sizeof(h));
+	EXPECT_BAD(b.p, b.len, "unloaded record 1: text runs past the section");
+	free(b.p);
+	h.text_len = 0;
+	h.build_id_len = 33;
+	b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, &h, sizeof(h));
+	EXPECT_BAD(b.p, b.len, "unloaded record 1: build ID of 33 bytes");
+	free(b.p);
+	b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, &h, sizeof(h) - 1);
+	EXPECT_BAD(b.p, b.len, "unloaded section ends inside record 1");
+	free(b.p);
+	struct {
+		struct mp_snap_unload_rec h;
+		char text[8];
+	} nul = { { .last_stack = 1, .text_len = 8 }, "a\0b" };
+	b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, &nul, sizeof(nul));
+	EXPECT_BAD(b.p, b.len, "unloaded section contains a NUL byte");
+	free(b.p);
+	b = build_unloaded(&recs);
+	section(&b, MP_SNAP_UNLOADED, recs.p, recs.len);
+	section(&b, MP_SNAP_UNLOADED, recs.p, recs.len);
+	EXPECT_BAD(b.p, b.len, "more than one unloaded section");
+	free(b.p);
+	free(recs.p);
+}
+
 int main(void)
 {
 	test_valid();
 	test_truncated();
 	test_corrupt();
 	test_read_file();
+	test_unloaded();
 	return tap_done();
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "symbolize/maps.h"
+#include "symbolize/paths.h"
 #include "symbolize/symbolize.h"
 #include "tap.h"
 
@@ -250,6 +251,67 @@ static void test_maps_parse(void)
 	CHECK_INT(mp_maps_parse("", 0, &e, &n), 0);
 	CHECK_U64(n, 0);
 	mp_maps_free(e, n);
+}
+
+/*
+ * Path cleaning (Go's path.Clean) on a table, each input in a buffer of
+ * exactly its size, so that ASan and valgrind see any write past the NUL
+ * (the first version wrote the '/' after the last element over it when
+ * nothing had been removed before, then read on past the buffer).
+ */
+static void test_paths(void)
+{
+	static const struct {
+		const char *in, *want;
+	} clean[] = {
+		{ "", "" }, { "/", "/" }, { ".", "." }, { "..", ".." },
+		{ "a", "a" }, { "abc", "abc" }, { "/a", "/a" }, { "/a/b", "/a/b" },
+		{ "/tmp/relp/src/leaf.c", "/tmp/relp/src/leaf.c" },
+		{ "a/b/", "a/b" }, { "/a/b/", "/a/b" }, { "//", "/" }, { "///a//b//", "/a/b" },
+		{ "./a", "a" }, { "a/.", "a" }, { "/./a/./b/.", "/a/b" }, { "./", "." }, { "/.", "/" },
+		{ "a/..", "." }, { "a/../..", ".." }, { "../a", "../a" }, { "../../a/b", "../../a/b" },
+		{ "../a/..", ".." }, { "a/../../b", "../b" }, { "../../..", "../../.." },
+		{ "/..", "/" }, { "/../..", "/" }, { "/../a", "/a" }, { "/a/..", "/" },
+		{ "/a/b/../c", "/a/c" }, { "/a/b/../../c", "/c" }, { "/a/b/c/../../../..", "/" },
+		{ "/home/u/proj/sub/../src/x.c", "/home/u/proj/src/x.c" },
+		{ "/home/u/proj/./src/main.c", "/home/u/proj/src/main.c" },
+		{ "./csu/../sysdeps/x86/libc-start.c", "sysdeps/x86/libc-start.c" },
+		{ "...", "..." }, { "/a/.../b", "/a/.../b" }, { "..a/.b/b..", "..a/.b/b.." },
+		{ "a/b/c/d/e/f/../../../../g", "a/b/g" }, { "x/", "x" },
+	};
+	static const struct {
+		const char *dir, *name, *want;
+	} resolve[] = {
+		{ "/proj", "src/leaf.c", "/proj/src/leaf.c" },         /* gcc -c src/leaf.c */
+		{ "/proj", "./src/leaf.c", "/proj/src/leaf.c" },       /* gcc -c ./src/leaf.c */
+		{ "/proj/sub", "../src/leaf.c", "/proj/src/leaf.c" },  /* cd sub; gcc -c ../src/x.c */
+		{ "/proj/", "src//leaf.c", "/proj/src/leaf.c" },
+		{ "/proj", "/abs/src/leaf.c", "/abs/src/leaf.c" },     /* absolute name: dir unused */
+		{ "/proj", "/abs/../src/./leaf.c", "/src/leaf.c" },
+		{ "./csu", "../sysdeps/nptl/x.h", "sysdeps/nptl/x.h" }, /* Debian's relative comp_dir */
+		{ ".", "src/a.c", "src/a.c" }, { NULL, "../a.c", "../a.c" }, { "", "a/./b.c", "a/b.c" },
+		{ "/", "../../x.c", "/x.c" },
+	};
+
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		size_t n = strlen(clean[i].in);
+		char *buf = malloc(n + 1);
+
+		memcpy(buf, clean[i].in, n + 1);
+		CHECK_U64(mp_path_clean(buf), strlen(clean[i].want));
+		CHECK_STR(buf, clean[i].want);
+		CHECK(mp_path_is_clean(clean[i].want));
+		CHECK(mp_path_is_clean(clean[i].in) == (strcmp(clean[i].in, clean[i].want) == 0));
+		free(buf);
+	}
+	for (size_t i = 0; i < sizeof(resolve) / sizeof(resolve[0]); i++) {
+		char *p = mp_path_resolve(resolve[i].dir, resolve[i].name);
+
+		CHECK(p != NULL);
+		if (p)
+			CHECK_STR(p, resolve[i].want);
+		free(p);
+	}
 }
 
 static void test_self(void)
@@ -550,9 +612,14 @@ static void test_warm(void)
 
 int main(void)
 {
-	/* Local files only, whatever the environment says. */
+	/* Local files only, whatever the environment says; no disk cache but
+	 * in test_cache (a stripped copy of a binary would get the answers
+	 * cached for its build ID, which is what a user wants and not what
+	 * test_fallbacks checks). */
 	unsetenv("DEBUGINFOD_URLS");
+	setenv("MEMPROF_CACHE_DIR", "off", 1);
 	test_maps_parse();
+	test_paths();
 	test_self();
 	test_fallbacks();
 	test_warm();

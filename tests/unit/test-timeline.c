@@ -112,8 +112,20 @@ static mp_profile *heap_profile(int64_t t, const struct fn_bytes *v, size_t n,
 	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
 	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
 	mp_pprof_set_time(b, t, 0);
-	for (; comments && *comments; comments++)
-		mp_pprof_add_comment(b, *comments);
+	/* "stat:Name=value": a statistic (memprof_stat); else a comment, as
+	 * earlier memprof versions kept statistics */
+	for (; comments && *comments; comments++) {
+		const char *eq = strchr(*comments, '=');
+
+		if (strncmp(*comments, "stat:", 5) == 0 && eq) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - *comments - 5), *comments + 5);
+			mp_pprof_add_stat(b, name, strtoll(eq + 1, NULL, 10));
+		} else {
+			mp_pprof_add_comment(b, *comments);
+		}
+	}
 	struct mp_pprof_line main_line = { .function = "main" };
 	uint64_t main_loc = mp_pprof_add_location(b, 0, 0x1000, &main_line, 1);
 	for (size_t i = 0; i < n; i++) {
@@ -157,8 +169,9 @@ static void test_series(void)
 					      { "late", 700 }, { "grow", 500 } };
 	static const struct fn_bytes p2[] = { { "grow", 9000 }, { "shrink", 1000 }, { "flat", 300 },
 					      { "late", 700 }, { "tie", 700 } };
-	static const char *const c2[] = { "RSS=1048576", "HeapAlloc=123456", "HeapAllocX=1", NULL };
-	mp_profile *h0 = heap_profile(1000000000, p0, 4, NULL);
+	static const char *const c2[] = { "stat:RSS=1048576", "stat:HeapAlloc=123456",
+					  "stat:HeapAllocX=1", "HeapAlloc=99", NULL };
+	mp_profile *h0 = heap_profile(1000000000, p0, 4, (const char *const[]){ "RSS=4096", NULL });
 	mp_profile *h1 = heap_profile(1500000000, p1, 5, (const char *const[]){ "RSS=x", NULL });
 	mp_profile *h2 = heap_profile(3000000000, p2, 5, c2);
 	mp_profile *f0 = count_profile(3), *f2 = count_profile(7);
@@ -178,7 +191,7 @@ static void test_series(void)
 	CHECK_INT(t.points[1].heap, 6500);
 	CHECK_INT(t.points[2].heap, 123456);         /* the HeapAlloc stat wins */
 	CHECK_INT(t.points[2].heap_from_stat, 1);
-	CHECK(t.points[0].rss == MP_TIMELINE_UNKNOWN);
+	CHECK_INT(t.points[0].rss, 4096);            /* a comment of an earlier memprof */
 	CHECK(t.points[1].rss == MP_TIMELINE_UNKNOWN);   /* "RSS=x" is not a number */
 	CHECK_INT(t.points[2].rss, 1048576);
 	CHECK_INT(t.points[0].fds, 3);
@@ -192,16 +205,16 @@ static void test_series(void)
 	 * shrink or gone; only the top 3 kept */
 	CHECK_INT(t.nstacks, 3);
 	if (t.nstacks == 3) {
-		CHECK_STR(t.stacks[0].name, "grow < main");
+		CHECK_STR(t.stacks[0].name, "grow");     /* no file: the name alone */
 		CHECK_STR(t.stacks[0].full, "grow\nmain");
 		CHECK_INT(t.stacks[0].growth, 8000);
 		CHECK_INT(t.stacks[0].inuse[0], 1000);
 		CHECK_INT(t.stacks[0].inuse[1], 3500);   /* two samples of one stack summed */
 		CHECK_INT(t.stacks[0].inuse[2], 9000);
-		CHECK_STR(t.stacks[1].name, "late < main");
+		CHECK_STR(t.stacks[1].name, "late");
 		CHECK_INT(t.stacks[1].inuse[0], 0);
 		CHECK_INT(t.stacks[1].growth, 700);
-		CHECK_STR(t.stacks[2].name, "tie < main");
+		CHECK_STR(t.stacks[2].name, "tie");
 	}
 
 	char *buf = NULL;
@@ -215,7 +228,7 @@ static void test_series(void)
 	CHECK(strstr(buf, "data-growth=\"8000\"") != NULL);
 	CHECK(strstr(buf, "id=\"fds\"") != NULL);
 	CHECK(strstr(buf, "id=\"threads\"") == NULL);   /* never known: not drawn */
-	CHECK(strstr(buf, "grow &lt; main") != NULL);
+	CHECK(strstr(buf, "+7.81 KiB  grow<") != NULL);
 	free(buf);
 	buf = NULL;
 	f = open_memstream(&buf, &len);
@@ -250,10 +263,99 @@ static void test_series(void)
 	mp_profile_free(f2);
 }
 
+/*
+ * One snapshot of a program with a cache filled through a std::vector in
+ * fill_cache (cache.c:17, called from main at app.c:9) and a buffer from
+ * strdup in read_line (io.c:5): frames of libc and of the C++ headers come
+ * first, as in a real stack.
+ */
+static mp_profile *app_profile(int64_t t, int64_t cache, int64_t line)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t exe = mp_pprof_add_mapping(b, 0x1000, 0x9000, 0x1000, "/opt/app/bin/app", "",
+					    true, true, true, true);
+	uint64_t libc = mp_pprof_add_mapping(b, 0x7f0000000000, 0x7f0000100000, 0x26000,
+					     "/usr/lib/x86_64-linux-gnu/libc.so.6", "", true, true,
+					     true, true);
+	struct mp_pprof_line vec[] = {
+		{ .function = "std::__new_allocator<int>::allocate(unsigned long, void const*)",
+		  .file = "/usr/include/c++/12/bits/new_allocator.h", .line = 137 },
+		{ .function = "fill_cache", .file = "/src/app/cache.c", .line = 17 },
+	};
+	struct mp_pprof_line m = { .function = "main", .file = "/src/app/app.c", .line = 9 };
+	struct mp_pprof_line dup = { .function = "__GI___strdup", .file = "./string/strdup.c",
+				     .line = 42 };
+	struct mp_pprof_line rl = { .function = "read_line", .file = "io.c", .line = 5 };
+	uint64_t lvec = mp_pprof_add_location(b, exe, 0x1100, vec, 2);
+	uint64_t lmain = mp_pprof_add_location(b, exe, 0x1200, &m, 1);
+	uint64_t ldup = mp_pprof_add_location(b, libc, 0x7f0000001000, &dup, 1);
+	uint64_t lrl = mp_pprof_add_location(b, exe, 0x1300, &rl, 1);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	mp_profile *p = NULL;
+
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	mp_pprof_set_time(b, t, 0);
+	if (cache)
+		mp_pprof_add_sample(b, (uint64_t[]){ lvec, lmain }, 2, &cache, 1, NULL, 0);
+	if (line)
+		mp_pprof_add_sample(b, (uint64_t[]){ ldup, lrl, lmain }, 3, &line, 1, NULL, 0);
+	if (mp_pprof_encode(b, &buf, &len) == 0)
+		mp_pprof_parse(buf, len, &p, NULL);
+	free(buf);
+	mp_pprof_builder_free(b);
+	return p;
+}
+
+/*
+ * Issue 13: a cache that grows through the run and is torn down at exit
+ * vanished from "top growing stacks" (first to last: the at-exit profile),
+ * while the chart showed it; stacks were named by a truncated leaf
+ * (std::__new_allocator<...>::allocate < ...).  Growth is measured to the
+ * largest heap, and a stack is named by its first frame in the program.
+ */
+static void test_peak_and_names(void)
+{
+	mp_profile *p[4] = {
+		app_profile(1000000000, 1000, 100),
+		app_profile(2000000000, 50000, 200),
+		app_profile(3000000000, 90000, 300),
+		app_profile(4000000000, 0, 400),      /* at exit: the cache freed */
+	};
+	struct mp_timeline t;
+	char *err = NULL, *buf = NULL;
+	size_t len = 0;
+
+	mp_timeline_init(&t);
+	for (int i = 0; i < 4; i++)
+		CHECK(p[i] && mp_timeline_add(&t, i == 3 ? "app.heap.pb.gz" : "app.s000N.heap.pb.gz",
+					      p[i], NULL, NULL, NULL, &err) == 0);
+	CHECK_INT(mp_timeline_finish(&t, 5), 0);
+	CHECK_U64(t.peak, 2);
+	CHECK_U64(t.nstacks, 2);
+	if (t.nstacks == 2) {
+		CHECK_STR(t.stacks[0].name, "fill_cache (cache.c:17)");
+		CHECK_INT(t.stacks[0].growth, 89000);
+		CHECK_STR(t.stacks[1].name, "read_line (io.c:5)");
+		CHECK_INT(t.stacks[1].growth, 200);
+	}
+	FILE *f = open_memstream(&buf, &len);
+	CHECK_INT(mp_timeline_write_html(&t, "app", f), 0);
+	fclose(f);
+	CHECK(strstr(buf, "from the first snapshot to the largest heap, app.s000N.heap.pb.gz") !=
+	      NULL);
+	CHECK(strstr(buf, "<td>fill_cache (cache.c:17)</td>") != NULL);
+	free(buf);
+	mp_timeline_done(&t);
+	for (int i = 0; i < 4; i++)
+		mp_profile_free(p[i]);
+}
+
 int main(void)
 {
 	test_names();
 	test_bytes();
 	test_series();
+	test_peak_and_names();
 	return tap_done();
 }

@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "pprof/pprof.h"
+#include "report/diff.h"
+#include "report/flame.h"
 #include "report/measure.h"
+#include "report/timeline.h"
 #include "report/top.h"
 #include "tap.h"
 
@@ -387,6 +390,75 @@ static void test_merge_and_inline(void)
 	mp_profile_free(p);
 }
 
+/* One run of a program whose library (mapped at `lib_start`: ASLR moves
+ * it) holds 4096 B allocated at a frame without a name, file offset 0x2123. */
+static mp_profile *run_profile(uint64_t exe_start, uint64_t lib_start)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t m = mp_pprof_add_mapping(b, exe_start, exe_start + 0x1000, 0x1000, "/usr/bin/app",
+					  "", true, true, true, true);
+	uint64_t lx = mp_pprof_add_mapping(b, lib_start, lib_start + 0x10000, 0x2000,
+					   "/usr/lib/libx.so.1", "", false, false, false, false);
+	uint64_t lmain = loc(b, m, exe_start + 0x10, "main", NULL);
+	uint64_t lanon = mp_pprof_add_location(b, lx, lib_start + 0x123, NULL, 0);
+
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	mp_pprof_add_sample(b, (uint64_t[]){ lanon, lmain }, 2, (int64_t[]){ 4096 }, 1, NULL, 0);
+	return parse_builder(b);
+}
+
+/*
+ * Frames without a name compare by object and file offset, not by run-time
+ * address (issue 13): two runs of the same program diff to zero stack by
+ * stack, their difference's flame graph has no red or blue frame, and the
+ * timeline sees one stack, not two.
+ */
+static void test_unnamed_frames(void)
+{
+	mp_profile *a = run_profile(0x555555554000, 0x7f0000001000);
+	mp_profile *b = run_profile(0x5566aa000000, 0x7f1234500000);
+	struct mp_pprof_builder *d = NULL;
+	int64_t total = -1, max = -1;
+	char *key = NULL, *err = NULL;
+
+	if (!a || !b) {
+		CHECK(!"profiles");
+		return;
+	}
+	CHECK_INT(mp_diff_growth(a, b, 0, &total, &max, &key), 0);
+	CHECK(total == 0 && max == 0);
+	CHECK_STR(key, "libx.so.1+0x2123;main;");
+	free(key);
+
+	CHECK_INT(mp_diff_build(a, b, &d, &err), 0);
+	if (d) {
+		mp_profile *dp = parse_builder(d);
+		char *svg = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&svg, &len);
+
+		CHECK(dp && mp_flame_write(dp, NULL, "t", f, &err) == 0);
+		fclose(f);
+		CHECK(svg && strstr(svg, "data-diff=\"1\"") != NULL);
+		CHECK(svg && strstr(svg, "data-name=\"libx.so.1+0x2123\"") != NULL);
+		CHECK(svg && strstr(svg, "data-net=\"4096\"") == NULL &&
+		      strstr(svg, "data-net=\"-4096\"") == NULL);
+		free(svg);
+		mp_profile_free(dp);
+	}
+
+	struct mp_timeline t;
+	mp_timeline_init(&t);
+	CHECK_INT(mp_timeline_add(&t, "a", a, NULL, NULL, NULL, &err), 0);
+	CHECK_INT(mp_timeline_add(&t, "b", b, NULL, NULL, NULL, &err), 0);
+	CHECK_INT(mp_timeline_finish(&t, 5), 0);
+	CHECK_U64(t.nstacks, 0);            /* nothing grew */
+	mp_timeline_done(&t);
+	free(err);
+	mp_profile_free(a);
+	mp_profile_free(b);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -396,5 +468,6 @@ int main(void)
 	test_sample_index_errors();
 	test_drop();
 	test_merge_and_inline();
+	test_unnamed_frames();
 	return tap_done();
 }

@@ -27,7 +27,7 @@ class T(Tap):
         return self.ok(got == want, what,
                        'got %r, want %r%s' % (got, want, '\n' + str(detail) if detail else ''))
 
-COMMANDS = ['run', 'top', 'convert']
+COMMANDS = ['run', 'top', 'convert', 'attach']
 
 
 def run(argv, env=None, cwd=None):

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 """After `meson install --destdir`, the installed memprof finds the
 installed shim relative to itself, and still does after the whole prefix is
-moved elsewhere; the man pages are installed.  TAP output.
+moved elsewhere; the man pages are installed; the bash completion is
+installed where Debian's bash-completion loads it from (XDG_DATA_DIRS
+naming the prefix's share directory), and completes `memprof r`.  TAP
+output.
 
 usage: check-install.py MEMPROF BUILDDIR T_CLI
 """
@@ -25,7 +28,9 @@ class T(Tap):
         return self.ok(got == want, what,
                        'got %r, want %r%s' % (got, want, '\n' + str(detail) if detail else ''))
 
-MAN_PAGES = ['memprof.1', 'memprof-run.1', 'memprof-top.1', 'memprof-convert.1']
+MAN_PAGES = ['memprof.1', 'memprof-run.1', 'memprof-top.1', 'memprof-convert.1',
+             'memprof-diff.1', 'memprof-merge.1', 'memprof-flame.1', 'memprof-snapshot.1',
+             'memprof-timeline.1', 'memprof-stats.1']
 
 
 def main():
@@ -40,7 +45,8 @@ def main():
     if not t.eq(r.returncode, 0, 'meson introspect', r.stderr):
         return t.done()
     opts = {o['name']: o['value'] for o in json.loads(r.stdout)}
-    prefix, bindir, libdir, mandir = (opts[k] for k in ['prefix', 'bindir', 'libdir', 'mandir'])
+    prefix, bindir, libdir, mandir, datadir = (opts[k] for k in ['prefix', 'bindir', 'libdir',
+                                                                  'mandir', 'datadir'])
 
     d = tempfile.mkdtemp(prefix='check-install.')
     dest = os.path.join(d, 'dest')
@@ -57,6 +63,23 @@ def main():
             t.ok(os.path.isfile(os.path.join(root, mandir, 'man1', page)),
                  'installed %s' % os.path.join(mandir, 'man1', page))
 
+    comp = os.path.join(root, datadir, 'bash-completion', 'completions', 'memprof')
+    t.ok(os.path.isfile(comp), 'installed %s' % os.path.join(datadir, 'bash-completion',
+                                                            'completions', 'memprof'))
+    loader = '/usr/share/bash-completion/bash_completion'
+    if os.path.exists(loader):
+        # bash-completion's own loader, as on the first `memprof <TAB>`
+        script = ('source %s; __load_completion memprof || exit 7; COMP_WORDS=(memprof r); '
+                  'COMP_CWORD=1; spec=$(complete -p memprof); fn=${spec#*-F }; fn=${fn%%%% *}; '
+                  '"$fn" memprof r memprof; echo "${COMPREPLY[*]}"' % loader)
+        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', script], capture_output=True,
+                           text=True, env=dict(os.environ, XDG_DATA_DIRS=os.path.join(root, datadir),
+                                               BASH_COMPLETION_USER_DIR=os.path.join(d, 'none')))
+        t.eq(r.stdout, 'run\n', "bash-completion loads the installed completion: "
+             "'memprof r<TAB>' completes run", r.stderr)
+    else:
+        t.ok(False, 'bash-completion is installed (scripts/setup.sh)')
+
     env = dict(os.environ)
     env.pop('MEMPROF_SHIM', None)
     env.pop('LD_PRELOAD', None)
@@ -67,7 +90,8 @@ def main():
                            capture_output=True, text=True, env=env)
         t.eq((r.returncode, r.stdout), (0, 'LD_PRELOAD=%s\n' % shim),
              '%s: the installed shim is preloaded' % what, r.stderr)
-        t.eq(r.stderr, "memprof: wrote heap profile '%s'\n" % out, '%s: profile written' % what)
+        t.ok(r.stderr.startswith("memprof: wrote heap profile '%s', with '" % out),
+             '%s: profile written' % what, r.stderr)
         try:
             with gzip.open(out) as f:
                 t.ok(len(f.read()) > 0, '%s: profile is gzip' % what)

@@ -63,6 +63,22 @@ def fds(heap_name):
     return [beside(heap_name, 'fds'), beside(heap_name, 'threads'), beside(heap_name, 'timers')]
 
 
+def wrote(heap_name):
+    """The line memprof run writes for one process: every file it wrote."""
+    return "memprof: wrote heap profile '%s', with %s\n" % (
+        heap_name, ', '.join("'%s'" % n for n in fds(heap_name)))
+
+
+NOTE = re.compile(r"^memprof: note: '[^']*' (holds no sample|rests on \d+ sampled allocations?)"
+                  r"[^\n]*--rate 1 records every allocation\n", re.M)
+
+
+def no_notes(err):
+    """stderr without the notes on profiles with few samples (how many a
+    small program gets at the default rate is chance)."""
+    return NOTE.sub('', err)
+
+
 def main():
     memprof, t_cli = [os.path.abspath(a) for a in sys.argv[1:3]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
@@ -86,7 +102,9 @@ def main():
     for code in [0, 3, 42]:
         rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'exit', str(code)], env=base_env)
         t.eq(rc, code, 'exit status %d passes through' % code)
-        t.eq(err, "memprof: wrote heap profile '%s'\n" % out, 'exit %d: one line on stderr' % code)
+        t.eq(no_notes(err), wrote(out), 'exit %d: one line on stderr (and a note)' % code)
+        t.ok(NOTE.fullmatch(err[len(wrote(out)):]) or err == wrote(out),
+             'exit %d: at most a note on the few samples' % code, err)
         t.ok(is_gzip(out), 'exit %d: gzip profile written' % code)
         clean_work()
     rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'exit', '7'], env=base_env)
@@ -114,7 +132,7 @@ def main():
     t.eq(err, 'to stderr\n', 'stderr untouched with -q')
     clean_work()
     rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'cat'], env=base_env, stdin=b'x')
-    t.eq((rc, o, err), (0, b'x', "to stderr\nmemprof: wrote heap profile '%s'\n" % out),
+    t.eq((rc, o, no_notes(err)), (0, b'x', "to stderr\n" + wrote(out)),
          "stderr: the program's, then memprof's")
     clean_work()
 
@@ -160,6 +178,21 @@ def main():
         'allocator=memprof', 'allocator=system'), opts), 'MEMPROF_OPTIONS from --allocator system',
          opts)
     clean_work()
+    # the sanitizers' style, which the shim would ignore: refused up front
+    env = dict(base_env, MEMPROF_OPTIONS='rate=1:verbose=1')
+    rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'exit', '0'], env=env)
+    t.eq((rc, err, os.path.exists(out)),
+         (2, "memprof: bad MEMPROF_OPTIONS 'rate=1:verbose=1': options are separated by ',', "
+          "not ':' (MEMPROF_OPTIONS=rate=1,verbose=1)\n", False),
+         "MEMPROF_OPTIONS=rate=1:verbose=1: refused with a clear message, exit 2")
+    clean_work()
+    # the shim itself, preloaded by hand, says so too and keeps its defaults
+    env = dict(base_env, LD_PRELOAD=shim, MEMPROF_OPTIONS='rate=1:verbose=1,snapdir=' + work)
+    rc, o, err = run([t_cli, 'exit', '0'], env=env)
+    t.eq((rc, err), (0, "memprof: warning: MEMPROF_OPTIONS separates options with ',', not ':': "
+                        "'rate=1:verbose=1', ignoring\n"),
+         "the shim warns about MEMPROF_OPTIONS=rate=1:verbose=1 once and ignores it")
+    clean_work()
     pre, opts, err = env_of({'LD_PRELOAD': 'libm.so.6', 'MEMPROF_OPTIONS': 'verbose=0'})
     t.eq(pre, shim + ':libm.so.6', 'an existing LD_PRELOAD follows the shim')
     t.ok(opts and re.fullmatch(r'verbose=0,rate=524288,depth=64,snapdir=' + tmp_re + tail, opts),
@@ -203,7 +236,7 @@ def main():
     rc, o, err = run([memprof, 'run', t_cli, 'pid'], env=base_env, cwd=work)
     pid = o.decode().strip()
     name = 'memprof.%s.heap.pb.gz' % pid
-    t.eq((rc, err), (0, "memprof: wrote heap profile '%s'\n" % name),
+    t.eq((rc, no_notes(err)), (0, wrote(name)),
          'default name: memprof.<pid>.heap.pb.gz')
     t.eq(sorted(os.listdir(work)), sorted([name] + fds(name)),
          'default name: in the working directory, the descriptor profile beside it')
@@ -220,7 +253,7 @@ def main():
         p, c = o.decode().split()
         want = [parent_name.format(p=p, c=c), child_name.format(p=p, c=c)]
         t.eq(rc, 0, 'fork, -o %s: exit 0' % opt)
-        t.eq(err, ''.join("memprof: wrote heap profile '%s'\n" % n for n in want),
+        t.eq(no_notes(err), ''.join(wrote(n) for n in want),
              'fork, -o %s: the program first, then its child' % opt)
         t.eq(sorted(os.listdir(work)), sorted(want + [x for n in want for x in fds(n)]),
              'fork, -o %s: files' % opt)

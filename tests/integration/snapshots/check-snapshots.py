@@ -73,6 +73,10 @@ def on_demand(t, memprof, target, d):
         r = snapshot(memprof, int(line[2]))
         eq(t, r.returncode, 0, 'memprof snapshot after step %d' % i)
         seqs.append(r.stdout.strip())
+        prof = os.path.join(d, 's.s%04d.heap.pb.gz' % i)
+        eq(t, r.stderr, "memprof: process %s wrote snapshot %d: '%s'\n" % (line[2], i, prof),
+           'memprof snapshot names the profile made of snapshot %d (not a removed .snap)' % i)
+        t.ok(os.path.exists(prof), 'the profile it names exists when it returns')
         p.stdin.write('\n')
         p.stdin.flush()
     out, err = p.communicate(timeout=WAIT)
@@ -84,10 +88,10 @@ def on_demand(t, memprof, target, d):
             eq(t, cum(path, 'leak_step'), [v * i for v in STEP], 'snapshot %d: leak_step' % i)
     final = os.path.join(d, 's.heap.pb.gz')
     eq(t, cum(final, 'leak_step'), [v * 3 for v in STEP], 'final profile: leak_step')
-    top = subprocess.run([memprof, 'top', os.path.join(d, 's.s0002.heap.pb.gz')],
-                         capture_output=True, text=True)
-    t.ok(re.search(r'^RSS=[1-9]\d*$', top.stdout, re.M), 'snapshot carries an RSS comment',
-         top.stdout)
+    stats = subprocess.run([memprof, 'stats', os.path.join(d, 's.s0002.heap.pb.gz')],
+                           capture_output=True, text=True)
+    t.ok(re.search(r'^RSS +[1-9]\d* ', stats.stdout, re.M), 'numbered profile carries RSS',
+         stats.stdout + stats.stderr)
     eq(t, sorted(f for f in os.listdir(d) if 'tmp' in f or f.endswith('.snap')), [],
          'no temporary or raw files left')
 
@@ -211,11 +215,16 @@ def other_signal(t, memprof, target, d):
                            capture_output=True, text=True)
         t.ok(r.returncode == 2 and r.stderr.count('\n') == 1 and 'snapshot-signal' in r.stderr,
              'bad --snapshot-signal %r: usage error' % bad, r.stderr)
-    for bad in ('10', '1x', '500us', '-1s'):
+    for bad in ('10x', '1x', '500us', '0.0005', '-1s'):
         r = subprocess.run([memprof, 'run', '--interval', bad, 'true'],
                            capture_output=True, text=True)
         t.ok(r.returncode == 2 and 'interval' in r.stderr, 'bad --interval %r: usage error' % bad,
              r.stderr)
+    # A bare number is seconds.
+    r = subprocess.run([memprof, 'run', '-q', '--interval', '10', '-o',
+                        os.path.join(d, 'bare.heap.pb.gz'), 'true'],
+                       capture_output=True, text=True)
+    t.eq((r.returncode, r.stderr), (0, ''), '--interval 10 (seconds): accepted')
 
 
 def bad_snapshot(t, memprof):
@@ -230,6 +239,36 @@ def bad_snapshot(t, memprof):
     finally:
         s.kill()
         s.wait()
+
+
+def cache_timeline(t, memprof, target, d):
+    """A cache that grows through the run and is freed at exit: the
+    timeline's top grower all the same, measured to the largest heap, and
+    named by its frame in the program with file:line."""
+    p = start(memprof, [target, 'cache', '3'], d)
+    for i in range(1, 4):
+        line = p.stdout.readline().split()
+        if not eq(t, line[:2], ['step', str(i)], 'cache: step %d reached' % i):
+            break
+        snapshot(memprof, int(line[2]))
+        p.stdin.write('\n')
+        p.stdin.flush()
+    p.communicate(timeout=WAIT)
+    eq(t, p.returncode, 0, 'cache: run exit status')
+    svg = os.path.join(d, 'cache.svg')
+    r = subprocess.run([memprof, 'timeline', '-o', svg, d], capture_output=True, text=True)
+    eq(t, r.returncode, 0, 'cache: timeline', r.stderr)
+    root = ET.parse(svg).getroot()
+    eq(t, root.get('data-points'), '4', 'cache: four points, the last at exit')
+    stacks = [g for g in root.iter('{http://www.w3.org/2000/svg}g')
+              if g.get('class') == 'stack-legend']
+    text = ''.join(stacks[0].itertext()) if stacks else ''
+    t.ok(stacks and stacks[0].get('data-growth') == '512000' and
+         re.search(r'leak_step \(t-snap\.c:\d+\)$', text),
+         'cache freed at exit: still the top grower (+512000 B to the largest heap), named '
+         'leak_step (t-snap.c:LINE)', text)
+    t.ok('to the largest heap, s.s0003.heap.pb.gz' in open(svg).read(),
+         'the legend says which snapshot growth is measured to')
 
 
 def timeline(t, memprof, d):
@@ -289,6 +328,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         on_demand(t, memprof, target, d)
         timeline(t, memprof, d)
+    with tempfile.TemporaryDirectory() as d:
+        cache_timeline(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         handler(t, memprof, target, d, 'handler', 'own-siginfo')
     with tempfile.TemporaryDirectory() as d:

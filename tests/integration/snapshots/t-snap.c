@@ -4,6 +4,8 @@
  * and waits for a line on stdin between steps, so the checker decides when
  * snapshots happen and every numbered profile has exact contents.
  *   t-snap steps N   leak_step (1000 x 256 B) N times, "step i PID" each
+ *   t-snap cache N   the same, then frees every block before exiting (a
+ *                    cache torn down at exit)
  *   t-snap handler   own SIGUSR2 handler (after the shim's constructor)
  *   t-snap query     report SIGUSR2's disposition and thread count
  *   t-snap loop      leak_step until stdin says stop (interval, SIGKILL)
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (strcmp(mode, "steps") == 0) {
+	if (strcmp(mode, "steps") == 0 || strcmp(mode, "cache") == 0) {
 		int n = argc > 2 ? atoi(argv[2]) : 1;
 		for (int i = 1; i <= n; i++) {
 			leak_step();
@@ -85,6 +87,9 @@ int main(int argc, char **argv)
 			if (!wait_line())
 				return 1;
 		}
+		if (strcmp(mode, "cache") == 0)
+			for (size_t i = 0; i < nkeep && i < 100000; i++)
+				free(keep[i]);
 		return 0;
 	}
 	if (strcmp(mode, "handler") == 0) {

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Symbolization while the target runs (see early-sym.h).
+ *
+ * The CLI is idle while the program runs; this thread uses that time.
+ * Every POLL_MS it reads, from each process of the tree under the run (the
+ * program and its descendants, found through /proc/PID/task/TID/children),
+ * the stacks recorded since the last look (cli/addrfeed.h) and symbolizes
+ * their addresses in one batch (mp_symbolizer_prepare), in this thread
+ * alone and at low priority: the program needs the CPUs more.  The
+ * answers stay in the modules, which the symbolizers of the conversions at
+ * exit share (symbolize/module.c keeps one per file and place).  A
+ * process's symbolizer is made from its /proc/PID/maps when it first
+ * records, and again (sharing the files loaded) when addresses show up
+ * outside it, as after a dlopen, or after an exec.  Where no feed can be
+ * read (no process_vm_readv, a shim without the feed) it falls back to
+ * what memprof did before: load the symbols and DWARF of every file the
+ * program mapped, so that conversions at least find them loaded.  A batch is bounded (MAX_BATCH addresses) so
+ * that stopping at the target's exit waits for little.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/addrfeed.h"
+#include "cli/early-sym.h"
+#include "cli/profiles.h"
+#include "symbolize/symbolize.h"
+
+#define POLL_MS 50
+#define MAX_BATCH 65536
+#define WARM_AFTER_MS 500          /* no feed by then: load every file */
+
+#define MAX_PROCS 256
+#define SCAN_MS 200                /* how often to look for new children */
+
+/* One process of the tree under the run. */
+struct proc {
+	pid_t pid;
+	bool gone;
+	struct mp_addrfeed *feed;
+	struct mp_symbolizer *sym;      /* for its maps now */
+	struct timespec remade;
+};
+
+static struct {
+	pthread_t thread;
+	bool started;
+	pid_t pid;
+	int stop;                       /* atomic: the target is gone */
+	struct proc procs[MAX_PROCS];
+	size_t nprocs;
+	/* Every symbolizer made, kept to the end: their files (with the
+	 * answers found) must stay loaded until the conversions borrow them. */
+	struct mp_symbolizer **syms;
+	size_t nsyms, cap_syms;
+} early;
+
+static bool stopping(void)
+{
+	return __atomic_load_n(&early.stop, __ATOMIC_ACQUIRE);
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A symbolizer for the process's maps now, sharing what is loaded. */
+static void remake(struct proc *p)
+{
+	char path[64];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct mp_symbolizer *s = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &p->remade);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
+	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
+		return;
+	if (early.nsyms == early.cap_syms) {
+		size_t ncap = early.cap_syms ? 2 * early.cap_syms : 16;
+		struct mp_symbolizer **n = realloc(early.syms, ncap * sizeof(*n));
+
+		if (!n) {
+			free(buf);
+			return;
+		}
+		early.syms = n;
+		early.cap_syms = ncap;
+	}
+	if (mp_symbolizer_new_from((const char *)buf, len, MP_SYM_F_SERIAL, p->sym, &s) == 0) {
+		early.syms[early.nsyms++] = s;
+		p->sym = s;
+	}
+	free(buf);
+}
+
+static bool mapped(const struct mp_symbolizer *s, uint64_t addr)
+{
+	size_t lo = 0, hi = mp_symbolizer_nmappings(s);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mp_sym_mapping *m = mp_symbolizer_mapping(s, mid);
+
+		if (addr < m->start)
+			hi = mid;
+		else if (addr >= m->limit)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+static void add_proc(pid_t pid)
+{
+	for (size_t i = 0; i < early.nprocs; i++)
+		if (early.procs[i].pid == pid)
+			return;
+	if (early.nprocs < MAX_PROCS)
+		early.procs[early.nprocs++] = (struct proc){ .pid = pid };
+}
+
+/* The children of every process seen (a compiler driver's cc1 and as, a
+ * wrapper script's interpreter), from /proc/PID/task/TID/children. */
+static void scan_children(void)
+{
+	for (size_t i = 0; i < early.nprocs; i++) {
+		char path[96];
+		DIR *d;
+		struct dirent *de;
+
+		if (early.procs[i].gone)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)early.procs[i].pid);
+		d = opendir(path);
+		if (!d) {
+			early.procs[i].gone = true;
+			continue;
+		}
+		while ((de = readdir(d))) {
+			char file[400];
+			FILE *f;
+			int child;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s/children", path, de->d_name);
+			f = fopen(file, "re");
+			if (!f)
+				continue;
+			while (fscanf(f, "%d", &child) == 1)
+				add_proc(child);
+			fclose(f);
+		}
+		closedir(d);
+	}
+}
+
+/* Read and symbolize what process p recorded since the last look.
+ * Returns whether a full batch came (more may be waiting). */
+static bool serve(struct proc *p, uint64_t *addrs)
+{
+	ssize_t n = 0;
+	bool unknown = false;
+
+	if (!p->feed && mp_addrfeed_open(p->pid, NULL, &p->feed) < 0)
+		p->feed = NULL;
+	if (!p->feed)
+		return false;
+	n = mp_addrfeed_poll(p->feed, addrs, MAX_BATCH);
+	if (n < 0) {                    /* exited or exec'd: open again next time */
+		mp_addrfeed_free(p->feed);
+		p->feed = NULL;
+		p->sym = NULL;          /* a new image: new maps (the old one is kept) */
+		return false;
+	}
+	if (n == 0)
+		return false;
+	if (!p->sym)
+		remake(p);
+	for (ssize_t i = 0; i < n && !unknown && p->sym; i++)
+		unknown = !mapped(p->sym, addrs[i]);
+	if (unknown && elapsed_ms(&p->remade) >= 200)
+		remake(p);              /* a dlopen since */
+	if (p->sym)
+		(void)mp_symbolizer_prepare(p->sym, addrs, (size_t)n);
+	return n == MAX_BATCH;
+}
+
+static void *early_main(void *arg)
+{
+	uint64_t *addrs = malloc(MAX_BATCH * sizeof(*addrs));
+	struct timespec t0, scanned;
+	bool warmed = false, any_feed = false;
+
+	(void)arg;
+	if (!addrs)
+		return NULL;
+	/* Beside the program, not in its way: one thread, at low priority
+	 * (nice applies per thread on Linux). */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	scanned = t0;
+	add_proc(early.pid);
+	/* Let the dynamic loader map the program's libraries first. */
+	for (int i = 0; i < 5 && !stopping(); i++)
+		nap(10);
+	while (!stopping()) {
+		bool more = false;
+
+		if (elapsed_ms(&scanned) >= SCAN_MS) {
+			scan_children();
+			clock_gettime(CLOCK_MONOTONIC, &scanned);
+		}
+		for (size_t i = 0; i < early.nprocs && !stopping(); i++) {
+			if (early.procs[i].gone && !early.procs[i].feed)
+				continue;
+			more |= serve(&early.procs[i], addrs);
+			any_feed |= early.procs[i].feed != NULL;
+		}
+		if (!any_feed && !warmed && elapsed_ms(&t0) >= WARM_AFTER_MS) {
+			/* No feed to read: load the main program's files at least. */
+			remake(&early.procs[0]);
+			if (early.procs[0].sym)
+				mp_symbolizer_warm(early.procs[0].sym);
+			warmed = true;
+		}
+		if (!more)
+			nap(POLL_MS);
+	}
+	for (size_t i = 0; i < early.nprocs; i++)
+		mp_addrfeed_free(early.procs[i].feed);
+	free(addrs);
+	return NULL;
+}
+
+void mp_early_sym_start(pid_t pid)
+{
+	if (early.started)
+		return;
+	early.pid = pid;
+	early.started = pthread_create(&early.thread, NULL, early_main, NULL) == 0;
+}
+
+struct mp_symbolizer *mp_early_sym_finish(void)
+{
+	if (early.started) {
+		__atomic_store_n(&early.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(early.thread, NULL);
+		early.started = false;
+	}
+	return early.nprocs ? early.procs[0].sym : NULL;
+}
+
+void mp_early_sym_free(void)
+{
+	mp_early_sym_finish();
+	for (size_t i = 0; i < early.nsyms; i++)
+		mp_symbolizer_free(early.syms[i]);
+	free(early.syms);
+	early.syms = NULL;
+	early.nsyms = early.cap_syms = 0;
+	early.nprocs = 0;
+}

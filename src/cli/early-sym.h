@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Symbolization while the target runs (memprof run): a thread of the CLI
+ * symbolizes the addresses the target records as it records them
+ * (cli/addrfeed.h), so that converting its snapshots at exit finds them
+ * done.  CLI only.
+ */
+#ifndef MP_CLI_EARLY_SYM_H
+#define MP_CLI_EARLY_SYM_H
+
+#include <sys/types.h>
+
+struct mp_symbolizer;
+
+/* Start the thread for the process `pid` just exec'd (once per run). */
+void mp_early_sym_start(pid_t pid);
+
+/* Stop the thread (waiting for the batch in hand) and return its
+ * symbolizer, or NULL: a donor for mp_symbolizer_new_from, owned here.
+ * Any number of calls. */
+struct mp_symbolizer *mp_early_sym_finish(void);
+
+/* Stop, and free the symbolizer. */
+void mp_early_sym_free(void);
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The statistics table of `memprof stats` (see stats.h).  Statistics are
+ * printed in the order the shim wrote them, byte counts also in binary
+ * units; "BySize.<size>.Mallocs" and ".Frees" pairs become one table of
+ * size classes with the blocks still live.  CLI only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/stats.h"
+
+static const struct {
+	const char *name, *meaning;
+	bool bytes;
+} known[] = {
+	{ "HeapAlloc", "bytes in live blocks", true },
+	{ "HeapInuse", "bytes in spans that hold blocks", true },
+	{ "HeapIdle", "bytes in spans that hold none", true },
+	{ "HeapReleased", "bytes of idle spans returned to the kernel", true },
+	{ "HeapSys", "bytes of address space the heap took from the kernel", true },
+	{ "Mallocs", "blocks allocated", false },
+	{ "Frees", "blocks freed", false },
+	{ "HeapCached", "bytes of free blocks in thread caches", true },
+	{ "RSS", "resident set size of the process", true },
+	{ "LeakScanBytes", "bytes the leak scan read", true },
+	{ "LeakScanNs", "nanoseconds the leak scan took", false },
+	/* memprof attach's */
+	{ "AttachRSSBefore", "resident set size at attach", true },
+	{ "AttachRSSAfter", "resident set size at detach", true },
+	{ "AttachCalls", "allocator calls seen", false },
+	{ "AttachSampled", "allocator calls sampled", false },
+	{ "AttachNested", "calls inside realloc and its kin, not counted again", false },
+	{ "AttachLostEvents", "events lost: the ring buffer was full", false },
+	{ "AttachUntracked", "sampled blocks whose free could not be tracked", false },
+	{ "AttachStackless", "samples without a stack", false },
+	{ "AttachFramesCFI", "frames unwound with .eh_frame", false },
+	{ "AttachFramesFP", "frames unwound with the frame pointer", false },
+	{ "AttachWalksElfutils", "stacks unwound again by elfutils", false },
+	{ "AttachFramesElfutils", "frames elfutils unwound", false },
+	{ "AttachForks", "processes forked during the attach", false },
+	{ "AttachThreadsEnded", "threads that ended during the attach", false },
+};
+
+static void human(int64_t v, char *buf, size_t size)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRId64 " B", v);
+	else
+		snprintf(buf, size, "%.1f %s", d, unit[u]);
+}
+
+/* "BySize.<digits>.<what>": the size, or -1. */
+static int64_t by_size(const char *name, const char *what)
+{
+	char *end;
+
+	if (strncmp(name, "BySize.", 7) != 0 || name[7] < '0' || name[7] > '9')
+		return -1;
+	long long v = strtoll(name + 7, &end, 10);
+	if (*end != '.' || strcmp(end + 1, what) != 0)
+		return -1;
+	return v;
+}
+
+int mp_stats_print(const mp_profile *p, FILE *f)
+{
+	size_t classes = 0;
+	int width = 14;              /* the longest name's, at least */
+
+	for (size_t i = 0; i < p->n_memprof_stat; i++) {
+		const char *name = p->memprof_stat[i]->name ? p->memprof_stat[i]->name : "";
+
+		if (by_size(name, "Mallocs") < 0 && by_size(name, "Frees") < 0 &&
+		    (int)strlen(name) > width && strlen(name) < 64)
+			width = (int)strlen(name);
+	}
+
+	for (size_t i = 0; i < p->n_memprof_stat; i++) {
+		const Perftools__Profiles__MemprofStat *s = p->memprof_stat[i];
+		const char *name = s->name ? s->name : "";
+		char hb[32] = "";
+		const char *meaning = "";
+
+		if (by_size(name, "Mallocs") >= 0 || by_size(name, "Frees") >= 0) {
+			classes += by_size(name, "Mallocs") >= 0;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (strcmp(known[k].name, name) == 0) {
+				meaning = known[k].meaning;
+				if (known[k].bytes && s->value >= 1024)
+					human(s->value, hb, sizeof(hb));
+			}
+		fprintf(f, "%-*s %14" PRId64 "  %-10s %s\n", width, name, s->value, hb, meaning);
+	}
+	if (classes) {
+		fputs("\nsize class        mallocs          frees           live\n", f);
+		for (size_t i = 0; i < p->n_memprof_stat; i++) {
+			const char *name = p->memprof_stat[i]->name ? p->memprof_stat[i]->name : "";
+			int64_t size = by_size(name, "Mallocs"), frees = 0;
+
+			if (size < 0)
+				continue;
+			for (size_t k = 0; k < p->n_memprof_stat; k++)
+				if (p->memprof_stat[k]->name &&
+				    by_size(p->memprof_stat[k]->name, "Frees") == size)
+					frees = p->memprof_stat[k]->value;
+			fprintf(f, "%10" PRId64 " %14" PRId64 " %14" PRId64 " %14" PRId64 "\n", size,
+				p->memprof_stat[i]->value, frees, p->memprof_stat[i]->value - frees);
+		}
+	}
+	if (ferror(f))
+		return -EIO;
+	return (int)(p->n_memprof_stat > INT32_MAX ? INT32_MAX : p->n_memprof_stat);
+}
+
+int mp_heap_sampled_allocations(const mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate)
+{
+	int io = mp_profile_sample_index(p, "alloc_objects");
+	int is = mp_profile_sample_index(p, "alloc_space");
+	double n = 0;
+
+	if (io < 0 || is < 0 || !p->period_type || p->period <= 1 ||
+	    strcmp(mp_profile_str(p, p->period_type->type), "space") != 0 ||
+	    strcmp(mp_profile_str(p, p->period_type->unit), "bytes") != 0)
+		return -ENOENT;
+	for (size_t i = 1; i < p->n_string_table; i++)
+		if (strcmp(p->string_table[i], "pprof::base") == 0)
+			return -ENOENT;   /* a difference: its values are not samples */
+	for (size_t i = 0; i < p->n_sample; i++) {
+		double objects = (double)p->sample[i]->value[io];
+		double bytes = (double)p->sample[i]->value[is];
+
+		if (objects <= 0)
+			continue;
+		/* Zero-byte blocks are kept unscaled.  The writer truncated the
+		 * scaled count, so scaling back gives a little less than the
+		 * whole number of samples, never more: round up. */
+		if (bytes > 0)
+			objects = ceil(objects * (1 - exp(-bytes / objects / (double)p->period)) -
+				       1e-6);
+		n += objects;
+	}
+	*ret_samples = n < 0 ? 0 : (uint64_t)n;
+	*ret_rate = p->period;
+	return 0;
+}
