@@ -10,7 +10,8 @@ every run below is compared with the same command run natively.
   - close_range(3, ~0): the profile is still written;
   - RLIMIT_FSIZE of one byte: the program is not killed by SIGXFSZ;
   - RLIMIT_AS of 1, 2 and 4 GiB (ulimit -v, inside the target and around
-    memprof): the program gets at least 95% of the memory it gets natively;
+    memprof) and RLIMIT_DATA of 1 GiB (ulimit -d): the program gets at least
+    95% of the memory it gets natively;
   - setrlimit(RLIMIT_AS, 256 MiB) by the program: malloc fails with ENOMEM
     near the native amount, never past the limit, and works again after
     frees; a freed 600 MiB can be mmap()ed under a 1 GiB limit;
@@ -143,6 +144,13 @@ def main():
                      % (gib, size, m, n, 100.0 * (m or 0) / (n or 1)), got.stderr)
                 t.ok(readable(out), 'ulimit -v %d GiB, blocks of %s: profile written'
                      % (gib, size), got.stderr)
+        # RLIMIT_DATA (ulimit -d) counts private writable mappings too
+        argv = ['sh', '-c', 'ulimit -d %d; exec %s alloc 1048576' % (GIB // 1024, tenv)]
+        n, _ = total(native(argv).stdout)
+        got, out = under(memprof, d, argv, rate='512K')
+        m, err = total(got.stdout)
+        t.ok(n and m is not None and m >= 0.95 * n and err == 'ENOMEM',
+             'ulimit -d 1 GiB: %s of the native %s bytes' % (m, n), got.stderr)
         # memprof itself under the limit
         argv = [tenv, 'alloc', '1048576']
         n, _ = total(native(argv, preexec_fn=limit(resource.RLIMIT_AS, 2 * GIB)).stdout)
