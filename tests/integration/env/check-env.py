@@ -9,6 +9,7 @@ every run below is compared with the same command run natively.
     under a low soft limit, which the program must still see);
   - close_range(3, ~0): the profile is still written;
   - RLIMIT_FSIZE of one byte: the program is not killed by SIGXFSZ;
+  - a seccomp filter that refuses the shim's clone: the profile is written;
   - RLIMIT_AS of 1, 2 and 4 GiB (ulimit -v, inside the target and around
     memprof) and RLIMIT_DATA of 1 GiB (ulimit -d): the program gets at least
     95% of the memory it gets natively;
@@ -124,6 +125,13 @@ def main():
         t.ok(got.returncode == 0 and got.stdout == want.stdout, 'close_range(3, ~0): same run',
              got.stderr)
         t.eq(leak_of(out), LEAK, 'close_range(3, ~0): the profile is written')
+        # the private-descriptor child refused: the shim's files go to the
+        # program's table for the moment, and the profile is still written
+        want = native([tenv, 'seccomp'])
+        got, out = under(memprof, d, [tenv, 'seccomp'])
+        t.ok(got.returncode == 0 and got.stdout == want.stdout, 'seccomp refuses clone(CLONE_VFORK): '
+             'same run', got.stderr)
+        t.eq(leak_of(out), LEAK, 'seccomp refuses clone(CLONE_VFORK): the profile is written')
         want = native([tenv, 'fsize'])
         got, _ = under(memprof, d, [tenv, 'fsize'])
         t.ok(want.returncode == 0 and got.returncode == 0 and got.stdout == want.stdout,
