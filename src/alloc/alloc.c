@@ -12,7 +12,7 @@
 
 #include "alloc/alloc.h"
 #include "alloc/central.h"
-#include "alloc/lock.h"
+#include "base/lock.h"
 
 int mp_alloc_slack_used;
 struct mp_tcache mp_tc_none = { .state = MP_TC_NEW };
@@ -20,7 +20,6 @@ static struct mp_tcache mp_tc_dead = { .state = MP_TC_DEAD };
 /* The cache of a thread inside a program's signal handler (below). */
 static struct mp_tcache mp_tc_sig = { .state = MP_TC_SIGNAL };
 MP_TLS uintptr_t mp_tc_off;
-MP_TLS int mp_alloc_held, mp_alloc_nowait;
 static MP_TLS void *deferred;       /* blocks freed in no-wait mode (below) */
 static int signal_fixup(void);
 static void drain_deferred(void);
@@ -240,7 +239,7 @@ static void large_free_as(void *p, int released)
 
 static void large_free(void *p)
 {
-	if (MP_UNLIKELY(mp_tc_self()->state == MP_TC_SIGNAL) && signal_fixup() && mp_alloc_nowait) {
+	if (MP_UNLIKELY(mp_tc_self()->state == MP_TC_SIGNAL) && signal_fixup() && mp_lock_nowait) {
 		defer_free(p);
 		return;
 	}
@@ -300,7 +299,7 @@ static MP_TLS unsigned sig_depth;
 void mp_alloc_signal_enter(struct mp_alloc_sigframe *f, uintptr_t sp)
 {
 	f->off = mp_tc_off;
-	f->nowait = mp_alloc_nowait;
+	f->nowait = mp_lock_nowait;
 	f->depth = sig_depth;
 	if (sig_depth < SIG_FRAMES) {
 		sig_frames[sig_depth].sp = sp;
@@ -310,7 +309,7 @@ void mp_alloc_signal_enter(struct mp_alloc_sigframe *f, uintptr_t sp)
 	sig_depth = f->depth + 1;
 	/* Each store below is one instruction: a handler nested between
 	 * them saves and restores a consistent pair. */
-	mp_alloc_nowait = f->nowait || mp_alloc_held > 0;
+	mp_lock_nowait = f->nowait || mp_lock_held > 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	tc_set_self(&mp_tc_sig);
 }
@@ -319,7 +318,7 @@ void mp_alloc_signal_leave(const struct mp_alloc_sigframe *f)
 {
 	tc_set_self((struct mp_tcache *)((uintptr_t)&mp_tc_none + f->off));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	mp_alloc_nowait = f->nowait;
+	mp_lock_nowait = f->nowait;
 	sig_depth = f->depth;
 }
 
@@ -330,7 +329,7 @@ static MP_NOINLINE int signal_fixup(void)
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	while (sig_depth > 0 && sig_depth <= SIG_FRAMES && sp > sig_frames[sig_depth - 1].sp) {
 		sig_depth--;
-		mp_alloc_nowait = sig_frames[sig_depth].nowait;
+		mp_lock_nowait = sig_frames[sig_depth].nowait;
 		tc_set_self((struct mp_tcache *)((uintptr_t)&mp_tc_none + sig_frames[sig_depth].off));
 	}
 	return mp_tc_self()->state == MP_TC_SIGNAL;
@@ -367,7 +366,7 @@ static void *signal_alloc(unsigned c)
 			__atomic_fetch_add(&g.dead_mallocs[k], 1, __ATOMIC_RELAXED);
 			return p;
 		}
-		if (!mp_alloc_nowait)
+		if (!mp_lock_nowait)
 			break;        /* it could wait: the heap is out of memory */
 	}
 	errno = ENOMEM;
@@ -422,7 +421,7 @@ static void small_free(void *p, unsigned c)
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
 		if (tc->state == MP_TC_SIGNAL) {
 			if (signal_fixup()) {
-				if (mp_alloc_nowait) {
+				if (mp_lock_nowait) {
 					defer_free(p);
 					return;
 				}
@@ -568,7 +567,7 @@ void *mp_alloc_realloc(void *p, size_t n)
 	void *q = mp_alloc_malloc(n);
 	if (!q)
 		return NULL;
-	if (old >= 4 * MOVE_CHUNK && n > MP_MAX_SMALL && !mp_alloc_nowait) {
+	if (old >= 4 * MOVE_CHUNK && n > MP_MAX_SMALL && !mp_lock_nowait) {
 		move_large(q, p, n < old ? n : old, old);
 		return q;
 	}

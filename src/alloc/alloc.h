@@ -31,7 +31,7 @@
 
 #include "alloc/pageheap.h"
 #include "alloc/sizeclass.h"
-#include "sample/compiler.h"
+#include "base/compiler.h"
 
 struct mp_tlist {
 	void *head;              /* singly linked through each block's first word */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "alloc/central.h"
-#include "alloc/lock.h"
+#include "base/lock.h"
 #include "alloc/pageheap.h"
 #include "alloc/sizeclass.h"
 

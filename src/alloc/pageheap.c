@@ -8,10 +8,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "alloc/lock.h"
+#include "base/lock.h"
 #include "alloc/pageheap.h"
-#include "alloc/vmarea.h"
-#include "sample/compiler.h"
+#include "base/vmarea.h"
+#include "base/compiler.h"
 
 struct mp_heap mp_heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 

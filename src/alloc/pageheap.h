@@ -4,7 +4,7 @@
  * MP_PAGE_SIZE pages, with a page map from address to span.  Runs in the
  * target: memory comes from mmap only, never from any malloc.
  *
- * The arena is one window of address space (alloc/vmarea.h), fixed at
+ * The arena is one window of address space (base/vmarea.h), fixed at
  * init and mapped from its start as the heap grows, so it costs the address
  * space it uses and no more (RLIMIT_AS, RLIMIT_DATA), and a growth a limit
  * refuses is an allocation failing with ENOMEM, as under glibc.  Because it
@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #include "alloc/sizeclass.h"
-#include "alloc/vmarea.h"
+#include "base/vmarea.h"
 
 enum { MP_SPAN_FREE = 0, MP_SPAN_SMALL = 1, MP_SPAN_LARGE = 2 };
 
@@ -86,7 +86,7 @@ struct mp_heap {
 	uint64_t last_scavenge_ns;
 	uint64_t large_nmalloc, large_nfree, large_bytes; /* large blocks: stats */
 	uint64_t nreleases;          /* madvise calls */
-	/* Mapped from their start as the heap grows (alloc/vmarea.h): the
+	/* Mapped from their start as the heap grows (base/vmarea.h): the
 	 * arena up to past `top`, the maps for the arena pages mapped. */
 	struct mp_vm_area arena, pagemap_area, classmap_area;
 };

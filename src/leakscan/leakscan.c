@@ -33,14 +33,14 @@
 
 #include "alloc/alloc.h"
 #include "alloc/leak.h"
-#include "alloc/ownmem.h"
-#include "alloc/vmarea.h"
+#include "base/ownmem.h"
+#include "base/vmarea.h"
 #include "common/snapshot.h"
 #include "leakscan/leakscan.h"
 #include "leakscan/stopworld.h"
-#include "sample/privfd.h"
+#include "base/privfd.h"
 #include "sample/stacks.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 
 #define WORK_MAX ((size_t)1 << 30)          /* bytes of work list at most */
 #define MAPS_MAX ((size_t)64 << 20)
@@ -77,7 +77,7 @@ void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 	mp_ownmem_add((const void *)lo, hi - lo);
 }
 
-/* The work list: a window mapped as it fills (alloc/vmarea.h), so the scan
+/* The work list: a window mapped as it fills (base/vmarea.h), so the scan
  * of a program near its RLIMIT_AS costs what it uses. */
 static struct mp_vm_area work_area;
 static size_t work_cap;             /* entries mapped */

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "leakscan/stopworld.h"
-#include "sample/privfd.h"
+#include "base/privfd.h"
 
 #define MAGIC 0x6d70726fu   /* "mpro" */
 

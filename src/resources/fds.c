@@ -31,12 +31,12 @@
 #include "resources/fd-detail.h"
 #include "resources/fds.h"
 #include "resources/resources.h"
-#include "alloc/vmarea.h"
+#include "base/vmarea.h"
 #include "shim/shim.h"
 
 #define MAX_FDS 65536
 
-/* By descriptor number, mapped up to the highest one seen (alloc/vmarea.h):
+/* By descriptor number, mapped up to the highest one seen (base/vmarea.h):
  * res_class 0 = closed.  `outs` is the snapshot copy. */
 static struct mp_vm_table tab, outs;
 static struct mp_snap_res_rec *table, *out;

@@ -22,7 +22,7 @@
 #include "common/snapshot.h"
 #include "resources/threads.h"
 #include "resources/resources.h"
-#include "alloc/vmarea.h"
+#include "base/vmarea.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -41,7 +41,7 @@ struct slot {
 	char name[16];
 };
 
-/* Mapped as far as the highest slot claimed (alloc/vmarea.h). */
+/* Mapped as far as the highest slot claimed (base/vmarea.h). */
 static struct mp_vm_table slot_tab, out_tab;
 static struct slot *slots;
 static int top_slot = -1;             /* highest slot ever claimed */

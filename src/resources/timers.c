@@ -14,7 +14,7 @@
 #include "common/snapshot.h"
 #include "resources/timers.h"
 #include "resources/resources.h"
-#include "alloc/vmarea.h"
+#include "base/vmarea.h"
 #include "shim/shim.h"
 
 #define MAX_TIMERS 4096
@@ -28,7 +28,7 @@ struct slot {
 	uint32_t stack_id;
 };
 
-/* Mapped as far as the highest slot claimed (alloc/vmarea.h). */
+/* Mapped as far as the highest slot claimed (base/vmarea.h). */
 static struct mp_vm_table slot_tab, out_tab;
 static struct slot *slots;
 static struct mp_snap_res_rec *out;

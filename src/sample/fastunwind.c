@@ -28,9 +28,9 @@
 #include <ucontext.h>
 
 #include "sample/cfi.h"
-#include "sample/compiler.h"
+#include "base/compiler.h"
 #include "sample/unwind.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 
 /* libgcc_s (unwind-dw2-fde.h): the FDE covering pc, and the function's start. */
 struct dwarf_eh_bases {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "sample/live.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 
 #define NSTRIPES 64
 #define STRIPE_MIN 1024u

@@ -18,12 +18,12 @@
 
 #include "common/snapshot.h"
 #include "common/stackfeed.h"
-#include "sample/compiler.h"
+#include "base/compiler.h"
 #include "sample/stacks.h"
-#include "alloc/vmarea.h"
-#include "sample/vm.h"
+#include "base/vmarea.h"
+#include "base/vm.h"
 
-/* Windows of address space (alloc/vmarea.h), mapped TABLE_STEP at a time
+/* Windows of address space (base/vmarea.h), mapped TABLE_STEP at a time
  * as the tables fill: a table costs the address space it uses. */
 #define STACK_REGION ((size_t)512 << 20)
 #define BUCKET_REGION ((size_t)256 << 20)

@@ -42,11 +42,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "alloc/vmarea.h"
+#include "base/vmarea.h"
 #include "common/snapshot.h"
 #include "sample/stacks.h"
 #include "sample/unwind.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 #include "shim/shim.h"
 
 #define MAX_SEGS 8
@@ -300,7 +300,7 @@ static void record(const struct obj *o, const char *name, const char *path, uint
 
 	pthread_mutex_lock(&rec_lock);
 	if (!records && !records_full) {
-		/* Windows mapped as they fill (alloc/vmarea.h): 65 MiB of
+		/* Windows mapped as they fill (base/vmarea.h): 65 MiB of
 		 * address space reserved here would count against the
 		 * program's RLIMIT_AS. */
 		records_full = mp_vm_area_init(&records_area, RECORDS_MAX) < 0 ||

@@ -27,7 +27,7 @@
 #include "resources/threads.h"
 #include "resources/timers.h"
 #include "sample/live.h"
-#include "sample/privfd.h"
+#include "base/privfd.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
 #include "sample/unwind.h"

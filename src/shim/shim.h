@@ -12,7 +12,8 @@
 #include <sys/types.h>
 
 #include "alloc/alloc.h"
-#include "sample/compiler.h"
+#include "base/compiler.h"
+#include "base/log.h"
 
 enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
 
@@ -67,12 +68,6 @@ void mp_shim_exit_snapshot(void);
 void mp_options_default(struct mp_options *o);
 void mp_options_parse(struct mp_options *o, const char *s);
 void mp_options_print(const struct mp_options *o);
-
-/* log.c: allocation-free messages on stderr, "memprof: " prefixed. */
-void mp_log(const char *a, const char *b, const char *c, const char *d);
-void mp_warn(const char *a, const char *b, const char *c, const char *d);
-char *mp_utoa(uint64_t v, char *buf);   /* buf >= 21 bytes; returns buf */
-uint64_t mp_now_ns(void);
 
 /* heapstats.c: the own allocator's statistics as MP_SNAP_STATS entries
  * (none under allocator=system); returns how many were written. */

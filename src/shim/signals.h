@@ -7,7 +7,7 @@
  * sysv_signal, or before the shim's constructor ran) is called by the
  * shim's trampoline, which brackets it with mp_alloc_signal_enter/leave so
  * that the handler may allocate while the code it interrupted is inside the
- * allocator (alloc/alloc.c, alloc/lock.h).  The program reads back exactly
+ * allocator (alloc/alloc.c, base/lock.h).  The program reads back exactly
  * the action it set.  Two signals, the snapshot signal and the helper
  * thread's doorbell, may be claimed by trigger.c: their kernel action is the
  * trampoline whatever the program's, and trigger.c sees each instance first.

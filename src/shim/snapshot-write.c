@@ -10,7 +10,7 @@
  * maps text is streamed into the file; no malloc, no stdio, no mapping.
  * Profile tables are locked only while their bytes are written.
  *
- * All of it runs through mp_privfd_run (sample/privfd.h): the files are
+ * All of it runs through mp_privfd_run (base/privfd.h): the files are
  * opened in a descriptor table of the shim's own, never the program's, so
  * a program that used up its descriptors still gets its snapshot, and the
  * numbers the program's other threads get from open() meanwhile are the
@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
-#include "sample/privfd.h"
+#include "base/privfd.h"
 #include "sample/stacks.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 #include "leakscan/leakscan.h"
 #include "resources/fds.h"
 #include "resources/threads.h"

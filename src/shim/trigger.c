@@ -59,8 +59,8 @@
 #include <unistd.h>
 
 #include "shim/shim.h"
-#include "alloc/ownmem.h"
-#include "sample/privfd.h"
+#include "base/ownmem.h"
+#include "base/privfd.h"
 #include "shim/signals.h"
 #include "shim/trigger.h"
 

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "alloc/ownmem.h"
+#include "base/ownmem.h"
 #include "common/snapshot.h"
 #include "sample/live.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
-#include "sample/vm.h"
+#include "base/vm.h"
 #include "tap.h"
 
 static void test_edges(void)

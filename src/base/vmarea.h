@@ -28,8 +28,8 @@
  * each area); safe after fork (the child inherits the mappings and the
  * windows).  Not in a signal handler.
  */
-#ifndef MP_ALLOC_VMAREA_H
-#define MP_ALLOC_VMAREA_H
+#ifndef MP_BASE_VMAREA_H
+#define MP_BASE_VMAREA_H
 
 #include <stddef.h>
 #include <stdint.h>

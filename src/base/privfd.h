@@ -34,8 +34,8 @@
  * in a signal handler that may have interrupted mp_privfd_run on the same
  * thread (it gets -EDEADLK).  Safe after fork.
  */
-#ifndef MP_SAMPLE_PRIVFD_H
-#define MP_SAMPLE_PRIVFD_H
+#ifndef MP_BASE_PRIVFD_H
+#define MP_BASE_PRIVFD_H
 
 #include <fcntl.h>
 #include <sys/syscall.h>

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * Messages from inside the target: one write(2) per line to fd 2, built in a
- * stack buffer.  No stdio (it may lock or allocate), no locale.  Warnings are
- * capped so a misbehaving target cannot flood its stderr with ours.
- */
+/* Messages from inside the target (see log.h). */
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "shim/shim.h"
+#include "base/log.h"
 
 #define MAX_WARNINGS 8
 

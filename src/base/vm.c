@@ -2,8 +2,8 @@
 /* Anonymous mappings for the shim's own tables (see vm.h). */
 #include <sys/mman.h>
 
-#include "alloc/ownmem.h"
-#include "sample/vm.h"
+#include "base/ownmem.h"
+#include "base/vm.h"
 
 void *mp_vm_reserve(size_t size)
 {

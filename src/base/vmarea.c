@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "alloc/ownmem.h"
-#include "alloc/vmarea.h"
+#include "base/ownmem.h"
+#include "base/vmarea.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000

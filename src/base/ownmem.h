@@ -6,8 +6,8 @@
  * block reachable.  In the target: a fixed array, no allocation; add is
  * lock-free (an atomic slot claim).
  */
-#ifndef MP_ALLOC_OWNMEM_H
-#define MP_ALLOC_OWNMEM_H
+#ifndef MP_BASE_OWNMEM_H
+#define MP_BASE_OWNMEM_H
 
 #include <stddef.h>
 #include <stdint.h>

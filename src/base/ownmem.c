@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Registry of memprof's own mappings in the target (see ownmem.h). */
-#include "alloc/ownmem.h"
+#include "base/ownmem.h"
 
 static struct {
 	uintptr_t lo, hi;

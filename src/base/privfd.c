@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "sample/privfd.h"
+#include "base/privfd.h"
 
 #ifndef __WALL
 #define __WALL 0x40000000

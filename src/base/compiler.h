@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Compiler helpers shared by the in-target modules. */
-#ifndef MP_SAMPLE_COMPILER_H
-#define MP_SAMPLE_COMPILER_H
+#ifndef MP_BASE_COMPILER_H
+#define MP_BASE_COMPILER_H
 
 #define MP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -4,8 +4,8 @@
  * allocator.  Safe in the target and after fork; not in signal handlers
  * (mmap is, but callers hold locks).
  */
-#ifndef MP_SAMPLE_VM_H
-#define MP_SAMPLE_VM_H
+#ifndef MP_BASE_VM_H
+#define MP_BASE_VM_H
 
 #include <stddef.h>
 
