@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/profile-kind.h"
+
 /*
  * Read the raw snapshot at `snapshot_path`, symbolize its stacks out of
  * process (ELF/DWARF of the files named in its maps), and write the heap
@@ -57,7 +59,6 @@ int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **r
  * `flags`: MP_CONVERT_F_*.  0 or a negative errno.
  */
 struct mp_converter;
-enum mp_profile_kind { MP_PROFILE_HEAP, MP_PROFILE_FDS, MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
 int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret);
 /* Same, taking the files `sym` (which stays the caller's and must outlive
  * the converter) has loaded for the same mappings, e.g. a symbolizer made
