@@ -65,13 +65,12 @@ static inline __attribute__((always_inline)) void record(int fd, unsigned kind, 
 {
 	if (fd < 0 || fd >= MAX_FDS || !__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
 		return;
-	struct mp_tls *t = &mp_tls;
-	if (t->busy)
+	if (mp_busy)
 		return;   /* the shim's own descriptor */
 	int saved = errno;
-	t->busy = 1;
+	mp_busy = 1;
 	if (mp_vm_table_cover(&tab, (size_t)fd) < 0) {
-		t->busy = 0;
+		mp_busy = 0;
 		errno = saved;
 		return;
 	}
@@ -84,7 +83,7 @@ static inline __attribute__((always_inline)) void record(int fd, unsigned kind, 
 	set_detail(r, a, b);
 	mp_res_raise_top(&top_fd, fd);
 	__atomic_store_n(&r->res_class, MP_RES_FD, __ATOMIC_RELEASE);
-	t->busy = 0;
+	mp_busy = 0;
 	errno = saved;
 }
 

@@ -126,7 +126,7 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 	if (!real)
 		real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
 	struct slot *s = NULL;
-	if (slots && !mp_trigger_is_own_thread() && !mp_tls.busy) {
+	if (slots && !mp_trigger_is_own_thread() && !mp_busy) {
 		for (int i = 0; i < MAX_THREADS && !s; i++) {
 			int expect = FREE;
 			if (mp_vm_table_cover(&slot_tab, (size_t)i) < 0)
@@ -149,9 +149,9 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 	if (attr && pthread_attr_getdetachstate(attr, &detached) == 0)
 		detached = detached == PTHREAD_CREATE_DETACHED;
 	s->detached = detached;
-	mp_tls.busy = 1;
+	mp_busy = 1;
 	s->stack_id = mp_res_creation_stack();
-	mp_tls.busy = 0;
+	mp_busy = 0;
 	errno = saved;
 	pthread_t h;
 	int r = real(&h, attr, trampoline, s);

@@ -59,7 +59,7 @@ MP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *ret)
 	if (!real)
 		real = (int (*)(clockid_t, struct sigevent *, timer_t *))dlsym(RTLD_NEXT, "timer_create");
 	int r = real(clock, sev, ret);
-	if (r != 0 || !slots || mp_tls.busy)
+	if (r != 0 || !slots || mp_busy)
 		return r;
 	int saved = errno;
 	for (int i = 0; i < MAX_TIMERS; i++) {
@@ -74,9 +74,9 @@ MP_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *ret)
 		s->clock = clock;
 		s->armed = 0;
 		s->interval_ns = 0;
-		mp_tls.busy = 1;
+		mp_busy = 1;
 		s->stack_id = mp_res_creation_stack();
-		mp_tls.busy = 0;
+		mp_busy = 0;
 		mp_res_raise_top(&top_slot, i);
 		__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
 		break;

@@ -387,21 +387,21 @@ MP_EXPORT int dlclose(void *handle)
 		__atomic_store_n(&real, f, __ATOMIC_RELEASE);
 	}
 	if (__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE || !mp_shim.enabled ||
-	    mp_tls.busy)
+	    mp_busy)
 		return f(handle);
 
 	struct listing before;
-	mp_tls.busy++;
+	mp_busy++;
 	int listed = list(&before) == 0;
 	uint32_t since = mp_prof_nstacks();
-	mp_tls.busy--;
+	mp_busy--;
 
 	int r = f(handle);
 
 	if (!listed)
 		return r;
 	int saved = errno;
-	mp_tls.busy++;
+	mp_busy++;
 	unsigned long long subs = before.subs;
 	dl_iterate_phdr(subs_cb, &subs);
 	struct listing after;
@@ -436,7 +436,7 @@ MP_EXPORT int dlclose(void *handle)
 		unlist(&after);
 	}
 	unlist(&before);
-	mp_tls.busy--;
+	mp_busy--;
 	errno = saved;
 	return r;
 }

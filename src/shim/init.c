@@ -6,8 +6,8 @@
  * which may come before our constructor (other libraries' constructors, the
  * dynamic loader) and from any thread.  The first thread to get there does
  * it; allocations made meanwhile (including those of dlsym, pthread_atfork
- * and libunwind) are served without sampling thanks to the per-thread busy
- * flag, so nothing recurses.
+ * and libunwind) are served without sampling thanks to the per-thread recursion
+ * guard (mp_busy, base/guard.h), so nothing recurses.
  *
  * Must never: call malloc for itself, use stdio, block on a lock the target
  * may hold, or change the target's exit status.
@@ -76,7 +76,7 @@ static void exclude_own_data(void)
 
 static void atfork_prepare(void)
 {
-	mp_tls.busy++;
+	mp_busy++;
 	mp_prof_lock();
 	mp_live_lock_all();
 	mp_fastunwind_lock();
@@ -87,7 +87,7 @@ static void atfork_parent(void)
 	mp_fastunwind_unlock();
 	mp_live_unlock_all();
 	mp_prof_unlock();
-	mp_tls.busy--;
+	mp_busy--;
 }
 
 static void atfork_child(void)
@@ -102,7 +102,7 @@ static void atfork_child(void)
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
-	mp_tls.busy--;
+	mp_busy--;
 }
 
 void mp_shim_init(void)
@@ -176,9 +176,9 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
 {
 	struct mp_tls *t = &mp_tls;
-	if (t->busy || !p)
+	if (mp_busy || !p)
 		return p;
-	t->busy = 1;
+	mp_busy = 1;
 	if (MP_UNLIKELY(__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE)) {
 		mp_shim_init();
 		if (__atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) != MP_INIT_DONE)
@@ -203,7 +203,7 @@ MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
 	record(p, size);
 	t->left = mp_sampler_next(&t->rng, rate);
 out:
-	t->busy = 0;
+	mp_busy = 0;
 	return p;
 }
 
@@ -215,14 +215,13 @@ out:
  */
 MP_NOINLINE MP_COLD void mp_free_slow(void *p)
 {
-	struct mp_tls *t = &mp_tls;
 	uint32_t b;
-	if (t->busy)
+	if (mp_busy)
 		return;
-	t->busy = 1;
+	mp_busy = 1;
 	if (mp_live_remove(p, &b))
 		mp_prof_record_free(b);
-	t->busy = 0;
+	mp_busy = 0;
 }
 
 void mp_shim_exit_snapshot(void)
@@ -233,7 +232,7 @@ void mp_shim_exit_snapshot(void)
 	 * atfork handlers, so its pid differs from the one we know. */
 	if (getpid() != mp_shim.pid || mp_shim.final_written)
 		return;
-	mp_tls.busy++;
+	mp_busy++;
 	mp_trigger_drain();   /* requests made while it lived are answered */
 	if (mp_shim.opt.leak) {
 		/* This frame and everything above it (the program's exit path)
@@ -268,7 +267,7 @@ void mp_shim_exit_snapshot(void)
 	int r = mp_snapshot_write(0, MP_SNAP_F_FINAL | (mp_shim.forked ? MP_SNAP_F_FORKED : 0));
 	if (r == 0)
 		mp_shim.final_written = 1;
-	mp_tls.busy--;
+	mp_busy--;
 }
 
 /*
@@ -320,7 +319,7 @@ __attribute__((destructor)) static void mp_shim_fini(void)
  * never allocates. */
 __attribute__((constructor)) static void mp_shim_ctor(void)
 {
-	mp_tls.busy++;
+	mp_busy++;
 	mp_shim_init();
 	exit_handler_registered = __cxa_atexit(exit_handler, NULL, NULL) == 0;
 	__cxa_at_quick_exit(exit_handler, NULL);
@@ -328,7 +327,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 	    mp_unwind_load_libunwind() < 0)
 		mp_warn("cannot load libunwind, unwind=", mp_shim.opt.unwind == 1 ? "1" : "2",
 			" walks with libgcc's unwinder instead", NULL);
-	mp_tls.busy--;
+	mp_busy--;
 	mp_signals_init();    /* handlers installed before us: bracketed from now on */
 	mp_trigger_start();   /* numbered snapshots: interval=, snapshot_signal= */
 }

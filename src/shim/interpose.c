@@ -145,23 +145,23 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		return realloc_own(p, n);
 	uint32_t b = 0;
 	int had = 0;
-	if (MP_UNLIKELY(mp_live_maybe(p)) && !mp_tls.busy) {
-		mp_tls.busy = 1;
+	if (MP_UNLIKELY(mp_live_maybe(p)) && !mp_busy) {
+		mp_busy = 1;
 		had = mp_live_remove(p, &b);
 		if (had)
 			mp_prof_record_free(b);
-		mp_tls.busy = 0;
+		mp_busy = 0;
 	}
 	void *q = __libc_realloc(p, n);
 	if (!q) {
 		/* realloc(p, 0) freed p (glibc); any other NULL is a failure
 		 * that leaves p allocated: put it back. */
 		if (had && n != 0) {
-			mp_tls.busy = 1;
+			mp_busy = 1;
 			mp_prof_unrecord_free(b);
 			if (mp_live_insert(p, b) < 0)
 				mp_prof_record_free(b);
-			mp_tls.busy = 0;
+			mp_busy = 0;
 		}
 		return NULL;
 	}

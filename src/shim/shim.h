@@ -13,6 +13,7 @@
 
 #include "alloc/alloc.h"
 #include "base/compiler.h"
+#include "base/guard.h"
 #include "base/log.h"
 
 enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
@@ -48,11 +49,11 @@ extern struct mp_shim_state mp_shim;
  * Per-thread state.  Zero-initialized TLS is the "not ready" state: with
  * left == 0 every allocation takes the slow path until the thread has been
  * set up (the empty-cache sentinel trick), so the fast path needs one test.
+ * The recursion guard is base's (mp_busy, base/guard.h).
  */
 struct mp_tls {
 	uint64_t left;             /* bytes until the next sample */
 	uint64_t rng;              /* sampler state */
-	int busy;                  /* inside the shim: recursion guard */
 	int ready;                 /* rng seeded, first gap drawn */
 };
 

@@ -258,7 +258,7 @@ static void *helper_main(void *arg)
 	 * nothing of the program's: never a root of the leak scan. */
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
-	mp_tls.busy = 1;   /* for good: the shim's own allocations are not sampled */
+	mp_busy = 1;   /* for good: the shim's own allocations are not sampled */
 	seq_load();
 	/* memprof-snapshot(1) finds this thread by its name... */
 	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
@@ -318,14 +318,14 @@ static int start_helper(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	own_thread = 1;
-	mp_tls.busy++;
+	mp_busy++;
 	/* Read here, not in the new thread: a request made while it is still
 	 * waiting to run (a loaded machine) would be taken for an old one and
 	 * lost. */
 	__atomic_store_n(&helper_seen, __atomic_load_n(&requests, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 	r = pthread_create(&t, &attr, helper_main, NULL);
-	mp_tls.busy--;
+	mp_busy--;
 	own_thread = 0;
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	pthread_attr_destroy(&attr);
