@@ -6,8 +6,7 @@
 #ifndef MP_RESOURCES_RESOURCES_H
 #define MP_RESOURCES_RESOURCES_H
 
-#include "sample/stacks.h"
-#include "sample/unwind.h"
+#include "sample/capture.h"
 #include "shim/shim.h"
 
 /*
@@ -20,9 +19,9 @@ static inline __attribute__((always_inline)) uint32_t mp_res_creation_stack(void
 	if (!mp_shim.enabled)
 		return 0;
 	uint64_t pcs[MP_MAX_DEPTH];
-	struct mp_stack_memo *m;
-	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth, &m);
-	int64_t id = mp_memo_stack(m, pcs, n);
+	struct mp_stack_cache *c;
+	uint32_t n = mp_capture(pcs, mp_shim.opt.depth, &c);
+	int64_t id = mp_capture_stack_id(c, pcs, n);
 	return id > 0 ? (uint32_t)id : 0;
 }
 

@@ -23,14 +23,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
 
 #include "sample/cfi.h"
 #include "base/compiler.h"
-#include "sample/unwind.h"
 #include "base/vm.h"
+#include "sample/stacks.h"   /* struct mp_stack_cache: kept, never read */
+#include "sample/unwind.h"
 
 /* libgcc_s (unwind-dw2-fde.h): the FDE covering pc, and the function's start. */
 struct dwarf_eh_bases {
@@ -279,9 +281,11 @@ static MP_NOINLINE MP_COLD uint64_t rule_for_exact(uint64_t pc)
  * it takes the remaining frames from there: consecutive stacks share their
  * outer frames.
  *
- * A memo also carries the stack's id in the stack table, and the bucket of
- * its last block size (struct mp_stack_memo), set by the caller: a stack
- * met again needs neither hashing nor a table probe.
+ * A memo also carries, for its caller, the stack table's cache of that
+ * stack (struct mp_stack_cache: its id, the bucket of its last block size),
+ * which the walker clears when the memo's walk changes and otherwise leaves
+ * alone: a stack met again needs neither hashing nor a table probe, and the
+ * walker knows nothing of the tables.
  */
 struct wframe {
 	uint64_t pc, sp, bp;
@@ -299,11 +303,12 @@ struct wframe {
 
 struct wentry {
 	uint32_t n;                   /* frames, innermost first */
+	uint32_t max;                 /* the `max` of the walk the cache is for */
 	uint32_t next[2];             /* the entries used right after this one, latest first */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
 	uint64_t stamp;               /* last use */
-	struct mp_stack_memo memo;
+	struct mp_stack_cache cache;  /* the caller's (above) */
 	struct wframe f[MEMO_FRAMES];
 };
 
@@ -468,10 +473,10 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
  * Keep a complete walk, made with `max`, in the least recently used entry:
  * its inner frames w[0..k), then frames f[j..] of the entry `from` (NULL:
  * the walk is w alone, and ended as `zero_end` and `end_sp` say).  F_DEP
- * is worked out from the outermost frame in.  Returns the entry's memo, or
- * NULL when the walk is too long to keep.
+ * is worked out from the outermost frame in.  Returns the entry's cache
+ * (cleared), or NULL when the walk is too long to keep.
  */
-static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wframe *w,
+static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct wframe *w,
 				       uint32_t k, const struct wentry *from, uint32_t j,
 				       bool zero_end, uint64_t end_sp)
 {
@@ -509,12 +514,11 @@ static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wf
 	}
 	e->n = k + rest;
 	e->next[0] = e->next[1] = MEMO_ENTRIES;
-	e->memo.stack = 0;
-	e->memo.bucket = 0;
-	e->memo.max = max;
+	memset(&e->cache, 0, sizeof(e->cache));
+	e->max = max;
 	c->sp0[v] = e->f[0].sp;
 	memo_use(c, v);
-	return &e->memo;
+	return &e->cache;
 }
 
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
@@ -522,12 +526,12 @@ static struct mp_stack_memo *memo_keep(struct wcache *c, uint32_t max, struct wf
  * return, and RBP. */
 __attribute__((used, no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
-		   struct mp_stack_memo **ret_memo);
+		   struct mp_stack_cache **ret_cache);
 
 /* It reads the stack where the rules say, other frames included. */
 __attribute__((no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
-		   struct mp_stack_memo **ret_memo)
+		   struct mp_stack_cache **ret_cache)
 {
 	struct wframe w[MEMO_FRAMES];     /* this walk's frames, innermost first */
 	const struct wentry *last = NULL;
@@ -538,25 +542,19 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	 * from the ucontext, which still() does not re-read. */
 	bool crossed = false;
 
-	*ret_memo = NULL;
+	*ret_cache = NULL;
 	if (!table)
 		return UINT32_MAX;
 	c = wc_get();
 	if (c) {
 		struct wentry *e = memo_find(c, pc, sp, bp);
 		if (e) {
-			struct mp_stack_memo *m = &e->memo;
-			*ret_memo = m;
-			if (m->max != max) {
-				m->max = max;
-				m->stack = m->bucket = 0;
+			if (e->max != max) {
+				e->max = max;
+				memset(&e->cache, 0, sizeof(e->cache));
 			}
-			if (m->stack && m->gen == mp_prof_generation() &&
-			    mp_unwind_mode != MP_UNWIND_CHECK)
-				return MP_WALK_KNOWN;
-			for (; n < e->n && n < max; n++)
-				pcs[n] = e->f[n].pc;
-			return n;
+			*ret_cache = &e->cache;
+			return MP_WALK_MEMO;
 		}
 		if (c->last < MEMO_ENTRIES)
 			last = &c->e[c->last];
@@ -632,7 +630,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c && ended && !crossed)
-		*ret_memo = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
+		*ret_cache = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
 	else if (c && !crossed)
 		c->last = MEMO_ENTRIES;
 	return n;
@@ -642,7 +640,7 @@ splice: {
 	uint32_t k = n;
 	for (uint32_t i = j; i < last->n && n < max; i++)
 		pcs[n++] = last->f[i].pc;
-	*ret_memo = memo_keep(c, max, w, k, last, j, false, 0);
+	*ret_cache = memo_keep(c, max, w, k, last, j, false, 0);
 	return n;
 }
 
@@ -652,8 +650,18 @@ fail:
 	return UINT32_MAX;
 }
 
+uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max)
+{
+	const struct wentry *e =
+		(const struct wentry *)((const char *)cache - offsetof(struct wentry, cache));
+	uint32_t n = 0;
+	for (; n < e->n && n < max; n++)
+		pcs[n] = e->f[n].pc;
+	return n;
+}
+
 /* uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max,
- *                                struct mp_stack_memo **memo):
+ *                                struct mp_stack_cache **ret_cache):
  * the walk from its caller's frame, first pc the return address into the
  * caller. */
 __asm__(".text\n"
@@ -662,7 +670,7 @@ __asm__(".text\n"
 	".type mp_fastunwind_capture, @function\n"
 	"mp_fastunwind_capture:\n"
 	"\t.cfi_startproc\n"
-	"\tmovq %rdx, %r9\n"              /* ret_memo, last */
+	"\tmovq %rdx, %r9\n"              /* ret_cache, last */
 	"\tmovq (%rsp), %rdx\n"          /* pc: our return address */
 	"\tleaq 8(%rsp), %rcx\n"          /* sp: the caller's, after the return */
 	"\tmovq %rbp, %r8\n"

@@ -269,12 +269,7 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	return b;
 }
 
-static uint32_t generation = 1;
-
-uint32_t mp_prof_generation(void)
-{
-	return __atomic_load_n(&generation, __ATOMIC_RELAXED);
-}
+uint32_t mp_prof_gen = 1;
 
 /*
  * The common case, a stack and size seen before, takes no lock: lock-free
@@ -393,8 +388,8 @@ uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 			__atomic_or_fetch(&rt[id >> 3], (uint8_t)(1u << (id & 7)), __ATOMIC_RELAXED);
 	}
 	uint32_t last = nstacks;
-	/* Walk memos keep stack ids and buckets: void now. */
-	__atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+	/* The caches' stack ids and buckets (struct mp_stack_cache): void now. */
+	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&prof_lock);
 	return last;
 }
@@ -417,6 +412,6 @@ void mp_prof_reset(void)
 	nstacks = nbuckets = 0;
 	stack_idx->used = bucket_idx->used = 0;
 	truncated = 0;
-	__atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&prof_lock);
 }

@@ -12,6 +12,7 @@
 #ifndef MP_SAMPLE_STACKS_H
 #define MP_SAMPLE_STACKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +41,12 @@ void mp_prof_record_again(uint32_t b);
 
 /* Changes whenever the tables are emptied (mp_prof_reset) or code is
  * unmapped (mp_prof_unmapped): stack ids and buckets of an older generation
- * are void. */
-uint32_t mp_prof_generation(void);
+ * are void.  Lock-free. */
+extern uint32_t mp_prof_gen;
+static inline uint32_t mp_prof_generation(void)
+{
+	return __atomic_load_n(&mp_prof_gen, __ATOMIC_RELAXED);
+}
 
 /* Credit a free to bucket `b` / take it back (realloc failure).  Lock-free. */
 void mp_prof_record_free(uint32_t b);
@@ -82,8 +87,68 @@ uint32_t mp_prof_nstacks(void);
  * copy of the parent's). */
 void mp_prof_after_fork_child(void);
 
-/* For tests: forget everything.  Not while other threads record: a walk
- * memo checked against the old generation may be used after it. */
+/*
+ * The tables' answers for a stack its caller meets again and again, kept
+ * where the caller finds that stack again: the walker's memo of each recent
+ * walk holds one (sample/unwind.h), so that a stack walked before needs
+ * neither hashing nor a probe of the table, and an allocation of the same
+ * size from it not even a probe of the buckets.  All zero: nothing known.
+ * Valid while `gen` is the tables' generation.  Per thread: only the thread
+ * that owns it reads or writes it.
+ */
+struct mp_stack_cache {
+	uint32_t gen;
+	uint32_t stack;          /* id in the stack table; 0: unknown */
+	uint32_t bucket;         /* bucket + 1 for blocks of `size`; 0: none */
+	uint64_t size;
+};
+
+/* Whether c (or NULL) knows its stack's id. */
+static inline bool mp_stack_cache_known(const struct mp_stack_cache *c)
+{
+	return c && c->stack && c->gen == mp_prof_generation();
+}
+
+/* The id of the stack pcs[0..n) whose cache is c (or NULL): the cache's
+ * when it knows it, else interned and remembered.  >= 1, or -ENOSPC when
+ * the table is full.  (pcs are read only when the cache does not know.) */
+static inline int64_t mp_stack_cache_id(struct mp_stack_cache *c, const uint64_t *pcs,
+					uint32_t n)
+{
+	uint32_t gen = mp_prof_generation();
+	if (c && c->stack && c->gen == gen)
+		return c->stack;
+	int64_t s = mp_prof_intern_stack(pcs, n);
+	if (c) {
+		c->gen = gen;
+		c->stack = s > 0 ? (uint32_t)s : 0;
+		c->bucket = 0;
+	}
+	return s;
+}
+
+/* mp_prof_record_alloc through the cache c (or NULL) of the stack
+ * pcs[0..n): the bucket (>= 0) or -ENOSPC. */
+static inline int64_t mp_stack_cache_record(struct mp_stack_cache *c, const uint64_t *pcs,
+					    uint32_t n, uint64_t size)
+{
+	if (c && c->bucket && c->size == size && c->gen == mp_prof_generation()) {
+		mp_prof_record_again(c->bucket - 1);
+		return c->bucket - 1;
+	}
+	int64_t s = mp_stack_cache_id(c, pcs, n);
+	if (s < 0)
+		return s;
+	int64_t b = mp_prof_record_stack((uint32_t)s, size);
+	if (c && b >= 0) {
+		c->size = size;
+		c->bucket = (uint32_t)b + 1;
+	}
+	return b;
+}
+
+/* For tests: forget everything.  Not while other threads record: a cache
+ * checked against the old generation may be used after it. */
 void mp_prof_reset(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
+#include "sample/stacks.h"
 #include "sample/unwind.h"
 
 uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;

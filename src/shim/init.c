@@ -26,6 +26,7 @@
 #include "resources/fds.h"
 #include "resources/threads.h"
 #include "resources/timers.h"
+#include "sample/capture.h"
 #include "sample/live.h"
 #include "base/privfd.h"
 #include "sample/sampler.h"
@@ -157,9 +158,9 @@ void mp_shim_init(void)
 static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
 	uint64_t pcs[MP_MAX_DEPTH];
-	struct mp_stack_memo *m;
-	uint32_t n = mp_unwind_capture(pcs, mp_shim.opt.depth, &m);
-	int64_t b = mp_memo_bucket(m, pcs, n, size);
+	struct mp_stack_cache *c;
+	uint32_t n = mp_capture(pcs, mp_shim.opt.depth, &c);
+	int64_t b = mp_capture_bucket(c, pcs, n, size);
 	if (b < 0)
 		return;
 	if (mp_heap_owns(p)) {

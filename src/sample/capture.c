@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwind=2 (MP_UNWIND_CHECK, for tests): the stack table's cache of a
+ * memo's walk against the stack libunwind walked (see capture.h).
+ */
+#include "sample/capture.h"
+
+int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n)
+{
+	if (mp_stack_cache_known(c)) {
+		mp_unwind_check_id(c->stack, mp_prof_intern_stack(pcs, n));
+		return c->stack;
+	}
+	return mp_stack_cache_id(c, pcs, n);
+}
+
+int64_t mp_capture_check_bucket(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n,
+				uint64_t size)
+{
+	int64_t s = mp_capture_check_id(c, pcs, n);
+	if (s < 0)
+		return s;
+	int64_t b = mp_prof_record_stack((uint32_t)s, size);
+	if (c && c->bucket && c->size == size)
+		mp_unwind_check_id(c->bucket - 1, b);
+	if (c && b >= 0) {
+		c->size = size;
+		c->bucket = (uint32_t)b + 1;
+	}
+	return b;
+}

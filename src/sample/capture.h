@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A sampled stack's place in the profile tables: where the stack walker
+ * (unwind.h) and the stack table (stacks.h) meet, so that neither knows the
+ * other.  The walker remembers each thread's recent walks and keeps, for
+ * each, the table's cache of that stack (struct mp_stack_cache), which only
+ * the functions here read: a stack met again is neither copied out of the
+ * memo, nor hashed, nor probed for.
+ *
+ * In the target; the caller holds the recursion guard (base/guard.h).  Not
+ * in a signal handler that interrupted the guarded code.
+ */
+#ifndef MP_SAMPLE_CAPTURE_H
+#define MP_SAMPLE_CAPTURE_H
+
+#include <stdint.h>
+
+#include "base/compiler.h"
+#include "sample/stacks.h"
+#include "sample/unwind.h"
+
+/*
+ * Capture the calling thread's stack, innermost first, at most `max`
+ * return addresses after the skipped frames (the shim's own: unwind.h).
+ * Returns the number stored, and in *ret_cache the table's cache of this
+ * stack, or NULL.  When that cache knows the stack's id, nothing is stored
+ * (0 is returned): callers go through mp_capture_stack_id or
+ * mp_capture_bucket, which use it.  Inlined into its callers: every frame
+ * of the shim's own is one more frame to walk and then drop.
+ */
+static inline __attribute__((always_inline)) uint32_t
+mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
+{
+	uint64_t buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+	uint32_t n = UINT32_MAX;
+	*ret_cache = NULL;
+	if (max > MP_MAX_DEPTH)
+		max = MP_MAX_DEPTH;
+	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
+		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES, ret_cache);
+	if (n == MP_WALK_MEMO) {
+		/* (Under MP_UNWIND_CHECK the stack is walked again below and
+		 * the cache's answers are checked against it.) */
+		if (MP_LIKELY(mp_unwind_mode != MP_UNWIND_CHECK) && mp_stack_cache_known(*ret_cache))
+			return 0;
+		n = mp_fastunwind_memo_pcs(*ret_cache, buf, max + MP_UNWIND_EXTRA_FRAMES);
+	}
+	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
+		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+		int k = mp_unwind_fallback(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
+		if (n != UINT32_MAX)
+			mp_unwind_check(buf, n, vbuf, k);
+		n = k > 0 ? (uint32_t)k : 0;
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = (uint64_t)(uintptr_t)vbuf[i];
+	}
+	uint32_t i = 0;
+	while (i < n && buf[i] >= mp_unwind_skip_lo && buf[i] < mp_unwind_skip_hi)
+		i++;
+	uint32_t out = 0;
+	for (; i < n && out < max; i++)
+		ret_pcs[out++] = buf[i];
+	return out;
+}
+
+/* MP_UNWIND_CHECK (capture.c): mp_stack_cache_id and mp_stack_cache_record
+ * that also count where the cache's answer differs from that of the stack
+ * libunwind walked (pcs). */
+int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n);
+int64_t mp_capture_check_bucket(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n,
+				uint64_t size);
+
+/* The stack table's id for the stack just captured (pcs[0..n), its cache
+ * c or NULL): >= 1, or -ENOSPC when the table is full. */
+static inline int64_t mp_capture_stack_id(struct mp_stack_cache *c, const uint64_t *pcs,
+					  uint32_t n)
+{
+	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
+		return mp_capture_check_id(c, pcs, n);
+	return mp_stack_cache_id(c, pcs, n);
+}
+
+/* One sampled allocation of `size` bytes from the stack just captured: its
+ * bucket (>= 0), or -ENOSPC when a table is full. */
+static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n,
+					uint64_t size)
+{
+	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
+		return mp_capture_check_bucket(c, pcs, n, size);
+	return mp_stack_cache_record(c, pcs, n, size);
+}
+
+#endif
