@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a live descriptor is at snapshot time (see fd-detail.h): the path
+ * What a live descriptor is at snapshot time (see resources.h, mp_fd_describe): the path
  * the kernel names for it (absolute, as valgrind --track-fds shows it, even
  * when the program opened a relative name, or "(deleted)"), and for a
  * socket its local and peer addresses.  Runs in the target, in the
@@ -17,9 +17,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "common/snapshot.h"
-#include "resources/fd-detail.h"
-#include "shim/shim.h"
+#include "resources/internal.h"
 
 struct out {
 	char *buf;

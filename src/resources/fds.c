@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * File descriptor tracking (see fds.h).  Interposed: open, open64, openat,
+ * File descriptor tracking (see resources.h).  Interposed: open, open64, openat,
  * openat64, creat, creat64, socket, socketpair, accept, accept4, pipe,
  * pipe2, dup, dup2, dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC, F_SETFD),
  * eventfd, epoll_create, epoll_create1, timerfd_create, signalfd,
@@ -27,12 +27,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/snapshot.h"
-#include "resources/fd-detail.h"
-#include "resources/fds.h"
-#include "resources/resources.h"
+#include "base/compiler.h"
+#include "base/guard.h"
+#include "base/log.h"
 #include "base/vmarea.h"
-#include "shim/shim.h"
+#include "common/snapshot.h"
+#include "resources/internal.h"
 
 #define MAX_FDS 65536
 

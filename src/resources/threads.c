@@ -19,12 +19,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/snapshot.h"
-#include "resources/threads.h"
-#include "resources/resources.h"
+#include "base/compiler.h"
+#include "base/guard.h"
 #include "base/vmarea.h"
-#include "shim/shim.h"
-#include "shim/trigger.h"
+#include "common/snapshot.h"
+#include "resources/internal.h"
 
 #define MAX_THREADS 8192
 
@@ -126,7 +125,7 @@ MP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*s
 	if (!real)
 		real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
 	struct slot *s = NULL;
-	if (slots && !mp_trigger_is_own_thread() && !mp_busy) {
+	if (slots && !mp_res_own_thread() && !mp_busy) {
 		for (int i = 0; i < MAX_THREADS && !s; i++) {
 			int expect = FREE;
 			if (mp_vm_table_cover(&slot_tab, (size_t)i) < 0)

@@ -11,11 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/snapshot.h"
-#include "resources/timers.h"
-#include "resources/resources.h"
+#include "base/compiler.h"
+#include "base/guard.h"
+#include "base/log.h"
 #include "base/vmarea.h"
-#include "shim/shim.h"
+#include "common/snapshot.h"
+#include "resources/internal.h"
 
 #define MAX_TIMERS 4096
 

@@ -23,9 +23,7 @@
 
 #include "common/snapshot.h"
 #include "leakscan/leakscan.h"
-#include "resources/fds.h"
-#include "resources/threads.h"
-#include "resources/timers.h"
+#include "resources/resources.h"
 #include "sample/capture.h"
 #include "sample/live.h"
 #include "base/privfd.h"
@@ -106,6 +104,25 @@ static void atfork_child(void)
 	mp_busy--;
 }
 
+/* What the resource trackers ask of the shim (resources/resources.h): the
+ * creation stack, walked from here (the trackers' frames and ours are
+ * dropped as the shim's own), and whether a thread is our helper. */
+static uint32_t res_creation_stack(void)
+{
+	if (!mp_shim.enabled)
+		return 0;
+	uint64_t pcs[MP_MAX_DEPTH];
+	struct mp_stack_cache *c;
+	uint32_t n = mp_capture(pcs, mp_shim.opt.depth, &c);
+	int64_t id = mp_capture_stack_id(c, pcs, n);
+	return id > 0 ? (uint32_t)id : 0;
+}
+
+static const struct mp_res_hooks res_hooks = {
+	.creation_stack = res_creation_stack,
+	.own_thread = mp_trigger_is_own_thread,
+};
+
 void mp_shim_init(void)
 {
 	int expect = MP_INIT_NONE;
@@ -126,6 +143,7 @@ void mp_shim_init(void)
 	if (mp_shim_alloc_mode() == MP_MODE_OWN)
 		pthread_atfork(mp_alloc_atfork_prepare, mp_alloc_atfork_parent,
 			       mp_alloc_atfork_child);
+	mp_res_set_hooks(&res_hooks);
 	if (mp_timers_init() < 0)
 		mp_warn("cannot map the timer table, timers not tracked", NULL, NULL, NULL);
 	if (mp_threads_init() < 0)

@@ -28,9 +28,7 @@
 #include "sample/stacks.h"
 #include "base/vm.h"
 #include "leakscan/leakscan.h"
-#include "resources/fds.h"
-#include "resources/threads.h"
-#include "resources/timers.h"
+#include "resources/resources.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "resources/fd-detail.h"
+#include "resources/resources.h"
 #include "tap.h"
 
 static void check6(const char *text, int port, const char *want)

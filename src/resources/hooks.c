@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* The hooks the shim sets for the trackers (see resources.h). */
+#include "resources/internal.h"
+
+struct mp_res_hooks mp_res_hooks;
+
+void mp_res_set_hooks(const struct mp_res_hooks *hooks)
+{
+	mp_res_hooks = *hooks;
+}

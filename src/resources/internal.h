@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the descriptor, thread and timer trackers (fds.c, threads.c,
+ * timers.c) share, and no one else sees.  In the target.
+ */
+#ifndef MP_RESOURCES_INTERNAL_H
+#define MP_RESOURCES_INTERNAL_H
+
+#include "resources/resources.h"
+
+/* The hooks in force (mp_res_set_hooks); members may be NULL. */
+extern struct mp_res_hooks mp_res_hooks;
+
+/* The id of the calling thread's stack, which created the resource (the
+ * creation_stack hook); 0 without one.  The caller holds the recursion
+ * guard. */
+static inline uint32_t mp_res_creation_stack(void)
+{
+	return mp_res_hooks.creation_stack ? mp_res_hooks.creation_stack() : 0;
+}
+
+/* Whether the calling thread is memprof's own (the own_thread hook). */
+static inline int mp_res_own_thread(void)
+{
+	return mp_res_hooks.own_thread && mp_res_hooks.own_thread();
+}
+
+/* Raise *top to v if it is lower: the highest slot (or descriptor) ever
+ * used, which bounds the scans of the table. */
+static inline void mp_res_raise_top(int *top, int v)
+{
+	int t = __atomic_load_n(top, __ATOMIC_RELAXED);
+	while (v > t && !__atomic_compare_exchange_n(top, &t, v, 0, __ATOMIC_RELAXED,
+						     __ATOMIC_RELAXED))
+		;
+}
+
+#endif
