@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MP_MAX_DEPTH 256
+#include "common/shim-options.h"   /* MP_MAX_DEPTH */
 
 /* Reserve the tables.  0 or -ENOMEM.  Not thread-safe: call once at init. */
 int mp_prof_init(void);

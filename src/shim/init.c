@@ -131,12 +131,11 @@ void mp_shim_init(void)
 		return;   /* done, or another thread is at it: don't wait */
 
 	struct mp_options *o = &mp_shim.opt;
-	mp_options_default(o);
-	mp_options_parse(o, getenv("MEMPROF_OPTIONS"));
+	mp_shim_options_read(o);
 	if (!o->snapdir[0] && !getcwd(o->snapdir, sizeof(o->snapdir)))
 		strcpy(o->snapdir, ".");
 	if (o->verbose)
-		mp_options_print(o);
+		mp_shim_options_print(o);
 
 	mp_shim.pid = getpid();
 	mp_shim.start_ns = mp_now_ns();

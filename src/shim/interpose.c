@@ -45,21 +45,17 @@ extern void __libc_free(void *);
 int mp_alloc_mode;   /* MP_MODE_*: read on every allocation */
 
 /*
- * The first allocation decides, before anything else happens: only the
- * allocator= key of MEMPROF_OPTIONS is looked at here (the rest is parsed,
- * with its warnings, by mp_shim_init).  No allocation, no stdio.
+ * The first allocation decides, before anything else happens: from the
+ * allocator= of MEMPROF_OPTIONS, read with the one parser (silently: the
+ * whole value is parsed again, with its warnings, by mp_shim_init).  No
+ * allocation, no stdio.
  */
 static MP_NOINLINE MP_COLD int decide_mode(void)
 {
-	int mode = MP_MODE_OWN;
-	const char *s = getenv("MEMPROF_OPTIONS");
-	while (s && *s) {
-		if (strncmp(s, "allocator=system", 16) == 0 && (s[16] == ',' || s[16] == 0))
-			mode = MP_MODE_SYSTEM;
-		s = strchr(s, ',');
-		if (s)
-			s++;
-	}
+	struct mp_options o;
+	mp_options_default(&o);
+	mp_options_parse(&o, getenv(MP_OPTIONS_ENV), NULL, NULL);
+	int mode = o.allocator == MP_ALLOCATOR_SYSTEM ? MP_MODE_SYSTEM : MP_MODE_OWN;
 	if (mode == MP_MODE_OWN && mp_alloc_init() < 0) {
 		mp_warn("cannot reserve the allocator's arena, using the system allocator", NULL,
 			NULL, NULL);

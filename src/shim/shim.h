@@ -15,23 +15,9 @@
 #include "base/compiler.h"
 #include "base/guard.h"
 #include "base/log.h"
+#include "common/shim-options.h"
 
 enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
-
-/* allocator=memprof (own allocator, the default) or allocator=system */
-enum { MP_ALLOCATOR_MEMPROF = 0, MP_ALLOCATOR_SYSTEM = 1 };
-
-struct mp_options {
-	uint64_t rate;             /* rate=: bytes between samples on average */
-	uint32_t depth;            /* depth=: frames kept per stack */
-	int verbose;               /* verbose=: print the effective options */
-	char snapdir[PATH_MAX];    /* snapdir=: where snapshots go ("" = cwd at start) */
-	uint64_t interval_ns;      /* interval=: numbered snapshot period (0 = none) */
-	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
-	int allocator;             /* allocator=: MP_ALLOCATOR_* */
-	int leak;                  /* leak=: run the leak scan at exit */
-	uint32_t unwind;           /* unwind=: MP_UNWIND_* (sample/unwind.h) */
-};
 
 struct mp_shim_state {
 	int init;                  /* MP_INIT_*; read and written atomically */
@@ -65,10 +51,10 @@ void *mp_sample_slow(void *p, size_t size);
 void mp_free_slow(void *p);
 void mp_shim_exit_snapshot(void);
 
-/* options.c */
-void mp_options_default(struct mp_options *o);
-void mp_options_parse(struct mp_options *o, const char *s);
-void mp_options_print(const struct mp_options *o);
+/* options.c: *o from MEMPROF_OPTIONS (common/shim-options.h), with a
+ * warning per bad item; verbose=1's listing. */
+void mp_shim_options_read(struct mp_options *o);
+void mp_shim_options_print(const struct mp_options *o);
 
 /* heapstats.c: the own allocator's statistics as MP_SNAP_STATS entries
  * (none under allocator=system); returns how many were written. */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contract between the shim and the CLI (src/common/): the profile
- * kinds and their names.
+ * kinds and their names; the shim's options (table, parser, formatter).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/profile-kind.h"
+#include "common/shim-options.h"
 #include "common/snapshot.h"
 #include "tap.h"
 
@@ -49,8 +51,164 @@ static void test_profile_kinds(void)
 	CHECK_STR(mp_profile_kinds[MP_PROFILE_FDS].noun, "descriptor");
 }
 
+/* ---- MEMPROF_OPTIONS --------------------------------------------------------- */
+
+static char warned[512];
+static int nwarned;
+
+static void warn(void *ctx, const char *what, const char *item, size_t n)
+{
+	size_t l = strlen(warned);
+	(void)ctx;
+	nwarned++;
+	snprintf(warned + l, sizeof(warned) - l, "%s%s '%.*s'", l ? "; " : "", what, (int)n, item);
+}
+
+static void test_options_defaults(void)
+{
+	struct mp_options o;
+
+	memset(&o, 0xa5, sizeof(o));
+	mp_options_default(&o);
+	CHECK_U64(o.rate, 524288);
+	CHECK_INT(o.depth, 64);
+	CHECK_INT(o.verbose, 0);
+	CHECK_STR(o.snapdir, "");
+	CHECK_U64(o.interval_ns, 0);
+	CHECK_INT(o.snapshot_signal, 12);
+	CHECK_INT(o.leak, 0);
+	CHECK_INT(o.allocator, MP_ALLOCATOR_MEMPROF);
+	CHECK_INT(o.unwind, 0);
+	CHECK(mp_options_find("depth", 5) && mp_options_find("depth", 5)->max == MP_MAX_DEPTH);
+	CHECK(mp_options_find("dept", 4) == NULL);
+	CHECK(mp_options_find("rate=", 5) == NULL);
+	for (size_t i = 0; i < mp_options_count; i++)
+		CHECK(mp_options_table[i].help && mp_options_table[i].help[0]);
+}
+
+static void test_options_parse(void)
+{
+	struct mp_options o;
+
+	mp_options_default(&o);
+	warned[0] = 0;
+	CHECK_INT(mp_options_parse(&o, "rate=1,depth=32,verbose=1,snapdir=/tmp/x:y,interval=1m30s,"
+				   "snapshot_signal=0,leak=1,allocator=system,unwind=2", warn, NULL), 0);
+	CHECK_STR(warned, "");
+	CHECK_U64(o.rate, 1);
+	CHECK_INT(o.depth, 32);
+	CHECK_INT(o.verbose, 1);
+	CHECK_STR(o.snapdir, "/tmp/x:y");
+	CHECK_U64(o.interval_ns, 90000000000ull);
+	CHECK_INT(o.snapshot_signal, 0);
+	CHECK_INT(o.leak, 1);
+	CHECK_INT(o.allocator, MP_ALLOCATOR_SYSTEM);
+	CHECK_INT(o.unwind, 2);
+
+	/* In order, the last value wins; empty items are nothing. */
+	CHECK_INT(mp_options_parse(&o, ",,allocator=memprof,,rate=5,rate=7,interval=2,", warn, NULL), 0);
+	CHECK_INT(o.allocator, MP_ALLOCATOR_MEMPROF);
+	CHECK_U64(o.rate, 7);
+	CHECK_U64(o.interval_ns, 2000000000ull);
+	CHECK_INT(mp_options_parse(&o, "interval=250ms,depth=256", NULL, NULL), 0);
+	CHECK_U64(o.interval_ns, 250000000ull);
+	CHECK_INT(o.depth, 256);
+	CHECK_INT(mp_options_parse(&o, NULL, warn, NULL), 0);
+
+	/* Each bad item: reported with its reason and text, nothing changed. */
+	static const struct {
+		const char *s, *want;
+	} bad[] = {
+		{ "rate", "missing value 'rate'" },
+		{ "rate=", "bad value 'rate='" },
+		{ "rate=-1", "bad value 'rate=-1'" },
+		{ "rate=1k", "bad value 'rate=1k'" },
+		{ "rate=99999999999999999999", "bad value 'rate=99999999999999999999'" },
+		{ "rate=4611686018427387904", "bad value 'rate=4611686018427387904'" },
+		{ "depth=0", "bad value 'depth=0'" },
+		{ "depth=257", "bad value 'depth=257'" },
+		{ "verbose=2", "bad value 'verbose=2'" },
+		{ "snapdir=", "bad value 'snapdir='" },
+		{ "interval=5x", "bad value 'interval=5x'" },
+		{ "interval=ms", "bad value 'interval=ms'" },
+		{ "interval=9999999999", "bad value 'interval=9999999999'" },
+		{ "snapshot_signal=65", "bad value 'snapshot_signal=65'" },
+		{ "allocator=glibc", "bad value 'allocator=glibc'" },
+		{ "unwind=3", "bad value 'unwind=3'" },
+		{ "sample=1", "unknown option 'sample=1'" },
+		{ "=1", "unknown option '=1'" },
+		{ "rate=1:verbose=1", "colon 'rate=1:verbose=1'" },
+		{ "snapdir=/tmp/x:rate=2", "colon 'snapdir=/tmp/x:rate=2'" },
+		{ "depth=8,leak=yes,rate=3", "bad value 'leak=yes'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mp_options before;
+
+		mp_options_default(&o);
+		mp_options_parse(&o, "rate=9,depth=9,leak=0", NULL, NULL);
+		before = o;
+		warned[0] = 0;
+		nwarned = 0;
+		CHECK_INT(mp_options_parse(&o, bad[i].s, warn, NULL), 1);
+		CHECK_INT(nwarned, 1);
+		CHECK_STR(warned, bad[i].want);
+		if (i + 1 < sizeof(bad) / sizeof(bad[0]))
+			CHECK(memcmp(&o, &before, sizeof(o)) == 0);
+	}
+	/* (The good items around a bad one still apply.) */
+	CHECK_INT(o.depth, 8);
+	CHECK_U64(o.rate, 3);
+
+	size_t at = 99;
+	CHECK(!mp_options_colon_at("/tmp/a:b", 8, &at));
+	CHECK_INT(at, 99);
+	CHECK(!mp_options_colon_at("/tmp/a:foo=2", 12, &at));
+	CHECK(mp_options_colon_at("1:depth=8", 9, &at));
+	CHECK_INT(at, 1);
+	CHECK(!mp_options_colon_at("1:depth=", 7, NULL));
+}
+
+static void test_options_format(void)
+{
+	static const char names[] = "rate,depth,snapdir,interval,snapshot_signal,allocator,leak";
+	struct mp_options o, back;
+	char buf[256], num[24];
+
+	mp_options_default(&o);
+	strcpy(o.snapdir, "/tmp/memprof.abc");
+	CHECK_INT(mp_options_format(buf, sizeof(buf), &o, names), 102);
+	CHECK_STR(buf, "rate=524288,depth=64,snapdir=/tmp/memprof.abc,interval=0ns,"
+		       "snapshot_signal=12,allocator=memprof,leak=0");
+	CHECK_INT(strlen(buf), 102);
+	/* Read back by the parser: the same settings. */
+	o.rate = 1;
+	o.depth = 7;
+	o.interval_ns = 1500000000ull;
+	o.snapshot_signal = 0;
+	o.allocator = MP_ALLOCATOR_SYSTEM;
+	o.leak = 1;
+	CHECK(mp_options_format(buf, sizeof(buf), &o, names) > 0);
+	mp_options_default(&back);
+	CHECK_INT(mp_options_parse(&back, buf, NULL, NULL), 0);
+	CHECK(memcmp(&o, &back, sizeof(o)) == 0);
+	/* Cut to the buffer, the whole length returned. */
+	CHECK_INT(mp_options_format(buf, 8, &o, "rate,depth"), 14);
+	CHECK_STR(buf, "rate=1,");
+	CHECK_INT(mp_options_format(NULL, 0, &o, "depth"), 7);
+	CHECK_INT(mp_options_format(buf, sizeof(buf), &o, ""), 0);
+	CHECK_STR(buf, "");
+	CHECK_INT(mp_options_format(buf, sizeof(buf), &o, "rate,colour"), -1);
+	/* verbose=1 prints durations bare. */
+	CHECK_STR(mp_options_value(&o, mp_options_find("interval", 8), 0, num), "1500000000");
+	CHECK_STR(mp_options_value(&o, mp_options_find("interval", 8), 1, num), "1500000000ns");
+	CHECK_STR(mp_options_value(&o, mp_options_find("allocator", 9), 0, num), "system");
+}
+
 int main(void)
 {
 	test_profile_kinds();
+	test_options_defaults();
+	test_options_parse();
+	test_options_format();
 	return tap_done();
 }
