@@ -14,8 +14,8 @@
  *   repeated: struct mp_snap_section, then `size` bytes of payload, then zero
  *             padding up to a multiple of 8 bytes
  *
- * Files are written to "<final>.tmp.<pid>" with O_EXCL and renamed, so a
- * reader never sees half a file.  Everything in the file is untrusted for the
+ * Files are written to "<final>.tmp" with O_EXCL and renamed, so a reader
+ * never sees half a file (the names: common/snapfile.h).  Everything in the file is untrusted for the
  * reader: every count, size, id and offset must be checked.
  */
 #ifndef MP_COMMON_SNAPSHOT_H

@@ -5,8 +5,8 @@
  * The file is written to "<dir>/memprof.<pid>.snap.tmp" (O_EXCL) and renamed
  * to "<dir>/memprof.<pid>.snap", so a reader never sees half a file; numbered
  * snapshots taken while the program runs (trigger.c) are
- * "<dir>/memprof.<pid>.<seq>.snap".  Writers are serialized by trigger.c's
- * write lock.  The
+ * "<dir>/memprof.<pid>.<seq>.snap" (the names: common/snapfile.h).  Writers
+ * are serialized by trigger.c's write lock.  The
  * maps text is streamed into the file; no malloc, no stdio, no mapping.
  * Profile tables are locked only while their bytes are written.
  *
@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/snapfile.h"
 #include "common/snapshot.h"
 #include "base/privfd.h"
 #include "sample/stacks.h"
@@ -123,26 +124,6 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 	return r;
 }
 
-static size_t build_path(char *dst, size_t cap, const char *dir, uint64_t pid, uint32_t seq,
-			 const char *suffix)
-{
-	char num[24], seqnum[24];
-	mp_utoa(pid, num);
-	mp_utoa(seq, seqnum);
-	size_t n = 0;
-	const char *parts[] = { dir, "/memprof.", num, seq ? "." : "", seq ? seqnum : "", ".snap",
-				suffix };
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t l = strlen(parts[i]);
-		if (n + l >= cap)
-			return 0;
-		memcpy(dst + n, parts[i], l);
-		n += l;
-	}
-	dst[n] = 0;
-	return n;
-}
-
 struct write_args {
 	uint32_t seq;
 	uint64_t flags;
@@ -158,8 +139,9 @@ static int snapshot_write_locked(void *arg)
 	uint32_t seq = a->seq;
 	uint64_t flags = a->flags, pid = a->pid;
 	const char *dir = mp_shim.opt.snapdir;
-	if (!build_path(path, sizeof(path), dir, pid, seq, "") ||
-	    !build_path(tmp, sizeof(tmp), dir, pid, seq, ".tmp"))
+	enum mp_snapfile kind = seq ? MP_SNAPFILE_NUMBERED : MP_SNAPFILE_FINAL;
+	if (!mp_snapfile_path(path, sizeof(path), dir, kind, pid, seq, NULL) ||
+	    !mp_snapfile_path(tmp, sizeof(tmp), dir, kind, pid, seq, MP_SNAPFILE_TMP))
 		return -ENAMETOOLONG;
 
 	int r;

@@ -58,9 +58,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "shim/shim.h"
 #include "base/ownmem.h"
 #include "base/privfd.h"
+#include "common/snapfile.h"
+#include "shim/shim.h"
 #include "shim/signals.h"
 #include "shim/trigger.h"
 
@@ -90,11 +91,6 @@ static void request(void)
 	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 }
 
-static int is_request(const siginfo_t *si)
-{
-	return si && si->si_code == SI_QUEUE && si->si_value.sival_int == MP_TRIGGER_MAGIC;
-}
-
 /* The snapshot signal, delivered to a program thread (signals.c calls it
  * before the program's handler). */
 static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
@@ -102,7 +98,7 @@ static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
 	int saved_errno = errno, took = 1;
 	(void)sig;
 	(void)flags;
-	if (is_request(si) || h == SIG_DFL || h == SIG_IGN)
+	if (mp_trigger_is_request(si) || h == SIG_DFL || h == SIG_IGN)
 		request();
 	else
 		took = 0;   /* the program's handler runs */
@@ -116,7 +112,7 @@ static int on_bell(int sig, siginfo_t *si, void (*h)(int), int flags)
 {
 	int saved_errno = errno, took = 1;
 	(void)flags;
-	if (is_request(si)) {
+	if (mp_trigger_is_request(si)) {
 		request();
 	} else if (own_thread && h != SIG_DFL && h != SIG_IGN) {
 		/* The program's own use of that signal, on our thread: its
@@ -150,7 +146,8 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * The last number used by this pid, kept in "<snapdir>/memprof.<pid>.seq":
+ * The last number used by this pid, kept in "<snapdir>/memprof.<pid>.seq"
+ * (common/snapfile.h):
  * a program that execve()s another keeps its pid, and the new image's shim
  * must go on from there instead of replacing "memprof.<pid>.1.snap" and the
  * profiles made from it.  Only the helper thread of the current image
@@ -158,20 +155,8 @@ static uint64_t mono_ns(void)
  */
 static int seq_path(char *buf, size_t cap)
 {
-	char num[24];
-	const char *parts[] = { mp_shim.opt.snapdir, "/memprof.", mp_utoa((uint64_t)getpid(), num),
-				".seq" };
-	size_t n = 0;
-
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t l = strlen(parts[i]);
-		if (n + l >= cap)
-			return -ENAMETOOLONG;
-		memcpy(buf + n, parts[i], l);
-		n += l;
-	}
-	buf[n] = 0;
-	return 0;
+	return mp_snapfile_path(buf, cap, mp_shim.opt.snapdir, MP_SNAPFILE_SEQ,
+				(uint64_t)getpid(), 0, NULL) ? 0 : -ENAMETOOLONG;
 }
 
 /* Runs through mp_privfd_run: its descriptor is never one of the program's. */

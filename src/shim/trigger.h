@@ -17,19 +17,9 @@
 #include <stdint.h>
 
 #include "common/snapshot.h"
-
-/*
- * The value `memprof snapshot` sends (si_code SI_QUEUE) to the helper
- * thread only, found among the process's threads by its name (comm), with
- * rt_tgsigqueueinfo(2) on its doorbell: the one real-time signal that
- * thread leaves unblocked (SigBlk in /proc/PID/task/TID/status).  No thread
- * of the program is interrupted.  The snapshot signal sent to the process
- * with this value (sigqueue(3)) is a request too, and never reaches the
- * program's own handler; any other instance of it does when the program
- * installed one.
- */
-#define MP_TRIGGER_MAGIC 0x6d656d70   /* "memp" */
-#define MP_TRIGGER_THREAD_NAME "memprof"
+/* What a request is, and how a front end finds the helper thread and its
+ * doorbell: the contract's. */
+#include "common/trigger.h"
 
 /*
  * Install the snapshot signal handler and start the helper thread when

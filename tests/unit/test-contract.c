@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contract between the shim and the CLI (src/common/): the profile
- * kinds and their names; the shim's options (table, parser, formatter).
+ * kinds and their names; the shim's options (table, parser, formatter);
+ * the names of the files in a snapshot directory; the snapshot request.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/profile-kind.h"
 #include "common/shim-options.h"
+#include "common/snapfile.h"
+#include "common/trigger.h"
 #include "common/snapshot.h"
 #include "tap.h"
 
@@ -204,11 +207,109 @@ static void test_options_format(void)
 	CHECK_STR(mp_options_value(&o, mp_options_find("allocator", 9), 0, num), "system");
 }
 
+/* ---- the snapshot directory's names ---------------------------------------- */
+
+static void test_snapfile(void)
+{
+	static const struct {
+		int kind;
+		uint64_t pid;
+		uint32_t seq;
+		const char *name;
+	} good[] = {
+		{ MP_SNAPFILE_FINAL, 1234, 0, "memprof.1234.snap" },
+		{ MP_SNAPFILE_NUMBERED, 1234, 7, "memprof.1234.7.snap" },
+		{ MP_SNAPFILE_SEQ, 99, 0, "memprof.99.seq" },
+		{ MP_SNAPFILE_PROFILE, 5, 4294967295u, "memprof.5.4294967295.profile" },
+		{ MP_SNAPFILE_FINAL, 2147483647, 0, "memprof.2147483647.snap" },
+	};
+	static const char *const bad[] = {
+		"memprof.1234.snap.tmp", "memprof.1234.7.snap.tmp", "memprof.1234.7.profile.tmp",
+		"memprof.0.snap", "memprof.1.0.snap", "memprof.2147483648.snap",
+		"memprof.1.4294967296.snap", "memprof..snap", "memprof.x.snap", "memprof.1.snapx",
+		"memprof.1.2.3.snap", "memprof.1.2.seq", "memprof.-1.snap", "memprof.+1.snap",
+		"memprof.1.+2.snap", "memprof. 1.snap", "Memprof.1.snap", "memprof.1", "",
+		"memprof.1.2", "memprof.1.2.", "x.heap.pb.gz", ".memprof-collector",
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint64_t pid = 0;
+		uint32_t seq = 99;
+		size_t n = mp_snapfile_path(buf, sizeof(buf), NULL, good[i].kind, good[i].pid,
+					    good[i].seq, NULL);
+
+		CHECK_STR(buf, good[i].name);
+		CHECK_INT(n, strlen(good[i].name));
+		CHECK_INT(mp_snapfile_parse(buf, &pid, &seq), good[i].kind);
+		CHECK_U64(pid, good[i].pid);
+		CHECK_INT(seq, good[i].seq);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t pid = 42;
+		uint32_t seq = 43;
+
+		CHECK_INT(mp_snapfile_parse(bad[i], &pid, &seq), -1);
+		CHECK(pid == 42 && seq == 43);
+	}
+	CHECK_INT(mp_snapfile_path(buf, sizeof(buf), "/tmp/d", MP_SNAPFILE_NUMBERED, 12, 3,
+				   MP_SNAPFILE_TMP), 28);
+	CHECK_STR(buf, "/tmp/d/memprof.12.3.snap.tmp");
+	/* Too long for the buffer: 0, never a cut name. */
+	CHECK_INT(mp_snapfile_path(buf, 28, "/tmp/d", MP_SNAPFILE_NUMBERED, 12, 3,
+				   MP_SNAPFILE_TMP), 0);
+	CHECK_INT(mp_snapfile_path(buf, 29, "/tmp/d", MP_SNAPFILE_NUMBERED, 12, 3,
+				   MP_SNAPFILE_TMP), 28);
+	CHECK_INT(mp_snapfile_path(buf, 0, NULL, MP_SNAPFILE_FINAL, 1, 0, NULL), 0);
+}
+
+/* ---- the snapshot request -------------------------------------------------- */
+
+static uint64_t bit(int sig)
+{
+	return 1ull << (sig - 1);
+}
+
+static void test_trigger(void)
+{
+	siginfo_t si;
+	/* The helper's mask: every signal but its doorbell. */
+	uint64_t all = ~0ull;
+
+	mp_trigger_request(&si, SIGRTMAX, 1234, 1000);
+	CHECK(mp_trigger_is_request(&si));
+	CHECK_INT(si.si_signo, SIGRTMAX);
+	CHECK_INT(si.si_code, SI_QUEUE);
+	CHECK_INT(si.si_pid, 1234);
+	CHECK_INT(si.si_uid, 1000);
+	CHECK(!mp_trigger_is_request(NULL));
+	si.si_value.sival_int = 1;
+	CHECK(!mp_trigger_is_request(&si));
+	mp_trigger_request(&si, SIGUSR2, 1, 0);
+	si.si_code = SI_USER;   /* kill(2): no value */
+	CHECK(!mp_trigger_is_request(&si));
+
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX)), SIGRTMAX);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX - 3)), SIGRTMAX - 3);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMIN)), SIGRTMIN);
+	/* (A second unblocked one: the highest.) */
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMIN + 2) & ~bit(SIGRTMAX - 2)), SIGRTMAX - 2);
+	CHECK_INT(mp_trigger_bell(all), 0);
+	/* A thread of the program that is merely named so. */
+	CHECK_INT(mp_trigger_bell(0), 0);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGTERM)), 0);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGINT)), 0);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGHUP)), 0);
+	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGUSR2)), SIGRTMAX);
+}
+
 int main(void)
 {
 	test_profile_kinds();
 	test_options_defaults();
 	test_options_parse();
 	test_options_format();
+	test_snapfile();
+	test_trigger();
 	return tap_done();
 }
