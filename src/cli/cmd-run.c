@@ -348,16 +348,8 @@ int mp_cmd_run(int argc, char **argv)
 	}
 	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
 
-	/* ld.so splits LD_PRELOAD at spaces and colons: reach a shim whose path
-	 * has them through a symbolic link in our temporary directory. */
-	if (strpbrk(shim, " :")) {
-		if (asprintf(&preload, "%s/" MP_SHIM_NAME, snapdir) < 0 ||
-		    symlink(shim, preload) < 0) {
-			fprintf(stderr, "memprof: cannot link to shim '%s': %s\n", shim,
-				strerror(errno));
-			goto cleanup;
-		}
-	}
+	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
+		goto cleanup;
 
 	env = mp_launch_env(preload ? preload : shim, &(struct mp_shim_request){
 			.rate = s.rate, .depth = s.depth, .interval_ns = s.interval_ns,

@@ -88,6 +88,24 @@ int mp_launch_find_shim(char **ret_path)
 	return 0;
 }
 
+int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_link)
+{
+	char *link = NULL;
+
+	*ret_link = NULL;
+	if (!strpbrk(shim, " :"))
+		return 0;
+	if (asprintf(&link, "%s/" MP_SHIM_NAME, snapdir) < 0)
+		link = NULL;
+	if (!link || symlink(shim, link) < 0) {
+		fprintf(stderr, "memprof: cannot link to shim '%s': %s\n", shim, strerror(errno));
+		free(link);
+		return -1;
+	}
+	*ret_link = link;
+	return 0;
+}
+
 /* ---- the program ----------------------------------------------------------- */
 
 int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf)

@@ -22,6 +22,14 @@
 int mp_launch_find_shim(char **ret_path);
 
 /*
+ * ld.so splits LD_PRELOAD at spaces and colons: a shim whose path has them
+ * is reached through a symbolic link in the snapshot directory.  Returns 0
+ * with *ret_link the malloc'd link to preload instead of `shim`, or NULL
+ * when `shim` does without; -1 with the reason printed.
+ */
+int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_link);
+
+/*
  * Find PROGRAM `name` as execvp(3) would and refuse what LD_PRELOAD cannot
  * work for (static, setuid, foreign ELF; cli/target.h).  Returns 0 with a
  * malloc'd path and whether the file is ELF (else exec falls back to
