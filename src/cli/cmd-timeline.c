@@ -55,11 +55,11 @@ static void usage(FILE *f)
 
 struct input {
 	char *path;
-	mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
+	struct mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
 };
 
 /* A heap profile from a pprof file or a raw snapshot.  Prints the problem. */
-static int load_heap(const char *path, mp_profile **ret)
+static int load_heap(const char *path, struct mp_profile **ret)
 {
 	uint8_t *buf = NULL, *pb = NULL;
 	size_t len = 0, pblen = 0;
@@ -222,8 +222,8 @@ static int cmp_input_time(const void *a, const void *b)
 {
 	const struct input *x = a, *y = b;
 
-	if (x->heap->time_nanos != y->heap->time_nanos)
-		return x->heap->time_nanos < y->heap->time_nanos ? -1 : 1;
+	if (x->heap->msg->time_nanos != y->heap->msg->time_nanos)
+		return x->heap->msg->time_nanos < y->heap->msg->time_nanos ? -1 : 1;
 	return 0;
 }
 

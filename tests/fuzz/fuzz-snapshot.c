@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mp_snap *s = NULL;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	int parsed, converted;
 

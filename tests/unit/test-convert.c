@@ -182,33 +182,9 @@ static struct snapbuf build_snapshot(uint64_t rate, bool stats, bool truncated)
 
 /* ---- profile accessors -------------------------------------------------------------- */
 
-static const char *str(const mp_profile *p, int64_t i)
+static const char *str(const struct mp_profile *p, int64_t i)
 {
 	return mp_profile_str(p, i);
-}
-
-static const Perftools__Profiles__Location *loc(const mp_profile *p, uint64_t id)
-{
-	for (size_t i = 0; i < p->n_location; i++)
-		if (p->location[i]->id == id)
-			return p->location[i];
-	return NULL;
-}
-
-static const Perftools__Profiles__Function *func(const mp_profile *p, uint64_t id)
-{
-	for (size_t i = 0; i < p->n_function; i++)
-		if (p->function[i]->id == id)
-			return p->function[i];
-	return NULL;
-}
-
-static const Perftools__Profiles__Mapping *mapping(const mp_profile *p, uint64_t id)
-{
-	for (size_t i = 0; i < p->n_mapping; i++)
-		if (p->mapping[i]->id == id)
-			return p->mapping[i];
-	return NULL;
 }
 
 static const char *base(const char *path)
@@ -218,12 +194,12 @@ static const char *base(const char *path)
 	return s ? s + 1 : path;
 }
 
-static mp_profile *convert(uint64_t rate, bool stats, bool truncated, unsigned flags)
+static struct mp_profile *convert(uint64_t rate, bool stats, bool truncated, unsigned flags)
 {
 	struct snapbuf b = build_snapshot(rate, stats, truncated);
 	uint8_t *out = NULL;
 	size_t out_len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	int r;
 
@@ -246,11 +222,11 @@ static mp_profile *convert(uint64_t rate, bool stats, bool truncated, unsigned f
 }
 
 /* One location: address, mapping, and (when want_fn) its single line. */
-static void check_location(const mp_profile *p, uint64_t id, uint64_t want_addr,
+static void check_location(const struct mp_profile *p, uint64_t id, uint64_t want_addr,
 			   uint64_t want_mapping, const char *want_fn, int want_line,
 			   int want_start_line)
 {
-	const Perftools__Profiles__Location *l = loc(p, id);
+	const Perftools__Profiles__Location *l = mp_profile_location(p, id);
 
 	CHECK(l != NULL);
 	if (!l)
@@ -263,7 +239,7 @@ static void check_location(const mp_profile *p, uint64_t id, uint64_t want_addr,
 	}
 	CHECK_U64(l->n_line, 1);
 	if (l->n_line == 1) {
-		const Perftools__Profiles__Function *f = func(p, l->line[0]->function_id);
+		const Perftools__Profiles__Function *f = mp_profile_function(p, l->line[0]->function_id);
 
 		CHECK_INT(l->line[0]->line, want_line);
 		CHECK(f != NULL);
@@ -278,13 +254,13 @@ static void check_location(const mp_profile *p, uint64_t id, uint64_t want_addr,
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
-static void check_values(const mp_profile *p, const int64_t want[4][4])
+static void check_values(const struct mp_profile *p, const int64_t want[4][4])
 {
-	CHECK_U64(p->n_sample, 4);      /* D skipped */
-	for (size_t i = 0; i < p->n_sample && i < 4; i++) {
-		CHECK_U64(p->sample[i]->n_value, 4);
-		for (size_t j = 0; j < 4 && j < p->sample[i]->n_value; j++)
-			CHECK_INT(p->sample[i]->value[j], want[i][j]);
+	CHECK_U64(p->msg->n_sample, 4);      /* D skipped */
+	for (size_t i = 0; i < p->msg->n_sample && i < 4; i++) {
+		CHECK_U64(p->msg->sample[i]->n_value, 4);
+		for (size_t j = 0; j < 4 && j < p->msg->sample[i]->n_value; j++)
+			CHECK_INT(p->msg->sample[i]->value[j], want[i][j]);
 	}
 }
 
@@ -302,49 +278,49 @@ static void test_rate1(void)
 		{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
 	};
 	static const int64_t label_bytes[4] = { 48, 1 << 20, 0, 4000 };
-	mp_profile *p = convert(1, true, false, 0);
+	struct mp_profile *p = convert(1, true, false, 0);
 	const Perftools__Profiles__Mapping *m;
 	char want_comment[256];
 
 	if (!p)
 		return;
-	CHECK_U64(p->n_sample_type, 4);
-	for (size_t i = 0; i < 4 && i < p->n_sample_type; i++) {
-		CHECK_STR(str(p, p->sample_type[i]->type), types[i][0]);
-		CHECK_STR(str(p, p->sample_type[i]->unit), types[i][1]);
+	CHECK_U64(p->msg->n_sample_type, 4);
+	for (size_t i = 0; i < 4 && i < p->msg->n_sample_type; i++) {
+		CHECK_STR(str(p, p->msg->sample_type[i]->type), types[i][0]);
+		CHECK_STR(str(p, p->msg->sample_type[i]->unit), types[i][1]);
 	}
-	CHECK_INT(p->default_sample_type, 0);   /* as Go: pprof shows the last */
-	CHECK(p->period_type != NULL);
-	if (p->period_type) {
-		CHECK_STR(str(p, p->period_type->type), "space");
-		CHECK_STR(str(p, p->period_type->unit), "bytes");
+	CHECK_INT(p->msg->default_sample_type, 0);   /* as Go: pprof shows the last */
+	CHECK(p->msg->period_type != NULL);
+	if (p->msg->period_type) {
+		CHECK_STR(str(p, p->msg->period_type->type), "space");
+		CHECK_STR(str(p, p->msg->period_type->unit), "bytes");
 	}
-	CHECK_INT(p->period, 1);
-	CHECK_INT(p->time_nanos, 1700000003000000007ll);
-	CHECK_INT(p->duration_nanos, 3000000007ll);
+	CHECK_INT(p->msg->period, 1);
+	CHECK_INT(p->msg->time_nanos, 1700000003000000007ll);
+	CHECK_INT(p->msg->duration_nanos, 3000000007ll);
 	/* One short comment (program, pid, rate, how many allocations the
 	 * figures rest on: 10 + 3 + 5 + 0 + 7); the statistics in their own
 	 * field, not in comments, which pprof prints above every report. */
-	CHECK_U64(p->n_comment, 1);
+	CHECK_U64(p->msg->n_comment, 1);
 	snprintf(want_comment, sizeof(want_comment),
 		 "memprof %s: %s (pid 31337), rate 1, 25 allocations recorded", MP_VERSION,
 		 base(exe));
-	if (p->n_comment == 1)
-		CHECK_STR(str(p, p->comment[0]), want_comment);
-	CHECK_U64(p->n_memprof_stat, 2);
-	if (p->n_memprof_stat == 2) {
+	if (p->msg->n_comment == 1)
+		CHECK_STR(str(p, p->msg->comment[0]), want_comment);
+	CHECK_U64(p->msg->n_memprof_stat, 2);
+	if (p->msg->n_memprof_stat == 2) {
 		int64_t v = -1;
 
-		CHECK_STR(p->memprof_stat[0]->name, "mallocs");
-		CHECK_INT(p->memprof_stat[0]->value, 424242);
+		CHECK_STR(p->msg->memprof_stat[0]->name, "mallocs");
+		CHECK_INT(p->msg->memprof_stat[0]->value, 424242);
 		CHECK(mp_profile_stat(p, "heap_bytes", &v) == 0 && v == 0);
 		CHECK_INT(mp_profile_stat(p, "HeapAlloc", &v), -ENOENT);
 	}
 	check_values(p, want);
 
 	/* Labels: "bytes" = block size, numeric, no unit (as Go); none for 0. */
-	for (size_t i = 0; i < p->n_sample && i < 4; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[i];
+	for (size_t i = 0; i < p->msg->n_sample && i < 4; i++) {
+		const Perftools__Profiles__Sample *s = p->msg->sample[i];
 
 		CHECK_U64(s->n_label, label_bytes[i] ? 1 : 0);
 		if (s->n_label == 1) {
@@ -356,9 +332,9 @@ static void test_rate1(void)
 	}
 
 	/* Locations: pc - 1, in our mapping, our functions at the call lines. */
-	if (p->n_sample == 4) {
-		const Perftools__Profiles__Sample *a = p->sample[0], *bb = p->sample[1],
-						  *c = p->sample[2], *e = p->sample[3];
+	if (p->msg->n_sample == 4) {
+		const Perftools__Profiles__Sample *a = p->msg->sample[0], *bb = p->msg->sample[1],
+						  *c = p->msg->sample[2], *e = p->msg->sample[3];
 
 		CHECK_U64(a->n_location_id, 2);
 		CHECK_U64(bb->n_location_id, 2);
@@ -381,14 +357,14 @@ static void test_rate1(void)
 			check_location(p, bb->location_id[0], 0xf, 0, NULL, 0, 0);
 			check_location(p, bb->location_id[1], 0, 0, NULL, 0, 0);
 		}
-		CHECK_U64(p->n_location, 4);
-		CHECK_U64(p->n_function, 2);
+		CHECK_U64(p->msg->n_location, 4);
+		CHECK_U64(p->msg->n_function, 2);
 	}
 
 	/* Mappings: ours first, fully symbolized; the others have no location,
 	 * so no claim. */
-	CHECK(p->n_mapping >= 3);
-	m = mapping(p, 1);
+	CHECK(p->msg->n_mapping >= 3);
+	m = mp_profile_mapping(p, 1);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_STR(str(p, m->filename), exe);
@@ -399,23 +375,23 @@ static void test_rate1(void)
 		CHECK(m->has_line_numbers);
 		CHECK(m->has_inline_frames);
 	}
-	for (uint64_t id = 2; id <= p->n_mapping; id++) {
-		m = mapping(p, id);
+	for (uint64_t id = 2; id <= p->msg->n_mapping; id++) {
+		m = mp_profile_mapping(p, id);
 		CHECK(m && !m->has_functions && !m->has_filenames && !m->has_line_numbers &&
 		      !m->has_inline_frames);
 		CHECK(m && strcmp(str(p, m->filename), exe) != 0);
-		if (id > 2 && m && mapping(p, id - 1))
-			CHECK(m->memory_start >= mapping(p, id - 1)->memory_limit);
+		if (id > 2 && m && mp_profile_mapping(p, id - 1))
+			CHECK(m->memory_start >= mp_profile_mapping(p, id - 1)->memory_limit);
 	}
 
 	/* String table: "" first, no duplicates. */
-	CHECK(p->n_string_table > 0 && strcmp(p->string_table[0], "") == 0);
+	CHECK(p->msg->n_string_table > 0 && strcmp(p->msg->string_table[0], "") == 0);
 	{
 		int dups = 0;
 
-		for (size_t i = 0; i < p->n_string_table; i++)
-			for (size_t j = i + 1; j < p->n_string_table; j++)
-				dups += strcmp(p->string_table[i], p->string_table[j]) == 0;
+		for (size_t i = 0; i < p->msg->n_string_table; i++)
+			for (size_t j = i + 1; j < p->msg->n_string_table; j++)
+				dups += strcmp(p->msg->string_table[i], p->msg->string_table[j]) == 0;
 		CHECK_INT(dups, 0);
 	}
 	mp_profile_free(p);
@@ -437,47 +413,47 @@ static void test_rate_default(void)
 		{ 5, 0, 5, 0 },
 		{ 921, 3684033, 657, 2631452 },
 	};
-	mp_profile *p = convert(524288, false, true, 0);
+	struct mp_profile *p = convert(524288, false, true, 0);
 
 	if (!p)
 		return;
-	CHECK_INT(p->period, 524288);
+	CHECK_INT(p->msg->period, 524288);
 	check_values(p, want);
-	CHECK_U64(p->n_comment, 1);
-	if (p->n_comment == 1)
-		CHECK(strstr(str(p, p->comment[0]), ", rate 512 KiB, 25 samples; warning: a profile "
+	CHECK_U64(p->msg->n_comment, 1);
+	if (p->msg->n_comment == 1)
+		CHECK(strstr(str(p, p->msg->comment[0]), ", rate 512 KiB, 25 samples; warning: a profile "
 			     "table filled up, some samples were dropped") != NULL);
 	mp_profile_free(p);
 }
 
 static void test_no_files(void)
 {
-	mp_profile *p = convert(1, false, false, MP_CONVERT_F_NO_FILES);
+	struct mp_profile *p = convert(1, false, false, MP_CONVERT_F_NO_FILES);
 	const Perftools__Profiles__Mapping *m;
 
 	if (!p)
 		return;
 	/* No symbols: the two locations in the executable are named by object
 	 * and file offset (the same in every run), the others stay bare. */
-	CHECK_U64(p->n_function, 2);
-	CHECK_U64(p->n_location, 4);
-	m = mapping(p, 1);
+	CHECK_U64(p->msg->n_function, 2);
+	CHECK_U64(p->msg->n_location, 4);
+	m = mp_profile_mapping(p, 1);
 	CHECK(m && strcmp(str(p, m->filename), exe) == 0);
 	CHECK(m && !m->has_functions && !m->has_inline_frames);
 	CHECK(m && strcmp(str(p, m->build_id), "") == 0);
-	if (m && p->n_sample == 4 && p->sample[0]->n_location_id == 2) {
-		const Perftools__Profiles__Location *l = loc(p, p->sample[0]->location_id[0]);
+	if (m && p->msg->n_sample == 4 && p->msg->sample[0]->n_location_id == 2) {
+		const Perftools__Profiles__Location *l = mp_profile_location(p, p->msg->sample[0]->location_id[0]);
 		char want[600];
 
 		snprintf(want, sizeof(want), "%s+0x%" PRIx64, base(exe),
 			 l ? l->address - m->memory_start + m->file_offset : 0);
 		CHECK(l && l->mapping_id == 1 && l->n_line == 1);
 		if (l && l->n_line == 1) {
-			const Perftools__Profiles__Function *f = func(p, l->line[0]->function_id);
+			const Perftools__Profiles__Function *f = mp_profile_function(p, l->line[0]->function_id);
 
 			CHECK(f && strcmp(str(p, f->name), want) == 0 && f->filename == 0);
 		}
-		check_location(p, p->sample[1]->location_id[0], 0x10 - 1, 0, NULL, 0, 0);
+		check_location(p, p->msg->sample[1]->location_id[0], 0x10 - 1, 0, NULL, 0, 0);
 	}
 	mp_profile_free(p);
 }
@@ -510,7 +486,7 @@ static void test_files(void)
 {
 	char dir[] = "/tmp/test-convert-XXXXXX", snap[4200], out[4200], bad[4200], ro[4200];
 	struct snapbuf b;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	struct stat st;
 	int fd, r;
@@ -537,8 +513,8 @@ static void test_files(void)
 	r = mp_pprof_read_file(out, &p, &err);
 	CHECK_INT(r, 0);
 	if (r == 0) {
-		CHECK_U64(p->n_sample, 4);
-		CHECK_INT(p->sample[0]->value[3], 288);
+		CHECK_U64(p->msg->n_sample, 4);
+		CHECK_INT(p->msg->sample[0]->value[3], 288);
 	}
 	mp_profile_free(p);
 	p = NULL;
