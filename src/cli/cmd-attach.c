@@ -223,7 +223,7 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 	}
 	note = mp_collect_note(c, mp_attach_sym_other_root(as));
 	sym = mp_attach_sym_finish(as, heap->maps, heap->maps_len);
-	r = mp_converter_new_with(heap, 0, sym, &cv);
+	r = mp_converter_new(heap, 0, sym, &cv);
 	if (r == 0 && note)
 		r = mp_converter_add_comment(cv, note);
 	if (r == 0)
@@ -256,7 +256,7 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 
 			free(err);
 			err = NULL;
-			r = mp_converter_new_with(maps, 0, sym, &mcv);
+			r = mp_converter_new(maps, 0, sym, &mcv);
 			if (r == 0 && maps->nheap)
 				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)

@@ -21,6 +21,8 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
+#include "common/errmsg.h"
+#include "common/snapshot-read.h"
 #include "common/snapshot.h"
 #include "convert/convert.h"
 #include "pprof/pprof.h"
@@ -58,6 +60,31 @@ struct input {
 	struct mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
 };
 
+/* The heap profile of raw snapshot `buf`, encoded; on failure the reason in
+ * *ret_err. */
+static int snapshot_heap(const uint8_t *buf, size_t len, uint8_t **ret_pb, size_t *ret_len,
+			 char **ret_err)
+{
+	struct mp_converter *cv = NULL;
+	struct mp_snap *snap = NULL;
+	char *why = NULL;
+	int r = mp_snap_parse(buf, len, &snap, &why);
+
+	if (r < 0) {
+		mp_set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	r = mp_converter_new(snap, 0, NULL, &cv);
+	if (r < 0)
+		mp_set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
+	else
+		r = mp_converter_encode(cv, MP_PROFILE_HEAP, ret_pb, ret_len, ret_err);
+	mp_converter_free(cv);
+	mp_snap_free(snap);
+	return r;
+}
+
 /* A heap profile from a pprof file or a raw snapshot.  Prints the problem. */
 static int load_heap(const char *path, struct mp_profile **ret)
 {
@@ -71,7 +98,7 @@ static int load_heap(const char *path, struct mp_profile **ret)
 		return r;
 	}
 	if (len >= 8 && memcmp(buf, MP_SNAP_MAGIC, 8) == 0) {
-		r = mp_convert_heap_encode(buf, len, 0, &pb, &pblen, &err);
+		r = snapshot_heap(buf, len, &pb, &pblen, &err);
 		if (r < 0) {
 			fprintf(stderr, "memprof: cannot read snapshot '%s': %s\n", path,
 				err ? err : strerror(-r));

@@ -109,7 +109,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		mp_set_err(&err, "cannot read snapshot '%s': %s", snap, strerror(-r));
 	free(why);
 	if (r == 0) {
-		r = mp_converter_new_with(sn, 0, mp_early_sym_finish(), &cv);
+		r = mp_converter_new(sn, 0, mp_early_sym_finish(), &cv);
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}

@@ -9,6 +9,7 @@
  * function, file, line), mapping order and flags, the string table.
  * Then the file front ends and their error messages.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <link.h>
 #include <fcntl.h>
@@ -197,13 +198,21 @@ static const char *base(const char *path)
 static struct mp_profile *convert(uint64_t rate, bool stats, bool truncated, unsigned flags)
 {
 	struct snapbuf b = build_snapshot(rate, stats, truncated);
+	struct mp_converter *cv = NULL;
+	struct mp_snap *snap = NULL;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	struct mp_profile *p = NULL;
 	char *err = NULL;
 	int r;
 
-	r = mp_convert_heap_encode(b.p, b.len, flags, &out, &out_len, &err);
+	r = mp_snap_parse(b.p, b.len, &snap, &err);
+	if (r == 0)
+		r = mp_converter_new(snap, flags, NULL, &cv);
+	if (r == 0)
+		r = mp_converter_encode(cv, MP_PROFILE_HEAP, &out, &out_len, &err);
+	mp_converter_free(cv);
+	mp_snap_free(snap);
 	CHECK_INT(r, 0);
 	if (r < 0)
 		printf("# %s\n", err ? err : "?");
@@ -476,38 +485,46 @@ static void test_scale(void)
 	mp_convert_scale_heap(1000, 1000 * 4096, 4096, &o, &b);
 	CHECK_INT(o, 1581);
 	CHECK_INT(b, 6479776);
+	/* Large blocks are (almost) always sampled: scale -> 1. */
+	mp_convert_scale_heap(2, (uint64_t)2 << 26, 524288, &o, &b);
+	CHECK(o == 2 && b == (int64_t)2 << 26);
+	/* Small blocks: scale ~ rate/size (1 / (1 - e^(-16/524288)) = 32768.5). */
+	mp_convert_scale_heap(1000, 16000, 524288, &o, &b);
+	CHECK_INT(o, 32768500);
+	CHECK_INT(b, 524296000);
 	/* Tiny blocks at a huge rate: beyond int64, clamped. */
 	mp_convert_scale_heap((uint64_t)1 << 40, (uint64_t)1 << 40, (uint64_t)1 << 62, &o, &b);
 	CHECK_INT(o, INT64_MAX);
 	CHECK_INT(b, INT64_MAX);
 }
 
+/* The converter's file output: whole or not at all. */
 static void test_files(void)
 {
-	char dir[] = "/tmp/test-convert-XXXXXX", snap[4200], out[4200], bad[4200], ro[4200];
-	struct snapbuf b;
+	char dir[] = "/tmp/test-convert-XXXXXX", out[4200], ro[4200];
+	struct snapbuf b = build_snapshot(1, false, false);
+	struct mp_converter *cv = NULL;
+	struct mp_snap *snap = NULL;
 	struct mp_profile *p = NULL;
 	char *err = NULL;
-	struct stat st;
-	int fd, r;
+	struct stat st, st2;
+	int r;
 
 	if (!mkdtemp(dir)) {
 		CHECK(!"mkdtemp");
+		free(b.p);
 		return;
 	}
-	snprintf(snap, sizeof(snap), "%s/memprof.31337.snap", dir);
 	snprintf(out, sizeof(out), "%s/heap.pb.gz", dir);
-	snprintf(bad, sizeof(bad), "%s/bad.snap", dir);
 	snprintf(ro, sizeof(ro), "%s/no-such-dir/heap.pb.gz", dir);
-	b = build_snapshot(1, false, false);
-	fd = open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	CHECK(fd >= 0 && write(fd, b.p, b.len) == (ssize_t)b.len);
-	close(fd);
-	fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	CHECK(fd >= 0 && write(fd, b.p, b.len - 1) == (ssize_t)b.len - 1);
-	close(fd);
-
-	r = mp_convert_heap(snap, out, &err);
+	CHECK_INT(mp_snap_parse(b.p, b.len, &snap, NULL), 0);
+	CHECK_INT(mp_converter_new(snap, 0, NULL, &cv), 0);
+	if (!cv) {
+		mp_snap_free(snap);
+		free(b.p);
+		return;
+	}
+	r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
 	CHECK_INT(r, 0);
 	CHECK(err == NULL);
 	r = mp_pprof_read_file(out, &p, &err);
@@ -517,73 +534,40 @@ static void test_files(void)
 		CHECK_INT(p->msg->sample[0]->value[3], 288);
 	}
 	mp_profile_free(p);
-	p = NULL;
 	free(err);
 	err = NULL;
 
-	/* Failures: one line naming the file, the existing output untouched. */
+	/* A failure: one line naming the file, the existing output untouched,
+	 * no temporary file left. */
 	CHECK_INT(stat(out, &st), 0);
-	r = mp_convert_heap(bad, out, &err);
-	CHECK_INT(r, -EBADMSG);
-	CHECK(err && strstr(err, "malformed snapshot '") && strstr(err, "bad.snap': ") &&
-	      !strchr(err, '\n'));
-	free(err);
-	r = mp_convert_heap("/nonexistent/memprof.1.snap", out, &err);
+	r = mp_converter_write(cv, MP_PROFILE_HEAP, ro, &err);
 	CHECK_INT(r, -ENOENT);
-	CHECK_STR(err, "cannot read snapshot '/nonexistent/memprof.1.snap': No such file or directory");
+	CHECK(err && strncmp(err, "cannot write heap profile '", 27) == 0 &&
+	      strstr(err, "no-such-dir") && !strchr(err, '\n'));
 	free(err);
-	r = mp_convert_heap(snap, ro, &err);
+	err = NULL;
+	r = mp_converter_write(cv, MP_PROFILE_FDS, ro, &err);
 	CHECK_INT(r, -ENOENT);
-	CHECK(err && strstr(err, "cannot write heap profile '") && strstr(err, "no-such-dir"));
+	CHECK(err && strncmp(err, "cannot write descriptor profile '", 33) == 0);
 	free(err);
+	CHECK_INT(stat(out, &st2), 0);
+	CHECK(st2.st_size == st.st_size && st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+	      st2.st_mtim.tv_sec == st.st_mtim.tv_sec);
 	{
-		struct stat st2;
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		int n = 0;
 
-		CHECK_INT(stat(out, &st2), 0);
-		CHECK(st2.st_size == st.st_size && st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
-		      st2.st_mtim.tv_sec == st.st_mtim.tv_sec);
+		while (d && (e = readdir(d)))
+			n += e->d_name[0] != '.';
+		if (d)
+			closedir(d);
+		CHECK_INT(n, 1);
 	}
-
-	/* The in-memory variants. */
-	unlink(out);
-	r = mp_convert_heap_buf(b.p, b.len, out, &err);
-	CHECK_INT(r, 0);
-	CHECK_INT(access(out, R_OK), 0);
-	r = mp_convert_heap_buf(b.p, b.len - 8, out, &err);
-	CHECK_INT(r, -EBADMSG);
-	CHECK(err && strncmp(err, "malformed snapshot: ", 20) == 0);
-	free(err);
-	{
-		uint8_t *o = (uint8_t *)"untouched";
-		size_t ol = 42;
-
-		r = mp_convert_heap_encode(b.p, 10, 0, &o, &ol, &err);
-		CHECK_INT(r, -EBADMSG);
-		CHECK(ol == 42 && strcmp((char *)o, "untouched") == 0);
-		CHECK(err && strstr(err, "file too short"));
-		free(err);
-	}
-
-	/* mp_convert_heap_snap: what `memprof convert` uses. */
-	{
-		struct mp_snap *s = NULL;
-
-		unlink(out);
-		CHECK_INT(mp_snap_parse(b.p, b.len, &s, NULL), 0);
-		if (s) {
-			CHECK_INT(mp_convert_heap_snap(s, out, &err), 0);
-			CHECK(err == NULL);
-			CHECK_INT(access(out, R_OK), 0);
-			CHECK_INT(mp_convert_heap_snap(s, ro, &err), -ENOENT);
-			CHECK(err && strncmp(err, "cannot write heap profile '", 27) == 0);
-			free(err);
-		}
-		mp_snap_free(s);
-	}
+	mp_converter_free(cv);
+	mp_snap_free(snap);
 	free(b.p);
 	unlink(out);
-	unlink(snap);
-	unlink(bad);
 	rmdir(dir);
 }
 
