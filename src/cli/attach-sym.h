@@ -26,7 +26,7 @@ struct mp_attach_sym *mp_attach_sym_start(int pid);
  * A symbolizer for the maps text `maps` (the last read; any mapping the
  * loader saw is reused, the others are opened through the process's root
  * while it lives, else by their names as memprof sees them), for
- * mp_converter_new_with.  NULL: none (the converter opens the files
+ * mp_converter_new.  NULL: none (the converter opens the files
  * itself).  Owned by `a`.
  */
 struct mp_symbolizer *mp_attach_sym_finish(struct mp_attach_sym *a, const char *maps,

@@ -32,6 +32,7 @@
 #include "bpf/sites.h"
 #include "cli/attach-sym.h"
 #include "cli/commands.h"
+#include "cli/outnames.h"
 #include "cli/options.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
@@ -94,27 +95,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* X.heap.pb.gz -> X.<what>.pb.gz (as memprof run names them). */
-static char *kind_name(const char *heap_out, const char *what)
-{
-	static const char *const ends[] = { ".heap.pb.gz", ".pb.gz" };
-	size_t n = strlen(heap_out);
-	char *r = NULL;
-
-	for (size_t i = 0; i < 2; i++) {
-		size_t e = strlen(ends[i]);
-
-		if (n > e && strcmp(heap_out + n - e, ends[i]) == 0) {
-			if (asprintf(&r, "%.*s.%s.pb.gz", (int)(n - e), heap_out, what) < 0)
-				r = NULL;
-			return r;
-		}
-	}
-	if (asprintf(&r, "%s.%s.pb.gz", heap_out, what) < 0)
-		r = NULL;
-	return r;
 }
 
 static bool is_glibc(const char *path)
@@ -243,7 +223,7 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 	}
 	note = mp_collect_note(c, mp_attach_sym_other_root(as));
 	sym = mp_attach_sym_finish(as, heap->maps, heap->maps_len);
-	r = mp_converter_new_with(heap, 0, sym, &cv);
+	r = mp_converter_new(heap, 0, sym, &cv);
 	if (r == 0 && note)
 		r = mp_converter_add_comment(cv, note);
 	if (r == 0)
@@ -261,7 +241,7 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 		};
 
 		for (size_t i = 0; i < 2; i++) {
-			char *out = kind_name(heap_out, kinds[i].what);
+			char *out = mp_outname_kind(heap_out, kinds[i].what);
 
 			free(err);
 			err = NULL;
@@ -272,11 +252,11 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 			free(out);
 		}
 		{
-			char *out = kind_name(heap_out, "mmap");
+			char *out = mp_outname_kind(heap_out, "mmap");
 
 			free(err);
 			err = NULL;
-			r = mp_converter_new_with(maps, 0, sym, &mcv);
+			r = mp_converter_new(maps, 0, sym, &mcv);
 			if (r == 0 && maps->nheap)
 				mp_converter_set_inuse_bytes(mcv, mp_collect_map_inuse(c));
 			if (r == 0)
@@ -548,10 +528,7 @@ int mp_cmd_attach(int argc, char **argv)
 			"or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE\n", s.pid);
 		return 1;
 	}
-	if (s.output)
-		heap_out = strdup(s.output);
-	else if (asprintf(&heap_out, "memprof.%d.heap.pb.gz", s.pid) < 0)
-		heap_out = NULL;
+	heap_out = mp_outname_heap(s.output, s.pid, true);
 	if (!heap_out) {
 		fputs("memprof: out of memory\n", stderr);
 		return 1;

@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 
@@ -48,6 +49,7 @@ int mp_cmd_convert(int argc, char **argv)
 		.output = NULL,
 	};
 	struct mp_snap *snap = NULL;
+	struct mp_converter *cv = NULL;
 	char *err = NULL, *out = NULL;
 	const char *path;
 	int c, r;
@@ -100,7 +102,12 @@ int mp_cmd_convert(int argc, char **argv)
 		mp_snap_free(snap);
 		return 1;
 	}
-	r = mp_convert_heap_snap(snap, out, &err);
+	r = mp_converter_new(snap, 0, NULL, &cv);
+	if (r < 0)
+		mp_set_err(&err, "cannot write heap profile '%s': %s", out, strerror(-r));
+	else
+		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	mp_converter_free(cv);
 	if (r < 0) {
 		fprintf(stderr, "memprof: %s\n",
 			err ? err : "cannot write heap profile: out of memory");

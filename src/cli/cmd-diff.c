@@ -113,13 +113,13 @@ int mp_cmd_diff(int argc, char **argv)
 		return 2;
 	}
 	const char *base_path = argv[optind], *after_path = argv[optind + 1];
-	mp_profile *base = NULL, *after = NULL, *diff = NULL;
+	struct mp_profile *base = NULL, *after = NULL, *diff = NULL;
 	struct mp_pprof_builder *b = NULL;
 	struct mp_top *t = NULL;
 
 	/* The two reads (inflate, unpack, validate) run side by side. */
 	const char *paths[2] = { base_path, after_path };
-	mp_profile *read[2];
+	struct mp_profile *read[2];
 	if (mp_cli_read_profiles(paths, 2, read) < 0)
 		goto out;
 	base = read[0];
@@ -161,7 +161,7 @@ int mp_cmd_diff(int argc, char **argv)
 			status = 1;
 			goto out;
 		}
-		const char *type = mp_profile_str(after, after->sample_type[t->sample_index]->type);
+		const char *type = mp_profile_str(after, after->msg->sample_type[t->sample_index]->type);
 		if (gate && total > (int64_t)growth) {
 			fprintf(stderr, "memprof: %s grew by %" PRId64 ", more than %" PRIu64 "\n", type,
 				total, growth);
@@ -179,7 +179,7 @@ int mp_cmd_diff(int argc, char **argv)
 	}
 out:
 	mp_top_free(t);
-	mp_pprof_view_free(diff);
+	mp_profile_free(diff);
 	mp_pprof_builder_free(b);
 	mp_profile_free(base);
 	mp_profile_free(after);

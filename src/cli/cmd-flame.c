@@ -77,7 +77,7 @@ int mp_cmd_flame(int argc, char **argv)
 		return 2;
 	}
 	const char *path = argv[optind];
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	if (mp_cli_read_profile(path, &p) < 0)
 		goto out;
 	if (!title) {
@@ -101,9 +101,9 @@ int mp_cmd_flame(int argc, char **argv)
 		r = -errno;
 	if (r < 0) {
 		unlink(tmp);
-		if (r == -EINVAL && err) {
+		if (err) {
 			fprintf(stderr, "memprof: cannot draw '%s': %s\n", path, err);
-			status = 2;
+			status = r == -EINVAL && sample_index ? 2 : 1;
 		} else {
 			fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(-r));
 		}

@@ -66,7 +66,7 @@ int mp_cmd_merge(int argc, char **argv)
 		return 2;
 	}
 	size_t n = (size_t)(argc - optind);
-	mp_profile **p = calloc(n, sizeof(*p));
+	struct mp_profile **p = calloc(n, sizeof(*p));
 	struct mp_pprof_builder *b = NULL;
 	if (!p) {
 		fputs("memprof: out of memory\n", stderr);
@@ -74,7 +74,7 @@ int mp_cmd_merge(int argc, char **argv)
 	}
 	if (mp_cli_read_profiles((const char *const *)&argv[optind], n, p) < 0)
 		goto out;
-	r = mp_merge_build((const mp_profile *const *)p, n, &b, &err);
+	r = mp_merge_build((const struct mp_profile *const *)p, n, &b, &err);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));
 		goto out;

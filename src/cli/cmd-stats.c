@@ -57,7 +57,7 @@ int mp_cmd_stats(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
-		mp_profile *p = NULL;
+		struct mp_profile *p = NULL;
 		int r;
 
 		if (mp_cli_read_profile(argv[i], &p) < 0) {

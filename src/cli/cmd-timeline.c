@@ -21,6 +21,8 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
+#include "common/errmsg.h"
+#include "common/snapshot-read.h"
 #include "common/snapshot.h"
 #include "convert/convert.h"
 #include "pprof/pprof.h"
@@ -55,11 +57,36 @@ static void usage(FILE *f)
 
 struct input {
 	char *path;
-	mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
+	struct mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
 };
 
+/* The heap profile of raw snapshot `buf`, encoded; on failure the reason in
+ * *ret_err. */
+static int snapshot_heap(const uint8_t *buf, size_t len, uint8_t **ret_pb, size_t *ret_len,
+			 char **ret_err)
+{
+	struct mp_converter *cv = NULL;
+	struct mp_snap *snap = NULL;
+	char *why = NULL;
+	int r = mp_snap_parse(buf, len, &snap, &why);
+
+	if (r < 0) {
+		mp_set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	r = mp_converter_new(snap, 0, NULL, &cv);
+	if (r < 0)
+		mp_set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
+	else
+		r = mp_converter_encode(cv, MP_PROFILE_HEAP, ret_pb, ret_len, ret_err);
+	mp_converter_free(cv);
+	mp_snap_free(snap);
+	return r;
+}
+
 /* A heap profile from a pprof file or a raw snapshot.  Prints the problem. */
-static int load_heap(const char *path, mp_profile **ret)
+static int load_heap(const char *path, struct mp_profile **ret)
 {
 	uint8_t *buf = NULL, *pb = NULL;
 	size_t len = 0, pblen = 0;
@@ -71,7 +98,7 @@ static int load_heap(const char *path, mp_profile **ret)
 		return r;
 	}
 	if (len >= 8 && memcmp(buf, MP_SNAP_MAGIC, 8) == 0) {
-		r = mp_convert_heap_encode(buf, len, 0, &pb, &pblen, &err);
+		r = snapshot_heap(buf, len, &pb, &pblen, &err);
 		if (r < 0) {
 			fprintf(stderr, "memprof: cannot read snapshot '%s': %s\n", path,
 				err ? err : strerror(-r));
@@ -222,8 +249,8 @@ static int cmp_input_time(const void *a, const void *b)
 {
 	const struct input *x = a, *y = b;
 
-	if (x->heap->time_nanos != y->heap->time_nanos)
-		return x->heap->time_nanos < y->heap->time_nanos ? -1 : 1;
+	if (x->heap->msg->time_nanos != y->heap->msg->time_nanos)
+		return x->heap->msg->time_nanos < y->heap->msg->time_nanos ? -1 : 1;
 	return 0;
 }
 

@@ -49,7 +49,7 @@ static void usage(FILE *f)
  * and how to get exact figures.  On stderr: standard output stays what
  * `go tool pprof -top` prints.
  */
-static void few_samples_note(const mp_profile *p)
+static void few_samples_note(const struct mp_profile *p)
 {
 	uint64_t n;
 	int64_t rate;
@@ -87,7 +87,7 @@ int mp_cmd_top(int argc, char **argv)
 	};
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	const char *path;
 	int c, r;

@@ -17,7 +17,7 @@ static void report(const char *path, int r, const char *err)
 	fprintf(stderr, "memprof: cannot read profile '%s': %s\n", path, err ? err : strerror(-r));
 }
 
-int mp_cli_read_profile(const char *path, mp_profile **ret)
+int mp_cli_read_profile(const char *path, struct mp_profile **ret)
 {
 	char *err = NULL;
 	int r = mp_pprof_read_file(path, ret, &err);
@@ -31,7 +31,7 @@ struct job {
 	const char *const *paths;
 	size_t n;
 	atomic_size_t next;
-	mp_profile **out;
+	struct mp_profile **out;
 	int *r;
 	char **err;
 };
@@ -45,7 +45,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret)
+int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile **ret)
 {
 	struct job j = { .paths = paths, .n = n, .out = ret };
 	pthread_t th[3];

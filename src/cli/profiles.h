@@ -13,14 +13,14 @@
  * "memprof: cannot read profile 'PATH': REASON" on stderr and return a
  * negative errno (*ret untouched).
  */
-int mp_cli_read_profile(const char *path, mp_profile **ret);
+int mp_cli_read_profile(const char *path, struct mp_profile **ret);
 
 /*
  * Read n profiles side by side (a thread per core) into ret[0..n-1].  If
  * any fails, print the first failure in `paths` order as above, free the
  * others, set every ret[i] to NULL and return its negative errno.
  */
-int mp_cli_read_profiles(const char *const *paths, size_t n, mp_profile **ret);
+int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile **ret);
 
 /* The whole file at `path` (a /proc file too) in a malloc'd buffer: 0, or
  * -errno; -EFBIG when reading it would need a buffer of more than `max`

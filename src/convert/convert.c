@@ -362,10 +362,6 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err);
-static int write_out_as(struct mp_pprof_builder *b, const char *what, const char *out,
-			char **ret_err);
-
 static const char *const kind_noun[] = {
 	[MP_PROFILE_HEAP] = "heap", [MP_PROFILE_FDS] = "descriptor",
 	[MP_PROFILE_THREADS] = "thread", [MP_PROFILE_TIMERS] = "timer",
@@ -399,13 +395,8 @@ int mp_converter_add_comment(struct mp_converter *c, const char *text)
 	return 0;
 }
 
-int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret)
-{
-	return mp_converter_new_with(snap, flags, NULL, ret);
-}
-
-int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
-			  struct mp_converter **ret)
+int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
+		     struct mp_converter **ret)
 {
 	struct mp_converter *c = calloc(1, sizeof(*c));
 	int r;
@@ -604,177 +595,28 @@ int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const 
 	if (ret_err)
 		*ret_err = NULL;
 	r = build_kind(c, kind, &b);
-	if (r < 0) {
-		mp_set_err(ret_err, "cannot write %s profile '%s': %s", kind_noun[kind], out,
-			   strerror(-r));
-		return r;
-	}
-	r = write_out_as(b, kind_noun[kind], out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
-}
-
-/* One profile of a snapshot, with a symbolizer of its own. */
-static int build(const struct mp_snap *snap, unsigned flags, enum mp_profile_kind kind,
-		 struct mp_pprof_builder **ret)
-{
-	struct mp_converter *c = NULL;
-	int r = mp_converter_new(snap, flags, &c);
-
 	if (r == 0)
-		r = build_kind(c, kind, ret);
-	mp_converter_free(c);
-	return r;
-}
-
-static int convert_kind(const struct mp_snap *snap, enum mp_profile_kind kind, const char *out,
-			char **ret_err)
-{
-	struct mp_converter *c = NULL;
-	int r;
-
-	if (ret_err)
-		*ret_err = NULL;
-	r = mp_converter_new(snap, 0, &c);
-	if (r < 0) {
+		r = mp_pprof_write_file(b, out);
+	if (r < 0)
 		mp_set_err(ret_err, "cannot write %s profile '%s': %s", kind_noun[kind], out,
 			   strerror(-r));
-		return r;
-	}
-	r = mp_converter_write(c, kind, out, ret_err);
-	mp_converter_free(c);
-	return r;
-}
-
-int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err)
-{
-	return convert_kind(snap, MP_PROFILE_TIMERS, out, ret_err);
-}
-
-int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err)
-{
-	return convert_kind(snap, MP_PROFILE_THREADS, out, ret_err);
-}
-
-int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err)
-{
-	return convert_kind(snap, MP_PROFILE_FDS, out, ret_err);
-}
-
-/* Parse and build; on failure *ret_err says why. */
-static int parse_and_build(const uint8_t *buf, size_t len, unsigned flags,
-			   struct mp_pprof_builder **ret, char **ret_err)
-{
-	struct mp_snap *snap = NULL;
-	char *why = NULL;
-	int r;
-
-	r = mp_snap_parse(buf, len, &snap, &why);
-	if (r < 0) {
-		mp_set_err(ret_err, "malformed snapshot: %s", why ? why : strerror(-r));
-		free(why);
-		return r;
-	}
-	r = build(snap, flags, MP_PROFILE_HEAP, ret);
-	if (r < 0)
-		mp_set_err(ret_err, "cannot convert snapshot: %s", strerror(-r));
-	mp_snap_free(snap);
-	return r;
-}
-
-static int write_out_as(struct mp_pprof_builder *b, const char *what, const char *out,
-			char **ret_err)
-{
-	int r = mp_pprof_write_file(b, out);
-
-	if (r < 0)
-		mp_set_err(ret_err, "cannot write %s profile '%s': %s", what, out, strerror(-r));
-	return r;
-}
-
-static int write_out(struct mp_pprof_builder *b, const char *heap_out, char **ret_err)
-{
-	return write_out_as(b, "heap", heap_out, ret_err);
-}
-
-int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_err)
-{
-	struct mp_pprof_builder *b = NULL;
-	struct mp_snap *snap = NULL;
-	char *why = NULL;
-	int r;
-
-	if (ret_err)
-		*ret_err = NULL;
-	r = mp_snap_read_file(snapshot_path, &snap, &why);
-	if (r == -EBADMSG) {
-		mp_set_err(ret_err, "malformed snapshot '%s': %s", snapshot_path,
-			why ? why : strerror(-r));
-		free(why);
-		return r;
-	}
-	if (r < 0) {
-		mp_set_err(ret_err, "cannot read snapshot '%s': %s", snapshot_path, strerror(-r));
-		free(why);
-		return r;
-	}
-	r = build(snap, 0, MP_PROFILE_HEAP, &b);
-	mp_snap_free(snap);
-	if (r < 0) {
-		mp_set_err(ret_err, "cannot convert snapshot '%s': %s", snapshot_path, strerror(-r));
-		return r;
-	}
-	r = write_out(b, heap_out, ret_err);
 	mp_pprof_builder_free(b);
 	return r;
 }
 
-int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char **ret_err)
+int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
+			size_t *ret_len, char **ret_err)
 {
 	struct mp_pprof_builder *b = NULL;
 	int r;
 
 	if (ret_err)
 		*ret_err = NULL;
-	r = build(snap, 0, MP_PROFILE_HEAP, &b);
-	if (r < 0) {
-		mp_set_err(ret_err, "cannot write heap profile '%s': %s", heap_out, strerror(-r));
-		return r;
-	}
-	r = write_out(b, heap_out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
-}
-
-int mp_convert_heap_buf(const uint8_t *buf, size_t len, const char *heap_out, char **ret_err)
-{
-	struct mp_pprof_builder *b = NULL;
-	int r;
-
-	if (ret_err)
-		*ret_err = NULL;
-	r = parse_and_build(buf, len, 0, &b, ret_err);
+	r = build_kind(c, kind, &b);
+	if (r == 0)
+		r = mp_pprof_encode(b, ret_buf, ret_len);
 	if (r < 0)
-		return r;
-	r = write_out(b, heap_out, ret_err);
-	mp_pprof_builder_free(b);
-	return r;
-}
-
-int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8_t **ret_buf,
-			   size_t *ret_len, char **ret_err)
-{
-	struct mp_pprof_builder *b = NULL;
-	int r;
-
-	if (ret_err)
-		*ret_err = NULL;
-	r = parse_and_build(buf, len, flags, &b, ret_err);
-	if (r < 0)
-		return r;
-	r = mp_pprof_encode(b, ret_buf, ret_len);
-	if (r < 0)
-		mp_set_err(ret_err, "cannot encode heap profile: %s", strerror(-r));
+		mp_set_err(ret_err, "cannot encode %s profile: %s", kind_noun[kind], strerror(-r));
 	mp_pprof_builder_free(b);
 	return r;
 }

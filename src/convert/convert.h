@@ -10,67 +10,57 @@
 
 #include "common/profile-kind.h"
 
-/*
- * Read the raw snapshot at `snapshot_path`, symbolize its stacks out of
- * process (ELF/DWARF of the files named in its maps), and write the heap
- * profile as gzip'd pprof to `heap_out` (temp name + rename; an existing file
- * is untouched on failure).  Go heap profile shape: sample types
- * alloc_objects/count, alloc_space/bytes, inuse_objects/count,
- * inuse_space/bytes; period type space/bytes; period = rate; values unbiased
- * like runtime/pprof's scaleHeapSample; numeric label "bytes" per sample.
- *
- * Returns 0, or a negative errno with a one-line reason in *ret_err (malloc'd,
- * caller frees; may be NULL) that the caller prints after "memprof: ".
- */
-int mp_convert_heap(const char *snapshot_path, const char *heap_out, char **ret_err);
-
-/* Same from a snapshot already in memory (for tests and the fuzzer). */
-int mp_convert_heap_buf(const uint8_t *buf, size_t len, const char *heap_out, char **ret_err);
-
 struct mp_snap;
-
-/* Same from a snapshot already parsed (common/snapshot-read.h); *ret_err
- * names `heap_out` only (the caller names the snapshot). */
-int mp_convert_heap_snap(const struct mp_snap *snap, const char *heap_out, char **ret_err);
+struct mp_symbolizer;
 
 /*
- * The live file descriptors of a parsed snapshot (MP_SNAP_RESOURCES) as a
- * pprof profile shaped like Go's goroutine profile: sample type fds/count,
- * period 1, one sample per descriptor with the stack that created it and
- * the labels kind (file, socket, pipe, ...), fd, path or detail (what it
- * is when the snapshot was taken: a file's path, a socket's addresses), and
- * inherited=true for descriptors open at start.  Same returns as
- * mp_convert_heap_snap.
- */
-int mp_convert_fds_snap(const struct mp_snap *snap, const char *out, char **ret_err);
-
-/* Same for threads (threads/count; labels state = running or "ended, not
- * joined", tid, thread = its name, start = its start routine). */
-int mp_convert_threads_snap(const struct mp_snap *snap, const char *out, char **ret_err);
-
-/* Same for POSIX timers not deleted (timers/count; labels state = armed or
- * disarmed, clock with the interval). */
-int mp_convert_timers_snap(const struct mp_snap *snap, const char *out, char **ret_err);
-
-/*
- * Several profiles of one snapshot (what memprof run writes: heap, fds,
- * threads, timers) share one converter: the snapshot's files are opened and
- * its addresses symbolized once.  The snapshot must outlive the converter.
- * `flags`: MP_CONVERT_F_*.  0 or a negative errno.
+ * The profiles of one snapshot (what memprof run writes: heap, fds,
+ * threads, timers) come from one converter: the snapshot's files are opened
+ * and its addresses symbolized once, then each profile is written or
+ * encoded.  The shapes:
+ *   - heap: Go's heap profile; sample types alloc_objects/count,
+ *     alloc_space/bytes, inuse_objects/count, inuse_space/bytes; period type
+ *     space/bytes, period = rate; values unbiased like runtime/pprof's
+ *     scaleHeapSample (mp_convert_scale_heap below); a numeric label
+ *     "bytes" per sample; the allocator's statistics in the memprof_stat
+ *     field;
+ *   - fds, threads, timers: Go's goroutine profile; sample type
+ *     <kind>/count, period 1, one sample per descriptor, thread or timer
+ *     with the stack that created it and labels saying what it is (kind,
+ *     fd, path or socket addresses, inherited; state, tid, thread name,
+ *     start routine; clock and interval).
+ * Every profile has one comment line: program, pid, rate, samples, heap.
  */
 struct mp_converter;
-int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_converter **ret);
-/* Same, taking the files `sym` (which stays the caller's and must outlive
- * the converter) has loaded for the same mappings, e.g. a symbolizer made
- * and warmed while the process ran (mp_symbolizer_new_from). */
-struct mp_symbolizer;
-int mp_converter_new_with(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
-			  struct mp_converter **ret);
+enum {
+	/* Open no file named in the snapshot's maps: every location keeps its
+	 * address and mapping but gets no function names (for the fuzzer). */
+	MP_CONVERT_F_NO_FILES = 1u << 0,
+};
+
+/*
+ * A converter of the parsed snapshot `snap` (common/snapshot-read.h), which
+ * must outlive it.  `flags`: MP_CONVERT_F_*.  `sym`, when not NULL, lends
+ * the files it has loaded for the same mappings (e.g. a symbolizer made and
+ * warmed while the process ran, mp_symbolizer_new_from); it stays the
+ * caller's and must outlive the converter.  0 or a negative errno.
+ */
+int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_symbolizer *sym,
+		     struct mp_converter **ret);
 void mp_converter_free(struct mp_converter *c);     /* accepts NULL */
-/* Write one profile (shapes as above) to `out`, atomically; on failure a
- * one-line reason in *ret_err as mp_convert_heap_snap gives. */
+
+/* Write one profile to `out` as gzip'd pprof, through a temporary name and
+ * rename(2) (an existing file is untouched on failure).  0, or a negative
+ * errno with a one-line reason in *ret_err (malloc'd, may be NULL) naming
+ * the profile ("cannot write heap profile 'x': ..."), which the caller
+ * prints after "memprof: ". */
 int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
 		       char **ret_err);
+/* The same into a malloc'd buffer (*ret_buf, *ret_len, the caller's;
+ * untouched on failure). */
+int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
+			size_t *ret_len, char **ret_err);
+
 /* Text every profile it writes adds to its one comment line, after "; "
  * (e.g. what memprof attach's counts cover).  0 or -ENOMEM. */
 int mp_converter_add_comment(struct mp_converter *c, const char *text);
@@ -83,19 +73,6 @@ void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_
 /* Its symbolizer, for the leak report (convert/leaks.h) of the same snapshot. */
 struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c);
 
-enum {
-	/* Open no file named in the snapshot's maps: every location keeps its
-	 * address and mapping but gets no function names (for the fuzzer). */
-	MP_CONVERT_F_NO_FILES = 1u << 0,
-};
-
-/*
- * Same, but the gzip'd profile goes to a malloc'd buffer (*ret_buf,
- * *ret_len; caller frees) instead of a file.  `flags`: MP_CONVERT_F_*.
- */
-int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8_t **ret_buf,
-			   size_t *ret_len, char **ret_err);
-
 /*
  * The unbiasing of one (objects, bytes) pair sampled at `rate`, exactly as
  * runtime/pprof's scaleHeapSample computes it: with avg = bytes / objects,
@@ -103,7 +80,9 @@ int mp_convert_heap_encode(const uint8_t *buf, size_t len, unsigned flags, uint8
  * zero; rate <= 1 leaves them as they are; objects == 0 gives (0, 0).  One
  * difference: zero-byte blocks (malloc(0), recorded only at rate 1) keep
  * their object count, where Go reports (0, 0) (its profile never holds
- * zero-sized blocks).  Results beyond INT64_MAX are clamped to it.
+ * zero-sized blocks).  Results beyond INT64_MAX are clamped to it.  The
+ * only unbiasing memprof ships: the sampler's law (sample/sampler.c)
+ * makes it exact, and tests/unit/test-sample.c checks the two together.
  */
 void mp_convert_scale_heap(uint64_t objects, uint64_t bytes, uint64_t rate,
 			   int64_t *ret_objects, int64_t *ret_bytes);

@@ -376,7 +376,7 @@ static void *xcalloc(size_t n, size_t size)
  * reads the profile back in memory (diff) uses without encoding it.
  */
 struct view {
-	Perftools__Profiles__Profile p;       /* first: the view is a mp_profile */
+	Perftools__Profiles__Profile p;
 	Perftools__Profiles__ValueType *types, period_type;
 	Perftools__Profiles__Sample *samples;
 	Perftools__Profiles__Label *labels, **label_ptrs;
@@ -386,7 +386,7 @@ struct view {
 	Perftools__Profiles__Function *functions;
 };
 
-mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
+static struct view *view_new(struct mp_pprof_builder *b)
 {
 	struct view *v = xcalloc(1, sizeof(*v));
 	Perftools__Profiles__Profile *p = &v->p;
@@ -504,15 +504,14 @@ mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
 	p->memprof_stat = xcalloc(b->nstats, sizeof(*p->memprof_stat));
 	for (size_t i = 0; i < b->nstats; i++)
 		p->memprof_stat[i] = &b->stats[i];
-	return p;
+	return v;
 }
 
-void mp_pprof_view_free(mp_profile *p)
+static void view_free(void *vp)
 {
-	struct view *v = (struct view *)p;
+	struct view *v = vp;
+	Perftools__Profiles__Profile *p = &v->p;
 
-	if (!v)
-		return;
 	free(p->sample_type);
 	free(p->sample);
 	free(p->mapping);
@@ -531,17 +530,38 @@ void mp_pprof_view_free(mp_profile *p)
 	free(v);
 }
 
+struct mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
+{
+	struct view *v = view_new(b);
+	struct mp_profile *p = NULL;
+	char *err = NULL;
+
+	/* What the builder makes is valid by construction: only memory can
+	 * fail here. */
+	if (mp_profile_new(&v->p, &p, &err) < 0) {
+		if (err) {
+			fprintf(stderr, "memprof: internal error: the builder made a malformed "
+				"profile: %s\n", err);
+			abort();
+		}
+		oom();
+	}
+	p->release = view_free;
+	p->owner = v;
+	return p;
+}
+
 /* protobuf-c bytes of the profile, malloc'd. */
 static void pack(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
 {
-	mp_profile *p = mp_pprof_builder_view(b);
-	size_t len = perftools__profiles__profile__get_packed_size(p);
+	struct view *v = view_new(b);
+	size_t len = perftools__profiles__profile__get_packed_size(&v->p);
 	uint8_t *buf = malloc(len ? len : 1);
 
 	if (!buf)
 		oom();
-	perftools__profiles__profile__pack(p, buf);
-	mp_pprof_view_free(p);
+	perftools__profiles__profile__pack(&v->p, buf);
+	view_free(v);
 	*ret_buf = buf;
 	*ret_len = len;
 }

@@ -28,19 +28,7 @@ void mp_frame_offset_name(const char *object, uint64_t address, uint64_t start,
 	snprintf(buf, size, "%s+0x%" PRIx64, base, address - start + file_offset);
 }
 
-const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint64_t id)
-{
-	if (id == 0)
-		return NULL;
-	if (id <= p->n_mapping && p->mapping[id - 1]->id == id)
-		return p->mapping[id - 1];
-	for (size_t i = 0; i < p->n_mapping; i++)
-		if (p->mapping[i]->id == id)
-			return p->mapping[i];
-	return NULL;
-}
-
-void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
+void mp_profile_location_name(const struct mp_profile *p, const Perftools__Profiles__Location *l,
 			      char *buf, size_t size)
 {
 	const Perftools__Profiles__Mapping *m = mp_profile_mapping(p, l->mapping_id);

@@ -3,8 +3,9 @@
  * pprof profile.proto: building, writing, reading and validating profiles.
  * CLI only (allocates freely; never linked into the shim).
  *
- * The in-memory form of a profile read from disk is protobuf-c's generated
- * Perftools__Profiles__Profile; the builder produces the same structure.
+ * A profile read from disk (or viewed from a builder) is a struct
+ * mp_profile: protobuf-c's message, validated once, with its ids resolved,
+ * which every report reads (pprof's profile.Profile after Parse).
  */
 #ifndef MP_PPROF_PPROF_H
 #define MP_PPROF_PPROF_H
@@ -14,8 +15,26 @@
 #include <stdint.h>
 
 #include "profile.pb-c.h"
+#include "pprof/keymap.h"
 
-typedef Perftools__Profiles__Profile mp_profile;
+/*
+ * A validated profile.  `msg` holds everything as profile.proto has it and
+ * satisfies every rule mp_pprof_validate() checks, so reports check nothing
+ * again; the id indexes turn the ids that samples, locations and lines
+ * refer by into indexes of msg's arrays (a direct array for the ids 1..n
+ * that pprof writers use, a hash table for others), built once by the
+ * validator.  Read-only for reports; free with mp_profile_free().
+ */
+struct mp_profile {
+	const Perftools__Profiles__Profile *msg;
+	struct mp_idmap mapping_ix;    /* mapping id -> index into msg->mapping */
+	struct mp_idmap function_ix;   /* function id -> index into msg->function */
+	struct mp_idmap location_ix;   /* location id -> index into msg->location */
+
+	/* private: what owns msg's memory (the reader's arena, a builder view) */
+	void (*release)(void *owner);
+	void *owner;
+};
 
 /* ---- building ---------------------------------------------------------- */
 
@@ -79,12 +98,11 @@ int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path);
 /* Serialized, gzip'd bytes in a malloc'd buffer (for tests).  0 or -errno. */
 int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
 
-/* The profile built so far as the reader's structure, without encoding
- * it (for a profile only read back in memory): it points into the builder,
- * so it is valid until the builder changes or is freed.  Free it with
- * mp_pprof_view_free(), never mp_profile_free().  Aborts on out-of-memory. */
-mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b);
-void mp_pprof_view_free(mp_profile *p);     /* accepts NULL */
+/* The profile built so far as a profile read back, without encoding it
+ * (for a profile only read back in memory): it points into the builder, so
+ * it is valid until the builder changes or is freed; free it with
+ * mp_profile_free().  Aborts on out-of-memory. */
+struct mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b);
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -97,9 +115,9 @@ void mp_pprof_view_free(mp_profile *p);     /* accepts NULL */
  * malformed profile) and, if ret_err is not NULL, a static or
  * ret_err-owned message explaining why, in *ret_err (caller frees with free()).
  */
-int mp_pprof_parse(const uint8_t *buf, size_t len, mp_profile **ret, char **ret_err);
+int mp_pprof_parse(const uint8_t *buf, size_t len, struct mp_profile **ret, char **ret_err);
 /* Read and parse a file.  Same contract; errno-style errors for I/O. */
-int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err);
+int mp_pprof_read_file(const char *path, struct mp_profile **ret, char **ret_err);
 
 /*
  * The reader refuses files and decompressed data larger than this (a zip
@@ -109,24 +127,83 @@ int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err);
  */
 #define MP_PPROF_MAX_DECOMPRESSED ((size_t)1 << 30)
 int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompressed,
-			   mp_profile **ret, char **ret_err);
+			   struct mp_profile **ret, char **ret_err);
 
 /*
  * The validity check mp_pprof_parse applies (pprof's CheckValid plus the
- * string index checks of its decoder), for profiles built in memory.
- * 0, or -EBADMSG with the reason in *ret_err (malloc'd; may be NULL), e.g.
- * "sample 2 has 3 values, expected 4 (one per sample type)".  -ENOMEM.
+ * string index checks of its decoder; validate.c), building the profile's
+ * id indexes as it goes.  0 and *ret, a profile over `msg` that does not
+ * own it (mp_profile_free() leaves msg alone); or -EBADMSG with the reason
+ * in *ret_err (malloc'd; may be NULL), e.g. "sample 2 has 3 values,
+ * expected 4 (one per sample type)"; -ENOMEM.  *ret untouched on failure.
  */
-int mp_pprof_validate(const mp_profile *p, char **ret_err);
-void mp_profile_free(mp_profile *p);     /* accepts NULL */
+int mp_profile_new(const Perftools__Profiles__Profile *msg, struct mp_profile **ret,
+		   char **ret_err);
+/* The same check alone, for messages built in memory (tests). */
+int mp_pprof_validate(const Perftools__Profiles__Profile *msg, char **ret_err);
+void mp_profile_free(struct mp_profile *p);     /* accepts NULL */
+
+/* ---- reading a profile (profile.c) ---------------------------------------- */
 
 /* String at index i, or "" when out of range (the profile is validated). */
-const char *mp_profile_str(const mp_profile *p, int64_t i);
-/* Index of sample type named `type`, or -1. */
-int mp_profile_sample_index(const mp_profile *p, const char *type);
-/* The value of statistic `name` (memprof_stat): 0 and *ret, or -ENOENT
- * (*ret untouched). */
-int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret);
+const char *mp_profile_str(const struct mp_profile *p, int64_t i);
+
+/* The index of the mapping, function or location with `id` in msg's array,
+ * or -1 (id 0, or none: only a location's mapping_id may be absent). */
+static inline int64_t mp_profile_mapping_index(const struct mp_profile *p, uint64_t id)
+{
+	return mp_idmap_get(&p->mapping_ix, id);
+}
+static inline int64_t mp_profile_function_index(const struct mp_profile *p, uint64_t id)
+{
+	return mp_idmap_get(&p->function_ix, id);
+}
+static inline int64_t mp_profile_location_index(const struct mp_profile *p, uint64_t id)
+{
+	return mp_idmap_get(&p->location_ix, id);
+}
+/* The same as pointers, NULL for -1. */
+static inline const Perftools__Profiles__Mapping *mp_profile_mapping(const struct mp_profile *p,
+								     uint64_t id)
+{
+	int64_t i = mp_profile_mapping_index(p, id);
+
+	return i < 0 ? NULL : p->msg->mapping[i];
+}
+static inline const Perftools__Profiles__Function *mp_profile_function(const struct mp_profile *p,
+								       uint64_t id)
+{
+	int64_t i = mp_profile_function_index(p, id);
+
+	return i < 0 ? NULL : p->msg->function[i];
+}
+static inline const Perftools__Profiles__Location *mp_profile_location(const struct mp_profile *p,
+								       uint64_t id)
+{
+	int64_t i = mp_profile_location_index(p, id);
+
+	return i < 0 ? NULL : p->msg->location[i];
+}
+
+/* Index of the sample type named exactly `type`, or -1. */
+int mp_profile_type_index(const struct mp_profile *p, const char *type);
+
+/*
+ * The sample type a report shows, chosen as pprof's -sample_index chooses
+ * it (Profile.SampleIndexByName), for every command that takes
+ * --sample-index: NULL or "" is the default (the type default_sample_type
+ * names, else the last one); a decimal number is an index; a name is a
+ * type, and "inuse_X" also finds type "X" (Go's profiles name a space type
+ * "space" where ours say "inuse_space").  The index, or -EINVAL with the
+ * reason in *ret_err ("unknown sample index 'x': the profile has a b",
+ * "sample index '5' is outside the range [0..3]"), or -ENODATA ("profile
+ * has no sample types").  ret_err may be NULL; *ret_err is malloc'd.
+ */
+int mp_profile_sample_index(const struct mp_profile *p, const char *want, char **ret_err);
+
+/* The value of statistic `name` (memprof_stat, the field of memprof's own
+ * that `memprof stats` prints): 0 and *ret, or -ENOENT (*ret untouched). */
+int mp_profile_stat(const struct mp_profile *p, const char *name, int64_t *ret);
 
 /* ---- names of frames without a symbol (framename.c) ---------------------- */
 
@@ -145,12 +222,9 @@ int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret);
 void mp_frame_offset_name(const char *object, uint64_t address, uint64_t start,
 			  uint64_t file_offset, char *buf, size_t size);
 
-/* Mapping by id in a validated profile (NULL: 0 or absent). */
-const Perftools__Profiles__Mapping *mp_profile_mapping(const mp_profile *p, uint64_t id);
-
 /* The name of location `l` of `p` where it has no line (no symbol): its
  * mapping's object and file offset as above, else its address. */
-void mp_profile_location_name(const mp_profile *p, const Perftools__Profiles__Location *l,
+void mp_profile_location_name(const struct mp_profile *p, const Perftools__Profiles__Location *l,
 			      char *buf, size_t size);
 
 /*

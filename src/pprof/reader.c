@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Reading pprof profiles: gzip'd or plain profile.proto bytes -> a validated
- * mp_profile.  Input is untrusted: every failure returns a negative errno and
- * a one-line reason, never a crash.
+ * struct mp_profile.  Input is untrusted: every failure returns a negative
+ * errno and a one-line reason, never a crash.
  *
  * Decompression follows what pprof's ParseData accepts: data starting with the
  * gzip magic is inflated, member after member (Go's gzip reader is
@@ -18,7 +18,6 @@
 #include "pprof/pprof.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -304,13 +303,12 @@ static int walk(const uint8_t *p, size_t start, size_t end, enum msg_kind kind, 
 	return 0;
 }
 
-/* ---- parse --------------------------------------------------------------- */
-
 /* ---- the unpacked message's memory ------------------------------------------
  * protobuf-c allocates every sub-message, string and array on its own; a
  * profile of 100 000 samples is hundreds of thousands of blocks, and
  * freeing them one by one took as long as reading them.  They come from an
- * arena instead, released at once by mp_profile_free. */
+ * arena instead, which the profile owns and mp_profile_free releases at
+ * once. */
 
 #define ARENA_CHUNK ((size_t)1 << 20)
 
@@ -322,12 +320,7 @@ struct arena_chunk {
 
 struct arena {
 	struct arena_chunk *head;
-	mp_profile *owner;
-	struct arena *next;            /* registry of live arenas */
 };
-
-static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct arena *arenas;
 
 static void *arena_alloc(void *ad, size_t n)
 {
@@ -354,8 +347,10 @@ static void arena_free(void *ad, void *p)
 	(void)p;   /* everything goes at once with the arena */
 }
 
-static void arena_release(struct arena *a)
+static void arena_release(void *ad)
 {
+	struct arena *a = ad;
+
 	for (struct arena_chunk *c = a->head, *n; c; c = n) {
 		n = c->next;
 		free(c);
@@ -363,37 +358,16 @@ static void arena_release(struct arena *a)
 	free(a);
 }
 
-static int arena_register(struct arena *a, mp_profile *p)
-{
-	a->owner = p;
-	pthread_mutex_lock(&arenas_lock);
-	a->next = arenas;
-	arenas = a;
-	pthread_mutex_unlock(&arenas_lock);
-	return 0;
-}
-
-static struct arena *arena_unregister(mp_profile *p)
-{
-	struct arena *a = NULL;
-	pthread_mutex_lock(&arenas_lock);
-	for (struct arena **pp = &arenas; *pp; pp = &(*pp)->next)
-		if ((*pp)->owner == p) {
-			a = *pp;
-			*pp = a->next;
-			break;
-		}
-	pthread_mutex_unlock(&arenas_lock);
-	return a;
-}
+/* ---- parse --------------------------------------------------------------- */
 
 int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompressed,
-			   mp_profile **ret, char **ret_err)
+			   struct mp_profile **ret, char **ret_err)
 {
 	uint8_t *plain = NULL;
 	size_t plain_len = len;
 	const uint8_t *data = buf;
-	mp_profile *p = NULL;
+	Perftools__Profiles__Profile *msg;
+	struct mp_profile *p = NULL;
 	char *why = NULL;
 	int r;
 
@@ -426,28 +400,25 @@ int mp_pprof_parse_limited(const uint8_t *buf, size_t len, size_t max_decompress
 		goto out;
 	}
 	ProtobufCAllocator alloc = { .alloc = arena_alloc, .free = arena_free, .allocator_data = ar };
-	p = perftools__profiles__profile__unpack(&alloc, plain_len, data);
-	if (!p || arena_register(ar, p) < 0) {
+	msg = perftools__profiles__profile__unpack(&alloc, plain_len, data);
+	if (!msg) {
 		arena_release(ar);
-		if (!p) {
-			mp_set_err(ret_err, "invalid protobuf: not a profile.proto message");
-			r = -EBADMSG;
-		} else {
-			r = -ENOMEM;
-		}
-		p = NULL;
+		mp_set_err(ret_err, "invalid protobuf: not a profile.proto message");
+		r = -EBADMSG;
 		goto out;
 	}
-	r = mp_pprof_validate(p, &why);
+	r = mp_profile_new(msg, &p, &why);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			mp_set_err(ret_err, "out of memory validating profile");
 		else
 			mp_set_err(ret_err, "malformed profile: %s", why ? why : "invalid");
 		free(why);
-		mp_profile_free(p);
+		arena_release(ar);
 		goto out;
 	}
+	p->release = arena_release;
+	p->owner = ar;
 	*ret = p;
 	r = 0;
 out:
@@ -455,12 +426,12 @@ out:
 	return r;
 }
 
-int mp_pprof_parse(const uint8_t *buf, size_t len, mp_profile **ret, char **ret_err)
+int mp_pprof_parse(const uint8_t *buf, size_t len, struct mp_profile **ret, char **ret_err)
 {
 	return mp_pprof_parse_limited(buf, len, MP_PPROF_MAX_DECOMPRESSED, ret, ret_err);
 }
 
-int mp_pprof_read_file(const char *path, mp_profile **ret, char **ret_err)
+int mp_pprof_read_file(const char *path, struct mp_profile **ret, char **ret_err)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -534,43 +505,4 @@ out:
 	close(fd);
 	free(buf);
 	return r;
-}
-
-void mp_profile_free(mp_profile *p)
-{
-	if (!p)
-		return;
-	struct arena *a = arena_unregister(p);
-	if (a)
-		arena_release(a);
-	else
-		perftools__profiles__profile__free_unpacked(p, NULL);
-}
-
-const char *mp_profile_str(const mp_profile *p, int64_t i)
-{
-	if (!p || i < 0 || (uint64_t)i >= p->n_string_table || !p->string_table[i])
-		return "";
-	return p->string_table[i];
-}
-
-int mp_profile_sample_index(const mp_profile *p, const char *type)
-{
-	for (size_t i = 0; i < p->n_sample_type; i++)
-		if (strcmp(mp_profile_str(p, p->sample_type[i]->type), type) == 0)
-			return (int)i;
-	return -1;
-}
-
-int mp_profile_stat(const mp_profile *p, const char *name, int64_t *ret)
-{
-	for (size_t i = 0; i < p->n_memprof_stat; i++) {
-		const Perftools__Profiles__MemprofStat *s = p->memprof_stat[i];
-
-		if (s && s->name && strcmp(s->name, name) == 0) {
-			*ret = s->value;
-			return 0;
-		}
-	}
-	return -ENOENT;
 }

@@ -11,7 +11,9 @@
  *     location's nonzero mapping id resolve.  (pprof leaves an unknown
  *     mapping id as "no mapping"; we reject it: nobody writes one on purpose.)
  *
- * The report code relies on these facts and does no checking of its own.
+ * The id -> index maps the check needs stay with the profile it returns
+ * (struct mp_profile), so no report builds them again.  The report code
+ * relies on these facts and does no checking of its own.
  */
 #include "pprof/pprof.h"
 #include "pprof/keymap.h"
@@ -39,7 +41,7 @@ static int fail(char **ret_err, const char *fmt, ...)
 	return -EBADMSG;
 }
 
-static bool str_ok(const mp_profile *p, int64_t i)
+static bool str_ok(const Perftools__Profiles__Profile *p, int64_t i)
 {
 	return i >= 0 && (uint64_t)i < p->n_string_table;
 }
@@ -51,9 +53,11 @@ static bool str_ok(const mp_profile *p, int64_t i)
 	} \
 } while (0)
 
-int mp_pprof_validate(const mp_profile *p, char **ret_err)
+int mp_profile_new(const Perftools__Profiles__Profile *p, struct mp_profile **ret,
+		   char **ret_err)
 {
 	struct mp_idmap mappings = { 0 }, functions = { 0 }, locations = { 0 };
+	struct mp_profile *prof;
 	int r;
 
 	if (ret_err)
@@ -195,10 +199,39 @@ int mp_pprof_validate(const mp_profile *p, char **ret_err)
 			}
 		}
 	}
-	r = 0;
+	prof = calloc(1, sizeof(*prof));
+	if (!prof) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*prof = (struct mp_profile){ .msg = p, .mapping_ix = mappings, .function_ix = functions,
+				     .location_ix = locations };
+	*ret = prof;
+	return 0;
 out:
 	mp_idmap_done(&mappings);
 	mp_idmap_done(&functions);
 	mp_idmap_done(&locations);
 	return r;
+}
+
+int mp_pprof_validate(const Perftools__Profiles__Profile *msg, char **ret_err)
+{
+	struct mp_profile *p = NULL;
+	int r = mp_profile_new(msg, &p, ret_err);
+
+	mp_profile_free(p);
+	return r;
+}
+
+void mp_profile_free(struct mp_profile *p)
+{
+	if (!p)
+		return;
+	mp_idmap_done(&p->mapping_ix);
+	mp_idmap_done(&p->function_ix);
+	mp_idmap_done(&p->location_ix);
+	if (p->release)
+		p->release(p->owner);
+	free(p);
 }

@@ -15,87 +15,40 @@ static int bad(char **ret_err, const char *fmt, const char *a, const char *b)
 	return -EINVAL;
 }
 
-static const char *str(const mp_profile *p, int64_t i)
+static const char *str(const struct mp_profile *p, int64_t i)
 {
 	const char *s = mp_profile_str(p, i);
 	return s ? s : "";
 }
 
-static int compatible(const mp_profile *a, const mp_profile *b, char **ret_err)
+static int compatible(const struct mp_profile *pa, const struct mp_profile *pb, char **ret_err)
 {
+	const Perftools__Profiles__Profile *a = pa->msg, *b = pb->msg;
+
 	if (a->n_sample_type != b->n_sample_type)
 		return bad(ret_err, "incompatible profiles: %s sample types against %s",
 			   a->n_sample_type == 1 ? "one" : "several",
 			   b->n_sample_type == 1 ? "one" : "several");
 	for (size_t i = 0; i < a->n_sample_type; i++) {
-		const char *ta = str(a, a->sample_type[i]->type), *tb = str(b, b->sample_type[i]->type);
-		const char *ua = str(a, a->sample_type[i]->unit), *ub = str(b, b->sample_type[i]->unit);
+		const char *ta = str(pa, a->sample_type[i]->type), *tb = str(pb, b->sample_type[i]->type);
+		const char *ua = str(pa, a->sample_type[i]->unit), *ub = str(pb, b->sample_type[i]->unit);
 		if (strcmp(ta, tb) != 0 || strcmp(ua, ub) != 0)
 			return bad(ret_err, "incompatible profiles: sample type '%s' against '%s'", ta, tb);
 	}
 	if (!a->period_type != !b->period_type ||
-	    (a->period_type && (strcmp(str(a, a->period_type->type), str(b, b->period_type->type)) ||
-				strcmp(str(a, a->period_type->unit), str(b, b->period_type->unit)))))
+	    (a->period_type && (strcmp(str(pa, a->period_type->type), str(pb, b->period_type->type)) ||
+				strcmp(str(pa, a->period_type->unit), str(pb, b->period_type->unit)))))
 		return bad(ret_err, "incompatible profiles: period type '%s' against '%s'",
-			   a->period_type ? str(a, a->period_type->type) : "none",
-			   b->period_type ? str(b, b->period_type->type) : "none");
+			   a->period_type ? str(pa, a->period_type->type) : "none",
+			   b->period_type ? str(pb, b->period_type->type) : "none");
 	return 0;
 }
-
-/* id -> array index, open addressing (ids of a validated profile are unique
- * and nonzero). */
-struct idindex {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t mask;
-};
-
-static int idx_build(struct idindex *x, size_t n, uint64_t (*id_of)(const mp_profile *, size_t),
-		     const mp_profile *p)
-{
-	size_t cap = 16;
-	while (cap < n * 2)
-		cap *= 2;
-	x->keys = calloc(cap, sizeof(*x->keys));
-	x->vals = calloc(cap, sizeof(*x->vals));
-	x->mask = cap - 1;
-	if (!x->keys || !x->vals)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t id = id_of(p, i);
-		size_t h = (size_t)(id * 0x9e3779b97f4a7c15ull) & x->mask;
-		while (x->keys[h])
-			h = (h + 1) & x->mask;
-		x->keys[h] = id;
-		x->vals[h] = (uint32_t)i;
-	}
-	return 0;
-}
-
-static long idx_get(const struct idindex *x, uint64_t id)
-{
-	if (!id)
-		return -1;
-	for (size_t h = (size_t)(id * 0x9e3779b97f4a7c15ull) & x->mask; x->keys[h]; h = (h + 1) & x->mask)
-		if (x->keys[h] == id)
-			return x->vals[h];
-	return -1;
-}
-
-static void idx_free(struct idindex *x)
-{
-	free(x->keys);
-	free(x->vals);
-}
-
-static uint64_t mapping_id(const mp_profile *p, size_t i) { return p->mapping[i]->id; }
-static uint64_t location_id(const mp_profile *p, size_t i) { return p->location[i]->id; }
-static uint64_t function_id(const mp_profile *p, size_t i) { return p->function[i]->id; }
 
 /* Copy p's samples into b, values multiplied by `sign`; base samples get
  * the pprof::base label. */
-static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sign)
+static int copy_samples(struct mp_pprof_builder *b, const struct mp_profile *prof, int sign)
 {
+	const Perftools__Profiles__Profile *p = prof->msg;
 	uint64_t *map_ids = calloc(p->n_mapping + 1, sizeof(*map_ids));
 	uint64_t *loc_ids = NULL, *ids = NULL;
 	int64_t *values = calloc(p->n_sample_type + 1, sizeof(*values));
@@ -117,32 +70,28 @@ static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sig
 	ids = calloc(max_locs, sizeof(*ids));
 	lines = calloc(max_lines, sizeof(*lines));
 	labels = calloc(max_labels, sizeof(*labels));
-	struct idindex mi = { 0 }, li = { 0 }, fi = { 0 };
-	if (!map_ids || !values || !loc_ids || !ids || !lines || !labels ||
-	    idx_build(&mi, p->n_mapping, mapping_id, p) < 0 ||
-	    idx_build(&li, p->n_location, location_id, p) < 0 ||
-	    idx_build(&fi, p->n_function, function_id, p) < 0)
+	if (!map_ids || !values || !loc_ids || !ids || !lines || !labels)
 		goto out;
 
-	/* Mappings and locations by index (ids in a validated profile are
-	 * unique; look them up by scanning once into index tables). */
+	/* Mappings and locations by index, what refers to them by id
+	 * resolved through the profile's indexes. */
 	for (size_t i = 0; i < p->n_mapping; i++) {
 		const Perftools__Profiles__Mapping *m = p->mapping[i];
 		map_ids[i] = mp_pprof_add_mapping(b, m->memory_start, m->memory_limit, m->file_offset,
-						  str(p, m->filename), str(p, m->build_id),
+						  str(prof, m->filename), str(prof, m->build_id),
 						  m->has_functions, m->has_filenames,
 						  m->has_line_numbers, m->has_inline_frames);
 	}
 	for (size_t i = 0; i < p->n_location; i++) {
 		const Perftools__Profiles__Location *l = p->location[i];
-		long mk = idx_get(&mi, l->mapping_id);
+		int64_t mk = mp_profile_mapping_index(prof, l->mapping_id);
 		uint64_t mid = mk >= 0 ? map_ids[mk] : 0;
 		for (size_t k = 0; k < l->n_line; k++) {
-			long fk = idx_get(&fi, l->line[k]->function_id);
-			const Perftools__Profiles__Function *f = fk >= 0 ? p->function[fk] : NULL;
-			lines[k].function = f ? str(p, f->name) : "";
-			lines[k].system_name = f ? str(p, f->system_name) : NULL;
-			lines[k].file = f && f->filename ? str(p, f->filename) : NULL;
+			const Perftools__Profiles__Function *f =
+				mp_profile_function(prof, l->line[k]->function_id);
+			lines[k].function = f ? str(prof, f->name) : "";
+			lines[k].system_name = f ? str(prof, f->system_name) : NULL;
+			lines[k].file = f && f->filename ? str(prof, f->filename) : NULL;
 			lines[k].line = l->line[k]->line;
 			lines[k].start_line = f ? f->start_line : 0;
 		}
@@ -151,7 +100,7 @@ static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sig
 	for (size_t i = 0; i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *s = p->sample[i];
 		for (size_t k = 0; k < s->n_location_id; k++) {
-			long lk = idx_get(&li, s->location_id[k]);
+			int64_t lk = mp_profile_location_index(prof, s->location_id[k]);
 			ids[k] = lk >= 0 ? loc_ids[lk] : 0;
 		}
 		for (size_t k = 0; k < p->n_sample_type; k++)
@@ -159,10 +108,10 @@ static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sig
 		size_t nl = 0;
 		for (size_t k = 0; k < s->n_label; k++) {
 			const Perftools__Profiles__Label *lb = s->label[k];
-			labels[nl].key = str(p, lb->key);
-			labels[nl].str = lb->str ? str(p, lb->str) : NULL;
+			labels[nl].key = str(prof, lb->key);
+			labels[nl].str = lb->str ? str(prof, lb->str) : NULL;
 			labels[nl].num = lb->num;
-			labels[nl].num_unit = lb->num_unit ? str(p, lb->num_unit) : NULL;
+			labels[nl].num_unit = lb->num_unit ? str(prof, lb->num_unit) : NULL;
 			nl++;
 		}
 		if (sign < 0)
@@ -171,9 +120,6 @@ static int copy_samples(struct mp_pprof_builder *b, const mp_profile *p, int sig
 	}
 	r = 0;
 out:
-	idx_free(&mi);
-	idx_free(&li);
-	idx_free(&fi);
 	free(map_ids);
 	free(loc_ids);
 	free(ids);
@@ -186,7 +132,7 @@ out:
 /* Profiles srcs[0..n) into one builder, as pprof's profile.Merge combines
  * them; signs[i] < 0 negates a profile's values and labels its samples
  * pprof::base (diff_base). */
-static int combine(const mp_profile *const *srcs, const int *signs, size_t n,
+static int combine(const struct mp_profile *const *srcs, const int *signs, size_t n,
 		   struct mp_pprof_builder **ret, char **ret_err)
 {
 	for (size_t i = 1; i < n; i++) {
@@ -194,13 +140,14 @@ static int combine(const mp_profile *const *srcs, const int *signs, size_t n,
 		if (r < 0)
 			return r;
 	}
-	const mp_profile *after = srcs[0];
+	const struct mp_profile *after = srcs[0];
+	const Perftools__Profiles__Profile *am = after->msg;
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	if (!b)
 		return -ENOMEM;
-	for (size_t i = 0; i < after->n_sample_type; i++)
-		mp_pprof_add_sample_type(b, str(after, after->sample_type[i]->type),
-					 str(after, after->sample_type[i]->unit));
+	for (size_t i = 0; i < am->n_sample_type; i++)
+		mp_pprof_add_sample_type(b, str(after, am->sample_type[i]->type),
+					 str(after, am->sample_type[i]->unit));
 	/* Headers as pprof's merge combines them, in order: earliest time
 	 * (the first profile's unless a later one is smaller), durations
 	 * summed, the largest period, each distinct comment once in order of
@@ -208,26 +155,26 @@ static int combine(const mp_profile *const *srcs, const int *signs, size_t n,
 	int64_t time = 0, duration = 0, period = 0;
 	const char *def = NULL;
 	for (size_t k = 0; k < n; k++) {
-		if (time == 0 || srcs[k]->time_nanos < time)
-			time = srcs[k]->time_nanos;
-		duration += srcs[k]->duration_nanos;
-		if (period == 0 || period < srcs[k]->period)
-			period = srcs[k]->period;
-		if (!def && srcs[k]->default_sample_type)
-			def = str(srcs[k], srcs[k]->default_sample_type);
-		for (size_t i = 0; i < srcs[k]->n_comment; i++) {
-			const char *c = str(srcs[k], srcs[k]->comment[i]);
+		if (time == 0 || srcs[k]->msg->time_nanos < time)
+			time = srcs[k]->msg->time_nanos;
+		duration += srcs[k]->msg->duration_nanos;
+		if (period == 0 || period < srcs[k]->msg->period)
+			period = srcs[k]->msg->period;
+		if (!def && srcs[k]->msg->default_sample_type)
+			def = str(srcs[k], srcs[k]->msg->default_sample_type);
+		for (size_t i = 0; i < srcs[k]->msg->n_comment; i++) {
+			const char *c = str(srcs[k], srcs[k]->msg->comment[i]);
 			bool seen = false;
 			for (size_t k2 = 0; k2 <= k && !seen; k2++)
-				for (size_t j = 0; j < (k2 < k ? srcs[k2]->n_comment : i) && !seen; j++)
-					seen = strcmp(str(srcs[k2], srcs[k2]->comment[j]), c) == 0;
+				for (size_t j = 0; j < (k2 < k ? srcs[k2]->msg->n_comment : i) && !seen; j++)
+					seen = strcmp(str(srcs[k2], srcs[k2]->msg->comment[j]), c) == 0;
 			if (!seen)
 				mp_pprof_add_comment(b, c);
 		}
 	}
-	if (after->period_type)
-		mp_pprof_set_period(b, str(after, after->period_type->type),
-				    str(after, after->period_type->unit), period);
+	if (am->period_type)
+		mp_pprof_set_period(b, str(after, am->period_type->type),
+				    str(after, am->period_type->unit), period);
 	if (def && *def)
 		mp_pprof_set_default_sample_type(b, def);
 	mp_pprof_set_time(b, time, duration);
@@ -240,15 +187,15 @@ static int combine(const mp_profile *const *srcs, const int *signs, size_t n,
 	return 0;
 }
 
-int mp_diff_build(const mp_profile *base, const mp_profile *after,
+int mp_diff_build(const struct mp_profile *base, const struct mp_profile *after,
 		  struct mp_pprof_builder **ret, char **ret_err)
 {
-	const mp_profile *srcs[2] = { after, base };
+	const struct mp_profile *srcs[2] = { after, base };
 	const int signs[2] = { 1, -1 };
 	return combine(srcs, signs, 2, ret, ret_err);
 }
 
-int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
+int mp_merge_build(const struct mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
 		   char **ret_err)
 {
 	int *signs = calloc(n + 1, sizeof(*signs));
@@ -262,8 +209,7 @@ int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_
 }
 
 /* A stack as text: the function names of its frames, leaf first. */
-static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s,
-		       const struct idindex *li, const struct idindex *fi)
+static char *stack_key(const struct mp_profile *p, const Perftools__Profiles__Sample *s)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -271,10 +217,9 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 	if (!f)
 		return NULL;
 	for (size_t k = 0; k < s->n_location_id; k++) {
-		long lk = idx_get(li, s->location_id[k]);
-		if (lk < 0)
+		const Perftools__Profiles__Location *l = mp_profile_location(p, s->location_id[k]);
+		if (!l)
 			continue;
-		const Perftools__Profiles__Location *l = p->location[lk];
 		if (!l->n_line) {
 			/* object+offset, not the address: the same in every run */
 			char name[MP_FRAME_NAME_MAX];
@@ -282,8 +227,9 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 			fprintf(f, "%s;", name);
 		}
 		for (size_t j = 0; j < l->n_line; j++) {
-			long fk = idx_get(fi, l->line[j]->function_id);
-			fprintf(f, "%s;", fk >= 0 ? str(p, p->function[fk]->name) : "?");
+			const Perftools__Profiles__Function *fn =
+				mp_profile_function(p, l->line[j]->function_id);
+			fprintf(f, "%s;", fn ? str(p, fn->name) : "?");
 		}
 	}
 	if (fclose(f) != 0) {
@@ -303,32 +249,23 @@ static int cmp_keyed(const void *a, const void *b)
 	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
-static int add_keys(const mp_profile *p, int index, int sign, struct keyed *out, size_t *n)
+static int add_keys(const struct mp_profile *p, int index, int sign, struct keyed *out, size_t *n)
 {
-	struct idindex li = { 0 }, fi = { 0 };
-	int r = -ENOMEM;
-	if (idx_build(&li, p->n_location, location_id, p) < 0 ||
-	    idx_build(&fi, p->n_function, function_id, p) < 0)
-		goto out;
-	for (size_t i = 0; i < p->n_sample; i++) {
-		char *k = stack_key(p, p->sample[i], &li, &fi);
+	for (size_t i = 0; i < p->msg->n_sample; i++) {
+		char *k = stack_key(p, p->msg->sample[i]);
 		if (!k)
-			goto out;
+			return -ENOMEM;
 		out[*n].key = k;
-		out[*n].value = sign * p->sample[i]->value[index];
+		out[*n].value = sign * p->msg->sample[i]->value[index];
 		(*n)++;
 	}
-	r = 0;
-out:
-	idx_free(&li);
-	idx_free(&fi);
-	return r;
+	return 0;
 }
 
-int mp_diff_growth(const mp_profile *base, const mp_profile *after, int index,
+int mp_diff_growth(const struct mp_profile *base, const struct mp_profile *after, int index,
 		   int64_t *ret_total, int64_t *ret_max_stack, char **ret_max_key)
 {
-	size_t n = 0, cap = base->n_sample + after->n_sample;
+	size_t n = 0, cap = base->msg->n_sample + after->msg->n_sample;
 	struct keyed *all = calloc(cap + 1, sizeof(*all));
 	int64_t total = 0, best = INT64_MIN;
 	char *best_key = NULL;

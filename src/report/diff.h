@@ -20,7 +20,7 @@
  * order) and the same period type.  0, or -EINVAL with a one-line reason in
  * *ret_err (malloc'd), or -ENOMEM.
  */
-int mp_diff_build(const mp_profile *base, const mp_profile *after,
+int mp_diff_build(const struct mp_profile *base, const struct mp_profile *after,
 		  struct mp_pprof_builder **ret, char **ret_err);
 
 /*
@@ -30,7 +30,7 @@ int mp_diff_build(const mp_profile *base, const mp_profile *after,
  * comments).  Samples with the same stack and labels are summed by every
  * pprof reader (and by memprof top).  Same returns as mp_diff_build.
  */
-int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
+int mp_merge_build(const struct mp_profile *const *profiles, size_t n, struct mp_pprof_builder **ret,
 		   char **ret_err);
 
 /*
@@ -40,7 +40,7 @@ int mp_merge_build(const mp_profile *const *profiles, size_t n, struct mp_pprof_
  * "leaf;caller;...;" (*ret_max_key, malloc'd, may be NULL).  Profiles must
  * be compatible and validated.  0 or -ENOMEM.
  */
-int mp_diff_growth(const mp_profile *base, const mp_profile *after, int index,
+int mp_diff_growth(const struct mp_profile *base, const struct mp_profile *after, int index,
 		   int64_t *ret_total, int64_t *ret_max_stack, char **ret_max_key);
 
 #endif

@@ -66,26 +66,6 @@ static uint32_t child(struct tree *t, uint32_t parent, uint32_t name)
 	return c;
 }
 
-static int resolve_index(const mp_profile *p, const char *want, char **ret_err)
-{
-	if (!want) {
-		if (p->default_sample_type) {
-			int i = mp_profile_sample_index(p, mp_profile_str(p, p->default_sample_type));
-			if (i >= 0)
-				return i;
-		}
-		return p->n_sample_type ? (int)p->n_sample_type - 1 : -EINVAL;
-	}
-	char *end;
-	long v = strtol(want, &end, 10);
-	if (*want && !*end && v >= 0 && (size_t)v < p->n_sample_type)
-		return (int)v;
-	int i = mp_profile_sample_index(p, want);
-	if (i < 0 && ret_err && asprintf(ret_err, "no sample type '%s' in the profile", want) < 0)
-		*ret_err = NULL;
-	return i < 0 ? -EINVAL : i;
-}
-
 static void xml_text(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -187,7 +167,7 @@ static int cmp_kids(const void *a, const void *b, void *arg)
 /* Name id of a frame: interned display name of a function, or for a
  * location without lines its object and file offset (the same in every run,
  * so a difference of two runs has no phantom pair).  -ENOMEM or the id. */
-static int64_t frame_name(struct tree *t, struct mp_keymap *names, const mp_profile *p,
+static int64_t frame_name(struct tree *t, struct mp_keymap *names, const struct mp_profile *p,
 			  int64_t fi, const Perftools__Profiles__Location *l)
 {
 	char buf[MP_FRAME_NAME_MAX], *owned = NULL;
@@ -195,8 +175,8 @@ static int64_t frame_name(struct tree *t, struct mp_keymap *names, const mp_prof
 	uint32_t id;
 
 	if (fi >= 0) {
-		owned = mp_top_display_name(mp_profile_str(p, p->function[fi]->name),
-					    mp_profile_str(p, p->function[fi]->system_name));
+		owned = mp_top_display_name(mp_profile_str(p, p->msg->function[fi]->name),
+					    mp_profile_str(p, p->msg->function[fi]->system_name));
 		if (!owned)
 			return -ENOMEM;
 		nm = owned;
@@ -230,14 +210,14 @@ struct walker {
 	uint32_t li, j;    /* current location and next of its frames */
 };
 
-int mp_flame_write(const mp_profile *p, const char *sample_index, const char *title, FILE *f,
+int mp_flame_write(const struct mp_profile *p, const char *sample_index, const char *title, FILE *f,
 		   char **ret_err)
 {
-	int idx = resolve_index(p, sample_index, ret_err);
+	const Perftools__Profiles__Profile *msg = p->msg;
+	int idx = mp_profile_sample_index(p, sample_index, ret_err);
 	if (idx < 0)
 		return idx;
 	struct tree t = { 0 };
-	struct mp_idmap locs = { 0 }, fns = { 0 };
 	struct mp_keymap names;
 	uint32_t *fname_id = NULL, *loc_off = NULL, *loc_n = NULL, *loc_names = NULL;
 	struct walker *act = NULL;
@@ -249,14 +229,9 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 	mp_keymap_init(&names);
 	t.cap = 1024;
 	t.n = calloc(t.cap, sizeof(*t.n));
-	t.names = calloc(p->n_function + 2, sizeof(*t.names));
-	if (!t.n || !t.names || mp_idmap_init(&locs, p->n_location) < 0 ||
-	    mp_idmap_init(&fns, p->n_function) < 0)
+	t.names = calloc(msg->n_function + 2, sizeof(*t.names));
+	if (!t.n || !t.names)
 		goto out;
-	for (size_t i = 0; i < p->n_location; i++)
-		mp_idmap_put(&locs, p->location[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_function; i++)
-		mp_idmap_put(&fns, p->function[i]->id, (uint32_t)i);
 	t.names[t.nnames++] = strdup("root");
 	if (!t.names[0])
 		goto out;
@@ -265,23 +240,23 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 
 	/* Every location's frames as name ids, outermost (the inlining caller)
 	 * first, so that walking a sample is reading small arrays. */
-	fname_id = calloc(p->n_function + 1, sizeof(*fname_id));   /* name id + 1 */
-	loc_off = calloc(p->n_location + 1, sizeof(*loc_off));
-	loc_n = calloc(p->n_location + 1, sizeof(*loc_n));
-	for (size_t i = 0; i < p->n_location; i++)
-		nframes += p->location[i]->n_line ? p->location[i]->n_line : 1;
+	fname_id = calloc(msg->n_function + 1, sizeof(*fname_id));   /* name id + 1 */
+	loc_off = calloc(msg->n_location + 1, sizeof(*loc_off));
+	loc_n = calloc(msg->n_location + 1, sizeof(*loc_n));
+	for (size_t i = 0; i < msg->n_location; i++)
+		nframes += msg->location[i]->n_line ? msg->location[i]->n_line : 1;
 	loc_names = calloc(nframes + 1, sizeof(*loc_names));
 	if (!fname_id || !loc_off || !loc_n || !loc_names)
 		goto out;
 	nframes = 0;
-	for (size_t i = 0; i < p->n_location; i++) {
-		const Perftools__Profiles__Location *l = p->location[i];
+	for (size_t i = 0; i < msg->n_location; i++) {
+		const Perftools__Profiles__Location *l = msg->location[i];
 		size_t nl = l->n_line ? l->n_line : 1;
 
 		loc_off[i] = (uint32_t)nframes;
 		loc_n[i] = (uint32_t)nl;
 		for (size_t j = nl; j-- > 0;) {
-			int64_t fi = l->n_line ? mp_idmap_get(&fns, l->line[j]->function_id) : -1;
+			int64_t fi = l->n_line ? mp_profile_function_index(p, l->line[j]->function_id) : -1;
 			int64_t id;
 
 			if (fi >= 0 && fname_id[fi]) {
@@ -298,16 +273,16 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 	}
 
 	/* pprof's difference profiles mark the base's samples with this label. */
-	for (size_t i = 1; i < p->n_string_table; i++)
-		if (strcmp(p->string_table[i], "pprof::base") == 0) {
+	for (size_t i = 1; i < msg->n_string_table; i++)
+		if (strcmp(msg->string_table[i], "pprof::base") == 0) {
 			base_key = (int64_t)i;
 			break;
 		}
-	act = calloc(p->n_sample + 1, sizeof(*act));
+	act = calloc(msg->n_sample + 1, sizeof(*act));
 	if (!act)
 		goto out;
-	for (size_t s = 0; s < p->n_sample; s++) {
-		const Perftools__Profiles__Sample *sm = p->sample[s];
+	for (size_t s = 0; s < msg->n_sample; s++) {
+		const Perftools__Profiles__Sample *sm = msg->sample[s];
 		int64_t v = sm->value[idx];
 
 		if (v == 0)
@@ -337,14 +312,14 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 
 		for (size_t a = 0; a < nact; a++) {
 			struct walker w = act[a];
-			const Perftools__Profiles__Sample *sm = p->sample[w.sample];
+			const Perftools__Profiles__Sample *sm = msg->sample[w.sample];
 
 			while (w.li == NONE || w.j == loc_n[w.li]) {
 				int64_t li;
 
 				if (w.k == 0)
 					break;
-				li = mp_idmap_get(&locs, sm->location_id[--w.k]);
+				li = mp_profile_location_index(p, sm->location_id[--w.k]);
 				w.li = li < 0 ? NONE : (uint32_t)li;
 				w.j = 0;
 			}
@@ -368,8 +343,8 @@ int mp_flame_write(const mp_profile *p, const char *sample_index, const char *ti
 	}
 
 	/* Layout, depth first; children by name for a stable picture. */
-	const char *type = mp_profile_str(p, p->sample_type[idx]->type);
-	const char *unit = mp_profile_str(p, p->sample_type[idx]->unit);
+	const char *type = mp_profile_str(p, msg->sample_type[idx]->type);
+	const char *unit = mp_profile_str(p, msg->sample_type[idx]->unit);
 	double height = TOP_PAD + (t.maxdepth + 1) * (FRAME_H + 2) + 24;
 	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		   "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%g\" height=\"%g\" "
@@ -458,8 +433,6 @@ out:
 	free(loc_off);
 	free(loc_n);
 	free(loc_names);
-	mp_idmap_done(&locs);
-	mp_idmap_done(&fns);
 	mp_keymap_done(&names);
 	mp_u64map_done(&t.kids);
 	return r;

@@ -17,12 +17,13 @@
 #include "pprof/pprof.h"
 
 /*
- * Write the SVG of `p` (validated) to f.  `sample_index`: a sample type by
- * name or number, NULL for the profile's default.  `title`: shown at the
- * top.  0, -EINVAL for an unknown sample index (*ret_err says which), or
+ * Write the SVG of `p` (validated) to f.  `sample_index`: a sample type as
+ * mp_profile_sample_index() takes it (NULL: the profile's default).
+ * `title`: shown at the top.  0; -EINVAL for an unknown sample index or
+ * -ENODATA for a profile without sample types (*ret_err says why); or
  * -ENOMEM / -EIO.
  */
-int mp_flame_write(const mp_profile *p, const char *sample_index, const char *title, FILE *f,
+int mp_flame_write(const struct mp_profile *p, const char *sample_index, const char *title, FILE *f,
 		   char **ret_err);
 
 #endif

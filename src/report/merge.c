@@ -88,7 +88,7 @@ static int cmp_labels(const void *a, const void *b)
  * vanish.  Encoded per key in key order, values in their order; numeric
  * keys carry their units list only when some value has a unit.
  */
-static int put_labels(struct buf *b, const mp_profile *p, const Perftools__Profiles__Sample *s,
+static int put_labels(struct buf *b, const struct mp_profile *p, const Perftools__Profiles__Sample *s,
 		      struct label_ref *refs)
 {
 	size_t n = 0;
@@ -130,51 +130,42 @@ static int put_labels(struct buf *b, const mp_profile *p, const Perftools__Profi
 	return r;
 }
 
-int mp_merge(const mp_profile *p, struct mp_merged *ret)
+int mp_merge(const struct mp_profile *p, struct mp_merged *ret)
 {
-	struct mp_idmap mapids = { 0 }, fnids = { 0 }, locids = { 0 };
+	const Perftools__Profiles__Profile *msg = p->msg;
 	struct mp_keymap mapkeys, fnkeys, lockeys, samplekeys;
 	uint32_t *fn_canon = NULL, *loc_canon = NULL;
 	bool *map_seen = NULL;
 	struct label_ref *refs = NULL;
 	struct buf b = { 0 };
 	struct mp_merged m = { 0 };
-	size_t nt = p->n_sample_type, max_labels = 0;
+	size_t nt = msg->n_sample_type, max_labels = 0;
 	int r = -ENOMEM;
 
 	mp_keymap_init(&mapkeys);
 	mp_keymap_init(&fnkeys);
 	mp_keymap_init(&lockeys);
 	mp_keymap_init(&samplekeys);
-	if (mp_idmap_init(&mapids, p->n_mapping) < 0 || mp_idmap_init(&fnids, p->n_function) < 0 ||
-	    mp_idmap_init(&locids, p->n_location) < 0)
-		goto out;
-	for (size_t i = 0; i < p->n_mapping; i++)
-		(void)mp_idmap_put(&mapids, p->mapping[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_function; i++)
-		(void)mp_idmap_put(&fnids, p->function[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_location; i++)
-		(void)mp_idmap_put(&locids, p->location[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_sample; i++)
-		if (p->sample[i]->n_label > max_labels)
-			max_labels = p->sample[i]->n_label;
+	for (size_t i = 0; i < msg->n_sample; i++)
+		if (msg->sample[i]->n_label > max_labels)
+			max_labels = msg->sample[i]->n_label;
 
-	m.map_canon = calloc(p->n_mapping + 1, sizeof(*m.map_canon));
-	map_seen = calloc(p->n_mapping + 1, sizeof(*map_seen));
-	fn_canon = calloc(p->n_function + 1, sizeof(*fn_canon));
-	loc_canon = calloc(p->n_location + 1, sizeof(*loc_canon));
-	m.first = calloc(p->n_sample + 1, sizeof(*m.first));
-	m.values = calloc(p->n_sample * nt + 1, sizeof(*m.values));
+	m.map_canon = calloc(msg->n_mapping + 1, sizeof(*m.map_canon));
+	map_seen = calloc(msg->n_mapping + 1, sizeof(*map_seen));
+	fn_canon = calloc(msg->n_function + 1, sizeof(*fn_canon));
+	loc_canon = calloc(msg->n_location + 1, sizeof(*loc_canon));
+	m.first = calloc(msg->n_sample + 1, sizeof(*m.first));
+	m.values = calloc(msg->n_sample * nt + 1, sizeof(*m.values));
 	refs = calloc(max_labels + 1, sizeof(*refs));
 	if (!m.map_canon || !map_seen || !fn_canon || !loc_canon || !m.first || !m.values || !refs)
 		goto out;
 
 	/* Mappings, in the order Merge meets them: mapping[0], then those of
 	 * the non-zero samples' locations. */
-	for (size_t i = 0; i < p->n_mapping; i++)
+	for (size_t i = 0; i < msg->n_mapping; i++)
 		m.map_canon[i] = (uint32_t)i;
-	for (size_t i = 0, k = 0; i <= p->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = i ? p->sample[i - 1] : NULL;
+	for (size_t i = 0, k = 0; i <= msg->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = i ? msg->sample[i - 1] : NULL;
 		size_t nloc = i ? s->n_location_id : 1;
 
 		if (s && all_zero(s->value, s->n_value))
@@ -186,13 +177,13 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 			uint64_t size;
 
 			if (!s) {
-				if (p->n_mapping == 0)
+				if (msg->n_mapping == 0)
 					break;
 				mi = 0;
 			} else {
-				int64_t li = mp_idmap_get(&locids, s->location_id[k]);
+				int64_t li = mp_profile_location_index(p, s->location_id[k]);
 
-				mi = mp_idmap_get(&mapids, p->location[li]->mapping_id);
+				mi = mp_profile_mapping_index(p, msg->location[li]->mapping_id);
 				if (mi < 0)
 					continue;
 			}
@@ -201,7 +192,7 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 			if (map_seen[mi])
 				continue;
 			map_seen[mi] = true;
-			mp = p->mapping[mi];
+			mp = msg->mapping[mi];
 			id = mp_profile_str(p, mp->build_id);
 			if (!id[0])
 				id = mp_profile_str(p, mp->filename);
@@ -216,8 +207,8 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 		}
 	}
 
-	for (size_t i = 0; i < p->n_function; i++) {
-		const Perftools__Profiles__Function *f = p->function[i];
+	for (size_t i = 0; i < msg->n_function; i++) {
+		const Perftools__Profiles__Function *f = msg->function[i];
 
 		b.len = 0;
 		r = put_u64(&b, (uint64_t)f->start_line);
@@ -229,14 +220,14 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 			goto out;
 	}
 
-	for (size_t i = 0; i < p->n_location; i++) {
-		const Perftools__Profiles__Location *l = p->location[i];
-		int64_t mi = mp_idmap_get(&mapids, l->mapping_id);
+	for (size_t i = 0; i < msg->n_location; i++) {
+		const Perftools__Profiles__Location *l = msg->location[i];
+		int64_t mi = mp_profile_mapping_index(p, l->mapping_id);
 		uint64_t addr = l->address;
 		uint32_t mid = 0;
 
 		if (mi >= 0) {
-			addr -= p->mapping[mi]->memory_start;
+			addr -= msg->mapping[mi]->memory_start;
 			mid = m.map_canon[mi] + 1;
 		}
 		b.len = 0;
@@ -244,7 +235,7 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 		r = r ?: put(&b, &mid, sizeof(mid));
 		r = r ?: put(&b, l->is_folded ? "f" : "-", 1);
 		for (size_t j = 0; j < l->n_line && r == 0; j++) {
-			uint32_t fc = fn_canon[mp_idmap_get(&fnids, l->line[j]->function_id)];
+			uint32_t fc = fn_canon[mp_profile_function_index(p, l->line[j]->function_id)];
 
 			r = put(&b, &fc, sizeof(fc));
 			r = r ?: put_u64(&b, (uint64_t)l->line[j]->line);
@@ -254,8 +245,8 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 			goto out;
 	}
 
-	for (size_t i = 0; i < p->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[i];
+	for (size_t i = 0; i < msg->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = msg->sample[i];
 		uint32_t idx;
 
 		if (all_zero(s->value, s->n_value))
@@ -263,7 +254,7 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 		b.len = 0;
 		r = put_u64(&b, s->n_location_id);
 		for (size_t k = 0; k < s->n_location_id && r == 0; k++) {
-			uint32_t lc = loc_canon[mp_idmap_get(&locids, s->location_id[k])];
+			uint32_t lc = loc_canon[mp_profile_location_index(p, s->location_id[k])];
 
 			r = put(&b, &lc, sizeof(lc));
 		}
@@ -299,9 +290,6 @@ int mp_merge(const mp_profile *p, struct mp_merged *ret)
 	r = 0;
 out:
 	mp_merged_done(&m);
-	mp_idmap_done(&mapids);
-	mp_idmap_done(&fnids);
-	mp_idmap_done(&locids);
 	mp_keymap_done(&mapkeys);
 	mp_keymap_done(&fnkeys);
 	mp_keymap_done(&lockeys);

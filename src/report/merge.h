@@ -27,7 +27,7 @@ struct mp_merged {
 };
 
 /* 0 or -ENOMEM.  On success call mp_merged_done(). */
-int mp_merge(const mp_profile *p, struct mp_merged *ret);
+int mp_merge(const struct mp_profile *p, struct mp_merged *ret);
 void mp_merged_done(struct mp_merged *m);
 
 #endif

@@ -75,21 +75,22 @@ static int64_t by_size(const char *name, const char *what)
 	return v;
 }
 
-int mp_stats_print(const mp_profile *p, FILE *f)
+int mp_stats_print(const struct mp_profile *p, FILE *f)
 {
+	const Perftools__Profiles__Profile *msg = p->msg;
 	size_t classes = 0;
 	int width = 14;              /* the longest name's, at least */
 
-	for (size_t i = 0; i < p->n_memprof_stat; i++) {
-		const char *name = p->memprof_stat[i]->name ? p->memprof_stat[i]->name : "";
+	for (size_t i = 0; i < msg->n_memprof_stat; i++) {
+		const char *name = msg->memprof_stat[i]->name ? msg->memprof_stat[i]->name : "";
 
 		if (by_size(name, "Mallocs") < 0 && by_size(name, "Frees") < 0 &&
 		    (int)strlen(name) > width && strlen(name) < 64)
 			width = (int)strlen(name);
 	}
 
-	for (size_t i = 0; i < p->n_memprof_stat; i++) {
-		const Perftools__Profiles__MemprofStat *s = p->memprof_stat[i];
+	for (size_t i = 0; i < msg->n_memprof_stat; i++) {
+		const Perftools__Profiles__MemprofStat *s = msg->memprof_stat[i];
 		const char *name = s->name ? s->name : "";
 		char hb[32] = "";
 		const char *meaning = "";
@@ -108,41 +109,42 @@ int mp_stats_print(const mp_profile *p, FILE *f)
 	}
 	if (classes) {
 		fputs("\nsize class        mallocs          frees           live\n", f);
-		for (size_t i = 0; i < p->n_memprof_stat; i++) {
-			const char *name = p->memprof_stat[i]->name ? p->memprof_stat[i]->name : "";
+		for (size_t i = 0; i < msg->n_memprof_stat; i++) {
+			const char *name = msg->memprof_stat[i]->name ? msg->memprof_stat[i]->name : "";
 			int64_t size = by_size(name, "Mallocs"), frees = 0;
 
 			if (size < 0)
 				continue;
-			for (size_t k = 0; k < p->n_memprof_stat; k++)
-				if (p->memprof_stat[k]->name &&
-				    by_size(p->memprof_stat[k]->name, "Frees") == size)
-					frees = p->memprof_stat[k]->value;
+			for (size_t k = 0; k < msg->n_memprof_stat; k++)
+				if (msg->memprof_stat[k]->name &&
+				    by_size(msg->memprof_stat[k]->name, "Frees") == size)
+					frees = msg->memprof_stat[k]->value;
 			fprintf(f, "%10" PRId64 " %14" PRId64 " %14" PRId64 " %14" PRId64 "\n", size,
-				p->memprof_stat[i]->value, frees, p->memprof_stat[i]->value - frees);
+				msg->memprof_stat[i]->value, frees, msg->memprof_stat[i]->value - frees);
 		}
 	}
 	if (ferror(f))
 		return -EIO;
-	return (int)(p->n_memprof_stat > INT32_MAX ? INT32_MAX : p->n_memprof_stat);
+	return (int)(msg->n_memprof_stat > INT32_MAX ? INT32_MAX : msg->n_memprof_stat);
 }
 
-int mp_heap_sampled_allocations(const mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate)
+int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate)
 {
-	int io = mp_profile_sample_index(p, "alloc_objects");
-	int is = mp_profile_sample_index(p, "alloc_space");
+	const Perftools__Profiles__Profile *msg = p->msg;
+	int io = mp_profile_type_index(p, "alloc_objects");
+	int is = mp_profile_type_index(p, "alloc_space");
 	double n = 0;
 
-	if (io < 0 || is < 0 || !p->period_type || p->period <= 1 ||
-	    strcmp(mp_profile_str(p, p->period_type->type), "space") != 0 ||
-	    strcmp(mp_profile_str(p, p->period_type->unit), "bytes") != 0)
+	if (io < 0 || is < 0 || !msg->period_type || msg->period <= 1 ||
+	    strcmp(mp_profile_str(p, msg->period_type->type), "space") != 0 ||
+	    strcmp(mp_profile_str(p, msg->period_type->unit), "bytes") != 0)
 		return -ENOENT;
-	for (size_t i = 1; i < p->n_string_table; i++)
-		if (strcmp(p->string_table[i], "pprof::base") == 0)
+	for (size_t i = 1; i < msg->n_string_table; i++)
+		if (strcmp(msg->string_table[i], "pprof::base") == 0)
 			return -ENOENT;   /* a difference: its values are not samples */
-	for (size_t i = 0; i < p->n_sample; i++) {
-		double objects = (double)p->sample[i]->value[io];
-		double bytes = (double)p->sample[i]->value[is];
+	for (size_t i = 0; i < msg->n_sample; i++) {
+		double objects = (double)msg->sample[i]->value[io];
+		double bytes = (double)msg->sample[i]->value[is];
 
 		if (objects <= 0)
 			continue;
@@ -150,11 +152,11 @@ int mp_heap_sampled_allocations(const mp_profile *p, uint64_t *ret_samples, int6
 		 * scaled count, so scaling back gives a little less than the
 		 * whole number of samples, never more: round up. */
 		if (bytes > 0)
-			objects = ceil(objects * (1 - exp(-bytes / objects / (double)p->period)) -
+			objects = ceil(objects * (1 - exp(-bytes / objects / (double)msg->period)) -
 				       1e-6);
 		n += objects;
 	}
 	*ret_samples = n < 0 ? 0 : (uint64_t)n;
-	*ret_rate = p->period;
+	*ret_rate = msg->period;
 	return 0;
 }

@@ -15,7 +15,7 @@
 
 /* Print the statistics of `p` (validated) on f.  Returns how many there
  * were (0: none, nothing printed), or -EIO. */
-int mp_stats_print(const mp_profile *p, FILE *f);
+int mp_stats_print(const struct mp_profile *p, FILE *f);
 
 /*
  * How many sampled allocations a sampled heap profile's estimates rest on:
@@ -26,7 +26,7 @@ int mp_stats_print(const mp_profile *p, FILE *f);
  * heap profile (period type not space/bytes, period <= 1, no
  * alloc_objects/alloc_space, or a difference of two profiles).
  */
-int mp_heap_sampled_allocations(const mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate);
+int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate);
 
 /* Fewer sampled allocations than this make estimates rough (a relative
  * standard error above 1/sqrt(100) = 10%): `memprof top` and `memprof run`

@@ -223,29 +223,8 @@ oom:
 	return -ENOMEM;
 }
 
-/* Location and function lookup by id; ids are usually 1..n in order. */
-static const Perftools__Profiles__Location *find_location(const mp_profile *p, uint64_t id)
-{
-	if (id >= 1 && id <= p->n_location && p->location[id - 1]->id == id)
-		return p->location[id - 1];
-	for (size_t i = 0; i < p->n_location; i++)
-		if (p->location[i]->id == id)
-			return p->location[i];
-	return NULL;
-}
-
-static const Perftools__Profiles__Function *find_function(const mp_profile *p, uint64_t id)
-{
-	if (id >= 1 && id <= p->n_function && p->function[id - 1]->id == id)
-		return p->function[id - 1];
-	for (size_t i = 0; i < p->n_function; i++)
-		if (p->function[i]->id == id)
-			return p->function[i];
-	return NULL;
-}
-
 /* The frames of a sample, leaf first, one per line (inlined frames too). */
-static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s)
+static char *stack_key(const struct mp_profile *p, const Perftools__Profiles__Sample *s)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -254,7 +233,7 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 	if (!f)
 		return NULL;
 	for (size_t i = 0; i < s->n_location_id; i++) {
-		const Perftools__Profiles__Location *loc = find_location(p, s->location_id[i]);
+		const Perftools__Profiles__Location *loc = mp_profile_location(p, s->location_id[i]);
 
 		if (!loc)
 			continue;
@@ -267,7 +246,7 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
 		}
 		for (size_t k = 0; k < loc->n_line; k++) {
 			const Perftools__Profiles__Function *fn =
-				find_function(p, loc->line[k]->function_id);
+				mp_profile_function(p, loc->line[k]->function_id);
 			const char *name = fn ? mp_profile_str(p, fn->name) : "";
 
 			fprintf(f, "%s\n", *name ? name : "?");
@@ -288,13 +267,13 @@ static char *stack_key(const mp_profile *p, const Perftools__Profiles__Sample *s
  * with the file's base name and the line: "load_config (config.c:42)";
  * the leaf when every frame is the runtime's.  malloc'd, NULL on OOM.
  */
-static char *stack_where(const mp_profile *p, const Perftools__Profiles__Sample *s)
+static char *stack_where(const struct mp_profile *p, const Perftools__Profiles__Sample *s)
 {
 	char *out = NULL, unnamed[MP_FRAME_NAME_MAX];
 
 	for (int pass = 0; pass < 2 && !out; pass++) {
 		for (size_t i = 0; i < s->n_location_id && !out; i++) {
-			const Perftools__Profiles__Location *loc = find_location(p, s->location_id[i]);
+			const Perftools__Profiles__Location *loc = mp_profile_location(p, s->location_id[i]);
 			const Perftools__Profiles__Mapping *m;
 			const char *obj;
 
@@ -310,7 +289,7 @@ static char *stack_where(const mp_profile *p, const Perftools__Profiles__Sample 
 			}
 			for (size_t k = 0; k < loc->n_line && !out; k++) {
 				const Perftools__Profiles__Function *fn =
-					find_function(p, loc->line[k]->function_id);
+					mp_profile_function(p, loc->line[k]->function_id);
 				const char *name = fn ? mp_profile_str(p, fn->name) : "";
 				const char *file = fn && fn->filename ? mp_profile_str(p, fn->filename)
 								      : NULL;
@@ -339,7 +318,7 @@ static char *stack_where(const mp_profile *p, const Perftools__Profiles__Sample 
 
 /* Statistic `name` of the profile (memprof_stat), or for a profile of an
  * earlier memprof a numeric "Name=value" comment, or MP_TIMELINE_UNKNOWN. */
-static int64_t comment_value(const mp_profile *p, const char *name)
+static int64_t comment_value(const struct mp_profile *p, const char *name)
 {
 	size_t n = strlen(name);
 	int64_t v;
@@ -347,8 +326,8 @@ static int64_t comment_value(const mp_profile *p, const char *name)
 	if (mp_profile_stat(p, name, &v) == 0 && v >= 0)
 		return v;
 
-	for (size_t i = 0; i < p->n_comment; i++) {
-		const char *c = mp_profile_str(p, p->comment[i]);
+	for (size_t i = 0; i < p->msg->n_comment; i++) {
+		const char *c = mp_profile_str(p, p->msg->comment[i]);
 		char *end;
 
 		if (strncmp(c, name, n) != 0 || c[n] != '=' || c[n + 1] < '0' || c[n + 1] > '9')
@@ -362,23 +341,23 @@ static int64_t comment_value(const mp_profile *p, const char *name)
 }
 
 /* Sum of the first sample type's values: the live count of a resource. */
-static int64_t live_count(const mp_profile *p)
+static int64_t live_count(const struct mp_profile *p)
 {
 	int64_t sum = 0;
 
 	if (!p)
 		return MP_TIMELINE_UNKNOWN;
-	for (size_t i = 0; i < p->n_sample; i++)
-		if (p->sample[i]->n_value > 0)
-			sum += p->sample[i]->value[0];
+	for (size_t i = 0; i < p->msg->n_sample; i++)
+		if (p->msg->sample[i]->n_value > 0)
+			sum += p->msg->sample[i]->value[0];
 	return sum;
 }
 
-int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *heap,
-		    const mp_profile *fds, const mp_profile *threads, const mp_profile *timers,
+int mp_timeline_add(struct mp_timeline *t, const char *label, const struct mp_profile *heap,
+		    const struct mp_profile *fds, const struct mp_profile *threads, const struct mp_profile *timers,
 		    char **ret_err)
 {
-	int idx = mp_profile_sample_index(heap, "inuse_space");
+	int idx = mp_profile_type_index(heap, "inuse_space");
 	struct mp_timeline_point *pts, *pt;
 	int64_t total = 0;
 
@@ -400,8 +379,8 @@ int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *
 		v[t->npoints] = 0;
 		t->stacks[i].inuse = v;
 	}
-	for (size_t i = 0; i < heap->n_sample; i++) {
-		const Perftools__Profiles__Sample *s = heap->sample[i];
+	for (size_t i = 0; i < heap->msg->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = heap->msg->sample[i];
 		int64_t v = s->value[idx];
 		char *key;
 		int64_t k;
@@ -424,7 +403,7 @@ int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *
 	pt->label = strdup(label ? label : "");
 	if (!pt->label)
 		return -ENOMEM;
-	pt->time_ns = heap->time_nanos;
+	pt->time_ns = heap->msg->time_nanos;
 	pt->heap = comment_value(heap, "HeapAlloc");
 	pt->heap_from_stat = pt->heap != MP_TIMELINE_UNKNOWN;
 	if (!pt->heap_from_stat)

@@ -90,8 +90,8 @@ void mp_timeline_done(struct mp_timeline *t);   /* accepts a zeroed struct */
  * profile with an inuse_space sample type; fds, threads and timers may be
  * NULL.  0, -EINVAL (no inuse_space; *ret_err says so) or -ENOMEM.
  */
-int mp_timeline_add(struct mp_timeline *t, const char *label, const mp_profile *heap,
-		    const mp_profile *fds, const mp_profile *threads, const mp_profile *timers,
+int mp_timeline_add(struct mp_timeline *t, const char *label, const struct mp_profile *heap,
+		    const struct mp_profile *fds, const struct mp_profile *threads, const struct mp_profile *timers,
 		    char **ret_err);
 
 /* Keep the `top` stacks that grew most (growth > 0) from the first point to

@@ -66,13 +66,12 @@ struct edge {
 };
 
 struct ctx {
-	const mp_profile *p;
+	const struct mp_profile *p;
 	int sidx;
 
 	char **fnames;                  /* per function: display name */
 	struct mp_merged merged;
 	const char **map_file;          /* per mapping: file name after merging */
-	struct mp_idmap fnmap, locmap, mapmap;
 
 	struct node *nodes;
 	size_t nnodes, cap_nodes;
@@ -215,9 +214,10 @@ static bool compile_frames_rx(const char *pat, regex_t *rx)
  */
 static int prune(struct ctx *c, uint32_t *line_start, bool *pruned, bool *beneath)
 {
-	const mp_profile *p = c->p;
-	const char *drop = mp_profile_str(p, p->drop_frames);
-	const char *keep = mp_profile_str(p, p->keep_frames);
+	const struct mp_profile *p = c->p;
+	const Perftools__Profiles__Profile *msg = p->msg;
+	const char *drop = mp_profile_str(p, msg->drop_frames);
+	const char *keep = mp_profile_str(p, msg->keep_frames);
 	regex_t drx, krx;
 	bool have_keep = false;
 	int r = 0;
@@ -233,12 +233,12 @@ static int prune(struct ctx *c, uint32_t *line_start, bool *pruned, bool *beneat
 		}
 		have_keep = true;
 	}
-	for (size_t li = 0; li < p->n_location; li++) {
-		const Perftools__Profiles__Location *l = p->location[li];
+	for (size_t li = 0; li < msg->n_location; li++) {
+		const Perftools__Profiles__Location *l = msg->location[li];
 		long i;
 
 		for (i = (long)l->n_line - 1; i >= 0; i--) {
-			int64_t fi = mp_idmap_get(&c->fnmap, l->line[i]->function_id);
+			int64_t fi = mp_profile_function_index(p, l->line[i]->function_id);
 			const char *name = c->fnames[fi];
 			char *simple;
 			bool match;
@@ -300,30 +300,22 @@ out:
 
 static int setup(struct ctx *c)
 {
-	const mp_profile *p = c->p;
+	const struct mp_profile *p = c->p;
+	const Perftools__Profiles__Profile *msg = p->msg;
 	uint32_t *line_start = NULL;
 	bool *pruned = NULL, *beneath = NULL;
 	size_t total_lines = 0, total_locs = 0;
 	int r = -ENOMEM;
 
 	mp_keymap_init(&c->nodemap);
-	if (mp_idmap_init(&c->fnmap, p->n_function) < 0 || mp_idmap_init(&c->locmap, p->n_location) < 0 ||
-	    mp_idmap_init(&c->mapmap, p->n_mapping) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->n_function; i++)
-		(void)mp_idmap_put(&c->fnmap, p->function[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_location; i++)
-		(void)mp_idmap_put(&c->locmap, p->location[i]->id, (uint32_t)i);
-	for (size_t i = 0; i < p->n_mapping; i++)
-		(void)mp_idmap_put(&c->mapmap, p->mapping[i]->id, (uint32_t)i);
 
 	/* Display names (pprof's symbolizer demangle step). */
-	c->fnames = calloc(p->n_function + 1, sizeof(*c->fnames));
+	c->fnames = calloc(msg->n_function + 1, sizeof(*c->fnames));
 	if (!c->fnames)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_function; i++) {
-		c->fnames[i] = mp_top_display_name(mp_profile_str(p, p->function[i]->name),
-						   mp_profile_str(p, p->function[i]->system_name));
+	for (size_t i = 0; i < msg->n_function; i++) {
+		c->fnames[i] = mp_top_display_name(mp_profile_str(p, msg->function[i]->name),
+						   mp_profile_str(p, msg->function[i]->system_name));
 		if (!c->fnames[i])
 			return -ENOMEM;
 	}
@@ -333,13 +325,13 @@ static int setup(struct ctx *c)
 	if (r < 0)
 		return r;
 	r = -ENOMEM;
-	c->map_file = calloc(p->n_mapping + 1, sizeof(*c->map_file));
+	c->map_file = calloc(msg->n_mapping + 1, sizeof(*c->map_file));
 	if (!c->map_file)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_mapping; i++)
-		c->map_file[i] = mp_profile_str(p, p->mapping[c->merged.map_canon[i]]->filename);
+	for (size_t i = 0; i < msg->n_mapping; i++)
+		c->map_file[i] = mp_profile_str(p, msg->mapping[c->merged.map_canon[i]]->filename);
 	for (size_t i = 0; i < c->merged.nsamples; i++)
-		total_locs += p->sample[c->merged.first[i]]->n_location_id;
+		total_locs += msg->sample[c->merged.first[i]]->n_location_id;
 	c->s_off = calloc(c->merged.nsamples + 1, sizeof(*c->s_off));
 	c->s_n = calloc(c->merged.nsamples + 1, sizeof(*c->s_n));
 	c->s_w = calloc(c->merged.nsamples + 1, sizeof(*c->s_w));
@@ -347,19 +339,19 @@ static int setup(struct ctx *c)
 	if (!c->s_off || !c->s_n || !c->s_w || !c->s_locs)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->merged.nsamples; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[c->merged.first[i]];
+		const Perftools__Profiles__Sample *s = msg->sample[c->merged.first[i]];
 
 		c->s_off[i] = c->ns_locs;
 		c->s_n[i] = s->n_location_id;
-		c->s_w[i] = c->merged.values[i * p->n_sample_type + (size_t)c->sidx];
+		c->s_w[i] = c->merged.values[i * msg->n_sample_type + (size_t)c->sidx];
 		for (size_t j = 0; j < s->n_location_id; j++)
-			c->s_locs[c->ns_locs++] = (uint32_t)mp_idmap_get(&c->locmap, s->location_id[j]);
+			c->s_locs[c->ns_locs++] = (uint32_t)mp_profile_location_index(p, s->location_id[j]);
 	}
 	c->nsamples = c->merged.nsamples;
 
-	line_start = calloc(p->n_location + 1, sizeof(*line_start));
-	pruned = calloc(p->n_location + 1, sizeof(*pruned));
-	beneath = calloc(p->n_location + 1, sizeof(*beneath));
+	line_start = calloc(msg->n_location + 1, sizeof(*line_start));
+	pruned = calloc(msg->n_location + 1, sizeof(*pruned));
+	beneath = calloc(msg->n_location + 1, sizeof(*beneath));
 	if (!line_start || !pruned || !beneath)
 		goto out;
 	r = prune(c, line_start, pruned, beneath);
@@ -367,18 +359,18 @@ static int setup(struct ctx *c)
 		goto out;
 
 	/* Nodes of every location, innermost line first (graph.CreateNodes). */
-	for (size_t i = 0; i < p->n_location; i++)
-		total_lines += p->location[i]->n_line ? p->location[i]->n_line : 1;
+	for (size_t i = 0; i < msg->n_location; i++)
+		total_lines += msg->location[i]->n_line ? msg->location[i]->n_line : 1;
 	r = -ENOMEM;
-	c->loc_off = calloc(p->n_location + 1, sizeof(*c->loc_off));
-	c->loc_n = calloc(p->n_location + 1, sizeof(*c->loc_n));
+	c->loc_off = calloc(msg->n_location + 1, sizeof(*c->loc_off));
+	c->loc_n = calloc(msg->n_location + 1, sizeof(*c->loc_n));
 	c->loc_nodes = calloc(total_lines + 1, sizeof(*c->loc_nodes));
 	if (!c->loc_off || !c->loc_n || !c->loc_nodes)
 		goto out;
-	for (size_t i = 0; i < p->n_location; i++) {
-		const Perftools__Profiles__Location *l = p->location[i];
+	for (size_t i = 0; i < msg->n_location; i++) {
+		const Perftools__Profiles__Location *l = msg->location[i];
 		const char *objfile = "";
-		int64_t mi = mp_idmap_get(&c->mapmap, l->mapping_id);
+		int64_t mi = mp_profile_mapping_index(p, l->mapping_id);
 
 		if (mi >= 0)
 			objfile = c->map_file[mi];
@@ -389,9 +381,9 @@ static int setup(struct ctx *c)
 				goto out;
 		}
 		for (size_t j = line_start[i]; j < l->n_line; j++) {
-			int64_t fi = mp_idmap_get(&c->fnmap, l->line[j]->function_id);
+			int64_t fi = mp_profile_function_index(p, l->line[j]->function_id);
 
-			r = node_for(c, c->fnames[fi], p->function[fi]->start_line, objfile,
+			r = node_for(c, c->fnames[fi], msg->function[fi]->start_line, objfile,
 				     &c->loc_nodes[c->nloc_nodes++]);
 			if (r < 0)
 				goto out;
@@ -416,7 +408,7 @@ out:
 static void ctx_done(struct ctx *c)
 {
 	if (c->fnames)
-		for (size_t i = 0; i < c->p->n_function; i++)
+		for (size_t i = 0; i < c->p->msg->n_function; i++)
 			free(c->fnames[i]);
 	free(c->fnames);
 	free(c->map_file);
@@ -429,9 +421,6 @@ static void ctx_done(struct ctx *c)
 	mp_keymap_done(&c->nodemap);
 	mp_u64map_done(&c->edgemap);
 	free(c->inlinable);
-	mp_idmap_done(&c->fnmap);
-	mp_idmap_done(&c->locmap);
-	mp_idmap_done(&c->mapmap);
 	free(c->loc_off);
 	free(c->loc_n);
 	free(c->loc_nodes);
@@ -494,7 +483,7 @@ static int build_graph(struct ctx *c, const bool *kept)
 		c->inlinable = calloc(c->nnodes + 1, sizeof(*c->inlinable));
 		if (!c->inlinable)
 			return -ENOMEM;
-		for (size_t li = 0; li < c->p->n_location; li++) {
+		for (size_t li = 0; li < c->p->msg->n_location; li++) {
 			const uint32_t *ln = &c->loc_nodes[c->loc_off[li]];
 			for (uint32_t ni = 0; ni + 1 < c->loc_n[li]; ni++)
 				c->inlinable[ln[ni]] = true;
@@ -576,70 +565,17 @@ static void sort_graph(struct ctx *c)
 
 /* ---- the report ---------------------------------------------------------------- */
 
-/* pprof's Profile.SampleIndexByName. */
-static int sample_index(const mp_profile *p, const char *want, char **ret_err)
-{
-	const char *noinuse;
-	char *end;
-	long v;
-
-	if (!want || !want[0]) {
-		const char *dst = mp_profile_str(p, p->default_sample_type);
-
-		if (dst[0])
-			for (size_t i = 0; i < p->n_sample_type; i++)
-				if (strcmp(mp_profile_str(p, p->sample_type[i]->type), dst) == 0)
-					return (int)i;
-		return (int)p->n_sample_type - 1;
-	}
-	/* strconv.Atoi: optional sign, decimal digits, nothing else. */
-	errno = 0;
-	v = strtol(want, &end, 10);
-	if (*end == '\0' && errno == 0 && (want[0] == '+' || want[0] == '-' || (want[0] >= '0' && want[0] <= '9'))) {
-		if (v < 0 || (size_t)v >= p->n_sample_type) {
-			mp_set_err(ret_err, "sample index '%s' is outside the range [0..%zu]", want,
-				p->n_sample_type - 1);
-			return -EINVAL;
-		}
-		return (int)v;
-	}
-	noinuse = strncmp(want, "inuse_", 6) == 0 ? want + 6 : want;
-	for (size_t i = 0; i < p->n_sample_type; i++) {
-		const char *t = mp_profile_str(p, p->sample_type[i]->type);
-
-		if (strcmp(t, want) == 0 || strcmp(t, noinuse) == 0)
-			return (int)i;
-	}
-	if (ret_err) {
-		size_t len = 0;
-		char *list;
-
-		for (size_t i = 0; i < p->n_sample_type; i++)
-			len += strlen(mp_profile_str(p, p->sample_type[i]->type)) + 1;
-		list = calloc(1, len + 1);
-		if (list) {
-			for (size_t i = 0; i < p->n_sample_type; i++) {
-				if (i)
-					strcat(list, " ");
-				strcat(list, mp_profile_str(p, p->sample_type[i]->type));
-			}
-			mp_set_err(ret_err, "unknown sample index '%s': the profile has %s", want, list);
-			free(list);
-		}
-	}
-	return -EINVAL;
-}
-
 /* report.computeTotal on the merged samples: sum of |value|; only the diff
  * base (label pprof::base=true) when the profile has one. */
 static int64_t compute_total(const struct ctx *c)
 {
-	const mp_profile *p = c->p;
+	const struct mp_profile *p = c->p;
+	const Perftools__Profiles__Profile *msg = p->msg;
 	int64_t total = 0, diff_total = 0;
 
 	for (size_t i = 0; i < c->merged.nsamples; i++) {
-		const Perftools__Profiles__Sample *s = p->sample[c->merged.first[i]];
-		int64_t v = abs64(c->merged.values[i * p->n_sample_type + (size_t)c->sidx]);
+		const Perftools__Profiles__Sample *s = msg->sample[c->merged.first[i]];
+		int64_t v = abs64(c->merged.values[i * msg->n_sample_type + (size_t)c->sidx]);
 		bool base = false;
 
 		total = add64(total, v);
@@ -698,15 +634,16 @@ static char *format_time(int64_t nanos)
 }
 
 /* report.ProfileLabels. */
-static int profile_labels(struct mp_top *t, const mp_profile *p)
+static int profile_labels(struct mp_top *t, const struct mp_profile *p)
 {
+	const Perftools__Profiles__Profile *msg = p->msg;
 	char buf[MP_MEASURE_BUFSZ], buf2[MP_MEASURE_BUFSZ], pct[MP_MEASURE_BUFSZ + 4];
 	char base[4096];
 	int r;
 
-	if (p->n_mapping > 0) {
-		const char *file = mp_profile_str(p, p->mapping[0]->filename);
-		const char *bid = mp_profile_str(p, p->mapping[0]->build_id);
+	if (msg->n_mapping > 0) {
+		const char *file = mp_profile_str(p, msg->mapping[0]->filename);
+		const char *bid = mp_profile_str(p, msg->mapping[0]->build_id);
 
 		if (file[0] && (r = add_label(t, fmt("File: %s", mp_report_base_name(file, base, sizeof(base))))) < 0)
 			return r;
@@ -714,32 +651,32 @@ static int profile_labels(struct mp_top *t, const mp_profile *p)
 			return r;
 	}
 	/* Comments, once each (profile.Merge), unless they start with '#'. */
-	for (size_t i = 0; i < p->n_comment; i++) {
-		const char *cm = mp_profile_str(p, p->comment[i]);
+	for (size_t i = 0; i < msg->n_comment; i++) {
+		const char *cm = mp_profile_str(p, msg->comment[i]);
 		bool seen = false;
 
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(mp_profile_str(p, p->comment[j]), cm) == 0;
+			seen = strcmp(mp_profile_str(p, msg->comment[j]), cm) == 0;
 		if (seen || cm[0] == '#')
 			continue;
 		if ((r = add_label(t, fmt("%s", cm))) < 0)
 			return r;
 	}
-	r = add_label(t, fmt("Type: %s", mp_profile_str(p, p->sample_type[t->sample_index]->type)));
+	r = add_label(t, fmt("Type: %s", mp_profile_str(p, msg->sample_type[t->sample_index]->type)));
 	if (r < 0)
 		return r;
-	if (p->time_nanos != 0 && (r = add_label(t, format_time(p->time_nanos))) < 0)
+	if (msg->time_nanos != 0 && (r = add_label(t, format_time(msg->time_nanos))) < 0)
 		return r;
-	if (p->duration_nanos != 0) {
+	if (msg->duration_nanos != 0) {
 		const char *unit;
 		double total_ns = mp_measure_scale(t->total, t->sample_unit, "nanoseconds", &unit);
 
 		pct[0] = '\0';
 		if (strcmp(unit, "ns") == 0 && total_ns != 0) {
-			mp_measure_percentage(buf2, sizeof(buf2), f2i(total_ns), p->duration_nanos);
+			mp_measure_percentage(buf2, sizeof(buf2), f2i(total_ns), msg->duration_nanos);
 			snprintf(pct, sizeof(pct), "(%s)", buf2);
 		}
-		mp_measure_scaled_label(buf, sizeof(buf), p->duration_nanos, "nanoseconds", "auto");
+		mp_measure_scaled_label(buf, sizeof(buf), msg->duration_nanos, "nanoseconds", "auto");
 		mp_top_format_value(t, t->total, buf2, sizeof(buf2));
 		if ((r = add_label(t, fmt("Duration: %s, Total samples = %s %s", buf, buf2, pct))) < 0)
 			return r;
@@ -774,9 +711,10 @@ static char *select_output_unit(const struct ctx *c, int64_t total, const char *
 	return strdup(unit[0] ? unit : sample_unit);
 }
 
-int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct mp_top **ret,
+int mp_top_compute(const struct mp_profile *p, const struct mp_top_options *o, struct mp_top **ret,
 		   char **ret_err)
 {
+	const Perftools__Profiles__Profile *msg = p->msg;
 	struct ctx c = { .p = p };
 	struct mp_top *t = NULL;
 	bool *kept = NULL, *in_graph = NULL, *has_inl = NULL, *has_noinl = NULL;
@@ -787,11 +725,7 @@ int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct m
 
 	if (ret_err)
 		*ret_err = NULL;
-	if (p->n_sample_type == 0) {
-		mp_set_err(ret_err, "profile has no sample types");
-		return -ENODATA;
-	}
-	r = sample_index(p, o->sample_index, ret_err);
+	r = mp_profile_sample_index(p, o->sample_index, ret_err);
 	if (r < 0)
 		return r;
 	c.sidx = r;
@@ -801,7 +735,7 @@ int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct m
 	if (!t)
 		goto out;
 	t->sample_index = c.sidx;
-	t->sample_unit = strdup(mp_profile_str(p, p->sample_type[c.sidx]->unit));
+	t->sample_unit = strdup(mp_profile_str(p, msg->sample_type[c.sidx]->unit));
 	if (!t->sample_unit)
 		goto out;
 	r = setup(&c);

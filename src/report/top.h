@@ -62,7 +62,7 @@ struct mp_top {
  * sample types, -ENOMEM; then the reason is in *ret_err (malloc'd; may be
  * NULL).
  */
-int mp_top_compute(const mp_profile *p, const struct mp_top_options *o, struct mp_top **ret,
+int mp_top_compute(const struct mp_profile *p, const struct mp_top_options *o, struct mp_top **ret,
 		   char **ret_err);
 void mp_top_free(struct mp_top *t);   /* accepts NULL */
 

@@ -37,8 +37,9 @@
  *
  * Must never: allocate, lock, or call into libc.  The logarithm is our own
  * (mp_sampler_ln): linking libm into the shim would cost every target about
- * 300 KiB of resident memory for its ifunc resolvers.  The weight, which the
- * shim never needs, lives in weight.c.
+ * 300 KiB of resident memory for its ifunc resolvers.  The weight is applied
+ * outside the target, when a snapshot becomes a profile
+ * (convert/convert.h mp_convert_scale_heap).
  */
 #include <stdint.h>
 #include <string.h>

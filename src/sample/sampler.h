@@ -27,12 +27,6 @@ double mp_sampler_uniform(uint64_t *state);
  */
 uint64_t mp_sampler_next(uint64_t *state, uint64_t rate);
 
-/*
- * Expected number of blocks one sample of a block of `size` bytes stands for
- * at `rate`: 1 / (1 - exp(-size/rate)); 1 for rate <= 1 or size 0.
- */
-double mp_sampler_weight(uint64_t size, uint64_t rate);
-
 /* Natural logarithm of a finite x > 0 (no libm: see sampler.c). */
 double mp_sampler_ln(double x);
 

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Small enough that a crafted gzip stream cannot exhaust the fuzzer's memory. */
 #define FUZZ_MAX_DECOMPRESSED ((size_t)64 << 20)
 
-static void report(const mp_profile *p, const char *sample_index, int node_count)
+static void report(const struct mp_profile *p, const char *sample_index, int node_count)
 {
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
@@ -50,7 +50,7 @@ static void report(const mp_profile *p, const char *sample_index, int node_count
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 
 	if (mp_pprof_parse_limited(data, size, FUZZ_MAX_DECOMPRESSED, &p, &err) == 0) {

@@ -3,8 +3,9 @@
  * libFuzzer target for the raw snapshot reader and the conversion behind
  * `memprof convert`: any bytes go through mp_snap_parse; what parses must
  * satisfy the invariants snapshot-read.h promises, and must convert (with
- * no file opened: MP_CONVERT_F_NO_FILES) into a profile that our own pprof
- * reader accepts; what does not parse must not convert either.  The same
+ * no file opened: MP_CONVERT_F_NO_FILES) into the profiles `memprof run`
+ * writes of it (heap; descriptors, threads and timers when it has them)
+ * that our own pprof reader accepts.  The same
  * bytes are also read as maps text by the symbolizer's parser.  Built as a
  * libFuzzer binary with -Dfuzz=enabled (clang), and always as a replay test
  * over corpus/snapshot/ (replay.c).
@@ -136,20 +137,56 @@ static void fuzz_maps(const uint8_t *data, size_t size)
 	mp_symbolizer_free(sym);
 }
 
+/* Every profile `memprof run` writes of a snapshot the reader took, encoded
+ * and read back. */
+static void convert_all(const struct mp_snap *s)
+{
+	static const enum mp_profile_kind kinds[] = { MP_PROFILE_HEAP, MP_PROFILE_FDS,
+						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+	struct mp_converter *cv = NULL;
+	int r = mp_converter_new(s, MP_CONVERT_F_NO_FILES, NULL, &cv);
+
+	if (r < 0) {
+		if (r != -ENOMEM)
+			fail("could not convert a valid snapshot");
+		return;
+	}
+	for (size_t k = 0; k < (s->has_res ? 4 : 1); k++) {
+		struct mp_profile *p = NULL;
+		uint8_t *out = NULL;
+		size_t out_len = 0;
+		char *err = NULL;
+
+		r = mp_converter_encode(cv, kinds[k], &out, &out_len, &err);
+		if (r < 0 && r != -ENOMEM)
+			fail("could not convert a valid snapshot");
+		free(err);
+		err = NULL;
+		if (r == 0) {
+			if (mp_pprof_parse(out, out_len, &p, &err) != 0) {
+				fprintf(stderr, "fuzz-snapshot: %s\n", err ? err : "?");
+				fail("our profile does not read back");
+			}
+			mp_profile_free(p);
+			free(err);
+			free(out);
+		}
+	}
+	mp_converter_free(cv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mp_snap *s = NULL;
-	uint8_t *out = NULL;
-	size_t out_len = 0;
-	mp_profile *p = NULL;
 	char *err = NULL;
-	int parsed, converted;
+	int parsed;
 
 	parsed = mp_snap_parse(data, size, &s, &err);
 	if (parsed == 0) {
 		check_snapshot(s);
 		if (s->has_leaks)
 			leak_report(s);
+		convert_all(s);
 	}
 	else if (parsed != -EBADMSG && parsed != -ENOMEM)
 		fail("unexpected parse error");
@@ -157,24 +194,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("no reason given");
 	mp_snap_free(s);
 	free(err);
-	err = NULL;
-
-	converted = mp_convert_heap_encode(data, size, MP_CONVERT_F_NO_FILES, &out, &out_len, &err);
-	if (converted == 0 && parsed != 0)
-		fail("converted a snapshot the reader refused");
-	if (converted < 0 && parsed == 0 && converted != -ENOMEM)
-		fail("could not convert a valid snapshot");
-	free(err);
-	err = NULL;
-	if (converted == 0) {
-		if (mp_pprof_parse(out, out_len, &p, &err) != 0) {
-			fprintf(stderr, "fuzz-snapshot: %s\n", err ? err : "?");
-			fail("our profile does not read back");
-		}
-		mp_profile_free(p);
-		free(err);
-		free(out);
-	}
 	fuzz_maps(data, size);
 	return 0;
 }

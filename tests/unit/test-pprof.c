@@ -72,7 +72,7 @@ static int gunzip_buf(const uint8_t *in, size_t len, uint8_t **ret, size_t *ret_
 	return 0;
 }
 
-static uint8_t *pack_profile(const mp_profile *p, size_t *ret_len)
+static uint8_t *pack_profile(const Perftools__Profiles__Profile *p, size_t *ret_len)
 {
 	size_t len = perftools__profiles__profile__get_packed_size(p);
 	uint8_t *buf = malloc(len + 1);
@@ -87,7 +87,7 @@ static char errbuf[512];
 
 static int parse_err(const uint8_t *buf, size_t len, const char **ret_msg)
 {
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	int r = mp_pprof_parse(buf, len, &p, &err);
 
@@ -160,7 +160,7 @@ static void test_round_trip(void)
 	struct mp_pprof_builder *b = sample_builder();
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	int r;
 
@@ -177,100 +177,112 @@ static void test_round_trip(void)
 		printf("# %s\n", err);
 		goto out;
 	}
-	CHECK_STR(p->string_table[0], "");
-	CHECK_INT(p->n_sample_type, 2);
-	CHECK_STR(mp_profile_str(p, p->sample_type[0]->type), "alloc_objects");
-	CHECK_STR(mp_profile_str(p, p->sample_type[0]->unit), "count");
-	CHECK_STR(mp_profile_str(p, p->sample_type[1]->type), "alloc_space");
-	CHECK_STR(mp_profile_str(p, p->sample_type[1]->unit), "bytes");
-	CHECK_STR(mp_profile_str(p, p->default_sample_type), "alloc_space");
-	CHECK(p->period_type != NULL);
-	CHECK_STR(mp_profile_str(p, p->period_type->type), "space");
-	CHECK_STR(mp_profile_str(p, p->period_type->unit), "bytes");
-	CHECK_INT(p->period, 524288);
-	CHECK_INT(p->time_nanos, 1700000000123456789LL);
-	CHECK_INT(p->duration_nanos, 2500000000LL);
-	CHECK_INT(p->n_comment, 1);
-	CHECK_STR(mp_profile_str(p, p->comment[0]), "memprof test");
-	CHECK_INT(mp_profile_sample_index(p, "alloc_space"), 1);
-	CHECK_INT(mp_profile_sample_index(p, "alloc_objects"), 0);
-	CHECK_INT(mp_profile_sample_index(p, "inuse_space"), -1);
+	CHECK_STR(p->msg->string_table[0], "");
+	CHECK_INT(p->msg->n_sample_type, 2);
+	CHECK_STR(mp_profile_str(p, p->msg->sample_type[0]->type), "alloc_objects");
+	CHECK_STR(mp_profile_str(p, p->msg->sample_type[0]->unit), "count");
+	CHECK_STR(mp_profile_str(p, p->msg->sample_type[1]->type), "alloc_space");
+	CHECK_STR(mp_profile_str(p, p->msg->sample_type[1]->unit), "bytes");
+	CHECK_STR(mp_profile_str(p, p->msg->default_sample_type), "alloc_space");
+	CHECK(p->msg->period_type != NULL);
+	CHECK_STR(mp_profile_str(p, p->msg->period_type->type), "space");
+	CHECK_STR(mp_profile_str(p, p->msg->period_type->unit), "bytes");
+	CHECK_INT(p->msg->period, 524288);
+	CHECK_INT(p->msg->time_nanos, 1700000000123456789LL);
+	CHECK_INT(p->msg->duration_nanos, 2500000000LL);
+	CHECK_INT(p->msg->n_comment, 1);
+	CHECK_STR(mp_profile_str(p, p->msg->comment[0]), "memprof test");
+	CHECK_INT(mp_profile_type_index(p, "alloc_space"), 1);
+	CHECK_INT(mp_profile_type_index(p, "alloc_objects"), 0);
+	CHECK_INT(mp_profile_type_index(p, "inuse_space"), -1);
 	CHECK_STR(mp_profile_str(p, -1), "");
-	CHECK_STR(mp_profile_str(p, (int64_t)p->n_string_table), "");
+	CHECK_STR(mp_profile_str(p, (int64_t)p->msg->n_string_table), "");
 
 	/* Interned strings: each once. */
-	for (size_t i = 0; i < p->n_string_table; i++)
-		for (size_t j = i + 1; j < p->n_string_table; j++)
-			if (strcmp(p->string_table[i], p->string_table[j]) == 0)
-				CHECK_STR(p->string_table[i], "(a duplicate string)");
+	for (size_t i = 0; i < p->msg->n_string_table; i++)
+		for (size_t j = i + 1; j < p->msg->n_string_table; j++)
+			if (strcmp(p->msg->string_table[i], p->msg->string_table[j]) == 0)
+				CHECK_STR(p->msg->string_table[i], "(a duplicate string)");
 
-	CHECK_INT(p->n_mapping, 2);
-	CHECK_U64(p->mapping[0]->id, 1);
-	CHECK_U64(p->mapping[0]->memory_start, 0x400000);
-	CHECK_U64(p->mapping[0]->memory_limit, 0x500000);
-	CHECK_U64(p->mapping[0]->file_offset, 0x1000);
-	CHECK_STR(mp_profile_str(p, p->mapping[0]->filename), "/usr/bin/app");
-	CHECK_STR(mp_profile_str(p, p->mapping[0]->build_id), "0123abcd");
-	CHECK(p->mapping[0]->has_functions && p->mapping[0]->has_filenames &&
-	      p->mapping[0]->has_line_numbers && p->mapping[0]->has_inline_frames);
-	CHECK_U64(p->mapping[1]->id, 2);
-	CHECK_STR(mp_profile_str(p, p->mapping[1]->build_id), "");
-	CHECK(p->mapping[1]->has_functions && !p->mapping[1]->has_filenames &&
-	      !p->mapping[1]->has_line_numbers && !p->mapping[1]->has_inline_frames);
+	CHECK_INT(p->msg->n_mapping, 2);
+	CHECK_U64(p->msg->mapping[0]->id, 1);
+	CHECK_U64(p->msg->mapping[0]->memory_start, 0x400000);
+	CHECK_U64(p->msg->mapping[0]->memory_limit, 0x500000);
+	CHECK_U64(p->msg->mapping[0]->file_offset, 0x1000);
+	CHECK_STR(mp_profile_str(p, p->msg->mapping[0]->filename), "/usr/bin/app");
+	CHECK_STR(mp_profile_str(p, p->msg->mapping[0]->build_id), "0123abcd");
+	CHECK(p->msg->mapping[0]->has_functions && p->msg->mapping[0]->has_filenames &&
+	      p->msg->mapping[0]->has_line_numbers && p->msg->mapping[0]->has_inline_frames);
+	CHECK_U64(p->msg->mapping[1]->id, 2);
+	CHECK_STR(mp_profile_str(p, p->msg->mapping[1]->build_id), "");
+	CHECK(p->msg->mapping[1]->has_functions && !p->msg->mapping[1]->has_filenames &&
+	      !p->msg->mapping[1]->has_line_numbers && !p->msg->mapping[1]->has_inline_frames);
 
 	/* Functions: leaf, caller, main, synthetic; leaf at line 14 reuses leaf. */
-	CHECK_INT(p->n_function, 4);
-	for (size_t i = 0; i < p->n_function; i++)
-		CHECK_U64(p->function[i]->id, i + 1);
-	CHECK_STR(mp_profile_str(p, p->function[0]->name), "leaf");
-	CHECK_STR(mp_profile_str(p, p->function[0]->system_name), "leaf");
-	CHECK_STR(mp_profile_str(p, p->function[0]->filename), "leaf.c");
-	CHECK_INT(p->function[0]->start_line, 10);
-	CHECK_STR(mp_profile_str(p, p->function[1]->name), "caller");
-	CHECK_STR(mp_profile_str(p, p->function[1]->system_name), "_Z6callerv");
-	CHECK_STR(mp_profile_str(p, p->function[2]->name), "main");
-	CHECK_STR(mp_profile_str(p, p->function[3]->name), "synthetic");
-	CHECK_STR(mp_profile_str(p, p->function[3]->filename), "");
+	CHECK_INT(p->msg->n_function, 4);
+	for (size_t i = 0; i < p->msg->n_function; i++)
+		CHECK_U64(p->msg->function[i]->id, i + 1);
+	CHECK_STR(mp_profile_str(p, p->msg->function[0]->name), "leaf");
+	CHECK_STR(mp_profile_str(p, p->msg->function[0]->system_name), "leaf");
+	CHECK_STR(mp_profile_str(p, p->msg->function[0]->filename), "leaf.c");
+	CHECK_INT(p->msg->function[0]->start_line, 10);
+	CHECK_STR(mp_profile_str(p, p->msg->function[1]->name), "caller");
+	CHECK_STR(mp_profile_str(p, p->msg->function[1]->system_name), "_Z6callerv");
+	CHECK_STR(mp_profile_str(p, p->msg->function[2]->name), "main");
+	CHECK_STR(mp_profile_str(p, p->msg->function[3]->name), "synthetic");
+	CHECK_STR(mp_profile_str(p, p->msg->function[3]->filename), "");
 
-	CHECK_INT(p->n_location, 5);
-	for (size_t i = 0; i < p->n_location; i++)
-		CHECK_U64(p->location[i]->id, i + 1);
-	CHECK_U64(p->location[0]->mapping_id, 1);
-	CHECK_U64(p->location[0]->address, 0x401000);
-	CHECK_INT(p->location[0]->n_line, 2);
-	CHECK_U64(p->location[0]->line[0]->function_id, 1);
-	CHECK_INT(p->location[0]->line[0]->line, 12);
-	CHECK_U64(p->location[0]->line[1]->function_id, 2);
-	CHECK_INT(p->location[0]->line[1]->line, 40);
-	CHECK_U64(p->location[2]->mapping_id, 2);
-	CHECK_U64(p->location[2]->line[0]->function_id, 1);
-	CHECK_INT(p->location[2]->line[0]->line, 14);
-	CHECK_U64(p->location[3]->mapping_id, 0);
-	CHECK_U64(p->location[3]->address, 0);
-	CHECK_U64(p->location[4]->line[0]->function_id, 3);
+	CHECK_INT(p->msg->n_location, 5);
+	for (size_t i = 0; i < p->msg->n_location; i++)
+		CHECK_U64(p->msg->location[i]->id, i + 1);
+	CHECK_U64(p->msg->location[0]->mapping_id, 1);
+	CHECK_U64(p->msg->location[0]->address, 0x401000);
+	CHECK_INT(p->msg->location[0]->n_line, 2);
+	CHECK_U64(p->msg->location[0]->line[0]->function_id, 1);
+	CHECK_INT(p->msg->location[0]->line[0]->line, 12);
+	CHECK_U64(p->msg->location[0]->line[1]->function_id, 2);
+	CHECK_INT(p->msg->location[0]->line[1]->line, 40);
+	CHECK_U64(p->msg->location[2]->mapping_id, 2);
+	CHECK_U64(p->msg->location[2]->line[0]->function_id, 1);
+	CHECK_INT(p->msg->location[2]->line[0]->line, 14);
+	CHECK_U64(p->msg->location[3]->mapping_id, 0);
+	CHECK_U64(p->msg->location[3]->address, 0);
+	CHECK_U64(p->msg->location[4]->line[0]->function_id, 3);
 
-	CHECK_INT(p->n_sample, 2);
-	CHECK_INT(p->sample[0]->n_location_id, 2);
-	CHECK_U64(p->sample[0]->location_id[0], 1);
-	CHECK_U64(p->sample[0]->location_id[1], 2);
-	CHECK_INT(p->sample[0]->n_value, 2);
-	CHECK_INT(p->sample[0]->value[0], 3);
-	CHECK_INT(p->sample[0]->value[1], 192);
-	CHECK_INT(p->sample[0]->n_label, 2);
-	CHECK_STR(mp_profile_str(p, p->sample[0]->label[0]->key), "bytes");
-	CHECK_INT(p->sample[0]->label[0]->num, 64);
-	CHECK_INT(p->sample[0]->label[0]->str, 0);
-	CHECK_STR(mp_profile_str(p, p->sample[0]->label[0]->num_unit), "bytes");
-	CHECK_STR(mp_profile_str(p, p->sample[0]->label[1]->key), "thread");
-	CHECK_STR(mp_profile_str(p, p->sample[0]->label[1]->str), "worker");
-	CHECK_INT(p->sample[0]->label[1]->num, 0);
-	CHECK_INT(p->sample[1]->n_location_id, 3);
-	CHECK_U64(p->sample[1]->location_id[0], 3);
-	CHECK_U64(p->sample[1]->location_id[1], 4);
-	CHECK_U64(p->sample[1]->location_id[2], 2);
-	CHECK_INT(p->sample[1]->value[1], 4096);
-	CHECK_INT(p->sample[1]->n_label, 0);
-	CHECK_INT(mp_pprof_validate(p, NULL), 0);
+	CHECK_INT(p->msg->n_sample, 2);
+	CHECK_INT(p->msg->sample[0]->n_location_id, 2);
+	CHECK_U64(p->msg->sample[0]->location_id[0], 1);
+	CHECK_U64(p->msg->sample[0]->location_id[1], 2);
+	CHECK_INT(p->msg->sample[0]->n_value, 2);
+	CHECK_INT(p->msg->sample[0]->value[0], 3);
+	CHECK_INT(p->msg->sample[0]->value[1], 192);
+	CHECK_INT(p->msg->sample[0]->n_label, 2);
+	CHECK_STR(mp_profile_str(p, p->msg->sample[0]->label[0]->key), "bytes");
+	CHECK_INT(p->msg->sample[0]->label[0]->num, 64);
+	CHECK_INT(p->msg->sample[0]->label[0]->str, 0);
+	CHECK_STR(mp_profile_str(p, p->msg->sample[0]->label[0]->num_unit), "bytes");
+	CHECK_STR(mp_profile_str(p, p->msg->sample[0]->label[1]->key), "thread");
+	CHECK_STR(mp_profile_str(p, p->msg->sample[0]->label[1]->str), "worker");
+	CHECK_INT(p->msg->sample[0]->label[1]->num, 0);
+	CHECK_INT(p->msg->sample[1]->n_location_id, 3);
+	CHECK_U64(p->msg->sample[1]->location_id[0], 3);
+	CHECK_U64(p->msg->sample[1]->location_id[1], 4);
+	CHECK_U64(p->msg->sample[1]->location_id[2], 2);
+	CHECK_INT(p->msg->sample[1]->value[1], 4096);
+	CHECK_INT(p->msg->sample[1]->n_label, 0);
+	CHECK_INT(mp_pprof_validate(p->msg, NULL), 0);
+
+	/* The ids resolved once, by the validator. */
+	CHECK_INT(mp_profile_location_index(p, 3), 2);
+	CHECK(mp_profile_location(p, 5) == p->msg->location[4]);
+	CHECK_INT(mp_profile_location_index(p, 6), -1);
+	CHECK(mp_profile_location(p, 0) == NULL);
+	CHECK_INT(mp_profile_function_index(p, 4), 3);
+	CHECK_STR(mp_profile_str(p, mp_profile_function(p, 2)->system_name), "_Z6callerv");
+	CHECK(mp_profile_function(p, 5) == NULL);
+	CHECK(mp_profile_mapping(p, 2) == p->msg->mapping[1]);
+	CHECK(mp_profile_mapping(p, 0) == NULL);
+	CHECK_INT(mp_profile_mapping_index(p, 3), -1);
 
 out:
 	mp_profile_free(p);
@@ -285,14 +297,14 @@ static void test_empty_builder(void)
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 
 	CHECK_INT(mp_pprof_encode(b, &buf, &len), 0);
 	CHECK_INT(mp_pprof_parse(buf, len, &p, NULL), 0);
 	if (p) {
-		CHECK_INT(p->n_string_table, 1);
-		CHECK_INT(p->n_sample, 0);
-		CHECK_INT(p->n_sample_type, 0);
+		CHECK_INT(p->msg->n_string_table, 1);
+		CHECK_INT(p->msg->n_sample, 0);
+		CHECK_INT(p->msg->n_sample_type, 0);
 	}
 	mp_profile_free(p);
 	free(buf);
@@ -307,15 +319,15 @@ static void test_plain_and_multistream(void)
 	struct mp_pprof_builder *b = sample_builder();
 	uint8_t *gz = NULL, *plain = NULL, *g1 = NULL, *g2 = NULL, *cat;
 	size_t gz_len, plain_len, g1_len, g2_len;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	const char *msg;
 
 	CHECK_INT(mp_pprof_encode(b, &gz, &gz_len), 0);
 	CHECK_INT(gunzip_buf(gz, gz_len, &plain, &plain_len), 0);
 	CHECK_INT(mp_pprof_parse(plain, plain_len, &p, NULL), 0);
 	if (p) {
-		CHECK_INT(p->n_sample, 2);
-		CHECK_INT(p->sample[1]->value[1], 4096);
+		CHECK_INT(p->msg->n_sample, 2);
+		CHECK_INT(p->msg->sample[1]->value[1], 4096);
 	}
 	mp_profile_free(p);
 	p = NULL;
@@ -434,7 +446,7 @@ static void test_bomb(void)
 {
 	uint8_t *zeros = calloc(1, 100000), *g = NULL;
 	size_t g_len;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 
 	CHECK_INT(gzip_buf(zeros, 100000, &g, &g_len), 0);
@@ -484,9 +496,9 @@ static Perftools__Profiles__Sample *smpp[2];
 static uint64_t s0locs[2] = { 1, 2 }, s1locs[1] = { 2 };
 static int64_t s0vals[2] = { 1, 100 }, s1vals[2] = { 2, 200 };
 static int64_t comments[1] = { 11 };
-static mp_profile prof;
+static Perftools__Profiles__Profile prof;
 
-static mp_profile *good_profile(void)
+static Perftools__Profiles__Profile *good_profile(void)
 {
 	perftools__profiles__profile__init(&prof);
 	for (int i = 0; i < 2; i++) {
@@ -556,7 +568,7 @@ static mp_profile *good_profile(void)
 static void check_invalid(int line, const char *want)
 {
 	char *err = NULL;
-	mp_profile *q = NULL;
+	struct mp_profile *q = NULL;
 	uint8_t *buf;
 	size_t len;
 	int r;
@@ -586,10 +598,10 @@ static char *bad_strs[] = { "x" };
 
 static void test_validation(void)
 {
-	mp_profile *p;
+	Perftools__Profiles__Profile *p;
 	uint8_t *buf;
 	size_t len;
-	mp_profile *q = NULL;
+	struct mp_profile *q = NULL;
 
 	/* The base profile is valid, in memory and packed. */
 	p = good_profile();
@@ -666,7 +678,7 @@ static void test_files(void)
 {
 	char dir[] = "/tmp/memprof-test-pprof-XXXXXX", path[256], sub[300];
 	struct mp_pprof_builder *b = sample_builder();
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 	struct stat sb;
 	struct rlimit old, lim;
@@ -682,7 +694,7 @@ static void test_files(void)
 	CHECK_INT(mp_pprof_write_file(b, path), 0);
 	CHECK_INT(mp_pprof_read_file(path, &p, &err), 0);
 	if (p)
-		CHECK_INT(p->n_sample, 2);
+		CHECK_INT(p->msg->n_sample, 2);
 	mp_profile_free(p);
 	p = NULL;
 	mask = umask(0);
@@ -804,7 +816,7 @@ static void test_big_gzip(void)
 	uint32_t x = 12345;
 	uint8_t *gz = NULL, *raw, *out;
 	size_t gz_len = 0, raw_len, cap;
-	mp_profile *view, *p = NULL;
+	struct mp_profile *view, *p = NULL;
 	z_stream zs;
 	int zr;
 
@@ -829,7 +841,7 @@ static void test_big_gzip(void)
 		mp_pprof_add_sample(b, stack, 40, v, 2, NULL, 0);
 	}
 	view = mp_pprof_builder_view(b);
-	raw = pack_profile(view, &raw_len);
+	raw = pack_profile(view->msg, &raw_len);
 	CHECK(raw_len > ((size_t)8 << 20));      /* at least two parts */
 	CHECK_INT(mp_pprof_encode(b, &gz, &gz_len), 0);
 	CHECK(gz_len > 18 && gz[0] == 0x1f && gz[1] == 0x8b && gz[3] == 0);
@@ -851,14 +863,13 @@ static void test_big_gzip(void)
 
 	CHECK_INT(mp_pprof_parse(gz, gz_len, &p, NULL), 0);
 	if (p) {
-		CHECK_INT(p->n_sample, view->n_sample);
-		CHECK_INT(p->sample[119999]->location_id[39], view->sample[119999]->location_id[39]);
-		CHECK_INT(p->sample[7]->value[1], view->sample[7]->value[1]);
-		CHECK_STR(mp_profile_str(p, p->function[999]->name), "function_999");
+		CHECK_INT(p->msg->n_sample, view->msg->n_sample);
+		CHECK_INT(p->msg->sample[119999]->location_id[39], view->msg->sample[119999]->location_id[39]);
+		CHECK_INT(p->msg->sample[7]->value[1], view->msg->sample[7]->value[1]);
+		CHECK_STR(mp_profile_str(p, p->msg->function[999]->name), "function_999");
 	}
 	mp_profile_free(p);
-	mp_pprof_view_free(view);
-	mp_pprof_view_free(NULL);
+	mp_profile_free(view);
 	free(out);
 	free(raw);
 	free(gz);

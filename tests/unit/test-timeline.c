@@ -101,13 +101,13 @@ struct fn_bytes {
 	int64_t bytes;
 };
 
-static mp_profile *heap_profile(int64_t t, const struct fn_bytes *v, size_t n,
+static struct mp_profile *heap_profile(int64_t t, const struct fn_bytes *v, size_t n,
 				const char *const *comments)
 {
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 
 	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
 	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
@@ -143,12 +143,12 @@ static mp_profile *heap_profile(int64_t t, const struct fn_bytes *v, size_t n,
 }
 
 /* A resource profile with `n` live things in one sample. */
-static mp_profile *count_profile(int64_t n)
+static struct mp_profile *count_profile(int64_t n)
 {
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 
 	mp_pprof_add_sample_type(b, "fds", "count");
 	struct mp_pprof_line l = { .function = "open_thing" };
@@ -171,10 +171,10 @@ static void test_series(void)
 					      { "late", 700 }, { "tie", 700 } };
 	static const char *const c2[] = { "stat:RSS=1048576", "stat:HeapAlloc=123456",
 					  "stat:HeapAllocX=1", "HeapAlloc=99", NULL };
-	mp_profile *h0 = heap_profile(1000000000, p0, 4, (const char *const[]){ "RSS=4096", NULL });
-	mp_profile *h1 = heap_profile(1500000000, p1, 5, (const char *const[]){ "RSS=x", NULL });
-	mp_profile *h2 = heap_profile(3000000000, p2, 5, c2);
-	mp_profile *f0 = count_profile(3), *f2 = count_profile(7);
+	struct mp_profile *h0 = heap_profile(1000000000, p0, 4, (const char *const[]){ "RSS=4096", NULL });
+	struct mp_profile *h1 = heap_profile(1500000000, p1, 5, (const char *const[]){ "RSS=x", NULL });
+	struct mp_profile *h2 = heap_profile(3000000000, p2, 5, c2);
+	struct mp_profile *f0 = count_profile(3), *f2 = count_profile(7);
 	struct mp_timeline t;
 	char *err = NULL;
 
@@ -269,7 +269,7 @@ static void test_series(void)
  * strdup in read_line (io.c:5): frames of libc and of the C++ headers come
  * first, as in a real stack.
  */
-static mp_profile *app_profile(int64_t t, int64_t cache, int64_t line)
+static struct mp_profile *app_profile(int64_t t, int64_t cache, int64_t line)
 {
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint64_t exe = mp_pprof_add_mapping(b, 0x1000, 0x9000, 0x1000, "/opt/app/bin/app", "",
@@ -292,7 +292,7 @@ static mp_profile *app_profile(int64_t t, int64_t cache, int64_t line)
 	uint64_t lrl = mp_pprof_add_location(b, exe, 0x1300, &rl, 1);
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 
 	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
 	mp_pprof_set_time(b, t, 0);
@@ -316,7 +316,7 @@ static mp_profile *app_profile(int64_t t, int64_t cache, int64_t line)
  */
 static void test_peak_and_names(void)
 {
-	mp_profile *p[4] = {
+	struct mp_profile *p[4] = {
 		app_profile(1000000000, 1000, 100),
 		app_profile(2000000000, 50000, 200),
 		app_profile(3000000000, 90000, 300),

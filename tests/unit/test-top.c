@@ -139,11 +139,11 @@ static void test_display_names(void)
 
 /* ---- tables ----------------------------------------------------------------- */
 
-static mp_profile *parse_builder(struct mp_pprof_builder *b)
+static struct mp_profile *parse_builder(struct mp_pprof_builder *b)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	mp_profile *p = NULL;
+	struct mp_profile *p = NULL;
 	char *err = NULL;
 
 	if (mp_pprof_encode(b, &buf, &len) < 0 || mp_pprof_parse(buf, len, &p, &err) < 0) {
@@ -157,7 +157,7 @@ static mp_profile *parse_builder(struct mp_pprof_builder *b)
 }
 
 /* The whole printed report, malloc'd. */
-static char *report(const mp_profile *p, const char *sample_index, int node_count)
+static char *report(const struct mp_profile *p, const char *sample_index, int node_count)
 {
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
@@ -197,7 +197,7 @@ static uint64_t loc(struct mp_pprof_builder *b, uint64_t mapping, uint64_t addr,
  * main -> a -> (b inlined into a) and main -> c -> c -> c (recursion);
  * a nameless frame in libx.so and a frame with no lines and no mapping.
  */
-static mp_profile *heap_profile(void)
+static struct mp_profile *heap_profile(void)
 {
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint64_t m = mp_pprof_add_mapping(b, 0x400000, 0x500000, 0, "/usr/bin/app", "", true, true, true, true);
@@ -228,7 +228,7 @@ static mp_profile *heap_profile(void)
 
 static void test_heap_table(void)
 {
-	mp_profile *p = heap_profile();
+	struct mp_profile *p = heap_profile();
 
 	if (!p) {
 		CHECK(!"heap profile");
@@ -285,9 +285,76 @@ static void test_heap_table(void)
 	mp_profile_free(p);
 }
 
+/* Every command takes --sample-index the same way (pprof.h
+ * mp_profile_sample_index): top, diff (through top) and flame accept the same
+ * spellings and refuse with the same message. */
+static void test_sample_index_everywhere(void)
+{
+	static const struct {
+		const char *want;
+		int idx;
+		const char *err;
+	} cases[] = {
+		{ NULL, 1, NULL },               /* default_sample_type */
+		{ "", 1, NULL },
+		{ "space", 1, NULL },
+		{ "inuse_space", 1, NULL },      /* Go's spelling of a "space" type */
+		{ "inuse_objects", 0, NULL },
+		{ "objects", 0, NULL },
+		{ "0", 0, NULL },
+		{ "+1", 1, NULL },
+		{ "2", -EINVAL, "sample index '2' is outside the range [0..1]" },
+		{ "-1", -EINVAL, "sample index '-1' is outside the range [0..1]" },
+		{ "1x", -EINVAL, "unknown sample index '1x': the profile has objects space" },
+		{ "alloc_space", -EINVAL, "unknown sample index 'alloc_space': the profile has objects space" },
+	};
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t l;
+	int64_t v[2] = { 2, 64 };
+
+	mp_pprof_add_sample_type(b, "objects", "count");
+	mp_pprof_add_sample_type(b, "space", "bytes");
+	mp_pprof_set_default_sample_type(b, "space");
+	l = loc(b, 0, 0x1000, "f", NULL);
+	mp_pprof_add_sample(b, &l, 1, v, 2, NULL, 0);
+	struct mp_profile *p = parse_builder(b);
+
+	if (!p) {
+		CHECK(!"profile");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
+		struct mp_top *t = NULL;
+		char *err = NULL, *terr = NULL, *ferr = NULL, *svg = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&svg, &len);
+		int r = mp_profile_sample_index(p, cases[i].want, &err);
+
+		CHECK_INT(r, cases[i].idx);
+		CHECK_STR(err ? err : "", cases[i].err ? cases[i].err : "");
+		o.sample_index = cases[i].want;
+		CHECK_INT(mp_top_compute(p, &o, &t, &terr), r < 0 ? r : 0);
+		CHECK_STR(terr ? terr : "", err ? err : "");
+		if (t)
+			CHECK_INT(t->sample_index, r);
+		CHECK_INT(mp_flame_write(p, cases[i].want, "t", f, &ferr), r < 0 ? r : 0);
+		CHECK_STR(ferr ? ferr : "", err ? err : "");
+		fclose(f);
+		if (r >= 0)
+			CHECK(svg && strstr(svg, r ? "(space, bytes)" : "(objects, count)") != NULL);
+		mp_top_free(t);
+		free(err);
+		free(terr);
+		free(ferr);
+		free(svg);
+	}
+	mp_profile_free(p);
+}
+
 static void test_sample_index_errors(void)
 {
-	mp_profile *p = heap_profile();
+	struct mp_profile *p = heap_profile();
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
 	char *err = NULL;
@@ -327,7 +394,7 @@ static void test_drop(void)
 	uint64_t lbig = loc(b, 0, 0x2, "big", NULL);
 	uint64_t lt1 = loc(b, 0, 0x3, "tiny1", NULL);
 	uint64_t lt2 = loc(b, 0, 0x4, "tiny2", NULL);
-	mp_profile *p;
+	struct mp_profile *p;
 
 	mp_pprof_add_sample_type(b, "objects", "count");
 	mp_pprof_add_sample_type(b, "space", "bytes");
@@ -363,7 +430,7 @@ static void test_merge_and_inline(void)
 	uint64_t lx = loc(b, 0, 0x3, "x", NULL);       /* x called from main */
 	uint64_t lz = loc(b, 0, 0x4, "z", NULL);
 	uint64_t ly = loc(b, 0, 0x5, "y", NULL);
-	mp_profile *p;
+	struct mp_profile *p;
 
 	mp_pprof_add_sample_type(b, "delta", "count");
 	mp_pprof_add_sample(b, (uint64_t[]){ lx_in_a, lmain }, 2, (int64_t[]){ 30 }, 1, NULL, 0);
@@ -392,7 +459,7 @@ static void test_merge_and_inline(void)
 
 /* One run of a program whose library (mapped at `lib_start`: ASLR moves
  * it) holds 4096 B allocated at a frame without a name, file offset 0x2123. */
-static mp_profile *run_profile(uint64_t exe_start, uint64_t lib_start)
+static struct mp_profile *run_profile(uint64_t exe_start, uint64_t lib_start)
 {
 	struct mp_pprof_builder *b = mp_pprof_builder_new();
 	uint64_t m = mp_pprof_add_mapping(b, exe_start, exe_start + 0x1000, 0x1000, "/usr/bin/app",
@@ -415,8 +482,8 @@ static mp_profile *run_profile(uint64_t exe_start, uint64_t lib_start)
  */
 static void test_unnamed_frames(void)
 {
-	mp_profile *a = run_profile(0x555555554000, 0x7f0000001000);
-	mp_profile *b = run_profile(0x5566aa000000, 0x7f1234500000);
+	struct mp_profile *a = run_profile(0x555555554000, 0x7f0000001000);
+	struct mp_profile *b = run_profile(0x5566aa000000, 0x7f1234500000);
 	struct mp_pprof_builder *d = NULL;
 	int64_t total = -1, max = -1;
 	char *key = NULL, *err = NULL;
@@ -432,7 +499,7 @@ static void test_unnamed_frames(void)
 
 	CHECK_INT(mp_diff_build(a, b, &d, &err), 0);
 	if (d) {
-		mp_profile *dp = parse_builder(d);
+		struct mp_profile *dp = parse_builder(d);
 		char *svg = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&svg, &len);
@@ -466,6 +533,7 @@ int main(void)
 	test_display_names();
 	test_heap_table();
 	test_sample_index_errors();
+	test_sample_index_everywhere();
 	test_drop();
 	test_merge_and_inline();
 	test_unnamed_frames();

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshot collection for `memprof run` (collect.h): the snapshot directory
+ * turned into profiles, numbered ones while the program runs, final ones
+ * once every process is gone.  CLI only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/collect.h"
+#include "cli/early-sym.h"
+#include "cli/heapstats.h"
+#include "cli/leakcheck.h"
+#include "cli/outnames.h"
+#include "common/errmsg.h"
+#include "common/snapshot-read.h"
+#include "convert/convert.h"
+
+/* "memprof.<pid>.snap" -> pid; 0 for any other name (temporary files). */
+static pid_t snapshot_pid(const char *name)
+{
+	static const char prefix[] = "memprof.", suffix[] = ".snap";
+	const char *p = name + sizeof(prefix) - 1;
+	uint64_t v = 0;
+	size_t digits = 0;
+
+	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > INT_MAX)
+			return 0;
+	}
+	if (digits == 0 || strcmp(p, suffix) != 0)
+		return 0;
+	return (pid_t)v;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The descriptor, thread and timer profiles beside a heap profile, when the
+ * snapshot has the resources section (the shim always writes it), named in
+ * `written` (", 'X.fds.pb.gz'", ...) for the report. */
+static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
+			      const char *heap_out, FILE *written)
+{
+	static const struct {
+		enum mp_profile_kind kind;
+		const char *name, *what;
+	} kinds[] = {
+		{ MP_PROFILE_FDS, "fds", "descriptor" },
+		{ MP_PROFILE_THREADS, "threads", "thread" },
+		{ MP_PROFILE_TIMERS, "timers", "timer" },
+	};
+
+	if (!sn->has_res)
+		return;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char *err = NULL, *out = mp_outname_kind(heap_out, kinds[i].name);
+
+		if (!out)
+			return;
+		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
+			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
+		else
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
+		free(err);
+		free(out);
+	}
+}
+
+/* --stats: one line per converted snapshot. */
+static void print_stats(const struct mp_snap *sn)
+{
+	char line[512];
+
+	if (mp_heapstats_line(sn, line, sizeof(line)) > 0) {
+		if (sn->header.seq)
+			fprintf(stderr, "memprof: pid %" PRIu64 " snapshot %" PRIu32 ": %s\n",
+				sn->header.pid, sn->header.seq, line);
+		else
+			fprintf(stderr, "memprof: pid %" PRIu64 " at exit: %s\n", sn->header.pid,
+				line);
+	}
+}
+
+int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)
+{
+	struct mp_converter *cv = NULL;
+	struct mp_snap *sn = NULL;
+	char *err = NULL, *why = NULL;
+	int r = mp_snap_read_file(snap, &sn, &why);
+
+	if (r == -EBADMSG)
+		mp_set_err(&err, "malformed snapshot '%s': %s", snap, why ? why : strerror(-r));
+	else if (r < 0)
+		mp_set_err(&err, "cannot read snapshot '%s': %s", snap, strerror(-r));
+	free(why);
+	if (r == 0) {
+		r = mp_converter_new(sn, 0, mp_early_sym_finish(), &cv);
+		if (r < 0)
+			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
+	}
+	if (r == 0)
+		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	if (r < 0) {
+		if (err)
+			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n", err, snap);
+		else
+			fprintf(stderr, "memprof: cannot write heap profile '%s': %s "
+				"(raw snapshot kept as '%s')\n", out, strerror(-r), snap);
+	} else {
+		/* One line names every file written for the process. */
+		char *also = NULL;
+		size_t also_len = 0;
+		FILE *w = open_memstream(&also, &also_len);
+
+		if (w) {
+			convert_resources(cv, sn, out, w);
+			fclose(w);
+		}
+		if (!c->quiet) {
+			fprintf(stderr, "memprof: wrote heap profile '%s'%s\n", out, also ? also : "");
+			mp_run_few_samples_note(sn, out);
+		}
+		free(also);
+	}
+	free(err);
+	if (r >= 0 && c->stats)
+		print_stats(sn);
+	if (sn && c->leaks)
+		mp_leakcheck_add(c->leaks, sn, cv ? mp_converter_symbolizer(cv) : NULL);
+	mp_converter_free(cv);
+	mp_snap_free(sn);
+	return r;
+}
+
+/* Numbered snapshots (cli/snapshots.h): named like the process's final profile. */
+static char *numbered_final_name(void *ctx, pid_t pid)
+{
+	const struct mp_collect *c = ctx;
+
+	return mp_outname_heap(c->output, pid, pid == c->target);
+}
+
+static int numbered_convert(void *ctx, const char *snap, const char *out)
+{
+	return mp_collect_one(ctx, snap, out);
+}
+
+void mp_collect_numbered(struct mp_collect *c)
+{
+	const struct mp_snapshots_ops ops = {
+		.ctx = c,
+		.final_name = numbered_final_name,
+		.convert = numbered_convert,
+	};
+
+	c->failures += mp_snapshots_collect(c->snapdir, &ops, &c->kept);
+}
+
+void mp_collect_tick(void *ctx)
+{
+	struct mp_collect *c = ctx;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - c->last.tv_sec) * 1000 + (now.tv_nsec - c->last.tv_nsec) / 1000000 <
+	    MP_COLLECT_POLL_MS)
+		return;
+	c->last = now;
+	mp_collect_numbered(c);
+}
+
+int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
+{
+	const char *snapdir = c->snapdir;
+	pid_t target = c->target;
+	pid_t *pids = NULL;
+	size_t npids = 0, cap = 0;
+	int failures = c->failures, kept = c->kept ? 1 : 0;
+	struct dirent *de;
+	DIR *d;
+
+	*ret_target_found = false;
+	d = opendir(snapdir);
+	if (!d) {
+		fprintf(stderr, "memprof: cannot read '%s': %s\n", snapdir, strerror(errno));
+		return failures + 1;
+	}
+	while ((de = readdir(d))) {
+		pid_t pid = snapshot_pid(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		if (npids == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			pid_t *np = realloc(pids, ncap * sizeof(*np));
+
+			if (!np) {
+				fputs("memprof: out of memory\n", stderr);
+				failures++;
+				break;
+			}
+			pids = np;
+			cap = ncap;
+		}
+		pids[npids++] = pid;
+	}
+	if (npids)   /* qsort's array must not be NULL, even for 0 elements */
+		qsort(pids, npids, sizeof(*pids), cmp_pid);
+
+	/* The target first, then the others by pid. */
+	for (size_t pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < npids; i++) {
+			bool is_target = pids[i] == target;
+			char *snap = NULL, *out;
+			int r;
+
+			if (is_target != (pass == 0))
+				continue;
+			if (is_target)
+				*ret_target_found = true;
+			out = mp_outname_heap(c->output, pids[i], is_target);
+			if (!out || asprintf(&snap, "%s/memprof.%d.snap", snapdir, (int)pids[i]) < 0) {
+				fputs("memprof: out of memory\n", stderr);
+				free(out);
+				failures++;
+				kept++;
+				continue;
+			}
+			r = mp_collect_one(c, snap, out);
+			if (r < 0) {
+				failures++;
+				kept++;
+			} else {
+				unlink(snap);
+			}
+			free(out);
+			free(snap);
+		}
+	}
+	free(pids);
+
+	/* What is left: partial files of processes that died while writing. */
+	rewinddir(d);
+	while (!kept && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	if (!kept && rmdir(snapdir) < 0)
+		fprintf(stderr, "memprof: cannot remove '%s': %s, ignoring\n", snapdir,
+			strerror(errno));
+	return failures;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output file names of `memprof run` and `memprof attach` (outnames.h).
+ * CLI only.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/outnames.h"
+
+char *mp_outname_heap(const char *output, pid_t pid, bool is_target)
+{
+	static const char *const suffixes[] = { ".heap.pb.gz", ".pb.gz" };
+	char *s = NULL;
+
+	if (!output) {
+		if (asprintf(&s, "memprof.%d.heap.pb.gz", (int)pid) < 0)
+			return NULL;
+		return s;
+	}
+	if (is_target)
+		return strdup(output);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t len = strlen(output), slen = strlen(suffixes[i]);
+
+		if (len > slen && strcmp(output + len - slen, suffixes[i]) == 0) {
+			if (asprintf(&s, "%.*s.%d%s", (int)(len - slen), output, (int)pid,
+				     suffixes[i]) < 0)
+				return NULL;
+			return s;
+		}
+	}
+	if (asprintf(&s, "%s.%d", output, (int)pid) < 0)
+		return NULL;
+	return s;
+}
+
+char *mp_outname_kind(const char *heap_out, const char *what)
+{
+	static const char *const ends[] = { ".heap.pb.gz", ".pb.gz" };
+	size_t n = strlen(heap_out);
+	char *r = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		size_t e = strlen(ends[i]);
+		if (n > e && strcmp(heap_out + n - e, ends[i]) == 0) {
+			if (asprintf(&r, "%.*s.%s.pb.gz", (int)(n - e), heap_out, what) < 0)
+				r = NULL;
+			return r;
+		}
+	}
+	if (asprintf(&r, "%s.%s.pb.gz", heap_out, what) < 0)
+		r = NULL;
+	return r;
+}
+
+int mp_outname_check_dir(const char *output, const char *what)
+{
+	char *copy = strdup(output ? output : "./x");
+	const char *dir;
+	int r = 0;
+
+	if (!copy) {
+		fputs("memprof: out of memory\n", stderr);
+		return -1;
+	}
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK) < 0) {
+		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what,
+			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
+		r = -1;
+	}
+	free(copy);
+	return r;
+}
