@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +27,25 @@
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
 #include "cli/supervise.h"
+#include "common/shim-options.h"
 #include "convert/leaks-ci.h"
 #include "convert/leaks.h"
 
-#define MAX_DEPTH 256
 #define MAX_LEAK_REPORTS 8
 
 struct run_settings {
 	const char *output;   /* -o, --output: the target's profile; NULL: memprof.<pid>.heap.pb.gz */
-	uint64_t rate;        /* --rate: average bytes between samples; 1: all; 0: off */
-	unsigned depth;       /* --depth: frames kept per stack, 1..MAX_DEPTH */
+	/* What the shim is told (MEMPROF_OPTIONS), at the shim's defaults
+	 * (mp_options_default) but for:
+	 *   rate         --rate: average bytes between samples; 1: all; 0: off
+	 *   depth        --depth: frames kept per stack, 1..MP_MAX_DEPTH
+	 *   snapdir      our private directory
+	 *   interval_ns  --interval: numbered snapshot period; 0: none
+	 *   snapshot_signal  --snapshot-signal: on-demand snapshots; 0: none
+	 *   allocator    --allocator: memprof (own allocator) or system
+	 *   leak         --leak-check */
+	struct mp_options shim;
 	bool quiet;           /* -q, --quiet: do not report the profiles written */
-	uint64_t interval_ns; /* --interval: numbered snapshot period; 0: none */
-	int snapshot_signal;  /* --snapshot-signal: on-demand snapshots; 0: none */
-	const char *allocator; /* --allocator: "memprof" (own allocator) or "system" */
 	bool stats;           /* --stats: print the allocator statistics of each profile */
 	bool rate_set;        /* --rate was given (else --leak-check records everything) */
 	int leak_check;       /* --leak-check[=summary|full]: 0 off, 1 summary, 2 full */
@@ -55,14 +59,10 @@ struct run_settings {
 	bool gen_suppressions; /* --gen-suppressions: print ready suppression lines */
 };
 
+/* (The shim's settings are set from its table: mp_options_default.) */
 static const struct run_settings default_settings = {
 	.output = NULL,
-	.rate = 512 * 1024,
-	.depth = 64,
 	.quiet = false,
-	.interval_ns = 0,
-	.snapshot_signal = SIGUSR2,
-	.allocator = "memprof",
 	.stats = false,
 	.rate_set = false,
 	.leak_check = 0,
@@ -162,7 +162,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			break;
 		case OPT_RATE:
 			s->rate_set = true;
-			r = mp_parse_size(optarg, &s->rate);
+			r = mp_parse_size(optarg, &s->shim.rate);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --rate '%s': %s\n", optarg,
 					r == -EOVERFLOW ? "too large" : "not a size like 512K");
@@ -171,40 +171,45 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 			break;
 		case OPT_DEPTH:
 			r = mp_parse_u64(optarg, &v);
-			if (r < 0 || v < 1 || v > MAX_DEPTH) {
+			if (r < 0 || v < 1 || v > MP_MAX_DEPTH) {
 				fprintf(stderr, "memprof: bad --depth '%s': not a number from 1 to %d\n",
-					optarg, MAX_DEPTH);
+					optarg, MP_MAX_DEPTH);
 				return 2;
 			}
-			s->depth = (unsigned)v;
+			s->shim.depth = (uint32_t)v;
 			break;
 		case OPT_INTERVAL:
-			r = mp_parse_duration(optarg, &s->interval_ns);
+			r = mp_parse_duration(optarg, &s->shim.interval_ns);
 			if (r < 0) {
 				fprintf(stderr, "memprof: bad --interval '%s': %s\n", optarg,
 					r == -EOVERFLOW ? "too long" : "not a duration like 10 or 500ms");
 				return 2;
 			}
-			if (s->interval_ns && s->interval_ns < 1000000) {
+			if (s->shim.interval_ns && s->shim.interval_ns < 1000000) {
 				fprintf(stderr, "memprof: bad --interval '%s': shorter than 1ms\n",
 					optarg);
 				return 2;
 			}
 			break;
-		case OPT_SNAPSHOT_SIGNAL:
-			if (mp_snapshots_parse_signal(optarg, &s->snapshot_signal) < 0) {
+		case OPT_SNAPSHOT_SIGNAL: {
+			int sig;
+
+			if (mp_snapshots_parse_signal(optarg, &sig) < 0) {
 				fprintf(stderr, "memprof: bad --snapshot-signal '%s': not a signal "
 					"name or number the shim can take, or 'none'\n", optarg);
 				return 2;
 			}
+			s->shim.snapshot_signal = (uint32_t)sig;
 			break;
+		}
 		case OPT_ALLOCATOR:
 			if (strcmp(optarg, "memprof") != 0 && strcmp(optarg, "system") != 0) {
 				fprintf(stderr, "memprof: bad --allocator '%s': not 'memprof' or "
 					"'system'\n", optarg);
 				return 2;
 			}
-			s->allocator = optarg;
+			s->shim.allocator = strcmp(optarg, "system") == 0 ? MP_ALLOCATOR_SYSTEM
+									 : MP_ALLOCATOR_MEMPROF;
 			break;
 		case OPT_STATS:
 			s->stats = true;
@@ -279,18 +284,19 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		      "--gen-suppressions need --leak-check\n", stderr);
 		return 2;
 	}
-	if (s->leak_check && strcmp(s->allocator, "memprof") != 0) {
+	if (s->leak_check && s->shim.allocator != MP_ALLOCATOR_MEMPROF) {
 		fputs("memprof: --leak-check needs --allocator memprof\n", stderr);
 		return 2;
 	}
-	if (s->leak_check && s->rate_set && s->rate == 0) {
+	if (s->leak_check && s->rate_set && s->shim.rate == 0) {
 		fputs("memprof: --leak-check needs a --rate above 0 (it reports allocation "
 		      "stacks)\n", stderr);
 		return 2;
 	}
 	/* Leak mode records the stack of every allocation unless told otherwise. */
 	if (s->leak_check && !s->rate_set)
-		s->rate = 1;
+		s->shim.rate = 1;
+	s->shim.leak = s->leak_check != 0;
 	return -1;
 }
 
@@ -316,6 +322,7 @@ int mp_cmd_run(int argc, char **argv)
 	bool is_elf = true, target_found = false;
 	int status, failures;
 
+	mp_options_default(&s.shim);
 	status = parse_options(argc, argv, &s);
 	if (status >= 0)
 		return status;
@@ -351,10 +358,12 @@ int mp_cmd_run(int argc, char **argv)
 	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
 		goto cleanup;
 
-	env = mp_launch_env(preload ? preload : shim, &(struct mp_shim_request){
-			.rate = s.rate, .depth = s.depth, .interval_ns = s.interval_ns,
-			.snapshot_signal = s.snapshot_signal, .allocator = s.allocator,
-			.leak = s.leak_check != 0 }, snapdir);
+	if (strlen(snapdir) >= sizeof(s.shim.snapdir)) {
+		fprintf(stderr, "memprof: cannot use '%s': %s\n", snapdir, strerror(ENAMETOOLONG));
+		goto cleanup;
+	}
+	strcpy(s.shim.snapdir, snapdir);
+	env = mp_launch_env(preload ? preload : shim, &s.shim);
 	if (!env) {
 		fputs("memprof: out of memory\n", stderr);
 		goto cleanup;
@@ -365,7 +374,7 @@ int mp_cmd_run(int argc, char **argv)
 	col.quiet = s.quiet;
 	col.stats = s.stats;
 	col.leaks = s.leak_check ? &leaks : NULL;
-	if (s.interval_ns || s.snapshot_signal) {
+	if (s.shim.interval_ns || s.shim.snapshot_signal) {
 		hooks.tick = mp_collect_tick;
 		hooks.tick_ms = MP_COLLECT_POLL_MS;
 	}

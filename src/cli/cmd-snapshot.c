@@ -7,7 +7,7 @@
  * to the shim's helper thread alone (found by its name), on its doorbell
  * (the one real-time signal it does not block): no thread of the program is
  * interrupted, so none of its sleeps, reads, polls or waits returns EINTR
- * (src/shim/trigger.c).
+ * (the contract: common/trigger.h; the shim's side: src/shim/trigger.c).
  * Before sending anything we make sure the shim is loaded in the process
  * (its maps name libmemprof.so) and read the signal and the snapshot
  * directory from the MEMPROF_OPTIONS it started with, so a process without
@@ -36,8 +36,9 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/snapshots.h"
+#include "common/shim-options.h"
+#include "common/trigger.h"
 #include "report/timeline.h"
-#include "shim/trigger.h"
 
 /* ---- signal names ------------------------------------------------------------------ */
 
@@ -89,17 +90,30 @@ int mp_snapshots_parse_signal(const char *s, int *ret_sig)
 /* "memprof.<pid>.<seq>.snap" -> pid and seq; false for any other name. */
 static bool numbered_name(const char *name, pid_t *ret_pid, uint32_t *ret_seq)
 {
-	unsigned long long pid, seq;
-	int n = 0;
+	uint64_t pid;
+	uint32_t seq;
 
-	if (sscanf(name, "memprof.%llu.%llu.snap%n", &pid, &seq, &n) != 2 || n == 0 ||
-	    name[n] != '\0' || name[8] < '0' || name[8] > '9')
-		return false;
-	if (pid == 0 || pid > INT_MAX || seq == 0 || seq > UINT32_MAX)
+	if (mp_snapfile_parse(name, &pid, &seq) != MP_SNAPFILE_NUMBERED)
 		return false;
 	*ret_pid = (pid_t)pid;
-	*ret_seq = (uint32_t)seq;
+	*ret_seq = seq;
 	return true;
+}
+
+char *mp_snapshots_path(const char *dir, enum mp_snapfile kind, pid_t pid, uint32_t seq,
+			const char *suffix)
+{
+	/* The name itself: "memprof." and two numbers of 20 digits at most,
+	 * ".profile", the suffix, the separators. */
+	size_t cap = strlen(dir) + (suffix ? strlen(suffix) : 0) + 64;
+	char *path = malloc(cap);
+
+	if (path && !mp_snapfile_path(path, cap, dir, kind, (uint64_t)pid, seq, suffix)) {
+		free(path);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return path;
 }
 
 struct numbered {
@@ -133,10 +147,8 @@ static void leave_record(const char *snapdir, pid_t pid, uint32_t seq, const cha
 			return;
 		profile = abs;
 	}
-	if (asprintf(&path, "%s/memprof.%d.%" PRIu32 ".profile", snapdir, (int)pid, seq) < 0)
-		path = NULL;
-	if (path && asprintf(&tmp, "%s.tmp", path) < 0)
-		tmp = NULL;
+	path = mp_snapshots_path(snapdir, MP_SNAPFILE_PROFILE, pid, seq, NULL);
+	tmp = mp_snapshots_path(snapdir, MP_SNAPFILE_PROFILE, pid, seq, MP_SNAPFILE_TMP);
 	if (path && tmp && (f = fopen(tmp, "we"))) {
 		fputs(profile ? profile : "", f);
 		if (fclose(f) != 0 || rename(tmp, path) < 0)
@@ -168,12 +180,17 @@ void mp_snapshots_done(const char *snapdir)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
+		char name[sizeof(de->d_name)];
+		size_t n = strlen(de->d_name), t = strlen(MP_SNAPFILE_TMP);
+		uint64_t pid;
+		uint32_t seq;
 
+		/* The records, whole or still being written. */
+		memcpy(name, de->d_name, n + 1);
+		if (n > t && strcmp(name + n - t, MP_SNAPFILE_TMP) == 0)
+			name[n - t] = '\0';
 		if (strcmp(de->d_name, MP_SNAPSHOTS_COLLECTOR) == 0 ||
-		    (strncmp(de->d_name, "memprof.", 8) == 0 &&
-		     ((n > 8 && strcmp(de->d_name + n - 8, ".profile") == 0) ||
-		      (n > 12 && strcmp(de->d_name + n - 12, ".profile.tmp") == 0))))
+		    mp_snapfile_parse(name, &pid, &seq) == MP_SNAPFILE_PROFILE)
 			unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);
@@ -213,8 +230,8 @@ int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops
 		char *snap = NULL, *kept = NULL, *final = ops->final_name(ops->ctx, v[i].pid), *out;
 
 		out = final ? mp_snapname_numbered(final, v[i].seq) : NULL;
-		if (!out || asprintf(&snap, "%s/memprof.%d.%" PRIu32 ".snap", snapdir,
-				     (int)v[i].pid, v[i].seq) < 0 ||
+		if (!out || !(snap = mp_snapshots_path(snapdir, MP_SNAPFILE_NUMBERED, v[i].pid,
+						       v[i].seq, NULL)) ||
 		    asprintf(&kept, "%s.failed", snap) < 0) {
 			fputs("memprof: out of memory\n", stderr);
 			failures++;
@@ -279,66 +296,66 @@ static int shim_loaded(pid_t pid)
 }
 
 /*
- * The snapshot signal and directory the process's shim uses: the last
- * snapshot_signal= and snapdir= in the MEMPROF_OPTIONS it started with
- * (the shim reads keys in order), else SIGUSR2 and its working directory.
+ * The snapshot signal and directory the process's shim uses: those of the
+ * MEMPROF_OPTIONS it started with, read with the shim's own parser
+ * (common/shim-options.h: the same defaults, the last value of a key wins,
+ * bad items are ignored as the shim ignores them), the directory being its
+ * working directory when snapdir= is not set.
  */
 static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
 {
+	static const char key[] = MP_OPTIONS_ENV "=";
 	char path[64], *buf = NULL, *dir = NULL;
+	struct mp_options *o = malloc(sizeof(*o));
 	size_t len = 0;
-	int sig = SIGUSR2;
 	FILE *f;
 
+	if (!o)
+		return -ENOMEM;
+	mp_options_default(o);
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		/* empty environment */
-	}
-	rewind(f);
-	while (getdelim(&buf, &len, '\0', f) > 0) {
-		if (strncmp(buf, "MEMPROF_OPTIONS=", 16) != 0)
-			continue;
-		for (char *kv = strtok(buf + 16, ","); kv; kv = strtok(NULL, ",")) {
-			uint64_t v;
+	if (!f) {
+		int r = -errno;
 
-			if (strncmp(kv, "snapshot_signal=", 16) == 0 &&
-			    mp_parse_u64(kv + 16, &v) == 0 && v <= 64)
-				sig = (int)v;
-			else if (strncmp(kv, "snapdir=", 8) == 0 && kv[8]) {
-				free(dir);
-				dir = strdup(kv + 8);
-			}
-		}
+		free(o);
+		return r;
 	}
+	while (getdelim(&buf, &len, '\0', f) > 0)
+		if (strncmp(buf, key, sizeof(key) - 1) == 0)
+			mp_options_parse(o, buf + sizeof(key) - 1, NULL, NULL);
 	free(buf);
 	fclose(f);
-	if (!dir) {
+	if (o->snapdir[0]) {
+		dir = strdup(o->snapdir);
+	} else {
 		char cwd[PATH_MAX];
 		ssize_t n;
 
 		snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
 		n = readlink(path, cwd, sizeof(cwd) - 1);
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			int r = -errno;
+
+			free(o);
+			return r;
+		}
 		cwd[n] = '\0';
 		dir = strdup(cwd);
 	}
+	*ret_sig = (int)o->snapshot_signal;
+	free(o);
 	if (!dir)
 		return -ENOMEM;
-	*ret_sig = sig;
 	*ret_dir = dir;
 	return 0;
 }
 
 /*
  * The shim's helper thread in process pid: named MP_TRIGGER_THREAD_NAME,
- * blocking every signal but one real-time signal, its doorbell (a thread of
- * the program that happens to have the name rarely blocks SIGHUP, SIGINT
- * and SIGTERM).  Its thread id and doorbell, 0 when there is none (yet: a
- * process that has just started), or -errno.
+ * its doorbell read from its blocked signals (mp_trigger_bell).  Its thread
+ * id and doorbell, 0 when there is none (yet: a process that has just
+ * started), or -errno.
  */
 static pid_t helper_thread(pid_t pid, int *ret_bell)
 {
@@ -374,16 +391,11 @@ static pid_t helper_thread(pid_t pid, int *ret_bell)
 				break;
 		if (f)
 			fclose(f);
-		unsigned long long want = (1ull << (SIGHUP - 1)) | (1ull << (SIGINT - 1)) |
-					  (1ull << (SIGTERM - 1));
-		if ((blk & want) != want)
-			continue;
-		for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--)
-			if (!(blk & (1ull << (sig - 1)))) {
-				*ret_bell = sig;
-				found = (pid_t)tid;
-				break;
-			}
+		int bell = mp_trigger_bell(blk);
+		if (bell) {
+			*ret_bell = bell;
+			found = (pid_t)tid;
+		}
 	}
 	closedir(d);
 	return found;
@@ -413,12 +425,7 @@ static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 		if (tid > 0) {
 			sig = bell;
 			siginfo_t si;
-			memset(&si, 0, sizeof(si));
-			si.si_signo = sig;
-			si.si_code = SI_QUEUE;
-			si.si_pid = getpid();
-			si.si_uid = getuid();
-			si.si_value.sival_int = MP_TRIGGER_MAGIC;
+			mp_trigger_request(&si, sig, getpid(), getuid());
 			if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) == 0)
 				return 0;
 			if (errno != ESRCH)
@@ -496,8 +503,9 @@ static int read_record(const char *dir, pid_t pid, uint32_t seq, char **ret)
 	FILE *f;
 	int r;
 
-	if (asprintf(&path, "%s/memprof.%d.%" PRIu32 ".profile", dir, (int)pid, seq) < 0)
-		return -ENOMEM;
+	path = mp_snapshots_path(dir, MP_SNAPFILE_PROFILE, pid, seq, NULL);
+	if (!path)
+		return -errno;
 	f = fopen(path, "re");
 	r = f ? 0 : -errno;
 	free(path);
@@ -520,11 +528,9 @@ static int read_record(const char *dir, pid_t pid, uint32_t seq, char **ret)
 static int wait_for_profile(int ifd, const char *dir, pid_t pid, uint32_t seq,
 			    uint64_t deadline_ms, char **ret)
 {
-	char want[64];
 	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 
-	snprintf(want, sizeof(want), "memprof.%d.%" PRIu32 ".profile", (int)pid, seq);
 	for (;;) {
 		/* Already there (converted before we looked)? */
 		int r = read_record(dir, pid, seq, ret);
@@ -676,8 +682,11 @@ int mp_cmd_snapshot(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	} else if (!quiet) {
-		fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 " ('%s/memprof.%d.%"
-			PRIu32 ".snap')\n", (int)pid, seq, dir, (int)pid, seq);
+		char *snap = mp_snapshots_path(dir, MP_SNAPFILE_NUMBERED, pid, seq, NULL);
+
+		fprintf(stderr, "memprof: process %d wrote snapshot %" PRIu32 " ('%s')\n", (int)pid,
+			seq, snap ? snap : dir);
+		free(snap);
 	}
 	printf("%" PRIu32 "\n", seq);
 	status = 0;

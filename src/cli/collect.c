@@ -19,6 +19,7 @@
 #include "cli/heapstats.h"
 #include "cli/leakcheck.h"
 #include "cli/outnames.h"
+#include "cli/snapshots.h"
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
@@ -26,21 +27,10 @@
 /* "memprof.<pid>.snap" -> pid; 0 for any other name (temporary files). */
 static pid_t snapshot_pid(const char *name)
 {
-	static const char prefix[] = "memprof.", suffix[] = ".snap";
-	const char *p = name + sizeof(prefix) - 1;
-	uint64_t v = 0;
-	size_t digits = 0;
+	uint64_t pid;
+	uint32_t seq;
 
-	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
-		return 0;
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > INT_MAX)
-			return 0;
-	}
-	if (digits == 0 || strcmp(p, suffix) != 0)
-		return 0;
-	return (pid_t)v;
+	return mp_snapfile_parse(name, &pid, &seq) == MP_SNAPFILE_FINAL ? (pid_t)pid : 0;
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -234,7 +224,8 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 			if (is_target)
 				*ret_target_found = true;
 			out = mp_outname_heap(c->output, pids[i], is_target);
-			if (!out || asprintf(&snap, "%s/memprof.%d.snap", snapdir, (int)pids[i]) < 0) {
+			if (!out || !(snap = mp_snapshots_path(snapdir, MP_SNAPFILE_FINAL, pids[i], 0,
+							       NULL))) {
 				fputs("memprof: out of memory\n", stderr);
 				free(out);
 				failures++;

@@ -174,11 +174,12 @@ int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_el
 
 /* ---- the environment ------------------------------------------------------- */
 
-char **mp_launch_env(const char *shim, const struct mp_shim_request *s, const char *snapdir)
+char **mp_launch_env(const char *shim, const struct mp_options *o)
 {
 	extern char **environ;
-	const char *preload = getenv("LD_PRELOAD"), *opts = getenv("MEMPROF_OPTIONS");
-	char **env, *ld = NULL, *mo = NULL;
+	const char *preload = getenv("LD_PRELOAD"), *opts = getenv(MP_OPTIONS_ENV);
+	char **env, *ld = NULL, *mo = NULL, *ours = NULL;
+	long len = mp_options_format(NULL, 0, o, MP_LAUNCH_OPTIONS);
 	size_t n = 0, k = 0;
 
 	for (char **e = environ; *e; e++)
@@ -189,12 +190,13 @@ char **mp_launch_env(const char *shim, const struct mp_shim_request *s, const ch
 	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", shim, preload && *preload ? ":" : "",
 		     preload ? preload : "") < 0)
 		ld = NULL;
-	if (asprintf(&mo, "MEMPROF_OPTIONS=%s%srate=%" PRIu64 ",depth=%u,snapdir=%s"
-		     ",interval=%" PRIu64 "ns,snapshot_signal=%d,allocator=%s,leak=%d",
-		     opts && *opts ? opts : "", opts && *opts ? "," : "",
-		     s->rate, s->depth, snapdir, s->interval_ns, s->snapshot_signal,
-		     s->allocator, s->leak ? 1 : 0) < 0)
+	ours = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (ours)
+		mp_options_format(ours, (size_t)len + 1, o, MP_LAUNCH_OPTIONS);
+	if (ours && asprintf(&mo, MP_OPTIONS_ENV "=%s%s%s", opts && *opts ? opts : "",
+			     opts && *opts ? "," : "", ours) < 0)
 		mo = NULL;
+	free(ours);
 	if (!ld || !mo) {
 		free(ld);
 		free(mo);
@@ -202,7 +204,8 @@ char **mp_launch_env(const char *shim, const struct mp_shim_request *s, const ch
 		return NULL;
 	}
 	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && strncmp(*e, "MEMPROF_OPTIONS=", 16) != 0)
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0 &&
+		    strncmp(*e, MP_OPTIONS_ENV "=", sizeof(MP_OPTIONS_ENV)) != 0)
 			env[k++] = *e;
 	env[k++] = ld;
 	env[k++] = mo;
@@ -212,7 +215,7 @@ char **mp_launch_env(const char *shim, const struct mp_shim_request *s, const ch
 
 int mp_launch_check_user_options(void)
 {
-	const char *opts = getenv("MEMPROF_OPTIONS");
+	const char *opts = getenv(MP_OPTIONS_ENV);
 	char *fixed = NULL;
 
 	if (!opts || mp_check_shim_options(opts, &fixed) == 0)

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/shim-options.h"
+
 #define MP_SHIM_NAME "libmemprof.so"
 
 /*
@@ -38,24 +40,18 @@ int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_lin
  */
 int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf);
 
-/* What memprof run asks of the shim (its MEMPROF_OPTIONS keys). */
-struct mp_shim_request {
-	uint64_t rate;        /* rate= */
-	unsigned depth;       /* depth= */
-	uint64_t interval_ns; /* interval= */
-	int snapshot_signal;  /* snapshot_signal= */
-	const char *allocator; /* allocator= */
-	bool leak;            /* leak= */
-};
+/* The keys of MEMPROF_OPTIONS memprof run sets, in order (its settings:
+ * common/shim-options.h). */
+#define MP_LAUNCH_OPTIONS "rate,depth,snapdir,interval,snapshot_signal,allocator,leak"
 
 /*
  * The program's environment: ours, with LD_PRELOAD led by `shim` (a
  * preload the user already had stays after it) and MEMPROF_OPTIONS ending in
- * our keys and snapdir= (the shim reads keys in order, so ours win and any
- * others the user set, like verbose=1, still apply).  NULL on OOM; free
- * with mp_launch_env_free() (accepts NULL).
+ * the MP_LAUNCH_OPTIONS keys of *o (the shim reads keys in order, so ours win
+ * and any others the user set, like verbose=1, still apply).  NULL on OOM;
+ * free with mp_launch_env_free() (accepts NULL).
  */
-char **mp_launch_env(const char *shim, const struct mp_shim_request *req, const char *snapdir);
+char **mp_launch_env(const char *shim, const struct mp_options *o);
 void mp_launch_env_free(char **env);
 
 /* MEMPROF_OPTIONS the user set, which mp_launch_env() passes on: refused in

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "cli/options.h"
+#include "common/shim-options.h"
 
 /*
  * Consume the leading decimal digits of s and return their number (0 when s
@@ -193,16 +194,13 @@ bool mp_opt_nonempty(const char *value, const char *what)
 	return false;
 }
 
-/* ":word=" at p: a ':' that starts another option. */
+/* ":<name>=" at p, for the name of one of the shim's options: a ':' that
+ * starts another option (the shim's own check, common/shim-options.h). */
 static bool option_start(const char *p)
 {
-	const char *q = p + 1;
+	size_t at;
 
-	if (*p != ':')
-		return false;
-	while ((*q >= 'a' && *q <= 'z') || *q == '_')
-		q++;
-	return q > p + 1 && *q == '=';
+	return *p == ':' && mp_options_colon_at(p, strlen(p), &at) && at == 0;
 }
 
 int mp_check_shim_options(const char *s, char **ret_fixed)

@@ -56,8 +56,8 @@ int mp_getopt(int argc, char **argv, const char *shortopts, const struct option 
 
 /*
  * A MEMPROF_OPTIONS value in the sanitizers' style, options separated by
- * ':' ("rate=1:verbose=1") where the shim takes ',': an item whose value
- * holds ":word=".  The shim would ignore the whole item (its value is not
+ * ':' ("rate=1:verbose=1") where the shim takes ',': ":<name>=" for the name
+ * of one of the shim's options (mp_options_colon_at).  The shim would ignore the whole item (its value is not
  * a number), so `memprof run` refuses it up front.  Returns 0 when the
  * value is fine, or -EINVAL with the value as it should be written in
  * *ret_fixed (malloc'd; NULL on OOM).

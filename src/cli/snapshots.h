@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Numbered snapshots on the CLI side (cmd-snapshot.c): turning the ones a
- * running program writes ("memprof.<pid>.<seq>.snap", see
- * src/shim/snapshot-write.c) into numbered profiles for `memprof run`, and
- * the signal names `--snapshot-signal` accepts.  CLI only.
+ * running program writes ("memprof.<pid>.<seq>.snap", common/snapfile.h)
+ * into numbered profiles for `memprof run`, and the signal names
+ * `--snapshot-signal` accepts.  CLI only.
  */
 #ifndef MP_CLI_SNAPSHOTS_H
 #define MP_CLI_SNAPSHOTS_H
@@ -11,6 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "common/snapfile.h"
+
+/* "<dir>/<name>" of a snapshot directory's file (mp_snapfile_path), then
+ * `suffix` (NULL or a string); malloc'd, NULL on OOM. */
+char *mp_snapshots_path(const char *dir, enum mp_snapfile kind, pid_t pid, uint32_t seq,
+			const char *suffix);
 
 struct mp_snapshots_ops {
 	void *ctx;
