@@ -13,29 +13,9 @@
 
 #include "bpf/collect.h"
 #include "bpf/runwind.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "pprof/keymap.h"
-
-/* ---- a growing array helper (git's ALLOC_GROW) ---------------------------- */
-
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return true;
-	ncap = *cap ? *cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return false;
-	*p = np;
-	*cap = ncap;
-	return true;
-}
-#define GROW(arr, cap, need) grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
 /* ---- pointer -> bucket, with deletion (linear probing, backward shift) ---- */
 
@@ -254,8 +234,8 @@ static uint32_t intern_stack(struct mp_collect *c, const uint64_t *pcs, uint32_t
 		return 0;
 	if (r == 0)
 		return got;
-	if (!GROW(c->pcs, c->cap_pcs, c->npcs + depth) ||
-	    !GROW(c->stacks, c->cap_stacks, c->nstacks + 1))
+	if (MP_GROW(c->pcs, c->npcs + depth, c->cap_pcs) < 0 ||
+	    MP_GROW(c->stacks, c->nstacks + 1, c->cap_stacks) < 0)
 		return 0;     /* the keymap keeps an id never filled: see finish */
 	if (depth)
 		memcpy(c->pcs + c->npcs, pcs, depth * sizeof(*pcs));
@@ -317,7 +297,7 @@ static int64_t bucket_of(struct mp_keymap *ids, struct mp_snap_heap_rec **arr, s
 		return -1;
 	if (r == 0)
 		return got;
-	if (!grow((void **)arr, cap, *n + 1, sizeof(**arr)))
+	if (MP_GROW(*arr, *n + 1, *cap) < 0)
 		return -1;
 	(*arr)[*n] = (struct mp_snap_heap_rec){ .stack_id = stack_id, .size = size };
 	return (int64_t)(*n)++;
@@ -329,7 +309,7 @@ static void on_alloc(struct mp_collect *c, const struct mp_bpf_ev *ev, const uin
 {
 	uint32_t id = event_stack(c, ev, stack, false);
 
-	if (!id || !GROW(c->pend, c->cap_pend, c->npend + 1))
+	if (!id || MP_GROW(c->pend, c->npend + 1, c->cap_pend) < 0)
 		return;
 	c->pend[c->npend++] = (struct pending){ .tid = ev->tid, .stack_id = id, .size = ev->a };
 }
@@ -386,7 +366,7 @@ static struct fdent *fd_slot(struct mp_collect *c, int64_t fd)
 	for (size_t i = 0; i < c->nfds; i++)
 		if (c->fds[i].fd == fd)
 			return &c->fds[i];
-	if (!GROW(c->fds, c->cap_fds, c->nfds + 1))
+	if (MP_GROW(c->fds, c->nfds + 1, c->cap_fds) < 0)
 		return NULL;
 	c->fds[c->nfds] = (struct fdent){ .fd = fd };
 	return &c->fds[c->nfds++];
@@ -425,7 +405,7 @@ static void on_thread_exit(struct mp_collect *c, const struct mp_bpf_ev *ev)
 	struct thr *t = thread_of(c, ev->tid);
 
 	if (!t) {                      /* created unseen (before the probes were in place) */
-		if (!GROW(c->thr, c->cap_thr, c->nthr + 1))
+		if (MP_GROW(c->thr, c->nthr + 1, c->cap_thr) < 0)
 			return;
 		t = &c->thr[c->nthr++];
 		*t = (struct thr){ .tid = ev->tid };
@@ -471,7 +451,7 @@ static void unmap(struct mp_collect *c, uint64_t start, uint64_t end)
 
 			tail.start = hi;
 			r->end = lo;
-			if (GROW(c->regions, c->cap_regions, c->nregions + 1))
+			if (MP_GROW(c->regions, c->nregions + 1, c->cap_regions) == 0)
 				c->regions[c->nregions++] = tail;
 			else
 				c->minuse[tail.bucket] -= tail.end - tail.start;   /* forgotten */
@@ -492,8 +472,8 @@ static void map_region(struct mp_collect *c, uint64_t start, uint64_t len, uint3
 		return;
 	unmap(c, start, start + len);     /* MAP_FIXED over an older region */
 	b = bucket_of(&c->map_bucket_ids, &c->mheap, &c->nmheap, &c->cap_mheap, stack_id, len);
-	if (b < 0 || !GROW(c->regions, c->cap_regions, c->nregions + 1) ||
-	    !GROW(c->minuse, c->cap_minuse, c->nmheap))
+	if (b < 0 || MP_GROW(c->regions, c->nregions + 1, c->cap_regions) < 0 ||
+	    MP_GROW(c->minuse, c->nmheap, c->cap_minuse) < 0)
 		return;
 	if (c->mheap[b].alloc_objects + 1 > (uint64_t)INT64_MAX / len)
 		return;
@@ -595,11 +575,11 @@ static void on_syscall(struct mp_collect *c, const struct mp_bpf_ev *ev, const u
 				}
 			if (t && t->ended && !t->before && !t->stack_id)
 				t->stack_id = id;
-			else if (GROW(c->thr, c->cap_thr, c->nthr + 1))
+			else if (MP_GROW(c->thr, c->nthr + 1, c->cap_thr) == 0)
 				c->thr[c->nthr++] = (struct thr){ .tid = ret, .stack_id = id };
 		} else {
 			c->forks++;
-			if (GROW(c->children, c->cap_children, c->nchildren + 1))
+			if (MP_GROW(c->children, c->nchildren + 1, c->cap_children) == 0)
 				c->children[c->nchildren++] = (int)ret;
 		}
 		break;
@@ -648,7 +628,7 @@ static void seed(struct mp_collect *c)
 		char *end;
 		long tid = strtol(d->d_name, &end, 10);
 
-		if (d->d_name[0] != '.' && *end == '\0' && GROW(c->thr, c->cap_thr, c->nthr + 1))
+		if (d->d_name[0] != '.' && *end == '\0' && MP_GROW(c->thr, c->nthr + 1, c->cap_thr) == 0)
 			c->thr[c->nthr++] = (struct thr){ .tid = tid, .before = true };
 	}
 	if (dir)
@@ -791,7 +771,7 @@ static int list_live(struct mp_collect *c, struct mp_snap_res_rec **ret, size_t 
 
 		if (d->d_name[0] == '.' || *end != '\0')
 			continue;
-		if (!GROW(res, cap, n + 1)) {
+		if (MP_GROW(res, n + 1, cap) < 0) {
 			closedir(dir);
 			free(res);
 			return -ENOMEM;
@@ -815,7 +795,7 @@ static int list_live(struct mp_collect *c, struct mp_snap_res_rec **ret, size_t 
 
 		if (d->d_name[0] == '.' || *end != '\0')
 			continue;
-		if (!GROW(res, cap, n + 1)) {
+		if (MP_GROW(res, n + 1, cap) < 0) {
 			closedir(dir);
 			free(res);
 			return -ENOMEM;
@@ -867,7 +847,7 @@ static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret,
 	struct mp_snap_res_rec *res = NULL;
 	size_t n = 0, cap = 0;
 
-	if (!GROW(res, cap, c->nlast_res + 1))
+	if (MP_GROW(res, c->nlast_res + 1, cap) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->nlast_res; i++) {
 		struct mp_snap_res_rec *r = &res[n++];
@@ -901,7 +881,7 @@ static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret,
 
 		if (!t->ended)
 			continue;
-		if (!GROW(res, cap, n + 1)) {
+		if (MP_GROW(res, n + 1, cap) < 0) {
 			free(res);
 			return -ENOMEM;
 		}

@@ -10,6 +10,7 @@
 #include "bpf/dwunwind.h"
 #include "bpf/elfmod.h"
 #include "bpf/runwind.h"
+#include "common/grow.h"
 #include "sample/cfi.h"
 
 /* The deepest walk elfutils is asked for. */
@@ -41,7 +42,7 @@ struct mp_runwind {
 	struct mp_rmodule *mods;   /* sorted by start */
 	size_t nmods;
 	struct file *files;        /* opened files, by path */
-	size_t nfiles;
+	size_t nfiles, cap_files;
 	struct centry *cache;
 	uint64_t last_reload_ns;
 	uint64_t walks, cfi_frames, fp_frames, dw_walks, dw_frames;
@@ -68,16 +69,10 @@ static int read_text(const char *path, char **ret, size_t *ret_len)
 	for (;;) {
 		size_t n;
 
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap ? cap * 2 : 16384);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 16384;
+		if (cap - len < 4096 && MP_GROW(buf, len + 16384, cap) < 0) {
+			free(buf);
+			fclose(f);
+			return -ENOMEM;
 		}
 		n = fread(buf + len, 1, cap - len - 1, f);
 		len += n;
@@ -131,7 +126,6 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 {
 	char proc[4200];
 	struct mp_elfmod *m = NULL;
-	void *nf;
 
 	for (size_t i = 0; i < u->nfiles; i++)
 		if (strcmp(u->files[i].path, path) == 0)
@@ -150,12 +144,10 @@ static struct mp_elfmod *file_for(struct mp_runwind *u, const char *path, uint64
 				m = NULL;
 		}
 	}
-	nf = realloc(u->files, (u->nfiles + 1) * sizeof(*u->files));
-	if (!nf) {
+	if (MP_GROW(u->files, u->nfiles + 1, u->cap_files) < 0) {
 		mp_elfmod_free(m);
 		return NULL;
 	}
-	u->files = nf;
 	memset(&u->files[u->nfiles], 0, sizeof(u->files[0]));
 	u->files[u->nfiles].path = strdup(path);
 	if (!u->files[u->nfiles].path) {
@@ -195,16 +187,11 @@ static int parse_maps(struct mp_runwind *u)
 			goto restore;
 		if (perms[2] != 'x' || line[pos] != '/')
 			goto restore;
-		if (n == cap) {
-			void *nm = realloc(mods, (cap = cap ? cap * 2 : 64) * sizeof(*mods));
-
-			if (!nm) {
-				free(mods);
-				if (next)
-					next[-1] = '\n';
-				return -ENOMEM;
-			}
-			mods = nm;
+		if (MP_GROW(mods, n + 1, cap) < 0) {
+			free(mods);
+			if (next)
+				next[-1] = '\n';
+			return -ENOMEM;
 		}
 		{
 			char *path = line + pos;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/addrfeed.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "common/stackfeed.h"
 #include "symbolize/maps.h"
@@ -124,16 +125,10 @@ int mp_addrfeed_open(pid_t pid, const char *shim_path, struct mp_addrfeed **ret)
 	if (!in)
 		return -errno;
 	for (;;) {
-		if (len == cap) {
-			char *nt = realloc(text, cap ? 2 * cap : 65536);
-
-			if (!nt) {
-				fclose(in);
-				free(text);
-				return -ENOMEM;
-			}
-			text = nt;
-			cap = cap ? 2 * cap : 65536;
+		if (MP_GROW(text, len + 65536, cap) < 0) {
+			fclose(in);
+			free(text);
+			return -ENOMEM;
 		}
 		size_t got = fread(text + len, 1, cap - len, in);
 

@@ -36,6 +36,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/snapshots.h"
+#include "common/grow.h"
 #include "common/shim-options.h"
 #include "common/trigger.h"
 #include "report/timeline.h"
@@ -212,15 +213,8 @@ int mp_snapshots_collect(const char *snapdir, const struct mp_snapshots_ops *ops
 
 		if (!numbered_name(de->d_name, &x.pid, &x.seq))
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct numbered *nv = realloc(v, nc * sizeof(*nv));
-
-			if (!nv)
-				break;
-			v = nv;
-			cap = nc;
-		}
+		if (MP_GROW(v, n + 1, cap) < 0)
+			break;
 		v[n++] = x;
 	}
 	closedir(d);

@@ -22,6 +22,7 @@
 #include "cli/options.h"
 #include "cli/profiles.h"
 #include "common/errmsg.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
 #include "convert/convert.h"
@@ -186,16 +187,9 @@ static int scan_dir(const char *dir, char ***paths, size_t *npaths)
 			free(series);
 			continue;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 32;
-			struct dir_entry *ne = realloc(e, nc * sizeof(*ne));
-
-			if (!ne) {
-				free(series);
-				goto oom;
-			}
-			e = ne;
-			cap = nc;
+		if (MP_GROW(e, n + 1, cap) < 0) {
+			free(series);
+			goto oom;
 		}
 		e[n].series = series;
 		e[n].seq = seq;

@@ -21,6 +21,7 @@
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
 #include "common/errmsg.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 
@@ -195,17 +196,10 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 
 		if (pid <= 0)
 			continue;
-		if (npids == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			pid_t *np = realloc(pids, ncap * sizeof(*np));
-
-			if (!np) {
-				fputs("memprof: out of memory\n", stderr);
-				failures++;
-				break;
-			}
-			pids = np;
-			cap = ncap;
+		if (MP_GROW(pids, npids + 1, cap) < 0) {
+			fputs("memprof: out of memory\n", stderr);
+			failures++;
+			break;
 		}
 		pids[npids++] = pid;
 	}

@@ -32,6 +32,7 @@
 #include "cli/addrfeed.h"
 #include "cli/early-sym.h"
 #include "cli/profiles.h"
+#include "common/grow.h"
 #include "symbolize/symbolize.h"
 
 #define POLL_MS 50
@@ -95,16 +96,9 @@ static void remake(struct proc *p)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
 	if (mp_cli_read_whole(path, (size_t)16 << 20, &buf, &len) < 0)
 		return;
-	if (early.nsyms == early.cap_syms) {
-		size_t ncap = early.cap_syms ? 2 * early.cap_syms : 16;
-		struct mp_symbolizer **n = realloc(early.syms, ncap * sizeof(*n));
-
-		if (!n) {
-			free(buf);
-			return;
-		}
-		early.syms = n;
-		early.cap_syms = ncap;
+	if (MP_GROW(early.syms, early.nsyms + 1, early.cap_syms) < 0) {
+		free(buf);
+		return;
 	}
 	if (mp_symbolizer_new_from((const char *)buf, len, MP_SYM_F_SERIAL, p->sym, &s) == 0) {
 		early.syms[early.nsyms++] = s;

@@ -13,6 +13,7 @@
 
 #include "cli/leakcheck.h"
 #include "cli/profiles.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "convert/leaks-ci.h"
 #include "convert/leaks.h"
@@ -84,7 +85,7 @@ int mp_leakcheck_write(const struct mp_leakcheck *lc, const char *path,
 void mp_leakcheck_add(struct mp_leakcheck *lc, const struct mp_snap *sn,
 		      struct mp_symbolizer *sym)
 {
-	struct mp_leak_report *r = NULL, **nr;
+	struct mp_leak_report *r = NULL;
 
 	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
 		return;
@@ -95,14 +96,12 @@ void mp_leakcheck_add(struct mp_leakcheck *lc, const struct mp_snap *sn,
 		lc->unchecked++;
 		return;
 	}
-	if (mp_leaks_build_with(sn, 0, sym, &r) < 0 || !(nr = realloc(lc->reports,
-						       (lc->n + 1) * sizeof(*nr)))) {
+	if (mp_leaks_build_with(sn, 0, sym, &r) < 0 || MP_GROW(lc->reports, lc->n + 1, lc->cap) < 0) {
 		fputs("memprof: out of memory\n", stderr);
 		mp_leaks_free(r);
 		lc->errors++;
 		return;
 	}
-	lc->reports = nr;
 	lc->reports[lc->n++] = r;
 	mp_supp_apply(lc->supp, r);
 	mp_leaks_print(stderr, r, lc->full);

@@ -28,7 +28,7 @@ struct mp_leakcheck {
 
 	struct mp_supp *supp; /* --suppressions, or NULL */
 	struct mp_leak_report **reports; /* one per process checked */
-	size_t n;
+	size_t n, cap;
 	bool failing;         /* a report has a failing leak */
 	int errors;           /* processes not checked (or out of memory) */
 	size_t unchecked;     /* processes the shim could not check */

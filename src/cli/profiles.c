@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/profiles.h"
+#include "common/grow.h"
 
 static void report(const char *path, int r, const char *err)
 {
@@ -103,22 +104,13 @@ int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *r
 		return -errno;
 	for (;;) {
 		if (len == cap) {
-			size_t nc = cap ? cap * 2 : 65536;
-			uint8_t *nb;
+			size_t nc = cap ? cap * 2 : 65536;   /* the sizes -EFBIG is about */
 
-			if (nc > max) {
+			if (nc > max || MP_GROW(buf, nc, cap) < 0) {
 				free(buf);
 				fclose(f);
-				return -EFBIG;
+				return nc > max ? -EFBIG : -ENOMEM;
 			}
-			nb = realloc(buf, nc);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = nc;
 		}
 		size_t n = fread(buf + len, 1, cap - len, f);
 		len += n;

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 
 #define MAX_LAYERS 128
@@ -117,15 +118,9 @@ static int parse_lines(const char *text, size_t len, struct line **ret, size_t *
 		const char *le = nl ? nl : end;
 		struct line l;
 		if (parse_line(p, (size_t)(le - p), &l)) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct line *nv = realloc(v, ncap * sizeof(*nv));
-				if (!nv) {
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
-				cap = ncap;
+			if (MP_GROW(v, n + 1, cap) < 0) {
+				free(v);
+				return -ENOMEM;
 			}
 			v[n++] = l;
 		}
@@ -173,14 +168,8 @@ static int place(struct layer *ly, const struct line *lines, size_t n)
 			       !conflict(&lines[i], &ly->lines[j]);
 		if (same)
 			continue;
-		if (ly->n == ly->cap) {
-			size_t ncap = ly->cap ? ly->cap * 2 : 16;
-			struct line *nv = realloc(ly->lines, ncap * sizeof(*nv));
-			if (!nv)
-				return -ENOMEM;
-			ly->lines = nv;
-			ly->cap = ncap;
-		}
+		if (MP_GROW(ly->lines, ly->n + 1, ly->cap) < 0)
+			return -ENOMEM;
 		ly->lines[ly->n++] = lines[i];
 	}
 	return 0;
@@ -195,16 +184,8 @@ struct range {
 
 static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	if (*cap - *len < n + 1) {
-		size_t ncap = *cap;
-		while (ncap - *len < n + 1)
-			ncap = ncap ? ncap * 2 : 4096;
-		char *nb = realloc(*buf, ncap);
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*cap = ncap;
-	}
+	if (n >= SIZE_MAX - *len || MP_GROW(*buf, *len + n + 1, *cap) < 0)
+		return -ENOMEM;
 	memcpy(*buf + *len, s, n);
 	*len += n;
 	(*buf)[*len] = 0;
@@ -274,15 +255,9 @@ int mp_snap_fold_unloaded(struct mp_snap *s)
 		for (size_t j = 0; j < nlines && r == 0; j++) {
 			r = append_line(&text, &len, &cap, &lines[j], (uint64_t)k << LAYER_SHIFT);
 			if (r == 0 && lines[j].exec) {
-				if (nranges == cap_ranges) {
-					size_t ncap = cap_ranges ? cap_ranges * 2 : 16;
-					struct range *nr = realloc(ranges, ncap * sizeof(*nr));
-					if (!nr) {
-						r = -ENOMEM;
-						break;
-					}
-					ranges = nr;
-					cap_ranges = ncap;
+				if (MP_GROW(ranges, nranges + 1, cap_ranges) < 0) {
+					r = -ENOMEM;
+					break;
 				}
 				ranges[nranges++] = (struct range){ lines[j].start, lines[j].end,
 								    u->last_stack, k };

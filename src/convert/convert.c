@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "common/errmsg.h"
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #include "convert/linkaddr.h"
@@ -372,7 +373,7 @@ struct mp_converter {
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
 	char **comments;            /* mp_converter_add_comment */
-	size_t ncomments;
+	size_t ncomments, cap_comments;
 	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
 };
 
@@ -383,13 +384,10 @@ void mp_converter_set_inuse_bytes(struct mp_converter *c, const uint64_t *inuse_
 
 int mp_converter_add_comment(struct mp_converter *c, const char *text)
 {
-	char **n = realloc(c->comments, (c->ncomments + 1) * sizeof(*n));
-
-	if (!n)
+	if (MP_GROW(c->comments, c->ncomments + 1, c->cap_comments) < 0)
 		return -ENOMEM;
-	c->comments = n;
-	n[c->ncomments] = strdup(text);
-	if (!n[c->ncomments])
+	c->comments[c->ncomments] = strdup(text);
+	if (!c->comments[c->ncomments])
 		return -ENOMEM;
 	c->ncomments++;
 	return 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/snapshot.h"
 #include "convert/escape.h"
 #include "convert/leaks-ci.h"
@@ -49,7 +50,7 @@ static void put_attr(FILE *f, const char *name, const char *value)
 /* Names given so far in a suite, to keep them unique per class. */
 struct names {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void names_done(struct names *nm)
@@ -59,20 +60,19 @@ static void names_done(struct names *nm)
 	free(nm->v);
 	nm->v = NULL;
 	nm->n = 0;
+	nm->cap = 0;
 }
 
 /* Take `name` (malloc'd) into the suite's names, made unique with " #2",
  * " #3"...; returns the name to use (owned by nm) or NULL on OOM. */
 static const char *unique_name(struct names *nm, char *name)
 {
-	char **v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
 	char *use = name;
 
-	if (!v) {
+	if (MP_GROW(nm->v, nm->n + 1, nm->cap) < 0) {
 		free(name);
 		return NULL;
 	}
-	nm->v = v;
 	for (unsigned k = 2;; k++) {
 		bool taken = false;
 		for (size_t i = 0; i < nm->n && !taken; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
 #include "convert/escape.h"
@@ -106,12 +107,10 @@ static int symbolize_stack(struct mp_symbolizer *sym, const struct mp_snap_stack
 		size_t nf = res.nframes ? res.nframes : 1;
 		for (size_t k = 0; k < nf; k++) {
 			if (l->nframes == cap) {
-				struct mp_leak_frame *n = realloc(l->frames, cap * 2 * sizeof(*n));
-				if (!n)
+				size_t old = cap;
+				if (MP_GROW(l->frames, l->nframes + 1, cap) < 0)
 					return -ENOMEM;
-				memset(n + cap, 0, cap * sizeof(*n));
-				l->frames = n;
-				cap *= 2;
+				memset(l->frames + old, 0, (cap - old) * sizeof(*l->frames));
 			}
 			struct mp_leak_frame *f = &l->frames[l->nframes++];
 			if (res.nframes) {
@@ -259,7 +258,7 @@ struct supp_rule {
 
 struct mp_supp {
 	struct supp_rule *rules;
-	size_t n;
+	size_t n, cap;
 };
 
 void mp_supp_free(struct mp_supp *s)
@@ -331,12 +330,11 @@ int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret
 			mp_supp_free(s);
 			return -EINVAL;
 		}
-		struct supp_rule *nr = realloc(s->rules, (s->n + 1) * sizeof(*nr));
-		if (!nr) {
+		if (MP_GROW(s->rules, s->n + 1, s->cap) < 0) {
 			mp_supp_free(s);
 			return -ENOMEM;
 		}
-		s->rules = nr;
+		struct supp_rule *nr = s->rules;
 		nr[s->n].kind = kinds[k].kind;
 		nr[s->n].pattern = strndup(pat, patlen);
 		nr[s->n].line = strndup(line, n);

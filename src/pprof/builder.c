@@ -10,6 +10,7 @@
  * reference resolves, and each sample has one value per sample type.
  * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
  */
+#include "common/grow.h"
 #include "pprof/pprof.h"
 #include "pprof/keymap.h"
 
@@ -98,29 +99,19 @@ static void oom(void)
 	abort();
 }
 
-/* Make room for `more` elements after *n; abort on OOM. */
+/* Make room for `more` elements after *n (common/grow.h); abort on OOM. */
 static void *reserve(void *arr, size_t *cap, size_t n, size_t more, size_t elem)
 {
-	size_t need = n + more, ncap;
-	void *p;
+	size_t need = n + more;
 
 	if (need < n)
 		oom();
 	if (need <= *cap)
 		return arr;
-	ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			oom();
-		ncap *= 2;
-	}
-	if (ncap > SIZE_MAX / elem)
+	arr = mp_grow_array(arr, need, elem, cap);
+	if (!arr)
 		oom();
-	p = realloc(arr, ncap * elem);
-	if (!p)
-		oom();
-	*cap = ncap;
-	return p;
+	return arr;
 }
 
 #define RESERVE(b, arr, n, cap, more) \

@@ -4,6 +4,7 @@
  * Linear probing; the key-string table doubles at 50% load.
  */
 #include "pprof/keymap.h"
+#include "common/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -183,21 +184,8 @@ int mp_keymap_intern(struct mp_keymap *m, const void *key, size_t len, uint32_t 
 			*ret_val = s->val;
 		return 0;
 	}
-	if (len > m->keys_cap - m->keys_len) {
-		size_t cap = m->keys_cap ? m->keys_cap : 256;
-		char *keys;
-
-		while (len > cap - m->keys_len) {
-			if (cap > SIZE_MAX / 2)
-				return -ENOMEM;
-			cap *= 2;
-		}
-		keys = realloc(m->keys, cap);
-		if (!keys)
-			return -ENOMEM;
-		m->keys = keys;
-		m->keys_cap = cap;
-	}
+	if (len > SIZE_MAX - m->keys_len || MP_GROW(m->keys, m->keys_len + len, m->keys_cap) < 0)
+		return -ENOMEM;
 	if (len)
 		memcpy(m->keys + m->keys_len, key, len);
 	s->hash = h;

@@ -15,6 +15,7 @@
  * offset.
  */
 #include "common/errmsg.h"
+#include "common/grow.h"
 #include "pprof/pprof.h"
 
 #include <errno.h>
@@ -79,6 +80,7 @@ static int gunzip(const uint8_t *in, size_t in_len, size_t max, uint8_t **ret_ou
 				r = -EFBIG;
 				goto out;
 			}
+			/* Not MP_GROW: it may round up past max + 1. */
 			n = realloc(out, ncap);
 			if (!n) {
 				mp_set_err(ret_err, "out of memory decompressing profile");
@@ -466,22 +468,16 @@ int mp_pprof_read_file(const char *path, struct mp_profile **ret, char **ret_err
 		ssize_t n;
 
 		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *nb;
-
 			if (cap > MP_PPROF_MAX_DECOMPRESSED) {
 				r = -EFBIG;
 				mp_set_err(ret_err, "file is larger than %s", size_text(MP_PPROF_MAX_DECOMPRESSED));
 				goto out;
 			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
+			if (MP_GROW(buf, cap ? cap * 2 : 65536, cap) < 0) {
 				r = -ENOMEM;
 				mp_set_err(ret_err, "%s", strerror(ENOMEM));
 				goto out;
 			}
-			buf = nb;
-			cap = ncap;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {

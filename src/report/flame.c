@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "pprof/keymap.h"
 #include "report/flame.h"
 #include "report/top.h"
@@ -32,7 +33,7 @@ struct tree {
 	struct fnode *n;
 	size_t nn, cap;
 	char **names;
-	size_t nnames;
+	size_t nnames, cap_names;
 	int maxdepth;
 };
 
@@ -51,14 +52,8 @@ static uint32_t child(struct tree *t, uint32_t parent, uint32_t name)
 		return NONE;
 	if (r == 0)
 		return c;
-	if (t->nn == t->cap) {
-		size_t cap = t->cap * 2;
-		struct fnode *n = realloc(t->n, cap * sizeof(*n));
-		if (!n)
-			return NONE;
-		t->n = n;
-		t->cap = cap;
-	}
+	if (MP_GROW(t->n, t->nn + 1, t->cap) < 0)
+		return NONE;
 	c = (uint32_t)t->nn++;
 	t->n[c] = (struct fnode){ .name = name, .parent = parent, .first_child = NONE,
 				  .next_sibling = t->n[parent].first_child };
@@ -186,9 +181,7 @@ static int64_t frame_name(struct tree *t, struct mp_keymap *names, const struct 
 	}
 	int r = mp_keymap_intern(names, nm, strlen(nm), (uint32_t)t->nnames, &id);
 	if (r == 1) {
-		char **nn = realloc(t->names, (t->nnames + 1) * sizeof(*nn));
-		if (nn) {
-			t->names = nn;
+		if (MP_GROW(t->names, t->nnames + 1, t->cap_names) == 0) {
 			t->names[t->nnames] = owned ? owned : strdup(nm);
 			owned = NULL;
 			if (t->names[t->nnames])

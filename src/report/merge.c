@@ -9,6 +9,7 @@
  * the others, as in pprof.
  */
 #include "report/merge.h"
+#include "common/grow.h"
 #include "pprof/keymap.h"
 
 #include <errno.h>
@@ -23,21 +24,8 @@ struct buf {
 
 static int put(struct buf *b, const void *data, size_t len)
 {
-	if (len > b->cap - b->len) {
-		size_t ncap = b->cap ? b->cap : 256;
-		uint8_t *n;
-
-		while (len > ncap - b->len) {
-			if (ncap > SIZE_MAX / 2)
-				return -ENOMEM;
-			ncap *= 2;
-		}
-		n = realloc(b->p, ncap);
-		if (!n)
-			return -ENOMEM;
-		b->p = n;
-		b->cap = ncap;
-	}
+	if (len > SIZE_MAX - b->len || MP_GROW(b->p, b->len + len, b->cap) < 0)
+		return -ENOMEM;
 	if (len)
 		memcpy(b->p + b->len, data, len);
 	b->len += len;

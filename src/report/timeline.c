@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "report/timeline.h"
 
 /* ---- names ------------------------------------------------------------------ */
@@ -113,7 +114,7 @@ struct stack_index {
 	size_t cap, n;
 	size_t *slots;      /* stack number + 1, 0 = empty */
 	char **keys;        /* per stack */
-	size_t keys_cap;
+	size_t keys_cap, stacks_cap;
 };
 
 static uint64_t hash_str(const char *s)
@@ -195,20 +196,9 @@ static int64_t stack_lookup(struct mp_timeline *t, char *key)
 		}
 	}
 	/* a new stack: a slot in t->stacks with one zero per point so far */
-	if (ix->n == ix->keys_cap) {
-		size_t nc = ix->keys_cap ? ix->keys_cap * 2 : 64;
-		char **nk = realloc(ix->keys, nc * sizeof(*nk));
-		struct mp_timeline_stack *st;
-
-		if (!nk)
-			goto oom;
-		ix->keys = nk;
-		st = realloc(t->stacks, nc * sizeof(*st));
-		if (!st)
-			goto oom;
-		t->stacks = st;
-		ix->keys_cap = nc;
-	}
+	if (MP_GROW(ix->keys, ix->n + 1, ix->keys_cap) < 0 ||
+	    MP_GROW(t->stacks, ix->n + 1, ix->stacks_cap) < 0)
+		goto oom;
 	struct mp_timeline_stack *s = &t->stacks[ix->n];
 	memset(s, 0, sizeof(*s));
 	s->inuse = calloc(t->npoints + 1, sizeof(*s->inuse));

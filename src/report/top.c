@@ -9,6 +9,7 @@
  * signed overflow is undefined in C).
  */
 #include "common/errmsg.h"
+#include "common/grow.h"
 #include "report/top.h"
 #include "report/measure.h"
 #include "report/merge.h"
@@ -108,15 +109,8 @@ static int push_node(struct ctx *c, const char *key, size_t klen, const char *na
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		if (c->nnodes == c->cap_nodes) {
-			size_t ncap = c->cap_nodes ? c->cap_nodes * 2 : 64;
-			struct node *n = realloc(c->nodes, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			c->nodes = n;
-			c->cap_nodes = ncap;
-		}
+		if (MP_GROW(c->nodes, c->nnodes + 1, c->cap_nodes) < 0)
+			return -ENOMEM;
 		c->nodes[c->nnodes].name = strdup(name);
 		c->nodes[c->nnodes].info = strdup(info);
 		c->nnodes++;
@@ -448,15 +442,8 @@ static int add_edge(struct ctx *c, uint32_t src, uint32_t dst, int64_t w, bool i
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		if (c->nedges == c->cap_edges) {
-			size_t ncap = c->cap_edges ? c->cap_edges * 2 : 256;
-			struct edge *ne = realloc(c->edges, ncap * sizeof(*ne));
-
-			if (!ne)
-				return -ENOMEM;
-			c->edges = ne;
-			c->cap_edges = ncap;
-		}
+		if (MP_GROW(c->edges, c->nedges + 1, c->cap_edges) < 0)
+			return -ENOMEM;
 		c->edges[c->nedges++] = (struct edge){ .src = src, .dst = dst, .weight = w,
 						       .stamp = stamp, .inl = inl };
 		return 0;
