@@ -122,7 +122,8 @@ out:
 /* The fds/threads/timers profiles beside a heap profile, when they exist. */
 static int load_siblings(struct input *in)
 {
-	static const enum mp_snap_kind kinds[3] = { MP_KIND_FDS, MP_KIND_THREADS, MP_KIND_TIMERS };
+	static const enum mp_profile_kind kinds[3] = { MP_PROFILE_FDS, MP_PROFILE_THREADS,
+						       MP_PROFILE_TIMERS };
 
 	for (size_t k = 0; k < 3; k++) {
 		char *p = mp_snapname_sibling(in->path, kinds[k]), *err = NULL;
@@ -177,13 +178,13 @@ static int scan_dir(const char *dir, char ***paths, size_t *npaths)
 		return r;
 	}
 	while ((de = readdir(d))) {
-		enum mp_snap_kind kind;
+		enum mp_profile_kind kind;
 		char *series;
 		uint32_t seq;
 
 		if (mp_snapname_parse(de->d_name, &series, &seq, &kind) < 0)
 			goto oom;
-		if (kind != MP_KIND_HEAP) {
+		if (kind != MP_PROFILE_HEAP) {
 			free(series);
 			continue;
 		}
@@ -412,7 +413,7 @@ int mp_cmd_timeline(int argc, char **argv)
 		 * app.s0001.heap.pb.gz) */
 		char *b = strdup(paths[0]), *series = NULL;
 		char title[512];
-		enum mp_snap_kind kind;
+		enum mp_profile_kind kind;
 		uint32_t seq;
 
 		if (b && mp_snapname_parse(basename(b), &series, &seq, &kind) < 0)

@@ -12,23 +12,23 @@ const struct mp_profile_kind_info mp_profile_kinds[MP_PROFILE_KINDS] = {
 	[MP_PROFILE_TIMERS] = { "timers", "timer", "timer", ".timers.pb.gz", MP_RES_TIMER },
 };
 
-int mp_profile_kind_of_name(const char *name)
+enum mp_profile_kind mp_profile_kind_of_name(const char *name)
 {
 	size_t len = strlen(name);
 
 	for (int k = 0; k < MP_PROFILE_KINDS; k++) {
 		size_t l = strlen(mp_profile_kinds[k].suffix);
 
-		if (len >= l && memcmp(name + len - l, mp_profile_kinds[k].suffix, l) == 0)
-			return k;
+		if (len > l && memcmp(name + len - l, mp_profile_kinds[k].suffix, l) == 0)
+			return (enum mp_profile_kind)k;
 	}
-	return -1;
+	return MP_PROFILE_NONE;
 }
 
-int mp_profile_kind_of_res_class(uint32_t res_class)
+enum mp_profile_kind mp_profile_kind_of_res_class(uint32_t res_class)
 {
 	for (int k = 0; k < MP_PROFILE_KINDS; k++)
 		if (res_class && mp_profile_kinds[k].res_class == res_class)
-			return k;
-	return -1;
+			return (enum mp_profile_kind)k;
+	return MP_PROFILE_NONE;
 }

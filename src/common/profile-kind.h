@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 enum mp_profile_kind {
+	MP_PROFILE_NONE = -1,     /* none of them (a name without a kind's suffix) */
 	MP_PROFILE_HEAP,          /* sampled heap (MP_SNAP_HEAP, MP_SNAP_LEAKS) */
 	MP_PROFILE_FDS,           /* file descriptors (MP_SNAP_RESOURCES, MP_RES_FD) */
 	MP_PROFILE_THREADS,       /* threads (MP_RES_THREAD) */
@@ -34,14 +35,16 @@ struct mp_profile_kind_info {
 	uint32_t res_class;
 };
 
-/* Indexed by enum mp_profile_kind. */
+/* Indexed by enum mp_profile_kind, MP_PROFILE_NONE excepted. */
 extern const struct mp_profile_kind_info mp_profile_kinds[MP_PROFILE_KINDS];
 
-/* The kind whose suffix `name` ends in, or -1 (no kind's: "x.pb.gz",
- * "x"). */
-int mp_profile_kind_of_name(const char *name);
+/* The kind whose suffix `name` ends in, after at least one character
+ * ("x.fds.pb.gz"); MP_PROFILE_NONE for any other name ("x.pb.gz", "x",
+ * ".fds.pb.gz"). */
+enum mp_profile_kind mp_profile_kind_of_name(const char *name);
 
-/* The kind of a resource record's res_class, or -1 (not a resource class). */
-int mp_profile_kind_of_res_class(uint32_t res_class);
+/* The kind of a resource record's res_class; MP_PROFILE_NONE for a value
+ * that is no resource class. */
+enum mp_profile_kind mp_profile_kind_of_res_class(uint32_t res_class);
 
 #endif

@@ -18,38 +18,27 @@
 
 /* ---- names ------------------------------------------------------------------ */
 
-static const struct {
-	const char *suffix;
-	enum mp_snap_kind kind;
-} kind_suffixes[] = {
-	{ ".heap.pb.gz", MP_KIND_HEAP },
-	{ ".fds.pb.gz", MP_KIND_FDS },
-	{ ".threads.pb.gz", MP_KIND_THREADS },
-	{ ".timers.pb.gz", MP_KIND_TIMERS },
-	{ ".pb.gz", MP_KIND_OTHER },
-};
-
-#define N_SUFFIXES (sizeof(kind_suffixes) / sizeof(kind_suffixes[0]))
-
-/* Length of the kind suffix `name` ends in (index in *ret_i), or 0. */
-static size_t suffix_len(const char *name, size_t *ret_i)
+/* Length of the suffix `name` ends in, after at least one character: a
+ * profile kind's (common/profile-kind.h; the kind in *ret_kind), or
+ * ".pb.gz" (MP_PROFILE_NONE); 0 for none. */
+static size_t suffix_len(const char *name, enum mp_profile_kind *ret_kind)
 {
+	static const char other[] = ".pb.gz";
+	enum mp_profile_kind k = mp_profile_kind_of_name(name);
 	size_t len = strlen(name);
 
-	for (size_t i = 0; i < N_SUFFIXES; i++) {
-		size_t l = strlen(kind_suffixes[i].suffix);
-
-		if (len > l && strcmp(name + len - l, kind_suffixes[i].suffix) == 0) {
-			*ret_i = i;
-			return l;
-		}
-	}
+	*ret_kind = k;
+	if (k != MP_PROFILE_NONE)
+		return strlen(mp_profile_kinds[k].suffix);
+	if (len > sizeof(other) - 1 && strcmp(name + len - (sizeof(other) - 1), other) == 0)
+		return sizeof(other) - 1;
 	return 0;
 }
 
 char *mp_snapname_numbered(const char *final, uint32_t seq)
 {
-	size_t i, slen = suffix_len(final, &i), len = strlen(final);
+	enum mp_profile_kind k;
+	size_t slen = suffix_len(final, &k), len = strlen(final);
 	char *s = NULL;
 
 	if (asprintf(&s, "%.*s.s%04" PRIu32 "%s", (int)(len - slen), final, seq,
@@ -59,10 +48,10 @@ char *mp_snapname_numbered(const char *final, uint32_t seq)
 }
 
 int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
-		      enum mp_snap_kind *ret_kind)
+		      enum mp_profile_kind *ret_kind)
 {
-	size_t i = 0, slen = suffix_len(name, &i), len = strlen(name) - slen;
-	enum mp_snap_kind kind = slen ? kind_suffixes[i].kind : MP_KIND_OTHER;
+	enum mp_profile_kind kind;
+	size_t slen = suffix_len(name, &kind), len = strlen(name) - slen;
 	uint32_t seq = 0;
 	char *series;
 
@@ -89,22 +78,17 @@ int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
 	return 0;
 }
 
-char *mp_snapname_sibling(const char *heap, enum mp_snap_kind kind)
+char *mp_snapname_sibling(const char *heap, enum mp_profile_kind kind)
 {
-	static const char heap_sfx[] = ".heap.pb.gz";
-	size_t len = strlen(heap), hl = sizeof(heap_sfx) - 1;
+	const char *heap_sfx = mp_profile_kinds[MP_PROFILE_HEAP].suffix;
+	size_t len = strlen(heap), hl = strlen(heap_sfx);
 	char *s = NULL;
 
-	if (len <= hl || strcmp(heap + len - hl, heap_sfx) != 0)
+	if (kind == MP_PROFILE_NONE || mp_profile_kind_of_name(heap) != MP_PROFILE_HEAP)
 		return NULL;
-	for (size_t i = 0; i < N_SUFFIXES; i++) {
-		if (kind_suffixes[i].kind != kind || kind == MP_KIND_OTHER)
-			continue;
-		if (asprintf(&s, "%.*s%s", (int)(len - hl), heap, kind_suffixes[i].suffix) < 0)
-			return NULL;
-		return s;
-	}
-	return NULL;
+	if (asprintf(&s, "%.*s%s", (int)(len - hl), heap, mp_profile_kinds[kind].suffix) < 0)
+		return NULL;
+	return s;
 }
 
 /* ---- gathering ------------------------------------------------------------------ */

@@ -13,17 +13,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/profile-kind.h"
 #include "pprof/pprof.h"
 
 /* ---- names ------------------------------------------------------------------ */
 
-/* Profile kinds a snapshot turns into, by file name suffix. */
-enum mp_snap_kind { MP_KIND_HEAP, MP_KIND_FDS, MP_KIND_THREADS, MP_KIND_TIMERS, MP_KIND_OTHER };
-
 /*
  * The name of numbered snapshot `seq` (>= 1) of the profile named `final`:
- * ".s<seq>" (at least 4 digits) inserted before ".heap.pb.gz", ".fds.pb.gz",
- * ".threads.pb.gz", ".timers.pb.gz" or ".pb.gz", else appended:
+ * ".s<seq>" (at least 4 digits) inserted before the profile kind's suffix
+ * (".heap.pb.gz", ".fds.pb.gz", ...: common/profile-kind.h) or ".pb.gz",
+ * else appended:
  *   app.heap.pb.gz  -> app.s0001.heap.pb.gz
  *   x.pb.gz         -> x.s0012.pb.gz
  *   out             -> out.s0001
@@ -33,18 +32,19 @@ char *mp_snapname_numbered(const char *final, uint32_t seq);
 
 /*
  * Split a profile file name (no directory) into its series, snapshot number
- * and kind: "app.s0003.heap.pb.gz" -> series "app", seq 3, MP_KIND_HEAP;
- * "app.heap.pb.gz" -> "app", 0 (final), MP_KIND_HEAP.  Names that end in
- * none of the suffixes above are MP_KIND_OTHER with the whole name as series.
+ * and kind: "app.s0003.heap.pb.gz" -> series "app", seq 3, MP_PROFILE_HEAP;
+ * "app.heap.pb.gz" -> "app", 0 (final), MP_PROFILE_HEAP; "x.s0003.pb.gz" ->
+ * "x", 3, MP_PROFILE_NONE.  Names that end in none of the suffixes above are
+ * MP_PROFILE_NONE with the whole name as series.
  * 0, or -ENOMEM.  *ret_series is malloc'd.
  */
 int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
-		      enum mp_snap_kind *ret_kind);
+		      enum mp_profile_kind *ret_kind);
 
 /* The sibling of heap profile path `heap` for `kind` ("x.s0001.heap.pb.gz" ->
- * "x.s0001.fds.pb.gz"); NULL when `heap` does not end in ".heap.pb.gz" or
- * on OOM. */
-char *mp_snapname_sibling(const char *heap, enum mp_snap_kind kind);
+ * "x.s0001.fds.pb.gz"); NULL when `heap` does not end in ".heap.pb.gz",
+ * for MP_PROFILE_NONE, or on OOM. */
+char *mp_snapname_sibling(const char *heap, enum mp_profile_kind kind);
 
 /* ---- the chart --------------------------------------------------------------- */
 

@@ -38,28 +38,28 @@ static void test_names(void)
 	static const struct {
 		const char *name, *series;
 		uint32_t seq;
-		enum mp_snap_kind kind;
+		enum mp_profile_kind kind;
 	} parsed[] = {
-		{ "app.s0001.heap.pb.gz", "app", 1, MP_KIND_HEAP },
-		{ "app.heap.pb.gz", "app", 0, MP_KIND_HEAP },
-		{ "memprof.42.s0012.heap.pb.gz", "memprof.42", 12, MP_KIND_HEAP },
-		{ "memprof.42.heap.pb.gz", "memprof.42", 0, MP_KIND_HEAP },
-		{ "x.s10000.threads.pb.gz", "x", 10000, MP_KIND_THREADS },
-		{ "x.s0003.timers.pb.gz", "x", 3, MP_KIND_TIMERS },
-		{ "x.s0003.fds.pb.gz", "x", 3, MP_KIND_FDS },
-		{ "x.s0003.pb.gz", "x", 3, MP_KIND_OTHER },
-		{ "x.s123.heap.pb.gz", "x.s123", 0, MP_KIND_HEAP },   /* fewer than 4 digits */
-		{ "x.s0000.heap.pb.gz", "x.s0000", 0, MP_KIND_HEAP }, /* numbers start at 1 */
-		{ "x.t0001.heap.pb.gz", "x.t0001", 0, MP_KIND_HEAP },
-		{ "s0001.heap.pb.gz", "s0001", 0, MP_KIND_HEAP },     /* no '.' before the s */
-		{ "x.s99999999999.heap.pb.gz", "x.s99999999999", 0, MP_KIND_HEAP },   /* > 2^32 */
-		{ "notes.txt", "notes.txt", 0, MP_KIND_OTHER },
-		{ "x.s0001", "x.s0001", 0, MP_KIND_OTHER },
+		{ "app.s0001.heap.pb.gz", "app", 1, MP_PROFILE_HEAP },
+		{ "app.heap.pb.gz", "app", 0, MP_PROFILE_HEAP },
+		{ "memprof.42.s0012.heap.pb.gz", "memprof.42", 12, MP_PROFILE_HEAP },
+		{ "memprof.42.heap.pb.gz", "memprof.42", 0, MP_PROFILE_HEAP },
+		{ "x.s10000.threads.pb.gz", "x", 10000, MP_PROFILE_THREADS },
+		{ "x.s0003.timers.pb.gz", "x", 3, MP_PROFILE_TIMERS },
+		{ "x.s0003.fds.pb.gz", "x", 3, MP_PROFILE_FDS },
+		{ "x.s0003.pb.gz", "x", 3, MP_PROFILE_NONE },
+		{ "x.s123.heap.pb.gz", "x.s123", 0, MP_PROFILE_HEAP },   /* fewer than 4 digits */
+		{ "x.s0000.heap.pb.gz", "x.s0000", 0, MP_PROFILE_HEAP }, /* numbers start at 1 */
+		{ "x.t0001.heap.pb.gz", "x.t0001", 0, MP_PROFILE_HEAP },
+		{ "s0001.heap.pb.gz", "s0001", 0, MP_PROFILE_HEAP },     /* no '.' before the s */
+		{ "x.s99999999999.heap.pb.gz", "x.s99999999999", 0, MP_PROFILE_HEAP },   /* > 2^32 */
+		{ "notes.txt", "notes.txt", 0, MP_PROFILE_NONE },
+		{ "x.s0001", "x.s0001", 0, MP_PROFILE_NONE },
 	};
 	for (size_t i = 0; i < sizeof(parsed) / sizeof(parsed[0]); i++) {
 		char *series = NULL;
 		uint32_t seq = 99;
-		enum mp_snap_kind kind = MP_KIND_OTHER;
+		enum mp_profile_kind kind = MP_PROFILE_NONE;
 
 		CHECK_INT(mp_snapname_parse(parsed[i].name, &series, &seq, &kind), 0);
 		CHECK_STR(series, parsed[i].series);
@@ -68,14 +68,14 @@ static void test_names(void)
 		free(series);
 	}
 
-	char *s = mp_snapname_sibling("d/x.s0002.heap.pb.gz", MP_KIND_FDS);
+	char *s = mp_snapname_sibling("d/x.s0002.heap.pb.gz", MP_PROFILE_FDS);
 	CHECK_STR(s, "d/x.s0002.fds.pb.gz");
 	free(s);
-	s = mp_snapname_sibling("x.heap.pb.gz", MP_KIND_TIMERS);
+	s = mp_snapname_sibling("x.heap.pb.gz", MP_PROFILE_TIMERS);
 	CHECK_STR(s, "x.timers.pb.gz");
 	free(s);
-	CHECK(mp_snapname_sibling("x.pb.gz", MP_KIND_FDS) == NULL);
-	CHECK(mp_snapname_sibling("x.heap.pb.gz", MP_KIND_OTHER) == NULL);
+	CHECK(mp_snapname_sibling("x.pb.gz", MP_PROFILE_FDS) == NULL);
+	CHECK(mp_snapname_sibling("x.heap.pb.gz", MP_PROFILE_NONE) == NULL);
 }
 
 static void test_bytes(void)
