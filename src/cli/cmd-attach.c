@@ -236,16 +236,14 @@ static int write_profiles(struct mp_collect *c, const struct mp_bpf_counters *k,
 	if (!quiet)
 		fprintf(stderr, "memprof: wrote '%s'\n", heap_out);
 	if (resources) {
-		static const struct { enum mp_profile_kind kind; const char *what; } kinds[] = {
-			{ MP_PROFILE_FDS, "fds" }, { MP_PROFILE_THREADS, "threads" },
-		};
+		static const enum mp_profile_kind kinds[] = { MP_PROFILE_FDS, MP_PROFILE_THREADS };
 
 		for (size_t i = 0; i < 2; i++) {
-			char *out = mp_outname_kind(heap_out, kinds[i].what);
+			char *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
 
 			free(err);
 			err = NULL;
-			if (!out || mp_converter_write(cv, kinds[i].kind, out, &err) < 0) {
+			if (!out || mp_converter_write(cv, kinds[i], out, &err) < 0) {
 				fprintf(stderr, "memprof: %s\n", err ? err : "out of memory");
 				status = 1;
 			}

@@ -47,23 +47,17 @@ static int cmp_pid(const void *a, const void *b)
 static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
 			      const char *heap_out, FILE *written)
 {
-	static const struct {
-		enum mp_profile_kind kind;
-		const char *name, *what;
-	} kinds[] = {
-		{ MP_PROFILE_FDS, "fds", "descriptor" },
-		{ MP_PROFILE_THREADS, "threads", "thread" },
-		{ MP_PROFILE_TIMERS, "timers", "timer" },
-	};
+	static const enum mp_profile_kind kinds[] = { MP_PROFILE_FDS, MP_PROFILE_THREADS,
+						      MP_PROFILE_TIMERS };
 
 	if (!sn->has_res)
 		return;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		char *err = NULL, *out = mp_outname_kind(heap_out, kinds[i].name);
+		char *err = NULL, *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
 
 		if (!out)
 			return;
-		if (mp_converter_write(cv, kinds[i].kind, out, &err) < 0)
+		if (mp_converter_write(cv, kinds[i], out, &err) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
 		else
 			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);

@@ -25,11 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/snapshot.h"
+
 #define MP_OPTIONS_ENV "MEMPROF_OPTIONS"
 
 /* The most frames a stack keeps: depth='s bound, the stack table's, and
  * that of a snapshot's stacks. */
-#define MP_MAX_DEPTH 256
+#define MP_MAX_DEPTH ((int)MP_SNAP_MAX_DEPTH)
 
 /* allocator=memprof (own allocator, the default) or allocator=system */
 enum { MP_ALLOCATOR_MEMPROF = 0, MP_ALLOCATOR_SYSTEM = 1 };

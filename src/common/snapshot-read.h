@@ -14,9 +14,6 @@
 
 #include "common/snapshot.h"
 
-/* Deepest stack a snapshot may hold (the shim's depth= maximum). */
-#define MP_SNAP_MAX_DEPTH 256u
-
 /* One stack of the stack table: pcs[0] is the innermost frame. */
 struct mp_snap_stack {
 	uint32_t depth;

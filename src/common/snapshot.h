@@ -26,6 +26,9 @@
 #define MP_SNAP_MAGIC "MPSNAP\0\1"     /* 8 bytes, no terminating NUL */
 #define MP_SNAP_VERSION 1u
 #define MP_SNAP_ENDIAN_TAG 0x01020304u
+/* Deepest stack a snapshot may hold (header.max_depth's bound; the shim's
+ * depth= maximum, MP_MAX_DEPTH in common/shim-options.h). */
+#define MP_SNAP_MAX_DEPTH 256u
 
 struct mp_snap_header {
 	char magic[8];            /* MP_SNAP_MAGIC */

@@ -363,10 +363,6 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-static const char *const kind_noun[] = {
-	[MP_PROFILE_HEAP] = "heap", [MP_PROFILE_FDS] = "descriptor",
-	[MP_PROFILE_THREADS] = "thread", [MP_PROFILE_TIMERS] = "timer",
-};
 
 struct mp_converter {
 	const struct mp_snap *snap;
@@ -531,8 +527,7 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	b = mp_pprof_builder_new();
 	if (kind != MP_PROFILE_HEAP) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
-		const char *what = kind == MP_PROFILE_FDS ? "fds" : kind == MP_PROFILE_THREADS ? "threads"
-												: "timers";
+		const char *what = mp_profile_kinds[kind].name;
 		mp_pprof_set_period(b, what, "count", 1);
 		mp_pprof_add_sample_type(b, what, "count");
 	} else {
@@ -572,10 +567,9 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 				  snap->stats[i].value > INT64_MAX ? INT64_MAX
 								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
-	r = kind == MP_PROFILE_FDS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_FD)
-	    : kind == MP_PROFILE_THREADS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_THREAD)
-	    : kind == MP_PROFILE_TIMERS ? add_res_samples(b, snap, c->sym, c->st, MP_RES_TIMER)
-					 : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
+	r = kind != MP_PROFILE_HEAP
+		    ? add_res_samples(b, snap, c->sym, c->st, mp_profile_kinds[kind].res_class)
+		    : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;
@@ -596,7 +590,7 @@ int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const 
 	if (r == 0)
 		r = mp_pprof_write_file(b, out);
 	if (r < 0)
-		mp_set_err(ret_err, "cannot write %s profile '%s': %s", kind_noun[kind], out,
+		mp_set_err(ret_err, "cannot write %s profile '%s': %s", mp_profile_kinds[kind].noun, out,
 			   strerror(-r));
 	mp_pprof_builder_free(b);
 	return r;
@@ -614,7 +608,7 @@ int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8
 	if (r == 0)
 		r = mp_pprof_encode(b, ret_buf, ret_len);
 	if (r < 0)
-		mp_set_err(ret_err, "cannot encode %s profile: %s", kind_noun[kind], strerror(-r));
+		mp_set_err(ret_err, "cannot encode %s profile: %s", mp_profile_kinds[kind].noun, strerror(-r));
 	mp_pprof_builder_free(b);
 	return r;
 }

@@ -215,10 +215,10 @@ static int put_suite_body(FILE *f, struct mp_leak_places *pl, const struct mp_le
 		const struct mp_leak *l = &r->leaks[i];
 		if (l->suppressed_by)
 			supp++;
-		else if (l->kind == MP_LEAKKIND_HEAP && l->category >= 1 && l->category <= 3) {
+		else if (l->kind == MP_PROFILE_HEAP && l->category >= 1 && l->category <= 3) {
 			bytes[l->category] += l->bytes;
 			blocks[l->category] += l->count;
-		} else if (l->kind != MP_LEAKKIND_HEAP) {
+		} else if (l->kind != MP_PROFILE_HEAP) {
 			res[l->kind] += l->count;
 		}
 	}
@@ -233,9 +233,9 @@ static int put_suite_body(FILE *f, struct mp_leak_places *pl, const struct mp_le
 	put_property(f, "indirectly_lost_blocks", blocks[MP_LEAK_INDIRECT]);
 	put_property(f, "still_reachable_bytes", bytes[MP_LEAK_REACHABLE]);
 	put_property(f, "still_reachable_blocks", blocks[MP_LEAK_REACHABLE]);
-	put_property(f, "fds", res[MP_LEAKKIND_FD]);
-	put_property(f, "threads", res[MP_LEAKKIND_THREAD]);
-	put_property(f, "timers", res[MP_LEAKKIND_TIMER]);
+	put_property(f, "fds", res[MP_PROFILE_FDS]);
+	put_property(f, "threads", res[MP_PROFILE_THREADS]);
+	put_property(f, "timers", res[MP_PROFILE_TIMERS]);
 	put_property(f, "suppressed_groups", supp);
 	fputs("</properties>\n", f);
 

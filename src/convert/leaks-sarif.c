@@ -96,7 +96,7 @@ static bool reported(const struct mp_leak *l, unsigned fail_on)
 {
 	if (l->suppressed_by)
 		return false;
-	return !(l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE) ||
+	return !(l->kind == MP_PROFILE_HEAP && l->category == MP_LEAK_REACHABLE) ||
 	       (fail_on & MP_FAIL_REACHABLE);
 }
 
@@ -314,7 +314,7 @@ static int put_result(FILE *f, struct mp_leak_places *pl, const struct mp_leak_r
 	fprintf(f, ",\"properties\":{\"program\":");
 	mp_put_json_str(f, r->program ? r->program : "?");
 	fprintf(f, ",\"pid\":%" PRIu64, r->pid);
-	if (l->kind == MP_LEAKKIND_HEAP) {
+	if (l->kind == MP_PROFILE_HEAP) {
 		fprintf(f, ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64, l->bytes, l->count);
 	} else {
 		fprintf(f, ",\"count\":%" PRIu64 ",\"resources\":[", l->count);
@@ -360,10 +360,10 @@ static void put_processes(FILE *f, struct mp_leak_report *const *reports, size_t
 			const struct mp_leak *l = &r->leaks[i];
 			if (l->suppressed_by)
 				supp++;
-			else if (l->kind == MP_LEAKKIND_HEAP && l->category >= 1 && l->category <= 3) {
+			else if (l->kind == MP_PROFILE_HEAP && l->category >= 1 && l->category <= 3) {
 				bytes[l->category] += l->bytes;
 				blocks[l->category] += l->count;
-			} else if (l->kind != MP_LEAKKIND_HEAP) {
+			} else if (l->kind != MP_PROFILE_HEAP) {
 				res[l->kind] += l->count;
 			}
 		}
@@ -376,8 +376,8 @@ static void put_processes(FILE *f, struct mp_leak_report *const *reports, size_t
 			",\"timers\":%" PRIu64 ",\"suppressedGroups\":%" PRIu64 "}",
 			r->pid, bytes[MP_LEAK_DEFINITE], blocks[MP_LEAK_DEFINITE],
 			bytes[MP_LEAK_INDIRECT], blocks[MP_LEAK_INDIRECT], bytes[MP_LEAK_REACHABLE],
-			blocks[MP_LEAK_REACHABLE], res[MP_LEAKKIND_FD], res[MP_LEAKKIND_THREAD],
-			res[MP_LEAKKIND_TIMER], supp);
+			blocks[MP_LEAK_REACHABLE], res[MP_PROFILE_FDS], res[MP_PROFILE_THREADS],
+			res[MP_PROFILE_TIMERS], supp);
 	}
 	fputs("]}", f);
 }

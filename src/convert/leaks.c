@@ -192,7 +192,7 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 		} else {
 			l = &r->leaks[r->nleaks++];
 			*slot = (uint32_t)r->nleaks;
-			l->kind = MP_LEAKKIND_HEAP;
+			l->kind = MP_PROFILE_HEAP;
 			l->category = (int)rec->category;
 			if (symbolize_stack(sym, mp_snap_stack(snap, rec->stack_id), l) < 0)
 				goto fail;
@@ -208,11 +208,11 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 			continue;
 		/* groups by creation stack: descriptors in slot 0 of seen (heap
 		 * classes use 1..3), threads and timers in arrays of their own */
-		enum mp_leak_kind kind = rr->res_class == MP_RES_THREAD ? MP_LEAKKIND_THREAD
-					 : rr->res_class == MP_RES_TIMER ? MP_LEAKKIND_TIMER
-									  : MP_LEAKKIND_FD;
-		uint32_t *slot = kind == MP_LEAKKIND_FD ? &seen[(size_t)rr->stack_id * 4 + 0]
-				 : kind == MP_LEAKKIND_THREAD ? &tseen[rr->stack_id]
+		enum mp_profile_kind kind = mp_profile_kind_of_res_class(rr->res_class);
+		if (kind == MP_PROFILE_NONE || kind == MP_PROFILE_HEAP)
+			kind = MP_PROFILE_FDS;   /* (the reader allows no other class) */
+		uint32_t *slot = kind == MP_PROFILE_FDS ? &seen[(size_t)rr->stack_id * 4 + 0]
+				 : kind == MP_PROFILE_THREADS ? &tseen[rr->stack_id]
 							      : &mseen[rr->stack_id];
 		struct mp_leak *l;
 		if (rr->stack_id && *slot) {
@@ -250,7 +250,7 @@ fail:
 /* ---- suppressions ---- */
 
 struct supp_rule {
-	enum mp_leak_kind kind;
+	enum mp_profile_kind kind;
 	char *pattern;             /* the frame patterns, NUL-separated */
 	size_t nframes;            /* how many (1 for LeakSanitizer's form) */
 	char *line;                /* as written, for reports */
@@ -277,10 +277,10 @@ int mp_supp_parse(const char *text, size_t len, struct mp_supp **ret, char **ret
 {
 	static const struct {
 		const char *prefix;
-		enum mp_leak_kind kind;
+		enum mp_profile_kind kind;
 	} kinds[] = {
-		{ "leak:", MP_LEAKKIND_HEAP }, { "fd:", MP_LEAKKIND_FD },
-		{ "thread:", MP_LEAKKIND_THREAD }, { "timer:", MP_LEAKKIND_TIMER },
+		{ "leak:", MP_PROFILE_HEAP }, { "fd:", MP_PROFILE_FDS },
+		{ "thread:", MP_PROFILE_THREADS }, { "timer:", MP_PROFILE_TIMERS },
 	};
 	struct mp_supp *s = calloc(1, sizeof(*s));
 	size_t lineno = 0;
@@ -441,13 +441,14 @@ void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
 unsigned mp_leak_fail_bit(const struct mp_leak *l)
 {
 	switch (l->kind) {
-	case MP_LEAKKIND_HEAP:
+	case MP_PROFILE_HEAP:
 		return l->category == MP_LEAK_DEFINITE ? MP_FAIL_DEFINITE
 		       : l->category == MP_LEAK_INDIRECT ? MP_FAIL_INDIRECT
 							 : MP_FAIL_REACHABLE;
-	case MP_LEAKKIND_FD: return MP_FAIL_FDS;
-	case MP_LEAKKIND_THREAD: return MP_FAIL_THREADS;
-	case MP_LEAKKIND_TIMER: return MP_FAIL_TIMERS;
+	case MP_PROFILE_FDS: return MP_FAIL_FDS;
+	case MP_PROFILE_THREADS: return MP_FAIL_THREADS;
+	case MP_PROFILE_TIMERS: return MP_FAIL_TIMERS;
+	case MP_PROFILE_NONE: break;
 	}
 	return 0;
 }
@@ -463,12 +464,13 @@ bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on)
 const char *mp_leak_class(const struct mp_leak *l)
 {
 	switch (l->kind) {
-	case MP_LEAKKIND_HEAP:
+	case MP_PROFILE_HEAP:
 		return l->category == MP_LEAK_DEFINITE ? "definite"
 		       : l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
-	case MP_LEAKKIND_FD: return "fd";
-	case MP_LEAKKIND_THREAD: return "thread";
-	case MP_LEAKKIND_TIMER: return "timer";
+	case MP_PROFILE_FDS:
+	case MP_PROFILE_THREADS:
+	case MP_PROFILE_TIMERS: return mp_profile_kinds[l->kind].item;
+	case MP_PROFILE_NONE: break;
 	}
 	return "?";
 }
@@ -476,13 +478,14 @@ const char *mp_leak_class(const struct mp_leak *l)
 static const char *category_words(const struct mp_leak *l)
 {
 	switch (l->kind) {
-	case MP_LEAKKIND_HEAP:
+	case MP_PROFILE_HEAP:
 		return l->category == MP_LEAK_DEFINITE ? "definitely lost"
 		       : l->category == MP_LEAK_INDIRECT ? "indirectly lost"
 							 : "still reachable";
-	case MP_LEAKKIND_FD: return "file descriptors still open";
-	case MP_LEAKKIND_THREAD: return "threads still alive or never joined";
-	case MP_LEAKKIND_TIMER: return "timers never deleted";
+	case MP_PROFILE_FDS: return "file descriptors still open";
+	case MP_PROFILE_THREADS: return "threads still alive or never joined";
+	case MP_PROFILE_TIMERS: return "timers never deleted";
+	case MP_PROFILE_NONE: break;
 	}
 	return "?";
 }
@@ -490,9 +493,9 @@ static const char *category_words(const struct mp_leak *l)
 static const char *category_one(const struct mp_leak *l)
 {
 	switch (l->kind) {
-	case MP_LEAKKIND_FD: return "file descriptor still open";
-	case MP_LEAKKIND_THREAD: return "thread still alive or never joined";
-	case MP_LEAKKIND_TIMER: return "timer never deleted";
+	case MP_PROFILE_FDS: return "file descriptor still open";
+	case MP_PROFILE_THREADS: return "thread still alive or never joined";
+	case MP_PROFILE_TIMERS: return "timer never deleted";
 	default: return category_words(l);
 	}
 }
@@ -549,9 +552,9 @@ static void put_duration(FILE *f, uint64_t ns)
 /* One resource for the text report: "3 (/etc/hostname)", "7 (socket inet
  * stream 127.0.0.1:80 <-> 127.0.0.1:5000)", "4242 'worker' (running,
  * start routine worker_main)", "monotonic clock, armed, every 1s". */
-static void put_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
+static void put_res(FILE *f, enum mp_profile_kind kind, const struct mp_leak_res *x)
 {
-	if (kind == MP_LEAKKIND_THREAD) {
+	if (kind == MP_PROFILE_THREADS) {
 		int nl;
 		const char *routine;
 		split_thread(x->detail, &nl, &routine);
@@ -562,7 +565,7 @@ static void put_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x
 		if (*routine)
 			fprintf(f, ", start routine %s", routine);
 		fputc(')', f);
-	} else if (kind == MP_LEAKKIND_TIMER) {
+	} else if (kind == MP_PROFILE_TIMERS) {
 		int cl;
 		uint64_t iv;
 		split_timer(x->detail, &cl, &iv);
@@ -623,7 +626,7 @@ void mp_leak_print_stack(FILE *f, const struct mp_leak *l, const char *prefix)
 
 void mp_leak_describe(FILE *f, const struct mp_leak *l)
 {
-	if (l->kind == MP_LEAKKIND_HEAP) {
+	if (l->kind == MP_PROFILE_HEAP) {
 		fprintf(f, "%" PRIu64 " bytes in %" PRIu64 " block%s %s", l->bytes, l->count,
 			l->count == 1 ? "" : "s", category_words(l));
 	} else {
@@ -644,20 +647,21 @@ static void add_totals(struct totals *t, const struct mp_leak_report *r)
 	for (size_t i = 0; i < r->nleaks; i++) {
 		const struct mp_leak *l = &r->leaks[i];
 		if (l->suppressed_by) {
-			if (l->kind == MP_LEAKKIND_HEAP) {
+			if (l->kind == MP_PROFILE_HEAP) {
 				t->suppressed_bytes += l->bytes;
 				t->suppressed_blocks += l->count;
 			}
 			continue;
 		}
 		switch (l->kind) {
-		case MP_LEAKKIND_HEAP:
+		case MP_PROFILE_HEAP:
 			t->bytes[l->category] += l->bytes;
 			t->blocks[l->category] += l->count;
 			break;
-		case MP_LEAKKIND_FD: t->fds += l->count; break;
-		case MP_LEAKKIND_THREAD: t->threads += l->count; break;
-		case MP_LEAKKIND_TIMER: t->timers += l->count; break;
+		case MP_PROFILE_FDS: t->fds += l->count; break;
+		case MP_PROFILE_THREADS: t->threads += l->count; break;
+		case MP_PROFILE_TIMERS: t->timers += l->count; break;
+		case MP_PROFILE_NONE: break;
 		}
 	}
 }
@@ -671,7 +675,7 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 		for (size_t i = 0; i < r->nleaks; i++) {
 			const struct mp_leak *l = &r->leaks[i];
 			if (l->suppressed_by ||
-			    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
+			    (l->kind == MP_PROFILE_HEAP && l->category == MP_LEAK_REACHABLE))
 				continue;
 			fputs("memprof: ", f);
 			mp_leak_describe(f, l);
@@ -751,8 +755,8 @@ static void put_frame_pattern(FILE *f, const char *fn)
 
 char *mp_leak_suppression(const struct mp_leak *l)
 {
-	const char *prefix = l->kind == MP_LEAKKIND_HEAP ? "leak" : l->kind == MP_LEAKKIND_FD
-		? "fd" : l->kind == MP_LEAKKIND_THREAD ? "thread" : "timer";
+	/* "leak:" as LSan's; "fd:", "thread:", "timer:" for resources. */
+	const char *prefix = l->kind == MP_PROFILE_HEAP ? "leak" : mp_profile_kinds[l->kind].item;
 	size_t first = 0, len = 0;
 	char *buf = NULL;
 	FILE *f;
@@ -789,7 +793,7 @@ void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
 	for (size_t i = 0; i < r->nleaks; i++) {
 		const struct mp_leak *l = &r->leaks[i];
 		if (l->suppressed_by || !l->nframes ||
-		    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
+		    (l->kind == MP_PROFILE_HEAP && l->category == MP_LEAK_REACHABLE))
 			continue;
 		char *line = mp_leak_suppression(l);
 		if (!line)
@@ -812,9 +816,9 @@ void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
 /* One resource of a leak as JSON: {"fd":3,"type":"file","detail":"/etc/hostname"},
  * {"tid":42,"name":"worker","state":"running","start":"worker_main"},
  * {"clock":"monotonic","state":"armed","interval_ns":1000000000}. */
-void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
+void mp_leak_res_json(FILE *f, enum mp_profile_kind kind, const struct mp_leak_res *x)
 {
-	if (kind == MP_LEAKKIND_THREAD) {
+	if (kind == MP_PROFILE_THREADS) {
 		int nl;
 		const char *routine;
 		char *name;
@@ -827,7 +831,7 @@ void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res 
 		mp_put_json_str(f, routine);
 		fputc('}', f);
 		free(name);
-	} else if (kind == MP_LEAKKIND_TIMER) {
+	} else if (kind == MP_PROFILE_TIMERS) {
 		int cl;
 		uint64_t iv;
 		char *clock;
@@ -847,7 +851,6 @@ void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res 
 
 int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 {
-	static const char *kinds[] = { "heap", "fd", "thread", "timer" };
 	struct totals t;
 	bool first = true;
 	memset(&t, 0, sizeof(t));
@@ -859,13 +862,14 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 			const struct mp_leak *l = &r->leaks[i];
 			if (l->suppressed_by)
 				continue;
-			const char *cat = l->kind != MP_LEAKKIND_HEAP ? (l->kind == MP_LEAKKIND_FD
+			const char *cat = l->kind != MP_PROFILE_HEAP ? (l->kind == MP_PROFILE_FDS
 									   ? "open" : "alive")
 				: l->category == MP_LEAK_DEFINITE ? "definite"
 				: l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
 			fprintf(f, "%s{\"kind\":\"%s\",\"category\":\"%s\",\"bytes\":%" PRIu64
 				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"program\":",
-				first ? "" : ",", kinds[l->kind], cat, l->bytes, l->count, r->pid);
+				first ? "" : ",", mp_profile_kinds[l->kind].item, cat, l->bytes, l->count,
+				r->pid);
 			mp_put_json_str(f, r->program ? r->program : "?");
 			fputs(",\"stack\":[", f);
 			first = false;
@@ -886,7 +890,7 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 				fputc('}', f);
 			}
 			fputc(']', f);
-			if (l->kind != MP_LEAKKIND_HEAP) {
+			if (l->kind != MP_PROFILE_HEAP) {
 				fputs(",\"resources\":[", f);
 				for (size_t j = 0; j < l->nres; j++) {
 					fputs(j ? "," : "", f);

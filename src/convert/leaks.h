@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct mp_snap;
+#include "common/profile-kind.h"
 
-enum mp_leak_kind { MP_LEAKKIND_HEAP, MP_LEAKKIND_FD, MP_LEAKKIND_THREAD, MP_LEAKKIND_TIMER };
+struct mp_snap;
 
 struct mp_leak_frame {
 	char *function;            /* never NULL ("??" when unknown) */
@@ -33,7 +33,7 @@ struct mp_leak_res {
 };
 
 struct mp_leak {
-	enum mp_leak_kind kind;
+	enum mp_profile_kind kind;       /* never MP_PROFILE_NONE */
 	int category;              /* heap: enum mp_snap_leak_category */
 	uint64_t bytes, count;
 	struct mp_leak_frame *frames;   /* innermost first */
@@ -120,7 +120,7 @@ void mp_leak_print_stack(FILE *f, const struct mp_leak *l, const char *prefix);
  * own code starts.  l->nframes when every frame is such a wrapper. */
 size_t mp_leak_first_own(const struct mp_leak *l);
 /* One descriptor, thread or timer as a JSON object (see mp_leaks_json). */
-void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x);
+void mp_leak_res_json(FILE *f, enum mp_profile_kind kind, const struct mp_leak_res *x);
 
 /* Valgrind-like text on f; full: with stacks of lost blocks and every
  * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242

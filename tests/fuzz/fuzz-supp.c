@@ -75,9 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			{ .function = (char *)"main", .file = NULL, .line = 0, .object = NULL },
 		};
 		struct mp_leak leaks[2] = {
-			{ .kind = MP_LEAKKIND_HEAP, .category = 1, .bytes = 10, .count = 1,
+			{ .kind = MP_PROFILE_HEAP, .category = 1, .bytes = 10, .count = 1,
 			  .frames = frames, .nframes = 2 },
-			{ .kind = MP_LEAKKIND_FD, .category = 0, .bytes = 0, .count = 1,
+			{ .kind = MP_PROFILE_FDS, .category = 0, .bytes = 0, .count = 1,
 			  .frames = frames + 1, .nframes = 1 },
 		};
 		struct mp_leak_report rep = { .pid = 1, .leaks = leaks, .nleaks = 2 };

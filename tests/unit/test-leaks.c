@@ -159,9 +159,9 @@ static struct mp_leak_report *report(void)
 	static struct mp_leak leaks[3];
 	static struct mp_leak_report r;
 	memset(leaks, 0, sizeof(leaks));
-	leaks[0] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr_lose, 2, NULL, NULL, 0 };
-	leaks[1] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 480, 10, fr_lib, 2, NULL, NULL, 0 };
-	leaks[2] = (struct mp_leak){ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr_lib, 2, NULL, NULL, 0 };
+	leaks[0] = (struct mp_leak){ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 100, 1, fr_lose, 2, NULL, NULL, 0 };
+	leaks[1] = (struct mp_leak){ MP_PROFILE_HEAP, MP_LEAK_INDIRECT, 480, 10, fr_lib, 2, NULL, NULL, 0 };
+	leaks[2] = (struct mp_leak){ MP_PROFILE_HEAP, MP_LEAK_REACHABLE, 64, 2, fr_lib, 2, NULL, NULL, 0 };
 	r = (struct mp_leak_report){ .pid = 7, .program = "t", .leaks = leaks, .nleaks = 3 };
 	return &r;
 }
@@ -237,10 +237,10 @@ static void test_generated(void)
 		{ .function = "foo_init", .file = NULL, .line = 0, .object = "libfoo.so" },
 	};
 	struct mp_leak leaks[] = {
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 12, 1, via_strdup, 5, NULL, NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 40, 1, via_vector, 5, NULL, NULL, 0 },
-		{ MP_LEAKKIND_FD, 0, 0, 1, in_main, 4, NULL, NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_INDIRECT, 8, 1, stripped, 3, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 12, 1, via_strdup, 5, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 40, 1, via_vector, 5, NULL, NULL, 0 },
+		{ MP_PROFILE_FDS, 0, 0, 1, in_main, 4, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_INDIRECT, 8, 1, stripped, 3, NULL, NULL, 0 },
 	};
 	static const char *const want[] = {
 		"leak:^config_dup(char const*)$;^load$;^setup$",
@@ -267,8 +267,8 @@ static void test_generated(void)
 	};
 	struct mp_leak all[] = {
 		leaks[0], leaks[1],
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, other, 4, NULL, NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 6, 1, skipping, 4, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 6, 1, other, 4, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 6, 1, skipping, 4, NULL, NULL, 0 },
 	};
 	struct mp_leak_report rep = { .pid = 1, .leaks = all, .nleaks = 4 };
 	const char *text = "leak:^config_dup(char const*)$;^load$;^setup$\nleak:^grow$;^main$\n";
@@ -310,9 +310,9 @@ static void test_resources(void)
 				     { 4243, MP_THREAD_UNJOINED, " run" } };
 	struct mp_leak_res tim[] = { { 1, MP_TIMER_ARMED, "monotonic interval 250000000ns" } };
 	struct mp_leak leaks[] = {
-		{ MP_LEAKKIND_FD, 0, 0, 4, at_main, 1, NULL, fds, 4 },
-		{ MP_LEAKKIND_THREAD, 0, 0, 2, at_main, 1, NULL, thr, 2 },
-		{ MP_LEAKKIND_TIMER, 0, 0, 1, at_main, 1, NULL, tim, 1 },
+		{ MP_PROFILE_FDS, 0, 0, 4, at_main, 1, NULL, fds, 4 },
+		{ MP_PROFILE_THREADS, 0, 0, 2, at_main, 1, NULL, thr, 2 },
+		{ MP_PROFILE_TIMERS, 0, 0, 1, at_main, 1, NULL, tim, 1 },
 	};
 	struct mp_leak_report rep = { .pid = 9, .program = "server", .leaks = leaks, .nleaks = 3 };
 	struct mp_leak_report *rp = &rep;
@@ -587,7 +587,7 @@ static void test_places(void)
 		{ .function = "parse", .file = under, .line = 12, .object = "prog" },
 		{ .function = "main", .file = under, .line = 40, .object = "prog" },
 	};
-	struct mp_leak l = { .kind = MP_LEAKKIND_HEAP, .category = MP_LEAK_DEFINITE, .frames = fr,
+	struct mp_leak l = { .kind = MP_PROFILE_HEAP, .category = MP_LEAK_DEFINITE, .frames = fr,
 			     .nframes = 6 };
 	const struct mp_leak_place *p = NULL;
 	size_t idx = 99;
@@ -618,10 +618,10 @@ static void test_sarif_junit(void)
 	};
 	struct mp_leak_res fds[] = { { 3, MP_FD_FILE, "/tmp/\"x\" <y>\xff" } };
 	struct mp_leak leaks[] = {
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr, 2, NULL, NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 50, 2, fr + 1, 1, "leak:main", NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr, 2, NULL, NULL, 0 },
-		{ MP_LEAKKIND_FD, 0, 0, 1, fr + 1, 1, NULL, fds, 1 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 100, 1, fr, 2, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 50, 2, fr + 1, 1, "leak:main", NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_REACHABLE, 64, 2, fr, 2, NULL, NULL, 0 },
+		{ MP_PROFILE_FDS, 0, 0, 1, fr + 1, 1, NULL, fds, 1 },
 	};
 	struct mp_leak_report rep = { .pid = 7, .program = "t<&>", .leaks = leaks, .nleaks = 4 };
 	struct mp_leak_report *rp = &rep;
@@ -681,8 +681,8 @@ static void test_sarif_junit(void)
 	/* One class, two groups at one place (stacks that differ further out):
 	 * names and fingerprints made unique. */
 	struct mp_leak two[] = {
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
-		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
 	};
 	struct mp_leak_report rep2 = { .pid = 8, .program = "p", .leaks = two, .nleaks = 2 };
 	rp = &rep2;
