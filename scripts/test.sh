@@ -6,7 +6,11 @@
 # not preload the shim (unit, fuzz corpus replays, integration): a preloaded
 # shim cannot run under the sanitizer, which owns malloc.  The suite
 # asan-cli then runs the sanitized CLI on real programs (process trees,
-# python3, a relative-path build) with the plain build's shim.
+# python3, a relative-path build) with the plain build's shim.  Last, a
+# build with the allocator's invariant walker on and without BPF support
+# (./build-checks: -Ddebug_checks=full -Dbpf=disabled) runs the stress
+# programs that check the invariants at every exit (suite checks), attach's
+# refusal, and the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +48,11 @@ MEMPROF_SHIM="$PWD/build/src/shim/libmemprof.so" \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --print-errorlogs --suite asan-cli || status=1
+
+echo "== build with the allocator's invariant checks, without BPF" >&2
+configure build-checks -Dwerror=true -Ddebug_checks=full -Dbpf=disabled
+meson compile -C build-checks
+echo "== allocator invariants under stress; attach without BPF; unit" >&2
+meson test -C build-checks --print-errorlogs --suite checks --suite attach --suite unit ||
+	status=1
 exit $status

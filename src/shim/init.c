@@ -271,6 +271,8 @@ void mp_shim_exit_snapshot(void)
 		if (bad)
 			mp_warn("allocator invariant broken (alloc/ line ", mp_utoa((uint64_t)-bad, num),
 				")", NULL);
+		else if (mp_shim.opt.verbose)
+			mp_log("allocator invariants hold at exit", NULL, NULL, NULL);
 	}
 	if (mp_unwind_mode == MP_UNWIND_CHECK) {
 		/* unwind=2 (tests): how memprof's walker fared against libunwind. */
