@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * unwind=2 (MP_UNWIND_CHECK, for tests): the stack table's cache of a
- * memo's walk against the stack libunwind walked (see capture.h).
+ * The rare paths of capture.h: a memo's stack fetched after all; unwind=2
+ * (MP_UNWIND_CHECK, for tests): the stack table's cache of a memo's walk
+ * against the stack libunwind walked.
  */
 #include "sample/capture.h"
+
+MP_NOINLINE uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_t *ret_pcs,
+					 uint32_t max)
+{
+	uint64_t buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
+	if (max > MP_MAX_DEPTH)
+		max = MP_MAX_DEPTH;
+	uint32_t n = mp_fastunwind_memo_pcs(c, buf, max + MP_UNWIND_EXTRA_FRAMES);
+	return mp_capture_keep(buf, n, ret_pcs, max);
+}
 
 int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n)
 {

@@ -5,7 +5,8 @@
  * other.  The walker remembers each thread's recent walks and keeps, for
  * each, the table's cache of that stack (struct mp_stack_cache), which only
  * the functions here read: a stack met again is neither copied out of the
- * memo, nor hashed, nor probed for.
+ * memo, nor hashed, nor probed for; one block size met again from it costs
+ * one atomic add.
  *
  * In the target; the caller holds the recursion guard (base/guard.h).  Not
  * in a signal handler that interrupted the guarded code.
@@ -19,14 +20,33 @@
 #include "sample/stacks.h"
 #include "sample/unwind.h"
 
+/* The return addresses buf[0..n) after the shim's own frames at the top,
+ * at most `max`, into ret_pcs; the number stored. */
+static inline __attribute__((always_inline)) uint32_t
+mp_capture_keep(const uint64_t *buf, uint32_t n, uint64_t *ret_pcs, uint32_t max)
+{
+	uint32_t i = 0;
+	while (i < n && buf[i] >= mp_unwind_skip_lo && buf[i] < mp_unwind_skip_hi)
+		i++;
+	uint32_t out = 0;
+	for (; i < n && out < max; i++)
+		ret_pcs[out++] = buf[i];
+	return out;
+}
+
+/* What mp_capture returns when the walk is one the thread's memo holds:
+ * nothing is stored, *ret_cache is the memo's cache. */
+#define MP_CAPTURE_MEMO MP_WALK_MEMO
+
 /*
  * Capture the calling thread's stack, innermost first, at most `max`
  * return addresses after the skipped frames (the shim's own: unwind.h).
- * Returns the number stored, and in *ret_cache the table's cache of this
- * stack, or NULL.  When that cache knows the stack's id, nothing is stored
- * (0 is returned): callers go through mp_capture_stack_id or
- * mp_capture_bucket, which use it.  Inlined into its callers: every frame
- * of the shim's own is one more frame to walk and then drop.
+ * Returns the number stored and in *ret_cache the table's cache of this
+ * stack, or NULL; or MP_CAPTURE_MEMO (never under unwind=2): the walk is
+ * one the memo holds, and mp_capture_stack_id and mp_capture_bucket ask
+ * its cache first, fetching the pcs (mp_capture_memo_pcs) only when it
+ * does not know the answer.  Inlined into its callers: every frame of the
+ * shim's own is one more frame to walk and then drop.
  */
 static inline __attribute__((always_inline)) uint32_t
 mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
@@ -39,10 +59,10 @@ mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
 	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
 		n = mp_fastunwind_capture(buf, max + MP_UNWIND_EXTRA_FRAMES, ret_cache);
 	if (n == MP_WALK_MEMO) {
+		if (MP_LIKELY(mp_unwind_mode != MP_UNWIND_CHECK))
+			return MP_CAPTURE_MEMO;
 		/* (Under MP_UNWIND_CHECK the stack is walked again below and
 		 * the cache's answers are checked against it.) */
-		if (MP_LIKELY(mp_unwind_mode != MP_UNWIND_CHECK) && mp_stack_cache_known(*ret_cache))
-			return 0;
 		n = mp_fastunwind_memo_pcs(*ret_cache, buf, max + MP_UNWIND_EXTRA_FRAMES);
 	}
 	if (n == UINT32_MAX || mp_unwind_mode == MP_UNWIND_CHECK) {
@@ -54,14 +74,12 @@ mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
 		for (uint32_t i = 0; i < n; i++)
 			buf[i] = (uint64_t)(uintptr_t)vbuf[i];
 	}
-	uint32_t i = 0;
-	while (i < n && buf[i] >= mp_unwind_skip_lo && buf[i] < mp_unwind_skip_hi)
-		i++;
-	uint32_t out = 0;
-	for (; i < n && out < max; i++)
-		ret_pcs[out++] = buf[i];
-	return out;
+	return mp_capture_keep(buf, n, ret_pcs, max);
 }
+
+/* After MP_CAPTURE_MEMO: the memo's stack as mp_capture would have stored
+ * it (capture.c).  Out of line: the caches know most stacks. */
+uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_t *ret_pcs, uint32_t max);
 
 /* MP_UNWIND_CHECK (capture.c): mp_stack_cache_id and mp_stack_cache_record
  * that also count where the cache's answer differs from that of the stack
@@ -70,21 +88,40 @@ int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint3
 int64_t mp_capture_check_bucket(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n,
 				uint64_t size);
 
-/* The stack table's id for the stack just captured (pcs[0..n), its cache
- * c or NULL): >= 1, or -ENOSPC when the table is full. */
-static inline int64_t mp_capture_stack_id(struct mp_stack_cache *c, const uint64_t *pcs,
-					  uint32_t n)
+/* The stack table's id for the stack just captured (n and c as mp_capture
+ * returned them with `max`; pcs its buffer): >= 1, or -ENOSPC when the
+ * table is full. */
+static inline int64_t mp_capture_stack_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t n,
+					  uint32_t max)
 {
+	if (n == MP_CAPTURE_MEMO) {
+		if (mp_stack_cache_known(c))
+			return c->stack;
+		n = mp_capture_memo_pcs(c, pcs, max);
+	}
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_id(c, pcs, n);
 	return mp_stack_cache_id(c, pcs, n);
 }
 
-/* One sampled allocation of `size` bytes from the stack just captured: its
+/* One sampled allocation of `size` bytes from the stack just captured (n
+ * and c as mp_capture returned them with `max`; pcs its buffer): its
  * bucket (>= 0), or -ENOSPC when a table is full. */
-static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n,
-					uint64_t size)
+static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, uint64_t *pcs, uint32_t n,
+					uint32_t max, uint64_t size)
 {
+	if (n == MP_CAPTURE_MEMO) {
+		/* The common case at --rate 1: a stack and size met before. */
+		uint32_t gen = mp_prof_generation();
+		if (c->bucket && c->size == size && c->gen == gen) {
+			mp_prof_record_again(c->bucket - 1);
+			return c->bucket - 1;
+		}
+		if (!c->stack || c->gen != gen)
+			n = mp_capture_memo_pcs(c, pcs, max);
+		else
+			n = 0;   /* (the cache knows the stack: no pcs needed) */
+	}
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_bucket(c, pcs, n, size);
 	return mp_stack_cache_record(c, pcs, n, size);

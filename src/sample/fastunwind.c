@@ -302,8 +302,10 @@ struct wframe {
 #define MEMO_FRAMES 48                /* longer walks are not kept */
 
 struct wentry {
-	uint32_t n;                   /* frames, innermost first */
-	uint32_t max;                 /* the `max` of the walk the cache is for */
+	/* (16 bits each: the entry keeps the size it had before `max` was
+	 * the walker's, 1592 bytes, indexed with one multiply.) */
+	uint16_t n;                   /* frames, innermost first (<= MEMO_FRAMES) */
+	uint16_t max;                 /* the `max` of the walk the cache is for */
 	uint32_t next[2];             /* the entries used right after this one, latest first */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
@@ -512,10 +514,10 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 		if (dep)
 			e->f[i].slot |= F_DEP;
 	}
-	e->n = k + rest;
+	e->n = (uint16_t)(k + rest);
 	e->next[0] = e->next[1] = MEMO_ENTRIES;
 	memset(&e->cache, 0, sizeof(e->cache));
-	e->max = max;
+	e->max = (uint16_t)max;
 	c->sp0[v] = e->f[0].sp;
 	memo_use(c, v);
 	return &e->cache;
@@ -550,7 +552,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 		struct wentry *e = memo_find(c, pc, sp, bp);
 		if (e) {
 			if (e->max != max) {
-				e->max = max;
+				e->max = (uint16_t)max;
 				memset(&e->cache, 0, sizeof(e->cache));
 			}
 			*ret_cache = &e->cache;

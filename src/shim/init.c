@@ -113,8 +113,9 @@ static uint32_t res_creation_stack(void)
 		return 0;
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
-	uint32_t n = mp_capture(pcs, mp_shim.opt.depth, &c);
-	int64_t id = mp_capture_stack_id(c, pcs, n);
+	uint32_t depth = mp_shim.opt.depth;
+	uint32_t n = mp_capture(pcs, depth, &c);
+	int64_t id = mp_capture_stack_id(c, pcs, n, depth);
 	return id > 0 ? (uint32_t)id : 0;
 }
 
@@ -176,8 +177,9 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
-	uint32_t n = mp_capture(pcs, mp_shim.opt.depth, &c);
-	int64_t b = mp_capture_bucket(c, pcs, n, size);
+	uint32_t depth = mp_shim.opt.depth;
+	uint32_t n = mp_capture(pcs, depth, &c);
+	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
 	if (b < 0)
 		return;
 	if (mp_heap_owns(p)) {
