@@ -201,12 +201,13 @@ def main():
             if m in preload and not os.path.exists(preload[m][0]):
                 print('bench: %s is not installed (%s)' % (m, preload[m][0]), file=sys.stderr)
                 return 1
-        results, rss = {}, {}
+        results, rss, cpu = {}, {}, {}
         # Modes interleave within each repetition so that slow drifts of the
         # machine hit every mode alike.
         for name, cmd, stdin, extra in workloads:
             times = {m: [] for m in modes}
             peaks = {m: [] for m in modes}
+            cpus = {m: [] for m in modes}
             for _ in range(args.reps):
                 for mode in modes:
                     env = dict(os.environ, MEMPROF_CACHE_DIR=os.path.join(work, 'symcache'), **extra)
@@ -220,7 +221,7 @@ def main():
                     # is at least that of the process it was forked from,
                     # and time(1) is much smaller than this script.
                     rssfile = os.path.join(work, 'rss')
-                    argv = [TIME, '-f', '%M', '-o', rssfile] + argv
+                    argv = [TIME, '-f', '%M %U %S', '-o', rssfile] + argv
                     fin = open(stdin) if stdin else subprocess.DEVNULL
                     t0 = time.perf_counter()
                     proc = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL,
@@ -236,15 +237,19 @@ def main():
                     # Meaningful for native and the preloaded modes (under the
                     # memprof and heaptrack wrappers it is the wrapper's).
                     with open(rssfile) as f:
-                        peaks[mode].append(int(f.read().split()[-1]))
+                        m_, u_, s_ = f.read().split()[-3:]
+                        peaks[mode].append(int(m_))
+                        cpus[mode].append(float(u_) + float(s_))
                     for f in os.listdir(work):
                         if f.startswith('ht') or f.startswith('out.'):
                             os.unlink(os.path.join(work, f))
             for mode in modes:
                 results[(name, mode)] = statistics.median(times[mode])
                 rss[(name, mode)] = statistics.median(peaks[mode])
-                print('# %-15s %-14s %.3fs %7d KiB' % (name, mode, results[(name, mode)],
-                                                     rss[(name, mode)]), file=sys.stderr)
+                cpu[(name, mode)] = statistics.median(cpus[mode])
+                print('# %-15s %-14s %.3fs %7d KiB cpu %.3fs' % (name, mode, results[(name, mode)],
+                                                               rss[(name, mode)], cpu[(name, mode)]),
+                      file=sys.stderr)
         names = [w[0] for w in workloads]
         others = [m for m in modes if m != 'native']
 
@@ -263,6 +268,10 @@ def main():
             print('| geometric mean | | %s |' % ' | '.join(geo))
 
         table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
+        # CPU time of the whole process tree (the program, memprof's CLI and
+        # its threads): what a loaded machine cannot blur.
+        table('CPU time (user + sys of the whole tree), median of %d, ratio to native' % args.reps,
+              cpu, 's', '%.3f', others)
         if 'memprof-leak' in modes and 'valgrind' in modes:
             speedups = [results[(n, 'valgrind')] / results[(n, 'memprof-leak')] for n in names]
             print('\nvalgrind / memprof --leak-check: %s (min %.1f)'
@@ -351,6 +360,15 @@ def symbolize_bench(args):
         tables = sum(table_bytes(f) for f in files)
         print('\n`memprof convert` of the cc1 snapshot of a --rate 1 compile: %d unique addresses, '
               '%d files; their symbol and line tables: %.1f MiB\n' % (addrs, len(files), tables / 2**20))
+        # The symbolizer's own part of the memory: sym-bench rss resets the
+        # peak after reading the snapshot, then symbolizes every address.
+        out = subprocess.run([args.sym_bench, 'rss', snap], capture_output=True, text=True,
+                             env=dict(os.environ, MEMPROF_CACHE_DIR='off')).stdout
+        for line in out.splitlines():
+            if 'for it' in line:
+                kib = int(line.split(': ')[-1].split()[0])
+                print('Symbolizing them (no cache) raises the resident set by %.1f MiB: %.2f x the '
+                      'symbol and line tables\n' % (kib / 1024, kib * 1024 / tables if tables else 0))
         print('| cache | CPU s (user+sys) | addresses/s | peak RSS MiB | RSS / tables |')
         print('|---|---:|---:|---:|---:|')
         shutil.rmtree(cache, ignore_errors=True)

@@ -40,11 +40,13 @@
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/leaks-ci.h"
 #include "convert/leaks.h"
 #include "symbolize/symbolize.h"
 
 #define SHIM_NAME "libmemprof.so"
 #define MAX_DEPTH 256
+#define MAX_LEAK_REPORTS 8
 
 struct run_settings {
 	const char *output;   /* -o, --output: the target's profile; NULL: memprof.<pid>.heap.pb.gz */
@@ -57,7 +59,10 @@ struct run_settings {
 	bool stats;           /* --stats: print the allocator statistics of each profile */
 	bool rate_set;        /* --rate was given (else --leak-check records everything) */
 	int leak_check;       /* --leak-check[=summary|full]: 0 off, 1 summary, 2 full */
-	const char *leak_report; /* --leak-report FILE: the leak report as JSON */
+	const char *leak_reports[MAX_LEAK_REPORTS]; /* --leak-report FILE (repeatable): the
+			       * leak report as JSON, SARIF or JUnit XML by extension */
+	enum mp_leak_format leak_formats[MAX_LEAK_REPORTS];
+	size_t n_leak_reports;
 	int error_exitcode;   /* --error-exitcode N: status when a failing leak is found; -1 none */
 	unsigned fail_on;     /* --fail-on LIST: MP_FAIL_* classes that fail */
 	const char *suppressions; /* --suppressions FILE */
@@ -75,7 +80,7 @@ static const struct run_settings default_settings = {
 	.stats = false,
 	.rate_set = false,
 	.leak_check = 0,
-	.leak_report = NULL,
+	.n_leak_reports = 0,
 	.error_exitcode = -1,
 	.fail_on = MP_FAIL_DEFAULT,
 	.suppressions = NULL,
@@ -89,6 +94,7 @@ static struct {
 	size_t n;
 	bool failing;
 	int errors;
+	size_t unchecked;     /* processes the shim could not check */
 } leaks;
 
 /* Signals memprof passes on to the target while it waits. */
@@ -125,7 +131,8 @@ static void usage(FILE *f)
 	      "                     scan the heap at exit and report lost blocks with their\n"
 	      "                     allocation stacks (every allocation is recorded unless\n"
 	      "                     --rate is given)\n"
-	      "      --leak-report FILE  also write the leak report as JSON\n"
+	      "      --leak-report FILE  also write the leak report to FILE, as JSON (.json),\n"
+	      "                     SARIF 2.1.0 (.sarif) or JUnit XML (.xml); may be repeated\n"
 	      "      --error-exitcode N  exit N when a failing leak is found\n"
 	      "      --fail-on LIST     classes that fail: definite, indirect, reachable, fds,\n"
 	      "                     threads, timers (default: all but reachable)\n"
@@ -776,12 +783,20 @@ static int load_suppressions(const char *path)
 	return 0;
 }
 
-/* --leak-report FILE: the JSON document, whole or not at all. */
-static int write_leak_report(const char *path)
+/* --leak-report FILE: the document, whole or not at all. */
+static int write_leak_report(const char *path, enum mp_leak_format fmt,
+			     const struct run_settings *s)
 {
+	struct mp_leak_ci ci = { .fail_on = s->fail_on, .version = MP_VERSION,
+				 .unchecked = leaks.unchecked };
 	char *tmp = NULL;
 	FILE *f;
 	int r;
+
+	/* Without a working directory, paths stay absolute. */
+	if (fmt != MP_LEAKFMT_JSON && mp_leak_ci_from_cwd(&ci) < 0)
+		fprintf(stderr, "memprof: cannot get the working directory: %s, source paths in "
+			"'%s' stay absolute\n", strerror(errno), path);
 
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
 		fputs("memprof: out of memory\n", stderr);
@@ -793,7 +808,8 @@ static int write_leak_report(const char *path)
 		free(tmp);
 		return -1;
 	}
-	r = mp_leaks_json(f, leaks.reports, leaks.n);
+	r = mp_leaks_write(f, fmt, leaks.reports, leaks.n, &ci);
+	mp_leak_ci_done(&ci);
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
@@ -818,6 +834,7 @@ static void leak_check_one(const struct mp_snap *sn, struct mp_symbolizer *sym,
 		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": the shim could not "
 			"run it (see its warning above)\n", sn->header.pid);
 		leaks.errors++;
+		leaks.unchecked++;
 		return;
 	}
 	if (mp_leaks_build_with(sn, 0, sym, &r) < 0 || !(nr = realloc(leaks.reports,
@@ -1103,7 +1120,17 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 				fputs("memprof: empty --leak-report file name\n", stderr);
 				return 2;
 			}
-			s->leak_report = optarg;
+			if (s->n_leak_reports == MAX_LEAK_REPORTS) {
+				fprintf(stderr, "memprof: more than %d --leak-report files\n",
+					MAX_LEAK_REPORTS);
+				return 2;
+			}
+			if (mp_leaks_format_of(optarg, &s->leak_formats[s->n_leak_reports]) < 0) {
+				fprintf(stderr, "memprof: bad --leak-report '%s': not a .json, .sarif "
+					"or .xml file name\n", optarg);
+				return 2;
+			}
+			s->leak_reports[s->n_leak_reports++] = optarg;
 			break;
 		case OPT_ERROR_EXITCODE:
 			r = mp_parse_u64(optarg, &v);
@@ -1141,7 +1168,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		fputs("memprof: missing program to run, see 'memprof run --help'\n", stderr);
 		return 2;
 	}
-	if (!s->leak_check && (s->leak_report || s->error_exitcode >= 0 || s->suppressions ||
+	if (!s->leak_check && (s->n_leak_reports || s->error_exitcode >= 0 || s->suppressions ||
 			       s->gen_suppressions)) {
 		fputs("memprof: --leak-report, --error-exitcode, --suppressions and "
 		      "--gen-suppressions need --leak-check\n", stderr);
@@ -1162,9 +1189,9 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 	return -1;
 }
 
-/* The directory a profile will be written to must exist and be writable:
- * find out now rather than after a long run. */
-static int check_output_dir(const char *output)
+/* The directory a profile (what: "heap profile") or report will be written
+ * to must exist and be writable: find out now rather than after a long run. */
+static int check_output_dir(const char *output, const char *what)
 {
 	char *copy = strdup(output ? output : "./x");
 	const char *dir;
@@ -1176,7 +1203,7 @@ static int check_output_dir(const char *output)
 	}
 	dir = dirname(copy);
 	if (access(dir, W_OK | X_OK) < 0) {
-		fprintf(stderr, "memprof: cannot write heap profile '%s': %s\n",
+		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what,
 			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
 		r = -1;
 	}
@@ -1210,8 +1237,11 @@ int mp_cmd_run(int argc, char **argv)
 	if (check_user_shim_options() < 0)
 		return 2;
 	status = 1;
-	if (check_output_dir(s.output) < 0 || find_shim(&shim) < 0)
+	if (check_output_dir(s.output, "heap profile") < 0 || find_shim(&shim) < 0)
 		goto out;
+	for (size_t i = 0; i < s.n_leak_reports; i++)
+		if (check_output_dir(s.leak_reports[i], "leak report") < 0)
+			goto out;
 	status = prepare_program(prog_argv[0], &path, &is_elf);
 	if (status)
 		goto out;
@@ -1275,13 +1305,18 @@ int mp_cmd_run(int argc, char **argv)
 	if (failures && status == 0)
 		status = 1;
 	if (s.leak_check) {
-		if (s.leak_report && write_leak_report(s.leak_report) < 0 && status == 0)
-			status = 1;
+		for (size_t i = 0; i < s.n_leak_reports; i++)
+			if (write_leak_report(s.leak_reports[i], s.leak_formats[i], &s) < 0 &&
+			    status == 0)
+				status = 1;
 		if (leaks.errors && status == 0)
 			status = 1;
 		if (leaks.failing && s.error_exitcode >= 0)
 			status = s.error_exitcode;
 	}
+	/* Frees the files loaded while the program ran: their answers go to
+	 * the symbolization cache. */
+	mp_early_sym_free();
 	goto out;
 
 cleanup:

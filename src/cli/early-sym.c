@@ -6,7 +6,8 @@
  * Every POLL_MS it reads, from each process of the tree under the run (the
  * program and its descendants, found through /proc/PID/task/TID/children),
  * the stacks recorded since the last look (cli/addrfeed.h) and symbolizes
- * their addresses in one parallel batch (mp_symbolizer_prepare).  The
+ * their addresses in one batch (mp_symbolizer_prepare), in this thread
+ * alone and at low priority: the program needs the CPUs more.  The
  * answers stay in the modules, which the symbolizers of the conversions at
  * exit share (symbolize/module.c keeps one per file and place).  A
  * process's symbolizer is made from its /proc/PID/maps when it first
@@ -23,7 +24,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/addrfeed.h"
 #include "cli/early-sym.h"
@@ -102,7 +106,7 @@ static void remake(struct proc *p)
 		early.syms = n;
 		early.cap_syms = ncap;
 	}
-	if (mp_symbolizer_new_from((const char *)buf, len, 0, p->sym, &s) == 0) {
+	if (mp_symbolizer_new_from((const char *)buf, len, MP_SYM_F_SERIAL, p->sym, &s) == 0) {
 		early.syms[early.nsyms++] = s;
 		p->sym = s;
 	}
@@ -212,6 +216,9 @@ static void *early_main(void *arg)
 	(void)arg;
 	if (!addrs)
 		return NULL;
+	/* Beside the program, not in its way: one thread, at low priority
+	 * (nice applies per thread on Linux). */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	scanned = t0;
 	add_proc(early.pid);

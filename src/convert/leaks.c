@@ -7,6 +7,7 @@
 
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
+#include "convert/escape.h"
 #include "convert/leaks.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
@@ -439,7 +440,7 @@ void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
 
 /* ---- verdict and output ---- */
 
-static unsigned fail_bit(const struct mp_leak *l)
+unsigned mp_leak_fail_bit(const struct mp_leak *l)
 {
 	switch (l->kind) {
 	case MP_LEAKKIND_HEAP:
@@ -456,9 +457,22 @@ static unsigned fail_bit(const struct mp_leak *l)
 bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on)
 {
 	for (size_t i = 0; i < r->nleaks; i++)
-		if (!r->leaks[i].suppressed_by && (fail_bit(&r->leaks[i]) & fail_on))
+		if (!r->leaks[i].suppressed_by && (mp_leak_fail_bit(&r->leaks[i]) & fail_on))
 			return true;
 	return false;
+}
+
+const char *mp_leak_class(const struct mp_leak *l)
+{
+	switch (l->kind) {
+	case MP_LEAKKIND_HEAP:
+		return l->category == MP_LEAK_DEFINITE ? "definite"
+		       : l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
+	case MP_LEAKKIND_FD: return "fd";
+	case MP_LEAKKIND_THREAD: return "thread";
+	case MP_LEAKKIND_TIMER: return "timer";
+	}
+	return "?";
 }
 
 static const char *category_words(const struct mp_leak *l)
@@ -588,18 +602,36 @@ static void put_res_list(FILE *f, const struct mp_leak *l)
 		fprintf(f, " and %zu more", l->nres - RES_SHOWN);
 }
 
-static void print_frames(FILE *f, const struct mp_leak *l)
+void mp_leak_frame_describe(FILE *f, const struct mp_leak_frame *fr)
+{
+	size_t ol = fr->object ? strlen(fr->object) : 0;
+
+	fputs(fr->function, f);
+	if (fr->file)
+		fprintf(f, " (%s:%" PRId64 ")", fr->file, fr->line);
+	else if (fr->object && !(strncmp(fr->function, fr->object, ol) == 0 &&
+				 strncmp(fr->function + ol, "+0x", 3) == 0))
+		fprintf(f, " (in %s)", fr->object);   /* not again after "obj+0x..." */
+}
+
+void mp_leak_print_stack(FILE *f, const struct mp_leak *l, const char *prefix)
 {
 	for (size_t i = 0; i < l->nframes; i++) {
-		const struct mp_leak_frame *fr = &l->frames[i];
-		fprintf(f, "memprof:     %s %s", i ? "by" : "at", fr->function);
-		size_t ol = fr->object ? strlen(fr->object) : 0;
-		if (fr->file)
-			fprintf(f, " (%s:%" PRId64 ")", fr->file, fr->line);
-		else if (fr->object && !(strncmp(fr->function, fr->object, ol) == 0 &&
-					 strncmp(fr->function + ol, "+0x", 3) == 0))
-			fprintf(f, " (in %s)", fr->object);   /* not again after "obj+0x..." */
+		fprintf(f, "%s%s ", prefix, i ? "by" : "at");
+		mp_leak_frame_describe(f, &l->frames[i]);
 		fputc('\n', f);
+	}
+}
+
+void mp_leak_describe(FILE *f, const struct mp_leak *l)
+{
+	if (l->kind == MP_LEAKKIND_HEAP) {
+		fprintf(f, "%" PRIu64 " bytes in %" PRIu64 " block%s %s", l->bytes, l->count,
+			l->count == 1 ? "" : "s", category_words(l));
+	} else {
+		fprintf(f, "%" PRIu64 " %s", l->count,
+			l->count == 1 ? category_one(l) : category_words(l));
+		put_res_list(f, l);
 	}
 }
 
@@ -643,17 +675,10 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 			if (l->suppressed_by ||
 			    (l->kind == MP_LEAKKIND_HEAP && l->category == MP_LEAK_REACHABLE))
 				continue;
-			if (l->kind == MP_LEAKKIND_HEAP)
-				fprintf(f, "memprof: %" PRIu64 " bytes in %" PRIu64 " block%s %s\n",
-					l->bytes, l->count, l->count == 1 ? "" : "s",
-					category_words(l));
-			else {
-				fprintf(f, "memprof: %" PRIu64 " %s", l->count,
-					l->count == 1 ? category_one(l) : category_words(l));
-				put_res_list(f, l);
-				fputc('\n', f);
-			}
-			print_frames(f, l);
+			fputs("memprof: ", f);
+			mp_leak_describe(f, l);
+			fputc('\n', f);
+			mp_leak_print_stack(f, l, "memprof:     ");
 		}
 	fprintf(f, "memprof: leak summary for %s (pid %" PRIu64 "):\n",
 		r->program ? r->program : "?", r->pid);
@@ -685,6 +710,15 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 static bool wrapper_frame(const struct mp_leak_frame *fr)
 {
 	return mp_frame_is_runtime(fr->function, fr->file, fr->object);
+}
+
+size_t mp_leak_first_own(const struct mp_leak *l)
+{
+	size_t first = 0;
+
+	while (first < l->nframes && wrapper_frame(&l->frames[first]))
+		first++;
+	return first;
 }
 
 /* Frames of the process's start-up, outside every program's own code. */
@@ -725,8 +759,7 @@ char *mp_leak_suppression(const struct mp_leak *l)
 	char *buf = NULL;
 	FILE *f;
 
-	while (first < l->nframes && wrapper_frame(&l->frames[first]))
-		first++;
+	first = mp_leak_first_own(l);
 	if (first == l->nframes)
 		first = 0;
 	f = open_memstream(&buf, &len);
@@ -778,24 +811,10 @@ void mp_leaks_print_suppressions(FILE *f, const struct mp_leak_report *r)
 	free(done);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 /* One resource of a leak as JSON: {"fd":3,"type":"file","detail":"/etc/hostname"},
  * {"tid":42,"name":"worker","state":"running","start":"worker_main"},
  * {"clock":"monotonic","state":"armed","interval_ns":1000000000}. */
-static void json_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
+void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x)
 {
 	if (kind == MP_LEAKKIND_THREAD) {
 		int nl;
@@ -804,10 +823,10 @@ static void json_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *
 		split_thread(x->detail, &nl, &routine);
 		name = strndup(x->detail, (size_t)nl);
 		fprintf(f, "{\"tid\":%" PRId64 ",\"name\":", x->id);
-		json_str(f, name ? name : "");
+		mp_put_json_str(f, name ? name : "");
 		fprintf(f, ",\"state\":\"%s\",\"start\":",
 			x->kind == MP_THREAD_RUNNING ? "running" : "ended, not joined");
-		json_str(f, routine);
+		mp_put_json_str(f, routine);
 		fputc('}', f);
 		free(name);
 	} else if (kind == MP_LEAKKIND_TIMER) {
@@ -817,13 +836,13 @@ static void json_res(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *
 		split_timer(x->detail, &cl, &iv);
 		clock = strndup(x->detail, (size_t)cl);
 		fputs("{\"clock\":", f);
-		json_str(f, clock ? clock : "");
+		mp_put_json_str(f, clock ? clock : "");
 		fprintf(f, ",\"state\":\"%s\",\"interval_ns\":%" PRIu64 "}",
 			x->kind == MP_TIMER_ARMED ? "armed" : "disarmed", iv);
 		free(clock);
 	} else {
 		fprintf(f, "{\"fd\":%" PRId64 ",\"type\":\"%s\",\"detail\":", x->id, fd_type(x));
-		json_str(f, x->detail);
+		mp_put_json_str(f, x->detail);
 		fputc('}', f);
 	}
 }
@@ -849,21 +868,21 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 			fprintf(f, "%s{\"kind\":\"%s\",\"category\":\"%s\",\"bytes\":%" PRIu64
 				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"program\":",
 				first ? "" : ",", kinds[l->kind], cat, l->bytes, l->count, r->pid);
-			json_str(f, r->program ? r->program : "?");
+			mp_put_json_str(f, r->program ? r->program : "?");
 			fputs(",\"stack\":[", f);
 			first = false;
 			for (size_t j = 0; j < l->nframes; j++) {
 				const struct mp_leak_frame *fr = &l->frames[j];
 				fputs(j ? ",{\"function\":" : "{\"function\":", f);
-				json_str(f, fr->function);
+				mp_put_json_str(f, fr->function);
 				fputs(",\"file\":", f);
 				if (fr->file)
-					json_str(f, fr->file);
+					mp_put_json_str(f, fr->file);
 				else
 					fputs("null", f);
 				fprintf(f, ",\"line\":%" PRId64 ",\"object\":", fr->line);
 				if (fr->object)
-					json_str(f, fr->object);
+					mp_put_json_str(f, fr->object);
 				else
 					fputs("null", f);
 				fputc('}', f);
@@ -873,7 +892,7 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 				fputs(",\"resources\":[", f);
 				for (size_t j = 0; j < l->nres; j++) {
 					fputs(j ? "," : "", f);
-					json_res(f, l->kind, &l->res[j]);
+					mp_leak_res_json(f, l->kind, &l->res[j]);
 				}
 				fputc(']', f);
 			}

@@ -99,6 +99,28 @@ bool mp_supp_match(const char *pattern, const char *text);
 
 /* Whether the report has an unsuppressed leak of a class in `fail_on`. */
 bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
+/* The MP_FAIL_* bit of a group's class. */
+unsigned mp_leak_fail_bit(const struct mp_leak *l);
+/* Its class as --fail-on would name it, singular: "definite", "indirect",
+ * "reachable", "fd", "thread", "timer" (static). */
+const char *mp_leak_class(const struct mp_leak *l);
+
+/* What a group is, in one line without its newline, as the text report
+ * heads it: "100 bytes in 1 block definitely lost", "2 file descriptors
+ * still open: 3 (/etc/hostname), 4 (pipe, read end)". */
+void mp_leak_describe(FILE *f, const struct mp_leak *l);
+/* One frame as the text report shows it: "lose_one (src/t.c:12)",
+ * "xmlStrdup (in libxml2.so.2)", "libfoo.so+0x1139". */
+void mp_leak_frame_describe(FILE *f, const struct mp_leak_frame *fr);
+/* The stack, a line per frame, innermost first: prefix "at " the first,
+ * prefix "by " the others (Valgrind's form). */
+void mp_leak_print_stack(FILE *f, const struct mp_leak *l, const char *prefix);
+/* Index of the first frame that is neither the allocator's, libc's nor
+ * the C++ runtime's (pprof.h mp_frame_is_runtime): where the program's
+ * own code starts.  l->nframes when every frame is such a wrapper. */
+size_t mp_leak_first_own(const struct mp_leak *l);
+/* One descriptor, thread or timer as a JSON object (see mp_leaks_json). */
+void mp_leak_res_json(FILE *f, enum mp_leak_kind kind, const struct mp_leak_res *x);
 
 /* Valgrind-like text on f; full: with stacks of lost blocks and every
  * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242

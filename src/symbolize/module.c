@@ -24,20 +24,12 @@
  * Answers are kept by file address (address - bias), so the disk cache
  * holds across runs whatever the address space layout.
  *
- * Frames from DWARF.  dwarf_getscopes() lists the DIEs whose ranges contain
- * the address, innermost first: inlined_subroutine instances nest inside
- * the subprogram that holds the code.  The innermost frame's file and line
- * come from the line table (read once per unit by libdw); each outer
- * frame's from the DW_AT_call_file and DW_AT_call_line of the inlined
- * instance it contains.  Names come from DW_AT_linkage_name (demangled for
- * display) or DW_AT_name, following DW_AT_abstract_origin and
- * DW_AT_specification (dwarf_attr_integrate).
+ * Frames from DWARF come from dwarf.c, under the module's lock.
  *
  * Strings in answers point into libdw's data, into demangled or joined
  * copies the module owns, or into its mapped cache file: all live as long
  * as the module.
  */
-#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
@@ -51,74 +43,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "symbolize/module.h"
-#include "symbolize/paths.h"
+#include "symbolize/module-int.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
 
 /* libstdc++'s demangler (the Itanium C++ ABI's abi::__cxa_demangle). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-/* A unit's address range, for files without .debug_aranges. */
-struct cu_range {
-	uint64_t lo, hi;            /* [lo, hi), file addresses */
-	Dwarf_Die *cu;              /* owned by libdwfl */
-};
-
-struct memo {
-	const void *k1, *k2;
-	char *value;
-};
-
-enum { UNKNOWN = 0, YES = 1, NO = 2 };
-
-struct mp_module {
-	int refs;                   /* under reg_lock */
-	bool registered;            /* in reg[] */
-	bool cache_wanted;          /* opened for use with the disk cache */
-	pthread_mutex_t lock;
-	char *path;
-	uint64_t start, limit, offset, inode;
-	uint32_t dev_major, dev_minor;
-	uint64_t bias;              /* of the main file in libdwfl */
-	char build_id[2 * 64 + 1];
-	Dwfl *dwfl;
-	Dwfl_Module *mod;
-
-	/* Under lock until `prepared` is set (release), read-only after. */
-	int prepared;               /* atomic */
-	int dwarf;                  /* YES, NO */
-	struct mp_symindex *index;
-	const char **symname;       /* per indexed symbol */
-	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */
-	struct mp_sym_frame **symframe; /* per indexed symbol: its one frame (atomic) */
-	size_t nsyms;
-
-	/* Under lock. */
-	struct cu_range *cus;       /* sorted by lo; built on the first miss */
-	size_t ncus;
-	bool cus_built;
-	struct memo *memo;          /* demangled names, joined paths */
-	size_t nmemo, cap_memo;
-
-	/* Owner thread only. */
-	struct answer_entry {
-		uint64_t fa;
-		const struct mp_sym_frame *frames;
-		uint32_t nframes;
-		uint8_t source;
-	} *answers;                 /* computed in this process */
-	size_t nanswers, cap_answers;
-	uint32_t *slots;            /* answer index + 1, 0 = empty */
-	size_t nslots;
-	struct arena {
-		struct arena_block { struct arena_block *next; } *head;
-		size_t used, cap;
-	} arena;                    /* DWARF answers' frames */
-	struct mp_symcache_file *disk;
-	struct mp_sym_frame *disk_frames;   /* the file's frames, decoded on first use */
-	bool cache;
-};
 
 static char *debuginfo_path;   /* NULL: libdwfl's default search path */
 
@@ -481,7 +411,7 @@ void mp_module_unref(struct mp_module *m)
 	free(m->demangled);
 	free(m->symname);
 	mp_symindex_free(m->index);
-	free(m->cus);
+	mp_dwarf_done(m);
 	dwfl_end(m->dwfl);
 	pthread_mutex_destroy(&m->lock);
 	free(m->path);
@@ -592,6 +522,16 @@ size_t mp_module_index_bytes(const struct mp_module *m)
 	return m->index ? mp_symindex_bytes(m->index) + m->nsyms * 2 * sizeof(char *) : 0;
 }
 
+void mp_module_warm(struct mp_module *m)
+{
+	mp_module_prepare(m);
+	if (m->dwarf != YES)
+		return;
+	pthread_mutex_lock(&m->lock);
+	mp_dwarf_warm_locked(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* ---- names ------------------------------------------------------------------------ */
 
 static size_t memo_slot(const void *k1, const void *k2, size_t cap)
@@ -604,7 +544,7 @@ static size_t memo_slot(const void *k1, const void *k2, size_t cap)
 }
 
 /* The string memoized for (k1, k2), or NULL.  Under the lock. */
-static const char *memo_get(const struct mp_module *m, const void *k1, const void *k2)
+const char *mp_module_memo_get(const struct mp_module *m, const void *k1, const void *k2)
 {
 	if (!m->cap_memo)
 		return NULL;
@@ -617,8 +557,8 @@ static const char *memo_get(const struct mp_module *m, const void *k1, const voi
 
 /* Keep `value` (malloc'd, taken over even on failure) for (k1, k2).  Under
  * the lock. */
-static const char *memo_put(struct mp_module *m, const void *k1, const void *k2, char *value,
-			    int *ret_err)
+const char *mp_module_memo_put(struct mp_module *m, const void *k1, const void *k2, char *value,
+			       int *ret_err)
 {
 	size_t j;
 
@@ -673,20 +613,20 @@ static char *demangle_new(const char *name, int *ret_err)
 
 /* Demangled form of a DWARF linkage name (owned by m); `name` itself
  * otherwise.  Under the lock. */
-static const char *demangle_locked(struct mp_module *m, const char *name, int *ret_err)
+const char *mp_module_demangle_locked(struct mp_module *m, const char *name, int *ret_err)
 {
 	const char *done;
 	char *d;
 
 	if (name[0] != '_' || name[1] != 'Z')
 		return name;
-	done = memo_get(m, name, NULL);
+	done = mp_module_memo_get(m, name, NULL);
 	if (done)
 		return done;
 	d = demangle_new(name, ret_err);
 	if (!d)
 		return name;
-	done = memo_put(m, name, NULL, d, ret_err);
+	done = mp_module_memo_put(m, name, NULL, d, ret_err);
 	return done ? done : name;
 }
 
@@ -716,99 +656,14 @@ static const char *sym_display(struct mp_module *m, size_t i, int *ret_err)
 }
 
 /* The indexed symbol naming file address fa, or -1. */
-static int64_t sym_at(const struct mp_module *m, uint64_t fa)
+int64_t mp_module_sym_at(const struct mp_module *m, uint64_t fa)
 {
 	return m->index ? mp_symindex_lookup(m->index, fa) : -1;
 }
 
-/*
- * Source file names from the line table, made into names a profile can
- * show and pprof can find: joined to the compilation directory and
- * lexically cleaned (paths.h).
- *
- * libdw already joins each file's name to its directory entry
- * (dwarf_getsrclines), and directory entry 0 is the compilation directory
- * itself (DW_AT_comp_dir before DWARF 5, the table's entry 0 since).  A
- * name libdw hands back relative therefore came either from a relative
- * entry 0 (then it starts with that entry, and is complete: Debian builds
- * map the build directory to ".", as in glibc's "./csu/../sysdeps/x.h";
- * clang's "cd sub; cc ../src/x.c" with such a map gives "./sub/../src/x.c")
- * or from another relative entry, which DWARF makes relative to the
- * compilation directory (gcc's entry "src" for "gcc -c src/x.c" run from a
- * project root): then it is joined to entry 0.  (binutils' addr2line and
- * llvm-symbolizer join entry 0 twice in the first case of DWARF 5 and name
- * files that do not exist, "./sub/./sub/../src/x.c".)  With a relative
- * compilation directory the result stays relative, to the top of the
- * source tree: "sysdeps/x86/libc-start.c".  Returns `name` itself when it
- * is clean and needs no joining.  Under the lock.
- */
-static const char *absolute_file(struct mp_module *m, Dwarf_Die *unit, const char *name,
-				 int *ret_err)
-{
-	static const char none[] = "";
-	const char *dir = NULL, *done;
-	char *path;
-
-	if (!name)
-		return NULL;
-	if (name[0] != '/') {
-		Dwarf_Files *files;
-		const char *const *dirs;
-		size_t nfiles, ndirs;
-		Dwarf_Attribute a;
-
-		if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
-		    dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0])
-			dir = dirs[0];
-		else
-			dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
-		if (dir && dir[0] != '/') {
-			size_t n = strlen(dir);
-
-			if (strncmp(name, dir, n) == 0 && name[n] == '/')
-				dir = NULL;     /* joined to entry 0 already */
-		}
-	}
-	if (!dir || !dir[0]) {
-		if (mp_path_is_clean(name))
-			return name;
-		dir = none;
-	}
-	done = memo_get(m, dir, name);
-	if (done)
-		return done;
-	path = mp_path_resolve(dir, name);
-	if (!path) {
-		*ret_err = -ENOMEM;
-		return name;
-	}
-	done = memo_put(m, dir, name, path, ret_err);
-	return done ? done : name;
-}
-
-static const char *die_string(Dwarf_Die *die, unsigned int name)
-{
-	Dwarf_Attribute a;
-
-	return dwarf_formstring(dwarf_attr_integrate(die, name, &a));
-}
-
-static bool die_udata(Dwarf_Die *die, unsigned int name, Dwarf_Word *ret)
-{
-	Dwarf_Attribute a;
-
-	return dwarf_formudata(dwarf_attr_integrate(die, name, &a), ret) == 0;
-}
-
 /* ---- one address ------------------------------------------------------------------ */
 
-struct frames {
-	struct mp_sym_frame *v;
-	size_t n, cap;
-	int err;
-};
-
-static struct mp_sym_frame *add_frame(struct frames *f)
+struct mp_sym_frame *mp_frames_add(struct frames *f)
 {
 	if (f->n == f->cap) {
 		size_t ncap = f->cap ? 2 * f->cap : 4;
@@ -823,201 +678,6 @@ static struct mp_sym_frame *add_frame(struct frames *f)
 	}
 	memset(&f->v[f->n], 0, sizeof(f->v[0]));
 	return &f->v[f->n++];
-}
-
-/* The file at index `idx` of the line table of the unit holding `die`. */
-static const char *unit_file(struct mp_module *m, Dwarf_Die *die, Dwarf_Word idx, int *ret_err)
-{
-	Dwarf_Die unit;
-	Dwarf_Files *files;
-	size_t nfiles;
-
-	if (!dwarf_diecu(die, &unit, NULL, NULL) || dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 ||
-	    idx >= nfiles)
-		return NULL;
-	return absolute_file(m, &unit, dwarf_filesrc(files, idx, NULL, NULL), ret_err);
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct cu_range *x = a, *y = b;
-
-	return (x->lo > y->lo) - (x->lo < y->lo);
-}
-
-static int build_cu_table_locked(struct mp_module *m)
-{
-	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
-	size_t cap = 0;
-
-	m->cus_built = true;
-	while ((cu = dwfl_module_nextcu(m->mod, cu, &bias))) {
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t off = 0;
-
-		while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0) {
-			if (lo >= hi)
-				continue;
-			if (m->ncus == cap) {
-				size_t ncap = cap ? 2 * cap : 64;
-				struct cu_range *n = realloc(m->cus, ncap * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				m->cus = n;
-				cap = ncap;
-			}
-			m->cus[m->ncus++] = (struct cu_range){ lo, hi, cu };
-		}
-	}
-	if (m->ncus)
-		qsort(m->cus, m->ncus, sizeof(*m->cus), cmp_range);
-	return 0;
-}
-
-void mp_module_warm(struct mp_module *m)
-{
-	Dwarf_Addr bias;
-
-	mp_module_prepare(m);
-	if (m->dwarf != YES)
-		return;
-	pthread_mutex_lock(&m->lock);
-	if (!m->cus_built && dwfl_module_getdwarf(m->mod, &bias))
-		(void)build_cu_table_locked(m);
-	pthread_mutex_unlock(&m->lock);
-}
-
-/*
- * The compilation unit holding addr.  libdwfl finds it through
- * .debug_aranges, which clang does not emit by default; then the units'
- * own ranges (DW_AT_low_pc/high_pc, DW_AT_ranges) are searched.
- */
-static Dwarf_Die *find_cu(struct mp_module *m, uint64_t addr, Dwarf_Addr *ret_bias, int *ret_err)
-{
-	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, ret_bias);
-	size_t lo = 0, hi;
-	uint64_t a;
-
-	if (cu)
-		return cu;
-	if (!dwfl_module_getdwarf(m->mod, ret_bias))
-		return NULL;
-	if (!m->cus_built && (*ret_err = build_cu_table_locked(m)) < 0)
-		return NULL;
-	a = addr - *ret_bias;
-	hi = m->ncus;
-	while (lo < hi) {           /* first range with lo > a */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->cus[mid].lo <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* Ranges of different units do not overlap in sane DWARF; look back a
-	 * little in case they do. */
-	for (size_t i = lo, n = 0; i > 0 && n < 8; i--, n++)
-		if (a >= m->cus[i - 1].lo && a < m->cus[i - 1].hi)
-			return m->cus[i - 1].cu;
-	return NULL;
-}
-
-static bool is_function(Dwarf_Die *d)
-{
-	int tag = dwarf_tag(d);
-
-	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
-}
-
-static void set_names_locked(struct mp_module *m, struct mp_sym_frame *fr, const char *linkage,
-			     const char *name, int *ret_err)
-{
-	if (linkage) {
-		fr->system_name = linkage;
-		fr->function = demangle_locked(m, linkage, ret_err);
-	} else {
-		fr->system_name = fr->function = name;
-	}
-}
-
-/*
- * Frames from DWARF; false when DWARF knows no function at addr.  Under
- * the lock.
- *
- * dwarf_getscopes() finds the innermost DIE holding the address, but above
- * an inlined instance it continues with the scopes of the instance's
- * abstract origin, not with the function the code was inlined into.  So it
- * is used only to find the innermost function-like DIE; the chain of
- * physically enclosing DIEs (inlined instances, then the subprogram that
- * holds the code) comes from dwarf_getscopes_die() on that DIE.
- */
-static bool dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f)
-{
-	Dwarf_Addr bias;
-	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err), *scopes = NULL, *chain = NULL;
-	Dwarf_Die inner;
-	Dwarf_Line *line;
-	const char *file = NULL;
-	int nscopes, nchain, lineno = 0, i;
-	bool found = false;
-
-	if (!cu)
-		return false;
-	nscopes = dwarf_getscopes(cu, addr - bias, &scopes);
-	for (i = 0; i < nscopes && !is_function(&scopes[i]); i++)
-		;
-	if (i >= nscopes) {
-		free(scopes);
-		return false;
-	}
-	inner = scopes[i];
-	free(scopes);
-	nchain = dwarf_getscopes_die(&inner, &chain);
-	if (nchain <= 0)
-		return false;
-
-	line = dwarf_getsrc_die(cu, addr - bias);
-	if (line && dwarf_lineno(line, &lineno) == 0)
-		file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), &f->err);
-	else
-		lineno = 0;
-	for (i = 0; i < nchain && !f->err; i++) {
-		Dwarf_Die *d = &chain[i];
-		const char *name, *linkage;
-		struct mp_sym_frame *fr;
-		Dwarf_Word v;
-		int decl = 0;
-
-		if (!is_function(d))
-			continue;       /* lexical blocks */
-		fr = add_frame(f);
-		if (!fr)
-			break;
-		found = true;
-		linkage = die_string(d, DW_AT_linkage_name);
-		if (!linkage)
-			linkage = die_string(d, DW_AT_MIPS_linkage_name);
-		name = dwarf_diename(d);
-		if (!linkage && !name && dwarf_tag(d) == DW_TAG_subprogram) {
-			int64_t s = sym_at(m, addr - m->bias);
-
-			linkage = s >= 0 ? m->symname[s] : NULL;
-		}
-		set_names_locked(m, fr, linkage, name ? name : "??", &f->err);
-		fr->file = file;
-		fr->line = lineno > 0 ? lineno : 0;
-		if (dwarf_decl_line(d, &decl) == 0 && decl > 0)
-			fr->start_line = decl;
-		if (dwarf_tag(d) == DW_TAG_subprogram)
-			break;
-		/* The next frame out is at this inlined instance's call site. */
-		file = die_udata(d, DW_AT_call_file, &v) ? unit_file(m, d, v, &f->err) : NULL;
-		lineno = die_udata(d, DW_AT_call_line, &v) && v <= INT32_MAX ? (int)v : 0;
-	}
-	free(chain);
-	return found;
 }
 
 /* The one frame of indexed symbol i, made by whichever thread asks first
@@ -1042,26 +702,6 @@ static const struct mp_sym_frame *sym_frame(struct mp_module *m, size_t i, int *
 	return expected;
 }
 
-/*
- * The line table's file and line for addr when DWARF has no function DIE
- * holding it (GCC's link-time optimisation puts the code's DIEs in units
- * the address ranges do not lead to; the line table still has the place).
- * Under the lock.
- */
-static void line_only_locked(struct mp_module *m, uint64_t addr, const char **ret_file,
-			     int *ret_line, int *ret_err)
-{
-	Dwarf_Addr bias;
-	Dwarf_Die *cu = find_cu(m, addr, &bias, ret_err);
-	Dwarf_Line *line = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
-	int lineno;
-
-	if (line && dwarf_lineno(line, &lineno) == 0 && lineno > 0) {
-		*ret_file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), ret_err);
-		*ret_line = lineno;
-	}
-}
-
 int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret)
 {
 	struct frames f = { 0 };
@@ -1073,9 +713,9 @@ int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer 
 		bool found;
 
 		pthread_mutex_lock(&m->lock);
-		found = dwarf_frames_locked(m, fa + m->bias, &f);
+		found = mp_dwarf_frames_locked(m, fa + m->bias, &f);
 		if (!found && !f.err)
-			line_only_locked(m, fa + m->bias, &file, &lineno, &f.err);
+			mp_dwarf_line_locked(m, fa + m->bias, &file, &lineno, &f.err);
 		pthread_mutex_unlock(&m->lock);
 		if (f.err) {
 			free(f.v);
@@ -1089,7 +729,7 @@ int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer 
 		if (file && lineno > 0) {
 			/* A line but no function DIE: the symbol's name with the
 			 * line table's place, as addr2line shows it. */
-			int64_t s = sym_at(m, fa);
+			int64_t s = mp_module_sym_at(m, fa);
 			const struct mp_sym_frame *sf;
 			struct mp_sym_frame *fr;
 			int err = 0;
@@ -1109,7 +749,7 @@ int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer 
 		}
 	}
 	{
-		int64_t s = sym_at(m, fa);
+		int64_t s = mp_module_sym_at(m, fa);
 		const struct mp_sym_frame *fr = NULL;
 		int err = 0;
 

@@ -36,6 +36,7 @@ struct mapping {
 struct mp_symbolizer {
 	struct mapping *maps;
 	size_t nmaps;
+	unsigned flags;
 };
 
 static int cmp_start(const void *a, const void *b)
@@ -88,6 +89,7 @@ int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->flags = flags;
 	r = mp_maps_parse(maps, len, &e, &n);
 	if (r < 0)
 		goto fail;
@@ -270,10 +272,11 @@ static unsigned ncpus(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-/* Run the batch's chunks on up to ncpus() threads, this one included. */
-static void run_batch(struct batch *b)
+/* Run the batch's chunks on up to ncpus() threads, this one included
+ * (only this one when `serial`). */
+static void run_batch(struct batch *b, bool serial)
 {
-	unsigned n = ncpus();
+	unsigned n = serial ? 1 : ncpus();
 	pthread_t t[64];
 	unsigned started = 0;
 
@@ -352,7 +355,7 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 		i = j;
 	}
 	if (b.nchunks)
-		run_batch(&b);
+		run_batch(&b, s->flags & MP_SYM_F_SERIAL);
 	for (size_t i = 0; i < ni; i++) {
 		struct item *it = &b.items[i];
 		struct mp_module_answer kept;
@@ -387,7 +390,7 @@ void mp_symbolizer_warm(struct mp_symbolizer *s)
 	}
 	b.nchunks = n;
 	if (n)
-		run_batch(&b);
+		run_batch(&b, s->flags & MP_SYM_F_SERIAL);
 out:
 	free(b.items);
 	free(b.chunks);

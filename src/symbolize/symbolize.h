@@ -90,6 +90,9 @@ enum {
 	MP_SYM_F_NO_FILES = 1u << 0,
 	/* Neither read nor write the on-disk cache. */
 	MP_SYM_F_NO_CACHE = 1u << 1,
+	/* mp_symbolizer_prepare() works in the calling thread only: for work
+	 * in the background beside a running program, which needs the CPUs. */
+	MP_SYM_F_SERIAL = 1u << 2,
 };
 
 /*

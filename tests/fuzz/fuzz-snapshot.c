@@ -24,6 +24,8 @@
 
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
+#include "convert/escape.h"
+#include "convert/leaks-ci.h"
 #include "convert/leaks.h"
 #include "pprof/pprof.h"
 #include "symbolize/maps.h"
@@ -77,6 +79,30 @@ static void leak_report(const struct mp_snap *s)
 		fclose(f);
 	}
 	free(out);
+	/* The CI formats: no source root, so no file system probe. */
+	struct mp_leak_ci ci = { .fail_on = MP_FAIL_DEFAULT | MP_FAIL_REACHABLE, .version = "f" };
+	for (int fmt = MP_LEAKFMT_SARIF; fmt <= MP_LEAKFMT_JUNIT; fmt++) {
+		out = NULL;
+		len = 0;
+		f = open_memstream(&out, &len);
+		if (!f)
+			continue;
+		int w = mp_leaks_write(f, (enum mp_leak_format)fmt, &r, 1, &ci);
+		fclose(f);
+		if (w < 0 && w != -ENOMEM)
+			fail("SARIF or JUnit failed on a memory stream");
+		/* whatever the names, the document is UTF-8 */
+		for (size_t i = 0; w == 0 && i < len;) {
+			uint32_t cp;
+			size_t k = mp_utf8_decode((const unsigned char *)out + i, len - i, &cp);
+			if (cp == 0xfffd && k == 1)
+				fail("SARIF or JUnit output is not UTF-8");
+			if (cp < 0x20 && cp != '\n' && cp != '\t' && cp != '\r')
+				fail("SARIF or JUnit output holds a control character");
+			i += k;
+		}
+		free(out);
+	}
 	mp_leaks_free(r);
 }
 

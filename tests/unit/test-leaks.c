@@ -2,13 +2,21 @@
 /*
  * Unit tests of the leak report's pure parts (convert/leaks.c): --fail-on
  * parsing, LeakSanitizer-style pattern matching, suppression files, which
- * leaks fail a run, and the JSON and text forms of a hand-built report.
+ * leaks fail a run, and the JSON and text forms of a hand-built report;
+ * the CI formats' parts (convert/escape.c, convert/leaks-ci.c): UTF-8,
+ * JSON, XML and URI text, report file names, source paths relative to the
+ * root, the frame a report points at, SARIF and JUnit of a hand-built
+ * report.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/snapshot.h"
+#include "convert/escape.h"
+#include "convert/leaks-ci.h"
 #include "convert/leaks.h"
 #include "tap.h"
 
@@ -376,6 +384,317 @@ static void test_output(void)
 	free(out);
 }
 
+
+/* ---- CI formats ---- */
+
+/* What f wrote into a memory stream, malloc'd. */
+#define CAPTURE(out, call) do { \
+	size_t len_ = 0; \
+	FILE *f = open_memstream(&(out), &len_); \
+	call; \
+	fclose(f); \
+} while (0)
+
+static void test_utf8(void)
+{
+	static const struct {
+		const char *in;
+		size_t n, len;
+		uint32_t cp;
+	} cases[] = {
+		{ "A", 1, 1, 'A' },
+		{ "\xc3\xa9", 2, 2, 0xe9 },
+		{ "\xe2\x82\xac", 3, 3, 0x20ac },
+		{ "\xf0\x9f\x98\x80", 4, 4, 0x1f600 },
+		{ "\xef\xbf\xbe", 3, 3, 0xfffe },          /* a noncharacter, but well-formed */
+		{ "\x80", 1, 1, 0xfffd },                  /* continuation first */
+		{ "\xc0\x80", 2, 1, 0xfffd },              /* overlong NUL */
+		{ "\xc1\xbf", 2, 1, 0xfffd },              /* overlong */
+		{ "\xe0\x9f\xbf", 3, 1, 0xfffd },          /* overlong 3-byte */
+		{ "\xed\xa0\x80", 3, 1, 0xfffd },          /* surrogate D800 */
+		{ "\xf0\x8f\xbf\xbf", 4, 1, 0xfffd },      /* overlong 4-byte */
+		{ "\xf4\x90\x80\x80", 4, 1, 0xfffd },      /* above U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 1, 0xfffd },
+		{ "\xe2\x82", 2, 1, 0xfffd },              /* cut short */
+		{ "\xe2\x28\xa1", 3, 1, 0xfffd },          /* bad second byte */
+		{ "\xf0\x9f\x98\x28", 4, 1, 0xfffd },      /* bad fourth byte */
+		{ "\xff", 1, 1, 0xfffd },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t cp = 0;
+		size_t len = mp_utf8_decode((const unsigned char *)cases[i].in, cases[i].n, &cp);
+		CHECK_INT(len, cases[i].len);
+		CHECK_INT(cp, cases[i].cp);
+	}
+}
+
+static void test_escapes(void)
+{
+	char *out = NULL;
+
+	CAPTURE(out, mp_put_json_str(f, "a\"b\\c\n\x01\x7f\xc3\xa9\xff\xed\xa0\x80z"));
+	CHECK_STR(out, "\"a\\\"b\\\\c\\u000a\\u0001\x7f\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffdz\"");
+	free(out);
+	CAPTURE(out, mp_put_json_str(f, NULL));
+	CHECK_STR(out, "\"\"");
+	free(out);
+
+	CAPTURE(out, mp_put_xml(f, "<a href=\"x\">&'\t\n\x01\xef\xbf\xbe\xff]]>", 0));
+	CHECK_STR(out, "&lt;a href=\"x\"&gt;&amp;'\t\n\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd]]&gt;");
+	free(out);
+	CAPTURE(out, mp_put_xml(f, "\"q\" 'a'\t\r\n\xc3\xa9", 1));
+	CHECK_STR(out, "&quot;q&quot; &apos;a&apos;&#9;&#13;&#10;\xc3\xa9");
+	free(out);
+
+	CAPTURE(out, mp_put_uri_path(f, "src/my dir/l\xc3\xa9k%#?.c~_-"));
+	CHECK_STR(out, "src/my%20dir/l%C3%A9k%25%23%3F.c~_-");
+	free(out);
+}
+
+static void test_format_of(void)
+{
+	static const struct {
+		const char *name;
+		int ret;
+		enum mp_leak_format fmt;
+	} cases[] = {
+		{ "r.json", 0, MP_LEAKFMT_JSON }, { "out/R.JSON", 0, MP_LEAKFMT_JSON },
+		{ "r.sarif", 0, MP_LEAKFMT_SARIF }, { "r.SARIF", 0, MP_LEAKFMT_SARIF },
+		{ "r.sarif.json", 0, MP_LEAKFMT_SARIF }, { "junit.xml", 0, MP_LEAKFMT_JUNIT },
+		{ "a.b/junit.Xml", 0, MP_LEAKFMT_JUNIT },
+		{ "r.txt", -EINVAL, 0 }, { "report", -EINVAL, 0 }, { ".json", -EINVAL, 0 },
+		{ "d.sarif/r", -EINVAL, 0 }, { "r.sarif.txt", -EINVAL, 0 }, { "", -EINVAL, 0 },
+		{ "r.json.gz", -EINVAL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum mp_leak_format fmt = (enum mp_leak_format)99;
+		CHECK_INT(mp_leaks_format_of(cases[i].name, &fmt), cases[i].ret);
+		CHECK_INT(fmt, cases[i].ret ? 99 : (int)cases[i].fmt);
+	}
+}
+
+/* A scratch tree: ROOT/src/a.c, ROOT/link -> ROOT/src, OUT/b.c. */
+static char root_dir[64], out_dir[64];
+
+static void make_tree(void)
+{
+	char path[256];
+
+	strcpy(root_dir, "/tmp/mp-test-leaks-XXXXXX");
+	strcpy(out_dir, "/tmp/mp-test-leaks-XXXXXX");
+	if (!mkdtemp(root_dir) || !mkdtemp(out_dir))
+		abort();
+	snprintf(path, sizeof(path), "%s/src", root_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/src/a.c", root_dir);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/b.c", out_dir);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/link", out_dir);
+	if (symlink(root_dir, path) < 0)
+		abort();
+}
+
+static void remove_tree(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/src/a.c", root_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/src", root_dir);
+	rmdir(path);
+	rmdir(root_dir);
+	snprintf(path, sizeof(path), "%s/b.c", out_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/link", out_dir);
+	unlink(path);
+	rmdir(out_dir);
+}
+
+static void check_place(struct mp_leak_places *pl, const char *file, const char *want, bool rel)
+{
+	const struct mp_leak_place *p = NULL;
+
+	CHECK_INT(mp_leak_place(pl, file, &p), 0);
+	if (!want) {
+		CHECK(p && p->path == NULL);
+		return;
+	}
+	CHECK_STR(p ? p->path : NULL, want);
+	CHECK_INT(p ? p->rel : -1, rel);
+}
+
+static void test_places(void)
+{
+	struct mp_leak_ci ci = { .srcroot = root_dir, .fail_on = MP_FAIL_DEFAULT };
+	struct mp_leak_places *pl;
+	char in[256], want[256], alt[256];
+
+	make_tree();
+	snprintf(alt, sizeof(alt), "%s/link", out_dir);
+	ci.srcroot_alt = alt;
+	pl = mp_leak_places_new(&ci);
+	CHECK(pl != NULL);
+	snprintf(in, sizeof(in), "%s/src/a.c", root_dir);
+	check_place(pl, in, "src/a.c", true);
+	check_place(pl, in, "src/a.c", true);              /* from the cache */
+	snprintf(in, sizeof(in), "%s//src/./x/../a.c", root_dir);
+	check_place(pl, in, "src/a.c", true);              /* lexically cleaned */
+	snprintf(in, sizeof(in), "%s/src/missing.c", root_dir);
+	check_place(pl, in, "src/missing.c", true);        /* under the root: need not exist */
+	snprintf(in, sizeof(in), "%s/link/src/a.c", out_dir);
+	check_place(pl, in, "src/a.c", true);              /* the root's other name */
+	snprintf(in, sizeof(in), "%s/b.c", out_dir);
+	check_place(pl, in, in, false);                    /* outside: absolute */
+	snprintf(in, sizeof(in), "%s/../b.c", root_dir);
+	snprintf(want, sizeof(want), "/tmp/b.c");
+	check_place(pl, in, want, false);                  /* ".." leaves the root */
+	check_place(pl, "/usr/include/stdio.h", "/usr/include/stdio.h", false);
+	check_place(pl, "src/a.c", "src/a.c", true);       /* relative, exists under the root */
+	check_place(pl, "./src/../src/a.c", "src/a.c", true);
+	check_place(pl, "csu/libc-start.c", NULL, false);  /* another build's relative path */
+	check_place(pl, "../etc/passwd", NULL, false);
+	check_place(pl, NULL, NULL, false);
+	check_place(pl, "", NULL, false);
+	snprintf(in, sizeof(in), "%s", root_dir);
+	check_place(pl, in, root_dir, false);              /* the root itself is no file in it */
+	mp_leak_places_free(pl);
+
+	/* No root: absolute paths as they are, relative ones nowhere. */
+	struct mp_leak_ci none = { .fail_on = MP_FAIL_DEFAULT };
+	pl = mp_leak_places_new(&none);
+	check_place(pl, "/a//b/./c.c", "/a/b/c.c", false);
+	check_place(pl, "src/a.c", NULL, false);
+	mp_leak_places_free(pl);
+
+	/* Root "/": everything absolute is under it. */
+	struct mp_leak_ci slash = { .srcroot = (char *)"/", .fail_on = MP_FAIL_DEFAULT };
+	pl = mp_leak_places_new(&slash);
+	check_place(pl, "/usr/include/stdio.h", "usr/include/stdio.h", true);
+	mp_leak_places_free(pl);
+
+	/* The site: past the wrappers, the first frame under the root, else
+	 * the first with a file, else none. */
+	pl = mp_leak_places_new(&ci);
+	char under[256], outside[256];
+	snprintf(under, sizeof(under), "%s/src/a.c", root_dir);
+	snprintf(outside, sizeof(outside), "%s/b.c", out_dir);
+	struct mp_leak_frame fr[] = {
+		{ .function = "malloc", .file = NULL, .object = "libmemprof.so" },
+		{ .function = "strdup", .file = NULL, .object = "libc.so.6" },
+		{ .function = "lib_make", .file = outside, .line = 7, .object = "libx.so" },
+		{ .function = "nofile", .file = NULL, .object = "prog" },
+		{ .function = "parse", .file = under, .line = 12, .object = "prog" },
+		{ .function = "main", .file = under, .line = 40, .object = "prog" },
+	};
+	struct mp_leak l = { .kind = MP_LEAKKIND_HEAP, .category = MP_LEAK_DEFINITE, .frames = fr,
+			     .nframes = 6 };
+	const struct mp_leak_place *p = NULL;
+	size_t idx = 99;
+	CHECK_INT(mp_leak_first_own(&l), 2);
+	CHECK_INT(mp_leak_site(pl, &l, &idx, &p), 0);
+	CHECK_INT(idx, 4);
+	CHECK_STR(p->path, "src/a.c");
+	l.nframes = 4;                                      /* nothing under the root */
+	CHECK_INT(mp_leak_site(pl, &l, &idx, &p), 0);
+	CHECK_INT(idx, 2);
+	CHECK_STR(p->path, outside);
+	l.nframes = 2;                                      /* wrappers only */
+	CHECK_INT(mp_leak_first_own(&l), 2);
+	idx = 99;
+	CHECK_INT(mp_leak_site(pl, &l, &idx, &p), 1);
+	CHECK_INT(idx, 99);
+	mp_leak_places_free(pl);
+	remove_tree();
+}
+
+static void test_sarif_junit(void)
+{
+	struct mp_leak_ci ci = { .srcroot = (char *)"/home/u/proj", .fail_on = MP_FAIL_DEFINITE,
+				 .version = "9.9" };
+	struct mp_leak_frame fr[] = {
+		{ .function = "lose", .file = "/home/u/proj/src/t.c", .line = 12, .object = "prog" },
+		{ .function = "main", .file = "/home/u/proj/src/t.c", .line = 30, .object = "prog" },
+	};
+	struct mp_leak_res fds[] = { { 3, MP_FD_FILE, "/tmp/\"x\" <y>\xff" } };
+	struct mp_leak leaks[] = {
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 100, 1, fr, 2, NULL, NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 50, 2, fr + 1, 1, "leak:main", NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_REACHABLE, 64, 2, fr, 2, NULL, NULL, 0 },
+		{ MP_LEAKKIND_FD, 0, 0, 1, fr + 1, 1, NULL, fds, 1 },
+	};
+	struct mp_leak_report rep = { .pid = 7, .program = "t<&>", .leaks = leaks, .nleaks = 4 };
+	struct mp_leak_report *rp = &rep;
+	char *out = NULL;
+
+	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
+	CHECK(strncmp(out, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
+		      "\"version\":\"2.1.0\",", 61) == 0);
+	CHECK(strstr(out, "\"originalUriBaseIds\":{\"%SRCROOT%\":{\"uri\":\"file:///home/u/proj/\"") != NULL);
+	CHECK(strstr(out, "{\"ruleId\":\"definite-leak\",\"ruleIndex\":0,\"level\":\"error\",\"kind\":"
+		      "\"fail\",\"message\":{\"text\":\"100 bytes in 1 block definitely lost, "
+		      "allocated in lose (src/t.c:12), in t<&> (pid 7).\"},\"locations\":[{"
+		      "\"physicalLocation\":{\"artifactLocation\":{\"uri\":\"src/t.c\",\"uriBaseId\":"
+		      "\"%SRCROOT%\"},\"region\":{\"startLine\":12}}") != NULL);
+	CHECK(strstr(out, "\"threadFlows\":[{\"locations\":[{\"location\":{\"physicalLocation\":{"
+		      "\"artifactLocation\":{\"uri\":\"src/t.c\",\"uriBaseId\":\"%SRCROOT%\"},"
+		      "\"region\":{\"startLine\":30}},\"logicalLocations\":[{\"fullyQualifiedName\":"
+		      "\"main\",\"kind\":\"function\"}],\"message\":{\"text\":\"main (src/t.c:30)\"}},"
+		      "\"nestingLevel\":0},{\"location\"") != NULL);   /* outermost first */
+	CHECK(strstr(out, "50 bytes") == NULL);             /* suppressed: left out */
+	CHECK(strstr(out, "64 bytes") == NULL);             /* reachable, not in --fail-on */
+	CHECK(strstr(out, "{\"ruleId\":\"fd-leak\",\"ruleIndex\":3,\"level\":\"warning\"") != NULL);
+	CHECK(strstr(out, "\"detail\":\"/tmp/\\\"x\\\" <y>\\ufffd\"") != NULL);
+	CHECK(strstr(out, "\"executionSuccessful\":true") != NULL);
+	free(out);
+
+	ci.fail_on = MP_FAIL_DEFINITE | MP_FAIL_REACHABLE;
+	ci.unchecked = 2;
+	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "{\"ruleId\":\"reachable-leak\",\"ruleIndex\":2,\"level\":\"error\"") != NULL);
+	CHECK(strstr(out, "\"executionSuccessful\":false,\"toolExecutionNotifications\":[{\"level\":"
+		      "\"error\",\"message\":{\"text\":\"No leak check for 2 processes") != NULL);
+	free(out);
+
+	ci.fail_on = MP_FAIL_DEFINITE;
+	ci.unchecked = 0;
+	CAPTURE(out, CHECK_INT(mp_leaks_junit(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "<testsuites name=\"memprof leak check\" tests=\"6\" failures=\"1\" "
+		      "errors=\"0\" skipped=\"2\">\n<testsuite name=\"t&lt;&amp;&gt;\" id=\"0\" "
+		      "tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"2\">\n") != NULL);
+	CHECK(strstr(out, "<testcase classname=\"memprof.t&lt;&amp;&gt;.definite\" name=\"lose "
+		      "(src/t.c:12)\" file=\"src/t.c\" line=\"12\">\n<failure type=\"definite\" "
+		      "message=\"100 bytes in 1 block definitely lost in lose (src/t.c:12)\">100 bytes "
+		      "in 1 block definitely lost in t&lt;&amp;&gt; (pid 7)\n"
+		      "    at lose (/home/u/proj/src/t.c:12)\n"
+		      "    by main (/home/u/proj/src/t.c:30)\n</failure>\n</testcase>\n") != NULL);
+	CHECK(strstr(out, "<skipped message=\"suppressed by &apos;leak:main&apos;: 50 bytes in 2 "
+		      "blocks definitely lost in main (src/t.c:30)\"/>") != NULL);
+	CHECK(strstr(out, "<skipped message=\"not failing the run (--fail-on): 1 file descriptor "
+		      "still open: 3 (/tmp/&quot;x&quot; &lt;y&gt;\xef\xbf\xbd)") != NULL);
+	CHECK(strstr(out, "name=\"no indirectly lost blocks\"/>") != NULL);
+	CHECK(strstr(out, "name=\"no thread left running or unjoined\"/>") != NULL);
+	CHECK(strstr(out, "still reachable") == NULL);      /* not in --fail-on: no test */
+	CHECK(strstr(out, "<property name=\"definitely_lost_bytes\" value=\"100\"/>") != NULL);
+	free(out);
+
+	/* One class, two groups at one place (stacks that differ further out):
+	 * names and fingerprints made unique. */
+	struct mp_leak two[] = {
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
+		{ MP_LEAKKIND_HEAP, MP_LEAK_DEFINITE, 10, 1, fr, 2, NULL, NULL, 0 },
+	};
+	struct mp_leak_report rep2 = { .pid = 8, .program = "p", .leaks = two, .nleaks = 2 };
+	rp = &rep2;
+	CAPTURE(out, CHECK_INT(mp_leaks_junit(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "name=\"lose (src/t.c:12)\"") != NULL);
+	CHECK(strstr(out, "name=\"lose (src/t.c:12) #2\"") != NULL);
+	free(out);
+	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, ":1\"}") != NULL && strstr(out, ":2\"}") != NULL);   /* fingerprints */
+	free(out);
+}
+
 int main(void)
 {
 	test_fail_on();
@@ -385,5 +704,10 @@ int main(void)
 	test_generated();
 	test_resources();
 	test_output();
+	test_utf8();
+	test_escapes();
+	test_format_of();
+	test_places();
+	test_sarif_junit();
 	return tap_done();
 }

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 """After `meson install --destdir`, the installed memprof finds the
 installed shim relative to itself, and still does after the whole prefix is
-moved elsewhere; the man pages are installed.  TAP output.
+moved elsewhere; the man pages are installed; the bash completion is
+installed where Debian's bash-completion loads it from (XDG_DATA_DIRS
+naming the prefix's share directory), and completes `memprof r`.  TAP
+output.
 
 usage: check-install.py MEMPROF BUILDDIR T_CLI
 """
@@ -42,7 +45,8 @@ def main():
     if not t.eq(r.returncode, 0, 'meson introspect', r.stderr):
         return t.done()
     opts = {o['name']: o['value'] for o in json.loads(r.stdout)}
-    prefix, bindir, libdir, mandir = (opts[k] for k in ['prefix', 'bindir', 'libdir', 'mandir'])
+    prefix, bindir, libdir, mandir, datadir = (opts[k] for k in ['prefix', 'bindir', 'libdir',
+                                                                  'mandir', 'datadir'])
 
     d = tempfile.mkdtemp(prefix='check-install.')
     dest = os.path.join(d, 'dest')
@@ -58,6 +62,23 @@ def main():
         for page in MAN_PAGES:
             t.ok(os.path.isfile(os.path.join(root, mandir, 'man1', page)),
                  'installed %s' % os.path.join(mandir, 'man1', page))
+
+    comp = os.path.join(root, datadir, 'bash-completion', 'completions', 'memprof')
+    t.ok(os.path.isfile(comp), 'installed %s' % os.path.join(datadir, 'bash-completion',
+                                                            'completions', 'memprof'))
+    loader = '/usr/share/bash-completion/bash_completion'
+    if os.path.exists(loader):
+        # bash-completion's own loader, as on the first `memprof <TAB>`
+        script = ('source %s; __load_completion memprof || exit 7; COMP_WORDS=(memprof r); '
+                  'COMP_CWORD=1; spec=$(complete -p memprof); fn=${spec#*-F }; fn=${fn%%%% *}; '
+                  '"$fn" memprof r memprof; echo "${COMPREPLY[*]}"' % loader)
+        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', script], capture_output=True,
+                           text=True, env=dict(os.environ, XDG_DATA_DIRS=os.path.join(root, datadir),
+                                               BASH_COMPLETION_USER_DIR=os.path.join(d, 'none')))
+        t.eq(r.stdout, 'run\n', "bash-completion loads the installed completion: "
+             "'memprof r<TAB>' completes run", r.stderr)
+    else:
+        t.ok(False, 'bash-completion is installed (scripts/setup.sh)')
 
     env = dict(os.environ)
     env.pop('MEMPROF_SHIM', None)

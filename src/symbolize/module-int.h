@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The inside of a module (module.h), shared by module.c (opening, the
+ * symbol index, answers) and dwarf.c (frames from DWARF).  Internal to
+ * src/symbolize/.
+ */
+#ifndef MP_SYMBOLIZE_MODULE_INT_H
+#define MP_SYMBOLIZE_MODULE_INT_H
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "symbolize/module.h"
+#include "symbolize/symcache.h"
+#include "symbolize/symindex.h"
+
+/* A unit's address range, for files without .debug_aranges. */
+struct cu_range {
+	uint64_t lo, hi;            /* [lo, hi), file addresses */
+	Dwarf_Die *cu;              /* owned by libdwfl */
+};
+
+struct memo {
+	const void *k1, *k2;
+	char *value;
+};
+
+enum { UNKNOWN = 0, YES = 1, NO = 2 };
+
+struct cu_fns;
+
+struct mp_module {
+	int refs;                   /* under reg_lock */
+	bool registered;            /* in reg[] */
+	bool cache_wanted;          /* opened for use with the disk cache */
+	pthread_mutex_t lock;
+	char *path;
+	uint64_t start, limit, offset, inode;
+	uint32_t dev_major, dev_minor;
+	uint64_t bias;              /* of the main file in libdwfl */
+	char build_id[2 * 64 + 1];
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+
+	/* Under lock until `prepared` is set (release), read-only after. */
+	int prepared;               /* atomic */
+	int dwarf;                  /* YES, NO */
+	struct mp_symindex *index;
+	const char **symname;       /* per indexed symbol */
+	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */
+	struct mp_sym_frame **symframe; /* per indexed symbol: its one frame (atomic) */
+	size_t nsyms;
+
+	/* Under lock. */
+	struct cu_range *cus;       /* sorted by lo; built on the first miss */
+	size_t ncus;
+	bool cus_built;
+	struct memo *memo;          /* demangled names, joined paths */
+	size_t nmemo, cap_memo;
+	struct cu_slot {
+		void *key;          /* the unit DIE's address in the data */
+		struct cu_fns *fns;
+	} *cufns;                   /* per unit: its function index, built once */
+	size_t ncufns, cap_cufns;
+
+	/* Owner thread only. */
+	struct answer_entry {
+		uint64_t fa;
+		const struct mp_sym_frame *frames;
+		uint32_t nframes;
+		uint8_t source;
+	} *answers;                 /* computed in this process */
+	size_t nanswers, cap_answers;
+	uint32_t *slots;            /* answer index + 1, 0 = empty */
+	size_t nslots;
+	struct arena {
+		struct arena_block { struct arena_block *next; } *head;
+		size_t used, cap;
+	} arena;                    /* DWARF answers' frames */
+	struct mp_symcache_file *disk;
+	struct mp_sym_frame *disk_frames;   /* the file's frames, decoded on first use */
+	bool cache;
+};
+
+/* Frames of one answer under construction. */
+struct frames {
+	struct mp_sym_frame *v;
+	size_t n, cap;
+	int err;
+};
+
+/* ---- module.c, for dwarf.c ---- */
+
+/* A new zeroed frame at the end of f, or NULL (f->err set). */
+struct mp_sym_frame *mp_frames_add(struct frames *f);
+
+/* The string memoized for (k1, k2), or NULL; keep `value` (malloc'd,
+ * taken over even on failure) for (k1, k2).  Under the lock. */
+const char *mp_module_memo_get(const struct mp_module *m, const void *k1, const void *k2);
+const char *mp_module_memo_put(struct mp_module *m, const void *k1, const void *k2, char *value,
+			       int *ret_err);
+
+/* Demangled form of a linker name (owned by m), or `name`.  Under the lock. */
+const char *mp_module_demangle_locked(struct mp_module *m, const char *name, int *ret_err);
+
+/* The indexed symbol naming file address fa, or -1. */
+int64_t mp_module_sym_at(const struct mp_module *m, uint64_t fa);
+
+/* ---- dwarf.c ---- */
+
+/* Frames from DWARF for addr (an address of the module, bias included);
+ * false when DWARF knows no function there.  Under the lock. */
+bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f);
+
+/* The line table's file and line for addr when DWARF has no function for
+ * it; *ret_file untouched when there is none.  Under the lock. */
+void mp_dwarf_line_locked(struct mp_module *m, uint64_t addr, const char **ret_file, int *ret_line,
+			  int *ret_err);
+
+/* Index the units' address ranges now.  Under the lock. */
+void mp_dwarf_warm_locked(struct mp_module *m);
+
+/* Free what dwarf.c keeps in m. */
+void mp_dwarf_done(struct mp_module *m);
+
+#endif
