@@ -76,6 +76,10 @@ struct mp_bpf_counters counters = {};
  * the functions probed first would be seen longer than the others.
  */
 volatile __u32 enabled = 0;
+/* The same for the system calls and thread ends, which stop a little
+ * later: what user space lists as alive when it stops is then matched
+ * with the calls that made it, even one still returning in its parent. */
+volatile __u32 sys_enabled = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -738,7 +742,7 @@ int sys_exit(struct raw_tp_args *ctx)
 	bool stack = true;
 	__u32 nr;
 
-	if (!want_syscalls || !enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (!want_syscalls || !sys_enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
 	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
 	switch (nr) {
@@ -819,7 +823,7 @@ int thread_exit(struct raw_tp_args *ctx)
 {
 	struct mp_bpf_ev e = {};
 
-	if (!want_syscalls || !enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (!want_syscalls || !sys_enabled || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
 	e.type = MP_EV_EXIT;
 	e.tid = (__u32)bpf_get_current_pid_tgid();

@@ -876,19 +876,27 @@ static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret,
 		if (r->res_class == MP_RES_FD) {
 			struct fdent *e = NULL;
 
+			/* Its last open, even when closed since the listing. */
 			for (size_t k = 0; k < c->nfds; k++)
-				if (c->fds[k].fd == r->id && c->fds[k].live)
+				if (c->fds[k].fd == r->id)
 					e = &c->fds[k];
 			if (e && e->before)
 				r->flags |= MP_RES_F_BEFORE_ATTACH;
-			else if (e) {
+			else if (e && e->stack_id) {
 				r->stack_id = e->stack_id;
 				if (r->kind == MP_FD_OTHER)
 					r->kind = e->kind;
 			}
 		} else {
-			struct thr *t = thread_of(c, r->id);
+			struct thr *t = NULL;
 
+			for (size_t k = c->nthr; k > 0 && !t; k--)
+				if (c->thr[k - 1].tid == r->id)
+					t = &c->thr[k - 1];
+			if (t && t->ended) {
+				n--;              /* ended since the listing: reported as ended */
+				continue;
+			}
 			if (t && t->before)
 				r->flags |= MP_RES_F_BEFORE_ATTACH;
 			else if (t)
