@@ -140,6 +140,7 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		struct mp_probe p[MP_MAX_PROBES];
 		char path[PATH_MAX + 64];
 		const char *opened;
+		int r;
 		bool seen = false;
 		char *err = NULL;
 		size_t n;
@@ -170,7 +171,17 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		 * root), the very inode the kernel puts the probes in. */
 		opened = mp_runwind_opened(uw, m);
 		snprintf(path, sizeof(path), "%s", opened ? opened : m->path);
-		if (mp_bpf_attach_probes(b, path, m->path, p, n, &err) < 0) {
+		r = mp_bpf_attach_probes(b, path, m->path, p, n, &err);
+		if (r == -ENOENT) {
+			/* That mapping is gone (a starting process's loader maps
+			 * a library whole, then its segments): its name under the
+			 * process's root. */
+			free(err);
+			err = NULL;
+			snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+			r = mp_bpf_attach_probes(b, path, m->path, p, n, &err);
+		}
+		if (r < 0) {
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot attach");
 			free(err);
 			return -1;
