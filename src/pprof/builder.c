@@ -12,6 +12,7 @@
  */
 #include "common/grow.h"
 #include "pprof/pprof.h"
+#include "pprof/internal.h"
 #include "pprof/keymap.h"
 
 #include <assert.h>
@@ -529,7 +530,7 @@ struct mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
 
 	/* What the builder makes is valid by construction: only memory can
 	 * fail here. */
-	if (mp_profile_new(&v->p, &p, &err) < 0) {
+	if (mp_profile_new_built(&v->p, &p, &err) < 0) {
 		if (err) {
 			fprintf(stderr, "memprof: internal error: the builder made a malformed "
 				"profile: %s\n", err);

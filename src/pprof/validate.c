@@ -16,6 +16,7 @@
  * relies on these facts and does no checking of its own.
  */
 #include "pprof/pprof.h"
+#include "pprof/internal.h"
 #include "pprof/keymap.h"
 
 #include <errno.h>
@@ -53,7 +54,7 @@ static bool str_ok(const Perftools__Profiles__Profile *p, int64_t i)
 	} \
 } while (0)
 
-int mp_profile_new(const Perftools__Profiles__Profile *p, struct mp_profile **ret,
+static int resolve(const Perftools__Profiles__Profile *p, bool trusted, struct mp_profile **ret,
 		   char **ret_err)
 {
 	struct mp_idmap mappings = { 0 }, functions = { 0 }, locations = { 0 };
@@ -71,6 +72,22 @@ int mp_profile_new(const Perftools__Profiles__Profile *p, struct mp_profile **re
 	    mp_idmap_init(&locations, p->n_location) < 0) {
 		r = -ENOMEM;
 		goto out;
+	}
+	if (trusted) {
+		/* Ids only: what memprof built itself holds the rest by
+		 * construction. */
+		r = 0;
+		for (size_t i = 0; r == 0 && i < p->n_mapping; i++)
+			r = mp_idmap_put(&mappings, p->mapping[i]->id, (uint32_t)i);
+		for (size_t i = 0; r == 0 && i < p->n_function; i++)
+			r = mp_idmap_put(&functions, p->function[i]->id, (uint32_t)i);
+		for (size_t i = 0; r == 0 && i < p->n_location; i++)
+			r = mp_idmap_put(&locations, p->location[i]->id, (uint32_t)i);
+		if (r < 0) {
+			r = fail(ret_err, "duplicate or zero id");
+			goto out;
+		}
+		goto done;
 	}
 
 	/* String indexes, in the order pprof's decoder resolves them. */
@@ -199,6 +216,7 @@ int mp_profile_new(const Perftools__Profiles__Profile *p, struct mp_profile **re
 			}
 		}
 	}
+done:
 	prof = calloc(1, sizeof(*prof));
 	if (!prof) {
 		r = -ENOMEM;
@@ -213,6 +231,18 @@ out:
 	mp_idmap_done(&functions);
 	mp_idmap_done(&locations);
 	return r;
+}
+
+int mp_profile_new(const Perftools__Profiles__Profile *msg, struct mp_profile **ret,
+		   char **ret_err)
+{
+	return resolve(msg, false, ret, ret_err);
+}
+
+int mp_profile_new_built(const Perftools__Profiles__Profile *msg, struct mp_profile **ret,
+			 char **ret_err)
+{
+	return resolve(msg, true, ret, ret_err);
 }
 
 int mp_pprof_validate(const Perftools__Profiles__Profile *msg, char **ret_err)

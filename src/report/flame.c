@@ -44,6 +44,13 @@ static int64_t abs64(int64_t v)
 	return v < 0 ? (v == INT64_MIN ? INT64_MAX : -v) : v;
 }
 
+/* Sums wrap like Go's int64 (and top's, report/top.c): the values are
+ * untrusted and signed overflow is undefined in C. */
+static int64_t add64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 static uint32_t child(struct tree *t, uint32_t parent, uint32_t name)
 {
 	uint32_t c;
@@ -283,8 +290,8 @@ int mp_flame_write(const struct mp_profile *p, const char *sample_index, const c
 		for (size_t k = 0; k < sm->n_label && base_key > 0; k++)
 			if (sm->label[k]->key == base_key)
 				diff = true;
-		t.n[0].abs_value += abs64(v);
-		t.n[0].net += v;
+		t.n[0].abs_value = add64(t.n[0].abs_value, abs64(v));
+		t.n[0].net = add64(t.n[0].net, v);
 		act[nact++] = (struct walker){ .sample = (uint32_t)s, .k = (uint32_t)sm->n_location_id,
 					       .li = NONE };
 	}
@@ -322,8 +329,8 @@ int mp_flame_write(const struct mp_profile *p, const char *sample_index, const c
 			if (c == NONE)
 				goto out;
 			int64_t v = sm->value[idx];
-			t.n[c].abs_value += abs64(v);
-			t.n[c].net += v;
+			t.n[c].abs_value = add64(t.n[c].abs_value, abs64(v));
+			t.n[c].net = add64(t.n[c].net, v);
 			w.node = c;
 			act[out++] = w;
 		}

@@ -2,8 +2,9 @@
 /*
  * libFuzzer target for the pprof reader: any bytes go through
  * mp_pprof_parse (gzip, wire format, protobuf-c, validation); what parses
- * goes through the `top` report with a few option sets, as `memprof top`
- * would.  Built as a libFuzzer binary with -Dfuzz=enabled (clang), and
+ * goes through the `top` report and the flame graph with a few option sets,
+ * as `memprof top` and `memprof flame` would, which must take or refuse a
+ * sample index alike (one resolver for every command).  Built as a libFuzzer binary with -Dfuzz=enabled (clang), and
  * always as a replay test over corpus/pprof/ (replay.c).
  *
  *   CC=clang meson setup B -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false
@@ -12,12 +13,14 @@
  *
  * Inputs that crashed once stay in corpus/pprof/ as regression tests.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "pprof/pprof.h"
+#include "report/flame.h"
 #include "report/stats.h"
 #include "report/top.h"
 
@@ -30,13 +33,15 @@ static void report(const struct mp_profile *p, const char *sample_index, int nod
 {
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL;
-	char *err = NULL, *out = NULL;
+	char *err = NULL, *ferr = NULL, *out = NULL;
 	size_t len = 0;
 	FILE *f;
+	int r, fr;
 
 	o.sample_index = sample_index;
 	o.node_count = node_count;
-	if (mp_top_compute(p, &o, &t, &err) == 0) {
+	r = mp_top_compute(p, &o, &t, &err);
+	if (r == 0) {
 		f = open_memstream(&out, &len);
 		if (f) {
 			mp_top_print(t, f);
@@ -44,8 +49,21 @@ static void report(const struct mp_profile *p, const char *sample_index, int nod
 		}
 		free(out);
 	}
+	out = NULL;
+	f = open_memstream(&out, &len);
+	if (f) {
+		fr = mp_flame_write(p, sample_index, "t", f, &ferr);
+		fclose(f);
+		if ((r == -EINVAL || r == -ENODATA || fr == -EINVAL || fr == -ENODATA) && r != fr &&
+		    r != -ENOMEM && fr != -ENOMEM) {
+			fprintf(stderr, "fuzz-pprof: top %d, flame %d\n", r, fr);
+			abort();
+		}
+	}
+	free(out);
 	mp_top_free(t);
 	free(err);
+	free(ferr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
