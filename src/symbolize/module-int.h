@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "symbolize/debuginfo.h"
 #include "symbolize/module.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
@@ -41,6 +42,7 @@ struct mp_module {
 	uint64_t start, limit, offset, inode;
 	uint32_t dev_major, dev_minor;
 	uint64_t bias;              /* of the main file in libdwfl */
+	struct mp_file_id file_id;  /* the file opened (libdwfl's user data) */
 	char build_id[2 * 64 + 1];
 	Dwfl *dwfl;
 	Dwfl_Module *mod;

@@ -43,6 +43,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "symbolize/debuginfo.h"
 #include "symbolize/module-int.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
@@ -54,7 +55,7 @@ static char *debuginfo_path;   /* NULL: libdwfl's default search path */
 
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = mp_find_debuginfo,      /* debuginfod only with servers */
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -235,6 +236,14 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 		goto fail;      /* fd not consumed on failure */
 	}
 	/* fd belongs to libdwfl now. */
+	m->file_id = (struct mp_file_id){ st.st_dev, st.st_ino };
+	{
+		void **userdata = NULL;
+
+		dwfl_module_info(m->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+		if (userdata)
+			*userdata = &m->file_id;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->refs = 1;
 	m->start = e->start;

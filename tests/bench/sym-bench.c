@@ -187,6 +187,53 @@ static long status_kib(const char *key)
 	return v;
 }
 
+/* Where the resident set is now: anonymous memory (malloc's heap and
+ * mappings) and each file's mapped pages, from /proc/self/smaps. */
+static void print_resident(const char *path)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[4608], name[4096] = "";
+	struct { char name[256]; long kib; } top[64];
+	size_t ntop = 0;
+	long anon = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		long kib;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
+			snprintf(name, sizeof(name), "%s", line + off);
+			name[strcspn(name, "\n")] = 0;
+			continue;
+		}
+		if (sscanf(line, "Rss: %ld kB", &kib) != 1 || !kib)
+			continue;
+		if (name[0] != '/') {
+			anon += kib;
+			continue;
+		}
+		size_t i;
+
+		for (i = 0; i < ntop && strcmp(top[i].name, name) != 0; i++)
+			;
+		if (i == ntop) {
+			if (ntop == 64)
+				continue;
+			snprintf(top[ntop].name, sizeof(top[ntop].name), "%s", name);
+			top[ntop++].kib = 0;
+		}
+		top[i].kib += kib;
+	}
+	if (f)
+		fclose(f);
+	printf("%s: resident now: anonymous %ld KiB", path, anon);
+	for (size_t i = 0; i < ntop; i++)
+		if (top[i].kib >= 256)
+			printf(", %s %ld KiB", top[i].name, top[i].kib);
+	putchar('\n');
+}
+
 static int rss(const char *path)
 {
 	struct mp_snap *snap;
@@ -235,6 +282,7 @@ static int rss(const char *path)
 		mp_symbolize(s, addrs[i], &r);
 	}
 	peak = status_kib("VmHWM:");
+	print_resident(path);
 	printf("%s: %ld KiB to open the files\n", path, opened - before);
 	{
 		struct mallinfo2 mi = mallinfo2();
