@@ -582,5 +582,10 @@ void mp_dwarf_done(struct mp_module *m)
 	for (size_t i = 0; i < m->cap_cufns; i++)
 		cu_fns_free(m->cufns[i].fns);
 	free(m->cufns);
+	m->cufns = NULL;
+	m->ncufns = m->cap_cufns = 0;
 	free(m->cus);
+	m->cus = NULL;
+	m->ncus = 0;
+	m->cus_built = false;
 }

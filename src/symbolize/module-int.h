@@ -15,6 +15,7 @@
 
 #include "symbolize/debuginfo.h"
 #include "symbolize/module.h"
+#include "symbolize/strpool.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
 
@@ -41,22 +42,30 @@ struct mp_module {
 	char *path;
 	uint64_t start, limit, offset, inode;
 	uint32_t dev_major, dev_minor;
-	uint64_t bias;              /* of the main file in libdwfl */
-	struct mp_file_id file_id;  /* the file opened (libdwfl's user data) */
+	uint64_t bias;              /* address - file address */
+	uint64_t report_bias;       /* the bias given to dwfl_report_elf */
 	char build_id[2 * 64 + 1];
-	Dwfl *dwfl;
-	Dwfl_Module *mod;
+	struct mp_file_id file_id;  /* the file opened (libdwfl's user data) */
+	int fd;                     /* the file, to load it again after a
+				     * release; -1 when it cannot be */
 
-	/* Under lock until `prepared` is set (release), read-only after. */
+	/*
+	 * What is loaded (libdwfl's session, our indexes): under lock until
+	 * `prepared` is set (release), read-only after, all freed by
+	 * mp_module_release() (prepared cleared) and loaded again on demand.
+	 */
+	Dwfl *dwfl;                 /* NULL: released (or never opened) */
+	Dwfl_Module *mod;
 	int prepared;               /* atomic */
-	int dwarf;                  /* YES, NO */
+	int dwarf;                  /* YES, NO: of the latest load */
 	struct mp_symindex *index;
 	const char **symname;       /* per indexed symbol */
 	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */
-	struct mp_sym_frame **symframe; /* per indexed symbol: its one frame (atomic) */
+	const struct mp_sym_frame **symframe; /* per indexed symbol: its one frame,
+				     * in the pool (atomic; made under lock) */
 	size_t nsyms;
 
-	/* Under lock. */
+	/* Under lock, freed by a release too. */
 	struct cu_range *cus;       /* sorted by lo; built on the first miss */
 	size_t ncus;
 	bool cus_built;
@@ -67,6 +76,11 @@ struct mp_module {
 		struct cu_fns *fns;
 	} *cufns;                   /* per unit: its function index, built once */
 	size_t ncufns, cap_cufns;
+
+	/* Under lock, kept across releases: every string and symbol frame
+	 * an answer points to. */
+	struct mp_strpool pool;
+	unsigned loads;             /* times loaded */
 
 	/* Owner thread only. */
 	struct answer_entry {

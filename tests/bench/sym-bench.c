@@ -292,6 +292,18 @@ static int rss(const char *path)
 	}
 	printf("%s: resident %ld KiB before, peak %ld KiB while symbolizing: %ld KiB for it\n",
 	       path, before, peak, peak - before);
+	{
+		struct mp_sym_stats st;
+
+		mp_symbolize_stats(&st);
+		printf("%s: tables loaded: %" PRIu64 " files (%" PRIu64 " loads), symbol tables %"
+		       PRIu64 " KiB, DWARF %" PRIu64 " KiB: %" PRIu64 " KiB; added peak / tables = %.2f\n",
+		       path, st.files, st.loads, st.symtab_bytes / 1024, st.dwarf_bytes / 1024,
+		       (st.symtab_bytes + st.dwarf_bytes) / 1024,
+		       st.symtab_bytes + st.dwarf_bytes
+			       ? (double)(peak - before) * 1024 / (double)(st.symtab_bytes + st.dwarf_bytes)
+			       : 0.0);
+	}
 	mp_symbolizer_free(s);
 	free(addrs);
 	mp_snap_free(snap);
