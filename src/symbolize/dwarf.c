@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbolize/lines.h"
 #include "symbolize/module-int.h"
 #include "symbolize/paths.h"
 
@@ -50,12 +51,17 @@ static const char *absolute_file(struct mp_module *m, Dwarf_Die *unit, const cha
 		Dwarf_Files *files;
 		const char *const *dirs;
 		size_t nfiles, ndirs;
+		const struct mp_lines *l;
 		Dwarf_Attribute a;
 
-		if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
-		    dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0])
+		if (mp_unit_files_locked(m, unit, &l, ret_err)) {
+			if (l->ndirs > 0 && l->dirs[0])
+				dir = l->dirs[0];
+		} else if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
+			   dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0]) {
 			dir = dirs[0];
-		else
+		}
+		if (!dir)
 			dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
 		if (dir && dir[0] != '/') {
 			size_t n = strlen(dir);
@@ -101,11 +107,32 @@ static const char *unit_file(struct mp_module *m, Dwarf_Die *die, Dwarf_Word idx
 	Dwarf_Die unit;
 	Dwarf_Files *files;
 	size_t nfiles;
+	const struct mp_lines *l;
 
-	if (!dwarf_diecu(die, &unit, NULL, NULL) || dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 ||
-	    idx >= nfiles)
+	if (!dwarf_diecu(die, &unit, NULL, NULL))
+		return NULL;
+	if (mp_unit_files_locked(m, &unit, &l, ret_err))
+		return idx < l->nfiles ? absolute_file(m, &unit, l->files[idx], ret_err) : NULL;
+	if (dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 || idx >= nfiles)
 		return NULL;
 	return absolute_file(m, &unit, dwarf_filesrc(files, idx, NULL, NULL), ret_err);
+}
+
+/* The line table's file (as the table names it) and line for unit
+ * address a: dwarf_getsrc_die's answer.  False when there is none. */
+static bool unit_line(struct mp_module *m, Dwarf_Die *cu, uint64_t a, const char **ret_name,
+		      int *ret_line, int *ret_err)
+{
+	Dwarf_Line *line;
+	int r = mp_unit_line_locked(m, cu, a, ret_name, ret_line, ret_err);
+
+	if (r >= 0)
+		return r == 1;
+	line = dwarf_getsrc_die(cu, a);
+	if (!line || dwarf_lineno(line, ret_line) != 0)
+		return false;
+	*ret_name = dwarf_linesrc(line, NULL, NULL);
+	return true;
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -493,8 +520,7 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err);
 	struct cu_fns *c;
-	Dwarf_Line *line;
-	const char *file = NULL;
+	const char *file = NULL, *name = NULL;
 	int lineno = 0;
 	int32_t d;
 	bool found = false;
@@ -508,16 +534,15 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 	if (d < 0)
 		return false;
 
-	line = dwarf_getsrc_die(cu, addr - bias);
-	if (line && dwarf_lineno(line, &lineno) == 0)
-		file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), &f->err);
+	if (unit_line(m, cu, addr - bias, &name, &lineno, &f->err))
+		file = absolute_file(m, cu, name, &f->err);
 	else
 		lineno = 0;
 	/* From the innermost function out, through the inlined instances to
 	 * the subprogram that holds the code. */
 	for (; d >= 0 && !f->err; d = c->parent[d]) {
 		Dwarf_Die *die = &c->dies[d];
-		const char *name, *linkage;
+		const char *fn_name, *linkage;
 		struct mp_sym_frame *fr;
 		Dwarf_Word v;
 		int decl = 0;
@@ -529,13 +554,13 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 		linkage = die_string(die, DW_AT_linkage_name);
 		if (!linkage)
 			linkage = die_string(die, DW_AT_MIPS_linkage_name);
-		name = dwarf_diename(die);
-		if (!linkage && !name && dwarf_tag(die) == DW_TAG_subprogram) {
+		fn_name = dwarf_diename(die);
+		if (!linkage && !fn_name && dwarf_tag(die) == DW_TAG_subprogram) {
 			int64_t s = mp_module_sym_at(m, addr - m->bias);
 
 			linkage = s >= 0 ? m->symname[s] : NULL;
 		}
-		set_names_locked(m, fr, linkage, name ? name : "??", &f->err);
+		set_names_locked(m, fr, linkage, fn_name ? fn_name : "??", &f->err);
 		fr->file = file;
 		fr->line = lineno > 0 ? lineno : 0;
 		if (dwarf_decl_line(die, &decl) == 0 && decl > 0)
@@ -560,11 +585,11 @@ void mp_dwarf_line_locked(struct mp_module *m, uint64_t addr, const char **ret_f
 {
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = find_cu(m, addr, &bias, ret_err);
-	Dwarf_Line *line = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
+	const char *name = NULL;
 	int lineno;
 
-	if (line && dwarf_lineno(line, &lineno) == 0 && lineno > 0) {
-		*ret_file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), ret_err);
+	if (cu && unit_line(m, cu, addr - bias, &name, &lineno, ret_err) && lineno > 0) {
+		*ret_file = absolute_file(m, cu, name, ret_err);
 		*ret_line = lineno;
 	}
 }
@@ -579,6 +604,7 @@ void mp_dwarf_warm_locked(struct mp_module *m)
 
 void mp_dwarf_done(struct mp_module *m)
 {
+	mp_unit_lines_done(m);
 	for (size_t i = 0; i < m->cap_cufns; i++)
 		cu_fns_free(m->cufns[i].fns);
 	free(m->cufns);

@@ -76,6 +76,7 @@ struct mp_module {
 		struct cu_fns *fns;
 	} *cufns;                   /* per unit: its function index, built once */
 	size_t ncufns, cap_cufns;
+	struct mp_unit_lines *unit_lines;   /* units' line tables (dwarf-lines.c) */
 
 	/* Under lock, kept across releases: every string and symbol frame
 	 * an answer points to. */
@@ -141,5 +142,28 @@ void mp_dwarf_warm_locked(struct mp_module *m);
 
 /* Free what dwarf.c keeps in m. */
 void mp_dwarf_done(struct mp_module *m);
+
+/* ---- dwarf-lines.c: units' line tables ---- */
+
+struct mp_lines;
+
+/* The files and directory entries of unit's line table as libdw gives
+ * them (dwarf_getsrcfiles, dwarf_getsrcdirs): true and *ret (valid while
+ * the module is loaded), or false: ask libdw.  Under the lock. */
+bool mp_unit_files_locked(struct mp_module *m, Dwarf_Die *unit, const struct mp_lines **ret,
+			  int *ret_err);
+
+/* dwarf_getsrc_die(unit, a) with dwarf_linesrc and dwarf_lineno: 1 with
+ * the row's file name (NULL when its index is past the file table) and
+ * line, 0 when there is no row, -1: ask libdw.  Under the lock. */
+int mp_unit_line_locked(struct mp_module *m, Dwarf_Die *unit, uint64_t a, const char **ret_name,
+			int *ret_line, int *ret_err);
+
+void mp_unit_lines_done(struct mp_module *m);
+
+/* Where unit's line table is, for lines.c, as dwarf-lines.c finds it (for
+ * the benchmark's comparison with libdw); false: libdw's to read. */
+struct mp_lines_input;
+bool mp_dwarf_lines_input(Dwarf_Die *unit, struct mp_lines_input *ret);
 
 #endif

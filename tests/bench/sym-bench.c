@@ -16,6 +16,13 @@
  *       /proc/self/clear_refs) and its peak after symbolizing every address
  *       of its stacks, no disk cache.
  *
+ *   sym-bench lines FILE...
+ *       Every unit's line table of each ELF file with DWARF, read by
+ *       symbolize/lines.c and by libdw: the same files and directories, and
+ *       for every row address of libdw's table (and the bytes either side)
+ *       the same answer as dwarf_getsrc_die.  Exit status 3 on a difference;
+ *       tables lines.c leaves to libdw are counted.
+ *
  *   sym-bench check SNAPSHOT...
  *       Every distinct return address - 1 of every stack of each raw
  *       snapshot, symbolized by the symbolizer and by the reference one
@@ -41,6 +48,8 @@
 #include <unistd.h>
 
 #include "common/snapshot-read.h"
+#include "symbolize/lines.h"
+#include "symbolize/module-int.h"
 #include "symbolize/symbolize.h"
 #include "symref.h"
 
@@ -310,6 +319,109 @@ static int rss(const char *path)
 	return 0;
 }
 
+/* ---- lines ------------------------------------------------------------------------ */
+
+static bool same_name(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Our answer for a against libdw's; false on a difference (printed). */
+static bool same_line(const char *path, Dwarf_Die *cu, const struct mp_lines *l, uint64_t a)
+{
+	Dwarf_Line *dl = dwarf_getsrc_die(cu, a);
+	const struct mp_line_row *r = mp_lines_find(l, a);
+	int dline = 0;
+	const char *dname = NULL, *name = NULL;
+
+	if (dl && dwarf_lineno(dl, &dline) == 0)
+		dname = dwarf_linesrc(dl, NULL, NULL);
+	else
+		dl = NULL;
+	if (r)
+		name = r->file < l->nfiles ? l->files[r->file] : NULL;
+	if ((!dl) == (!r) && (!r || (dline == r->line && same_name(dname, name))))
+		return true;
+	fprintf(stderr, "%s: unit %s, 0x%" PRIx64 ": libdw %s:%d, ours %s:%d\n", path,
+		dwarf_diename(cu) ? dwarf_diename(cu) : "?", a, dl ? (dname ? dname : "(null)") : "-",
+		dline, r ? (name ? name : "(null)") : "-", r ? r->line : 0);
+	return false;
+}
+
+static int lines(int argc, char **argv)
+{
+	size_t units = 0, ours = 0, left = 0, addrs = 0, differ = 0;
+
+	elf_version(EV_CURRENT);
+	for (int k = 0; k < argc; k++) {
+		int fd = open(argv[k], O_RDONLY);
+		Dwarf *dw = fd >= 0 ? dwarf_begin(fd, DWARF_C_READ) : NULL;
+		Dwarf_Off off = 0, next;
+		size_t hsize;
+
+		if (!dw) {
+			fprintf(stderr, "sym-bench: no DWARF in '%s'\n", argv[k]);
+			return 1;
+		}
+		while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+			Dwarf_Die cu;
+			Dwarf_Lines *dlines;
+			Dwarf_Files *dfiles;
+			const char *const *ddirs;
+			size_t dn = 0, dnf = 0, dnd = 0;
+			struct mp_lines_input in;
+			struct mp_lines *l = NULL;
+			bool libdw_ok, ok = true;
+
+			if (!dwarf_offdie(dw, off + hsize, &cu))
+				break;
+			off = next;
+			units++;
+			libdw_ok = dwarf_getsrclines(&cu, &dlines, &dn) == 0 &&
+				   dwarf_getsrcfiles(&cu, &dfiles, &dnf) == 0 &&
+				   dwarf_getsrcdirs(dfiles, &ddirs, &dnd) == 0;
+			if (!mp_dwarf_lines_input(&cu, &in) || mp_lines_read(&in, true, &l) < 0) {
+				left++;
+				continue;
+			}
+			ours++;
+			if (!libdw_ok) {
+				fprintf(stderr, "%s: unit %s: read here, libdw rejects it\n", argv[k],
+					dwarf_diename(&cu) ? dwarf_diename(&cu) : "?");
+				differ++;
+				mp_lines_free(l);
+				continue;
+			}
+			ok = l->nfiles == dnf && l->ndirs == dnd;
+			for (size_t i = 0; ok && i < dnf; i++)
+				ok = same_name(l->files[i], dwarf_filesrc(dfiles, i, NULL, NULL));
+			for (size_t i = 0; ok && i < dnd; i++)
+				ok = same_name(l->dirs[i], ddirs[i]);
+			if (!ok) {
+				fprintf(stderr, "%s: unit %s: files or directories differ\n", argv[k],
+					dwarf_diename(&cu) ? dwarf_diename(&cu) : "?");
+				differ++;
+			}
+			for (size_t i = 0; i < dn; i++) {
+				Dwarf_Addr a;
+
+				if (dwarf_lineaddr(dwarf_onesrcline(dlines, i), &a) != 0)
+					continue;
+				addrs++;
+				differ += !same_line(argv[k], &cu, l, a);
+				differ += a > 0 && !same_line(argv[k], &cu, l, a - 1);
+				differ += !same_line(argv[k], &cu, l, a + 1);
+			}
+			mp_lines_free(l);
+		}
+		dwarf_end(dw);
+		close(fd);
+	}
+	fprintf(stderr, "sym-bench lines: %zu units, %zu read here (%zu left to libdw), %zu row "
+		"addresses, %zu differences\n", units, ours, left, addrs, differ);
+	return differ ? 3 : 0;
+}
+
 /* ---- check ------------------------------------------------------------------------ */
 
 static bool same_str(const char *a, const char *b)
@@ -416,6 +528,8 @@ int main(int argc, char **argv)
 		return rss(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "check") == 0)
 		return check(argc - 2, argv + 2);
-	fprintf(stderr, "usage: sym-bench speed ELF [N] | rss SNAPSHOT | check SNAPSHOT...\n");
+	if (argc >= 3 && strcmp(argv[1], "lines") == 0)
+		return lines(argc - 2, argv + 2);
+	fprintf(stderr, "usage: sym-bench speed ELF [N] | rss SNAPSHOT | check SNAPSHOT... | lines FILE...\n");
 	return 2;
 }
