@@ -142,14 +142,56 @@ static int cmp_range(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* The units of a debug file dwopen.c opened, in .debug_info order (what
+ * libdwfl's dwfl_module_nextcu walks for its own files). */
+static int own_units_locked(struct mp_module *m)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize, cap = 0;
+
+	if (m->own_units)
+		return 0;
+	while (dwarf_next_unit(m->dw, off, &next, &hsize, NULL, NULL, NULL, NULL, NULL, NULL) == 0) {
+		if (m->own_nunits == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			Dwarf_Die *n = realloc(m->own_units, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			m->own_units = n;
+			cap = ncap;
+		}
+		if (dwarf_offdie(m->dw, off + hsize, &m->own_units[m->own_nunits]))
+			m->own_nunits++;
+		off = next;
+	}
+	if (!m->own_units && !(m->own_units = malloc(sizeof(*m->own_units))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The next unit after cu (NULL: the first), as dwfl_module_nextcu. */
+static Dwarf_Die *next_unit(struct mp_module *m, Dwarf_Die *cu, int *ret_err)
+{
+	Dwarf_Addr bias;
+	size_t i;
+
+	if (!m->own)
+		return dwfl_module_nextcu(m->mod, cu, &bias);
+	if ((*ret_err = own_units_locked(m)) < 0)
+		return NULL;
+	i = cu ? (size_t)(cu - m->own_units) + 1 : 0;
+	return i < m->own_nunits ? &m->own_units[i] : NULL;
+}
+
 static int build_cu_table_locked(struct mp_module *m)
 {
 	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
 	size_t cap = 0;
+	int err = 0;
 
 	m->cus_built = true;
-	while ((cu = dwfl_module_nextcu(m->mod, cu, &bias))) {
+	while ((cu = next_unit(m, cu, &err))) {
 		Dwarf_Addr base, lo, hi;
 		ptrdiff_t off = 0;
 
@@ -170,7 +212,33 @@ static int build_cu_table_locked(struct mp_module *m)
 	}
 	if (m->ncus)
 		qsort(m->cus, m->ncus, sizeof(*m->cus), cmp_range);
-	return 0;
+	return err;
+}
+
+/* The unit of address a (a DWARF address) by .debug_aranges: libdwfl's
+ * dwfl_module_addrdie, or libdw's dwarf_addrdie for own's file. */
+static Dwarf_Die *arange_unit(struct mp_module *m, uint64_t addr, int *ret_err)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die die;
+	Dwarf_Off off;
+	size_t lo = 0, hi;
+
+	if (!m->own)
+		return dwfl_module_addrdie(m->mod, addr, &bias);
+	if (!dwarf_addrdie(m->dw, addr - m->dwbias, &die) || (*ret_err = own_units_locked(m)) < 0)
+		return NULL;
+	off = dwarf_dieoffset(&die);
+	for (hi = m->own_nunits; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (dwarf_dieoffset(&m->own_units[mid]) < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->own_nunits && dwarf_dieoffset(&m->own_units[lo]) == off ? &m->own_units[lo]
+									      : NULL;
 }
 
 /*
@@ -180,14 +248,13 @@ static int build_cu_table_locked(struct mp_module *m)
  */
 static Dwarf_Die *find_cu(struct mp_module *m, uint64_t addr, Dwarf_Addr *ret_bias, int *ret_err)
 {
-	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, ret_bias);
+	Dwarf_Die *cu = arange_unit(m, addr, ret_err);
 	size_t lo = 0, hi;
 	uint64_t a;
 
-	if (cu)
+	*ret_bias = m->dwbias;
+	if (cu || !m->dw)
 		return cu;
-	if (!dwfl_module_getdwarf(m->mod, ret_bias))
-		return NULL;
 	if (!m->cus_built && (*ret_err = build_cu_table_locked(m)) < 0)
 		return NULL;
 	a = addr - *ret_bias;
@@ -596,9 +663,7 @@ void mp_dwarf_line_locked(struct mp_module *m, uint64_t addr, const char **ret_f
 
 void mp_dwarf_warm_locked(struct mp_module *m)
 {
-	Dwarf_Addr bias;
-
-	if (!m->cus_built && dwfl_module_getdwarf(m->mod, &bias))
+	if (!m->cus_built && m->dw)
 		(void)build_cu_table_locked(m);
 }
 

@@ -58,6 +58,12 @@ struct mp_module {
 	Dwfl_Module *mod;
 	int prepared;               /* atomic */
 	int dwarf;                  /* YES, NO: of the latest load */
+	Dwarf *dw;                  /* the DWARF: libdwfl's, or own's */
+	Dwarf_Addr dwbias;          /* address - DWARF address */
+	struct mp_dwopen *own;      /* the debug file opened by dwopen.c, or
+				     * NULL: libdwfl's (dwfl_module_* calls) */
+	Dwarf_Die *own_units;       /* own's units, by offset (built on demand) */
+	size_t own_nunits;
 	struct mp_symindex *index;
 	const char **symname;       /* per indexed symbol */
 	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */

@@ -39,11 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "symbolize/debuginfo.h"
+#include "symbolize/dwopen.h"
+#include "symbolize/maps.h"
 #include "symbolize/module-int.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
@@ -435,6 +438,12 @@ static void release_locked(struct mp_module *m)
 	mp_symindex_free(m->index);
 	m->index = NULL;
 	mp_dwarf_done(m);
+	free(m->own_units);
+	m->own_units = NULL;
+	m->own_nunits = 0;
+	mp_dwopen_close(m->own);
+	m->own = NULL;
+	m->dw = NULL;
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
 	m->dwfl = NULL;
@@ -701,6 +710,80 @@ out:
 	free(names);
 }
 
+/* The separate debug file's DWARF opened by dwopen.c when that applies
+ * (compressed DWARF: less memory than libdw's own opening), or NULL.
+ * libdwfl found the file when it looked for the symbol table. */
+static Dwarf *open_own_locked(struct mp_module *m)
+{
+	const char *main_file = NULL, *debug_file = NULL;
+	const unsigned char *bits;
+	Dwarf_Addr dwbias = (Dwarf_Addr)-1;
+	GElf_Addr vaddr;
+	int n;
+
+	dwfl_module_info(m->mod, NULL, NULL, NULL, &dwbias, NULL, &main_file, &debug_file);
+	if (!debug_file || dwbias == (Dwarf_Addr)-1 || (main_file && strcmp(main_file, debug_file) == 0) ||
+	    (n = dwfl_module_build_id(m->mod, &bits, &vaddr)) <= 0)
+		return NULL;
+	m->own = mp_dwopen(debug_file, bits, n);
+	if (!m->own)
+		return NULL;
+	m->dwbias = dwbias;
+	return mp_dwopen_dwarf(m->own);
+}
+
+/*
+ * libdw inflates a file's compressed DWARF sections when it opens them;
+ * the packed bytes it read stay resident in libelf's mapping of the file
+ * (4 MiB for libc's debug file) though nothing reads them again.  Give
+ * those pages back: every read-only private mapping of the separate debug
+ * file (only libelf maps it: never a file the loader mapped, whose
+ * relocated pages must stay).  Pages touched later (a symbol's name) are
+ * read in again from the page cache.
+ */
+static void drop_debug_file_pages(struct mp_module *m)
+{
+	const char *main_file = NULL, *debug_file = NULL;
+	struct mp_maps_entry *e = NULL;
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0, cap = 0, n = 0;
+	ssize_t got;
+	int fd;
+
+	dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, &main_file, &debug_file);
+	if (!debug_file || (main_file && strcmp(main_file, debug_file) == 0) ||
+	    stat(debug_file, &st) < 0 || (st.st_dev == m->file_id.dev && st.st_ino == m->file_id.ino))
+		return;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		if (len == cap) {
+			char *nt = realloc(text, cap = cap ? 2 * cap : 65536);
+
+			if (!nt)
+				goto out;
+			text = nt;
+		}
+		got = read(fd, text + len, cap - len);
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	if (mp_maps_parse(text, len, &e, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].inode == (uint64_t)st.st_ino && e[i].dev_major == major(st.st_dev) &&
+		    e[i].dev_minor == minor(st.st_dev) && strcmp(e[i].perms, "r--p") == 0)
+			(void)madvise((void *)(uintptr_t)e[i].start, e[i].end - e[i].start,
+				      MADV_DONTNEED);
+out:
+	mp_maps_free(e, n);
+	free(text);
+	close(fd);
+}
+
 void mp_module_prepare(struct mp_module *m)
 {
 	Dwarf_Addr bias;
@@ -715,7 +798,14 @@ void mp_module_prepare(struct mp_module *m)
 			Dwarf *dw;
 
 			build_index_locked(m, &symtab);
-			dw = dwfl_module_getdwarf(m->mod, &bias);
+			dw = open_own_locked(m);
+			if (!dw) {
+				dw = dwfl_module_getdwarf(m->mod, &bias);
+				m->dwbias = bias;
+				if (dw)
+					drop_debug_file_pages(m);
+			}
+			m->dw = dw;
 			m->dwarf = dw ? YES : NO;
 			m->loads++;
 			account(m, symtab, dw);

@@ -281,7 +281,9 @@ static int rss(const char *path)
 		return 1;
 	}
 	before = status_kib("VmRSS:");
-	if (mp_symbolizer_new(snap->maps, snap->maps_len, MP_SYM_F_NO_CACHE, &s) < 0)
+	/* SYM_BENCH_KEEP=1: keep the files loaded, to see what they hold. */
+	if (mp_symbolizer_new(snap->maps, snap->maps_len,
+			      MP_SYM_F_NO_CACHE | (getenv("SYM_BENCH_KEEP") ? MP_SYM_F_KEEP : 0), &s) < 0)
 		return 1;
 	long opened = status_kib("VmHWM:");
 	mp_symbolizer_prepare(s, addrs, n);
