@@ -999,10 +999,12 @@ static const struct mp_sym_frame *sym_frame(struct mp_module *m, size_t i, int *
 	pthread_mutex_lock(&m->lock);
 	f = m->symframe[i];
 	if (!f && (nf = mp_strpool_alloc(&m->pool, sizeof(*nf)))) {
-		*nf = (struct mp_sym_frame){
-			.system_name = mp_strpool_intern(&m->pool, m->symname[i]),
-			.function = mp_strpool_intern(&m->pool, display),
-		};
+		/* A symbol's names are its own: copied, not looked up. */
+		nf->system_name = mp_strpool_copy(&m->pool, m->symname[i]);
+		nf->function = display == m->symname[i] ? nf->system_name
+							: mp_strpool_copy(&m->pool, display);
+		nf->file = NULL;
+		nf->line = nf->start_line = 0;
 		if (nf->system_name && nf->function) {
 			__atomic_store_n(&m->symframe[i], nf, __ATOMIC_RELEASE);
 			f = nf;

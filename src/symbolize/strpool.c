@@ -64,6 +64,20 @@ void *mp_strpool_alloc(struct mp_strpool *p, size_t n)
 	return b + 1;
 }
 
+const char *mp_strpool_copy(struct mp_strpool *p, const char *s)
+{
+	size_t n;
+	char *copy;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	copy = mp_strpool_alloc(p, n);
+	if (copy)
+		memcpy(copy, s, n);
+	return copy;
+}
+
 static size_t str_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -29,6 +29,11 @@ void mp_strpool_done(struct mp_strpool *p);
  * is NULL or memory is short. */
 const char *mp_strpool_intern(struct mp_strpool *p, const char *s);
 
+/* A copy of s in the pool, not looked up or entered in the set (for
+ * strings known to be new, such as a symbol's own name: no hashing), or
+ * NULL when s is NULL or memory is short. */
+const char *mp_strpool_copy(struct mp_strpool *p, const char *s);
+
 /* n bytes, 8-aligned, uninitialised, or NULL. */
 void *mp_strpool_alloc(struct mp_strpool *p, size_t n);
 

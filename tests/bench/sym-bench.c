@@ -14,7 +14,13 @@
  *       The memory symbolization takes: the resident set before making a
  *       symbolizer for the snapshot (snapshot read, peak reset through
  *       /proc/self/clear_refs) and its peak after symbolizing every address
- *       of its stacks, no disk cache.
+ *       of its stacks as memprof convert does (mp_symbolizer_prepare, then
+ *       lookups), no disk cache; where the resident set is then; and the
+ *       symbol and line tables the symbolizer loaded (mp_symbolize_stats:
+ *       symbol tables with their strings, and the DWARF sections answers
+ *       are read from, uncompressed), with the ratio of the two.
+ *       SYM_BENCH_KEEP=1 keeps the files loaded (MP_SYM_F_KEEP), to see
+ *       what they hold.
  *
  *   sym-bench lines FILE...
  *       Every unit's line table of each ELF file with DWARF, read by
@@ -314,6 +320,10 @@ static int rss(const char *path)
 		       st.symtab_bytes + st.dwarf_bytes
 			       ? (double)(peak - before) * 1024 / (double)(st.symtab_bytes + st.dwarf_bytes)
 			       : 0.0);
+		/* For scripts/bench.py. */
+		printf("rss-summary: addresses=%zu added_kib=%ld peak_kib=%ld symtab_kib=%" PRIu64
+		       " dwarf_kib=%" PRIu64 " files=%" PRIu64 " loads=%" PRIu64 "\n", n, peak - before,
+		       peak, st.symtab_bytes / 1024, st.dwarf_bytes / 1024, st.files, st.loads);
 	}
 	mp_symbolizer_free(s);
 	free(addrs);
