@@ -27,6 +27,7 @@
 
 #include "symbolize/maps.h"
 #include "symbolize/paths.h"
+#include "symbolize/strpool.h"
 #include "symbolize/symbolize.h"
 #include "tap.h"
 
@@ -693,6 +694,49 @@ out:
 	mp_symbolizer_free(kept);
 }
 
+/* The pool answers' strings live in: one copy per distinct string, every
+ * block 8-aligned, big blocks beside the current one, all of it valid
+ * until mp_strpool_done. */
+static void test_strpool(void)
+{
+	struct mp_strpool p;
+	const char *a, *b, *c, *strs[3000];
+	char buf[32], *big;
+
+	mp_strpool_init(&p);
+	CHECK(mp_strpool_intern(&p, NULL) == NULL);
+	CHECK(mp_strpool_copy(&p, NULL) == NULL);
+	a = mp_strpool_intern(&p, "main");
+	snprintf(buf, sizeof(buf), "ma%s", "in");
+	b = mp_strpool_intern(&p, buf);
+	CHECK(a && a == b && a != buf);
+	c = mp_strpool_copy(&p, "main");
+	CHECK(c && c != a && strcmp(c, "main") == 0);
+	CHECK(mp_strpool_intern(&p, "") && strcmp(mp_strpool_intern(&p, ""), "") == 0);
+	/* Growth of the set and of the blocks keeps earlier strings. */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		strs[i] = mp_strpool_intern(&p, buf);
+	}
+	big = mp_strpool_alloc(&p, 100000);
+	CHECK(big != NULL && ((uintptr_t)big & 7) == 0);
+	if (big)
+		memset(big, 'x', 100000);
+	CHECK(((uintptr_t)mp_strpool_alloc(&p, 3) & 7) == 0);
+	CHECK(((uintptr_t)mp_strpool_alloc(&p, 5) & 7) == 0);
+	bool all = true;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		all = all && strs[i] && strcmp(strs[i], buf) == 0 && mp_strpool_intern(&p, buf) == strs[i];
+	}
+	CHECK(all);
+	CHECK(mp_strpool_intern(&p, "main") == a && strcmp(a, "main") == 0);
+	CHECK(p.nstr == 3002);
+	mp_strpool_done(&p);
+	mp_strpool_done(&p);            /* twice: empty */
+}
+
 int main(void)
 {
 	/* Local files only, whatever the environment says; no disk cache but
@@ -703,6 +747,7 @@ int main(void)
 	setenv("MEMPROF_CACHE_DIR", "off", 1);
 	test_maps_parse();
 	test_paths();
+	test_strpool();
 	test_self();
 	test_fallbacks();
 	test_warm();
