@@ -216,29 +216,16 @@ static int build_cu_table_locked(struct mp_module *m)
 }
 
 /* The unit of address a (a DWARF address) by .debug_aranges: libdwfl's
- * dwfl_module_addrdie, or libdw's dwarf_addrdie for own's file. */
-static Dwarf_Die *arange_unit(struct mp_module *m, uint64_t addr, int *ret_err)
+ * dwfl_module_addrdie, or libdw's dwarf_addrdie for own's file (into the
+ * module's scratch unit, valid until the next call: the lock is held
+ * from the lookup to the last use). */
+static Dwarf_Die *arange_unit(struct mp_module *m, uint64_t addr)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die die;
-	Dwarf_Off off;
-	size_t lo = 0, hi;
 
 	if (!m->own)
 		return dwfl_module_addrdie(m->mod, addr, &bias);
-	if (!dwarf_addrdie(m->dw, addr - m->dwbias, &die) || (*ret_err = own_units_locked(m)) < 0)
-		return NULL;
-	off = dwarf_dieoffset(&die);
-	for (hi = m->own_nunits; lo < hi;) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (dwarf_dieoffset(&m->own_units[mid]) < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < m->own_nunits && dwarf_dieoffset(&m->own_units[lo]) == off ? &m->own_units[lo]
-									      : NULL;
+	return dwarf_addrdie(m->dw, addr - m->dwbias, &m->own_unit);
 }
 
 /*
@@ -248,7 +235,7 @@ static Dwarf_Die *arange_unit(struct mp_module *m, uint64_t addr, int *ret_err)
  */
 static Dwarf_Die *find_cu(struct mp_module *m, uint64_t addr, Dwarf_Addr *ret_bias, int *ret_err)
 {
-	Dwarf_Die *cu = arange_unit(m, addr, ret_err);
+	Dwarf_Die *cu = arange_unit(m, addr);
 	size_t lo = 0, hi;
 	uint64_t a;
 

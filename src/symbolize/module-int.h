@@ -64,6 +64,7 @@ struct mp_module {
 				     * NULL: libdwfl's (dwfl_module_* calls) */
 	Dwarf_Die *own_units;       /* own's units, by offset (built on demand) */
 	size_t own_nunits;
+	Dwarf_Die own_unit;         /* own's unit found last by address */
 	struct mp_symindex *index;
 	const char **symname;       /* per indexed symbol */
 	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */

@@ -46,8 +46,8 @@
 
 #include "symbolize/debuginfo.h"
 #include "symbolize/dwopen.h"
-#include "symbolize/maps.h"
 #include "symbolize/module-int.h"
+#include "symbolize/pages.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
 
@@ -733,55 +733,25 @@ static Dwarf *open_own_locked(struct mp_module *m)
 }
 
 /*
- * libdw inflates a file's compressed DWARF sections when it opens them;
- * the packed bytes it read stay resident in libelf's mapping of the file
- * (4 MiB for libc's debug file) though nothing reads them again.  Give
- * those pages back: every read-only private mapping of the separate debug
- * file (only libelf maps it: never a file the loader mapped, whose
- * relocated pages must stay).  Pages touched later (a symbol's name) are
- * read in again from the page cache.
+ * Give back the resident pages of libelf's mapping of the module's separate
+ * debug file (pages.c) once its symbol table is indexed and its DWARF, if
+ * libdwfl opened it, inflated: nothing reads them again but the names of
+ * symbols answered.  (The file's own mapping is left as it is: when it
+ * holds the symbol table, its names are what symbol-table answers read,
+ * and reading them in again costs more than it saves.)
  */
-static void drop_debug_file_pages(struct mp_module *m)
+static void give_back_debug_file_pages(struct mp_module *m)
 {
 	const char *main_file = NULL, *debug_file = NULL;
-	struct mp_maps_entry *e = NULL;
+	struct mp_pages_file file;
 	struct stat st;
-	char *text = NULL;
-	size_t len = 0, cap = 0, n = 0;
-	ssize_t got;
-	int fd;
 
 	dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, &main_file, &debug_file);
 	if (!debug_file || (main_file && strcmp(main_file, debug_file) == 0) ||
 	    stat(debug_file, &st) < 0 || (st.st_dev == m->file_id.dev && st.st_ino == m->file_id.ino))
 		return;
-	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (;;) {
-		if (len == cap) {
-			char *nt = realloc(text, cap = cap ? 2 * cap : 65536);
-
-			if (!nt)
-				goto out;
-			text = nt;
-		}
-		got = read(fd, text + len, cap - len);
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	if (mp_maps_parse(text, len, &e, &n) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (e[i].inode == (uint64_t)st.st_ino && e[i].dev_major == major(st.st_dev) &&
-		    e[i].dev_minor == minor(st.st_dev) && strcmp(e[i].perms, "r--p") == 0)
-			(void)madvise((void *)(uintptr_t)e[i].start, e[i].end - e[i].start,
-				      MADV_DONTNEED);
-out:
-	mp_maps_free(e, n);
-	free(text);
-	close(fd);
+	file = (struct mp_pages_file){ st.st_dev, st.st_ino, (uint64_t)st.st_size };
+	mp_pages_give_back(&file, 1);
 }
 
 void mp_module_prepare(struct mp_module *m)
@@ -802,9 +772,8 @@ void mp_module_prepare(struct mp_module *m)
 			if (!dw) {
 				dw = dwfl_module_getdwarf(m->mod, &bias);
 				m->dwbias = bias;
-				if (dw)
-					drop_debug_file_pages(m);
 			}
+			give_back_debug_file_pages(m);
 			m->dw = dw;
 			m->dwarf = dw ? YES : NO;
 			m->loads++;
