@@ -12,11 +12,19 @@
 
 #include "alloc/alloc.h"
 #include "alloc/central.h"
+#include "alloc/lock.h"
 
 int mp_alloc_slack_used;
 struct mp_tcache mp_tc_none = { .state = MP_TC_NEW };
 static struct mp_tcache mp_tc_dead = { .state = MP_TC_DEAD };
+/* The cache of a thread inside a program's signal handler (below). */
+static struct mp_tcache mp_tc_sig = { .state = MP_TC_SIGNAL };
 MP_TLS uintptr_t mp_tc_off;
+MP_TLS int mp_alloc_held, mp_alloc_nowait;
+static MP_TLS void *deferred;       /* blocks freed in no-wait mode (below) */
+static int signal_fixup(void);
+static void drain_deferred(void);
+static void defer_free(void *p);
 
 static void tc_set_self(struct mp_tcache *tc)
 {
@@ -80,11 +88,11 @@ void mp_alloc_on_sampled_free(void (*fn)(uint32_t b))
  * through the central lists as if it had exited. */
 static struct mp_tcache *tc_setup(void)
 {
-	pthread_mutex_lock(&g.reg_lock);
+	mp_lock(&g.reg_lock);
 	struct mp_tcache *tc = g.spare;
 	if (tc)
 		g.spare = tc->next;
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 	if (!tc)
 		tc = mp_meta_alloc(sizeof(*tc));
 	if (!tc) {
@@ -94,13 +102,13 @@ static struct mp_tcache *tc_setup(void)
 	for (unsigned c = 1; c < MP_NCLASS; c++)
 		tc->l[c].max = mp_classes[c].batch + mp_classes[c].batch / 2;
 	tc->state = MP_TC_LIVE;
-	pthread_mutex_lock(&g.reg_lock);
+	mp_lock(&g.reg_lock);
 	tc->prev = NULL;
 	tc->next = g.reg;
 	if (g.reg)
 		g.reg->prev = tc;
 	g.reg = tc;
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 	tc_set_self(tc);
 	pthread_setspecific(g.key, tc);
 	return tc;
@@ -109,6 +117,8 @@ static struct mp_tcache *tc_setup(void)
 /* Give back `n` blocks from the head of list l of class c. */
 static void tc_release(struct mp_tlist *l, unsigned c, uint32_t n)
 {
+	if (MP_UNLIKELY(deferred))
+		drain_deferred();   /* a live cache: outside any handler */
 	void *head = l->head, **link = &l->head;
 	uint32_t k = 0;
 	void *p = head;
@@ -128,6 +138,12 @@ static void tc_release(struct mp_tlist *l, unsigned c, uint32_t n)
 static void tc_exit(void *arg)
 {
 	struct mp_tcache *tc = arg;
+	/* Outside any handler now: forget those left by a longjmp, give back
+	 * what they freed. */
+	if (mp_tc_self()->state == MP_TC_SIGNAL)
+		signal_fixup();
+	if (deferred && mp_tc_self()->state != MP_TC_SIGNAL)
+		drain_deferred();
 	if (tc != mp_tc_self() || tc->state != MP_TC_LIVE)
 		return;
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
@@ -136,7 +152,7 @@ static void tc_exit(void *arg)
 			tc_release(l, c, mp_classes[c].batch);
 		l->max = 0;
 	}
-	pthread_mutex_lock(&g.reg_lock);
+	mp_lock(&g.reg_lock);
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
 		/* Most classes are untouched by a short thread: no locked add. */
 		if (tc->l[c].nmalloc)
@@ -156,7 +172,7 @@ static void tc_exit(void *arg)
 	tc->prev = NULL;
 	tc->next = g.spare;
 	g.spare = tc;
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 	tc_set_self(&mp_tc_dead);
 }
 
@@ -172,7 +188,10 @@ static void *large_alloc(size_t n, size_t align, int *ret_zeroed)
 	size_t apages = align > MP_PAGE_SIZE ? align >> MP_PAGE_SHIFT : 1;
 	if (npages == 0)
 		npages = 1;
-	pthread_mutex_lock(&mp_heap.lock);
+	if (mp_lock(&mp_heap.lock) < 0) {
+		errno = ENOMEM;   /* no-wait mode (lock.h) */
+		return NULL;
+	}
 	struct mp_span *s = mp_heap_alloc_locked(npages, apages, MP_SPAN_LARGE, 0);
 	if (s) {
 		s->large_size = n;
@@ -181,7 +200,7 @@ static void *large_alloc(size_t n, size_t align, int *ret_zeroed)
 		if (ret_zeroed)
 			*ret_zeroed = s->zeroed;
 	}
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	if (!s) {
 		errno = ENOMEM;
 		return NULL;
@@ -202,7 +221,7 @@ static struct mp_span *large_span_locked(const void *p)
 static void large_free_as(void *p, int released)
 {
 	uint32_t b = 0;
-	pthread_mutex_lock(&mp_heap.lock);
+	mp_lock(&mp_heap.lock);
 	struct mp_span *s = large_span_locked(p);
 	if (s) {
 		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
@@ -213,7 +232,7 @@ static void large_free_as(void *p, int released)
 		else
 			mp_heap_free_locked(s);
 	}
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 	if (b && fn)
 		fn(b - 1);
@@ -221,6 +240,10 @@ static void large_free_as(void *p, int released)
 
 static void large_free(void *p)
 {
+	if (MP_UNLIKELY(mp_tc_self()->state == MP_TC_SIGNAL) && signal_fixup() && mp_alloc_nowait) {
+		defer_free(p);
+		return;
+	}
 	large_free_as(p, 0);
 }
 
@@ -246,10 +269,120 @@ static void move_large(void *q, void *p, size_t copy, size_t old)
 
 /* ---- small blocks ---- */
 
+/* ---- signal handlers ----
+ *
+ * While a program's signal handler runs (shim/signals.c calls enter and
+ * leave around it), its thread's cache pointer is the empty mp_tc_sig: the
+ * fast paths, unchanged, find nothing there and take the slow path, so the
+ * handler never touches the thread's own cache, which the code it
+ * interrupted may be halfway through changing (a pop between reading the
+ * head and storing the next).  The slow paths then serve it from the
+ * central lists directly, and in no-wait mode (lock.h) without waiting for
+ * a lock: a small block from the first class at least as large whose lock
+ * is free, and frees deferred to a per-thread list that the thread's next
+ * slow path outside a handler gives back.
+ *
+ * A handler left by siglongjmp (or an exception) never reaches leave: the
+ * frames recorded at enter tell the slow path which handlers are gone (the
+ * stack pointer is above their frame), and it puts back the state from
+ * before them.  A handler on an alternate stack below the thread's stack
+ * that is left that way keeps the thread on the slow path until its next
+ * handler returns: slower, never wrong.
+ */
+#define SIG_FRAMES 8
+
+static MP_TLS struct {
+	uintptr_t sp, off;
+	int nowait;
+} sig_frames[SIG_FRAMES];
+static MP_TLS unsigned sig_depth;
+
+void mp_alloc_signal_enter(struct mp_alloc_sigframe *f, uintptr_t sp)
+{
+	f->off = mp_tc_off;
+	f->nowait = mp_alloc_nowait;
+	f->depth = sig_depth;
+	if (sig_depth < SIG_FRAMES) {
+		sig_frames[sig_depth].sp = sp;
+		sig_frames[sig_depth].off = f->off;
+		sig_frames[sig_depth].nowait = f->nowait;
+	}
+	sig_depth = f->depth + 1;
+	/* Each store below is one instruction: a handler nested between
+	 * them saves and restores a consistent pair. */
+	mp_alloc_nowait = f->nowait || mp_alloc_held > 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tc_set_self(&mp_tc_sig);
+}
+
+void mp_alloc_signal_leave(const struct mp_alloc_sigframe *f)
+{
+	tc_set_self((struct mp_tcache *)((uintptr_t)&mp_tc_none + f->off));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	mp_alloc_nowait = f->nowait;
+	sig_depth = f->depth;
+}
+
+/* Forget the handlers this thread has left without returning (above).
+ * Whether it is still in one afterwards. */
+static MP_NOINLINE int signal_fixup(void)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	while (sig_depth > 0 && sig_depth <= SIG_FRAMES && sp > sig_frames[sig_depth - 1].sp) {
+		sig_depth--;
+		mp_alloc_nowait = sig_frames[sig_depth].nowait;
+		tc_set_self((struct mp_tcache *)((uintptr_t)&mp_tc_none + sig_frames[sig_depth].off));
+	}
+	return mp_tc_self()->state == MP_TC_SIGNAL;
+}
+
+/* Push a block freed in no-wait mode.  Only this thread pushes (a nested
+ * handler may, between our read and our swap: the compare-and-swap
+ * retries) and only this thread, outside handlers, takes the whole list. */
+static void defer_free(void *p)
+{
+	void *head = __atomic_load_n(&deferred, __ATOMIC_RELAXED);
+	do
+		*(void **)p = head;
+	while (!__atomic_compare_exchange_n(&deferred, &head, p, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED));
+}
+
+static MP_NOINLINE void drain_deferred(void)
+{
+	void *p = __atomic_exchange_n(&deferred, NULL, __ATOMIC_ACQUIRE);
+	while (p) {
+		void *next = *(void **)p;
+		mp_alloc_free(p);
+		p = next;
+	}
+}
+
+/* A small block of class c or larger in a handler (see above). */
+static void *signal_alloc(unsigned c)
+{
+	void *p;
+	for (unsigned k = c; k < MP_NCLASS; k++) {
+		if (mp_central_get(k, 1, &p) == 1) {
+			__atomic_fetch_add(&g.dead_mallocs[k], 1, __ATOMIC_RELAXED);
+			return p;
+		}
+		if (!mp_alloc_nowait)
+			break;        /* it could wait: the heap is out of memory */
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
 static void *small_alloc(unsigned c)
 {
 	struct mp_tcache *tc = mp_tc_self();
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
+		if (tc->state == MP_TC_SIGNAL) {
+			if (signal_fixup())
+				return signal_alloc(c);
+			tc = mp_tc_self();
+		}
 		if (tc->state == MP_TC_NEW)
 			tc = tc_setup();
 		if (tc->state != MP_TC_LIVE) {
@@ -287,8 +420,18 @@ static void small_free(void *p, unsigned c)
 {
 	struct mp_tcache *tc = mp_tc_self();
 	if (MP_UNLIKELY(tc->state != MP_TC_LIVE)) {
+		if (tc->state == MP_TC_SIGNAL) {
+			if (signal_fixup()) {
+				if (mp_alloc_nowait) {
+					defer_free(p);
+					return;
+				}
+			}
+			tc = mp_tc_self();
+		}
 		if (tc->state == MP_TC_NEW)
 			tc = tc_setup();
+		/* MP_TC_SIGNAL (a handler that may wait), MP_TC_DEAD: */
 		if (tc->state != MP_TC_LIVE) {
 			*(void **)p = NULL;
 			mp_central_put(c, p, 1);
@@ -311,6 +454,8 @@ MP_NOINLINE MP_COLD void *mp_alloc_malloc_slow(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (MP_UNLIKELY(deferred) && mp_tc_self()->state != MP_TC_SIGNAL)
+		drain_deferred();
 	if (n > MP_MAX_SMALL)
 		return large_alloc(n, 0, NULL);
 	return small_alloc(mp_size_class(n));
@@ -382,10 +527,16 @@ size_t mp_alloc_usable(const void *p)
 				     __ATOMIC_RELAXED) & MP_CLASSMAP_CLASS;
 	if (c)
 		return mp_classes[c].size;
-	pthread_mutex_lock(&mp_heap.lock);
+	if (mp_lock(&mp_heap.lock) < 0) {
+		/* No-wait mode (lock.h): read without the lock; only a free of
+		 * this very block could change it, and that would be the
+		 * program's bug. */
+		struct mp_span *s = large_span_locked(p);
+		return s ? (size_t)__atomic_load_n(&s->npages, __ATOMIC_RELAXED) * MP_PAGE_SIZE : 0;
+	}
 	struct mp_span *s = large_span_locked(p);
 	size_t n = s ? (size_t)s->npages * MP_PAGE_SIZE : 0;
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	return n;
 }
 
@@ -400,22 +551,24 @@ void *mp_alloc_realloc(void *p, size_t n)
 			return p;
 	} else if (n > MP_MAX_SMALL && n <= mp_heap.size) {
 		size_t npages = (n + MP_PAGE_SIZE - 1) >> MP_PAGE_SHIFT;
-		pthread_mutex_lock(&mp_heap.lock);
-		struct mp_span *s = large_span_locked(p);
-		size_t before = s ? s->npages : 0;
-		int r = s ? mp_heap_resize_locked(s, npages) : -ENOMEM;
+		int r = mp_lock(&mp_heap.lock);
 		if (r == 0) {
-			s->large_size = n;
-			mp_heap.large_bytes += ((uint64_t)s->npages - before) * MP_PAGE_SIZE;
+			struct mp_span *s = large_span_locked(p);
+			size_t before = s ? s->npages : 0;
+			r = s ? mp_heap_resize_locked(s, npages) : -ENOMEM;
+			if (r == 0) {
+				s->large_size = n;
+				mp_heap.large_bytes += ((uint64_t)s->npages - before) * MP_PAGE_SIZE;
+			}
+			mp_unlock(&mp_heap.lock);
 		}
-		pthread_mutex_unlock(&mp_heap.lock);
 		if (r == 0)
 			return p;
 	}
 	void *q = mp_alloc_malloc(n);
 	if (!q)
 		return NULL;
-	if (old >= 4 * MOVE_CHUNK && n > MP_MAX_SMALL) {
+	if (old >= 4 * MOVE_CHUNK && n > MP_MAX_SMALL && !mp_alloc_nowait) {
 		move_large(q, p, n < old ? n : old, old);
 		return q;
 	}
@@ -491,16 +644,16 @@ int mp_alloc_take_sample(void *p, uint32_t *ret_b)
 
 void mp_alloc_atfork_prepare(void)
 {
-	pthread_mutex_lock(&g.reg_lock);
+	mp_lock(&g.reg_lock);
 	mp_central_lock_all();
-	pthread_mutex_lock(&mp_heap.lock);
+	mp_lock(&mp_heap.lock);
 }
 
 void mp_alloc_atfork_parent(void)
 {
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	mp_central_unlock_all();
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 }
 
 void mp_alloc_atfork_child(void)
@@ -522,9 +675,9 @@ void mp_alloc_atfork_child(void)
 		me->prev = me->next = NULL;
 		g.reg = me;
 	}
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	mp_central_unlock_all();
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 }
 
 /* Leak scan (leak.c): every block in a thread cache, world stopped. */
@@ -542,7 +695,7 @@ void mp_alloc_stats(struct mp_alloc_stats *ret)
 {
 	struct mp_alloc_stats st;
 	memset(&st, 0, sizeof(st));
-	pthread_mutex_lock(&g.reg_lock);
+	mp_lock(&g.reg_lock);
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
 		st.class_mallocs[c] = __atomic_load_n(&g.dead_mallocs[c], __ATOMIC_RELAXED);
 		st.class_frees[c] = __atomic_load_n(&g.dead_frees[c], __ATOMIC_RELAXED);
@@ -554,7 +707,7 @@ void mp_alloc_stats(struct mp_alloc_stats *ret)
 			st.cached += (uint64_t)__atomic_load_n(&t->l[c].count, __ATOMIC_RELAXED) *
 				     mp_classes[c].size;
 		}
-	pthread_mutex_unlock(&g.reg_lock);
+	mp_unlock(&g.reg_lock);
 	for (unsigned c = 1; c < MP_NCLASS; c++)
 		st.cached += mp_central_parked(c) * mp_classes[c].size;
 	for (unsigned c = 1; c < MP_NCLASS; c++) {
@@ -564,7 +717,7 @@ void mp_alloc_stats(struct mp_alloc_stats *ret)
 		if (st.class_mallocs[c] > st.class_frees[c])
 			st.heap_alloc += (st.class_mallocs[c] - st.class_frees[c]) * mp_classes[c].size;
 	}
-	pthread_mutex_lock(&mp_heap.lock);
+	mp_lock(&mp_heap.lock);
 	st.mallocs += mp_heap.large_nmalloc;
 	st.frees += mp_heap.large_nfree;
 	st.heap_alloc += mp_heap.large_bytes;
@@ -572,7 +725,7 @@ void mp_alloc_stats(struct mp_alloc_stats *ret)
 	st.heap_idle = (uint64_t)mp_heap.free_pages * MP_PAGE_SIZE;
 	st.heap_released = (uint64_t)mp_heap.released_pages * MP_PAGE_SIZE;
 	st.heap_inuse = st.heap_sys - st.heap_idle;
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	*ret = st;
 }
 
@@ -581,11 +734,11 @@ int mp_alloc_check(void)
 	if (__atomic_load_n(&g.init, __ATOMIC_ACQUIRE) != INIT_DONE)
 		return 0;
 	mp_central_lock_all();
-	pthread_mutex_lock(&mp_heap.lock);
+	mp_lock(&mp_heap.lock);
 	int r = mp_heap_check_locked();
 	if (r == 0)
 		r = mp_central_check_locked();
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	mp_central_unlock_all();
 	return r;
 }

@@ -17,8 +17,10 @@
  * were zeroed for every thread created (a quarter of a microsecond).  A
  * thread past its exit keeps working through the central lists.
  *
- * Thread safety: everything here may be called from any thread.  Not
- * async-signal-safe (like glibc's malloc): the slow paths take mutexes.
+ * Thread safety: everything here may be called from any thread.  Signal
+ * handlers that allocate are safe when the shim's signal layer brackets
+ * them with mp_alloc_signal_enter/leave (it does for every handler the
+ * program installs through sigaction and signal): see alloc.c.
  * Fork: mp_alloc_atfork_{prepare,parent,child} must run around fork().
  */
 #ifndef MP_ALLOC_ALLOC_H
@@ -39,7 +41,7 @@ struct mp_tlist {
 	uint64_t nfree;          /* blocks taken back (stats) */
 };
 
-enum { MP_TC_NEW = 0, MP_TC_LIVE = 1, MP_TC_DEAD = 2 };
+enum { MP_TC_NEW = 0, MP_TC_LIVE = 1, MP_TC_DEAD = 2, MP_TC_SIGNAL = 3 };
 
 struct mp_tcache {
 	struct mp_tlist l[MP_NCLASS];
@@ -95,6 +97,22 @@ static inline void mp_alloc_free(void *p)
 	}
 	mp_alloc_free_slow(p);
 }
+
+/*
+ * Around a program's signal handler (shim/signals.c): from enter to leave
+ * the thread allocates without touching its own cache and, when the code the
+ * signal interrupted may hold an allocator lock, without waiting for any
+ * (alloc.c, lock.h).  `sp` is the caller's frame address, to tell later
+ * that a handler was left by siglongjmp.  Async-signal-safe, no system
+ * call; `f` lives in the caller's frame.
+ */
+struct mp_alloc_sigframe {
+	uintptr_t off;
+	int nowait;
+	unsigned depth;
+};
+void mp_alloc_signal_enter(struct mp_alloc_sigframe *f, uintptr_t sp);
+void mp_alloc_signal_leave(const struct mp_alloc_sigframe *f);
 
 /* Set up the arena (idempotent; the first malloc does it).  0 or -ENOMEM. */
 int mp_alloc_init(void);

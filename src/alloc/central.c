@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc/central.h"
+#include "alloc/lock.h"
 #include "alloc/pageheap.h"
 #include "alloc/sizeclass.h"
 
@@ -60,9 +61,10 @@ static void partial_remove(struct central *k, struct mp_span *s)
 
 static struct mp_span *span_get(unsigned c)
 {
-	pthread_mutex_lock(&mp_heap.lock);
+	if (mp_lock(&mp_heap.lock) < 0)
+		return NULL;
 	struct mp_span *s = mp_heap_alloc_locked(mp_classes[c].npages, 1, MP_SPAN_SMALL, c);
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	return s;
 }
 
@@ -78,9 +80,9 @@ static void span_put(unsigned c, struct mp_span *s)
 	}
 	uint32_t *b = s->buckets;
 	s->buckets = NULL;
-	pthread_mutex_lock(&mp_heap.lock);
+	mp_lock(&mp_heap.lock);   /* never in no-wait mode: frees are deferred there */
 	mp_heap_free_locked(s);
-	pthread_mutex_unlock(&mp_heap.lock);
+	mp_unlock(&mp_heap.lock);
 	mp_meta_free(b, (size_t)mp_classes[c].nobjs * sizeof(uint32_t));
 }
 
@@ -91,10 +93,13 @@ uint32_t mp_central_get(unsigned c, uint32_t want, void **ret_head)
 	void *head = NULL, **tail = &head;
 	uint32_t got = 0;
 
-	pthread_mutex_lock(&k->lock);
+	if (mp_lock(&k->lock) < 0) {
+		*ret_head = NULL;
+		return 0;
+	}
 	if (want == sc->batch && k->nslots > 0) {
 		*ret_head = k->slots[--k->nslots];
-		pthread_mutex_unlock(&k->lock);
+		mp_unlock(&k->lock);
 		return want;
 	}
 	while (got < want) {
@@ -122,7 +127,7 @@ uint32_t mp_central_get(unsigned c, uint32_t want, void **ret_head)
 			partial_remove(k, s);
 	}
 	*tail = NULL;
-	pthread_mutex_unlock(&k->lock);
+	mp_unlock(&k->lock);
 	*ret_head = head;
 	return got;
 }
@@ -130,10 +135,10 @@ uint32_t mp_central_get(unsigned c, uint32_t want, void **ret_head)
 void mp_central_put(unsigned c, void *head, uint32_t n)
 {
 	struct central *k = &central[c];
-	pthread_mutex_lock(&k->lock);
+	mp_lock(&k->lock);   /* never in no-wait mode: frees are deferred there */
 	if (n == mp_classes[c].batch && k->nslots < k->maxslots) {
 		k->slots[k->nslots++] = head;
-		pthread_mutex_unlock(&k->lock);
+		mp_unlock(&k->lock);
 		return;
 	}
 	while (head) {
@@ -151,19 +156,19 @@ void mp_central_put(unsigned c, void *head, uint32_t n)
 			partial_add(k, s);
 		}
 	}
-	pthread_mutex_unlock(&k->lock);
+	mp_unlock(&k->lock);
 }
 
 void mp_central_lock_all(void)
 {
 	for (unsigned c = 1; c < MP_NCLASS; c++)
-		pthread_mutex_lock(&central[c].lock);
+		mp_lock(&central[c].lock);
 }
 
 void mp_central_unlock_all(void)
 {
 	for (unsigned c = 1; c < MP_NCLASS; c++)
-		pthread_mutex_unlock(&central[c].lock);
+		mp_unlock(&central[c].lock);
 }
 
 void mp_central_foreach_parked(void (*fn)(void *block, void *ctx), void *ctx)
@@ -177,9 +182,9 @@ void mp_central_foreach_parked(void (*fn)(void *block, void *ctx), void *ctx)
 uint64_t mp_central_parked(unsigned c)
 {
 	struct central *k = &central[c];
-	pthread_mutex_lock(&k->lock);
+	mp_lock(&k->lock);
 	uint64_t n = (uint64_t)k->nslots * mp_classes[c].batch;
-	pthread_mutex_unlock(&k->lock);
+	mp_unlock(&k->lock);
 	return n;
 }
 

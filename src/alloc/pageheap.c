@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "alloc/lock.h"
 #include "alloc/pageheap.h"
 #include "alloc/vmarea.h"
 #include "sample/compiler.h"
@@ -50,11 +51,12 @@ void *mp_meta_alloc(size_t bytes)
 		return NULL;
 	size_t sz = (size_t)1 << (b + META_MIN_SHIFT);
 	void *p;
-	pthread_mutex_lock(&meta.lock);
+	if (mp_lock(&meta.lock) < 0)
+		return NULL;
 	p = meta.bins[b];
 	if (p) {
 		meta.bins[b] = *(void **)p;
-		pthread_mutex_unlock(&meta.lock);
+		mp_unlock(&meta.lock);
 		memset(p, 0, sz);
 		return p;
 	}
@@ -64,7 +66,7 @@ void *mp_meta_alloc(size_t bytes)
 		p = (void *)(meta.area.base + meta.used);
 		meta.used += sz;   /* fresh pages read as zero */
 	}
-	pthread_mutex_unlock(&meta.lock);
+	mp_unlock(&meta.lock);
 	return p;
 }
 
@@ -73,10 +75,11 @@ void mp_meta_free(void *p, size_t bytes)
 	if (!p)
 		return;
 	unsigned b = meta_bin(bytes);
-	pthread_mutex_lock(&meta.lock);
+	if (mp_lock(&meta.lock) < 0)
+		return;   /* no-wait mode (lock.h): a few bytes of metadata lost */
 	*(void **)p = meta.bins[b];
 	meta.bins[b] = p;
-	pthread_mutex_unlock(&meta.lock);
+	mp_unlock(&meta.lock);
 }
 
 /* ---- arena ---- */

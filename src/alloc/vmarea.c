@@ -15,7 +15,7 @@
 #endif
 
 #define TIB ((uintptr_t)1 << 40)
-#define RANGE_LO (16 * TIB)
+#define RANGE_LO (17 * TIB)      /* above ASan's high shadow (unit tests), which ends at 16 TiB + 2 GiB */
 #define RANGE_HI (40 * TIB)
 #define RANGE_SIZE (2 * TIB)          /* windows of one process, all told */
 #define WINDOW_ALIGN ((uintptr_t)2 << 20)

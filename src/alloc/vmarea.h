@@ -16,7 +16,7 @@
  *
  * Windows are carved, without any system call, from one range of the
  * address space chosen at random when the first one is made, in
- * [16 TiB, 40 TiB): far below where Linux places mappings top-down (from
+ * [17 TiB, 40 TiB): far below where Linux places mappings top-down (from
  * just under the stack, ~128 TiB) and below where the legacy bottom-up
  * layout starts (TASK_SIZE / 3, ~42.7 TiB, under `ulimit -s unlimited`), so
  * the kernel puts nothing there on its own; MAP_FIXED_NOREPLACE makes sure

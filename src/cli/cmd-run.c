@@ -32,6 +32,7 @@
 
 #include "cli/commands.h"
 #include "cli/early-sym.h"
+#include "cli/nofile.h"
 #include "cli/heapstats.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
@@ -405,6 +406,7 @@ struct child_state {
 	pid_t pid;            /* the target */
 	bool alive;
 	int status;           /* its wait status once it is gone */
+	struct rlimit nofile; /* RLIMIT_NOFILE as we were given it (nofile.h) */
 };
 
 /* Pass a signal to the target or, once it is gone, to the descendants still
@@ -533,6 +535,9 @@ static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
 			sh_argv[i + 1] = argv[i];
 	}
 
+	/* The program gets the descriptor limit it was given; we take what the
+	 * hard limit allows (nofile.h). */
+	mp_cli_nofile_raise(&c->nofile);
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		fprintf(stderr, "memprof: cannot create a pipe: %s\n", strerror(errno));
 		free(sh_argv);
@@ -564,6 +569,7 @@ static int run_and_wait(const char *path, char **argv, bool is_elf, char **env,
 	if (c->pid == 0) {
 		int e;
 
+		mp_cli_nofile_restore(&c->nofile);
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		sigaction(SIGCHLD, &old_chld, NULL);

@@ -3,9 +3,11 @@
  * `memprof snapshot [--timeout DURATION] [--no-wait] PID`: ask a process
  * running the shim for a numbered snapshot now, and wait until it is on disk.
  *
- * The request is the process's snapshot signal sent with sigqueue(3) and the
- * value MP_TRIGGER_MAGIC, which the shim takes as a request even when the
- * program installed its own handler for that signal (src/shim/trigger.c).
+ * The request is the value MP_TRIGGER_MAGIC sent with rt_tgsigqueueinfo(2)
+ * to the shim's helper thread alone (found by its name), on its doorbell
+ * (the one real-time signal it does not block): no thread of the program is
+ * interrupted, so none of its sleeps, reads, polls or waits returns EINTR
+ * (src/shim/trigger.c).
  * Before sending anything we make sure the shim is loaded in the process
  * (its maps name libmemprof.so) and read the signal and the snapshot
  * directory from the MEMPROF_OPTIONS it started with, so a process without
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,12 +333,103 @@ static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
 	return 0;
 }
 
+/*
+ * The shim's helper thread in process pid: named MP_TRIGGER_THREAD_NAME,
+ * blocking every signal but one real-time signal, its doorbell (a thread of
+ * the program that happens to have the name rarely blocks SIGHUP, SIGINT
+ * and SIGTERM).  Its thread id and doorbell, 0 when there is none (yet: a
+ * process that has just started), or -errno.
+ */
+static pid_t helper_thread(pid_t pid, int *ret_bell)
+{
+	char path[96], line[256];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!found && (de = readdir(d))) {
+		unsigned long long tid, blk = 0;
+		bool named = false;
+		FILE *f;
+
+		if (sscanf(de->d_name, "%llu", &tid) != 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%llu/comm", (int)pid, tid);
+		f = fopen(path, "re");
+		if (f) {
+			named = fgets(line, sizeof(line), f) &&
+				strcmp(line, MP_TRIGGER_THREAD_NAME "\n") == 0;
+			fclose(f);
+		}
+		if (!named)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%llu/status", (int)pid, tid);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				break;
+		if (f)
+			fclose(f);
+		unsigned long long want = (1ull << (SIGHUP - 1)) | (1ull << (SIGINT - 1)) |
+					  (1ull << (SIGTERM - 1));
+		if ((blk & want) != want)
+			continue;
+		for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--)
+			if (!(blk & (1ull << (sig - 1)))) {
+				*ret_bell = sig;
+				found = (pid_t)tid;
+				break;
+			}
+	}
+	closedir(d);
+	return found;
+}
+
+/* Ring the helper thread's doorbell, waiting for the thread to appear (a
+ * process that has just started) until deadline_ms.  0 or -errno.  (`sig`,
+ * the snapshot signal, only tells that on-demand snapshots are on.) */
+static int send_request(pid_t pid, int sig, uint64_t deadline_ms);
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
+{
+	(void)sig;
+	for (;;) {
+		int bell = 0;
+		pid_t tid = helper_thread(pid, &bell);
+		if (tid < 0)
+			return tid == -ENOENT ? -ESRCH : tid;
+		if (tid > 0) {
+			sig = bell;
+			siginfo_t si;
+			memset(&si, 0, sizeof(si));
+			si.si_signo = sig;
+			si.si_code = SI_QUEUE;
+			si.si_pid = getpid();
+			si.si_uid = getuid();
+			si.si_value.sival_int = MP_TRIGGER_MAGIC;
+			if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) == 0)
+				return 0;
+			if (errno != ESRCH)
+				return -errno;
+			/* that thread just ended (an exec): look again */
+		}
+		if (mono_ms() >= deadline_ms)
+			return -ENOTCONN;
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Wait for "memprof.<pid>.<N>.snap" to be renamed into the watched dir. */
@@ -537,9 +631,14 @@ int mp_cmd_snapshot(int argc, char **argv)
 			goto out;
 		}
 	}
-	union sigval sv = { .sival_int = MP_TRIGGER_MAGIC };
-	if (sigqueue(pid, sig, sv) < 0) {
-		fprintf(stderr, "memprof: cannot signal process %d: %s\n", (int)pid, strerror(errno));
+	r = send_request(pid, sig, mono_ms() + timeout_ns / 1000000);
+	if (r < 0) {
+		if (r == -ENOTCONN)
+			fprintf(stderr, "memprof: cannot take a snapshot of process %d: it has no memprof "
+				"snapshot thread\n", (int)pid);
+		else
+			fprintf(stderr, "memprof: cannot signal process %d: %s\n", (int)pid,
+				r == -ESRCH ? "it exited" : strerror(-r));
 		goto out;
 	}
 	if (!wait) {

@@ -75,6 +75,11 @@ static int stop_sig(void)
 
 static struct sigaction old_action;
 
+/* glibc's sigaction under its own name: the shim's sigaction keeps the
+ * program's actions virtual (shim/signals.c), and this one is not the
+ * program's.  The action put back is the kernel's, whatever it was. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 /* The process's thread ids, listed under mp_privfd_run (a private descriptor
  * table, where /proc/self is the lister: the process id comes in). */
 static pid_t listed[MP_STOP_MAX];
@@ -127,7 +132,7 @@ unsigned mp_stopworld_stop(pid_t skip, struct mp_stopped **ret)
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(stop_sig(), &sa, &old_action) < 0)
+	if (__sigaction(stop_sig(), &sa, &old_action) < 0)
 		return 0;
 	if (mp_privfd_run(list_threads, &pid) < 0)
 		return 0;
@@ -179,5 +184,5 @@ void mp_stopworld_resume(void)
 				break;
 			sched_yield();
 		}
-	sigaction(stop_sig(), &old_action, NULL);
+	__sigaction(stop_sig(), &old_action, NULL);
 }

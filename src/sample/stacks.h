@@ -4,7 +4,8 @@
  * buckets keyed by (stack, block size), both stored exactly in the raw
  * snapshot record formats (common/snapshot.h) so a snapshot is a copy.
  *
- * Memory comes from mp_vm_reserve; nothing here calls malloc or prints.
+ * Memory comes from windows of address space mapped as the tables fill
+ * (alloc/vmarea.h) and from mp_vm_reserve; nothing here calls malloc or prints.
  * Recording takes one mutex (never held across a call that could allocate or
  * re-enter).  Crediting a free is a lock-free atomic add.
  */

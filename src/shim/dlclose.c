@@ -42,6 +42,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "alloc/vmarea.h"
 #include "common/snapshot.h"
 #include "sample/stacks.h"
 #include "sample/unwind.h"
@@ -256,6 +257,7 @@ struct key {
 };
 #define KEYS_MAX (RECORDS_MAX / 64)
 static struct key *keys;
+static struct mp_vm_area records_area, keys_area;
 static size_t nkeys;
 
 static uint64_t hash_name(const char *s)
@@ -298,15 +300,23 @@ static void record(const struct obj *o, const char *name, const char *path, uint
 
 	pthread_mutex_lock(&rec_lock);
 	if (!records && !records_full) {
-		records = mp_vm_reserve(RECORDS_MAX);
-		keys = mp_vm_reserve(KEYS_MAX * sizeof(*keys));
-		records_full = !records || !keys;
+		/* Windows mapped as they fill (alloc/vmarea.h): 65 MiB of
+		 * address space reserved here would count against the
+		 * program's RLIMIT_AS. */
+		records_full = mp_vm_area_init(&records_area, RECORDS_MAX) < 0 ||
+			       mp_vm_area_init(&keys_area, KEYS_MAX * sizeof(*keys)) < 0;
+		if (!records_full) {
+			records = (uint8_t *)records_area.base;
+			keys = (struct key *)keys_area.base;
+		}
 	}
 	if (records_full || recorded_locked(o->base, name_hash, since)) {
 		pthread_mutex_unlock(&rec_lock);
 		return;
 	}
-	if (RECORDS_MAX - records_used < cap || nkeys == KEYS_MAX) {
+	if (RECORDS_MAX - records_used < cap || nkeys == KEYS_MAX ||
+	    mp_vm_area_grow(&records_area, records_used + cap, (size_t)64 << 10) < 0 ||
+	    mp_vm_area_grow(&keys_area, (nkeys + 1) * sizeof(*keys), (size_t)4 << 10) < 0) {
 		records_full = 1;   /* later unloads keep no names */
 		pthread_mutex_unlock(&rec_lock);
 		return;

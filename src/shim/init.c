@@ -32,6 +32,7 @@
 #include "sample/stacks.h"
 #include "sample/unwind.h"
 #include "shim/shim.h"
+#include "shim/signals.h"
 #include "shim/trigger.h"
 
 struct mp_shim_state mp_shim;
@@ -233,6 +234,7 @@ void mp_shim_exit_snapshot(void)
 	if (getpid() != mp_shim.pid || mp_shim.final_written)
 		return;
 	mp_tls.busy++;
+	mp_trigger_drain();   /* requests made while it lived are answered */
 	if (mp_shim.opt.leak) {
 		/* This frame and everything above it (the program's exit path)
 		 * are roots; the scan's own frames below are not. */
@@ -327,6 +329,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 		mp_warn("cannot load libunwind, unwind=", mp_shim.opt.unwind == 1 ? "1" : "2",
 			" walks with libgcc's unwinder instead", NULL);
 	mp_tls.busy--;
+	mp_signals_init();    /* handlers installed before us: bracketed from now on */
 	mp_trigger_start();   /* numbered snapshots: interval=, snapshot_signal= */
 }
 

@@ -1,35 +1,47 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Periodic and on-demand snapshots (see trigger.h): the helper thread, the
- * snapshot signal and the program's view of that signal.
+ * Periodic and on-demand snapshots (see trigger.h): the helper thread, its
+ * doorbell, and the snapshot signal.
  *
  * The helper thread.  Created from the shim's constructor (and again in a
- * fork child) with every signal blocked, so no process-directed signal is
- * ever delivered to it and the program's handlers never run on it.  It keeps
- * its recursion guard raised for good: nothing it allocates is sampled.  It
- * sleeps in FUTEX_WAIT_BITSET on the request counter with an absolute
- * CLOCK_MONOTONIC deadline (the next interval tick), so one wait serves both
- * triggers, and it needs no fd the program could close.  Requests that
- * arrive while a snapshot is being written are coalesced into one more.
+ * fork child) with every signal blocked but its doorbell (below), so no
+ * handler of the program ever runs on it.  It keeps its recursion guard
+ * raised for good: nothing it allocates is sampled.  It sleeps in
+ * FUTEX_WAIT_BITSET on the request counter with an absolute
+ * CLOCK_MONOTONIC deadline (the next interval tick), so one wait serves
+ * every trigger, and writes the snapshots itself.  Requests that arrive
+ * while one is being written are coalesced into one more.
  *
- * The snapshot signal.  The program must keep every handler it installs, so
- * the shim interposes sigaction(), signal(), bsd_signal() and sysv_signal()
- * for that one signal and keeps the program's action virtual: the kernel
- * always runs our handler, and the program reads back exactly what it set
- * (or, when the signal already had a handler before the shim, e.g. from an
- * earlier constructor, that one).  Our handler then decides:
- *   - a request from `memprof snapshot` (sigqueue with MP_TRIGGER_MAGIC):
- *     snapshot, never the program's handler;
+ * Requests never reach the program.  `memprof snapshot PID` rings the
+ * helper's doorbell: a real-time signal the helper alone leaves unblocked
+ * (the highest one from SIGRTMAX down whose action the program has left
+ * at its default, skipping the leak scan's SIGRTMAX - 1), sent to the
+ * helper's thread id with rt_tgsigqueueinfo and MP_TRIGGER_MAGIC.  Its
+ * handler (the signal layer's trampoline, then on_bell) counts the request;
+ * the interrupted futex wait returns and the helper writes the snapshot.
+ * No thread of the program is interrupted, so none of its sleeps, reads,
+ * polls or waits returns EINTR.  The CLI finds the helper by its name and
+ * the doorbell as the one real-time signal the helper does not block
+ * (SigBlk in /proc).  The doorbell is a signal of its own, not the snapshot
+ * signal: a thread that waited for the snapshot signal (sigtimedwait) would
+ * compete with the program's own sigwait for the instances sent to the
+ * whole process, and wake it with a spurious EINTR when it won.
+ *
+ * The snapshot signal (snapshot_signal=, SIGUSR2) is for `kill -USR2 PID`.
+ * The program's view of it is kept by the signal layer (signals.c, which
+ * this file claims it and the doorbell from): its kernel action is the
+ * trampoline whatever the program sets, and on_claimed sees each instance
+ * first:
+ *   - a request (MP_TRIGGER_MAGIC: sigqueue(3) to the process, as older
+ *     versions of memprof snapshot sent it): snapshot, never the program's
+ *     handler;
  *   - any other instance while the program has a handler: the program's
- *     handler, called as the kernel would (SA_SIGINFO or not; sa_mask,
- *     SA_NODEFER, SA_RESTART and SA_ONSTACK are mirrored into the kernel's
- *     action; SA_RESETHAND is emulated);
- *   - any other instance while the program has SIG_DFL or SIG_IGN: snapshot
- *     (so `kill -USR2 PID` works; the default action, termination, is lost
- *     for that one signal: documented in memprof-run(1)).
- * Not covered: rt_sigaction called as a raw syscall, sigset(3)/sigignore(3),
- * a program that blocks the signal in all its threads (requests then wait
- * pending, or are taken by its sigwait(3)).
+ *     handler, as the kernel would have called it;
+ *   - any other instance while the program has SIG_DFL or SIG_IGN:
+ *     snapshot (so `kill -USR2 PID` works; the default action, termination,
+ *     is lost for that one signal: documented in memprof-run(1)).
+ * The helper blocks the snapshot signal and never waits for it: instances
+ * sent to the process are always the program's threads'.
  *
  * Must never: malloc for itself, use stdio, take a lock the program may
  * hold, run the program's handler on our thread, or change errno or the
@@ -49,95 +61,20 @@
 #include "shim/shim.h"
 #include "alloc/ownmem.h"
 #include "sample/privfd.h"
+#include "shim/signals.h"
 #include "shim/trigger.h"
 
-/* glibc's own entry points, which we do not interpose: __sigaction is
- * sigaction's strong name, ssignal and __sysv_signal are aliases of
- * signal and sysv_signal. */
-extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-extern sighandler_t ssignal(int sig, sighandler_t handler);
-extern sighandler_t __sysv_signal(int sig, sighandler_t handler);
-
 static int trig_sig;                 /* the snapshot signal, 0: none */
-static int trig_active;              /* our handler is installed */
+static int bell_sig;                 /* the helper's doorbell, 0: none */
 static uint32_t requests;            /* futex word: bumped per request */
+static uint32_t drain_asked;         /* bumped by mp_trigger_drain */
+static uint32_t drained;             /* futex word: bumped by each drain done */
 static uint32_t seq;                 /* last numbered snapshot of this process */
 static int final_done;               /* the exit snapshot is written */
 static pthread_mutex_t write_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static MP_TLS int own_thread;        /* helper thread, or creating it */
 /* The helper thread's tid (0: none yet), for the leak scan to leave alone. */
 static pid_t helper_tid;
-
-/* ---- the program's virtual action ------------------------------------------ */
-
-/*
- * A seqcount guards app_act: writers block all signals (so no handler on
- * their own thread can spin on an odd count) and take a spin flag among
- * themselves; the handler retries while the count is odd or moved.
- */
-static struct sigaction app_act;
-static unsigned app_seq;
-static int app_writer;
-
-static void app_read(struct sigaction *ret)
-{
-	for (;;) {
-		unsigned s = __atomic_load_n(&app_seq, __ATOMIC_ACQUIRE);
-		if (s & 1)
-			continue;
-		memcpy(ret, &app_act, sizeof(*ret));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&app_seq, __ATOMIC_RELAXED) == s)
-			return;
-	}
-}
-
-static void on_signal(int sig, siginfo_t *si, void *uc);
-
-/* The kernel action that fronts the program's action `a`. */
-static void kernel_action_for(const struct sigaction *a, struct sigaction *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	ret->sa_sigaction = on_signal;
-	if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN) {
-		ret->sa_mask = a->sa_mask;
-		ret->sa_flags = SA_SIGINFO | (a->sa_flags & (SA_RESTART | SA_ONSTACK | SA_NODEFER));
-	} else {
-		sigemptyset(&ret->sa_mask);
-		ret->sa_flags = SA_SIGINFO | SA_RESTART;
-	}
-}
-
-/*
- * Replace the program's action by `act` (may be NULL) and hand back the old
- * one.  Async-signal-safe, like sigaction itself.
- */
-static void app_exchange(const struct sigaction *act, struct sigaction *old)
-{
-	sigset_t all, saved;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved);
-	while (__atomic_exchange_n(&app_writer, 1, __ATOMIC_ACQUIRE))
-		;
-	if (old)
-		memcpy(old, &app_act, sizeof(*old));
-	if (act) {
-		struct sigaction k;
-		__atomic_store_n(&app_seq, app_seq + 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		memcpy(&app_act, act, sizeof(app_act));
-		__atomic_store_n(&app_seq, app_seq + 1, __ATOMIC_RELEASE);
-		kernel_action_for(act, &k);
-		__sigaction(trig_sig, &k, NULL);
-	}
-	__atomic_store_n(&app_writer, 0, __ATOMIC_RELEASE);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-}
-
-static int is_ours(int sig)
-{
-	return sig > 0 && sig == trig_sig && __atomic_load_n(&trig_active, __ATOMIC_ACQUIRE);
-}
 
 /* ---- requests ---------------------------------------------------------------- */
 
@@ -146,90 +83,51 @@ static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, word, op, val, ts, NULL, mask);
 }
 
+/* Count a request and wake the helper.  Async-signal-safe. */
 static void request(void)
 {
 	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
 	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 }
 
-static void on_signal(int sig, siginfo_t *si, void *uc)
+static int is_request(const siginfo_t *si)
 {
-	int saved_errno = errno;
-	struct sigaction a;
+	return si && si->si_code == SI_QUEUE && si->si_value.sival_int == MP_TRIGGER_MAGIC;
+}
 
-	if (si && si->si_code == SI_QUEUE && si->si_value.sival_int == MP_TRIGGER_MAGIC) {
+/* The snapshot signal, delivered to a program thread (signals.c calls it
+ * before the program's handler). */
+static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
+{
+	int saved_errno = errno, took = 1;
+	(void)sig;
+	(void)flags;
+	if (is_request(si) || h == SIG_DFL || h == SIG_IGN)
 		request();
-		goto out;
-	}
-	app_read(&a);
-	if (a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN) {
-		request();
-		goto out;
-	}
-	if (a.sa_flags & SA_RESETHAND) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		app_exchange(&dfl, NULL);
-	}
-	errno = saved_errno;   /* the program's handler sees the interrupted errno */
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, si, uc);
 	else
-		a.sa_handler(sig);
-	return;   /* its handler owns errno, as without us */
-out:
+		took = 0;   /* the program's handler runs */
 	errno = saved_errno;
+	return took;
 }
 
-/* ---- the interposed functions ----------------------------------------------- */
-
-MP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+/* The doorbell, on the helper (rung by memprof snapshot) or, sent to the
+ * whole process by someone else, on a program thread. */
+static int on_bell(int sig, siginfo_t *si, void (*h)(int), int flags)
 {
-	if (!is_ours(sig))
-		return __sigaction(sig, act, old);
-	app_exchange(act, old);
-	return 0;
-}
-
-static sighandler_t signal_like(int sig, sighandler_t h, int flags)
-{
-	struct sigaction act, old;
-	if (h == SIG_ERR) {
-		errno = EINVAL;
-		return SIG_ERR;
+	int saved_errno = errno, took = 1;
+	(void)flags;
+	if (is_request(si)) {
+		request();
+	} else if (own_thread && h != SIG_DFL && h != SIG_IGN) {
+		/* The program's own use of that signal, on our thread: its
+		 * handler runs on its main thread instead. */
+		siginfo_t copy = *si;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), sig, &copy);
+	} else {
+		took = 0;   /* the program's action, as natively */
 	}
-	memset(&act, 0, sizeof(act));
-	act.sa_handler = h;
-	act.sa_flags = flags;
-	sigemptyset(&act.sa_mask);
-	if (!(flags & SA_NODEFER))
-		sigaddset(&act.sa_mask, sig);
-	app_exchange(&act, &old);
-	return old.sa_handler;
-}
-
-/* BSD semantics, glibc's default for signal(). */
-MP_EXPORT sighandler_t signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return ssignal(sig, h);
-	return signal_like(sig, h, SA_RESTART);
-}
-
-MP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return ssignal(sig, h);
-	return signal_like(sig, h, SA_RESTART);
-}
-
-/* System V semantics: one-shot, not deferred, not restarted. */
-MP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
-{
-	if (!is_ours(sig))
-		return __sysv_signal(sig, h);
-	return signal_like(sig, h, SA_RESETHAND | SA_NODEFER);
+	errno = saved_errno;
+	return took;
 }
 
 /* ---- the helper thread ------------------------------------------------------- */
@@ -351,6 +249,7 @@ static void *helper_main(void *arg)
 	uint64_t interval = mp_shim.opt.interval_ns;
 	uint64_t next = interval ? mono_ns() + interval : 0;
 	uint32_t seen = __atomic_load_n(&helper_seen, __ATOMIC_ACQUIRE);
+	uint32_t drain_seen = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
 
 	(void)arg;
 	own_thread = 1;
@@ -361,12 +260,30 @@ static void *helper_main(void *arg)
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
 	mp_tls.busy = 1;   /* for good: the shim's own allocations are not sampled */
 	seq_load();
-	prctl(PR_SET_NAME, "memprof", 0, 0, 0);
+	/* memprof-snapshot(1) finds this thread by its name... */
+	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
+	if (bell_sig) {
+		/* ...and its doorbell as the one real-time signal it takes. */
+		sigset_t bell;
+		sigemptyset(&bell);
+		sigaddset(&bell, bell_sig);
+		pthread_sigmask(SIG_UNBLOCK, &bell, NULL);
+	}
 	for (;;) {
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
 		if (now_req != seen) {
 			seen = now_req;
 			take_snapshot();
+			continue;
+		}
+		uint32_t d = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
+		if (d != drain_seen) {
+			/* Every request made so far is served (a doorbell rung
+			 * before the wake-up was handled on the way out of the
+			 * wait, before this loop looked at the count). */
+			drain_seen = d;
+			__atomic_add_fetch(&drained, 1, __ATOMIC_RELEASE);
+			futex(&drained, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, 0);
 			continue;
 		}
 		if (interval && mono_ns() >= next) {
@@ -428,6 +345,7 @@ static void atfork_child(void)
 	 * by thread id, and the child's thread has a new one. */
 	write_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
 	final_done = 0;
 	if (mp_shim.opt.interval_ns || trig_sig) {
 		int r = start_helper();
@@ -435,6 +353,22 @@ static void atfork_child(void)
 			mp_warn("cannot start the snapshot thread in a fork child: ",
 				strerrorname_np(-r), ", no snapshots before exit", NULL);
 	}
+}
+
+/* The doorbell (see above): the highest real-time signal whose action the
+ * program has left at its default, but the leak scan's and the snapshot
+ * signal. */
+static int pick_bell(void)
+{
+	for (int sig = SIGRTMAX; sig >= SIGRTMIN + 2; sig--) {
+		int flags;
+		if (sig == SIGRTMAX - 1 || sig == trig_sig)
+			continue;
+		if (mp_signals_program_handler(sig, &flags) == SIG_DFL &&
+		    mp_signals_claim(sig, on_bell) == 0)
+			return sig;
+	}
+	return 0;
 }
 
 int mp_trigger_start(void)
@@ -445,20 +379,17 @@ int mp_trigger_start(void)
 	if (!mp_shim.enabled || (!sig && !mp_shim.opt.interval_ns))
 		return 0;
 	if (sig) {
-		struct sigaction k, old;
 		/* Whatever the signal has now (an inherited SIG_IGN, a handler an
-		 * earlier constructor installed) becomes the program's action. */
-		memset(&old, 0, sizeof(old));
-		if (__sigaction(sig, NULL, &old) < 0 ||
-		    (kernel_action_for(&old, &k), __sigaction(sig, &k, NULL) < 0)) {
-			r = -errno;
-			mp_warn("cannot use the snapshot signal: ", strerrorname_np(-r),
+		 * earlier constructor installed) stays the program's action. */
+		trig_sig = sig;
+		r = mp_signals_claim(sig, on_claimed);
+		if (r == 0)
+			bell_sig = pick_bell();
+		if (r < 0 || !bell_sig) {
+			trig_sig = 0;
+			mp_warn("cannot use the snapshot signal: ", strerrorname_np(r < 0 ? -r : ENOSPC),
 				", no on-demand snapshots", NULL);
 			sig = 0;
-		} else {
-			memcpy(&app_act, &old, sizeof(app_act));
-			trig_sig = sig;
-			__atomic_store_n(&trig_active, 1, __ATOMIC_RELEASE);
 		}
 	}
 	if (!sig && !mp_shim.opt.interval_ns)
@@ -469,6 +400,26 @@ int mp_trigger_start(void)
 		mp_warn("cannot start the snapshot thread: ", strerrorname_np(-r),
 			", no snapshots before exit", NULL);
 	return r;
+}
+
+void mp_trigger_drain(void)
+{
+	pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
+	if (!tid || own_thread)
+		return;
+	uint32_t before = __atomic_load_n(&drained, __ATOMIC_ACQUIRE);
+	__atomic_add_fetch(&drain_asked, 1, __ATOMIC_RELEASE);
+	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	/* Bounded: a helper stopped by a debugger must not hold up exit. */
+	uint64_t deadline = mono_ns() + 2000000000ull;
+	while (__atomic_load_n(&drained, __ATOMIC_ACQUIRE) == before) {
+		uint64_t now = mono_ns();
+		if (now >= deadline)
+			break;
+		struct timespec ts = { (time_t)((deadline - now) / 1000000000u),
+				       (long)((deadline - now) % 1000000000u) };
+		futex(&drained, FUTEX_WAIT_PRIVATE, before, &ts, 0);
+	}
 }
 
 /* ---- writers ------------------------------------------------------------------ */

@@ -6,8 +6,9 @@
  *
  * The helper thread is the only place numbered snapshots are written, so the
  * writer reads the profile tables with the ordinary locks from a thread that
- * holds none of them; a signal handler only counts a request and wakes it
- * with a futex (async-signal-safe, no fd, no lock).
+ * holds none of them; a request is a signal to that thread alone (trigger.c),
+ * and a handler on another thread only counts one and wakes it
+ * (async-signal-safe, no fd, no lock).
  */
 #ifndef MP_SHIM_TRIGGER_H
 #define MP_SHIM_TRIGGER_H
@@ -18,12 +19,17 @@
 #include "common/snapshot.h"
 
 /*
- * The value `memprof snapshot` sends with sigqueue(3) (si_code SI_QUEUE) to
- * mark a signal as a snapshot request.  Such a signal never reaches the
- * program's own handler; any other instance of the signal does when the
- * program installed one.
+ * The value `memprof snapshot` sends (si_code SI_QUEUE) to the helper
+ * thread only, found among the process's threads by its name (comm), with
+ * rt_tgsigqueueinfo(2) on its doorbell: the one real-time signal that
+ * thread leaves unblocked (SigBlk in /proc/PID/task/TID/status).  No thread
+ * of the program is interrupted.  The snapshot signal sent to the process
+ * with this value (sigqueue(3)) is a request too, and never reaches the
+ * program's own handler; any other instance of it does when the program
+ * installed one.
  */
 #define MP_TRIGGER_MAGIC 0x6d656d70   /* "memp" */
+#define MP_TRIGGER_THREAD_NAME "memprof"
 
 /*
  * Install the snapshot signal handler and start the helper thread when
@@ -44,6 +50,14 @@ int mp_trigger_is_own_thread(void);
 /* The helper thread's kernel thread id, 0 when it has not started (it blocks
  * every signal: the leak scan must not wait for it). */
 pid_t mp_trigger_tid(void);
+
+/*
+ * At exit, before the final snapshot: have the helper thread write the
+ * numbered snapshot every request still queued for it asks for (a request
+ * made while the program lived is answered), and wait for it, at most 2 s.
+ * Not from the helper; not while holding the write lock.
+ */
+void mp_trigger_drain(void);
 
 /*
  * Serialize snapshot writers (the helper and the exit path): two snapshots

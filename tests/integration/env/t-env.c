@@ -13,14 +13,22 @@
  *   t-env cap AS SIZE    setrlimit(RLIMIT_AS, AS), malloc(SIZE) until NULL,
  *                        free all, again: both totals and errno
  *   t-env churn MIB      MIB MiB in 1 MiB blocks, freed, then one mmap of MIB MiB
+ *   t-env seccomp        a seccomp filter refuses clone(CLONE_VFORK): the shim's
+ *                        private-descriptor child cannot be made
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void *keep[10];
@@ -123,8 +131,22 @@ int main(int argc, char **argv)
 		void *m = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 		printf("malloc %zu MiB, then mmap %s\n", got, m == MAP_FAILED ? "failed" : "ok");
+	} else if (strcmp(mode, "seccomp") == 0) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+			BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_VFORK, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			return 2;
+		printf("filtered\n");
 	} else {
-		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB\n");
+		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB|seccomp\n");
 		return 2;
 	}
 	env_leak();

@@ -404,7 +404,7 @@ def main():
         r = run([memprof, 'run', '-q', '--leak-check=summary', '--fail-on', 'definite,reachable',
                  '--leak-report', sarif_p, '--leak-report', xml_p, '-o',
                  os.path.join(d, 'real.heap.pb.gz'), 'sh', '-c',
-                 "python3 -c 'import ctypes, json; ctypes.CDLL(None).malloc(1000)'; "
+                 DEBIAN_PY + " -c 'import ctypes, json; ctypes.CDLL(None).malloc(1000)'; "
                  "xmllint --noout x.xml; sqlite3 :memory: 'select 1' >/dev/null"],
                 cwd=d, text=True)
         sarif = v.sarif(sarif_p, 'python3, xmllint and sqlite3 under sh')

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `memprof run` and the descriptor limit (RLIMIT_NOFILE).  The program runs
+ * under the limits it was given; memprof itself, which opens every file of
+ * the program's mappings to symbolize them, takes the soft limit up to the
+ * hard one for its own use (as a shell user could), and the child puts the
+ * given soft limit back before exec.  CLI only.
+ */
+#ifndef MP_CLI_NOFILE_H
+#define MP_CLI_NOFILE_H
+
+#include <sys/resource.h>
+
+/* Raise our soft RLIMIT_NOFILE to the hard limit; *ret_given gets the limit
+ * as it was (for mp_cli_nofile_restore).  Silent on failure. */
+void mp_cli_nofile_raise(struct rlimit *ret_given);
+
+/* In the child, before exec: the limit as given.  Async-signal-safe. */
+void mp_cli_nofile_restore(const struct rlimit *given);
+
+#endif
