@@ -56,6 +56,8 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 
 static char *debuginfo_path;   /* NULL: libdwfl's default search path */
 
+static void release_locked(struct mp_module *m);
+
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
 	.find_debuginfo = mp_find_debuginfo,      /* debuginfod only with servers */
@@ -228,7 +230,16 @@ static bool reload_locked(struct mp_module *m)
 
 	if (m->dwfl)
 		return true;
-	if (m->fd < 0 || (fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0)) < 0 || !report_locked(m, fd))
+	if (m->fd < 0)
+		return false;
+	fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		/* No descriptor to spare: libdwfl gets ours, and the file
+		 * stays loaded from now on (mp_module_release). */
+		fd = m->fd;
+		m->fd = -1;
+	}
+	if (!report_locked(m, fd))
 		return false;
 	if (!dwfl_module_getelf(m->mod, &b) || b != m->bias) {
 		/* Not what it was: answer nothing rather than something else. */
@@ -315,6 +326,10 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 		    !mp_debuginfod_servers())
 			m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_SYMTAB);
 	}
+	/* Nothing is loaded until an answer is wanted (one the disk cache
+	 * has needs nothing): one descriptor a file meanwhile. */
+	if (m->fd >= 0)
+		release_locked(m);
 	return m;
 fail:
 	close(fd);
@@ -453,6 +468,10 @@ static void release_locked(struct mp_module *m)
 
 void mp_module_release(struct mp_module *m)
 {
+	/* Without a descriptor of its own (none was left when the file was
+	 * opened) the file could not be loaded again: it stays loaded. */
+	if (m->fd < 0)
+		return;
 	pthread_mutex_lock(&m->lock);
 	release_locked(m);
 	pthread_mutex_unlock(&m->lock);

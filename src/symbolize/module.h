@@ -61,7 +61,8 @@ void mp_module_warm(struct mp_module *m);
  * Free what is loaded (libdwfl's session with libdw's and libelf's data,
  * the indexes); the answers and their strings stay, and the next
  * computation loads the file again (the same file: the module keeps a
- * descriptor of it).  Only when no other thread uses the module.
+ * descriptor of it; a module that could not get one stays loaded).  Only
+ * when no other thread uses the module.
  */
 void mp_module_release(struct mp_module *m);
 /* After mp_module_prepare: whether answers need the lock (DWARF). */

@@ -650,13 +650,16 @@ static void test_release(void)
 	struct mp_sym_result early[2], a, b;
 	struct mp_sym_stats st0, st1;
 
-	/* Different cache settings: separate modules (same ones otherwise). */
+	/* Different cache settings: separate modules (same ones otherwise).
+	 * Making a symbolizer loads nothing yet. */
+	mp_symbolize_stats(&st0);
 	CHECK_INT(mp_symbolizer_new(maps, len, MP_SYM_F_NO_CACHE, &s), 0);
 	CHECK_INT(mp_symbolizer_new(maps, len, MP_SYM_F_KEEP, &kept), 0);
 	free(maps);
 	if (!s || !kept)
 		goto out;
-	mp_symbolize_stats(&st0);
+	mp_symbolize_stats(&st1);
+	CHECK_U64(st1.loads, st0.loads);
 	CHECK_INT(mp_symbolizer_prepare(s, addrs, 2), 0);        /* ours, then freed */
 	CHECK_INT(mp_symbolizer_prepare(kept, addrs, 4), 0);
 	for (int i = 0; i < 2; i++) {
