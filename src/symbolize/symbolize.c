@@ -327,11 +327,11 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 			struct mp_module_answer known;
 			uint64_t fa;
 
-			if (!m || !m->mod || (i > 0 && addrs[i] == addrs[i - 1]))
-				continue;       /* (sorted input: duplicates cost nothing) */
-			fa = addrs[i] - mp_module_bias(m->mod);
-			if (mp_module_get(m->mod, fa, &known))
+			if (!m || !m->mod)
 				continue;
+			fa = addrs[i] - mp_module_bias(m->mod);
+			if (mp_module_get(m->mod, fa, &known) || (i > 0 && addrs[i] == addrs[i - 1]))
+				continue;       /* (sorted input: duplicates cost nothing) */
 			if (pass == 1)
 				b.items[ni] = (struct item){ .mod = m->mod, .fa = fa };
 			ni++;
