@@ -139,6 +139,7 @@ struct thr {
 	uint32_t stack_id;             /* the clone that made it (0: not seen) */
 	bool before;                   /* running at attach */
 	bool ended;                    /* its end was seen */
+	uint64_t end_ns;               /* when (CLOCK_MONOTONIC, as bpf_ktime_get_ns) */
 	char comm[16];                 /* its name when it ended */
 };
 
@@ -196,7 +197,16 @@ struct mp_collect {
 	struct mp_snap_res_rec *last_res;
 	size_t nlast_res;
 	uint64_t rss_end;
+	uint64_t stop_ns;              /* when mp_collect_stop listed (0: it did not) */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t realtime_ns(void)
 {
@@ -431,6 +441,7 @@ static void on_thread_exit(struct mp_collect *c, const struct mp_bpf_ev *ev)
 		*t = (struct thr){ .tid = ev->tid };
 	}
 	t->ended = true;
+	t->end_ns = ev->time_ns;
 	memcpy(t->comm, ev->args, sizeof(t->comm));
 	t->comm[sizeof(t->comm) - 1] = '\0';
 	c->ended_threads++;
@@ -847,6 +858,7 @@ void mp_collect_stop(struct mp_collect *c)
 	size_t nres = 0;
 
 	c->rss_end = read_rss(c->pid);
+	c->stop_ns = mono_ns();
 	if (list_live(c, &res, &nres) == 0 && nres) {
 		free(c->last_res);
 		c->last_res = res;
@@ -876,19 +888,27 @@ static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret,
 		if (r->res_class == MP_RES_FD) {
 			struct fdent *e = NULL;
 
+			/* Its last open, even when closed since the listing. */
 			for (size_t k = 0; k < c->nfds; k++)
-				if (c->fds[k].fd == r->id && c->fds[k].live)
+				if (c->fds[k].fd == r->id)
 					e = &c->fds[k];
 			if (e && e->before)
 				r->flags |= MP_RES_F_BEFORE_ATTACH;
-			else if (e) {
+			else if (e && e->stack_id) {
 				r->stack_id = e->stack_id;
 				if (r->kind == MP_FD_OTHER)
 					r->kind = e->kind;
 			}
 		} else {
-			struct thr *t = thread_of(c, r->id);
+			struct thr *t = NULL;
 
+			/* Its latest entry, even if it ended since the listing
+			 * (then it counts as running: the state at detach). */
+			for (size_t k = c->nthr; k > 0 && !t; k--)
+				if (c->thr[k - 1].tid == r->id)
+					t = &c->thr[k - 1];
+			if (t && t->ended && t->end_ns <= c->stop_ns)
+				t = NULL;         /* an earlier thread of that tid */
 			if (t && t->before)
 				r->flags |= MP_RES_F_BEFORE_ATTACH;
 			else if (t)
@@ -899,8 +919,8 @@ static int resolve_resources(struct mp_collect *c, struct mp_snap_res_rec **ret,
 		const struct thr *t = &c->thr[i];
 		struct mp_snap_res_rec *r;
 
-		if (!t->ended)
-			continue;
+		if (!t->ended || (c->stop_ns && t->end_ns > c->stop_ns))
+			continue;             /* running at the listing */
 		if (!GROW(res, cap, n + 1)) {
 			free(res);
 			return -ENOMEM;

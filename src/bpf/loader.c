@@ -265,14 +265,16 @@ int mp_bpf_poll(struct mp_bpf *b, int timeout_ms, mp_bpf_event_fn fn, void *arg)
 	return r;
 }
 
-void mp_bpf_enable(struct mp_bpf *b, bool on)
+void mp_bpf_enable(struct mp_bpf *b, bool on, bool syscalls)
 {
 	__atomic_store_n(&b->skel->bss->enabled, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+	if (syscalls)
+		__atomic_store_n(&b->skel->bss->sys_enabled, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 void mp_bpf_detach(struct mp_bpf *b)
 {
-	mp_bpf_enable(b, false);
+	mp_bpf_enable(b, false, true);
 	for (size_t i = 0; i < b->nlinks; i++)
 		if (b->links[i] >= 0)
 			close(b->links[i]);

@@ -55,8 +55,9 @@ typedef void (*mp_bpf_event_fn)(void *arg, const struct mp_bpf_ev *ev, const uin
 int mp_bpf_poll(struct mp_bpf *b, int timeout_ms, mp_bpf_event_fn fn, void *arg);
 
 /* Start (true) or stop (false) collecting, in every probe at once:
- * attach them all first, stop before detaching. */
-void mp_bpf_enable(struct mp_bpf *b, bool on);
+ * attach them all first, stop before detaching.  `syscalls`: the system
+ * calls and thread ends too (stopped after the allocator probes). */
+void mp_bpf_enable(struct mp_bpf *b, bool on, bool syscalls);
 
 /* Remove every probe (the program's maps stay readable). */
 void mp_bpf_detach(struct mp_bpf *b);

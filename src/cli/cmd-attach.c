@@ -125,8 +125,9 @@ static bool is_glibc(const char *path)
 	return strncmp(b, "libc.so.6", 9) == 0 || strncmp(b, "libc-2.", 7) == 0;
 }
 
-/* Find and probe the allocator in every module that defines one.  1 for
- * "no glibc", 0 done, < 0 failed (message printed). */
+/* Find and probe the allocator in every module that defines one.  0 done,
+ * 1 for "an allocator, but not glibc's", 2 for "no allocator at all"
+ * (nothing probed), < 0 failed (message printed). */
 static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool verbose,
 			 bool quiet)
 {
@@ -139,6 +140,7 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		struct mp_probe p[MP_MAX_PROBES];
 		char path[PATH_MAX + 64];
 		const char *opened;
+		int r;
 		bool seen = false;
 		char *err = NULL;
 		size_t n;
@@ -169,13 +171,23 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		 * root), the very inode the kernel puts the probes in. */
 		opened = mp_runwind_opened(uw, m);
 		snprintf(path, sizeof(path), "%s", opened ? opened : m->path);
-		if (mp_bpf_attach_probes(b, path, m->path, p, n, &err) < 0) {
+		r = mp_bpf_attach_probes(b, path, m->path, p, n, &err);
+		if (r == -ENOENT) {
+			/* That mapping is gone (a starting process's loader maps
+			 * a library whole, then its segments): its name under the
+			 * process's root. */
+			free(err);
+			err = NULL;
+			snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+			r = mp_bpf_attach_probes(b, path, m->path, p, n, &err);
+		}
+		if (r < 0) {
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot attach");
 			free(err);
 			return -1;
 		}
 	}
-	return glibc && any ? 0 : 1;
+	return !any ? 2 : glibc ? 0 : 1;
 }
 
 struct loop {
@@ -355,6 +367,16 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		fprintf(stderr, "memprof: cannot time the BPF programs: %s, ignoring\n",
 			strerror(errno));
 	r = probe_modules(b, mp_collect_unwinder(c), s->pid, s->verbose, s->quiet);
+	/* A process that has just started may not have its libraries mapped
+	 * yet (the dynamic loader is at work): look again, for a second. */
+	for (int i = 0; i < 100 && r == 2 && !process_gone(s->pid); i++) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		nanosleep(&ts, NULL);
+		if (mp_runwind_reload(mp_collect_unwinder(c)) < 0)
+			break;
+		r = probe_modules(b, mp_collect_unwinder(c), s->pid, s->verbose, s->quiet);
+	}
 	if (r != 0) {
 		if (r > 0)
 			fprintf(stderr, "memprof: process %d does not use glibc's malloc: attach "
@@ -370,7 +392,7 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		mp_collect_free(c);
 		return 1;
 	}
-	mp_bpf_enable(b, true);
+	mp_bpf_enable(b, true, true);
 	as = mp_attach_sym_start(s->pid);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
@@ -392,11 +414,15 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 			break;
 		}
 	}
-	/* What is alive now, while the probes still see every change, then
-	 * stop them all at once and read what the ring buffer still holds. */
+	/* What is alive now, while the probes still see every change; then
+	 * stop the allocator probes at once, and the system calls 20 ms later
+	 * (a thread listed may be one whose clone has not returned yet in its
+	 * parent), and read what the ring buffer still holds. */
 	if (!exited)
 		mp_collect_stop(c);
-	mp_bpf_enable(b, false);
+	mp_bpf_enable(b, false, false);
+	(void)mp_bpf_poll(b, 20, on_event, &l);
+	mp_bpf_enable(b, false, true);
 	while (mp_bpf_poll(b, 0, on_event, &l) > 0)
 		;
 	if (s->prog_stats)

@@ -6,13 +6,14 @@
  * result that does not depend on how many rounds it ran.  Each round:
  * three() allocates 3 bytes for every byte one() allocates; make_file(),
  * make_pipe(), make_thread() and make_map() replace the previous round's
- * descriptor, pipe, thread and mapping, so at any moment one of each made
- * by the latest round is live; of the mapping (1 MiB), 68 KiB are unmapped
- * at once.
+ * descriptor, pipe, thread and mapping, made before the old ones go, so at
+ * any moment one or two of each are alive; of each mapping (1 MiB), 68 KiB
+ * are unmapped at once.
  */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,20 @@ NOINLINE int make_pipe(int fds[2])
 	return r;
 }
 
-static int gate[2];          /* a round's thread runs until the next round writes here */
+/* A round's thread runs until the next round writes to its gate; rounds
+ * take turns with the two gates, so that the thread of the round before
+ * (the one the write must end) is the only one reading. */
+static int gate[2][2];
 
 static void *idle(void *arg)
 {
 	char c;
-	return read(gate[0], &c, 1) == 1 ? arg : NULL;
+	return read(gate[(intptr_t)arg][0], &c, 1) == 1 ? arg : NULL;
 }
 
-NOINLINE int make_thread(pthread_t *t)
+NOINLINE int make_thread(pthread_t *t, int g)
 {
-	int r = pthread_create(t, NULL, idle, NULL);
+	int r = pthread_create(t, NULL, idle, (void *)(intptr_t)g);
 	KEEP_FRAME();
 	return r;
 }
@@ -77,32 +81,27 @@ NOINLINE void *make_map(void)
 	return p;
 }
 
+/* The new descriptor, pipe, thread and mapping are made before the old
+ * ones go: at any moment one of each made by a round is alive. */
 NOINLINE void round_once(int *fd, int pfd[2], pthread_t *t, void **map)
 {
+	static int g;
+	int old_fd = *fd, old_pfd[2] = { pfd[0], pfd[1] }, old_g = g;
+	pthread_t old_t = *t;
+	void *old_map = *map;
+
 	for (int i = 0; i < 200; i++) {
 		char *a = three(), *b = one();
 		sum += (unsigned)a[i] + (unsigned)b[i];   /* 4 per iteration */
 		free(a);
 		free(b);
 	}
-	if (*fd >= 0)
-		close(*fd);
 	*fd = make_file();
-	if (pfd[0] >= 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-	}
 	if (make_pipe(pfd) < 0)
 		pfd[0] = pfd[1] = -1;
-	if (*t) {
-		if (write(gate[1], "x", 1) != 1)
-			abort();
-		pthread_join(*t, NULL);
-	}
-	if (make_thread(t) != 0)
+	g ^= 1;
+	if (make_thread(t, g) != 0)
 		*t = 0;
-	if (*map)
-		munmap(*map, 1 << 20);
 	*map = make_map();
 	/* Part of it goes at once: its last 64 KiB, and a page in the
 	 * middle (two pieces of one mapping left). */
@@ -110,6 +109,19 @@ NOINLINE void round_once(int *fd, int pfd[2], pthread_t *t, void **map)
 		munmap((char *)*map + (1 << 20) - 65536, 65536);
 		munmap((char *)*map + 10 * 4096, 4096);
 	}
+	if (old_fd >= 0)
+		close(old_fd);
+	if (old_pfd[0] >= 0) {
+		close(old_pfd[0]);
+		close(old_pfd[1]);
+	}
+	if (old_t) {
+		if (write(gate[old_g][1], "x", 1) != 1)
+			abort();
+		pthread_join(old_t, NULL);
+	}
+	if (old_map && old_map != MAP_FAILED)
+		munmap(old_map, 1 << 20);
 	asm volatile("" ::: "memory");
 }
 
@@ -120,7 +132,7 @@ int main(void)
 	void *map = NULL;
 	char buf[64];
 
-	if (pipe(gate) < 0)
+	if (pipe(gate[0]) < 0 || pipe(gate[1]) < 0)
 		return 2;
 	fputs("ready\n", stderr);
 	for (unsigned rounds = 1;; rounds++) {
@@ -138,7 +150,8 @@ int main(void)
 		}
 	}
 	if (t) {
-		if (write(gate[1], "x", 1) != 1)
+		/* Both gates: the last thread reads one of them. */
+		if (write(gate[0][1], "x", 1) != 1 || write(gate[1][1], "x", 1) != 1)
 			abort();
 		pthread_join(t, NULL);
 	}
