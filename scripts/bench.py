@@ -25,8 +25,10 @@ Modes:
 
 --set symbolize measures the symbolizer alone on gcc's cc1 (33 MB,
 stripped): unique addresses per second cold and from the cache
-(tests/bench/sym-bench.c), and `memprof convert` of a --rate 1 snapshot of
-a compile: CPU time, peak RSS, and the symbol and line tables it loads.
+(tests/bench/sym-bench.c); then, on --rate 1 snapshots of a compile, of
+python3 and of sqlite3, the resident memory symbolizing takes against the
+symbol and line tables it loaded (their ratio: issue 14's target is 1.5),
+and `memprof convert` of each: CPU time and peak RSS.
 
 --set profiler (default), --set allocator or --set leak pick a list of
 modes; --modes gives one explicitly.  --set leak also measures the leak
@@ -296,36 +298,31 @@ def main():
     return 0
 
 
-def table_bytes(path):
-    """Bytes of the symbol tables (.symtab, .dynsym and their strings,
-    MiniDebugInfo) and line tables (.debug_line) in an ELF file and in its
-    detached debug file, if one is installed under its build ID."""
-    files = [path]
-    out = subprocess.run(['readelf', '-n', path], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if 'Build ID:' in line:
-            bid = line.split(':')[1].strip()
-            dbg = '/usr/lib/debug/.build-id/%s/%s.debug' % (bid[:2], bid[2:])
-            if os.path.exists(dbg):
-                files.append(dbg)
-    total = 0
-    for f in files:
-        out = subprocess.run(['readelf', '-SW', f], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            parts = line.replace('[ ', '[').split()
-            if len(parts) > 5 and parts[1] in ('.symtab', '.strtab', '.dynsym', '.dynstr', '.debug_line',
-                                                '.gnu_debugdata') and parts[2] != 'NOBITS':
-                total += int(parts[5], 16)
-    return total
-
-
 def symbolize_bench(args):
     """The symbolizer on gcc's cc1: sym-bench speed (unique addresses per
-    second, cold and from the cache), then `memprof convert` of the cc1
-    snapshot of a --rate 1 compile, cold (no cache) and from the cache:
-    median CPU time (user + sys) and peak RSS of the convert process, the
-    unique addresses it symbolizes, and the symbol and line tables of the
-    files it maps."""
+    second, cold and from the cache); then, for three real workloads at
+    --rate 1 (gcc compiling the generated C file: cc1's snapshot; python3
+    with PYTHONMALLOC=malloc; sqlite3 loading a generated SQL script), the
+    memory symbolization takes against the symbol and line tables it
+    loaded, and `memprof convert` of the snapshot, cold (no cache) and from
+    the cache: median CPU time (user + sys) and peak RSS of the convert
+    process alone.
+
+    The measured quantities:
+      tables     what the symbolizer loaded to answer, as mp_symbolize_stats
+                 counts it: the symbol table libdwfl reads (.symtab, else
+                 .dynsym) with its string table, of every file symbolized
+                 (its debug file's and MiniDebugInfo's included), and the
+                 DWARF sections answers are read from, at their uncompressed
+                 size (.debug_info, _abbrev, _line, _line_str, _str,
+                 _str_offsets, _addr, _ranges, _rnglists, _aranges); each file
+                 once.
+      added RSS  the rise of the resident set (VmHWM after minus VmRSS
+                 before, peak reset through /proc/self/clear_refs) of
+                 `sym-bench rss`, which reads the snapshot and then
+                 symbolizes every address of its stacks as convert does
+                 (no disk cache).
+      ratio      added RSS / tables: issue 14's target is <= 1.5."""
     cc1 = subprocess.run(['gcc', '-print-prog-name=cc1'], capture_output=True, text=True).stdout.strip()
     work = tempfile.mkdtemp(prefix='memprof-bench-')
     try:
@@ -345,50 +342,69 @@ def symbolize_bench(args):
                         speeds[k].append(float(line.split(': ')[-1].split()[0]))
         for k, v in speeds.items():
             print('| %s | %.0f |' % (k, statistics.median(v)))
-        # A --rate 1 snapshot of a compile, converted by the CLI alone.
-        src = os.path.join(work, 'big.c')
-        gen_c(src, 300 if args.quick else 1200)
-        snaps = os.path.join(work, 'snaps')
-        os.mkdir(snaps)
-        subprocess.run(['gcc', '-O2', '-g', '-c', src, '-o', os.path.join(work, 'big.o')], check=True,
-                       env=dict(os.environ, LD_PRELOAD=os.path.abspath(args.shim),
-                                MEMPROF_OPTIONS='rate=1,snapdir=' + snaps))
-        snap = max((os.path.join(snaps, f) for f in os.listdir(snaps)), key=os.path.getsize)
-        chk = subprocess.run([args.sym_bench, 'check', snap], capture_output=True, text=True)
-        addrs = int(chk.stderr.strip().splitlines()[-1].split(':')[1].split()[0])
-        files = {l.split('\t')[0] for l in chk.stdout.splitlines()}
-        tables = sum(table_bytes(f) for f in files)
-        print('\n`memprof convert` of the cc1 snapshot of a --rate 1 compile: %d unique addresses, '
-              '%d files; their symbol and line tables: %.1f MiB\n' % (addrs, len(files), tables / 2**20))
-        # The symbolizer's own part of the memory: sym-bench rss resets the
-        # peak after reading the snapshot, then symbolizes every address.
-        out = subprocess.run([args.sym_bench, 'rss', snap], capture_output=True, text=True,
-                             env=dict(os.environ, MEMPROF_CACHE_DIR='off')).stdout
-        for line in out.splitlines():
-            if 'for it' in line:
-                kib = int(line.split(': ')[-1].split()[0])
-                print('Symbolizing them (no cache) raises the resident set by %.1f MiB: %.2f x the '
-                      'symbol and line tables\n' % (kib / 1024, kib * 1024 / tables if tables else 0))
-        print('| cache | CPU s (user+sys) | addresses/s | peak RSS MiB | RSS / tables |')
-        print('|---|---:|---:|---:|---:|')
-        shutil.rmtree(cache, ignore_errors=True)
-        for label, cdir in (('none', 'off'), ('cold', cache), ('warm', cache)):
-            cpu, rss = [], []
-            for _ in range(args.reps if label != 'cold' else 1):
-                rssfile = os.path.join(work, 'rss')
-                r = subprocess.run([TIME, '-f', '%U %S %M', '-o', rssfile, args.memprof, 'convert',
-                                    '-o', os.path.join(work, 'c.pb.gz'), snap],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=dict(os.environ, MEMPROF_CACHE_DIR=cdir))
-                if r.returncode != 0:
-                    print('bench: memprof convert failed', file=sys.stderr)
-                    return 1
-                u, s_, m = open(rssfile).read().split()[-3:]
-                cpu.append(float(u) + float(s_))
-                rss.append(int(m))
-            c, m = statistics.median(cpu), statistics.median(rss)
-            print('| %s | %.3f | %.0f | %.1f | %.2f |' % (label, c, addrs / c if c else 0, m / 1024,
-                                                          m * 1024 / tables if tables else 0))
+
+        # Snapshots of real workloads at --rate 1, converted by the CLI alone.
+        xml, js, py, sql, csrc = gen_inputs(work, 0.1 if args.quick else 1.0)
+        py3 = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
+        workloads = [
+            ('cc1', ['gcc', '-O2', '-g', '-c', csrc, '-o', os.path.join(work, 'big.o')], None, {}),
+            ('python3', [py3, py], None, {'PYTHONMALLOC': 'malloc'}),
+            ('sqlite3', ['sqlite3', ':memory:'], sql, {}),
+        ]
+        mem, conv = [], []
+        for name, argv, stdin, env in workloads:
+            snaps = os.path.join(work, 'snaps-' + name)
+            os.mkdir(snaps)
+            with open(stdin) if stdin else open(os.devnull) as f:
+                subprocess.run(argv, stdin=f, stdout=subprocess.DEVNULL, check=True,
+                               env=dict(os.environ, LD_PRELOAD=os.path.abspath(args.shim),
+                                        MEMPROF_OPTIONS='rate=1,snapdir=' + snaps, **env))
+            # The workload's own process: the largest snapshot (gcc's cc1).
+            snap = max((os.path.join(snaps, f) for f in os.listdir(snaps)), key=os.path.getsize)
+            got = []
+            for _ in range(args.reps):
+                out = subprocess.run([args.sym_bench, 'rss', snap], capture_output=True, text=True,
+                                     env=dict(os.environ, MEMPROF_CACHE_DIR='off')).stdout
+                for line in out.splitlines():
+                    if line.startswith('rss-summary:'):
+                        got.append(dict((k, int(v)) for k, v in (f.split('=') for f in line.split()[1:])))
+            if not got:
+                print('bench: sym-bench rss failed on %s' % name, file=sys.stderr)
+                return 1
+            added = statistics.median(g['added_kib'] for g in got)
+            g = got[0]
+            tables = g['symtab_kib'] + g['dwarf_kib']
+            mem.append((name, g['addresses'], g['files'], g['symtab_kib'], g['dwarf_kib'], added,
+                        added / tables if tables else 0))
+            shutil.rmtree(cache, ignore_errors=True)
+            for label, cdir in (('none', 'off'), ('cold', cache), ('warm', cache)):
+                cpu, rss = [], []
+                for _ in range(args.reps if label != 'cold' else 1):
+                    rssfile = os.path.join(work, 'rss')
+                    r = subprocess.run([TIME, '-f', '%U %S %M', '-o', rssfile, args.memprof, 'convert',
+                                        '-o', os.path.join(work, 'c.pb.gz'), snap],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       env=dict(os.environ, MEMPROF_CACHE_DIR=cdir))
+                    if r.returncode != 0:
+                        print('bench: memprof convert failed', file=sys.stderr)
+                        return 1
+                    u, s_, m = open(rssfile).read().split()[-3:]
+                    cpu.append(float(u) + float(s_))
+                    rss.append(int(m))
+                conv.append((name, label, statistics.median(cpu), statistics.median(rss)))
+        print('\nMemory of symbolization (sym-bench rss: a --rate 1 snapshot, every address, no cache; '
+              'median of %d)\n' % args.reps)
+        print('| workload | addresses | files | symbol tables KiB | DWARF KiB | added RSS KiB | '
+              'added RSS / tables |')
+        print('|---|---:|---:|---:|---:|---:|---:|')
+        for row in mem:
+            print('| %s | %d | %d | %d | %d | %d | %.2f |' % row)
+        print('\n`memprof convert` of the same snapshots (whole process; median of %d, cold: 1)\n'
+              % args.reps)
+        print('| workload | cache | CPU s (user+sys) | peak RSS MiB |')
+        print('|---|---|---:|---:|')
+        for name, label, c, m in conv:
+            print('| %s | %s | %.3f | %.1f |' % (name, label, c, m / 1024))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -17,8 +17,9 @@ packages=(
 	# a JUnit XML reader; bash-completion, which loads ours
 	python3-jsonschema python3-junitparser bash-completion
 	# symbolization checks: a detached debug file package (like -dbgsym),
-	# a local debuginfod server
-	libc6-dbg debuginfod
+	# a local debuginfod server, dwz (DWARF shared between files, as
+	# Debian's debug packages have it)
+	libc6-dbg debuginfod dwz
 	# browser checks of the SVG/HTML charts (timeline, flame)
 	chromium chromium-driver
 	# benchmarks and other allocators to compare with

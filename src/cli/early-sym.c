@@ -9,7 +9,9 @@
  * their addresses in one batch (mp_symbolizer_prepare), in this thread
  * alone and at low priority: the program needs the CPUs more.  The
  * answers stay in the modules, which the symbolizers of the conversions at
- * exit share (symbolize/module.c keeps one per file and place).  A
+ * exit share (symbolize/module.c keeps one per file and place); the files
+ * stay loaded between batches (MP_SYM_F_KEEP) and are freed, answers
+ * kept, when the program ends.  A
  * process's symbolizer is made from its /proc/PID/maps when it first
  * records, and again (sharing the files loaded) when addresses show up
  * outside it, as after a dlopen, or after an exec.  Where no feed can be
@@ -100,7 +102,8 @@ static void remake(struct proc *p)
 		free(buf);
 		return;
 	}
-	if (mp_symbolizer_new_from((const char *)buf, len, MP_SYM_F_SERIAL, p->sym, &s) == 0) {
+	if (mp_symbolizer_new_from((const char *)buf, len, MP_SYM_F_SERIAL | MP_SYM_F_KEEP, p->sym,
+				   &s) == 0) {
 		early.syms[early.nsyms++] = s;
 		p->sym = s;
 	}
@@ -262,6 +265,10 @@ struct mp_symbolizer *mp_early_sym_finish(void)
 		__atomic_store_n(&early.stop, 1, __ATOMIC_RELEASE);
 		pthread_join(early.thread, NULL);
 		early.started = false;
+		/* The answers stay; what was loaded to find them goes (the
+		 * conversions load again only the files with addresses left). */
+		for (size_t i = 0; i < early.nsyms; i++)
+			mp_symbolizer_release(early.syms[i]);
 	}
 	return early.nprocs ? early.procs[0].sym : NULL;
 }

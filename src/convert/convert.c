@@ -108,38 +108,124 @@ static uint64_t location_address(uint64_t pc)
 }
 
 /*
- * Symbolize every distinct address of the samples that will be written and
- * count, per mapping, what the locations have.
+ * A set of addresses with one flag each (open addressing; the empty slot
+ * is ~0, an address no return address - 1 can be, kept aside when met).
+ */
+struct addrset {
+	uint64_t *key;
+	uint8_t *flag;
+	size_t n, cap;              /* cap: a power of two, or 0 */
+	bool has_empty;
+	uint8_t empty_flag;
+};
+
+#define ADDRSET_EMPTY UINT64_MAX
+
+static size_t addrset_slot(uint64_t a, size_t cap)
+{
+	a ^= a >> 29;
+	a *= 0xbf58476d1ce4e5b9ull;
+	a ^= a >> 32;
+	return (size_t)a & (cap - 1);
+}
+
+/* Add a with flag bits f (or them in when a is there).  0 or -ENOMEM. */
+static int addrset_add(struct addrset *s, uint64_t a, uint8_t f)
+{
+	size_t j;
+
+	if (a == ADDRSET_EMPTY) {
+		s->has_empty = true;
+		s->empty_flag |= f;
+		return 0;
+	}
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? 2 * s->cap : 1024;
+		uint64_t *nk = malloc(ncap * sizeof(*nk));
+		uint8_t *nf = calloc(ncap, 1);
+
+		if (!nk || !nf) {
+			free(nk);
+			free(nf);
+			return -ENOMEM;
+		}
+		memset(nk, 0xff, ncap * sizeof(*nk));
+		for (size_t i = 0; i < s->cap; i++) {
+			if (s->key[i] == ADDRSET_EMPTY)
+				continue;
+			for (j = addrset_slot(s->key[i], ncap); nk[j] != ADDRSET_EMPTY; j = (j + 1) & (ncap - 1))
+				;
+			nk[j] = s->key[i];
+			nf[j] = s->flag[i];
+		}
+		free(s->key);
+		free(s->flag);
+		s->key = nk;
+		s->flag = nf;
+		s->cap = ncap;
+	}
+	for (j = addrset_slot(a, s->cap); s->key[j] != ADDRSET_EMPTY; j = (j + 1) & (s->cap - 1)) {
+		if (s->key[j] == a) {
+			s->flag[j] |= f;
+			return 0;
+		}
+	}
+	s->key[j] = a;
+	s->flag[j] = f;
+	s->n++;
+	return 0;
+}
+
+static void addrset_done(struct addrset *s)
+{
+	free(s->key);
+	free(s->flag);
+}
+
+enum { IN_HEAP = 1 };
+
+/*
+ * Symbolize every distinct address of every stack of the snapshot (the
+ * heap profile's, and those the resource profiles and the leak report
+ * will ask for), all at once, and count, per mapping, what the heap
+ * samples' locations have.  Each stack is read once: heap records share
+ * stacks, and a list of every frame of every record (a compile's snapshot
+ * has a million) would cost more memory than the symbolization itself.
  */
 static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st)
 {
+	struct addrset set = { 0 };
+	uint8_t *heap_stack = calloc((size_t)snap->nstacks + 1, 1);
 	uint64_t *addrs = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	int r = 0;
 
+	if (!heap_stack)
+		return -ENOMEM;
 	for (size_t i = 0; i < snap->nheap; i++) {
-		const struct mp_snap_stack *stk = mp_snap_stack(snap, snap->heap[i].stack_id);
 		int64_t v[4];
 
-		if (!record_values(&snap->heap[i], snap->header.rate, v))
-			continue;
-		if (n + stk->depth > cap) {
-			size_t ncap = cap ? cap : 1024;
-			uint64_t *na;
-
-			while (ncap < n + stk->depth)
-				ncap *= 2;
-			na = realloc(addrs, ncap * sizeof(*na));
-			if (!na) {
-				free(addrs);
-				return -ENOMEM;
-			}
-			addrs = na;
-			cap = ncap;
-		}
-		for (uint32_t j = 0; j < stk->depth; j++)
-			addrs[n++] = location_address(stk->pcs[j]);
+		if (record_values(&snap->heap[i], snap->header.rate, v))
+			heap_stack[snap->heap[i].stack_id] = IN_HEAP;
 	}
+	for (uint32_t id = 1; id <= snap->nstacks && r == 0; id++) {
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, id);
+
+		for (uint32_t j = 0; j < stk->depth && r == 0; j++)
+			r = addrset_add(&set, location_address(stk->pcs[j]), heap_stack[id]);
+	}
+	free(heap_stack);
+	if (r == 0 && !(addrs = malloc((set.n + 1) * sizeof(*addrs))))
+		r = -ENOMEM;
+	if (r < 0) {
+		addrset_done(&set);
+		return r;
+	}
+	for (size_t i = 0; i < set.cap; i++)
+		if (set.key[i] != ADDRSET_EMPTY)
+			addrs[n++] = set.key[i];
+	if (set.has_empty)
+		addrs[n++] = ADDRSET_EMPTY;
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), cmp_u64);
 	/* All of them at once, on all cores; the loop below then looks up. */
@@ -148,9 +234,19 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		struct mp_sym_result res;
 		struct mapstat *m;
 		bool file = true, line = true;
+		size_t j;
 
-		if (i > 0 && addrs[i] == addrs[i - 1])
-			continue;
+		/* Only the heap samples' locations count. */
+		if (addrs[i] == ADDRSET_EMPTY) {
+			if (!(set.empty_flag & IN_HEAP))
+				continue;
+		} else {
+			for (j = addrset_slot(addrs[i], set.cap); set.key[j] != addrs[i];
+			     j = (j + 1) & (set.cap - 1))
+				;
+			if (!(set.flag[j] & IN_HEAP))
+				continue;
+		}
 		r = mp_symbolize(sym, addrs[i], &res);
 		if (r < 0 || !res.mapping)
 			continue;
@@ -168,6 +264,7 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		/* (a location without frames has neither file nor line) */
 		m->ninline += res.source == MP_SYM_DWARF;
 	}
+	addrset_done(&set);
 	free(addrs);
 	return r;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "symbolize/lines.h"
 #include "symbolize/module-int.h"
 #include "symbolize/paths.h"
 
@@ -50,12 +51,17 @@ static const char *absolute_file(struct mp_module *m, Dwarf_Die *unit, const cha
 		Dwarf_Files *files;
 		const char *const *dirs;
 		size_t nfiles, ndirs;
+		const struct mp_lines *l;
 		Dwarf_Attribute a;
 
-		if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
-		    dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0])
+		if (mp_unit_files_locked(m, unit, &l, ret_err)) {
+			if (l->ndirs > 0 && l->dirs[0])
+				dir = l->dirs[0];
+		} else if (dwarf_getsrcfiles(unit, &files, &nfiles) == 0 &&
+			   dwarf_getsrcdirs(files, &dirs, &ndirs) == 0 && ndirs > 0 && dirs[0]) {
 			dir = dirs[0];
-		else
+		}
+		if (!dir)
 			dir = dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &a));
 		if (dir && dir[0] != '/') {
 			size_t n = strlen(dir);
@@ -101,11 +107,32 @@ static const char *unit_file(struct mp_module *m, Dwarf_Die *die, Dwarf_Word idx
 	Dwarf_Die unit;
 	Dwarf_Files *files;
 	size_t nfiles;
+	const struct mp_lines *l;
 
-	if (!dwarf_diecu(die, &unit, NULL, NULL) || dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 ||
-	    idx >= nfiles)
+	if (!dwarf_diecu(die, &unit, NULL, NULL))
+		return NULL;
+	if (mp_unit_files_locked(m, &unit, &l, ret_err))
+		return idx < l->nfiles ? absolute_file(m, &unit, l->files[idx], ret_err) : NULL;
+	if (dwarf_getsrcfiles(&unit, &files, &nfiles) != 0 || idx >= nfiles)
 		return NULL;
 	return absolute_file(m, &unit, dwarf_filesrc(files, idx, NULL, NULL), ret_err);
+}
+
+/* The line table's file (as the table names it) and line for unit
+ * address a: dwarf_getsrc_die's answer.  False when there is none. */
+static bool unit_line(struct mp_module *m, Dwarf_Die *cu, uint64_t a, const char **ret_name,
+		      int *ret_line, int *ret_err)
+{
+	Dwarf_Line *line;
+	int r = mp_unit_line_locked(m, cu, a, ret_name, ret_line, ret_err);
+
+	if (r >= 0)
+		return r == 1;
+	line = dwarf_getsrc_die(cu, a);
+	if (!line || dwarf_lineno(line, ret_line) != 0)
+		return false;
+	*ret_name = dwarf_linesrc(line, NULL, NULL);
+	return true;
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -115,14 +142,56 @@ static int cmp_range(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* The units of a debug file dwopen.c opened, in .debug_info order (what
+ * libdwfl's dwfl_module_nextcu walks for its own files). */
+static int own_units_locked(struct mp_module *m)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize, cap = 0;
+
+	if (m->own_units)
+		return 0;
+	while (dwarf_next_unit(m->dw, off, &next, &hsize, NULL, NULL, NULL, NULL, NULL, NULL) == 0) {
+		if (m->own_nunits == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			Dwarf_Die *n = realloc(m->own_units, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			m->own_units = n;
+			cap = ncap;
+		}
+		if (dwarf_offdie(m->dw, off + hsize, &m->own_units[m->own_nunits]))
+			m->own_nunits++;
+		off = next;
+	}
+	if (!m->own_units && !(m->own_units = malloc(sizeof(*m->own_units))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The next unit after cu (NULL: the first), as dwfl_module_nextcu. */
+static Dwarf_Die *next_unit(struct mp_module *m, Dwarf_Die *cu, int *ret_err)
+{
+	Dwarf_Addr bias;
+	size_t i;
+
+	if (!m->own)
+		return dwfl_module_nextcu(m->mod, cu, &bias);
+	if ((*ret_err = own_units_locked(m)) < 0)
+		return NULL;
+	i = cu ? (size_t)(cu - m->own_units) + 1 : 0;
+	return i < m->own_nunits ? &m->own_units[i] : NULL;
+}
+
 static int build_cu_table_locked(struct mp_module *m)
 {
 	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
 	size_t cap = 0;
+	int err = 0;
 
 	m->cus_built = true;
-	while ((cu = dwfl_module_nextcu(m->mod, cu, &bias))) {
+	while ((cu = next_unit(m, cu, &err))) {
 		Dwarf_Addr base, lo, hi;
 		ptrdiff_t off = 0;
 
@@ -143,7 +212,20 @@ static int build_cu_table_locked(struct mp_module *m)
 	}
 	if (m->ncus)
 		qsort(m->cus, m->ncus, sizeof(*m->cus), cmp_range);
-	return 0;
+	return err;
+}
+
+/* The unit of address a (a DWARF address) by .debug_aranges: libdwfl's
+ * dwfl_module_addrdie, or libdw's dwarf_addrdie for own's file (into the
+ * module's scratch unit, valid until the next call: the lock is held
+ * from the lookup to the last use). */
+static Dwarf_Die *arange_unit(struct mp_module *m, uint64_t addr)
+{
+	Dwarf_Addr bias;
+
+	if (!m->own)
+		return dwfl_module_addrdie(m->mod, addr, &bias);
+	return dwarf_addrdie(m->dw, addr - m->dwbias, &m->own_unit);
 }
 
 /*
@@ -153,14 +235,13 @@ static int build_cu_table_locked(struct mp_module *m)
  */
 static Dwarf_Die *find_cu(struct mp_module *m, uint64_t addr, Dwarf_Addr *ret_bias, int *ret_err)
 {
-	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, ret_bias);
+	Dwarf_Die *cu = arange_unit(m, addr);
 	size_t lo = 0, hi;
 	uint64_t a;
 
-	if (cu)
+	*ret_bias = m->dwbias;
+	if (cu || !m->dw)
 		return cu;
-	if (!dwfl_module_getdwarf(m->mod, ret_bias))
-		return NULL;
 	if (!m->cus_built && (*ret_err = build_cu_table_locked(m)) < 0)
 		return NULL;
 	a = addr - *ret_bias;
@@ -493,8 +574,7 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = find_cu(m, addr, &bias, &f->err);
 	struct cu_fns *c;
-	Dwarf_Line *line;
-	const char *file = NULL;
+	const char *file = NULL, *name = NULL;
 	int lineno = 0;
 	int32_t d;
 	bool found = false;
@@ -508,16 +588,15 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 	if (d < 0)
 		return false;
 
-	line = dwarf_getsrc_die(cu, addr - bias);
-	if (line && dwarf_lineno(line, &lineno) == 0)
-		file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), &f->err);
+	if (unit_line(m, cu, addr - bias, &name, &lineno, &f->err))
+		file = absolute_file(m, cu, name, &f->err);
 	else
 		lineno = 0;
 	/* From the innermost function out, through the inlined instances to
 	 * the subprogram that holds the code. */
 	for (; d >= 0 && !f->err; d = c->parent[d]) {
 		Dwarf_Die *die = &c->dies[d];
-		const char *name, *linkage;
+		const char *fn_name, *linkage;
 		struct mp_sym_frame *fr;
 		Dwarf_Word v;
 		int decl = 0;
@@ -529,13 +608,13 @@ bool mp_dwarf_frames_locked(struct mp_module *m, uint64_t addr, struct frames *f
 		linkage = die_string(die, DW_AT_linkage_name);
 		if (!linkage)
 			linkage = die_string(die, DW_AT_MIPS_linkage_name);
-		name = dwarf_diename(die);
-		if (!linkage && !name && dwarf_tag(die) == DW_TAG_subprogram) {
+		fn_name = dwarf_diename(die);
+		if (!linkage && !fn_name && dwarf_tag(die) == DW_TAG_subprogram) {
 			int64_t s = mp_module_sym_at(m, addr - m->bias);
 
 			linkage = s >= 0 ? m->symname[s] : NULL;
 		}
-		set_names_locked(m, fr, linkage, name ? name : "??", &f->err);
+		set_names_locked(m, fr, linkage, fn_name ? fn_name : "??", &f->err);
 		fr->file = file;
 		fr->line = lineno > 0 ? lineno : 0;
 		if (dwarf_decl_line(die, &decl) == 0 && decl > 0)
@@ -560,27 +639,31 @@ void mp_dwarf_line_locked(struct mp_module *m, uint64_t addr, const char **ret_f
 {
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = find_cu(m, addr, &bias, ret_err);
-	Dwarf_Line *line = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
+	const char *name = NULL;
 	int lineno;
 
-	if (line && dwarf_lineno(line, &lineno) == 0 && lineno > 0) {
-		*ret_file = absolute_file(m, cu, dwarf_linesrc(line, NULL, NULL), ret_err);
+	if (cu && unit_line(m, cu, addr - bias, &name, &lineno, ret_err) && lineno > 0) {
+		*ret_file = absolute_file(m, cu, name, ret_err);
 		*ret_line = lineno;
 	}
 }
 
 void mp_dwarf_warm_locked(struct mp_module *m)
 {
-	Dwarf_Addr bias;
-
-	if (!m->cus_built && dwfl_module_getdwarf(m->mod, &bias))
+	if (!m->cus_built && m->dw)
 		(void)build_cu_table_locked(m);
 }
 
 void mp_dwarf_done(struct mp_module *m)
 {
+	mp_unit_lines_done(m);
 	for (size_t i = 0; i < m->cap_cufns; i++)
 		cu_fns_free(m->cufns[i].fns);
 	free(m->cufns);
+	m->cufns = NULL;
+	m->ncufns = m->cap_cufns = 0;
 	free(m->cus);
+	m->cus = NULL;
+	m->ncus = 0;
+	m->cus_built = false;
 }

@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "symbolize/debuginfo.h"
 #include "symbolize/module.h"
+#include "symbolize/strpool.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
 
@@ -40,21 +42,37 @@ struct mp_module {
 	char *path;
 	uint64_t start, limit, offset, inode;
 	uint32_t dev_major, dev_minor;
-	uint64_t bias;              /* of the main file in libdwfl */
+	uint64_t bias;              /* address - file address */
+	uint64_t report_bias;       /* the bias given to dwfl_report_elf */
 	char build_id[2 * 64 + 1];
-	Dwfl *dwfl;
-	Dwfl_Module *mod;
+	struct mp_file_id file_id;  /* the file opened (libdwfl's user data) */
+	int fd;                     /* the file, to load it again after a
+				     * release; -1 when it cannot be */
 
-	/* Under lock until `prepared` is set (release), read-only after. */
+	/*
+	 * What is loaded (libdwfl's session, our indexes): under lock until
+	 * `prepared` is set (release), read-only after, all freed by
+	 * mp_module_release() (prepared cleared) and loaded again on demand.
+	 */
+	Dwfl *dwfl;                 /* NULL: released (or never opened) */
+	Dwfl_Module *mod;
 	int prepared;               /* atomic */
-	int dwarf;                  /* YES, NO */
+	int dwarf;                  /* YES, NO: of the latest load */
+	Dwarf *dw;                  /* the DWARF: libdwfl's, or own's */
+	Dwarf_Addr dwbias;          /* address - DWARF address */
+	struct mp_dwopen *own;      /* the debug file opened by dwopen.c, or
+				     * NULL: libdwfl's (dwfl_module_* calls) */
+	Dwarf_Die *own_units;       /* own's units, by offset (built on demand) */
+	size_t own_nunits;
+	Dwarf_Die own_unit;         /* own's unit found last by address */
 	struct mp_symindex *index;
 	const char **symname;       /* per indexed symbol */
 	const char **demangled;     /* per indexed symbol: NULL until known (atomic) */
-	struct mp_sym_frame **symframe; /* per indexed symbol: its one frame (atomic) */
+	const struct mp_sym_frame **symframe; /* per indexed symbol: its one frame,
+				     * in the pool (atomic; made under lock) */
 	size_t nsyms;
 
-	/* Under lock. */
+	/* Under lock, freed by a release too. */
 	struct cu_range *cus;       /* sorted by lo; built on the first miss */
 	size_t ncus;
 	bool cus_built;
@@ -65,6 +83,12 @@ struct mp_module {
 		struct cu_fns *fns;
 	} *cufns;                   /* per unit: its function index, built once */
 	size_t ncufns, cap_cufns;
+	struct mp_unit_lines *unit_lines;   /* units' line tables (dwarf-lines.c) */
+
+	/* Under lock, kept across releases: every string and symbol frame
+	 * an answer points to. */
+	struct mp_strpool pool;
+	unsigned loads;             /* times loaded */
 
 	/* Owner thread only. */
 	struct answer_entry {
@@ -125,5 +149,28 @@ void mp_dwarf_warm_locked(struct mp_module *m);
 
 /* Free what dwarf.c keeps in m. */
 void mp_dwarf_done(struct mp_module *m);
+
+/* ---- dwarf-lines.c: units' line tables ---- */
+
+struct mp_lines;
+
+/* The files and directory entries of unit's line table as libdw gives
+ * them (dwarf_getsrcfiles, dwarf_getsrcdirs): true and *ret (valid while
+ * the module is loaded), or false: ask libdw.  Under the lock. */
+bool mp_unit_files_locked(struct mp_module *m, Dwarf_Die *unit, const struct mp_lines **ret,
+			  int *ret_err);
+
+/* dwarf_getsrc_die(unit, a) with dwarf_linesrc and dwarf_lineno: 1 with
+ * the row's file name (NULL when its index is past the file table) and
+ * line, 0 when there is no row, -1: ask libdw.  Under the lock. */
+int mp_unit_line_locked(struct mp_module *m, Dwarf_Die *unit, uint64_t a, const char **ret_name,
+			int *ret_line, int *ret_err);
+
+void mp_unit_lines_done(struct mp_module *m);
+
+/* Where unit's line table is, for lines.c, as dwarf-lines.c finds it (for
+ * the benchmark's comparison with libdw); false: libdw's to read. */
+struct mp_lines_input;
+bool mp_dwarf_lines_input(Dwarf_Die *unit, struct mp_lines_input *ret);
 
 #endif

@@ -39,11 +39,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "symbolize/debuginfo.h"
+#include "symbolize/dwopen.h"
 #include "symbolize/module-int.h"
+#include "symbolize/pages.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
 
@@ -52,9 +56,11 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 
 static char *debuginfo_path;   /* NULL: libdwfl's default search path */
 
+static void release_locked(struct mp_module *m);
+
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = mp_find_debuginfo,      /* debuginfod only with servers */
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -186,6 +192,65 @@ static int open_mapped(const struct mp_maps_entry *e, int pid)
 	return open(e->path, flags);
 }
 
+/* A libdwfl session with the file open on fd (taken over, also on
+ * failure) reported at m->report_bias, in m->dwfl and m->mod.  Under the
+ * lock (or before the module is shared). */
+static bool report_locked(struct mp_module *m, int fd)
+{
+	void **userdata = NULL;
+
+	m->dwfl = dwfl_begin(&offline_callbacks);
+	if (!m->dwfl) {
+		close(fd);
+		return false;
+	}
+	dwfl_report_begin(m->dwfl);
+	m->mod = dwfl_report_elf(m->dwfl, m->path, m->path, fd, m->report_bias, true);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!m->mod) {
+		close(fd);      /* not consumed on failure */
+		dwfl_end(m->dwfl);
+		m->dwfl = NULL;
+		return false;
+	}
+	/* fd belongs to libdwfl now; our debug file search wants to know
+	 * which file it is. */
+	dwfl_module_info(m->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (userdata)
+		*userdata = &m->file_id;
+	return true;
+}
+
+/* The session again after a release, from the file opened first (the
+ * same file whatever happened to its name since).  Under the lock. */
+static bool reload_locked(struct mp_module *m)
+{
+	Dwarf_Addr b = 0;
+	int fd;
+
+	if (m->dwfl)
+		return true;
+	if (m->fd < 0)
+		return false;
+	fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		/* No descriptor to spare: libdwfl gets ours, and the file
+		 * stays loaded from now on (mp_module_release). */
+		fd = m->fd;
+		m->fd = -1;
+	}
+	if (!report_locked(m, fd))
+		return false;
+	if (!dwfl_module_getelf(m->mod, &b) || b != m->bias) {
+		/* Not what it was: answer nothing rather than something else. */
+		dwfl_end(m->dwfl);
+		m->dwfl = NULL;
+		m->mod = NULL;
+		return false;
+	}
+	return true;
+}
+
 struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool cache)
 {
 	const unsigned char *bits;
@@ -217,24 +282,17 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 	if (!m)
 		goto fail;
 	m->path = strdup(e->path);
-	m->dwfl = dwfl_begin(&offline_callbacks);
-	if (!m->path || !m->dwfl) {
-		free(m->path);
-		if (m->dwfl)
-			dwfl_end(m->dwfl);
-		free(m);
-		goto fail;
-	}
-	dwfl_report_begin(m->dwfl);
-	m->mod = dwfl_report_elf(m->dwfl, e->path, e->path, fd, bias, true);
-	dwfl_report_end(m->dwfl, NULL, NULL);
-	if (!m->mod) {
-		dwfl_end(m->dwfl);
+	m->report_bias = bias;
+	m->file_id = (struct mp_file_id){ st.st_dev, st.st_ino };
+	/* A descriptor of our own, to load the file again after a release. */
+	m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (!m->path || !report_locked(m, fd)) {
+		if (m->fd >= 0)
+			close(m->fd);
 		free(m->path);
 		free(m);
-		goto fail;      /* fd not consumed on failure */
+		return NULL;
 	}
-	/* fd belongs to libdwfl now. */
 	pthread_mutex_init(&m->lock, NULL);
 	m->refs = 1;
 	m->start = e->start;
@@ -246,7 +304,6 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 	{
 		Dwarf_Addr b = 0;
 
-		dwfl_module_info(m->mod, NULL, &b, NULL, NULL, NULL, NULL, NULL);
 		/* The module's low address is the bias plus the lowest vaddr;
 		 * the bias itself comes with the main ELF. */
 		if (dwfl_module_getelf(m->mod, &b))
@@ -264,12 +321,15 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 		/* An answer with DWARF found before beats a guess; a symbols-only
 		 * file counts only while no debug file is known to exist and no
 		 * debuginfod server might have one. */
-		const char *urls = getenv("DEBUGINFOD_URLS");
-
 		m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_DWARF);
-		if (!m->disk && !has_debug && !debug_file_known(m->build_id) && !(urls && *urls))
+		if (!m->disk && !has_debug && !debug_file_known(m->build_id) &&
+		    !mp_debuginfod_servers())
 			m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_SYMTAB);
 	}
+	/* Nothing is loaded until an answer is wanted (one the disk cache
+	 * has needs nothing): one descriptor a file meanwhile. */
+	if (m->fd >= 0)
+		release_locked(m);
 	return m;
 fail:
 	close(fd);
@@ -354,8 +414,8 @@ static void save(struct mp_module *m)
 	struct mp_symcache_entry *e;
 	size_t n = 0;
 
-	if (!m->cache || !m->nanswers || !cache_dir ||
-	    !__atomic_load_n(&m->prepared, __ATOMIC_ACQUIRE))
+	/* (m->dwarf says what the answers were made with once loaded) */
+	if (!m->cache || !m->nanswers || !cache_dir || !m->loads)
 		return;
 	e = malloc(m->nanswers * sizeof(*e));
 	if (!e)
@@ -369,6 +429,52 @@ static void save(struct mp_module *m)
 	(void)mp_symcache_store(cache_dir, m->build_id,
 				m->dwarf == YES ? MP_SYMCACHE_KIND_DWARF : MP_SYMCACHE_KIND_SYMTAB, e, n);
 	free(e);
+}
+
+/* Free what is loaded (libdwfl's session, libdw's data, our indexes),
+ * keeping the answers and the pool they point to.  Under the lock, or
+ * when no other thread can use the module. */
+static void release_locked(struct mp_module *m)
+{
+	for (size_t i = 0; i < m->cap_memo; i++)
+		free(m->memo[i].value);
+	free(m->memo);
+	m->memo = NULL;
+	m->nmemo = m->cap_memo = 0;
+	for (size_t i = 0; m->demangled && i < m->nsyms; i++)
+		if (m->demangled[i] && m->demangled[i] != m->symname[i])
+			free((char *)m->demangled[i]);
+	free(m->demangled);
+	free(m->symname);
+	free(m->symframe);
+	m->demangled = m->symname = NULL;
+	m->symframe = NULL;
+	m->nsyms = 0;
+	mp_symindex_free(m->index);
+	m->index = NULL;
+	mp_dwarf_done(m);
+	free(m->own_units);
+	m->own_units = NULL;
+	m->own_nunits = 0;
+	mp_dwopen_close(m->own);
+	m->own = NULL;
+	m->dw = NULL;
+	if (m->dwfl)
+		dwfl_end(m->dwfl);
+	m->dwfl = NULL;
+	m->mod = NULL;
+	__atomic_store_n(&m->prepared, 0, __ATOMIC_RELEASE);
+}
+
+void mp_module_release(struct mp_module *m)
+{
+	/* Without a descriptor of its own (none was left when the file was
+	 * opened) the file could not be loaded again: it stays loaded. */
+	if (m->fd < 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	release_locked(m);
+	pthread_mutex_unlock(&m->lock);
 }
 
 void mp_module_unref(struct mp_module *m)
@@ -391,31 +497,148 @@ void mp_module_unref(struct mp_module *m)
 	if (!last)
 		return;
 	save(m);
+	release_locked(m);
 	for (struct arena_block *b = m->arena.head, *next; b; b = next) {
 		next = b->next;
 		free(b);
 	}
 	free(m->answers);
 	free(m->disk_frames);
-	for (size_t i = 0; m->symframe && i < m->nsyms; i++)
-		free(m->symframe[i]);
-	free(m->symframe);
 	free(m->slots);
 	mp_symcache_unload(m->disk);
-	for (size_t i = 0; i < m->cap_memo; i++)
-		free(m->memo[i].value);
-	free(m->memo);
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (m->demangled && m->demangled[i] && m->demangled[i] != m->symname[i])
-			free((char *)m->demangled[i]);
-	free(m->demangled);
-	free(m->symname);
-	mp_symindex_free(m->index);
-	mp_dwarf_done(m);
-	dwfl_end(m->dwfl);
+	mp_strpool_done(&m->pool);
+	if (m->fd >= 0)
+		close(m->fd);
 	pthread_mutex_destroy(&m->lock);
 	free(m->path);
 	free(m);
+}
+
+/* ---- what is loaded, for the benchmark ------------------------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	struct mp_sym_stats st;
+	struct mp_file_id *seen;    /* files counted */
+	size_t nseen, cap;
+} stats = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The size of section sh: its data uncompressed (libdw inflates what it
+ * reads when it opens the file; other sections may still be packed). */
+static uint64_t section_size(Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	GElf_Chdr ch;
+
+	if ((sh->sh_flags & SHF_COMPRESSED) && gelf_getchdr(scn, &ch))
+		return ch.ch_size;
+	return sh->sh_size;
+}
+
+/* Bytes of the symbol table libdwfl reads symbols from in elf (.symtab,
+ * else .dynsym) and of its string table. */
+static uint64_t symtab_bytes(Elf *elf)
+{
+	Elf_Scn *scn = NULL, *dyn = NULL, *tab = NULL;
+	GElf_Shdr sh;
+	uint64_t n = 0;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB && !tab)
+			tab = scn;
+		else if (sh.sh_type == SHT_DYNSYM && !dyn)
+			dyn = scn;
+	}
+	if (!tab)
+		tab = dyn;
+	if (tab && gelf_getshdr(tab, &sh)) {
+		Elf_Scn *str = elf_getscn(elf, sh.sh_link);
+		GElf_Shdr ssh;
+
+		n += section_size(tab, &sh);
+		if (str && gelf_getshdr(str, &ssh) && ssh.sh_type != SHT_NOBITS)
+			n += section_size(str, &ssh);
+	}
+	return n;
+}
+
+/* The DWARF sections of elf answers are read from, into st. */
+static void dwarf_bytes(Elf *elf, struct mp_sym_stats *st)
+{
+	static const char *const used[] = {
+		"info", "abbrev", "line", "line_str", "str", "str_offsets", "addr", "ranges",
+		"rnglists", "aranges",
+	};
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name, *what;
+		bool is_used = false;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
+			continue;
+		if (strncmp(name, ".debug_", 7) == 0)
+			what = name + 7;
+		else if (strncmp(name, ".zdebug_", 8) == 0)
+			what = name + 8;
+		else
+			continue;
+		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+			is_used |= strcmp(what, used[i]) == 0;
+		if (is_used)
+			st->dwarf_bytes += section_size(scn, &sh);
+	}
+}
+
+/* Count a load of m: its tables once per file. */
+static void account(struct mp_module *m, uint64_t symtab, Dwarf *dw)
+{
+	struct mp_sym_stats add = { .symtab_bytes = symtab };
+
+	pthread_mutex_lock(&stats.lock);
+	stats.st.loads++;
+	for (size_t i = 0; i < stats.nseen; i++) {
+		if (stats.seen[i].dev == m->file_id.dev && stats.seen[i].ino == m->file_id.ino) {
+			pthread_mutex_unlock(&stats.lock);
+			return;
+		}
+	}
+	if (stats.nseen == stats.cap) {
+		size_t ncap = stats.cap ? 2 * stats.cap : 64;
+		struct mp_file_id *n = realloc(stats.seen, ncap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&stats.lock);
+			return;
+		}
+		stats.seen = n;
+		stats.cap = ncap;
+	}
+	stats.seen[stats.nseen++] = m->file_id;
+	if (dw) {
+		Dwarf *alt = dwarf_getalt(dw);
+
+		dwarf_bytes(dwarf_getelf(dw), &add);
+		if (alt)
+			dwarf_bytes(dwarf_getelf(alt), &add);
+	}
+	stats.st.files++;
+	stats.st.symtab_bytes += add.symtab_bytes;
+	stats.st.dwarf_bytes += add.dwarf_bytes;
+	pthread_mutex_unlock(&stats.lock);
+}
+
+void mp_symbolize_stats(struct mp_sym_stats *ret)
+{
+	pthread_mutex_lock(&stats.lock);
+	*ret = stats.st;
+	pthread_mutex_unlock(&stats.lock);
 }
 
 /* ---- the symbol index ---------------------------------------------------------------- */
@@ -432,11 +655,12 @@ static uint8_t bind_rank(int bind)
 
 /* Enumerate the symbols libdwfl chose for the module (with MiniDebugInfo's
  * as well) once, and index the ones that can name code.  Under the lock. */
-static void build_index_locked(struct mp_module *m)
+static void build_index_locked(struct mp_module *m, uint64_t *ret_bytes)
 {
 	int total = dwfl_module_getsymtab(m->mod);
 	struct mp_rawsym *raw = NULL;
 	const char **names = NULL;
+	Elf *elfs[4] = { NULL };
 	size_t n = 0;
 
 	if (total <= 1)
@@ -455,6 +679,15 @@ static void build_index_locked(struct mp_module *m)
 		int type = GELF_ST_TYPE(sym.st_info);
 		struct mp_rawsym *r = &raw[n];
 
+		for (size_t k = 0; elf && k < 4; k++) {
+			if (elfs[k] == elf)
+				break;
+			if (!elfs[k]) {
+				elfs[k] = elf;
+				*ret_bytes += symtab_bytes(elf);
+				break;
+			}
+		}
 		if (!name || !name[0] || shndx == SHN_UNDEF || type == STT_SECTION ||
 		    type == STT_FILE || type == STT_TLS)
 			continue;
@@ -496,6 +729,50 @@ out:
 	free(names);
 }
 
+/* The separate debug file's DWARF opened by dwopen.c when that applies
+ * (compressed DWARF: less memory than libdw's own opening), or NULL.
+ * libdwfl found the file when it looked for the symbol table. */
+static Dwarf *open_own_locked(struct mp_module *m)
+{
+	const char *main_file = NULL, *debug_file = NULL;
+	const unsigned char *bits;
+	Dwarf_Addr dwbias = (Dwarf_Addr)-1;
+	GElf_Addr vaddr;
+	int n;
+
+	dwfl_module_info(m->mod, NULL, NULL, NULL, &dwbias, NULL, &main_file, &debug_file);
+	if (!debug_file || dwbias == (Dwarf_Addr)-1 || (main_file && strcmp(main_file, debug_file) == 0) ||
+	    (n = dwfl_module_build_id(m->mod, &bits, &vaddr)) <= 0)
+		return NULL;
+	m->own = mp_dwopen(debug_file, bits, n);
+	if (!m->own)
+		return NULL;
+	m->dwbias = dwbias;
+	return mp_dwopen_dwarf(m->own);
+}
+
+/*
+ * Give back the resident pages of libelf's mapping of the module's separate
+ * debug file (pages.c) once its symbol table is indexed and its DWARF, if
+ * libdwfl opened it, inflated: nothing reads them again but the names of
+ * symbols answered.  (The file's own mapping is left as it is: when it
+ * holds the symbol table, its names are what symbol-table answers read,
+ * and reading them in again costs more than it saves.)
+ */
+static void give_back_debug_file_pages(struct mp_module *m)
+{
+	const char *main_file = NULL, *debug_file = NULL;
+	struct mp_pages_file file;
+	struct stat st;
+
+	dwfl_module_info(m->mod, NULL, NULL, NULL, NULL, NULL, &main_file, &debug_file);
+	if (!debug_file || (main_file && strcmp(main_file, debug_file) == 0) ||
+	    stat(debug_file, &st) < 0 || (st.st_dev == m->file_id.dev && st.st_ino == m->file_id.ino))
+		return;
+	file = (struct mp_pages_file){ st.st_dev, st.st_ino, (uint64_t)st.st_size };
+	mp_pages_give_back(&file, 1);
+}
+
 void mp_module_prepare(struct mp_module *m)
 {
 	Dwarf_Addr bias;
@@ -504,8 +781,23 @@ void mp_module_prepare(struct mp_module *m)
 		return;
 	pthread_mutex_lock(&m->lock);
 	if (!m->prepared) {
-		build_index_locked(m);
-		m->dwarf = dwfl_module_getdwarf(m->mod, &bias) ? YES : NO;
+		m->dwarf = NO;
+		if (reload_locked(m)) {
+			uint64_t symtab = 0;
+			Dwarf *dw;
+
+			build_index_locked(m, &symtab);
+			dw = open_own_locked(m);
+			if (!dw) {
+				dw = dwfl_module_getdwarf(m->mod, &bias);
+				m->dwbias = bias;
+			}
+			give_back_debug_file_pages(m);
+			m->dw = dw;
+			m->dwarf = dw ? YES : NO;
+			m->loads++;
+			account(m, symtab, dw);
+		}
 		__atomic_store_n(&m->prepared, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -680,26 +972,52 @@ struct mp_sym_frame *mp_frames_add(struct frames *f)
 	return &f->v[f->n++];
 }
 
-/* The one frame of indexed symbol i, made by whichever thread asks first
- * (published with a compare-and-swap; no lock).  NULL: out of memory. */
+/* The one frame of indexed symbol i, in the pool: made under the lock by
+ * the first thread that asks, then read without it.  NULL: out of
+ * memory. */
 static const struct mp_sym_frame *sym_frame(struct mp_module *m, size_t i, int *ret_err)
 {
-	struct mp_sym_frame *f = __atomic_load_n(&m->symframe[i], __ATOMIC_ACQUIRE), *expected = NULL;
+	const struct mp_sym_frame *f = __atomic_load_n(&m->symframe[i], __ATOMIC_ACQUIRE);
+	struct mp_sym_frame *nf;
+	const char *display;
 
 	if (f)
 		return f;
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		*ret_err = -ENOMEM;
-		return NULL;
+	display = sym_display(m, i, ret_err);
+	pthread_mutex_lock(&m->lock);
+	f = m->symframe[i];
+	if (!f && (nf = mp_strpool_alloc(&m->pool, sizeof(*nf)))) {
+		/* A symbol's names are its own: copied, not looked up. */
+		nf->system_name = mp_strpool_copy(&m->pool, m->symname[i]);
+		nf->function = display == m->symname[i] ? nf->system_name
+							: mp_strpool_copy(&m->pool, display);
+		nf->file = NULL;
+		nf->line = nf->start_line = 0;
+		if (nf->system_name && nf->function) {
+			__atomic_store_n(&m->symframe[i], nf, __ATOMIC_RELEASE);
+			f = nf;
+		}
 	}
-	f->system_name = m->symname[i];
-	f->function = sym_display(m, i, ret_err);
-	if (__atomic_compare_exchange_n(&m->symframe[i], &expected, f, false, __ATOMIC_ACQ_REL,
-					__ATOMIC_ACQUIRE))
-		return f;
-	free(f);
-	return expected;
+	pthread_mutex_unlock(&m->lock);
+	if (!f)
+		*ret_err = -ENOMEM;
+	return f;
+}
+
+/* Point the strings of frames f into the pool (the answer outlives
+ * libdw's data).  Under the lock. */
+static void pool_frames_locked(struct mp_module *m, struct frames *f)
+{
+	for (size_t k = 0; k < f->n && !f->err; k++) {
+		struct mp_sym_frame *fr = &f->v[k];
+
+		fr->function = mp_strpool_intern(&m->pool, fr->function);
+		fr->system_name = mp_strpool_intern(&m->pool, fr->system_name);
+		if (!fr->function || !fr->system_name)
+			f->err = -ENOMEM;
+		if (fr->file && !(fr->file = mp_strpool_intern(&m->pool, fr->file)))
+			f->err = -ENOMEM;
+	}
 }
 
 int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer *ret)
@@ -716,37 +1034,39 @@ int mp_module_compute(struct mp_module *m, uint64_t fa, struct mp_module_answer 
 		found = mp_dwarf_frames_locked(m, fa + m->bias, &f);
 		if (!found && !f.err)
 			mp_dwarf_line_locked(m, fa + m->bias, &file, &lineno, &f.err);
+		if (!found && !f.err && file && lineno > 0) {
+			/* A line but no function DIE: the symbol's name with the
+			 * line table's place, as addr2line shows it. */
+			int64_t s = mp_module_sym_at(m, fa);
+
+			if (s >= 0 && mp_frames_add(&f)) {
+				const char *display = m->demangled[s];
+
+				if (!display) {
+					char *d = demangle_new(m->symname[s], &f.err);
+
+					display = d ? mp_strpool_intern(&m->pool, d) : m->symname[s];
+					free(d);
+				}
+				f.v[0].system_name = m->symname[s];
+				f.v[0].function = display ? display : m->symname[s];
+				f.v[0].file = file;
+				f.v[0].line = lineno;
+			}
+		}
+		if (f.n)
+			pool_frames_locked(m, &f);
 		pthread_mutex_unlock(&m->lock);
 		if (f.err) {
 			free(f.v);
 			return f.err;
 		}
-		if (found) {
-			*ret = (struct mp_module_answer){ f.v, (uint32_t)f.n, MP_SYM_DWARF, 1 };
+		if (f.n) {
+			*ret = (struct mp_module_answer){ f.v, (uint32_t)f.n,
+							  found ? MP_SYM_DWARF : MP_SYM_SYMTAB, 1 };
 			return 0;
 		}
 		free(f.v);
-		if (file && lineno > 0) {
-			/* A line but no function DIE: the symbol's name with the
-			 * line table's place, as addr2line shows it. */
-			int64_t s = mp_module_sym_at(m, fa);
-			const struct mp_sym_frame *sf;
-			struct mp_sym_frame *fr;
-			int err = 0;
-
-			if (s >= 0 && (sf = sym_frame(m, (size_t)s, &err))) {
-				fr = malloc(sizeof(*fr));
-				if (!fr)
-					return -ENOMEM;
-				*fr = *sf;
-				fr->file = file;
-				fr->line = lineno;
-				*ret = (struct mp_module_answer){ fr, 1, MP_SYM_SYMTAB, 1 };
-				return 0;
-			}
-			if (err)
-				return err;
-		}
 	}
 	{
 		int64_t s = mp_module_sym_at(m, fa);

@@ -7,11 +7,14 @@
  * Threads.  A module may be shared by several symbolizers (a donor warmed
  * while the program ran and the ones made from its snapshots) and worked on
  * by the batch threads of mp_symbolizer_prepare():
- *   - `lock` guards libdw (one Dwarf is not thread-safe), the lazy loads
- *     and the DWARF path's string memo;
+ *   - `lock` guards libdw (one Dwarf is not thread-safe), the lazy loads,
+ *     the DWARF path's string memo and the pool answers' strings live in;
  *   - once mp_module_prepare() has returned, the symbol index is read-only
  *     and symbol-table answers (mp_module_compute() on a module without
- *     DWARF) need no lock;
+ *     DWARF) take the lock only for a symbol's first answer;
+ *   - mp_module_release() frees what is loaded while no other thread uses
+ *     the module (the batch thread that finished the module's last chunk,
+ *     or the owner thread), and the next computation loads it again;
  *   - the answer table (mp_module_get/put) belongs to the thread that owns
  *     the symbolizers using the module, never to batch threads.
  */
@@ -50,10 +53,18 @@ const char *mp_module_build_id(const struct mp_module *m);     /* "" if none */
 uint64_t mp_module_bias(const struct mp_module *m);
 
 /* Load the symbol index and find out whether DWARF is there (under the
- * lock, once).  Any thread. */
+ * lock, once until the next release).  Any thread. */
 void mp_module_prepare(struct mp_module *m);
 /* Also index DWARF units (what a first DWARF lookup would do). */
 void mp_module_warm(struct mp_module *m);
+/*
+ * Free what is loaded (libdwfl's session with libdw's and libelf's data,
+ * the indexes); the answers and their strings stay, and the next
+ * computation loads the file again (the same file: the module keeps a
+ * descriptor of it; a module that could not get one stays loaded).  Only
+ * when no other thread uses the module.
+ */
+void mp_module_release(struct mp_module *m);
 /* After mp_module_prepare: whether answers need the lock (DWARF). */
 bool mp_module_has_dwarf(struct mp_module *m);
 

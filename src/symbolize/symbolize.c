@@ -227,6 +227,7 @@ struct item {
 
 struct chunk {
 	size_t first, n;
+	size_t *left;               /* the module's chunks not done yet (atomic) */
 };
 
 struct batch {
@@ -235,6 +236,8 @@ struct batch {
 	size_t nchunks;
 	size_t next;                /* atomic: the next chunk to take */
 	bool warm;                  /* items are modules to warm, not addresses */
+	bool release;               /* free each module's loaded data when its
+				     * last chunk is done */
 };
 
 static void *batch_worker(void *arg)
@@ -243,10 +246,12 @@ static void *batch_worker(void *arg)
 
 	for (;;) {
 		size_t c = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+		struct chunk *ch;
 
 		if (c >= b->nchunks)
 			break;
-		for (size_t i = b->chunks[c].first; i < b->chunks[c].first + b->chunks[c].n; i++) {
+		ch = &b->chunks[c];
+		for (size_t i = ch->first; i < ch->first + ch->n; i++) {
 			struct item *it = &b->items[i];
 
 			if (b->warm)
@@ -254,6 +259,11 @@ static void *batch_worker(void *arg)
 			else
 				it->err = mp_module_compute(it->mod, it->fa, &it->a);
 		}
+		/* The answers are in the module's pool: what libdw loaded can
+		 * go once no chunk of the module is left, so that only the
+		 * files being worked on take memory. */
+		if (b->release && ch->n && __atomic_sub_fetch(ch->left, 1, __ATOMIC_ACQ_REL) == 0)
+			mp_module_release(b->items[ch->first].mod);
 	}
 	return NULL;
 }
@@ -305,8 +315,8 @@ static int cmp_item(const void *a, const void *b)
 
 int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t n)
 {
-	struct batch b = { 0 };
-	size_t ni = 0, u = 0;
+	struct batch b = { .release = !(s->flags & MP_SYM_F_KEEP) };
+	size_t ni = 0, u = 0, *left = NULL, nleft = 0;
 	int r = 0;
 
 	/* Two passes: the first counts what is not known yet (from this run
@@ -320,8 +330,8 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 			if (!m || !m->mod)
 				continue;
 			fa = addrs[i] - mp_module_bias(m->mod);
-			if (mp_module_get(m->mod, fa, &known))
-				continue;
+			if (mp_module_get(m->mod, fa, &known) || (i > 0 && addrs[i] == addrs[i - 1]))
+				continue;       /* (sorted input: duplicates cost nothing) */
 			if (pass == 1)
 				b.items[ni] = (struct item){ .mod = m->mod, .fa = fa };
 			ni++;
@@ -342,16 +352,22 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 			b.items[u++] = b.items[i];
 	ni = u;
 	b.chunks = malloc((ni / CHUNK + s->nmaps + 1) * sizeof(*b.chunks));
-	if (!b.chunks) {
+	left = calloc(s->nmaps + 1, sizeof(*left));
+	if (!b.chunks || !left) {
 		free(b.items);
+		free(b.chunks);
+		free(left);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ni;) {
 		size_t j = i;
 
+		if (i == 0 || b.items[i].mod != b.items[i - 1].mod)
+			nleft++;        /* a module's first chunk */
 		while (j < ni && j - i < CHUNK && b.items[j].mod == b.items[i].mod)
 			j++;
-		b.chunks[b.nchunks++] = (struct chunk){ i, j - i };
+		b.chunks[b.nchunks++] = (struct chunk){ i, j - i, &left[nleft - 1] };
+		left[nleft - 1]++;
 		i = j;
 	}
 	if (b.nchunks)
@@ -369,6 +385,7 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 	}
 	free(b.items);
 	free(b.chunks);
+	free(left);
 	return r;
 }
 
@@ -385,7 +402,7 @@ void mp_symbolizer_warm(struct mp_symbolizer *s)
 		if (!s->maps[i].mod)
 			continue;
 		b.items[n].mod = s->maps[i].mod;
-		b.chunks[n] = (struct chunk){ n, 1 };
+		b.chunks[n] = (struct chunk){ n, 1, NULL };
 		n++;
 	}
 	b.nchunks = n;
@@ -394,4 +411,11 @@ void mp_symbolizer_warm(struct mp_symbolizer *s)
 out:
 	free(b.items);
 	free(b.chunks);
+}
+
+void mp_symbolizer_release(struct mp_symbolizer *s)
+{
+	for (size_t i = 0; i < s->nmaps; i++)
+		if (s->maps[i].mod)
+			mp_module_release(s->maps[i].mod);
 }

@@ -93,6 +93,10 @@ enum {
 	/* mp_symbolizer_prepare() works in the calling thread only: for work
 	 * in the background beside a running program, which needs the CPUs. */
 	MP_SYM_F_SERIAL = 1u << 2,
+	/* mp_symbolizer_prepare() keeps the files it loaded (they are freed
+	 * with the symbolizer, or by mp_symbolizer_release()): for repeated
+	 * batches, such as those of a program still running. */
+	MP_SYM_F_KEEP = 1u << 3,
 };
 
 /*
@@ -119,8 +123,11 @@ void mp_symbolizer_warm(struct mp_symbolizer *s);
  * Symbolize addrs[0..n) (any order, duplicates allowed) ahead, on all
  * cores: files in parallel, and the addresses of one file in parallel
  * when it has no DWARF (libdw's lookups in one file take turns).  After
- * it, mp_symbolize() of these addresses is a table lookup.  Returns 0 or
- * -ENOMEM.
+ * it, mp_symbolize() of these addresses is a table lookup.  Unless the
+ * symbolizer has MP_SYM_F_KEEP, what a file loaded (libdw's data, the
+ * indexes) is freed as soon as its addresses are answered, so that the
+ * memory taken is that of the files being worked on, not of all of them.
+ * Returns 0 or -ENOMEM.
  */
 int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t n);
 
@@ -157,5 +164,32 @@ const struct mp_sym_mapping *mp_symbolizer_mapping(const struct mp_symbolizer *s
  * with *ret untouched.
  */
 int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *ret);
+
+/*
+ * mp_symbolizer_prepare, then free what was loaded to answer (libdw's and
+ * libelf's data, the indexes) as soon as a file's addresses are answered,
+ * so that the memory symbolization takes is that of the files worked on
+ * at once rather than of every file; the answers stay, and a file is
+ * loaded again if an address not answered yet comes later.  Unless the
+ * symbolizer was made with MP_SYM_F_KEEP, mp_symbolizer_prepare does this.
+ */
+void mp_symbolizer_release(struct mp_symbolizer *s);
+
+/* What the symbolizers of this process loaded so far: for the benchmark's
+ * memory figures (scripts/bench.py --set symbolize). */
+struct mp_sym_stats {
+	uint64_t files;             /* distinct files loaded */
+	uint64_t loads;             /* loads, again after a release included */
+	uint64_t symtab_bytes;      /* their symbol tables as libdwfl reads them:
+				     * .symtab, else .dynsym, with its string
+				     * table, of the file, its debug file and
+				     * its MiniDebugInfo (inflated) */
+	uint64_t dwarf_bytes;       /* the DWARF sections answers are read from,
+				     * uncompressed: .debug_info, _abbrev, _line,
+				     * _line_str, _str, _str_offsets, _addr,
+				     * _ranges, _rnglists, _aranges (of the
+				     * alternate dwz file too) */
+};
+void mp_symbolize_stats(struct mp_sym_stats *ret);
 
 #endif

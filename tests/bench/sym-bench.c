@@ -14,7 +14,20 @@
  *       The memory symbolization takes: the resident set before making a
  *       symbolizer for the snapshot (snapshot read, peak reset through
  *       /proc/self/clear_refs) and its peak after symbolizing every address
- *       of its stacks, no disk cache.
+ *       of its stacks as memprof convert does (mp_symbolizer_prepare, then
+ *       lookups), no disk cache; where the resident set is then; and the
+ *       symbol and line tables the symbolizer loaded (mp_symbolize_stats:
+ *       symbol tables with their strings, and the DWARF sections answers
+ *       are read from, uncompressed), with the ratio of the two.
+ *       SYM_BENCH_KEEP=1 keeps the files loaded (MP_SYM_F_KEEP), to see
+ *       what they hold.
+ *
+ *   sym-bench lines FILE...
+ *       Every unit's line table of each ELF file with DWARF, read by
+ *       symbolize/lines.c and by libdw: the same files and directories, and
+ *       for every row address of libdw's table (and the bytes either side)
+ *       the same answer as dwarf_getsrc_die.  Exit status 3 on a difference;
+ *       tables lines.c leaves to libdw are counted.
  *
  *   sym-bench check SNAPSHOT...
  *       Every distinct return address - 1 of every stack of each raw
@@ -41,6 +54,8 @@
 #include <unistd.h>
 
 #include "common/snapshot-read.h"
+#include "symbolize/lines.h"
+#include "symbolize/module-int.h"
 #include "symbolize/symbolize.h"
 #include "symref.h"
 
@@ -187,6 +202,53 @@ static long status_kib(const char *key)
 	return v;
 }
 
+/* Where the resident set is now: anonymous memory (malloc's heap and
+ * mappings) and each file's mapped pages, from /proc/self/smaps. */
+static void print_resident(const char *path)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[4608], name[4096] = "";
+	struct { char name[256]; long kib; } top[64];
+	size_t ntop = 0;
+	long anon = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		long kib;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
+			snprintf(name, sizeof(name), "%s", line + off);
+			name[strcspn(name, "\n")] = 0;
+			continue;
+		}
+		if (sscanf(line, "Rss: %ld kB", &kib) != 1 || !kib)
+			continue;
+		if (name[0] != '/') {
+			anon += kib;
+			continue;
+		}
+		size_t i;
+
+		for (i = 0; i < ntop && strcmp(top[i].name, name) != 0; i++)
+			;
+		if (i == ntop) {
+			if (ntop == 64)
+				continue;
+			snprintf(top[ntop].name, sizeof(top[ntop].name), "%s", name);
+			top[ntop++].kib = 0;
+		}
+		top[i].kib += kib;
+	}
+	if (f)
+		fclose(f);
+	printf("%s: resident now: anonymous %ld KiB", path, anon);
+	for (size_t i = 0; i < ntop; i++)
+		if (top[i].kib >= 256)
+			printf(", %s %ld KiB", top[i].name, top[i].kib);
+	putchar('\n');
+}
+
 static int rss(const char *path)
 {
 	struct mp_snap *snap;
@@ -225,7 +287,9 @@ static int rss(const char *path)
 		return 1;
 	}
 	before = status_kib("VmRSS:");
-	if (mp_symbolizer_new(snap->maps, snap->maps_len, MP_SYM_F_NO_CACHE, &s) < 0)
+	/* SYM_BENCH_KEEP=1: keep the files loaded, to see what they hold. */
+	if (mp_symbolizer_new(snap->maps, snap->maps_len,
+			      MP_SYM_F_NO_CACHE | (getenv("SYM_BENCH_KEEP") ? MP_SYM_F_KEEP : 0), &s) < 0)
 		return 1;
 	long opened = status_kib("VmHWM:");
 	mp_symbolizer_prepare(s, addrs, n);
@@ -235,6 +299,7 @@ static int rss(const char *path)
 		mp_symbolize(s, addrs[i], &r);
 	}
 	peak = status_kib("VmHWM:");
+	print_resident(path);
 	printf("%s: %ld KiB to open the files\n", path, opened - before);
 	{
 		struct mallinfo2 mi = mallinfo2();
@@ -244,10 +309,129 @@ static int rss(const char *path)
 	}
 	printf("%s: resident %ld KiB before, peak %ld KiB while symbolizing: %ld KiB for it\n",
 	       path, before, peak, peak - before);
+	{
+		struct mp_sym_stats st;
+
+		mp_symbolize_stats(&st);
+		printf("%s: tables loaded: %" PRIu64 " files (%" PRIu64 " loads), symbol tables %"
+		       PRIu64 " KiB, DWARF %" PRIu64 " KiB: %" PRIu64 " KiB; added peak / tables = %.2f\n",
+		       path, st.files, st.loads, st.symtab_bytes / 1024, st.dwarf_bytes / 1024,
+		       (st.symtab_bytes + st.dwarf_bytes) / 1024,
+		       st.symtab_bytes + st.dwarf_bytes
+			       ? (double)(peak - before) * 1024 / (double)(st.symtab_bytes + st.dwarf_bytes)
+			       : 0.0);
+		/* For scripts/bench.py. */
+		printf("rss-summary: addresses=%zu added_kib=%ld peak_kib=%ld symtab_kib=%" PRIu64
+		       " dwarf_kib=%" PRIu64 " files=%" PRIu64 " loads=%" PRIu64 "\n", n, peak - before,
+		       peak, st.symtab_bytes / 1024, st.dwarf_bytes / 1024, st.files, st.loads);
+	}
 	mp_symbolizer_free(s);
 	free(addrs);
 	mp_snap_free(snap);
 	return 0;
+}
+
+/* ---- lines ------------------------------------------------------------------------ */
+
+static bool same_name(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Our answer for a against libdw's; false on a difference (printed). */
+static bool same_line(const char *path, Dwarf_Die *cu, const struct mp_lines *l, uint64_t a)
+{
+	Dwarf_Line *dl = dwarf_getsrc_die(cu, a);
+	const struct mp_line_row *r = mp_lines_find(l, a);
+	int dline = 0;
+	const char *dname = NULL, *name = NULL;
+
+	if (dl && dwarf_lineno(dl, &dline) == 0)
+		dname = dwarf_linesrc(dl, NULL, NULL);
+	else
+		dl = NULL;
+	if (r)
+		name = r->file < l->nfiles ? l->files[r->file] : NULL;
+	if ((!dl) == (!r) && (!r || (dline == r->line && same_name(dname, name))))
+		return true;
+	fprintf(stderr, "%s: unit %s, 0x%" PRIx64 ": libdw %s:%d, ours %s:%d\n", path,
+		dwarf_diename(cu) ? dwarf_diename(cu) : "?", a, dl ? (dname ? dname : "(null)") : "-",
+		dline, r ? (name ? name : "(null)") : "-", r ? r->line : 0);
+	return false;
+}
+
+static int lines(int argc, char **argv)
+{
+	size_t units = 0, ours = 0, left = 0, addrs = 0, differ = 0;
+
+	elf_version(EV_CURRENT);
+	for (int k = 0; k < argc; k++) {
+		int fd = open(argv[k], O_RDONLY);
+		Dwarf *dw = fd >= 0 ? dwarf_begin(fd, DWARF_C_READ) : NULL;
+		Dwarf_Off off = 0, next;
+		size_t hsize;
+
+		if (!dw) {
+			fprintf(stderr, "sym-bench: no DWARF in '%s'\n", argv[k]);
+			return 1;
+		}
+		while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+			Dwarf_Die cu;
+			Dwarf_Lines *dlines;
+			Dwarf_Files *dfiles;
+			const char *const *ddirs;
+			size_t dn = 0, dnf = 0, dnd = 0;
+			struct mp_lines_input in;
+			struct mp_lines *l = NULL;
+			bool libdw_ok, ok = true;
+
+			if (!dwarf_offdie(dw, off + hsize, &cu))
+				break;
+			off = next;
+			units++;
+			libdw_ok = dwarf_getsrclines(&cu, &dlines, &dn) == 0 &&
+				   dwarf_getsrcfiles(&cu, &dfiles, &dnf) == 0 &&
+				   dwarf_getsrcdirs(dfiles, &ddirs, &dnd) == 0;
+			if (!mp_dwarf_lines_input(&cu, &in) || mp_lines_read(&in, true, &l) < 0) {
+				left++;
+				continue;
+			}
+			ours++;
+			if (!libdw_ok) {
+				fprintf(stderr, "%s: unit %s: read here, libdw rejects it\n", argv[k],
+					dwarf_diename(&cu) ? dwarf_diename(&cu) : "?");
+				differ++;
+				mp_lines_free(l);
+				continue;
+			}
+			ok = l->nfiles == dnf && l->ndirs == dnd;
+			for (size_t i = 0; ok && i < dnf; i++)
+				ok = same_name(l->files[i], dwarf_filesrc(dfiles, i, NULL, NULL));
+			for (size_t i = 0; ok && i < dnd; i++)
+				ok = same_name(l->dirs[i], ddirs[i]);
+			if (!ok) {
+				fprintf(stderr, "%s: unit %s: files or directories differ\n", argv[k],
+					dwarf_diename(&cu) ? dwarf_diename(&cu) : "?");
+				differ++;
+			}
+			for (size_t i = 0; i < dn; i++) {
+				Dwarf_Addr a;
+
+				if (dwarf_lineaddr(dwarf_onesrcline(dlines, i), &a) != 0)
+					continue;
+				addrs++;
+				differ += !same_line(argv[k], &cu, l, a);
+				differ += a > 0 && !same_line(argv[k], &cu, l, a - 1);
+				differ += !same_line(argv[k], &cu, l, a + 1);
+			}
+			mp_lines_free(l);
+		}
+		dwarf_end(dw);
+		close(fd);
+	}
+	fprintf(stderr, "sym-bench lines: %zu units, %zu read here (%zu left to libdw), %zu row "
+		"addresses, %zu differences\n", units, ours, left, addrs, differ);
+	return differ ? 3 : 0;
 }
 
 /* ---- check ------------------------------------------------------------------------ */
@@ -356,6 +540,8 @@ int main(int argc, char **argv)
 		return rss(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "check") == 0)
 		return check(argc - 2, argv + 2);
-	fprintf(stderr, "usage: sym-bench speed ELF [N] | rss SNAPSHOT | check SNAPSHOT...\n");
+	if (argc >= 3 && strcmp(argv[1], "lines") == 0)
+		return lines(argc - 2, argv + 2);
+	fprintf(stderr, "usage: sym-bench speed ELF [N] | rss SNAPSHOT | check SNAPSHOT... | lines FILE...\n");
 	return 2;
 }

@@ -27,6 +27,7 @@
 
 #include "symbolize/maps.h"
 #include "symbolize/paths.h"
+#include "symbolize/strpool.h"
 #include "symbolize/symbolize.h"
 #include "tap.h"
 
@@ -610,6 +611,135 @@ static void test_warm(void)
 	free(maps);
 }
 
+/* Whether a and b are the same answer (strings compared by value). */
+static bool same_result(const struct mp_sym_result *a, const struct mp_sym_result *b)
+{
+	if (a->nframes != b->nframes || a->source != b->source)
+		return false;
+	for (size_t i = 0; i < a->nframes; i++) {
+		const struct mp_sym_frame *x = &a->frames[i], *y = &b->frames[i];
+
+		if (strcmp(x->function, y->function) != 0 || strcmp(x->system_name, y->system_name) != 0 ||
+		    (!x->file) != (!y->file) || (x->file && strcmp(x->file, y->file) != 0) ||
+		    x->line != y->line || x->start_line != y->start_line)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Answers outlive what was loaded to find them: mp_symbolizer_prepare
+ * frees a file's libdw and libelf data once its addresses are answered
+ * (the answers' strings live in the module), mp_symbolizer_release frees
+ * it on demand, and an address asked after that loads the file again.
+ * Every answer must equal that of a symbolizer that keeps its files
+ * loaded, before and after each release (the sanitizer build catches an
+ * answer pointing into freed data).
+ */
+static void test_release(void)
+{
+	size_t len;
+	char *maps = read_text("/proc/self/maps", &len);
+	struct mp_symbolizer *s = NULL, *kept = NULL;
+	uint64_t addrs[4] = {
+		(uint64_t)(uintptr_t)sym_caller() - 1,    /* in sym_caller */
+		(uint64_t)(uintptr_t)&sym_leaf,
+		(uint64_t)(uintptr_t)&printf,             /* libc */
+		(uint64_t)(uintptr_t)sym_outer() - 1,     /* sym_inlined in sym_outer */
+	};
+	struct mp_sym_result early[2], a, b;
+	struct mp_sym_stats st0, st1;
+
+	/* Different cache settings: separate modules (same ones otherwise).
+	 * Making a symbolizer loads nothing yet. */
+	mp_symbolize_stats(&st0);
+	CHECK_INT(mp_symbolizer_new(maps, len, MP_SYM_F_NO_CACHE, &s), 0);
+	CHECK_INT(mp_symbolizer_new(maps, len, MP_SYM_F_KEEP, &kept), 0);
+	free(maps);
+	if (!s || !kept)
+		goto out;
+	mp_symbolize_stats(&st1);
+	CHECK_U64(st1.loads, st0.loads);
+	CHECK_INT(mp_symbolizer_prepare(s, addrs, 2), 0);        /* ours, then freed */
+	CHECK_INT(mp_symbolizer_prepare(kept, addrs, 4), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(mp_symbolize(s, addrs[i], &early[i]), 0);
+		CHECK_INT(mp_symbolize(kept, addrs[i], &b), 0);
+		CHECK(same_result(&early[i], &b));
+	}
+	CHECK_INT(early[0].source, MP_SYM_DWARF);
+	CHECK(early[0].nframes == 1 && strcmp(early[0].frames[0].function, "sym_caller") == 0);
+	/* Not asked before: our file is loaded again, libc for the first time. */
+	for (int i = 2; i < 4; i++) {
+		CHECK_INT(mp_symbolize(s, addrs[i], &a), 0);
+		CHECK_INT(mp_symbolize(kept, addrs[i], &b), 0);
+		CHECK(a.nframes >= 1 && same_result(&a, &b));
+	}
+	CHECK_INT(a.source, MP_SYM_DWARF);
+	CHECK(a.nframes == 2 && strcmp(a.frames[0].function, "sym_inlined") == 0 &&
+	      strcmp(a.frames[1].function, "sym_outer") == 0);
+	mp_symbolizer_release(s);
+	mp_symbolizer_release(s);       /* twice: nothing left to free */
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(mp_symbolize(kept, addrs[i], &b), 0);
+		CHECK(same_result(&early[i], &b));
+	}
+	/* In the same function as an answered address, asked after release. */
+	CHECK_INT(mp_symbolize(s, (uint64_t)(uintptr_t)&sym_leaf + 1, &a), 0);
+	CHECK_INT(mp_symbolize(kept, (uint64_t)(uintptr_t)&sym_leaf + 1, &b), 0);
+	CHECK(a.nframes == 1 && same_result(&a, &b));
+	mp_symbolize_stats(&st1);
+	/* Ours three times in s (prepare, after it, after the release), at
+	 * least once in kept, libc in both. */
+	CHECK(st1.loads >= st0.loads + 5);
+out:
+	mp_symbolizer_free(s);
+	mp_symbolizer_free(kept);
+}
+
+/* The pool answers' strings live in: one copy per distinct string, every
+ * block 8-aligned, big blocks beside the current one, all of it valid
+ * until mp_strpool_done. */
+static void test_strpool(void)
+{
+	struct mp_strpool p;
+	const char *a, *b, *c, *strs[3000];
+	char buf[32], *big;
+
+	mp_strpool_init(&p);
+	CHECK(mp_strpool_intern(&p, NULL) == NULL);
+	CHECK(mp_strpool_copy(&p, NULL) == NULL);
+	a = mp_strpool_intern(&p, "main");
+	snprintf(buf, sizeof(buf), "ma%s", "in");
+	b = mp_strpool_intern(&p, buf);
+	CHECK(a && a == b && a != buf);
+	c = mp_strpool_copy(&p, "main");
+	CHECK(c && c != a && strcmp(c, "main") == 0);
+	CHECK(mp_strpool_intern(&p, "") && strcmp(mp_strpool_intern(&p, ""), "") == 0);
+	/* Growth of the set and of the blocks keeps earlier strings. */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		strs[i] = mp_strpool_intern(&p, buf);
+	}
+	big = mp_strpool_alloc(&p, 100000);
+	CHECK(big != NULL && ((uintptr_t)big & 7) == 0);
+	if (big)
+		memset(big, 'x', 100000);
+	CHECK(((uintptr_t)mp_strpool_alloc(&p, 3) & 7) == 0);
+	CHECK(((uintptr_t)mp_strpool_alloc(&p, 5) & 7) == 0);
+	bool all = true;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(buf, sizeof(buf), "f%d", i);
+		all = all && strs[i] && strcmp(strs[i], buf) == 0 && mp_strpool_intern(&p, buf) == strs[i];
+	}
+	CHECK(all);
+	CHECK(mp_strpool_intern(&p, "main") == a && strcmp(a, "main") == 0);
+	CHECK(p.nstr == 3002);
+	mp_strpool_done(&p);
+	mp_strpool_done(&p);            /* twice: empty */
+}
+
 int main(void)
 {
 	/* Local files only, whatever the environment says; no disk cache but
@@ -620,8 +750,10 @@ int main(void)
 	setenv("MEMPROF_CACHE_DIR", "off", 1);
 	test_maps_parse();
 	test_paths();
+	test_strpool();
 	test_self();
 	test_fallbacks();
 	test_warm();
+	test_release();
 	return tap_done();
 }
