@@ -311,15 +311,9 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 			r = mp_symbolize(sym, addr, &res);
 			if (r < 0)
 				break;
-			if (res.nframes + 1 > cap_lines) {
-				struct mp_pprof_line *nl = realloc(lines, (res.nframes + 1) * sizeof(*nl));
-
-				if (!nl) {
-					r = -ENOMEM;
-					break;
-				}
-				lines = nl;
-				cap_lines = res.nframes + 1;
+			if (MP_GROW(lines, res.nframes + 1, cap_lines) < 0) {
+				r = -ENOMEM;
+				break;
 			}
 			for (size_t k = 0; k < res.nframes; k++) {
 				lines[k] = (struct mp_pprof_line){

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "symbolize/lines.h"
 #include "symbolize/module-int.h"
 
@@ -234,16 +235,9 @@ static struct unit_table *table(struct mp_module *m, Dwarf_Die *unit, bool with_
 	if (t && !t->l)
 		return NULL;            /* lines.c could not read it before */
 	if (!t) {
-		if (u->n == u->cap) {
-			size_t ncap = u->cap ? 2 * u->cap : 16;
-			struct unit_table *nt = realloc(u->t, ncap * sizeof(*nt));
-
-			if (!nt) {
-				*ret_err = -ENOMEM;
-				return NULL;
-			}
-			u->t = nt;
-			u->cap = ncap;
+		if (MP_GROW(u->t, u->n + 1, u->cap) < 0) {
+			*ret_err = -ENOMEM;
+			return NULL;
 		}
 		t = &u->t[u->n++];
 		*t = (struct unit_table){ .dbg = dbg, .offset = off, .address_size = address_size };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "symbolize/lines.h"
 #include "symbolize/module-int.h"
 #include "symbolize/paths.h"
@@ -152,15 +153,8 @@ static int own_units_locked(struct mp_module *m)
 	if (m->own_units)
 		return 0;
 	while (dwarf_next_unit(m->dw, off, &next, &hsize, NULL, NULL, NULL, NULL, NULL, NULL) == 0) {
-		if (m->own_nunits == cap) {
-			size_t ncap = cap ? 2 * cap : 256;
-			Dwarf_Die *n = realloc(m->own_units, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			m->own_units = n;
-			cap = ncap;
-		}
+		if (MP_GROW(m->own_units, m->own_nunits + 1, cap) < 0)
+			return -ENOMEM;
 		if (dwarf_offdie(m->dw, off + hsize, &m->own_units[m->own_nunits]))
 			m->own_nunits++;
 		off = next;
@@ -198,15 +192,8 @@ static int build_cu_table_locked(struct mp_module *m)
 		while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0) {
 			if (lo >= hi)
 				continue;
-			if (m->ncus == cap) {
-				size_t ncap = cap ? 2 * cap : 64;
-				struct cu_range *n = realloc(m->cus, ncap * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				m->cus = n;
-				cap = ncap;
-			}
+			if (MP_GROW(m->cus, m->ncus + 1, cap) < 0)
+				return -ENOMEM;
 			m->cus[m->ncus++] = (struct cu_range){ lo, hi, cu };
 		}
 	}
@@ -299,7 +286,7 @@ struct fn_range {
 
 struct fns_build {
 	struct cu_fns *c;
-	size_t cap_dies;
+	size_t cap_dies, cap_parent;
 	struct fn_range *r;
 	size_t nr, cap_r;
 	unsigned imports;
@@ -363,35 +350,21 @@ static void walk_fns(struct fns_build *b, Dwarf_Die *parent_die, int32_t parent,
 				if (!any) {
 					struct cu_fns *c = b->c;
 
-					if (c->ndies == b->cap_dies) {
-						size_t ncap = b->cap_dies ? 2 * b->cap_dies : 64;
-						Dwarf_Die *nd = realloc(c->dies, ncap * sizeof(*nd));
-						int32_t *np = nd ? realloc(c->parent, ncap * sizeof(*np)) : NULL;
-
-						if (nd)
-							c->dies = nd;
-						if (!nd || !np || ncap > INT32_MAX) {
-							b->err = -ENOMEM;
-							return;
-						}
-						c->parent = np;
-						b->cap_dies = ncap;
+					/* parent[] holds indexes of dies[] as int32_t */
+					if (c->ndies >= INT32_MAX ||
+					    MP_GROW(c->dies, c->ndies + 1, b->cap_dies) < 0 ||
+					    MP_GROW(c->parent, c->ndies + 1, b->cap_parent) < 0) {
+						b->err = -ENOMEM;
+						return;
 					}
 					c->dies[c->ndies] = child;
 					c->parent[c->ndies] = parent;
 					self = (int32_t)c->ndies++;
 					any = true;
 				}
-				if (b->nr == b->cap_r) {
-					size_t ncap = b->cap_r ? 2 * b->cap_r : 64;
-					struct fn_range *nr = realloc(b->r, ncap * sizeof(*nr));
-
-					if (!nr) {
-						b->err = -ENOMEM;
-						return;
-					}
-					b->r = nr;
-					b->cap_r = ncap;
+				if (MP_GROW(b->r, b->nr + 1, b->cap_r) < 0) {
+					b->err = -ENOMEM;
+					return;
 				}
 				b->r[b->nr++] = (struct fn_range){ lo, hi, self, depth };
 			}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "symbolize/lines.h"
 
 /* Forms of DWARF 5 directory and file entries this reader handles. */
@@ -233,16 +234,9 @@ static int add_file(struct build *b, const char *dir, const char *name, bool as_
 			*c++ = '/';
 		}
 		memcpy(c, name, nn + 1);
-		if (l->nowned == b->cap_owned) {
-			size_t ncap = b->cap_owned ? 2 * b->cap_owned : 16;
-			char **no = realloc(l->owned, ncap * sizeof(*no));
-
-			if (!no) {
-				free(s);
-				return -ENOMEM;
-			}
-			l->owned = no;
-			b->cap_owned = ncap;
+		if (MP_GROW(l->owned, l->nowned + 1, b->cap_owned) < 0) {
+			free(s);
+			return -ENOMEM;
 		}
 		l->owned[l->nowned++] = s;
 		v = s;
@@ -251,15 +245,8 @@ static int add_file(struct build *b, const char *dir, const char *name, bool as_
 		l->files[0] = v;
 		return 0;
 	}
-	if (l->nfiles == b->cap_files) {
-		size_t ncap = 2 * b->cap_files;
-		const char **nf = realloc(l->files, ncap * sizeof(*nf));
-
-		if (!nf)
-			return -ENOMEM;
-		l->files = nf;
-		b->cap_files = ncap;
-	}
+	if (MP_GROW(l->files, l->nfiles + 1, b->cap_files) < 0)
+		return -ENOMEM;
 	l->files[l->nfiles++] = v;
 	return 0;
 }
@@ -284,18 +271,9 @@ static int add_row(struct build *b, const struct state *s, bool end)
 		return -EBADMSG;
 	if (!b->rows)
 		return 0;       /* files only */
-	if (b->nrows == b->cap_rows) {
-		size_t ncap = b->cap_rows ? 2 * b->cap_rows : 256;
-		struct row *nr;
-
-		if (ncap > UINT32_MAX)
-			return -ENOMEM;
-		nr = realloc(b->rows, ncap * sizeof(*nr));
-		if (!nr)
-			return -ENOMEM;
-		b->rows = nr;
-		b->cap_rows = ncap;
-	}
+	/* a row's index is a uint32_t */
+	if (b->nrows >= UINT32_MAX || MP_GROW(b->rows, b->nrows + 1, b->cap_rows) < 0)
+		return -ENOMEM;
 	b->rows[b->nrows] = (struct row){ s->addr, s->line, s->file, (uint32_t)b->nrows, end };
 	b->nrows++;
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "symbolize/maps.h"
 
 struct cursor {
@@ -126,17 +127,10 @@ int mp_maps_parse(const char *text, size_t len, struct mp_maps_entry **ret, size
 			mp_maps_free(v, n);
 			return -ENOMEM;
 		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct mp_maps_entry *nv = realloc(v, ncap * sizeof(*nv));
-
-			if (!nv) {
-				free(e.path);
-				mp_maps_free(v, n);
-				return -ENOMEM;
-			}
-			v = nv;
-			cap = ncap;
+		if (MP_GROW(v, n + 1, cap) < 0) {
+			free(e.path);
+			mp_maps_free(v, n);
+			return -ENOMEM;
 		}
 		v[n++] = e;
 	}

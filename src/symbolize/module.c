@@ -44,6 +44,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "symbolize/debuginfo.h"
 #include "symbolize/dwopen.h"
 #include "symbolize/module-int.h"
@@ -389,8 +390,7 @@ struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, 
 	other = reg_find_locked(e, cache);
 	if (other) {
 		other->refs++;
-	} else if (nreg < cap_reg || (reg = realloc(reg, (cap_reg = cap_reg ? 2 * cap_reg : 16) *
-						     sizeof(*reg)))) {
+	} else if (MP_GROW(reg, nreg + 1, cap_reg) == 0) {
 		reg[nreg++] = m;
 		m->registered = true;
 	}
@@ -609,16 +609,9 @@ static void account(struct mp_module *m, uint64_t symtab, Dwarf *dw)
 			return;
 		}
 	}
-	if (stats.nseen == stats.cap) {
-		size_t ncap = stats.cap ? 2 * stats.cap : 64;
-		struct mp_file_id *n = realloc(stats.seen, ncap * sizeof(*n));
-
-		if (!n) {
-			pthread_mutex_unlock(&stats.lock);
-			return;
-		}
-		stats.seen = n;
-		stats.cap = ncap;
+	if (MP_GROW(stats.seen, stats.nseen + 1, stats.cap) < 0) {
+		pthread_mutex_unlock(&stats.lock);
+		return;
 	}
 	stats.seen[stats.nseen++] = m->file_id;
 	if (dw) {
@@ -957,16 +950,9 @@ int64_t mp_module_sym_at(const struct mp_module *m, uint64_t fa)
 
 struct mp_sym_frame *mp_frames_add(struct frames *f)
 {
-	if (f->n == f->cap) {
-		size_t ncap = f->cap ? 2 * f->cap : 4;
-		struct mp_sym_frame *n = realloc(f->v, ncap * sizeof(*n));
-
-		if (!n) {
-			f->err = -ENOMEM;
-			return NULL;
-		}
-		f->v = n;
-		f->cap = ncap;
+	if (MP_GROW(f->v, f->n + 1, f->cap) < 0) {
+		f->err = -ENOMEM;
+		return NULL;
 	}
 	memset(&f->v[f->n], 0, sizeof(f->v[0]));
 	return &f->v[f->n++];
@@ -1188,15 +1174,8 @@ int mp_module_put(struct mp_module *m, uint64_t fa, struct mp_module_answer *a,
 		m->slots = slots;
 		m->nslots = n;
 	}
-	if (m->nanswers == m->cap_answers) {
-		size_t ncap = m->cap_answers ? 2 * m->cap_answers : 256;
-		struct answer_entry *n = realloc(m->answers, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		m->answers = n;
-		m->cap_answers = ncap;
-	}
+	if (MP_GROW(m->answers, m->nanswers + 1, m->cap_answers) < 0)
+		return -ENOMEM;
 	m->answers[m->nanswers] = (struct answer_entry){ fa, frames, a->nframes, a->source };
 	for (j = slot_of(fa, m->nslots); m->slots[j]; j = (j + 1) & (m->nslots - 1))
 		;

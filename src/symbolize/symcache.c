@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "symbolize/symcache.h"
 
 _Static_assert(sizeof(struct mp_symcache_header) == 176, "header layout");
@@ -362,18 +363,8 @@ static int64_t strtab_add(struct strtab *t, const char *s)
 			return t->slot[j].off;
 	if (t->len + n >= MP_SYMCACHE_NO_STRING)
 		return -E2BIG;
-	if (t->len + n > t->cap) {
-		size_t ncap = t->cap ? 2 * t->cap : 4096;
-		char *nb;
-
-		while (ncap < t->len + n)
-			ncap *= 2;
-		nb = realloc(t->buf, ncap);
-		if (!nb)
-			return -ENOMEM;
-		t->buf = nb;
-		t->cap = ncap;
-	}
+	if (MP_GROW(t->buf, t->len + n, t->cap) < 0)
+		return -ENOMEM;
 	memcpy(t->buf + t->len, s, n);
 	/* The slot keeps a pointer to the caller's string: valid until the
 	 * write ends (entries and the old file's view outlive it). */
@@ -498,15 +489,8 @@ static void trim(struct mp_symcache_dir *d, int dfd)
 				unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		if (n == cap) {
-			size_t ncap = cap ? 2 * cap : 64;
-			struct usage *nu = realloc(u, ncap * sizeof(*nu));
-
-			if (!nu)
-				break;
-			u = nu;
-			cap = ncap;
-		}
+		if (MP_GROW(u, n + 1, cap) < 0)
+			break;
 		u[n].name = strdup(de->d_name);
 		if (!u[n].name)
 			break;
@@ -612,18 +596,8 @@ int mp_symcache_store(struct mp_symcache_dir *d, const char *build_id, uint32_t 
 			nf = sorted[j]->nframes;
 			j++;
 		}
-		if (nframes + nf > cap_frames) {
-			size_t ncap = cap_frames ? 2 * cap_frames : 1024;
-			struct mp_symcache_frame *nfr;
-
-			while (ncap < nframes + nf)
-				ncap *= 2;
-			nfr = realloc(frames, ncap * sizeof(*nfr));
-			if (!nfr)
-				goto out;
-			frames = nfr;
-			cap_frames = ncap;
-		}
+		if (MP_GROW(frames, nframes + nf, cap_frames) < 0)
+			goto out;
 		addrs[nout] = addr;
 		size_t run = nframes;
 		for (size_t k = 0; k < nf; k++) {
