@@ -406,26 +406,38 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
 
 /*
  * Whether every word e's walk read beyond its frame j, and went on to use,
- * still holds the value it read then.  (An RBP restored from a frame's
- * slot that no outer frame's CFA depends on can change freely: RBP is an
- * ordinary register in most code.)  Inner frames first, stopping at the
- * first difference: a stack that parts from e's does so near its top.
- * So it reads no word a walk from this frame would not read, were it not
- * cut short by its `max`: each address follows from the frame before it,
- * which has just been found the same.
+ * still holds the value it read then: 0 when all do, else the first frame
+ * of e from which they might (> j; e->n or more: none).  (An RBP restored
+ * from a frame's slot that no outer frame's CFA depends on can change
+ * freely: RBP is an ordinary register in most code.)  Inner frames first,
+ * stopping at the first difference: a stack that parts from e's does so
+ * near its top.  So it reads no word a walk from this frame would not
+ * read, were it not cut short by its `max`: each address follows from the
+ * frame before it, which has just been found the same.
+ *
+ * A difference at frame i + 1 (its return address or incoming RBP) voids
+ * only frames j..i + 1 of e: a walk that meets e again further out (the
+ * two stacks' common caller) can still take e's frames from there.  In a
+ * big program one function is often called at the same depth from
+ * different callers: its frame matches, the one beyond it does not.
  */
-__attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
+__attribute__((no_sanitize("address"))) static uint32_t still_until(const struct wentry *e,
+								    uint32_t j)
 {
 	const struct wframe *f = e->f;
 	for (uint32_t i = j; i + 1 < e->n; i++) {
 		uint64_t slot = f[i].slot & ~(uint64_t)F_MASK;
-		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc)
-			return false;
-		if (slot && (f[i + 1].slot & F_DEP) &&
-		    *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp)
-			return false;
+		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc ||
+		    (slot && (f[i + 1].slot & F_DEP) &&
+		     *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp))
+			return i + 1;
 	}
-	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0;
+	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0 ? 0 : e->n;
+}
+
+static inline bool still(const struct wentry *e, uint32_t j)
+{
+	return still_until(e, j) == 0;
 }
 
 /* Entry i is the one in use now. */
@@ -539,6 +551,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	const struct wentry *last = NULL;
 	struct wcache *c;
 	uint32_t n = 0, j = 0;
+	uint32_t jmin = 0;                /* last's frames before it cannot be spliced */
 	bool ended = false, zero_end = false;
 	/* A walk through a signal frame is not kept: its next state comes
 	 * from the ucontext, which still() does not re-read. */
@@ -570,10 +583,13 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			/* Frames are met in increasing sp order in both walks. */
 			while (j < last->n && last->f[j].sp < sp)
 				j++;
-			if (j < last->n && state_is(&last->f[j], pc, sp, bp)) {
-				if (still(last, j))
+			if (j >= jmin && j < last->n && state_is(&last->f[j], pc, sp, bp)) {
+				uint32_t from = still_until(last, j);
+				if (!from)
 					goto splice;
-				last = NULL;
+				if (from >= last->n)
+					last = NULL;
+				jmin = from;
 			}
 		}
 		uint64_t rule = rule_for(pc);
