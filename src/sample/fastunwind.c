@@ -298,18 +298,17 @@ struct wframe {
 #define F_RBP 2u                      /* this frame's CFA is RBP-based */
 #define F_MASK 7u
 
-#define MEMO_ENTRIES 32
+#define MEMO_ENTRIES 32               /* <= 32: memo_find's bit mask */
 #define MEMO_FRAMES 48                /* longer walks are not kept */
 
 struct wentry {
-	/* (16 bits each: the entry keeps the size it had before `max` was
-	 * the walker's, 1592 bytes, indexed with one multiply.) */
+	/* (16 bits each: the entry stays 1584 bytes, indexed with one
+	 * multiply.) */
 	uint16_t n;                   /* frames, innermost first (<= MEMO_FRAMES) */
 	uint16_t max;                 /* the `max` of the walk the cache is for */
 	uint32_t next[2];             /* the entries used right after this one, latest first */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
-	uint64_t stamp;               /* last use */
 	struct mp_stack_cache cache;  /* the caller's (above) */
 	struct wframe f[MEMO_FRAMES];
 };
@@ -319,7 +318,13 @@ struct wcache {
 	uint64_t clock;
 	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
 	struct wcache *next;          /* on the spare list */
+	/* What a lookup and the choice of a victim read of every entry, side
+	 * by side: the entries are 1584 bytes apart, and reading one word of
+	 * each cost a cache miss per entry (a tenth of cc1's time at --rate
+	 * 1 went to memo_keep's scan of the stamps alone). */
 	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */
+	uint64_t pc0[MEMO_ENTRIES];   /* each entry's first pc (valid where sp0 is) */
+	uint64_t stamp[MEMO_ENTRIES]; /* each entry's last use (valid where sp0 is) */
 	struct wentry e[MEMO_ENTRIES];
 };
 
@@ -450,7 +455,7 @@ static void memo_use(struct wcache *c, uint32_t i)
 			next[0] = i;
 		}
 	}
-	c->e[i].stamp = ++c->clock;
+	c->stamp[i] = ++c->clock;
 	c->last = i;
 }
 
@@ -458,7 +463,8 @@ static void memo_use(struct wcache *c, uint32_t i)
 static inline bool memo_holds(const struct wcache *c, uint32_t i, uint64_t pc, uint64_t sp,
 			      uint64_t bp)
 {
-	return c->sp0[i] == sp && state_is(&c->e[i].f[0], pc, sp, bp) && still(&c->e[i], 0);
+	return c->sp0[i] == sp && c->pc0[i] == pc && state_is(&c->e[i].f[0], pc, sp, bp) &&
+	       still(&c->e[i], 0);
 }
 
 /* The memo whose walk starts from this state and still holds, or NULL.
@@ -474,11 +480,25 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
 	uint32_t hit = g0 < MEMO_ENTRIES && memo_holds(c, g0, pc, sp, bp)   ? g0
 		       : g1 < MEMO_ENTRIES && memo_holds(c, g1, pc, sp, bp) ? g1
 									     : MEMO_ENTRIES;
-	for (uint32_t i = 0; hit == MEMO_ENTRIES && i < MEMO_ENTRIES; i++)
-		if (i != g0 && i != g1 && memo_holds(c, i, pc, sp, bp))
-			hit = i;
-	if (hit == MEMO_ENTRIES)
-		return NULL;
+	if (hit == MEMO_ENTRIES) {
+		/* The others: first pc and sp of all compared side by side,
+		 * without a branch (most walks of a big program miss), then
+		 * the few that match, in index order. */
+		uint32_t m = 0;
+		for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
+			m |= (uint32_t)(c->sp0[i] == sp && c->pc0[i] == pc) << i;
+		if (g0 < MEMO_ENTRIES)
+			m &= ~(1u << g0);
+		if (g1 < MEMO_ENTRIES)
+			m &= ~(1u << g1);
+		for (; m && hit == MEMO_ENTRIES; m &= m - 1) {
+			uint32_t i = (uint32_t)__builtin_ctz(m);
+			if (memo_holds(c, i, pc, sp, bp))
+				hit = i;
+		}
+		if (hit == MEMO_ENTRIES)
+			return NULL;
+	}
 	memo_use(c, hit);
 	return &c->e[hit];
 }
@@ -500,13 +520,16 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 		c->last = MEMO_ENTRIES;
 		return NULL;
 	}
+	/* The first unused entry (stamp 0 here: the clock starts at 1), else
+	 * the least recently used; the least stamp kept in a register, not
+	 * loaded again through v on every step. */
+	uint64_t least = UINT64_MAX;
 	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		if (!c->sp0[i]) {
+		uint64_t st = c->sp0[i] ? c->stamp[i] : 0;
+		if (st < least) {
+			least = st;
 			v = i;
-			break;
 		}
-		if (c->e[i].stamp < c->e[v].stamp)
-			v = i;
 	}
 	struct wentry *e = &c->e[v];
 	/* `from` is the last walk, the most recently used: never the victim. */
@@ -531,6 +554,7 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 	memset(&e->cache, 0, sizeof(e->cache));
 	e->max = (uint16_t)max;
 	c->sp0[v] = e->f[0].sp;
+	c->pc0[v] = e->f[0].pc;
 	memo_use(c, v);
 	return &e->cache;
 }
