@@ -5,8 +5,17 @@
  * Both live in large reserved regions that never move, so a bucket index
  * handed out once stays valid for the life of the process and counts are
  * atomic adds.  The indexes over them are open-addressing hash tables of
- * 32-bit "entry + 1" slots (0 = empty), probed without the lock and grown,
- * under the lock, into a new generation when 3/4 full.
+ * 64-bit slots, "entry + 1" (0 = empty) and 32 bits of the entry's hash,
+ * probed without the lock and grown, under the lock, into a new generation
+ * when 3/4 full.
+ *
+ * At --rate 1 most samples of a big program are stacks the thread's walk
+ * memo does not know (capture.h), looked up here: chains of cache misses
+ * (index slot, then the entry), which the layout keeps short.  A slot's
+ * hash bits let a probe skip entries that only share its home slot without
+ * reading them, and the stack index's "entry" is the record's place in the
+ * stack region (in 8-byte units), so a probe reads the record itself next,
+ * not first its offset by id.
  *
  * Must never: call malloc or stdio, or hold the lock across anything that
  * could re-enter the allocator (unwinding happens before we are called).
@@ -36,7 +45,7 @@
 struct index {
 	uint32_t cap;      /* power of two */
 	uint32_t used;
-	uint32_t slots[];  /* entry + 1, 0 = empty; published with release stores */
+	uint64_t slots[];  /* hash >> 32 << 32 | entry + 1, 0 = empty; release stores */
 };
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,7 +109,7 @@ static uint64_t hash_bucket(uint32_t stack_id, uint64_t size)
 
 static struct index *index_new(uint32_t cap)
 {
-	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint32_t));
+	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint64_t));
 	if (ix)
 		ix->cap = cap;
 	return ix;
@@ -113,11 +122,16 @@ static const uint64_t *stack_pcs(uint32_t id, uint32_t *ret_depth)
 	return (const uint64_t *)(rec + 2);
 }
 
+/* The stack index's entry e: the record at 8 * e in the stack region. */
+static const uint32_t *stack_rec(uint32_t e)
+{
+	return (const uint32_t *)(stack_mem + (size_t)e * 8);
+}
+
 static uint64_t entry_hash_stack(uint32_t e)
 {
-	uint32_t depth;
-	const uint64_t *pcs = stack_pcs(e + 1, &depth);
-	return hash_pcs(pcs, depth);
+	const uint32_t *rec = stack_rec(e);
+	return hash_pcs((const uint64_t *)(rec + 2), rec[1]);
 }
 
 static uint64_t entry_hash_bucket(uint32_t e)
@@ -138,10 +152,11 @@ static int index_grow_locked(struct index **ixp, uint64_t (*hash_of)(uint32_t))
 	if (!n)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ix->cap; i++) {
-		uint32_t v = ix->slots[i];
+		uint64_t v = ix->slots[i];
 		if (!v)
 			continue;
-		uint32_t j = (uint32_t)hash_of(v - 1) & (n->cap - 1);
+		/* (The hash bits it holds are those of this same hash.) */
+		uint32_t j = (uint32_t)hash_of((uint32_t)v - 1) & (n->cap - 1);
 		while (n->slots[j])
 			j = (j + 1) & (n->cap - 1);
 		n->slots[j] = v;
@@ -158,20 +173,23 @@ static void index_add_locked(struct index *ix, uint64_t h, uint32_t v)
 	uint32_t j = (uint32_t)h & mask;
 	while (ix->slots[j])
 		j = (j + 1) & mask;
-	__atomic_store_n(&ix->slots[j], v, __ATOMIC_RELEASE);
+	__atomic_store_n(&ix->slots[j], (h >> 32 << 32) | v, __ATOMIC_RELEASE);
 	ix->used++;
 }
 
-/* Lock-free probe: the entry + 1 that `match` accepts, or 0. */
+/* Lock-free probe: the entry + 1 that `match` accepts, or 0.  Only
+ * entries with the same hash bits are read. */
 static uint32_t index_find(struct index *const *ixp, uint64_t h, int (*match)(uint32_t, const void *),
 			   const void *key)
 {
 	const struct index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
 	uint32_t mask = ix->cap - 1;
 	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
-		uint32_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
-		if (!v || match(v, key))
-			return v;
+		uint64_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
+		if (!v)
+			return 0;
+		if ((v ^ h) >> 32 == 0 && match((uint32_t)v, key))
+			return (uint32_t)v;
 	}
 }
 
@@ -203,12 +221,12 @@ struct stack_key {
 static int match_stack(uint32_t v, const void *key)
 {
 	const struct stack_key *k = key;
+	const uint32_t *rec = stack_rec(v - 1);
 	const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
-	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[v >> 3], __ATOMIC_RELAXED) >> (v & 7)) & 1)
+	uint32_t id = rec[0];
+	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
 		return 0;
-	uint32_t d;
-	const uint64_t *p = stack_pcs(v, &d);
-	return d == k->depth && memcmp(p, k->pcs, d * sizeof(*p)) == 0;
+	return rec[1] == k->depth && memcmp(rec + 2, k->pcs, k->depth * sizeof(*k->pcs)) == 0;
 }
 
 struct bucket_key {
@@ -227,7 +245,7 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 {
 	uint32_t v = index_find(&stack_idx, h, match_stack, k);
 	if (v)
-		return v;
+		return stack_rec(v - 1)[0];
 	size_t need = 8 + (size_t)k->depth * 8;
 	if (stack_used + need > STACK_REGION || nstacks + 1 >= STACK_REGION / 16)
 		return -ENOSPC;
@@ -246,7 +264,7 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 	/* Release: a reader of the feed sees the record before the count. */
 	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
 	nstacks = id;
-	index_add_locked(stack_idx, h, id);
+	index_add_locked(stack_idx, h, (uint32_t)((uint8_t *)rec - stack_mem) / 8 + 1);
 	return id;
 }
 
@@ -284,7 +302,7 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 	uint64_t sh = hash_pcs(pcs, depth);
 	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
 	if (v)
-		return v;
+		return stack_rec(v - 1)[0];
 	pthread_mutex_lock(&prof_lock);
 	int64_t s = intern_stack_locked(&sk, sh);
 	if (s < 0)
@@ -404,8 +422,8 @@ void mp_prof_reset(void)
 	pthread_mutex_lock(&prof_lock);
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
-	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint32_t));
-	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint32_t));
+	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint64_t));
+	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint64_t));
 	if (retired)
 		memset(retired, 0, (size_t)nstacks / 8 + 1);
 	stack_used = 0;
