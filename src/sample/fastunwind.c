@@ -302,8 +302,7 @@ struct wframe {
 #define MEMO_FRAMES 48                /* longer walks are not kept */
 
 struct wentry {
-	/* (16 bits each: the entry stays 1584 bytes, indexed with one
-	 * multiply.) */
+	/* (16 bits each: a smaller entry.) */
 	uint16_t n;                   /* frames, innermost first (<= MEMO_FRAMES) */
 	uint16_t max;                 /* the `max` of the walk the cache is for */
 	uint32_t next[2];             /* the entries used right after this one, latest first */
@@ -319,7 +318,7 @@ struct wcache {
 	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
 	struct wcache *next;          /* on the spare list */
 	/* What a lookup and the choice of a victim read of every entry, side
-	 * by side: the entries are 1584 bytes apart, and reading one word of
+	 * by side: the entries are 1.5 KiB apart, and reading one word of
 	 * each cost a cache miss per entry (a tenth of cc1's time at --rate
 	 * 1 went to memo_keep's scan of the stamps alone). */
 	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */

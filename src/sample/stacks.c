@@ -102,9 +102,12 @@ static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 	return mix(a ^ (b * 0x9e3779b97f4a7c15ull));
 }
 
-static uint64_t hash_bucket(uint32_t stack_id, uint64_t size)
+/* A bucket's hash comes from its stack's hash, not its id: known before
+ * the stack is looked up, so the bucket's index slot is fetched while the
+ * stack is (mp_prof_record_pcs). */
+static uint64_t hash_bucket(uint64_t stack_hash, uint64_t size)
 {
-	return mix(((uint64_t)stack_id << 32) ^ mix(size));
+	return mix(stack_hash ^ mix(size));
 }
 
 static struct index *index_new(uint32_t cap)
@@ -134,9 +137,16 @@ static uint64_t entry_hash_stack(uint32_t e)
 	return hash_pcs((const uint64_t *)(rec + 2), rec[1]);
 }
 
+static uint64_t stack_hash_of(uint32_t id)
+{
+	uint32_t depth;
+	const uint64_t *pcs = stack_pcs(id, &depth);
+	return hash_pcs(pcs, depth);
+}
+
 static uint64_t entry_hash_bucket(uint32_t e)
 {
-	return hash_bucket(buckets[e].stack_id, buckets[e].size);
+	return hash_bucket(stack_hash_of(buckets[e].stack_id), buckets[e].size);
 }
 
 /* Replace the index by one twice its size when 3/4 full.  Caller holds the
@@ -294,12 +304,9 @@ uint32_t mp_prof_gen = 1;
  * probes and an atomic add.  New stacks and buckets are added under the
  * lock, written whole before their index slot is published.
  */
-int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
+static int64_t intern_hashed(const uint64_t *pcs, uint32_t depth, uint64_t sh)
 {
-	if (depth > MP_MAX_DEPTH)
-		depth = MP_MAX_DEPTH;
 	struct stack_key sk = { pcs, depth };
-	uint64_t sh = hash_pcs(pcs, depth);
 	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
 	if (v)
 		return stack_rec(v - 1)[0];
@@ -311,10 +318,24 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 	return s;
 }
 
-int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
+int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash)
+{
+	if (depth > MP_MAX_DEPTH)
+		depth = MP_MAX_DEPTH;
+	*ret_hash = hash_pcs(pcs, depth);
+	return intern_hashed(pcs, depth, *ret_hash);
+}
+
+int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
+{
+	uint64_t sh;
+	return mp_prof_intern_stack_hash(pcs, depth, &sh);
+}
+
+int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t size)
 {
 	struct bucket_key bk = { stack_id, size };
-	uint64_t h = hash_bucket(stack_id, size);
+	uint64_t h = hash_bucket(stack_hash, size);
 	uint32_t w = index_find(&bucket_idx, h, match_bucket, &bk);
 	int64_t b = (int64_t)w - 1;
 	if (!w) {
@@ -330,10 +351,32 @@ int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
 	return b;
 }
 
+int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
+{
+	return mp_prof_record_hashed(stack_id, stack_hash_of(stack_id), size);
+}
+
+int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
+			   uint32_t *ret_stack, uint64_t *ret_hash)
+{
+	if (depth > MP_MAX_DEPTH)
+		depth = MP_MAX_DEPTH;
+	uint64_t sh = hash_pcs(pcs, depth);
+	*ret_hash = sh;
+	/* The bucket's index slot is on its way while the stack is looked up:
+	 * two cache misses at once instead of one after the other. */
+	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
+	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(sh, size) & (bx->cap - 1)]);
+	int64_t s = intern_hashed(pcs, depth, sh);
+	*ret_stack = s > 0 ? (uint32_t)s : 0;
+	return s < 0 ? s : mp_prof_record_hashed((uint32_t)s, sh, size);
+}
+
 int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 {
-	int64_t s = mp_prof_intern_stack(pcs, depth);
-	return s < 0 ? s : mp_prof_record_stack((uint32_t)s, size);
+	uint32_t s;
+	uint64_t sh;
+	return mp_prof_record_pcs(pcs, depth, size, &s, &sh);
 }
 
 void mp_prof_record_again(uint32_t b)
