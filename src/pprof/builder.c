@@ -86,7 +86,10 @@ struct mp_pprof_builder {
 
 	struct bsample *samples;
 	size_t nsamples, cap_samples;
-	uint64_t *sample_locs;
+	/* The samples' location ids, 32 bits each (ids index a keymap of
+	 * uint32_t): the biggest array of a big profile, a million ids and
+	 * more at --rate 1.  The view (diff's) widens them. */
+	uint32_t *sample_locs;
 	size_t nsample_locs, cap_sample_locs;
 	int64_t *values;
 	size_t nvalues, cap_values;
@@ -336,7 +339,7 @@ void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_id
 	s->nlab = nlabels;
 	for (size_t i = 0; i < nlocations; i++) {
 		assert(location_ids[i] >= 1 && location_ids[i] <= b->nlocations);
-		b->sample_locs[b->nsample_locs++] = location_ids[i];
+		b->sample_locs[b->nsample_locs++] = (uint32_t)location_ids[i];
 	}
 	if (nvalues)
 		memcpy(&b->values[b->nvalues], values, nvalues * sizeof(*values));
@@ -376,6 +379,7 @@ struct view {
 	Perftools__Profiles__Location *locations;
 	Perftools__Profiles__Line *lines, **line_ptrs;
 	Perftools__Profiles__Function *functions;
+	uint64_t *sample_locs;   /* the builder's, widened */
 };
 
 static struct view *view_new(struct mp_pprof_builder *b)
@@ -393,6 +397,9 @@ static struct view *view_new(struct mp_pprof_builder *b)
 	v->lines = xcalloc(b->nlines, sizeof(*v->lines));
 	v->line_ptrs = xcalloc(b->nlines, sizeof(*v->line_ptrs));
 	v->functions = xcalloc(b->nfunctions, sizeof(*v->functions));
+	v->sample_locs = xcalloc(b->nsample_locs, sizeof(*v->sample_locs));
+	for (size_t i = 0; i < b->nsample_locs; i++)
+		v->sample_locs[i] = b->sample_locs[i];
 
 	p->n_sample_type = b->nsample_types;
 	p->sample_type = xcalloc(b->nsample_types, sizeof(*p->sample_type));
@@ -418,7 +425,7 @@ static struct view *view_new(struct mp_pprof_builder *b)
 
 		perftools__profiles__sample__init(o);
 		o->n_location_id = s->nloc;
-		o->location_id = s->nloc ? &b->sample_locs[s->loc_off] : NULL;
+		o->location_id = s->nloc ? &v->sample_locs[s->loc_off] : NULL;
 		o->n_value = b->nsample_types;
 		o->value = b->nsample_types ? &b->values[s->val_off] : NULL;
 		o->n_label = s->nlab;
@@ -519,6 +526,7 @@ static void view_free(void *vp)
 	free(v->lines);
 	free(v->line_ptrs);
 	free(v->functions);
+	free(v->sample_locs);
 	free(v);
 }
 
@@ -613,6 +621,21 @@ static void put_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t 
 		put_varint(e, v[i]);
 }
 
+/* The same of 32-bit values (the samples' location ids). */
+static void put_packed32(struct enc *e, uint32_t field, const uint32_t *v, size_t n)
+{
+	struct enc c = { NULL, 0 };
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		put_varint(&c, v[i]);
+	put_tag(e, field, 2);
+	put_varint(e, c.n);
+	for (size_t i = 0; i < n; i++)
+		put_varint(e, v[i]);
+}
+
 typedef void put_fn(struct enc *e, const struct mp_pprof_builder *b, size_t i);
 
 /* Message i of a kind as field `field`: its length, then itself. */
@@ -654,7 +677,7 @@ static void put_sample(struct enc *e, const struct mp_pprof_builder *b, size_t i
 {
 	const struct bsample *s = &b->samples[i];
 
-	put_packed(e, 1, &b->sample_locs[s->loc_off], s->nloc);
+	put_packed32(e, 1, &b->sample_locs[s->loc_off], s->nloc);
 	put_packed(e, 2, (const uint64_t *)&b->values[s->val_off], b->nsample_types);
 	for (size_t k = 0; k < s->nlab; k++)
 		put_msg(e, 3, put_label, b, s->lab_off + k);
