@@ -48,14 +48,6 @@ struct blocation {
 	size_t line_off, nline;
 };
 
-struct blabel {
-	int64_t key, str, num, unit;
-};
-
-struct bsample {
-	size_t loc_off, nloc, val_off, lab_off, nlab;
-};
-
 struct mp_pprof_builder {
 	struct mp_keymap strmap;
 	char **strs;
@@ -84,17 +76,15 @@ struct mp_pprof_builder {
 	struct bline *lines;
 	size_t nlines, cap_lines;
 
-	struct bsample *samples;
-	size_t nsamples, cap_samples;
-	/* The samples' location ids, 32 bits each (ids index a keymap of
-	 * uint32_t): the biggest array of a big profile, a million ids and
-	 * more at --rate 1.  The view (diff's) widens them. */
-	uint32_t *sample_locs;
-	size_t nsample_locs, cap_sample_locs;
-	int64_t *values;
-	size_t nvalues, cap_values;
-	struct blabel *labels;
-	size_t nlabels, cap_labels;
+	/* The samples, each kept as its protobuf encoding (a Sample message
+	 * as field 2 of the Profile: tag, length, fields), back to back: the
+	 * encoder copies them as they are, and the arrays they replace took
+	 * four times the memory (for a --rate 1 profile of a compiler, 10 MiB
+	 * of the convert process's peak).  The view decodes them. */
+	uint8_t *sbytes;
+	size_t nsbytes, cap_sbytes;
+	size_t nsamples;
+	size_t nsample_locs, nlabels;   /* over all samples, for the view */
 };
 
 static void oom(void)
@@ -175,10 +165,7 @@ void mp_pprof_builder_free(struct mp_pprof_builder *b)
 	free(b->functions);
 	free(b->locations);
 	free(b->lines);
-	free(b->samples);
-	free(b->sample_locs);
-	free(b->values);
-	free(b->labels);
+	free(b->sbytes);
 	free(b);
 }
 
@@ -320,38 +307,150 @@ uint64_t mp_pprof_add_location(struct mp_pprof_builder *b, uint64_t mapping_id, 
 	return b->nlocations;
 }
 
+/* ---- direct encoding ----------------------------------------------------
+ *
+ * The profile's protobuf bytes written straight from the builder's arrays
+ * (and the samples, encoded as they are added):
+ * byte for byte what protobuf-c packs from the view (fields in number
+ * order; proto3: zero scalars, empty strings and absent messages left out,
+ * repeated scalars packed; an int64 as its 64-bit two's complement), which
+ * the unit tests check, without building the view.  For a --rate 1
+ * profile of a compiler the view was 7 MiB of the convert process's peak.
+ * Each message is measured by the function that writes it, with nowhere
+ * to write (enc.p NULL: count only).
+ */
+struct enc {
+	uint8_t *p;             /* NULL: count only */
+	size_t n;
+};
+
+static void put_varint(struct enc *e, uint64_t v)
+{
+	if (!e->p) {
+		do {
+			e->n++;
+			v >>= 7;
+		} while (v);
+		return;
+	}
+	while (v >= 0x80) {
+		e->p[e->n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	e->p[e->n++] = (uint8_t)v;
+}
+
+static void put_tag(struct enc *e, uint32_t field, unsigned wire_type)
+{
+	put_varint(e, (uint64_t)field << 3 | wire_type);
+}
+
+/* A singular scalar (varint) field, left out when 0. */
+static void put_scalar(struct enc *e, uint32_t field, uint64_t v)
+{
+	if (v) {
+		put_tag(e, field, 0);
+		put_varint(e, v);
+	}
+}
+
+static void put_bytes(struct enc *e, uint32_t field, const void *data, size_t len)
+{
+	put_tag(e, field, 2);
+	put_varint(e, len);
+	if (e->p && len)
+		memcpy(e->p + e->n, data, len);
+	e->n += len;
+}
+
+/* A packed repeated varint field of n values (int64s as uint64s). */
+static void put_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t n)
+{
+	struct enc c = { NULL, 0 };
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		put_varint(&c, v[i]);
+	put_tag(e, field, 2);
+	put_varint(e, c.n);
+	for (size_t i = 0; i < n; i++)
+		put_varint(e, v[i]);
+}
+
+typedef void put_fn(struct enc *e, const struct mp_pprof_builder *b, size_t i);
+
+/* Message i of a kind as field `field`: its length, then itself. */
+static void put_msg(struct enc *e, uint32_t field, put_fn *fn, const struct mp_pprof_builder *b,
+		    size_t i)
+{
+	struct enc c = { NULL, 0 };
+
+	fn(&c, b, i);
+	put_tag(e, field, 2);
+	put_varint(e, c.n);
+	fn(e, b, i);
+}
+
+/* Raw bytes, already encoded. */
+static void put_raw(struct enc *e, const void *data, size_t len)
+{
+	if (e->p && len)
+		memcpy(e->p + e->n, data, len);
+	e->n += len;
+}
+
+/* The fields of a Sample message. */
+static void put_sample_fields(struct enc *e, struct mp_pprof_builder *b, const uint64_t *location_ids,
+			      size_t nlocations, const int64_t *values, size_t nvalues,
+			      const struct mp_pprof_label *labels, size_t nlabels)
+{
+	put_packed(e, 1, location_ids, nlocations);
+	put_packed(e, 2, (const uint64_t *)values, nvalues);
+	for (size_t i = 0; i < nlabels; i++) {
+		const struct mp_pprof_label *l = &labels[i];
+		struct enc c = { NULL, 0 };
+		int64_t f[4] = {
+			intern(b, l->key),
+			l->str ? intern(b, l->str) : 0,
+			l->str ? 0 : l->num,
+			!l->str && l->num_unit ? intern(b, l->num_unit) : 0,
+		};
+
+		for (uint32_t k = 0; k < 4; k++)
+			put_scalar(&c, k + 1, (uint64_t)f[k]);
+		put_tag(e, 3, 2);
+		put_varint(e, c.n);
+		for (uint32_t k = 0; k < 4; k++)
+			put_scalar(e, k + 1, (uint64_t)f[k]);
+	}
+}
+
 void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_ids, size_t nlocations,
 			 const int64_t *values, size_t nvalues,
 			 const struct mp_pprof_label *labels, size_t nlabels)
 {
-	struct bsample *s;
+	struct enc c = { NULL, 0 }, w;
+	size_t len;
 
 	assert(nvalues == b->nsample_types);
-	RESERVE(b, samples, nsamples, cap_samples, 1);
-	RESERVE(b, sample_locs, nsample_locs, cap_sample_locs, nlocations);
-	RESERVE(b, values, nvalues, cap_values, nvalues);
-	RESERVE(b, labels, nlabels, cap_labels, nlabels);
-	s = &b->samples[b->nsamples++];
-	s->loc_off = b->nsample_locs;
-	s->nloc = nlocations;
-	s->val_off = b->nvalues;
-	s->lab_off = b->nlabels;
-	s->nlab = nlabels;
-	for (size_t i = 0; i < nlocations; i++) {
+	for (size_t i = 0; i < nlocations; i++)
 		assert(location_ids[i] >= 1 && location_ids[i] <= b->nlocations);
-		b->sample_locs[b->nsample_locs++] = (uint32_t)location_ids[i];
-	}
-	if (nvalues)
-		memcpy(&b->values[b->nvalues], values, nvalues * sizeof(*values));
-	b->nvalues += nvalues;
-	for (size_t i = 0; i < nlabels; i++) {
-		struct blabel *l = &b->labels[b->nlabels++];
-
-		l->key = intern(b, labels[i].key);
-		l->str = labels[i].str ? intern(b, labels[i].str) : 0;
-		l->num = labels[i].str ? 0 : labels[i].num;
-		l->unit = !labels[i].str && labels[i].num_unit ? intern(b, labels[i].num_unit) : 0;
-	}
+	/* Measured, then written where it goes: field 2 of the Profile. */
+	put_sample_fields(&c, b, location_ids, nlocations, values, nvalues, labels, nlabels);
+	len = c.n;
+	put_tag(&c, 2, 2);
+	put_varint(&c, len);
+	RESERVE(b, sbytes, nsbytes, cap_sbytes, c.n);
+	w = (struct enc){ b->sbytes, b->nsbytes };
+	put_tag(&w, 2, 2);
+	put_varint(&w, len);
+	put_sample_fields(&w, b, location_ids, nlocations, values, nvalues, labels, nlabels);
+	assert(w.n == b->nsbytes + c.n);
+	b->nsbytes = w.n;
+	b->nsamples++;
+	b->nsample_locs += nlocations;
+	b->nlabels += nlabels;
 }
 
 /* ---- serialization ------------------------------------------------------ */
@@ -379,8 +478,87 @@ struct view {
 	Perftools__Profiles__Location *locations;
 	Perftools__Profiles__Line *lines, **line_ptrs;
 	Perftools__Profiles__Function *functions;
-	uint64_t *sample_locs;   /* the builder's, widened */
+	uint64_t *sample_locs;   /* decoded from the builder's samples */
+	int64_t *values;
 };
+
+/* A varint of the builder's own encoding (trusted: never malformed). */
+static uint64_t get_varint(const uint8_t **q)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t c;
+
+	do {
+		c = *(*q)++;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	} while (c & 0x80);
+	return v;
+}
+
+/* The view's samples, decoded from the builder's encoding of them. */
+static void view_samples(struct view *v, const struct mp_pprof_builder *b)
+{
+	const uint8_t *q = b->sbytes;
+	size_t nloc = 0, nval = 0, nlab = 0;
+
+	for (size_t i = 0; i < b->nsamples; i++) {
+		Perftools__Profiles__Sample *o = &v->samples[i];
+		const uint8_t *end;
+
+		perftools__profiles__sample__init(o);
+		o->location_id = &v->sample_locs[nloc];
+		o->value = &v->values[nval];
+		o->label = &v->label_ptrs[nlab];
+		uint64_t len;
+
+		(void)get_varint(&q);                   /* field 2, length-delimited */
+		len = get_varint(&q);
+		end = q + len;
+		while (q < end) {
+			uint64_t field = get_varint(&q) >> 3;  /* 1, 2: packed; 3: a label */
+			uint64_t flen = get_varint(&q);
+			const uint8_t *fend = q + flen;
+
+			if (field == 3) {
+				Perftools__Profiles__Label *l = &v->labels[nlab];
+
+				while (q < fend) {
+					uint64_t lf = get_varint(&q) >> 3;
+					int64_t x = (int64_t)get_varint(&q);
+
+					if (lf == 1)
+						l->key = x;
+					else if (lf == 2)
+						l->str = x;
+					else if (lf == 3)
+						l->num = x;
+					else
+						l->num_unit = x;
+				}
+				v->label_ptrs[nlab++] = l;
+				o->n_label++;
+				continue;
+			}
+			while (q < fend) {
+				if (field == 1) {
+					v->sample_locs[nloc++] = get_varint(&q);
+					o->n_location_id++;
+				} else {
+					v->values[nval++] = (int64_t)get_varint(&q);
+					o->n_value++;
+				}
+			}
+		}
+		if (!o->n_location_id)
+			o->location_id = NULL;
+		if (!o->n_value)
+			o->value = NULL;
+		if (!o->n_label)
+			o->label = NULL;
+	}
+}
 
 static struct view *view_new(struct mp_pprof_builder *b)
 {
@@ -398,8 +576,9 @@ static struct view *view_new(struct mp_pprof_builder *b)
 	v->line_ptrs = xcalloc(b->nlines, sizeof(*v->line_ptrs));
 	v->functions = xcalloc(b->nfunctions, sizeof(*v->functions));
 	v->sample_locs = xcalloc(b->nsample_locs, sizeof(*v->sample_locs));
-	for (size_t i = 0; i < b->nsample_locs; i++)
-		v->sample_locs[i] = b->sample_locs[i];
+	v->values = xcalloc(b->nsamples * b->nsample_types, sizeof(*v->values));
+	for (size_t i = 0; i < b->nlabels; i++)
+		perftools__profiles__label__init(&v->labels[i]);
 
 	p->n_sample_type = b->nsample_types;
 	p->sample_type = xcalloc(b->nsample_types, sizeof(*p->sample_type));
@@ -409,29 +588,11 @@ static struct view *view_new(struct mp_pprof_builder *b)
 		v->types[i].unit = b->sample_types[i][1];
 		p->sample_type[i] = &v->types[i];
 	}
-	for (size_t i = 0; i < b->nlabels; i++) {
-		perftools__profiles__label__init(&v->labels[i]);
-		v->labels[i].key = b->labels[i].key;
-		v->labels[i].str = b->labels[i].str;
-		v->labels[i].num = b->labels[i].num;
-		v->labels[i].num_unit = b->labels[i].unit;
-		v->label_ptrs[i] = &v->labels[i];
-	}
+	view_samples(v, b);
 	p->n_sample = b->nsamples;
 	p->sample = xcalloc(b->nsamples, sizeof(*p->sample));
-	for (size_t i = 0; i < b->nsamples; i++) {
-		const struct bsample *s = &b->samples[i];
-		Perftools__Profiles__Sample *o = &v->samples[i];
-
-		perftools__profiles__sample__init(o);
-		o->n_location_id = s->nloc;
-		o->location_id = s->nloc ? &v->sample_locs[s->loc_off] : NULL;
-		o->n_value = b->nsample_types;
-		o->value = b->nsample_types ? &b->values[s->val_off] : NULL;
-		o->n_label = s->nlab;
-		o->label = s->nlab ? &v->label_ptrs[s->lab_off] : NULL;
-		p->sample[i] = o;
-	}
+	for (size_t i = 0; i < b->nsamples; i++)
+		p->sample[i] = &v->samples[i];
 	p->n_mapping = b->nmappings;
 	p->mapping = xcalloc(b->nmappings, sizeof(*p->mapping));
 	for (size_t i = 0; i < b->nmappings; i++) {
@@ -527,6 +688,7 @@ static void view_free(void *vp)
 	free(v->line_ptrs);
 	free(v->functions);
 	free(v->sample_locs);
+	free(v->values);
 	free(v);
 }
 
@@ -551,105 +713,6 @@ struct mp_profile *mp_pprof_builder_view(struct mp_pprof_builder *b)
 	return p;
 }
 
-/* ---- direct encoding ----------------------------------------------------
- *
- * The profile's protobuf bytes written straight from the builder's arrays:
- * byte for byte what protobuf-c packs from the view (fields in number
- * order; proto3: zero scalars, empty strings and absent messages left out,
- * repeated scalars packed; an int64 as its 64-bit two's complement), which
- * the unit tests check, without building the view.  For a --rate 1
- * profile of a compiler the view was 7 MiB of the convert process's peak.
- * Each message is measured by the function that writes it, with nowhere
- * to write (enc.p NULL: count only).
- */
-struct enc {
-	uint8_t *p;             /* NULL: count only */
-	size_t n;
-};
-
-static void put_varint(struct enc *e, uint64_t v)
-{
-	if (!e->p) {
-		do {
-			e->n++;
-			v >>= 7;
-		} while (v);
-		return;
-	}
-	while (v >= 0x80) {
-		e->p[e->n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	e->p[e->n++] = (uint8_t)v;
-}
-
-static void put_tag(struct enc *e, uint32_t field, unsigned wire_type)
-{
-	put_varint(e, (uint64_t)field << 3 | wire_type);
-}
-
-/* A singular scalar (varint) field, left out when 0. */
-static void put_scalar(struct enc *e, uint32_t field, uint64_t v)
-{
-	if (v) {
-		put_tag(e, field, 0);
-		put_varint(e, v);
-	}
-}
-
-static void put_bytes(struct enc *e, uint32_t field, const void *data, size_t len)
-{
-	put_tag(e, field, 2);
-	put_varint(e, len);
-	if (e->p && len)
-		memcpy(e->p + e->n, data, len);
-	e->n += len;
-}
-
-/* A packed repeated varint field of n values (int64s as uint64s). */
-static void put_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t n)
-{
-	struct enc c = { NULL, 0 };
-
-	if (!n)
-		return;
-	for (size_t i = 0; i < n; i++)
-		put_varint(&c, v[i]);
-	put_tag(e, field, 2);
-	put_varint(e, c.n);
-	for (size_t i = 0; i < n; i++)
-		put_varint(e, v[i]);
-}
-
-/* The same of 32-bit values (the samples' location ids). */
-static void put_packed32(struct enc *e, uint32_t field, const uint32_t *v, size_t n)
-{
-	struct enc c = { NULL, 0 };
-
-	if (!n)
-		return;
-	for (size_t i = 0; i < n; i++)
-		put_varint(&c, v[i]);
-	put_tag(e, field, 2);
-	put_varint(e, c.n);
-	for (size_t i = 0; i < n; i++)
-		put_varint(e, v[i]);
-}
-
-typedef void put_fn(struct enc *e, const struct mp_pprof_builder *b, size_t i);
-
-/* Message i of a kind as field `field`: its length, then itself. */
-static void put_msg(struct enc *e, uint32_t field, put_fn *fn, const struct mp_pprof_builder *b,
-		    size_t i)
-{
-	struct enc c = { NULL, 0 };
-
-	fn(&c, b, i);
-	put_tag(e, field, 2);
-	put_varint(e, c.n);
-	fn(e, b, i);
-}
-
 static void put_sample_type(struct enc *e, const struct mp_pprof_builder *b, size_t i)
 {
 	put_scalar(e, 1, (uint64_t)b->sample_types[i][0]);
@@ -661,26 +724,6 @@ static void put_period_type(struct enc *e, const struct mp_pprof_builder *b, siz
 	(void)i;
 	put_scalar(e, 1, (uint64_t)b->period_type[0]);
 	put_scalar(e, 2, (uint64_t)b->period_type[1]);
-}
-
-static void put_label(struct enc *e, const struct mp_pprof_builder *b, size_t i)
-{
-	const struct blabel *l = &b->labels[i];
-
-	put_scalar(e, 1, (uint64_t)l->key);
-	put_scalar(e, 2, (uint64_t)l->str);
-	put_scalar(e, 3, (uint64_t)l->num);
-	put_scalar(e, 4, (uint64_t)l->unit);
-}
-
-static void put_sample(struct enc *e, const struct mp_pprof_builder *b, size_t i)
-{
-	const struct bsample *s = &b->samples[i];
-
-	put_packed32(e, 1, &b->sample_locs[s->loc_off], s->nloc);
-	put_packed(e, 2, (const uint64_t *)&b->values[s->val_off], b->nsample_types);
-	for (size_t k = 0; k < s->nlab; k++)
-		put_msg(e, 3, put_label, b, s->lab_off + k);
 }
 
 static void put_mapping(struct enc *e, const struct mp_pprof_builder *b, size_t i)
@@ -740,8 +783,7 @@ static void put_profile(struct enc *e, const struct mp_pprof_builder *b)
 {
 	for (size_t i = 0; i < b->nsample_types; i++)
 		put_msg(e, 1, put_sample_type, b, i);
-	for (size_t i = 0; i < b->nsamples; i++)
-		put_msg(e, 2, put_sample, b, i);
+	put_raw(e, b->sbytes, b->nsbytes);
 	for (size_t i = 0; i < b->nmappings; i++)
 		put_msg(e, 3, put_mapping, b, i);
 	for (size_t i = 0; i < b->nlocations; i++)

@@ -846,12 +846,13 @@ static void test_encode_like_protobuf_c(void)
 	uint8_t *gz = NULL, *raw, *ours;
 	size_t gz_len = 0, raw_len = 0, ours_len = 0;
 	int64_t neg[2] = { -1, INT64_MIN };
-	struct mp_pprof_label lab = { .key = "negative", .num = -5 };
+	/* (The second label's fields are all 0: an empty message.) */
+	struct mp_pprof_label lab[2] = { { .key = "negative", .num = -5 }, { .key = "" } };
 
 	mp_pprof_add_stat(b, "HeapAlloc", 123456789);
 	mp_pprof_add_stat(b, "Frees", 0);
 	mp_pprof_add_stat(b, "", -7);
-	mp_pprof_add_sample(b, (uint64_t[]){ 5 }, 1, neg, 2, &lab, 1);
+	mp_pprof_add_sample(b, (uint64_t[]){ 5 }, 1, neg, 2, lab, 2);
 	mp_pprof_add_sample(b, NULL, 0, (int64_t[]){ 0, 0 }, 2, NULL, 0);
 	for (int k = 0; k < 2; k++) {
 		struct mp_pprof_builder *x = k ? e : b;
@@ -863,6 +864,15 @@ static void test_encode_like_protobuf_c(void)
 		CHECK(ours != NULL);
 		CHECK_INT(ours_len, raw_len);
 		CHECK(ours && ours_len == raw_len && memcmp(ours, raw, raw_len) == 0);
+		if (!k) {
+			/* The view decodes the samples as they were added. */
+			CHECK_INT(view->msg->n_sample, 4);
+			CHECK_INT(view->msg->sample[2]->n_label, 2);
+			CHECK_INT(view->msg->sample[2]->label[0]->num, -5);
+			CHECK_INT(view->msg->sample[2]->value[1], INT64_MIN);
+			CHECK_INT(view->msg->sample[3]->n_location_id, 0);
+			CHECK_INT(view->msg->sample[0]->n_label, 2);
+		}
 		free(ours);
 		free(raw);
 		free(gz);
