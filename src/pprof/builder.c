@@ -310,11 +310,11 @@ uint64_t mp_pprof_add_location(struct mp_pprof_builder *b, uint64_t mapping_id, 
 /* ---- direct encoding ----------------------------------------------------
  *
  * The profile's protobuf bytes written straight from the builder's arrays
- * (and the samples, encoded as they are added):
- * byte for byte what protobuf-c packs from the view (fields in number
- * order; proto3: zero scalars, empty strings and absent messages left out,
- * repeated scalars packed; an int64 as its 64-bit two's complement), which
- * the unit tests check, without building the view.  For a --rate 1
+ * (the samples are encoded as they are added), byte for byte what
+ * protobuf-c packs from the view (fields in number order; proto3: zero
+ * scalars, empty strings and absent messages left out, repeated scalars
+ * packed; an int64 as its 64-bit two's complement), which the unit tests
+ * check, without building the view.  For a --rate 1
  * profile of a compiler the view was 7 MiB of the convert process's peak.
  * Each message is measured by the function that writes it, with nowhere
  * to write (enc.p NULL: count only).
