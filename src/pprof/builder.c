@@ -78,9 +78,10 @@ struct mp_pprof_builder {
 
 	/* The samples, each kept as its protobuf encoding (a Sample message
 	 * as field 2 of the Profile: tag, length, fields), back to back: the
-	 * encoder copies them as they are, and the arrays they replace took
-	 * four times the memory (for a --rate 1 profile of a compiler, 10 MiB
-	 * of the convert process's peak).  The view decodes them. */
+	 * encoder writes the other fields around them (pack), and the arrays
+	 * they replace took four times the memory (for a --rate 1 profile of
+	 * a compiler, 10 MiB of the convert process's peak).  The view
+	 * decodes them. */
 	uint8_t *sbytes;
 	size_t nsbytes, cap_sbytes;
 	size_t nsamples;
@@ -390,14 +391,6 @@ static void put_msg(struct enc *e, uint32_t field, put_fn *fn, const struct mp_p
 	put_tag(e, field, 2);
 	put_varint(e, c.n);
 	fn(e, b, i);
-}
-
-/* Raw bytes, already encoded. */
-static void put_raw(struct enc *e, const void *data, size_t len)
-{
-	if (e->p && len)
-		memcpy(e->p + e->n, data, len);
-	e->n += len;
 }
 
 /* The fields of a Sample message. */
@@ -779,11 +772,16 @@ static void put_stat(struct enc *e, const struct mp_pprof_builder *b, size_t i)
 	put_scalar(e, 2, (uint64_t)st->value);
 }
 
-static void put_profile(struct enc *e, const struct mp_pprof_builder *b)
+/* The fields before the samples (sample_type). */
+static void put_head(struct enc *e, const struct mp_pprof_builder *b)
 {
 	for (size_t i = 0; i < b->nsample_types; i++)
 		put_msg(e, 1, put_sample_type, b, i);
-	put_raw(e, b->sbytes, b->nsbytes);
+}
+
+/* The fields after the samples. */
+static void put_tail(struct enc *e, const struct mp_pprof_builder *b)
+{
 	for (size_t i = 0; i < b->nmappings; i++)
 		put_msg(e, 3, put_mapping, b, i);
 	for (size_t i = 0; i < b->nlocations; i++)
@@ -804,20 +802,36 @@ static void put_profile(struct enc *e, const struct mp_pprof_builder *b)
 		put_msg(e, 1000, put_stat, b, i);
 }
 
-/* protobuf bytes of the profile, malloc'd. */
-static void pack(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
+/*
+ * The profile's protobuf bytes, made where the samples' are: the head
+ * goes before them, the tail after them, in the builder's own buffer (the
+ * samples are most of a big profile: a copy of them would be the biggest
+ * thing of all at the peak).  unpack() puts the samples back where they
+ * were; until then the builder must not change.
+ */
+static uint8_t *pack(struct mp_pprof_builder *b, size_t *ret_len, size_t *ret_head)
 {
-	struct enc count = { NULL, 0 }, out;
+	struct enc head = { NULL, 0 }, tail = { NULL, 0 };
 
-	put_profile(&count, b);
-	out.p = malloc(count.n ? count.n : 1);
-	out.n = 0;
-	if (!out.p)
-		oom();
-	put_profile(&out, b);
-	assert(out.n == count.n);
-	*ret_buf = out.p;
-	*ret_len = out.n;
+	put_head(&head, b);
+	put_tail(&tail, b);
+	RESERVE(b, sbytes, nsbytes, cap_sbytes, head.n + tail.n);
+	if (b->nsbytes)
+		memmove(b->sbytes + head.n, b->sbytes, b->nsbytes);
+	*ret_head = head.n;
+	*ret_len = head.n + b->nsbytes + tail.n;
+	head = (struct enc){ b->sbytes, 0 };
+	put_head(&head, b);
+	tail = (struct enc){ b->sbytes, head.n + b->nsbytes };
+	put_tail(&tail, b);
+	assert(tail.n == *ret_len);
+	return b->sbytes;
+}
+
+static void unpack(struct mp_pprof_builder *b, size_t head)
+{
+	if (b->nsbytes)
+		memmove(b->sbytes, b->sbytes + head, b->nsbytes);
 }
 
 /*
@@ -950,12 +964,12 @@ static int gzip_bytes(const uint8_t *in, size_t in_len, uint8_t **ret_buf, size_
 int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
 {
 	uint8_t *raw, *gz = NULL;
-	size_t raw_len, gz_len = 0;
+	size_t raw_len, head, gz_len = 0;
 	int r;
 
-	pack(b, &raw, &raw_len);
+	raw = pack(b, &raw_len, &head);
 	r = gzip_bytes(raw, raw_len, &gz, &gz_len);
-	free(raw);
+	unpack(b, head);
 	if (r < 0)
 		return r;
 	*ret_buf = gz;
