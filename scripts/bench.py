@@ -32,11 +32,12 @@ and `memprof convert` of each: CPU time and peak RSS of the whole
 process, also as a ratio to those tables.
 
 --set profiler (default), --set allocator or --set leak pick a list of
-modes; --modes gives one explicitly.  --set leak also measures the leak
+modes; --modes gives one explicitly, --workloads a subset of the workloads
+(xmllint,jq,python3,sqlite3,alloc-bench-2t,cc1).  --set leak also measures the leak
 scan's throughput on tests/bench/leak-bench.c (512 MiB of live heap).
 
 usage: bench.py --memprof PATH --shim PATH --alloc-bench PATH [--set S]
-                [--modes A,B] [--reps N] [--quick]
+                [--modes A,B] [--workloads W,X] [--reps N] [--quick]
 """
 import argparse
 import math
@@ -139,6 +140,7 @@ def main():
     ap.add_argument('--mkbig')
     ap.add_argument('--sym-bench')
     ap.add_argument('--modes')
+    ap.add_argument('--workloads', help='comma-separated names of the workloads to run (default: all)')
     args = ap.parse_args()
     if args.set == 'report':
         return report_bench(args)
@@ -167,6 +169,13 @@ def main():
             # gcc's driver, cc1 (33 MB, stripped) and as: a big real binary.
             ('cc1', ['gcc', '-O2', '-g', '-c', csrc, '-o', os.path.join(work, 'big.o')], None, {}),
         ]
+        if args.workloads:
+            want = args.workloads.split(',')
+            unknown = [w for w in want if w not in [x[0] for x in workloads]]
+            if unknown:
+                print('bench: unknown workload %r' % unknown[0], file=sys.stderr)
+                return 2
+            workloads = [w for w in workloads if w[0] in want]
         if args.set == 'attach':
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import bench_attach
