@@ -299,28 +299,28 @@ static void test_stacks(void)
 
 static void test_live(void)
 {
-	uint32_t b = 0;
+	uint64_t b = 0;
 	void *p = (void *)0x7f0000001000;
 	CHECK(!mp_live_maybe(p));
 	CHECK_INT(mp_live_remove(p, &b), 0);
-	CHECK_INT(mp_live_insert(p, 17), 0);
+	CHECK_INT(mp_live_insert(p, 0xfedcba9876543217ull), 0);
 	CHECK(mp_live_maybe(p));
 	CHECK_U64(mp_live_count(), 1);
 	CHECK_INT(mp_live_remove(p, &b), 1);
-	CHECK_U64(b, 17);
+	CHECK_U64(b, 0xfedcba9876543217ull);   /* all 64 bits of the tag */
 	CHECK(!mp_live_maybe(p));
 	CHECK_INT(mp_live_remove(p, &b), 0);
 
 	/* Many entries, with growth and tombstones: every one found exactly once. */
 	int ok = 1;
 	for (uintptr_t i = 1; i <= 200000; i++)
-		ok &= mp_live_insert((void *)(i * 16), (uint32_t)i) == 0;
+		ok &= mp_live_insert((void *)(i * 16), (uint64_t)i << 20 | i) == 0;
 	for (uintptr_t i = 1; i <= 200000; i += 2)
-		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == ((uint64_t)i << 20 | i);
 	CHECK(ok);
 	CHECK_U64(mp_live_count(), 100000);
 	for (uintptr_t i = 2; i <= 200000; i += 2)
-		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == ((uint64_t)i << 20 | i);
 	CHECK(ok);
 	CHECK_U64(mp_live_count(), 0);
 	int none = 1;
