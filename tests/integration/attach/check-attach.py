@@ -104,7 +104,8 @@ def family_buckets(path):
     for vals, locs, labels in samples:
         names = [n.split('(')[0] for l in locs for n in locations.get(l, [])]
         via = [n for n in names if n.startswith('via_')]
-        size = int(labels.split('[')[1].split(']')[0]) if 'bytes:[' in labels else -1
+        m = re.search(r'bytes:\[(\d+)\]', labels)   # (beside run's lifetime label)
+        size = int(m.group(1)) if m else -1
         key = (via[0] if via else '?' + (names[0] if names else ''), size)
         o, b = out.get(key, (0, 0))
         out[key] = (o + vals[io], b + vals[ib])
