@@ -41,7 +41,74 @@ static struct mp_vm_area peak_area, life_area;
 static struct mp_snap_peak_rec *recs;         /* one per bucket */
 static struct mp_snap_life_rec *life;         /* one per bucket */
 static uint64_t rate;
-static int64_t real_minus_mono;               /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+
+/* ---- the tick clock (tag.h) ---- */
+
+int mp_tag_tsc;
+static uint64_t tsc0, mono0, real0;           /* at mp_tag_init */
+static uint64_t ns_per_tick_bits;             /* a double, 0 until measured */
+
+void mp_tag_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	mono0 = mp_tag_mono_ns();
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	/* CPUID 0x80000007 EDX bit 8: the TSC runs at one rate in every
+	 * C-, P- and T-state (the kernel's nonstop_tsc). */
+	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+	if (a >= 0x80000007u) {
+		__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
+		if (d & (1u << 8)) {
+			tsc0 = __rdtsc();
+			mp_tag_tsc = 1;
+		}
+	}
+#endif
+}
+
+/* ns per tick: the TSC against CLOCK_MONOTONIC since init, kept once 10 ms
+ * apart (the clocks' read jitter is then under 1e-4 of it); until then
+ * measured on each call (a clock_gettime in the program's first 10 ms). */
+static double ns_per_tick(void)
+{
+	uint64_t bits = __atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED);
+	double f;
+	if (MP_LIKELY(bits)) {
+		memcpy(&f, &bits, sizeof(f));
+		return f;
+	}
+#if defined(__x86_64__)
+	uint64_t mono = mp_tag_mono_ns(), tsc = __rdtsc();
+	if (tsc <= tsc0 || mono <= mono0)
+		return (double)(1u << MP_TAG_TICK_SHIFT) / 3.0;   /* a 3 GHz guess, for an instant */
+	f = (double)(mono - mono0) / (double)(tsc - tsc0) * (double)(1u << MP_TAG_TICK_SHIFT);
+	if (mono - mono0 >= 10000000) {
+		memcpy(&bits, &f, sizeof(bits));
+		__atomic_store_n(&ns_per_tick_bits, bits, __ATOMIC_RELAXED);
+	}
+	return f;
+#else
+	return (double)(1u << MP_TAG_TICK_SHIFT);
+#endif
+}
+
+uint64_t mp_tag_ns(uint64_t ticks)
+{
+	if (!mp_tag_tsc)
+		return ticks << MP_TAG_TICK_SHIFT;
+	return (uint64_t)((double)ticks * ns_per_tick());
+}
+
+uint64_t mp_tag_real_ns(uint64_t tick)
+{
+	if (!mp_tag_tsc)
+		return real0 + (tick << MP_TAG_TICK_SHIFT) - mono0;
+	int64_t d = (int64_t)(tick - (tsc0 >> MP_TAG_TICK_SHIFT));
+	return real0 + (uint64_t)(int64_t)((double)d * ns_per_tick());
+}
 
 static struct {
 	uint64_t epoch;
@@ -54,13 +121,6 @@ static struct {
 	uint64_t flags;      /* MP_SNAP_PEAK_F_* */
 } st __attribute__((aligned(64)));
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int mp_peak_init(size_t max_buckets)
 {
 	if (mp_vm_area_init(&peak_area, max_buckets * sizeof(*recs)) < 0 ||
@@ -68,7 +128,7 @@ int mp_peak_init(size_t max_buckets)
 		return -ENOMEM;
 	recs = (struct mp_snap_peak_rec *)peak_area.base;
 	life = (struct mp_snap_life_rec *)life_area.base;
-	real_minus_mono = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	mp_tag_init();
 	return 0;
 }
 
@@ -172,10 +232,8 @@ static struct mp_snap_peak header_now(void)
 	s.epoch = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
 	s.inuse = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
 	uint64_t tick = __atomic_load_n(&st.tick, __ATOMIC_RELAXED);
-	if (tick) {
-		int64_t t = (int64_t)(tick << MP_TAG_TICK_SHIFT) + real_minus_mono;
-		s.time_ns = t > 0 ? (uint64_t)t : 1;
-	}
+	if (tick)
+		s.time_ns = mp_tag_real_ns(tick);
 	s.now = __atomic_load_n(&st.now, __ATOMIC_RELAXED);
 	s.flags = __atomic_load_n(&st.flags, __ATOMIC_ACQUIRE);
 	return s;

@@ -6,40 +6,70 @@
  * counted in and knows how long the block lived:
  *
  *   bits  0..23   bucket + 1 (never 0: a tag of 0 means "not sampled")
- *   bits 24..63   when it was allocated: CLOCK_MONOTONIC in ticks of
- *                 1024 ns, modulo 2^40 (2^50 ns, 13.03 days)
+ *   bits 24..63   when it was allocated, in ticks (below), modulo 2^40
  *
- * A lifetime is the difference of two tick counts modulo 2^40, so it is
- * known to within one tick (1.024 us) and a block that lives longer than 13
- * days is counted by its lifetime modulo that (a wrong class for it, never
- * an error).  The bucket table stays below 2^24 - 1 buckets (stacks.c
- * checks it at build time).  The time takes the high bits so that the
- * whole word is 0 only for "not sampled".
+ * A tick is 1024 units of the clock: the TSC where it is invariant (x86-64
+ * with CPUID's invariant-TSC bit, as the kernel's tsc clock source needs;
+ * rdtsc costs a few nanoseconds where clock_gettime costs 20 to 60 in a
+ * virtual machine, and every allocation and free at --rate 1 reads it),
+ * else CLOCK_MONOTONIC in nanoseconds.  mp_tag_ns turns ticks into
+ * nanoseconds (the TSC's rate measured against CLOCK_MONOTONIC since
+ * mp_tag_init).  A lifetime is the difference of two tick counts modulo
+ * 2^40, so it is known to within one tick (under half a microsecond to
+ * 1.024 us) and a block that lives longer than the wrap (2^50 TSC cycles
+ * or ns: days) is counted by its lifetime modulo that (a wrong class for
+ * it, never an error).  The bucket table stays below 2^24 - 1 buckets
+ * (stacks.c checks it at build time).  The time takes the high bits so
+ * that the whole word is 0 only for "not sampled".
  *
- * Pure inline functions: in the target, in signal handlers (the clock is
- * the vDSO's clock_gettime, async-signal-safe, no system call) and after
- * fork.
+ * Inline functions: in the target, in signal handlers (rdtsc, or the
+ * vDSO's clock_gettime: async-signal-safe, no system call) and after fork.
  */
 #ifndef MP_SAMPLE_TAG_H
 #define MP_SAMPLE_TAG_H
 
 #include <stdint.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
+#include "base/compiler.h"
 #include "common/snapshot.h"
 
 #define MP_TAG_BUCKET_BITS 24
 #define MP_TAG_MAX_BUCKETS ((1u << MP_TAG_BUCKET_BITS) - 1)
-#define MP_TAG_TICK_SHIFT 10                 /* a tick is 2^10 ns */
+#define MP_TAG_TICK_SHIFT 10                 /* a tick is 2^10 clock units */
 #define MP_TAG_TIME_MASK ((1ull << (64 - MP_TAG_BUCKET_BITS)) - 1)
 
-/* The tick clock: CLOCK_MONOTONIC >> MP_TAG_TICK_SHIFT (all 64 bits). */
-static inline uint64_t mp_tag_now(void)
+/* Whether ticks count the TSC (set once by mp_tag_init, peak.c). */
+extern int mp_tag_tsc;
+
+/* Choose the clock and note its origin.  Once, at init (mp_prof_init). */
+void mp_tag_init(void);
+
+static inline uint64_t mp_tag_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) >> MP_TAG_TICK_SHIFT;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* The tick clock (all 64 bits). */
+static inline uint64_t mp_tag_now(void)
+{
+#if defined(__x86_64__)
+	if (MP_LIKELY(mp_tag_tsc))
+		return __rdtsc() >> MP_TAG_TICK_SHIFT;
+#endif
+	return mp_tag_mono_ns() >> MP_TAG_TICK_SHIFT;
+}
+
+/* Nanoseconds in `ticks` ticks (peak.c). */
+uint64_t mp_tag_ns(uint64_t ticks);
+
+/* CLOCK_REALTIME in ns at tick `tick` of mp_tag_now (peak.c). */
+uint64_t mp_tag_real_ns(uint64_t tick);
 
 /* The tag of a block of bucket b (< MP_TAG_MAX_BUCKETS) allocated at tick `now`. */
 static inline uint64_t mp_tag_make(uint32_t b, uint64_t now)
@@ -53,11 +83,16 @@ static inline uint32_t mp_tag_bucket(uint64_t tag)
 	return (uint32_t)(tag & MP_TAG_MAX_BUCKETS) - 1;
 }
 
-/* How long the block of `tag` has lived at tick `now`, in ns (to a tick). */
+/* How many ticks the block of `tag` has lived at tick `now`. */
+static inline uint64_t mp_tag_age(uint64_t tag, uint64_t now)
+{
+	return (now - (tag >> MP_TAG_BUCKET_BITS)) & MP_TAG_TIME_MASK;
+}
+
+/* The same in ns. */
 static inline uint64_t mp_tag_age_ns(uint64_t tag, uint64_t now)
 {
-	uint64_t ticks = (now - (tag >> MP_TAG_BUCKET_BITS)) & MP_TAG_TIME_MASK;
-	return ticks << MP_TAG_TICK_SHIFT;
+	return mp_tag_ns(mp_tag_age(tag, now));
 }
 
 /* The lifetime class (common/snapshot.h, MP_SNAP_LIFETIMES) of a lifetime. */

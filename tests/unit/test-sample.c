@@ -333,8 +333,31 @@ static void test_live(void)
 
 /* ---- tags, lifetimes, the peak (tag.h, peak.h) ---------------------------- */
 
+/* The TSC clock (where the CPU has an invariant one) agrees with
+ * CLOCK_MONOTONIC: ticks over 20 ms read both ways. */
+static void test_tick_clock(void)
+{
+	mp_tag_init();
+	if (!mp_tag_tsc) {
+		/* No invariant TSC: ticks are CLOCK_MONOTONIC's, nothing to measure. */
+		CHECK_U64(mp_tag_ns(3), 3 << MP_TAG_TICK_SHIFT);
+		return;
+	}
+	uint64_t m0 = mp_tag_mono_ns(), t0 = mp_tag_now(), m1;
+	while ((m1 = mp_tag_mono_ns()) - m0 < 20000000)
+		;
+	uint64_t ns = mp_tag_ns(mp_tag_now() - t0);
+	CHECK(ns > (m1 - m0) * 99 / 100 && ns < (m1 - m0) * 101 / 100 + 10000);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t got = mp_tag_real_ns(mp_tag_now());
+	CHECK(got > real - 1000000 && got < real + 1000000);
+}
+
 static void test_tag(void)
 {
+	mp_tag_tsc = 0;   /* ticks of 1024 ns, for exact figures below */
 	uint64_t now = 0x123456789abull;   /* more than 40 bits of ticks: wraps */
 	uint64_t t = mp_tag_make(MP_TAG_MAX_BUCKETS - 1, now);
 	CHECK(t != 0);
@@ -513,6 +536,7 @@ int main(void)
 	test_small_rates();
 	test_stacks();
 	test_live();
+	test_tick_clock();
 	test_tag();
 	test_weight();
 	test_peak();
