@@ -182,8 +182,9 @@ struct mp_snap_peak_rec {
  * freed sampled blocks lived, from the allocation's return to the free's
  * call, less than mp_snap_life_bound_ns(k) (and at least the bound of
  * k - 1) for k < MP_SNAP_LIFE_CLASSES - 1; the last class holds those that
- * lived longer: decades from 10 us to 10 s (the shim measures with a clock
- * of 1.024 us ticks, so a lifetime is known to within one tick).  Their sum is at most the
+ * lived longer: decades from 10 us to 10 s (the shim measures in ticks of
+ * 1024 TSC cycles or 1.024 us, sample/tag.h, so a lifetime is known to
+ * within one tick).  Their sum is at most the
  * heap record's free_objects: blocks credited freed without a lifetime (a
  * sampled block the shim could not track, counted freed at once) make up
  * the rest.  The shim writes this section before MP_SNAP_HEAP, so frees
