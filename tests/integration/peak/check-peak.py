@@ -10,16 +10,18 @@ says the peak's size and time; the exit profile has no spike in use; the
 churned and the steady blocks carry different `lifetime` labels, which
 go tool pprof's -tags, -tagfocus and -tagignore read; -diff_base works on
 labelled profiles; `memprof snapshot` after the spike carries the peak so
-far; `memprof timeline` marks it; `memprof top --lifetimes` shows the
+far, and so do --interval's; `memprof timeline` marks it; `memprof top --lifetimes` shows the
 short-lived share.  At the default rate the peak is within the sampling
 error.
 usage: check-peak.py MEMPROF T-PEAK"""
+import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
@@ -195,6 +197,36 @@ def snapshot_and_timeline(t, memprof, target, d):
          'timeline marks the peak (36 MiB)', m.group(0) if m else text[:1500])
 
 
+def interval(t, memprof, target, d):
+    """--interval: every numbered snapshot has a peak profile, its peak at
+    least what is in use then; those taken after the spike hold it."""
+    p = subprocess.Popen([memprof, 'run', '--rate', '1', '--interval', '10ms', '-o',
+                          os.path.join(d, 'i.heap.pb.gz'), '--', target, 'wait'], cwd=d,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    t.eq(p.stdout.readline(), 'ready\n', 'interval: target past its spike')
+    first = len(glob.glob(os.path.join(d, 'i.s*.heap.pb.gz')))
+    end = time.monotonic() + WAIT
+    while len(glob.glob(os.path.join(d, 'i.s*.heap.pb.gz'))) < first + 2 and time.monotonic() < end:
+        time.sleep(0.02)
+    p.stdin.write('\n')
+    p.stdin.flush()
+    out, err = p.communicate(timeout=WAIT)
+    t.eq(p.returncode, 0, 'interval: exit 0', err)
+    heaps = sorted(glob.glob(os.path.join(d, 'i.s*.heap.pb.gz')))
+    ok = bool(heaps)
+    last = None
+    for h in heaps:
+        pk = h.replace('.heap.pb.gz', '.peak.pb.gz')
+        ok &= os.path.exists(pk) and total(pk, 3) >= total(h, 3)
+        last = pk
+    t.ok(ok, 'interval: %d numbered snapshots, each with a peak profile at least its heap in '
+         'use' % len(heaps))
+    if last and os.path.exists(last):
+        cum = pprof_raw.cum_by_function(last)[1]
+        t.eq(cum.get('spike_alloc'), SPIKE, 'interval: the last numbered peak holds the spike')
+
+
 def default_rate(t, memprof, target, d):
     peak = os.path.join(d, 'r.peak.pb.gz')
     r = subprocess.run([memprof, 'run', '-o', os.path.join(d, 'r.heap.pb.gz'), target],
@@ -226,6 +258,8 @@ def main():
         rate1(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         snapshot_and_timeline(t, memprof, target, d)
+    with tempfile.TemporaryDirectory() as d:
+        interval(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         default_rate(t, memprof, target, d)
     return t.done()
