@@ -662,10 +662,10 @@ static void draw_peak(const struct mp_timeline *t, const struct panel *p, FILE *
 
 	mp_timeline_format_bytes(t->heap_peak, buf, sizeof(buf));
 	fprintf(f, "<g class=\"peak\" data-peak=\"%" PRId64 "\" data-time=\"%" PRId64 "\">"
-		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
-		"stroke-dasharray=\"4 3\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\">"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\" "
+		"stroke-dasharray=\"4 3\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#000000\">"
 		"<title>peak of the sampled heap in use: %s at %.3fs</title></circle>"
-		"<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">peak %s</text></g>\n",
+		"<text x=\"%.1f\" y=\"%.1f\" fill=\"#000000\">peak %s</text></g>\n",
 		t->heap_peak, t->heap_peak_ns, x, y, x, p->top + p->height, x, y, buf,
 		(double)(t->heap_peak_ns - t0) / 1e9, x + 8, y - 6, buf);
 }
@@ -803,9 +803,9 @@ int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *
 	}
 	if (t->heap_peak != MP_TIMELINE_UNKNOWN) {
 		mp_timeline_format_bytes(t->heap_peak, buf, sizeof(buf));
-		snprintf(g, sizeof(g), "peak (sampled, X.peak.pb.gz): %s at %.3fs", buf,
+		snprintf(g, sizeof(g), "peak (sampled): %s at %.3fs", buf,
 			 (double)(t->heap_peak_ns - t->points[0].time_ns) / 1e9);
-		legend_item(f, LEFT + 560, ly, "#d62728", g);
+		legend_item(f, LEFT + 560, ly, "#000000", g);
 	}
 	ly += 22;
 	if (have_res) {
