@@ -637,13 +637,16 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 			if (snap->peak.time_ns && gmtime_r(&sec, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 			human_bytes(snap->peak.inuse, num, sizeof(num));
-			fprintf(f, ", peak heap in use %s at %s.%03uZ", num, when,
-				(unsigned)(snap->peak.time_ns / 1000000u % 1000u));
-			if (snap->peak.time_ns >= h->start_ns)
+			if (!snap->peak.time_ns)
+				fputs(", no peak (nothing sampled in use)", f);
+			else
+				fprintf(f, ", peak heap in use %s at %s.%03uZ", num, when,
+					(unsigned)(snap->peak.time_ns / 1000000u % 1000u));
+			if (snap->peak.time_ns && snap->peak.time_ns >= h->start_ns)
 				fprintf(f, " (%.3f s after start)",
 					(double)(snap->peak.time_ns - h->start_ns) / 1e9);
-			else
-				fputs(" (before start)", f);
+			else if (snap->peak.time_ns)
+				fputs(" (before start: in the parent, before fork)", f);
 		}
 		for (size_t i = 0; i < snap->nstats; i++)
 			if (strcmp(snap->stats[i].name, "HeapAlloc") == 0) {
