@@ -80,8 +80,10 @@ def leaf_stacks(path):
 
 def stack_set(path, marker):
     """The distinct (function names leaf first, labels) of samples whose
-    stack passes through `marker`."""
-    return {(tuple(s), lab) for s, v, lab in leaf_stacks(path) if marker in s}
+    stack passes through `marker` (run's lifetime label left out: attach has
+    none)."""
+    return {(tuple(s), re.sub(r'lifetime:\[[^\]]*\]', '', lab))
+            for s, v, lab in leaf_stacks(path) if marker in s}
 
 
 def family_expect():
