@@ -261,6 +261,31 @@ def interval(t, memprof, target, d):
         t.eq(cum.get('spike_alloc'), SPIKE, 'interval: the last numbered peak holds the spike')
 
 
+def convert(t, memprof, target, d):
+    """The shim preloaded by hand, then memprof convert: the peak profile
+    beside the heap profile there too."""
+    shim = os.environ.get('MEMPROF_SHIM')
+    if not shim:
+        t.ok(True, 'convert # SKIP no MEMPROF_SHIM')
+        return
+    env = dict(os.environ, LD_PRELOAD=shim, MEMPROF_OPTIONS='rate=1,snapdir=' + d)
+    r = subprocess.run([target], env=env, capture_output=True, text=True, timeout=WAIT)
+    snaps = glob.glob(os.path.join(d, 'memprof.*.snap'))
+    if not t.ok(r.returncode == 0 and len(snaps) == 1, 'convert: the shim wrote one snapshot',
+                r.stderr):
+        return
+    heap = os.path.join(d, 'c.heap.pb.gz')
+    r = subprocess.run([memprof, 'convert', '-o', heap, snaps[0]], capture_output=True,
+                       text=True, timeout=WAIT)
+    peak = os.path.join(d, 'c.peak.pb.gz')
+    t.eq(r.stderr, "memprof: wrote heap profile '%s', with '%s'\n" % (heap, peak),
+         'convert: names the peak profile beside the heap profile')
+    if os.path.exists(peak):
+        cum = pprof_raw.cum_by_function(peak)[1]
+        t.eq((cum.get('spike_alloc'), cum.get('steady_alloc')), (SPIKE, STEADY),
+             'convert: the peak holds the spike and the steady blocks')
+
+
 def default_rate(t, memprof, target, d):
     peak = os.path.join(d, 'r.peak.pb.gz')
     r = subprocess.run([memprof, 'run', '-o', os.path.join(d, 'r.heap.pb.gz'), target],
@@ -296,6 +321,8 @@ def main():
         interval(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         real_program(t, memprof, d)
+    with tempfile.TemporaryDirectory() as d:
+        convert(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         default_rate(t, memprof, target, d)
     return t.done()
