@@ -65,6 +65,14 @@ void mp_peak_shrinking(uint64_t size);
  */
 unsigned mp_peak_freed(uint64_t tag, uint64_t now);
 
+/*
+ * The same at the clock's tick now, read after the bucket's three records
+ * (counts, peak, lifetimes: three cache lines in tables often bigger than
+ * the cache) are on their way, so that their misses overlap one another
+ * and the clock's read instead of following one after the other.
+ */
+unsigned mp_peak_freed_now(uint64_t tag);
+
 /* Take back mp_peak_freed of `tag`, which returned class k (a realloc that
  * failed: the block is in use again). */
 void mp_peak_unfreed(uint64_t tag, unsigned k);

@@ -402,6 +402,11 @@ void mp_prof_record_free(uint32_t b)
 	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
 }
 
+void mp_prof_prefetch_bucket(uint32_t b)
+{
+	__builtin_prefetch(&buckets[b], 1);
+}
+
 void mp_prof_unrecord_free(uint32_t b)
 {
 	mp_peak_touch(b, &buckets[b]);

@@ -64,6 +64,9 @@ static inline uint32_t mp_prof_generation(void)
 void mp_prof_record_free(uint32_t b);
 void mp_prof_unrecord_free(uint32_t b);
 
+/* Bucket b's counts are about to be written (a free): fetch its line. */
+void mp_prof_prefetch_bucket(uint32_t b);
+
 /* Whether samples were dropped because a table was full. */
 int mp_prof_truncated(void);
 

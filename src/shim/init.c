@@ -40,7 +40,7 @@
  * peak and its lifetime (sample/peak.h). */
 static void sampled_free(uint64_t tag)
 {
-	mp_peak_freed(tag, mp_tag_now());
+	mp_peak_freed_now(tag);
 }
 
 struct mp_shim_state mp_shim;
@@ -253,7 +253,7 @@ MP_NOINLINE MP_COLD void mp_free_slow(void *p)
 		return;
 	mp_busy = 1;
 	if (mp_live_remove(p, &tag))
-		mp_peak_freed(tag, mp_tag_now());
+		mp_peak_freed_now(tag);
 	mp_busy = 0;
 }
 

@@ -119,7 +119,7 @@ static void *realloc_own(void *p, size_t n)
 	unsigned life = 0;
 	int had = mp_alloc_take_sample(p, &tag);
 	if (had)
-		life = mp_peak_freed(tag, mp_tag_now());
+		life = mp_peak_freed_now(tag);
 	if (n == 0) {
 		/* glibc frees and returns NULL */
 		mp_alloc_free(p);
@@ -151,7 +151,7 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		mp_busy = 1;
 		had = mp_live_remove(p, &tag);
 		if (had)
-			life = mp_peak_freed(tag, mp_tag_now());
+			life = mp_peak_freed_now(tag);
 		mp_busy = 0;
 	}
 	void *q = __libc_realloc(p, n);
