@@ -185,6 +185,9 @@ void mp_shim_init(void)
 
 static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
+	/* The clock first: the block was allocated before the walk, and the
+	 * read's latency (rdtsc: tens of cycles) hides behind the walk. */
+	uint64_t now = mp_tag_now();
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
 	uint32_t depth = mp_shim.opt.depth;
@@ -192,7 +195,6 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
 	if (b < 0)
 		return;
-	uint64_t now = mp_tag_now();
 	mp_peak_grew(size, now);
 	uint64_t tag = mp_tag_make((uint32_t)b, now);
 	if (mp_heap_owns(p)) {
