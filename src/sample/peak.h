@@ -10,7 +10,9 @@
  * only on sampled events: what is in use at the peak is kept
  * copy-on-write per bucket (the epochs of snapshot.h), so that a new peak
  * costs an increment, never a copy of a table, and the peak is exact, not
- * within a growth fraction.  tcmalloc's PeakHeapTracker copies its list of
+ * within a growth fraction (with one thread; with several, threads publish
+ * the estimate in batches and the moment is within 2 H(n) / 2048 of the
+ * peak: peak.c).  tcmalloc's PeakHeapTracker copies its list of
  * sampled blocks whenever the estimate passes the last copy's by a fraction
  * (10% by default): the peak it keeps can be that far below the real one,
  * and the copies cost time in proportion to the blocks.
