@@ -157,8 +157,8 @@ def main():
         return lines[0].split('=', 1)[1], lines[1].split('=', 1)[1], err
 
     # the keys memprof run always adds after snapdir= (defaults of --interval,
-    # --snapshot-signal, --allocator and --leak-check)
-    tail = r',interval=0ns,snapshot_signal=12,allocator=memprof,leak=0'
+    # --snapshot-signal, --allocator, --leak-check and --http)
+    tail = r',interval=0ns,snapshot_signal=12,allocator=memprof,leak=0,live=0'
     tmp_re = re.escape(os.path.realpath(tmp)) + r'/memprof\.[A-Za-z0-9]{6}'
     pre, opts, err = env_of()
     t.eq(pre, shim, 'LD_PRELOAD is the shim (found from the build tree or MEMPROF_SHIM)')
