@@ -168,12 +168,17 @@ void mp_central_lock_all(void)
 
 int mp_central_trylock_all(void)
 {
-	for (unsigned c = 1; c < MP_NCLASS; c++)
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		/* Counted as mp_lock counts (base/lock.h): mp_central_unlock_all
+		 * takes each count back. */
+		mp_lock_held++;
 		if (pthread_mutex_trylock(&central[c].lock) != 0) {
+			mp_lock_held--;
 			while (--c >= 1)
-				pthread_mutex_unlock(&central[c].lock);
+				mp_unlock(&central[c].lock);
 			return -EBUSY;
 		}
+	}
 	return 0;
 }
 

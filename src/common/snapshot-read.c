@@ -53,6 +53,7 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_LEAKS:  return "leaks";
 	case MP_SNAP_RESOURCES: return "resources";
 	case MP_SNAP_UNLOADED: return "unloaded";
+	case MP_SNAP_NAME:   return "name";
 	default:             return "unknown";
 	}
 }
@@ -417,6 +418,16 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 			break;
 		case MP_SNAP_UNLOADED:
 			r = parse_unloaded(s, p, sec.size, ret_err);
+			break;
+		case MP_SNAP_NAME:
+			if (s->name[0])
+				return bad(ret_err, "more than one name section");
+			if (!mp_snap_name_ok((const char *)p, sec.size))
+				return bad(ret_err, "name section is not 1 to %d letters, digits, "
+					   "'_' or '-' (and not 's' and digits)", MP_SNAP_NAME_MAX);
+			memcpy(s->name, p, sec.size);
+			s->name[sec.size] = 0;
+			r = 0;
 			break;
 		default:
 			r = 0;  /* a section from a newer writer: skipped */

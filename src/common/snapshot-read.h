@@ -74,6 +74,7 @@ struct mp_snap {
 	bool has_res;              /* the file had an MP_SNAP_RESOURCES section */
 	struct mp_snap_unloaded *unloaded; /* libraries unloaded before it, in order */
 	size_t nunloaded;
+	char name[MP_SNAP_NAME_MAX + 1]; /* MP_SNAP_NAME (memprof_snapshot(3)); "" when none */
 };
 
 /*

@@ -102,7 +102,7 @@ enum mp_snap_section_type {
 	 * The name a program gave the snapshot (memprof_snapshot(3)): 1 to
 	 * MP_SNAP_NAME_MAX bytes of [A-Za-z0-9_-], not NUL-terminated, not
 	 * "s" followed by digits only (those are numbered profiles' names).
-	 * In numbered snapshots only; memprof run names the profile after it.
+	 * In numbered snapshots only; the profiles' comment names it.
 	 */
 	MP_SNAP_NAME = 32,
 	/* 33: reserved for the same owner. */

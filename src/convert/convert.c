@@ -570,6 +570,8 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 		return -ENOMEM;
 	prog = prog ? prog + 1 : snap->exe;
 	fprintf(f, "memprof %s: %s (pid %" PRIu64 ")", MP_VERSION, *prog ? prog : "?", h->pid);
+	if (snap->name[0])
+		fprintf(f, ", snapshot '%s'", snap->name);
 	if (kind == MP_PROFILE_HEAP) {
 		uint64_t samples = 0, heap = 0;
 		bool have_heap = false;
