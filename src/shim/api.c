@@ -23,9 +23,21 @@
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
+static int loaded(void)
+{
+	return __atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) == MP_INIT_DONE;
+}
+
+/* Snapshots need the profile tables (sampling on). */
 static int ready(void)
 {
-	return __atomic_load_n(&mp_shim.init, __ATOMIC_ACQUIRE) == MP_INIT_DONE && mp_shim.enabled;
+	return loaded() && mp_shim.enabled;
+}
+
+/* The leak functions need the own allocator. */
+static int own_heap(void)
+{
+	return loaded() && mp_shim_alloc_mode() == MP_MODE_OWN;
 }
 
 /* Whether this thread may run a snapshot or a scan now. */
@@ -36,7 +48,7 @@ static int can_run(void)
 
 MP_EXPORT int memprof_api_v1_running(void)
 {
-	return ready();
+	return loaded();
 }
 
 MP_EXPORT int memprof_api_v1_snapshot(const char *name)
@@ -57,7 +69,7 @@ MP_EXPORT long memprof_api_v1_leak_check(void)
 {
 	uint64_t bytes = 0;
 
-	if (!ready() || mp_shim_alloc_mode() != MP_MODE_OWN)
+	if (!own_heap())
 		return -ENOTSUP;
 	if (!can_run())
 		return -EDEADLK;
@@ -77,7 +89,7 @@ MP_EXPORT long memprof_api_v1_leak_check(void)
 
 MP_EXPORT int memprof_api_v1_ignore(const void *p)
 {
-	if (!ready() || mp_shim_alloc_mode() != MP_MODE_OWN)
+	if (!own_heap())
 		return -ENOTSUP;
 	return mp_leakscan_ignore(p);
 }
