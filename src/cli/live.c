@@ -437,8 +437,14 @@ static void handle(struct mp_live *lv, struct conn *c, const struct mp_http_req 
 		respond_error(c, 400, "bad query: debug, gc, seconds and pid take a number");
 		return;
 	}
-	if ((req->path_len == plen - 1 || req->path_len == plen) &&
-	    memcmp(req->path, prefix, req->path_len) == 0) {
+	if (req->path_len == plen - 1 && memcmp(req->path, prefix, req->path_len) == 0) {
+		/* As Go does: the index's links are relative to the directory. */
+		char *body = strdup("/debug/pprof/\n");
+		respond(c, 301, "text/plain; charset=utf-8", "Location: /debug/pprof/\r\n", body,
+			body ? strlen(body) : 0);
+		return;
+	}
+	if (req->path_len == plen && memcmp(req->path, prefix, req->path_len) == 0) {
 		if (!lv->target)
 			respond_error(c, 503, "the program has not started yet");
 		else

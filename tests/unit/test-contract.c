@@ -273,6 +273,20 @@ static uint64_t bit(int sig)
 	return 1ull << (sig - 1);
 }
 
+/* Names a program gives its snapshots (MP_SNAP_NAME). */
+static void test_snap_name(void)
+{
+	static const char *const good[] = { "a", "after-load", "s", "s1x", "S12", "x_1-2",
+		"0123456789012345678901234567890123456789012345678901234567890123" };
+	static const char *const bad[] = { "", "s1", "s0001", "a b", "a.b", "a/b", "\xc3\xa9",
+		"01234567890123456789012345678901234567890123456789012345678901234" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(mp_snap_name_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!mp_snap_name_ok(bad[i], strlen(bad[i])));
+}
+
 static void test_trigger(void)
 {
 	siginfo_t si;
@@ -332,5 +346,6 @@ int main(void)
 	test_options_format();
 	test_snapfile();
 	test_trigger();
+	test_snap_name();
 	return tap_done();
 }

@@ -148,6 +148,7 @@ def main():
         (b'DELETE /debug/pprof/ HTTP/1.0\r\n\r\n', 405, 'DELETE'),
         (b'GET /debug/pprof/nope HTTP/1.1\r\n\r\n', 404, 'an unknown profile'),
         (b'GET / HTTP/1.1\r\n\r\n', 404, 'the root'),
+        (b'GET /debug/pprof HTTP/1.1\r\n\r\n', 301, '/debug/pprof: to the directory, as Go'),
         (b'GET /debug/pprof/heap?seconds=abc HTTP/1.1\r\n\r\n', 400, 'a bad ?seconds='),
         (b'GET /debug/pprof/heap?seconds=99999 HTTP/1.1\r\n\r\n', 400, 'too many seconds'),
         (b'GET /debug/pprof/heap?pid=1 HTTP/1.1\r\n\r\n', 404, '?pid= outside the tree'),
