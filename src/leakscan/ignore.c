@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "alloc/alloc.h"
 #include "alloc/pageheap.h"
 #include "alloc/sizeclass.h"
 #include "base/vm.h"
@@ -15,7 +16,7 @@
 #define NSLOTS ((size_t)MP_LEAKSCAN_IGNORE_MAX * 2)
 #define TOMB ((uintptr_t)1)
 
-uint32_t mp_leakscan_nignored;
+static uint32_t nignored;
 static uintptr_t *slots;
 
 static size_t hash(uintptr_t v)
@@ -76,7 +77,7 @@ int mp_leakscan_ignore(const void *p)
 		if (cur == 0)
 			break;
 	}
-	if (__atomic_load_n(&mp_leakscan_nignored, __ATOMIC_RELAXED) >= MP_LEAKSCAN_IGNORE_MAX)
+	if (__atomic_load_n(&nignored, __ATOMIC_RELAXED) >= MP_LEAKSCAN_IGNORE_MAX)
 		return -ENOSPC;
 	for (size_t k = 0; k < NSLOTS; k++) {
 		uintptr_t *slot = &t[(h + k) & (NSLOTS - 1)];
@@ -84,7 +85,10 @@ int mp_leakscan_ignore(const void *p)
 		while (cur == 0 || cur == TOMB) {
 			if (__atomic_compare_exchange_n(slot, &cur, v, 0, __ATOMIC_ACQ_REL,
 							__ATOMIC_ACQUIRE)) {
-				__atomic_add_fetch(&mp_leakscan_nignored, 1, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&nignored, 1, __ATOMIC_RELEASE);
+				/* Its frees now reach mp_leakscan_forget. */
+				mp_alloc_on_watched_free(mp_leakscan_forget);
+				mp_alloc_watch((const void *)v);
 				return 0;
 			}
 		}
@@ -92,11 +96,11 @@ int mp_leakscan_ignore(const void *p)
 	return -ENOSPC;
 }
 
-void mp_leakscan_forget_slow(const void *p)
+void mp_leakscan_forget(void *p)
 {
 	uintptr_t *t = __atomic_load_n(&slots, __ATOMIC_ACQUIRE);
 	uintptr_t v = (uintptr_t)p;
-	if (!t || v <= TOMB)
+	if (!t || v <= TOMB || !__atomic_load_n(&nignored, __ATOMIC_RELAXED))
 		return;
 	size_t h = hash(v);
 	for (size_t k = 0; k < NSLOTS; k++) {
@@ -106,7 +110,7 @@ void mp_leakscan_forget_slow(const void *p)
 			return;
 		if (cur == v && __atomic_compare_exchange_n(slot, &cur, TOMB, 0, __ATOMIC_ACQ_REL,
 							    __ATOMIC_ACQUIRE)) {
-			__atomic_sub_fetch(&mp_leakscan_nignored, 1, __ATOMIC_RELEASE);
+			__atomic_sub_fetch(&nignored, 1, __ATOMIC_RELEASE);
 			return;
 		}
 	}
@@ -115,7 +119,7 @@ void mp_leakscan_forget_slow(const void *p)
 void mp_leakscan_foreach_ignored(void (*fn)(uintptr_t start, void *ctx), void *ctx)
 {
 	uintptr_t *t = __atomic_load_n(&slots, __ATOMIC_ACQUIRE);
-	if (!t || !__atomic_load_n(&mp_leakscan_nignored, __ATOMIC_ACQUIRE))
+	if (!t || !__atomic_load_n(&nignored, __ATOMIC_ACQUIRE))
 		return;
 	for (size_t k = 0; k < NSLOTS; k++) {
 		uintptr_t cur = __atomic_load_n(&t[k], __ATOMIC_ACQUIRE);

@@ -310,9 +310,12 @@ static void ignored_root(uintptr_t start, void *ctx)
 }
 
 /* With every other thread stopped: whether none holds a lock of the
- * allocator (metadata, page heap, central lists).  Tried, never waited
- * for, and released at once: the holders are stopped, so no thread can
- * take one before they run again. */
+ * allocator (metadata, page heap, central lists), so its lists are whole.
+ * Blocks between lists then hang from a root (a batch in a register or on
+ * a stack, its blocks linked; a new large block's address is in a register
+ * before the page heap's lock goes), never only from metadata.
+ * Locks are tried, never waited for, and released at once: the holders
+ * are stopped, so no thread can take one before they run again. */
 static int allocator_quiet(void)
 {
 	if (mp_meta_trylock() < 0)

@@ -34,7 +34,6 @@
 #include "alloc/alloc.h"
 #include "sample/live.h"
 #include "sample/stacks.h"
-#include "leakscan/ignore.h"
 #include "shim/shim.h"
 
 extern void *__libc_malloc(size_t);
@@ -88,7 +87,6 @@ MP_EXPORT void *malloc(size_t n)
 MP_EXPORT void free(void *p)
 {
 	if (MP_LIKELY(mp_heap_owns(p))) {
-		mp_leakscan_forget(p);   /* memprof_ignore(3)'s set, when not empty */
 		mp_alloc_free(p);
 		return;
 	}
@@ -119,13 +117,10 @@ static void *realloc_own(void *p, size_t n)
 		mp_prof_record_free(b);
 	if (n == 0) {
 		/* glibc frees and returns NULL */
-		mp_leakscan_forget(p);
 		mp_alloc_free(p);
 		return NULL;
 	}
 	void *q = mp_alloc_realloc(p, n);
-	if (q != p && q)
-		mp_leakscan_forget(p);
 	if (!q) {
 		/* p is still allocated: put its sample back. */
 		if (had) {
