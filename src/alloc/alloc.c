@@ -234,7 +234,7 @@ static struct mp_span *large_span_locked(const void *p)
 static void large_free_as(void *p, int released)
 {
 	uint32_t b = 0;
-	watched_free(p);   /* every large free takes a slow path */
+	watched_free(p);   /* every large free comes here, realloc's moves too */
 	mp_lock(&mp_heap.lock);
 	struct mp_span *s = large_span_locked(p);
 	if (s) {
@@ -484,8 +484,7 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 		void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 		if (mp_alloc_take_sample(p, &b) && fn)
 			fn(b);
-		if (c & MP_CLASSMAP_CLASS)
-			watched_free(p);   /* large blocks: large_free_as */
+		watched_free(p);
 	}
 	c &= MP_CLASSMAP_CLASS;
 	if (c == 0)
