@@ -15,7 +15,10 @@
  * One thread: the server is polled with the supervisor's signals
  * (cli/supervise.h hooks), sleeps in poll(2) with no timeout while idle,
  * reads requests and writes answers without blocking, and drops clients
- * that take too long.  CLI only; every function prints its own messages.
+ * that take too long.  Only the wait for a snapshot blocks (the program
+ * answers within milliseconds; at most SNAP_TIMEOUT_MS, 10 s, for one that
+ * is stopped): signals that come meanwhile are passed on after it.  CLI
+ * only; every function prints its own messages.
  */
 #ifndef MP_CLI_LIVE_H
 #define MP_CLI_LIVE_H
