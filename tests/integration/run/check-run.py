@@ -59,8 +59,9 @@ def beside(heap_name, what):
 
 
 def fds(heap_name):
-    """The profiles beside a heap profile: descriptors, threads, timers."""
-    return [beside(heap_name, 'fds'), beside(heap_name, 'threads'), beside(heap_name, 'timers')]
+    """The profiles beside a heap profile: peak, descriptors, threads, timers."""
+    return [beside(heap_name, 'peak'), beside(heap_name, 'fds'), beside(heap_name, 'threads'),
+            beside(heap_name, 'timers')]
 
 
 def wrote(heap_name):
