@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/shm.h"
 #include "common/snapshot.h"
 
 /* One stack of the stack table: pcs[0] is the innermost frame. */
@@ -74,6 +75,9 @@ struct mp_snap {
 	bool has_res;              /* the file had an MP_SNAP_RESOURCES section */
 	struct mp_snap_unloaded *unloaded; /* libraries unloaded before it, in order */
 	size_t nunloaded;
+	bool has_death;            /* built by the CLI after the process died
+				    * (MP_SNAP_DEATH, common/shm.h) */
+	struct mp_snap_death death; /* signal < 65 */
 };
 
 /*

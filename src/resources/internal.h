@@ -6,7 +6,30 @@
 #ifndef MP_RESOURCES_INTERNAL_H
 #define MP_RESOURCES_INTERNAL_H
 
+#include "base/shm.h"
 #include "resources/resources.h"
+
+/* Set by mp_res_dying(): the process is dying of a signal, and the records
+ * are refreshed from its handler (no dladdr: it takes the loader's lock). */
+extern int mp_res_death;
+
+/* The tables of records the snapshot copies (out) are shared with the CLI
+ * (base/shm.h) as MP_SNAP_RESOURCES: each record is rewritten between
+ * these two, and the count published after. */
+static inline void mp_res_out_begin(const struct mp_vm_table *t, size_t i)
+{
+	mp_shm_begin(&t->area, (uint64_t)i * t->elem, t->elem);
+}
+
+static inline void mp_res_out_end(const struct mp_vm_table *t)
+{
+	mp_shm_end(&t->area);
+}
+
+static inline void mp_res_out_publish(const struct mp_vm_table *t, size_t n)
+{
+	mp_shm_publish(&t->area, 0, (uint64_t)n * t->elem);
+}
 
 /* The hooks in force (mp_res_set_hooks); members may be NULL. */
 extern struct mp_res_hooks mp_res_hooks;

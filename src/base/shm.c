@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tables shared with the memprof CLI (see shm.h).
+ *
+ * Must never: leave a descriptor in the program's table (every memfd and
+ * socket lives in a private-table child, base/privfd.h), allocate, or let
+ * a fork child write its parent's shared memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/ownmem.h"
+#include "base/privfd.h"
+#include "base/shm.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1u
+#endif
+
+#define PAGE ((size_t)4 << 10)
+
+struct mp_shm_meta *mp_shm_dir;
+
+static struct sockaddr_un sock_addr;
+static socklen_t sock_len;
+static struct mp_vm_area meta_area;
+/* The shared windows by slot (0: the directory's). */
+static struct mp_vm_area *areas[MP_SHM_MAX_TABLES];
+static uint32_t nslots;          /* slots handed out, 1.. */
+static int share_lock;
+
+static uint64_t random64(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	}
+	return r | 1;
+}
+
+/* Send one datagram, with fd (>= 0) attached.  In the private table. */
+static int send_msg(const struct mp_shm_msg *m, int fd)
+{
+	int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	/* A CLI that stopped reading must not hold the program for long. */
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_name = &sock_addr, .msg_namelen = sock_len,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ssize_t w;
+	do
+		w = sendmsg(s, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	int r = w == (ssize_t)sizeof(*m) ? 0 : -errno;
+	mp_sys_close(s);
+	return r;
+}
+
+struct make_args {
+	struct mp_vm_area *a;
+	uint32_t slot;
+	size_t first;         /* bytes to map from the new memfd */
+	int copy;             /* fork child: the current mapping's bytes go first */
+	int r;
+};
+
+/*
+ * A memfd for window a (its whole size), mapped at a->base: `first` bytes
+ * of it (in a fork child, after writing the current mapping's contents to
+ * it, replacing that mapping); then sent.  In the private table.
+ */
+static int make_table(void *arg)
+{
+	struct make_args *m = arg;
+	struct mp_vm_area *a = m->a;
+	size_t len = m->first;
+	int fd = (int)syscall(SYS_memfd_create, "memprof", MFD_CLOEXEC);
+	if (fd < 0)
+		return m->r = -errno;
+	int r = 0;
+	if (ftruncate(fd, (off_t)a->size) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (size_t done = 0; m->copy && done < len;) {
+		ssize_t w = pwrite(fd, (const char *)a->base + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = w < 0 ? -errno : -EIO;
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	void *p = mmap((void *)a->base, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | (m->copy ? MAP_FIXED : MAP_FIXED_NOREPLACE), fd, 0);
+	if (p != (void *)a->base) {
+		if (p != MAP_FAILED) {
+			munmap(p, len);
+			errno = EEXIST;
+		}
+		r = -errno;
+		goto out;
+	}
+	__atomic_store_n(&a->mapped, len, __ATOMIC_RELEASE);
+	struct mp_shm_msg msg = { .kind = MP_SHM_MSG_TABLE, .slot = m->slot,
+				  .pid = mp_shm_dir->pid, .image = mp_shm_dir->image,
+				  .size = a->size };
+	/* Not sent: the window stays shared with no one, which costs nothing
+	 * more than a private one. */
+	send_msg(&msg, fd);
+out:
+	mp_sys_close(fd);
+	return m->r = r;
+}
+
+static int make_fn(void *arg)
+{
+	return make_table(arg);
+}
+
+static void spin_lock(void)
+{
+	while (__atomic_exchange_n(&share_lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void spin_unlock(void)
+{
+	__atomic_store_n(&share_lock, 0, __ATOMIC_RELEASE);
+}
+
+int mp_shm_start(const char *sock_path)
+{
+	size_t n = strlen(sock_path);
+	if (n >= sizeof(sock_addr.sun_path))
+		return -ENAMETOOLONG;
+	sock_addr.sun_family = AF_UNIX;
+	memcpy(sock_addr.sun_path, sock_path, n + 1);
+	sock_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	if (mp_vm_area_init(&meta_area, sizeof(struct mp_shm_meta)) < 0)
+		return -ENOMEM;
+	/* The fields the message carries, until the directory is mapped. */
+	static struct mp_shm_meta boot;
+	boot.pid = (uint64_t)getpid();
+	boot.image = random64();
+	mp_shm_dir = &boot;
+	/* The directory is mapped whole: it never grows. */
+	struct make_args m = { .a = &meta_area, .slot = 0,
+			       .first = (sizeof(struct mp_shm_meta) + PAGE - 1) & ~(PAGE - 1) };
+	int r = mp_privfd_run(make_fn, &m);
+	mp_shm_dir = NULL;
+	if (r < 0)
+		return r;
+	struct mp_shm_meta *meta = (struct mp_shm_meta *)meta_area.base;
+	memcpy(meta->magic, MP_SHM_MAGIC, sizeof(meta->magic));
+	meta->version = MP_SHM_VERSION;
+	meta->pid = boot.pid;
+	meta->image = boot.image;
+	areas[0] = &meta_area;
+	nslots = 1;
+	__atomic_store_n(&mp_shm_dir, meta, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size)
+{
+	struct mp_shm_meta *meta = __atomic_load_n(&mp_shm_dir, __ATOMIC_ACQUIRE);
+	if (!meta)
+		return -ENOTCONN;
+	if (a->shared)
+		return a->shared;
+	if (!a->base || a->mapped)
+		return -EINVAL;
+	spin_lock();
+	uint32_t slot = nslots;
+	if (slot >= MP_SHM_MAX_TABLES) {
+		spin_unlock();
+		return -ENOSPC;
+	}
+	struct make_args m = { .a = a, .slot = slot, .first = PAGE };
+	int r = mp_privfd_run(make_fn, &m);
+	if (r == 0) {
+		struct mp_shm_table *t = &meta->tables[slot];
+		t->rec_size = rec_size;
+		t->off = t->used = 0;
+		__atomic_store_n(&t->section, section, __ATOMIC_RELEASE);
+		areas[slot] = a;
+		a->shared = (int)slot;
+		nslots = slot + 1;
+	}
+	spin_unlock();
+	return r < 0 ? r : (int)slot;
+}
+
+/* Fork child: the window is made private (a copy), when no memfd can be. */
+static void make_private(struct mp_vm_area *a)
+{
+	size_t len = a->mapped;
+	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp != MAP_FAILED) {
+		memcpy(tmp, (void *)a->base, len);
+		if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a->base) ==
+		    (void *)a->base) {
+			a->shared = 0;
+			return;
+		}
+		munmap(tmp, len);
+	}
+	/* No memory for a copy: an empty private window rather than the
+	 * parent's (this process's tables restart empty). */
+	mmap((void *)a->base, len, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	a->shared = 0;
+}
+
+static int fork_fn(void *arg)
+{
+	(void)arg;
+	/* The directory first: without it the CLI cannot read the others, so
+	 * they are all made private then. */
+	int dir_ok = 0;
+	for (uint32_t i = 0; i < nslots; i++) {
+		struct mp_vm_area *a = areas[i];
+		if (!a || !a->mapped)
+			continue;
+		struct make_args m = { .a = a, .slot = i, .first = a->mapped, .copy = 1 };
+		if ((i > 0 && !dir_ok) || make_table(&m) < 0) {
+			make_private(a);
+			if (dir_ok)   /* the CLI has no copy of it: not a table of the image */
+				((struct mp_shm_meta *)meta_area.base)->tables[i].section = 0;
+			continue;
+		}
+		if (i == 0) {
+			struct mp_shm_meta *d = (struct mp_shm_meta *)a->base;
+			d->pid = mp_shm_dir->pid;
+			d->ppid = mp_shm_dir->ppid;
+			d->image = mp_shm_dir->image;
+			d->flags |= 1u << 2;   /* MP_SNAP_F_FORKED */
+			d->death_signal = 0;
+			d->death_ns = 0;
+			dir_ok = 1;
+		}
+	}
+	return dir_ok;
+}
+
+void mp_shm_after_fork_child(void)
+{
+	if (!mp_shm_dir)
+		return;
+	share_lock = 0;
+	/* The new image's names, for the messages, while the tables are
+	 * re-made (the directory's own copy is the parent's until then). */
+	static struct mp_shm_meta boot;
+	boot.pid = (uint64_t)getpid();
+	boot.ppid = (uint64_t)getppid();
+	boot.image = random64();
+	mp_shm_dir = &boot;
+	int ok = mp_privfd_run(fork_fn, NULL);
+	__atomic_store_n(&mp_shm_dir, ok > 0 ? (struct mp_shm_meta *)meta_area.base : NULL,
+			 __ATOMIC_RELEASE);
+}
+
+static int done_fn(void *arg)
+{
+	(void)arg;
+	struct mp_shm_meta *m = mp_shm_dir;
+	struct mp_shm_msg msg = { .kind = MP_SHM_MSG_DONE, .pid = m->pid, .image = m->image };
+	return send_msg(&msg, -1);
+}
+
+void mp_shm_send_done(void)
+{
+	if (mp_shm_dir)
+		done_fn(NULL);
+}
