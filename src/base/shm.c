@@ -42,6 +42,7 @@ static struct mp_vm_area meta_area;
 static struct mp_vm_area *areas[MP_SHM_MAX_TABLES];
 static uint32_t nslots;          /* slots handed out, 1.. */
 static int share_lock;
+static int pending;            /* tables listed, not yet memfds (mp_shm_commit) */
 
 static uint64_t random64(void)
 {
@@ -171,29 +172,26 @@ int mp_shm_start(const char *sock_path)
 	sock_addr.sun_family = AF_UNIX;
 	memcpy(sock_addr.sun_path, sock_path, n + 1);
 	sock_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	if (mp_vm_area_init(&meta_area, sizeof(struct mp_shm_meta)) < 0)
+	/* The directory is mapped whole (it never grows), private until the
+	 * commit copies it into its memfd. */
+	if (mp_vm_area_init(&meta_area, sizeof(struct mp_shm_meta)) < 0 ||
+	    mp_vm_area_grow(&meta_area, sizeof(struct mp_shm_meta), 0) < 0)
 		return -ENOMEM;
-	/* The fields the message carries, until the directory is mapped. */
-	static struct mp_shm_meta boot;
-	boot.pid = (uint64_t)getpid();
-	boot.image = random64();
-	mp_shm_dir = &boot;
-	/* The directory is mapped whole: it never grows. */
-	struct make_args m = { .a = &meta_area, .slot = 0,
-			       .first = (sizeof(struct mp_shm_meta) + PAGE - 1) & ~(PAGE - 1) };
-	int r = mp_privfd_run(make_fn, &m);
-	mp_shm_dir = NULL;
-	if (r < 0)
-		return r;
 	struct mp_shm_meta *meta = (struct mp_shm_meta *)meta_area.base;
 	memcpy(meta->magic, MP_SHM_MAGIC, sizeof(meta->magic));
 	meta->version = MP_SHM_VERSION;
-	meta->pid = boot.pid;
-	meta->image = boot.image;
+	meta->pid = (uint64_t)getpid();
+	meta->image = random64();
 	areas[0] = &meta_area;
 	nslots = 1;
+	pending = 1;
 	__atomic_store_n(&mp_shm_dir, meta, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static int slot_of(const struct mp_vm_area *a)
+{
+	return a->shared < 0 ? -a->shared : a->shared;
 }
 
 int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size)
@@ -202,8 +200,8 @@ int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size)
 	if (!meta)
 		return -ENOTCONN;
 	if (a->shared)
-		return a->shared;
-	if (!a->base || a->mapped)
+		return slot_of(a);
+	if (!a->base || (!pending && a->mapped))
 		return -EINVAL;
 	spin_lock();
 	uint32_t slot = nslots;
@@ -211,19 +209,74 @@ int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size)
 		spin_unlock();
 		return -ENOSPC;
 	}
-	struct make_args m = { .a = a, .slot = slot, .first = PAGE };
-	int r = mp_privfd_run(make_fn, &m);
+	int r = 0;
+	if (!pending) {
+		struct make_args m = { .a = a, .slot = slot, .first = PAGE };
+		r = mp_privfd_run(make_fn, &m);
+	}
 	if (r == 0) {
 		struct mp_shm_table *t = &meta->tables[slot];
 		t->rec_size = rec_size;
 		t->off = t->used = 0;
 		__atomic_store_n(&t->section, section, __ATOMIC_RELEASE);
 		areas[slot] = a;
-		a->shared = (int)slot;
+		/* Listed (negative) until the commit backs it with a memfd. */
+		a->shared = pending ? -(int)slot : (int)slot;
 		nslots = slot + 1;
 	}
 	spin_unlock();
 	return r < 0 ? r : (int)slot;
+}
+
+struct commit_args {
+	int (*also)(void *);
+	void *arg;
+};
+
+static int commit_fn(void *arg)
+{
+	struct commit_args *c = arg;
+	int dir_ok = 0;
+	for (uint32_t i = 0; i < nslots; i++) {
+		struct mp_vm_area *a = areas[i];
+		if (!a)
+			continue;
+		struct make_args m = { .a = a, .slot = i, .first = a->mapped ? a->mapped : PAGE,
+				       .copy = a->mapped != 0 };
+		if ((i > 0 && !dir_ok) || make_table(&m) < 0) {
+			if (i > 0) {
+				a->shared = 0;   /* stays private: not a table of the image */
+				if (dir_ok)
+					((struct mp_shm_meta *)meta_area.base)->tables[i].section = 0;
+			}
+			continue;
+		}
+		if (i == 0)
+			dir_ok = 1;
+		else
+			a->shared = (int)i;
+	}
+	if (c->also)
+		c->also(c->arg);
+	return dir_ok;
+}
+
+int mp_shm_commit(int (*also)(void *arg), void *arg)
+{
+	struct commit_args c = { also, arg };
+	if (!pending || !mp_shm_dir)
+		return also ? mp_privfd_run(also, arg) : 0;
+	spin_lock();
+	int ok = mp_privfd_run(commit_fn, &c);
+	pending = 0;
+	if (ok <= 0) {
+		for (uint32_t i = 1; i < nslots; i++)
+			if (areas[i])
+				areas[i]->shared = 0;
+		__atomic_store_n(&mp_shm_dir, NULL, __ATOMIC_RELEASE);
+	}
+	spin_unlock();
+	return ok > 0 ? 0 : -EIO;
 }
 
 /* Fork child: the window is made private (a copy), when no memfd can be. */
@@ -283,6 +336,16 @@ void mp_shm_after_fork_child(void)
 	if (!mp_shm_dir)
 		return;
 	share_lock = 0;
+	if (pending) {
+		/* Forked before the commit: its tables are private copies
+		 * already; they stay private (no constructor will commit). */
+		mp_shm_dir = NULL;
+		pending = 0;
+		for (uint32_t i = 1; i < nslots; i++)
+			if (areas[i])
+				areas[i]->shared = 0;
+		return;
+	}
 	/* The new image's names, for the messages, while the tables are
 	 * re-made (the directory's own copy is the parent's until then). */
 	static struct mp_shm_meta boot;

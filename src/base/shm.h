@@ -39,6 +39,18 @@
  */
 int mp_shm_start(const char *sock_path);
 
+/*
+ * Back every table listed so far with its memfd and send them, in one
+ * private-table child (process start-up pays one clone, not one per
+ * table): from mp_shm_start on, windows made shared are listed (their
+ * dir entry is written, their mapping private) until this commit copies
+ * each into its memfd; later ones are backed at once.  `also(arg)`, when
+ * not NULL, runs in the same child (the shim reads the maps there).  The
+ * caller keeps the tables' writers out (their locks).  0 or -errno
+ * (nothing shared then).
+ */
+int mp_shm_commit(int (*also)(void *arg), void *arg);
+
 /* The directory, or NULL when nothing is shared. */
 extern struct mp_shm_meta *mp_shm_dir;
 
@@ -54,8 +66,8 @@ int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size);
 static inline struct mp_shm_table *mp_shm_table_of(const struct mp_vm_area *a)
 {
 	struct mp_shm_meta *m = __atomic_load_n(&mp_shm_dir, __ATOMIC_ACQUIRE);
-	return m && a->shared > 0 && (unsigned)a->shared < MP_SHM_MAX_TABLES
-		       ? &m->tables[a->shared] : NULL;
+	int slot = a->shared < 0 ? -a->shared : a->shared;   /* < 0: listed, not yet a memfd */
+	return m && slot > 0 && (unsigned)slot < MP_SHM_MAX_TABLES ? &m->tables[slot] : NULL;
 }
 
 /* Bytes [off, off + len) of a's table are about to change. */

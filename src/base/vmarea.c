@@ -78,7 +78,7 @@ int mp_vm_area_grow(struct mp_vm_area *a, size_t need, size_t slack)
 		uintptr_t at = a->base + a->mapped;
 		size_t len = want - a->mapped;
 		void *p;
-		if (a->shared) {
+		if (a->shared > 0) {
 			/* A memfd's window (base/shm.h): the one mapping grows in
 			 * place over the file's next pages, or fails (ENOMEM)
 			 * when the limit or a mapping in the way refuses. */
@@ -121,7 +121,7 @@ void mp_vm_area_trim(struct mp_vm_area *a, size_t keep)
 	if (keep >= a->mapped)
 		return;
 	int saved = errno;
-	if (a->shared && keep == 0)
+	if (a->shared > 0 && keep == 0)
 		keep = MAP_UNIT;   /* a shared window keeps its first page: mremap grows it */
 	if (keep >= a->mapped) {
 		errno = saved;

@@ -39,7 +39,8 @@ struct mp_vm_area {
 	size_t size;         /* window bytes */
 	size_t mapped;       /* bytes mapped from base, a multiple of 4 KiB */
 	int shared;          /* slot of a table shared with the CLI (base/shm.h):
-			      * a memfd mapped MAP_SHARED, grown by mremap; 0: private */
+			      * > 0: a memfd mapped MAP_SHARED, grown by mremap;
+			      * < 0: listed, still private until mp_shm_commit; 0: private */
 };
 
 /*

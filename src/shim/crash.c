@@ -27,6 +27,7 @@
 #include "resources/resources.h"
 #include "shim/crash.h"
 #include "shim/shim.h"
+#include "sample/stacks.h"
 #include "shim/signals.h"
 
 #define MAPS_HALF ((size_t)4 << 20)   /* bigger maps text is cut there */
@@ -168,11 +169,28 @@ void mp_crash_new_stack(void)
 	}
 }
 
+static int commit_also(void *arg)
+{
+	(void)arg;
+	return maps_ok ? maps_read(NULL) : 0;
+}
+
 void mp_crash_start(void)
 {
-	if (mp_shm_dir) {
-		dl_iterate_phdr(adds_cb, &last_adds);
-		mp_crash_maps_refresh();
+	if (!mp_shm_dir)
+		return;
+	dl_iterate_phdr(adds_cb, &last_adds);
+	/* The tables made so far become memfds, and the maps are read, in one
+	 * private-table child: a process pays one clone for it at start.  The
+	 * stack table's lock keeps recording threads (if a constructor made
+	 * any) out while their tables are copied. */
+	mp_prof_lock();
+	int locked = maps_try_lock();
+	if (mp_shm_commit(locked ? commit_also : NULL, NULL) < 0)
+		maps_ok = 0;
+	if (locked)
+		__atomic_store_n(&maps_busy, 0, __ATOMIC_RELEASE);
+	mp_prof_unlock();
+	if (mp_shm_dir)
 		mp_signals_on_death(on_death);
-	}
 }

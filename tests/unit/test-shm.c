@@ -262,8 +262,20 @@ static void test_mechanism(void)
 	CHECK(mp_shm_dir != NULL);
 	int slot = mp_vm_area_share(&a, MP_SNAP_HEAP, 32);
 	CHECK_INT(slot, 1);
+	/* listed, private until the commit (one clone for every table) */
+	CHECK_U64(a.mapped, 0);
+	CHECK_INT(mp_vm_area_grow(&a, 8192, 0), 0);
+	((char *)a.base)[100] = 5;
+	CHECK_INT(mp_shm_commit(NULL, NULL), 0);
 	CHECK_INT(open_fds(), before);   /* no descriptor of ours left in the table */
-	CHECK_U64(a.mapped, 4096);
+	CHECK_U64(a.mapped, 8192);
+	CHECK_INT(((char *)a.base)[100], 5);   /* copied into the memfd */
+	/* made after the commit: backed at once */
+	struct mp_vm_area b;
+	CHECK_INT(mp_vm_area_init(&b, 1 << 20), 0);
+	CHECK_INT(mp_vm_area_share(&b, MP_SNAP_UNLOADED, 0), 2);
+	CHECK_U64(b.mapped, 4096);
+	CHECK_INT(open_fds(), before);
 	/* grown by mremap over the memfd's next pages */
 	CHECK_INT(mp_vm_area_grow(&a, 3 << 20, 0), 0);
 	CHECK_U64(a.mapped, 3 << 20);
@@ -274,10 +286,10 @@ static void test_mechanism(void)
 	mp_shm_end(&a);
 
 	receive_all(sock, &g);
-	CHECK_INT(g.n, 2);
-	CHECK(g.n == 2 && g.msg[0].slot == 0 && g.msg[1].slot == 1 && g.msg[1].size == a.size &&
+	CHECK_INT(g.n, 3);
+	CHECK(g.n == 3 && g.msg[0].slot == 0 && g.msg[2].slot == 2 && g.msg[1].slot == 1 && g.msg[1].size == a.size &&
 	      g.msg[0].pid == (uint64_t)getpid() && g.msg[0].image == g.msg[1].image);
-	if (g.n == 2) {
+	if (g.n == 3) {
 		uint8_t *p = mmap(NULL, a.size, PROT_READ, MAP_SHARED, g.fd[1], 0);
 		const struct mp_shm_meta *m = mmap(NULL, sizeof(*m), PROT_READ, MAP_SHARED,
 						   g.fd[0], 0);
@@ -305,8 +317,8 @@ static void test_mechanism(void)
 			CHECK_INT(((uint8_t *)a.base)[0], 0xab);
 			struct got k = { .n = 0 };
 			receive_all(sock, &k);
-			CHECK_INT(k.n, 2);
-			if (k.n == 2) {
+			CHECK_INT(k.n, 3);
+			if (k.n == 3) {
 				uint8_t *q = mmap(NULL, a.size, PROT_READ, MAP_SHARED, k.fd[1], 0);
 				const struct mp_shm_meta *km = mmap(NULL, sizeof(*km), PROT_READ,
 								    MAP_SHARED, k.fd[0], 0);
