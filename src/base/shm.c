@@ -94,7 +94,9 @@ struct make_args {
 	struct mp_vm_area *a;
 	uint32_t slot;
 	size_t first;         /* bytes to map from the new memfd */
-	int copy;             /* fork child: the current mapping's bytes go first */
+	int copy;             /* the current contents go first (commit, fork child) */
+	const uint8_t *src;   /* of `len` bytes; NULL: the window itself */
+	size_t len;
 	int r;
 };
 
@@ -116,8 +118,10 @@ static int make_table(void *arg)
 		r = -errno;
 		goto out;
 	}
-	for (size_t done = 0; m->copy && done < len;) {
-		ssize_t w = pwrite(fd, (const char *)a->base + done, len - done, (off_t)done);
+	const uint8_t *src = m->src ? m->src : (const uint8_t *)a->base;
+	size_t n = m->src ? m->len : len;
+	for (size_t done = 0; m->copy && done < n;) {
+		ssize_t w = pwrite(fd, src + done, n - done, (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -279,13 +283,59 @@ int mp_shm_commit(int (*also)(void *arg), void *arg)
 	return ok > 0 ? 0 : -EIO;
 }
 
+/*
+ * The tables as they were at the fork, copied in the parent by
+ * mp_shm_before_fork while the tables' writers are held off by the
+ * caller's locks, so that the child's copies are the state at the fork
+ * and not what the parent's other threads do meanwhile (its windows are
+ * the parent's shared memory until the child replaces them).
+ */
+static uint8_t *fork_copy;
+static size_t fork_copy_size;
+static size_t fork_off[MP_SHM_MAX_TABLES], fork_len[MP_SHM_MAX_TABLES];
+
+void mp_shm_before_fork(void)
+{
+	if (!mp_shm_dir || pending)
+		return;
+	size_t total = 0;
+	for (uint32_t i = 0; i < nslots; i++)
+		if (areas[i] && areas[i]->shared >= 0)
+			total += areas[i]->mapped;
+	void *p = total ? mmap(NULL, total, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+			: MAP_FAILED;
+	if (p == MAP_FAILED)
+		return;   /* the child copies what it finds (under a tight RLIMIT_AS) */
+	fork_copy = p;
+	fork_copy_size = total;
+	/* The directory first: a table appended meanwhile has its count
+	 * published after its bytes, so the copied count never covers more
+	 * than the copied bytes. */
+	size_t off = 0;
+	for (uint32_t i = 0; i < nslots; i++) {
+		fork_off[i] = off;
+		fork_len[i] = areas[i] && areas[i]->shared >= 0 ? areas[i]->mapped : 0;
+		if (fork_len[i])
+			memcpy(fork_copy + off, (const void *)areas[i]->base, fork_len[i]);
+		off += fork_len[i];
+	}
+}
+
+void mp_shm_after_fork_parent(void)
+{
+	if (fork_copy)
+		munmap(fork_copy, fork_copy_size);
+	fork_copy = NULL;
+}
+
 /* Fork child: the window is made private (a copy), when no memfd can be. */
-static void make_private(struct mp_vm_area *a)
+static void make_private(struct mp_vm_area *a, const uint8_t *src, size_t n)
 {
 	size_t len = a->mapped;
 	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp != MAP_FAILED) {
-		memcpy(tmp, (void *)a->base, len);
+		memcpy(tmp, src ? src : (const uint8_t *)a->base, src ? n : len);
 		if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a->base) ==
 		    (void *)a->base) {
 			a->shared = 0;
@@ -311,8 +361,12 @@ static int fork_fn(void *arg)
 		if (!a || !a->mapped)
 			continue;
 		struct make_args m = { .a = a, .slot = i, .first = a->mapped, .copy = 1 };
+		if (fork_copy) {
+			m.src = fork_copy + fork_off[i];
+			m.len = fork_len[i] < a->mapped ? fork_len[i] : a->mapped;
+		}
 		if ((i > 0 && !dir_ok) || make_table(&m) < 0) {
-			make_private(a);
+			make_private(a, m.src, m.len);
 			if (dir_ok)   /* the CLI has no copy of it: not a table of the image */
 				((struct mp_shm_meta *)meta_area.base)->tables[i].section = 0;
 			continue;
@@ -354,6 +408,7 @@ void mp_shm_after_fork_child(void)
 	boot.image = random64();
 	mp_shm_dir = &boot;
 	int ok = mp_privfd_run(fork_fn, NULL);
+	mp_shm_after_fork_parent();   /* the copy is not needed any more here either */
 	__atomic_store_n(&mp_shm_dir, ok > 0 ? (struct mp_shm_meta *)meta_area.base : NULL,
 			 __ATOMIC_RELEASE);
 }

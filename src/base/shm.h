@@ -101,6 +101,13 @@ static inline void mp_shm_publish(const struct mp_vm_area *a, uint64_t off, uint
 }
 
 /*
+ * fork: before it (the caller holds the tables' writers off), copy the
+ * tables as they are for the child; in the parent after it, free that.
+ */
+void mp_shm_before_fork(void);
+void mp_shm_after_fork_parent(void);
+
+/*
  * In a fork child, before it returns to the program: every shared window
  * is still the parent's memory; copy each into a memfd of the child's own
  * and send it (a new image in the directory).  A window that cannot be

@@ -81,10 +81,12 @@ static void atfork_prepare(void)
 	mp_prof_lock();
 	mp_live_lock_all();
 	mp_fastunwind_lock();
+	mp_shm_before_fork();   /* the child's tables: these, as of now */
 }
 
 static void atfork_parent(void)
 {
+	mp_shm_after_fork_parent();
 	mp_fastunwind_unlock();
 	mp_live_unlock_all();
 	mp_prof_unlock();
