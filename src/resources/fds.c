@@ -167,7 +167,7 @@ size_t mp_fds_records(const void **ret_buf)
 	if (!table || !out)
 		return 0;
 	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	if (top >= 0 && mp_vm_table_cover(&outs, (size_t)top) < 0)
+	if (top >= 0 && mp_res_out_cover(&outs, (size_t)top) < 0)
 		return 0;
 	for (int fd = 0; fd <= top && known(fd); fd++)
 		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD) {

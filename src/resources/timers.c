@@ -132,7 +132,7 @@ size_t mp_timers_records(const void **ret_buf)
 	size_t n = 0;
 	*ret_buf = out;
 	int top = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
-	if (top >= 0 && mp_vm_table_cover(&out_tab, (size_t)top) < 0)
+	if (top >= 0 && mp_res_out_cover(&out_tab, (size_t)top) < 0)
 		return 0;
 	for (int i = 0; slots && i <= top; i++) {
 		if (__atomic_load_n(&slots[i].used, __ATOMIC_ACQUIRE) != 1)
