@@ -4,10 +4,10 @@
  * shared with the CLI (base/shm.h); here is what the shim adds so that the
  * CLI can build the snapshot from them alone: the directory's header
  * fields, the text of /proc/self/maps kept current in a shared double
- * buffer (at start; when a new stack is recorded after code was loaded,
- * which dl_iterate_phdr's load count tells without interposing dlopen,
- * whose caller decides its search path; after a dlclose; at a fatal
- * signal), and, at a catchable fatal signal, the state at death: the
+ * buffer (at start; when a new stack holds a return address in none of
+ * the executable ranges of the last reading, which is how code loaded
+ * since shows, without interposing dlopen, whose caller decides its search
+ * path; after a dlclose; at a fatal signal), and, at a catchable fatal signal, the state at death: the
  * descriptor, thread and timer records refreshed and the signal noted.
  *
  * Must never: allocate, hold a descriptor of the program's table outside a
@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <link.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +67,79 @@ int mp_crash_init(void)
 	return 0;
 }
 
+/*
+ * The executable ranges of the maps last read, double-buffered: a new stack
+ * with a return address outside them means code was loaded since, and the
+ * maps are read again (at most every REFRESH_GAP_NS: code that keeps
+ * making code, a JIT, must not cost a read per stack).  No dl_iterate_phdr
+ * here: it takes the loader's lock from inside malloc, which a program's
+ * callback holding a lock of its own could turn into a deadlock.
+ */
+#define MAX_RANGES 4096
+#define REFRESH_GAP_NS 100000000ull
+struct xrange {
+	uint64_t lo, hi;
+};
+static struct xrange ranges[2][MAX_RANGES];
+static uint32_t nranges[2];
+static unsigned cur_ranges;           /* the set readers use */
+static uint64_t burst_start_ns;
+static int burst_left;
+#define REFRESH_BURST 8
+
+static uint64_t hex(const char **p, const char *end)
+{
+	uint64_t v = 0;
+	for (; *p < end; (*p)++) {
+		char c = **p;
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+		if (d == 16)
+			break;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* The executable ranges of the text just read (sorted: maps are). */
+static void parse_ranges(const char *text, size_t len)
+{
+	unsigned set = cur_ranges ^ 1;
+	uint32_t n = 0;
+	const char *p = text, *end = text + len;
+	while (p < end && n < MAX_RANGES) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		uint64_t lo = hex(&p, eol);
+		if (p < eol && *p == '-') {
+			p++;
+			uint64_t hi = hex(&p, eol);
+			if (p + 4 < eol && p[3] == 'x')
+				ranges[set][n++] = (struct xrange){ lo, hi };
+		}
+		p = eol + 1;
+	}
+	nranges[set] = n;
+	__atomic_store_n(&cur_ranges, set, __ATOMIC_RELEASE);
+}
+
+static int known_pc(uint64_t pc)
+{
+	unsigned set = __atomic_load_n(&cur_ranges, __ATOMIC_ACQUIRE);
+	uint32_t lo = 0, hi = nranges[set];
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (pc < ranges[set][mid].lo)
+			hi = mid;
+		else if (pc >= ranges[set][mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 /* /proc/self/maps into the free half, then published as the current one. */
 static int maps_read(void *arg)
 {
@@ -89,6 +161,7 @@ static int maps_read(void *arg)
 		len += (size_t)got;
 	}
 	mp_sys_close(fd);
+	parse_ranges((const char *)maps_area.base + base, len);
 	/* A double buffer (common/shm.h, MP_SHM_REC_SWAP): the torn range
 	 * names the new text, whole already, while off and used change. */
 	mp_shm_begin(&maps_area, base, len);
@@ -147,25 +220,25 @@ static void on_death(int sig)
 	errno = saved;
 }
 
-/* dl_iterate_phdr's count of objects ever loaded, as of the last refresh. */
-static unsigned long long last_adds;
-
-static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
-{
-	(void)size;
-	*(unsigned long long *)data = info->dlpi_adds;
-	return 1;
-}
-
-void mp_crash_new_stack(void)
+void mp_crash_new_stack(const uint64_t *pcs, uint32_t n)
 {
 	if (!maps_ok)
 		return;
-	unsigned long long adds = 0;
-	dl_iterate_phdr(adds_cb, &adds);
-	if (adds != __atomic_load_n(&last_adds, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&last_adds, adds, __ATOMIC_RELAXED);
-		mp_crash_maps_refresh();
+	for (uint32_t i = 0; i < n; i++) {
+		if (known_pc(pcs[i] - 1))
+			continue;
+		/* REFRESH_BURST readings per REFRESH_GAP_NS: a dlopen of a few
+		 * libraries is seen at once, a JIT costs a bounded rate. */
+		uint64_t now = mp_now_ns();
+		if (now - __atomic_load_n(&burst_start_ns, __ATOMIC_RELAXED) >= REFRESH_GAP_NS) {
+			__atomic_store_n(&burst_start_ns, now, __ATOMIC_RELAXED);
+			__atomic_store_n(&burst_left, REFRESH_BURST, __ATOMIC_RELAXED);
+		}
+		if (__atomic_load_n(&burst_left, __ATOMIC_RELAXED) > 0) {
+			__atomic_sub_fetch(&burst_left, 1, __ATOMIC_RELAXED);
+			mp_crash_maps_refresh();
+		}
+		return;
 	}
 }
 
@@ -179,7 +252,6 @@ void mp_crash_start(void)
 {
 	if (!mp_shm_dir)
 		return;
-	dl_iterate_phdr(adds_cb, &last_adds);
 	/* The tables made so far become memfds, and the maps are read, in one
 	 * private-table child: a process pays one clone for it at start.  The
 	 * stack table's lock keeps recording threads (if a constructor made

@@ -193,7 +193,7 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	uint32_t n = mp_capture(pcs, depth, &c);
 	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
 	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir)
-		mp_crash_new_stack();   /* code loaded since: the shared maps must name it */
+		mp_crash_new_stack(pcs, n);   /* code loaded since: the shared maps must name it */
 	if (b < 0)
 		return;
 	if (mp_heap_owns(p)) {

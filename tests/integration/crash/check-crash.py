@@ -11,7 +11,7 @@ check says in one line that it cannot run; the OOM killer (a cgroup v2
 child with memory.max, where the machine allows it); and a torn-record test
 that kills threads allocating from ever new stacks many times: every
 profile reads in go tool pprof, counts never exceed what was allocated.
-usage: check-crash.py MEMPROF T_CRASH"""
+usage: check-crash.py MEMPROF T_CRASH PLUGIN"""
 import os
 import random
 import re
@@ -72,13 +72,14 @@ def start(memprof, args, out, extra=(), session=False):
 
 
 def main():
-    memprof, target = sys.argv[1:3]
+    memprof, target, plugin = sys.argv[1:4]
     t = Tap()
     d = tempfile.mkdtemp(prefix='check-crash.')
     try:
         deaths(t, memprof, target, d)
         handler(t, memprof, target, d)
         fork_child(t, memprof, target, d)
+        loaded(t, memprof, target, plugin, d)
         leak_check(t, memprof, target, d)
         oom(t, memprof, target, d)
         torn(t, memprof, target, d)
@@ -146,6 +147,16 @@ def fork_child(t, memprof, target, d):
              "fork-segv: and the parent's blocks it inherited")
         t.ok('killed by SIGSEGV' in comment(kid), 'fork-segv: its comment names SIGSEGV')
     t.eq(inuse_of(out, 'child_blocks'), (0, 0), "fork-segv: the parent's profile is its own")
+
+
+def loaded(t, memprof, target, plugin, d):
+    out = os.path.join(d, 'plugin.heap.pb.gz')
+    p = subprocess.run([memprof, 'run', '--rate', '1', '-o', out, target, 'plugin',
+                        os.path.abspath(plugin)], capture_output=True, text=True, timeout=WAIT)
+    t.eq(p.returncode, 137, 'plugin: killed after using a library it loaded')
+    t.ok(os.path.exists(out) and inuse_of(out, 'plugin_alloc') == (100, 50000),
+         "plugin: the dlopened library's function named (the maps read again when a stack "
+         "holds code loaded since)", p.stderr)
 
 
 def leak_check(t, memprof, target, d):

@@ -7,8 +7,10 @@
  * (a fork child that keeps its own 1000 blocks, child_blocks, and dies of
  * SIGSEGV; the parent exits 0), oom (then allocates and touches memory
  * until the OOM killer ends it), churn (threads allocating and freeing
- * from ever new stacks until killed).
+ * from ever new stacks until killed), plugin PATH (dlopens PATH, calls its
+ * plugin_alloc, then raise(SIGKILL)).
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -110,6 +112,13 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		for (;;)
 			oom_grow();
+	} else if (!strcmp(how, "plugin") && argc > 2) {
+		void *h = dlopen(argv[2], RTLD_NOW);
+		void (*fn)(void) = h ? (void (*)(void))dlsym(h, "plugin_alloc") : NULL;
+		if (!fn)
+			return 1;
+		fn();
+		raise(SIGKILL);
 	} else if (!strcmp(how, "churn")) {
 		pthread_t t[3];
 		for (int i = 0; i < 3; i++)
