@@ -292,6 +292,33 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	put_section(&out, MP_SNAP_RESOURCES, res.p, res.len, &nsec);
 	if (unl.len)
 		put_section(&out, MP_SNAP_UNLOADED, unl.p, unl.len, &nsec);
+	/* Tables of sections this reader does not know (a newer shim's, or
+	 * ones added since through the same mechanism): carried as they are,
+	 * their torn records skipped the same way; the snapshot's reader
+	 * checks what it knows of them and skips the rest. */
+	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++) {
+		uint32_t sec = m->tables[slot].section;
+		bool seen = false;
+		if (!sec || !views[slot].data || sec == MP_SNAP_MAPS || sec == MP_SNAP_EXE ||
+		    sec == MP_SNAP_STACKS || sec == MP_SNAP_HEAP || sec == MP_SNAP_RESOURCES ||
+		    sec == MP_SNAP_UNLOADED || sec == MP_SNAP_DEATH || sec == MP_SNAP_STATS ||
+		    sec == MP_SNAP_LEAKS)
+			continue;
+		for (uint32_t e = 1; e < slot && !seen; e++)
+			seen = m->tables[e].section == sec && views[e].data;
+		if (seen)
+			continue;   /* gathered with the first table of its section */
+		struct buf b = { 0 };
+		uint64_t rs = m->tables[slot].rec_size;
+		gather(m, views, sec, rs == MP_SHM_REC_SWAP ? 0 : rs, &b, &torn);
+		if (b.oom) {
+			free(b.p);
+			r = -ENOMEM;
+			goto out;
+		}
+		put_section(&out, sec, b.p, b.len, &nsec);
+		free(b.p);
+	}
 	struct mp_snap_death d = { .signal = signal, .flags = flags, .torn = torn };
 	put_section(&out, MP_SNAP_DEATH, &d, sizeof(d), &nsec);
 	if (out.oom) {
