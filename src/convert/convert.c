@@ -610,9 +610,14 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 			fputs("; exited without writing its profile", f);
 		else
 			fputs("; ended without writing its profile", f);
-		fprintf(f, ": state at death read from the tables shared with memprof, "
-			"%" PRIu64 " record%s torn by the death skipped", snap->death.torn,
-			snap->death.torn == 1 ? "" : "s");
+		/* At a catchable signal the shim recorded the resources too;
+		 * after SIGKILL they are those of the last snapshot. */
+		fprintf(f, ": %s read from the tables shared with memprof, "
+			"%" PRIu64 " record%s torn by the death skipped",
+			snap->death.flags & MP_DEATH_F_AT_SIGNAL
+				? "state at death"
+				: "heap at death (descriptors, threads, timers as last recorded)",
+			snap->death.torn, snap->death.torn == 1 ? "" : "s");
 	}
 	if (fclose(f) != 0) {
 		free(buf);

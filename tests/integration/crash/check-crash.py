@@ -148,6 +148,23 @@ def fork_child(t, memprof, target, d):
         t.ok('killed by SIGSEGV' in comment(kid), 'fork-segv: its comment names SIGSEGV')
     t.eq(inuse_of(out, 'child_blocks'), (0, 0), "fork-segv: the parent's profile is its own")
 
+    # a process tree: a shell whose child (a program of its own, exec'd)
+    # is killed; the shell goes on and exits 0
+    out = os.path.join(d, 'tree.heap.pb.gz')
+    p = subprocess.run([memprof, 'run', '--rate', '1', '-o', out, '/bin/sh', '-c',
+                        '"$0" raise-kill; echo "child $?"', target],
+                       capture_output=True, text=True, timeout=WAIT)
+    t.eq((p.returncode, p.stdout), (0, 'child 137\n'), 'tree: the shell exits 0')
+    kids = [os.path.join(d, f) for f in os.listdir(d)
+            if re.fullmatch(r'tree\.\d+\.heap\.pb\.gz', f)]
+    got = [inuse_of(k, 'allocate_blocks') for k in kids]
+    t.ok((1000, 1000000) in got, "tree: the killed grandchild's profile, 1,000,000 bytes from "
+         "allocate_blocks", p.stderr)
+    c = [comment(k) for k in kids if inuse_of(k, 'allocate_blocks') == (1000, 1000000)]
+    t.ok(c and 'ended without writing its profile' in c[0],
+         'tree: its comment says it ended without writing its profile (its signal was its '
+         "parent's to see)", c)
+
 
 def loaded(t, memprof, target, plugin, d):
     out = os.path.join(d, 'plugin.heap.pb.gz')
