@@ -31,7 +31,8 @@ stripped): unique addresses per second cold and from the cache
 (tests/bench/sym-bench.c); then, on --rate 1 snapshots of a compile, of
 python3 and of sqlite3, the resident memory symbolizing takes against the
 symbol and line tables it loaded (their ratio: issue 14's target is 1.5),
-and `memprof convert` of each: CPU time and peak RSS.
+and `memprof convert` of each: CPU time and peak RSS of the whole
+process, also as a ratio to those tables.
 
 --set profiler (default), --set allocator or --set leak pick a list of
 modes; --modes gives one explicitly.  --set leak also measures the leak
@@ -400,7 +401,7 @@ def symbolize_bench(args):
                     u, s_, m = open(rssfile).read().split()[-3:]
                     cpu.append(float(u) + float(s_))
                     rss.append(int(m))
-                conv.append((name, label, statistics.median(cpu), statistics.median(rss)))
+                conv.append((name, label, statistics.median(cpu), statistics.median(rss), tables))
         print('\nMemory of symbolization (sym-bench rss: a --rate 1 snapshot, every address, no cache; '
               'median of %d)\n' % args.reps)
         print('| workload | addresses | files | symbol tables KiB | DWARF KiB | added RSS KiB | '
@@ -410,10 +411,12 @@ def symbolize_bench(args):
             print('| %s | %d | %d | %d | %d | %d | %.2f |' % row)
         print('\n`memprof convert` of the same snapshots (whole process; median of %d, cold: 1)\n'
               % args.reps)
-        print('| workload | cache | CPU s (user+sys) | peak RSS MiB |')
-        print('|---|---|---:|---:|')
-        for name, label, c, m in conv:
-            print('| %s | %s | %.3f | %.1f |' % (name, label, c, m / 1024))
+        # (The whole process: the CLI's code and libraries, the snapshot,
+        # the tables and the profile it builds and encodes.)
+        print('| workload | cache | CPU s (user+sys) | peak RSS MiB | peak RSS / tables |')
+        print('|---|---|---:|---:|---:|')
+        for name, label, c, m, t in conv:
+            print('| %s | %s | %.3f | %.1f | %.2f |' % (name, label, c, m / 1024, m / t if t else 0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -116,13 +116,14 @@ void mp_fastunwind_after_fork_child(void)
 	pthread_mutex_init(&spare_lock, NULL);
 }
 
-/* Nearby return addresses (the call sites of one hot function) go to
- * nearby slots, so a walk touches few cache lines; the bits above a page
- * keep libraries apart. */
+/* Return addresses spread evenly (Fibonacci hashing).  Keeping the call
+ * sites of one page in nearby slots, as this did, made runs of taken slots
+ * in big dense code: gcc's cc1 had 7,353 rules in 65,536 slots (the table
+ * grows when MAX_PROBE slots from a home are taken), 1 MiB of them, now in
+ * 16,384 (256 KiB); and a walk's frames are in different functions anyway. */
 static size_t slot_of(uint64_t pc, size_t bits)
 {
-	return (size_t)(((pc >> 4) ^ (pc >> 12 << (bits - 4)) ^ (pc >> 24)) &
-			(((size_t)1 << bits) - 1));
+	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - bits));
 }
 
 /* Under table_lock.  False when MAX_PROBE slots from its home are taken. */
@@ -298,18 +299,16 @@ struct wframe {
 #define F_RBP 2u                      /* this frame's CFA is RBP-based */
 #define F_MASK 7u
 
-#define MEMO_ENTRIES 32
+#define MEMO_ENTRIES 32               /* <= 32: memo_find's bit mask */
 #define MEMO_FRAMES 48                /* longer walks are not kept */
 
 struct wentry {
-	/* (16 bits each: the entry keeps the size it had before `max` was
-	 * the walker's, 1592 bytes, indexed with one multiply.) */
+	/* (16 bits each: a smaller entry.) */
 	uint16_t n;                   /* frames, innermost first (<= MEMO_FRAMES) */
 	uint16_t max;                 /* the `max` of the walk the cache is for */
 	uint32_t next[2];             /* the entries used right after this one, latest first */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
-	uint64_t stamp;               /* last use */
 	struct mp_stack_cache cache;  /* the caller's (above) */
 	struct wframe f[MEMO_FRAMES];
 };
@@ -319,7 +318,13 @@ struct wcache {
 	uint64_t clock;
 	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
 	struct wcache *next;          /* on the spare list */
+	/* What a lookup and the choice of a victim read of every entry, side
+	 * by side: the entries are 1.5 KiB apart, and reading one word of
+	 * each cost a cache miss per entry (a tenth of cc1's time at --rate
+	 * 1 went to memo_keep's scan of the stamps alone). */
 	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */
+	uint64_t pc0[MEMO_ENTRIES];   /* each entry's first pc (valid where sp0 is) */
+	uint64_t stamp[MEMO_ENTRIES]; /* each entry's last use (valid where sp0 is) */
 	struct wentry e[MEMO_ENTRIES];
 };
 
@@ -406,26 +411,38 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
 
 /*
  * Whether every word e's walk read beyond its frame j, and went on to use,
- * still holds the value it read then.  (An RBP restored from a frame's
- * slot that no outer frame's CFA depends on can change freely: RBP is an
- * ordinary register in most code.)  Inner frames first, stopping at the
- * first difference: a stack that parts from e's does so near its top.
- * So it reads no word a walk from this frame would not read, were it not
- * cut short by its `max`: each address follows from the frame before it,
- * which has just been found the same.
+ * still holds the value it read then: 0 when all do, else the first frame
+ * of e from which they might (> j; e->n or more: none).  (An RBP restored
+ * from a frame's slot that no outer frame's CFA depends on can change
+ * freely: RBP is an ordinary register in most code.)  Inner frames first,
+ * stopping at the first difference: a stack that parts from e's does so
+ * near its top.  So it reads no word a walk from this frame would not
+ * read, were it not cut short by its `max`: each address follows from the
+ * frame before it, which has just been found the same.
+ *
+ * A difference at frame i + 1 (its return address or incoming RBP) voids
+ * only frames j..i + 1 of e: a walk that meets e again further out (the
+ * two stacks' common caller) can still take e's frames from there.  In a
+ * big program one function is often called at the same depth from
+ * different callers: its frame matches, the one beyond it does not.
  */
-__attribute__((no_sanitize("address"))) static bool still(const struct wentry *e, uint32_t j)
+__attribute__((no_sanitize("address"))) static uint32_t still_until(const struct wentry *e,
+								    uint32_t j)
 {
 	const struct wframe *f = e->f;
 	for (uint32_t i = j; i + 1 < e->n; i++) {
 		uint64_t slot = f[i].slot & ~(uint64_t)F_MASK;
-		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc)
-			return false;
-		if (slot && (f[i + 1].slot & F_DEP) &&
-		    *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp)
-			return false;
+		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc ||
+		    (slot && (f[i + 1].slot & F_DEP) &&
+		     *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp))
+			return i + 1;
 	}
-	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0;
+	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0 ? 0 : e->n;
+}
+
+static inline bool still(const struct wentry *e, uint32_t j)
+{
+	return still_until(e, j) == 0;
 }
 
 /* Entry i is the one in use now. */
@@ -438,7 +455,7 @@ static void memo_use(struct wcache *c, uint32_t i)
 			next[0] = i;
 		}
 	}
-	c->e[i].stamp = ++c->clock;
+	c->stamp[i] = ++c->clock;
 	c->last = i;
 }
 
@@ -446,7 +463,8 @@ static void memo_use(struct wcache *c, uint32_t i)
 static inline bool memo_holds(const struct wcache *c, uint32_t i, uint64_t pc, uint64_t sp,
 			      uint64_t bp)
 {
-	return c->sp0[i] == sp && state_is(&c->e[i].f[0], pc, sp, bp) && still(&c->e[i], 0);
+	return c->sp0[i] == sp && c->pc0[i] == pc && state_is(&c->e[i].f[0], pc, sp, bp) &&
+	       still(&c->e[i], 0);
 }
 
 /* The memo whose walk starts from this state and still holds, or NULL.
@@ -462,11 +480,25 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
 	uint32_t hit = g0 < MEMO_ENTRIES && memo_holds(c, g0, pc, sp, bp)   ? g0
 		       : g1 < MEMO_ENTRIES && memo_holds(c, g1, pc, sp, bp) ? g1
 									     : MEMO_ENTRIES;
-	for (uint32_t i = 0; hit == MEMO_ENTRIES && i < MEMO_ENTRIES; i++)
-		if (i != g0 && i != g1 && memo_holds(c, i, pc, sp, bp))
-			hit = i;
-	if (hit == MEMO_ENTRIES)
-		return NULL;
+	if (hit == MEMO_ENTRIES) {
+		/* The others: first pc and sp of all compared side by side,
+		 * without a branch (most walks of a big program miss), then
+		 * the few that match, in index order. */
+		uint32_t m = 0;
+		for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
+			m |= (uint32_t)(c->sp0[i] == sp && c->pc0[i] == pc) << i;
+		if (g0 < MEMO_ENTRIES)
+			m &= ~(1u << g0);
+		if (g1 < MEMO_ENTRIES)
+			m &= ~(1u << g1);
+		for (; m && hit == MEMO_ENTRIES; m &= m - 1) {
+			uint32_t i = (uint32_t)__builtin_ctz(m);
+			if (memo_holds(c, i, pc, sp, bp))
+				hit = i;
+		}
+		if (hit == MEMO_ENTRIES)
+			return NULL;
+	}
 	memo_use(c, hit);
 	return &c->e[hit];
 }
@@ -488,13 +520,16 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 		c->last = MEMO_ENTRIES;
 		return NULL;
 	}
+	/* The first unused entry (stamp 0 here: the clock starts at 1), else
+	 * the least recently used; the least stamp kept in a register, not
+	 * loaded again through v on every step. */
+	uint64_t least = UINT64_MAX;
 	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		if (!c->sp0[i]) {
+		uint64_t st = c->sp0[i] ? c->stamp[i] : 0;
+		if (st < least) {
+			least = st;
 			v = i;
-			break;
 		}
-		if (c->e[i].stamp < c->e[v].stamp)
-			v = i;
 	}
 	struct wentry *e = &c->e[v];
 	/* `from` is the last walk, the most recently used: never the victim. */
@@ -519,6 +554,7 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 	memset(&e->cache, 0, sizeof(e->cache));
 	e->max = (uint16_t)max;
 	c->sp0[v] = e->f[0].sp;
+	c->pc0[v] = e->f[0].pc;
 	memo_use(c, v);
 	return &e->cache;
 }
@@ -539,6 +575,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	const struct wentry *last = NULL;
 	struct wcache *c;
 	uint32_t n = 0, j = 0;
+	uint32_t jmin = 0;                /* last's frames before it cannot be spliced */
 	bool ended = false, zero_end = false;
 	/* A walk through a signal frame is not kept: its next state comes
 	 * from the ucontext, which still() does not re-read. */
@@ -570,10 +607,13 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			/* Frames are met in increasing sp order in both walks. */
 			while (j < last->n && last->f[j].sp < sp)
 				j++;
-			if (j < last->n && state_is(&last->f[j], pc, sp, bp)) {
-				if (still(last, j))
+			if (j >= jmin && j < last->n && state_is(&last->f[j], pc, sp, bp)) {
+				uint32_t from = still_until(last, j);
+				if (!from)
 					goto splice;
-				last = NULL;
+				if (from >= last->n)
+					last = NULL;
+				jmin = from;
 			}
 		}
 		uint64_t rule = rule_for(pc);

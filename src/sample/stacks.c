@@ -5,8 +5,17 @@
  * Both live in large reserved regions that never move, so a bucket index
  * handed out once stays valid for the life of the process and counts are
  * atomic adds.  The indexes over them are open-addressing hash tables of
- * 32-bit "entry + 1" slots (0 = empty), probed without the lock and grown,
- * under the lock, into a new generation when 3/4 full.
+ * 64-bit slots, "entry + 1" (0 = empty) and 32 bits of the entry's hash,
+ * probed without the lock and grown, under the lock, into a new generation
+ * when 3/4 full.
+ *
+ * At --rate 1 most samples of a big program are stacks the thread's walk
+ * memo does not know (capture.h), looked up here: chains of cache misses
+ * (index slot, then the entry), which the layout keeps short.  A slot's
+ * hash bits let a probe skip entries that only share its home slot without
+ * reading them, and the stack index's "entry" is the record's place in the
+ * stack region (in 8-byte units), so a probe reads the record itself next,
+ * not first its offset by id.
  *
  * Must never: call malloc or stdio, or hold the lock across anything that
  * could re-enter the allocator (unwinding happens before we are called).
@@ -37,7 +46,7 @@
 struct index {
 	uint32_t cap;      /* power of two */
 	uint32_t used;
-	uint32_t slots[];  /* entry + 1, 0 = empty; published with release stores */
+	uint64_t slots[];  /* hash >> 32 << 32 | entry + 1, 0 = empty; release stores */
 };
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -94,14 +103,17 @@ static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 	return mix(a ^ (b * 0x9e3779b97f4a7c15ull));
 }
 
-static uint64_t hash_bucket(uint32_t stack_id, uint64_t size)
+/* A bucket's hash comes from its stack's hash, not its id: known before
+ * the stack is looked up, so the bucket's index slot is fetched while the
+ * stack is (mp_prof_record_pcs). */
+static uint64_t hash_bucket(uint64_t stack_hash, uint64_t size)
 {
-	return mix(((uint64_t)stack_id << 32) ^ mix(size));
+	return mix(stack_hash ^ mix(size));
 }
 
 static struct index *index_new(uint32_t cap)
 {
-	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint32_t));
+	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint64_t));
 	if (ix)
 		ix->cap = cap;
 	return ix;
@@ -114,16 +126,28 @@ static const uint64_t *stack_pcs(uint32_t id, uint32_t *ret_depth)
 	return (const uint64_t *)(rec + 2);
 }
 
+/* The stack index's entry e: the record at 8 * e in the stack region. */
+static const uint32_t *stack_rec(uint32_t e)
+{
+	return (const uint32_t *)(stack_mem + (size_t)e * 8);
+}
+
 static uint64_t entry_hash_stack(uint32_t e)
 {
+	const uint32_t *rec = stack_rec(e);
+	return hash_pcs((const uint64_t *)(rec + 2), rec[1]);
+}
+
+static uint64_t stack_hash_of(uint32_t id)
+{
 	uint32_t depth;
-	const uint64_t *pcs = stack_pcs(e + 1, &depth);
+	const uint64_t *pcs = stack_pcs(id, &depth);
 	return hash_pcs(pcs, depth);
 }
 
 static uint64_t entry_hash_bucket(uint32_t e)
 {
-	return hash_bucket(buckets[e].stack_id, buckets[e].size);
+	return hash_bucket(stack_hash_of(buckets[e].stack_id), buckets[e].size);
 }
 
 /* Replace the index by one twice its size when 3/4 full.  Caller holds the
@@ -139,10 +163,11 @@ static int index_grow_locked(struct index **ixp, uint64_t (*hash_of)(uint32_t))
 	if (!n)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ix->cap; i++) {
-		uint32_t v = ix->slots[i];
+		uint64_t v = ix->slots[i];
 		if (!v)
 			continue;
-		uint32_t j = (uint32_t)hash_of(v - 1) & (n->cap - 1);
+		/* (The hash bits it holds are those of this same hash.) */
+		uint32_t j = (uint32_t)hash_of((uint32_t)v - 1) & (n->cap - 1);
 		while (n->slots[j])
 			j = (j + 1) & (n->cap - 1);
 		n->slots[j] = v;
@@ -159,20 +184,23 @@ static void index_add_locked(struct index *ix, uint64_t h, uint32_t v)
 	uint32_t j = (uint32_t)h & mask;
 	while (ix->slots[j])
 		j = (j + 1) & mask;
-	__atomic_store_n(&ix->slots[j], v, __ATOMIC_RELEASE);
+	__atomic_store_n(&ix->slots[j], (h >> 32 << 32) | v, __ATOMIC_RELEASE);
 	ix->used++;
 }
 
-/* Lock-free probe: the entry + 1 that `match` accepts, or 0. */
+/* Lock-free probe: the entry + 1 that `match` accepts, or 0.  Only
+ * entries with the same hash bits are read. */
 static uint32_t index_find(struct index *const *ixp, uint64_t h, int (*match)(uint32_t, const void *),
 			   const void *key)
 {
 	const struct index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
 	uint32_t mask = ix->cap - 1;
 	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
-		uint32_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
-		if (!v || match(v, key))
-			return v;
+		uint64_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
+		if (!v)
+			return 0;
+		if ((v ^ h) >> 32 == 0 && match((uint32_t)v, key))
+			return (uint32_t)v;
 	}
 }
 
@@ -208,12 +236,12 @@ struct stack_key {
 static int match_stack(uint32_t v, const void *key)
 {
 	const struct stack_key *k = key;
+	const uint32_t *rec = stack_rec(v - 1);
 	const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
-	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[v >> 3], __ATOMIC_RELAXED) >> (v & 7)) & 1)
+	uint32_t id = rec[0];
+	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
 		return 0;
-	uint32_t d;
-	const uint64_t *p = stack_pcs(v, &d);
-	return d == k->depth && memcmp(p, k->pcs, d * sizeof(*p)) == 0;
+	return rec[1] == k->depth && memcmp(rec + 2, k->pcs, k->depth * sizeof(*k->pcs)) == 0;
 }
 
 struct bucket_key {
@@ -232,7 +260,7 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 {
 	uint32_t v = index_find(&stack_idx, h, match_stack, k);
 	if (v)
-		return v;
+		return stack_rec(v - 1)[0];
 	size_t need = 8 + (size_t)k->depth * 8;
 	if (stack_used + need > STACK_REGION || nstacks + 1 >= STACK_REGION / 16)
 		return -ENOSPC;
@@ -254,7 +282,7 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 	mp_shm_publish(&stack_area, 0, stack_used);
 	mp_shm_end(&stack_area);
 	nstacks = id;
-	index_add_locked(stack_idx, h, id);
+	index_add_locked(stack_idx, h, (uint32_t)((uint8_t *)rec - stack_mem) / 8 + 1);
 	return id;
 }
 
@@ -295,15 +323,12 @@ static void set_truncated(void)
  * probes and an atomic add.  New stacks and buckets are added under the
  * lock, written whole before their index slot is published.
  */
-int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
+static int64_t intern_hashed(const uint64_t *pcs, uint32_t depth, uint64_t sh)
 {
-	if (depth > MP_MAX_DEPTH)
-		depth = MP_MAX_DEPTH;
 	struct stack_key sk = { pcs, depth };
-	uint64_t sh = hash_pcs(pcs, depth);
 	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
 	if (v)
-		return v;
+		return stack_rec(v - 1)[0];
 	pthread_mutex_lock(&prof_lock);
 	int64_t s = intern_stack_locked(&sk, sh);
 	if (s < 0)
@@ -312,10 +337,24 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 	return s;
 }
 
-int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
+int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash)
+{
+	if (depth > MP_MAX_DEPTH)
+		depth = MP_MAX_DEPTH;
+	*ret_hash = hash_pcs(pcs, depth);
+	return intern_hashed(pcs, depth, *ret_hash);
+}
+
+int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
+{
+	uint64_t sh;
+	return mp_prof_intern_stack_hash(pcs, depth, &sh);
+}
+
+int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t size)
 {
 	struct bucket_key bk = { stack_id, size };
-	uint64_t h = hash_bucket(stack_id, size);
+	uint64_t h = hash_bucket(stack_hash, size);
 	uint32_t w = index_find(&bucket_idx, h, match_bucket, &bk);
 	int64_t b = (int64_t)w - 1;
 	if (!w) {
@@ -331,10 +370,32 @@ int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
 	return b;
 }
 
+int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size)
+{
+	return mp_prof_record_hashed(stack_id, stack_hash_of(stack_id), size);
+}
+
+int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
+			   uint32_t *ret_stack, uint64_t *ret_hash)
+{
+	if (depth > MP_MAX_DEPTH)
+		depth = MP_MAX_DEPTH;
+	uint64_t sh = hash_pcs(pcs, depth);
+	*ret_hash = sh;
+	/* The bucket's index slot is on its way while the stack is looked up:
+	 * two cache misses at once instead of one after the other. */
+	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
+	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(sh, size) & (bx->cap - 1)]);
+	int64_t s = intern_hashed(pcs, depth, sh);
+	*ret_stack = s > 0 ? (uint32_t)s : 0;
+	return s < 0 ? s : mp_prof_record_hashed((uint32_t)s, sh, size);
+}
+
 int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 {
-	int64_t s = mp_prof_intern_stack(pcs, depth);
-	return s < 0 ? s : mp_prof_record_stack((uint32_t)s, size);
+	uint32_t s;
+	uint64_t sh;
+	return mp_prof_record_pcs(pcs, depth, size, &s, &sh);
 }
 
 void mp_prof_record_again(uint32_t b)
@@ -423,8 +484,8 @@ void mp_prof_reset(void)
 	pthread_mutex_lock(&prof_lock);
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
-	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint32_t));
-	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint32_t));
+	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint64_t));
+	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint64_t));
 	if (retired)
 		memset(retired, 0, (size_t)nstacks / 8 + 1);
 	stack_used = 0;

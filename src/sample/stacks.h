@@ -36,6 +36,18 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth);
  * (>= 0) or -ENOSPC. */
 int64_t mp_prof_record_stack(uint32_t stack_id, uint64_t size);
 
+/* The same with the stack's hash (as the calls below return it): the
+ * stack's record is not read again to compute it. */
+int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t size);
+
+/* mp_prof_intern_stack that also returns the stack's hash. */
+int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash);
+
+/* mp_prof_record_alloc that also returns the stack's id (0 when the
+ * table is full) and hash, for a cache (below). */
+int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
+			   uint32_t *ret_stack, uint64_t *ret_hash);
+
 /* One more sampled allocation into a bucket a record call returned. */
 void mp_prof_record_again(uint32_t b);
 
@@ -101,6 +113,7 @@ struct mp_stack_cache {
 	uint32_t stack;          /* id in the stack table; 0: unknown */
 	uint32_t bucket;         /* bucket + 1 for blocks of `size`; 0: none */
 	uint64_t size;
+	uint64_t hash;           /* the stack's hash, where `stack` is known */
 };
 
 /* Whether c (or NULL) knows its stack's id. */
@@ -118,11 +131,13 @@ static inline int64_t mp_stack_cache_id(struct mp_stack_cache *c, const uint64_t
 	uint32_t gen = mp_prof_generation();
 	if (c && c->stack && c->gen == gen)
 		return c->stack;
-	int64_t s = mp_prof_intern_stack(pcs, n);
+	uint64_t h;
+	int64_t s = mp_prof_intern_stack_hash(pcs, n, &h);
 	if (c) {
 		c->gen = gen;
 		c->stack = s > 0 ? (uint32_t)s : 0;
 		c->bucket = 0;
+		c->hash = h;
 	}
 	return s;
 }
@@ -132,14 +147,26 @@ static inline int64_t mp_stack_cache_id(struct mp_stack_cache *c, const uint64_t
 static inline int64_t mp_stack_cache_record(struct mp_stack_cache *c, const uint64_t *pcs,
 					    uint32_t n, uint64_t size)
 {
-	if (c && c->bucket && c->size == size && c->gen == mp_prof_generation()) {
+	uint32_t gen = mp_prof_generation();
+	if (c && c->bucket && c->size == size && c->gen == gen) {
 		mp_prof_record_again(c->bucket - 1);
 		return c->bucket - 1;
 	}
-	int64_t s = mp_stack_cache_id(c, pcs, n);
-	if (s < 0)
-		return s;
-	int64_t b = mp_prof_record_stack((uint32_t)s, size);
+	int64_t b;
+	if (c && c->stack && c->gen == gen) {
+		b = mp_prof_record_hashed(c->stack, c->hash, size);
+	} else {
+		/* Stack and bucket looked up together (mp_prof_record_pcs). */
+		uint32_t s;
+		uint64_t h;
+		b = mp_prof_record_pcs(pcs, n, size, &s, &h);
+		if (c) {
+			c->gen = gen;
+			c->stack = s;
+			c->bucket = 0;
+			c->hash = h;
+		}
+	}
 	if (c && b >= 0) {
 		c->size = size;
 		c->bucket = (uint32_t)b + 1;
