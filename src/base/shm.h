@@ -4,10 +4,11 @@
  * profile after any death (the contract: common/shm.h).
  *
  * The mechanism is the windows of base/vmarea.h: a window made shared
- * (mp_vm_area_share) is backed by a memfd as large as the window, of which
- * the first page is mapped MAP_SHARED at the window's base; growth is
- * mremap in place (vmarea.c), so only what is used is mapped, as for any
- * window, and RLIMIT_AS and setrlimit apply to it as to glibc's heap.  The
+ * (mp_vm_area_share) is backed by a memfd as large as the window (sparse:
+ * only pages written cost memory), mapped MAP_SHARED at the window's base
+ * as far as the window is used; growth is mremap in place (vmarea.c), so
+ * only what is used is mapped, as for any window, and RLIMIT_AS and
+ * setrlimit apply to it as to glibc's heap.  The
  * memfd is made and sent to the CLI's socket from the shim's private
  * descriptor table (base/privfd.h) and closed at once: the program's
  * descriptors are never touched.  Any table made through vmarea can be
@@ -18,10 +19,13 @@
  * sequence count and torn range, see common/shm.h), mp_shm_publish for a
  * table's valid range.  All of them are no-ops for a private window.
  *
- * In the target: no allocation.  mp_shm_start, mp_vm_area_share and
- * mp_shm_after_fork_child run a private-table child (mp_privfd_run): not in
- * a signal handler.  mp_shm_begin/end/publish are lock-free stores (the
- * caller serializes writers of one table), safe anywhere.
+ * In the target: no allocation.  mp_shm_commit, mp_vm_area_share (after
+ * the commit) and mp_shm_after_fork_child run a private-table child
+ * (mp_privfd_run): not in a signal handler.  A window the memfd cannot be
+ * made for (RLIMIT_FSIZE below the window's size, no memfd_create) stays
+ * private: the process runs on, without a profile after its death.
+ * mp_shm_begin/end/publish are lock-free stores (the caller serializes
+ * writers of one table), safe anywhere.
  */
 #ifndef MP_BASE_SHM_H
 #define MP_BASE_SHM_H
@@ -33,9 +37,10 @@
 #include "common/shm.h"
 
 /*
- * Share tables through the CLI's socket at `sock_path` from now on:
- * makes and sends the directory.  0, or -errno (nothing is shared then:
- * the tables stay private, as without the CLI).  Once, at init.
+ * Share tables through the CLI's socket at `sock_path` from now on: makes
+ * the directory (private until mp_shm_commit).  0, or -errno (nothing is
+ * shared then: the tables stay private, as without the CLI).  Once, at
+ * init.
  */
 int mp_shm_start(const char *sock_path);
 
@@ -55,11 +60,14 @@ int mp_shm_commit(int (*also)(void *arg), void *arg);
 extern struct mp_shm_meta *mp_shm_dir;
 
 /*
- * Back window `a` (from mp_vm_area_init, nothing mapped yet) with a memfd
- * the CLI holds: its table holds records of snapshot section `section`,
- * each `rec_size` bytes (0: variable, appended only).  Maps its first
- * page.  The slot (>= 1), or -errno (the window stays private).  The
- * caller serializes it with the window's growth.
+ * Back window `a` (from mp_vm_area_init, nothing mapped yet unless before
+ * the commit) with a memfd the CLI holds: its table holds records of
+ * snapshot section `section`, each `rec_size` bytes (0: variable, appended
+ * only; MP_SHM_REC_SWAP: a double buffer).  Before mp_shm_commit the
+ * window is only listed (it stays private, and may grow as usual); after
+ * it, its first page is mapped from the memfd at once.  The slot (>= 1),
+ * or -errno (the window stays private).  The caller serializes it with
+ * the window's growth.  Any table made through vmarea is shared this way.
  */
 int mp_vm_area_share(struct mp_vm_area *a, uint32_t section, uint64_t rec_size);
 
