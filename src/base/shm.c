@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/ownmem.h"
 #include "base/privfd.h"
 #include "base/shm.h"
@@ -37,6 +39,25 @@ struct mp_shm_meta *mp_shm_dir;
 
 static struct sockaddr_un sock_addr;
 static socklen_t sock_len;
+/* A path too long for sun_path (a long TMPDIR): its directory, reached as
+ * /proc/self/fd/N/<name> through a descriptor of the private table. */
+static char sock_dir[PATH_MAX];
+static char sock_name[64];
+static int sock_long;
+
+/* "/proc/self/fd/<fd>/<name>" as the address to send to. */
+static socklen_t long_addr(struct sockaddr_un *sa, int fd)
+{
+	char num[24];
+	size_t k = 0;
+	const char *parts[] = { "/proc/self/fd/", mp_utoa((uint64_t)fd, num), "/", sock_name };
+	sa->sun_family = AF_UNIX;
+	for (size_t i = 0; i < 4; i++)
+		for (const char *c = parts[i]; *c && k < sizeof(sa->sun_path) - 1; c++)
+			sa->sun_path[k++] = *c;
+	sa->sun_path[k] = 0;
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + k + 1);
+}
 static struct mp_vm_area meta_area;
 /* The shared windows by slot (0: the directory's). */
 static struct mp_vm_area *areas[MP_SHM_MAX_TABLES];
@@ -69,8 +90,20 @@ static int send_msg(const struct mp_shm_msg *m, int fd)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct sockaddr_un la;
+	int dfd = -1;
 	struct msghdr mh = { .msg_name = &sock_addr, .msg_namelen = sock_len,
 			     .msg_iov = &iov, .msg_iovlen = 1 };
+	if (sock_long) {
+		dfd = mp_sys_open(sock_dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (dfd < 0) {
+			int e = -errno;
+			mp_sys_close(s);
+			return e;
+		}
+		mh.msg_name = &la;
+		mh.msg_namelen = long_addr(&la, dfd);
+	}
 	if (fd >= 0) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
@@ -87,6 +120,8 @@ static int send_msg(const struct mp_shm_msg *m, int fd)
 	while (w < 0 && errno == EINTR);
 	int r = w == (ssize_t)sizeof(*m) ? 0 : -errno;
 	mp_sys_close(s);
+	if (dfd >= 0)
+		mp_sys_close(dfd);
 	return r;
 }
 
@@ -171,11 +206,19 @@ static void spin_unlock(void)
 int mp_shm_start(const char *sock_path)
 {
 	size_t n = strlen(sock_path);
-	if (n >= sizeof(sock_addr.sun_path))
-		return -ENAMETOOLONG;
-	sock_addr.sun_family = AF_UNIX;
-	memcpy(sock_addr.sun_path, sock_path, n + 1);
-	sock_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	if (n >= sizeof(sock_addr.sun_path)) {
+		const char *slash = strrchr(sock_path, '/');
+		if (!slash || n >= sizeof(sock_dir) || strlen(slash + 1) >= sizeof(sock_name))
+			return -ENAMETOOLONG;
+		memcpy(sock_dir, sock_path, (size_t)(slash - sock_path));
+		sock_dir[slash - sock_path] = 0;
+		strcpy(sock_name, slash + 1);
+		sock_long = 1;
+	} else {
+		sock_addr.sun_family = AF_UNIX;
+		memcpy(sock_addr.sun_path, sock_path, n + 1);
+		sock_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	}
 	/* The directory is mapped whole (it never grows), private until the
 	 * commit copies it into its memfd. */
 	if (mp_vm_area_init(&meta_area, sizeof(struct mp_shm_meta)) < 0 ||

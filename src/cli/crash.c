@@ -162,13 +162,25 @@ struct mp_crash *mp_crash_listen(const char *snapdir)
 		c->sock_path = NULL;
 	if (!c->snapdir || !c->sock_path)
 		goto fail;
-	if (strlen(c->sock_path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		goto fail;
+	/* A path too long for sun_path (a long TMPDIR) is reached through a
+	 * descriptor of its directory, as the shim does (base/shm.c). */
+	int dfd = -1;
+	if (strlen(c->sock_path) < sizeof(sa.sun_path)) {
+		strcpy(sa.sun_path, c->sock_path);
+	} else {
+		dfd = open(snapdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			goto fail;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+			 MP_SHM_SOCKET);
 	}
-	strcpy(sa.sun_path, c->sock_path);
 	c->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (c->sock < 0 || bind(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	int bound = c->sock >= 0 && bind(c->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	int saved = errno;
+	if (dfd >= 0)
+		close(dfd);
+	errno = saved;
+	if (!bound)
 		goto fail;
 	/* Room for many processes' tables at once: the thread drains it. */
 	int rcv = 4 << 20;

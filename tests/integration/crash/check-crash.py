@@ -81,6 +81,7 @@ def main():
         fork_child(t, memprof, target, d)
         loaded(t, memprof, target, plugin, d)
         leak_check(t, memprof, target, d)
+        long_tmpdir(t, memprof, target, d)
         oom(t, memprof, target, d)
         torn(t, memprof, target, d)
     finally:
@@ -174,6 +175,20 @@ def loaded(t, memprof, target, plugin, d):
     t.ok(os.path.exists(out) and inuse_of(out, 'plugin_alloc') == (100, 50000),
          "plugin: the dlopened library's function named (the maps read again when a stack "
          "holds code loaded since)", p.stderr)
+
+
+def long_tmpdir(t, memprof, target, d):
+    """A TMPDIR too long for a socket's path (108 bytes): the socket is
+    reached through a descriptor of its directory."""
+    tmp = os.path.join(d, 'x' * 120)
+    os.makedirs(tmp, exist_ok=True)
+    out = os.path.join(d, 'longtmp.heap.pb.gz')
+    p = subprocess.run([memprof, 'run', '--rate', '1', '-o', out, target, 'segv'],
+                       capture_output=True, text=True, timeout=WAIT,
+                       env=dict(os.environ, TMPDIR=tmp))
+    t.ok(p.returncode == 139 and 'warning' not in p.stderr and os.path.exists(out) and
+         inuse_of(out, 'allocate_blocks') == (1000, 1000000),
+         'a %d-byte TMPDIR: the profile after SIGSEGV all the same' % len(tmp), p.stderr)
 
 
 def leak_check(t, memprof, target, d):
