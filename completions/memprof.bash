@@ -17,12 +17,13 @@
 _memprof_commands='run top convert diff merge flame snapshot attach timeline stats help'
 
 # Per command: options that take an argument, then those that take none.
-# --leak-check takes an optional one (--leak-check=full), written "=".
+# --leak-check and top's --lifetimes take an optional one (--leak-check=full),
+# written "=".
 _memprof_args_run='-o --output --rate --depth --interval --snapshot-signal --allocator
 	--leak-report --error-exitcode --fail-on --suppressions'
 _memprof_flags_run='--stats --leak-check --gen-suppressions -q --quiet -h --help'
 _memprof_args_top='-i --sample-index -n --nodecount'
-_memprof_flags_top='-h --help'
+_memprof_flags_top='--lifetimes -h --help'
 _memprof_args_stats=''
 _memprof_flags_stats='-h --help'
 _memprof_args_convert='-o --output'
@@ -98,6 +99,7 @@ _memprof_value()
 		_memprof_words 'inuse_space inuse_objects alloc_space alloc_objects' "$cur" ;;
 	--allocator) _memprof_words 'memprof system' "$cur" ;;
 	--leak-check) _memprof_words 'summary full' "$cur" ;;
+	--lifetimes) _memprof_words '10us 100us 1ms 10ms 100ms 1s 10s' "$cur" ;;
 	--snapshot-signal)
 		_memprof_words 'USR1 USR2 HUP INT QUIT TERM ALRM WINCH PROF RTMIN RTMAX none' "$cur" ;;
 	--fail-on)
@@ -200,6 +202,7 @@ _memprof()
 	if ((!after_dd)) && [[ $cur == -* ]]; then
 		_memprof_words "${args//  / } $flags" "$cur"
 		[[ $cmd == run ]] && _memprof_words '--leak-check=' "$cur"
+		[[ $cmd == top ]] && _memprof_words '--lifetimes=' "$cur"
 		[[ ${COMPREPLY[*]} == *= ]] && compopt -o nospace 2>/dev/null
 		return 0
 	fi

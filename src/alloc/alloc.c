@@ -42,7 +42,7 @@ static struct {
 	struct mp_tcache *spare;      /* flushed by their thread's exit, linked by next */
 	/* counts of exited threads and of dead caches (atomic) */
 	uint64_t dead_mallocs[MP_NCLASS], dead_frees[MP_NCLASS];
-	void (*on_sampled_free)(uint32_t b);
+	void (*on_sampled_free)(uint64_t tag);
 } g = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static MP_TLS int initializing;
@@ -75,7 +75,7 @@ int mp_alloc_init(void)
 	return s == INIT_DONE ? 0 : -ENOMEM;
 }
 
-void mp_alloc_on_sampled_free(void (*fn)(uint32_t b))
+void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag))
 {
 	__atomic_store_n(&g.on_sampled_free, fn, __ATOMIC_RELEASE);
 }
@@ -219,11 +219,11 @@ static struct mp_span *large_span_locked(const void *p)
 
 static void large_free_as(void *p, int released)
 {
-	uint32_t b = 0;
+	uint64_t tag = 0;
 	mp_lock(&mp_heap.lock);
 	struct mp_span *s = large_span_locked(p);
 	if (s) {
-		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
+		tag = __atomic_exchange_n(&s->tag, 0, __ATOMIC_ACQ_REL);
 		mp_heap.large_nfree++;
 		mp_heap.large_bytes -= (uint64_t)s->npages * MP_PAGE_SIZE;
 		if (released)
@@ -232,9 +232,9 @@ static void large_free_as(void *p, int released)
 			mp_heap_free_locked(s);
 	}
 	mp_unlock(&mp_heap.lock);
-	void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
-	if (b && fn)
-		fn(b - 1);
+	void (*fn)(uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+	if (tag && fn)
+		fn(tag);
 }
 
 static void large_free(void *p)
@@ -465,10 +465,10 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
 				     __ATOMIC_RELAXED);
 	if (c & MP_CLASSMAP_SAMPLED) {
-		uint32_t b;
-		void (*fn)(uint32_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
-		if (mp_alloc_take_sample(p, &b) && fn)
-			fn(b);
+		uint64_t tag;
+		void (*fn)(uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+		if (mp_alloc_take_sample(p, &tag) && fn)
+			fn(tag);
 	}
 	c &= MP_CLASSMAP_CLASS;
 	if (c == 0)
@@ -578,30 +578,30 @@ void *mp_alloc_realloc(void *p, size_t n)
 
 /* ---- sampling marks ---- */
 
-int mp_alloc_set_sample(void *p, uint32_t b)
+int mp_alloc_set_sample(void *p, uint64_t tag)
 {
 	struct mp_span *s = mp_heap_span_of(p);
 	if (!s)
 		return -EINVAL;
 	if (s->state == MP_SPAN_LARGE) {
-		__atomic_store_n(&s->bucket, b + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->tag, tag, __ATOMIC_RELEASE);
 		return 0;
 	}
 	unsigned c = s->cls;
 	const struct mp_sizeclass *sc = &mp_classes[c];
-	uint32_t *arr = __atomic_load_n(&s->buckets, __ATOMIC_ACQUIRE);
+	uint64_t *arr = __atomic_load_n(&s->tags, __ATOMIC_ACQUIRE);
 	if (!arr) {
-		uint32_t *fresh = mp_meta_alloc((size_t)sc->nobjs * sizeof(uint32_t));
+		uint64_t *fresh = mp_meta_alloc((size_t)sc->nobjs * sizeof(uint64_t));
 		if (!fresh)
 			return -ENOMEM;
-		if (__atomic_compare_exchange_n(&s->buckets, &arr, fresh, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(&s->tags, &arr, fresh, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			arr = fresh;
 		else
-			mp_meta_free(fresh, (size_t)sc->nobjs * sizeof(uint32_t));
+			mp_meta_free(fresh, (size_t)sc->nobjs * sizeof(uint64_t));
 	}
 	uint32_t i = mp_class_index(c, (uintptr_t)p - s->start);
-	__atomic_store_n(&arr[i], b + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&arr[i], tag, __ATOMIC_RELEASE);
 	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
 	for (uint32_t k = 0; k < s->npages; k++)
 		if (!(__atomic_load_n(&mp_heap.classmap[first + k], __ATOMIC_RELAXED) &
@@ -611,31 +611,31 @@ int mp_alloc_set_sample(void *p, uint32_t b)
 	return 0;
 }
 
-int mp_alloc_take_sample(void *p, uint32_t *ret_b)
+int mp_alloc_take_sample(void *p, uint64_t *ret_tag)
 {
 	struct mp_span *s = mp_heap_span_of(p);
-	uint32_t b;
+	uint64_t tag;
 	if (!s)
 		return 0;
 	if (s->state == MP_SPAN_LARGE) {
 		if (s->start != (uintptr_t)p)
 			return 0;
-		b = __atomic_exchange_n(&s->bucket, 0, __ATOMIC_ACQ_REL);
+		tag = __atomic_exchange_n(&s->tag, 0, __ATOMIC_ACQ_REL);
 	} else if (s->state == MP_SPAN_SMALL) {
-		uint32_t *arr = __atomic_load_n(&s->buckets, __ATOMIC_ACQUIRE);
+		uint64_t *arr = __atomic_load_n(&s->tags, __ATOMIC_ACQUIRE);
 		if (!arr)
 			return 0;
 		/* Only the one free of a live block clears its entry: no
 		 * read-modify-write needed (this runs on every free at rate 1). */
-		uint32_t *e = &arr[mp_class_index(s->cls, (uintptr_t)p - s->start)];
-		b = __atomic_load_n(e, __ATOMIC_ACQUIRE);
-		if (b)
+		uint64_t *e = &arr[mp_class_index(s->cls, (uintptr_t)p - s->start)];
+		tag = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+		if (tag)
 			__atomic_store_n(e, 0, __ATOMIC_RELAXED);
 	} else
 		return 0;
-	if (!b)
+	if (!tag)
 		return 0;
-	*ret_b = b - 1;
+	*ret_tag = tag;
 	return 1;
 }
 

@@ -134,15 +134,16 @@ size_t mp_alloc_usable(const void *p);
 extern int mp_alloc_slack_used;
 
 /*
- * Sampling support: remember that the block p (ours, live) was sampled into
- * profile bucket b; take the bucket back when it is freed.  The free paths
- * call the function registered with mp_alloc_on_sampled_free() with the
- * bucket of every sampled block they free.  Lock-free; not for signal
- * handlers that interrupted the allocator.
+ * Sampling support: remember that the block p (ours, live) was sampled,
+ * with a tag (nonzero; what it means is the sampler's: sample/tag.h, its
+ * profile bucket and when it was allocated); take the tag back when it is
+ * freed.  The free paths call the function registered with
+ * mp_alloc_on_sampled_free() with the tag of every sampled block they free.
+ * Lock-free; not for signal handlers that interrupted the allocator.
  */
-int mp_alloc_set_sample(void *p, uint32_t b);
-int mp_alloc_take_sample(void *p, uint32_t *ret_b);
-void mp_alloc_on_sampled_free(void (*fn)(uint32_t b));
+int mp_alloc_set_sample(void *p, uint64_t tag);
+int mp_alloc_take_sample(void *p, uint64_t *ret_tag);
+void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag));
 
 /* Fork handlers (prepare takes every allocator lock). */
 void mp_alloc_atfork_prepare(void);

@@ -78,12 +78,12 @@ static void span_put(unsigned c, struct mp_span *s)
 		n = *(void **)p;
 		*(void **)p = NULL;
 	}
-	uint32_t *b = s->buckets;
-	s->buckets = NULL;
+	uint64_t *b = s->tags;
+	s->tags = NULL;
 	mp_lock(&mp_heap.lock);   /* never in no-wait mode: frees are deferred there */
 	mp_heap_free_locked(s);
 	mp_unlock(&mp_heap.lock);
-	mp_meta_free(b, (size_t)mp_classes[c].nobjs * sizeof(uint32_t));
+	mp_meta_free(b, (size_t)mp_classes[c].nobjs * sizeof(uint64_t));
 }
 
 uint32_t mp_central_get(unsigned c, uint32_t want, void **ret_head)

@@ -30,7 +30,7 @@ struct mp_blk {
 	size_t req;            /* bytes the program asked for when the allocator knows
 				* it (a large block), else `size` */
 	uint8_t *state;        /* MP_BLK_* of this block, writable */
-	uint32_t bucket;       /* profile bucket + 1 of its allocation, 0 if not sampled */
+	uint64_t tag;          /* its sample's tag (alloc.h), 0 if not sampled */
 };
 
 /* Give every block of every in-use span its state (LIVE or FREE).  0, or
@@ -52,7 +52,7 @@ static inline int mp_alloc_leak_fill(struct mp_span *s, uint32_t i, struct mp_bl
 		ret->size = (size_t)s->npages * MP_PAGE_SIZE;
 		ret->req = s->large_size && s->large_size < ret->size ? s->large_size : ret->size;
 		ret->state = &s->leak_state;
-		ret->bucket = s->bucket;
+		ret->tag = s->tag;
 		return 1;
 	}
 	if (!s->leak || s->leak[i] == MP_BLK_FREE)
@@ -61,7 +61,7 @@ static inline int mp_alloc_leak_fill(struct mp_span *s, uint32_t i, struct mp_bl
 	ret->size = mp_classes[s->cls].size;
 	ret->req = ret->size;
 	ret->state = &s->leak[i];
-	ret->bucket = s->buckets ? s->buckets[i] : 0;
+	ret->tag = s->tags ? s->tags[i] : 0;
 	return 1;
 }
 

@@ -59,10 +59,10 @@ struct mp_span {
 	uint32_t carved;             /* blocks handed out from the fresh end so far */
 	uint32_t inuse;              /* blocks out of the span (caches or program) */
 	uint8_t in_partial;          /* on the central partial list */
-	/* sampling: small: per-block bucket + 1 (0: not sampled), installed once
-	 * by CAS; large: bucket + 1 of its one block */
-	uint32_t *buckets;
-	uint32_t bucket;
+	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
+	 * installed once by CAS; large: the tag of its one block */
+	uint64_t *tags;
+	uint64_t tag;
 	uint64_t large_size;         /* large: requested bytes */
 	/* leak scan (alloc/leak.c), world stopped: small: per-block state
 	 * (MP_BLK_*), large: leak_state */

@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/outnames.h"
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
@@ -107,15 +108,28 @@ int mp_cmd_convert(int argc, char **argv)
 		mp_set_err(&err, "cannot write heap profile '%s': %s", out, strerror(-r));
 	else
 		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	/* The peak profile beside it, as memprof run writes it. */
+	char *peak = r == 0 && snap->has_peak ? mp_outname_kind(out, "peak") : NULL;
+	if (peak && mp_converter_write(cv, MP_PROFILE_PEAK, peak, &err) < 0) {
+		fprintf(stderr, "memprof: %s\n", err ? err : "cannot write the peak profile");
+		free(err);
+		err = NULL;
+		free(peak);
+		peak = NULL;
+	}
 	mp_converter_free(cv);
 	if (r < 0) {
 		fprintf(stderr, "memprof: %s\n",
 			err ? err : "cannot write heap profile: out of memory");
 		r = 1;
+	} else if (peak) {
+		fprintf(stderr, "memprof: wrote heap profile '%s', with '%s'\n", out, peak);
+		r = 0;
 	} else {
 		fprintf(stderr, "memprof: wrote heap profile '%s'\n", out);
 		r = 0;
 	}
+	free(peak);
 	free(err);
 	free(out);
 	mp_snap_free(snap);

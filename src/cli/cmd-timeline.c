@@ -58,7 +58,7 @@ static void usage(FILE *f)
 
 struct input {
 	char *path;
-	struct mp_profile *heap, *res[3];   /* fds, threads, timers (NULL when absent) */
+	struct mp_profile *heap, *res[4];   /* fds, threads, timers, peak (NULL when absent) */
 };
 
 /* The heap profile of raw snapshot `buf`, encoded; on failure the reason in
@@ -119,13 +119,13 @@ out:
 	return r;
 }
 
-/* The fds/threads/timers profiles beside a heap profile, when they exist. */
+/* The fds/threads/timers/peak profiles beside a heap profile, when they exist. */
 static int load_siblings(struct input *in)
 {
-	static const enum mp_profile_kind kinds[3] = { MP_PROFILE_FDS, MP_PROFILE_THREADS,
-						       MP_PROFILE_TIMERS };
+	static const enum mp_profile_kind kinds[4] = { MP_PROFILE_FDS, MP_PROFILE_THREADS,
+						       MP_PROFILE_TIMERS, MP_PROFILE_PEAK };
 
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < 4; k++) {
 		char *p = mp_snapname_sibling(in->path, kinds[k]), *err = NULL;
 		int r;
 
@@ -388,6 +388,8 @@ int mp_cmd_timeline(int argc, char **argv)
 
 		r = mp_timeline_add(&t, label, in[i].heap, in[i].res[0], in[i].res[1], in[i].res[2],
 				    &err);
+		if (r == 0 && in[i].res[3])
+			mp_timeline_add_peak(&t, in[i].res[3]);   /* (no inuse_space: no mark) */
 		free(b);
 		if (r < 0) {
 			if (r == -ENOMEM)
@@ -441,7 +443,7 @@ int mp_cmd_timeline(int argc, char **argv)
 out:
 	for (size_t i = 0; i < nin; i++) {
 		mp_profile_free(in[i].heap);
-		for (size_t k = 0; k < 3; k++)
+		for (size_t k = 0; k < 4; k++)
 			mp_profile_free(in[i].res[k]);
 	}
 	for (size_t i = 0; i < npaths; i++)

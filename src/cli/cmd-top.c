@@ -19,10 +19,12 @@
 #include "pprof/pprof.h"
 #include "report/stats.h"
 #include "report/top.h"
+#include "common/snapshot.h"
 
 struct top_settings {
 	const char *sample_index;  /* --sample-index TYPE (name or number) */
 	int node_count;            /* -n, --nodecount N (0: all) */
+	int64_t short_ns;          /* --lifetimes[=DURATION]: short-lived below it; 0: off */
 };
 
 static void usage(FILE *f)
@@ -38,6 +40,11 @@ static void usage(FILE *f)
 	      "                           (default: the profile's default, usually the last)\n"
 	      "  -n, --nodecount N        show at most N functions (default: all above\n"
 	      "                           0.5% of the total, as pprof)\n"
+	      "      --lifetimes[=DURATION]  two more columns: the share of each function's\n"
+	      "                           flat and cum values from blocks freed within\n"
+	      "                           DURATION (default 1ms; a decade from 10us to 10s),\n"
+	      "                           by the heap profile's lifetime labels; the\n"
+	      "                           default sample type is then alloc_space\n"
 	      "  -h, --help               show this help and exit\n"
 	      "\n"
 	      "See memprof-top(1).\n", f);
@@ -78,6 +85,7 @@ int mp_cmd_top(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "sample-index", required_argument, NULL, 'i' },
 		{ "nodecount",    required_argument, NULL, 'n' },
+		{ "lifetimes",    optional_argument, NULL, 'L' },
 		{ "help",         no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,7 +94,7 @@ int mp_cmd_top(int argc, char **argv)
 		.node_count = 0,
 	};
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
-	struct mp_top *t = NULL;
+	struct mp_top *t = NULL, *shrt = NULL;
 	struct mp_profile *p = NULL;
 	char *err = NULL;
 	const char *path;
@@ -108,6 +116,25 @@ int mp_cmd_top(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L': {
+			uint64_t ns = 1000000;
+			bool ok = !optarg || mp_parse_duration(optarg, &ns) == 0;
+
+			/* The classes' bounds: 10us * 10^k. */
+			for (uint64_t b = 10000; ok; b *= 10) {
+				if (b == ns)
+					break;
+				if (b >= 10000000000ull)
+					ok = false;
+			}
+			if (!ok) {
+				fprintf(stderr, "memprof: bad --lifetimes '%s': one of 10us, 100us, 1ms, "
+					"10ms, 100ms, 1s, 10s\n", optarg);
+				return 2;
+			}
+			s.short_ns = (int64_t)ns;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -129,8 +156,22 @@ int mp_cmd_top(int argc, char **argv)
 	if (mp_cli_read_profile(path, &p) < 0)
 		return 1;
 	o.sample_index = s.sample_index;
+	if (!o.sample_index && s.short_ns && mp_profile_type_index(p, "alloc_space") >= 0)
+		o.sample_index = "alloc_space";   /* in-use values are never short-lived */
 	o.node_count = s.node_count;
 	r = mp_top_compute(p, &o, &t, &err);
+	if (r == 0 && s.short_ns) {
+		struct mp_top_options so = o;
+
+		so.node_count = 0;
+		so.node_fraction = so.edge_fraction = 0;
+		so.keep = mp_top_short_lived;
+		so.keep_arg = &s.short_ns;
+		r = mp_top_compute(p, &so, &shrt, &err);
+		if (r == 0 && !mp_top_has_label(p, MP_LIFE_LABEL))
+			fputs("memprof: note: the profile has no lifetime labels (a heap profile of "
+			      "memprof run has them): no block counts as short-lived\n", stderr);
+	}
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot report on '%s': %s\n", path,
 			err ? err : strerror(-r));
@@ -139,7 +180,7 @@ int mp_cmd_top(int argc, char **argv)
 		/* A sample index the profile lacks is a usage error. */
 		return r == -EINVAL && s.sample_index ? 2 : 1;
 	}
-	r = mp_top_print(t, stdout);
+	r = shrt ? mp_top_print_lifetimes(t, shrt, stdout) : mp_top_print(t, stdout);
 	if (fflush(stdout) == 0 && r >= 0)
 		few_samples_note(p);
 	if (fflush(stdout) != 0 || r < 0) {
@@ -149,6 +190,7 @@ int mp_cmd_top(int argc, char **argv)
 		r = 0;
 	}
 	mp_top_free(t);
+	mp_top_free(shrt);
 	mp_profile_free(p);
 	return r;
 }

@@ -41,18 +41,18 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The descriptor, thread and timer profiles beside a heap profile, when the
- * snapshot has the resources section (the shim always writes it), named in
- * `written` (", 'X.fds.pb.gz'", ...) for the report. */
+/* The peak, descriptor, thread and timer profiles beside a heap profile,
+ * when the snapshot has their sections (the shim always writes them), named
+ * in `written` (", 'X.peak.pb.gz'", ...) for the report. */
 static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
 			      const char *heap_out, FILE *written)
 {
-	static const enum mp_profile_kind kinds[] = { MP_PROFILE_FDS, MP_PROFILE_THREADS,
-						      MP_PROFILE_TIMERS };
+	static const enum mp_profile_kind kinds[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
+						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
 
-	if (!sn->has_res)
-		return;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (kinds[i] == MP_PROFILE_PEAK ? !sn->has_peak : !sn->has_res)
+			continue;
 		char *err = NULL, *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
 
 		if (!out)

@@ -10,6 +10,7 @@ const struct mp_profile_kind_info mp_profile_kinds[MP_PROFILE_KINDS] = {
 	[MP_PROFILE_FDS] = { "fds", "fd", "descriptor", ".fds.pb.gz", MP_RES_FD },
 	[MP_PROFILE_THREADS] = { "threads", "thread", "thread", ".threads.pb.gz", MP_RES_THREAD },
 	[MP_PROFILE_TIMERS] = { "timers", "timer", "timer", ".timers.pb.gz", MP_RES_TIMER },
+	[MP_PROFILE_PEAK] = { "peak", "peak", "peak heap", ".peak.pb.gz", 0 },
 };
 
 enum mp_profile_kind mp_profile_kind_of_name(const char *name)

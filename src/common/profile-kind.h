@@ -16,8 +16,9 @@ enum mp_profile_kind {
 	MP_PROFILE_FDS,           /* file descriptors (MP_SNAP_RESOURCES, MP_RES_FD) */
 	MP_PROFILE_THREADS,       /* threads (MP_RES_THREAD) */
 	MP_PROFILE_TIMERS,        /* POSIX timers (MP_RES_TIMER) */
+	MP_PROFILE_PEAK,          /* the sampled heap at its peak (MP_SNAP_PEAK): heap-shaped */
 };
-#define MP_PROFILE_KINDS 4        /* the kinds, MP_PROFILE_NONE not counted */
+#define MP_PROFILE_KINDS 5        /* the kinds, MP_PROFILE_NONE not counted */
 
 struct mp_profile_kind_info {
 	/* "heap", "fds", "threads", "timers": the part of a profile's file

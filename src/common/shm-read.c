@@ -299,10 +299,13 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++) {
 		uint32_t sec = m->tables[slot].section;
 		bool seen = false;
+		/* Not the peak's and the lifetimes' records, parallel to the
+		 * heap's: carried as they are, they would no longer match the
+		 * heap records skipped here (not shared yet: sample/peak.c). */
 		if (!sec || !views[slot].data || sec == MP_SNAP_MAPS || sec == MP_SNAP_EXE ||
 		    sec == MP_SNAP_STACKS || sec == MP_SNAP_HEAP || sec == MP_SNAP_RESOURCES ||
 		    sec == MP_SNAP_UNLOADED || sec == MP_SNAP_DEATH || sec == MP_SNAP_STATS ||
-		    sec == MP_SNAP_LEAKS)
+		    sec == MP_SNAP_LEAKS || sec == MP_SNAP_PEAK || sec == MP_SNAP_LIFETIMES)
 			continue;
 		for (uint32_t e = 1; e < slot && !seen; e++)
 			seen = m->tables[e].section == sec && views[e].data;

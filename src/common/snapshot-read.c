@@ -54,6 +54,8 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_LEAKS:  return "leaks";
 	case MP_SNAP_RESOURCES: return "resources";
 	case MP_SNAP_UNLOADED: return "unloaded";
+	case MP_SNAP_PEAK:   return "peak";
+	case MP_SNAP_LIFETIMES: return "lifetimes";
 	default:             return "unknown";
 	}
 }
@@ -302,6 +304,79 @@ static int check_heap(const struct mp_snap *s, char **ret_err)
 	return 0;
 }
 
+/*
+ * The peak and lifetime sections (common/snapshot.h), once the heap is in:
+ * records parallel to the heap records, the peak's resolved through the
+ * epochs into plain heap records.
+ */
+static int check_peak(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	struct mp_snap_peak h;
+
+	if (size < sizeof(h) || (size - sizeof(h)) % sizeof(struct mp_snap_peak_rec))
+		return bad(ret_err, "peak section size %llu is not a header and records",
+			   (unsigned long long)size);
+	if ((size - sizeof(h)) / sizeof(struct mp_snap_peak_rec) != s->nheap)
+		return bad(ret_err, "peak section has %llu records for %zu heap records",
+			   (unsigned long long)((size - sizeof(h)) / sizeof(struct mp_snap_peak_rec)),
+			   s->nheap);
+	memcpy(&h, p, sizeof(h));
+	if (h.epoch == 0 || h.inuse > INT64_MAX || h.time_ns > INT64_MAX)
+		return bad(ret_err, "peak header: bad epoch %llu, size %llu or time %llu",
+			   (unsigned long long)h.epoch, (unsigned long long)h.inuse,
+			   (unsigned long long)h.time_ns);
+	s->peak_heap = malloc(s->nheap ? s->nheap * sizeof(*s->peak_heap) : 1);
+	if (!s->peak_heap)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nheap; i++) {
+		struct mp_snap_peak_rec r;
+		struct mp_snap_heap_rec *o = &s->peak_heap[i];
+		uint64_t bytes;
+
+		memcpy(&r, p + sizeof(h) + i * sizeof(r), sizeof(r));
+		*o = s->heap[i];
+		/* Saved at the peak (or at a later one, reached while the
+		 * snapshot was written); else unchanged since. */
+		if (!(h.flags & MP_SNAP_PEAK_F_NOW) && r.epoch >= h.epoch) {
+			o->alloc_objects = r.alloc_objects;
+			o->free_objects = r.free_objects;
+		}
+		if (o->free_objects > o->alloc_objects ||
+		    __builtin_mul_overflow(o->size, o->alloc_objects, &bytes) || bytes > INT64_MAX ||
+		    o->alloc_objects > INT64_MAX)
+			return bad(ret_err, "peak record %zu: %llu of %llu objects freed", i + 1,
+				   (unsigned long long)o->free_objects,
+				   (unsigned long long)o->alloc_objects);
+	}
+	s->peak = h;
+	s->has_peak = true;
+	return 0;
+}
+
+static int check_life(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	if (size % sizeof(struct mp_snap_life_rec) ||
+	    size / sizeof(struct mp_snap_life_rec) != s->nheap)
+		return bad(ret_err, "lifetimes section size %llu is not %zu records",
+			   (unsigned long long)size, s->nheap);
+	s->life = malloc(s->nheap ? s->nheap * sizeof(*s->life) : 1);
+	if (!s->life)
+		return -ENOMEM;
+	memcpy(s->life, p, s->nheap * sizeof(*s->life));
+	for (size_t i = 0; i < s->nheap; i++) {
+		/* Frees counted while the snapshot was written, or a realloc's
+		 * taken back: the excess comes off the longest classes. */
+		uint64_t left = s->heap[i].free_objects;
+		for (int k = 0; k < MP_SNAP_LIFE_CLASSES; k++) {
+			uint64_t *f = &s->life[i].freed[k];
+			if (*f > left)
+				*f = left;
+			left -= *f;
+		}
+	}
+	return 0;
+}
+
 static int parse_stats(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
 {
 	size_t n;
@@ -362,6 +437,8 @@ static int check_header(const struct mp_snap_header *h, size_t len, char **ret_e
 static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_err)
 {
 	uint32_t seen = 0;
+	const uint8_t *peak_p = NULL, *life_p = NULL;
+	uint64_t peak_size = 0, life_size = 0;
 	size_t off;
 	int r;
 
@@ -431,6 +508,20 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 			s->has_death = true;
 			r = 0;
 			break;
+		case MP_SNAP_PEAK:
+		case MP_SNAP_LIFETIMES:
+			/* Records parallel to the heap's: checked after it. */
+			if (sec.type == MP_SNAP_PEAK ? peak_p != NULL : life_p != NULL)
+				return bad(ret_err, "more than one %s section", section_name(sec.type));
+			if (sec.type == MP_SNAP_PEAK) {
+				peak_p = p;
+				peak_size = sec.size;
+			} else {
+				life_p = p;
+				life_size = sec.size;
+			}
+			r = 0;
+			break;
 		default:
 			r = 0;  /* a section from a newer writer: skipped */
 			break;
@@ -450,6 +541,10 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 			return -ENOMEM;
 	}
 	r = check_heap(s, ret_err);
+	if (r == 0 && peak_p)
+		r = check_peak(s, peak_p, peak_size, ret_err);
+	if (r == 0 && life_p)
+		r = check_life(s, life_p, life_size, ret_err);
 	if (r == 0)
 		r = check_leaks(s, ret_err);
 	if (r == 0)
@@ -538,6 +633,8 @@ void mp_snap_free(struct mp_snap *s)
 	free(s->stacks);
 	free(s->pcs);
 	free(s->heap);
+	free(s->peak_heap);
+	free(s->life);
 	free(s->stats);
 	free(s->leaks);
 	free(s->res);

@@ -49,6 +49,8 @@ struct mp_snap_unloaded {
  *   - each heap record's stack_id is in 1..nstacks, free_objects <=
  *     alloc_objects, and size * alloc_objects fits in int64_t
  *   - stat names are printable ASCII, non-empty
+ *   - peak and lifetime sections have one record per heap record; every
+ *     peak record resolves to counts with free <= alloc that fit
  *   - each leak record's stack_id is 0 or in 1..nstacks, its category is
  *     an enum mp_snap_leak_category, count is nonzero, count and bytes fit
  *     in int64_t
@@ -78,6 +80,16 @@ struct mp_snap {
 	bool has_death;            /* built by the CLI after the process died
 				    * (MP_SNAP_DEATH, common/shm.h) */
 	struct mp_snap_death death; /* signal < 65 */
+	/* The peak (MP_SNAP_PEAK), resolved: peak_heap[i] is heap record i as
+	 * it was when the sampled heap in use was highest (same stack and
+	 * size, the counts of that moment), with heap's invariants.  NULL when
+	 * the snapshot has no peak section. */
+	bool has_peak;
+	struct mp_snap_peak peak;  /* its header: inuse and time_ns of the peak */
+	struct mp_snap_heap_rec *peak_heap;
+	/* Lifetimes (MP_SNAP_LIFETIMES), one per heap record, each sum trimmed
+	 * to at most the record's free_objects; NULL when absent. */
+	struct mp_snap_life_rec *life;
 };
 
 /*

@@ -98,6 +98,19 @@ enum mp_snap_section_type {
 	 */
 	MP_SNAP_UNLOADED = 18,
 	/* 19: reserved for the same owner. */
+	/*
+	 * The largest the sampled heap in use has been so far, and what was in
+	 * use then: struct mp_snap_peak, then one struct mp_snap_peak_rec per
+	 * MP_SNAP_HEAP record, in the same order (record i is heap record i's
+	 * state at the peak).  Absent: no peak was tracked (the reader's peak
+	 * is then unknown, not "the heap at the end").
+	 */
+	MP_SNAP_PEAK = 28,
+	/*
+	 * How long the sampled blocks that were freed lived: one struct
+	 * mp_snap_life_rec per MP_SNAP_HEAP record, in the same order.
+	 */
+	MP_SNAP_LIFETIMES = 29,
 };
 
 /*
@@ -114,6 +127,103 @@ struct mp_snap_heap_rec {
 	uint64_t alloc_objects;   /* sampled allocations */
 	uint64_t free_objects;    /* of those, freed before the snapshot */
 };
+
+/*
+ * The peak (MP_SNAP_PEAK).  The in-use estimate is the sum, over the
+ * sampled blocks in use, of the bytes each stands for: size / (1 -
+ * exp(-size/rate)) rounded to an integer (size itself at rate 1, where it
+ * is exact), the unbiasing the reader applies per record.  The peak is the
+ * moment that sum was largest; ties keep the first such moment.
+ *
+ * The records are kept copy-on-write, so that tracking the peak costs one
+ * compare per sampled event and never a copy of a table: every time the
+ * heap starts to shrink from a new peak, `epoch` grows by one, and a heap
+ * record that then changes for the first time saves its counts first, with
+ * that epoch.  So:
+ *   - a record whose epoch equals the header's holds its counts at the peak
+ *     (the counts it had when the heap started to shrink from it);
+ *   - any other record has not changed since the peak: its MP_SNAP_HEAP
+ *     counts are the peak's;
+ *   - with MP_SNAP_PEAK_F_NOW the heap is at its peak at snapshot time
+ *     (it has not shrunk since it last grew past it): every record's
+ *     MP_SNAP_HEAP counts are the peak's, whatever its epoch.
+ * A record of a bucket created after the peak holds epoch == header epoch
+ * and zero counts.  A record whose epoch is above the header's was saved at
+ * a later peak, reached while the snapshot was being written (the records
+ * are copied after the header): its counts are the nearest to the peak
+ * there are, and readers take them as the peak's.  Invariants:
+ * free_objects <= alloc_objects (the shim reads free_objects first);
+ * size * alloc_objects fits in int64_t (size: the heap record's).  With
+ * several threads an event that races the peak's capture may count on
+ * either side of it: the counts are exact for a program that allocates
+ * from one thread at a time.
+ */
+struct mp_snap_peak {
+	uint64_t epoch;           /* >= 1 */
+	uint64_t inuse;           /* the in-use estimate at the peak, bytes */
+	uint64_t time_ns;         /* CLOCK_REALTIME when it was reached (0: nothing sampled yet) */
+	uint64_t now;             /* the in-use estimate at snapshot time */
+	uint64_t flags;           /* MP_SNAP_PEAK_F_* */
+	uint64_t reserved;        /* 0 */
+};
+
+enum {
+	MP_SNAP_PEAK_F_NOW = 1u << 0,   /* the heap is at its peak right now */
+};
+
+struct mp_snap_peak_rec {
+	uint64_t epoch;           /* the epoch its counts were saved at */
+	uint64_t alloc_objects;   /* the heap record's counts then */
+	uint64_t free_objects;
+};
+
+/*
+ * Lifetimes (MP_SNAP_LIFETIMES): freed[k] is how many of a heap record's
+ * freed sampled blocks lived, from the allocation's return to the free's
+ * call, less than mp_snap_life_bound_ns(k) (and at least the bound of
+ * k - 1) for k < MP_SNAP_LIFE_CLASSES - 1; the last class holds those that
+ * lived longer: decades from 10 us to 10 s (the shim measures in ticks of
+ * 1024 TSC cycles or 1.024 us, sample/tag.h, so a lifetime is known to
+ * within one tick).  Their sum is at most the
+ * heap record's free_objects: blocks credited freed without a lifetime (a
+ * sampled block the shim could not track, counted freed at once) make up
+ * the rest.  The shim writes this section before MP_SNAP_HEAP, so frees
+ * counted meanwhile keep the sum below; a reader trims any excess (a
+ * realloc that failed, taken back while the snapshot was written) from the
+ * longest classes.
+ */
+#define MP_SNAP_LIFE_CLASSES 8
+
+/* The upper bound of lifetime class k < MP_SNAP_LIFE_CLASSES - 1: 10 us * 10^k. */
+static inline uint64_t mp_snap_life_bound_ns(unsigned k)
+{
+	uint64_t b = 10000;
+	while (k--)
+		b *= 10;
+	return b;
+}
+
+struct mp_snap_life_rec {
+	uint64_t freed[MP_SNAP_LIFE_CLASSES];   /* sum <= the heap record's free_objects */
+};
+
+/*
+ * How a heap profile names them: its samples carry a string label
+ * MP_LIFE_LABEL whose value is class k's name (mp_snap_life_name), or
+ * MP_LIFE_INUSE for blocks still in use when the snapshot was taken, or
+ * MP_LIFE_UNKNOWN for freed blocks whose lifetime was not measured.
+ */
+#define MP_LIFE_LABEL "lifetime"
+#define MP_LIFE_INUSE "in-use"
+#define MP_LIFE_UNKNOWN "unknown"
+static inline const char *mp_snap_life_name(unsigned k)
+{
+	static const char *const names[MP_SNAP_LIFE_CLASSES] = {
+		"<10us", "10us-100us", "100us-1ms", "1ms-10ms",
+		"10ms-100ms", "100ms-1s", "1s-10s", ">=10s",
+	};
+	return k < MP_SNAP_LIFE_CLASSES ? names[k] : MP_LIFE_UNKNOWN;
+}
 
 /* Header of one MP_SNAP_UNLOADED record. */
 struct mp_snap_unload_rec {

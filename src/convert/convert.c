@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/errmsg.h"
 #include "common/grow.h"
@@ -345,8 +346,57 @@ static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stac
 	return r;
 }
 
-/* inuse_bytes: NULL, or each record's in-use bytes (mp_converter_set_inuse_bytes). */
+/*
+ * A record's samples split by lifetime (MP_SNAP_LIFETIMES): one per class
+ * its freed blocks fall in, allocations only, labelled with the class; one
+ * for the blocks still in use (their allocations and the in-use values),
+ * labelled MP_LIFE_INUSE; one for freed blocks of no known lifetime.  The
+ * unbiased values of the parts are differences of the whole's scaled at
+ * running sums, so they add up to exactly the record's unsplit values.
+ */
+static void add_life_samples(struct mp_pprof_builder *b, const struct mp_snap_heap_rec *h,
+			     const struct mp_snap_life_rec *life, uint64_t rate, const int64_t v[4],
+			     const uint64_t *locs, uint32_t depth)
+{
+	struct mp_pprof_label labels[2] = {
+		{ .key = MP_LIFE_LABEL },
+		{ .key = "bytes", .num = (int64_t)h->size },
+	};
+	size_t nl = h->size ? 2 : 1;
+	uint64_t freed = 0, cum = 0;
+	int64_t prev[2] = { 0, 0 };
+
+	for (int k = 0; k < MP_SNAP_LIFE_CLASSES; k++)
+		freed += life->freed[k];
+	/* Parts in order: the classes, the unknown frees, the blocks in use. */
+	for (int k = 0; k <= MP_SNAP_LIFE_CLASSES + 1; k++) {
+		uint64_t n = k < MP_SNAP_LIFE_CLASSES ? life->freed[k]
+			     : k == MP_SNAP_LIFE_CLASSES ? h->free_objects - freed
+							 : h->alloc_objects - h->free_objects;
+		int64_t s[4] = { 0, 0, 0, 0 };
+
+		if (n == 0)
+			continue;
+		cum += n;
+		mp_convert_scale_heap(cum, cum * h->size, rate, &s[0], &s[1]);
+		int64_t part[4] = { s[0] - prev[0], s[1] - prev[1], 0, 0 };
+		prev[0] = s[0];
+		prev[1] = s[1];
+		if (k == MP_SNAP_LIFE_CLASSES + 1) {
+			part[2] = v[2];
+			part[3] = v[3];
+		}
+		labels[0].str = k == MP_SNAP_LIFE_CLASSES + 1 ? MP_LIFE_INUSE : mp_snap_life_name(k);
+		if (part[0] || part[1] || part[2] || part[3])
+			mp_pprof_add_sample(b, locs, depth, part, 4, labels, nl);
+	}
+}
+
+/* recs: the heap records (the snapshot's, or the peak's); life: NULL, or
+ * their lifetimes; inuse_bytes: NULL, or each record's in-use bytes
+ * (mp_converter_set_inuse_bytes). */
 static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+		       const struct mp_snap_heap_rec *recs, const struct mp_snap_life_rec *life,
 		       struct mp_symbolizer *sym, const struct mapstat *st,
 		       const uint64_t *inuse_bytes)
 {
@@ -356,7 +406,7 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 	int r = 0;
 
 	for (size_t i = 0; i < snap->nheap && r == 0; i++) {
-		const struct mp_snap_heap_rec *h = &snap->heap[i];
+		const struct mp_snap_heap_rec *h = &recs[i];
 		const struct mp_snap_stack *stk = mp_snap_stack(snap, h->stack_id);
 		struct mp_pprof_label label = { .key = "bytes", .num = (int64_t)h->size };
 		int64_t v[4];
@@ -366,7 +416,9 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 		if (inuse_bytes)
 			v[3] = inuse_bytes[i] > INT64_MAX ? INT64_MAX : (int64_t)inuse_bytes[i];
 		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
-		if (r == 0)
+		if (r == 0 && life)
+			add_life_samples(b, h, &life[i], snap->header.rate, v, locs, stk->depth);
+		else if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
 	}
 	free(lines);
@@ -570,12 +622,32 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 		return -ENOMEM;
 	prog = prog ? prog + 1 : snap->exe;
 	fprintf(f, "memprof %s: %s (pid %" PRIu64 ")", MP_VERSION, *prog ? prog : "?", h->pid);
-	if (kind == MP_PROFILE_HEAP) {
+	if (kind == MP_PROFILE_HEAP || kind == MP_PROFILE_PEAK) {
 		uint64_t samples = 0, heap = 0;
 		bool have_heap = false;
 
 		for (size_t i = 0; i < snap->nheap; i++)
 			samples += snap->heap[i].alloc_objects;
+		if (kind == MP_PROFILE_PEAK) {
+			/* When and how high: the peak of the sampled estimate. */
+			time_t sec = (time_t)(snap->peak.time_ns / 1000000000u);
+			struct tm tm;
+			char when[32] = "?";
+
+			if (snap->peak.time_ns && gmtime_r(&sec, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+			human_bytes(snap->peak.inuse, num, sizeof(num));
+			if (!snap->peak.time_ns)
+				fputs(", no peak (nothing sampled in use)", f);
+			else
+				fprintf(f, ", peak heap in use %s at %s.%03uZ", num, when,
+					(unsigned)(snap->peak.time_ns / 1000000u % 1000u));
+			if (snap->peak.time_ns && snap->peak.time_ns >= h->start_ns)
+				fprintf(f, " (%.3f s after start)",
+					(double)(snap->peak.time_ns - h->start_ns) / 1e9);
+			else if (snap->peak.time_ns)
+				fputs(" (before start: in the parent, before fork)", f);
+		}
 		for (size_t i = 0; i < snap->nstats; i++)
 			if (strcmp(snap->stats[i].name, "HeapAlloc") == 0) {
 				heap = snap->stats[i].value;
@@ -591,7 +663,7 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 			fprintf(f, ", rate %s, %" PRIu64 " sample%s", num, samples,
 				samples == 1 ? "" : "s");
 		}
-		if (have_heap) {
+		if (have_heap && kind == MP_PROFILE_HEAP) {
 			human_bytes(heap, num, sizeof(num));
 			fprintf(f, ", heap in use %s", num);
 		}
@@ -636,8 +708,12 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	char *comment = NULL;
 	int r;
 
+	bool heapish = kind == MP_PROFILE_HEAP || kind == MP_PROFILE_PEAK;
+
+	if (kind == MP_PROFILE_PEAK && !snap->has_peak)
+		return -ENODATA;   /* a snapshot of a shim that did not follow the peak */
 	b = mp_pprof_builder_new();
-	if (kind != MP_PROFILE_HEAP) {
+	if (!heapish) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
 		const char *what = mp_profile_kinds[kind].name;
 		mp_pprof_set_period(b, what, "count", 1);
@@ -649,8 +725,8 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 		mp_pprof_add_sample_type(b, "inuse_objects", "count");
 		mp_pprof_add_sample_type(b, "inuse_space", "bytes");
 	}
-	mp_pprof_set_time(b, (int64_t)h->end_ns,
-			  h->end_ns >= h->start_ns ? (int64_t)(h->end_ns - h->start_ns) : 0);
+	uint64_t at = kind == MP_PROFILE_PEAK && snap->peak.time_ns ? snap->peak.time_ns : h->end_ns;
+	mp_pprof_set_time(b, (int64_t)at, at >= h->start_ns ? (int64_t)(at - h->start_ns) : 0);
 	r = profile_comment(snap, kind, &comment);
 	/* What a front end adds (memprof attach says what its counts cover)
 	 * goes on the same line: a profile has one comment. */
@@ -679,9 +755,12 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 				  snap->stats[i].value > INT64_MAX ? INT64_MAX
 								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
-	r = kind != MP_PROFILE_HEAP
-		    ? add_res_samples(b, snap, c->sym, c->st, mp_profile_kinds[kind].res_class)
-		    : add_samples(b, snap, c->sym, c->st, c->inuse_bytes);
+	if (kind == MP_PROFILE_PEAK)
+		r = add_samples(b, snap, snap->peak_heap, NULL, c->sym, c->st, NULL);
+	else if (kind == MP_PROFILE_HEAP)
+		r = add_samples(b, snap, snap->heap, snap->life, c->sym, c->st, c->inuse_bytes);
+	else
+		r = add_res_samples(b, snap, c->sym, c->st, mp_profile_kinds[kind].res_class);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;

@@ -22,14 +22,20 @@ struct mp_symbolizer;
  *     alloc_space/bytes, inuse_objects/count, inuse_space/bytes; period type
  *     space/bytes, period = rate; values unbiased like runtime/pprof's
  *     scaleHeapSample (mp_convert_scale_heap below); a numeric label
- *     "bytes" per sample; the allocator's statistics in the memprof_stat
- *     field;
+ *     "bytes" per sample; with the snapshot's lifetimes (MP_SNAP_LIFETIMES)
+ *     a string label "lifetime" too, a record split into one sample per
+ *     lifetime class, one for its blocks in use ("in-use") and one for
+ *     frees of unknown lifetime, adding up exactly to the unsplit values;
+ *     the allocator's statistics in the memprof_stat field;
+ *   - peak: the heap's shape, of the records at the peak (MP_SNAP_PEAK),
+ *     no lifetime labels, no statistics, time_nanos the peak's time, its
+ *     size and time in the comment; -ENODATA for a snapshot without one;
  *   - fds, threads, timers: Go's goroutine profile; sample type
  *     <kind>/count, period 1, one sample per descriptor, thread or timer
  *     with the stack that created it and labels saying what it is (kind,
  *     fd, path or socket addresses, inherited; state, tid, thread name,
  *     start routine; clock and interval).
- * Every profile has one comment line: program, pid, rate, samples, heap.
+ * Every profile has one comment line: program, pid, (peak,) rate, samples, heap.
  */
 struct mp_converter;
 enum {

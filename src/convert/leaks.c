@@ -448,6 +448,7 @@ unsigned mp_leak_fail_bit(const struct mp_leak *l)
 	case MP_PROFILE_FDS: return MP_FAIL_FDS;
 	case MP_PROFILE_THREADS: return MP_FAIL_THREADS;
 	case MP_PROFILE_TIMERS: return MP_FAIL_TIMERS;
+	case MP_PROFILE_PEAK:   /* never a leak */
 	case MP_PROFILE_NONE: break;
 	}
 	return 0;
@@ -470,6 +471,7 @@ const char *mp_leak_class(const struct mp_leak *l)
 	case MP_PROFILE_FDS:
 	case MP_PROFILE_THREADS:
 	case MP_PROFILE_TIMERS: return mp_profile_kinds[l->kind].item;
+	case MP_PROFILE_PEAK:   /* never a leak */
 	case MP_PROFILE_NONE: break;
 	}
 	return "?";
@@ -485,6 +487,7 @@ static const char *category_words(const struct mp_leak *l)
 	case MP_PROFILE_FDS: return "file descriptors still open";
 	case MP_PROFILE_THREADS: return "threads still alive or never joined";
 	case MP_PROFILE_TIMERS: return "timers never deleted";
+	case MP_PROFILE_PEAK:   /* never a leak */
 	case MP_PROFILE_NONE: break;
 	}
 	return "?";
@@ -661,6 +664,7 @@ static void add_totals(struct totals *t, const struct mp_leak_report *r)
 		case MP_PROFILE_FDS: t->fds += l->count; break;
 		case MP_PROFILE_THREADS: t->threads += l->count; break;
 		case MP_PROFILE_TIMERS: t->timers += l->count; break;
+		case MP_PROFILE_PEAK:
 		case MP_PROFILE_NONE: break;
 		}
 	}

@@ -40,6 +40,7 @@
 #include "leakscan/stopworld.h"
 #include "base/privfd.h"
 #include "sample/stacks.h"
+#include "sample/tag.h"
 #include "base/vm.h"
 
 #define WORK_MAX ((size_t)1 << 30)          /* bytes of work list at most */
@@ -67,8 +68,9 @@ static size_t extent(const struct mp_blk *b)
 {
 	if (mp_alloc_slack_used)
 		return b->size;
-	if (b->bucket && b->bucket - 1 < nbucket_recs && bucket_recs[b->bucket - 1].size < b->req)
-		return (size_t)bucket_recs[b->bucket - 1].size;
+	uint32_t k = b->tag ? mp_tag_bucket(b->tag) : UINT32_MAX;
+	if (k < nbucket_recs && bucket_recs[k].size < b->req)
+		return (size_t)bucket_recs[k].size;
 	return b->req;
 }
 
@@ -282,7 +284,8 @@ static int aggregate(const struct mp_blk *b, void *ctx)
 	case MP_BLK_REACHABLE: cat = 2; break;
 	default: return 0;
 	}
-	uint32_t k = b->bucket <= agg_buckets ? b->bucket : 0;
+	uint32_t k = b->tag ? mp_tag_bucket(b->tag) + 1 : 0;   /* bucket + 1, 0: none */
+	k = k <= agg_buckets ? k : 0;
 	uint64_t bytes = b->size;
 	if (k && k - 1 < nbucket_recs)
 		bytes = bucket_recs[k - 1].size;

@@ -113,6 +113,27 @@ static uint64_t hash_str(const char *s)
 void mp_timeline_init(struct mp_timeline *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->heap_peak = t->heap_peak_ns = MP_TIMELINE_UNKNOWN;
+}
+
+int mp_timeline_add_peak(struct mp_timeline *t, const struct mp_profile *peak)
+{
+	int idx = mp_profile_type_index(peak, "inuse_space");
+	int64_t total = 0;
+
+	if (idx < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < peak->msg->n_sample; i++) {
+		int64_t v = peak->msg->sample[i]->value[idx];
+
+		if (v > 0 && __builtin_add_overflow(total, v, &total))
+			total = INT64_MAX;
+	}
+	if (t->heap_peak == MP_TIMELINE_UNKNOWN || total > t->heap_peak) {
+		t->heap_peak = total;
+		t->heap_peak_ns = peak->msg->time_nanos;
+	}
+	return 0;
 }
 
 static void index_free(struct stack_index *ix)
@@ -629,6 +650,26 @@ static void draw_series(const struct mp_timeline *t, const struct panel *p, cons
 	fputs("</g>\n", f);
 }
 
+/* The peak (mp_timeline_add_peak): a marker at its time and height, which
+ * may lie between two points (the snapshots saw it only after). */
+static void draw_peak(const struct mp_timeline *t, const struct panel *p, FILE *f)
+{
+	int64_t t0 = t->points[0].time_ns, t1 = t->points[t->npoints - 1].time_ns;
+	int64_t at = t->heap_peak_ns < t0 ? t0 : t->heap_peak_ns > t1 ? t1 : t->heap_peak_ns;
+	double x = t1 > t0 ? LEFT + PLOT_W * (double)(at - t0) / (double)(t1 - t0) : px(t, 0);
+	double y = py(p, (double)t->heap_peak);
+	char buf[64];
+
+	mp_timeline_format_bytes(t->heap_peak, buf, sizeof(buf));
+	fprintf(f, "<g class=\"peak\" data-peak=\"%" PRId64 "\" data-time=\"%" PRId64 "\">"
+		"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\" "
+		"stroke-dasharray=\"4 3\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#000000\">"
+		"<title>peak of the sampled heap in use: %s at %.3fs</title></circle>"
+		"<text x=\"%.1f\" y=\"%.1f\" fill=\"#000000\">peak %s</text></g>\n",
+		t->heap_peak, t->heap_peak_ns, x, y, x, p->top + p->height, x, y, buf,
+		(double)(t->heap_peak_ns - t0) / 1e9, x + 8, y - 6, buf);
+}
+
 static int64_t get_heap(const struct mp_timeline *t, size_t i, const void *a)
 {
 	(void)a;
@@ -701,6 +742,8 @@ int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *
 		for (size_t i = 0; i < t->npoints; i++)
 			if ((double)t->stacks[s].inuse[i] > max)
 				max = (double)t->stacks[s].inuse[i];
+	if (t->heap_peak != MP_TIMELINE_UNKNOWN && (double)t->heap_peak > max)
+		max = (double)t->heap_peak;
 	nice_axis(max, true, &p1.ymax, &p1.ystep);
 	nice_axis(rmax, false, &p2.ymax, &p2.ystep);
 	if (p2.ystep < 1) {
@@ -739,6 +782,8 @@ int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *
 	}
 	draw_series(t, &p1, "rss", "RSS", "#555555", 2, get_rss, NULL, f);
 	draw_series(t, &p1, "heap", "heap in use", "#1f4e9c", 2.5, get_heap, NULL, f);
+	if (t->heap_peak != MP_TIMELINE_UNKNOWN)
+		draw_peak(t, &p1, f);
 	if (have_res) {
 		draw_axes(t, &p2, "live resources", f);
 		for (size_t k = 0; k < 3; k++)
@@ -755,6 +800,12 @@ int mp_timeline_write_svg(const struct mp_timeline *t, const char *title, FILE *
 		mp_timeline_format_bytes(last->rss, buf, sizeof(buf));
 		snprintf(g, sizeof(g), "RSS (last: %s)", buf);
 		legend_item(f, LEFT + 300, ly, "#555555", g);
+	}
+	if (t->heap_peak != MP_TIMELINE_UNKNOWN) {
+		mp_timeline_format_bytes(t->heap_peak, buf, sizeof(buf));
+		snprintf(g, sizeof(g), "peak (sampled): %s at %.3fs", buf,
+			 (double)(t->heap_peak_ns - t->points[0].time_ns) / 1e9);
+		legend_item(f, LEFT + 560, ly, "#000000", g);
 	}
 	ly += 22;
 	if (have_res) {

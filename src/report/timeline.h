@@ -80,6 +80,9 @@ struct mp_timeline {
 					     * at-exit profile comes after the
 					     * program freed its caches) */
 	void *priv;                         /* stack index while adding */
+	/* The highest sampled heap in use of the peak profiles added
+	 * (mp_timeline_add_peak), and when: MP_TIMELINE_UNKNOWN without one. */
+	int64_t heap_peak, heap_peak_ns;
 };
 
 void mp_timeline_init(struct mp_timeline *t);
@@ -93,6 +96,11 @@ void mp_timeline_done(struct mp_timeline *t);   /* accepts a zeroed struct */
 int mp_timeline_add(struct mp_timeline *t, const char *label, const struct mp_profile *heap,
 		    const struct mp_profile *fds, const struct mp_profile *threads, const struct mp_profile *timers,
 		    char **ret_err);
+
+/* A peak profile (X.peak.pb.gz: inuse_space at the peak, time_nanos its
+ * time) of one of the points: the chart marks the highest.  0 or -EINVAL
+ * (no inuse_space). */
+int mp_timeline_add_peak(struct mp_timeline *t, const struct mp_profile *peak);
 
 /* Keep the `top` stacks that grew most (growth > 0) from the first point to
  * the one with the largest heap, largest first.  0 or -ENOMEM. */

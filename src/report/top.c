@@ -10,6 +10,7 @@
  */
 #include "common/errmsg.h"
 #include "common/grow.h"
+#include "common/snapshot.h"
 #include "report/top.h"
 #include "report/measure.h"
 #include "report/merge.h"
@@ -69,6 +70,7 @@ struct edge {
 struct ctx {
 	const struct mp_profile *p;
 	int sidx;
+	const struct mp_top_options *o;
 
 	char **fnames;                  /* per function: display name */
 	struct mp_merged merged;
@@ -338,6 +340,8 @@ static int setup(struct ctx *c)
 		c->s_off[i] = c->ns_locs;
 		c->s_n[i] = s->n_location_id;
 		c->s_w[i] = c->merged.values[i * msg->n_sample_type + (size_t)c->sidx];
+		if (c->o && c->o->keep && !c->o->keep(c->p, s, c->o->keep_arg))
+			c->s_w[i] = 0;
 		for (size_t j = 0; j < s->n_location_id; j++)
 			c->s_locs[c->ns_locs++] = (uint32_t)mp_profile_location_index(p, s->location_id[j]);
 	}
@@ -702,7 +706,7 @@ int mp_top_compute(const struct mp_profile *p, const struct mp_top_options *o, s
 		   char **ret_err)
 {
 	const Perftools__Profiles__Profile *msg = p->msg;
-	struct ctx c = { .p = p };
+	struct ctx c = { .p = p, .o = o };
 	struct mp_top *t = NULL;
 	bool *kept = NULL, *in_graph = NULL, *has_inl = NULL, *has_noinl = NULL;
 	int64_t total_value = 0, node_cutoff, edge_cutoff, flat_sum = 0;
@@ -886,6 +890,81 @@ int mp_top_print(const struct mp_top *t, FILE *f)
 		mp_measure_percentage(pc, sizeof(pc), row->cum, t->total);
 		fprintf(f, "%10s %s %s %10s %s  %s%s%s\n", flat, pf, ps, cum, pc, row->name,
 			row->inline_label[0] ? " " : "", row->inline_label);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+bool mp_top_has_label(const struct mp_profile *p, const char *key)
+{
+	for (size_t i = 0; i < p->msg->n_sample; i++)
+		for (size_t k = 0; k < p->msg->sample[i]->n_label; k++)
+			if (strcmp(mp_profile_str(p, p->msg->sample[i]->label[k]->key), key) == 0)
+				return true;
+	return false;
+}
+
+bool mp_top_short_lived(const struct mp_profile *p, const Perftools__Profiles__Sample *s,
+			void *arg)
+{
+	int64_t limit = *(const int64_t *)arg;
+
+	for (size_t i = 0; i < s->n_label; i++) {
+		const Perftools__Profiles__Label *l = s->label[i];
+
+		if (strcmp(mp_profile_str(p, l->key), MP_LIFE_LABEL) != 0)
+			continue;
+		const char *v = mp_profile_str(p, l->str);
+		/* Class k lies below mp_snap_life_bound_ns(k); the last has no bound. */
+		for (unsigned k = 0; k + 1 < MP_SNAP_LIFE_CLASSES; k++)
+			if (strcmp(v, mp_snap_life_name(k)) == 0)
+				return (int64_t)mp_snap_life_bound_ns(k) <= limit;
+		return false;
+	}
+	return false;
+}
+
+/* The row of `shrt` named like `row`, or NULL. */
+static const struct mp_top_row *row_named(const struct mp_top *shrt, const struct mp_top_row *row)
+{
+	for (size_t i = 0; i < shrt->nrows; i++)
+		if (strcmp(shrt->rows[i].name, row->name) == 0 &&
+		    strcmp(shrt->rows[i].inline_label, row->inline_label) == 0)
+			return &shrt->rows[i];
+	return NULL;
+}
+
+static void share(char *buf, size_t size, int64_t part, int64_t whole)
+{
+	if (whole == 0)
+		snprintf(buf, size, "%6s", "-");
+	else
+		snprintf(buf, size, "%5.1f%%", 100.0 * (double)part / (double)whole);
+}
+
+int mp_top_print_lifetimes(const struct mp_top *t, const struct mp_top *shrt, FILE *f)
+{
+	char flat[MP_MEASURE_BUFSZ], cum[MP_MEASURE_BUFSZ];
+	char pf[MP_MEASURE_BUFSZ], ps[MP_MEASURE_BUFSZ], pc[MP_MEASURE_BUFSZ];
+	char sf[16], sc[16];
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < t->nlabels; i++)
+		fprintf(f, "%s\n", t->labels[i]);
+	fprintf(f, "%10s %5s%% %5s%% %10s %5s%% %6s %6s\n", "flat", "flat", "sum", "cum", "cum",
+		"short", "short");
+	for (size_t i = 0; i < t->nrows; i++) {
+		const struct mp_top_row *row = &t->rows[i], *s = row_named(shrt, row);
+
+		sum = add64(sum, row->flat);
+		mp_top_format_value(t, row->flat, flat, sizeof(flat));
+		mp_top_format_value(t, row->cum, cum, sizeof(cum));
+		mp_measure_percentage(pf, sizeof(pf), row->flat, t->total);
+		mp_measure_percentage(ps, sizeof(ps), sum, t->total);
+		mp_measure_percentage(pc, sizeof(pc), row->cum, t->total);
+		share(sf, sizeof(sf), s ? s->flat : 0, row->flat);
+		share(sc, sizeof(sc), s ? s->cum : 0, row->cum);
+		fprintf(f, "%10s %s %s %10s %s %s %s  %s%s%s\n", flat, pf, ps, cum, pc, sf, sc,
+			row->name, row->inline_label[0] ? " " : "", row->inline_label);
 	}
 	return ferror(f) ? -EIO : 0;
 }

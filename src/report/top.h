@@ -24,6 +24,7 @@
 #ifndef MP_REPORT_TOP_H
 #define MP_REPORT_TOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,10 @@ struct mp_top_options {
 	int node_count;            /* -n: rows to keep; 0 = all */
 	double node_fraction;      /* pprof's -nodefraction, default 0.005 */
 	double edge_fraction;      /* pprof's -edgefraction, default 0.001 */
+	/* NULL, or which samples count: the others weigh 0 (as pprof's
+	 * -tagfocus keeps some); called with keep_arg. */
+	bool (*keep)(const struct mp_profile *p, const Perftools__Profiles__Sample *s, void *arg);
+	void *keep_arg;
 };
 
 #define MP_TOP_OPTIONS_DEFAULT { .sample_index = NULL, .node_count = 0, \
@@ -69,6 +74,24 @@ void mp_top_free(struct mp_top *t);   /* accepts NULL */
 /* Print header lines, the column titles and the rows like pprof's text report.
  * 0 or -EIO. */
 int mp_top_print(const struct mp_top *t, FILE *f);
+
+/*
+ * `memprof top --lifetimes`: the share of each row's flat and cum values
+ * that samples labelled with a lifetime (common/snapshot.h MP_LIFE_LABEL)
+ * shorter than `short_ns` make, as two more columns ("short" flat and cum
+ * percentages; "-" where the row's value is 0).  `short` is the table of
+ * the same profile computed with keep = mp_top_short_lived, node_fraction
+ * 0 (rows matched by name).  0 or -EIO.
+ */
+int mp_top_print_lifetimes(const struct mp_top *t, const struct mp_top *shrt, FILE *f);
+
+/* Whether any sample of p has a label with key `key`. */
+bool mp_top_has_label(const struct mp_profile *p, const char *key);
+
+/* A keep function for mp_top_options: the samples whose lifetime label is
+ * a class wholly below *(const int64_t *)arg nanoseconds. */
+bool mp_top_short_lived(const struct mp_profile *p, const Perftools__Profiles__Sample *s,
+			void *arg);
 
 /* Value formatted in the table's output unit (pprof's formatValue). */
 void mp_top_format_value(const struct mp_top *t, int64_t v, char *buf, size_t size);

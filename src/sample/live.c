@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sampled live blocks (see live.h): 64 stripes, each an open-addressing
- * table of (address, bucket) with linear probing and tombstones, mapped with
+ * table of (address, tag: sample/tag.h) with linear probing and tombstones, mapped with
  * mp_vm_reserve and rebuilt at twice the size when 3/4 of it is used.
  *
  * Ordering: the shim inserts a block before malloc returns it and removes it
@@ -22,7 +22,7 @@
 
 struct slot {
 	uintptr_t key;        /* 0 empty, TOMB deleted */
-	uint32_t bucket;
+	uint64_t tag;         /* sample/tag.h */
 };
 
 struct stripe {
@@ -72,7 +72,7 @@ static int rebuild_locked(struct stripe *s, uint32_t cap)
 	return 0;
 }
 
-int mp_live_insert(const void *p, uint32_t b)
+int mp_live_insert(const void *p, uint64_t tag)
 {
 	uintptr_t k = (uintptr_t)p;
 	uint64_t h = hash_ptr(k);
@@ -95,7 +95,7 @@ int mp_live_insert(const void *p, uint32_t b)
 	if (s->slots[j].key == TOMB)
 		s->tombs--;
 	s->slots[j].key = k;
-	s->slots[j].bucket = b;
+	s->slots[j].tag = tag;
 	s->used++;
 	uint16_t *f = &mp_live_filter[mp_live_filter_slot(p)];
 	/* Saturate: a slot that reached the maximum stays "maybe" for ever. */
@@ -108,7 +108,7 @@ out:
 	return r;
 }
 
-int mp_live_remove(const void *p, uint32_t *ret_bucket)
+int mp_live_remove(const void *p, uint64_t *ret_tag)
 {
 	uintptr_t k = (uintptr_t)p;
 	uint64_t h = hash_ptr(k);
@@ -122,7 +122,7 @@ int mp_live_remove(const void *p, uint32_t *ret_bucket)
 	for (uint32_t j = (uint32_t)(h >> 6) & mask; s->slots[j].key != 0; j = (j + 1) & mask) {
 		if (s->slots[j].key != k)
 			continue;
-		*ret_bucket = s->slots[j].bucket;
+		*ret_tag = s->slots[j].tag;
 		s->slots[j].key = TOMB;
 		s->used--;
 		s->tombs++;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sampled live blocks: address -> heap bucket, so that freeing a sampled
- * block credits the bucket it was counted in (in-use accounting).
+ * Sampled live blocks: address -> tag (sample/tag.h: heap bucket and
+ * allocation time), so that freeing a sampled block credits the bucket it
+ * was counted in (in-use accounting) and knows its lifetime.
  *
  * The free path asks mp_live_maybe() first: a lock-free read of a counting
  * filter that answers "certainly not sampled" for almost every block at the
@@ -31,11 +32,12 @@ static inline int mp_live_maybe(const void *p)
 	return __atomic_load_n(&mp_live_filter[mp_live_filter_slot(p)], __ATOMIC_RELAXED) != 0;
 }
 
-/* Remember p as a sampled block of bucket b.  0, or -ENOMEM (not remembered). */
-int mp_live_insert(const void *p, uint32_t b);
+/* Remember p as a sampled block with tag `tag` (nonzero: sample/tag.h, its
+ * bucket and allocation time).  0, or -ENOMEM (not remembered). */
+int mp_live_insert(const void *p, uint64_t tag);
 
-/* Forget p; 1 and *ret_bucket when it was remembered, else 0. */
-int mp_live_remove(const void *p, uint32_t *ret_bucket);
+/* Forget p; 1 and *ret_tag when it was remembered, else 0. */
+int mp_live_remove(const void *p, uint64_t *ret_tag);
 
 /* Number of live sampled blocks (for tests and statistics). */
 uint64_t mp_live_count(void);

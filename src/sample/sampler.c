@@ -37,9 +37,11 @@
  *
  * Must never: allocate, lock, or call into libc.  The logarithm is our own
  * (mp_sampler_ln): linking libm into the shim would cost every target about
- * 300 KiB of resident memory for its ifunc resolvers.  The weight is applied
- * outside the target, when a snapshot becomes a profile
- * (convert/convert.h mp_convert_scale_heap).
+ * 300 KiB of resident memory for its ifunc resolvers; so is the exponential
+ * of the weight (mp_sampler_weight), which the shim needs only to follow
+ * the in-use estimate for the peak (peak.h).  Profiles are unbiased outside
+ * the target, when a snapshot becomes a profile (convert/convert.h
+ * mp_convert_scale_heap).
  */
 #include <stdint.h>
 #include <string.h>
@@ -108,4 +110,40 @@ uint64_t mp_sampler_next(uint64_t *state, uint64_t rate)
 	if (gap >= 0x1.0p62)
 		return (uint64_t)1 << 62;
 	return 1 + (uint64_t)gap;   /* conversion truncates: 1 + floor(gap) */
+}
+
+/*
+ * 1 - exp(-x) for x > 0, without cancellation: for x < 2^-6 the series
+ * x - x^2/2 + x^3/6 - ... (7 terms: the first left out is below x^8/8!,
+ * under 2^-63 of the sum); else exp(-x) = 2^-k exp(-r) with x = k ln 2 + r,
+ * 0 <= r < ln 2, and exp(-r) by its Taylor series (20 terms: r^21/21! <
+ * 1e-22).  Past x = 50, exp(-x) < 2e-22 is below double's precision next
+ * to 1.
+ */
+static double one_minus_exp_neg(double x)
+{
+	if (x < 0x1.0p-6) {
+		double sum = 0.0;
+		for (int k = 7; k >= 1; k--)
+			sum = x / k * (1.0 - sum);   /* Horner form of x - x^2/2! + ... */
+		return sum;
+	}
+	if (x > 50.0)
+		return 1.0;
+	int k = (int)(x / 0.69314718055994530942);
+	double r = x - k * 0.69314718055994530942, term = 1.0, e = 1.0;
+	for (int i = 1; i <= 20; i++) {
+		term *= -r / i;
+		e += term;
+	}
+	while (k-- > 0)
+		e *= 0.5;
+	return 1.0 - e;
+}
+
+double mp_sampler_weight(uint64_t size, uint64_t rate)
+{
+	if (rate <= 1 || size == 0)
+		return 1.0;
+	return 1.0 / one_minus_exp_neg((double)size / (double)rate);
 }

@@ -30,4 +30,13 @@ uint64_t mp_sampler_next(uint64_t *state, uint64_t rate);
 /* Natural logarithm of a finite x > 0 (no libm: see sampler.c). */
 double mp_sampler_ln(double x);
 
+/*
+ * How many blocks one sampled block of `size` bytes stands for at `rate`:
+ * 1 / (1 - exp(-size/rate)) (1 at rate 0 or 1, and for size 0, which is
+ * only sampled at rate 1).  To about 1e-15 relative, without libm.  The
+ * CLI unbiases profiles with libm's exp (convert.h); the shim needs this
+ * only to follow the in-use estimate as it changes (peak.h).
+ */
+double mp_sampler_weight(uint64_t size, uint64_t rate);
+
 #endif

@@ -28,7 +28,9 @@
 #include "common/snapshot.h"
 #include "common/stackfeed.h"
 #include "base/compiler.h"
+#include "sample/peak.h"
 #include "sample/stacks.h"
+#include "sample/tag.h"
 #include "base/vmarea.h"
 #include "base/shm.h"
 #include "base/vm.h"
@@ -39,6 +41,9 @@
 #define BUCKET_REGION ((size_t)256 << 20)
 #define TABLE_STEP ((size_t)256 << 10)
 #define INDEX_MIN 4096u
+#define MAX_BUCKETS (BUCKET_REGION / sizeof(struct mp_snap_heap_rec))
+/* A sampled block's tag holds its bucket (sample/tag.h). */
+_Static_assert(MAX_BUCKETS <= MP_TAG_MAX_BUCKETS, "bucket numbers fit in a tag");
 
 /* An index generation; replaced whole when it fills, never modified in place
  * except for filling empty slots, and never unmapped (readers may still be
@@ -208,7 +213,8 @@ int mp_prof_init(void)
 {
 	if (mp_vm_area_init(&stack_area, STACK_REGION) < 0 ||
 	    mp_vm_area_init(&off_area, STACK_REGION / 16 * sizeof(uint32_t)) < 0 ||
-	    mp_vm_area_init(&bucket_area, BUCKET_REGION) < 0)
+	    mp_vm_area_init(&bucket_area, BUCKET_REGION) < 0 ||
+	    mp_peak_init(MAX_BUCKETS) < 0)
 		return -ENOMEM;
 	/* Shared with the CLI when it asked (base/shm.h): the records are the
 	 * snapshot's, and survive any death of the process. */
@@ -298,6 +304,8 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	if (r < 0)
 		return r;
 	uint32_t b = nbuckets;
+	if (mp_peak_add_bucket_locked(b) < 0)
+		return -ENOSPC;
 	mp_shm_begin(&bucket_area, (uint64_t)b * sizeof(*buckets), sizeof(*buckets));
 	buckets[b].stack_id = k->stack_id;
 	buckets[b].size = k->size;
@@ -366,6 +374,7 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 		if (b < 0)
 			return b;
 	}
+	mp_peak_touch((uint32_t)b, &buckets[b]);
 	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 	return b;
 }
@@ -398,19 +407,25 @@ int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 	return mp_prof_record_pcs(pcs, depth, size, &s, &sh);
 }
 
+/* The peak's order (peak.c): touch before counting. */
 void mp_prof_record_again(uint32_t b)
 {
+	mp_peak_touch(b, &buckets[b]);
 	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_record_free(uint32_t b)
 {
+	mp_peak_shrinking(buckets[b].size);
+	mp_peak_touch(b, &buckets[b]);
 	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_unrecord_free(uint32_t b)
 {
+	mp_peak_touch(b, &buckets[b]);
 	__atomic_sub_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
+	mp_peak_grew(buckets[b].size, mp_tag_now());   /* in use again */
 }
 
 int mp_prof_truncated(void)
@@ -484,6 +499,7 @@ void mp_prof_reset(void)
 	pthread_mutex_lock(&prof_lock);
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
+	mp_peak_reset(nbuckets);
 	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint64_t));
 	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint64_t));
 	if (retired)

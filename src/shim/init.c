@@ -26,15 +26,24 @@
 #include "resources/resources.h"
 #include "sample/capture.h"
 #include "sample/live.h"
+#include "sample/peak.h"
 #include "base/privfd.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
+#include "sample/tag.h"
 #include "sample/unwind.h"
 #include "base/shm.h"
 #include "shim/crash.h"
 #include "shim/shim.h"
 #include "shim/signals.h"
 #include "shim/trigger.h"
+
+/* The own allocator's free of a sampled block (alloc.h): its bucket, the
+ * peak and its lifetime (sample/peak.h). */
+static void sampled_free(uint64_t tag)
+{
+	mp_peak_freed(tag, mp_tag_now());
+}
 
 struct mp_shim_state mp_shim;
 MP_TLS struct mp_tls mp_tls;
@@ -162,7 +171,7 @@ void mp_shim_init(void)
 	if (mp_fds_init() < 0)
 		mp_warn("cannot map the file descriptor table, descriptors not tracked", NULL, NULL,
 			NULL);
-	mp_alloc_on_sampled_free(mp_prof_record_free);
+	mp_alloc_on_sampled_free(sampled_free);
 
 	/* rate=0 only means no allocation is ever sampled (the sampler's gap
 	 * is then UINT64_MAX): the tables, the unwinder for the resources'
@@ -173,6 +182,7 @@ void mp_shim_init(void)
 		mp_warn("cannot map profile tables, profiling disabled", NULL, NULL, NULL);
 		ok = 0;
 	}
+	mp_peak_set_rate(o->rate);
 	if (ok) {
 		uintptr_t lo, hi;
 		own_text_range(&lo, &hi);
@@ -196,12 +206,15 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 		mp_crash_new_stack(pcs, n);   /* code loaded since: the shared maps must name it */
 	if (b < 0)
 		return;
+	uint64_t now = mp_tag_now();
+	mp_peak_grew(size, now);
+	uint64_t tag = mp_tag_make((uint32_t)b, now);
 	if (mp_heap_owns(p)) {
-		if (mp_alloc_set_sample(p, (uint32_t)b) < 0)
+		if (mp_alloc_set_sample(p, tag) < 0)
 			mp_prof_record_free((uint32_t)b);
 		return;
 	}
-	if (mp_live_insert(p, (uint32_t)b) < 0) {
+	if (mp_live_insert(p, tag) < 0) {
 		/* Untrackable: count it freed now rather than leaked for ever. */
 		mp_prof_record_free((uint32_t)b);
 	}
@@ -249,12 +262,12 @@ out:
  */
 MP_NOINLINE MP_COLD void mp_free_slow(void *p)
 {
-	uint32_t b;
+	uint64_t tag;
 	if (mp_busy)
 		return;
 	mp_busy = 1;
-	if (mp_live_remove(p, &b))
-		mp_prof_record_free(b);
+	if (mp_live_remove(p, &tag))
+		mp_peak_freed(tag, mp_tag_now());
 	mp_busy = 0;
 }
 

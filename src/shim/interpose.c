@@ -14,8 +14,10 @@
  * glibc's (including any allocated before we took over).
  *
  * Sampled blocks: in the own allocator a per-span side table remembers each
- * sampled block's bucket (alloc.h); glibc's blocks use the address table of
- * sample/live.c.
+ * sampled block's tag (its bucket and when it was allocated: sample/tag.h,
+ * alloc.h); glibc's blocks use the address table of sample/live.c.  Their
+ * frees go through sample/peak.h mp_peak_freed (the bucket's free count,
+ * the peak, the lifetime).
  *
  * Order: an allocation is recorded after the block exists and before it is
  * returned; a free is recorded before the block goes back to the allocator
@@ -33,7 +35,9 @@
 
 #include "alloc/alloc.h"
 #include "sample/live.h"
+#include "sample/peak.h"
 #include "sample/stacks.h"
+#include "sample/tag.h"
 #include "shim/shim.h"
 
 extern void *__libc_malloc(size_t);
@@ -111,10 +115,11 @@ MP_EXPORT void *calloc(size_t n, size_t size)
 /* realloc of a block of the own allocator (which it stays in). */
 static void *realloc_own(void *p, size_t n)
 {
-	uint32_t b = 0;
-	int had = mp_alloc_take_sample(p, &b);
+	uint64_t tag = 0;
+	unsigned life = 0;
+	int had = mp_alloc_take_sample(p, &tag);
 	if (had)
-		mp_prof_record_free(b);
+		life = mp_peak_freed(tag, mp_tag_now());
 	if (n == 0) {
 		/* glibc frees and returns NULL */
 		mp_alloc_free(p);
@@ -124,9 +129,9 @@ static void *realloc_own(void *p, size_t n)
 	if (!q) {
 		/* p is still allocated: put its sample back. */
 		if (had) {
-			mp_prof_unrecord_free(b);
-			if (mp_alloc_set_sample(p, b) < 0)
-				mp_prof_record_free(b);
+			mp_peak_unfreed(tag, life);
+			if (mp_alloc_set_sample(p, tag) < 0)
+				mp_prof_record_free(mp_tag_bucket(tag));
 		}
 		return NULL;
 	}
@@ -139,13 +144,14 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		return malloc(n);
 	if (mp_heap_owns(p))
 		return realloc_own(p, n);
-	uint32_t b = 0;
+	uint64_t tag = 0;
+	unsigned life = 0;
 	int had = 0;
 	if (MP_UNLIKELY(mp_live_maybe(p)) && !mp_busy) {
 		mp_busy = 1;
-		had = mp_live_remove(p, &b);
+		had = mp_live_remove(p, &tag);
 		if (had)
-			mp_prof_record_free(b);
+			life = mp_peak_freed(tag, mp_tag_now());
 		mp_busy = 0;
 	}
 	void *q = __libc_realloc(p, n);
@@ -154,9 +160,9 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		 * that leaves p allocated: put it back. */
 		if (had && n != 0) {
 			mp_busy = 1;
-			mp_prof_unrecord_free(b);
-			if (mp_live_insert(p, b) < 0)
-				mp_prof_record_free(b);
+			mp_peak_unfreed(tag, life);
+			if (mp_live_insert(p, tag) < 0)
+				mp_prof_record_free(mp_tag_bucket(tag));
 			mp_busy = 0;
 		}
 		return NULL;

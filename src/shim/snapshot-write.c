@@ -27,6 +27,7 @@
 #include "common/snapshot.h"
 #include "base/privfd.h"
 #include "base/shm.h"
+#include "sample/peak.h"
 #include "sample/stacks.h"
 #include "base/vm.h"
 #include "leakscan/leakscan.h"
@@ -187,11 +188,19 @@ static int snapshot_write_locked(void *arg)
 	size_t stacks_size, buckets_size;
 	mp_prof_stacks(&stacks, &stacks_size);
 	mp_prof_buckets(&buckets, &buckets_size);
+	/* The peak and the lifetimes, records parallel to the buckets
+	 * (sample/peak.h): the lifetimes before the buckets, the peak after
+	 * them (the orders common/snapshot.h relies on). */
+	uint32_t nb = (uint32_t)(buckets_size / sizeof(struct mp_snap_heap_rec));
+	const void *peak_hdr, *peak_recs, *life;
+	size_t peak_hdr_size, peak_recs_size, life_size;
+	mp_peak_life_region(nb, &life, &life_size);
 	struct mp_snap_header h = {
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0),
+		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0) +
+			     (life ? 2 : 0),
 		.pid = pid,
 		.ppid = a->ppid,
 		.rate = mp_shim.opt.rate,
@@ -209,8 +218,15 @@ static int snapshot_write_locked(void *arg)
 		r = write_section(fd, MP_SNAP_EXE, exe, (size_t)exe_len);
 	if (r == 0)
 		r = write_section(fd, MP_SNAP_STACKS, stacks, stacks_size);
+	if (r == 0 && life)
+		r = write_section(fd, MP_SNAP_LIFETIMES, life, life_size);
 	if (r == 0)
 		r = write_section(fd, MP_SNAP_HEAP, buckets, buckets_size);
+	if (r == 0 && life) {
+		mp_peak_region(nb, &peak_hdr, &peak_hdr_size, &peak_recs, &peak_recs_size);
+		r = write_section3(fd, MP_SNAP_PEAK, peak_hdr, peak_hdr_size, peak_recs,
+				   peak_recs_size, NULL, 0);
+	}
 	if (r == 0 && nstats)
 		r = write_section(fd, MP_SNAP_STATS, stats, nstats * sizeof(stats[0]));
 	if (r == 0 && leaks_size)

@@ -56,6 +56,22 @@ static void check_snapshot(const struct mp_snap *s)
 		    (h->alloc_objects && h->size > (uint64_t)INT64_MAX / h->alloc_objects))
 			fail("heap record invariant broken");
 	}
+	for (size_t i = 0; s->has_peak && i < s->nheap; i++) {
+		const struct mp_snap_heap_rec *h = &s->peak_heap[i];
+
+		if (h->stack_id != s->heap[i].stack_id || h->size != s->heap[i].size ||
+		    h->free_objects > h->alloc_objects ||
+		    (h->alloc_objects && h->size > (uint64_t)INT64_MAX / h->alloc_objects))
+			fail("peak record invariant broken");
+	}
+	for (size_t i = 0; s->life && i < s->nheap; i++) {
+		uint64_t sum = 0;
+
+		for (int k = 0; k < MP_SNAP_LIFE_CLASSES; k++)
+			sum += s->life[i].freed[k];
+		if (sum > s->heap[i].free_objects)
+			fail("lifetimes exceed the frees");
+	}
 }
 
 /* The leak report of what parsed, as `memprof run --leak-check` makes it. */
@@ -142,7 +158,8 @@ static void fuzz_maps(const uint8_t *data, size_t size)
 static void convert_all(const struct mp_snap *s)
 {
 	static const enum mp_profile_kind kinds[] = { MP_PROFILE_HEAP, MP_PROFILE_FDS,
-						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS,
+						      MP_PROFILE_PEAK };
 	struct mp_converter *cv = NULL;
 	int r = mp_converter_new(s, MP_CONVERT_F_NO_FILES, NULL, &cv);
 
@@ -151,12 +168,15 @@ static void convert_all(const struct mp_snap *s)
 			fail("could not convert a valid snapshot");
 		return;
 	}
-	for (size_t k = 0; k < (s->has_res ? 4 : 1); k++) {
+	for (size_t k = 0; k < 5; k++) {
 		struct mp_profile *p = NULL;
 		uint8_t *out = NULL;
 		size_t out_len = 0;
 		char *err = NULL;
 
+		if (kinds[k] == MP_PROFILE_PEAK ? !s->has_peak
+						 : kinds[k] != MP_PROFILE_HEAP && !s->has_res)
+			continue;
 		r = mp_converter_encode(cv, kinds[k], &out, &out_len, &err);
 		if (r < 0 && r != -ENOMEM)
 			fail("could not convert a valid snapshot");

@@ -18,8 +18,8 @@ class Tap:
         sys.stdout.flush()
         return cond
 
-    def eq(self, got, want, what):
-        return self.ok(got == want, what, 'got %r, want %r' % (got, want))
+    def eq(self, got, want, what, detail=''):
+        return self.ok(got == want, what, 'got %r, want %r\n%s' % (got, want, detail))
 
     def done(self):
         print('1..%d' % self.n)

@@ -352,21 +352,21 @@ static void test_api(void)
 
 	/* Sampling marks: set, take once, then gone. */
 	void *s = mp_alloc_malloc(40), *big = mp_alloc_malloc(100000);
-	uint32_t b = 0;
+	uint64_t b = 0;
 	CHECK_INT(mp_alloc_set_sample(s, 41), 0);
-	CHECK_INT(mp_alloc_set_sample(big, 42), 0);
+	CHECK_INT(mp_alloc_set_sample(big, 0x123456789abcdef0ull), 0);
 	CHECK_INT(mp_alloc_take_sample(s, &b), 1);
-	CHECK_INT(b, 41);
+	CHECK_U64(b, 41);
 	CHECK_INT(mp_alloc_take_sample(s, &b), 0);
 	CHECK_INT(mp_alloc_take_sample(big, &b), 1);
-	CHECK_INT(b, 42);
+	CHECK_U64(b, 0x123456789abcdef0ull);   /* all 64 bits of the tag */
 	mp_alloc_free(s);
 	mp_alloc_free(big);
 	CHECK_INT(mp_alloc_check(), 0);
 }
 
 static uint32_t freed_buckets[8];
-static void on_free(uint32_t b)
+static void on_free(uint64_t b)
 {
 	if (b < 8)
 		__atomic_fetch_add(&freed_buckets[b], 1, __ATOMIC_RELAXED);

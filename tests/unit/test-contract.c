@@ -24,6 +24,7 @@ static void test_profile_kinds(void)
 		{ "app.s0003.fds.pb.gz", MP_PROFILE_FDS },
 		{ "/tmp/x.threads.pb.gz", MP_PROFILE_THREADS },
 		{ "x.timers.pb.gz", MP_PROFILE_TIMERS },
+		{ "app.s0003.peak.pb.gz", MP_PROFILE_PEAK },
 		{ "x.timers.pb.gz.1", -1 },
 		{ ".timers.pb.gz", -1 },
 		{ "x.pb.gz", -1 },
@@ -43,7 +44,7 @@ static void test_profile_kinds(void)
 		CHECK(p->name && p->item && p->noun && p->suffix);
 		snprintf(want, sizeof(want), ".%s.pb.gz", p->name);
 		CHECK_STR(p->suffix, want);
-		if (k != MP_PROFILE_HEAP)
+		if (p->res_class)   /* heap and peak: none */
 			CHECK_INT(mp_profile_kind_of_res_class(p->res_class), k);
 	}
 	CHECK_INT(mp_profile_kind_of_res_class(MP_RES_FD), MP_PROFILE_FDS);

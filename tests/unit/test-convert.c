@@ -571,6 +571,180 @@ static void test_files(void)
 	rmdir(dir);
 }
 
+/* ---- lifetimes and the peak -------------------------------------------------------- */
+
+/* The value sums and sample counts per label value of `key`, for the
+ * samples of block size `bytes`. */
+static void label_sums(const struct mp_profile *p, int64_t bytes, const char *key,
+		       const char *value, int64_t sum[4], int *nsamples)
+{
+	memset(sum, 0, 4 * sizeof(*sum));
+	*nsamples = 0;
+	for (size_t i = 0; i < p->msg->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->msg->sample[i];
+		const char *v = NULL;
+		int64_t b = -1;
+
+		for (size_t k = 0; k < s->n_label; k++) {
+			if (strcmp(str(p, s->label[k]->key), "bytes") == 0)
+				b = s->label[k]->num;
+			else if (strcmp(str(p, s->label[k]->key), key) == 0)
+				v = str(p, s->label[k]->str);
+		}
+		if (b != bytes || (value && (!v || strcmp(v, value) != 0)))
+			continue;
+		for (int j = 0; j < 4; j++)
+			sum[j] += s->value[j];
+		(*nsamples)++;
+	}
+}
+
+static struct mp_profile *encode(const struct snapbuf *b, enum mp_profile_kind kind)
+{
+	struct mp_converter *cv = NULL;
+	struct mp_snap *snap = NULL;
+	struct mp_profile *p = NULL;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	char *err = NULL;
+	int r = mp_snap_parse(b->p, b->len, &snap, &err);
+
+	if (r == 0)
+		r = mp_converter_new(snap, 0, NULL, &cv);
+	if (r == 0)
+		r = mp_converter_encode(cv, kind, &out, &out_len, &err);
+	if (r == 0)
+		r = mp_pprof_parse(out, out_len, &p, &err);
+	CHECK_INT(r, 0);
+	if (r < 0)
+		printf("# %s\n", err ? err : "?");
+	free(err);
+	free(out);
+	mp_converter_free(cv);
+	mp_snap_free(snap);
+	return p;
+}
+
+static void test_lifetimes_and_peak(void)
+{
+	/* build_snapshot's heap records A (10, 4) x 48, B (3, 3) x 1 MiB,
+	 * C (5, 0) x 0, D (0, 0) x 100, E (7, 2) x 4000; at the default rate. */
+	struct snapbuf b = build_snapshot(524288, false, false);
+	struct mp_snap_life_rec life[5] = {
+		{ .freed = { 1, 2 } },                     /* A: 1 of 4 frees unknown */
+		{ .freed = { 0, 0, 0, 1, 0, 0, 0, 2 } },   /* B */
+		{ .freed = { 0 } },
+		{ .freed = { 0 } },
+		{ .freed = { 0, 0, 0, 0, 0, 0, 2 } },      /* E */
+	};
+	struct {
+		struct mp_snap_peak h;
+		struct mp_snap_peak_rec r[5];
+	} peak = {
+		.h = { .epoch = 2, .inuse = 3300000, .time_ns = 1700000001500000000ull },
+		.r = {
+			{ .epoch = 2, .alloc_objects = 8, .free_objects = 1 },   /* A at the peak */
+			{ .epoch = 2, .alloc_objects = 3, .free_objects = 0 },   /* B all in use */
+			{ .epoch = 1 },                                          /* C: unchanged */
+			{ .epoch = 2 },
+			{ .epoch = 2, .alloc_objects = 1, .free_objects = 0 },
+		},
+	};
+	uint32_t nsec;
+
+	section(&b, MP_SNAP_LIFETIMES, life, sizeof(life));
+	section(&b, MP_SNAP_PEAK, &peak, sizeof(peak));
+	memcpy(&nsec, b.p + offsetof(struct mp_snap_header, nsections), sizeof(nsec));
+	nsec += 2;
+	memcpy(b.p + offsetof(struct mp_snap_header, nsections), &nsec, sizeof(nsec));
+
+	struct mp_profile *p = encode(&b, MP_PROFILE_HEAP);
+	int64_t sum[4];
+	int n;
+
+	if (p) {
+		/* The split adds up to the unsplit values (test_rate_default). */
+		label_sums(p, 48, "lifetime", NULL, sum, &n);
+		CHECK_INT(n, 4);
+		CHECK_INT(sum[0], 109231);
+		CHECK_INT(sum[1], 5243120);
+		CHECK_INT(sum[2], 65539);
+		CHECK_INT(sum[3], 3145872);
+		label_sums(p, 48, "lifetime", "in-use", sum, &n);
+		CHECK_INT(n, 1);
+		CHECK_INT(sum[2], 65539);
+		CHECK_INT(sum[3], 3145872);
+		label_sums(p, 48, "lifetime", "10us-100us", sum, &n);
+		CHECK_INT(n, 1);
+		CHECK(sum[0] > 21000 && sum[0] < 22700 && sum[2] == 0 && sum[3] == 0);
+		label_sums(p, 48, "lifetime", "unknown", sum, &n);
+		CHECK_INT(n, 1);
+		label_sums(p, 1 << 20, "lifetime", NULL, sum, &n);
+		CHECK_INT(n, 2);                 /* 1ms-10ms and >=10s; none in use */
+		CHECK_INT(sum[0], 3);
+		CHECK_INT(sum[1], 3638089);
+		label_sums(p, 1 << 20, "lifetime", ">=10s", sum, &n);
+		CHECK_INT(sum[0], 2);
+		label_sums(p, 4000, "lifetime", NULL, sum, &n);
+		CHECK_INT(sum[0], 921);
+		CHECK_INT(sum[1], 3684033);
+		CHECK_INT(sum[2], 657);
+		CHECK_INT(sum[3], 2631452);
+		label_sums(p, 0, "lifetime", "in-use", sum, &n);
+		CHECK_INT(n, 0);                 /* size 0: no bytes label to find it by */
+		mp_profile_free(p);
+	}
+
+	p = encode(&b, MP_PROFILE_PEAK);
+	if (p) {
+		CHECK_U64(p->msg->n_sample_type, 4);
+		CHECK_INT(p->msg->time_nanos, 1700000001500000000ll);
+		CHECK_U64(p->msg->n_comment, 1);
+		if (p->msg->n_comment == 1)
+			CHECK(strstr(str(p, p->msg->comment[0]), ", peak heap in use 3.1 MiB at "
+				     "2023-11-14T22:13:21.500Z (1.500 s after start), rate 512 KiB") != NULL);
+		label_sums(p, 48, "lifetime", NULL, sum, &n);
+		CHECK_INT(n, 1);
+		/* 8 x 48 allocated, 7 in use, unbiased: Python's float arithmetic. */
+		int64_t o, by;
+		mp_convert_scale_heap(8, 8 * 48, 524288, &o, &by);
+		CHECK_INT(sum[0], o);
+		CHECK_INT(sum[1], by);
+		mp_convert_scale_heap(7, 7 * 48, 524288, &o, &by);
+		CHECK_INT(sum[3], by);
+		label_sums(p, 1 << 20, "lifetime", NULL, sum, &n);
+		CHECK_INT(sum[2], 3);
+		label_sums(p, 4000, "lifetime", NULL, sum, &n);
+		CHECK_INT(sum[2], 131);          /* 1 x 4000 in use: 1 / (1 - exp(-4000/524288)) */
+		mp_profile_free(p);
+	}
+	free(b.p);
+
+	/* Without the sections: no labels, and no peak profile to make. */
+	b = build_snapshot(1, false, false);
+	p = encode(&b, MP_PROFILE_HEAP);
+	if (p) {
+		for (size_t i = 0; i < p->msg->n_sample; i++)
+			CHECK_U64(p->msg->sample[i]->n_label, p->msg->sample[i]->value[1] ? 1 : 0);
+		mp_profile_free(p);
+	}
+	struct mp_snap *snap = NULL;
+	struct mp_converter *cv = NULL;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	char *err = NULL;
+	CHECK_INT(mp_snap_parse(b.p, b.len, &snap, &err), 0);
+	if (snap && mp_converter_new(snap, 0, NULL, &cv) == 0) {
+		CHECK_INT(mp_converter_encode(cv, MP_PROFILE_PEAK, &out, &len, &err), -ENODATA);
+		CHECK(err && strstr(err, "cannot encode peak heap profile"));
+	}
+	free(err);
+	free(out);
+	mp_converter_free(cv);
+	mp_snap_free(snap);
+	free(b.p);
+}
+
 int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -583,6 +757,7 @@ int main(void)
 	test_scale();
 	test_rate1();
 	test_rate_default();
+	test_lifetimes_and_peak();
 	test_no_files();
 	test_files();
 	return tap_done();

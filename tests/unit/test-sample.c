@@ -11,8 +11,10 @@
 #include "common/snapshot.h"
 #include "convert/convert.h"
 #include "sample/live.h"
+#include "sample/peak.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
+#include "sample/tag.h"
 #include "base/vm.h"
 #include "tap.h"
 
@@ -299,34 +301,228 @@ static void test_stacks(void)
 
 static void test_live(void)
 {
-	uint32_t b = 0;
+	uint64_t b = 0;
 	void *p = (void *)0x7f0000001000;
 	CHECK(!mp_live_maybe(p));
 	CHECK_INT(mp_live_remove(p, &b), 0);
-	CHECK_INT(mp_live_insert(p, 17), 0);
+	CHECK_INT(mp_live_insert(p, 0xfedcba9876543217ull), 0);
 	CHECK(mp_live_maybe(p));
 	CHECK_U64(mp_live_count(), 1);
 	CHECK_INT(mp_live_remove(p, &b), 1);
-	CHECK_U64(b, 17);
+	CHECK_U64(b, 0xfedcba9876543217ull);   /* all 64 bits of the tag */
 	CHECK(!mp_live_maybe(p));
 	CHECK_INT(mp_live_remove(p, &b), 0);
 
 	/* Many entries, with growth and tombstones: every one found exactly once. */
 	int ok = 1;
 	for (uintptr_t i = 1; i <= 200000; i++)
-		ok &= mp_live_insert((void *)(i * 16), (uint32_t)i) == 0;
+		ok &= mp_live_insert((void *)(i * 16), (uint64_t)i << 20 | i) == 0;
 	for (uintptr_t i = 1; i <= 200000; i += 2)
-		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == ((uint64_t)i << 20 | i);
 	CHECK(ok);
 	CHECK_U64(mp_live_count(), 100000);
 	for (uintptr_t i = 2; i <= 200000; i += 2)
-		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == (uint32_t)i;
+		ok &= mp_live_remove((void *)(i * 16), &b) == 1 && b == ((uint64_t)i << 20 | i);
 	CHECK(ok);
 	CHECK_U64(mp_live_count(), 0);
 	int none = 1;
 	for (uintptr_t i = 1; i <= 200000; i++)
 		none &= !mp_live_maybe((void *)(i * 16));
 	CHECK(none);
+}
+
+/* ---- tags, lifetimes, the peak (tag.h, peak.h) ---------------------------- */
+
+/* The TSC clock (where the CPU has an invariant one) agrees with
+ * CLOCK_MONOTONIC: ticks over 20 ms read both ways. */
+static void test_tick_clock(void)
+{
+	mp_tag_init();
+	if (!mp_tag_tsc) {
+		/* No invariant TSC: ticks are CLOCK_MONOTONIC's, nothing to measure. */
+		CHECK_U64(mp_tag_ns(3), 3 << MP_TAG_TICK_SHIFT);
+		return;
+	}
+	uint64_t m0 = mp_tag_mono_ns(), t0 = mp_tag_now(), m1;
+	while ((m1 = mp_tag_mono_ns()) - m0 < 20000000)
+		;
+	uint64_t ns = mp_tag_ns(mp_tag_now() - t0);
+	CHECK(ns > (m1 - m0) * 99 / 100 && ns < (m1 - m0) * 101 / 100 + 10000);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t got = mp_tag_real_ns(mp_tag_now());
+	CHECK(got > real - 1000000 && got < real + 1000000);
+}
+
+static void test_tag(void)
+{
+	mp_tag_tsc = 0;   /* ticks of 1024 ns, for exact figures below */
+	uint64_t now = 0x123456789abull;   /* more than 40 bits of ticks: wraps */
+	uint64_t t = mp_tag_make(MP_TAG_MAX_BUCKETS - 1, now);
+	CHECK(t != 0);
+	CHECK_U64(mp_tag_bucket(t), MP_TAG_MAX_BUCKETS - 1);
+	CHECK_U64(mp_tag_bucket(mp_tag_make(0, 0)), 0);
+	CHECK(mp_tag_make(0, 0) != 0);
+	CHECK_U64(mp_tag_age_ns(t, now), 0);
+	CHECK_U64(mp_tag_age_ns(t, now + 3), 3 << MP_TAG_TICK_SHIFT);
+	/* Across the 40-bit wrap of the allocation time. */
+	uint64_t w = mp_tag_make(5, MP_TAG_TIME_MASK);
+	CHECK_U64(mp_tag_age_ns(w, MP_TAG_TIME_MASK + 2), 2 << MP_TAG_TICK_SHIFT);
+	/* Classes: decades from 10 us. */
+	CHECK_INT(mp_tag_life_class(0), 0);
+	CHECK_INT(mp_tag_life_class(9999), 0);
+	CHECK_INT(mp_tag_life_class(10000), 1);
+	CHECK_INT(mp_tag_life_class(999999), 2);
+	CHECK_INT(mp_tag_life_class(1000000), 3);
+	CHECK_INT(mp_tag_life_class(9999999999ull), 6);
+	CHECK_INT(mp_tag_life_class(10000000000ull), 7);
+	CHECK_INT(mp_tag_life_class(UINT64_MAX), MP_SNAP_LIFE_CLASSES - 1);
+	for (unsigned k = 0; k + 1 < MP_SNAP_LIFE_CLASSES; k++) {
+		CHECK_INT(mp_tag_life_class(mp_snap_life_bound_ns(k) - 1), k);
+		CHECK_INT(mp_tag_life_class(mp_snap_life_bound_ns(k)), k + 1);
+	}
+	CHECK_STR(mp_snap_life_name(0), "<10us");
+	CHECK_STR(mp_snap_life_name(MP_SNAP_LIFE_CLASSES - 1), ">=10s");
+	CHECK_STR(mp_snap_life_name(MP_SNAP_LIFE_CLASSES), MP_LIFE_UNKNOWN);
+}
+
+/* The shim's weight (no libm) against libm's. */
+static void test_weight(void)
+{
+	double worst = 0;
+	static const double xs[] = { 1e-9, 1e-4, 0.0078125, 0.015, 0.0156251, 0.5, 1, 2.5, 10,
+				     49, 51, 700 };
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+		uint64_t rate = 1 << 20;
+		uint64_t size = (uint64_t)(xs[i] * (double)rate);
+		if (size == 0)
+			size = 1;
+		double x = (double)size / (double)rate;
+		double want = 1 / -expm1(-x), got = mp_sampler_weight(size, rate);
+		double rel = fabs(got - want) / want;
+		if (rel > worst)
+			worst = rel;
+	}
+	CHECK(worst < 1e-12);
+	CHECK(mp_sampler_weight(100, 1) == 1.0);
+	CHECK(mp_sampler_weight(0, 512) == 1.0);
+}
+
+/* Peak record i as the reader resolves it (common/snapshot.h). */
+static void peak_counts(uint32_t b, uint64_t *ret_alloc, uint64_t *ret_free)
+{
+	const void *hd, *rd, *bd;
+	size_t hs, rs, bs;
+	mp_prof_buckets(&bd, &bs);
+	uint32_t nb = (uint32_t)(bs / sizeof(struct mp_snap_heap_rec));
+	mp_peak_region(nb, &hd, &hs, &rd, &rs);
+	const struct mp_snap_peak *h = hd;
+	const struct mp_snap_peak_rec *r = (const struct mp_snap_peak_rec *)rd + b;
+	const struct mp_snap_heap_rec *hr = (const struct mp_snap_heap_rec *)bd + b;
+	if (!(h->flags & MP_SNAP_PEAK_F_NOW) && r->epoch >= h->epoch) {
+		*ret_alloc = r->alloc_objects;
+		*ret_free = r->free_objects;
+	} else {
+		*ret_alloc = hr->alloc_objects;
+		*ret_free = hr->free_objects;
+	}
+}
+
+#define CHECK_PEAK(b, a, f)                                   \
+	do {                                                  \
+		uint64_t pa_, pf_;                            \
+		peak_counts((b), &pa_, &pf_);                 \
+		CHECK_U64(pa_, (a));                          \
+		CHECK_U64(pf_, (f));                          \
+	} while (0)
+
+/* One sampled allocation as the shim makes it (init.c record()): its tag. */
+static uint64_t alloc_one(const uint64_t *pcs, uint64_t size, uint64_t tick)
+{
+	int64_t b = mp_prof_record_alloc(pcs, 2, size);
+	mp_peak_grew(size, tick);
+	return mp_tag_make((uint32_t)b, tick);
+}
+
+static void test_peak(void)
+{
+	uint64_t a[2] = { 0x10, 0x20 }, c[2] = { 0x30, 0x40 }, d[2] = { 0x50, 0x60 };
+	uint64_t ta[8], tc, td;
+	mp_prof_reset();
+	mp_peak_set_rate(1);
+	for (int i = 0; i < 3; i++)
+		ta[i] = alloc_one(a, 100, 1000);            /* bucket 0: 300 B */
+	tc = alloc_one(c, 1000, 1000);                      /* bucket 1: peak 1300 */
+	CHECK_U64(mp_peak_state().inuse, 1300);
+	CHECK(mp_peak_state().flags & MP_SNAP_PEAK_F_NOW);
+	CHECK_PEAK(0, 3, 0);                                /* at the peak now */
+	CHECK_INT(mp_peak_freed(tc, 1005), 0);              /* 5 ticks: < 10 us */
+	CHECK(!(mp_peak_state().flags & MP_SNAP_PEAK_F_NOW));
+	CHECK_INT(mp_peak_freed(ta[0], 1000 + 100), 2);     /* 102 us: 100us-1ms */
+	for (int i = 3; i < 5; i++)
+		ta[i] = alloc_one(a, 100, 2000);            /* 400 B: below the peak */
+	CHECK_U64(mp_peak_state().now, 400);
+	CHECK_U64(mp_peak_state().inuse, 1300);
+	CHECK_PEAK(0, 3, 0);                                /* saved when it changed */
+	CHECK_PEAK(1, 1, 0);
+	CHECK_U64(bucket(0)->alloc_objects, 5);
+	CHECK_U64(bucket(0)->free_objects, 1);
+	CHECK_U64(bucket(1)->free_objects, 1);
+
+	/* A new bucket takes the heap past the peak: every count is the peak's. */
+	td = alloc_one(d, 5000, 3000);
+	CHECK_U64(mp_peak_state().inuse, 5400);
+	CHECK_PEAK(0, 5, 1);
+	CHECK_PEAK(1, 1, 1);
+	CHECK_PEAK(2, 1, 0);
+	/* The next free captures it; buckets changed later keep its counts. */
+	mp_peak_freed(ta[1], 3000);
+	ta[5] = alloc_one(a, 100, 3001);                    /* back to 5400: a tie, no new peak */
+	CHECK_U64(mp_peak_state().inuse, 5400);
+	CHECK_PEAK(0, 5, 1);
+	CHECK_PEAK(1, 1, 1);
+	CHECK_PEAK(2, 1, 0);
+	CHECK_U64(bucket(0)->free_objects, 2);
+	CHECK_U64(bucket(0)->alloc_objects, 6);
+
+	/* A realloc that failed takes a free back: in use again. */
+	uint64_t before = mp_peak_state().now;
+	unsigned k = mp_peak_freed(td, 3000 + 20000);       /* 20.5 ms */
+	CHECK_INT(k, 4);
+	mp_peak_unfreed(td, k);
+	CHECK_U64(mp_peak_state().now, before);
+	CHECK_U64(bucket(2)->free_objects, 0);
+
+	/* Lifetimes: one record per bucket, the classes counted. */
+	const void *ld;
+	size_t ls;
+	mp_peak_life_region(3, &ld, &ls);
+	CHECK_U64(ls, 3 * sizeof(struct mp_snap_life_rec));
+	const struct mp_snap_life_rec *life = ld;
+	CHECK_U64(life[0].freed[2], 1);   /* ta[0] */
+	CHECK_U64(life[0].freed[3], 1);   /* ta[1]: 2000 ticks, 2 ms */
+	CHECK_U64(life[1].freed[0], 1);   /* tc */
+	CHECK_U64(life[2].freed[4], 0);   /* td, taken back */
+	(void)ta;
+	mp_prof_reset();
+	CHECK_U64(mp_peak_state().inuse, 0);
+	CHECK_U64(mp_peak_state().epoch, 1);
+}
+
+/* At a sampled rate the estimate weighs each block as the profile does. */
+static void test_peak_rate(void)
+{
+	uint64_t a[2] = { 0x70, 0x80 };
+	mp_prof_reset();
+	mp_peak_set_rate(512 * 1024);
+	uint64_t t = alloc_one(a, 4096, 1);
+	uint64_t want = (uint64_t)(4096.0 / -expm1(-4096.0 / (512 * 1024)) + 0.5);
+	CHECK_U64(mp_peak_state().inuse, want);
+	mp_peak_freed(t, 2);
+	CHECK_U64(mp_peak_state().now, 0);
+	mp_peak_set_rate(1);
+	mp_prof_reset();
 }
 
 int main(void)
@@ -340,5 +536,10 @@ int main(void)
 	test_small_rates();
 	test_stacks();
 	test_live();
+	test_tick_clock();
+	test_tag();
+	test_weight();
+	test_peak();
+	test_peak_rate();
 	return tap_done();
 }

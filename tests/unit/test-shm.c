@@ -196,7 +196,7 @@ static void test_reader(void)
 	fake_init(&f);
 	f.views[5] = (struct mp_shm_view){ f.tab[0], sizeof(f.tab[0]) };
 	memset(f.tab[0], 0x5a, 64);
-	f.meta.tables[5] = (struct mp_shm_table){ .section = 28, .used = 64, .rec_size = 16,
+	f.meta.tables[5] = (struct mp_shm_table){ .section = 40, .used = 64, .rec_size = 16,
 		.seq = 1, .torn_off = 16, .torn_len = 16 };
 	{
 		uint8_t *out = NULL;
@@ -207,7 +207,7 @@ static void test_reader(void)
 		for (size_t off = sizeof(struct mp_snap_header); out && off + 16 <= olen;) {
 			struct mp_snap_section sec;
 			memcpy(&sec, out + off, sizeof(sec));
-			if (sec.type == 28 && sec.size == 48)
+			if (sec.type == 40 && sec.size == 48)
 				found = 1;
 			off += sizeof(sec) + sec.size + (-sec.size & 7);
 		}

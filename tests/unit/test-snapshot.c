@@ -592,9 +592,114 @@ static void test_unloaded(void)
 	free(recs.p);
 }
 
+/* ---- peak and lifetimes (MP_SNAP_PEAK, MP_SNAP_LIFETIMES) ------------------- */
+
+/* build_valid's sections, then a peak section (header + records) and a
+ * lifetimes section. */
+static struct snapbuf build_peak(const struct mp_snap_peak *h, const struct mp_snap_peak_rec *recs,
+				 size_t nrecs, const struct mp_snap_life_rec *life, size_t nlife)
+{
+	struct snapbuf b = build_valid(false);
+	uint8_t buf[512];
+
+	memcpy(buf, h, sizeof(*h));
+	memcpy(buf + sizeof(*h), recs, nrecs * sizeof(*recs));
+	if (life)
+		section(&b, MP_SNAP_LIFETIMES, life, nlife * sizeof(*life));
+	section(&b, MP_SNAP_PEAK, buf, sizeof(*h) + nrecs * sizeof(*recs));
+	return b;
+}
+
+static void test_peak(void)
+{
+	/* test_heap: (10, 4) of 48 B, (3, 3) of 1 MiB, (5, 0) of 0 B. */
+	struct mp_snap_peak h = { .epoch = 7, .inuse = 3 << 20, .time_ns = 1700000001000000000ull,
+				  .now = 300 };
+	struct mp_snap_peak_rec recs[3] = {
+		{ .epoch = 7, .alloc_objects = 6, .free_objects = 1 },   /* saved at the peak */
+		{ .epoch = 8, .alloc_objects = 3, .free_objects = 0 },   /* at a later peak */
+		{ .epoch = 6, .alloc_objects = 1, .free_objects = 1 },   /* unchanged since */
+	};
+	struct mp_snap_life_rec life[3] = {
+		{ .freed = { 1, 2, 0, 0, 0, 0, 0, 0 } },
+		{ .freed = { 0, 0, 0, 0, 0, 0, 2, 5 } },   /* 7 > 3 frees: trimmed */
+		{ .freed = { 0 } },
+	};
+	struct snapbuf b = build_peak(&h, recs, 3, life, 3);
+	struct mp_snap *s = NULL;
+	char *err = NULL;
+
+	CHECK_INT(mp_snap_parse(b.p, b.len, &s, &err), 0);
+	if (s) {
+		CHECK(s->has_peak);
+		CHECK_U64(s->peak.inuse, 3 << 20);
+		CHECK_U64(s->peak.time_ns, 1700000001000000000ull);
+		CHECK_U64(s->peak_heap[0].alloc_objects, 6);
+		CHECK_U64(s->peak_heap[0].free_objects, 1);
+		CHECK_U64(s->peak_heap[0].size, 48);
+		CHECK_U64(s->peak_heap[0].stack_id, 1);
+		CHECK_U64(s->peak_heap[1].alloc_objects, 3);
+		CHECK_U64(s->peak_heap[1].free_objects, 0);
+		CHECK_U64(s->peak_heap[2].alloc_objects, 5);   /* the heap's counts */
+		CHECK_U64(s->peak_heap[2].free_objects, 0);
+		CHECK(s->life != NULL);
+		CHECK_U64(s->life[0].freed[0], 1);
+		CHECK_U64(s->life[0].freed[1], 2);
+		CHECK_U64(s->life[1].freed[6], 2);   /* 2 + 1 = the record's 3 frees */
+		CHECK_U64(s->life[1].freed[7], 1);
+	}
+	mp_snap_free(s);
+	free(b.p);
+
+	/* At its peak when the snapshot was taken: every record's heap counts. */
+	h.flags = MP_SNAP_PEAK_F_NOW;
+	b = build_peak(&h, recs, 3, NULL, 0);
+	s = NULL;
+	CHECK_INT(mp_snap_parse(b.p, b.len, &s, &err), 0);
+	if (s) {
+		CHECK_U64(s->peak_heap[0].alloc_objects, 10);
+		CHECK_U64(s->peak_heap[0].free_objects, 4);
+		CHECK_U64(s->peak_heap[1].free_objects, 3);
+		CHECK(s->life == NULL);
+	}
+	mp_snap_free(s);
+	free(b.p);
+	h.flags = 0;
+
+	/* Malformed: records that do not match the heap's, bad counts. */
+	b = build_peak(&h, recs, 2, NULL, 0);
+	EXPECT_BAD(b.p, b.len, "peak section has 2 records for 3 heap records");
+	free(b.p);
+	recs[0].free_objects = 9;
+	b = build_peak(&h, recs, 3, NULL, 0);
+	EXPECT_BAD(b.p, b.len, "peak record 1: 9 of 6 objects freed");
+	free(b.p);
+	recs[0].free_objects = 1;
+	h.epoch = 0;
+	b = build_peak(&h, recs, 3, NULL, 0);
+	EXPECT_BAD(b.p, b.len, "peak header: bad epoch 0");
+	free(b.p);
+	h.epoch = 7;
+	b = build_peak(&h, recs, 3, life, 2);
+	EXPECT_BAD(b.p, b.len, "lifetimes section size 128 is not 3 records");
+	free(b.p);
+	/* Two peak sections. */
+	b = build_peak(&h, recs, 3, NULL, 0);
+	{
+		uint8_t buf[512];
+
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), recs, sizeof(recs));
+		section(&b, MP_SNAP_PEAK, buf, sizeof(h) + sizeof(recs));
+	}
+	EXPECT_BAD(b.p, b.len, "more than one peak section");
+	free(b.p);
+}
+
 int main(void)
 {
 	test_valid();
+	test_peak();
 	test_truncated();
 	test_corrupt();
 	test_read_file();

@@ -351,9 +351,48 @@ static void test_peak_and_names(void)
 		mp_profile_free(p[i]);
 }
 
+/* Peak profiles beside the points: the highest is marked, at its time. */
+static void test_peak_mark(void)
+{
+	static const struct fn_bytes a[] = { { "f", 100 } }, b[] = { { "f", 300 } },
+		pk1[] = { { "f", 500 }, { "g", 200 } }, pk2[] = { { "f", 600 } };
+	struct mp_profile *h1 = heap_profile(1000000000, a, 1, NULL),
+			  *h2 = heap_profile(3000000000, b, 1, NULL),
+			  *p1 = heap_profile(2000000000, pk1, 2, NULL),   /* 700 at 2 s */
+			  *p2 = heap_profile(2500000000, pk2, 1, NULL);   /* 600: lower */
+	struct mp_timeline t;
+	char *buf = NULL;
+	size_t len = 0;
+
+	mp_timeline_init(&t);
+	CHECK_INT(t.heap_peak, MP_TIMELINE_UNKNOWN);
+	CHECK_INT(mp_timeline_add(&t, "x.s0001.heap.pb.gz", h1, NULL, NULL, NULL, NULL), 0);
+	CHECK_INT(mp_timeline_add_peak(&t, p1), 0);
+	CHECK_INT(mp_timeline_add(&t, "x.heap.pb.gz", h2, NULL, NULL, NULL, NULL), 0);
+	CHECK_INT(mp_timeline_add_peak(&t, p2), 0);
+	CHECK_INT(t.heap_peak, 700);
+	CHECK_INT(t.heap_peak_ns, 2000000000);
+	CHECK_INT(mp_timeline_finish(&t, 5), 0);
+	FILE *f = open_memstream(&buf, &len);
+	CHECK_INT(mp_timeline_write_svg(&t, "x", f), 0);
+	fclose(f);
+	/* Half way between the points (x 90 .. 930), above them (the axis
+	 * reaches the peak). */
+	CHECK(strstr(buf, "<g class=\"peak\" data-peak=\"700\" data-time=\"2000000000\">"
+		      "<line x1=\"510.0\"") != NULL);
+	CHECK(strstr(buf, "peak (sampled): 700 B at 1.000s") != NULL);
+	free(buf);
+	mp_timeline_done(&t);
+	mp_profile_free(h1);
+	mp_profile_free(h2);
+	mp_profile_free(p1);
+	mp_profile_free(p2);
+}
+
 int main(void)
 {
 	test_names();
+	test_peak_mark();
 	test_bytes();
 	test_series();
 	test_peak_and_names();

@@ -16,6 +16,7 @@
 #include "report/measure.h"
 #include "report/timeline.h"
 #include "report/top.h"
+#include "common/snapshot.h"
 #include "tap.h"
 
 static void check_label(int line, int64_t v, const char *from, const char *to, const char *want)
@@ -526,6 +527,65 @@ static void test_unnamed_frames(void)
 	mp_profile_free(b);
 }
 
+/* --lifetimes: the share of each row from samples labelled short-lived. */
+static void test_lifetimes(void)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t m = mp_pprof_add_mapping(b, 0x400000, 0x500000, 0, "/usr/bin/app", "", true, true, true, true);
+	uint64_t lmain = loc(b, m, 0x401000, "main", NULL);
+	uint64_t la = loc(b, m, 0x402000, "a", NULL);
+	uint64_t lb = loc(b, m, 0x403000, "b", NULL);
+	struct mp_pprof_label l[2] = { { .key = MP_LIFE_LABEL }, { .key = "bytes", .num = 64 } };
+
+	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	l[0].str = "<10us";          /* a: 300 of 400 short-lived below 1ms */
+	mp_pprof_add_sample(b, (uint64_t[]){ la, lmain }, 2, (int64_t[]){ 100, 0 }, 2, l, 2);
+	l[0].str = "100us-1ms";
+	mp_pprof_add_sample(b, (uint64_t[]){ la, lmain }, 2, (int64_t[]){ 200, 0 }, 2, l, 2);
+	l[0].str = "1ms-10ms";       /* short below 10ms only */
+	mp_pprof_add_sample(b, (uint64_t[]){ la, lmain }, 2, (int64_t[]){ 100, 0 }, 2, l, 2);
+	l[0].str = MP_LIFE_INUSE;    /* b: never short */
+	mp_pprof_add_sample(b, (uint64_t[]){ lb, lmain }, 2, (int64_t[]){ 600, 600 }, 2, l, 2);
+	struct mp_profile *p = parse_builder(b);
+	if (!p)
+		return;
+	CHECK(mp_top_has_label(p, MP_LIFE_LABEL));
+	CHECK(!mp_top_has_label(p, "nothing"));
+	int64_t limit = 1000000;
+	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT, so;
+	struct mp_top *t = NULL, *st = NULL;
+	o.sample_index = "alloc_space";
+	so = o;
+	so.node_fraction = so.edge_fraction = 0;
+	so.keep = mp_top_short_lived;
+	so.keep_arg = &limit;
+	CHECK_INT(mp_top_compute(p, &o, &t, NULL), 0);
+	CHECK_INT(mp_top_compute(p, &so, &st, NULL), 0);
+	if (t && st) {
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		mp_top_print_lifetimes(t, st, f);
+		fclose(f);
+		CHECK(strstr(out, "flat  flat%   sum%        cum   cum%  short  short\n"));
+		CHECK(strstr(out, "  0.0%   0.0%  b\n"));
+		CHECK(strstr(out, " 75.0%  75.0%  a\n"));
+		CHECK(strstr(out, "     -  30.0%  main\n"));
+		free(out);
+	}
+	mp_top_free(st);
+	st = NULL;
+	limit = 10000000;            /* 10ms: a's 1ms-10ms too */
+	CHECK_INT(mp_top_compute(p, &so, &st, NULL), 0);
+	for (size_t i = 0; st && i < st->nrows; i++)
+		if (strcmp(st->rows[i].name, "a") == 0)
+			CHECK_INT(st->rows[i].flat, 400);
+	mp_top_free(st);
+	mp_top_free(t);
+	mp_profile_free(p);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -537,5 +597,6 @@ int main(void)
 	test_drop();
 	test_merge_and_inline();
 	test_unnamed_frames();
+	test_lifetimes();
 	return tap_done();
 }

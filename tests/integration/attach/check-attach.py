@@ -80,8 +80,10 @@ def leaf_stacks(path):
 
 def stack_set(path, marker):
     """The distinct (function names leaf first, labels) of samples whose
-    stack passes through `marker`."""
-    return {(tuple(s), lab) for s, v, lab in leaf_stacks(path) if marker in s}
+    stack passes through `marker` (run's lifetime label left out: attach has
+    none)."""
+    return {(tuple(s), re.sub(r'lifetime:\[[^\]]*\]', '', lab))
+            for s, v, lab in leaf_stacks(path) if marker in s}
 
 
 def family_expect():
@@ -104,7 +106,8 @@ def family_buckets(path):
     for vals, locs, labels in samples:
         names = [n.split('(')[0] for l in locs for n in locations.get(l, [])]
         via = [n for n in names if n.startswith('via_')]
-        size = int(labels.split('[')[1].split(']')[0]) if 'bytes:[' in labels else -1
+        m = re.search(r'bytes:\[(\d+)\]', labels)   # (beside run's lifetime label)
+        size = int(m.group(1)) if m else -1
         key = (via[0] if via else '?' + (names[0] if names else ''), size)
         o, b = out.get(key, (0, 0))
         out[key] = (o + vals[io], b + vals[ib])

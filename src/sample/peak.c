@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peak and lifetime tables (see peak.h and common/snapshot.h).
+ *
+ * When the peak is captured.  The estimate grows only with sampled
+ * allocations and shrinks only with sampled frees, so the heap is at a
+ * local maximum exactly when a free follows an allocation that took the
+ * estimate past every earlier value.  mp_peak_grew marks that state
+ * (MP_SNAP_PEAK_F_NOW, with the size and the time); the next
+ * mp_peak_shrinking, before its free is counted anywhere, captures it by
+ * starting a new epoch, and from then on each bucket keeps its counts of
+ * that moment the first time they change (mp_peak_touch).  As massif, the
+ * peak is recognized when memory is freed; unlike massif's snapshots,
+ * nothing is copied then, so every peak can be kept exactly (massif keeps
+ * a new one only when it is 1% above the last, --peak-inaccuracy).
+ *
+ * Order within one event, which makes a single thread's peak exact:
+ *   allocation: touch(b), count it (stacks.c), grew();
+ *   free:       shrinking() (capture), touch(b), count it (stacks.c),
+ *               its lifetime.
+ * The free count grows before the lifetime count and is read before the
+ * allocation count by touch(), so free <= alloc in every saved record and
+ * the lifetimes' sum never exceeds the free count.
+ *
+ * The epoch, read on every sampled event, sits alone on its cache line;
+ * the estimate, written on every one, on another.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/compiler.h"
+#include "base/vmarea.h"
+#include "sample/peak.h"
+#include "sample/sampler.h"
+#include "sample/stacks.h"
+#include "sample/tag.h"
+
+#define STEP ((size_t)64 << 10)
+
+static struct mp_vm_area peak_area, life_area;
+static struct mp_snap_peak_rec *recs;         /* one per bucket */
+static struct mp_snap_life_rec *life;         /* one per bucket */
+static uint64_t rate;
+
+/* ---- the tick clock (tag.h) ---- */
+
+int mp_tag_tsc;
+static uint64_t tsc0, mono0, real0;           /* at mp_tag_init */
+static uint64_t ns_per_tick_bits;             /* a double, 0 until measured */
+
+void mp_tag_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	mono0 = mp_tag_mono_ns();
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	/* CPUID 0x80000007 EDX bit 8: the TSC runs at one rate in every
+	 * C-, P- and T-state (the kernel's nonstop_tsc). */
+	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+	if (a >= 0x80000007u) {
+		__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
+		if (d & (1u << 8)) {
+			tsc0 = __rdtsc();
+			mp_tag_tsc = 1;
+		}
+	}
+#endif
+}
+
+/* ns per tick: the TSC against CLOCK_MONOTONIC since init, kept once 10 ms
+ * apart (the clocks' read jitter is then under 1e-4 of it); until then
+ * measured on each call (a clock_gettime in the program's first 10 ms). */
+static double ns_per_tick(void)
+{
+	uint64_t bits = __atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED);
+	double f;
+	if (MP_LIKELY(bits)) {
+		memcpy(&f, &bits, sizeof(f));
+		return f;
+	}
+#if defined(__x86_64__)
+	uint64_t mono = mp_tag_mono_ns(), tsc = __rdtsc();
+	if (tsc <= tsc0 || mono <= mono0)
+		return (double)(1u << MP_TAG_TICK_SHIFT) / 3.0;   /* a 3 GHz guess, for an instant */
+	f = (double)(mono - mono0) / (double)(tsc - tsc0) * (double)(1u << MP_TAG_TICK_SHIFT);
+	if (mono - mono0 >= 10000000) {
+		memcpy(&bits, &f, sizeof(bits));
+		__atomic_store_n(&ns_per_tick_bits, bits, __ATOMIC_RELAXED);
+	}
+	return f;
+#else
+	return (double)(1u << MP_TAG_TICK_SHIFT);
+#endif
+}
+
+uint64_t mp_tag_ns(uint64_t ticks)
+{
+	if (!mp_tag_tsc)
+		return ticks << MP_TAG_TICK_SHIFT;
+	return (uint64_t)((double)ticks * ns_per_tick());
+}
+
+uint64_t mp_tag_real_ns(uint64_t tick)
+{
+	if (!mp_tag_tsc)
+		return real0 + (tick << MP_TAG_TICK_SHIFT) - mono0;
+	int64_t d = (int64_t)(tick - (tsc0 >> MP_TAG_TICK_SHIFT));
+	return real0 + (uint64_t)(int64_t)((double)d * ns_per_tick());
+}
+
+static struct {
+	uint64_t epoch;
+} ep __attribute__((aligned(64))) = { 1 };
+
+static struct {
+	uint64_t now;        /* the in-use estimate */
+	uint64_t inuse;      /* its largest value */
+	uint64_t tick;       /* when it was reached (tag.h ticks; 0: never) */
+	uint64_t flags;      /* MP_SNAP_PEAK_F_* */
+} st __attribute__((aligned(64)));
+
+int mp_peak_init(size_t max_buckets)
+{
+	if (mp_vm_area_init(&peak_area, max_buckets * sizeof(*recs)) < 0 ||
+	    mp_vm_area_init(&life_area, max_buckets * sizeof(*life)) < 0)
+		return -ENOMEM;
+	recs = (struct mp_snap_peak_rec *)peak_area.base;
+	life = (struct mp_snap_life_rec *)life_area.base;
+	mp_tag_init();
+	return 0;
+}
+
+void mp_peak_set_rate(uint64_t r)
+{
+	rate = r;
+}
+
+int mp_peak_add_bucket_locked(uint32_t b)
+{
+	if (!recs)
+		return 0;
+	if (b >= MP_TAG_MAX_BUCKETS ||
+	    mp_vm_area_grow(&peak_area, ((size_t)b + 1) * sizeof(*recs), STEP) < 0 ||
+	    mp_vm_area_grow(&life_area, ((size_t)b + 1) * sizeof(*life), STEP) < 0)
+		return -ENOSPC;
+	/* Not in use at the last peak: zero counts saved at its epoch.  (If
+	 * the heap is at a peak now, the capture to come starts a newer
+	 * epoch and the bucket's counts of that moment are its current ones.) */
+	recs[b].alloc_objects = recs[b].free_objects = 0;
+	__atomic_store_n(&recs[b].epoch, __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+	memset(&life[b], 0, sizeof(life[b]));
+	return 0;
+}
+
+void mp_peak_touch(uint32_t b, const struct mp_snap_heap_rec *h)
+{
+	if (!recs)
+		return;
+	uint64_t e = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
+	struct mp_snap_peak_rec *r = &recs[b];
+	if (__atomic_load_n(&r->epoch, __ATOMIC_RELAXED) == e)
+		return;
+	/* free first: a free counted between the two loads can only follow an
+	 * allocation already counted, so free <= alloc. */
+	uint64_t f = __atomic_load_n(&h->free_objects, __ATOMIC_RELAXED);
+	uint64_t a = __atomic_load_n(&h->alloc_objects, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->free_objects, f, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->alloc_objects, a, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->epoch, e, __ATOMIC_RELEASE);
+}
+
+/* The bytes a sampled block of `size` stands for (snapshot.h). */
+static uint64_t estimate(uint64_t size)
+{
+	if (rate <= 1)
+		return size;
+	return (uint64_t)((double)size * mp_sampler_weight(size, rate) + 0.5);
+}
+
+/*
+ * One thread alone.  While a single thread of the program has changed the
+ * tables (the helper thread never does), the estimate and the lifetimes
+ * are changed with plain adds, one instruction each, so that a signal
+ * handler's free cannot split them, instead of locked ones (about 20
+ * cycles each, three per allocation and free at --rate 1).  The second
+ * thread to come switches every thread to atomics for good; an update of
+ * the first thread in flight at that moment may be lost (the estimate off
+ * by one block).
+ */
+#define MANY ((void *)1)
+static MP_TLS char me;
+static void *sole;
+
+static inline bool alone(void)
+{
+	void *s = __atomic_load_n(&sole, __ATOMIC_RELAXED);
+	if (MP_LIKELY(s == &me))
+		return true;
+	if (s == NULL && __atomic_compare_exchange_n(&sole, &s, (void *)&me, 0, __ATOMIC_RELAXED,
+						     __ATOMIC_RELAXED))
+		return true;
+	if (s != MANY)
+		__atomic_store_n(&sole, MANY, __ATOMIC_RELAXED);
+	return false;
+}
+
+static inline uint64_t add_fetch(uint64_t *p, uint64_t v, bool one)
+{
+#if defined(__x86_64__)
+	if (one) {
+		__asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "cc");
+		return __atomic_load_n(p, __ATOMIC_RELAXED);
+	}
+#endif
+	(void)one;
+	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
+
+void mp_peak_grew(uint64_t size, uint64_t now)
+{
+	if (!recs)
+		return;
+	bool one = alone();
+	uint64_t n = add_fetch(&st.now, estimate(size), one);
+	uint64_t p = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
+	if (one && n > p) {
+		/* (A store is enough: no other thread writes it.) */
+		__atomic_store_n(&st.inuse, n, __ATOMIC_RELAXED);
+		__atomic_store_n(&st.tick, now ? now : 1, __ATOMIC_RELAXED);
+		if (!(__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+			__atomic_store_n(&st.flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
+		return;
+	}
+	while (n > p) {
+		if (__atomic_compare_exchange_n(&st.inuse, &p, n, 1, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED)) {
+			__atomic_store_n(&st.tick, now ? now : 1, __ATOMIC_RELAXED);
+			if (!(__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+				__atomic_or_fetch(&st.flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
+			break;
+		}
+	}
+}
+
+void mp_peak_shrinking(uint64_t size)
+{
+	if (!recs)
+		return;
+	bool one = alone();
+	if ((__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW) &&
+	    (__atomic_fetch_and(&st.flags, ~(uint64_t)MP_SNAP_PEAK_F_NOW, __ATOMIC_ACQ_REL) &
+	     MP_SNAP_PEAK_F_NOW))
+		__atomic_add_fetch(&ep.epoch, 1, __ATOMIC_ACQ_REL);   /* the capture */
+	add_fetch(&st.now, -estimate(size), one);
+}
+
+/* Lifetime class bounds in ticks, once the TSC's rate is known (tag.h). */
+static uint64_t bound_ticks[MP_SNAP_LIFE_CLASSES - 1];
+static int have_bounds;
+
+static unsigned life_class(uint64_t ticks)
+{
+	if (!mp_tag_tsc)
+		return mp_tag_life_class(ticks << MP_TAG_TICK_SHIFT);
+	if (MP_LIKELY(__atomic_load_n(&have_bounds, __ATOMIC_ACQUIRE))) {
+		unsigned k = 0;
+		while (k < MP_SNAP_LIFE_CLASSES - 1 && ticks >= bound_ticks[k])
+			k++;
+		return k;
+	}
+	unsigned k = mp_tag_life_class(mp_tag_ns(ticks));
+	if (__atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED)) {
+		/* Measured for good: the bounds in ticks (racing threads store
+		 * the same values). */
+		double f;
+		uint64_t bits = __atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED);
+		memcpy(&f, &bits, sizeof(f));
+		for (unsigned i = 0; i < MP_SNAP_LIFE_CLASSES - 1; i++)
+			__atomic_store_n(&bound_ticks[i],
+					 (uint64_t)((double)mp_snap_life_bound_ns(i) / f + 0.999999),
+					 __ATOMIC_RELAXED);
+		__atomic_store_n(&have_bounds, 1, __ATOMIC_RELEASE);
+	}
+	return k;
+}
+
+unsigned mp_peak_freed(uint64_t tag, uint64_t now)
+{
+	uint32_t b = mp_tag_bucket(tag);
+	unsigned k = life_class(mp_tag_age(tag, now));
+	mp_prof_record_free(b);
+	if (recs)
+		add_fetch(&life[b].freed[k], 1, alone());
+	return k;
+}
+
+void mp_peak_unfreed(uint64_t tag, unsigned k)
+{
+	uint32_t b = mp_tag_bucket(tag);
+	if (recs && k < MP_SNAP_LIFE_CLASSES)
+		__atomic_sub_fetch(&life[b].freed[k], 1, __ATOMIC_RELAXED);
+	mp_prof_unrecord_free(b);
+}
+
+static struct mp_snap_peak header_now(void)
+{
+	struct mp_snap_peak s = { 0 };
+	s.epoch = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
+	s.inuse = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
+	uint64_t tick = __atomic_load_n(&st.tick, __ATOMIC_RELAXED);
+	if (tick)
+		s.time_ns = mp_tag_real_ns(tick);
+	s.now = __atomic_load_n(&st.now, __ATOMIC_RELAXED);
+	s.flags = __atomic_load_n(&st.flags, __ATOMIC_ACQUIRE);
+	return s;
+}
+
+void mp_peak_region(uint32_t nbuckets, const void **ret_hdr, size_t *ret_hdr_size,
+		    const void **ret_recs, size_t *ret_recs_size)
+{
+	static struct mp_snap_peak h;   /* writers are serialized */
+	*ret_hdr = *ret_recs = NULL;
+	*ret_hdr_size = *ret_recs_size = 0;
+	if (!recs)
+		return;
+	h = header_now();
+	*ret_hdr = &h;
+	*ret_hdr_size = sizeof(h);
+	*ret_recs = recs;
+	*ret_recs_size = (size_t)nbuckets * sizeof(*recs);
+}
+
+void mp_peak_life_region(uint32_t nbuckets, const void **ret_data, size_t *ret_size)
+{
+	*ret_data = recs ? life : NULL;
+	*ret_size = recs ? (size_t)nbuckets * sizeof(*life) : 0;
+}
+
+struct mp_snap_peak mp_peak_state(void)
+{
+	return header_now();
+}
+
+void mp_peak_reset(uint32_t nbuckets)
+{
+	if (!recs)
+		return;
+	memset(recs, 0, (size_t)nbuckets * sizeof(*recs));
+	memset(life, 0, (size_t)nbuckets * sizeof(*life));
+	memset(&st, 0, sizeof(st));
+	ep.epoch = 1;
+}
