@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build (release) and run the benchmark tables:
-#   bash scripts/bench.sh [--set profiler|allocator|leak|report|resources|attach|symbolize] [--modes A,B] [--quick] [--reps N]
+#   bash scripts/bench.sh [--set profiler|allocator|leak|report|resources|attach|symbolize] [--modes A,B] [--workloads W,X] [--quick] [--reps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-bench

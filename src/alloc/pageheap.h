@@ -25,7 +25,7 @@
  *     released to the OS.
  * Idle pages go back to the OS with MADV_DONTNEED (so RSS really drops) once
  * they have been free for MP_SCAVENGE_DELAY_NS, or at once when more than
- * twice max(MP_RETAIN_MIN, in-use / 16) bytes of unreleased free pages pile
+ * twice max(MP_RETAIN_MIN, in-use / 256) bytes of unreleased free pages pile
  * up (then down to half of that).
  */
 #ifndef MP_ALLOC_PAGEHEAP_H

@@ -198,7 +198,7 @@ static int parse_unloaded(struct mp_snap *s, const uint8_t *p, uint64_t size, ch
 					   h.build_id_len);
 			if (pass == 1) {
 				struct mp_snap_unloaded *u = &s->unloaded[i];
-				size_t len;
+				size_t len = 0;   /* set by copy_text; GCC -O2 cannot see it */
 				int r = copy_text(p + off, h.text_len, "unloaded", &u->text, &len,
 						  ret_err);
 				if (r < 0)
