@@ -20,6 +20,7 @@
 
 #include "cli/collect.h"
 #include "cli/commands.h"
+#include "cli/crash.h"
 #include "cli/early-sym.h"
 #include "cli/launch.h"
 #include "cli/leakcheck.h"
@@ -342,6 +343,7 @@ int mp_cmd_run(int argc, char **argv)
 	struct mp_collect *col = &rc.col;
 	struct mp_supervise_hooks hooks = { .ctx = &rc, .started = started };
 	struct mp_child child = { .pid = -1 };
+	struct mp_crash *crash = NULL;
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
 	bool is_elf = true, target_found = false;
@@ -388,6 +390,9 @@ int mp_cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	strcpy(s.shim.snapdir, snapdir);
+	/* The tables shared with us: a profile after any death (cli/crash.h). */
+	crash = mp_crash_listen(snapdir);
+	s.shim.shm = crash != NULL;
 	env = mp_launch_env(preload ? preload : shim, &s.shim);
 	if (!env) {
 		fputs("memprof: out of memory\n", stderr);
@@ -419,6 +424,9 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (preload)
 		unlink(preload);
+	/* Snapshots of the processes that died without writing theirs. */
+	mp_crash_salvage(crash, child.pid, child.status);
+	crash = NULL;
 	/* Numbered snapshots not converted yet, then the final ones. */
 	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
@@ -444,6 +452,8 @@ int mp_cmd_run(int argc, char **argv)
 
 cleanup:
 	mp_live_close(rc.live);
+	mp_crash_salvage(crash, -1, 0);
+	crash = NULL;
 	if (preload)
 		unlink(preload);
 	if (snapdir) {

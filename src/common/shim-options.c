@@ -31,6 +31,8 @@ const struct mp_option_desc mp_options_table[] = {
 	{ "unwind", MP_OPT_U32, offsetof(struct mp_options, unwind), 0, 0, 2,
 	  "stack walker: 0 = memprof's (libgcc's where it cannot), 1 = libunwind only, "
 	  "2 = both, counting the stacks where they differ (for tests)" },
+	{ "shm", MP_OPT_BOOL, offsetof(struct mp_options, shm), 0, 0, 1,
+	  "share the tables with memprof run through snapdir's socket (profiles after any death)" },
 };
 
 const size_t mp_options_count = sizeof(mp_options_table) / sizeof(mp_options_table[0]);

@@ -47,6 +47,7 @@ struct mp_options {
 	int live;                  /* live=: answer live snapshot requests (trigger.h) */
 	int allocator;             /* allocator=: MP_ALLOCATOR_* */
 	uint32_t unwind;           /* unwind=: the walker, MP_UNWIND_* (sample/unwind.h) */
+	int shm;                   /* shm=: share the tables with memprof run (common/shm.h) */
 };
 
 enum mp_option_type {

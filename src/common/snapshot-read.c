@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/shm.h"
 #include "common/snapshot-read.h"
 
 /* A reason for rejecting the file, in *ret_err; returns -EBADMSG. */
@@ -504,6 +505,18 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 					   "'_' or '-' (and not 's' and digits)", MP_SNAP_NAME_MAX);
 			memcpy(s->name, p, sec.size);
 			s->name[sec.size] = 0;
+			r = 0;
+			break;
+		case MP_SNAP_DEATH:
+			if (s->has_death)
+				return bad(ret_err, "more than one death section");
+			if (sec.size != sizeof(s->death))
+				return bad(ret_err, "death section of %llu bytes, not %zu",
+					   (unsigned long long)sec.size, sizeof(s->death));
+			memcpy(&s->death, p, sizeof(s->death));
+			if (s->death.signal >= 65)
+				return bad(ret_err, "death by signal %u", s->death.signal);
+			s->has_death = true;
 			r = 0;
 			break;
 		case MP_SNAP_PEAK:

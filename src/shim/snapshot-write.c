@@ -27,6 +27,7 @@
 #include "common/snapfile.h"
 #include "common/snapshot.h"
 #include "base/privfd.h"
+#include "base/shm.h"
 #include "sample/peak.h"
 #include "sample/stacks.h"
 #include "base/vm.h"
@@ -246,6 +247,8 @@ static int snapshot_write_locked(void *arg)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
+	if (r == 0 && (flags & MP_SNAP_F_FINAL))
+		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
 		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
