@@ -20,7 +20,7 @@ _memprof_commands='run top convert diff merge flame snapshot attach timeline sta
 # --leak-check and top's --lifetimes take an optional one (--leak-check=full),
 # written "=".
 _memprof_args_run='-o --output --rate --depth --interval --snapshot-signal --allocator
-	--leak-report --error-exitcode --fail-on --suppressions'
+	--leak-report --error-exitcode --fail-on --suppressions --http'
 _memprof_flags_run='--stats --leak-check --gen-suppressions -q --quiet -h --help'
 _memprof_args_top='-i --sample-index -n --nodecount'
 _memprof_flags_top='--lifetimes -h --help'

@@ -18,6 +18,9 @@ Modes:
   heaptrack       `heaptrack`
   memprof-alloc   the shim preloaded with profiling off (rate=0): memprof's
                   allocator alone
+  shim, shim-shm  the shim preloaded at the default rate, its tables private
+                  (shm=0) or shared as `memprof run` shares them (shm=1):
+                  what crash-safe profiles cost the program
   jemalloc, tcmalloc, mimalloc   Debian's allocators, preloaded
   memprof-leak    `memprof run --leak-check=summary` (every allocation recorded,
                   heap scanned at exit)
@@ -185,6 +188,12 @@ def main():
         lib = '/usr/lib/x86_64-linux-gnu/'
         preload = {
             'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0,snapdir=' + work}),
+            # the shim at the default rate with its tables private, and
+            # shared as memprof run shares them (shm=1: memfds mapped and
+            # grown by mremap; no CLI listens here, so only the target's
+            # side of the cost is measured): the price of crash-safe profiles
+            'shim': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'snapdir=' + work}),
+            'shim-shm': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'shm=1,snapdir=' + work}),
             'jemalloc': (lib + 'libjemalloc.so.2', {}),
             'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
             'mimalloc': (lib + 'libmimalloc.so.2', {}),

@@ -43,6 +43,7 @@ static struct {
 	/* counts of exited threads and of dead caches (atomic) */
 	uint64_t dead_mallocs[MP_NCLASS], dead_frees[MP_NCLASS];
 	void (*on_sampled_free)(uint64_t tag);
+	void (*on_watched_free)(void *p);
 } g = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static MP_TLS int initializing;
@@ -78,6 +79,18 @@ int mp_alloc_init(void)
 void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag))
 {
 	__atomic_store_n(&g.on_sampled_free, fn, __ATOMIC_RELEASE);
+}
+
+void mp_alloc_on_watched_free(void (*fn)(void *p))
+{
+	__atomic_store_n(&g.on_watched_free, fn, __ATOMIC_RELEASE);
+}
+
+static void watched_free(void *p)
+{
+	void (*fn)(void *) = __atomic_load_n(&g.on_watched_free, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn(p);
 }
 
 /* ---- thread caches ---- */
@@ -192,6 +205,9 @@ static void *large_alloc(size_t n, size_t align, int *ret_zeroed)
 		return NULL;
 	}
 	struct mp_span *s = mp_heap_alloc_locked(npages, apages, MP_SPAN_LARGE, 0);
+	/* The block's address before the lock goes: a leak scan while the
+	 * program runs (leakscan.h) finds it in a register from here on. */
+	void *p = s ? (void *)s->start : NULL;
 	if (s) {
 		s->large_size = n;
 		mp_heap.large_nmalloc++;
@@ -200,11 +216,9 @@ static void *large_alloc(size_t n, size_t align, int *ret_zeroed)
 			*ret_zeroed = s->zeroed;
 	}
 	mp_unlock(&mp_heap.lock);
-	if (!s) {
+	if (!p)
 		errno = ENOMEM;
-		return NULL;
-	}
-	return (void *)s->start;
+	return p;
 }
 
 /* The live large span starting at p, or NULL (not a block of ours).
@@ -220,6 +234,7 @@ static struct mp_span *large_span_locked(const void *p)
 static void large_free_as(void *p, int released)
 {
 	uint64_t tag = 0;
+	watched_free(p);   /* every large free comes here, realloc's moves too */
 	mp_lock(&mp_heap.lock);
 	struct mp_span *s = large_span_locked(p);
 	if (s) {
@@ -469,6 +484,7 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 		void (*fn)(uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 		if (mp_alloc_take_sample(p, &tag) && fn)
 			fn(tag);
+		watched_free(p);
 	}
 	c &= MP_CLASSMAP_CLASS;
 	if (c == 0)
@@ -609,6 +625,16 @@ int mp_alloc_set_sample(void *p, uint64_t tag)
 			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
 					  __ATOMIC_RELEASE);
 	return 0;
+}
+
+void mp_alloc_watch(const void *p)
+{
+	struct mp_span *s = mp_heap_owns(p) ? mp_heap_span_of(p) : NULL;
+	if (!s || s->state != MP_SPAN_SMALL)
+		return;   /* a large block's free always takes the slow path */
+	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
+	for (uint32_t k = 0; k < s->npages; k++)
+		__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED, __ATOMIC_RELEASE);
 }
 
 int mp_alloc_take_sample(void *p, uint64_t *ret_tag)

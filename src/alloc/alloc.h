@@ -145,6 +145,16 @@ int mp_alloc_set_sample(void *p, uint64_t tag);
 int mp_alloc_take_sample(void *p, uint64_t *ret_tag);
 void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag));
 
+/*
+ * Watched blocks (the leak scan's ignored ones, leakscan/ignore.h): after
+ * mp_alloc_watch(p), every free in the span of block p takes the slow path
+ * (as a sampled block's span does), which calls the function registered
+ * with mp_alloc_on_watched_free() with the block freed; so do the frees of
+ * every large block.  The fast path pays nothing for it.
+ */
+void mp_alloc_watch(const void *p);
+void mp_alloc_on_watched_free(void (*fn)(void *p));
+
 /* Fork handlers (prepare takes every allocator lock). */
 void mp_alloc_atfork_prepare(void);
 void mp_alloc_atfork_parent(void);

@@ -7,6 +7,7 @@
  * until a block comes back.  Blocks are carved from a fresh span lazily, in
  * address order, so a span costs memory only for the blocks really used.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -163,6 +164,22 @@ void mp_central_lock_all(void)
 {
 	for (unsigned c = 1; c < MP_NCLASS; c++)
 		mp_lock(&central[c].lock);
+}
+
+int mp_central_trylock_all(void)
+{
+	for (unsigned c = 1; c < MP_NCLASS; c++) {
+		/* Counted as mp_lock counts (base/lock.h): mp_central_unlock_all
+		 * takes each count back. */
+		mp_lock_held++;
+		if (pthread_mutex_trylock(&central[c].lock) != 0) {
+			mp_lock_held--;
+			while (--c >= 1)
+				mp_unlock(&central[c].lock);
+			return -EBUSY;
+		}
+	}
+	return 0;
 }
 
 void mp_central_unlock_all(void)

@@ -24,6 +24,9 @@ void mp_central_put(unsigned c, void *head, uint32_t n);
 
 /* Fork and the invariant walker: every class lock, in class order. */
 void mp_central_lock_all(void);
+/* Every central lock or none: 0, or -EBUSY (then none is held).  Never
+ * waits (the leak scan while the program runs, leak.h). */
+int mp_central_trylock_all(void);
 void mp_central_unlock_all(void);
 
 /* Under mp_central_lock_all + mp_heap.lock: the partial lists agree with the

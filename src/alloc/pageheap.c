@@ -70,6 +70,16 @@ void *mp_meta_alloc(size_t bytes)
 	return p;
 }
 
+int mp_meta_trylock(void)
+{
+	return pthread_mutex_trylock(&meta.lock) == 0 ? 0 : -EBUSY;
+}
+
+void mp_meta_unlock(void)
+{
+	pthread_mutex_unlock(&meta.lock);
+}
+
 void mp_meta_free(void *p, size_t bytes)
 {
 	if (!p)

@@ -142,6 +142,10 @@ static inline struct mp_span *mp_heap_span_of(const void *p)
  * unmapped.  mp_meta_alloc returns zeroed memory or NULL; thread-safe. */
 void *mp_meta_alloc(size_t bytes);
 void mp_meta_free(void *p, size_t bytes);
+/* The metadata lock, for the leak scan while the program runs (leak.h):
+ * 0 or -EBUSY, never waits. */
+int mp_meta_trylock(void);
+void mp_meta_unlock(void);
 
 uint64_t mp_heap_now_ns(void);
 

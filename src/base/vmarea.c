@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/ownmem.h"
+#include "base/shm.h"
 #include "base/vmarea.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -54,6 +55,7 @@ int mp_vm_area_init(struct mp_vm_area *a, size_t size)
 	a->base = base + off;
 	a->size = size;
 	a->mapped = 0;
+	a->shared = 0;
 	mp_ownmem_add((const void *)a->base, size);
 	return 0;
 }
@@ -75,8 +77,25 @@ int mp_vm_area_grow(struct mp_vm_area *a, size_t need, size_t slack)
 	for (;;) {
 		uintptr_t at = a->base + a->mapped;
 		size_t len = want - a->mapped;
-		void *p = mmap((void *)at, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		void *p;
+		if (a->shared > 0) {
+			/* A memfd's window (base/shm.h): the one mapping grows in
+			 * place over the file's next pages, or fails (ENOMEM)
+			 * when the limit or a mapping in the way refuses. */
+			p = mremap((void *)a->base, a->mapped, want, 0);
+			if (p == (void *)a->base) {
+				__atomic_store_n(&a->mapped, want, __ATOMIC_RELEASE);
+				r = 0;
+				break;
+			}
+			r = -errno;
+			if (want == exact)
+				break;
+			want = exact;
+			continue;
+		}
+		p = mmap((void *)at, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == (void *)at) {
 			__atomic_store_n(&a->mapped, want, __ATOMIC_RELEASE);
 			r = 0;
@@ -102,6 +121,12 @@ void mp_vm_area_trim(struct mp_vm_area *a, size_t keep)
 	if (keep >= a->mapped)
 		return;
 	int saved = errno;
+	if (a->shared > 0 && keep == 0)
+		keep = MAP_UNIT;   /* a shared window keeps its first page: mremap grows it */
+	if (keep >= a->mapped) {
+		errno = saved;
+		return;
+	}
 	munmap((void *)(a->base + keep), a->mapped - keep);
 	__atomic_store_n(&a->mapped, keep, __ATOMIC_RELEASE);
 	errno = saved;
@@ -140,4 +165,15 @@ int mp_vm_table_cover(struct mp_vm_table *t, size_t i)
 	int r = mp_vm_area_grow(&t->area, (i + 1) * t->elem, TABLE_STEP);
 	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
 	return r < 0 ? -ENOMEM : 0;
+}
+
+int mp_vm_table_share(struct mp_vm_table *t, uint32_t section)
+{
+	if (!t->elem)
+		return -ENOMEM;
+	while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+	int r = mp_vm_area_share(&t->area, section, t->elem);
+	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+	return r;
 }

@@ -38,6 +38,9 @@ struct mp_vm_area {
 	uintptr_t base;      /* window start (2 MiB aligned); 0 before init */
 	size_t size;         /* window bytes */
 	size_t mapped;       /* bytes mapped from base, a multiple of 4 KiB */
+	int shared;          /* slot of a table shared with the CLI (base/shm.h):
+			      * > 0: a memfd mapped MAP_SHARED, grown by mremap;
+			      * < 0: listed, still private until mp_shm_commit; 0: private */
 };
 
 /*
@@ -77,6 +80,9 @@ struct mp_vm_table {
 
 /* A window for `max` entries of `elem` bytes.  0 or -ENOMEM. */
 int mp_vm_table_init(struct mp_vm_table *t, size_t elem, size_t max);
+
+/* Share the table's window with the CLI (base/shm.h, mp_vm_area_share). */
+int mp_vm_table_share(struct mp_vm_table *t, uint32_t section);
 
 /* Map entries up to i.  0, or -ENOMEM (beyond max, or refused). */
 int mp_vm_table_cover(struct mp_vm_table *t, size_t i);

@@ -20,9 +20,11 @@
 
 #include "cli/collect.h"
 #include "cli/commands.h"
+#include "cli/crash.h"
 #include "cli/early-sym.h"
 #include "cli/launch.h"
 #include "cli/leakcheck.h"
+#include "cli/live.h"
 #include "cli/options.h"
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
@@ -57,6 +59,7 @@ struct run_settings {
 	unsigned fail_on;     /* --fail-on LIST: MP_FAIL_* classes that fail */
 	const char *suppressions; /* --suppressions FILE */
 	bool gen_suppressions; /* --gen-suppressions: print ready suppression lines */
+	const char *http;     /* --http ADDR: serve /debug/pprof/ there (cli/live.h) */
 };
 
 /* (The shim's settings are set from its table: mp_options_default.) */
@@ -110,6 +113,9 @@ static void usage(FILE *f)
 	      "                     threads, timers (default: all but reachable)\n"
 	      "      --suppressions FILE  leaks to ignore (leak:PATTERN lines, as LSan)\n"
 	      "      --gen-suppressions   print a suppression line for each leak found\n"
+	      "      --http ADDR    serve Go's /debug/pprof/ endpoints at ADDR, [HOST:]PORT,\n"
+	      "                     while PROGRAM runs, each profile from a fresh snapshot\n"
+	      "                     (HOST defaults to 127.0.0.1; PORT 0: any free port)\n"
 	      "  -q, --quiet        do not report the profiles written\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
@@ -128,7 +134,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 {
 	enum { OPT_RATE = 0x100, OPT_DEPTH, OPT_INTERVAL, OPT_SNAPSHOT_SIGNAL, OPT_ALLOCATOR,
 	       OPT_STATS, OPT_LEAK_CHECK, OPT_LEAK_REPORT, OPT_ERROR_EXITCODE, OPT_FAIL_ON,
-	       OPT_SUPPRESSIONS, OPT_GEN_SUPPRESSIONS };
+	       OPT_SUPPRESSIONS, OPT_GEN_SUPPRESSIONS, OPT_HTTP };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate",   required_argument, NULL, OPT_RATE },
@@ -143,6 +149,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "suppressions", required_argument, NULL, OPT_SUPPRESSIONS },
 		{ "gen-suppressions", no_argument, NULL, OPT_GEN_SUPPRESSIONS },
+		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -264,6 +271,12 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		case OPT_GEN_SUPPRESSIONS:
 			s->gen_suppressions = true;
 			break;
+		case OPT_HTTP:
+			if (!mp_opt_nonempty(optarg, "--http address"))
+				return 2;
+			s->http = optarg;
+			s->shim.live = 1;   /* the shim answers live requests */
+			break;
 		case 'q':
 			s->quiet = true;
 			break;
@@ -301,22 +314,36 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 }
 
 /* The program runs: symbolize what it records meanwhile (cli/early-sym.h);
- * its profile is the one named -o. */
+ * its profile is the one named -o; --http serves its profiles. */
+struct run_ctx {
+	struct mp_collect col;
+	struct mp_live *live;
+};
+
 static void started(void *ctx, pid_t pid)
 {
-	struct mp_collect *col = ctx;
+	struct run_ctx *rc = ctx;
 
-	col->target = pid;
+	rc->col.target = pid;
+	if (rc->live)
+		mp_live_set_target(rc->live, pid);
 	mp_early_sym_start(pid);
+}
+
+static void tick(void *ctx)
+{
+	mp_collect_tick(&((struct run_ctx *)ctx)->col);
 }
 
 int mp_cmd_run(int argc, char **argv)
 {
 	struct run_settings s = default_settings;
 	struct mp_leakcheck leaks = { 0 };
-	struct mp_collect col = { .target = -1 };
-	struct mp_supervise_hooks hooks = { .ctx = &col, .started = started };
+	struct run_ctx rc = { .col = { .target = -1 } };
+	struct mp_collect *col = &rc.col;
+	struct mp_supervise_hooks hooks = { .ctx = &rc, .started = started };
 	struct mp_child child = { .pid = -1 };
+	struct mp_crash *crash = NULL;
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
 	bool is_elf = true, target_found = false;
@@ -363,32 +390,47 @@ int mp_cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	strcpy(s.shim.snapdir, snapdir);
+	/* The tables shared with us: a profile after any death (cli/crash.h). */
+	crash = mp_crash_listen(snapdir);
+	s.shim.shm = crash != NULL;
 	env = mp_launch_env(preload ? preload : shim, &s.shim);
 	if (!env) {
 		fputs("memprof: out of memory\n", stderr);
 		goto cleanup;
 	}
 
-	col.snapdir = snapdir;
-	col.output = s.output;
-	col.quiet = s.quiet;
-	col.stats = s.stats;
-	col.leaks = s.leak_check ? &leaks : NULL;
+	col->snapdir = snapdir;
+	col->output = s.output;
+	col->quiet = s.quiet;
+	col->stats = s.stats;
+	col->leaks = s.leak_check ? &leaks : NULL;
 	if (s.shim.interval_ns || s.shim.snapshot_signal) {
-		hooks.tick = mp_collect_tick;
+		hooks.tick = tick;
 		hooks.tick_ms = MP_COLLECT_POLL_MS;
 	}
+	if (s.http) {
+		if (mp_live_open(s.http, snapdir, &rc.live) < 0)
+			goto cleanup;
+		hooks.poll_ctx = rc.live;
+		hooks.poll_fds = mp_live_poll_fds;
+		hooks.polled = mp_live_polled;
+	}
 	status = mp_supervise(path, prog_argv, is_elf, env, &hooks, &child);
+	mp_live_close(rc.live);
+	rc.live = NULL;
 	if (status)
 		goto cleanup;
 	status = mp_supervise_status(&child, prog_argv[0]);
 
 	if (preload)
 		unlink(preload);
+	/* Snapshots of the processes that died without writing theirs. */
+	mp_crash_salvage(crash, child.pid, child.status);
+	crash = NULL;
 	/* Numbered snapshots not converted yet, then the final ones. */
-	mp_collect_numbered(&col);
+	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
-	failures = mp_collect_final(&col, &target_found);
+	failures = mp_collect_final(col, &target_found);
 	if (!target_found)
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
 			prog_argv[0]);
@@ -409,6 +451,9 @@ int mp_cmd_run(int argc, char **argv)
 	goto out;
 
 cleanup:
+	mp_live_close(rc.live);
+	mp_crash_salvage(crash, -1, 0);
+	crash = NULL;
 	if (preload)
 		unlink(preload);
 	if (snapdir) {

@@ -351,7 +351,7 @@ static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
  * id and doorbell, 0 when there is none (yet: a process that has just
  * started), or -errno.
  */
-static pid_t helper_thread(pid_t pid, int *ret_bell)
+pid_t mp_snapshots_helper_thread(pid_t pid, int *ret_bell)
 {
 	char path[96], line[256];
 	struct dirent *de;
@@ -413,7 +413,7 @@ static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 	(void)sig;
 	for (;;) {
 		int bell = 0;
-		pid_t tid = helper_thread(pid, &bell);
+		pid_t tid = mp_snapshots_helper_thread(pid, &bell);
 		if (tid < 0)
 			return tid == -ENOENT ? -ESRCH : tid;
 		if (tid > 0) {

@@ -42,7 +42,7 @@ int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_el
 
 /* The keys of MEMPROF_OPTIONS memprof run sets, in order (its settings:
  * common/shim-options.h). */
-#define MP_LAUNCH_OPTIONS "rate,depth,snapdir,interval,snapshot_signal,allocator,leak"
+#define MP_LAUNCH_OPTIONS "rate,depth,snapdir,interval,snapshot_signal,allocator,leak,live,shm"
 
 /*
  * The program's environment: ours, with LD_PRELOAD led by `shim` (a

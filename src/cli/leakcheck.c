@@ -89,6 +89,17 @@ void mp_leakcheck_add(struct mp_leakcheck *lc, const struct mp_snap *sn,
 
 	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
 		return;
+	if (sn->has_death) {
+		/* Its profile was read from its tables after it died
+		 * (common/shm.h): there is no process left to scan. */
+		const char *abbrev = sn->death.signal ? sigabbrev_np((int)sn->death.signal) : NULL;
+		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": it %s%s%s, and a dead "
+			"process's heap cannot be scanned (its heap profile is written)\n",
+			sn->header.pid, sn->death.signal ? "was killed by SIG" : "ended without its exit snapshot",
+			abbrev ? abbrev : "", sn->death.signal && !abbrev ? "NAL" : "");
+		lc->unchecked++;
+		return;
+	}
 	if (!sn->has_leaks) {
 		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": the shim could not "
 			"run it (see its warning above)\n", sn->header.pid);

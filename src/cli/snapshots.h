@@ -60,4 +60,12 @@ void mp_snapshots_done(const char *snapdir);
  */
 int mp_snapshots_parse_signal(const char *s, int *ret_sig);
 
+/*
+ * The shim's helper thread in process `pid` (common/trigger.h), found by
+ * its name, with its doorbell read from its blocked signals: its thread id
+ * and *ret_bell, 0 when there is none (yet), or -errno (-ENOENT: no such
+ * process).
+ */
+pid_t mp_snapshots_helper_thread(pid_t pid, int *ret_bell);
+
 #endif

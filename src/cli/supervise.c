@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,6 +73,50 @@ static bool reap(struct mp_child *c)
 			continue;
 		return pid == 0;
 	}
+}
+
+/* The wait of mp_supervise with the hooks' descriptors: signals come
+ * through a signalfd, in the same poll(2). */
+static void wait_polling(struct mp_child *c, const struct mp_supervise_hooks *hooks,
+			 const sigset_t *waitset)
+{
+	int sfd = signalfd(-1, waitset, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	if (sfd < 0)
+		fprintf(stderr, "memprof: cannot create a signalfd: %s, the live endpoint "
+			"serves nothing\n", strerror(errno));
+	while (reap(c)) {
+		struct pollfd fds[1 + MP_SUPERVISE_POLL_MAX];
+		int timeout = hooks->tick ? (int)hooks->tick_ms : -1, n = 0;
+
+		fds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (sfd >= 0)
+			n = hooks->poll_fds(hooks->poll_ctx, fds + 1, MP_SUPERVISE_POLL_MAX, &timeout);
+		if (sfd < 0) {
+			/* Signals as without the hooks. */
+			siginfo_t si;
+			struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+			int sig = timeout >= 0 ? sigtimedwait(waitset, &si, &ts)
+					       : sigwaitinfo(waitset, &si);
+			if (sig > 0 && sig != SIGCHLD)
+				forward_signal(c, sig);
+		} else {
+			struct signalfd_siginfo ssi;
+
+			if (poll(fds, (nfds_t)(1 + n), timeout) <= 0)
+				for (int i = 0; i <= n; i++)
+					fds[i].revents = 0;
+			while (read(sfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi))
+				if (ssi.ssi_signo != SIGCHLD)
+					forward_signal(c, (int)ssi.ssi_signo);
+			/* Also on a timeout: the hooks' own deadlines. */
+			hooks->polled(hooks->poll_ctx, fds + 1, n);
+		}
+		if (hooks->tick)
+			hooks->tick(hooks->ctx);
+	}
+	if (sfd >= 0)
+		close(sfd);
 }
 
 int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
@@ -164,6 +209,10 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		if (hooks && hooks->started)     /* the program is running */
 			hooks->started(hooks->ctx, c->pid);
 
+	if (!ret && hooks && hooks->poll_fds) {
+		wait_polling(c, hooks, &waitset);
+		goto restore;
+	}
 	while (reap(c)) {
 		siginfo_t si;
 		int sig;

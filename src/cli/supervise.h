@@ -8,6 +8,7 @@
 #ifndef MP_CLI_SUPERVISE_H
 #define MP_CLI_SUPERVISE_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -28,7 +29,18 @@ struct mp_supervise_hooks {
 	 * nothing else happens. */
 	void (*tick)(void *ctx);
 	unsigned tick_ms;
+	/* Descriptors to wait on as well (the live endpoint, cli/live.h), with
+	 * a context of their own: poll_fds fills fds[0..max) and returns how
+	 * many, and may lower *timeout_ms (-1: no timeout); after the wait,
+	 * polled gets them back with their revents.  Signals are then taken
+	 * through a signalfd, in the same wait. */
+	void *poll_ctx;
+	int (*poll_fds)(void *poll_ctx, struct pollfd *fds, int max, int *timeout_ms);
+	void (*polled)(void *poll_ctx, const struct pollfd *fds, int n);
 };
+
+/* The most descriptors poll_fds may add. */
+#define MP_SUPERVISE_POLL_MAX 64
 
 /*
  * Fork and exec the program at `path` (a file that is not ELF, `is_elf`

@@ -24,11 +24,15 @@ const struct mp_option_desc mp_options_table[] = {
 	  "signal number that asks for a snapshot (default 12, SIGUSR2; 0 = none)" },
 	{ "leak", MP_OPT_BOOL, offsetof(struct mp_options, leak), 0, 0, 1,
 	  "scan the heap for leaks at exit (needs allocator=memprof)" },
+	{ "live", MP_OPT_BOOL, offsetof(struct mp_options, live), 0, 0, 1,
+	  "run the snapshot thread and answer live requests (memprof run --http)" },
 	{ "allocator", MP_OPT_ALLOCATOR, offsetof(struct mp_options, allocator), MP_ALLOCATOR_MEMPROF,
 	  0, 1, "memprof (own size-class allocator) or system (glibc's malloc)" },
 	{ "unwind", MP_OPT_U32, offsetof(struct mp_options, unwind), 0, 0, 2,
 	  "stack walker: 0 = memprof's (libgcc's where it cannot), 1 = libunwind only, "
 	  "2 = both, counting the stacks where they differ (for tests)" },
+	{ "shm", MP_OPT_BOOL, offsetof(struct mp_options, shm), 0, 0, 1,
+	  "share the tables with memprof run through snapdir's socket (profiles after any death)" },
 };
 
 const size_t mp_options_count = sizeof(mp_options_table) / sizeof(mp_options_table[0]);

@@ -44,8 +44,10 @@ struct mp_options {
 	uint64_t interval_ns;      /* interval=: numbered snapshot period (0 = none) */
 	uint32_t snapshot_signal;  /* snapshot_signal=: on-demand signal (0 = none) */
 	int leak;                  /* leak=: run the leak scan at exit */
+	int live;                  /* live=: answer live snapshot requests (trigger.h) */
 	int allocator;             /* allocator=: MP_ALLOCATOR_* */
 	uint32_t unwind;           /* unwind=: the walker, MP_UNWIND_* (sample/unwind.h) */
+	int shm;                   /* shm=: share the tables with memprof run (common/shm.h) */
 };
 
 enum mp_option_type {

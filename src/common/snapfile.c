@@ -44,10 +44,11 @@ size_t mp_snapfile_path(char *buf, size_t cap, const char *dir, enum mp_snapfile
 	buf[0] = 0;
 	ok = !dir || (append(buf, cap, &n, dir) && append(buf, cap, &n, "/"));
 	ok = ok && append(buf, cap, &n, PREFIX) && append_num(buf, cap, &n, pid);
-	if (kind == MP_SNAPFILE_NUMBERED || kind == MP_SNAPFILE_PROFILE)
+	if (kind == MP_SNAPFILE_NUMBERED || kind == MP_SNAPFILE_PROFILE || kind == MP_SNAPFILE_LIVE)
 		ok = ok && append(buf, cap, &n, ".") && append_num(buf, cap, &n, seq);
 	ok = ok && append(buf, cap, &n, kind == MP_SNAPFILE_SEQ ? ".seq"
-				       : kind == MP_SNAPFILE_PROFILE ? ".profile" : ".snap");
+				       : kind == MP_SNAPFILE_PROFILE ? ".profile"
+				       : kind == MP_SNAPFILE_LIVE ? ".live" : ".snap");
 	ok = ok && (!suffix || append(buf, cap, &n, suffix));
 	return ok ? n : 0;
 }
@@ -96,6 +97,8 @@ int mp_snapfile_parse(const char *name, uint64_t *ret_pid, uint32_t *ret_seq)
 			kind = MP_SNAPFILE_NUMBERED;
 		else if (strcmp(p, ".profile") == 0)
 			kind = MP_SNAPFILE_PROFILE;
+		else if (strcmp(p, ".live") == 0)
+			kind = MP_SNAPFILE_LIVE;
 		else
 			return -1;
 	}

@@ -13,6 +13,10 @@
  *                                made of numbered snapshot seq (its path, or
  *                                nothing when it failed), for memprof
  *                                snapshot to name
+ *   memprof.<pid>.<tok>.live     a snapshot taken for a live request
+ *                                (common/trigger.h: memprof run --http):
+ *                                numbered by the request's token, not by
+ *                                seq, and never made a profile on disk
  *
  * Each is written under its name with ".tmp" appended, then renamed: a
  * reader never sees half a file.  pid is 1..INT_MAX and seq 1..UINT32_MAX,
@@ -31,14 +35,15 @@ enum mp_snapfile {
 	MP_SNAPFILE_NUMBERED,     /* memprof.<pid>.<seq>.snap */
 	MP_SNAPFILE_SEQ,          /* memprof.<pid>.seq */
 	MP_SNAPFILE_PROFILE,      /* memprof.<pid>.<seq>.profile */
+	MP_SNAPFILE_LIVE,         /* memprof.<pid>.<tok>.live */
 };
 
 /* What a file is called while it is written. */
 #define MP_SNAPFILE_TMP ".tmp"
 
 /*
- * "<dir>/<name>" of file `kind` of process pid (seq: numbered and profile
- * only), followed by `suffix` (NULL, or MP_SNAPFILE_TMP); dir NULL: the
+ * "<dir>/<name>" of file `kind` of process pid (seq: numbered, profile and
+ * live only; for live, the token), followed by `suffix` (NULL, or MP_SNAPFILE_TMP); dir NULL: the
  * name alone.  Into buf, NUL-terminated.  Returns the length, or 0 when it
  * does not fit in `cap` (then buf holds nothing useful).
  */

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/shm.h"
 #include "common/snapshot-read.h"
 
 /* A reason for rejecting the file, in *ret_err; returns -EBADMSG. */
@@ -53,6 +54,7 @@ static const char *section_name(uint32_t type)
 	case MP_SNAP_LEAKS:  return "leaks";
 	case MP_SNAP_RESOURCES: return "resources";
 	case MP_SNAP_UNLOADED: return "unloaded";
+	case MP_SNAP_NAME:   return "name";
 	case MP_SNAP_PEAK:   return "peak";
 	case MP_SNAP_LIFETIMES: return "lifetimes";
 	default:             return "unknown";
@@ -494,6 +496,28 @@ static int parse(struct mp_snap *s, const uint8_t *buf, size_t len, char **ret_e
 			break;
 		case MP_SNAP_UNLOADED:
 			r = parse_unloaded(s, p, sec.size, ret_err);
+			break;
+		case MP_SNAP_NAME:
+			if (s->name[0])
+				return bad(ret_err, "more than one name section");
+			if (!mp_snap_name_ok((const char *)p, sec.size))
+				return bad(ret_err, "name section is not 1 to %d letters, digits, "
+					   "'_' or '-' (and not 's' and digits)", MP_SNAP_NAME_MAX);
+			memcpy(s->name, p, sec.size);
+			s->name[sec.size] = 0;
+			r = 0;
+			break;
+		case MP_SNAP_DEATH:
+			if (s->has_death)
+				return bad(ret_err, "more than one death section");
+			if (sec.size != sizeof(s->death))
+				return bad(ret_err, "death section of %llu bytes, not %zu",
+					   (unsigned long long)sec.size, sizeof(s->death));
+			memcpy(&s->death, p, sizeof(s->death));
+			if (s->death.signal >= 65)
+				return bad(ret_err, "death by signal %u", s->death.signal);
+			s->has_death = true;
+			r = 0;
 			break;
 		case MP_SNAP_PEAK:
 		case MP_SNAP_LIFETIMES:

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/shm.h"
 #include "common/snapshot.h"
 
 /* One stack of the stack table: pcs[0] is the innermost frame. */
@@ -76,6 +77,10 @@ struct mp_snap {
 	bool has_res;              /* the file had an MP_SNAP_RESOURCES section */
 	struct mp_snap_unloaded *unloaded; /* libraries unloaded before it, in order */
 	size_t nunloaded;
+	char name[MP_SNAP_NAME_MAX + 1]; /* MP_SNAP_NAME (memprof_snapshot(3)); "" when none */
+	bool has_death;            /* built by the CLI after the process died
+				    * (MP_SNAP_DEATH, common/shm.h) */
+	struct mp_snap_death death; /* signal < 65 */
 	/* The peak (MP_SNAP_PEAK), resolved: peak_heap[i] is heap record i as
 	 * it was when the sampled heap in use was highest (same stack and
 	 * size, the counts of that moment), with heap's invariants.  NULL when

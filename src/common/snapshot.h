@@ -111,7 +111,35 @@ enum mp_snap_section_type {
 	 * mp_snap_life_rec per MP_SNAP_HEAP record, in the same order.
 	 */
 	MP_SNAP_LIFETIMES = 29,
+	/*
+	 * The name a program gave the snapshot (memprof_snapshot(3)): 1 to
+	 * MP_SNAP_NAME_MAX bytes of [A-Za-z0-9_-], not NUL-terminated, not
+	 * "s" followed by digits only (those are numbered profiles' names).
+	 * In numbered snapshots only; the profiles' comment names it.
+	 */
+	MP_SNAP_NAME = 32,
+	/* 33: reserved for the same owner. */
 };
+
+#define MP_SNAP_NAME_MAX 64
+
+/* Whether name[0..n) is a valid MP_SNAP_NAME.  For both sides. */
+static inline int mp_snap_name_ok(const char *name, unsigned long n)
+{
+	int digits_after_s = n >= 2 && name[0] == 's';
+
+	if (n < 1 || n > MP_SNAP_NAME_MAX)
+		return 0;
+	for (unsigned long i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+		if (i > 0 && (c < '0' || c > '9'))
+			digits_after_s = 0;
+	}
+	return !digits_after_s;
+}
 
 /*
  * One heap bucket: the sampled (unscaled) counts for blocks of one requested

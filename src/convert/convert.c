@@ -622,6 +622,8 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 		return -ENOMEM;
 	prog = prog ? prog + 1 : snap->exe;
 	fprintf(f, "memprof %s: %s (pid %" PRIu64 ")", MP_VERSION, *prog ? prog : "?", h->pid);
+	if (snap->name[0])
+		fprintf(f, ", snapshot '%s'", snap->name);
 	if (kind == MP_PROFILE_HEAP || kind == MP_PROFILE_PEAK) {
 		uint64_t samples = 0, heap = 0;
 		bool have_heap = false;
@@ -670,6 +672,27 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 	}
 	if (h->flags & MP_SNAP_F_TRUNCATED)
 		fputs("; warning: a profile table filled up, some samples were dropped", f);
+	if (snap->has_death) {
+		/* Built by memprof run from the tables it shared with the
+		 * process, after the process died (common/shm.h). */
+		const char *abbrev = snap->death.signal ? sigabbrev_np((int)snap->death.signal) : NULL;
+		if (abbrev)
+			fprintf(f, "; killed by SIG%s (signal %u)", abbrev, snap->death.signal);
+		else if (snap->death.signal)
+			fprintf(f, "; killed by signal %u", snap->death.signal);
+		else if (snap->death.flags & MP_DEATH_F_EXITED)
+			fputs("; exited without writing its profile", f);
+		else
+			fputs("; ended without writing its profile", f);
+		/* At a catchable signal the shim recorded the resources too;
+		 * after SIGKILL they are those of the last snapshot. */
+		fprintf(f, ": %s read from the tables shared with memprof, "
+			"%" PRIu64 " record%s torn by the death skipped",
+			snap->death.flags & MP_DEATH_F_AT_SIGNAL
+				? "state at death"
+				: "heap at death (descriptors, threads, timers as last recorded)",
+			snap->death.torn, snap->death.torn == 1 ? "" : "s");
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

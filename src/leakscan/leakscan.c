@@ -27,15 +27,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "alloc/central.h"
 #include "alloc/leak.h"
 #include "base/ownmem.h"
 #include "base/vmarea.h"
 #include "common/snapshot.h"
+#include "leakscan/ignore.h"
 #include "leakscan/leakscan.h"
 #include "leakscan/stopworld.h"
 #include "base/privfd.h"
@@ -298,8 +301,59 @@ static int aggregate(const struct mp_blk *b, void *ctx)
 
 static uintptr_t stopped_sps[MP_STOP_MAX + 1];
 
+/* An ignored block (ignore.h) is a root: reached, and its words scanned. */
+static void ignored_root(uintptr_t start, void *ctx)
+{
+	struct mp_blk b;
+	(void)ctx;
+	if (mp_alloc_leak_lookup(start, &b) && b.start == start && *b.state == MP_BLK_LIVE) {
+		*b.state = MP_BLK_REACHABLE;
+		push(b.start, extent(&b));
+	}
+}
+
+/* With every other thread stopped: whether none holds a lock of the
+ * allocator (metadata, page heap, central lists), so its lists are whole.
+ * Blocks between lists then hang from a root (a batch in a register or on
+ * a stack, its blocks linked; a new large block's address is in a register
+ * before the page heap's lock goes), never only from metadata.
+ * Locks are tried, never waited for, and released at once: the holders
+ * are stopped, so no thread can take one before they run again. */
+static int allocator_quiet(void)
+{
+	if (mp_meta_trylock() < 0)
+		return 0;
+	mp_meta_unlock();
+	if (pthread_mutex_trylock(&mp_heap.lock) != 0)
+		return 0;
+	pthread_mutex_unlock(&mp_heap.lock);
+	if (mp_central_trylock_all() < 0)
+		return 0;
+	mp_central_unlock_all();
+	return 1;
+}
+
+static int run(uintptr_t caller_sp, pid_t skip_tid, int live);
 
 int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
+{
+	return run(caller_sp, skip_tid, 0);
+}
+
+int mp_leakscan_run_live(uintptr_t caller_sp, pid_t skip_tid, uint64_t *ret_definite)
+{
+	int r = run(caller_sp, skip_tid, 1);
+	if (r < 0)
+		return r;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < nresult; i++)
+		if (result[i].category == MP_LEAK_DEFINITE)
+			sum += result[i].bytes;
+	*ret_definite = sum;
+	return 0;
+}
+
+static int run(uintptr_t caller_sp, pid_t skip_tid, int live)
 {
 	if (!mp_heap.base)
 		return -ENOTSUP;
@@ -316,6 +370,16 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 
 	struct mp_stopped *th;
 	unsigned nth = mp_stopworld_stop(skip_tid, &th);
+	/* While the program runs on, a stopped thread may hold a lock the
+	 * scan needs: let them go and try again a little later. */
+	for (unsigned tries = 0; live && !allocator_quiet(); tries++) {
+		mp_stopworld_resume();
+		if (tries == 1000)
+			return -EBUSY;
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+		nth = mp_stopworld_stop(skip_tid, &th);
+	}
 	int r = mp_alloc_leak_begin();
 	if (r < 0)
 		goto out;
@@ -343,6 +407,7 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(self_tp));
 	scan((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1), MP_BLK_REACHABLE, 0);
 	scan_maps(stopped_sps, nsps);
+	mp_leakscan_foreach_ignored(ignored_root, NULL);
 	drain(MP_BLK_REACHABLE, 0);
 
 	/* Lost blocks: leaders and their cliques. */

@@ -31,6 +31,15 @@
  */
 int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid);
 
+/*
+ * The same while the program runs on (memprof_leak_check(3)), from one of
+ * its threads: the other threads are stopped only while no one holds a
+ * lock of the allocator (tried again every 0.1 ms, -EBUSY after 1000
+ * tries), and resumed after.  0 with the definitely lost bytes in
+ * *ret_definite, or as mp_leakscan_run.
+ */
+int mp_leakscan_run_live(uintptr_t caller_sp, pid_t skip_tid, uint64_t *ret_definite);
+
 /* The last result as an array of struct mp_snap_leak_rec (common/snapshot.h),
  * for the snapshot writer; size 0 when there was no scan. */
 void mp_leakscan_records(const void **ret_data, size_t *ret_size);

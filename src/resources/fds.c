@@ -117,6 +117,7 @@ int mp_fds_init(void)
 	if (mp_vm_table_init(&tab, sizeof(*table), MAX_FDS) < 0 ||
 	    mp_vm_table_init(&outs, sizeof(*out), MAX_FDS) < 0)
 		return -ENOMEM;
+	mp_vm_table_share(&outs, MP_SNAP_RESOURCES);
 	table = mp_vm_table_at(&tab, 0);
 	out = mp_vm_table_at(&outs, 0);
 	/* Inherited descriptors: whatever is open now. */
@@ -166,13 +167,16 @@ size_t mp_fds_records(const void **ret_buf)
 	if (!table || !out)
 		return 0;
 	int top = __atomic_load_n(&top_fd, __ATOMIC_RELAXED);
-	if (top >= 0 && mp_vm_table_cover(&outs, (size_t)top) < 0)
+	if (top >= 0 && mp_res_out_cover(&outs, (size_t)top) < 0)
 		return 0;
 	for (int fd = 0; fd <= top && known(fd); fd++)
 		if (__atomic_load_n(&table[fd].res_class, __ATOMIC_ACQUIRE) == MP_RES_FD) {
+			mp_res_out_begin(&outs, n);
 			out[n] = table[fd];
 			mp_fd_describe(&out[n++]);   /* what it is now: path, addresses */
+			mp_res_out_end(&outs);
 		}
+	mp_res_out_publish(&outs, n);
 	return n;
 }
 

@@ -60,6 +60,10 @@ size_t mp_fds_records(const void **ret_buf);
 size_t mp_threads_records(const void **ret_buf);
 size_t mp_timers_records(const void **ret_buf);
 
+/* The process is dying of a signal: records are refreshed from its handler
+ * from now on (the threads' without dladdr, which takes the loader's lock). */
+void mp_res_dying(void);
+
 /*
  * Update r->detail for descriptor r->id (kind r->kind) from the kernel: a
  * file's path as the kernel names it (absolute), a socket's addresses

@@ -51,6 +51,7 @@ int mp_threads_init(void)
 	if (mp_vm_table_init(&slot_tab, sizeof(*slots), MAX_THREADS) < 0 ||
 	    mp_vm_table_init(&out_tab, sizeof(*out), MAX_THREADS) < 0)
 		return -ENOMEM;
+	mp_vm_table_share(&out_tab, MP_SNAP_RESOURCES);
 	out = mp_vm_table_at(&out_tab, 0);
 	__atomic_store_n(&slots, (struct slot *)mp_vm_table_at(&slot_tab, 0), __ATOMIC_RELEASE);
 	return 0;
@@ -251,7 +252,7 @@ size_t mp_threads_records(const void **ret_buf)
 	size_t n = 0;
 	*ret_buf = out;
 	int top = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
-	if (top >= 0 && mp_vm_table_cover(&out_tab, (size_t)top) < 0)
+	if (top >= 0 && mp_res_out_cover(&out_tab, (size_t)top) < 0)
 		return 0;
 	for (int i = 0; slots && i <= top; i++) {
 		int st = __atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE);
@@ -259,6 +260,7 @@ size_t mp_threads_records(const void **ret_buf)
 			continue;
 		if (st == ENDED && slots[i].detached)
 			continue;
+		mp_res_out_begin(&out_tab, n);
 		struct mp_snap_res_rec *r = &out[n++];
 		memset(r, 0, sizeof(*r));
 		r->res_class = MP_RES_THREAD;
@@ -267,7 +269,8 @@ size_t mp_threads_records(const void **ret_buf)
 		r->stack_id = slots[i].stack_id;
 		r->flags = slots[i].detached ? MP_RES_F_DETACHED : 0;
 		Dl_info di;
-		const char *fn = dladdr((void *)slots[i].start, &di) && di.dli_sname ? di.dli_sname : "";
+		const char *fn = !mp_res_death && dladdr((void *)slots[i].start, &di) && di.dli_sname
+					 ? di.dli_sname : "";
 		size_t k = 0;
 		/* "name routine": the routine (a linker name, no space) is what
 		 * follows the last space, even when the thread has no name */
@@ -278,6 +281,8 @@ size_t mp_threads_records(const void **ret_buf)
 		for (const char *c = fn; *c && k < sizeof(r->detail) - 1; c++)
 			r->detail[k++] = *c;
 		r->detail[k] = 0;
+		mp_res_out_end(&out_tab);
 	}
+	mp_res_out_publish(&out_tab, n);
 	return n;
 }

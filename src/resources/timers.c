@@ -40,6 +40,7 @@ int mp_timers_init(void)
 	if (mp_vm_table_init(&slot_tab, sizeof(*slots), MAX_TIMERS) < 0 ||
 	    mp_vm_table_init(&out_tab, sizeof(*out), MAX_TIMERS) < 0)
 		return -ENOMEM;
+	mp_vm_table_share(&out_tab, MP_SNAP_RESOURCES);
 	out = mp_vm_table_at(&out_tab, 0);
 	__atomic_store_n(&slots, (struct slot *)mp_vm_table_at(&slot_tab, 0), __ATOMIC_RELEASE);
 	return 0;
@@ -131,11 +132,12 @@ size_t mp_timers_records(const void **ret_buf)
 	size_t n = 0;
 	*ret_buf = out;
 	int top = __atomic_load_n(&top_slot, __ATOMIC_RELAXED);
-	if (top >= 0 && mp_vm_table_cover(&out_tab, (size_t)top) < 0)
+	if (top >= 0 && mp_res_out_cover(&out_tab, (size_t)top) < 0)
 		return 0;
 	for (int i = 0; slots && i <= top; i++) {
 		if (__atomic_load_n(&slots[i].used, __ATOMIC_ACQUIRE) != 1)
 			continue;
+		mp_res_out_begin(&out_tab, n);
 		struct mp_snap_res_rec *r = &out[n++];
 		memset(r, 0, sizeof(*r));
 		r->res_class = MP_RES_TIMER;
@@ -152,6 +154,8 @@ size_t mp_timers_records(const void **ret_buf)
 			for (const char *c = parts[p]; *c && k < sizeof(r->detail) - 1; c++)
 				r->detail[k++] = *c;
 		r->detail[k] = 0;
+		mp_res_out_end(&out_tab);
 	}
+	mp_res_out_publish(&out_tab, n);
 	return n;
 }

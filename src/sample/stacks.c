@@ -32,6 +32,7 @@
 #include "sample/stacks.h"
 #include "sample/tag.h"
 #include "base/vmarea.h"
+#include "base/shm.h"
 #include "base/vm.h"
 
 /* Windows of address space (base/vmarea.h), mapped TABLE_STEP at a time
@@ -215,6 +216,10 @@ int mp_prof_init(void)
 	    mp_vm_area_init(&bucket_area, BUCKET_REGION) < 0 ||
 	    mp_peak_init(MAX_BUCKETS) < 0)
 		return -ENOMEM;
+	/* Shared with the CLI when it asked (base/shm.h): the records are the
+	 * snapshot's, and survive any death of the process. */
+	mp_vm_area_share(&stack_area, MP_SNAP_STACKS, 0);
+	mp_vm_area_share(&bucket_area, MP_SNAP_HEAP, sizeof(struct mp_snap_heap_rec));
 	stack_mem = (uint8_t *)stack_area.base;
 	stack_off = (uint32_t *)off_area.base;
 	buckets = (struct mp_snap_heap_rec *)bucket_area.base;
@@ -273,12 +278,15 @@ static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
 		return r;
 	uint32_t id = nstacks + 1;
 	uint32_t *rec = (uint32_t *)(stack_mem + stack_used);
+	mp_shm_begin(&stack_area, stack_used, need);
 	rec[0] = id;
 	rec[1] = k->depth;
 	memcpy(rec + 2, k->pcs, k->depth * sizeof(*k->pcs));
 	stack_off[id - 1] = (uint32_t)stack_used;
 	/* Release: a reader of the feed sees the record before the count. */
 	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
+	mp_shm_publish(&stack_area, 0, stack_used);
+	mp_shm_end(&stack_area);
 	nstacks = id;
 	index_add_locked(stack_idx, h, (uint32_t)((uint8_t *)rec - stack_mem) / 8 + 1);
 	return id;
@@ -298,14 +306,25 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	uint32_t b = nbuckets;
 	if (mp_peak_add_bucket_locked(b) < 0)
 		return -ENOSPC;
+	mp_shm_begin(&bucket_area, (uint64_t)b * sizeof(*buckets), sizeof(*buckets));
 	buckets[b].stack_id = k->stack_id;
 	buckets[b].size = k->size;
-	nbuckets = b + 1;
+	__atomic_store_n(&nbuckets, b + 1, __ATOMIC_RELEASE);
+	mp_shm_publish(&bucket_area, 0, (uint64_t)nbuckets * sizeof(*buckets));
+	mp_shm_end(&bucket_area);
 	index_add_locked(bucket_idx, h, b + 1);
 	return b;
 }
 
 uint32_t mp_prof_gen = 1;
+
+static void set_truncated(void)
+{
+	truncated = 1;
+	struct mp_shm_meta *m = __atomic_load_n(&mp_shm_dir, __ATOMIC_ACQUIRE);
+	if (m)
+		__atomic_or_fetch(&m->flags, (uint64_t)MP_SNAP_F_TRUNCATED, __ATOMIC_RELAXED);
+}
 
 /*
  * The common case, a stack and size seen before, takes no lock: lock-free
@@ -321,7 +340,7 @@ static int64_t intern_hashed(const uint64_t *pcs, uint32_t depth, uint64_t sh)
 	pthread_mutex_lock(&prof_lock);
 	int64_t s = intern_stack_locked(&sk, sh);
 	if (s < 0)
-		truncated = 1;
+		set_truncated();
 	pthread_mutex_unlock(&prof_lock);
 	return s;
 }
@@ -350,7 +369,7 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 		pthread_mutex_lock(&prof_lock);
 		b = intern_bucket_locked(&bk, h);
 		if (b < 0)
-			truncated = 1;
+			set_truncated();
 		pthread_mutex_unlock(&prof_lock);
 		if (b < 0)
 			return b;
@@ -492,6 +511,8 @@ void mp_prof_reset(void)
 		memset(retired, 0, (size_t)nstacks / 8 + 1);
 	stack_used = 0;
 	nstacks = nbuckets = 0;
+	mp_shm_publish(&stack_area, 0, 0);
+	mp_shm_publish(&bucket_area, 0, 0);
 	stack_idx->used = bucket_idx->used = 0;
 	truncated = 0;
 	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);

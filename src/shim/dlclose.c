@@ -43,10 +43,12 @@
 #include <unistd.h>
 
 #include "base/vmarea.h"
+#include "base/shm.h"
 #include "common/snapshot.h"
 #include "sample/stacks.h"
 #include "sample/unwind.h"
 #include "base/vm.h"
+#include "shim/crash.h"
 #include "shim/shim.h"
 
 #define MAX_SEGS 8
@@ -306,6 +308,8 @@ static void record(const struct obj *o, const char *name, const char *path, uint
 		records_full = mp_vm_area_init(&records_area, RECORDS_MAX) < 0 ||
 			       mp_vm_area_init(&keys_area, KEYS_MAX * sizeof(*keys)) < 0;
 		if (!records_full) {
+			/* Shared with the CLI when it asked (base/shm.h). */
+			mp_vm_area_share(&records_area, MP_SNAP_UNLOADED, 0);
 			records = (uint8_t *)records_area.base;
 			keys = (struct key *)keys_area.base;
 		}
@@ -322,6 +326,7 @@ static void record(const struct obj *o, const char *name, const char *path, uint
 		return;
 	}
 	uint8_t *rec = records + records_used;
+	mp_shm_begin(&records_area, records_used, cap);
 	char *text = (char *)rec + sizeof(struct mp_snap_unload_rec), *p = text;
 	for (uint32_t i = 0; i < o->nsegs; i++) {
 		const struct seg *s = &o->segs[i];
@@ -369,6 +374,8 @@ static void record(const struct obj *o, const char *name, const char *path, uint
 		*p++ = 0;
 	__atomic_store_n(&records_used, records_used + sizeof(h) + (size_t)(p - text),
 			 __ATOMIC_RELEASE);
+	mp_shm_publish(&records_area, 0, records_used);
+	mp_shm_end(&records_area);
 	pthread_mutex_unlock(&rec_lock);
 }
 
@@ -436,6 +443,7 @@ MP_EXPORT int dlclose(void *handle)
 		unlist(&after);
 	}
 	unlist(&before);
+	mp_crash_maps_refresh();   /* the maps the CLI reads after a death */
 	mp_busy--;
 	errno = saved;
 	return r;

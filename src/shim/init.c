@@ -32,6 +32,8 @@
 #include "sample/stacks.h"
 #include "sample/tag.h"
 #include "sample/unwind.h"
+#include "base/shm.h"
+#include "shim/crash.h"
 #include "shim/shim.h"
 #include "shim/signals.h"
 #include "shim/trigger.h"
@@ -88,10 +90,12 @@ static void atfork_prepare(void)
 	mp_prof_lock();
 	mp_live_lock_all();
 	mp_fastunwind_lock();
+	mp_shm_before_fork();   /* the child's tables: these, as of now */
 }
 
 static void atfork_parent(void)
 {
+	mp_shm_after_fork_parent();
 	mp_fastunwind_unlock();
 	mp_live_unlock_all();
 	mp_prof_unlock();
@@ -107,6 +111,9 @@ static void atfork_child(void)
 	mp_live_after_fork_child();
 	mp_prof_after_fork_child();
 	mp_unload_after_fork_child();
+	/* Tables of its own, shared with the CLI as the parent's were. */
+	mp_shm_after_fork_child();
+	mp_crash_after_fork_child();
 	mp_shim.pid = getpid();
 	mp_shim.forked = 1;
 	mp_shim.final_written = 0;
@@ -153,6 +160,10 @@ void mp_shim_init(void)
 		pthread_atfork(mp_alloc_atfork_prepare, mp_alloc_atfork_parent,
 			       mp_alloc_atfork_child);
 	mp_res_set_hooks(&res_hooks);
+	/* Before any table is made: they are made shared (shm=1). */
+	if (mp_crash_init() < 0)
+		mp_warn("cannot share the tables with memprof, no profile if the process is killed",
+			NULL, NULL, NULL);
 	if (mp_timers_init() < 0)
 		mp_warn("cannot map the timer table, timers not tracked", NULL, NULL, NULL);
 	if (mp_threads_init() < 0)
@@ -191,8 +202,11 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
 	uint32_t depth = mp_shim.opt.depth;
+	uint32_t nstacks = mp_prof_nstacks();
 	uint32_t n = mp_capture(pcs, depth, &c);
 	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
+	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir)
+		mp_crash_new_stack(pcs, n);   /* code loaded since: the shared maps must name it */
 	if (b < 0)
 		return;
 	mp_peak_grew(size, now);
@@ -366,6 +380,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 			" walks with libgcc's unwinder instead", NULL);
 	mp_busy--;
 	mp_signals_init();    /* handlers installed before us: bracketed from now on */
+	mp_crash_start();     /* the maps as loaded; the state at a fatal signal */
 	mp_trigger_start();   /* numbered snapshots: interval=, snapshot_signal= */
 }
 

@@ -16,6 +16,7 @@
 #include "base/guard.h"
 #include "base/log.h"
 #include "common/shim-options.h"
+#include "common/snapfile.h"
 
 enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
 
@@ -67,8 +68,12 @@ size_t mp_shim_heap_stats(struct mp_snap_kv *kv, size_t cap);
 size_t mp_unload_records(const void **ret);
 void mp_unload_after_fork_child(void);
 
-/* snapshot-write.c: 0 or -errno. */
+/* snapshot-write.c: 0 or -errno.  seq 0: the final snapshot, else numbered
+ * snapshot seq.  _as: a snapshot of `kind` (common/snapfile.h: final,
+ * numbered, live with seq the token), with a name (numbered, NULL: none;
+ * checked by the caller with mp_snap_name_ok). */
 int mp_snapshot_write(uint32_t seq, uint64_t flags);
+int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, uint64_t flags);
 
 /*
  * Where blocks come from (interpose.c).  Decided by the first allocation,

@@ -53,6 +53,25 @@ static pid_t own_pid;                     /* this process (not a vfork child) */
 
 static void trampoline(int sig, siginfo_t *si, void *uc);
 
+/* The death hook (mp_signals_on_death) and the signals it covers. */
+static void (*death_fn)(int);
+
+static int fatal(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT:
+	case SIGINT: case SIGTERM: case SIGQUIT: case SIGHUP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int death_covers(int sig, void (*h)(int))
+{
+	return h == SIG_DFL && fatal(sig) && __atomic_load_n(&death_fn, __ATOMIC_ACQUIRE);
+}
+
 static mp_signal_claim_fn claim_of(int sig)
 {
 	return sig > 0 && sig < NSIGS ? __atomic_load_n(&claims[sig], __ATOMIC_ACQUIRE) : NULL;
@@ -97,7 +116,7 @@ static void app_write_locked(int sig, const struct sigaction *a)
 /* The kernel's action for program action `a` on sig. */
 static void kernel_action_for(int sig, const struct sigaction *a, struct sigaction *ret)
 {
-	if (!is_handler(a->sa_handler) && !claim_of(sig)) {
+	if (!is_handler(a->sa_handler) && !claim_of(sig) && !death_covers(sig, a->sa_handler)) {
 		*ret = *a;
 		return;
 	}
@@ -113,7 +132,9 @@ static void kernel_action_for(int sig, const struct sigaction *a, struct sigacti
 			ret->sa_flags |= a->sa_flags & SA_RESETHAND;
 	} else {
 		sigemptyset(&ret->sa_mask);
-		ret->sa_flags = SA_SIGINFO | SA_RESTART;
+		/* On the alternate stack when the program has one: a stack
+		 * overflow's SIGSEGV still reaches the death hook. */
+		ret->sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	}
 }
 
@@ -223,6 +244,16 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (h == SIG_IGN)
 		return;
 	if (h == SIG_DFL) {
+		if (death_covers(sig, h)) {
+			/* The program dies of it: the state at death into the
+			 * shared tables, then the kernel's default action (the
+			 * program's view was SIG_DFL all along). */
+			struct sigaction dfl;
+			memset(&dfl, 0, sizeof(dfl));
+			dfl.sa_handler = SIG_DFL;
+			death_fn(sig);
+			__sigaction(sig, &dfl, NULL);
+		}
 		default_action(sig, si);
 		return;
 	}
@@ -363,4 +394,22 @@ int mp_signals_claim(int sig, mp_signal_claim_fn fn)
 	}
 	wunlock(&w);
 	return r;
+}
+
+void mp_signals_on_death(void (*fn)(int))
+{
+	__atomic_store_n(&death_fn, fn, __ATOMIC_RELEASE);
+	for (int sig = 1; sig < NSIGS; sig++) {
+		struct sigaction k;
+		struct wlock w;
+		if (!fatal(sig))
+			continue;
+		wlock(&w);
+		know_locked(sig);
+		if (app[sig].sa_handler == SIG_DFL && !claims[sig]) {
+			kernel_action_for(sig, &app[sig], &k);
+			__sigaction(sig, &k, NULL);
+		}
+		wunlock(&w);
+	}
 }

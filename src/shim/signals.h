@@ -37,6 +37,16 @@ void mp_signals_init(void);
 typedef int (*mp_signal_claim_fn)(int sig, siginfo_t *si, void (*handler)(int), int flags);
 int mp_signals_claim(int sig, mp_signal_claim_fn fn);
 
+/*
+ * Call fn(sig) when a fatal signal (SEGV, BUS, ILL, FPE, ABRT, INT, TERM,
+ * QUIT, HUP) is about to end the process by its default action: for each,
+ * while the program's action is SIG_DFL, the kernel's is the trampoline,
+ * which calls fn, restores the default action and has it re-delivered, so
+ * the process dies of it as it would have (status, core dump).  fn runs in
+ * a signal handler.  Once, after mp_signals_init.
+ */
+void mp_signals_on_death(void (*fn)(int));
+
 /* The program's action for sig, handler and flags (SIG_DFL when unknown).
  * Async-signal-safe. */
 void (*mp_signals_program_handler(int sig, int *ret_flags))(int);

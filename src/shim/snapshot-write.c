@@ -5,7 +5,8 @@
  * The file is written to "<dir>/memprof.<pid>.snap.tmp" (O_EXCL) and renamed
  * to "<dir>/memprof.<pid>.snap", so a reader never sees half a file; numbered
  * snapshots taken while the program runs (trigger.c) are
- * "<dir>/memprof.<pid>.<seq>.snap" (the names: common/snapfile.h).  Writers
+ * "<dir>/memprof.<pid>.<seq>.snap", and the answers to live requests
+ * "<dir>/memprof.<pid>.<token>.live" (the names: common/snapfile.h).  Writers
  * are serialized by trigger.c's write lock.  The
  * maps text is streamed into the file; no malloc, no stdio, no mapping.
  * Profile tables are locked only while their bytes are written.
@@ -26,6 +27,7 @@
 #include "common/snapfile.h"
 #include "common/snapshot.h"
 #include "base/privfd.h"
+#include "base/shm.h"
 #include "sample/peak.h"
 #include "sample/stacks.h"
 #include "base/vm.h"
@@ -126,7 +128,9 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 }
 
 struct write_args {
-	uint32_t seq;
+	enum mp_snapfile kind;     /* final, numbered or live */
+	uint32_t seq;              /* numbered: its number; live: the token */
+	const char *name;          /* numbered: its MP_SNAP_NAME, or NULL */
 	uint64_t flags;
 	uint64_t pid, ppid;        /* the program's (the writer may be a child) */
 	const void *res;           /* live descriptors, described in the program's */
@@ -140,7 +144,8 @@ static int snapshot_write_locked(void *arg)
 	uint32_t seq = a->seq;
 	uint64_t flags = a->flags, pid = a->pid;
 	const char *dir = mp_shim.opt.snapdir;
-	enum mp_snapfile kind = seq ? MP_SNAPFILE_NUMBERED : MP_SNAPFILE_FINAL;
+	enum mp_snapfile kind = a->kind;
+	size_t name_len = a->name ? strlen(a->name) : 0;
 	if (!mp_snapfile_path(path, sizeof(path), dir, kind, pid, seq, NULL) ||
 	    !mp_snapfile_path(tmp, sizeof(tmp), dir, kind, pid, seq, MP_SNAPFILE_TMP))
 		return -ENAMETOOLONG;
@@ -199,14 +204,14 @@ static int snapshot_write_locked(void *arg)
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
 		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0) +
-			     (life ? 2 : 0),
+			     (life ? 2 : 0) + (name_len ? 1 : 0),
 		.pid = pid,
 		.ppid = a->ppid,
 		.rate = mp_shim.opt.rate,
 		.start_ns = mp_shim.start_ns,
 		.end_ns = mp_now_ns(),
 		.max_depth = mp_shim.opt.depth,
-		.seq = seq,
+		.seq = kind == MP_SNAPFILE_NUMBERED ? seq : 0,
 		.flags = flags | (mp_prof_truncated() ? MP_SNAP_F_TRUNCATED : 0),
 	};
 	memcpy(h.magic, MP_SNAP_MAGIC, sizeof(h.magic));
@@ -234,12 +239,16 @@ static int snapshot_write_locked(void *arg)
 		r = write_section3(fd, MP_SNAP_RESOURCES, res, res_size, thr, thr_size, tim, tim_size);
 	if (r == 0 && unl_size)
 		r = write_section(fd, MP_SNAP_UNLOADED, unl, unl_size);
+	if (r == 0 && name_len)
+		r = write_section(fd, MP_SNAP_NAME, a->name, name_len);
 	mp_prof_unlock();
 
 	if (mp_sys_close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
+	if (r == 0 && (flags & MP_SNAP_F_FINAL))
+		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
 		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
@@ -249,9 +258,17 @@ static int snapshot_write_locked(void *arg)
 
 int mp_snapshot_write(uint32_t seq, uint64_t flags)
 {
-	struct write_args a = { .seq = seq, .flags = flags, .pid = (uint64_t)getpid(),
-				.ppid = (uint64_t)getppid() };
-	int r = mp_trigger_write_lock(seq);
+	return mp_snapshot_write_as(seq ? MP_SNAPFILE_NUMBERED : MP_SNAPFILE_FINAL, seq, NULL, flags);
+}
+
+int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, uint64_t flags)
+{
+	struct write_args a = { .kind = kind, .seq = seq, .name = name, .flags = flags,
+				.pid = (uint64_t)getpid(), .ppid = (uint64_t)getppid() };
+	/* The write lock's view: 0 is the final snapshot, anything else a
+	 * snapshot refused once the final one is written. */
+	uint32_t lock_n = kind == MP_SNAPFILE_FINAL ? 0 : (seq ? seq : 1);
+	int r = mp_trigger_write_lock(lock_n);
 	if (r < 0)
 		return r;
 	/* Live file descriptors (resources/fds.c), described here: /proc/self/fd
@@ -259,6 +276,6 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags)
 	 * descriptor table, which the writer below does not run in. */
 	a.res_size = mp_fds_records(&a.res) * sizeof(struct mp_snap_res_rec);
 	r = mp_privfd_run(snapshot_write_locked, &a);
-	mp_trigger_write_unlock(seq, r == 0);
+	mp_trigger_write_unlock(lock_n, r == 0);
 	return r;
 }

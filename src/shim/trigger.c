@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -67,12 +68,22 @@
 
 static int trig_sig;                 /* the snapshot signal, 0: none */
 static int bell_sig;                 /* the helper's doorbell, 0: none */
-static uint32_t requests;            /* futex word: bumped per request */
+/* The helper sleeps on `bell`, which every event bumps after its own
+ * counter: a wake-up between the helper's look at the counters and its
+ * wait cannot be lost (the wait sees bell changed and returns at once). */
+static uint32_t bell;                /* futex word: bumped per event */
+static uint32_t requests;            /* bumped per numbered request */
+static uint32_t live_asked;          /* bumped per live request */
+static uint32_t live_token;          /* the last live request's token */
 static uint32_t drain_asked;         /* bumped by mp_trigger_drain */
 static uint32_t drained;             /* futex word: bumped by each drain done */
 static uint32_t seq;                 /* last numbered snapshot of this process */
+static int seq_state;                /* 0: seq not read from its file, 1: reading, 2: read */
 static int final_done;               /* the exit snapshot is written */
 static pthread_mutex_t write_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+/* Numbered snapshots, from the helper or a program thread (memprof_snapshot):
+ * one number, one write, one update of the seq file at a time. */
+static pthread_mutex_t seq_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static MP_TLS int own_thread;        /* helper thread, or creating it */
 /* The helper thread's tid (0: none yet), for the leak scan to leave alone. */
 static pid_t helper_tid;
@@ -84,11 +95,26 @@ static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, word, op, val, ts, NULL, mask);
 }
 
+/* Ring: wake the helper after an event was counted.  Async-signal-safe. */
+static void ring(void)
+{
+	__atomic_add_fetch(&bell, 1, __ATOMIC_RELEASE);
+	futex(&bell, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+}
+
 /* Count a request and wake the helper.  Async-signal-safe. */
 static void request(void)
 {
 	__atomic_add_fetch(&requests, 1, __ATOMIC_RELEASE);
-	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	ring();
+}
+
+/* A live request with its token.  Async-signal-safe. */
+static void live_request(uint32_t token)
+{
+	__atomic_store_n(&live_token, token, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&live_asked, 1, __ATOMIC_RELEASE);
+	ring();
 }
 
 /* The snapshot signal, delivered to a program thread (signals.c calls it
@@ -111,9 +137,12 @@ static int on_claimed(int sig, siginfo_t *si, void (*h)(int), int flags)
 static int on_bell(int sig, siginfo_t *si, void (*h)(int), int flags)
 {
 	int saved_errno = errno, took = 1;
+	uint32_t token;
 	(void)flags;
 	if (mp_trigger_is_request(si)) {
 		request();
+	} else if (mp_shim.opt.live && mp_trigger_live_token(si, &token)) {
+		live_request(token);
 	} else if (own_thread && h != SIG_DFL && h != SIG_IGN) {
 		/* The program's own use of that signal, on our thread: its
 		 * handler runs on its main thread instead. */
@@ -187,6 +216,24 @@ static void seq_load(void)
 	__atomic_store_n(&seq, v > 0 ? (uint32_t)v : 0, __ATOMIC_RELAXED);
 }
 
+/* seq as the seq file left it, read once by whichever thread numbers a
+ * snapshot first (the helper, or a program thread in memprof_snapshot). */
+static void seq_ensure(void)
+{
+	int expect = 0;
+
+	if (__atomic_load_n(&seq_state, __ATOMIC_ACQUIRE) == 2)
+		return;
+	if (__atomic_compare_exchange_n(&seq_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		seq_load();
+		__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&seq_state, __ATOMIC_ACQUIRE) != 2)
+		sched_yield();
+}
+
 struct seq_file {
 	char path[PATH_MAX];
 	uint32_t value;
@@ -210,7 +257,7 @@ static int seq_write(void *arg)
 
 static void seq_store(uint32_t v)
 {
-	static struct seq_file f;   /* only the helper thread stores */
+	static struct seq_file f;   /* under seq_lock */
 
 	if (seq_path(f.path, sizeof(f.path)) < 0)
 		return;
@@ -218,22 +265,46 @@ static void seq_store(uint32_t v)
 	mp_privfd_run(seq_write, &f);
 }
 
-static void take_snapshot(void)
+/* The next numbered snapshot, named `name` (or NULL).  0 or -errno
+ * (-EDEADLK: this thread is already writing one). */
+static int numbered_snapshot(const char *name)
 {
+	int r;
+
+	seq_ensure();
+	r = pthread_mutex_lock(&seq_lock);
+	if (r != 0)
+		return -r;
 	uint32_t n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
-	mp_snapshot_write(n, mp_shim.forked ? MP_SNAP_F_FORKED : 0);
+	r = mp_snapshot_write_as(MP_SNAPFILE_NUMBERED, n, name,
+				 mp_shim.forked ? MP_SNAP_F_FORKED : 0);
 	seq_store(n);
+	pthread_mutex_unlock(&seq_lock);
+	return r;
 }
 
-/* The request count when the helper was created: requests made after that,
+static void take_snapshot(void)
+{
+	numbered_snapshot(NULL);
+}
+
+int mp_trigger_snapshot_named(const char *name)
+{
+	if (own_thread)
+		return -EDEADLK;
+	return numbered_snapshot(name);
+}
+
+/* The request counts when the helper was created: requests made after that,
  * even before the new thread first runs, are its to serve. */
-static uint32_t helper_seen;
+static uint32_t helper_seen, helper_live_seen;
 
 static void *helper_main(void *arg)
 {
 	uint64_t interval = mp_shim.opt.interval_ns;
 	uint64_t next = interval ? mono_ns() + interval : 0;
 	uint32_t seen = __atomic_load_n(&helper_seen, __ATOMIC_ACQUIRE);
+	uint32_t live_seen = __atomic_load_n(&helper_live_seen, __ATOMIC_ACQUIRE);
 	uint32_t drain_seen = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
 
 	(void)arg;
@@ -244,7 +315,7 @@ static void *helper_main(void *arg)
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
 	mp_busy = 1;   /* for good: the shim's own allocations are not sampled */
-	seq_load();
+	seq_ensure();
 	/* memprof-snapshot(1) finds this thread by its name... */
 	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
 	if (bell_sig) {
@@ -255,10 +326,20 @@ static void *helper_main(void *arg)
 		pthread_sigmask(SIG_UNBLOCK, &bell, NULL);
 	}
 	for (;;) {
+		uint32_t rang = __atomic_load_n(&bell, __ATOMIC_ACQUIRE);
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
 		if (now_req != seen) {
 			seen = now_req;
 			take_snapshot();
+			continue;
+		}
+		uint32_t now_live = __atomic_load_n(&live_asked, __ATOMIC_ACQUIRE);
+		if (now_live != live_seen) {
+			/* Coalesced: the last token asked for answers them all. */
+			live_seen = now_live;
+			mp_snapshot_write_as(MP_SNAPFILE_LIVE,
+					     __atomic_load_n(&live_token, __ATOMIC_RELAXED), NULL,
+					     mp_shim.forked ? MP_SNAP_F_FORKED : 0);
 			continue;
 		}
 		uint32_t d = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
@@ -282,7 +363,7 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
-		futex(&requests, FUTEX_WAIT_BITSET_PRIVATE, seen, interval ? &ts : NULL,
+		futex(&bell, FUTEX_WAIT_BITSET_PRIVATE, rang, interval ? &ts : NULL,
 		      FUTEX_BITSET_MATCH_ANY);
 	}
 	return NULL;
@@ -309,6 +390,8 @@ static int start_helper(void)
 	 * lost. */
 	__atomic_store_n(&helper_seen, __atomic_load_n(&requests, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
+	__atomic_store_n(&helper_live_seen, __atomic_load_n(&live_asked, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
 	r = pthread_create(&t, &attr, helper_main, NULL);
 	mp_busy--;
 	own_thread = 0;
@@ -329,10 +412,12 @@ static void atfork_child(void)
 	/* Re-initialized, not unlocked: an error-checking mutex knows its owner
 	 * by thread id, and the child's thread has a new one. */
 	write_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	seq_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);   /* a new pid: no seq file */
 	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
 	final_done = 0;
-	if (mp_shim.opt.interval_ns || trig_sig) {
+	if (mp_shim.opt.interval_ns || trig_sig || bell_sig) {
 		int r = start_helper();
 		if (r < 0)
 			mp_warn("cannot start the snapshot thread in a fork child: ",
@@ -361,7 +446,7 @@ int mp_trigger_start(void)
 	int sig = (int)mp_shim.opt.snapshot_signal;
 	int r;
 
-	if (!mp_shim.enabled || (!sig && !mp_shim.opt.interval_ns))
+	if (!mp_shim.enabled || (!sig && !mp_shim.opt.interval_ns && !mp_shim.opt.live))
 		return 0;
 	if (sig) {
 		/* Whatever the signal has now (an inherited SIG_IGN, a handler an
@@ -377,7 +462,15 @@ int mp_trigger_start(void)
 			sig = 0;
 		}
 	}
-	if (!sig && !mp_shim.opt.interval_ns)
+	if (mp_shim.opt.live && !bell_sig) {
+		/* live=1 (memprof run --http) without the snapshot signal: the
+		 * doorbell alone. */
+		bell_sig = pick_bell();
+		if (!bell_sig)
+			mp_warn("cannot pick a doorbell signal: ", strerrorname_np(ENOSPC),
+				", no live snapshots", NULL);
+	}
+	if (!sig && !mp_shim.opt.interval_ns && !bell_sig)
 		return 0;
 	pthread_atfork(NULL, NULL, atfork_child);
 	r = start_helper();
@@ -394,7 +487,7 @@ void mp_trigger_drain(void)
 		return;
 	uint32_t before = __atomic_load_n(&drained, __ATOMIC_ACQUIRE);
 	__atomic_add_fetch(&drain_asked, 1, __ATOMIC_RELEASE);
-	futex(&requests, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	ring();
 	/* Bounded: a helper stopped by a debugger must not hold up exit. */
 	uint64_t deadline = mono_ns() + 2000000000ull;
 	while (__atomic_load_n(&drained, __ATOMIC_ACQUIRE) == before) {

@@ -4,11 +4,13 @@
  * the snapshot signal (`snapshot_signal=`, default SIGUSR2), taken by one
  * helper thread of the shim.  Runs inside the target.
  *
- * The helper thread is the only place numbered snapshots are written, so the
- * writer reads the profile tables with the ordinary locks from a thread that
- * holds none of them; a request is a signal to that thread alone (trigger.c),
- * and a handler on another thread only counts one and wakes it
- * (async-signal-safe, no fd, no lock).
+ * Requested snapshots are written by the helper thread, so the writer reads
+ * the profile tables with the ordinary locks from a thread that holds none
+ * of them; a request is a signal to that thread alone (trigger.c), and a
+ * handler on another thread only counts one and wakes it
+ * (async-signal-safe, no fd, no lock).  The one other writer of numbered
+ * snapshots is a program thread calling memprof_snapshot (shim/api.c),
+ * outside any of the shim's locks.
  */
 #ifndef MP_SHIM_TRIGGER_H
 #define MP_SHIM_TRIGGER_H
@@ -40,6 +42,15 @@ int mp_trigger_is_own_thread(void);
 /* The helper thread's kernel thread id, 0 when it has not started (it blocks
  * every signal: the leak scan must not wait for it). */
 pid_t mp_trigger_tid(void);
+
+/*
+ * A numbered snapshot now, written by the calling thread (memprof_snapshot):
+ * named `name` (NULL: none; checked with mp_snap_name_ok by the caller),
+ * numbered in the same series as the helper's.  0, or -errno: -EDEADLK from
+ * the helper or from a thread already writing one (a signal handler),
+ * -ECANCELED once the final snapshot is written.  Not in a signal handler.
+ */
+int mp_trigger_snapshot_named(const char *name);
 
 /*
  * At exit, before the final snapshot: have the helper thread write the

@@ -224,6 +224,7 @@ static void test_snapfile(void)
 		{ MP_SNAPFILE_SEQ, 99, 0, "memprof.99.seq" },
 		{ MP_SNAPFILE_PROFILE, 5, 4294967295u, "memprof.5.4294967295.profile" },
 		{ MP_SNAPFILE_FINAL, 2147483647, 0, "memprof.2147483647.snap" },
+		{ MP_SNAPFILE_LIVE, 77, 3, "memprof.77.3.live" },
 	};
 	static const char *const bad[] = {
 		"memprof.1234.snap.tmp", "memprof.1234.7.snap.tmp", "memprof.1234.7.profile.tmp",
@@ -232,6 +233,7 @@ static void test_snapfile(void)
 		"memprof.1.2.3.snap", "memprof.1.2.seq", "memprof.-1.snap", "memprof.+1.snap",
 		"memprof.1.+2.snap", "memprof. 1.snap", "Memprof.1.snap", "memprof.1", "",
 		"memprof.1.2", "memprof.1.2.", "x.heap.pb.gz", ".memprof-collector",
+		"memprof.1.live", "memprof.1.0.live", "memprof.1.2.live.tmp", "memprof.1.2.livex",
 	};
 	char buf[128];
 
@@ -272,6 +274,20 @@ static uint64_t bit(int sig)
 	return 1ull << (sig - 1);
 }
 
+/* Names a program gives its snapshots (MP_SNAP_NAME). */
+static void test_snap_name(void)
+{
+	static const char *const good[] = { "a", "after-load", "s", "s1x", "S12", "x_1-2",
+		"0123456789012345678901234567890123456789012345678901234567890123" };
+	static const char *const bad[] = { "", "s1", "s0001", "a b", "a.b", "a/b", "\xc3\xa9",
+		"01234567890123456789012345678901234567890123456789012345678901234" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(mp_snap_name_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!mp_snap_name_ok(bad[i], strlen(bad[i])));
+}
+
 static void test_trigger(void)
 {
 	siginfo_t si;
@@ -290,6 +306,24 @@ static void test_trigger(void)
 	mp_trigger_request(&si, SIGUSR2, 1, 0);
 	si.si_code = SI_USER;   /* kill(2): no value */
 	CHECK(!mp_trigger_is_request(&si));
+
+	/* Live requests: their own magic and a token; never a numbered one. */
+	uint32_t tok = 0;
+	mp_trigger_live_request(&si, SIGRTMAX, 1234, 1000, 0xfffffffeu);
+	CHECK(mp_trigger_live_token(&si, &tok));
+	CHECK_U64(tok, 0xfffffffeu);
+	CHECK(!mp_trigger_is_request(&si));
+	CHECK_INT(si.si_pid, 1234);
+	mp_trigger_request(&si, SIGRTMAX, 1234, 1000);
+	tok = 7;
+	CHECK(!mp_trigger_live_token(&si, &tok));
+	CHECK(!mp_trigger_live_token(NULL, &tok));
+	CHECK_INT(tok, 7);
+	si.si_value.sival_ptr = (void *)(uintptr_t)MP_TRIGGER_MAGIC_LIVE;   /* token 0 */
+	CHECK(!mp_trigger_live_token(&si, &tok));
+	mp_trigger_live_request(&si, SIGRTMAX, 1, 0, 5);
+	si.si_code = SI_USER;
+	CHECK(!mp_trigger_live_token(&si, &tok));
 
 	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX)), SIGRTMAX);
 	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX - 3)), SIGRTMAX - 3);
@@ -313,5 +347,6 @@ int main(void)
 	test_options_format();
 	test_snapfile();
 	test_trigger();
+	test_snap_name();
 	return tap_done();
 }

@@ -592,6 +592,38 @@ static void test_unloaded(void)
 	free(recs.p);
 }
 
+/* ---- the snapshot's name (MP_SNAP_NAME, memprof_snapshot(3)) --------------- */
+
+static void test_name(void)
+{
+	struct mp_snap *s = NULL;
+	char *err = NULL;
+	struct snapbuf b = build_valid(false);
+
+	CHECK_INT(mp_snap_parse(b.p, b.len, &s, &err), 0);
+	if (s)
+		CHECK_STR(s->name, "");
+	mp_snap_free(s);
+	s = NULL;
+	section(&b, MP_SNAP_NAME, "after-load", 10);
+	CHECK_INT(mp_snap_parse(b.p, b.len, &s, &err), 0);
+	if (s)
+		CHECK_STR(s->name, "after-load");
+	mp_snap_free(s);
+	section(&b, MP_SNAP_NAME, "again", 5);
+	EXPECT_BAD(b.p, b.len, "more than one name section");
+	free(b.p);
+	static const char *const bad[] = { "", "a b", "s12", "x/y", "\xff",
+		"0123456789012345678901234567890123456789012345678901234567890123456789" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = build_valid(false);
+		section(&b, MP_SNAP_NAME, bad[i], strlen(bad[i]));
+		EXPECT_BAD(b.p, b.len, "name section is not");
+		free(b.p);
+	}
+	free(err);
+}
+
 /* ---- peak and lifetimes (MP_SNAP_PEAK, MP_SNAP_LIFETIMES) ------------------- */
 
 /* build_valid's sections, then a peak section (header + records) and a
@@ -698,6 +730,7 @@ static void test_peak(void)
 
 int main(void)
 {
+	test_name();
 	test_valid();
 	test_peak();
 	test_truncated();

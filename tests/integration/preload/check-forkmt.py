@@ -27,7 +27,9 @@ def main():
         out = os.path.join(d, 'f.heap.pb.gz')
         got = subprocess.run([memprof, 'run', '-q', '-o', out, target], capture_output=True, text=True,
                              timeout=300)
-        t.eq((got.returncode, got.stdout), (0, native.stdout), 'memprof run: same output, status 0')
+        t.ok((got.returncode, got.stdout) == (0, native.stdout), 'memprof run: same output, status 0',
+             'got %r, want %r; stderr: %s' % ((got.returncode, got.stdout), (0, native.stdout),
+                                             got.stderr))
         profiles = [f for f in os.listdir(d) if f.startswith('f.') and f.endswith('.heap.pb.gz')]
         t.eq(len(profiles), 21, 'memprof run: a profile for the program and each of its 20 children')
     return t.done()
