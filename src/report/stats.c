@@ -128,11 +128,50 @@ int mp_stats_print(const struct mp_profile *p, FILE *f)
 	return (int)(msg->n_memprof_stat > INT32_MAX ? INT32_MAX : msg->n_memprof_stat);
 }
 
+/* The "bytes" label of a sample: the block size it was recorded at (0 when none). */
+static int64_t sample_bytes(const struct mp_profile *p, const Perftools__Profiles__Sample *s)
+{
+	for (size_t j = 0; j < s->n_label; j++)
+		if (strcmp(mp_profile_str(p, s->label[j]->key), "bytes") == 0)
+			return s->label[j]->num;
+	return 0;
+}
+
+struct part {
+	const Perftools__Profiles__Sample *s;
+	int64_t bytes;
+};
+
+/* Samples of one stack and one block size next to each other. */
+static int part_cmp(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? -1 : 1;
+	if (x->s->n_location_id != y->s->n_location_id)
+		return x->s->n_location_id < y->s->n_location_id ? -1 : 1;
+	for (size_t i = 0; i < x->s->n_location_id; i++)
+		if (x->s->location_id[i] != y->s->location_id[i])
+			return x->s->location_id[i] < y->s->location_id[i] ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The number of sampled allocations a heap profile rests on, from its
+ * unbiased values.  A heap record split by lifetime (one sample per class,
+ * the same stack and "bytes" label) has parts whose values are differences
+ * of the whole's scaled running sums: a part alone does not scale back to
+ * a whole number, their sum does.  So samples of one stack and block size
+ * are summed before scaling back.
+ */
 int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate)
 {
 	const Perftools__Profiles__Profile *msg = p->msg;
 	int io = mp_profile_type_index(p, "alloc_objects");
 	int is = mp_profile_type_index(p, "alloc_space");
+	struct part *parts;
+	size_t np = 0;
 	double n = 0;
 
 	if (io < 0 || is < 0 || !msg->period_type || msg->period <= 1 ||
@@ -142,12 +181,23 @@ int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_sample
 	for (size_t i = 1; i < msg->n_string_table; i++)
 		if (strcmp(msg->string_table[i], "pprof::base") == 0)
 			return -ENOENT;   /* a difference: its values are not samples */
-	for (size_t i = 0; i < msg->n_sample; i++) {
-		double objects = (double)msg->sample[i]->value[io];
-		double bytes = (double)msg->sample[i]->value[is];
+	parts = calloc(msg->n_sample ? msg->n_sample : 1, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
+	for (size_t i = 0; i < msg->n_sample; i++)
+		if (msg->sample[i]->n_value > (size_t)io && msg->sample[i]->n_value > (size_t)is &&
+		    msg->sample[i]->value[io] > 0)
+			parts[np++] = (struct part){ msg->sample[i], sample_bytes(p, msg->sample[i]) };
+	qsort(parts, np, sizeof(*parts), part_cmp);
+	for (size_t i = 0; i < np;) {
+		double objects = 0, bytes = 0;
+		size_t j = i;
 
-		if (objects <= 0)
-			continue;
+		for (; j < np && part_cmp(&parts[i], &parts[j]) == 0; j++) {
+			objects += (double)parts[j].s->value[io];
+			bytes += (double)parts[j].s->value[is];
+		}
+		i = j;
 		/* Zero-byte blocks are kept unscaled.  The writer truncated the
 		 * scaled count, so scaling back gives a little less than the
 		 * whole number of samples, never more: round up. */
@@ -156,6 +206,7 @@ int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_sample
 				       1e-6);
 		n += objects;
 	}
+	free(parts);
 	*ret_samples = n < 0 ? 0 : (uint64_t)n;
 	*ret_rate = msg->period;
 	return 0;
