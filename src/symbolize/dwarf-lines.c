@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/grow.h"
+#include "symbolize/dwopen.h"
 #include "symbolize/lines.h"
 #include "symbolize/module-int.h"
 
@@ -91,11 +92,7 @@ static void find_sections(struct dw_sections *s)
 
 		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
 			continue;
-		if (strncmp(name, ".debug_", 7) == 0)
-			what = name + 7;
-		else if (strncmp(name, ".zdebug_", 8) == 0)
-			what = name + 8;
-		else
+		if (!(what = mp_dwarf_section_suffix(name)))
 			continue;
 		nlen = strlen(name);
 		if (nlen < 4 || strcmp(name + nlen - 4, ".dwo") != 0)

@@ -126,11 +126,7 @@ struct mp_dwopen *mp_dwopen(const char *path, const unsigned char *bits, int bit
 			continue;
 		if (strcmp(name, ".gnu_debugaltlink") == 0)
 			goto fail;      /* dwz: libdwfl finds the alternate file */
-		if (strncmp(name, ".debug_", 7) == 0)
-			what = name + 7;
-		else if (strncmp(name, ".zdebug_", 8) == 0)
-			what = name + 8;
-		else
+		if (!(what = mp_dwarf_section_suffix(name)))
 			continue;
 		if (sh.sh_type == SHT_NOBITS || !(sh.sh_flags & SHF_COMPRESSED))
 			continue;       /* (.zdebug_: left to libdw as it is) */

@@ -8,6 +8,7 @@
 #define MP_SYMBOLIZE_DWOPEN_H
 
 #include <elfutils/libdw.h>
+#include <string.h>
 
 struct mp_dwopen;
 
@@ -20,5 +21,16 @@ struct mp_dwopen *mp_dwopen(const char *path, const unsigned char *bits, int bit
 Dwarf *mp_dwopen_dwarf(const struct mp_dwopen *d);
 
 void mp_dwopen_close(struct mp_dwopen *d);     /* accepts NULL */
+
+/* A DWARF section's name without its ".debug_" or ".zdebug_" prefix
+ * ("info", "line", ...), or NULL for any other section. */
+static inline const char *mp_dwarf_section_suffix(const char *name)
+{
+	if (strncmp(name, ".debug_", 7) == 0)
+		return name + 7;
+	if (strncmp(name, ".zdebug_", 8) == 0)
+		return name + 8;
+	return NULL;
+}
 
 #endif

@@ -583,11 +583,7 @@ static void dwarf_bytes(Elf *elf, struct mp_sym_stats *st)
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
 		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
 			continue;
-		if (strncmp(name, ".debug_", 7) == 0)
-			what = name + 7;
-		else if (strncmp(name, ".zdebug_", 8) == 0)
-			what = name + 8;
-		else
+		if (!(what = mp_dwarf_section_suffix(name)))
 			continue;
 		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
 			is_used |= strcmp(what, used[i]) == 0;
