@@ -567,17 +567,14 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 		c->last = MEMO_ENTRIES;
 		return NULL;
 	}
-	/* The first unused entry (stamp 0 here: the clock starts at 1), else
-	 * the least recently used; the least stamp kept in a register, not
-	 * loaded again through v on every step. */
+	/* The first unused entry (stamp 0: the clock starts at 1), else the
+	 * least recently used: the least stamp first, in a loop without a
+	 * branch the compiler makes vector code of, then its place. */
 	uint32_t least = UINT32_MAX;
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		uint32_t st = c->stamp[i];
-		if (st < least) {
-			least = st;
-			v = i;
-		}
-	}
+	for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
+		least = c->stamp[i] < least ? c->stamp[i] : least;
+	while (c->stamp[v] != least)
+		v++;
 	struct wentry *e = &c->e[v];
 	/* `from` is the last walk, the most recently used: never the victim. */
 	if (from) {
