@@ -736,9 +736,11 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 
 splice: {
 	/* Frames last->f[j..] are the rest of the stack. */
-	uint32_t k = n;
-	for (uint32_t i = j; i < last->n && n < max; i++)
-		pcs[n++] = last->f[i].pc;
+	uint32_t k = n, take = last->n - j < max - n ? last->n - j : max - n;
+	const struct wframe *from = &last->f[j];
+	for (uint32_t i = 0; i < take; i++)
+		pcs[k + i] = from[i].pc;
+	n = k + take;
 	*ret_cache = memo_keep(c, max, w, k, last, j, false, 0);
 	return n;
 }
