@@ -2,7 +2,8 @@
 /*
  * The contract between the shim and the CLI (src/common/): the profile
  * kinds and their names; the shim's options (table, parser, formatter);
- * the names of the files in a snapshot directory; the snapshot request.
+ * the names of the files in a snapshot directory; the snapshot request;
+ * the decimal conversion the target's messages share with them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "common/snapfile.h"
 #include "common/trigger.h"
 #include "common/snapshot.h"
+#include "common/utoa.h"
 #include "tap.h"
 
 static void test_profile_kinds(void)
@@ -339,6 +341,26 @@ static void test_trigger(void)
 	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGUSR2)), SIGRTMAX);
 }
 
+static void test_utoa(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *s;
+	} good[] = {
+		{ 0, "0" }, { 7, "7" }, { 10, "10" }, { 4096, "4096" },
+		{ 1234567890, "1234567890" }, { UINT32_MAX, "4294967295" },
+		{ UINT64_MAX, "18446744073709551615" },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char buf[MP_UTOA_SIZE + 1];
+
+		memset(buf, 'x', sizeof(buf));
+		CHECK(mp_utoa(good[i].v, buf) == buf);
+		CHECK_STR(buf, good[i].s);
+		CHECK(buf[MP_UTOA_SIZE] == 'x');   /* nothing past the NUL's place */
+	}
+}
+
 int main(void)
 {
 	test_profile_kinds();
@@ -348,5 +370,6 @@ int main(void)
 	test_snapfile();
 	test_trigger();
 	test_snap_name();
+	test_utoa();
 	return tap_done();
 }
