@@ -25,6 +25,7 @@
 #include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
+#include "common/write-all.h"
 #include "convert/convert.h"
 #include "pprof/pprof.h"
 #include "report/timeline.h"
@@ -268,18 +269,7 @@ static int write_atomic(const char *path, const char *buf, size_t len)
 	}
 	mask = umask(0);
 	umask(mask);
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	r = mp_write_all(fd, buf, len);
 	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -11,6 +11,7 @@
  * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
  */
 #include "common/grow.h"
+#include "common/write-all.h"
 #include "pprof/pprof.h"
 #include "pprof/internal.h"
 #include "pprof/keymap.h"
@@ -977,22 +978,6 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path)
 {
 	uint8_t *buf = NULL;
@@ -1020,7 +1005,7 @@ int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path)
 	/* mkostemp creates 0600; give the file the mode open(2) would have. */
 	mask = umask(0);
 	umask(mask);
-	r = write_all(fd, buf, len);
+	r = mp_write_all(fd, buf, len);
 	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
