@@ -21,19 +21,45 @@ static const char *str(const struct mp_profile *p, int64_t i)
 	return s ? s : "";
 }
 
+/* "type/unit, type/unit, ..." of p's sample types, malloc'd (NULL without
+ * memory). */
+static char *type_list(const struct mp_profile *p)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < p->msg->n_sample_type; i++)
+		fprintf(f, "%s%s/%s", i ? ", " : "", str(p, p->msg->sample_type[i]->type),
+			str(p, p->msg->sample_type[i]->unit));
+	if (p->msg->n_sample_type == 0)
+		fputs("none", f);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* pa and pb in the order the user named them: the error names pa's sample
+ * types first. */
 static int compatible(const struct mp_profile *pa, const struct mp_profile *pb, char **ret_err)
 {
 	const Perftools__Profiles__Profile *a = pa->msg, *b = pb->msg;
+	bool same = a->n_sample_type == b->n_sample_type;
 
-	if (a->n_sample_type != b->n_sample_type)
-		return bad(ret_err, "incompatible profiles: %s sample types against %s",
-			   a->n_sample_type == 1 ? "one" : "several",
-			   b->n_sample_type == 1 ? "one" : "several");
-	for (size_t i = 0; i < a->n_sample_type; i++) {
-		const char *ta = str(pa, a->sample_type[i]->type), *tb = str(pb, b->sample_type[i]->type);
-		const char *ua = str(pa, a->sample_type[i]->unit), *ub = str(pb, b->sample_type[i]->unit);
-		if (strcmp(ta, tb) != 0 || strcmp(ua, ub) != 0)
-			return bad(ret_err, "incompatible profiles: sample type '%s' against '%s'", ta, tb);
+	for (size_t i = 0; same && i < a->n_sample_type; i++)
+		same = strcmp(str(pa, a->sample_type[i]->type), str(pb, b->sample_type[i]->type)) == 0 &&
+		       strcmp(str(pa, a->sample_type[i]->unit), str(pb, b->sample_type[i]->unit)) == 0;
+	if (!same) {
+		char *la = type_list(pa), *lb = type_list(pb);
+		int r = bad(ret_err, "incompatible profiles: sample types %s against %s",
+			    la ? la : "?", lb ? lb : "?");
+		free(la);
+		free(lb);
+		return r;
 	}
 	if (!a->period_type != !b->period_type ||
 	    (a->period_type && (strcmp(str(pa, a->period_type->type), str(pb, b->period_type->type)) ||
@@ -136,7 +162,9 @@ static int combine(const struct mp_profile *const *srcs, const int *signs, size_
 		   struct mp_pprof_builder **ret, char **ret_err)
 {
 	for (size_t i = 1; i < n; i++) {
-		int r = compatible(srcs[0], srcs[i], ret_err);
+		/* A base (diff) was named before the profile it is compared with. */
+		int r = signs[i] < 0 ? compatible(srcs[i], srcs[0], ret_err)
+				     : compatible(srcs[0], srcs[i], ret_err);
 		if (r < 0)
 			return r;
 	}
