@@ -31,6 +31,7 @@
 #include "bpf/runwind.h"
 #include "bpf/sites.h"
 #include "cli/attach-sym.h"
+#include "cli/procstate.h"
 #include "cli/commands.h"
 #include "cli/outnames.h"
 #include "cli/options.h"
@@ -540,6 +541,12 @@ int mp_cmd_attach(int argc, char **argv)
 	}
 	if (kill(s.pid, 0) < 0 && errno == ESRCH) {
 		fprintf(stderr, "memprof: no process with pid %d\n", s.pid);
+		return 1;
+	}
+	enum mp_proc_kind kind = mp_proc_kind(s.pid);
+	if (kind == MP_PROC_KTHREAD || kind == MP_PROC_ZOMBIE) {
+		fprintf(stderr, "memprof: cannot attach to process %d: %s\n", s.pid,
+			mp_proc_kind_reason(kind));
 		return 1;
 	}
 	if (!MP_HAVE_BPF) {

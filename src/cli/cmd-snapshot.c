@@ -35,6 +35,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/procstate.h"
 #include "cli/snapshots.h"
 #include "common/grow.h"
 #include "common/shim-options.h"
@@ -601,6 +602,12 @@ int mp_cmd_snapshot(int argc, char **argv)
 	}
 	pid = (pid_t)v;
 
+	enum mp_proc_kind kind = mp_proc_kind(pid);
+	if (kind != MP_PROC_USER) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: %s\n", (int)pid,
+			mp_proc_kind_reason(kind));
+		return 1;
+	}
 	r = shim_loaded(pid);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot take a snapshot of process %d: %s\n", (int)pid,

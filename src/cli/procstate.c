@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* What kind of process a pid names (see procstate.h).  CLI only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/procstate.h"
+
+#define PF_KTHREAD_FLAG 0x00200000UL   /* include/linux/sched.h */
+
+enum mp_proc_kind mp_proc_kind(pid_t pid)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? MP_PROC_GONE : MP_PROC_USER;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return n < 0 && errno == ESRCH ? MP_PROC_GONE : MP_PROC_USER;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may
+	 * hold spaces and parentheses, so fields count from the last ')'. */
+	char *p = strrchr(buf, ')');
+	char state;
+	unsigned long flags;
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return MP_PROC_USER;
+	if (state == 'Z' || state == 'X')
+		return MP_PROC_ZOMBIE;
+	if (flags & PF_KTHREAD_FLAG)
+		return MP_PROC_KTHREAD;
+	return MP_PROC_USER;
+}
+
+const char *mp_proc_kind_reason(enum mp_proc_kind k)
+{
+	switch (k) {
+	case MP_PROC_KTHREAD:
+		return "it is a kernel thread (no user-space program to profile)";
+	case MP_PROC_ZOMBIE:
+		return "it has exited (a zombie its parent has not reaped)";
+	case MP_PROC_GONE:
+		return "no such process";
+	case MP_PROC_USER:
+		break;
+	}
+	return NULL;
+}
