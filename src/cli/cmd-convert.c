@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/outnames.h"
+#include "cli/profiles.h"
 #include "common/errmsg.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
@@ -81,6 +82,8 @@ int mp_cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	path = argv[optind];
+	if (s.output && mp_cli_output_not_input(s.output, &path, 1) < 0)
+		return 1;
 
 	r = mp_snap_read_file(path, &snap, &err);
 	if (r < 0) {
@@ -89,7 +92,7 @@ int mp_cmd_convert(int argc, char **argv)
 				err ? err : strerror(-r));
 		else
 			fprintf(stderr, "memprof: cannot read snapshot '%s': %s\n", path,
-				strerror(-r));
+				r == -EINVAL ? "not a regular file" : strerror(-r));
 		free(err);
 		return 1;
 	}

@@ -78,6 +78,8 @@ int mp_cmd_flame(int argc, char **argv)
 	}
 	const char *path = argv[optind];
 	struct mp_profile *p = NULL;
+	if (mp_cli_output_not_input(output, &path, 1) < 0)
+		goto out;
 	if (mp_cli_read_profile(path, &p) < 0)
 		goto out;
 	if (!title) {

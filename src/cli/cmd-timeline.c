@@ -327,6 +327,8 @@ int mp_cmd_timeline(int argc, char **argv)
 		npaths++;
 	}
 
+	if (mp_cli_output_not_input(s.output, (const char *const *)paths, npaths) < 0)
+		goto out;
 	in = calloc(npaths, sizeof(*in));
 	if (!in) {
 		fputs("memprof: out of memory\n", stderr);

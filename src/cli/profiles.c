@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/profiles.h"
@@ -126,5 +127,21 @@ int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *r
 	fclose(f);
 	*ret_buf = buf;
 	*ret_len = len;
+	return 0;
+}
+
+int mp_cli_output_not_input(const char *output, const char *const *inputs, size_t n)
+{
+	struct stat so, si;
+
+	if (stat(output, &so) < 0 || !S_ISREG(so.st_mode))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+			fprintf(stderr, "memprof: output '%s' is the input '%s': name another output "
+				"file\n", output, inputs[i]);
+			return -EEXIST;
+		}
+	}
 	return 0;
 }

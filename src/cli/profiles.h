@@ -27,4 +27,14 @@ int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile *
  * bytes. */
 int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len);
 
+/*
+ * For a command whose output is of another kind than its inputs (flame,
+ * convert, timeline): when `output` names the same file as one of
+ * inputs[0..n-1] (the same device and inode, however spelt), print
+ * "memprof: output 'OUT' is the input 'IN': ..." on stderr and return
+ * -EEXIST, so that the input is never replaced by what was made of it.
+ * 0 otherwise (an output that does not exist yet, or another file).
+ */
+int mp_cli_output_not_input(const char *output, const char *const *inputs, size_t n);
+
 #endif

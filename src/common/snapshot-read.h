@@ -113,7 +113,9 @@ int mp_snap_parse(const uint8_t *buf, size_t len, struct mp_snap **ret, char **r
 
 /*
  * Read the file at `path` and parse it.  Same contract; I/O errors return
- * -errno with *ret_err set to NULL (the caller names the file and the errno).
+ * -errno with *ret_err set to NULL (the caller names the file and the errno);
+ * a path that names no regular file is -EISDIR for a directory, -EINVAL for
+ * anything else (a device such as /dev/null, a FIFO, a socket).
  * Files larger than MP_SNAP_MAX_FILE are refused with -EFBIG.
  */
 #define MP_SNAP_MAX_FILE ((size_t)4 << 30)
