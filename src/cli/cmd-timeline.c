@@ -201,7 +201,8 @@ static int scan_dir(const char *dir, char ***paths, size_t *npaths)
 		}
 		n++;
 	}
-	qsort(e, n, sizeof(*e), cmp_dir_entry);
+	if (n)   /* qsort with a NULL array is undefined even for 0 elements */
+		qsort(e, n, sizeof(*e), cmp_dir_entry);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i; j < n && strcmp(e[j].series, e[i].series) == 0; j++)
 			;
