@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Real programs we did not write, as a user runs them: shell scripts with
+pipelines, subshells and command substitution under `memprof run
+--leak-check`, with the same output and exit status as without memprof,
+and the leak check's verdict on what the program itself left open.
+usage: check-shells.py MEMPROF (MEMPROF_SHIM set)"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from tap import Tap  # noqa: E402
+
+
+def run(argv, cwd, stdin=subprocess.DEVNULL):
+    return subprocess.run(argv, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120)
+
+
+def fd_leaks(report):
+    with open(report) as f:
+        j = json.load(f)
+    return sorted((r['fd'], r['detail']) for l in j['leaks'] if l['kind'] == 'fd'
+                  for r in l['resources']), j['summary']['fds']
+
+
+def main():
+    memprof = os.path.abspath(sys.argv[1])
+    t = Tap()
+    bash = shutil.which('bash')
+    with tempfile.TemporaryDirectory() as d:
+        # A command substitution's and a pipeline's subshells have their
+        # stdout on the pipe their parent made (dup2'd onto 1): the standard
+        # streams are never leaks (Valgrind's --track-fds counts them apart),
+        # so a clean script passes --error-exitcode.
+        script = 'x=$(echo hi); echo "$x" | cat; (echo sub) | cat; exit 3'
+        native = run([bash, '-c', script], d)
+        rep = os.path.join(d, 'clean.json')
+        r = run([memprof, 'run', '-q', '--leak-check', '--error-exitcode', '42',
+                 '--leak-report', rep, '-o', os.path.join(d, 'c.heap.pb.gz'),
+                 bash, '-c', script], d)
+        t.eq(r.stdout, native.stdout, 'subshells: same output as without memprof')
+        t.eq(native.returncode, 3, 'subshells: the script exits 3 natively')
+        t.eq(r.returncode, 3, 'subshells: no descriptor leak fails the run (exit 3, not 42)',
+             r.stderr.decode(errors='replace')[-3000:])
+        leaks, nfds = fd_leaks(rep)
+        t.eq((leaks, nfds), ([], 0), 'subshells: no descriptor reported')
+        t.ok(b'still open' not in r.stderr, 'subshells: no "still open" line',
+             r.stderr.decode(errors='replace')[-3000:])
+        # The same check still finds what the script itself left open: fd 7
+        # in the shell and in the subshell forked after it opened it.
+        script = 'exec 7</dev/null; x=$(echo hi); echo "$x"'
+        rep = os.path.join(d, 'leak.json')
+        r = run([memprof, 'run', '-q', '--leak-check', '--error-exitcode', '42',
+                 '--leak-report', rep, '-o', os.path.join(d, 'l.heap.pb.gz'),
+                 bash, '-c', script], d)
+        t.eq(r.stdout, b'hi\n', 'fd 7: same output')
+        t.eq(r.returncode, 42, 'fd 7 left open fails the run')
+        leaks, nfds = fd_leaks(rep)
+        t.eq((leaks, nfds), ([(7, '/dev/null'), (7, '/dev/null')], 2),
+             'fd 7 reported in the shell and its subshell, nothing else')
+    return t.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
