@@ -253,8 +253,27 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 		goto unmap;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	bool ok = fd >= 0;
+	/* A short write (EFBIG, ENOSPC) sets no errno: the next one says why. */
+	for (size_t done = 0; ok && done < len;) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			ok = false;
+		} else {
+			done += (size_t)w;
+		}
+	}
+	if (fd >= 0) {
+		int saved = errno;
+		if (close(fd) < 0 && ok)
+			saved = errno, ok = false;
+		errno = saved;
+	}
+	if (!ok || rename(tmp, path) < 0) {
 		fprintf(stderr, "memprof: cannot write snapshot '%s': %s\n", path, strerror(errno));
 		unlink(tmp);
 		goto unmap;

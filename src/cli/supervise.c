@@ -180,6 +180,7 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		int e;
 
 		mp_cli_nofile_restore(&c->nofile);
+		mp_cli_fsize_restore();
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		sigaction(SIGCHLD, &old_chld, NULL);
