@@ -238,6 +238,13 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 		views[t->slot].data = p;
 		views[t->slot].size = t->size;
 	}
+	/* Inside execve when its tables were last written, and no new image
+	 * sent tables for the pid: replaced by a program without the shim
+	 * (static, setuid, an environment without LD_PRELOAD), not dead; that
+	 * last program has no profile (common/shm.h, MP_SHM_F_EXEC). */
+	if (views[0].data && views[0].size >= sizeof(struct mp_shm_meta) &&
+	    (((const struct mp_shm_meta *)views[0].data)->flags & MP_SHM_F_EXEC))
+		goto unmap;
 	if (pid == (uint64_t)target && target > 0) {
 		if (WIFSIGNALED(status))
 			sig = (uint32_t)WTERMSIG(status);

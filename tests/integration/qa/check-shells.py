@@ -63,6 +63,43 @@ def main():
         leaks, nfds = fd_leaks(rep)
         t.eq((leaks, nfds), ([(7, '/dev/null'), (7, '/dev/null')], 2),
              'fd 7 reported in the shell and its subshell, nothing else')
+
+        # An exec into a program the shim is not in (env -i: no LD_PRELOAD)
+        # replaces the image, it does not kill it: no profile for that pid,
+        # as for a static program, never one of the image before the exec
+        # "ended without writing its profile".  A child really killed
+        # still gets its profile from the shared tables, and so does a
+        # process whose exec failed before it was killed.
+        sh = shutil.which('sh')
+        envp = shutil.which('env')
+        true = shutil.which('true')
+        ex = os.path.join(d, 'ex')
+        os.mkdir(ex)
+        script = '%s -i %s; sh -c "kill -9 \\$\\$"; echo done' % (envp, true)
+        r = run([memprof, 'run', '-o', os.path.join(ex, 'x.heap.pb.gz'), sh, '-c', script], d)
+        err = r.stderr.decode(errors='replace')
+        heaps = sorted(f for f in os.listdir(ex) if f.endswith('.heap.pb.gz'))
+        t.eq((r.returncode, r.stdout, len(heaps)), (0, b'done\n', 2),
+             'env -i child: profiles of the shell and the killed child only', err)
+        comments = ''
+        for f in heaps:
+            c = subprocess.run(['go', 'tool', 'pprof', '-comments', os.path.join(ex, f)],
+                               capture_output=True, text=True)
+            comments += c.stdout
+        t.eq(comments.count('ended without writing its profile'), 1,
+             'one profile after a death (the killed child), none for the exec', comments)
+        t.ok('env (pid' not in comments, 'no profile of env, replaced by exec', comments)
+        r = run([memprof, 'run', '-o', os.path.join(ex, 'root.heap.pb.gz'), sh, '-c',
+                 'exec %s -i %s' % (envp, true)], d)
+        t.ok(r.returncode == 0 and not os.path.exists(os.path.join(ex, 'root.heap.pb.gz')) and
+             b"no heap profile for '%s': it left no snapshot" % sh.encode() in r.stderr,
+             'the program itself execs env -i: status 0, no profile, said', r.stderr)
+        r = run([memprof, 'run', '-o', os.path.join(ex, 'fail.heap.pb.gz'), bash, '-c',
+                 'shopt -s execfail; exec /nonexistent/x 2>/dev/null; kill -9 $$'], d)
+        c = subprocess.run(['go', 'tool', 'pprof', '-comments', os.path.join(ex, 'fail.heap.pb.gz')],
+                           capture_output=True, text=True)
+        t.ok(r.returncode == 137 and 'killed by SIGKILL' in c.stdout,
+             'a failed exec, then SIGKILL: the profile after death', r.stderr + c.stdout.encode())
     return t.done()
 
 
