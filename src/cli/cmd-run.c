@@ -393,7 +393,7 @@ int mp_cmd_run(int argc, char **argv)
 	/* The tables shared with us: a profile after any death (cli/crash.h). */
 	crash = mp_crash_listen(snapdir);
 	s.shim.shm = crash != NULL;
-	env = mp_launch_env(preload ? preload : shim, &s.shim);
+	env = mp_launch_env(preload ? preload : shim, &s.shim, path);
 	if (!env) {
 		fputs("memprof: out of memory\n", stderr);
 		goto cleanup;

@@ -100,6 +100,19 @@ def main():
                            capture_output=True, text=True)
         t.ok(r.returncode == 137 and 'killed by SIGKILL' in c.stdout,
              'a failed exec, then SIGKILL: the profile after death', r.stderr + c.stdout.encode())
+
+        # A shell sets "_" to the path of the program it runs: started
+        # from a shell through memprof, the program sees its own path there,
+        # not memprof's.
+        def underscore(out):
+            return [l for l in out.split(b'\n') if l.startswith(b'_=')]
+        native = run([bash, '-c', 'env'], d)
+        r = run([bash, '-c', '"$0" run -q -o "$1" env', memprof, os.path.join(d, 'u.heap.pb.gz')],
+                d)
+        t.eq(underscore(r.stdout), underscore(native.stdout),
+             '"_" is the program\'s path, as the shell sets it', r.stderr)
+        t.eq(underscore(native.stdout), [b'_=' + shutil.which('env').encode()],
+             'natively, bash sets "_" to env\'s path')
     return t.done()
 
 
