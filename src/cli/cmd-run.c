@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/collect.h"
+#include "pprof/pprof.h"
 #include "cli/commands.h"
 #include "cli/crash.h"
 #include "cli/early-sym.h"
@@ -381,6 +382,9 @@ int mp_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
+	/* Five files per process, often hundreds of processes: each output
+	 * directory is fsync'd once, at the end (pprof.h). */
+	mp_pprof_defer_dir_sync();
 
 	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
 		goto cleanup;
@@ -462,6 +466,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
+	mp_pprof_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);
 	free(preload);
