@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "cli/collect.h"
-#include "pprof/pprof.h"
 #include "cli/commands.h"
 #include "cli/crash.h"
 #include "cli/early-sym.h"
@@ -30,6 +29,7 @@
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
 #include "cli/supervise.h"
+#include "common/file-write.h"
 #include "common/shim-options.h"
 #include "convert/leaks-ci.h"
 #include "convert/leaks.h"
@@ -383,8 +383,8 @@ int mp_cmd_run(int argc, char **argv)
 	}
 	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
 	/* Five files per process, often hundreds of processes: each output
-	 * directory is fsync'd once, at the end (pprof.h). */
-	mp_pprof_defer_dir_sync();
+	 * directory is fsync'd once, at the end (common/file-write.h). */
+	mp_file_defer_dir_sync();
 
 	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
 		goto cleanup;
@@ -466,7 +466,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
-	mp_pprof_sync_dirs();
+	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);
 	free(preload);

@@ -30,6 +30,7 @@
 #include "cli/snapshots.h"
 #include "common/grow.h"
 #include "common/shm-read.h"
+#include "common/write-all.h"
 
 /* The largest table window we map (the shim's biggest is 512 MiB). */
 #define MAX_TABLE ((uint64_t)64 << 30)
@@ -262,17 +263,10 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	bool ok = fd >= 0;
 	/* A short write (EFBIG, ENOSPC) sets no errno: the next one says why. */
-	for (size_t done = 0; ok && done < len;) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			ok = false;
-		} else {
-			done += (size_t)w;
-		}
+	if (ok) {
+		int w = mp_write_all(fd, buf, len);
+		if (w < 0)
+			errno = -w, ok = false;
 	}
 	if (fd >= 0) {
 		int saved = errno;

@@ -2,8 +2,8 @@
 /*
  * Building pprof profiles: interned strings, deduplicated functions and
  * locations, samples; then protobuf-c serialization, gzip (zlib with the gzip
- * wrapper, as Go writes them) and an atomic write (temp file in the target's
- * directory, fsync, rename).
+ * wrapper, as Go writes them) and an atomic write (common/file-write.h: temp
+ * file in the target's directory, fsync, rename).
  *
  * What pprof expects of a writer and this file guarantees: string_table[0]
  * is "", mapping/location/function ids are 1..n in insertion order, every
@@ -11,6 +11,7 @@
  * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
  */
 #include "common/grow.h"
+#include "common/file-write.h"
 #include "pprof/pprof.h"
 #include "pprof/internal.h"
 #include "pprof/keymap.h"
@@ -18,7 +19,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -977,134 +977,15 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Directories whose fsync is deferred (mp_pprof_defer_dir_sync): a run of
- * a process tree writes five files per process into one directory, and an
- * fsync of that directory after each rename cost as much as the file's own
- * (200 short processes: 9 s of fsyncs after a 2 s program).
- */
-static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool dirs_deferred;
-static char **dirs;
-static size_t ndirs, cap_dirs;
-
-void mp_pprof_defer_dir_sync(void)
-{
-	pthread_mutex_lock(&dirs_lock);
-	dirs_deferred = true;
-	pthread_mutex_unlock(&dirs_lock);
-}
-
-static void sync_dir(const char *dir)
-{
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-}
-
-void mp_pprof_sync_dirs(void)
-{
-	pthread_mutex_lock(&dirs_lock);
-	for (size_t i = 0; i < ndirs; i++) {
-		sync_dir(dirs[i]);
-		free(dirs[i]);
-	}
-	free(dirs);
-	dirs = NULL;
-	ndirs = cap_dirs = 0;
-	dirs_deferred = false;
-	pthread_mutex_unlock(&dirs_lock);
-}
-
-/* The rename into `dir` made durable now, or at mp_pprof_sync_dirs. */
-static void dir_written(const char *dir)
-{
-	pthread_mutex_lock(&dirs_lock);
-	if (dirs_deferred) {
-		for (size_t i = 0; i < ndirs; i++)
-			if (strcmp(dirs[i], dir) == 0) {
-				pthread_mutex_unlock(&dirs_lock);
-				return;
-			}
-		char *copy = strdup(dir);
-		if (copy && MP_GROW(dirs, ndirs + 1, cap_dirs) == 0) {
-			dirs[ndirs++] = copy;
-			pthread_mutex_unlock(&dirs_lock);
-			return;
-		}
-		free(copy);
-	}
-	pthread_mutex_unlock(&dirs_lock);
-	sync_dir(dir);   /* not deferred, or no memory to remember it */
-}
-
 int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char *tmp = NULL, *dircopy = NULL;
-	mode_t mask;
-	int fd = -1, r;
+	int r;
 
 	r = mp_pprof_encode(b, &buf, &len);
-	if (r < 0)
-		return r;
-	/* Same directory as the target, so rename(2) is atomic. */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	/* mkostemp creates 0600; give the file the mode open(2) would have. */
-	mask = umask(0);
-	umask(mask);
-	r = write_all(fd, buf, len);
-	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	fd = -1;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	/* Make the rename itself durable; failure here loses nothing already visible. */
-	dircopy = strdup(path);
-	if (dircopy)
-		dir_written(dirname(dircopy));
-out:
-	free(dircopy);
-	free(tmp);
+	if (r == 0)
+		r = mp_file_write_whole(path, buf, len);
 	free(buf);
 	return r;
 }

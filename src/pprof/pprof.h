@@ -95,13 +95,6 @@ void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_id
  * existing file at `path` is untouched on failure.  0 or -errno. */
 int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path);
 
-/* Each file written is fsync'd before its rename; the rename is made durable
- * by an fsync of its directory, at once, or, after mp_pprof_defer_dir_sync(),
- * once per directory at mp_pprof_sync_dirs() (which ends the deferral):
- * for a run that writes many files into one directory. */
-void mp_pprof_defer_dir_sync(void);
-void mp_pprof_sync_dirs(void);
-
 /* Serialized, gzip'd bytes in a malloc'd buffer (for tests).  0 or -errno. */
 int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len);
 
