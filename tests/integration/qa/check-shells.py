@@ -8,6 +8,7 @@ usage: check-shells.py MEMPROF (MEMPROF_SHIM set)"""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,6 +114,25 @@ def main():
              '"_" is the program\'s path, as the shell sets it', r.stderr)
         t.eq(underscore(native.stdout), [b'_=' + shutil.which('env').encode()],
              'natively, bash sets "_" to env\'s path')
+
+        # SIGALRM sent to memprof (by a supervisor, `kill -ALRM`) ends the
+        # program as it would have ended it, not memprof alone, which left
+        # the program running orphaned and unprofiled.
+        out = os.path.join(d, 'alrm.heap.pb.gz')
+        py = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
+        p = subprocess.Popen([memprof, 'run', '-o', out, py, '-c',
+                              'import time; print("ready", flush=True); time.sleep(60)'],
+                             cwd=d, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        ready = p.stdout.readline()
+        os.kill(p.pid, signal.SIGALRM)
+        rest, err = p.communicate(timeout=120)
+        c = subprocess.run(['go', 'tool', 'pprof', '-comments', out], capture_output=True,
+                           text=True) if os.path.exists(out) else None
+        t.ok(ready == b'ready\n' and p.returncode == 142 and c is not None and
+             'killed by SIGALRM (signal 14)' in c.stdout,
+             'SIGALRM to memprof: the program dies of it, exit 142, its profile written',
+             'status %r: %r %r' % (p.returncode, err, c and c.stdout))
     return t.done()
 
 
