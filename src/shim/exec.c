@@ -24,11 +24,32 @@
 
 #include "base/compiler.h"
 #include "base/shm.h"
+#include "shim/shim.h"
 
+/* libc's definitions, found once from the shim's start (mp_exec_init):
+ * the usual caller of exec is a vfork child, where dlsym (locks, maybe an
+ * allocation on the parent's heap) must not run.  A call before the start
+ * (another library's constructor) finds its own. */
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execv)(const char *, char *const[]);
+static int (*real_execvp)(const char *, char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+
+#define RESOLVE(name) \
+	(real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 #define REAL(name, type) \
-	static __typeof__(type) real_##name; \
-	if (!real_##name) \
-		real_##name = (type)dlsym(RTLD_NEXT, #name)
+	if (!__atomic_load_n(&real_##name, __ATOMIC_ACQUIRE)) \
+		RESOLVE(name)
+
+void mp_exec_init(void)
+{
+	RESOLVE(execve);
+	RESOLVE(execv);
+	RESOLVE(execvp);
+	RESOLVE(execvpe);
+	RESOLVE(fexecve);
+}
 
 /* The call failed (it returned): the image goes on. */
 static int failed(int r)
