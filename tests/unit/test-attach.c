@@ -242,9 +242,19 @@ static void test_libc_probes(void)
 			CHECK_INT(p[i].fn, MP_FN_MALLOC);
 		}
 		if (strcmp(p[i].name, "free") == 0) {
+			const uint8_t *c;
+			size_t len = 3;
+
 			have_free = 1;
 			CHECK(p[i].site.emulated);
+			/* glibc's free begins with its NULL test: probed past it */
+			c = mp_elfmod_bytes(m, p[i].vaddr, &len);
+			if (c && len == 3 && c[0] == 0x48 && c[1] == 0x85 && c[2] == 0xff)
+				CHECK(p[i].site.after_null_test && p[i].site.off > 5);
 		}
+		/* Those with a return probe: the return address at sp. */
+		if (p[i].fn != MP_FN_FREE)
+			CHECK_INT(p[i].site.ra_off, 0);
 		CHECK(strcmp(p[i].name, "reallocarray") != 0);
 	}
 	CHECK(have_malloc && have_free);

@@ -435,8 +435,12 @@ def main():
         t.ok(all('emulated' in sites.get(f, '') and 'single-stepped' not in sites.get(f, '')
                  for f in ('malloc', 'free', 'calloc', 'realloc')),
              'every hot entry point probed at an emulated instruction', r.stderr)
-        t.ok("at +0 (" not in sites.get('free', 'at +0 ('),
-             "free's probe after its NULL test, not at its entry", sites.get('free'))
+        t.ok("at +0 (" not in sites.get('free', 'at +0 (') and
+             'after the NULL test' in sites.get('free', ''),
+             "free's probe past its NULL test (free(NULL) does not trap)", sites.get('free'))
+        t.ok(all(' at +0 (push' in sites.get(f, '') for f in ('malloc', 'calloc', 'realloc')),
+             'malloc, calloc, realloc probed at their first push (their return probes need '
+             'the return address at sp)', r.stderr)
         space = cum(heap, 'alloc_space')
         objs = cum(heap, 'alloc_objects')
         three, one = space.get('three', 0), space.get('one', 0)
