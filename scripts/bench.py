@@ -154,7 +154,7 @@ def main():
                     'bpftool gen skeleton memleak.bpf.o > memleak.skel.h; gcc -O2 -I. -o '
                     'memleak memleak.c trace_helpers.c uprobe_helpers.c btf_helpers.c '
                     'compat.c map_helpers.c errno_helpers.c -lbpf -lelf -lz')
-    ap.add_argument('--modes', help='--set attach: of native,empty,attach,rate1,memleak')
+    ap.add_argument('--modes', help='--set attach: of floor,native,empty,attach,rate1,memleak')
     ap.add_argument('--workloads', help='comma-separated names of the workloads to run (default: all)')
     args = ap.parse_args()
     if args.set == 'report':

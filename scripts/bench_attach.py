@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: MIT
 """bench.sh --set attach: the CPU time memprof attach adds to a running
-program, against the same program unprofiled and against an empty uprobe at
+program, against the same program unprofiled, against an empty uprobe at
 the same sites (memprof attach --bench-empty-probes: the same probes whose
-programs return at once), against bcc's memleak (memleak-bpfcc) when it
-can run here (it needs kernel headers; Debian 12's libbpf-tools has no
-CO-RE memleak; bpftrace 0.17 puts its uprobes in every process whatever
--p says, so it cannot stand in for memleak on a shared machine): else the
-issue's figures are printed beside ours.
+programs return at once) and against memleak: bcc's memleak-bpfcc when it
+can run here (it needs kernel headers), or libbpf-tools' memleak built from
+bcc's source and given with --memleak PATH or MEMPROF_BENCH_MEMLEAK=PATH
+(bench.py --help says how to build it; Debian 12's libbpf-tools has none).
+bpftrace 0.17 puts its uprobes in every process whatever -p says, so it
+cannot stand in for memleak on a shared machine.
+
+First (mode "floor"), tests/bench/uprobe-floor: what one hit of an empty
+uprobe costs on this kernel, per way of attaching it and per probed
+instruction, the floor under any uprobe-based profiler.
 
 Each workload is started stopped (a wrapper that stops itself with SIGSTOP
 and then execs it), the profiler attached, then continued; the workload's
@@ -15,7 +20,8 @@ context) is measured, in alternating runs, median of --reps.  Per-call
 cost: (CPU under a profiler - native CPU) / allocator calls, the calls
 counted by memprof attach itself.  A last run of attach and of the empty
 probes has the kernel time the BPF programs themselves (BPF_ENABLE_STATS:
-mean ns per run of the malloc and free programs)."""
+mean ns per run of the malloc and free programs).  --modes picks among
+floor, native, empty, attach, rate1 and memleak (all by default)."""
 import os
 import re
 import signal
