@@ -47,20 +47,6 @@ void mp_warn(const char *a, const char *b, const char *c, const char *d)
 	mp_log(buf, b, c, d);
 }
 
-char *mp_utoa(uint64_t v, char *buf)
-{
-	char tmp[21];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = 0;
-	return buf;
-}
-
 uint64_t mp_now_ns(void)
 {
 	struct timespec ts;

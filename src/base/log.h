@@ -11,12 +11,13 @@
 
 #include <stdint.h>
 
+/* mp_utoa, the messages' numbers: one helper with the contract's formatters. */
+#include "common/utoa.h"
+
 /* "memprof: " a b c d, each NULL or a string; one line. */
 void mp_log(const char *a, const char *b, const char *c, const char *d);
 /* "memprof: warning: " a b c d; nothing after the eighth warning. */
 void mp_warn(const char *a, const char *b, const char *c, const char *d);
-/* v in decimal into buf (at least 21 bytes); returns buf. */
-char *mp_utoa(uint64_t v, char *buf);
 /* CLOCK_REALTIME in nanoseconds. */
 uint64_t mp_now_ns(void);
 

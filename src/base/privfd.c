@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* File I/O in a descriptor table of the shim's own (see privfd.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "base/privfd.h"
+#include "base/procdir.h"
 
 #ifndef __WALL
 #define __WALL 0x40000000
@@ -26,39 +26,19 @@ struct call {
 	int ret;
 };
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 /* Kernels before 5.9 have no close_range: close what /proc lists (0 and 1
  * are closed already, so the directory gets a slot even in a full table). */
 static void close_listed(void)
 {
-	char buf[4096];
-	int dfd = mp_sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd < 0)
+	struct mp_procdir d;
+	int fd;
+
+	if (mp_procdir_open(&d, "/proc/self/fd") < 0)
 		return;
-	for (;;) {
-		long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-			int fd = 0;
-			off += d->d_reclen;
-			if (d->d_name[0] < '0' || d->d_name[0] > '9')
-				continue;
-			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-				fd = fd * 10 + (*c - '0');
-			if (fd > 2 && fd != dfd)
-				mp_sys_close(fd);
-		}
-	}
-	mp_sys_close(dfd);
+	while ((fd = mp_procdir_next(&d)) >= 0)
+		if (fd > 2 && fd != d.fd)
+			mp_sys_close(fd);
+	mp_procdir_close(&d);
 }
 
 static int child_main(void *p)

@@ -22,6 +22,7 @@
 #include "cli/options.h"
 #include "cli/profiles.h"
 #include "common/errmsg.h"
+#include "common/file-write.h"
 #include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "common/snapshot.h"
@@ -251,47 +252,6 @@ static int cmp_input_time(const void *a, const void *b)
 
 /* ---- output -------------------------------------------------------------------- */
 
-/* Write `len` bytes to `path` through a temporary name and rename(2). */
-static int write_atomic(const char *path, const char *buf, size_t len)
-{
-	char *tmp = NULL;
-	mode_t mask;
-	int fd, r = 0;
-
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
-		return r;
-	}
-	mask = umask(0);
-	umask(mask);
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	free(tmp);
-	return r;
-}
-
 static bool ends_with(const char *s, const char *sfx)
 {
 	size_t a = strlen(s), b = strlen(sfx);
@@ -434,7 +394,7 @@ int mp_cmd_timeline(int argc, char **argv)
 		fputs("memprof: out of memory\n", stderr);
 		goto out;
 	}
-	r = write_atomic(s.output, buf, len);
+	r = mp_file_write_whole(s.output, buf, len);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot write timeline '%s': %s\n", s.output, strerror(-r));
 		goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/shim-options.h"
+#include "common/utoa.h"
 
 const struct mp_option_desc mp_options_table[] = {
 	{ "rate", MP_OPT_U64, offsetof(struct mp_options, rate), 524288, 0, UINT64_MAX / 4,
@@ -212,32 +213,17 @@ int mp_options_parse(struct mp_options *o, const char *s, mp_options_warn_fn war
 	return bad;
 }
 
-/* v in decimal into buf (>= 21 bytes). */
-static char *utoa(uint64_t v, char *buf)
-{
-	char tmp[21];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = 0;
-	return buf;
-}
-
 const char *mp_options_value(const struct mp_options *o, const struct mp_option_desc *d,
 			     int units, char *buf)
 {
 	const char *f = (const char *)o + d->offset;
 	switch (d->type) {
-	case MP_OPT_U64: return utoa(*(const uint64_t *)f, buf);
-	case MP_OPT_U32: return utoa(*(const uint32_t *)f, buf);
-	case MP_OPT_BOOL: return utoa((uint64_t)*(const int *)f, buf);
+	case MP_OPT_U64: return mp_utoa(*(const uint64_t *)f, buf);
+	case MP_OPT_U32: return mp_utoa(*(const uint32_t *)f, buf);
+	case MP_OPT_BOOL: return mp_utoa((uint64_t)*(const int *)f, buf);
 	case MP_OPT_PATH: return f;
 	case MP_OPT_DURATION:
-		utoa(*(const uint64_t *)f, buf);
+		mp_utoa(*(const uint64_t *)f, buf);
 		if (units)
 			strcat(buf, "ns");
 		return buf;

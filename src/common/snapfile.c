@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/snapfile.h"
+#include "common/utoa.h"
 
 #define PREFIX "memprof."
 
@@ -21,16 +22,8 @@ static int append(char *buf, size_t cap, size_t *n, const char *s)
 
 static int append_num(char *buf, size_t cap, size_t *n, uint64_t v)
 {
-	char tmp[21], out[21];
-	int k = 0;
-	do {
-		tmp[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < k; i++)
-		out[i] = tmp[k - 1 - i];
-	out[k] = 0;
-	return append(buf, cap, n, out);
+	char num[MP_UTOA_SIZE];
+	return append(buf, cap, n, mp_utoa(v, num));
 }
 
 size_t mp_snapfile_path(char *buf, size_t cap, const char *dir, enum mp_snapfile kind,

@@ -133,43 +133,54 @@ static int parse_stacks(struct mp_snap *s, const uint8_t *p, uint64_t size, char
 	return 0;
 }
 
-static int parse_heap(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+/*
+ * A section of fixed-size records: its size a multiple of rec_size (what
+ * names the section in the message), a malloc'd copy of its records in *ret
+ * (left as it is when there are none) and their count in *ret_n.  0,
+ * -EBADMSG or -ENOMEM; nothing is touched on failure.
+ */
+static int copy_records(const char *what, const uint8_t *p, uint64_t size, size_t rec_size,
+			void **ret, size_t *ret_n, char **ret_err)
 {
 	size_t n;
 
-	if (size % sizeof(struct mp_snap_heap_rec))
-		return bad(ret_err, "heap section size %llu is not a multiple of %zu",
-			   (unsigned long long)size, sizeof(struct mp_snap_heap_rec));
-	n = size / sizeof(struct mp_snap_heap_rec);
+	if (size % rec_size)
+		return bad(ret_err, "%s section size %llu is not a multiple of %zu", what,
+			   (unsigned long long)size, rec_size);
+	n = size / rec_size;
 	if (n) {
-		s->heap = malloc(n * sizeof(*s->heap));
-		if (!s->heap)
+		void *v = malloc(n * rec_size);
+
+		if (!v)
 			return -ENOMEM;
-		memcpy(s->heap, p, n * sizeof(*s->heap));
+		memcpy(v, p, n * rec_size);
+		*ret = v;
 	}
-	s->nheap = n;
+	*ret_n = n;
 	return 0;
+}
+
+static int parse_heap(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
+{
+	void *v = NULL;
+	int r = copy_records("heap", p, size, sizeof(*s->heap), &v, &s->nheap, ret_err);
+
+	s->heap = v;
+	return r;
 }
 
 static int parse_leaks(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
 {
-	size_t n;
+	void *v = NULL;
+	int r;
 
 	if (s->has_leaks)
 		return bad(ret_err, "more than one leaks section");
-	if (size % sizeof(struct mp_snap_leak_rec))
-		return bad(ret_err, "leaks section size %llu is not a multiple of %zu",
-			   (unsigned long long)size, sizeof(struct mp_snap_leak_rec));
-	n = size / sizeof(struct mp_snap_leak_rec);
-	if (n) {
-		s->leaks = malloc(n * sizeof(*s->leaks));
-		if (!s->leaks)
-			return -ENOMEM;
-		memcpy(s->leaks, p, n * sizeof(*s->leaks));
-	}
-	s->nleaks = n;
-	s->has_leaks = true;
-	return 0;
+	r = copy_records("leaks", p, size, sizeof(*s->leaks), &v, &s->nleaks, ret_err);
+	s->leaks = v;
+	if (r == 0)
+		s->has_leaks = true;
+	return r;
 }
 
 static int parse_unloaded(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
@@ -225,20 +236,16 @@ static int parse_unloaded(struct mp_snap *s, const uint8_t *p, uint64_t size, ch
 
 static int parse_res(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
 {
+	void *v = NULL;
 	size_t n;
+	int r;
 
 	if (s->has_res)
 		return bad(ret_err, "more than one resources section");
-	if (size % sizeof(struct mp_snap_res_rec))
-		return bad(ret_err, "resources section size %llu is not a multiple of %zu",
-			   (unsigned long long)size, sizeof(struct mp_snap_res_rec));
-	n = size / sizeof(struct mp_snap_res_rec);
-	if (n) {
-		s->res = malloc(n * sizeof(*s->res));
-		if (!s->res)
-			return -ENOMEM;
-		memcpy(s->res, p, n * sizeof(*s->res));
-	}
+	r = copy_records("resources", p, size, sizeof(*s->res), &v, &n, ret_err);
+	s->res = v;
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct mp_snap_res_rec *r = &s->res[i];
 		if ((r->res_class != MP_RES_FD || r->kind >= MP_FD_KINDS) &&

@@ -206,37 +206,27 @@ static void put_property(FILE *f, const char *name, uint64_t v)
 static int put_suite_body(FILE *f, struct mp_leak_places *pl, const struct mp_leak_report *r,
 			  unsigned fail_on, struct counts *c)
 {
-	uint64_t bytes[4] = { 0 }, blocks[4] = { 0 }, res[4] = { 0 }, supp = 0;
+	struct mp_leak_totals t = { 0 };
 	const char *prog = r->program ? r->program : "?";
 	struct names nm = { 0 };
 	int err = 0;
 
-	for (size_t i = 0; i < r->nleaks; i++) {
-		const struct mp_leak *l = &r->leaks[i];
-		if (l->suppressed_by)
-			supp++;
-		else if (l->kind == MP_PROFILE_HEAP && l->category >= 1 && l->category <= 3) {
-			bytes[l->category] += l->bytes;
-			blocks[l->category] += l->count;
-		} else if (l->kind != MP_PROFILE_HEAP) {
-			res[l->kind] += l->count;
-		}
-	}
+	mp_leak_totals_add(&t, r);
 	fputs("<properties>\n<property", f);
 	put_attr(f, "name", "program");
 	put_attr(f, "value", prog);
 	fputs("/>\n", f);
 	put_property(f, "pid", r->pid);
-	put_property(f, "definitely_lost_bytes", bytes[MP_LEAK_DEFINITE]);
-	put_property(f, "definitely_lost_blocks", blocks[MP_LEAK_DEFINITE]);
-	put_property(f, "indirectly_lost_bytes", bytes[MP_LEAK_INDIRECT]);
-	put_property(f, "indirectly_lost_blocks", blocks[MP_LEAK_INDIRECT]);
-	put_property(f, "still_reachable_bytes", bytes[MP_LEAK_REACHABLE]);
-	put_property(f, "still_reachable_blocks", blocks[MP_LEAK_REACHABLE]);
-	put_property(f, "fds", res[MP_PROFILE_FDS]);
-	put_property(f, "threads", res[MP_PROFILE_THREADS]);
-	put_property(f, "timers", res[MP_PROFILE_TIMERS]);
-	put_property(f, "suppressed_groups", supp);
+	put_property(f, "definitely_lost_bytes", t.bytes[MP_LEAK_DEFINITE]);
+	put_property(f, "definitely_lost_blocks", t.blocks[MP_LEAK_DEFINITE]);
+	put_property(f, "indirectly_lost_bytes", t.bytes[MP_LEAK_INDIRECT]);
+	put_property(f, "indirectly_lost_blocks", t.blocks[MP_LEAK_INDIRECT]);
+	put_property(f, "still_reachable_bytes", t.bytes[MP_LEAK_REACHABLE]);
+	put_property(f, "still_reachable_blocks", t.blocks[MP_LEAK_REACHABLE]);
+	put_property(f, "fds", t.fds);
+	put_property(f, "threads", t.threads);
+	put_property(f, "timers", t.timers);
+	put_property(f, "suppressed_groups", t.suppressed_groups);
 	fputs("</properties>\n", f);
 
 	for (size_t k = 0; k < N_CLASSES && !err; k++) {

@@ -355,18 +355,9 @@ static void put_processes(FILE *f, struct mp_leak_report *const *reports, size_t
 	fputs("\"properties\":{\"processes\":[", f);
 	for (size_t k = 0; k < n; k++) {
 		const struct mp_leak_report *r = reports[k];
-		uint64_t bytes[4] = { 0 }, blocks[4] = { 0 }, res[4] = { 0 }, supp = 0;
-		for (size_t i = 0; i < r->nleaks; i++) {
-			const struct mp_leak *l = &r->leaks[i];
-			if (l->suppressed_by)
-				supp++;
-			else if (l->kind == MP_PROFILE_HEAP && l->category >= 1 && l->category <= 3) {
-				bytes[l->category] += l->bytes;
-				blocks[l->category] += l->count;
-			} else if (l->kind != MP_PROFILE_HEAP) {
-				res[l->kind] += l->count;
-			}
-		}
+		struct mp_leak_totals t = { 0 };
+
+		mp_leak_totals_add(&t, r);
 		fprintf(f, "%s{\"program\":", k ? "," : "");
 		mp_put_json_str(f, r->program ? r->program : "?");
 		fprintf(f, ",\"pid\":%" PRIu64 ",\"definitelyLostBytes\":%" PRIu64
@@ -374,10 +365,9 @@ static void put_processes(FILE *f, struct mp_leak_report *const *reports, size_t
 			",\"indirectlyLostBlocks\":%" PRIu64 ",\"stillReachableBytes\":%" PRIu64
 			",\"stillReachableBlocks\":%" PRIu64 ",\"fds\":%" PRIu64 ",\"threads\":%" PRIu64
 			",\"timers\":%" PRIu64 ",\"suppressedGroups\":%" PRIu64 "}",
-			r->pid, bytes[MP_LEAK_DEFINITE], blocks[MP_LEAK_DEFINITE],
-			bytes[MP_LEAK_INDIRECT], blocks[MP_LEAK_INDIRECT], bytes[MP_LEAK_REACHABLE],
-			blocks[MP_LEAK_REACHABLE], res[MP_PROFILE_FDS], res[MP_PROFILE_THREADS],
-			res[MP_PROFILE_TIMERS], supp);
+			r->pid, t.bytes[MP_LEAK_DEFINITE], t.blocks[MP_LEAK_DEFINITE],
+			t.bytes[MP_LEAK_INDIRECT], t.blocks[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_REACHABLE],
+			t.blocks[MP_LEAK_REACHABLE], t.fds, t.threads, t.timers, t.suppressed_groups);
 	}
 	fputs("]}", f);
 }

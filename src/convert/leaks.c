@@ -639,18 +639,15 @@ void mp_leak_describe(FILE *f, const struct mp_leak *l)
 	}
 }
 
-struct totals {
-	uint64_t bytes[4], blocks[4];   /* by heap category 1..3 */
-	uint64_t suppressed_bytes, suppressed_blocks;
-	uint64_t fds, threads, timers;
-};
-
-static void add_totals(struct totals *t, const struct mp_leak_report *r)
+void mp_leak_totals_add(struct mp_leak_totals *t, const struct mp_leak_report *r)
 {
 	for (size_t i = 0; i < r->nleaks; i++) {
 		const struct mp_leak *l = &r->leaks[i];
+		bool heap = l->kind == MP_PROFILE_HEAP;
+
 		if (l->suppressed_by) {
-			if (l->kind == MP_PROFILE_HEAP) {
+			t->suppressed_groups++;
+			if (heap) {
 				t->suppressed_bytes += l->bytes;
 				t->suppressed_blocks += l->count;
 			}
@@ -658,8 +655,10 @@ static void add_totals(struct totals *t, const struct mp_leak_report *r)
 		}
 		switch (l->kind) {
 		case MP_PROFILE_HEAP:
-			t->bytes[l->category] += l->bytes;
-			t->blocks[l->category] += l->count;
+			if (l->category >= MP_LEAK_DEFINITE && l->category <= MP_LEAK_REACHABLE) {
+				t->bytes[l->category] += l->bytes;
+				t->blocks[l->category] += l->count;
+			}
 			break;
 		case MP_PROFILE_FDS: t->fds += l->count; break;
 		case MP_PROFILE_THREADS: t->threads += l->count; break;
@@ -672,9 +671,9 @@ static void add_totals(struct totals *t, const struct mp_leak_report *r)
 
 void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 {
-	struct totals t;
-	memset(&t, 0, sizeof(t));
-	add_totals(&t, r);
+	struct mp_leak_totals t = { 0 };
+
+	mp_leak_totals_add(&t, r);
 	if (full)
 		for (size_t i = 0; i < r->nleaks; i++) {
 			const struct mp_leak *l = &r->leaks[i];
@@ -855,13 +854,13 @@ void mp_leak_res_json(FILE *f, enum mp_profile_kind kind, const struct mp_leak_r
 
 int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 {
-	struct totals t;
+	struct mp_leak_totals t = { 0 };
 	bool first = true;
-	memset(&t, 0, sizeof(t));
+
 	fputs("{\"leaks\":[", f);
 	for (size_t k = 0; k < n; k++) {
 		const struct mp_leak_report *r = reports[k];
-		add_totals(&t, r);
+		mp_leak_totals_add(&t, r);
 		for (size_t i = 0; i < r->nleaks; i++) {
 			const struct mp_leak *l = &r->leaks[i];
 			if (l->suppressed_by)

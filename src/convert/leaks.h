@@ -122,6 +122,19 @@ size_t mp_leak_first_own(const struct mp_leak *l);
 /* One descriptor, thread or timer as a JSON object (see mp_leaks_json). */
 void mp_leak_res_json(FILE *f, enum mp_profile_kind kind, const struct mp_leak_res *x);
 
+/* The sums of one report, or of several added up: heap bytes and blocks
+ * per class (indexed by enum mp_snap_leak_category, 1..3), descriptors,
+ * threads and timers left, and what suppressions took: groups of every
+ * kind, heap bytes and blocks.  The text, the JSON, SARIF and JUnit
+ * summaries all come from it. */
+struct mp_leak_totals {
+	uint64_t bytes[4], blocks[4];
+	uint64_t fds, threads, timers;
+	uint64_t suppressed_groups, suppressed_bytes, suppressed_blocks;
+};
+/* Add the leaks of r to *t (zeroed by the caller before the first). */
+void mp_leak_totals_add(struct mp_leak_totals *t, const struct mp_leak_report *r);
+
 /* Valgrind-like text on f; full: with stacks of lost blocks and every
  * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242
  * 'worker' running; a timer's clock and interval). */

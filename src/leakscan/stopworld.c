@@ -11,7 +11,6 @@
  * In the target: no allocation; the signal's previous disposition is put
  * back before the threads are released.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -25,6 +24,8 @@
 
 #include "leakscan/stopworld.h"
 #include "base/privfd.h"
+#include "base/procdir.h"
+#include "common/utoa.h"
 
 #define MAGIC 0x6d70726fu   /* "mpro" */
 
@@ -60,14 +61,6 @@ static void handler(int sig, siginfo_t *si, void *uc_)
 	errno = saved;
 }
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 static int stop_sig(void)
 {
 	return SIGRTMAX - 1;
@@ -87,36 +80,18 @@ static unsigned nlisted;
 
 static int list_threads(void *arg)
 {
-	char path[40] = "/proc/", num[24], buf[4096];
-	pid_t pid = *(const pid_t *)arg, n10 = pid;
-	size_t l = strlen(path), k = 0;
-	int fd;
+	char path[48] = "/proc/", num[MP_UTOA_SIZE];
+	struct mp_procdir d;
+	int tid;
 
-	do
-		num[k++] = (char)('0' + n10 % 10);
-	while ((n10 /= 10) && k < sizeof(num));
-	while (k)
-		path[l++] = num[--k];
-	memcpy(path + l, "/task", 6);
+	strcat(strcat(path, mp_utoa((uint64_t)*(const pid_t *)arg, num)), "/task");
 	nlisted = 0;
-	fd = mp_sys_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
+	if (mp_procdir_open(&d, path) < 0)
 		return -errno;
-	for (;;) {
-		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-			pid_t tid = 0;
-			off += d->d_reclen;
-			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-				tid = tid * 10 + (*c - '0');
-			if (tid > 0 && nlisted < MP_STOP_MAX)
-				listed[nlisted++] = tid;
-		}
-	}
-	mp_sys_close(fd);
+	while ((tid = mp_procdir_next(&d)) >= 0)
+		if (tid > 0 && nlisted < MP_STOP_MAX)
+			listed[nlisted++] = tid;
+	mp_procdir_close(&d);
 	return 0;
 }
 

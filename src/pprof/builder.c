@@ -2,8 +2,8 @@
 /*
  * Building pprof profiles: interned strings, deduplicated functions and
  * locations, samples; then protobuf-c serialization, gzip (zlib with the gzip
- * wrapper, as Go writes them) and an atomic write (temp file in the target's
- * directory, fsync, rename).
+ * wrapper, as Go writes them) and an atomic write (common/file-write.h: temp
+ * file in the target's directory, fsync, rename).
  *
  * What pprof expects of a writer and this file guarantees: string_table[0]
  * is "", mapping/location/function ids are 1..n in insertion order, every
@@ -11,6 +11,7 @@
  * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
  */
 #include "common/grow.h"
+#include "common/file-write.h"
 #include "pprof/pprof.h"
 #include "pprof/internal.h"
 #include "pprof/keymap.h"
@@ -18,7 +19,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -977,76 +977,15 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int mp_pprof_write_file(struct mp_pprof_builder *b, const char *path)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char *tmp = NULL, *dircopy = NULL;
-	mode_t mask;
-	int fd = -1, r;
+	int r;
 
 	r = mp_pprof_encode(b, &buf, &len);
-	if (r < 0)
-		return r;
-	/* Same directory as the target, so rename(2) is atomic. */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	/* mkostemp creates 0600; give the file the mode open(2) would have. */
-	mask = umask(0);
-	umask(mask);
-	r = write_all(fd, buf, len);
-	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	fd = -1;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	/* Make the rename itself durable; failure here loses nothing already visible. */
-	dircopy = strdup(path);
-	if (dircopy) {
-		int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-out:
-	free(dircopy);
-	free(tmp);
+	if (r == 0)
+		r = mp_file_write_whole(path, buf, len);
 	free(buf);
 	return r;
 }

@@ -30,6 +30,7 @@
 #include "base/compiler.h"
 #include "base/guard.h"
 #include "base/log.h"
+#include "base/procdir.h"
 #include "base/vmarea.h"
 #include "common/snapshot.h"
 #include "resources/internal.h"
@@ -121,40 +122,29 @@ int mp_fds_init(void)
 	table = mp_vm_table_at(&tab, 0);
 	out = mp_vm_table_at(&outs, 0);
 	/* Inherited descriptors: whatever is open now. */
-	int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		char buf[4096];
-		long n;
-		while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
-			for (long off = 0; off < n;) {
-				struct dirent64 *d = (struct dirent64 *)(buf + off);
-				off += d->d_reclen;
-				int fd = 0;
-				const char *c = d->d_name;
-				if (*c < '0' || *c > '9')
-					continue;
-				for (; *c >= '0' && *c <= '9'; c++)
-					fd = fd * 10 + (*c - '0');
-				if (fd == dfd || fd >= MAX_FDS || mp_vm_table_cover(&tab, (size_t)fd) < 0)
-					continue;
-				struct mp_snap_res_rec *r = &table[fd];
-				char link[24] = "/proc/self/fd/", target[sizeof(r->detail)];
-				char num[24];
-				size_t l = strlen(link);
-				for (const char *s = mp_utoa((uint64_t)fd, num); *s && l < sizeof(link) - 1; s++)
-					link[l++] = *s;
-				link[l] = 0;
-				long tl = syscall(SYS_readlink, link, target, sizeof(target) - 1);
-				target[tl > 0 ? tl : 0] = 0;
-				r->kind = MP_FD_OTHER;
-				r->id = fd;
-				r->flags = MP_RES_F_INHERITED;
-				set_detail(r, target, NULL);
-				mp_res_raise_top(&top_fd, fd);
-				r->res_class = MP_RES_FD;
-			}
+	struct mp_procdir d;
+	if (mp_procdir_open(&d, "/proc/self/fd") == 0) {
+		int fd;
+		while ((fd = mp_procdir_next(&d)) >= 0) {
+			if (fd == d.fd || fd >= MAX_FDS || mp_vm_table_cover(&tab, (size_t)fd) < 0)
+				continue;
+			struct mp_snap_res_rec *r = &table[fd];
+			char link[24] = "/proc/self/fd/", target[sizeof(r->detail)];
+			char num[24];
+			size_t l = strlen(link);
+			for (const char *s = mp_utoa((uint64_t)fd, num); *s && l < sizeof(link) - 1; s++)
+				link[l++] = *s;
+			link[l] = 0;
+			long tl = syscall(SYS_readlink, link, target, sizeof(target) - 1);
+			target[tl > 0 ? tl : 0] = 0;
+			r->kind = MP_FD_OTHER;
+			r->id = fd;
+			r->flags = MP_RES_F_INHERITED;
+			set_detail(r, target, NULL);
+			mp_res_raise_top(&top_fd, fd);
+			r->res_class = MP_RES_FD;
 		}
-		syscall(SYS_close, dfd);
+		mp_procdir_close(&d);
 	}
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	return 0;

@@ -26,6 +26,7 @@
 
 #include "common/snapfile.h"
 #include "common/snapshot.h"
+#include "common/write-all.h"
 #include "base/privfd.h"
 #include "base/shm.h"
 #include "sample/peak.h"
@@ -36,31 +37,15 @@
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_section(int fd, uint32_t type, const void *data, size_t size)
 {
 	static const char zeros[8];
 	struct mp_snap_section s = { .type = type, .size = size };
-	int r = write_all(fd, &s, sizeof(s));
+	int r = mp_write_all(fd, &s, sizeof(s));
 	if (r == 0)
-		r = write_all(fd, data, size);
+		r = mp_write_all(fd, data, size);
 	if (r == 0 && size % 8)
-		r = write_all(fd, zeros, 8 - size % 8);
+		r = mp_write_all(fd, zeros, 8 - size % 8);
 	return r;
 }
 
@@ -70,15 +55,15 @@ static int write_section3(int fd, uint32_t type, const void *a, size_t na, const
 {
 	static const char zeros[8];
 	struct mp_snap_section s = { .type = type, .size = na + nb + nc };
-	int r = write_all(fd, &s, sizeof(s));
+	int r = mp_write_all(fd, &s, sizeof(s));
 	if (r == 0 && na)
-		r = write_all(fd, a, na);
+		r = mp_write_all(fd, a, na);
 	if (r == 0 && nb)
-		r = write_all(fd, b, nb);
+		r = mp_write_all(fd, b, nb);
 	if (r == 0 && nc)
-		r = write_all(fd, c, nc);
+		r = mp_write_all(fd, c, nc);
 	if (r == 0 && (na + nb + nc) % 8)
-		r = write_all(fd, zeros, 8 - (na + nb + nc) % 8);
+		r = mp_write_all(fd, zeros, 8 - (na + nb + nc) % 8);
 	return r;
 }
 
@@ -104,7 +89,7 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 		mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
 		return r;
 	}
-	r = write_all(fd, &s, sizeof(s));
+	r = mp_write_all(fd, &s, sizeof(s));
 	while (r == 0) {
 		ssize_t got = read(in, buf, sizeof(buf));
 		if (got < 0 && errno == EINTR)
@@ -116,12 +101,12 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 		}
 		if (got == 0)
 			break;
-		r = write_all(fd, buf, (size_t)got);
+		r = mp_write_all(fd, buf, (size_t)got);
 		s.size += (uint64_t)got;
 	}
 	mp_sys_close(in);
 	if (r == 0 && s.size % 8)
-		r = write_all(fd, zeros, 8 - s.size % 8);
+		r = mp_write_all(fd, zeros, 8 - s.size % 8);
 	if (r == 0 && pwrite(fd, &s, sizeof(s), at) != (ssize_t)sizeof(s))
 		r = errno ? -errno : -EIO;
 	return r;
@@ -215,7 +200,7 @@ static int snapshot_write_locked(void *arg)
 		.flags = flags | (mp_prof_truncated() ? MP_SNAP_F_TRUNCATED : 0),
 	};
 	memcpy(h.magic, MP_SNAP_MAGIC, sizeof(h.magic));
-	r = write_all(fd, &h, sizeof(h));
+	r = mp_write_all(fd, &h, sizeof(h));
 	if (r == 0)
 		r = write_section_file(fd, MP_SNAP_MAPS, "/proc/self/maps");
 	if (r == 0)

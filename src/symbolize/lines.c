@@ -201,6 +201,93 @@ static bool form_udata(const struct reader *r, unsigned form, const unsigned cha
 	}
 }
 
+/* A DWARF 5 entry format (directory_entry_format, file_name_entry_format):
+ * the form of each value of an entry, and which value is its path and
+ * which its directory index (NO_VALUE: none). */
+enum { NO_VALUE = 0xff };       /* above any index: at most 255 values */
+
+struct entry_format {
+	unsigned forms[MAX_FORMS], n, path, dir_index;
+};
+
+/*
+ * The entry format at *p and the count of entries that follows it, with
+ * libdw's checks: forms it takes, a path in every entry, and a count the
+ * bytes left can hold.  files: the entries are files, which carry a
+ * directory index too (a directory's DW_LNCT_directory_index is a value
+ * like any other, skipped).  false where libdw rejects the table; *p and
+ * the outputs are then undefined.
+ */
+static bool read_entry_format(const unsigned char **p, const unsigned char *end, bool files,
+			      struct entry_format *f, uint64_t *ret_count)
+{
+	uint64_t count;
+
+	if (end - *p < 1)
+		return false;
+	f->n = *(*p)++;
+	f->path = f->dir_index = NO_VALUE;
+	for (unsigned i = 0; i < f->n; i++) {
+		unsigned desc, form;
+
+		if (end - *p < 1)
+			return false;
+		desc = (uint16_t)uleb(p, end);
+		if (end - *p < 1)
+			return false;
+		form = (uint16_t)uleb(p, end);
+		if (!valid_user_form(form))
+			return false;
+		f->forms[i] = form;
+		if (desc == DW_LNCT_path)
+			f->path = i;
+		else if (files && desc == DW_LNCT_directory_index)
+			f->dir_index = i;
+	}
+	if (f->n > 0 && (f->path == NO_VALUE || (files && f->dir_index == NO_VALUE)))
+		return false;
+	if (end - *p < 1)
+		return false;           /* (libdw reads a file count anyway) */
+	count = uleb(p, end);
+	if (f->n == 0 && count != 0)
+		return false;
+	if (f->n != 0 && count > (uint64_t)(end - *p) / f->n)
+		return false;
+	*ret_count = count;
+	return true;
+}
+
+/* One entry of format f at *p, *p moved past it: its path, and its
+ * directory index when f has one (else UINT64_MAX); false where libdw
+ * rejects it. */
+static bool read_entry(const struct reader *r, const struct entry_format *f, const unsigned char **p,
+		       const char **ret_path, uint64_t *ret_dir_index)
+{
+	const char *path = NULL;
+	uint64_t dir_index = UINT64_MAX;
+
+	for (unsigned m = 0; m < f->n; m++) {
+		size_t len;
+
+		if (m == f->path) {
+			if (!(path = form_string(r, f->forms[m], *p)))
+				return false;
+		} else if (m == f->dir_index) {
+			if (!form_udata(r, f->forms[m], *p, &dir_index))
+				return false;
+		}
+		len = form_len(r, f->forms[m], *p);
+		if (!len)
+			return false;
+		*p += len;
+	}
+	if (!path)
+		return false;
+	*ret_path = path;
+	*ret_dir_index = dir_index;
+	return true;
+}
+
 /* ---- building the result ------------------------------------------------------ */
 
 struct build {
@@ -438,57 +525,19 @@ int mp_lines_read(const struct mp_lines_input *in, bool want_rows, struct mp_lin
 		}
 		p++;
 	} else {
-		unsigned forms[MAX_FORMS], nforms, form_path = 0xff;
+		struct entry_format f;
+		uint64_t unused;
 
-		if (end - p < 1)
-			BAD;
-		nforms = *p++;
-		for (unsigned i = 0; i < nforms; i++) {
-			unsigned desc, form;
-
-			if (end - p < 1)
-				BAD;
-			desc = (uint16_t)uleb(&p, end);
-			if (end - p < 1)
-				BAD;
-			form = (uint16_t)uleb(&p, end);
-			if (!valid_user_form(form))
-				BAD;
-			forms[i] = form;
-			if (desc == DW_LNCT_path)
-				form_path = i;
-		}
-		if (nforms > 0 && form_path == 0xff)
-			BAD;
-		if (end - p < 1)
-			BAD;
-		ndirs = uleb(&p, end);
-		if (nforms == 0 && ndirs != 0)
-			BAD;
-		if (nforms != 0 && ndirs > (uint64_t)(end - p) / nforms)
+		if (!read_entry_format(&p, end, false, &f, &ndirs))
 			BAD;
 		l->dirs = malloc((ndirs ? ndirs : 1) * sizeof(*l->dirs));
 		if (!l->dirs) {
 			err = -ENOMEM;
 			goto out;
 		}
-		for (uint64_t n = 0; n < ndirs; n++) {
-			const char *dir = NULL;
-
-			for (unsigned m = 0; m < nforms; m++) {
-				size_t len;
-
-				if (m == form_path && !(dir = form_string(&r, forms[m], p)))
-					BAD;
-				len = form_len(&r, forms[m], p);
-				if (!len)
-					BAD;
-				p += len;
-			}
-			if (!dir)
+		for (uint64_t n = 0; n < ndirs; n++)
+			if (!read_entry(&r, &f, &p, &l->dirs[n], &unused))
 				BAD;
-			l->dirs[n] = dir;
-		}
 	}
 	l->ndirs = (size_t)ndirs;
 
@@ -530,58 +579,17 @@ int mp_lines_read(const struct mp_lines_input *in, bool want_rows, struct mp_lin
 			BAD;
 		p++;
 	} else {
-		unsigned forms[MAX_FORMS], nforms, form_path = 0xff, form_idx = 0xff;
+		struct entry_format f;
 		uint64_t nfiles;
 
-		if (end - p < 1)
-			BAD;
-		nforms = *p++;
-		for (unsigned i = 0; i < nforms; i++) {
-			unsigned desc, form;
-
-			if (end - p < 1)
-				BAD;
-			desc = (uint16_t)uleb(&p, end);
-			if (end - p < 1)
-				BAD;
-			form = (uint16_t)uleb(&p, end);
-			if (!valid_user_form(form))
-				BAD;
-			forms[i] = form;
-			if (desc == DW_LNCT_path)
-				form_path = i;
-			else if (desc == DW_LNCT_directory_index)
-				form_idx = i;
-		}
-		if (nforms > 0 && (form_path == 0xff || form_idx == 0xff))
-			BAD;
-		if (p >= end)
-			BAD;            /* (libdw reads it anyway) */
-		nfiles = uleb(&p, end);
-		if (nforms == 0 && nfiles != 0)
-			BAD;
-		if (nforms != 0 && nfiles > (uint64_t)(end - p) / nforms)
+		if (!read_entry_format(&p, end, true, &f, &nfiles))
 			BAD;
 		for (uint64_t n = 0; n < nfiles; n++) {
-			const char *name = NULL;
-			uint64_t diridx = UINT64_MAX;
+			const char *name;
+			uint64_t diridx;
 
-			for (unsigned m = 0; m < nforms; m++) {
-				size_t len;
-
-				if (m == form_path) {
-					if (!(name = form_string(&r, forms[m], p)))
-						BAD;
-				} else if (m == form_idx) {
-					if (!form_udata(&r, forms[m], p, &diridx))
-						BAD;
-				}
-				len = form_len(&r, forms[m], p);
-				if (!len)
-					BAD;
-				p += len;
-			}
-			if (!name || diridx == UINT64_MAX || diridx >= ndirs)
+			if (!read_entry(&r, &f, &p, &name, &diridx) || diridx == UINT64_MAX ||
+			    diridx >= ndirs)
 				BAD;
 			/* Entry 0 is file 0 ("an off-by-one in the spec", libdw). */
 			if ((err = add_file(&b, l->dirs[diridx], name, n == 0)) < 0)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/grow.h"
+#include "common/write-all.h"
 #include "symbolize/symcache.h"
 
 _Static_assert(sizeof(struct mp_symcache_header) == 176, "header layout");
@@ -428,24 +429,6 @@ static int cmp_entry(const void *a, const void *b)
 	return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 struct usage {
 	char *name;
 	off_t size;
@@ -660,9 +643,9 @@ int mp_symcache_store(struct mp_symcache_dir *d, const char *build_id, uint32_t 
 			free(tpath);
 			goto out;
 		}
-		r = write_all(fd, &h, sizeof(h));
+		r = mp_write_all(fd, &h, sizeof(h));
 		for (int p = 0; p < 4 && r == 0; p++)
-			r = write_all(fd, parts[p], sizes[p]);
+			r = mp_write_all(fd, parts[p], sizes[p]);
 		if (r == 0 && close(fd) < 0)
 			r = -errno;
 		fd = -1;

@@ -2,16 +2,22 @@
 /*
  * The contract between the shim and the CLI (src/common/): the profile
  * kinds and their names; the shim's options (table, parser, formatter);
- * the names of the files in a snapshot directory; the snapshot request.
+ * the names of the files in a snapshot directory; the snapshot request;
+ * the decimal conversion and the whole write both sides share.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/profile-kind.h"
 #include "common/shim-options.h"
 #include "common/snapfile.h"
 #include "common/trigger.h"
 #include "common/snapshot.h"
+#include "common/utoa.h"
+#include "common/write-all.h"
 #include "tap.h"
 
 static void test_profile_kinds(void)
@@ -339,6 +345,61 @@ static void test_trigger(void)
 	CHECK_INT(mp_trigger_bell(all & ~bit(SIGRTMAX) & ~bit(SIGUSR2)), SIGRTMAX);
 }
 
+static void test_utoa(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *s;
+	} good[] = {
+		{ 0, "0" }, { 7, "7" }, { 10, "10" }, { 4096, "4096" },
+		{ 1234567890, "1234567890" }, { UINT32_MAX, "4294967295" },
+		{ UINT64_MAX, "18446744073709551615" },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char buf[MP_UTOA_SIZE + 1];
+
+		memset(buf, 'x', sizeof(buf));
+		CHECK(mp_utoa(good[i].v, buf) == buf);
+		CHECK_STR(buf, good[i].s);
+		CHECK(buf[MP_UTOA_SIZE] == 'x');   /* nothing past the NUL's place */
+	}
+}
+
+/* A buffer larger than a pipe holds goes out whole (the pipe takes it in
+ * short writes as the reader drains it); a bad descriptor is -EBADF. */
+static void test_write_all(void)
+{
+	enum { N = 1 << 20 };
+	unsigned char *buf = malloc(N);
+	int p[2];
+	pid_t pid;
+
+	for (size_t i = 0; i < N; i++)
+		buf[i] = (unsigned char)(i * 7 + (i >> 12));
+	CHECK_INT(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* The reader: exit 0 when it read exactly buf. */
+		static unsigned char got[N + 1];
+		size_t n = 0;
+		ssize_t r;
+
+		close(p[1]);
+		while ((r = read(p[0], got + n, sizeof(got) - n)) > 0)
+			n += (size_t)r;
+		_exit(n == N && memcmp(got, buf, N) == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	CHECK_INT(mp_write_all(p[1], buf, N), 0);
+	close(p[1]);
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_INT(mp_write_all(p[1], buf, 1), -EBADF);
+	CHECK_INT(mp_write_all(p[1], buf, 0), 0);   /* nothing to write: no call */
+	free(buf);
+}
+
 int main(void)
 {
 	test_profile_kinds();
@@ -348,5 +409,7 @@ int main(void)
 	test_snapfile();
 	test_trigger();
 	test_snap_name();
+	test_utoa();
+	test_write_all();
 	return tap_done();
 }

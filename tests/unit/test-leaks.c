@@ -646,6 +646,10 @@ static void test_sarif_junit(void)
 	CHECK(strstr(out, "{\"ruleId\":\"fd-leak\",\"ruleIndex\":3,\"level\":\"warning\"") != NULL);
 	CHECK(strstr(out, "\"detail\":\"/tmp/\\\"x\\\" <y>\\ufffd\"") != NULL);
 	CHECK(strstr(out, "\"executionSuccessful\":true") != NULL);
+	CHECK(strstr(out, "\"properties\":{\"processes\":[{\"program\":\"t<&>\",\"pid\":7,"
+		      "\"definitelyLostBytes\":100,\"definitelyLostBlocks\":1,\"indirectlyLostBytes\":0,"
+		      "\"indirectlyLostBlocks\":0,\"stillReachableBytes\":64,\"stillReachableBlocks\":2,"
+		      "\"fds\":1,\"threads\":0,\"timers\":0,\"suppressedGroups\":1}]}") != NULL);
 	free(out);
 
 	ci.fail_on = MP_FAIL_DEFINITE | MP_FAIL_REACHABLE;
@@ -675,7 +679,17 @@ static void test_sarif_junit(void)
 	CHECK(strstr(out, "name=\"no indirectly lost blocks\"/>") != NULL);
 	CHECK(strstr(out, "name=\"no thread left running or unjoined\"/>") != NULL);
 	CHECK(strstr(out, "still reachable") == NULL);      /* not in --fail-on: no test */
-	CHECK(strstr(out, "<property name=\"definitely_lost_bytes\" value=\"100\"/>") != NULL);
+	CHECK(strstr(out, "<property name=\"pid\" value=\"7\"/>\n"
+		      "<property name=\"definitely_lost_bytes\" value=\"100\"/>\n"
+		      "<property name=\"definitely_lost_blocks\" value=\"1\"/>\n"
+		      "<property name=\"indirectly_lost_bytes\" value=\"0\"/>\n"
+		      "<property name=\"indirectly_lost_blocks\" value=\"0\"/>\n"
+		      "<property name=\"still_reachable_bytes\" value=\"64\"/>\n"
+		      "<property name=\"still_reachable_blocks\" value=\"2\"/>\n"
+		      "<property name=\"fds\" value=\"1\"/>\n"
+		      "<property name=\"threads\" value=\"0\"/>\n"
+		      "<property name=\"timers\" value=\"0\"/>\n"
+		      "<property name=\"suppressed_groups\" value=\"1\"/>\n") != NULL);
 	free(out);
 
 	/* One class, two groups at one place (stacks that differ further out):
@@ -695,9 +709,52 @@ static void test_sarif_junit(void)
 	free(out);
 }
 
+/* The sums every summary prints (text, JSON, SARIF, JUnit). */
+static void test_totals(void)
+{
+	struct mp_leak heap_a[] = {
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 100, 1, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 40, 4, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_INDIRECT, 30, 3, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_REACHABLE, 64, 2, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_DEFINITE, 50, 5, NULL, 0, "leak:x", NULL, 0 },
+		{ MP_PROFILE_FDS, 0, 0, 2, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_FDS, 0, 0, 7, NULL, 0, "fd:y", NULL, 0 },
+	};
+	struct mp_leak heap_b[] = {
+		{ MP_PROFILE_THREADS, 0, 0, 3, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_TIMERS, 0, 0, 1, NULL, 0, NULL, NULL, 0 },
+		{ MP_PROFILE_PEAK, 0, 999, 9, NULL, 0, NULL, NULL, 0 },    /* not a leak kind */
+		{ MP_PROFILE_HEAP, MP_LEAK_INDIRECT, 6, 1, NULL, 0, NULL, NULL, 0 },
+	};
+	struct mp_leak_report a = { .pid = 1, .program = "a", .leaks = heap_a, .nleaks = 7 };
+	struct mp_leak_report b = { .pid = 2, .program = "b", .leaks = heap_b, .nleaks = 4 };
+	struct mp_leak_totals t = { 0 };
+
+	mp_leak_totals_add(&t, &a);
+	CHECK_U64(t.bytes[MP_LEAK_DEFINITE], 140);
+	CHECK_U64(t.blocks[MP_LEAK_DEFINITE], 5);
+	CHECK_U64(t.bytes[MP_LEAK_INDIRECT], 30);
+	CHECK_U64(t.bytes[MP_LEAK_REACHABLE], 64);
+	CHECK_U64(t.blocks[MP_LEAK_REACHABLE], 2);
+	CHECK_U64(t.fds, 2);
+	CHECK_U64(t.suppressed_groups, 2);
+	CHECK_U64(t.suppressed_bytes, 50);           /* heap only */
+	CHECK_U64(t.suppressed_blocks, 5);
+	mp_leak_totals_add(&t, &b);                  /* added up */
+	CHECK_U64(t.bytes[MP_LEAK_INDIRECT], 36);
+	CHECK_U64(t.blocks[MP_LEAK_INDIRECT], 4);
+	CHECK_U64(t.threads, 3);
+	CHECK_U64(t.timers, 1);
+	CHECK_U64(t.fds, 2);
+	CHECK_U64(t.bytes[0] + t.blocks[0], 0);
+	CHECK_U64(t.suppressed_groups, 2);
+}
+
 int main(void)
 {
 	test_fail_on();
+	test_totals();
 	test_match();
 	test_match_linear();
 	test_suppressions();

@@ -728,6 +728,44 @@ static void test_peak(void)
 	free(b.p);
 }
 
+/* The sections of fixed-size records besides the heap's (leaks, resources):
+ * the size a multiple of the record's, at most one of each, none is fine. */
+static void test_record_sections(void)
+{
+	static const uint8_t junk[sizeof(struct mp_snap_res_rec) + sizeof(struct mp_snap_leak_rec) + 8];
+	static const uint32_t types[] = { MP_SNAP_LEAKS, MP_SNAP_RESOURCES };
+	static const char *const names[] = { "leaks", "resources" };
+	static const size_t sizes[] = { sizeof(struct mp_snap_leak_rec),
+					sizeof(struct mp_snap_res_rec) };
+	char want[128];
+
+	for (int i = 0; i < 2; i++) {
+		struct snapbuf b = build_valid(false);
+		struct mp_snap *s = NULL;
+		char *err = NULL;
+
+		section(&b, types[i], junk, 0);
+		CHECK_INT(mp_snap_parse(b.p, b.len, &s, &err), 0);
+		if (s) {
+			CHECK(i == 0 ? s->has_leaks && s->nleaks == 0 && !s->leaks
+				     : s->has_res && s->nres == 0 && !s->res);
+			mp_snap_free(s);
+		}
+		free(err);
+		section(&b, types[i], junk, 0);
+		snprintf(want, sizeof(want), "more than one %s section", names[i]);
+		EXPECT_BAD(b.p, b.len, want);
+		free(b.p);
+
+		b = build_valid(false);
+		section(&b, types[i], junk, sizes[i] + 8);
+		snprintf(want, sizeof(want), "%s section size %zu is not a multiple of %zu", names[i],
+			 sizes[i] + 8, sizes[i]);
+		EXPECT_BAD(b.p, b.len, want);
+		free(b.p);
+	}
+}
+
 int main(void)
 {
 	test_name();
@@ -737,5 +775,6 @@ int main(void)
 	test_corrupt();
 	test_read_file();
 	test_unloaded();
+	test_record_sections();
 	return tap_done();
 }

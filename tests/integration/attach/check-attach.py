@@ -530,12 +530,17 @@ def main():
         # The target exits during attach: what was collected is written.
         tg = Target(t_attach)
         heap3 = os.path.join(d, 'c.heap.pb.gz')
-        p = subprocess.Popen([memprof, 'attach', '-q', '-p', str(tg.pid), '--duration', '60s',
+        p = subprocess.Popen([memprof, 'attach', '-p', str(tg.pid), '--duration', '60s',
                               '--rate', '1', '-o', heap3], stderr=subprocess.PIPE, text=True)
-        import time
-        time.sleep(1)   # not a timing assertion: lets the attach begin
+        # The target is stopped once memprof says it is attached (however
+        # long attaching takes on a loaded machine).
+        err = ''
+        for line in p.stderr:
+            err += line
+            if 'attached to process' in line:
+                break
         out, status = tg.stop()
-        err = p.communicate(timeout=60)[1]
+        err += p.communicate(timeout=60)[1]
         t.ok(p.returncode == 1 and 'exited during attach' in err and os.path.exists(heap3),
              'target exits during attach: one line, exit 1, profile written', err)
         t.eq((out, status), (ref_out, ref_status), 'that target also printed the same')

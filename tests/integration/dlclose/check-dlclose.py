@@ -52,10 +52,18 @@ def main():
     want_inuse = {'plugin_a_alloc': 333, 'plugin_b_alloc': 999, 'plugin_c_alloc': 777}
     with tempfile.TemporaryDirectory() as d:
         out, js = os.path.join(d, 'd.heap.pb.gz'), os.path.join(d, 'd.json')
-        r = subprocess.run([memprof, 'run', '-q', '--rate', '1', '--leak-check', '--leak-report', js,
-                            '-o', out] + argv, capture_output=True, text=True)
+        # Where the kernel puts B is its choice: a mapping the shim makes
+        # between A's dlclose and B's dlopen (its tables grow on demand) can
+        # take A's range (about 1 run in 50).  The case under test needs B
+        # at A's address, so up to 8 runs are made to get it.
+        for attempt in range(8):
+            r = subprocess.run([memprof, 'run', '-q', '--rate', '1', '--leak-check',
+                                '--leak-report', js, '-o', out] + argv,
+                               capture_output=True, text=True)
+            if r.returncode != 0 or r.stdout != 'not reused\n':
+                break
         t.eq((r.returncode, r.stdout), (0, 'reused\n'),
-             'B was loaded where A was (the case under test)')
+             'B was loaded where A was (the case under test; %d runs)' % (attempt + 1))
         if not t.ok(os.path.exists(out) and os.path.exists(js), 'profile and report written',
                     r.stderr):
             return t.done()

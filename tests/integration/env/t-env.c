@@ -15,12 +15,16 @@
  *   t-env churn MIB      MIB MiB in 1 MiB blocks, freed, then one mmap of MIB MiB
  *   t-env seccomp        a seccomp filter refuses clone(CLONE_VFORK): the shim's
  *                        private-descriptor child cannot be made
+ *   t-env oldkernel N    close_range fails with ENOSYS, as before Linux 5.9 (the
+ *                        private-descriptor child closes what /proc lists), then
+ *                        RLIMIT_NOFILE N, open() until it fails, every open one
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +70,29 @@ static void drain(void *head)
 	}
 }
 
+/* Install a seccomp filter of n instructions; false when refused. */
+static bool filter(struct sock_filter *f, unsigned short n)
+{
+	struct sock_fprog prog = { n, f };
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+/* RLIMIT_NOFILE to limit, then open() until it fails: prints how many
+ * opened and why it stopped.  false when the limit is refused. */
+static bool fill_fds(const char *limit)
+{
+	struct rlimit rl;
+	int n = 0;
+	rl.rlim_cur = rl.rlim_max = strtoul(limit, NULL, 0);
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return false;
+	while (open("/dev/null", O_RDONLY) >= 0)
+		n++;
+	printf("opened %d (%s)\n", n, strerror(errno));
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -87,13 +114,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)rl.rlim_max);
 		close(fd);
 	} else if (strcmp(mode, "emfile") == 0 && argc > 2) {
-		int n = 0;
-		rl.rlim_cur = rl.rlim_max = strtoul(argv[2], NULL, 0);
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		if (!fill_fds(argv[2]))
 			return 2;
-		while (open("/dev/null", O_RDONLY) >= 0)
-			n++;
-		printf("opened %d (%s)\n", n, strerror(errno));
 	} else if (strcmp(mode, "closeall") == 0) {
 		if (close_range(3, ~0u, 0) < 0)
 			return 2;
@@ -140,13 +162,25 @@ int main(int argc, char **argv)
 			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		};
-		struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		if (!filter(f, sizeof(f) / sizeof(f[0])))
 			return 2;
 		printf("filtered\n");
+	} else if (strcmp(mode, "oldkernel") == 0 && argc > 2) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close_range, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		if (!filter(f, sizeof(f) / sizeof(f[0])) || !fill_fds(argv[2]))
+			return 2;
+		printf("open");
+		for (int i = 0; i < 1024; i++)
+			if (fcntl(i, F_GETFD) >= 0)
+				printf(" %d", i);
+		printf("\n");
 	} else {
-		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB|seccomp\n");
+		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB|seccomp|oldkernel N\n");
 		return 2;
 	}
 	env_leak();
