@@ -24,7 +24,7 @@ enum kind {
 	K_CALL,         /* emulated (pushes), control goes elsewhere */
 	K_JCC,          /* emulated, may branch */
 	K_JMP,          /* emulated, branches */
-	K_NOP,          /* emulated */
+	K_NOP,          /* emulated by 6.18 (6.12 single-steps it): never a site */
 };
 
 /* One decoded instruction of the short list the chooser walks over. */
@@ -336,7 +336,8 @@ void mp_site_choose(const uint8_t *code, size_t len, unsigned nargs, bool ret_pr
 		/* `test %rdi,%rdi` with %rdi as at the entry. */
 		null_test = in.len == 3 && code[off] == 0x48 && code[off + 1] == 0x85 &&
 			    code[off + 2] == 0xff && !(written & (1u << R_RDI));
-		if (in.kind != K_PLAIN && !(written & need) && sp >= -0xffff && sp <= 0 &&
+		if (in.kind != K_PLAIN && in.kind != K_NOP && !(written & need) && sp >= -0xffff &&
+		    sp <= 0 &&
 		    (!ret_probe || sp == 0)) {
 			if (in.kind == K_JCC && null_free && prev_null_test && in.cc == 4 && sp == 0 &&
 			    !after_null) {
@@ -355,7 +356,7 @@ void mp_site_choose(const uint8_t *code, size_t len, unsigned nargs, bool ret_pr
 					continue;
 				}
 			}
-			if (in.kind == K_JCC || in.kind == K_JMP || in.kind == K_NOP) {
+			if (in.kind == K_JCC || in.kind == K_JMP) {
 				set_site(ret, (uint32_t)off, sp, &in, after_null);
 				/* A site after the NULL test says so. */
 				return;

@@ -3,35 +3,41 @@
  * Where memprof attach puts its probe on each allocator entry point.
  *
  * A uprobe replaces an instruction with int3; on the hit, the kernel either
- * emulates the original instruction (x86: push of a register, nops, and
- * jumps, calls and conditional jumps with a relative target) or
- * single-steps a copy of it out of line, which costs a second trap:
- * measured here ~16-21 us per call (glibc's free begins with
- * `test %rdi,%rdi`), against ~0.4 us for an emulated one.  Among the
- * emulated ones, a jump or a nop costs less than a push, whose emulation
- * writes the user stack (tests/bench/uprobe-floor.c: 10-25 ns a hit here).
+ * emulates the original instruction (x86: push of a register, jumps, calls
+ * and conditional jumps with a relative target; nops on recent kernels
+ * only, so never a site here) or single-steps a copy of it out of line,
+ * which costs a second trap: ~17 us per call here (glibc's free begins
+ * with `test %rdi,%rdi`), against ~0.45 us for an emulated one.  Among
+ * the emulated ones a jump costs a little less than a push, whose
+ * emulation writes the user stack (tests/bench/uprobe-floor.c: up to ~15
+ * ns a hit, within the noise of a shared machine).
  *
  * So the site is found by decoding the function's first instructions in a
  * straight line from the entry, as far as each is one we know (a short
  * list: pushes, moves and loads into registers, lea, compares and tests,
- * add/sub of the stack pointer by a constant, ...): the first conditional
- * or unconditional jump or nop on that line whose argument registers are
- * still as at the entry, else the first push or call on it, else the entry
- * itself (single-stepped; the CLI says so).  Every call passes such a site
- * exactly once: no instruction before it branches (so none is skipped) and
- * no branch in the module's code lands between the entry and the site (so
- * none is repeated; checked on every byte of the code segment, a superset
- * of its instructions).  The stack pointer there is the entry's minus what
- * the pushes and subtractions before it took: the return address lies at
- * sp + ra_off (the probe's cookie carries ra_off).
+ * add/sub of the stack pointer by a constant, nops, ...): the first
+ * conditional or unconditional jump on that line, else the first push or
+ * call on it, else the entry itself (single-stepped; the CLI says so),
+ * where the argument registers the probe's program reads are still as at
+ * the entry.  Every call passes such a site exactly once: no instruction
+ * before it branches (so none is skipped) and no branch lands between the
+ * entry and the site (so none is repeated): checked on every byte of the
+ * code segment, a superset of its instructions (rel8 branches from the
+ * function itself, rel32 ones from anywhere).  The stack pointer there is
+ * the entry's minus what the pushes and subtractions before it took: the
+ * return address lies at sp + ra_off.
  *
- * One exception to "no branch before the site": `free` (and cfree) may be
- * probed after its NULL test, `test %rdi,%rdi; je/jz T`, when that is the
- * function's first test of its untouched first argument, the stack pointer
- * is still the entry's and T is a `ret`: free(NULL) then returns without an
- * effect and without a trap.  glibc 2.36's malloc gets its `je` at +0x12
- * (after three pushes, a move and sub $0x10,%rsp), free the `jne` at +0x23
- * after its NULL test, realloc its `je` at +0x1b.
+ * A function whose sampled calls get a return probe (every allocating
+ * one) needs ra_off 0: the kernel takes the probe for the function's entry
+ * and plants the return probe in the word at sp.  So glibc 2.36's malloc,
+ * calloc and realloc keep their first push (memalign gets the je before
+ * any push).  free never gets a return probe: it may go further, and past
+ * its NULL test, `test %rdi,%rdi; je/jz T`, when that tests the untouched
+ * first argument, the stack pointer is still the entry's and T is a `ret`:
+ * free(NULL) then returns without an effect and without a trap.  glibc
+ * 2.36's free gets the jne at +0x23 (after two pushes, sub $0x18,%rsp and
+ * loads that leave %rdi alone), not the push at +9 (the first emulated
+ * instruction past the NULL test): a jump rather than a push.
  */
 #ifndef MP_BPF_SITES_H
 #define MP_BPF_SITES_H

@@ -78,6 +78,13 @@ static void test_sites(void)
 		{ "unknown first: entry", { 0x0f, 0x0b, 0x55 }, 3, 1, false, false, 0, 0, 0, 0 },
 		{ "cut short", { 0x0f }, 1, 1, false, false, 0, 0, 0, 0 },
 		{ "empty", { 0 }, 0, 1, false, false, 0, 0, 0, 0 },
+		/* nops are emulated only by recent kernels: walked over, never a site */
+		{ "nop, then push: the push", { 0x90, 0x55 }, 2, 1, true, false, 1, 0, 1, 0 },
+		{ "nop5, then je: the je", { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x74, 0x01 }, 7, 1, true,
+		  false, 5, 0, 1, 0 },
+		{ "66 nop6, then jmp: the jmp", { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xeb, 0x00 }, 8, 1,
+		  true, false, 6, 0, 1, 0 },
+		{ "nop only: entry", { 0x90 }, 1, 1, true, false, 0, 0, 0, 0 },
 		/* with a return probe, [sp] must be the return address: no push before */
 		{ "return probe: the first push, not the je after it",
 		  { 0x55, 0x53, 0x48, 0x83, 0xec, 0x18, 0x48, 0x85, 0xf6, 0x74, 0x05 }, 11, 1, true,
