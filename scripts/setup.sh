@@ -12,7 +12,7 @@ packages=(
 	libdw-dev libelf-dev libbpf-dev bpftool
 	# tests: sanitizers and libFuzzer, pprof, valgrind, real programs, roff
 	libclang-rt-14-dev llvm golang-go valgrind python3 groff-base
-	sqlite3 libxml2-utils jq
+	sqlite3 libxml2-utils jq strace
 	# consumers of the CI leak reports: a JSON Schema validator for SARIF,
 	# a JUnit XML reader; bash-completion, which loads ours
 	python3-jsonschema python3-junitparser bash-completion

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "base/privfd.h"
@@ -41,6 +42,27 @@ static void close_listed(void)
 	mp_procdir_close(&d);
 }
 
+/*
+ * The program's RLIMIT_FSIZE (ulimit -f) limits the program's files, not
+ * ours: a memfd of the shared tables is sized to its whole window at once,
+ * and a snapshot is as big as the tables, so under a limit of a few KiB
+ * there would be neither tables to read after death nor a snapshot at
+ * exit, hence no profile.  Limits are per process and this child is a
+ * process of its own (no CLONE_THREAD: its limits are a copy), so lifting
+ * them here leaves the program's untouched: no limit where allowed
+ * (CAP_SYS_RESOURCE), else the hard one.
+ */
+static void lift_fsize(void)
+{
+	struct rlimit r, up = { RLIM_INFINITY, RLIM_INFINITY };
+	if (syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, NULL, &r) < 0 || r.rlim_cur == RLIM_INFINITY)
+		return;
+	if (syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &up, NULL) < 0 && r.rlim_cur < r.rlim_max) {
+		up.rlim_cur = up.rlim_max = r.rlim_max;
+		syscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &up, NULL);
+	}
+}
+
 static int child_main(void *p)
 {
 	struct call *c = p;
@@ -48,6 +70,7 @@ static int child_main(void *p)
 	mp_sys_close(1);
 	if (syscall(SYS_close_range, 3u, ~0u, 0) < 0)
 		close_listed();
+	lift_fsize();
 	c->ret = c->fn(c->arg);
 	return 0;
 }

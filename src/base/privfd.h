@@ -20,7 +20,9 @@
  * closes everything but standard error (kept for warnings), freeing every
  * slot.  No SIGCHLD is sent (exit signal 0); the child blocks every signal
  * (SIGXFSZ under a program's RLIMIT_FSIZE becomes EFBIG, never a core
- * dump); the caller reaps it with __WALL.  POSIX record locks belong to the
+ * dump) and lifts RLIMIT_FSIZE for itself, to the hard limit or, with
+ * CAP_SYS_RESOURCE, none (limits are per process: the program's stay as
+ * they are); the caller reaps it with __WALL.  POSIX record locks belong to the
  * descriptor table that took them, so the child's closes release none of
  * the program's.  Run in the child, getpid() and /proc/self name the child:
  * callers pass the process id in, and /proc/self/{maps,statm,exe} are the

@@ -464,6 +464,17 @@ static int done_fn(void *arg)
 	return send_msg(&msg, -1);
 }
 
+void mp_shm_mark_exec(int on)
+{
+	struct mp_shm_meta *m = __atomic_load_n(&mp_shm_dir, __ATOMIC_ACQUIRE);
+	if (!m || (uint64_t)syscall(SYS_getpid) != m->pid)
+		return;
+	if (on)
+		__atomic_or_fetch(&m->flags, (uint64_t)MP_SHM_F_EXEC, __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(&m->flags, ~(uint64_t)MP_SHM_F_EXEC, __ATOMIC_RELEASE);
+}
+
 void mp_shm_send_done(void)
 {
 	if (mp_shm_dir)

@@ -22,7 +22,8 @@
  * In the target: no allocation.  mp_shm_commit, mp_vm_area_share (after
  * the commit) and mp_shm_after_fork_child run a private-table child
  * (mp_privfd_run): not in a signal handler.  A window the memfd cannot be
- * made for (RLIMIT_FSIZE below the window's size, no memfd_create) stays
+ * made for (a hard RLIMIT_FSIZE below the window's size without
+ * CAP_SYS_RESOURCE, base/privfd.h; no memfd_create) stays
  * private: the process runs on, without a profile after its death.
  * mp_shm_begin/end/publish are lock-free stores (the caller serializes
  * writers of one table), safe anywhere.
@@ -126,5 +127,15 @@ void mp_shm_after_fork_child(void);
 /* The image wrote its exit snapshot: the CLI may drop its tables.  From
  * inside mp_privfd_run's function (it opens a socket). */
 void mp_shm_send_done(void);
+
+/*
+ * Around an execve of this process image (shim/exec.c): on != 0 before the
+ * call marks the directory MP_SHM_F_EXEC, so that a process whose image
+ * was replaced by a program without the shim (a static or setuid one, an
+ * environment without LD_PRELOAD) is not taken for dead; 0 after a failed
+ * call clears it.  Only in the process the tables are of (a vfork child
+ * shares them and is not): a lock-free store, async-signal-safe.
+ */
+void mp_shm_mark_exec(int on);
 
 #endif

@@ -47,6 +47,32 @@ static void usage(FILE *f)
 	      "See memprof-diff(1).\n", f);
 }
 
+/*
+ * A failed gate on sampled heap profiles: their values are estimates, and
+ * two runs of one program differ by the sampling error (a block of S bytes
+ * in use goes unsampled with probability exp(-S/rate): a 2 MiB table of the
+ * compiler, 2%, at the default 512 KiB).  Say so; the verdict stands.
+ */
+static void sampled_note(const struct mp_profile *base, const struct mp_profile *after)
+{
+	const struct mp_profile *p = after->msg->period >= base->msg->period ? after : base;
+	int64_t rate = p->msg->period;
+	const char *unit = p->msg->period_type ? mp_profile_str(p, p->msg->period_type->type) : NULL;
+	char rb[32];
+
+	if (rate <= 1 || !unit || strcmp(unit, "space") != 0)
+		return;
+	if (rate % (1 << 20) == 0)
+		snprintf(rb, sizeof(rb), "%" PRId64 " MiB", rate >> 20);
+	else if (rate % 1024 == 0)
+		snprintf(rb, sizeof(rb), "%" PRId64 " KiB", rate >> 10);
+	else
+		snprintf(rb, sizeof(rb), "%" PRId64 " bytes", rate);
+	fprintf(stderr, "memprof: note: the profiles are sampled (one sample every %s allocated, "
+		"on average): their values are estimates, and two runs of the same program differ "
+		"by chance; profile both runs with 'memprof run --rate 1' for an exact gate\n", rb);
+}
+
 int mp_cmd_diff(int argc, char **argv)
 {
 	enum { OPT_GROWTH = 0x100, OPT_STACK_GROWTH };
@@ -176,6 +202,8 @@ int mp_cmd_diff(int argc, char **argv)
 			fprintf(stderr, "memprof: the stack that grew most (+%" PRId64 "), leaf first: %s\n",
 				max_stack, key);
 		free(key);
+		if (status == EXIT_GREW)
+			sampled_note(base, after);
 	}
 out:
 	mp_top_free(t);

@@ -29,6 +29,7 @@
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
 #include "cli/supervise.h"
+#include "common/file-write.h"
 #include "common/shim-options.h"
 #include "convert/leaks-ci.h"
 #include "convert/leaks.h"
@@ -381,6 +382,9 @@ int mp_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	mp_snapshots_announce(snapdir);   /* `memprof snapshot` names our profiles */
+	/* Five files per process, often hundreds of processes: each output
+	 * directory is fsync'd once, at the end (common/file-write.h). */
+	mp_file_defer_dir_sync();
 
 	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
 		goto cleanup;
@@ -393,7 +397,7 @@ int mp_cmd_run(int argc, char **argv)
 	/* The tables shared with us: a profile after any death (cli/crash.h). */
 	crash = mp_crash_listen(snapdir);
 	s.shim.shm = crash != NULL;
-	env = mp_launch_env(preload ? preload : shim, &s.shim);
+	env = mp_launch_env(preload ? preload : shim, &s.shim, path);
 	if (!env) {
 		fputs("memprof: out of memory\n", stderr);
 		goto cleanup;
@@ -462,6 +466,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
+	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);
 	free(preload);

@@ -30,6 +30,7 @@
 #include "cli/snapshots.h"
 #include "common/grow.h"
 #include "common/shm-read.h"
+#include "common/write-all.h"
 
 /* The largest table window we map (the shim's biggest is 512 MiB). */
 #define MAX_TABLE ((uint64_t)64 << 30)
@@ -238,6 +239,13 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 		views[t->slot].data = p;
 		views[t->slot].size = t->size;
 	}
+	/* Inside execve when its tables were last written, and no new image
+	 * sent tables for the pid: replaced by a program without the shim
+	 * (static, setuid, an environment without LD_PRELOAD), not dead; that
+	 * last program has no profile (common/shm.h, MP_SHM_F_EXEC). */
+	if (views[0].data && views[0].size >= sizeof(struct mp_shm_meta) &&
+	    (((const struct mp_shm_meta *)views[0].data)->flags & MP_SHM_F_EXEC))
+		goto unmap;
 	if (pid == (uint64_t)target && target > 0) {
 		if (WIFSIGNALED(status))
 			sig = (uint32_t)WTERMSIG(status);
@@ -253,8 +261,20 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 		goto unmap;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	bool ok = fd >= 0;
+	/* A short write (EFBIG, ENOSPC) sets no errno: the next one says why. */
+	if (ok) {
+		int w = mp_write_all(fd, buf, len);
+		if (w < 0)
+			errno = -w, ok = false;
+	}
+	if (fd >= 0) {
+		int saved = errno;
+		if (close(fd) < 0 && ok)
+			saved = errno, ok = false;
+		errno = saved;
+	}
+	if (!ok || rename(tmp, path) < 0) {
 		fprintf(stderr, "memprof: cannot write snapshot '%s': %s\n", path, strerror(errno));
 		unlink(tmp);
 		goto unmap;

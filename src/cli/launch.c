@@ -174,17 +174,20 @@ int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_el
 
 /* ---- the environment ------------------------------------------------------- */
 
-char **mp_launch_env(const char *shim, const struct mp_options *o)
+char **mp_launch_env(const char *shim, const struct mp_options *o, const char *program)
 {
 	extern char **environ;
 	const char *preload = getenv("LD_PRELOAD"), *opts = getenv(MP_OPTIONS_ENV);
-	char **env, *ld = NULL, *mo = NULL, *ours = NULL;
+	char **env, *ld = NULL, *mo = NULL, *ours = NULL, *under = NULL;
 	long len = mp_options_format(NULL, 0, o, MP_LAUNCH_OPTIONS);
 	size_t n = 0, k = 0;
+	bool has_under = false;
 
-	for (char **e = environ; *e; e++)
+	for (char **e = environ; *e; e++) {
 		n++;
-	env = calloc(n + 3, sizeof(*env));
+		has_under |= strncmp(*e, "_=", 2) == 0;
+	}
+	env = calloc(n + 4, sizeof(*env));
 	if (!env)
 		return NULL;
 	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", shim, preload && *preload ? ":" : "",
@@ -197,18 +200,26 @@ char **mp_launch_env(const char *shim, const struct mp_options *o)
 			     opts && *opts ? "," : "", ours) < 0)
 		mo = NULL;
 	free(ours);
-	if (!ld || !mo) {
+	/* A shell sets "_" to the path of the program it runs: the program
+	 * would otherwise see ours, the path of memprof. */
+	if (has_under && program && asprintf(&under, "_=%s", program) < 0)
+		under = NULL;
+	if (!ld || !mo || (has_under && program && !under)) {
 		free(ld);
 		free(mo);
+		free(under);
 		free(env);
 		return NULL;
 	}
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "LD_PRELOAD=", 11) != 0 &&
-		    strncmp(*e, MP_OPTIONS_ENV "=", sizeof(MP_OPTIONS_ENV)) != 0)
+		    strncmp(*e, MP_OPTIONS_ENV "=", sizeof(MP_OPTIONS_ENV)) != 0 &&
+		    !(under && strncmp(*e, "_=", 2) == 0))
 			env[k++] = *e;
 	env[k++] = ld;
 	env[k++] = mo;
+	if (under)
+		env[k++] = under;
 	env[k] = NULL;
 	return env;
 }
@@ -226,7 +237,8 @@ int mp_launch_check_user_options(void)
 	return -1;
 }
 
-/* What mp_launch_env() allocated: its last two entries. */
+/* What mp_launch_env() allocated: its last entries, LD_PRELOAD,
+ * MEMPROF_OPTIONS and maybe "_" (the environment's own were left out). */
 void mp_launch_env_free(char **env)
 {
 	size_t n = 0;
@@ -235,8 +247,10 @@ void mp_launch_env_free(char **env)
 		return;
 	while (env[n])
 		n++;
-	free(env[n - 1]);
-	free(env[n - 2]);
+	size_t ours = n >= 3 && strncmp(env[n - 1], "_=", 2) == 0 &&
+		      strncmp(env[n - 2], MP_OPTIONS_ENV "=", sizeof(MP_OPTIONS_ENV)) == 0 ? 3 : 2;
+	for (size_t i = n - ours; i < n; i++)
+		free(env[i]);
 	free(env);
 }
 

@@ -48,10 +48,11 @@ int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_el
  * The program's environment: ours, with LD_PRELOAD led by `shim` (a
  * preload the user already had stays after it) and MEMPROF_OPTIONS ending in
  * the MP_LAUNCH_OPTIONS keys of *o (the shim reads keys in order, so ours win
- * and any others the user set, like verbose=1, still apply).  NULL on OOM;
- * free with mp_launch_env_free() (accepts NULL).
+ * and any others the user set, like verbose=1, still apply), and "_" (when
+ * set) the path of `program`, as a shell sets it.  NULL on OOM; free with
+ * mp_launch_env_free() (accepts NULL).
  */
-char **mp_launch_env(const char *shim, const struct mp_options *o);
+char **mp_launch_env(const char *shim, const struct mp_options *o, const char *program);
 void mp_launch_env_free(char **env);
 
 /* MEMPROF_OPTIONS the user set, which mp_launch_env() passes on: refused in

@@ -521,8 +521,17 @@ static void finish_delta(struct mp_live *lv, struct conn *c)
 	}
 	if (mp_pprof_parse(c->base, c->base_len, &base, &err) < 0 ||
 	    mp_pprof_parse(buf, len, &after, &err) < 0 ||
-	    mp_diff_build(base, after, &b, &err) < 0 || mp_pprof_encode(b, &out, &out_len) < 0) {
+	    mp_diff_build(base, after, &b, &err) < 0) {
 		respond_error(c, 500, "cannot make the delta profile: %s", err ? err : "no memory");
+		goto out;
+	}
+	/* As Go's net/http/pprof: the change is dated by the second profile
+	 * and lasts from the first to the second (a merge would add the two
+	 * profiles' durations, each counted from the process's start). */
+	int64_t t0 = base->msg->time_nanos, t1 = after->msg->time_nanos;
+	mp_pprof_set_time(b, t1, t1 > t0 ? t1 - t0 : 0);
+	if (mp_pprof_encode(b, &out, &out_len) < 0) {
+		respond_error(c, 500, "cannot make the delta profile: no memory");
 		goto out;
 	}
 	respond_profile(c, c->kind, out, out_len);

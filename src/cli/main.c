@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/nofile.h"
 
 struct command {
 	const char *name;
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
 	const struct command *cmd;
 	const char *name;
 
+	/* Our files are not bound by a program's ulimit -f (nofile.h). */
+	mp_cli_fsize_raise();
 	if (argc < 2) {
 		fputs("memprof: missing command, see 'memprof --help'\n", stderr);
 		return 2;

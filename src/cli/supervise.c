@@ -20,8 +20,13 @@
 #include "cli/nofile.h"
 #include "cli/supervise.h"
 
-/* Signals memprof passes on to the target while it waits. */
-static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
+/* Signals memprof passes on to the target while it waits: those whose
+ * default action would end memprof and leave the program running without
+ * it, orphaned and never profiled (SIGXCPU, SIGXFSZ, SIGPIPE and SIGSYS
+ * are about memprof's own doing, and SIGINT and SIGQUIT reach the program
+ * from the terminal itself). */
+static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2,
+					 SIGALRM, SIGVTALRM, SIGPROF, SIGPWR };
 #define N_FORWARDED (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
 
 /* Pass a signal to the target or, once it is gone, to the descendants still
@@ -180,6 +185,7 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		int e;
 
 		mp_cli_nofile_restore(&c->nofile);
+		mp_cli_fsize_restore();
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		sigaction(SIGCHLD, &old_chld, NULL);

@@ -80,11 +80,19 @@ struct mp_shm_meta {
 	uint64_t start_ns;
 	uint32_t max_depth;
 	uint32_t exe_len;        /* bytes of exe */
-	uint64_t flags;          /* MP_SNAP_F_FORKED, MP_SNAP_F_TRUNCATED */
+	uint64_t flags;          /* MP_SNAP_F_FORKED, MP_SNAP_F_TRUNCATED, MP_SHM_F_EXEC */
 	uint64_t death_ns;       /* CLOCK_REALTIME when the fatal signal came */
 	char exe[4096];          /* readlink("/proc/self/exe"), no NUL needed */
 	struct mp_shm_table tables[MP_SHM_MAX_TABLES];
 };
+
+/*
+ * In the directory's flags: the image is inside execve (set before the
+ * call, cleared when it fails).  Tables left with it set, and no new
+ * image's tables for the pid, are of an image replaced by a program without
+ * the shim: it did not die, and its last program has no profile.
+ */
+#define MP_SHM_F_EXEC (1ull << 63)
 
 /* Datagram kinds on the socket. */
 enum {

@@ -60,7 +60,7 @@ static const struct rule rules[] = {
 	  "File descriptor left open.",
 	  "A file descriptor the program opened (a file, socket, pipe, eventfd, epoll, timerfd, "
 	  "signalfd, inotify or memfd descriptor) and had not closed at exit; descriptors it "
-	  "inherited are not counted.",
+	  "inherited and the standard streams 0, 1 and 2 are not counted.",
 	  "Close it when done with it, on every path, errors included. The code flow is the stack "
 	  "that created it." SUPPRESS_HELP, "created" },
 	{ "thread", "thread-leak", "ThreadLeak", MP_FAIL_THREADS,

@@ -201,10 +201,15 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 		l->count += rec->count;
 	}
 	/* File descriptors still open at exit, not inherited: one group per
-	 * creation stack (category 0). */
+	 * creation stack (category 0).  The standard streams 0, 1 and 2 are
+	 * never leaks, whoever opened them (Valgrind's --track-fds counts them
+	 * apart too): a subshell's stdout is the pipe its parent made and
+	 * dup2'd there, and the kernel closes them at exit. */
 	for (size_t i = 0; i < snap->nres; i++) {
 		const struct mp_snap_res_rec *rr = &snap->res[i];
 		if (rr->flags & MP_RES_F_INHERITED)
+			continue;
+		if (rr->res_class == MP_RES_FD && rr->id >= 0 && rr->id <= 2)
 			continue;
 		/* groups by creation stack: descriptors in slot 0 of seen (heap
 		 * classes use 1..3), threads and timers in arrays of their own */

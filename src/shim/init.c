@@ -372,6 +372,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 {
 	mp_busy++;
 	mp_shim_init();
+	mp_exec_init();   /* here, not in mp_shim_init: that may run inside ld.so */
 	exit_handler_registered = __cxa_atexit(exit_handler, NULL, NULL) == 0;
 	__cxa_at_quick_exit(exit_handler, NULL);
 	if (mp_shim.enabled && mp_unwind_mode != MP_UNWIND_FAST &&

@@ -68,6 +68,9 @@ size_t mp_shim_heap_stats(struct mp_snap_kv *kv, size_t cap);
 size_t mp_unload_records(const void **ret);
 void mp_unload_after_fork_child(void);
 
+/* exec.c: find libc's exec family now (not in a vfork child later). */
+void mp_exec_init(void);
+
 /* snapshot-write.c: 0 or -errno.  seq 0: the final snapshot, else numbered
  * snapshot seq.  _as: a snapshot of `kind` (common/snapfile.h: final,
  * numbered, live with seq the token), with a name (numbered, NULL: none;

@@ -75,6 +75,18 @@ def main():
         t.eq(r.returncode, 3, '--fail-on-stack-growth below the growth: exit 3')
         r = run([memprof, 'diff', '--fail-on-growth', '1MiB', p3, p1])
         t.eq(r.returncode, 0, 'shrinking never fails the gate')
+        r = run([memprof, 'diff', '--fail-on-growth', '500000', p1, p3])
+        t.ok('sampled' not in r.stderr, '--rate 1 profiles: no sampling note', r.stderr)
+        # Sampled profiles: the gate's verdict stands (+512000 B estimated
+        # within a few KiB at one sample every 64 B), with a note that two
+        # runs' estimates differ by chance.
+        s1, s3 = os.path.join(d, 's1000.heap.pb.gz'), os.path.join(d, 's3000.heap.pb.gz')
+        for n, p in [('1000', s1), ('3000', s3)]:
+            run([memprof, 'run', '-q', '--rate', '64', '-o', p, t_grow, n])
+        r = run([memprof, 'diff', '--fail-on-stack-growth', '100000', s1, s3])
+        t.ok(r.returncode == 3 and 'memprof: note: the profiles are sampled (one sample every '
+             '64 bytes allocated, on average)' in r.stderr and "--rate 1' for an exact gate"
+             in r.stderr, 'sampled profiles: exit 3, and the note on sampling error', r.stderr)
 
         # Pseudo-random profiles: compatible pairs compared, others refused.
         seeds = [str(s) for s in range(1, 9)]

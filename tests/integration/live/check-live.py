@@ -141,6 +141,21 @@ def main():
     except RuntimeError as e:
         ok, net = False, str(e)
     t.ok(ok, '?seconds=1: a delta profile, live_hold unchanged (net 0)', net)
+    # Its Duration is the interval, as Go's net/http/pprof sets it: at least
+    # the second asked for (the server waits that long between its two
+    # snapshots), and shorter than a profile taken afterwards, which counts
+    # from the program's start (before the first snapshot).  A merge of the
+    # two snapshots would add up their durations since the start instead.
+    def header(url):
+        out = subprocess.run(['go', 'tool', 'pprof', '-raw', url], capture_output=True,
+                             text=True, env=pprof_raw.go_env())
+        m = re.search(r'^Duration: ([0-9.]+)', out.stdout, re.M)
+        return float(m.group(1)) if m else None, out.stderr[-500:]
+    delta, e1 = header(base + 'heap?seconds=1')
+    later, e2 = header(base + 'heap')
+    t.ok(delta is not None and later is not None and 1.0 <= delta < later,
+         '?seconds=1: Duration %s s is the interval (>= 1 s, < %s s since start)'
+         % (delta, later), e1 + e2)
 
     # Bad requests: HTTP errors, never a crash or a hang.
     bad = [

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""memprof under a file size limit (ulimit -f, RLIMIT_FSIZE) set around it:
+the limit is the program's, never memprof's.  Under a soft limit of 8 KiB
+a real program (sh running head) sees its limit as given and is stopped by
+it exactly as without memprof, while its profile is written (the shim's
+snapshot is bigger than the limit), also after a SIGKILL (the shared tables
+are memfds sized past the limit); under a hard limit smaller than its output, `memprof merge` says
+EFBIG and exits 1, never killed by SIGXFSZ, no temporary file left.
+usage: check-limits.py MEMPROF (MEMPROF_SHIM set)"""
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import pprof_raw  # noqa: E402
+from tap import Tap  # noqa: E402
+
+LIMIT = 8192
+
+
+def fsize(soft, hard=None):
+    def set_it():
+        h = resource.getrlimit(resource.RLIMIT_FSIZE)[1] if hard is None else hard
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, h))
+    return set_it
+
+
+def run(argv, cwd, preexec_fn=None):
+    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120, preexec_fn=preexec_fn)
+
+
+def main():
+    memprof = os.path.abspath(sys.argv[1])
+    t = Tap()
+    sh = shutil.which('sh')
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    hard_text = b'unlimited' if hard == resource.RLIM_INFINITY else b'%d' % (hard // 512)
+    # dash's ulimit -f counts 512-byte blocks; head is stopped at 8 KiB.
+    script = ('ulimit -S -f; ulimit -H -f; head -c 20000 /dev/zero > big; echo "head $?"; '
+              'wc -c < big')
+    with tempfile.TemporaryDirectory() as d:
+        native = run([sh, '-c', script], d, fsize(LIMIT))
+        want = b'16\n' + hard_text + b'\nhead 153\n8192\n'
+        t.eq(native.stdout, want, 'natively: sh sees 8 KiB, head is killed by SIGXFSZ')
+        out = os.path.join(d, 'sh.heap.pb.gz')
+        r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', script], d, fsize(LIMIT))
+        err = r.stderr.decode(errors='replace')
+        t.eq((r.returncode, r.stdout), (0, native.stdout),
+             'under memprof: the same limit, output and status', err)
+        t.ok(os.path.exists(out), 'the profile is written', err)
+        try:
+            _, fns = pprof_raw.cum_by_function(out)
+            ok = fns.get('__libc_start_call_main', [0, 0, 0, 0])[1] > 0
+        except RuntimeError as e:
+            ok, fns = False, str(e)
+        t.ok(ok, 'go tool pprof reads it: allocations under __libc_start_call_main', err)
+        t.eq(sorted(f for f in os.listdir(d) if '.tmp' in f), [], 'no temporary file left')
+
+        # Killed: the tables shared with memprof (memfds of MiBs) are there.
+        out = os.path.join(d, 'k.heap.pb.gz')
+        r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', 'echo x; kill -9 $$'], d,
+                fsize(LIMIT))
+        err = r.stderr.decode(errors='replace')
+        t.eq((r.returncode, r.stdout), (137, b'x\n'), 'SIGKILL: status 137, same output', err)
+        c = subprocess.run(['go', 'tool', 'pprof', '-comments', out], capture_output=True,
+                           text=True, env=pprof_raw.go_env()) if os.path.exists(out) else None
+        t.ok(c is not None and 'killed by SIGKILL (signal 9)' in c.stdout and
+             'read from the tables shared with memprof' in c.stdout,
+             'SIGKILL under the limit: the profile from the shared tables',
+             err + (c.stdout + c.stderr if c else ''))
+
+        # A hard limit memprof cannot lift: an error, not SIGXFSZ.
+        merged = os.path.join(d, 'm.pb.gz')
+        src = os.path.join(d, 'sh.heap.pb.gz')
+        r = run([memprof, 'merge', '-o', merged, src, src], d, fsize(1024, 1024))
+        err = r.stderr.decode(errors='replace')
+        t.ok(r.returncode == 1 and 'File too large' in err,
+             'merge past a hard 1 KiB limit: exit 1, "File too large" (not SIGXFSZ)',
+             'status %d: %s' % (r.returncode, err))
+        t.eq(sorted(f for f in os.listdir(d) if f.startswith('m.pb.gz')), [],
+             'merge: no output and no temporary file left')
+    return t.done()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
