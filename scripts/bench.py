@@ -142,7 +142,19 @@ def main():
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
     ap.add_argument('--sym-bench')
-    ap.add_argument('--modes')
+    ap.add_argument('--uprobe-floor', help='--set attach: tests/bench/uprobe-floor')
+    ap.add_argument('--memleak', default=os.environ.get('MEMPROF_BENCH_MEMLEAK'),
+                    help='--set attach: a libbpf-tools memleak binary to run side by side '
+                    '(default: $MEMPROF_BENCH_MEMLEAK). bcc does not ship it in Debian 12; '
+                    'to build it outside this tree, from a checkout of iovisor/bcc: '
+                    'cd libbpf-tools; bpftool btf dump file /sys/kernel/btf/vmlinux format c '
+                    '> vmlinux.h; clang -g -O2 -target bpf -D__TARGET_ARCH_x86 '
+                    '-DBPF_UPROBE=BPF_KPROBE -DBPF_URETPROBE=BPF_KRETPROBE -I. -c '
+                    'memleak.bpf.c -o memleak.bpf.o (the two -D: macros libbpf 1.1 lacks); '
+                    'bpftool gen skeleton memleak.bpf.o > memleak.skel.h; gcc -O2 -I. -o '
+                    'memleak memleak.c trace_helpers.c uprobe_helpers.c btf_helpers.c '
+                    'compat.c map_helpers.c errno_helpers.c -lbpf -lelf -lz')
+    ap.add_argument('--modes', help='--set attach: of floor,native,empty,attach,rate1,memleak')
     ap.add_argument('--workloads', help='comma-separated names of the workloads to run (default: all)')
     args = ap.parse_args()
     if args.set == 'report':
@@ -174,7 +186,8 @@ def main():
         ]
         if args.workloads:
             want = args.workloads.split(',')
-            unknown = [w for w in want if w not in [x[0] for x in workloads]]
+            extra = ['python3-json'] if args.set == 'attach' else []
+            unknown = [w for w in want if w not in [x[0] for x in workloads] + extra]
             if unknown:
                 print('bench: unknown workload %r' % unknown[0], file=sys.stderr)
                 return 2

@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: MIT
 """bench.sh --set attach: the CPU time memprof attach adds to a running
-program, against the same program unprofiled and against an empty uprobe at
+program, against the same program unprofiled, against an empty uprobe at
 the same sites (memprof attach --bench-empty-probes: the same probes whose
-programs return at once), against bcc's memleak (memleak-bpfcc) when it
-can run here (it needs kernel headers; Debian 12's libbpf-tools has no
-CO-RE memleak; bpftrace 0.17 puts its uprobes in every process whatever
--p says, so it cannot stand in for memleak on a shared machine): else the
-issue's figures are printed beside ours.
+programs return at once) and against memleak: bcc's memleak-bpfcc when it
+can run here (it needs kernel headers), or libbpf-tools' memleak built from
+bcc's source and given with --memleak PATH or MEMPROF_BENCH_MEMLEAK=PATH
+(bench.py --help says how to build it; Debian 12's libbpf-tools has none).
+bpftrace 0.17 puts its uprobes in every process whatever -p says, so it
+cannot stand in for memleak on a shared machine.
+
+First (mode "floor"), tests/bench/uprobe-floor: what one hit of an empty
+uprobe costs on this kernel, per way of attaching it and per probed
+instruction, the floor under any uprobe-based profiler.
 
 Each workload is started stopped (a wrapper that stops itself with SIGSTOP
 and then execs it), the profiler attached, then continued; the workload's
@@ -15,7 +20,8 @@ context) is measured, in alternating runs, median of --reps.  Per-call
 cost: (CPU under a profiler - native CPU) / allocator calls, the calls
 counted by memprof attach itself.  A last run of attach and of the empty
 probes has the kernel time the BPF programs themselves (BPF_ENABLE_STATS:
-mean ns per run of the malloc and free programs)."""
+mean ns per run of the malloc and free programs).  --modes picks among
+floor, native, empty, attach, rate1 and memleak (all by default)."""
 import os
 import re
 import signal
@@ -99,12 +105,28 @@ def attach_profiler(memprof, out, extra):
 
 
 def memleak_profiler(pid):
+    """bcc's memleak-bpfcc (Python + BCC)."""
     p = subprocess.Popen(['memleak-bpfcc', '-p', str(pid), '5'], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     for line in p.stdout:
         if 'Attaching to pid' in line:
             return p
     raise RuntimeError('memleak-bpfcc did not attach: ' + p.stderr.read().strip()[-200:])
+
+
+def libbpf_memleak_profiler(path):
+    """libbpf-tools' memleak built from source (bench.py --help says how):
+    the same BPF side as bcc's, CO-RE, no kernel headers needed.  Its
+    stdout is a pipe: line-buffered through stdbuf so that its "Attaching
+    to pid" arrives when it is attached."""
+    def start(pid):
+        p = subprocess.Popen(['stdbuf', '-oL', path, '-p', str(pid), '5'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in p.stdout:
+            if 'Attaching to pid' in line:
+                return p
+        raise RuntimeError('%s did not attach: %s' % (path, p.stderr.read().strip()[-300:]))
+    return start
 
 
 def memleak_works(work):
@@ -133,10 +155,37 @@ def prog_ns(err):
     return out
 
 
+def uprobe_floor(args):
+    """The per-hit cost of an empty uprobe per mechanism and instruction."""
+    path = getattr(args, 'uprobe_floor', None)
+    if not path or not os.path.exists(path):
+        print('uprobe-floor: not built (x86-64 only)')
+        return
+    r = subprocess.run([path, '200000' if args.quick else '1000000', str(args.reps)],
+                       capture_output=True, text=True)
+    print(r.stdout.rstrip())
+    if r.returncode != 0:
+        print('uprobe-floor: failed: ' + r.stderr.strip()[-300:])
+    sys.stdout.flush()
+
+
 def attach_bench(args, workloads, work, py3):
     memprof = args.memprof
     reps = args.reps
-    ml_why = memleak_works(work)
+    want = (args.modes or 'floor,native,empty,attach,rate1,memleak').split(',')
+    if 'floor' in want:
+        uprobe_floor(args)
+    ml_why = None
+    ml_name = 'memleak'
+    if 'memleak' in want:
+        if args.memleak:
+            ml_prof = libbpf_memleak_profiler(os.path.abspath(args.memleak))
+            ml_name = 'memleak(libbpf)'
+            if not os.access(args.memleak, os.X_OK):
+                ml_why = '%s is not an executable' % args.memleak
+        else:
+            ml_prof = memleak_profiler
+            ml_why = memleak_works(work)
     # python3 json workload: dumps/loads of a nested document.
     js = os.path.join(work, 'json_work.py')
     with open(js, 'w') as f:
@@ -148,23 +197,33 @@ def attach_bench(args, workloads, work, py3):
                 '    doc = json.loads(s)\n'
                 'print(len(s))\n' % (20000 if args.quick else 100000, 3 if args.quick else 6))
     wl = [w for w in workloads if w[0] in ('sqlite3', 'alloc-bench-2t', 'python3')]
-    wl.insert(0, ('python3-json', [py3, js], None, {}))   # Python's own small-object allocator
+    if not args.workloads or 'python3-json' in args.workloads.split(','):
+        wl.insert(0, ('python3-json', [py3, js], None, {}))   # Python's own small-object allocator
     prof = os.path.join(work, 'attach.heap.pb.gz')
-    modes = [('native', None),
-             ('empty uprobe', attach_profiler(memprof, prof, ['--bench-empty-probes',
-                                                              '--no-resources'])),
-             ('attach', attach_profiler(memprof, prof, [])),
-             ('attach --rate 1', attach_profiler(memprof, prof, ['--rate', '1']))]
-    if not ml_why:
-        modes.append(('memleak', memleak_profiler))
+    all_modes = [('native', 'native', None),
+                 ('empty', 'empty uprobe', attach_profiler(memprof, prof, ['--bench-empty-probes',
+                                                                           '--no-resources'])),
+                 ('attach', 'attach', attach_profiler(memprof, prof, [])),
+                 ('rate1', 'attach --rate 1', attach_profiler(memprof, prof, ['--rate', '1']))]
+    if 'memleak' in want and not ml_why:
+        all_modes.append(('memleak', ml_name, ml_prof))
+    modes = [(label, p) for key, label, p in all_modes if key in want or key == 'native']
+    if len(modes) < 2:
+        return 0
     print('memprof attach: CPU time (user+sys) of the workload, median of %d alternating runs, '
           'as a ratio to native, and the extra CPU per allocator call' % reps)
-    if ml_why:
+    if 'memleak' in want and ml_why:
         print('bcc memleak: cannot run here (%s); Debian 12\'s libbpf-tools (0.26) has no '
-              'CO-RE memleak. The issue\'s figures on this machine: sqlite3 102x native, a '
-              'malloc microbenchmark 1,900x' % ml_why)
+              'CO-RE memleak (give one built from source with --memleak PATH, bench.py --help). '
+              'The issue\'s figures on this machine: sqlite3 102x native, a malloc '
+              'microbenchmark 1,900x' % ml_why)
+    labels = [m for m, _ in modes]
     hdr = '%-16s %9s %9s' % ('workload', 'calls', 'native s') + \
-        ''.join(' %19s' % m for m, _ in modes[1:]) + '  attach/empty  BPF ns malloc,free'
+        ''.join(' %19s' % m for m in labels[1:])
+    if 'attach' in labels and 'empty uprobe' in labels:
+        hdr += '  attach/empty  BPF ns malloc,free'
+    if 'attach' in labels and ml_name in labels:
+        hdr += '  %s/attach' % ml_name
     print(hdr)
     for name, cmd, stdin, env in wl:
         cpu = {m: [] for m, _ in modes}
@@ -174,15 +233,8 @@ def attach_bench(args, workloads, work, py3):
                 t, err = one_run(cmd, stdin, env, p, work)
                 cpu[m].append(t)
                 c = re.search(r'(\d+) allocator calls', err or '')
-                if c and m == 'attach':
+                if c and m in ('attach', 'empty uprobe') and not calls:
                     calls = int(c.group(1))
-        # One more run each with the programs timed (that timing costs a
-        # little itself: not part of the medians above).
-        ns = {}
-        for m, extra in (('attach', []), ('empty', ['--bench-empty-probes', '--no-resources'])):
-            _, err = one_run(cmd, stdin, env,
-                             attach_profiler(memprof, prof, extra + ['--bench-prog-stats']), work)
-            ns[m] = prog_ns(err)
         nat = statistics.median(cpu['native'])
         row = '%-16s %9s %9.3f' % (name, calls or '-', nat)
         per = {}
@@ -191,14 +243,28 @@ def attach_bench(args, workloads, work, py3):
             per[m] = (med - nat) / calls * 1e9 if calls else None
             row += ' %9.2fx %7s' % (med / nat if nat else 0,
                                     '%.0fns' % per[m] if per[m] is not None else '-')
-        rel = (per['attach'] / per['empty uprobe']) if calls and per['empty uprobe'] else None
-        row += '  %12s' % ('%.2fx' % rel if rel else '-')
-        row += '  %s' % ' '.join('%.0f/%.0f' % (ns[m].get('mp_malloc', 0), ns[m].get('mp_free', 0))
-                                 for m in ('attach', 'empty'))
+        if 'attach' in labels and 'empty uprobe' in labels:
+            # One more run each with the programs timed (that timing costs a
+            # little itself: not part of the medians above).
+            ns = {}
+            for m, extra in (('attach', []), ('empty', ['--bench-empty-probes', '--no-resources'])):
+                _, err = one_run(cmd, stdin, env,
+                                 attach_profiler(memprof, prof, extra + ['--bench-prog-stats']),
+                                 work)
+                ns[m] = prog_ns(err)
+            rel = (per['attach'] / per['empty uprobe']) if calls and per['empty uprobe'] else None
+            row += '  %12s' % ('%.2fx' % rel if rel else '-')
+            row += '  %s' % ' '.join('%.0f/%.0f' % (ns[m].get('mp_malloc', 0),
+                                                    ns[m].get('mp_free', 0))
+                                     for m in ('attach', 'empty'))
+        if 'attach' in labels and ml_name in labels:
+            a, b = per.get('attach'), per.get(ml_name)
+            row += '  %14s' % ('%.1fx' % (b / a) if a and b and a > 0 else '-')
         print(row)
         sys.stdout.flush()
     print('(calls counted by memprof attach; "empty uprobe" is the same probes at the same sites '
           'with programs that return at once; attach/empty: extra CPU per call under attach '
           'over that under the empty probes; BPF ns: the kernel\'s mean run time of the malloc '
-          'and free programs, attach then empty, timing on)')
+          'and free programs, attach then empty, timing on; memleak/attach: extra CPU per call '
+          'under memleak over that under attach)')
     return 0

@@ -184,6 +184,18 @@ const uint8_t *mp_elfmod_bytes(const struct mp_elfmod *m, uint64_t va, size_t *n
 	return m->data + ph->p_offset + (va - ph->p_vaddr);
 }
 
+const uint8_t *mp_elfmod_segment(const struct mp_elfmod *m, uint64_t va, uint64_t *ret_va,
+				  size_t *ret_len)
+{
+	const Elf64_Phdr *ph = load_of(m, va);
+
+	if (!ph)
+		return NULL;
+	*ret_va = ph->p_vaddr;
+	*ret_len = (size_t)ph->p_filesz;
+	return m->data + ph->p_offset;
+}
+
 bool mp_elfmod_dynsym(const struct mp_elfmod *m, const char *name, uint64_t *ret_vaddr,
 		      uint64_t *ret_size)
 {

@@ -42,6 +42,11 @@ bool mp_elfmod_dynsym(const struct mp_elfmod *m, const char *name, uint64_t *ret
  * segment); NULL when unmapped.  Points into the mapped file. */
 const uint8_t *mp_elfmod_bytes(const struct mp_elfmod *m, uint64_t va, size_t *n);
 
+/* The bytes the file gives the PT_LOAD segment that maps vaddr `va`: its
+ * start vaddr in *ret_va and its length in *ret_len; NULL when none maps it. */
+const uint8_t *mp_elfmod_segment(const struct mp_elfmod *m, uint64_t va, uint64_t *ret_va,
+				  size_t *ret_len);
+
 /*
  * The FDE covering vaddr `va`: a pointer to it in the mapped file, the
  * function's start vaddr, and the region [*ret_lo, *ret_hi) the FDE and its

@@ -178,8 +178,8 @@ int mp_bpf_attach_probes(struct mp_bpf *b, const char *path, const char *name,
 			if ((int)p[i].fn != fn)
 				continue;
 			offs[cnt] = p[i].file_off;
-			/* Every site is before any push: the return address is at sp. */
-			cookies[cnt++] = MP_COOKIE(fn, p[i].outer, 0);
+			/* The return address lies ra_off above sp at the site. */
+			cookies[cnt++] = MP_COOKIE(fn, p[i].outer, p[i].site.ra_off);
 		}
 		if (!cnt)
 			continue;

@@ -139,10 +139,11 @@ static int probe_modules(struct mp_bpf *b, struct mp_runwind *uw, int pid, bool 
 		any = true;
 		for (size_t k = 0; k < n; k++) {
 			if (verbose)
-				fprintf(stderr, "memprof: probe %s%s%s in '%s' at +%u (%s%s)\n", p[k].name,
-					p[k].also ? "/" : "", p[k].also ? p[k].also : "", m->path,
-					p[k].site.off, p[k].site.insn,
-					p[k].site.emulated ? ", emulated" : ", single-stepped");
+				fprintf(stderr, "memprof: probe %s%s%s in '%s' at +%u (%s%s%s)\n",
+					p[k].name, p[k].also ? "/" : "", p[k].also ? p[k].also : "",
+					m->path, p[k].site.off, p[k].site.insn,
+					p[k].site.emulated ? ", emulated" : ", single-stepped",
+					p[k].site.after_null_test ? ", after the NULL test" : "");
 			else if (!p[k].site.emulated && !quiet)
 				fprintf(stderr, "memprof: warning: '%s' in '%s' begins with an instruction "
 					"the kernel single-steps ('%s'): its calls will be slower\n",

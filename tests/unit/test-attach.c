@@ -23,31 +23,187 @@ static void test_sites(void)
 {
 	static const struct {
 		const char *what;
-		uint8_t code[16];
+		uint8_t code[48];
 		size_t len;
-		uint32_t off;
-		int emulated;
+		unsigned nargs;
+		bool ret;
+		bool free;
+		uint32_t off, ra_off;
+		int emulated, after_null;
 	} cases[] = {
-		{ "push r12 first", { 0x41, 0x54, 0x55 }, 3, 0, 1 },
-		{ "push rbp first", { 0x55, 0x48 }, 2, 0, 1 },
-		{ "test rdi,rdi; je rel32 (glibc free)", { 0x48, 0x85, 0xff, 0x0f, 0x84, 1, 2, 3, 4 }, 9, 3, 1 },
-		{ "cmpb $0,rip+x; push r12", { 0x80, 0x3d, 1, 2, 3, 4, 0, 0x41, 0x54 }, 9, 7, 1 },
-		{ "endbr64; push rbp", { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 }, 5, 4, 1 },
-		{ "mov rax,rsi first: entry, single-stepped", { 0x48, 0x89, 0xf0, 0x55 }, 4, 0, 0 },
-		{ "sub rsp first: entry", { 0x48, 0x83, 0xec, 0x18, 0x55 }, 5, 0, 0 },
-		{ "test, then a write: entry", { 0x48, 0x85, 0xff, 0x48, 0x89, 0xf0, 0x55 }, 7, 0, 0 },
-		{ "cut short", { 0x0f }, 1, 0, 0 },
-		{ "empty", { 0 }, 0, 0, 0 },
+		{ "push r12 first", { 0x41, 0x54, 0x55 }, 3, 1, false, false, 0, 0, 1, 0 },
+		{ "push rbp first", { 0x55, 0x48 }, 2, 1, false, false, 0, 0, 1, 0 },
+		{ "endbr64; push rbp", { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 }, 5, 1, false, false, 4, 0, 1, 0 },
+		{ "cmpb $0,rip+x; push r12", { 0x80, 0x3d, 1, 2, 3, 4, 0, 0x41, 0x54 }, 9, 1, false, false,
+		  7, 0, 1, 0 },
+		/* push; push; sub $0x18,%rsp; cmp; je: the je, ra 0x28 above sp */
+		{ "pushes, sub rsp, then je", { 0x55, 0x53, 0x48, 0x83, 0xec, 0x18, 0x48, 0x85, 0xf6,
+						0x74, 0x05 }, 11, 1, false, false, 9, 0x28, 1, 0 },
+		/* mov %rdi,%rbx does not touch rdi; mov %rsi,%rdi does */
+		{ "rdi copied, then je", { 0x41, 0x54, 0x48, 0x89, 0xfb, 0x74, 0x01 }, 7, 1, false, false,
+		  5, 8, 1, 0 },
+		{ "rdi overwritten: the push before", { 0x41, 0x54, 0x48, 0x89, 0xf7, 0x74, 0x01 }, 7, 1,
+		  false, false, 0, 0, 1, 0 },
+		{ "rsi overwritten, one argument read: the je",
+		  { 0x41, 0x54, 0x48, 0x89, 0xfe, 0x74, 0x01 }, 7, 1, false, false, 5, 8, 1, 0 },
+		{ "rsi overwritten, two arguments read: the push",
+		  { 0x41, 0x54, 0x48, 0x89, 0xfe, 0x74, 0x01 }, 7, 2, false, false, 0, 0, 1, 0 },
+		/* a store ends the walk: the push before it */
+		{ "store ends the line", { 0x55, 0x48, 0x89, 0x07, 0x74, 0x01 }, 6, 1, false, false, 0, 0, 1, 0 },
+		/* mov %rsp,%rbp moves no stack pointer; and $-16,%rsp does: stop */
+		{ "and rsp ends the line", { 0x55, 0x48, 0x83, 0xe4, 0xf0, 0x74, 0x01 }, 7, 1, false, false,
+		  0, 0, 1, 0 },
+		/* test rdi,rdi; je to a ret; push rbp; lea -0x10(%rdi),%rsi; test $2,%al; jne */
+		{ "free: past the NULL test to the jne",
+		  { 0x48, 0x85, 0xff, 0x74, 0x0b, 0x55, 0x48, 0x8d, 0x77, 0xf0, 0xa8, 0x02, 0x75, 0x01,
+		    0x90, 0x5d, 0xc3, 0xc3 }, 18, 1, false, true, 12, 8, 1, 1 },
+		{ "free: past the NULL test to the push",
+		  { 0x48, 0x85, 0xff, 0x74, 0x04, 0x55, 0x48, 0x8b, 0x07, 0xc3 }, 10, 1, false, true, 5, 0, 1, 1 },
+		{ "not free: the je of the test",
+		  { 0x48, 0x85, 0xff, 0x74, 0x04, 0x55, 0x48, 0x8b, 0x07, 0xc3 }, 10, 1, false, false, 3, 0, 1, 0 },
+		{ "free, je not to a ret: the je",
+		  { 0x48, 0x85, 0xff, 0x74, 0x04, 0x55, 0x48, 0x8b, 0x07, 0x90 }, 10, 1, false, true, 3, 0, 1, 0 },
+		{ "free, jne instead of je: the jne",
+		  { 0x48, 0x85, 0xff, 0x75, 0x04, 0x55, 0x48, 0x8b, 0x07, 0xc3 }, 10, 1, false, true, 3, 0, 1, 0 },
+		{ "free, test of rsi: the je",
+		  { 0x48, 0x85, 0xf6, 0x74, 0x04, 0x55, 0x48, 0x8b, 0x07, 0xc3 }, 10, 1, false, true, 3, 0, 1, 0 },
+		{ "free, je target out of the bytes: the je",
+		  { 0x48, 0x85, 0xff, 0x74, 0x70, 0x55 }, 6, 1, false, true, 3, 0, 1, 0 },
+		{ "free, rdi written before the test: entry",
+		  { 0x48, 0x89, 0xf7, 0x48, 0x85, 0xff, 0x74, 0x01, 0xc3 }, 9, 1, false, true, 0, 0, 0, 0 },
+		{ "mov rax,rsi first, then push: the push (rdi intact)", { 0x48, 0x89, 0xf0, 0x55 }, 4,
+		  1, true, false, 3, 0, 1, 0 },
+		{ "mov rdi,rsi first: entry, single-stepped", { 0x48, 0x89, 0xf7, 0x55 }, 4, 1, false, false,
+		  0, 0, 0, 0 },
+		{ "unknown first: entry", { 0x0f, 0x0b, 0x55 }, 3, 1, false, false, 0, 0, 0, 0 },
+		{ "cut short", { 0x0f }, 1, 1, false, false, 0, 0, 0, 0 },
+		{ "empty", { 0 }, 0, 1, false, false, 0, 0, 0, 0 },
+		/* nops are emulated only by recent kernels: walked over, never a site */
+		{ "nop, then push: the push", { 0x90, 0x55 }, 2, 1, true, false, 1, 0, 1, 0 },
+		{ "nop5, then je: the je", { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x74, 0x01 }, 7, 1, true,
+		  false, 5, 0, 1, 0 },
+		{ "66 nop6, then jmp: the jmp", { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xeb, 0x00 }, 8, 1,
+		  true, false, 6, 0, 1, 0 },
+		{ "nop only: entry", { 0x90 }, 1, 1, true, false, 0, 0, 0, 0 },
+		/* with a return probe, [sp] must be the return address: no push before */
+		{ "return probe: the first push, not the je after it",
+		  { 0x55, 0x53, 0x48, 0x83, 0xec, 0x18, 0x48, 0x85, 0xf6, 0x74, 0x05 }, 11, 1, true,
+		  false, 0, 0, 1, 0 },
+		{ "return probe: the je before any push",
+		  { 0x80, 0x3d, 1, 2, 3, 4, 0, 0x74, 0x07, 0x55 }, 10, 2, true, false, 7, 0, 1, 0 },
+		{ "return probe: the push after cmp and a copy of rdi",
+		  { 0x80, 0x3d, 1, 2, 3, 4, 0, 0x48, 0x89, 0xfb, 0x53, 0x74, 0x01 }, 13, 1, true, false,
+		  10, 0, 1, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mp_site s;
 
-		mp_site_choose(cases[i].code, cases[i].len, &s);
-		printf("# %s: +%u %s\n", cases[i].what, s.off, s.insn);
+		mp_site_choose(cases[i].code, cases[i].len, cases[i].nargs, cases[i].ret,
+			       cases[i].free, UINT32_MAX, &s);
+		printf("# %s: +%u %s ra +%u\n", cases[i].what, s.off, s.insn, s.ra_off);
 		CHECK_INT(s.off, cases[i].off);
+		CHECK_INT(s.ra_off, cases[i].ra_off);
 		CHECK_INT(s.emulated, cases[i].emulated);
+		CHECK_INT(s.after_null_test, cases[i].after_null);
 	}
+	/* max_off: no site after it. */
+	{
+		static const uint8_t c[] = { 0x55, 0x53, 0x74, 0x01 };
+		struct mp_site s;
+
+		mp_site_choose(c, sizeof(c), 1, false, false, 1, &s);
+		CHECK_INT(s.off, 0);
+		mp_site_choose(c, sizeof(c), 1, false, false, 2, &s);
+		CHECK_INT(s.off, 2);
+	}
+	/* A branch landing between the entry and the site. */
+	{
+		/* push; push; je +1; ret; jmp -5 (to 2); jmp rel32 +0 (to 12), then
+		 * a function after it (at 12): jmp rel8 -12 (to 2), jmp rel32 -14 (to 1) */
+		static const uint8_t seg[] = { 0x55, 0x53, 0x74, 0x01, 0xc3, 0xeb, 0xfb, 0xe9, 0, 0, 0, 0,
+					       0xeb, 0xf4, 0xe9, 0xee, 0xff, 0xff, 0xff };
+
+		CHECK_INT(mp_site_branched_into(seg, 12, 0x1000, 0x1000, 12, 2), 2);
+		CHECK_INT(mp_site_branched_into(seg, sizeof(seg), 0x1000, 0x1000, 12, 2), 1);
+		/* before the site: known instructions, not searched */
+		CHECK_INT(mp_site_branched_into(seg, 7, 0x1000, 0x1000, 12, 1), 0);
+		CHECK_INT(mp_site_branched_into(seg, sizeof(seg), 0x1000, 0x1000, 12, 0), 0);
+		/* rel32 from another function counts, its rel8 does not */
+		CHECK_INT(mp_site_branched_into(seg + 12, 7, 0x100c, 0x1000, 12, 2), 1);
+		CHECK_INT(mp_site_branched_into(seg + 12, 2, 0x100c, 0x1000, 12, 2), 0);
+	}
+}
+
+/*
+ * Debian 12's glibc 2.36: the first bytes of malloc, free, realloc and
+ * calloc as objdump shows them, and the sites they must get.
+ */
+static void test_sites_glibc236(void)
+{
+	static const uint8_t malloc_[] = {
+		0x41, 0x54, 0x55, 0x53, 0x48, 0x89, 0xfb, 0x48, 0x83, 0xec, 0x10, 0x80, 0x3d, 0x46,
+		0x1b, 0x14, 0x00, 0x00, 0x0f, 0x84, 0xf8, 0x01, 0x00, 0x00, 0x48, 0x85, 0xdb, 0x0f,
+		0x88, 0xfd, 0x01, 0x00, 0x00,
+	};
+	/* free: through +0x25, then zeros to the ret at +0xc8 */
+	static uint8_t free_[0xc9] = {
+		0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00, 0x55, 0x48, 0x8d, 0x77, 0xf0,
+		0x53, 0x48, 0x83, 0xec, 0x18, 0x48, 0x8b, 0x1d, 0xd6, 0x9e, 0x13, 0x00, 0x48, 0x8b,
+		0x47, 0xf8, 0x64, 0x8b, 0x2b, 0xa8, 0x02, 0x75, 0x5b,
+	};
+	static const uint8_t realloc_[] = {
+		0x41, 0x57, 0x41, 0x56, 0x41, 0x55, 0x41, 0x54, 0x55, 0x48, 0x89, 0xf5, 0x53, 0x48,
+		0x89, 0xfb, 0x48, 0x83, 0xec, 0x28, 0x80, 0x3d, 0x3d, 0x13, 0x14, 0x00, 0x00, 0x0f,
+		0x84, 0x57, 0x01, 0x00, 0x00,
+	};
+	static const uint8_t calloc_[] = {
+		0x41, 0x55, 0x48, 0x89, 0xf8, 0x41, 0x54, 0x55, 0x53, 0x48, 0x83, 0xec, 0x18, 0x48,
+		0xf7, 0xe6, 0x48, 0x89, 0xc3, 0x0f, 0x90, 0xc0, 0x48, 0x85, 0xdb, 0x0f, 0x88, 0xd9,
+		0x02, 0x00, 0x00,
+	};
+	struct mp_site s;
+
+	free_[0xc8] = 0xc3;
+	/* malloc's return probe needs the return address at sp: its first push */
+	mp_site_choose(malloc_, sizeof(malloc_), 1, true, false, UINT32_MAX, &s);
+	printf("# glibc 2.36 malloc: +%u %s ra +%u\n", s.off, s.insn, s.ra_off);
+	CHECK_INT(s.off, 0);
+	CHECK_INT(s.ra_off, 0);
+	CHECK(strcmp(s.insn, "push %r12") == 0);
+	/* without one, the je after the pushes */
+	mp_site_choose(malloc_, sizeof(malloc_), 1, false, false, UINT32_MAX, &s);
+	CHECK_INT(s.off, 0x12);
+	CHECK_INT(s.ra_off, 0x28);
+	CHECK(strcmp(s.insn, "je") == 0);
+	mp_site_choose(free_, sizeof(free_), 1, false, true, UINT32_MAX, &s);
+	printf("# glibc 2.36 free: +%u %s ra +%u%s\n", s.off, s.insn, s.ra_off,
+	       s.after_null_test ? " after the NULL test" : "");
+	CHECK_INT(s.off, 0x23);
+	CHECK_INT(s.ra_off, 0x28);
+	CHECK(s.after_null_test);
+	CHECK(strcmp(s.insn, "jne") == 0);
+	/* Only the push after the NULL test when a site may not come later. */
+	mp_site_choose(free_, sizeof(free_), 1, false, true, 0x22, &s);
+	CHECK_INT(s.off, 9);
+	CHECK_INT(s.ra_off, 0);
+	CHECK(s.after_null_test);
+	CHECK(strcmp(s.insn, "push %rbp") == 0);
+	mp_site_choose(realloc_, sizeof(realloc_), 2, true, false, UINT32_MAX, &s);
+	printf("# glibc 2.36 realloc: +%u %s ra +%u\n", s.off, s.insn, s.ra_off);
+	CHECK_INT(s.off, 0);
+	mp_site_choose(realloc_, sizeof(realloc_), 2, false, false, UINT32_MAX, &s);
+	CHECK_INT(s.off, 0x1b);
+	CHECK_INT(s.ra_off, 0x58);
+	mp_site_choose(calloc_, sizeof(calloc_), 2, true, false, UINT32_MAX, &s);
+	printf("# glibc 2.36 calloc: +%u %s ra +%u\n", s.off, s.insn, s.ra_off);
+	CHECK_INT(s.off, 0);
+	CHECK(strcmp(s.insn, "push %r13") == 0);
+	/* mul writes rax and rdx, seto al: rdi and rsi intact to the js */
+	mp_site_choose(calloc_, sizeof(calloc_), 2, false, false, UINT32_MAX, &s);
+	CHECK_INT(s.off, 0x19);
+	CHECK_INT(s.ra_off, 0x38);
+	CHECK(strcmp(s.insn, "js") == 0);
 }
 
 static char libc_path[4096];
@@ -93,9 +249,19 @@ static void test_libc_probes(void)
 			CHECK_INT(p[i].fn, MP_FN_MALLOC);
 		}
 		if (strcmp(p[i].name, "free") == 0) {
+			const uint8_t *c;
+			size_t len = 3;
+
 			have_free = 1;
 			CHECK(p[i].site.emulated);
+			/* glibc's free begins with its NULL test: probed past it */
+			c = mp_elfmod_bytes(m, p[i].vaddr, &len);
+			if (c && len == 3 && c[0] == 0x48 && c[1] == 0x85 && c[2] == 0xff)
+				CHECK(p[i].site.after_null_test && p[i].site.off > 5);
 		}
+		/* Those with a return probe: the return address at sp. */
+		if (p[i].fn != MP_FN_FREE)
+			CHECK_INT(p[i].site.ra_off, 0);
 		CHECK(strcmp(p[i].name, "reallocarray") != 0);
 	}
 	CHECK(have_malloc && have_free);
@@ -360,6 +526,7 @@ static void test_maps(void)
 int main(void)
 {
 	test_sites();
+	test_sites_glibc236();
 	test_libc_probes();
 	test_walk_self();
 	test_collect();

@@ -435,8 +435,12 @@ def main():
         t.ok(all('emulated' in sites.get(f, '') and 'single-stepped' not in sites.get(f, '')
                  for f in ('malloc', 'free', 'calloc', 'realloc')),
              'every hot entry point probed at an emulated instruction', r.stderr)
-        t.ok("at +0 (" not in sites.get('free', 'at +0 ('),
-             "free's probe after its NULL test, not at its entry", sites.get('free'))
+        t.ok("at +0 (" not in sites.get('free', 'at +0 (') and
+             'after the NULL test' in sites.get('free', ''),
+             "free's probe past its NULL test (free(NULL) does not trap)", sites.get('free'))
+        t.ok(all(' at +0 (push' in sites.get(f, '') for f in ('malloc', 'calloc', 'realloc')),
+             'malloc, calloc, realloc probed at their first push (their return probes need '
+             'the return address at sp)', r.stderr)
         space = cum(heap, 'alloc_space')
         objs = cum(heap, 'alloc_objects')
         three, one = space.get('three', 0), space.get('one', 0)
@@ -481,10 +485,13 @@ def main():
              'thread profile: the thread make_thread created, running', [s for s, v, l in thr])
         ended = [(s, lab) for s, v, lab in thr if 'ended during attach' in lab]
         made = [s for s, lab in ended if s and s[0] == 'make_thread' and 'main' in s]
-        t.ok(len(made) >= 10 and len(ended) - len(made) <= 1 and
+        # The target makes a round's thread before it joins the last
+        # round's: one or two are alive when the attach begins, and both
+        # may end during it without a stack (seen under load: 125 of 127).
+        t.ok(len(made) >= 10 and len(ended) - len(made) <= 2 and
              all(not s or s == ['[before attach]'] for s, lab in ended if s not in made),
              'thread profile: the threads that ended during attach, with their stacks '
-             '(%d of %d; one may predate the attach)' % (len(made), len(ended)), ended[:3])
+             '(%d of %d; two may predate the attach)' % (len(made), len(ended)), ended[:3])
         mm = cum(os.path.join(d, 'a.mmap.pb.gz'), 'inuse_space')
         mo = cum(os.path.join(d, 'a.mmap.pb.gz'), 'inuse_objects')
         ma = cum(os.path.join(d, 'a.mmap.pb.gz'), 'alloc_space')
