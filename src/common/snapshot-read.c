@@ -289,20 +289,28 @@ static int check_leaks(const struct mp_snap *s, char **ret_err)
 	return 0;
 }
 
-/* Heap records refer to stacks: checked once both sections are in. */
-static int check_heap(const struct mp_snap *s, char **ret_err)
+/*
+ * Heap records refer to stacks: checked once both sections are in.
+ *
+ * More frees than allocations in a record is what a fork child of a
+ * threaded program can honestly show: its tables are copied before the
+ * fork (base/shm.c, mp_shm_before_fork) while the parent's other threads
+ * go on, so a block another thread sampled between the copy and the fork
+ * is in the child's memory but not in its counts, and the child may free
+ * it.  The block was the child's: it is counted allocated (alloc_objects
+ * raised to free_objects) rather than the whole snapshot refused.
+ */
+static int check_heap(struct mp_snap *s, char **ret_err)
 {
 	for (size_t i = 0; i < s->nheap; i++) {
-		const struct mp_snap_heap_rec *h = &s->heap[i];
+		struct mp_snap_heap_rec *h = &s->heap[i];
 		uint64_t bytes;
 
 		if (h->stack_id == 0 || h->stack_id > s->nstacks)
 			return bad(ret_err, "heap record %zu refers to unknown stack %u", i + 1,
 				   h->stack_id);
 		if (h->free_objects > h->alloc_objects)
-			return bad(ret_err, "heap record %zu frees %llu objects of %llu allocated",
-				   i + 1, (unsigned long long)h->free_objects,
-				   (unsigned long long)h->alloc_objects);
+			h->alloc_objects = h->free_objects;
 		if (__builtin_mul_overflow(h->size, h->alloc_objects, &bytes) ||
 		    bytes > INT64_MAX || h->alloc_objects > INT64_MAX)
 			return bad(ret_err, "heap record %zu: %llu objects of %llu bytes overflow",

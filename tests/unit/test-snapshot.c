@@ -391,8 +391,19 @@ static void test_corrupt(void)
 	set_u32(&b, HEAP(0, stack_id), 0);
 	EXPECT_BAD(b.p, b.len, "heap record 1 refers to unknown stack 0");
 	FRESH();
+	/* More frees than allocations (a fork child's copy): counted allocated. */
 	set_u64(&b, HEAP(0, free_objects), 11);
-	EXPECT_BAD(b.p, b.len, "heap record 1 frees 11 objects of 10 allocated");
+	{
+		struct mp_snap *s = NULL;
+		char *err = NULL;
+		CHECK(mp_snap_parse(b.p, b.len, &s, &err) == 0);
+		if (s) {
+			CHECK_U64(s->heap[0].alloc_objects, 11);
+			CHECK_U64(s->heap[0].free_objects, 11);
+			mp_snap_free(s);
+		}
+		free(err);
+	}
 	FRESH();
 	set_u64(&b, HEAP(1, alloc_objects), UINT64_MAX);
 	set_u64(&b, HEAP(1, free_objects), 0);
