@@ -34,45 +34,26 @@ mp_capture_keep(const uint64_t *buf, uint32_t n, uint64_t *ret_pcs, uint32_t max
 	return out;
 }
 
-/* The same in place: *ret_first is the first of buf[0..n) after the shim's
- * own frames; the number kept from there (at most `max`).  Every sampled
- * allocation's stack is ~20 frames in a big program: not copying them
- * again is worth it. */
-static inline __attribute__((always_inline)) uint32_t
-mp_capture_trim(uint64_t *buf, uint32_t n, uint32_t max, uint64_t **ret_first)
-{
-	uint32_t i = 0;
-	while (i < n && buf[i] >= mp_unwind_skip_lo && buf[i] < mp_unwind_skip_hi)
-		i++;
-	*ret_first = buf + i;
-	return n - i < max ? n - i : max;
-}
-
-/* The size of the buffer mp_capture walks into. */
-#define MP_CAPTURE_BUF (MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES)
-
 /* What mp_capture returns when the walk is one the thread's memo holds:
  * nothing is stored, *ret_cache is the memo's cache. */
 #define MP_CAPTURE_MEMO MP_WALK_MEMO
 
 /*
  * Capture the calling thread's stack, innermost first, at most `max`
- * return addresses after the skipped frames (the shim's own: unwind.h),
- * into buf (MP_CAPTURE_BUF entries): they start at *ret_pcs, inside buf.
- * Returns their number and in *ret_cache the table's cache of this
+ * return addresses after the skipped frames (the shim's own: unwind.h).
+ * Returns the number stored and in *ret_cache the table's cache of this
  * stack, or NULL; or MP_CAPTURE_MEMO (never under unwind=2): the walk is
- * one the memo holds, nothing is stored, *ret_pcs is buf, and
- * mp_capture_stack_id and mp_capture_bucket ask its cache first,
- * fetching the pcs into it (mp_capture_memo_pcs) only when it does not
- * know the answer.  Inlined into its callers: every frame of the shim's
- * own is one more frame to walk and then drop.
+ * one the memo holds, and mp_capture_stack_id and mp_capture_bucket ask
+ * its cache first, fetching the pcs (mp_capture_memo_pcs) only when it
+ * does not know the answer.  Inlined into its callers: every frame of the
+ * shim's own is one more frame to walk and then drop.
  */
 static inline __attribute__((always_inline)) uint32_t
-mp_capture(uint64_t *buf, uint32_t max, struct mp_stack_cache **ret_cache, uint64_t **ret_pcs)
+mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
 {
+	uint64_t buf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
 	uint32_t n = UINT32_MAX;
 	*ret_cache = NULL;
-	*ret_pcs = buf;
 	if (max > MP_MAX_DEPTH)
 		max = MP_MAX_DEPTH;
 	if (mp_unwind_mode != MP_UNWIND_LIBUNWIND)
@@ -93,7 +74,7 @@ mp_capture(uint64_t *buf, uint32_t max, struct mp_stack_cache **ret_cache, uint6
 		for (uint32_t i = 0; i < n; i++)
 			buf[i] = (uint64_t)(uintptr_t)vbuf[i];
 	}
-	return mp_capture_trim(buf, n, max, ret_pcs);
+	return mp_capture_keep(buf, n, ret_pcs, max);
 }
 
 /* After MP_CAPTURE_MEMO: the memo's stack as mp_capture would have stored

@@ -27,9 +27,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
 
 #include "sample/cfi.h"
 #include "base/compiler.h"
@@ -302,10 +299,8 @@ struct wframe {
 #define F_RBP 2u                      /* this frame's CFA is RBP-based */
 #define F_MASK 7u
 
-#define MEMO_ENTRIES 32               /* <= 64: memo_find's bit mask; a multiple of 16 */
+#define MEMO_ENTRIES 32               /* <= 32: memo_find's bit mask */
 #define MEMO_FRAMES 48                /* longer walks are not kept */
-#define RULE_CACHE_BITS 6
-#define RULE_CACHE (1u << RULE_CACHE_BITS)
 
 struct wentry {
 	/* (16 bits each: a smaller entry.) */
@@ -326,25 +321,10 @@ struct wcache {
 	/* What a lookup and the choice of a victim read of every entry, side
 	 * by side: the entries are 1.5 KiB apart, and reading one word of
 	 * each cost a cache miss per entry (a tenth of cc1's time at --rate
-	 * 1 went to memo_keep's scan of the stamps alone).  A lookup reads
-	 * the one line of `key` (a byte of each entry's first pc and sp,
-	 * compared 16 at a time), then sp0 and pc0 only of the entries whose
-	 * byte matches: most walks of a big program miss, and comparing the
-	 * 64 words of sp0 and pc0 one by one, 8 lines of them mostly out of
-	 * the cache after the program's own work in between, took 5% of
-	 * cc1's time at --rate 1.  The victim's choice reads the 32-bit
-	 * stamps (2 lines; 0: unused).  A stamp that wraps (2^32 walks of a
-	 * thread) only picks a worse victim for a while. */
-	uint8_t key[MEMO_ENTRIES] __attribute__((aligned(64)));  /* memo_key of each entry's start */
-	uint32_t stamp[MEMO_ENTRIES]; /* each entry's last use; 0: unused */
+	 * 1 went to memo_keep's scan of the stamps alone). */
 	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */
 	uint64_t pc0[MEMO_ENTRIES];   /* each entry's first pc (valid where sp0 is) */
-	/* The thread's recent rules by return address, direct-mapped (pc 0:
-	 * empty): the inner frames a walk takes one by one are mostly the
-	 * same few call sites (the shim's own two frames on every walk, the
-	 * program's allocation wrappers), found here in a kilobyte of the
-	 * thread's instead of in the shared table's lines. */
-	struct slot rc[RULE_CACHE];
+	uint64_t stamp[MEMO_ENTRIES]; /* each entry's last use (valid where sp0 is) */
 	struct wentry e[MEMO_ENTRIES];
 };
 
@@ -396,8 +376,6 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	if (!c)
 		return NULL;
 	memset(c->sp0, 0, sizeof(c->sp0));
-	memset(c->stamp, 0, sizeof(c->stamp));
-	memset(c->rc, 0, sizeof(c->rc));
 	c->last = MEMO_ENTRIES;
 	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 	if (pthread_setspecific(wc_key, c) != 0) {
@@ -411,8 +389,6 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 static MP_NOINLINE MP_COLD void wc_clear(struct wcache *c)
 {
 	memset(c->sp0, 0, sizeof(c->sp0));
-	memset(c->stamp, 0, sizeof(c->stamp));
-	memset(c->rc, 0, sizeof(c->rc));
 	c->last = MEMO_ENTRIES;
 	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 }
@@ -479,8 +455,7 @@ static void memo_use(struct wcache *c, uint32_t i)
 			next[0] = i;
 		}
 	}
-	uint32_t st = (uint32_t)++c->clock;
-	c->stamp[i] = st ? st : 1;
+	c->stamp[i] = ++c->clock;
 	c->last = i;
 }
 
@@ -491,30 +466,6 @@ static inline bool memo_holds(const struct wcache *c, uint32_t i, uint64_t pc, u
 	return c->sp0[i] == sp && c->pc0[i] == pc && state_is(&c->e[i].f[0], pc, sp, bp) &&
 	       still(&c->e[i], 0);
 }
-
-/* An entry's byte in wcache.key: its first pc and sp mixed. */
-static inline uint8_t memo_key(uint64_t pc, uint64_t sp)
-{
-	return (uint8_t)(((sp ^ (pc << 7)) * 0x9e3779b97f4a7c15ull) >> 56);
-}
-
-/* Bit i set: entry i's key byte is k (the entries to check). */
-static inline uint64_t memo_candidates(const struct wcache *c, uint8_t k)
-{
-	uint64_t m = 0;
-#if defined(__x86_64__)
-	__m128i v = _mm_set1_epi8((char)k);
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i += 16) {
-		__m128i a = _mm_load_si128((const __m128i *)(const void *)(c->key + i));
-		m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, v)) << i;
-	}
-#else
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
-		m |= (uint64_t)(c->key[i] == k) << i;
-#endif
-	return m;
-}
-_Static_assert(MEMO_ENTRIES <= 64 && MEMO_ENTRIES % 16 == 0, "memo_candidates' mask and vectors");
 
 /* The memo whose walk starts from this state and still holds, or NULL.
  * The entries that followed the last one the two times before are tried
@@ -530,16 +481,18 @@ static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint
 		       : g1 < MEMO_ENTRIES && memo_holds(c, g1, pc, sp, bp) ? g1
 									     : MEMO_ENTRIES;
 	if (hit == MEMO_ENTRIES) {
-		/* The others: the key bytes of all compared at once (most
-		 * walks of a big program miss), then the few that match, in
-		 * index order. */
-		uint64_t m = memo_candidates(c, memo_key(pc, sp));
+		/* The others: first pc and sp of all compared side by side,
+		 * without a branch (most walks of a big program miss), then
+		 * the few that match, in index order. */
+		uint32_t m = 0;
+		for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
+			m |= (uint32_t)(c->sp0[i] == sp && c->pc0[i] == pc) << i;
 		if (g0 < MEMO_ENTRIES)
-			m &= ~(1ull << g0);
+			m &= ~(1u << g0);
 		if (g1 < MEMO_ENTRIES)
-			m &= ~(1ull << g1);
+			m &= ~(1u << g1);
 		for (; m && hit == MEMO_ENTRIES; m &= m - 1) {
-			uint32_t i = (uint32_t)__builtin_ctzll(m);
+			uint32_t i = (uint32_t)__builtin_ctz(m);
 			if (memo_holds(c, i, pc, sp, bp))
 				hit = i;
 		}
@@ -567,14 +520,17 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 		c->last = MEMO_ENTRIES;
 		return NULL;
 	}
-	/* The first unused entry (stamp 0: the clock starts at 1), else the
-	 * least recently used: the least stamp first, in a loop without a
-	 * branch the compiler makes vector code of, then its place. */
-	uint32_t least = UINT32_MAX;
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
-		least = c->stamp[i] < least ? c->stamp[i] : least;
-	while (c->stamp[v] != least)
-		v++;
+	/* The first unused entry (stamp 0 here: the clock starts at 1), else
+	 * the least recently used; the least stamp kept in a register, not
+	 * loaded again through v on every step. */
+	uint64_t least = UINT64_MAX;
+	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
+		uint64_t st = c->sp0[i] ? c->stamp[i] : 0;
+		if (st < least) {
+			least = st;
+			v = i;
+		}
+	}
 	struct wentry *e = &c->e[v];
 	/* `from` is the last walk, the most recently used: never the victim. */
 	if (from) {
@@ -599,7 +555,6 @@ static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct w
 	e->max = (uint16_t)max;
 	c->sp0[v] = e->f[0].sp;
 	c->pc0[v] = e->f[0].pc;
-	c->key[v] = memo_key(e->f[0].pc, e->f[0].sp);
 	memo_use(c, v);
 	return &e->cache;
 }
@@ -661,19 +616,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				jmin = from;
 			}
 		}
-		uint64_t rule;
-		if (c) {
-			struct slot *rs = &c->rc[slot_of(pc, RULE_CACHE_BITS)];
-			if (rs->pc == pc) {
-				rule = rs->rule;
-			} else {
-				rule = rule_for(pc);
-				rs->pc = pc;
-				rs->rule = rule;
-			}
-		} else {
-			rule = rule_for(pc);
-		}
+		uint64_t rule = rule_for(pc);
 	have_rule:
 		/* One compare for both rare rules (RULE_SIGNAL is MP_CFI_BAD - 1). */
 		if (MP_UNLIKELY(rule >= RULE_SIGNAL)) {
@@ -736,11 +679,9 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 
 splice: {
 	/* Frames last->f[j..] are the rest of the stack. */
-	uint32_t k = n, take = last->n - j < max - n ? last->n - j : max - n;
-	const struct wframe *from = &last->f[j];
-	for (uint32_t i = 0; i < take; i++)
-		pcs[k + i] = from[i].pc;
-	n = k + take;
+	uint32_t k = n;
+	for (uint32_t i = j; i < last->n && n < max; i++)
+		pcs[n++] = last->f[i].pc;
 	*ret_cache = memo_keep(c, max, w, k, last, j, false, 0);
 	return n;
 }

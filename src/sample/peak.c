@@ -190,28 +190,36 @@ static uint64_t estimate(uint64_t size)
  * cycles each, three per allocation and free at --rate 1).  The second
  * thread to come switches every thread to atomics for good; an update of
  * the first thread in flight at that moment may be lost (the estimate off
- * by one block).  The buckets' counts (stacks.c) are added the same way
- * (mp_peak_count, peak.h).
+ * by one block).
  */
 #define MANY ((void *)1)
-MP_TLS char mp_peak_me;
-void *mp_peak_sole;
+static MP_TLS char me;
+static void *sole;
 
-bool mp_peak_alone_slow(void)
+static inline bool alone(void)
 {
-	void *s = __atomic_load_n(&mp_peak_sole, __ATOMIC_RELAXED);
-	if (s == &mp_peak_me)
+	void *s = __atomic_load_n(&sole, __ATOMIC_RELAXED);
+	if (MP_LIKELY(s == &me))
 		return true;
-	if (s == NULL && __atomic_compare_exchange_n(&mp_peak_sole, &s, (void *)&mp_peak_me, 0,
-						     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	if (s == NULL && __atomic_compare_exchange_n(&sole, &s, (void *)&me, 0, __ATOMIC_RELAXED,
+						     __ATOMIC_RELAXED))
 		return true;
 	if (s != MANY)
-		__atomic_store_n(&mp_peak_sole, MANY, __ATOMIC_RELAXED);
+		__atomic_store_n(&sole, MANY, __ATOMIC_RELAXED);
 	return false;
 }
 
-#define alone mp_peak_alone
-#define add_fetch mp_peak_add_fetch
+static inline uint64_t add_fetch(uint64_t *p, uint64_t v, bool one)
+{
+#if defined(__x86_64__)
+	if (one) {
+		__asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "cc");
+		return __atomic_load_n(p, __ATOMIC_RELAXED);
+	}
+#endif
+	(void)one;
+	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
 
 /*
  * Many threads: each keeps what it changed of the estimate since it last

@@ -28,51 +28,10 @@
 #ifndef MP_SAMPLE_PEAK_H
 #define MP_SAMPLE_PEAK_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/compiler.h"
 #include "common/snapshot.h"
-
-/*
- * Whether the calling thread is the only one of the program that has
- * changed the tables so far (peak.c): its counts are then added with plain
- * adds, one instruction each (a signal handler cannot split one), instead
- * of locked ones (about 20 cycles each; at --rate 1 every allocation and
- * every free counts).  The second thread to come switches every thread to
- * locked adds for good; an add of the first thread in flight at that very
- * moment may be lost.
- */
-extern MP_TLS char mp_peak_me;
-extern void *mp_peak_sole;
-bool mp_peak_alone_slow(void);
-
-static inline bool mp_peak_alone(void)
-{
-	if (MP_LIKELY(__atomic_load_n(&mp_peak_sole, __ATOMIC_RELAXED) == &mp_peak_me))
-		return true;
-	return mp_peak_alone_slow();
-}
-
-/* *p += v, with a plain add when `one` (mp_peak_alone()); the new value. */
-static inline uint64_t mp_peak_add_fetch(uint64_t *p, uint64_t v, bool one)
-{
-#if defined(__x86_64__)
-	if (one) {
-		__asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "cc");
-		return __atomic_load_n(p, __ATOMIC_RELAXED);
-	}
-#endif
-	(void)one;
-	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
-}
-
-/* One more in a bucket's count (stacks.c): *p += 1 as above. */
-static inline void mp_peak_count(uint64_t *p)
-{
-	(void)mp_peak_add_fetch(p, 1, mp_peak_alone());
-}
 
 /*
  * Reserve the windows for `max_buckets` buckets and start with nothing in

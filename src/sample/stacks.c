@@ -375,7 +375,7 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 			return b;
 	}
 	mp_peak_touch((uint32_t)b, &buckets[b]);
-	mp_peak_count(&buckets[b].alloc_objects);
+	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 	return b;
 }
 
@@ -411,14 +411,14 @@ int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 void mp_prof_record_again(uint32_t b)
 {
 	mp_peak_touch(b, &buckets[b]);
-	mp_peak_count(&buckets[b].alloc_objects);
+	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_record_free(uint32_t b)
 {
 	mp_peak_shrinking(buckets[b].size);
 	mp_peak_touch(b, &buckets[b]);
-	mp_peak_count(&buckets[b].free_objects);
+	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_prefetch_bucket(uint32_t b)

@@ -7,8 +7,7 @@
  * Memory comes from windows of address space mapped as the tables fill
  * (base/vmarea.h) and from mp_vm_reserve; nothing here calls malloc or prints.
  * Recording takes one mutex (never held across a call that could allocate or
- * re-enter).  Crediting a free is a lock-free add (a plain one while one
- * thread alone records: peak.h, mp_peak_count).
+ * re-enter).  Crediting a free is a lock-free atomic add.
  */
 #ifndef MP_SAMPLE_STACKS_H
 #define MP_SAMPLE_STACKS_H

@@ -127,10 +127,10 @@ static uint32_t res_creation_stack(void)
 {
 	if (!mp_shim.enabled)
 		return 0;
-	uint64_t buf[MP_CAPTURE_BUF], *pcs;
+	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
 	uint32_t depth = mp_shim.opt.depth;
-	uint32_t n = mp_capture(buf, depth, &c, &pcs);
+	uint32_t n = mp_capture(pcs, depth, &c);
 	int64_t id = mp_capture_stack_id(c, pcs, n, depth);
 	return id > 0 ? (uint32_t)id : 0;
 }
@@ -199,11 +199,11 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	/* The clock first: the block was allocated before the walk, and the
 	 * read's latency (rdtsc: tens of cycles) hides behind the walk. */
 	uint64_t now = mp_tag_now();
-	uint64_t buf[MP_CAPTURE_BUF], *pcs;
+	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
 	uint32_t depth = mp_shim.opt.depth;
 	uint32_t nstacks = mp_prof_nstacks();
-	uint32_t n = mp_capture(buf, depth, &c, &pcs);
+	uint32_t n = mp_capture(pcs, depth, &c);
 	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
 	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir)
 		mp_crash_new_stack(pcs, n);   /* code loaded since: the shared maps must name it */
