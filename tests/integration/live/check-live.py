@@ -205,7 +205,11 @@ def main():
     before = cpu_ticks(p.pid)
     time.sleep(2)
     after = cpu_ticks(p.pid)
-    t.ok(after - before <= 1, 'idle for 2 s: memprof used %d clock ticks' % (after - before))
+    # A spinning server would use about 200 ticks in 2 s; up to 10 (5% of a
+    # core) leaves room for a loaded machine's accounting and the
+    # supervisor's occasional work (seen: 2 under a parallel CI run).
+    t.ok(after - before <= 10, 'idle for 2 s: memprof used %d clock ticks (at most 10 of 200)'
+         % (after - before))
 
     p.stdin.close()
     rc = p.wait(timeout=120)
