@@ -23,6 +23,7 @@
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
 #include "report/diff.h"
+#include "report/stats.h"
 #include "report/top.h"
 
 #define EXIT_GREW 3
@@ -62,12 +63,7 @@ static void sampled_note(const struct mp_profile *base, const struct mp_profile 
 
 	if (rate <= 1 || !unit || strcmp(unit, "space") != 0)
 		return;
-	if (rate % (1 << 20) == 0)
-		snprintf(rb, sizeof(rb), "%" PRId64 " MiB", rate >> 20);
-	else if (rate % 1024 == 0)
-		snprintf(rb, sizeof(rb), "%" PRId64 " KiB", rate >> 10);
-	else
-		snprintf(rb, sizeof(rb), "%" PRId64 " bytes", rate);
+	mp_rate_text(rate, rb, sizeof(rb));
 	fprintf(stderr, "memprof: note: the profiles are sampled (one sample every %s allocated, "
 		"on average): their values are estimates, and two runs of the same program differ "
 		"by chance; profile both runs with 'memprof run --rate 1' for an exact gate\n", rb);

@@ -64,12 +64,7 @@ static void few_samples_note(const struct mp_profile *p)
 
 	if (mp_heap_sampled_allocations(p, &n, &rate) < 0 || n >= MP_FEW_SAMPLES)
 		return;
-	if (rate % (1 << 20) == 0)
-		snprintf(rb, sizeof(rb), "%" PRId64 " MiB", rate >> 20);
-	else if (rate % 1024 == 0)
-		snprintf(rb, sizeof(rb), "%" PRId64 " KiB", rate >> 10);
-	else
-		snprintf(rb, sizeof(rb), "%" PRId64 " bytes", rate);
+	mp_rate_text(rate, rb, sizeof(rb));
 	if (n == 0)
 		fprintf(stderr, "memprof: note: no allocation was sampled (one sample every %s "
 			"allocated, on average): the program allocated too little for this rate; "

@@ -211,3 +211,13 @@ int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_sample
 	*ret_rate = msg->period;
 	return 0;
 }
+
+void mp_rate_text(int64_t rate, char *buf, size_t size)
+{
+	if (rate % (1 << 20) == 0)
+		snprintf(buf, size, "%" PRId64 " MiB", rate >> 20);
+	else if (rate % 1024 == 0)
+		snprintf(buf, size, "%" PRId64 " KiB", rate >> 10);
+	else
+		snprintf(buf, size, "%" PRId64 " bytes", rate);
+}

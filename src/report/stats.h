@@ -28,6 +28,10 @@ int mp_stats_print(const struct mp_profile *p, FILE *f);
  */
 int mp_heap_sampled_allocations(const struct mp_profile *p, uint64_t *ret_samples, int64_t *ret_rate);
 
+/* A sampling rate (bytes) as the notes print it: "N MiB", "N KiB" or
+ * "N bytes", in buf (32 bytes are enough). */
+void mp_rate_text(int64_t rate, char *buf, size_t size);
+
 /* Fewer sampled allocations than this make estimates rough (a relative
  * standard error above 1/sqrt(100) = 10%): `memprof top` and `memprof run`
  * say so and suggest --rate 1. */
