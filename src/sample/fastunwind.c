@@ -12,13 +12,13 @@
  * a signal frame, a stack that does not grow) makes the whole walk fail and
  * the caller falls back to libunwind, which handles them.
  *
- * Each thread also keeps a memo of its recent walks (below), which most
- * walks at --rate 1 are answered from.
+ * Each thread also keeps the shadow of its last walk (below): a walk goes
+ * frame by frame only until it meets a frame of it that still holds.
  *
  * In the target: no allocation, no lock on the hit path; computing a new
  * rule takes a mutex and may call into libgcc (which uses dl_iterate_phdr);
- * a thread's first walk takes a memo (one a finished thread left, or a new
- * one, mapped CHUNK at a time).
+ * a thread's first walk takes a shadow (one a finished thread left, or a
+ * new one, mapped CHUNK at a time).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,7 +75,7 @@ static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;   /* walk caches 
 
 /* Changes when code is unmapped (mp_fastunwind_forget): a walk remembered
  * before may have used rules of code no longer there, and the same return
- * addresses may now belong to other code.  A thread's memo of an older
+ * addresses may now belong to other code.  A thread's shadow of an older
  * epoch is emptied before its next use. */
 static uint32_t code_epoch;
 
@@ -263,30 +263,36 @@ static MP_NOINLINE MP_COLD uint64_t rule_for_exact(uint64_t pc)
 	return rule_for(pc | PC_EXACT);
 }
 
-/* ---- the per-thread memo of recent walks ----
+/* ---- the per-thread shadow of the last walk ----
  *
  * A walk is a chain of dependent loads (a return address, its rule, the
- * next return address), about 17 cycles a frame.  But a thread's stacks
- * repeat: at --rate 1 nearly every allocation stack of sqlite3, xmllint or
- * python3 is one of the thread's last 32.  So each thread keeps its last
- * walks, and a walk first looks for one that started from the same state
- * (pc, stack pointer, and RBP where the walk depends on it) and whose every
- * word read on the way (each return address, each restored RBP) still holds
- * the same value.  The walk from a state is a function of the rules (fixed
- * per pc) and of the words it reads, so such a walk's frames are exactly
- * what walking would give; re-reading words at known addresses does not
- * chain one load on another, which is where the time goes.
+ * next return address).  But a thread's consecutive stacks share their
+ * outer frames: at --rate 1, gcc's cc1 walks about 21 frames per
+ * allocation, of which about 4 (the shim's own two among them) differ from
+ * the walk before.  So each thread keeps its last complete walk, outermost
+ * frame first (the shadow), and a walk goes frame by frame only until it
+ * reaches a frame of the shadow: same state (pc, stack pointer, and RBP
+ * where the walk from there depends on it) and every word the shadow's
+ * walk read beyond it (each return address, each restored RBP it went on
+ * to use) still holding the same value.  The walk from a state is a
+ * function of the rules (fixed per pc) and of the words it reads, so the
+ * shadow's frames from there out are exactly what walking would give; and
+ * re-reading words at known addresses does not chain one load on another.
+ * The new inner frames then replace the shadow's inner ones in place: the
+ * outer ones, stored first, are neither copied nor moved.
  *
- * When no memo matches, the walk goes frame by frame, and once it reaches a
- * frame of the thread's last walk (same state, the rest's words unchanged)
- * it takes the remaining frames from there: consecutive stacks share their
- * outer frames.
+ * This replaced a memo of the thread's last 32 walks, each stored whole
+ * (innermost first), with a search of all 32 for a walk starting from the
+ * same state, a least-recently-used victim, and the outer frames copied
+ * into every new entry: about 1,500 instructions per walk at --rate 1 on
+ * cc1 (callgrind), most of them in that bookkeeping.
  *
- * A memo also carries, for its caller, the stack table's cache of that
- * stack (struct mp_stack_cache: its id, the bucket of its last block size),
- * which the walker clears when the memo's walk changes and otherwise leaves
- * alone: a stack met again needs neither hashing nor a table probe, and the
- * walker knows nothing of the tables.
+ * The shadow also carries, for the walk's caller, the stack table's cache
+ * of the whole stack (struct mp_stack_cache: its id, the bucket of its last
+ * block size), which the walker clears when the shadow changes and
+ * otherwise leaves alone: an allocation from the very stack of the last
+ * one needs neither hashing nor a table probe, and the walker knows
+ * nothing of the tables.
  */
 struct wframe {
 	uint64_t pc, sp, bp;
@@ -299,37 +305,21 @@ struct wframe {
 #define F_RBP 2u                      /* this frame's CFA is RBP-based */
 #define F_MASK 7u
 
-#define MEMO_ENTRIES 32               /* <= 32: memo_find's bit mask */
-#define MEMO_FRAMES 48                /* longer walks are not kept */
-
-struct wentry {
-	/* (16 bits each: a smaller entry.) */
-	uint16_t n;                   /* frames, innermost first (<= MEMO_FRAMES) */
-	uint16_t max;                 /* the `max` of the walk the cache is for */
-	uint32_t next[2];             /* the entries used right after this one, latest first */
-	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
-	uint64_t end_sp;
-	struct mp_stack_cache cache;  /* the caller's (above) */
-	struct wframe f[MEMO_FRAMES];
-};
+#define SHADOW_FRAMES 256             /* longer stacks are not kept */
+#define WALK_FRAMES 64                /* new frames a walk keeps (more: not kept) */
 
 struct wcache {
-	uint32_t epoch;               /* code_epoch its entries were made in */
-	uint64_t clock;
-	uint32_t last;                /* entry of the last walk; MEMO_ENTRIES: none */
+	uint32_t epoch;               /* code_epoch the shadow was made in */
+	uint32_t n;                   /* frames in the shadow */
+	uint32_t max;                 /* the `max` of the walk the cache is for */
+	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
+	uint64_t end_sp;
 	struct wcache *next;          /* on the spare list */
-	/* What a lookup and the choice of a victim read of every entry, side
-	 * by side: the entries are 1.5 KiB apart, and reading one word of
-	 * each cost a cache miss per entry (a tenth of cc1's time at --rate
-	 * 1 went to memo_keep's scan of the stamps alone). */
-	uint64_t sp0[MEMO_ENTRIES];   /* each entry's first sp; 0: unused */
-	uint64_t pc0[MEMO_ENTRIES];   /* each entry's first pc (valid where sp0 is) */
-	uint64_t stamp[MEMO_ENTRIES]; /* each entry's last use (valid where sp0 is) */
-	struct wentry e[MEMO_ENTRIES];
+	struct mp_stack_cache cache;  /* the caller's (above), for the whole shadow */
+	struct wframe s[SHADOW_FRAMES];   /* outermost first */
 };
 
 #define WC_DEAD ((struct wcache *)1)  /* the thread's key destructor ran: no cache */
-
 
 static MP_TLS struct wcache *wc_self;
 
@@ -351,6 +341,12 @@ static void wc_exit(void *arg)
 	c->next = wc_spare;
 	wc_spare = c;
 	pthread_mutex_unlock(&spare_lock);
+}
+
+static void wc_clear(struct wcache *c)
+{
+	c->n = 0;
+	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 }
 
 /* The walk's callers hold the shim's recursion guard: no signal handler
@@ -375,9 +371,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	pthread_mutex_unlock(&spare_lock);
 	if (!c)
 		return NULL;
-	memset(c->sp0, 0, sizeof(c->sp0));
-	c->last = MEMO_ENTRIES;
-	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+	wc_clear(c);
 	if (pthread_setspecific(wc_key, c) != 0) {
 		wc_exit(c);
 		return NULL;
@@ -386,11 +380,9 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	return c;
 }
 
-static MP_NOINLINE MP_COLD void wc_clear(struct wcache *c)
+static MP_NOINLINE MP_COLD void wc_renew(struct wcache *c)
 {
-	memset(c->sp0, 0, sizeof(c->sp0));
-	c->last = MEMO_ENTRIES;
-	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+	wc_clear(c);
 }
 
 static inline struct wcache *wc_get(void)
@@ -398,7 +390,7 @@ static inline struct wcache *wc_get(void)
 	struct wcache *c = wc_self;
 	if (MP_LIKELY(c != NULL && c != WC_DEAD)) {
 		if (MP_UNLIKELY(c->epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE)))
-			wc_clear(c);
+			wc_renew(c);
 		return c;
 	}
 	return c ? NULL : wc_setup();
@@ -409,154 +401,71 @@ static inline bool state_is(const struct wframe *f, uint64_t pc, uint64_t sp, ui
 	return f->sp == sp && f->pc == pc && (!(f->slot & F_DEP) || f->bp == bp);
 }
 
+#define HOLDS UINT32_MAX
+
 /*
- * Whether every word e's walk read beyond its frame j, and went on to use,
- * still holds the value it read then: 0 when all do, else the first frame
- * of e from which they might (> j; e->n or more: none).  (An RBP restored
- * from a frame's slot that no outer frame's CFA depends on can change
- * freely: RBP is an ordinary register in most code.)  Inner frames first,
- * stopping at the first difference: a stack that parts from e's does so
- * near its top.  So it reads no word a walk from this frame would not
- * read, were it not cut short by its `max`: each address follows from the
- * frame before it, which has just been found the same.
+ * Whether every word the shadow's walk read beyond its frame m, and went on
+ * to use, still holds the value it read then: HOLDS when all do, else the
+ * number of shadow frames (from the outermost) that may still be spliced
+ * onto later (< m + 1).  (An RBP restored from a frame's slot that no outer
+ * frame's CFA depends on can change freely: RBP is an ordinary register in
+ * most code.)  Inner frames first, stopping at the first difference: a
+ * stack that parts from the shadow does so near its top.  So it reads no
+ * word a walk from this frame would not read, were it not cut short by its
+ * `max`: each address follows from the frame before it, which has just
+ * been found the same.
  *
- * A difference at frame i + 1 (its return address or incoming RBP) voids
- * only frames j..i + 1 of e: a walk that meets e again further out (the
- * two stacks' common caller) can still take e's frames from there.  In a
- * big program one function is often called at the same depth from
- * different callers: its frame matches, the one beyond it does not.
+ * A difference at frame i - 1 (its return address or incoming RBP) voids
+ * only frames i..m: a walk that meets the shadow again further out (the
+ * two stacks' common caller) can still splice there.  In a big program one
+ * function is often called at the same depth from different callers: its
+ * frame matches, the one beyond it does not.
  */
-__attribute__((no_sanitize("address"))) static uint32_t still_until(const struct wentry *e,
-								    uint32_t j)
+__attribute__((no_sanitize("address"))) static uint32_t shadow_holds(const struct wcache *c,
+								     uint32_t m)
 {
-	const struct wframe *f = e->f;
-	for (uint32_t i = j; i + 1 < e->n; i++) {
-		uint64_t slot = f[i].slot & ~(uint64_t)F_MASK;
-		if (*(const uint64_t *)(uintptr_t)(f[i + 1].sp - 8) != f[i + 1].pc ||
-		    (slot && (f[i + 1].slot & F_DEP) &&
-		     *(const uint64_t *)(uintptr_t)slot != f[i + 1].bp))
-			return i + 1;
+	const struct wframe *s = c->s;
+	for (uint32_t i = m; i > 0; i--) {
+		uint64_t slot = s[i].slot & ~(uint64_t)F_MASK;
+		if (*(const uint64_t *)(uintptr_t)(s[i - 1].sp - 8) != s[i - 1].pc ||
+		    (slot && (s[i - 1].slot & F_DEP) &&
+		     *(const uint64_t *)(uintptr_t)slot != s[i - 1].bp))
+			return i;
 	}
-	return !e->zero_end || *(const uint64_t *)(uintptr_t)(e->end_sp - 8) == 0 ? 0 : e->n;
-}
-
-static inline bool still(const struct wentry *e, uint32_t j)
-{
-	return still_until(e, j) == 0;
-}
-
-/* Entry i is the one in use now. */
-static void memo_use(struct wcache *c, uint32_t i)
-{
-	if (c->last < MEMO_ENTRIES) {
-		uint32_t *next = c->e[c->last].next;
-		if (next[0] != i) {
-			next[1] = next[0];
-			next[0] = i;
-		}
-	}
-	c->stamp[i] = ++c->clock;
-	c->last = i;
-}
-
-/* Whether entry i's walk starts from this state and still holds. */
-static inline bool memo_holds(const struct wcache *c, uint32_t i, uint64_t pc, uint64_t sp,
-			      uint64_t bp)
-{
-	return c->sp0[i] == sp && c->pc0[i] == pc && state_is(&c->e[i].f[0], pc, sp, bp) &&
-	       still(&c->e[i], 0);
-}
-
-/* The memo whose walk starts from this state and still holds, or NULL.
- * The entries that followed the last one the two times before are tried
- * first: a loop allocates from the same stacks in much the same order. */
-static struct wentry *memo_find(struct wcache *c, uint64_t pc, uint64_t sp, uint64_t bp)
-{
-	uint32_t g0 = MEMO_ENTRIES, g1 = MEMO_ENTRIES;
-	if (c->last < MEMO_ENTRIES) {
-		g0 = c->e[c->last].next[0];
-		g1 = c->e[c->last].next[1];
-	}
-	uint32_t hit = g0 < MEMO_ENTRIES && memo_holds(c, g0, pc, sp, bp)   ? g0
-		       : g1 < MEMO_ENTRIES && memo_holds(c, g1, pc, sp, bp) ? g1
-									     : MEMO_ENTRIES;
-	if (hit == MEMO_ENTRIES) {
-		/* The others: first pc and sp of all compared side by side,
-		 * without a branch (most walks of a big program miss), then
-		 * the few that match, in index order. */
-		uint32_t m = 0;
-		for (uint32_t i = 0; i < MEMO_ENTRIES; i++)
-			m |= (uint32_t)(c->sp0[i] == sp && c->pc0[i] == pc) << i;
-		if (g0 < MEMO_ENTRIES)
-			m &= ~(1u << g0);
-		if (g1 < MEMO_ENTRIES)
-			m &= ~(1u << g1);
-		for (; m && hit == MEMO_ENTRIES; m &= m - 1) {
-			uint32_t i = (uint32_t)__builtin_ctz(m);
-			if (memo_holds(c, i, pc, sp, bp))
-				hit = i;
-		}
-		if (hit == MEMO_ENTRIES)
-			return NULL;
-	}
-	memo_use(c, hit);
-	return &c->e[hit];
+	return !c->zero_end || *(const uint64_t *)(uintptr_t)(c->end_sp - 8) == 0 ? HOLDS : 0;
 }
 
 /*
- * Keep a complete walk, made with `max`, in the least recently used entry:
- * its inner frames w[0..k), then frames f[j..] of the entry `from` (NULL:
- * the walk is w alone, and ended as `zero_end` and `end_sp` say).  F_DEP
- * is worked out from the outermost frame in.  Returns the entry's cache
- * (cleared), or NULL when the walk is too long to keep.
+ * Keep a complete walk, made with `max`: its new frames w[0..k), innermost
+ * first, on top of the shadow's frames 0..m - 1 (m = 0: the walk is w
+ * alone, and ended as `zero_end` and `end_sp` say).  F_DEP is worked out
+ * from the outermost frame in.  Returns the cache (cleared), or NULL when
+ * the walk is too long to keep (the shadow is left as it was: every use
+ * checks it again).
  */
-static struct mp_stack_cache *memo_keep(struct wcache *c, uint32_t max, struct wframe *w,
-				       uint32_t k, const struct wentry *from, uint32_t j,
-				       bool zero_end, uint64_t end_sp)
+static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const struct wframe *w,
+					  uint32_t k, uint32_t m, bool zero_end, uint64_t end_sp)
 {
-	uint32_t rest = from ? from->n - j : 0, v = 0;
-	/* (w holds MEMO_FRAMES frames: a longer k stops here.) */
-	if (k + rest > MEMO_FRAMES || k == 0) {
-		c->last = MEMO_ENTRIES;
+	if (k > WALK_FRAMES || m + k > SHADOW_FRAMES || m + k == 0)
 		return NULL;
-	}
-	/* The first unused entry (stamp 0 here: the clock starts at 1), else
-	 * the least recently used; the least stamp kept in a register, not
-	 * loaded again through v on every step. */
-	uint64_t least = UINT64_MAX;
-	for (uint32_t i = 0; i < MEMO_ENTRIES; i++) {
-		uint64_t st = c->sp0[i] ? c->stamp[i] : 0;
-		if (st < least) {
-			least = st;
-			v = i;
-		}
-	}
-	struct wentry *e = &c->e[v];
-	/* `from` is the last walk, the most recently used: never the victim. */
-	if (from) {
-		memmove(&e->f[k], &from->f[j], rest * sizeof(*e->f));
-		e->zero_end = from->zero_end;
-		e->end_sp = from->end_sp;
-	} else {
-		e->zero_end = zero_end;
-		e->end_sp = end_sp;
-	}
-	bool dep = rest > 0 && (e->f[k].slot & F_DEP);
+	bool dep = m > 0 && (c->s[m - 1].slot & F_DEP);
+	struct wframe *s = &c->s[m];
 	for (uint32_t i = k; i-- > 0;) {
 		uint64_t slot = w[i].slot;
 		dep = (slot & F_RBP) || (!(slot & ~(uint64_t)F_MASK) && dep);
-		e->f[i] = w[i];
+		*s = w[i];
 		if (dep)
-			e->f[i].slot |= F_DEP;
+			s->slot |= F_DEP;
+		s++;
 	}
-	e->n = (uint16_t)(k + rest);
-	e->next[0] = e->next[1] = MEMO_ENTRIES;
-	memset(&e->cache, 0, sizeof(e->cache));
-	e->max = (uint16_t)max;
-	c->sp0[v] = e->f[0].sp;
-	c->pc0[v] = e->f[0].pc;
-	memo_use(c, v);
-	return &e->cache;
+	if (m == 0) {
+		c->zero_end = zero_end;
+		c->end_sp = end_sp;
+	}
+	c->n = m + k;
+	c->max = max;
+	memset(&c->cache, 0, sizeof(c->cache));
+	return &c->cache;
 }
 
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
@@ -571,49 +480,54 @@ __attribute__((no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
 		   struct mp_stack_cache **ret_cache)
 {
-	struct wframe w[MEMO_FRAMES];     /* this walk's frames, innermost first */
-	const struct wentry *last = NULL;
+	struct wframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
 	struct wcache *c;
-	uint32_t n = 0, j = 0;
-	uint32_t jmin = 0;                /* last's frames before it cannot be spliced */
+	uint32_t n = 0;
+	uint32_t lim = 0;                 /* shadow frames [0, lim) may be spliced onto */
+	uint32_t j = 0;                   /* shadow frames [j, ...) lie below sp */
 	bool ended = false, zero_end = false;
 	/* A walk through a signal frame is not kept: its next state comes
-	 * from the ucontext, which still() does not re-read. */
+	 * from the ucontext, which shadow_holds() does not re-read. */
 	bool crossed = false;
 
 	*ret_cache = NULL;
 	if (!table)
 		return UINT32_MAX;
 	c = wc_get();
-	if (c) {
-		struct wentry *e = memo_find(c, pc, sp, bp);
-		if (e) {
-			if (e->max != max) {
-				e->max = (uint16_t)max;
-				memset(&e->cache, 0, sizeof(e->cache));
+	if (c && c->n) {
+		/* The very stack of the last walk (a loop's allocations). */
+		const struct wframe *top = &c->s[c->n - 1];
+		if (state_is(top, pc, sp, bp)) {
+			uint32_t r = shadow_holds(c, c->n - 1);
+			if (r == HOLDS) {
+				if (c->max != max) {
+					c->max = max;
+					memset(&c->cache, 0, sizeof(c->cache));
+				}
+				*ret_cache = &c->cache;
+				return MP_WALK_MEMO;
 			}
-			*ret_cache = &e->cache;
-			return MP_WALK_MEMO;
+			lim = r;
+		} else {
+			lim = c->n;
 		}
-		if (c->last < MEMO_ENTRIES)
-			last = &c->e[c->last];
+		j = c->n;
 	}
 	while (n < max) {
 		if (pc == 0) {
 			ended = zero_end = true;
 			break;
 		}
-		if (last) {
-			/* Frames are met in increasing sp order in both walks. */
-			while (j < last->n && last->f[j].sp < sp)
-				j++;
-			if (j >= jmin && j < last->n && state_is(&last->f[j], pc, sp, bp)) {
-				uint32_t from = still_until(last, j);
-				if (!from)
+		if (lim) {
+			/* Frames are met in increasing sp order; the shadow's
+			 * lie in decreasing sp order from its outermost. */
+			while (j > 0 && c->s[j - 1].sp < sp)
+				j--;
+			if (j > 0 && j <= lim && state_is(&c->s[j - 1], pc, sp, bp)) {
+				uint32_t r = shadow_holds(c, j - 1);
+				if (r == HOLDS)
 					goto splice;
-				if (from >= last->n)
-					last = NULL;
-				jmin = from;
+				lim = r;
 			}
 		}
 		uint64_t rule = rule_for(pc);
@@ -624,7 +538,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				goto fail;
 			const ucontext_t *uc = (const ucontext_t *)(uintptr_t)sp;
 			uint64_t nsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-			if (n < MEMO_FRAMES)
+			if (n < WALK_FRAMES)
 				w[n] = (struct wframe){ pc, sp, bp, 0 };
 			pcs[n++] = pc;
 			/* The interrupted frame: its pc is the instruction itself,
@@ -637,7 +551,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
 			sp = nsp;
 			crossed = true;
-			last = NULL;
+			lim = 0;
 			if (n >= max)
 				break;
 			if (pc == 0) {
@@ -647,7 +561,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			rule = rule_for_exact(pc);
 			goto have_rule;
 		}
-		if (n < MEMO_FRAMES)
+		if (n < WALK_FRAMES)
 			w[n] = (struct wframe){ pc, sp, bp, 0 };
 		pcs[n++] = pc;
 		if (mp_cfi_kind(rule) == MP_CFI_END) {
@@ -659,11 +573,11 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
 			goto fail;
 		int64_t rbp_off = mp_cfi_rbp_off(rule);
-		if (n <= MEMO_FRAMES && mp_cfi_kind(rule) == MP_CFI_RBP)
+		if (n <= WALK_FRAMES && mp_cfi_kind(rule) == MP_CFI_RBP)
 			w[n - 1].slot = F_RBP;
 		if (rbp_off) {
 			uint64_t slot = cfa + (uint64_t)rbp_off;
-			if (n <= MEMO_FRAMES)
+			if (n <= WALK_FRAMES)
 				w[n - 1].slot |= slot;
 			bp = *(const uint64_t *)(uintptr_t)slot;
 		}
@@ -672,33 +586,29 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c && ended && !crossed)
-		*ret_cache = memo_keep(c, max, w, n, NULL, 0, zero_end, sp);
-	else if (c && !crossed)
-		c->last = MEMO_ENTRIES;
+		*ret_cache = shadow_keep(c, max, w, n, 0, zero_end, sp);
 	return n;
 
 splice: {
-	/* Frames last->f[j..] are the rest of the stack. */
+	/* Shadow frames j - 1 down to 0 are the rest of the stack. */
 	uint32_t k = n;
-	for (uint32_t i = j; i < last->n && n < max; i++)
-		pcs[n++] = last->f[i].pc;
-	*ret_cache = memo_keep(c, max, w, k, last, j, false, 0);
+	for (uint32_t i = j; i > 0 && n < max; i--)
+		pcs[n++] = c->s[i - 1].pc;
+	*ret_cache = shadow_keep(c, max, w, k, j, false, 0);
 	return n;
 }
 
 fail:
-	if (c)
-		c->last = MEMO_ENTRIES;
 	return UINT32_MAX;
 }
 
 uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max)
 {
-	const struct wentry *e =
-		(const struct wentry *)((const char *)cache - offsetof(struct wentry, cache));
+	const struct wcache *c =
+		(const struct wcache *)((const char *)cache - offsetof(struct wcache, cache));
 	uint32_t n = 0;
-	for (; n < e->n && n < max; n++)
-		pcs[n] = e->f[n].pc;
+	for (; n < c->n && n < max; n++)
+		pcs[n] = c->s[c->n - 1 - n].pc;
 	return n;
 }
 
