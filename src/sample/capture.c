@@ -16,6 +16,29 @@ MP_NOINLINE uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_
 	return mp_capture_keep(buf, n, ret_pcs, max);
 }
 
+MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t max)
+{
+	struct mp_fp f;
+	uint32_t depth;
+	int64_t s;
+	if (max > MP_MAX_DEPTH)
+		max = MP_MAX_DEPTH;
+	if (!mp_fastunwind_memo_fp(c, max, &f, &depth)) {
+		uint32_t n = mp_capture_memo_pcs(c, pcs, max);
+		return mp_stack_cache_id(c, pcs, n);
+	}
+	s = mp_prof_find_fp(f, depth);
+	if (!s) {
+		uint32_t n = mp_capture_memo_pcs(c, pcs, max);
+		s = mp_prof_intern_stack_fp(pcs, n, f);
+	}
+	c->gen = mp_prof_generation();
+	c->stack = s > 0 ? (uint32_t)s : 0;
+	c->bucket = 0;
+	c->hash = f.a;
+	return s;
+}
+
 int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n)
 {
 	if (mp_stack_cache_known(c)) {

@@ -81,6 +81,12 @@ mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
  * it (capture.c).  Out of line: the caches know most stacks. */
 uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_t *ret_pcs, uint32_t max);
 
+/* After MP_CAPTURE_MEMO, when c does not know its stack: the stack's id,
+ * found by the fingerprint the walker keeps (unwind.h), its frames fetched
+ * into pcs only when the table does not hold it yet; remembered in c.
+ * >= 1 or -ENOSPC.  (capture.c) */
+int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t max);
+
 /* MP_UNWIND_CHECK (capture.c): mp_stack_cache_id and mp_stack_cache_record
  * that also count where the cache's answer differs from that of the stack
  * libunwind walked (pcs). */
@@ -94,11 +100,8 @@ int64_t mp_capture_check_bucket(struct mp_stack_cache *c, const uint64_t *pcs, u
 static inline int64_t mp_capture_stack_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t n,
 					  uint32_t max)
 {
-	if (n == MP_CAPTURE_MEMO) {
-		if (mp_stack_cache_known(c))
-			return c->stack;
-		n = mp_capture_memo_pcs(c, pcs, max);
-	}
+	if (n == MP_CAPTURE_MEMO)
+		return mp_stack_cache_known(c) ? c->stack : mp_capture_memo_id(c, pcs, max);
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_id(c, pcs, n);
 	return mp_stack_cache_id(c, pcs, n);
@@ -117,10 +120,12 @@ static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, uint64_t *pcs,
 			mp_prof_record_again(c->bucket - 1);
 			return c->bucket - 1;
 		}
-		if (!c->stack || c->gen != gen)
-			n = mp_capture_memo_pcs(c, pcs, max);
-		else
-			n = 0;   /* (the cache knows the stack: no pcs needed) */
+		if (!c->stack || c->gen != gen) {
+			int64_t s = mp_capture_memo_id(c, pcs, max);
+			if (s < 0)
+				return s;
+		}
+		n = 0;   /* (the cache knows the stack: no pcs needed) */
 	}
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_bucket(c, pcs, n, size);

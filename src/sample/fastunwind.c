@@ -294,9 +294,18 @@ static MP_NOINLINE MP_COLD uint64_t rule_for_exact(uint64_t pc)
  * one needs neither hashing nor a table probe, and the walker knows
  * nothing of the tables.
  */
-struct wframe {
+/* A frame as a walk finds it. */
+struct nframe {
 	uint64_t pc, sp, bp;
 	uint64_t slot;                /* where the rule read the next RBP (0: none) | F_* */
+};
+
+/* A frame of the shadow: the same, and the fingerprint (stacks.h) of the
+ * frames from the outermost to this one. */
+struct wframe {
+	uint64_t pc, sp, bp;
+	uint64_t slot;
+	struct mp_fp fp;
 };
 
 /* In slot's low bits: a slot is the CFA, which the walk checks is 8-aligned,
@@ -443,19 +452,23 @@ __attribute__((no_sanitize("address"))) static uint32_t shadow_holds(const struc
  * the walk is too long to keep (the shadow is left as it was: every use
  * checks it again).
  */
-static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const struct wframe *w,
+static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const struct nframe *w,
 					  uint32_t k, uint32_t m, bool zero_end, uint64_t end_sp)
 {
 	if (k > WALK_FRAMES || m + k > SHADOW_FRAMES || m + k == 0)
 		return NULL;
 	bool dep = m > 0 && (c->s[m - 1].slot & F_DEP);
+	struct mp_fp fp = m > 0 ? c->s[m - 1].fp : mp_fp_start();
 	struct wframe *s = &c->s[m];
 	for (uint32_t i = k; i-- > 0;) {
 		uint64_t slot = w[i].slot;
 		dep = (slot & F_RBP) || (!(slot & ~(uint64_t)F_MASK) && dep);
-		*s = w[i];
-		if (dep)
-			s->slot |= F_DEP;
+		fp = mp_fp_step(fp, w[i].pc);
+		s->pc = w[i].pc;
+		s->sp = w[i].sp;
+		s->bp = w[i].bp;
+		s->slot = dep ? slot | F_DEP : slot;
+		s->fp = fp;
 		s++;
 	}
 	if (m == 0) {
@@ -480,7 +493,7 @@ __attribute__((no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
 		   struct mp_stack_cache **ret_cache)
 {
-	struct wframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
+	struct nframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
 	struct wcache *c;
 	uint32_t n = 0;
 	uint32_t lim = 0;                 /* shadow frames [0, lim) may be spliced onto */
@@ -539,7 +552,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			const ucontext_t *uc = (const ucontext_t *)(uintptr_t)sp;
 			uint64_t nsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 			if (n < WALK_FRAMES)
-				w[n] = (struct wframe){ pc, sp, bp, 0 };
+				w[n] = (struct nframe){ pc, sp, bp, 0 };
 			pcs[n++] = pc;
 			/* The interrupted frame: its pc is the instruction itself,
 			 * as libgcc and libunwind report it, and its rule the row
@@ -562,7 +575,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			goto have_rule;
 		}
 		if (n < WALK_FRAMES)
-			w[n] = (struct wframe){ pc, sp, bp, 0 };
+			w[n] = (struct nframe){ pc, sp, bp, 0 };
 		pcs[n++] = pc;
 		if (mp_cfi_kind(rule) == MP_CFI_END) {
 			ended = true;
@@ -585,21 +598,41 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 		sp = cfa;
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
-	if (c && ended && !crossed)
+	if (c && ended && !crossed) {
 		*ret_cache = shadow_keep(c, max, w, n, 0, zero_end, sp);
+		if (*ret_cache)
+			return MP_WALK_MEMO;
+	}
 	return n;
 
 splice: {
-	/* Shadow frames j - 1 down to 0 are the rest of the stack. */
-	uint32_t k = n;
+	/* Shadow frames j - 1 down to 0 are the rest of the stack: kept
+	 * there, and copied out only by who needs them. */
+	*ret_cache = shadow_keep(c, max, w, n, j, false, 0);
+	if (*ret_cache)
+		return MP_WALK_MEMO;
 	for (uint32_t i = j; i > 0 && n < max; i--)
 		pcs[n++] = c->s[i - 1].pc;
-	*ret_cache = shadow_keep(c, max, w, k, j, false, 0);
 	return n;
 }
 
 fail:
 	return UINT32_MAX;
+}
+
+bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, struct mp_fp *ret_fp,
+			   uint32_t *ret_depth)
+{
+	const struct wcache *c =
+		(const struct wcache *)((const char *)cache - offsetof(struct wcache, cache));
+	uint32_t top = c->n;
+	while (top > 0 && c->s[top - 1].pc >= mp_unwind_skip_lo && c->s[top - 1].pc < mp_unwind_skip_hi)
+		top--;
+	if (top == 0 || top > max)
+		return false;
+	*ret_fp = c->s[top - 1].fp;
+	*ret_depth = top;
+	return true;
 }
 
 uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max)

@@ -61,7 +61,27 @@ static uint8_t *stack_mem;         /* records {u32 id, u32 depth, u64 pc[]} */
 static size_t stack_used;
 static uint32_t nstacks;
 static uint32_t *stack_off;        /* offset of stack id i+1 (in a region of its own) */
-static struct index *stack_idx;
+
+/*
+ * The stack index: by fingerprint (stacks.h), never by the frames.  A slot
+ * holds 64 bits of the fingerprint and depth (`key`, never 0: empty) and
+ * 32 more beside the stack's id (`val`), so that a probe reads one slot
+ * and no record: at --rate 1 a big program's stacks are ~40 frames, and
+ * comparing them (three or four cache lines of record each) was most of a
+ * lookup.  Generations as struct index's (below).
+ */
+struct fpslot {
+	uint64_t key;      /* fp_key(); 0: empty; release stores, after val */
+	uint64_t val;      /* fingerprint's b >> 32 << 32 | stack id */
+};
+
+struct fpindex {
+	uint32_t cap;      /* power of two */
+	uint32_t used;
+	struct fpslot slots[];
+};
+
+static struct fpindex *stack_idx;
 
 static struct mp_snap_heap_rec *buckets;
 static uint32_t nbuckets;
@@ -88,24 +108,21 @@ static uint64_t mix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
-/*
- * Two independent lanes of one multiply and one xor-shift per frame, then a
- * full mix: every allocation at --rate 1 hashes its stack, and the serial
- * chain of two multiplies per frame this replaced cost 15% of such a run.
- */
+/* The index key of a stack of fingerprint f and `depth` frames. */
+static uint64_t fp_key(struct mp_fp f, uint32_t depth)
+{
+	return (f.a ^ ((uint64_t)depth * 0x9e3779b97f4a7c15ull)) | 1;
+}
+
+static uint32_t fp_home(uint64_t key, uint32_t cap)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+/* A stack's hash, which its buckets' hashes start from: its fingerprint's a. */
 static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 {
-	uint64_t a = (uint64_t)depth * 0x9e3779b97f4a7c15ull, b = ~a;
-	uint32_t i = 0;
-	for (; i + 1 < depth; i += 2) {
-		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
-		b = (b ^ pcs[i + 1]) * 0xc4ceb9fe1a85ec53ull;
-		a ^= a >> 29;
-		b ^= b >> 31;
-	}
-	if (i < depth)
-		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
-	return mix(a ^ (b * 0x9e3779b97f4a7c15ull));
+	return mp_fp_of(pcs, depth).a;
 }
 
 /* A bucket's hash comes from its stack's hash, not its id: known before
@@ -129,18 +146,6 @@ static const uint64_t *stack_pcs(uint32_t id, uint32_t *ret_depth)
 	const uint32_t *rec = (const uint32_t *)(stack_mem + stack_off[id - 1]);
 	*ret_depth = rec[1];
 	return (const uint64_t *)(rec + 2);
-}
-
-/* The stack index's entry e: the record at 8 * e in the stack region. */
-static const uint32_t *stack_rec(uint32_t e)
-{
-	return (const uint32_t *)(stack_mem + (size_t)e * 8);
-}
-
-static uint64_t entry_hash_stack(uint32_t e)
-{
-	const uint32_t *rec = stack_rec(e);
-	return hash_pcs((const uint64_t *)(rec + 2), rec[1]);
 }
 
 static uint64_t stack_hash_of(uint32_t id)
@@ -223,7 +228,9 @@ int mp_prof_init(void)
 	stack_mem = (uint8_t *)stack_area.base;
 	stack_off = (uint32_t *)off_area.base;
 	buckets = (struct mp_snap_heap_rec *)bucket_area.base;
-	stack_idx = index_new(INDEX_MIN);
+	stack_idx = mp_vm_reserve(sizeof(*stack_idx) + INDEX_MIN * sizeof(struct fpslot));
+	if (stack_idx)
+		stack_idx->cap = INDEX_MIN;
 	bucket_idx = index_new(INDEX_MIN);
 	if (!stack_idx || !bucket_idx)
 		return -ENOMEM;
@@ -234,20 +241,68 @@ int mp_prof_init(void)
 	return 0;
 }
 
-struct stack_key {
-	const uint64_t *pcs;
-	uint32_t depth;
-};
-
-static int match_stack(uint32_t v, const void *key)
+/* Lock-free probe of the stack index: the id of the stack with this key
+ * and fingerprint, or 0.  A stack retired by an unload (mp_prof_unmapped)
+ * is passed over: the same frames interned again are another stack. */
+static uint32_t fp_find(uint64_t key, struct mp_fp f)
 {
-	const struct stack_key *k = key;
-	const uint32_t *rec = stack_rec(v - 1);
-	const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
-	uint32_t id = rec[0];
-	if (MP_UNLIKELY(rt != NULL) && (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
-		return 0;
-	return rec[1] == k->depth && memcmp(rec + 2, k->pcs, k->depth * sizeof(*k->pcs)) == 0;
+	const struct fpindex *ix = __atomic_load_n(&stack_idx, __ATOMIC_ACQUIRE);
+	uint32_t mask = ix->cap - 1;
+	for (uint32_t j = fp_home(key, ix->cap);; j = (j + 1) & mask) {
+		uint64_t k = __atomic_load_n(&ix->slots[j].key, __ATOMIC_ACQUIRE);
+		if (!k)
+			return 0;
+		if (k != key)
+			continue;
+		uint64_t v = __atomic_load_n(&ix->slots[j].val, __ATOMIC_RELAXED);
+		if ((v ^ f.b) >> 32)
+			continue;
+		uint32_t id = (uint32_t)v;
+		const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
+		if (MP_UNLIKELY(rt != NULL) &&
+		    (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
+			continue;
+		return id;
+	}
+}
+
+/* Under the lock: room for one more slot (the index doubled when 3/4
+ * full; lock-free readers keep probing the old generation safely). */
+static int fp_grow_locked(void)
+{
+	struct fpindex *ix = stack_idx;
+	if ((uint64_t)(ix->used + 1) * 4 >= (uint64_t)ix->cap * 3) {
+		if (ix->cap >= (1u << 30))
+			return -ENOSPC;
+		struct fpindex *n = mp_vm_reserve(sizeof(*n) + (size_t)ix->cap * 2 * sizeof(struct fpslot));
+		if (!n)
+			return -ENOMEM;
+		n->cap = ix->cap * 2;
+		for (uint32_t i = 0; i < ix->cap; i++) {
+			struct fpslot e = ix->slots[i];
+			if (!e.key)
+				continue;
+			uint32_t j = fp_home(e.key, n->cap);
+			while (n->slots[j].key)
+				j = (j + 1) & (n->cap - 1);
+			n->slots[j] = e;
+		}
+		n->used = ix->used;
+		__atomic_store_n(&stack_idx, n, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* Under the lock, after fp_grow_locked: publish stack id under key. */
+static void fp_put_locked(uint64_t key, struct mp_fp f, uint32_t id)
+{
+	struct fpindex *ix = stack_idx;
+	uint32_t mask = ix->cap - 1, j = fp_home(key, ix->cap);
+	while (ix->slots[j].key)
+		j = (j + 1) & mask;
+	__atomic_store_n(&ix->slots[j].val, (f.b >> 32 << 32) | id, __ATOMIC_RELAXED);
+	__atomic_store_n(&ix->slots[j].key, key, __ATOMIC_RELEASE);
+	ix->used++;
 }
 
 struct bucket_key {
@@ -262,33 +317,35 @@ static int match_bucket(uint32_t v, const void *key)
 }
 
 /* Find or add a stack; returns its id (>= 1) or a negative errno. */
-static int64_t intern_stack_locked(const struct stack_key *k, uint64_t h)
+static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth, struct mp_fp f,
+				   uint64_t key)
 {
-	uint32_t v = index_find(&stack_idx, h, match_stack, k);
-	if (v)
-		return stack_rec(v - 1)[0];
-	size_t need = 8 + (size_t)k->depth * 8;
+	uint32_t found = fp_find(key, f);
+	if (found)
+		return found;
+	size_t need = 8 + (size_t)depth * 8;
 	if (stack_used + need > STACK_REGION || nstacks + 1 >= STACK_REGION / 16)
 		return -ENOSPC;
 	if (mp_vm_area_grow(&stack_area, stack_used + need, TABLE_STEP) < 0 ||
 	    mp_vm_area_grow(&off_area, (size_t)(nstacks + 1) * sizeof(uint32_t), TABLE_STEP / 8) < 0)
 		return -ENOSPC;   /* the address space is used up: dropped like a full table */
-	int r = index_grow_locked(&stack_idx, entry_hash_stack);
+	int r = fp_grow_locked();
 	if (r < 0)
 		return r;
 	uint32_t id = nstacks + 1;
 	uint32_t *rec = (uint32_t *)(stack_mem + stack_used);
 	mp_shm_begin(&stack_area, stack_used, need);
 	rec[0] = id;
-	rec[1] = k->depth;
-	memcpy(rec + 2, k->pcs, k->depth * sizeof(*k->pcs));
+	rec[1] = depth;
+	memcpy(rec + 2, pcs, depth * sizeof(*pcs));
 	stack_off[id - 1] = (uint32_t)stack_used;
 	/* Release: a reader of the feed sees the record before the count. */
 	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
 	mp_shm_publish(&stack_area, 0, stack_used);
 	mp_shm_end(&stack_area);
-	nstacks = id;
-	index_add_locked(stack_idx, h, (uint32_t)((uint8_t *)rec - stack_mem) / 8 + 1);
+	__atomic_store_n(&nstacks, id, __ATOMIC_RELEASE);
+	/* Last: a lock-free reader that finds the id sees the record. */
+	fp_put_locked(key, f, id);
 	return id;
 }
 
@@ -331,26 +388,37 @@ static void set_truncated(void)
  * probes and an atomic add.  New stacks and buckets are added under the
  * lock, written whole before their index slot is published.
  */
-static int64_t intern_hashed(const uint64_t *pcs, uint32_t depth, uint64_t sh)
+static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 {
-	struct stack_key sk = { pcs, depth };
-	uint32_t v = index_find(&stack_idx, sh, match_stack, &sk);
-	if (v)
-		return stack_rec(v - 1)[0];
+	uint64_t key = fp_key(f, depth);
+	uint32_t found = fp_find(key, f);
+	if (found)
+		return found;
 	pthread_mutex_lock(&prof_lock);
-	int64_t s = intern_stack_locked(&sk, sh);
+	int64_t s = intern_stack_locked(pcs, depth, f, key);
 	if (s < 0)
 		set_truncated();
 	pthread_mutex_unlock(&prof_lock);
 	return s;
 }
 
+uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth)
+{
+	return fp_find(fp_key(f, depth), f);
+}
+
+int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
+{
+	return intern_fp(pcs, depth, f);
+}
+
 int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash)
 {
 	if (depth > MP_MAX_DEPTH)
 		depth = MP_MAX_DEPTH;
-	*ret_hash = hash_pcs(pcs, depth);
-	return intern_hashed(pcs, depth, *ret_hash);
+	struct mp_fp f = mp_fp_of(pcs, depth);
+	*ret_hash = f.a;
+	return intern_fp(pcs, depth, f);
 }
 
 int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
@@ -389,13 +457,14 @@ int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
 {
 	if (depth > MP_MAX_DEPTH)
 		depth = MP_MAX_DEPTH;
-	uint64_t sh = hash_pcs(pcs, depth);
+	struct mp_fp f = mp_fp_of(pcs, depth);
+	uint64_t sh = f.a;
 	*ret_hash = sh;
 	/* The bucket's index slot is on its way while the stack is looked up:
 	 * two cache misses at once instead of one after the other. */
 	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
 	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(sh, size) & (bx->cap - 1)]);
-	int64_t s = intern_hashed(pcs, depth, sh);
+	int64_t s = intern_fp(pcs, depth, f);
 	*ret_stack = s > 0 ? (uint32_t)s : 0;
 	return s < 0 ? s : mp_prof_record_hashed((uint32_t)s, sh, size);
 }
@@ -505,7 +574,7 @@ void mp_prof_reset(void)
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
 	mp_peak_reset(nbuckets);
-	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(uint64_t));
+	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(struct fpslot));
 	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint64_t));
 	if (retired)
 		memset(retired, 0, (size_t)nstacks / 8 + 1);

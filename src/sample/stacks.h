@@ -18,6 +18,43 @@
 
 #include "common/shim-options.h"   /* MP_MAX_DEPTH */
 
+/*
+ * A stack's fingerprint: 128 bits of state run over its return addresses
+ * from the outermost in, so that a walker that keeps the fingerprint of
+ * every frame's outer part (fastunwind.c) extends it by the new inner
+ * frames alone.  Each step is a bijection of the state for a given pc, so
+ * two stacks of equal depth that differ in one frame never share a
+ * fingerprint; the table (below) tells stacks apart by 96 of its bits (and
+ * their depth), not by comparing their frames: two different stacks of a
+ * run share them with a probability of about n^2 / 2^97 (n stacks).
+ */
+struct mp_fp {
+	uint64_t a, b;
+};
+
+static inline struct mp_fp mp_fp_start(void)
+{
+	return (struct mp_fp){ 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
+}
+
+static inline struct mp_fp mp_fp_step(struct mp_fp f, uint64_t pc)
+{
+	uint64_t a = (f.a ^ pc) * 0xff51afd7ed558ccdull;
+	uint64_t b = (f.b + pc) * 0xc4ceb9fe1a85ec53ull;
+	a ^= b >> 31;
+	b ^= a >> 29;
+	return (struct mp_fp){ a, b };
+}
+
+/* The fingerprint of pcs[0..depth), innermost first. */
+static inline struct mp_fp mp_fp_of(const uint64_t *pcs, uint32_t depth)
+{
+	struct mp_fp f = mp_fp_start();
+	for (uint32_t i = depth; i-- > 0;)
+		f = mp_fp_step(f, pcs[i]);
+	return f;
+}
+
 /* Reserve the tables.  0 or -ENOMEM.  Not thread-safe: call once at init. */
 int mp_prof_init(void);
 
@@ -42,6 +79,13 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 
 /* mp_prof_intern_stack that also returns the stack's hash. */
 int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash);
+
+/* The id of the stack of `depth` frames with fingerprint f (mp_fp_of), when
+ * the table holds it; else 0.  Its hash is f.a.  Lock-free. */
+uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth);
+
+/* mp_prof_intern_stack for a stack whose fingerprint is known. */
+int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f);
 
 /* mp_prof_record_alloc that also returns the stack's id (0 when the
  * table is full) and hash, for a cache (below). */

@@ -25,6 +25,7 @@
 #include "base/compiler.h"
 
 struct mp_stack_cache;   /* sample/stacks.h */
+struct mp_fp;            /* sample/stacks.h */
 
 enum { MP_UNWIND_FAST = 0, MP_UNWIND_LIBUNWIND = 1, MP_UNWIND_CHECK = 2 };
 
@@ -75,6 +76,12 @@ uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max, struct mp_stack_cach
 /* After MP_WALK_MEMO, and before the thread walks again: the memo's pcs,
  * at most `max` (the walk's); the number stored. */
 uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max);
+/* After MP_WALK_MEMO, and before the thread walks again: the fingerprint
+ * (stacks.h) of the memo's stack as mp_capture stores it (the shim's own
+ * frames at the top dropped, at most `max`), and its depth; false when the
+ * stack is deeper than max or holds nothing else. */
+bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, struct mp_fp *ret_fp,
+			   uint32_t *ret_depth);
 /* Around fork (the rule table's insert lock, the walk memos' spare list). */
 void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);

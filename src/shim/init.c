@@ -205,8 +205,12 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	uint32_t nstacks = mp_prof_nstacks();
 	uint32_t n = mp_capture(pcs, depth, &c);
 	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
-	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir)
-		mp_crash_new_stack(pcs, n);   /* code loaded since: the shared maps must name it */
+	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir) {
+		/* code loaded since: the shared maps must name it */
+		if (n == MP_CAPTURE_MEMO)
+			n = mp_capture_memo_pcs(c, pcs, depth);
+		mp_crash_new_stack(pcs, n);
+	}
 	if (b < 0)
 		return;
 	mp_peak_grew(size, now);
