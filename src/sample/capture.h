@@ -2,11 +2,12 @@
 /*
  * A sampled stack's place in the profile tables: where the stack walker
  * (unwind.h) and the stack table (stacks.h) meet, so that neither knows the
- * other.  The walker remembers each thread's recent walks and keeps, for
- * each, the table's cache of that stack (struct mp_stack_cache), which only
- * the functions here read: a stack met again is neither copied out of the
- * memo, nor hashed, nor probed for; one block size met again from it costs
- * one atomic add.
+ * other.  The walker remembers each thread's last walk (its memo: the
+ * shadow of fastunwind.c) and keeps with it the table's cache of that stack
+ * (struct mp_stack_cache), which only the functions here read, and the
+ * stack's fingerprint (stacks.h): a walk the memo holds is not copied out
+ * of it, nor hashed whole; the same stack again is not even probed for,
+ * and one block size met again from it costs one atomic add.
  *
  * In the target; the caller holds the recursion guard (base/guard.h).  Not
  * in a signal handler that interrupted the guarded code.
@@ -44,8 +45,8 @@ mp_capture_keep(const uint64_t *buf, uint32_t n, uint64_t *ret_pcs, uint32_t max
  * Returns the number stored and in *ret_cache the table's cache of this
  * stack, or NULL; or MP_CAPTURE_MEMO (never under unwind=2): the walk is
  * one the memo holds, and mp_capture_stack_id and mp_capture_bucket ask
- * its cache first, fetching the pcs (mp_capture_memo_pcs) only when it
- * does not know the answer.  Inlined into its callers: every frame of the
+ * its cache first, then the table by the memo's fingerprint, fetching the
+ * pcs (mp_capture_memo_pcs) only for a stack new to the table.  Inlined into its callers: every frame of the
  * shim's own is one more frame to walk and then drop.
  */
 static inline __attribute__((always_inline)) uint32_t

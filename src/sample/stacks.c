@@ -4,18 +4,13 @@
  *
  * Both live in large reserved regions that never move, so a bucket index
  * handed out once stays valid for the life of the process and counts are
- * atomic adds.  The indexes over them are open-addressing hash tables of
- * 64-bit slots, "entry + 1" (0 = empty) and 32 bits of the entry's hash,
+ * atomic adds.  The indexes over them are open-addressing hash tables,
  * probed without the lock and grown, under the lock, into a new generation
- * when 3/4 full.
- *
- * At --rate 1 most samples of a big program are stacks the thread's walk
- * memo does not know (capture.h), looked up here: chains of cache misses
- * (index slot, then the entry), which the layout keeps short.  A slot's
- * hash bits let a probe skip entries that only share its home slot without
- * reading them, and the stack index's "entry" is the record's place in the
- * stack region (in 8-byte units), so a probe reads the record itself next,
- * not first its offset by id.
+ * when 3/4 full: the buckets' of 64-bit slots, "entry + 1" (0 = empty) and
+ * 32 bits of the entry's hash, so that a probe skips entries that only
+ * share its home slot without reading them; the stacks' of 128-bit slots
+ * holding 96 bits of the stack's fingerprint and its id (struct fpslot), so
+ * that a probe reads no record at all.
  *
  * Must never: call malloc or stdio, or hold the lock across anything that
  * could re-enter the allocator (unwinding happens before we are called).
