@@ -300,6 +300,46 @@ static void test_stacks(void)
 	CHECK(!mp_prof_truncated());
 }
 
+/* Fingerprints: the walker's stepwise one (outermost frame first) is the
+ * table's, and the table finds a stack by it alone. */
+static void test_fingerprint(void)
+{
+	uint64_t a[4] = { 0x401000, 0x402000, 0x403000, 0x404000 };
+	struct mp_fp f = mp_fp_start();
+	for (int i = 3; i >= 0; i--)
+		f = mp_fp_step(f, a[i]);
+	struct mp_fp g = mp_fp_of(a, 4);
+	CHECK(f.a == g.a && f.b == g.b);
+	/* One frame different, or one frame fewer: another fingerprint. */
+	uint64_t b[4] = { 0x401000, 0x402001, 0x403000, 0x404000 };
+	struct mp_fp h = mp_fp_of(b, 4), k = mp_fp_of(a + 1, 3);
+	CHECK(h.a != g.a && h.b != g.b);
+	CHECK(k.a != g.a && k.b != g.b);
+	/* Swapped frames (the same multiset): another one too. */
+	uint64_t c[4] = { 0x402000, 0x401000, 0x403000, 0x404000 };
+	struct mp_fp sw = mp_fp_of(c, 4);
+	CHECK(sw.a != g.a && sw.b != g.b);
+
+	mp_prof_reset();
+	CHECK_INT(mp_prof_find_fp(g, 4), 0);
+	int64_t id = mp_prof_intern_stack_fp(a, 4, g);
+	CHECK(id >= 1);
+	CHECK_INT(mp_prof_find_fp(g, 4), id);
+	CHECK_INT(mp_prof_find_fp(g, 3), 0);          /* the depth is part of the key */
+	CHECK_INT(mp_prof_intern_stack(a, 4), id);    /* the same stack by its frames */
+	CHECK_INT(mp_prof_find_fp(h, 4), 0);
+	CHECK_INT(mp_prof_intern_stack(b, 4), id + 1);
+	CHECK_INT(mp_prof_find_fp(h, 4), id + 1);
+	/* Unloaded code: the stacks through it are never found again; the
+	 * same frames make a new stack. */
+	uint64_t range[2] = { 0x402000, 0x402001 };   /* the call before 0x402001 */
+	CHECK_U64(mp_prof_unmapped(range, 1), id + 1);
+	CHECK_INT(mp_prof_find_fp(h, 4), 0);
+	CHECK_INT(mp_prof_find_fp(g, 4), id);
+	CHECK_INT(mp_prof_intern_stack(b, 4), id + 2);
+	mp_prof_reset();
+}
+
 static void test_live(void)
 {
 	uint64_t b = 0;
@@ -598,6 +638,7 @@ int main(void)
 	test_vm_ownmem();
 	test_small_rates();
 	test_stacks();
+	test_fingerprint();
 	test_live();
 	test_tick_clock();
 	test_tag();
