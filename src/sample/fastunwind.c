@@ -320,6 +320,7 @@ struct wframe {
 struct wcache {
 	uint32_t epoch;               /* code_epoch the shadow was made in */
 	uint32_t n;                   /* frames in the shadow */
+	uint32_t own;                 /* of them, the shim's own at the top */
 	uint32_t max;                 /* the `max` of the walk the cache is for */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
@@ -475,6 +476,14 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 		c->zero_end = zero_end;
 		c->end_sp = end_sp;
 	}
+	/* The shim's own frames at the top: new ones (or, when the walk
+	 * ended on an old frame, counted there). */
+	uint32_t own = 0;
+	const struct wframe *top = &c->s[m + k];
+	while (own < m + k && top[-1 - (int)own].pc >= mp_unwind_skip_lo &&
+	       top[-1 - (int)own].pc < mp_unwind_skip_hi)
+		own++;
+	c->own = own;
 	c->n = m + k;
 	c->max = max;
 	memset(&c->cache, 0, sizeof(c->cache));
@@ -625,9 +634,7 @@ bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, str
 {
 	const struct wcache *c =
 		(const struct wcache *)((const char *)cache - offsetof(struct wcache, cache));
-	uint32_t top = c->n;
-	while (top > 0 && c->s[top - 1].pc >= mp_unwind_skip_lo && c->s[top - 1].pc < mp_unwind_skip_hi)
-		top--;
+	uint32_t top = c->n - c->own;
 	if (top == 0 || top > max)
 		return false;
 	*ret_fp = c->s[top - 1].fp;
