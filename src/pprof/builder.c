@@ -328,10 +328,8 @@ struct enc {
 static void put_varint(struct enc *e, uint64_t v)
 {
 	if (!e->p) {
-		do {
-			e->n++;
-			v >>= 7;
-		} while (v);
+		/* 7 bits a byte: the significant bits (at least 1), rounded up. */
+		e->n += (size_t)(64 - __builtin_clzll(v | 1) + 6) / 7;
 		return;
 	}
 	while (v >= 0x80) {
