@@ -25,7 +25,6 @@
  * wild" shows what leaving a handler in malloc does to the allocator's
  * lists (corrupt blocks, SIGSEGV in mp_central_get), as with any allocator.
  */
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
