@@ -35,6 +35,7 @@
 #include "cli/early-sym.h"
 #include "cli/profiles.h"
 #include "common/grow.h"
+#include "convert/addrset.h"
 #include "symbolize/symbolize.h"
 
 #define POLL_MS 50
@@ -50,6 +51,7 @@ struct proc {
 	bool gone;
 	struct mp_addrfeed *feed;
 	struct mp_symbolizer *sym;      /* for its maps now */
+	struct mp_addrset seen;         /* addresses `sym` was asked for */
 	struct timespec remade;
 };
 
@@ -106,6 +108,7 @@ static void remake(struct proc *p)
 				   &s) == 0) {
 		early.syms[early.nsyms++] = s;
 		p->sym = s;
+		mp_addrset_done(&p->seen);
 	}
 	free(buf);
 }
@@ -187,6 +190,32 @@ static void scan_children(void)
 	}
 }
 
+/*
+ * Keep in addrs[0..n) the addresses p->sym was not asked for yet, in their
+ * order; returns how many.  The feed gives every frame of every new stack:
+ * a compile's 250,000 frames hold 7,000 addresses, and the symbolizer
+ * would look each frame up (in its answers, then in the on-disk cache)
+ * twice.  An address outside p->sym's mappings is kept out of the set: a
+ * symbolizer made after a dlopen may know it.  Without memory for the
+ * set, the rest go as they are (the symbolizer copes with repeats).
+ */
+static size_t new_addresses(struct proc *p, uint64_t *addrs, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (mp_addrset_find(&p->seen, addrs[i]) >= 0)
+			continue;
+		if (mapped(p->sym, addrs[i]) && mp_addrset_add(&p->seen, addrs[i], 0) < 0) {
+			while (i < n)
+				addrs[k++] = addrs[i++];
+			return k;
+		}
+		addrs[k++] = addrs[i];
+	}
+	return k;
+}
+
 /* Read and symbolize what process p recorded since the last look.
  * Returns whether a full batch came (more may be waiting). */
 static bool serve(struct proc *p, uint64_t *addrs)
@@ -203,6 +232,7 @@ static bool serve(struct proc *p, uint64_t *addrs)
 		mp_addrfeed_free(p->feed);
 		p->feed = NULL;
 		p->sym = NULL;          /* a new image: new maps (the old one is kept) */
+		mp_addrset_done(&p->seen);
 		return false;
 	}
 	if (n == 0)
@@ -214,7 +244,7 @@ static bool serve(struct proc *p, uint64_t *addrs)
 	if (unknown && elapsed_ms(&p->remade) >= 200)
 		remake(p);              /* a dlopen since */
 	if (p->sym)
-		(void)mp_symbolizer_prepare(p->sym, addrs, (size_t)n);
+		(void)mp_symbolizer_prepare(p->sym, addrs, new_addresses(p, addrs, (size_t)n));
 	return n == MAX_BATCH;
 }
 
@@ -259,8 +289,10 @@ static void *early_main(void *arg)
 		if (!more)
 			nap(POLL_MS);
 	}
-	for (size_t i = 0; i < early.nprocs; i++)
+	for (size_t i = 0; i < early.nprocs; i++) {
 		mp_addrfeed_free(early.procs[i].feed);
+		mp_addrset_done(&early.procs[i].seen);
+	}
 	free(addrs);
 	return NULL;
 }

@@ -38,6 +38,7 @@
 #include "common/errmsg.h"
 #include "common/grow.h"
 #include "common/snapshot-read.h"
+#include "convert/addrset.h"
 #include "convert/convert.h"
 #include "convert/linkaddr.h"
 #include "pprof/pprof.h"
@@ -108,81 +109,6 @@ static uint64_t location_address(uint64_t pc)
 	return pc ? pc - 1 : 0;
 }
 
-/*
- * A set of addresses with one flag each (open addressing; the empty slot
- * is ~0, an address no return address - 1 can be, kept aside when met).
- */
-struct addrset {
-	uint64_t *key;
-	uint8_t *flag;
-	size_t n, cap;              /* cap: a power of two, or 0 */
-	bool has_empty;
-	uint8_t empty_flag;
-};
-
-#define ADDRSET_EMPTY UINT64_MAX
-
-static size_t addrset_slot(uint64_t a, size_t cap)
-{
-	a ^= a >> 29;
-	a *= 0xbf58476d1ce4e5b9ull;
-	a ^= a >> 32;
-	return (size_t)a & (cap - 1);
-}
-
-/* Add a with flag bits f (or them in when a is there).  0 or -ENOMEM. */
-static int addrset_add(struct addrset *s, uint64_t a, uint8_t f)
-{
-	size_t j;
-
-	if (a == ADDRSET_EMPTY) {
-		s->has_empty = true;
-		s->empty_flag |= f;
-		return 0;
-	}
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? 2 * s->cap : 1024;
-		uint64_t *nk = malloc(ncap * sizeof(*nk));
-		uint8_t *nf = calloc(ncap, 1);
-
-		if (!nk || !nf) {
-			free(nk);
-			free(nf);
-			return -ENOMEM;
-		}
-		memset(nk, 0xff, ncap * sizeof(*nk));
-		for (size_t i = 0; i < s->cap; i++) {
-			if (s->key[i] == ADDRSET_EMPTY)
-				continue;
-			for (j = addrset_slot(s->key[i], ncap); nk[j] != ADDRSET_EMPTY; j = (j + 1) & (ncap - 1))
-				;
-			nk[j] = s->key[i];
-			nf[j] = s->flag[i];
-		}
-		free(s->key);
-		free(s->flag);
-		s->key = nk;
-		s->flag = nf;
-		s->cap = ncap;
-	}
-	for (j = addrset_slot(a, s->cap); s->key[j] != ADDRSET_EMPTY; j = (j + 1) & (s->cap - 1)) {
-		if (s->key[j] == a) {
-			s->flag[j] |= f;
-			return 0;
-		}
-	}
-	s->key[j] = a;
-	s->flag[j] = f;
-	s->n++;
-	return 0;
-}
-
-static void addrset_done(struct addrset *s)
-{
-	free(s->key);
-	free(s->flag);
-}
-
 enum { IN_HEAP = 1 };
 
 /*
@@ -192,10 +118,12 @@ enum { IN_HEAP = 1 };
  * samples' locations have.  Each stack is read once: heap records share
  * stacks, and a list of every frame of every record (a compile's snapshot
  * has a million) would cost more memory than the symbolization itself.
+ * The set of addresses stays in *set (the caller's, also on failure): the
+ * profiles key their location ids by its slots.
  */
-static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st)
+static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st,
+		  struct mp_addrset *set)
 {
-	struct addrset set = { 0 };
 	uint8_t *heap_stack = calloc((size_t)snap->nstacks + 1, 1);
 	uint64_t *addrs = NULL;
 	size_t n = 0;
@@ -213,20 +141,18 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		const struct mp_snap_stack *stk = mp_snap_stack(snap, id);
 
 		for (uint32_t j = 0; j < stk->depth && r == 0; j++)
-			r = addrset_add(&set, location_address(stk->pcs[j]), heap_stack[id]);
+			r = mp_addrset_add(set, location_address(stk->pcs[j]), heap_stack[id]);
 	}
 	free(heap_stack);
-	if (r == 0 && !(addrs = malloc((set.n + 1) * sizeof(*addrs))))
+	if (r == 0 && !(addrs = malloc((set->n + 1) * sizeof(*addrs))))
 		r = -ENOMEM;
-	if (r < 0) {
-		addrset_done(&set);
+	if (r < 0)
 		return r;
-	}
-	for (size_t i = 0; i < set.cap; i++)
-		if (set.key[i] != ADDRSET_EMPTY)
-			addrs[n++] = set.key[i];
-	if (set.has_empty)
-		addrs[n++] = ADDRSET_EMPTY;
+	for (size_t i = 0; i < set->cap; i++)
+		if (set->key[i] != MP_ADDRSET_EMPTY)
+			addrs[n++] = set->key[i];
+	if (set->has_empty)
+		addrs[n++] = MP_ADDRSET_EMPTY;
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), cmp_u64);
 	/* All of them at once, on all cores; the loop below then looks up. */
@@ -235,19 +161,10 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		struct mp_sym_result res;
 		struct mapstat *m;
 		bool file = true, line = true;
-		size_t j;
 
 		/* Only the heap samples' locations count. */
-		if (addrs[i] == ADDRSET_EMPTY) {
-			if (!(set.empty_flag & IN_HEAP))
-				continue;
-		} else {
-			for (j = addrset_slot(addrs[i], set.cap); set.key[j] != addrs[i];
-			     j = (j + 1) & (set.cap - 1))
-				;
-			if (!(set.flag[j] & IN_HEAP))
-				continue;
-		}
+		if (!(mp_addrset_flags(set, addrs[i]) & IN_HEAP))
+			continue;
 		r = mp_symbolize(sym, addrs[i], &res);
 		if (r < 0 || !res.mapping)
 			continue;
@@ -265,7 +182,6 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		/* (a location without frames has neither file nor line) */
 		m->ninline += res.source == MP_SYM_DWARF;
 	}
-	addrset_done(&set);
 	free(addrs);
 	return r;
 }
@@ -295,55 +211,82 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 /* ---- samples --------------------------------------------------------------------- */
 
-/* The locations of stack `stk` (symbolized, inlined frames as lines) into
- * locs[0..stk->depth); lines/cap_lines: a scratch buffer the caller frees. */
-static int stack_locations(struct mp_pprof_builder *b, const struct mp_snap_stack *stk,
-			   struct mp_symbolizer *sym, const struct mapstat *st, uint64_t *locs,
-			   struct mp_pprof_line **linesp, size_t *cap_linesp)
+/*
+ * What the samples of one profile need to name their stacks: a location id
+ * per address slot (mp_addrset_find), 0 until the address is first met.
+ * A compile's snapshot has 40,000 heap records over 12,000 stacks and
+ * 800,000 frames, of 7,000 addresses: each address is symbolized and
+ * named (mp_frame_offset_name) once per profile, and its other frames
+ * cost one probe.  The profile is the same: mp_pprof_add_location answers
+ * a known (mapping, address) with its id and changes nothing.
+ */
+struct locs_ctx {
+	struct mp_pprof_builder *b;
+	struct mp_symbolizer *sym;
+	const struct mapstat *st;
+	const struct mp_addrset *set;
+	uint64_t *ids;              /* mp_addrset_nslots(set) location ids */
+	struct mp_pprof_line *lines;   /* scratch */
+	size_t cap_lines;
+};
+
+/* The location of address `addr` (symbolized, inlined frames as lines). */
+static int address_location(struct locs_ctx *x, uint64_t addr, uint64_t *ret)
 {
-	struct mp_pprof_line *lines = *linesp;
-	size_t cap_lines = *cap_linesp;
-	int r = 0;
+	struct mp_sym_result res;
+	char unnamed[MP_FRAME_NAME_MAX];
+	size_t nlines;
+	int r;
 
-	for (uint32_t j = 0; j < stk->depth && r == 0; j++) {
-			uint64_t addr = location_address(stk->pcs[j]);
-			struct mp_sym_result res;
-
-			r = mp_symbolize(sym, addr, &res);
-			if (r < 0)
-				break;
-			if (MP_GROW(lines, res.nframes + 1, cap_lines) < 0) {
-				r = -ENOMEM;
-				break;
-			}
-			for (size_t k = 0; k < res.nframes; k++) {
-				lines[k] = (struct mp_pprof_line){
-					.function = res.frames[k].function,
-					.system_name = res.frames[k].system_name,
-					.file = res.frames[k].file,
-					.line = res.frames[k].line,
-					.start_line = res.frames[k].start_line,
-				};
-			}
-			size_t nlines = res.nframes;
-			char unnamed[MP_FRAME_NAME_MAX];
-			if (nlines == 0 && res.mapping && res.mapping->path[0]) {
-				/* No symbol: named by object and file offset, the
-				 * same in every run (the mapping's has_functions
-				 * stays false: survey() counts real names only). */
-				mp_frame_offset_name(res.mapping->path, addr, res.mapping->start,
-						     res.mapping->offset, unnamed, sizeof(unnamed));
-				lines[0] = (struct mp_pprof_line){ .function = unnamed };
-				nlines = 1;
-			}
-			locs[j] = mp_pprof_add_location(b, res.mapping ? st[res.mapping_index].id : 0,
-							res.mapping ? addr - st[res.mapping_index].bias
-								    : addr,
-							lines, nlines);
+	r = mp_symbolize(x->sym, addr, &res);
+	if (r < 0)
+		return r;
+	if (MP_GROW(x->lines, res.nframes + 1, x->cap_lines) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < res.nframes; k++) {
+		x->lines[k] = (struct mp_pprof_line){
+			.function = res.frames[k].function,
+			.system_name = res.frames[k].system_name,
+			.file = res.frames[k].file,
+			.line = res.frames[k].line,
+			.start_line = res.frames[k].start_line,
+		};
 	}
-	*linesp = lines;
-	*cap_linesp = cap_lines;
-	return r;
+	nlines = res.nframes;
+	if (nlines == 0 && res.mapping && res.mapping->path[0]) {
+		/* No symbol: named by object and file offset, the same in
+		 * every run (the mapping's has_functions stays false: survey()
+		 * counts real names only). */
+		mp_frame_offset_name(res.mapping->path, addr, res.mapping->start,
+				     res.mapping->offset, unnamed, sizeof(unnamed));
+		x->lines[0] = (struct mp_pprof_line){ .function = unnamed };
+		nlines = 1;
+	}
+	*ret = mp_pprof_add_location(x->b, res.mapping ? x->st[res.mapping_index].id : 0,
+				     res.mapping ? addr - x->st[res.mapping_index].bias : addr,
+				     x->lines, nlines);
+	return 0;
+}
+
+/* The locations of stack `stk` into locs[0..stk->depth). */
+static int stack_locations(struct locs_ctx *x, const struct mp_snap_stack *stk, uint64_t *locs)
+{
+	for (uint32_t j = 0; j < stk->depth; j++) {
+		uint64_t addr = location_address(stk->pcs[j]);
+		long slot = mp_addrset_find(x->set, addr);
+		int r;
+
+		if (slot >= 0 && x->ids[slot]) {
+			locs[j] = x->ids[slot];
+			continue;
+		}
+		r = address_location(x, addr, &locs[j]);
+		if (r < 0)
+			return r;
+		if (slot >= 0)   /* (survey() put every frame's address in the set) */
+			x->ids[slot] = locs[j];
+	}
+	return 0;
 }
 
 /*
@@ -395,14 +338,12 @@ static void add_life_samples(struct mp_pprof_builder *b, const struct mp_snap_he
 /* recs: the heap records (the snapshot's, or the peak's); life: NULL, or
  * their lifetimes; inuse_bytes: NULL, or each record's in-use bytes
  * (mp_converter_set_inuse_bytes). */
-static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
+static int add_samples(struct locs_ctx *x, const struct mp_snap *snap,
 		       const struct mp_snap_heap_rec *recs, const struct mp_snap_life_rec *life,
-		       struct mp_symbolizer *sym, const struct mapstat *st,
 		       const uint64_t *inuse_bytes)
 {
+	struct mp_pprof_builder *b = x->b;
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
-	struct mp_pprof_line *lines = NULL;
-	size_t cap_lines = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < snap->nheap && r == 0; i++) {
@@ -415,13 +356,12 @@ static int add_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
 			continue;
 		if (inuse_bytes)
 			v[3] = inuse_bytes[i] > INT64_MAX ? INT64_MAX : (int64_t)inuse_bytes[i];
-		r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
+		r = stack_locations(x, stk, locs);
 		if (r == 0 && life)
 			add_life_samples(b, h, &life[i], snap->header.rate, v, locs, stk->depth);
 		else if (r == 0)
 			mp_pprof_add_sample(b, locs, stk->depth, v, 4, &label, h->size ? 1 : 0);
 	}
-	free(lines);
 	return r;
 }
 
@@ -432,12 +372,10 @@ static const char *const fd_kinds[MP_FD_KINDS] = {
 
 /* One sample per live descriptor (value 1), labels kind, fd and the
  * detail (path of a file, family and type of a socket...). */
-static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *snap,
-			   struct mp_symbolizer *sym, const struct mapstat *st, uint32_t res_class)
+static int add_res_samples(struct locs_ctx *x, const struct mp_snap *snap, uint32_t res_class)
 {
+	struct mp_pprof_builder *b = x->b;
 	uint64_t locs[MP_SNAP_MAX_DEPTH];
-	struct mp_pprof_line *lines = NULL;
-	size_t cap_lines = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < snap->nres && r == 0; i++) {
@@ -484,7 +422,7 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 			labels[nl++] = (struct mp_pprof_label){ .key = "inherited", .str = "true" };
 		uint32_t depth = 1;
 		if (stk) {
-			r = stack_locations(b, stk, sym, st, locs, &lines, &cap_lines);
+			r = stack_locations(x, stk, locs);
 			depth = stk->depth;
 		} else {
 			/* No creation stack: one synthetic frame says why, so the
@@ -500,7 +438,6 @@ static int add_res_samples(struct mp_pprof_builder *b, const struct mp_snap *sna
 		if (r == 0)
 			mp_pprof_add_sample(b, locs, depth, &one, 1, labels, nl);
 	}
-	free(lines);
 	return r;
 }
 
@@ -511,6 +448,7 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
+	struct mp_addrset addrs;    /* every frame's address (survey()) */
 	char **comments;            /* mp_converter_add_comment */
 	size_t ncomments, cap_comments;
 	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
@@ -548,7 +486,7 @@ int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_symbo
 		return r;
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
-	r = c->st ? survey(snap, c->sym, c->st) : -ENOMEM;
+	r = c->st ? survey(snap, c->sym, c->st, &c->addrs) : -ENOMEM;
 	/* The executable's load bias, when it is position-independent and the
 	 * file is the one the process ran (the symbolizer checked it). */
 	for (size_t i = 0; r == 0 && i < mp_symbolizer_nmappings(c->sym); i++) {
@@ -572,6 +510,7 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
+	mp_addrset_done(&c->addrs);
 	for (size_t i = 0; i < c->ncomments; i++)
 		free(c->comments[i]);
 	free(c->comments);
@@ -757,12 +696,18 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 				  snap->stats[i].value > INT64_MAX ? INT64_MAX
 								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
-	if (kind == MP_PROFILE_PEAK)
-		r = add_samples(b, snap, snap->peak_heap, NULL, c->sym, c->st, NULL);
+	struct locs_ctx x = { .b = b, .sym = c->sym, .st = c->st, .set = &c->addrs,
+			      .ids = calloc(mp_addrset_nslots(&c->addrs), sizeof(*x.ids)) };
+	if (!x.ids)
+		r = -ENOMEM;
+	else if (kind == MP_PROFILE_PEAK)
+		r = add_samples(&x, snap, snap->peak_heap, NULL, NULL);
 	else if (kind == MP_PROFILE_HEAP)
-		r = add_samples(b, snap, snap->heap, snap->life, c->sym, c->st, c->inuse_bytes);
+		r = add_samples(&x, snap, snap->heap, snap->life, c->inuse_bytes);
 	else
-		r = add_res_samples(b, snap, c->sym, c->st, mp_profile_kinds[kind].res_class);
+		r = add_res_samples(&x, snap, mp_profile_kinds[kind].res_class);
+	free(x.ids);
+	free(x.lines);
 	if (r < 0) {
 		mp_pprof_builder_free(b);
 		return r;

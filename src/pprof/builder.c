@@ -328,10 +328,8 @@ struct enc {
 static void put_varint(struct enc *e, uint64_t v)
 {
 	if (!e->p) {
-		do {
-			e->n++;
-			v >>= 7;
-		} while (v);
+		/* 7 bits a byte: the significant bits (at least 1), rounded up. */
+		e->n += (size_t)(64 - __builtin_clzll(v | 1) + 6) / 7;
 		return;
 	}
 	while (v >= 0x80) {
@@ -393,22 +391,25 @@ static void put_msg(struct enc *e, uint32_t field, put_fn *fn, const struct mp_p
 	fn(e, b, i);
 }
 
+/* A Label message's fields, string ids interned: key, str, num, num_unit. */
+struct label_fields {
+	int64_t f[4];
+};
+
+/* The bytes a Label takes as field 3 at most: tag, a one-byte length (the
+ * fields take at most 44), four tagged varints. */
+#define LABEL_MAX (1 + 1 + 4 * (1 + 10))
+
 /* The fields of a Sample message. */
-static void put_sample_fields(struct enc *e, struct mp_pprof_builder *b, const uint64_t *location_ids,
-			      size_t nlocations, const int64_t *values, size_t nvalues,
-			      const struct mp_pprof_label *labels, size_t nlabels)
+static void put_sample_fields(struct enc *e, const uint64_t *location_ids, size_t nlocations,
+			      const int64_t *values, size_t nvalues,
+			      const struct label_fields *labels, size_t nlabels)
 {
 	put_packed(e, 1, location_ids, nlocations);
 	put_packed(e, 2, (const uint64_t *)values, nvalues);
 	for (size_t i = 0; i < nlabels; i++) {
-		const struct mp_pprof_label *l = &labels[i];
+		const int64_t *f = labels[i].f;
 		struct enc c = { NULL, 0 };
-		int64_t f[4] = {
-			intern(b, l->key),
-			l->str ? intern(b, l->str) : 0,
-			l->str ? 0 : l->num,
-			!l->str && l->num_unit ? intern(b, l->num_unit) : 0,
-		};
 
 		for (uint32_t k = 0; k < 4; k++)
 			put_scalar(&c, k + 1, (uint64_t)f[k]);
@@ -423,27 +424,49 @@ void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_id
 			 const int64_t *values, size_t nvalues,
 			 const struct mp_pprof_label *labels, size_t nlabels)
 {
-	struct enc c = { NULL, 0 }, w;
-	size_t len;
+	struct label_fields lf_small[8], *lf = lf_small;
+	struct enc w;
+	size_t max, len, head;
 
 	assert(nvalues == b->nsample_types);
 	for (size_t i = 0; i < nlocations; i++)
 		assert(location_ids[i] >= 1 && location_ids[i] <= b->nlocations);
-	/* Measured, then written where it goes: field 2 of the Profile. */
-	put_sample_fields(&c, b, location_ids, nlocations, values, nvalues, labels, nlabels);
-	len = c.n;
-	put_tag(&c, 2, 2);
-	put_varint(&c, len);
-	RESERVE(b, sbytes, nsbytes, cap_sbytes, c.n);
-	w = (struct enc){ b->sbytes, b->nsbytes };
+	if (nlabels > sizeof(lf_small) / sizeof(lf_small[0]) && !(lf = malloc(nlabels * sizeof(*lf))))
+		oom();
+	/* Strings interned once, in the order of the labels. */
+	for (size_t i = 0; i < nlabels; i++) {
+		const struct mp_pprof_label *l = &labels[i];
+
+		lf[i].f[0] = intern(b, l->key);
+		lf[i].f[1] = l->str ? intern(b, l->str) : 0;
+		lf[i].f[2] = l->str ? 0 : l->num;
+		lf[i].f[3] = !l->str && l->num_unit ? intern(b, l->num_unit) : 0;
+	}
+	/* Written once, as field 2 of the Profile: the fields at most `max`
+	 * bytes, after room for the longest tag and length (6 bytes: the
+	 * length is below 2^35), then moved to follow the real ones. */
+	if (nlocations > SIZE_MAX / 32 - nvalues)
+		oom();
+	max = 2 * (1 + 10) + 10 * (nlocations + nvalues);
+	if (nlabels > (SIZE_MAX - max) / LABEL_MAX)
+		oom();
+	max += LABEL_MAX * nlabels;
+	RESERVE(b, sbytes, nsbytes, cap_sbytes, 6 + max);
+	w = (struct enc){ b->sbytes + b->nsbytes + 6, 0 };
+	put_sample_fields(&w, location_ids, nlocations, values, nvalues, lf, nlabels);
+	len = w.n;
+	assert(len <= max);
+	w = (struct enc){ b->sbytes + b->nsbytes, 0 };
 	put_tag(&w, 2, 2);
 	put_varint(&w, len);
-	put_sample_fields(&w, b, location_ids, nlocations, values, nvalues, labels, nlabels);
-	assert(w.n == b->nsbytes + c.n);
-	b->nsbytes = w.n;
+	head = w.n;
+	memmove(b->sbytes + b->nsbytes + head, b->sbytes + b->nsbytes + 6, len);
+	b->nsbytes += head + len;
 	b->nsamples++;
 	b->nsample_locs += nlocations;
 	b->nlabels += nlabels;
+	if (lf != lf_small)
+		free(lf);
 }
 
 /* ---- serialization ------------------------------------------------------ */

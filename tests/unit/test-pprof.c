@@ -854,6 +854,17 @@ static void test_encode_like_protobuf_c(void)
 	mp_pprof_add_stat(b, "", -7);
 	mp_pprof_add_sample(b, (uint64_t[]){ 5 }, 1, neg, 2, lab, 2);
 	mp_pprof_add_sample(b, NULL, 0, (int64_t[]){ 0, 0 }, 2, NULL, 0);
+	/* A long stack (a sample longer than 127 bytes: a two-byte length)
+	 * and more labels than the builder keeps on its stack. */
+	uint64_t deep[200];
+	struct mp_pprof_label many[11];
+	for (size_t i = 0; i < 200; i++)
+		deep[i] = 1 + i % 5;
+	for (size_t i = 0; i < 11; i++)
+		many[i] = i % 2 ? (struct mp_pprof_label){ .key = "k", .str = i % 3 ? "v" : "w" }
+				: (struct mp_pprof_label){ .key = "n", .num = INT64_MAX - (int64_t)i,
+							   .num_unit = i % 4 ? "bytes" : "unit" };
+	mp_pprof_add_sample(b, deep, 200, (int64_t[]){ 1, INT64_MAX }, 2, many, 11);
 	for (int k = 0; k < 2; k++) {
 		struct mp_pprof_builder *x = k ? e : b;
 
@@ -875,7 +886,11 @@ static void test_encode_like_protobuf_c(void)
 		view = mp_pprof_builder_view(x);
 		if (!k) {
 			/* The view decodes the samples as they were added. */
-			CHECK_INT(view->msg->n_sample, 4);
+			CHECK_INT(view->msg->n_sample, 5);
+			CHECK_INT(view->msg->sample[4]->n_location_id, 200);
+			CHECK_INT(view->msg->sample[4]->location_id[199], 5);
+			CHECK_INT(view->msg->sample[4]->n_label, 11);
+			CHECK_INT(view->msg->sample[4]->label[10]->num, INT64_MAX - 10);
 			CHECK_INT(view->msg->sample[2]->n_label, 2);
 			CHECK_INT(view->msg->sample[2]->label[0]->num, -5);
 			CHECK_INT(view->msg->sample[2]->value[1], INT64_MIN);
