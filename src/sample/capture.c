@@ -20,6 +20,7 @@ MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, 
 {
 	struct mp_fp f;
 	uint32_t depth;
+	uint64_t *last = NULL;
 	int64_t s;
 	if (max > MP_MAX_DEPTH)
 		max = MP_MAX_DEPTH;
@@ -27,7 +28,7 @@ MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, 
 		uint32_t n = mp_capture_memo_pcs(c, pcs, max);
 		return mp_stack_cache_id(c, pcs, n);
 	}
-	s = mp_prof_find_fp(f, depth);
+	s = mp_prof_find_fp(f, depth, &last);
 	if (!s) {
 		uint32_t n = mp_capture_memo_pcs(c, pcs, max);
 		s = mp_prof_intern_stack_fp(pcs, n, f);
@@ -36,6 +37,7 @@ MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, 
 	c->stack = s > 0 ? (uint32_t)s : 0;
 	c->bucket = 0;
 	c->hash = f.a;
+	c->last = last;
 	return s;
 }
 

@@ -126,7 +126,21 @@ static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, uint64_t *pcs,
 			if (s < 0)
 				return s;
 		}
-		n = 0;   /* (the cache knows the stack: no pcs needed) */
+		int64_t b = -1;
+		if (c->last) {
+			/* The stack's last bucket, when it was of this size. */
+			b = mp_prof_last_bucket(c->last, size);
+			if (b >= 0) {
+				mp_prof_record_again((uint32_t)b);
+				c->size = size;
+				c->bucket = (uint32_t)b + 1;
+				return b;
+			}
+		}
+		b = mp_stack_cache_record(c, pcs, 0, size);
+		if (b >= 0 && c->last)
+			mp_prof_last_set(c->last, size, (uint32_t)b);
+		return b;
 	}
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_bucket(c, pcs, n, size);

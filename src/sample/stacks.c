@@ -68,6 +68,8 @@ static uint32_t *stack_off;        /* offset of stack id i+1 (in a region of its
 struct fpslot {
 	uint64_t key;      /* fp_key(); 0: empty; release stores, after val */
 	uint64_t val;      /* fingerprint's b >> 32 << 32 | stack id */
+	uint64_t last;     /* the stack's last bucket (stacks.h mp_prof_last_bucket) */
+	uint64_t pad;
 };
 
 struct fpindex {
@@ -239,7 +241,7 @@ int mp_prof_init(void)
 /* Lock-free probe of the stack index: the id of the stack with this key
  * and fingerprint, or 0.  A stack retired by an unload (mp_prof_unmapped)
  * is passed over: the same frames interned again are another stack. */
-static uint32_t fp_find(uint64_t key, struct mp_fp f)
+static uint32_t fp_find(uint64_t key, struct mp_fp f, uint64_t **ret_last)
 {
 	const struct fpindex *ix = __atomic_load_n(&stack_idx, __ATOMIC_ACQUIRE);
 	uint32_t mask = ix->cap - 1;
@@ -257,6 +259,8 @@ static uint32_t fp_find(uint64_t key, struct mp_fp f)
 		if (MP_UNLIKELY(rt != NULL) &&
 		    (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
 			continue;
+		if (ret_last)
+			*ret_last = (uint64_t *)&ix->slots[j].last;
 		return id;
 	}
 }
@@ -315,7 +319,7 @@ static int match_bucket(uint32_t v, const void *key)
 static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth, struct mp_fp f,
 				   uint64_t key)
 {
-	uint32_t found = fp_find(key, f);
+	uint32_t found = fp_find(key, f, NULL);
 	if (found)
 		return found;
 	size_t need = 8 + (size_t)depth * 8;
@@ -386,7 +390,7 @@ static void set_truncated(void)
 static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 {
 	uint64_t key = fp_key(f, depth);
-	uint32_t found = fp_find(key, f);
+	uint32_t found = fp_find(key, f, NULL);
 	if (found)
 		return found;
 	pthread_mutex_lock(&prof_lock);
@@ -397,9 +401,10 @@ static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 	return s;
 }
 
-uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth)
+uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last)
 {
-	return fp_find(fp_key(f, depth), f);
+	*ret_last = NULL;
+	return fp_find(fp_key(f, depth), f, ret_last);
 }
 
 int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)

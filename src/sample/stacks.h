@@ -81,8 +81,30 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash);
 
 /* The id of the stack of `depth` frames with fingerprint f (mp_fp_of), when
- * the table holds it; else 0.  Its hash is f.a.  Lock-free. */
-uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth);
+ * the table holds it; else 0.  Its hash is f.a.  Lock-free.  *ret_last:
+ * where the table remembers the stack's last bucket (mp_prof_last_*), or
+ * NULL. */
+uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last);
+
+/*
+ * A stack's last bucket, kept beside its id in the table's index, one word
+ * that any thread reads and writes whole: blocks of `size` from the stack
+ * whose word `last` is (mp_prof_find_fp) are counted in the bucket this
+ * returns (>= 0), or -1 when the word is of another size.  At --rate 1 a
+ * stack is mostly met again with the size it had the time before: the
+ * bucket's own index is not probed then.
+ */
+static inline int64_t mp_prof_last_bucket(const uint64_t *last, uint64_t size)
+{
+	uint64_t v = __atomic_load_n(last, __ATOMIC_RELAXED);
+	return v && v >> 32 == size ? (int64_t)(uint32_t)v - 1 : -1;
+}
+
+static inline void mp_prof_last_set(uint64_t *last, uint64_t size, uint32_t b)
+{
+	if (size < ((uint64_t)1 << 32))
+		__atomic_store_n(last, size << 32 | ((uint64_t)b + 1), __ATOMIC_RELAXED);
+}
 
 /* mp_prof_intern_stack for a stack whose fingerprint is known. */
 int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f);
@@ -161,6 +183,7 @@ struct mp_stack_cache {
 	uint32_t bucket;         /* bucket + 1 for blocks of `size`; 0: none */
 	uint64_t size;
 	uint64_t hash;           /* the stack's hash, where `stack` is known */
+	uint64_t *last;          /* the table's word of its last bucket, or NULL */
 };
 
 /* Whether c (or NULL) knows its stack's id. */
@@ -185,6 +208,7 @@ static inline int64_t mp_stack_cache_id(struct mp_stack_cache *c, const uint64_t
 		c->stack = s > 0 ? (uint32_t)s : 0;
 		c->bucket = 0;
 		c->hash = h;
+		c->last = NULL;
 	}
 	return s;
 }
@@ -212,6 +236,7 @@ static inline int64_t mp_stack_cache_record(struct mp_stack_cache *c, const uint
 			c->stack = s;
 			c->bucket = 0;
 			c->hash = h;
+			c->last = NULL;
 		}
 	}
 	if (c && b >= 0) {

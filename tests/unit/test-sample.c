@@ -320,22 +320,35 @@ static void test_fingerprint(void)
 	struct mp_fp sw = mp_fp_of(c, 4);
 	CHECK(sw.a != g.a && sw.b != g.b);
 
+	uint64_t *last;
 	mp_prof_reset();
-	CHECK_INT(mp_prof_find_fp(g, 4), 0);
+	CHECK_INT(mp_prof_find_fp(g, 4, &last), 0);
+	CHECK(last == NULL);
 	int64_t id = mp_prof_intern_stack_fp(a, 4, g);
 	CHECK(id >= 1);
-	CHECK_INT(mp_prof_find_fp(g, 4), id);
-	CHECK_INT(mp_prof_find_fp(g, 3), 0);          /* the depth is part of the key */
+	CHECK_INT(mp_prof_find_fp(g, 4, &last), id);
+	/* Its last bucket: none yet, then the one of its last size. */
+	CHECK(last != NULL);
+	CHECK_INT(mp_prof_last_bucket(last, 64), -1);
+	mp_prof_last_set(last, 64, 7);
+	CHECK_INT(mp_prof_last_bucket(last, 64), 7);
+	CHECK_INT(mp_prof_last_bucket(last, 65), -1);
+	mp_prof_last_set(last, (uint64_t)1 << 40, 9);   /* too big to keep: unchanged */
+	CHECK_INT(mp_prof_last_bucket(last, 64), 7);
+	uint64_t *again;
+	CHECK_INT(mp_prof_find_fp(g, 4, &again), id);
+	CHECK(again == last);
+	CHECK_INT(mp_prof_find_fp(g, 3, &last), 0);          /* the depth is part of the key */
 	CHECK_INT(mp_prof_intern_stack(a, 4), id);    /* the same stack by its frames */
-	CHECK_INT(mp_prof_find_fp(h, 4), 0);
+	CHECK_INT(mp_prof_find_fp(h, 4, &last), 0);
 	CHECK_INT(mp_prof_intern_stack(b, 4), id + 1);
-	CHECK_INT(mp_prof_find_fp(h, 4), id + 1);
+	CHECK_INT(mp_prof_find_fp(h, 4, &last), id + 1);
 	/* Unloaded code: the stacks through it are never found again; the
 	 * same frames make a new stack. */
 	uint64_t range[2] = { 0x402000, 0x402001 };   /* the call before 0x402001 */
 	CHECK_U64(mp_prof_unmapped(range, 1), id + 1);
-	CHECK_INT(mp_prof_find_fp(h, 4), 0);
-	CHECK_INT(mp_prof_find_fp(g, 4), id);
+	CHECK_INT(mp_prof_find_fp(h, 4, &last), 0);
+	CHECK_INT(mp_prof_find_fp(g, 4, &last), id);
 	CHECK_INT(mp_prof_intern_stack(b, 4), id + 2);
 	mp_prof_reset();
 }
