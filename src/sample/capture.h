@@ -70,7 +70,7 @@ mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)
 		void *vbuf[MP_MAX_DEPTH + MP_UNWIND_EXTRA_FRAMES];
 		int k = mp_unwind_fallback(vbuf, (int)(max + MP_UNWIND_EXTRA_FRAMES));
 		if (n != UINT32_MAX)
-			mp_unwind_check(buf, n, vbuf, k);
+			mp_unwind_check(buf, n, vbuf, k, max);
 		n = k > 0 ? (uint32_t)k : 0;
 		for (uint32_t i = 0; i < n; i++)
 			buf[i] = (uint64_t)(uintptr_t)vbuf[i];

@@ -147,19 +147,23 @@ void mp_unwind_forget(const uint64_t *ranges, size_t n)
  * at the same outermost frame (its return address undefined) or earlier
  * when it cannot go on.
  */
-void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow)
+void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow, uint32_t keep)
 {
 	/* Past the shim's own frames (memprof's walker does not report
-	 * them), every frame the same. */
+	 * them), every frame the same; of a stack deeper than both walks
+	 * went (the shim's frames count in one walk's limit, not in the
+	 * other's), the `keep` innermost, which are what is recorded. */
 	uint32_t i = 0, j = 0, ns = nslow > 0 ? (uint32_t)nslow : 0;
 	while (i < nfast && fast[i] - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo)
 		i++;
 	while (j < ns && (uint64_t)(uintptr_t)slow[j] - mp_unwind_skip_lo <
 				 mp_unwind_skip_hi - mp_unwind_skip_lo)
 		j++;
-	bool same = j < ns && nfast - i == ns - j;
-	for (; same && i < nfast; i++, j++)
-		same = fast[i] == (uint64_t)(uintptr_t)slow[j];
+	uint32_t a = nfast - i, b = ns - j;
+	bool same = j < ns && (a == b || (a >= keep && b >= keep));
+	uint32_t cmp = a == b ? a : keep;
+	for (uint32_t k = 0; same && k < cmp; k++)
+		same = fast[i + k] == (uint64_t)(uintptr_t)slow[j + k];
 	__atomic_fetch_add(&mp_unwind_checked, 1, __ATOMIC_RELAXED);
 	if (!same)
 		__atomic_fetch_add(&mp_unwind_differed, 1, __ATOMIC_RELAXED);

@@ -104,7 +104,7 @@ void mp_unwind_forget(const uint64_t *ranges, size_t n);
 
 /* MP_UNWIND_CHECK: memprof's walk of a stack against libunwind's, counted
  * in mp_unwind_checked and mp_unwind_differed. */
-void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow);
+void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow, uint32_t keep);
 /* MP_UNWIND_CHECK: an id or bucket the memo remembered against the one
  * libunwind's stack gives; a difference counts in mp_unwind_differed. */
 void mp_unwind_check_id(uint32_t memo_id, int64_t slow_id);
