@@ -8,6 +8,8 @@
 # Prints one line per workload, rate and shim: the medians of N runs of the
 # whole process's instructions (Ir) and of those executed in the shim itself
 # (self cost of its functions, callgrind_annotate).
+# Workloads: alloc-bench, python3, sqlite3 and cc1 (gcc's compiler on a
+# small generated file), or those CALLGRIND_WORKLOADS names.
 # For comparing hot paths between builds; scripts/bench.sh compares
 # against other profilers and allocators in wall and CPU time.
 set -euo pipefail
@@ -46,6 +48,13 @@ with open(sys.argv[1], 'w') as f:
 PY
 py3=/usr/bin/python3
 [ -x $py3 ] || py3=$(command -v python3)
+# A big real binary: gcc's cc1 (33 MB, stripped) on a generated C file of
+# 120 functions (bench.py's generator), about 700,000 allocations.
+cc1=$(gcc -print-prog-name=cc1 2>/dev/null || true)
+if [ -x "$cc1" ]; then
+	"$py3" -c 'import sys; sys.path.insert(0, sys.argv[1]); import bench; bench.gen_c(sys.argv[2], 120)' \
+		"$(dirname "$0")" "$work/small.c"
+fi
 
 # workload name, stdin, command
 run_one() {   # shim rate name stdin cmd...
@@ -72,11 +81,15 @@ median() {
 	echo "$t $s"
 }
 
-for w in alloc-bench python3 sqlite3; do
+for w in ${CALLGRIND_WORKLOADS:-alloc-bench python3 sqlite3 cc1}; do
 	case $w in
 	alloc-bench) cmd=("$bench" 200000); in=/dev/null ;;
 	python3) cmd=("$py3" "$work/alloc.py"); in=/dev/null ;;
 	sqlite3) cmd=(sqlite3 :memory:); in=$work/load.sql ;;
+	cc1)
+		[ -x "$cc1" ] || continue
+		cmd=("$cc1" -quiet -imultiarch "$(gcc -print-multiarch)" "$work/small.c" -O2 -g -o "$work/small.s")
+		in=/dev/null ;;
 	esac
 	for rate in 524288 1; do
 		for shim in "$@"; do

@@ -323,7 +323,6 @@ struct wframe {
 struct wcache {
 	uint32_t epoch;               /* code_epoch the shadow was made in */
 	uint32_t n;                   /* frames in the shadow */
-	uint32_t own;                 /* of them, the shim's own at the top */
 	uint32_t max;                 /* the `max` of the walk the cache is for */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
@@ -479,14 +478,6 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 		c->zero_end = zero_end;
 		c->end_sp = end_sp;
 	}
-	/* The shim's own frames at the top: new ones (or, when the walk
-	 * ended on an old frame, counted there). */
-	uint32_t own = 0;
-	const struct wframe *top = &c->s[m + k];
-	while (own < m + k && top[-1 - (int)own].pc >= mp_unwind_skip_lo &&
-	       top[-1 - (int)own].pc < mp_unwind_skip_hi)
-		own++;
-	c->own = own;
 	c->n = m + k;
 	c->max = max;
 	memset(&c->cache, 0, sizeof(c->cache));
@@ -518,6 +509,24 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	*ret_cache = NULL;
 	if (!table)
 		return UINT32_MAX;
+	/* The shim's own frames, on top of every walk, are walked through and
+	 * not kept (mp_capture drops them anyway): the walk, the shadow and
+	 * the stack's fingerprint start at the program's frame that called
+	 * the allocator. */
+	while (pc - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo) {
+		uint64_t rule = rule_for(pc);
+		if (MP_UNLIKELY(rule >= RULE_SIGNAL || mp_cfi_kind(rule) == MP_CFI_END))
+			return UINT32_MAX;
+		uint64_t cfa = (mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp) +
+			       (uint64_t)mp_cfi_cfa_off(rule);
+		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
+			return UINT32_MAX;
+		int64_t rbp_off = mp_cfi_rbp_off(rule);
+		if (rbp_off)
+			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)rbp_off);
+		pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
+		sp = cfa;
+	}
 	c = wc_get();
 	if (c && c->n) {
 		/* The very stack of the last walk (a loop's allocations). */
@@ -637,7 +646,7 @@ bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, str
 {
 	const struct wcache *c =
 		(const struct wcache *)((const char *)cache - offsetof(struct wcache, cache));
-	uint32_t top = c->n - c->own;
+	uint32_t top = c->n;
 	if (top == 0 || top > max)
 		return false;
 	*ret_fp = c->s[top - 1].fp;

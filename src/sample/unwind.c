@@ -149,9 +149,17 @@ void mp_unwind_forget(const uint64_t *ranges, size_t n)
  */
 void mp_unwind_check(const uint64_t *fast, uint32_t nfast, void **slow, int nslow)
 {
-	bool same = nslow >= 1 && (uint32_t)nslow == nfast;
-	for (uint32_t i = 1; same && i < nfast; i++)
-		same = fast[i] == (uint64_t)(uintptr_t)slow[i];
+	/* Past the shim's own frames (memprof's walker does not report
+	 * them), every frame the same. */
+	uint32_t i = 0, j = 0, ns = nslow > 0 ? (uint32_t)nslow : 0;
+	while (i < nfast && fast[i] - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo)
+		i++;
+	while (j < ns && (uint64_t)(uintptr_t)slow[j] - mp_unwind_skip_lo <
+				 mp_unwind_skip_hi - mp_unwind_skip_lo)
+		j++;
+	bool same = j < ns && nfast - i == ns - j;
+	for (; same && i < nfast; i++, j++)
+		same = fast[i] == (uint64_t)(uintptr_t)slow[j];
 	__atomic_fetch_add(&mp_unwind_checked, 1, __ATOMIC_RELAXED);
 	if (!same)
 		__atomic_fetch_add(&mp_unwind_differed, 1, __ATOMIC_RELAXED);
