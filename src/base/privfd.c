@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "base/lock.h"
 #include "base/privfd.h"
 #include "base/procdir.h"
 
@@ -82,9 +83,13 @@ int mp_privfd_run(int (*fn)(void *arg), void *arg)
 	int saved_errno = errno, r;
 	pid_t pid;
 
+	/* Counted (base/lock.h): a sample may get here (crash.c's maps). */
+	mp_lock_held++;
 	r = pthread_mutex_lock(&lock);
-	if (r != 0)
+	if (r != 0) {
+		mp_lock_held--;
 		return -r;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK, &c);
@@ -97,7 +102,7 @@ int mp_privfd_run(int (*fn)(void *arg), void *arg)
 		/* Refused: the program's own table it is. */
 		c.ret = fn(arg);
 	}
-	pthread_mutex_unlock(&lock);
+	mp_unlock(&lock);
 	errno = saved_errno;
 	return c.ret;
 }

@@ -30,6 +30,7 @@
 
 #include "sample/cfi.h"
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "base/vm.h"
 #include "sample/stacks.h"   /* struct mp_stack_cache: kept, never read */
 #include "sample/unwind.h"
@@ -70,6 +71,7 @@ struct table {
 static struct table *table;                 /* the current one, atomic */
 static pthread_key_t wc_key;                /* a thread's walk cache (below) */
 static bool wc_key_ok;
+/* Counted (base/lock.h): a handler nested into their holder must not wait. */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;   /* walk caches (below) */
 
@@ -100,20 +102,21 @@ int mp_fastunwind_init(void)
 
 void mp_fastunwind_lock(void)
 {
-	pthread_mutex_lock(&table_lock);
-	pthread_mutex_lock(&spare_lock);
+	mp_lock_wait(&table_lock);
+	mp_lock_wait(&spare_lock);
 }
 
 void mp_fastunwind_unlock(void)
 {
-	pthread_mutex_unlock(&spare_lock);
-	pthread_mutex_unlock(&table_lock);
+	mp_unlock(&spare_lock);
+	mp_unlock(&table_lock);
 }
 
 void mp_fastunwind_after_fork_child(void)
 {
 	pthread_mutex_init(&table_lock, NULL);
 	pthread_mutex_init(&spare_lock, NULL);
+	mp_lock_held -= 2;   /* held since mp_fastunwind_lock */
 }
 
 /* Return addresses spread evenly (Fibonacci hashing).  Keeping the call
@@ -176,7 +179,7 @@ static bool in_ranges(uint64_t pc, const uint64_t *ranges, size_t n)
 
 void mp_fastunwind_forget(const uint64_t *ranges, size_t n)
 {
-	pthread_mutex_lock(&table_lock);
+	mp_lock_wait(&table_lock);
 	struct table *t = table;
 	/* Readers probe without the lock, so no entry is removed: its rule is
 	 * marked stale in place, and the next lookup computes it again for
@@ -188,7 +191,7 @@ void mp_fastunwind_forget(const uint64_t *ranges, size_t n)
 			__atomic_store_n(&e->rule, RULE_STALE, __ATOMIC_RELEASE);
 	}
 	__atomic_add_fetch(&code_epoch, 1, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&table_lock);
+	mp_unlock(&table_lock);
 }
 
 /*
@@ -246,13 +249,13 @@ static inline __attribute__((always_inline)) uint64_t rule_for(uint64_t pc)
 			break;
 	}
 	uint64_t rule = compute_rule(pc);
-	pthread_mutex_lock(&table_lock);
+	mp_lock_wait(&table_lock);
 	t = table;
 	if (!table_put(t, pc, rule) || t->used * 2 > ((size_t)1 << t->bits)) {
 		table_grow(t);
 		(void)table_put(table, pc, rule);
 	}
-	pthread_mutex_unlock(&table_lock);
+	mp_unlock(&table_lock);
 	return rule;
 }
 
@@ -346,10 +349,10 @@ static void wc_exit(void *arg)
 	struct wcache *c = arg;
 	__atomic_store_n(&wc_self, WC_DEAD, __ATOMIC_RELAXED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&spare_lock);
+	mp_lock_wait(&spare_lock);
 	c->next = wc_spare;
 	wc_spare = c;
-	pthread_mutex_unlock(&spare_lock);
+	mp_unlock(&spare_lock);
 }
 
 static void wc_clear(struct wcache *c)
@@ -365,7 +368,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	struct wcache *c;
 	if (!wc_key_ok)
 		return NULL;
-	pthread_mutex_lock(&spare_lock);
+	mp_lock_wait(&spare_lock);
 	c = wc_spare;
 	if (c) {
 		wc_spare = c->next;
@@ -377,7 +380,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 		if (wc_chunk_left)
 			c = &wc_chunk[CHUNK - wc_chunk_left--];
 	}
-	pthread_mutex_unlock(&spare_lock);
+	mp_unlock(&spare_lock);
 	if (!c)
 		return NULL;
 	wc_clear(c);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "base/lock.h"
 #include "sample/live.h"
 #include "base/vm.h"
 
@@ -79,7 +80,8 @@ int mp_live_insert(const void *p, uint64_t tag)
 	struct stripe *s = stripe_of(h);
 	int r = 0;
 
-	pthread_mutex_lock(&s->lock);
+	if (mp_lock(&s->lock) < 0)
+		return -EBUSY;   /* no-wait mode (base/lock.h) */
 	if ((uint64_t)(s->used + s->tombs + 1) * 4 >= (uint64_t)s->cap * 3) {
 		uint32_t cap = s->cap ? s->cap : STRIPE_MIN;
 		while ((uint64_t)(s->used + 1) * 2 >= cap)
@@ -104,7 +106,7 @@ int mp_live_insert(const void *p, uint64_t tag)
 	       !__atomic_compare_exchange_n(f, &old, old + 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 out:
-	pthread_mutex_unlock(&s->lock);
+	mp_unlock(&s->lock);
 	return r;
 }
 
@@ -115,7 +117,8 @@ int mp_live_remove(const void *p, uint64_t *ret_tag)
 	struct stripe *s = stripe_of(h);
 	int found = 0;
 
-	pthread_mutex_lock(&s->lock);
+	if (mp_lock(&s->lock) < 0)
+		return 0;        /* no-wait mode: the entry stays (live.h) */
 	if (s->cap == 0)
 		goto out;
 	uint32_t mask = s->cap - 1;
@@ -136,7 +139,7 @@ int mp_live_remove(const void *p, uint64_t *ret_tag)
 		break;
 	}
 out:
-	pthread_mutex_unlock(&s->lock);
+	mp_unlock(&s->lock);
 	return found;
 }
 
@@ -151,17 +154,18 @@ uint64_t mp_live_count(void)
 void mp_live_lock_all(void)
 {
 	for (int i = 0; i < NSTRIPES; i++)
-		pthread_mutex_lock(&stripes[i].lock);
+		mp_lock_wait(&stripes[i].lock);
 }
 
 void mp_live_unlock_all(void)
 {
 	for (int i = NSTRIPES - 1; i >= 0; i--)
-		pthread_mutex_unlock(&stripes[i].lock);
+		mp_unlock(&stripes[i].lock);
 }
 
 void mp_live_after_fork_child(void)
 {
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_init(&stripes[i].lock, NULL);
+	mp_lock_held -= NSTRIPES;   /* held since mp_live_lock_all */
 }

@@ -33,16 +33,21 @@ static inline int mp_live_maybe(const void *p)
 }
 
 /* Remember p as a sampled block with tag `tag` (nonzero: sample/tag.h, its
- * bucket and allocation time).  0, or -ENOMEM (not remembered). */
+ * bucket and allocation time).  0, or -ENOMEM (not remembered), or -EBUSY
+ * in a signal handler's no-wait mode (base/lock.h) when its stripe is
+ * locked. */
 int mp_live_insert(const void *p, uint64_t tag);
 
-/* Forget p; 1 and *ret_tag when it was remembered, else 0. */
+/* Forget p; 1 and *ret_tag when it was remembered, else 0 (also in no-wait
+ * mode when its stripe is locked: the entry stays behind, one block
+ * counted in use that is not). */
 int mp_live_remove(const void *p, uint64_t *ret_tag);
 
 /* Number of live sampled blocks (for tests and statistics). */
 uint64_t mp_live_count(void);
 
-/* fork(): prepare locks every stripe, parent unlocks, child re-initializes. */
+/* fork(): prepare locks every stripe, parent unlocks, child re-initializes
+ * (and counts them no longer held: base/lock.h). */
 void mp_live_lock_all(void);
 void mp_live_unlock_all(void);
 void mp_live_after_fork_child(void);

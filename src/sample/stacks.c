@@ -23,6 +23,7 @@
 #include "common/snapshot.h"
 #include "common/stackfeed.h"
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "sample/peak.h"
 #include "sample/stacks.h"
 #include "sample/tag.h"
@@ -49,6 +50,7 @@ struct index {
 	uint64_t slots[];  /* hash >> 32 << 32 | entry + 1, 0 = empty; release stores */
 };
 
+/* Counted (base/lock.h): a handler nested into its holder must not wait. */
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct mp_vm_area stack_area, off_area, bucket_area;
@@ -393,11 +395,11 @@ static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 	uint32_t found = fp_find(key, f, NULL);
 	if (found)
 		return found;
-	pthread_mutex_lock(&prof_lock);
+	mp_lock_wait(&prof_lock);
 	int64_t s = intern_stack_locked(pcs, depth, f, key);
 	if (s < 0)
 		set_truncated();
-	pthread_mutex_unlock(&prof_lock);
+	mp_unlock(&prof_lock);
 	return s;
 }
 
@@ -434,11 +436,11 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 	uint32_t w = index_find(&bucket_idx, h, match_bucket, &bk);
 	int64_t b = (int64_t)w - 1;
 	if (!w) {
-		pthread_mutex_lock(&prof_lock);
+		mp_lock_wait(&prof_lock);
 		b = intern_bucket_locked(&bk, h);
 		if (b < 0)
 			set_truncated();
-		pthread_mutex_unlock(&prof_lock);
+		mp_unlock(&prof_lock);
 		if (b < 0)
 			return b;
 	}
@@ -509,12 +511,12 @@ int mp_prof_truncated(void)
 
 void mp_prof_lock(void)
 {
-	pthread_mutex_lock(&prof_lock);
+	mp_lock_wait(&prof_lock);
 }
 
 void mp_prof_unlock(void)
 {
-	pthread_mutex_unlock(&prof_lock);
+	mp_unlock(&prof_lock);
 }
 
 void mp_prof_stacks(const void **ret_data, size_t *ret_size)
@@ -536,7 +538,7 @@ uint32_t mp_prof_nstacks(void)
 
 uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 {
-	pthread_mutex_lock(&prof_lock);
+	mp_lock_wait(&prof_lock);
 	uint8_t *rt = retired;
 	if (!rt && stack_mem) {
 		rt = mp_vm_reserve(RETIRED_BYTES);
@@ -559,18 +561,20 @@ uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 	uint32_t last = nstacks;
 	/* The caches' stack ids and buckets (struct mp_stack_cache): void now. */
 	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&prof_lock);
+	mp_unlock(&prof_lock);
 	return last;
 }
 
 void mp_prof_after_fork_child(void)
 {
+	/* Held since mp_prof_lock in the fork's prepare: new, and uncounted. */
 	pthread_mutex_init(&prof_lock, NULL);
+	mp_lock_held--;
 }
 
 void mp_prof_reset(void)
 {
-	pthread_mutex_lock(&prof_lock);
+	mp_lock_wait(&prof_lock);
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
 	mp_peak_reset(nbuckets);
@@ -585,5 +589,5 @@ void mp_prof_reset(void)
 	stack_idx->used = bucket_idx->used = 0;
 	truncated = 0;
 	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&prof_lock);
+	mp_unlock(&prof_lock);
 }

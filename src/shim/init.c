@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/snapshot.h"
+#include "base/lock.h"
 #include "leakscan/leakscan.h"
 #include "resources/resources.h"
 #include "sample/capture.h"
@@ -84,6 +85,9 @@ static void exclude_own_data(void)
 						 base + ph[i].p_vaddr + ph[i].p_memsz);
 }
 
+/* These locks are counted (base/lock.h): a handler that comes to the
+ * forking thread between prepare and parent or child runs in no-wait
+ * mode; the child's re-initializations count them released. */
 static void atfork_prepare(void)
 {
 	mp_busy++;
@@ -125,8 +129,8 @@ static void atfork_child(void)
  * dropped as the shim's own), and whether a thread is our helper. */
 static uint32_t res_creation_stack(void)
 {
-	if (!mp_shim.enabled)
-		return 0;
+	if (!mp_shim.enabled || mp_lock_nowait)
+		return 0;   /* no-wait mode: no stack (mp_sample_slow) */
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
 	uint32_t depth = mp_shim.opt.depth;
@@ -253,7 +257,12 @@ MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
 			goto out;
 		}
 	}
-	record(p, size);
+	/* A handler that must not wait for a lock (base/lock.h) records no
+	 * sample: the stack table's lock may be held by a thread that waits
+	 * for one its own thread holds (t-sigstorm).  The block is the
+	 * program's all the same; the profile misses it, and its free. */
+	if (MP_LIKELY(!mp_lock_nowait))
+		record(p, size);
 	t->left = mp_sampler_next(&t->rng, rate);
 out:
 	mp_busy = 0;
@@ -265,6 +274,7 @@ out:
  * that interrupted the shim, it must not take a stripe lock the interrupted
  * code may hold: it records nothing then (the entry stays behind; the worst
  * outcome is one block counted in use that is not), and never deadlocks.
+ * In no-wait mode (base/lock.h) it only tries the stripe's lock (live.h).
  */
 MP_NOINLINE MP_COLD void mp_free_slow(void *p)
 {
