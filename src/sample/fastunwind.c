@@ -484,6 +484,26 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 	return &c->cache;
 }
 
+/* One frame out by its rule (kind RSP or RBP): the caller's pc, stack
+ * pointer and RBP, and in *ret_slot the address RBP was restored from (0:
+ * unchanged).  False when the CFA is not one a stack growing down can have
+ * (the walk fails: libunwind takes the stack). */
+__attribute__((always_inline, no_sanitize("address"))) static inline bool
+frame_out(uint64_t rule, uint64_t *pc, uint64_t *sp, uint64_t *bp, uint64_t *ret_slot)
+{
+	uint64_t cfa = (mp_cfi_kind(rule) == MP_CFI_RSP ? *sp : *bp) + (uint64_t)mp_cfi_cfa_off(rule);
+	if (cfa <= *sp || cfa - *sp > ((uint64_t)1 << 24) || (cfa & 7))
+		return false;
+	int64_t rbp_off = mp_cfi_rbp_off(rule);
+	uint64_t slot = rbp_off ? cfa + (uint64_t)rbp_off : 0;
+	if (slot)
+		*bp = *(const uint64_t *)(uintptr_t)slot;
+	*pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
+	*sp = cfa;
+	*ret_slot = slot;
+	return true;
+}
+
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
  * state of its caller: the pc it returns to, its stack pointer after the
  * return, and RBP. */
@@ -514,18 +534,10 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	 * the stack's fingerprint start at the program's frame that called
 	 * the allocator. */
 	while (pc - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo) {
-		uint64_t rule = rule_for(pc);
-		if (MP_UNLIKELY(rule >= RULE_SIGNAL || mp_cfi_kind(rule) == MP_CFI_END))
+		uint64_t rule = rule_for(pc), slot;
+		if (MP_UNLIKELY(rule >= RULE_SIGNAL || mp_cfi_kind(rule) == MP_CFI_END) ||
+		    !frame_out(rule, &pc, &sp, &bp, &slot))
 			return UINT32_MAX;
-		uint64_t cfa = (mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp) +
-			       (uint64_t)mp_cfi_cfa_off(rule);
-		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
-			return UINT32_MAX;
-		int64_t rbp_off = mp_cfi_rbp_off(rule);
-		if (rbp_off)
-			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)rbp_off);
-		pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
-		sp = cfa;
 	}
 	c = wc_get();
 	if (c && c->n) {
@@ -602,21 +614,11 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			ended = true;
 			break;
 		}
-		uint64_t cfa = mp_cfi_kind(rule) == MP_CFI_RSP ? sp : bp;
-		cfa += (uint64_t)mp_cfi_cfa_off(rule);
-		if (cfa <= sp || cfa - sp > ((uint64_t)1 << 24) || (cfa & 7))
+		uint64_t slot;
+		if (!frame_out(rule, &pc, &sp, &bp, &slot))
 			goto fail;
-		int64_t rbp_off = mp_cfi_rbp_off(rule);
-		if (n <= WALK_FRAMES && mp_cfi_kind(rule) == MP_CFI_RBP)
-			w[n - 1].slot = F_RBP;
-		if (rbp_off) {
-			uint64_t slot = cfa + (uint64_t)rbp_off;
-			if (n <= WALK_FRAMES)
-				w[n - 1].slot |= slot;
-			bp = *(const uint64_t *)(uintptr_t)slot;
-		}
-		pc = *(const uint64_t *)(uintptr_t)(cfa - 8);
-		sp = cfa;
+		if (n <= WALK_FRAMES)
+			w[n - 1].slot = (mp_cfi_kind(rule) == MP_CFI_RBP ? F_RBP : 0) | slot;
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c && ended && !crossed) {
