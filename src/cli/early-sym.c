@@ -35,7 +35,7 @@
 #include "cli/early-sym.h"
 #include "cli/profiles.h"
 #include "common/grow.h"
-#include "convert/addrset.h"
+#include "pprof/keymap.h"
 #include "symbolize/symbolize.h"
 
 #define POLL_MS 50
@@ -51,7 +51,7 @@ struct proc {
 	bool gone;
 	struct mp_addrfeed *feed;
 	struct mp_symbolizer *sym;      /* for its maps now */
-	struct mp_addrset seen;         /* addresses `sym` was asked for */
+	struct mp_u64map seen;          /* addresses `sym` was asked for */
 	struct timespec remade;
 };
 
@@ -108,7 +108,7 @@ static void remake(struct proc *p)
 				   &s) == 0) {
 		early.syms[early.nsyms++] = s;
 		p->sym = s;
-		mp_addrset_done(&p->seen);
+		mp_u64map_done(&p->seen);
 	}
 	free(buf);
 }
@@ -201,12 +201,12 @@ static void scan_children(void)
  */
 static size_t new_addresses(struct proc *p, uint64_t *addrs, size_t n)
 {
-	size_t k = 0;
+	size_t k = 0, slot;
 
 	for (size_t i = 0; i < n; i++) {
-		if (mp_addrset_find(&p->seen, addrs[i]) >= 0)
+		if (mp_u64map_find(&p->seen, addrs[i]) >= 0)
 			continue;
-		if (mapped(p->sym, addrs[i]) && mp_addrset_add(&p->seen, addrs[i], 0) < 0) {
+		if (mapped(p->sym, addrs[i]) && mp_u64map_add(&p->seen, addrs[i], &slot) < 0) {
 			while (i < n)
 				addrs[k++] = addrs[i++];
 			return k;
@@ -232,7 +232,7 @@ static bool serve(struct proc *p, uint64_t *addrs)
 		mp_addrfeed_free(p->feed);
 		p->feed = NULL;
 		p->sym = NULL;          /* a new image: new maps (the old one is kept) */
-		mp_addrset_done(&p->seen);
+		mp_u64map_done(&p->seen);
 		return false;
 	}
 	if (n == 0)
@@ -291,7 +291,7 @@ static void *early_main(void *arg)
 	}
 	for (size_t i = 0; i < early.nprocs; i++) {
 		mp_addrfeed_free(early.procs[i].feed);
-		mp_addrset_done(&early.procs[i].seen);
+		mp_u64map_done(&early.procs[i].seen);
 	}
 	free(addrs);
 	return NULL;

@@ -38,9 +38,9 @@
 #include "common/errmsg.h"
 #include "common/grow.h"
 #include "common/snapshot-read.h"
-#include "convert/addrset.h"
 #include "convert/convert.h"
 #include "convert/linkaddr.h"
+#include "pprof/keymap.h"
 #include "pprof/pprof.h"
 #include "symbolize/symbolize.h"
 
@@ -104,6 +104,8 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The address a frame's location is symbolized at: the call's, inside it.
+ * Never UINT64_MAX, the one key an mp_u64map cannot hold. */
 static uint64_t location_address(uint64_t pc)
 {
 	return pc ? pc - 1 : 0;
@@ -122,7 +124,7 @@ enum { IN_HEAP = 1 };
  * profiles key their location ids by its slots.
  */
 static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st,
-		  struct mp_addrset *set)
+		  struct mp_u64map *set)
 {
 	uint8_t *heap_stack = calloc((size_t)snap->nstacks + 1, 1);
 	uint64_t *addrs = NULL;
@@ -137,22 +139,24 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		if (record_values(&snap->heap[i], snap->header.rate, v))
 			heap_stack[snap->heap[i].stack_id] = IN_HEAP;
 	}
-	for (uint32_t id = 1; id <= snap->nstacks && r == 0; id++) {
+	for (uint32_t id = 1; id <= snap->nstacks && r >= 0; id++) {
 		const struct mp_snap_stack *stk = mp_snap_stack(snap, id);
 
-		for (uint32_t j = 0; j < stk->depth && r == 0; j++)
-			r = mp_addrset_add(set, location_address(stk->pcs[j]), heap_stack[id]);
+		for (uint32_t j = 0; j < stk->depth && r >= 0; j++) {
+			size_t slot;
+
+			r = mp_u64map_add(set, location_address(stk->pcs[j]), &slot);
+			if (r >= 0)
+				set->vals[slot] |= heap_stack[id];
+		}
 	}
 	free(heap_stack);
-	if (r == 0 && !(addrs = malloc((set->n + 1) * sizeof(*addrs))))
+	if (r >= 0 && !(addrs = malloc((set->n + 1) * sizeof(*addrs))))
 		r = -ENOMEM;
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < set->cap; i++)
-		if (set->key[i] != MP_ADDRSET_EMPTY)
-			addrs[n++] = set->key[i];
-	if (set->has_empty)
-		addrs[n++] = MP_ADDRSET_EMPTY;
+	for (size_t i = 0; i < mp_u64map_nslots(set); i++)
+		n += mp_u64map_key_at(set, i, &addrs[n]);
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), cmp_u64);
 	/* All of them at once, on all cores; the loop below then looks up. */
@@ -163,7 +167,7 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		bool file = true, line = true;
 
 		/* Only the heap samples' locations count. */
-		if (!(mp_addrset_flags(set, addrs[i]) & IN_HEAP))
+		if (!(set->vals[mp_u64map_find(set, addrs[i])] & IN_HEAP))
 			continue;
 		r = mp_symbolize(sym, addrs[i], &res);
 		if (r < 0 || !res.mapping)
@@ -213,7 +217,7 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 /*
  * What the samples of one profile need to name their stacks: a location id
- * per address slot (mp_addrset_find), 0 until the address is first met.
+ * per address slot (mp_u64map_find), 0 until the address is first met.
  * A compile's snapshot has 40,000 heap records over 12,000 stacks and
  * 800,000 frames, of 7,000 addresses: each address is symbolized and
  * named (mp_frame_offset_name) once per profile, and its other frames
@@ -224,8 +228,8 @@ struct locs_ctx {
 	struct mp_pprof_builder *b;
 	struct mp_symbolizer *sym;
 	const struct mapstat *st;
-	const struct mp_addrset *set;
-	uint64_t *ids;              /* mp_addrset_nslots(set) location ids */
+	const struct mp_u64map *set;
+	uint64_t *ids;              /* mp_u64map_nslots(set) location ids */
 	struct mp_pprof_line *lines;   /* scratch */
 	size_t cap_lines;
 };
@@ -273,7 +277,7 @@ static int stack_locations(struct locs_ctx *x, const struct mp_snap_stack *stk, 
 {
 	for (uint32_t j = 0; j < stk->depth; j++) {
 		uint64_t addr = location_address(stk->pcs[j]);
-		long slot = mp_addrset_find(x->set, addr);
+		long slot = mp_u64map_find(x->set, addr);
 		int r;
 
 		if (slot >= 0 && x->ids[slot]) {
@@ -448,7 +452,8 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
-	struct mp_addrset addrs;    /* every frame's address (survey()) */
+	struct mp_u64map addrs;     /* every frame's address, its value
+				     * IN_HEAP or 0 (survey()) */
 	char **comments;            /* mp_converter_add_comment */
 	size_t ncomments, cap_comments;
 	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
@@ -510,7 +515,7 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
-	mp_addrset_done(&c->addrs);
+	mp_u64map_done(&c->addrs);
 	for (size_t i = 0; i < c->ncomments; i++)
 		free(c->comments[i]);
 	free(c->comments);
@@ -697,7 +702,8 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 								   : (int64_t)snap->stats[i].value);
 	add_mappings(b, snap, c->sym, c->st);
 	struct locs_ctx x = { .b = b, .sym = c->sym, .st = c->st, .set = &c->addrs,
-			      .ids = calloc(mp_addrset_nslots(&c->addrs), sizeof(*x.ids)) };
+			      .ids = calloc(mp_u64map_nslots(&c->addrs) + 1, sizeof(*x.ids)) };
+	/* (+ 1: a snapshot without stacks has no slots, and calloc(0) may be NULL) */
 	if (!x.ids)
 		r = -ENOMEM;
 	else if (kind == MP_PROFILE_PEAK)

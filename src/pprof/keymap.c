@@ -10,22 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* splitmix64's finalizer: a cheap, well-mixed 64-bit permutation. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-uint64_t mp_mix64(uint64_t x)
-{
-	return mix64(x);
-}
-
 /* Eight bytes at a time (multiply and xor-shift), the tail byte by byte,
  * then mixed; never returns 0 (the empty marker).  Byte-wise FNV-1a, used
  * before, clustered badly on the short binary keys of the report's graph
@@ -45,7 +29,7 @@ uint64_t mp_hash_bytes(const void *p, size_t len)
 	}
 	for (; i < len; i++)
 		h = (h ^ s[i]) * 0x100000001b3ULL;
-	h = mix64(h);
+	h = mp_mix64(h);
 	return h ? h : 1;
 }
 
@@ -98,7 +82,7 @@ int mp_idmap_put(struct mp_idmap *m, uint64_t id, uint32_t val)
 		m->direct[id] = val + 1;
 		return 0;
 	}
-	for (size_t i = mix64(id) & m->mask, probes = 0; probes <= m->mask;
+	for (size_t i = mp_mix64(id) & m->mask, probes = 0; probes <= m->mask;
 	     i = (i + 1) & m->mask, probes++) {
 		if (m->keys[i] == id)
 			return -EEXIST;
@@ -226,7 +210,7 @@ static int u64map_resize(struct mp_u64map *m, size_t cap)
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->keys[i])
 			continue;
-		size_t j = (size_t)(mix64(m->keys[i])) & (cap - 1);
+		size_t j = (size_t)(mp_mix64(m->keys[i])) & (cap - 1);
 		while (keys[j])
 			j = (j + 1) & (cap - 1);
 		keys[j] = m->keys[i];
@@ -240,25 +224,40 @@ static int u64map_resize(struct mp_u64map *m, size_t cap)
 	return 0;
 }
 
-int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val)
+int mp_u64map_add(struct mp_u64map *m, uint64_t key, size_t *ret_slot)
 {
+	size_t mask, j;
+
+	if (key == UINT64_MAX)
+		return -EINVAL;
 	if ((m->n + 1) * 2 > m->cap && u64map_resize(m, m->cap ? m->cap * 2 : 1024) < 0)
 		return -ENOMEM;
 	key++;
-	size_t mask = m->cap - 1;
-	for (size_t j = (size_t)mix64(key) & mask;; j = (j + 1) & mask) {
+	mask = m->cap - 1;
+	/* At most half full: a free slot ends every probe. */
+	for (j = (size_t)mp_mix64(key) & mask; m->keys[j]; j = (j + 1) & mask) {
 		if (m->keys[j] == key) {
-			*ret_val = m->vals[j];
+			*ret_slot = j;
 			return 0;
 		}
-		if (!m->keys[j]) {
-			m->keys[j] = key;
-			m->vals[j] = val;
-			m->n++;
-			*ret_val = val;
-			return 1;
-		}
 	}
+	m->keys[j] = key;
+	m->vals[j] = 0;
+	m->n++;
+	*ret_slot = j;
+	return 1;
+}
+
+int mp_u64map_intern(struct mp_u64map *m, uint64_t key, uint32_t val, uint32_t *ret_val)
+{
+	size_t slot;
+	int r = mp_u64map_add(m, key, &slot);
+
+	if (r == 1)
+		m->vals[slot] = val;
+	if (r >= 0)
+		*ret_val = m->vals[slot];
+	return r;
 }
 
 int mp_u64map_reserve(struct mp_u64map *m, size_t n)
