@@ -40,71 +40,20 @@
 /* ---- stress ---- */
 
 #define HKEEP 64
+#include "churn.h"
+
 static const size_t hsizes[] = { 24, 100, 500, 4000, 40000, 200 };
+#define NHSIZES (sizeof(hsizes) / sizeof(hsizes[0]))
 /* One set of blocks per handler: each handler is blocked while it runs,
  * but either may interrupt the other. */
-struct keep {
-	unsigned char *p[HKEEP];
-	size_t n[HKEEP];
-} alarm_keep, prof_keep;
-static volatile sig_atomic_t signals, escapes, corrupt, armed, in_prof;
+static struct keep alarm_keep, prof_keep;
+static volatile sig_atomic_t signals, escapes, armed, in_prof;
 static sigjmp_buf env;
-
-static unsigned char tag(const void *p, size_t n)
-{
-	return (unsigned char)(((uintptr_t)p >> 4) ^ n ^ 0x5a);
-}
-
-static void fill(unsigned char *p, size_t n)
-{
-	size_t k = n < 64 ? n : 64;
-	memset(p, tag(p, n), k);
-	p[n - 1] = tag(p, n);
-}
-
-static int intact(const unsigned char *p, size_t n)
-{
-	size_t k = n < 64 ? n : 64;
-	for (size_t i = 0; i < k; i++)
-		if (p[i] != tag(p, n))
-			return 0;
-	return p[n - 1] == tag(p, n);
-}
-
-/* Replace a few of the handler's blocks: malloc, calloc, realloc, free. */
-static void churn(struct keep *kp, unsigned seed)
-{
-	unsigned char **hkeep = kp->p;
-	size_t *hsize = kp->n;
-	for (unsigned i = 0; i < 4; i++) {
-		unsigned k = (seed * 7 + i * 13) % HKEEP;
-		size_t n = hsizes[(seed + i) % (sizeof(hsizes) / sizeof(hsizes[0]))];
-		if (hkeep[k] && !intact(hkeep[k], hsize[k]))
-			corrupt = 1;
-		if (i == 1 && hkeep[k]) {
-			unsigned char *q = realloc(hkeep[k], n);
-			if (q) {
-				hkeep[k] = q;
-				hsize[k] = n;
-				fill(q, n);
-			}
-			continue;
-		}
-		free(hkeep[k]);
-		hkeep[k] = i == 2 ? calloc(1, n) : malloc(n);
-		hsize[k] = n;
-		if (hkeep[k]) {
-			if (i == 2 && (hkeep[k][0] || hkeep[k][n - 1]))
-				corrupt = 1;
-			fill(hkeep[k], n);
-		}
-	}
-}
 
 static void on_alarm(int sig)
 {
 	(void)sig;
-	churn(&alarm_keep, (unsigned)signals);
+	churn(&alarm_keep, (unsigned)signals, hsizes, NHSIZES);
 	signals++;
 	/* Only from a handler that interrupted the spin itself: one nested
 	 * into on_prof would leave on_prof wherever it is, in malloc maybe
@@ -122,7 +71,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc)
 	(void)si;
 	(void)uc;
 	in_prof++;
-	churn(&prof_keep, (unsigned)signals * 3 + 1);
+	churn(&prof_keep, (unsigned)signals * 3 + 1, hsizes, NHSIZES);
 	signals++;
 	in_prof--;
 }
@@ -175,14 +124,8 @@ static int stress(long rounds, int escape, long usec)
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &off, NULL);
 	setitimer(ITIMER_PROF, &off, NULL);
-	for (int k = 0; k < HKEEP; k++) {
-		struct keep *kp[] = { &alarm_keep, &prof_keep };
-		for (int j = 0; j < 2; j++) {
-			if (kp[j]->p[k] && !intact(kp[j]->p[k], kp[j]->n[k]))
-				corrupt = 1;
-			free(kp[j]->p[k]);
-		}
-	}
+	keep_release(&alarm_keep);
+	keep_release(&prof_keep);
 	if (corrupt) {
 		printf("corrupt\n");
 		return 3;

@@ -40,16 +40,11 @@
 
 #define LEVELS 6         /* handler nesting levels with blocks of their own */
 #define HKEEP 32
-
-struct keep {
-	unsigned char *p[HKEEP];
-	size_t n[HKEEP];
-};
+#include "churn.h"
 
 static const size_t sizes[] = { 8, 24, 40, 100, 250, 500, 1500, 4000, 40000, 60000 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
-static volatile sig_atomic_t corrupt;
 static int wild;   /* a handler may leave handlers nested below it */
 static unsigned long handlers_total, escapes_total;
 static pthread_mutex_t total_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -61,54 +56,6 @@ static __thread sigjmp_buf env;
 static __thread volatile unsigned long calls, escapes;
 static __thread unsigned seed;
 
-static unsigned char tag(const void *p, size_t n)
-{
-	return (unsigned char)(((uintptr_t)p >> 4) ^ n ^ 0xa5);
-}
-
-static void fill(unsigned char *p, size_t n)
-{
-	size_t k = n < 64 ? n : 64;
-	memset(p, tag(p, n), k);
-	p[n - 1] = tag(p, n);
-}
-
-static int intact(const unsigned char *p, size_t n)
-{
-	size_t k = n < 64 ? n : 64;
-	for (size_t i = 0; i < k; i++)
-		if (p[i] != tag(p, n))
-			return 0;
-	return p[n - 1] == tag(p, n);
-}
-
-static void churn(struct keep *kp, unsigned s)
-{
-	for (unsigned i = 0; i < 4; i++) {
-		unsigned k = (s * 7 + i * 13) % HKEEP;
-		size_t n = sizes[(s + i) % NSIZES];
-		if (kp->p[k] && !intact(kp->p[k], kp->n[k]))
-			corrupt = 1;
-		if (i == 1 && kp->p[k]) {
-			unsigned char *q = realloc(kp->p[k], n);
-			if (q) {
-				kp->p[k] = q;
-				kp->n[k] = n;
-				fill(q, n);
-			}
-			continue;
-		}
-		free(kp->p[k]);
-		kp->p[k] = i == 2 ? calloc(1, n) : malloc(n);
-		kp->n[k] = n;
-		if (kp->p[k]) {
-			if (i == 2 && (kp->p[k][0] || kp->p[k][n - 1]))
-				corrupt = 1;
-			fill(kp->p[k], n);
-		}
-	}
-}
-
 /* churn from `d` frames deeper (different stacks each time). */
 static __attribute__((noinline)) void deep_churn(struct keep *kp, unsigned s, unsigned d)
 {
@@ -117,7 +64,7 @@ static __attribute__((noinline)) void deep_churn(struct keep *kp, unsigned s, un
 	if (d > 0)
 		deep_churn(kp, s, d - 1);
 	else
-		churn(kp, s);
+		churn(kp, s, sizes, NSIZES);
 	__asm__ volatile("" : : "r"(pad) : "memory");
 }
 
@@ -220,11 +167,7 @@ static void *worker(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (int l = 0; l < LEVELS; l++)
-		for (int k = 0; k < HKEEP; k++) {
-			if (hk[l].p[k] && !intact(hk[l].p[k], hk[l].n[k]))
-				corrupt = 1;
-			free(hk[l].p[k]);
-		}
+		keep_release(&hk[l]);
 	if (alt) {
 		ss.ss_flags = SS_DISABLE;
 		sigaltstack(&ss, NULL);
