@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/heapstats.h"
+#include "common/human.h"
 #include "common/snapshot-read.h"
 #include "report/stats.h"
 
@@ -16,23 +17,6 @@ static const struct {
 	{ "HeapSys", 1 }, { "Mallocs", 0 }, { "Frees", 0 }, { "RSS", 1 },
 	{ "LeakScanBytes", 1 }, { "LeakScanNs", 0 },
 };
-
-static void human(uint64_t v, char *buf, size_t size)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	unsigned u = 0;
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%" PRIu64 " B", v);
-	else if (d == (double)(uint64_t)d)
-		snprintf(buf, size, "%.0f %s", d, unit[u]);
-	else
-		snprintf(buf, size, "%.1f %s", d, unit[u]);
-}
 
 size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size)
 {
@@ -46,7 +30,7 @@ size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size)
 				continue;
 			char val[32];
 			if (shown[i].bytes)
-				human(snap->stats[k].value, val, sizeof(val));
+				mp_human_bytes(snap->stats[k].value, val, sizeof(val));
 			else
 				snprintf(val, sizeof(val), "%" PRIu64, snap->stats[k].value);
 			int w = snprintf(buf + used, size - used, "%s%s %s", n ? ", " : "",
@@ -72,7 +56,7 @@ void mp_run_few_samples_note(const struct mp_snap *snap, const char *out)
 		n += snap->heap[i].alloc_objects;
 	if (n >= MP_FEW_SAMPLES)
 		return;
-	human(rate, rb, sizeof(rb));
+	mp_human_bytes(rate, rb, sizeof(rb));
 	if (n == 0) {
 		fprintf(stderr, "memprof: note: '%s' holds no sample: the program allocated too "
 			"little for one sample every %s on average; --rate 1 records every "

@@ -37,6 +37,7 @@
 
 #include "common/errmsg.h"
 #include "common/grow.h"
+#include "common/human.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #include "convert/linkaddr.h"
@@ -528,25 +529,6 @@ struct mp_symbolizer *mp_converter_symbolizer(struct mp_converter *c)
 	return c->sym;
 }
 
-/* "98.7 KiB": 1024-based, one decimal. */
-static void human_bytes(uint64_t v, char *buf, size_t size)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	unsigned u = 0;
-
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%" PRIu64 " B", v);
-	else if (d == (double)(uint64_t)d)
-		snprintf(buf, size, "%.0f %s", d, units[u]);   /* "512 KiB" */
-	else
-		snprintf(buf, size, "%.1f %s", d, units[u]);
-}
-
 /*
  * The profile's one comment, which pprof prints above its reports: the
  * program and pid, and for a heap profile the rate, how many samples the
@@ -582,7 +564,7 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 
 			if (snap->peak.time_ns && gmtime_r(&sec, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-			human_bytes(snap->peak.inuse, num, sizeof(num));
+			mp_human_bytes(snap->peak.inuse, num, sizeof(num));
 			if (!snap->peak.time_ns)
 				fputs(", no peak (nothing sampled in use)", f);
 			else
@@ -605,12 +587,12 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 			fprintf(f, ", rate 1, %" PRIu64 " allocation%s recorded", samples,
 				samples == 1 ? "" : "s");
 		} else {
-			human_bytes(h->rate, num, sizeof(num));
+			mp_human_bytes(h->rate, num, sizeof(num));
 			fprintf(f, ", rate %s, %" PRIu64 " sample%s", num, samples,
 				samples == 1 ? "" : "s");
 		}
 		if (have_heap && kind == MP_PROFILE_HEAP) {
-			human_bytes(heap, num, sizeof(num));
+			mp_human_bytes(heap, num, sizeof(num));
 			fprintf(f, ", heap in use %s", num);
 		}
 	}
