@@ -158,7 +158,7 @@ static void check_heap(struct buf *h, uint32_t nstacks, uint64_t *torn)
 			(*torn)++;
 			continue;
 		}
-		r.reserved = 0;
+		r.peak_mark = 0;
 		if (r.free_objects > r.alloc_objects)
 			r.free_objects = r.alloc_objects;
 		memcpy(h->p + w, &r, sizeof(r));

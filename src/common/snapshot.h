@@ -150,7 +150,7 @@ static inline int mp_snap_name_ok(const char *name, unsigned long n)
  */
 struct mp_snap_heap_rec {
 	uint32_t stack_id;        /* id in MP_SNAP_STACKS */
-	uint32_t reserved;        /* 0 */
+	uint32_t peak_mark;       /* the shim's own (sample/peak.c); readers ignore it */
 	uint64_t size;            /* requested size of each block in bytes */
 	uint64_t alloc_objects;   /* sampled allocations */
 	uint64_t free_objects;    /* of those, freed before the snapshot */

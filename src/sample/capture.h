@@ -46,8 +46,9 @@ mp_capture_keep(const uint64_t *buf, uint32_t n, uint64_t *ret_pcs, uint32_t max
  * stack, or NULL; or MP_CAPTURE_MEMO (never under unwind=2): the walk is
  * one the memo holds, and mp_capture_stack_id and mp_capture_bucket ask
  * its cache first, then the table by the memo's fingerprint, fetching the
- * pcs (mp_capture_memo_pcs) only for a stack new to the table.  Inlined into its callers: every frame of the
- * shim's own is one more frame to walk and then drop.
+ * pcs (mp_capture_memo_pcs) only for a stack new to the table.  Inlined
+ * into its callers: every frame of the shim's own is one more frame to walk
+ * and then drop.
  */
 static inline __attribute__((always_inline)) uint32_t
 mp_capture(uint64_t *ret_pcs, uint32_t max, struct mp_stack_cache **ret_cache)

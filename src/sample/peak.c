@@ -157,14 +157,32 @@ int mp_peak_add_bucket_locked(uint32_t b)
 	return 0;
 }
 
-void mp_peak_touch(uint32_t b, const struct mp_snap_heap_rec *h)
+/*
+ * The heap record's peak_mark holds the low 32 bits of the epoch its peak
+ * record was last saved at (or found current), so that the common case, a
+ * bucket already saved for this epoch, reads only the heap record, whose
+ * counts are about to change anyway: not the peak record too, a second
+ * cache line in a second table bigger than the cache, on every sampled
+ * allocation and free (12.6 million of them compiling a 17,000-line file
+ * with gcc's cc1 at --rate 1; 8% of them saved counts).  The mark is a hint
+ * checked against the peak record's full epoch when it differs.  It could
+ * only mislead for a bucket untouched for exactly a multiple of 2^32 peak
+ * captures (each needs a sampled allocation and free: hours of a program
+ * doing nothing else at --rate 1); its peak counts would then be those of
+ * its last change.
+ */
+void mp_peak_touch(uint32_t b, struct mp_snap_heap_rec *h)
 {
 	if (!recs)
 		return;
 	uint64_t e = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
-	struct mp_snap_peak_rec *r = &recs[b];
-	if (__atomic_load_n(&r->epoch, __ATOMIC_RELAXED) == e)
+	if (MP_LIKELY(__atomic_load_n(&h->peak_mark, __ATOMIC_RELAXED) == (uint32_t)e))
 		return;
+	struct mp_snap_peak_rec *r = &recs[b];
+	if (__atomic_load_n(&r->epoch, __ATOMIC_RELAXED) == e) {
+		__atomic_store_n(&h->peak_mark, (uint32_t)e, __ATOMIC_RELAXED);
+		return;
+	}
 	/* free first: a free counted between the two loads can only follow an
 	 * allocation already counted, so free <= alloc. */
 	uint64_t f = __atomic_load_n(&h->free_objects, __ATOMIC_RELAXED);
@@ -172,6 +190,7 @@ void mp_peak_touch(uint32_t b, const struct mp_snap_heap_rec *h)
 	__atomic_store_n(&r->free_objects, f, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->alloc_objects, a, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->epoch, e, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->peak_mark, (uint32_t)e, __ATOMIC_RELAXED);
 }
 
 /* The bytes a sampled block of `size` stands for (snapshot.h). */
@@ -369,10 +388,8 @@ unsigned mp_peak_freed_now(uint64_t tag)
 {
 	uint32_t b = mp_tag_bucket(tag);
 	mp_prof_prefetch_bucket(b);
-	if (recs) {
-		__builtin_prefetch(&recs[b], 1);
+	if (recs)
 		__builtin_prefetch(&life[b], 1);
-	}
 	return mp_peak_freed(tag, mp_tag_now());
 }
 

@@ -50,7 +50,7 @@ void mp_peak_set_rate(uint64_t rate);
 int mp_peak_add_bucket_locked(uint32_t b);
 
 /* Before the counts of bucket b, whose record is `h`, change. */
-void mp_peak_touch(uint32_t b, const struct mp_snap_heap_rec *h);
+void mp_peak_touch(uint32_t b, struct mp_snap_heap_rec *h);
 
 /* After a sampled allocation of `size` bytes was counted, at tick `now`
  * (sample/tag.h): the in-use estimate grows, and may pass the peak. */
@@ -68,10 +68,11 @@ void mp_peak_shrinking(uint64_t size);
 unsigned mp_peak_freed(uint64_t tag, uint64_t now);
 
 /*
- * The same at the clock's tick now, read after the bucket's three records
- * (counts, peak, lifetimes: three cache lines in tables often bigger than
- * the cache) are on their way, so that their misses overlap one another
- * and the clock's read instead of following one after the other.
+ * The same at the clock's tick now, read after the bucket's two records
+ * (counts, lifetimes: two cache lines in tables often bigger than the
+ * cache; its peak record is read only when its peak_mark is stale) are on
+ * their way, so that their misses overlap one another and the clock's
+ * read instead of following one after the other.
  */
 unsigned mp_peak_freed_now(uint64_t tag);
 

@@ -8,7 +8,7 @@
  * probed without the lock and grown, under the lock, into a new generation
  * when 3/4 full: the buckets' of 64-bit slots, "entry + 1" (0 = empty) and
  * 32 bits of the entry's hash, so that a probe skips entries that only
- * share its home slot without reading them; the stacks' of 128-bit slots
+ * share its home slot without reading them; the stacks' of 32-byte slots
  * holding 96 bits of the stack's fingerprint and its id (struct fpslot), so
  * that a probe reads no record at all.
  *
@@ -70,15 +70,20 @@ static uint32_t *stack_off;        /* offset of stack id i+1 (in a region of its
 struct fpslot {
 	uint64_t key;      /* fp_key(); 0: empty; release stores, after val */
 	uint64_t val;      /* fingerprint's b >> 32 << 32 | stack id */
-	uint64_t last;     /* the stack's last bucket (stacks.h mp_prof_last_bucket) */
-	uint64_t pad;
+	uint64_t last[2];  /* the stack's last buckets (stacks.h mp_prof_last_bucket) */
 };
 
+/* Slots start 32 bytes in (the mapping is page-aligned): none straddles
+ * two cache lines. */
 struct fpindex {
 	uint32_t cap;      /* power of two */
 	uint32_t used;
+	uint64_t pad[3];
 	struct fpslot slots[];
 };
+_Static_assert(sizeof(struct fpindex) % sizeof(struct fpslot) == 0 &&
+		       64 % sizeof(struct fpslot) == 0,
+	       "index slots never straddle cache lines");
 
 static struct fpindex *stack_idx;
 
@@ -262,7 +267,7 @@ static uint32_t fp_find(uint64_t key, struct mp_fp f, uint64_t **ret_last)
 		    (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
 			continue;
 		if (ret_last)
-			*ret_last = (uint64_t *)&ix->slots[j].last;
+			*ret_last = (uint64_t *)ix->slots[j].last;
 		return id;
 	}
 }
