@@ -2,6 +2,7 @@
 /* One reader and one error message for every command that takes profiles,
  * and a whole-file reader. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -97,12 +98,21 @@ int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile *
 
 int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
 {
-	FILE *f = fopen(path, "rbe");
+	/* Not blocking in open: a FIFO no one writes to would wait for a
+	 * writer for ever; a pipe (a shell's <(...)) is read as it comes. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), fl;
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
 
-	if (!f)
+	if (fd < 0)
 		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+	if (!f) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
 	for (;;) {
 		if (len == cap) {
 			size_t nc = cap ? cap * 2 : 65536;   /* the sizes -EFBIG is about */

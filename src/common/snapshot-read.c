@@ -608,7 +608,9 @@ int mp_snap_read_file(const char *path, struct mp_snap **ret, char **ret_err)
 
 	if (ret_err)
 		*ret_err = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Not blocking in open (a FIFO no one writes to): only regular files
+	 * are read. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

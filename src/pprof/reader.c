@@ -442,11 +442,20 @@ int mp_pprof_read_file(const char *path, struct mp_profile **ret, char **ret_err
 
 	if (ret_err)
 		*ret_err = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking in open: a FIFO no one writes to would wait for a
+	 * writer for ever.  A pipe (a shell's <(...)) is then read as it
+	 * comes, and one with no writer reads as empty. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		mp_set_err(ret_err, "%s", strerror(-r));
 		return r;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		r = -errno;
+		mp_set_err(ret_err, "%s", strerror(-r));
+		goto out;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		r = -EISDIR;

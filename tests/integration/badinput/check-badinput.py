@@ -14,6 +14,7 @@ usage: check-badinput.py MEMPROF
 """
 import gzip
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -101,8 +102,10 @@ bad = {
     'a directory': path('adir'),
     'a missing path': path('missing'),
     '/dev/null': '/dev/null',
+    'a FIFO no one writes to': path('fifo'),
 }
 os.mkdir(path('adir'))
+os.mkfifo(path('fifo'))
 out = path('out')
 
 
@@ -254,6 +257,16 @@ for args, head in [(['snapshot', str(child)], 'cannot take a snapshot of process
     t.eq((rc, se), (1, 'memprof: %s %d: it has exited (a zombie its parent has not '
                     'reaped)\n' % (head, child)), args[0] + ' on a zombie')
 os.waitpid(child, 0)
+
+# A pipe with its writer there is read as it comes: a shell's <(...) (a
+# FIFO no one writes to is refused above, never waited on).
+q = shlex.quote
+sub = '<(cat %s)' % q(heap)
+for args in ([q(memprof), 'top', sub], [q(memprof), 'diff', '-o', q(out), q(heap), sub],
+             [q(memprof), 'timeline', '-o', q(out), sub]):
+    p = subprocess.run(['bash', '-c', ' '.join(args)], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+    t.ok(p.returncode == 0, '%s reads a profile from <(...)' % args[1], p.stderr.decode())
 
 shutil.rmtree(d)
 sys.exit(t.done())
