@@ -150,6 +150,7 @@ static int load_siblings(struct input *in)
 struct dir_entry {
 	char *path, *series;
 	uint32_t seq;
+	bool plain;          /* "x.pb.gz", not "x.heap.pb.gz" */
 };
 
 static int cmp_dir_entry(const void *a, const void *b)
@@ -168,7 +169,7 @@ static int cmp_dir_entry(const void *a, const void *b)
 static int scan_dir(const char *dir, char ***paths, size_t *npaths)
 {
 	struct dir_entry *e = NULL;
-	size_t n = 0, cap = 0, best = 0, best_len = 0, ignored;
+	size_t n = 0, cap = 0, best = 0, best_len = 0, ignored, nplain = 0;
 	struct dirent *de;
 	int r = 0;
 	DIR *d = opendir(dir);
@@ -185,21 +186,41 @@ static int scan_dir(const char *dir, char ***paths, size_t *npaths)
 
 		if (mp_snapname_parse(de->d_name, &series, &seq, &kind) < 0)
 			goto oom;
-		if (kind != MP_PROFILE_HEAP) {
+		/* Heap profiles: "x.heap.pb.gz", or "x.pb.gz" as `memprof run
+		 * -o x.pb.gz` names them (below: only when there are none of
+		 * the first). */
+		bool plain = kind == MP_PROFILE_NONE && strcmp(series, de->d_name) != 0;
+		if (kind != MP_PROFILE_HEAP && !plain) {
 			free(series);
 			continue;
 		}
+		if (plain)
+			nplain++;
 		if (MP_GROW(e, n + 1, cap) < 0) {
 			free(series);
 			goto oom;
 		}
 		e[n].series = series;
 		e[n].seq = seq;
+		e[n].plain = plain;
 		if (asprintf(&e[n].path, "%s/%s", dir, de->d_name) < 0) {
 			free(series);
 			goto oom;
 		}
 		n++;
+	}
+	if (nplain && nplain < n) {
+		/* Some ".heap.pb.gz": the plain ".pb.gz" are other profiles. */
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (e[i].plain) {
+				free(e[i].path);
+				free(e[i].series);
+			} else {
+				e[k++] = e[i];
+			}
+		}
+		n = k;
 	}
 	if (n)   /* qsort with a NULL array is undefined even for 0 elements */
 		qsort(e, n, sizeof(*e), cmp_dir_entry);

@@ -80,11 +80,12 @@ int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
 
 char *mp_snapname_sibling(const char *heap, enum mp_profile_kind kind)
 {
-	const char *heap_sfx = mp_profile_kinds[MP_PROFILE_HEAP].suffix;
-	size_t len = strlen(heap), hl = strlen(heap_sfx);
+	enum mp_profile_kind k;
+	size_t len = strlen(heap), hl = suffix_len(heap, &k);
 	char *s = NULL;
 
-	if (kind == MP_PROFILE_NONE || mp_profile_kind_of_name(heap) != MP_PROFILE_HEAP)
+	/* "x.heap.pb.gz" and, as `memprof run -o x.pb.gz` names it, "x.pb.gz". */
+	if (kind == MP_PROFILE_NONE || (k != MP_PROFILE_HEAP && (k != MP_PROFILE_NONE || !hl)))
 		return NULL;
 	if (asprintf(&s, "%.*s%s", (int)(len - hl), heap, mp_profile_kinds[kind].suffix) < 0)
 		return NULL;

@@ -42,8 +42,10 @@ int mp_snapname_parse(const char *name, char **ret_series, uint32_t *ret_seq,
 		      enum mp_profile_kind *ret_kind);
 
 /* The sibling of heap profile path `heap` for `kind` ("x.s0001.heap.pb.gz" ->
- * "x.s0001.fds.pb.gz"); NULL when `heap` does not end in ".heap.pb.gz",
- * for MP_PROFILE_NONE, or on OOM. */
+ * "x.s0001.fds.pb.gz"; "x.s0001.pb.gz", as `memprof run -o x.pb.gz` names
+ * them, -> "x.s0001.fds.pb.gz"); NULL when `heap` ends in neither
+ * ".heap.pb.gz" nor a ".pb.gz" of no other kind, for MP_PROFILE_NONE, or on
+ * OOM. */
 char *mp_snapname_sibling(const char *heap, enum mp_profile_kind kind);
 
 /* ---- the chart --------------------------------------------------------------- */

@@ -74,7 +74,11 @@ static void test_names(void)
 	s = mp_snapname_sibling("x.heap.pb.gz", MP_PROFILE_TIMERS);
 	CHECK_STR(s, "x.timers.pb.gz");
 	free(s);
-	CHECK(mp_snapname_sibling("x.pb.gz", MP_PROFILE_FDS) == NULL);
+	s = mp_snapname_sibling("d/x.s0002.pb.gz", MP_PROFILE_FDS);
+	CHECK_STR(s, "d/x.s0002.fds.pb.gz");
+	free(s);
+	CHECK(mp_snapname_sibling("x.fds.pb.gz", MP_PROFILE_TIMERS) == NULL);
+	CHECK(mp_snapname_sibling("x.svg", MP_PROFILE_FDS) == NULL);
 	CHECK(mp_snapname_sibling("x.heap.pb.gz", MP_PROFILE_NONE) == NULL);
 }
 

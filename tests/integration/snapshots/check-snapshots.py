@@ -270,6 +270,22 @@ def cache_timeline(t, memprof, target, d):
          'leak_step (t-snap.c:LINE)', text)
     t.ok('to the largest heap, s.s0003.heap.pb.gz' in open(svg).read(),
          'the legend says which snapshot growth is measured to')
+    # The same series named as `memprof run -o s.pb.gz` names it: the heap
+    # profiles s.pb.gz, s.s0001.pb.gz, ..., their siblings s.s0001.fds.pb.gz.
+    plain = os.path.join(d, 'plain')
+    os.mkdir(plain)
+    for f in glob.glob(os.path.join(d, 's.*pb.gz')):
+        name = os.path.basename(f).replace('.heap.pb.gz', '.pb.gz')
+        shutil.copy(f, os.path.join(plain, name))
+    svg2 = os.path.join(d, 'plain.svg')
+    r = subprocess.run([memprof, 'timeline', '-o', svg2, plain], capture_output=True, text=True)
+    eq(t, r.returncode, 0, 'plain names: timeline DIR', r.stderr)
+    root = ET.parse(svg2).getroot() if r.returncode == 0 else None
+    eq(t, root.get('data-points') if root is not None else None, '4',
+       'plain names (s.s0001.pb.gz): the same four points')
+    fds = open(svg).read().count('open fds')
+    t.ok(r.returncode == 0 and fds > 0 and open(svg2).read().count('open fds') == fds,
+         'plain names: the descriptor series from s.s0001.fds.pb.gz and the rest')
 
 
 def timeline(t, memprof, d):
