@@ -124,6 +124,16 @@ unreadable:
 	}
 }
 
+/* Whether some table holds records of `section`. */
+static bool has_table(const struct mp_shm_meta *m, const struct mp_shm_view *views,
+		      uint32_t section)
+{
+	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++)
+		if (m->tables[slot].section == section && views[slot].data)
+			return true;
+	return false;
+}
+
 /* The stack records' longest well-formed prefix; returns the count. */
 static uint32_t check_stacks(struct buf *s, uint32_t max_depth, uint64_t *torn)
 {
@@ -145,11 +155,17 @@ static uint32_t check_stacks(struct buf *s, uint32_t max_depth, uint64_t *torn)
 	return n;
 }
 
-static void check_heap(struct buf *h, uint32_t nstacks, uint64_t *torn)
+/*
+ * The heap records that are whole, and beside them their lifetimes, when
+ * `life` is not NULL: record i's are life's record i (life holds at least
+ * as many records: see the caller).
+ */
+static void check_heap(struct buf *h, struct buf *life, uint32_t nstacks, uint64_t *torn)
 {
-	size_t w = 0;
+	const size_t lsz = sizeof(struct mp_snap_life_rec);
+	size_t w = 0, i = 0;
 	for (size_t off = 0; off + sizeof(struct mp_snap_heap_rec) <= h->len;
-	     off += sizeof(struct mp_snap_heap_rec)) {
+	     off += sizeof(struct mp_snap_heap_rec), i++) {
 		struct mp_snap_heap_rec r;
 		uint64_t bytes;
 		memcpy(&r, h->p + off, sizeof(r));
@@ -161,10 +177,14 @@ static void check_heap(struct buf *h, uint32_t nstacks, uint64_t *torn)
 		r.peak_mark = 0;
 		if (r.free_objects > r.alloc_objects)
 			r.free_objects = r.alloc_objects;
+		if (life)   /* (kept records move down, never up) */
+			memmove(life->p + w / sizeof(r) * lsz, life->p + i * lsz, lsz);
 		memcpy(h->p + w, &r, sizeof(r));
 		w += sizeof(r);
 	}
 	h->len = w;
+	if (life)
+		life->len = w / sizeof(struct mp_snap_heap_rec) * lsz;
 }
 
 static void check_res(struct buf *b, uint32_t nstacks, uint64_t *torn)
@@ -213,7 +233,7 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 		 char **ret_err)
 {
 	struct mp_shm_meta *m;
-	struct buf out = { 0 }, maps = { 0 }, stacks = { 0 }, heap = { 0 }, res = { 0 },
+	struct buf out = { 0 }, maps = { 0 }, stacks = { 0 }, heap = { 0 }, res = { 0 }, life = { 0 },
 		   unl = { 0 };
 	uint64_t torn = 0;
 	uint32_t nsec = 0;
@@ -246,7 +266,16 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	gather(m, views, MP_SNAP_HEAP, sizeof(struct mp_snap_heap_rec), &heap, &torn);
 	gather(m, views, MP_SNAP_RESOURCES, sizeof(struct mp_snap_res_rec), &res, &torn);
 	gather(m, views, MP_SNAP_UNLOADED, 0, &unl, &torn);
-	if (maps.oom || stacks.oom || heap.oom || res.oom || unl.oom) {
+	gather(m, views, MP_SNAP_LIFETIMES, sizeof(struct mp_snap_life_rec), &life, &torn);
+	/* At least as many lifetime records as heap records: a bucket's is
+	 * made before the bucket is published, so only a torn table can have
+	 * fewer; the missing ones count no lifetime (zeros). */
+	bool has_life = has_table(m, views, MP_SNAP_LIFETIMES);
+	size_t nlife = heap.len / sizeof(struct mp_snap_heap_rec) * sizeof(struct mp_snap_life_rec);
+	static const uint8_t zeros[sizeof(struct mp_snap_life_rec)];
+	while (has_life && life.len < nlife && !life.oom)
+		put(&life, zeros, sizeof(zeros));
+	if (maps.oom || stacks.oom || heap.oom || res.oom || unl.oom || life.oom) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -259,7 +288,7 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 			maps.len--;
 	}
 	uint32_t nstacks = check_stacks(&stacks, m->max_depth, &torn);
-	check_heap(&heap, nstacks, &torn);
+	check_heap(&heap, has_life ? &life : NULL, nstacks, &torn);
 	check_res(&res, nstacks, &torn);
 	check_unloaded(&unl, &torn);
 
@@ -290,6 +319,8 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	put_section(&out, MP_SNAP_STACKS, stacks.p, stacks.len, &nsec);
 	put_section(&out, MP_SNAP_HEAP, heap.p, heap.len, &nsec);
 	put_section(&out, MP_SNAP_RESOURCES, res.p, res.len, &nsec);
+	if (has_life)
+		put_section(&out, MP_SNAP_LIFETIMES, life.p, life.len, &nsec);
 	if (unl.len)
 		put_section(&out, MP_SNAP_UNLOADED, unl.p, unl.len, &nsec);
 	/* Tables of sections this reader does not know (a newer shim's, or
@@ -299,9 +330,9 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++) {
 		uint32_t sec = m->tables[slot].section;
 		bool seen = false;
-		/* Not the peak's and the lifetimes' records, parallel to the
-		 * heap's: carried as they are, they would no longer match the
-		 * heap records skipped here (not shared yet: sample/peak.c). */
+		/* Not the peak's records, parallel to the heap's: carried as
+		 * they are, they would no longer match the heap records
+		 * skipped here (not shared yet: sample/peak.c). */
 		if (!sec || !views[slot].data || sec == MP_SNAP_MAPS || sec == MP_SNAP_EXE ||
 		    sec == MP_SNAP_STACKS || sec == MP_SNAP_HEAP || sec == MP_SNAP_RESOURCES ||
 		    sec == MP_SNAP_UNLOADED || sec == MP_SNAP_DEATH || sec == MP_SNAP_STATS ||
@@ -340,6 +371,7 @@ out:
 	free(heap.p);
 	free(res.p);
 	free(unl.p);
+	free(life.p);
 	free(m);
 	return r;
 }

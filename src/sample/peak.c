@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/compiler.h"
+#include "base/shm.h"
 #include "base/vmarea.h"
 #include "sample/peak.h"
 #include "sample/sampler.h"
@@ -130,6 +131,11 @@ int mp_peak_init(size_t max_buckets)
 		return -ENOMEM;
 	recs = (struct mp_snap_peak_rec *)peak_area.base;
 	life = (struct mp_snap_life_rec *)life_area.base;
+	/* Shared with the CLI when it asked (base/shm.h), as the buckets
+	 * are: a profile after the process's death has the lifetimes of what
+	 * it freed.  (Not the peak's records yet: their header is not in a
+	 * table.) */
+	mp_vm_area_share(&life_area, MP_SNAP_LIFETIMES, sizeof(*life));
 	mp_tag_init();
 	return 0;
 }
@@ -153,7 +159,10 @@ int mp_peak_add_bucket_locked(uint32_t b)
 	recs[b].alloc_objects = recs[b].free_objects = 0;
 	__atomic_store_n(&recs[b].epoch, __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
+	mp_shm_begin(&life_area, (uint64_t)b * sizeof(*life), sizeof(*life));
 	memset(&life[b], 0, sizeof(life[b]));
+	mp_shm_publish(&life_area, 0, ((uint64_t)b + 1) * sizeof(*life));
+	mp_shm_end(&life_area);
 	return 0;
 }
 
@@ -446,6 +455,7 @@ void mp_peak_reset(uint32_t nbuckets)
 		return;
 	memset(recs, 0, (size_t)nbuckets * sizeof(*recs));
 	memset(life, 0, (size_t)nbuckets * sizeof(*life));
+	mp_shm_publish(&life_area, 0, 0);
 	memset(&st, 0, sizeof(st));
 	ep.epoch = 1;
 }

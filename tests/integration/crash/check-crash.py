@@ -300,6 +300,7 @@ def torn(t, memprof, target, d):
     ever new stacks (depths 0..39, 2000 sizes): the stack table, the
     buckets and their counts are changing at every instant."""
     runs, ok_all, bounds_all, torn_total = 25, True, True, 0
+    life_runs, life_ok = 0, True
     rng = random.Random(17)
     bad = ''
     for i in range(runs):
@@ -321,14 +322,24 @@ def torn(t, memprof, target, d):
         torn_total += int(m.group(1)) if m else 0
         ao, ab = types.index('alloc_objects'), types.index('alloc_space')
         io, ib = types.index('inuse_objects'), types.index('inuse_space')
-        churn_inuse = 0
-        for vals, locs, _ in samples:
+        churn_inuse = churn_timed = 0
+        for vals, locs, labels in samples:
             names = {f.split('(')[0] for l in locs for f in locations.get(l, [])}
+            # Freed blocks carry the class of how long they lived (the
+            # lifetimes table is shared as the buckets are): in use none.
+            m = re.search(r'lifetime:\[([^\]]*)\]', labels)
+            if m and m.group(1) not in ('in-use', 'unknown'):
+                if vals[io] != 0:
+                    life_ok = False
+                    bad = '%s: a freed block\'s sample has %d in use' % (out, vals[io])
+                if 'churn_at' in names:
+                    churn_timed += vals[ao]
             if not (0 <= vals[io] <= vals[ao] and 0 <= vals[ib] <= vals[ab]):
                 bounds_all = False
                 bad = '%s: in use above allocated: %r' % (out, vals)
             if 'churn_at' in names:
                 churn_inuse += vals[io]
+        life_runs += churn_timed > 0
         # each thread holds at most 64 blocks, and one in flight
         if churn_inuse > 4 * 65 or inuse_of(out, 'allocate_blocks') != (1000, 1000000):
             bounds_all = False
@@ -337,6 +348,8 @@ def torn(t, memprof, target, d):
          % runs, bad)
     t.ok(bounds_all, 'torn records: no count exceeds what was allocated (in use <= allocated, '
          '<= 260 blocks held by the threads, allocate_blocks exact)', bad)
+    t.ok(life_ok and life_runs >= runs - 2, 'torn records: lifetimes of the freed blocks in %d '
+         'of %d profiles after SIGKILL, none of them in use' % (life_runs, runs), bad)
     print('# %d records torn by the deaths were skipped over %d runs' % (torn_total, runs))
 
 
