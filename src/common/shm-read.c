@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "common/shm-read.h"
 #include "common/snapshot.h"
@@ -124,6 +127,16 @@ unreadable:
 	}
 }
 
+/* Whether some table holds records of `section`. */
+static bool has_table(const struct mp_shm_meta *m, const struct mp_shm_view *views,
+		      uint32_t section)
+{
+	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++)
+		if (m->tables[slot].section == section && views[slot].data)
+			return true;
+	return false;
+}
+
 /* The stack records' longest well-formed prefix; returns the count. */
 static uint32_t check_stacks(struct buf *s, uint32_t max_depth, uint64_t *torn)
 {
@@ -145,11 +158,22 @@ static uint32_t check_stacks(struct buf *s, uint32_t max_depth, uint64_t *torn)
 	return n;
 }
 
-static void check_heap(struct buf *h, uint32_t nstacks, uint64_t *torn)
+/* Records parallel to the heap's: record i is heap record i's. */
+struct par {
+	struct buf *b;       /* NULL: none */
+	size_t size;
+};
+
+/*
+ * The heap records that are whole, and beside them those of the tables
+ * parallel to them (each holds at least as many records: see the caller).
+ */
+static void check_heap(struct buf *h, const struct par *par, size_t npar, uint32_t nstacks,
+		       uint64_t *torn)
 {
-	size_t w = 0;
+	size_t w = 0, i = 0;
 	for (size_t off = 0; off + sizeof(struct mp_snap_heap_rec) <= h->len;
-	     off += sizeof(struct mp_snap_heap_rec)) {
+	     off += sizeof(struct mp_snap_heap_rec), i++) {
 		struct mp_snap_heap_rec r;
 		uint64_t bytes;
 		memcpy(&r, h->p + off, sizeof(r));
@@ -161,10 +185,69 @@ static void check_heap(struct buf *h, uint32_t nstacks, uint64_t *torn)
 		r.peak_mark = 0;
 		if (r.free_objects > r.alloc_objects)
 			r.free_objects = r.alloc_objects;
+		for (size_t k = 0; k < npar; k++)   /* (kept records move down, never up) */
+			if (par[k].b)
+				memmove(par[k].b->p + w / sizeof(r) * par[k].size,
+					par[k].b->p + i * par[k].size, par[k].size);
 		memcpy(h->p + w, &r, sizeof(r));
 		w += sizeof(r);
 	}
 	h->len = w;
+	for (size_t k = 0; k < npar; k++)
+		if (par[k].b)
+			par[k].b->len = w / sizeof(struct mp_snap_heap_rec) * par[k].size;
+}
+
+/*
+ * The MP_SNAP_PEAK section from the peak's state and records (common/shm.h),
+ * records as check_heap left them; false when the state is not one a live
+ * shim could have written (the profile is then written without its peak).
+ * Records whose saved counts could not be (a torn save) say the bucket did
+ * not change since the peak.
+ */
+static bool make_peak(const struct buf *st, struct buf *recs, const struct buf *heap,
+		      uint64_t now_ns, struct buf *out)
+{
+	struct mp_shm_peak ps;
+	if (st->len < sizeof(ps))
+		return false;
+	memcpy(&ps, st->p, sizeof(ps));
+	if (ps.epoch == 0 || ps.inuse > INT64_MAX || ps.now > INT64_MAX)
+		return false;
+	struct mp_snap_peak h = { .epoch = ps.epoch, .inuse = ps.inuse, .now = ps.now,
+				  .flags = ps.flags & MP_SNAP_PEAK_F_NOW };
+	double npt;
+	memcpy(&npt, &ps.ns_per_tick, sizeof(npt));
+#if defined(__x86_64__)
+	/* 0: the ticks are the TSC's, and the process died before the shim
+	 * measured its rate (10 ms into the run).  The TSC runs at one rate
+	 * on the whole machine (the shim used it only then): measured here,
+	 * from the process's start to now. */
+	uint64_t t1 = ps.tick_shift < 32 ? __rdtsc() >> ps.tick_shift : 0;
+	if (ps.ns_per_tick == 0 && t1 > ps.tick0 && now_ns > ps.real0)
+		npt = (double)(now_ns - ps.real0) / (double)(t1 - ps.tick0);
+#endif
+	if (ps.tick && npt > 0 && npt < 1e6) {
+		double t = (double)ps.real0 + ((double)ps.tick - (double)ps.tick0) * npt;
+		if (t > 0 && t < 9.2e18)
+			h.time_ns = (uint64_t)t;
+	}
+	size_t n = heap->len / sizeof(struct mp_snap_heap_rec);
+	for (size_t i = 0; i < n; i++) {
+		struct mp_snap_heap_rec hr;
+		struct mp_snap_peak_rec r;
+		uint64_t bytes;
+		memcpy(&hr, heap->p + i * sizeof(hr), sizeof(hr));
+		memcpy(&r, recs->p + i * sizeof(r), sizeof(r));
+		if (r.free_objects > r.alloc_objects || r.alloc_objects > hr.alloc_objects ||
+		    __builtin_mul_overflow(hr.size, r.alloc_objects, &bytes) || bytes > INT64_MAX) {
+			r = (struct mp_snap_peak_rec){ 0 };
+			memcpy(recs->p + i * sizeof(r), &r, sizeof(r));
+		}
+	}
+	put(out, &h, sizeof(h));
+	put(out, recs->p, recs->len);
+	return !out->oom;
 }
 
 static void check_res(struct buf *b, uint32_t nstacks, uint64_t *torn)
@@ -213,7 +296,8 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 		 char **ret_err)
 {
 	struct mp_shm_meta *m;
-	struct buf out = { 0 }, maps = { 0 }, stacks = { 0 }, heap = { 0 }, res = { 0 },
+	struct buf out = { 0 }, maps = { 0 }, stacks = { 0 }, heap = { 0 }, res = { 0 }, life = { 0 },
+		   pstate = { 0 }, precs = { 0 },
 		   unl = { 0 };
 	uint64_t torn = 0;
 	uint32_t nsec = 0;
@@ -246,7 +330,23 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	gather(m, views, MP_SNAP_HEAP, sizeof(struct mp_snap_heap_rec), &heap, &torn);
 	gather(m, views, MP_SNAP_RESOURCES, sizeof(struct mp_snap_res_rec), &res, &torn);
 	gather(m, views, MP_SNAP_UNLOADED, 0, &unl, &torn);
-	if (maps.oom || stacks.oom || heap.oom || res.oom || unl.oom) {
+	gather(m, views, MP_SNAP_LIFETIMES, sizeof(struct mp_snap_life_rec), &life, &torn);
+	gather(m, views, MP_SHM_PEAK_STATE, sizeof(struct mp_shm_peak), &pstate, &torn);
+	gather(m, views, MP_SHM_PEAK_RECS, sizeof(struct mp_snap_peak_rec), &precs, &torn);
+	/* At least as many lifetime and peak records as heap records: a
+	 * bucket's are made before the bucket is published, so only a torn
+	 * table can have fewer; the missing ones count no lifetime and say
+	 * no change since the peak (zeros). */
+	bool has_life = has_table(m, views, MP_SNAP_LIFETIMES);
+	bool has_peak = has_table(m, views, MP_SHM_PEAK_RECS) && pstate.len;
+	size_t nheap = heap.len / sizeof(struct mp_snap_heap_rec);
+	static const uint8_t zeros[sizeof(struct mp_snap_life_rec)];
+	while (has_life && life.len < nheap * sizeof(struct mp_snap_life_rec) && !life.oom)
+		put(&life, zeros, sizeof(struct mp_snap_life_rec));
+	while (has_peak && precs.len < nheap * sizeof(struct mp_snap_peak_rec) && !precs.oom)
+		put(&precs, zeros, sizeof(struct mp_snap_peak_rec));
+	if (maps.oom || stacks.oom || heap.oom || res.oom || unl.oom || life.oom || pstate.oom ||
+	    precs.oom) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -259,7 +359,11 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 			maps.len--;
 	}
 	uint32_t nstacks = check_stacks(&stacks, m->max_depth, &torn);
-	check_heap(&heap, nstacks, &torn);
+	const struct par par[2] = { { has_life ? &life : NULL, sizeof(struct mp_snap_life_rec) },
+				    { has_peak ? &precs : NULL, sizeof(struct mp_snap_peak_rec) } };
+	check_heap(&heap, par, 2, nstacks, &torn);
+	struct buf peak = { 0 };
+	has_peak = has_peak && make_peak(&pstate, &precs, &heap, now_ns, &peak);
 	check_res(&res, nstacks, &torn);
 	check_unloaded(&unl, &torn);
 
@@ -290,6 +394,11 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	put_section(&out, MP_SNAP_STACKS, stacks.p, stacks.len, &nsec);
 	put_section(&out, MP_SNAP_HEAP, heap.p, heap.len, &nsec);
 	put_section(&out, MP_SNAP_RESOURCES, res.p, res.len, &nsec);
+	if (has_peak)
+		put_section(&out, MP_SNAP_PEAK, peak.p, peak.len, &nsec);
+	free(peak.p);
+	if (has_life)
+		put_section(&out, MP_SNAP_LIFETIMES, life.p, life.len, &nsec);
 	if (unl.len)
 		put_section(&out, MP_SNAP_UNLOADED, unl.p, unl.len, &nsec);
 	/* Tables of sections this reader does not know (a newer shim's, or
@@ -299,10 +408,8 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	for (uint32_t slot = 1; slot < MP_SHM_MAX_TABLES; slot++) {
 		uint32_t sec = m->tables[slot].section;
 		bool seen = false;
-		/* Not the peak's and the lifetimes' records, parallel to the
-		 * heap's: carried as they are, they would no longer match the
-		 * heap records skipped here (not shared yet: sample/peak.c). */
 		if (!sec || !views[slot].data || sec == MP_SNAP_MAPS || sec == MP_SNAP_EXE ||
+		    sec == MP_SHM_PEAK_STATE || sec == MP_SHM_PEAK_RECS ||
 		    sec == MP_SNAP_STACKS || sec == MP_SNAP_HEAP || sec == MP_SNAP_RESOURCES ||
 		    sec == MP_SNAP_UNLOADED || sec == MP_SNAP_DEATH || sec == MP_SNAP_STATS ||
 		    sec == MP_SNAP_LEAKS || sec == MP_SNAP_PEAK || sec == MP_SNAP_LIFETIMES)
@@ -340,6 +447,9 @@ out:
 	free(heap.p);
 	free(res.p);
 	free(unl.p);
+	free(life.p);
+	free(pstate.p);
+	free(precs.p);
 	free(m);
 	return r;
 }

@@ -94,6 +94,36 @@ struct mp_shm_meta {
  */
 #define MP_SHM_F_EXEC (1ull << 63)
 
+/*
+ * Tables only the shared tables have (never a section of a snapshot): the
+ * peak's state and its records (sample/peak.h), which the reader turns into
+ * an MP_SNAP_PEAK section (header and records parallel to the heap's).
+ */
+enum {
+	MP_SHM_PEAK_STATE = 0x70000001u,   /* one struct mp_shm_peak */
+	MP_SHM_PEAK_RECS = 0x70000002u,    /* struct mp_snap_peak_rec per heap record */
+};
+
+/*
+ * The peak's state, where the shim keeps it (each group on a cache line of
+ * its own: the epoch is read on every sampled event, the estimate written).
+ * Its time `tick` is CLOCK_REALTIME real0 + (tick - tick0) * ns_per_tick
+ * (ns_per_tick: a double's bits; 0 while not measured yet, the ticks then
+ * being the TSC's >> tick_shift).
+ */
+struct mp_shm_peak {
+	uint64_t epoch;          /* >= 1 */
+	uint64_t pad0[7];
+	uint64_t now;            /* the in-use estimate */
+	uint64_t inuse;          /* its largest value */
+	uint64_t tick;           /* when it was reached (0: never) */
+	uint64_t flags;          /* MP_SNAP_PEAK_F_* */
+	uint64_t pad1[4];
+	uint64_t tick0, real0, ns_per_tick;
+	uint64_t tick_shift;     /* a tick is 2^tick_shift of the clock's units */
+	uint64_t pad2[4];
+};
+
 /* Datagram kinds on the socket. */
 enum {
 	MP_SHM_MSG_TABLE = 1,    /* one memfd (SCM_RIGHTS): a table of a process image */

@@ -31,6 +31,8 @@
 #include <time.h>
 
 #include "base/compiler.h"
+#include "base/shm.h"
+#include "common/shm.h"
 #include "base/vmarea.h"
 #include "sample/peak.h"
 #include "sample/sampler.h"
@@ -44,6 +46,14 @@ static struct mp_snap_peak_rec *recs;         /* one per bucket */
 static struct mp_snap_life_rec *life;         /* one per bucket */
 static uint64_t rate;
 
+/* The epoch, the estimate and its peak (common/shm.h): in a table shared
+ * with the CLI when it asked, so that a profile after the process's death
+ * has its peak; here until mp_peak_init has mapped it (nothing changes them
+ * before: every change waits for the records). */
+static struct mp_shm_peak own __attribute__((aligned(64))) = { .epoch = 1 };
+static struct mp_shm_peak *ps = &own;
+static struct mp_vm_area state_area;
+
 /* ---- the tick clock (tag.h) ---- */
 
 int mp_tag_tsc;
@@ -56,6 +66,13 @@ void mp_tag_init(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	real0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	mono0 = mp_tag_mono_ns();
+	/* For the CLI after a death (common/shm.h): ticks of the monotonic
+	 * clock, until the TSC is found below. */
+	double unit = (double)(1u << MP_TAG_TICK_SHIFT);
+	ps->real0 = real0;
+	ps->tick0 = mono0 >> MP_TAG_TICK_SHIFT;
+	ps->tick_shift = MP_TAG_TICK_SHIFT;
+	memcpy(&ps->ns_per_tick, &unit, sizeof(unit));
 #if defined(__x86_64__)
 	unsigned a, b, c, d;
 	/* CPUID 0x80000007 EDX bit 8: the TSC runs at one rate in every
@@ -66,6 +83,8 @@ void mp_tag_init(void)
 		if (d & (1u << 8)) {
 			tsc0 = __rdtsc();
 			mp_tag_tsc = 1;
+			ps->tick0 = tsc0 >> MP_TAG_TICK_SHIFT;
+			ps->ns_per_tick = 0;   /* until measured (ns_per_tick) */
 		}
 	}
 #endif
@@ -90,6 +109,7 @@ static double ns_per_tick(void)
 	if (mono - mono0 >= 10000000) {
 		memcpy(&bits, &f, sizeof(bits));
 		__atomic_store_n(&ns_per_tick_bits, bits, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->ns_per_tick, bits, __ATOMIC_RELAXED);
 	}
 	return f;
 #else
@@ -112,25 +132,30 @@ uint64_t mp_tag_real_ns(uint64_t tick)
 	return real0 + (uint64_t)(int64_t)((double)d * ns_per_tick());
 }
 
-static struct {
-	uint64_t epoch;
-} ep __attribute__((aligned(64))) = { 1 };
-
-static struct {
-	uint64_t now;        /* the in-use estimate */
-	uint64_t inuse;      /* its largest value */
-	uint64_t tick;       /* when it was reached (tag.h ticks; 0: never) */
-	uint64_t flags;      /* MP_SNAP_PEAK_F_* */
-} st __attribute__((aligned(64)));
 
 int mp_peak_init(size_t max_buckets)
 {
 	if (mp_vm_area_init(&peak_area, max_buckets * sizeof(*recs)) < 0 ||
 	    mp_vm_area_init(&life_area, max_buckets * sizeof(*life)) < 0)
 		return -ENOMEM;
+	/* Shared with the CLI when it asked (base/shm.h), as the buckets
+	 * are: a profile after the process's death has the peak and the
+	 * lifetimes of what it freed.  The state first: the records are what
+	 * every change waits for. */
+	if (mp_vm_area_init(&state_area, sizeof(*ps)) == 0) {
+		mp_vm_area_share(&state_area, MP_SHM_PEAK_STATE, sizeof(*ps));
+		if (mp_vm_area_grow(&state_area, sizeof(*ps), 0) == 0) {
+			struct mp_shm_peak *t = (struct mp_shm_peak *)state_area.base;
+			*t = own;
+			mp_shm_publish(&state_area, 0, sizeof(*ps));
+			ps = t;
+		}
+	}
+	mp_vm_area_share(&peak_area, MP_SHM_PEAK_RECS, sizeof(*recs));
+	mp_vm_area_share(&life_area, MP_SNAP_LIFETIMES, sizeof(*life));
+	mp_tag_init();
 	recs = (struct mp_snap_peak_rec *)peak_area.base;
 	life = (struct mp_snap_life_rec *)life_area.base;
-	mp_tag_init();
 	return 0;
 }
 
@@ -150,10 +175,16 @@ int mp_peak_add_bucket_locked(uint32_t b)
 	/* Not in use at the last peak: zero counts saved at its epoch.  (If
 	 * the heap is at a peak now, the capture to come starts a newer
 	 * epoch and the bucket's counts of that moment are its current ones.) */
+	mp_shm_begin(&peak_area, (uint64_t)b * sizeof(*recs), sizeof(*recs));
 	recs[b].alloc_objects = recs[b].free_objects = 0;
-	__atomic_store_n(&recs[b].epoch, __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE),
+	__atomic_store_n(&recs[b].epoch, __atomic_load_n(&ps->epoch, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
+	mp_shm_publish(&peak_area, 0, ((uint64_t)b + 1) * sizeof(*recs));
+	mp_shm_end(&peak_area);
+	mp_shm_begin(&life_area, (uint64_t)b * sizeof(*life), sizeof(*life));
 	memset(&life[b], 0, sizeof(life[b]));
+	mp_shm_publish(&life_area, 0, ((uint64_t)b + 1) * sizeof(*life));
+	mp_shm_end(&life_area);
 	return 0;
 }
 
@@ -175,7 +206,7 @@ void mp_peak_touch(uint32_t b, struct mp_snap_heap_rec *h)
 {
 	if (!recs)
 		return;
-	uint64_t e = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
+	uint64_t e = __atomic_load_n(&ps->epoch, __ATOMIC_ACQUIRE);
 	if (MP_LIKELY(__atomic_load_n(&h->peak_mark, __ATOMIC_RELAXED) == (uint32_t)e))
 		return;
 	struct mp_snap_peak_rec *r = &recs[b];
@@ -288,7 +319,7 @@ static inline int64_t batch(int64_t v)
 		joined = 1;
 		__atomic_add_fetch(&nbatch, 1, __ATOMIC_RELAXED);
 	}
-	bound = (__atomic_load_n(&st.inuse, __ATOMIC_RELAXED) >> 11) /
+	bound = (__atomic_load_n(&ps->inuse, __ATOMIC_RELAXED) >> 11) /
 		__atomic_load_n(&nbatch, __ATOMIC_RELAXED);
 	return d;
 }
@@ -299,28 +330,28 @@ void mp_peak_grew(uint64_t size, uint64_t now)
 		return;
 	uint64_t n, p;
 	if (alone()) {
-		n = add_fetch(&st.now, estimate(size), true);
-		p = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
+		n = add_fetch(&ps->now, estimate(size), true);
+		p = __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED);
 		if (n > p) {
 			/* (A store is enough: no other thread writes it.) */
-			__atomic_store_n(&st.inuse, n, __ATOMIC_RELAXED);
-			__atomic_store_n(&st.tick, now ? now : 1, __ATOMIC_RELAXED);
-			if (!(__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
-				__atomic_store_n(&st.flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
+			__atomic_store_n(&ps->inuse, n, __ATOMIC_RELAXED);
+			__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
+			if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+				__atomic_store_n(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
 		}
 		return;
 	}
 	int64_t d = batch((int64_t)estimate(size));
 	if (!d)
 		return;
-	n = __atomic_add_fetch(&st.now, (uint64_t)d, __ATOMIC_RELAXED);
-	p = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
+	n = __atomic_add_fetch(&ps->now, (uint64_t)d, __ATOMIC_RELAXED);
+	p = __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED);
 	while (n > p && n < (1ull << 63)) {
-		if (__atomic_compare_exchange_n(&st.inuse, &p, n, 1, __ATOMIC_RELAXED,
+		if (__atomic_compare_exchange_n(&ps->inuse, &p, n, 1, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED)) {
-			__atomic_store_n(&st.tick, now ? now : 1, __ATOMIC_RELAXED);
-			if (!(__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
-				__atomic_or_fetch(&st.flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
+			__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
+			if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+				__atomic_or_fetch(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
 			break;
 		}
 	}
@@ -331,17 +362,17 @@ void mp_peak_shrinking(uint64_t size)
 	if (!recs)
 		return;
 	bool one = alone();
-	if ((__atomic_load_n(&st.flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW) &&
-	    (__atomic_fetch_and(&st.flags, ~(uint64_t)MP_SNAP_PEAK_F_NOW, __ATOMIC_ACQ_REL) &
+	if ((__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW) &&
+	    (__atomic_fetch_and(&ps->flags, ~(uint64_t)MP_SNAP_PEAK_F_NOW, __ATOMIC_ACQ_REL) &
 	     MP_SNAP_PEAK_F_NOW))
-		__atomic_add_fetch(&ep.epoch, 1, __ATOMIC_ACQ_REL);   /* the capture */
+		__atomic_add_fetch(&ps->epoch, 1, __ATOMIC_ACQ_REL);   /* the capture */
 	if (one) {
-		add_fetch(&st.now, -estimate(size), true);
+		add_fetch(&ps->now, -estimate(size), true);
 		return;
 	}
 	int64_t d = batch(-(int64_t)estimate(size));
 	if (d)
-		__atomic_add_fetch(&st.now, (uint64_t)d, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&ps->now, (uint64_t)d, __ATOMIC_RELAXED);
 }
 
 /* Lifetime class bounds in ticks, once the TSC's rate is known (tag.h). */
@@ -404,13 +435,13 @@ void mp_peak_unfreed(uint64_t tag, unsigned k)
 static struct mp_snap_peak header_now(void)
 {
 	struct mp_snap_peak s = { 0 };
-	s.epoch = __atomic_load_n(&ep.epoch, __ATOMIC_ACQUIRE);
-	s.inuse = __atomic_load_n(&st.inuse, __ATOMIC_RELAXED);
-	uint64_t tick = __atomic_load_n(&st.tick, __ATOMIC_RELAXED);
+	s.epoch = __atomic_load_n(&ps->epoch, __ATOMIC_ACQUIRE);
+	s.inuse = __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED);
+	uint64_t tick = __atomic_load_n(&ps->tick, __ATOMIC_RELAXED);
 	if (tick)
 		s.time_ns = mp_tag_real_ns(tick);
-	s.now = __atomic_load_n(&st.now, __ATOMIC_RELAXED);
-	s.flags = __atomic_load_n(&st.flags, __ATOMIC_ACQUIRE);
+	s.now = __atomic_load_n(&ps->now, __ATOMIC_RELAXED);
+	s.flags = __atomic_load_n(&ps->flags, __ATOMIC_ACQUIRE);
 	return s;
 }
 
@@ -446,6 +477,8 @@ void mp_peak_reset(uint32_t nbuckets)
 		return;
 	memset(recs, 0, (size_t)nbuckets * sizeof(*recs));
 	memset(life, 0, (size_t)nbuckets * sizeof(*life));
-	memset(&st, 0, sizeof(st));
-	ep.epoch = 1;
+	mp_shm_publish(&peak_area, 0, 0);
+	mp_shm_publish(&life_area, 0, 0);
+	ps->now = ps->inuse = ps->tick = ps->flags = 0;
+	ps->epoch = 1;
 }

@@ -116,6 +116,15 @@ def deaths(t, memprof, target, d):
         c = comment(out)
         t.ok('killed by %s (signal %d)' % (name, sig) in c and 'records torn by the death' in c,
              '%s: the comment names the signal' % what, c)
+        # The peak's state and records are shared too: the peak profile.
+        peak = out.replace('.heap.', '.peak.')
+        t.ok(os.path.exists(peak) and inuse_of(peak, 'allocate_blocks') == (1000, 1000000),
+             '%s: the peak profile, 1,000,000 bytes from allocate_blocks at the peak' % what)
+        pc = comment(peak) if os.path.exists(peak) else ''
+        m = re.search(r'peak heap in use [\d.]+ KiB at \d{4}-\d\d-\d\dT[\d:.]+Z \(([\d.]+) s '
+                      r'after start\)', pc)
+        t.ok(m and float(m.group(1)) < WAIT, '%s: the peak\'s size and time in its comment'
+             % what, pc)
         fds = out.replace('.heap.', '.fds.')
         if sig != signal.SIGKILL:
             # the state at death: stdin, stdout, stderr at least
@@ -300,6 +309,7 @@ def torn(t, memprof, target, d):
     ever new stacks (depths 0..39, 2000 sizes): the stack table, the
     buckets and their counts are changing at every instant."""
     runs, ok_all, bounds_all, torn_total = 25, True, True, 0
+    life_runs, life_ok, peak_runs = 0, True, 0
     rng = random.Random(17)
     bad = ''
     for i in range(runs):
@@ -321,14 +331,32 @@ def torn(t, memprof, target, d):
         torn_total += int(m.group(1)) if m else 0
         ao, ab = types.index('alloc_objects'), types.index('alloc_space')
         io, ib = types.index('inuse_objects'), types.index('inuse_space')
-        churn_inuse = 0
-        for vals, locs, _ in samples:
+        churn_inuse = churn_timed = 0
+        for vals, locs, labels in samples:
             names = {f.split('(')[0] for l in locs for f in locations.get(l, [])}
+            # Freed blocks carry the class of how long they lived (the
+            # lifetimes table is shared as the buckets are): in use none.
+            m = re.search(r'lifetime:\[([^\]]*)\]', labels)
+            if m and m.group(1) not in ('in-use', 'unknown'):
+                if vals[io] != 0:
+                    life_ok = False
+                    bad = '%s: a freed block\'s sample has %d in use' % (out, vals[io])
+                if 'churn_at' in names:
+                    churn_timed += vals[ao]
             if not (0 <= vals[io] <= vals[ao] and 0 <= vals[ib] <= vals[ab]):
                 bounds_all = False
                 bad = '%s: in use above allocated: %r' % (out, vals)
             if 'churn_at' in names:
                 churn_inuse += vals[io]
+        life_runs += churn_timed > 0
+        # The peak: every block of allocate_blocks, at most the churn's.
+        peak = out.replace('.heap.', '.peak.')
+        try:
+            pk = inuse_of(peak, 'allocate_blocks') if os.path.exists(peak) else None
+            pc = inuse_of(peak, 'churn_at') if pk else None
+        except (RuntimeError, OSError):
+            pk = pc = None
+        peak_runs += pk == (1000, 1000000) and pc[0] <= 4 * 65
         # each thread holds at most 64 blocks, and one in flight
         if churn_inuse > 4 * 65 or inuse_of(out, 'allocate_blocks') != (1000, 1000000):
             bounds_all = False
@@ -337,6 +365,10 @@ def torn(t, memprof, target, d):
          % runs, bad)
     t.ok(bounds_all, 'torn records: no count exceeds what was allocated (in use <= allocated, '
          '<= 260 blocks held by the threads, allocate_blocks exact)', bad)
+    t.ok(life_ok and life_runs >= runs - 2, 'torn records: lifetimes of the freed blocks in %d '
+         'of %d profiles after SIGKILL, none of them in use' % (life_runs, runs), bad)
+    t.ok(peak_runs >= runs - 2, 'torn records: a peak profile in %d of %d profiles after '
+         'SIGKILL, allocate_blocks exact in it and at most 260 churn blocks' % (peak_runs, runs))
     print('# %d records torn by the deaths were skipped over %d runs' % (torn_total, runs))
 
 
