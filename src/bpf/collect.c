@@ -14,6 +14,7 @@
 #include "bpf/collect.h"
 #include "bpf/runwind.h"
 #include "common/grow.h"
+#include "common/human.h"
 #include "common/snapshot-read.h"
 #include "pprof/keymap.h"
 
@@ -1035,26 +1036,12 @@ const uint64_t *mp_collect_map_inuse(const struct mp_collect *c)
 	return c->minuse;
 }
 
-/* "2.5 MiB" */
-static void human(uint64_t v, char *buf, size_t size)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	unsigned u = 0;
-
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", d, unit[u]);
-}
-
 char *mp_collect_note(const struct mp_collect *c, bool other_root)
 {
 	char before[32], after[32], *s = NULL;
 
-	human(c->rss_start, before, sizeof(before));
-	human(c->rss_end, after, sizeof(after));
+	mp_human_bytes_fixed(c->rss_start, before, sizeof(before));   /* "2.5 MiB" */
+	mp_human_bytes_fixed(c->rss_end, after, sizeof(after));
 	if (asprintf(&s, "attached: allocations since attach, earlier blocks unknown "
 		     "(RSS %s at attach, %s at detach)%s", before, after,
 		     other_root ? ", files named as in the process's own root" : "") < 0)

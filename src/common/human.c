@@ -5,9 +5,9 @@
 
 #include "common/human.h"
 
-void mp_human_bytes(uint64_t v, char *buf, size_t size)
+/* v in the largest unit it reaches 1 of (TiB at most): the unit's index. */
+static unsigned scaled(uint64_t v, double *ret_d)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double d = (double)v;
 	unsigned u = 0;
 
@@ -15,10 +15,32 @@ void mp_human_bytes(uint64_t v, char *buf, size_t size)
 		d /= 1024;
 		u++;
 	}
+	*ret_d = d;
+	return u;
+}
+
+static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+
+void mp_human_bytes(uint64_t v, char *buf, size_t size)
+{
+	double d;
+	unsigned u = scaled(v, &d);
+
 	if (u == 0)
 		snprintf(buf, size, "%" PRIu64 " B", v);
 	else if (d == (double)(uint64_t)d)
 		snprintf(buf, size, "%.0f %s", d, units[u]);   /* "512 KiB" */
+	else
+		snprintf(buf, size, "%.1f %s", d, units[u]);
+}
+
+void mp_human_bytes_fixed(uint64_t v, char *buf, size_t size)
+{
+	double d;
+	unsigned u = scaled(v, &d);
+
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 " B", v);
 	else
 		snprintf(buf, size, "%.1f %s", d, units[u]);
 }

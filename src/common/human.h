@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Byte counts as people read them, for the CLI's notes and profile
- * comments.  CLI only (stdio).
+ * Byte counts as people read them, for the CLI's notes, reports and
+ * profile comments.  CLI only (stdio).
  */
 #ifndef MP_COMMON_HUMAN_H
 #define MP_COMMON_HUMAN_H
@@ -13,5 +13,9 @@
  * "512 B", "98.7 KiB", "512 KiB", "1.5 GiB" (TiB at most).  24 bytes are
  * enough; buf is always NUL-terminated when size > 0. */
 void mp_human_bytes(uint64_t v, char *buf, size_t size);
+
+/* The same with one decimal even when whole ("512.0 KiB"): columns of
+ * `memprof stats`, attach's RSS note. */
+void mp_human_bytes_fixed(uint64_t v, char *buf, size_t size);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/human.h"
 #include "report/stats.h"
 
 static const struct {
@@ -45,22 +46,6 @@ static const struct {
 	{ "AttachForks", "processes forked during the attach", false },
 	{ "AttachThreadsEnded", "threads that ended during the attach", false },
 };
-
-static void human(int64_t v, char *buf, size_t size)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	unsigned u = 0;
-
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%" PRId64 " B", v);
-	else
-		snprintf(buf, size, "%.1f %s", d, unit[u]);
-}
 
 /* "BySize.<digits>.<what>": the size, or -1. */
 static int64_t by_size(const char *name, const char *what)
@@ -103,7 +88,7 @@ int mp_stats_print(const struct mp_profile *p, FILE *f)
 			if (strcmp(known[k].name, name) == 0) {
 				meaning = known[k].meaning;
 				if (known[k].bytes && s->value >= 1024)
-					human(s->value, hb, sizeof(hb));
+					mp_human_bytes_fixed((uint64_t)s->value, hb, sizeof(hb));
 			}
 		fprintf(f, "%-*s %14" PRId64 "  %-10s %s\n", width, name, s->value, hb, meaning);
 	}
