@@ -2,7 +2,6 @@
 /* One reader and one error message for every command that takes profiles,
  * and a whole-file reader. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +13,7 @@
 
 #include "cli/profiles.h"
 #include "common/grow.h"
+#include "common/open-input.h"
 
 static void report(const char *path, int r, const char *err)
 {
@@ -98,16 +98,13 @@ int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile *
 
 int mp_cli_read_whole(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
 {
-	/* Not blocking in open: a FIFO no one writes to would wait for a
-	 * writer for ever; a pipe (a shell's <(...)) is read as it comes. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), fl;
+	int fd = mp_open_input(path);
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
 
 	if (fd < 0)
-		return -errno;
-	fl = fcntl(fd, F_GETFL);
-	FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+		return fd;
+	FILE *f = fdopen(fd, "rb");
 	if (!f) {
 		int e = errno;
 		close(fd);

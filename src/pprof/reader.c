@@ -16,11 +16,11 @@
  */
 #include "common/errmsg.h"
 #include "common/grow.h"
+#include "common/open-input.h"
 #include "pprof/pprof.h"
 
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -442,20 +442,10 @@ int mp_pprof_read_file(const char *path, struct mp_profile **ret, char **ret_err
 
 	if (ret_err)
 		*ret_err = NULL;
-	/* Not blocking in open: a FIFO no one writes to would wait for a
-	 * writer for ever.  A pipe (a shell's <(...)) is then read as it
-	 * comes, and one with no writer reads as empty. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = mp_open_input(path);
 	if (fd < 0) {
-		r = -errno;
-		mp_set_err(ret_err, "%s", strerror(-r));
-		return r;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		r = -errno;
-		mp_set_err(ret_err, "%s", strerror(-r));
-		goto out;
+		mp_set_err(ret_err, "%s", strerror(-fd));
+		return fd;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
