@@ -259,13 +259,6 @@ static inline __attribute__((always_inline)) uint64_t rule_for(uint64_t pc)
 	return rule;
 }
 
-/* The walk's rare call (a frame a signal interrupted): kept out of its loop,
- * where rule_for is inlined. */
-static MP_NOINLINE MP_COLD uint64_t rule_for_exact(uint64_t pc)
-{
-	return rule_for(pc | PC_EXACT);
-}
-
 /* ---- the per-thread shadow of the last walk ----
  *
  * A walk is a chain of dependent loads (a return address, its rule, the
@@ -425,23 +418,23 @@ static inline struct wcache *wc_get(void)
  * the time did not move measurably (perf).  Emptied with the shadow when
  * code is unmapped (wc_clear).
  */
-static MP_NOINLINE uint64_t rule_far(struct slot *e, uint64_t pc)
+/* The shared table's rule for `key` (rule_for, inlined only here), kept
+ * in e when e is not NULL.  Also the walk's rare lookups: without a
+ * thread's copy, and of a frame a signal interrupted (PC_EXACT). */
+static MP_NOINLINE uint64_t rule_far(struct slot *e, uint64_t key)
 {
-	uint64_t r = rule_for(pc);
-	e->pc = pc;
-	e->rule = r;
+	uint64_t r = rule_for(key);
+	if (e) {
+		e->pc = key;
+		e->rule = r;
+	}
 	return r;
-}
-
-static MP_NOINLINE uint64_t rule_alone(uint64_t pc)
-{
-	return rule_for(pc);
 }
 
 static inline __attribute__((always_inline)) uint64_t rule_near(struct wcache *c, uint64_t pc)
 {
 	if (MP_UNLIKELY(!c))
-		return rule_alone(pc);
+		return rule_far(NULL, pc);
 	struct slot *e = &c->near[slot_of(pc, NEAR_BITS)];
 	if (MP_LIKELY(e->pc == pc))
 		return e->rule;
@@ -653,7 +646,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				ended = zero_end = true;
 				break;
 			}
-			rule = rule_for_exact(pc);
+			rule = rule_far(NULL, pc | PC_EXACT);
 			goto have_rule;
 		}
 		if (n < WALK_FRAMES)
