@@ -46,7 +46,8 @@ static struct mp_snap_peak_rec *recs;         /* one per bucket */
 static struct mp_snap_life_rec *life;         /* one per bucket */
 static uint64_t rate;
 
-/* The epoch, the estimate and its peak (common/shm.h): in a table shared
+/* The epoch, the estimate and its peak, and the tick clock's rate once
+ * measured (common/shm.h): in a table shared
  * with the CLI when it asked, so that a profile after the process's death
  * has its peak; here until mp_peak_init has mapped it (nothing changes them
  * before: every change waits for the records). */
@@ -58,7 +59,6 @@ static struct mp_vm_area state_area;
 
 int mp_tag_tsc;
 static uint64_t tsc0, mono0, real0;           /* at mp_tag_init */
-static uint64_t ns_per_tick_bits;             /* a double, 0 until measured */
 
 void mp_tag_init(void)
 {
@@ -95,7 +95,7 @@ void mp_tag_init(void)
  * measured on each call (a clock_gettime in the program's first 10 ms). */
 static double ns_per_tick(void)
 {
-	uint64_t bits = __atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED);
+	uint64_t bits = __atomic_load_n(&ps->ns_per_tick, __ATOMIC_RELAXED);
 	double f;
 	if (MP_LIKELY(bits)) {
 		memcpy(&f, &bits, sizeof(f));
@@ -108,7 +108,6 @@ static double ns_per_tick(void)
 	f = (double)(mono - mono0) / (double)(tsc - tsc0) * (double)(1u << MP_TAG_TICK_SHIFT);
 	if (mono - mono0 >= 10000000) {
 		memcpy(&bits, &f, sizeof(bits));
-		__atomic_store_n(&ns_per_tick_bits, bits, __ATOMIC_RELAXED);
 		__atomic_store_n(&ps->ns_per_tick, bits, __ATOMIC_RELAXED);
 	}
 	return f;
@@ -390,11 +389,11 @@ static unsigned life_class(uint64_t ticks)
 		return k;
 	}
 	unsigned k = mp_tag_life_class(mp_tag_ns(ticks));
-	if (__atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&ps->ns_per_tick, __ATOMIC_RELAXED)) {
 		/* Measured for good: the bounds in ticks (racing threads store
 		 * the same values). */
 		double f;
-		uint64_t bits = __atomic_load_n(&ns_per_tick_bits, __ATOMIC_RELAXED);
+		uint64_t bits = __atomic_load_n(&ps->ns_per_tick, __ATOMIC_RELAXED);
 		memcpy(&f, &bits, sizeof(f));
 		for (unsigned i = 0; i < MP_SNAP_LIFE_CLASSES - 1; i++)
 			__atomic_store_n(&bound_ticks[i],
