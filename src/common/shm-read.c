@@ -223,9 +223,11 @@ static bool make_peak(const struct buf *st, struct buf *recs, const struct buf *
 	 * measured its rate (10 ms into the run).  The TSC runs at one rate
 	 * on the whole machine (the shim used it only then): measured here,
 	 * from the process's start to now. */
-	uint64_t t1 = ps.tick_shift < 32 ? __rdtsc() >> ps.tick_shift : 0;
-	if (ps.ns_per_tick == 0 && t1 > ps.tick0 && now_ns > ps.real0)
-		npt = (double)(now_ns - ps.real0) / (double)(t1 - ps.tick0);
+	if (ps.ns_per_tick == 0 && ps.tick_shift < 32) {
+		uint64_t t1 = __rdtsc() >> ps.tick_shift;
+		if (t1 > ps.tick0 && now_ns > ps.real0)
+			npt = (double)(now_ns - ps.real0) / (double)(t1 - ps.tick0);
+	}
 #endif
 	if (ps.tick && npt > 0 && npt < 1e6) {
 		double t = (double)ps.real0 + ((double)ps.tick - (double)ps.tick0) * npt;
