@@ -116,15 +116,32 @@ static inline int64_t mp_capture_bucket(struct mp_stack_cache *c, uint64_t *pcs,
 					uint32_t max, uint64_t size)
 {
 	if (n == MP_CAPTURE_MEMO) {
-		/* A stack the cache knows (its bucket for this size too, at
-		 * --rate 1 mostly) is not looked up; else by the memo's
-		 * fingerprint, which also finds its last buckets. */
-		if (!mp_stack_cache_known(c)) {
+		/* The common case at --rate 1: a stack and size met before. */
+		uint32_t gen = mp_prof_generation();
+		if (c->bucket && c->size == size && c->gen == gen) {
+			mp_prof_record_again(c->bucket - 1);
+			return c->bucket - 1;
+		}
+		if (!c->stack || c->gen != gen) {
 			int64_t s = mp_capture_memo_id(c, pcs, max);
 			if (s < 0)
 				return s;
 		}
-		return mp_stack_cache_record(c, pcs, 0, size);
+		int64_t b = -1;
+		if (c->last) {
+			/* The stack's last bucket, when it was of this size. */
+			b = mp_prof_last_bucket(c->last, size);
+			if (b >= 0) {
+				mp_prof_record_again((uint32_t)b);
+				c->size = size;
+				c->bucket = (uint32_t)b + 1;
+				return b;
+			}
+		}
+		b = mp_stack_cache_record(c, pcs, 0, size);
+		if (b >= 0 && c->last)
+			mp_prof_last_set(c->last, size, (uint32_t)b);
+		return b;
 	}
 	if (MP_UNLIKELY(mp_unwind_mode == MP_UNWIND_CHECK))
 		return mp_capture_check_bucket(c, pcs, n, size);

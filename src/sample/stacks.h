@@ -236,15 +236,7 @@ static inline int64_t mp_stack_cache_record(struct mp_stack_cache *c, const uint
 	}
 	int64_t b;
 	if (c && c->stack && c->gen == gen) {
-		/* The stack's last buckets, where the index keeps them. */
-		b = c->last ? mp_prof_last_bucket(c->last, size) : -1;
-		if (b >= 0) {
-			mp_prof_record_again((uint32_t)b);
-		} else {
-			b = mp_prof_record_hashed(c->stack, c->hash, size);
-			if (b >= 0 && c->last)
-				mp_prof_last_set(c->last, size, (uint32_t)b);
-		}
+		b = mp_prof_record_hashed(c->stack, c->hash, size);
 	} else {
 		/* Stack and bucket looked up together (mp_prof_record_pcs). */
 		uint32_t s;
