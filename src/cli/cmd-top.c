@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `memprof top [--sample-index TYPE] [-n N] PROFILE`: the table
- * `go tool pprof -top` prints for any pprof profile (ours or Go's).
+ * `memprof top [--sample-index TYPE] [-n N] PROFILE...`: the table
+ * `go tool pprof -top` prints for any pprof profile (ours or Go's); for
+ * several (the processes of a tree, runs), for their merge, as pprof does
+ * with the files it is given (report/diff.h mp_merge_build).
  * The work is in src/report/top.c; this file parses options and reports
  * errors in one line.
  */
@@ -17,6 +19,7 @@
 #include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
+#include "report/diff.h"
 #include "report/stats.h"
 #include "report/top.h"
 #include "common/snapshot.h"
@@ -29,10 +32,11 @@ struct top_settings {
 
 static void usage(FILE *f)
 {
-	fputs("Usage: memprof top [OPTIONS] PROFILE\n"
+	fputs("Usage: memprof top [OPTIONS] PROFILE...\n"
 	      "Print the functions of a pprof profile (gzip'd or not, from memprof or from\n"
 	      "Go's runtime/pprof) as a table, the way 'go tool pprof -top' does: flat and\n"
-	      "cumulative values, their share of the total and the running sum.\n"
+	      "cumulative values, their share of the total and the running sum.  Several\n"
+	      "profiles (the processes of one run, say) are merged first, as pprof does.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -i, --sample-index TYPE  the sample type to show, by name (inuse_space,\n"
@@ -90,9 +94,11 @@ int mp_cmd_top(int argc, char **argv)
 	};
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL, *shrt = NULL;
-	struct mp_profile *p = NULL;
+	struct mp_profile *p = NULL, **in = NULL;
+	struct mp_pprof_builder *merged = NULL;
 	char *err = NULL;
 	const char *path;
+	size_t nin = 0;
 	int c, r;
 
 	optind = 0;
@@ -141,15 +147,33 @@ int mp_cmd_top(int argc, char **argv)
 		fputs("memprof: missing profile, see 'memprof top --help'\n", stderr);
 		return 2;
 	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "memprof: unexpected argument '%s', see 'memprof top --help'\n",
-			argv[optind + 1]);
-		return 2;
-	}
 	path = argv[optind];
-
-	if (mp_cli_read_profile(path, &p) < 0)
-		return 1;
+	if (argc - optind == 1) {
+		if (mp_cli_read_profile(path, &p) < 0)
+			return 1;
+	} else {
+		nin = (size_t)(argc - optind);
+		path = "the merged profiles";
+		in = calloc(nin, sizeof(*in));
+		if (!in) {
+			fputs("memprof: out of memory\n", stderr);
+			return 1;
+		}
+		r = mp_cli_read_profiles((const char *const *)&argv[optind], nin, in);
+		if (r == 0) {
+			r = mp_merge_build((const struct mp_profile *const *)in, nin, &merged, &err);
+			if (r < 0)
+				fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));
+		}
+		if (r < 0) {
+			free(err);
+			for (size_t i = 0; i < nin; i++)
+				mp_profile_free(in[i]);
+			free(in);
+			return 1;
+		}
+		p = mp_pprof_builder_view(merged);     /* read in memory, never encoded */
+	}
 	o.sample_index = s.sample_index;
 	if (!o.sample_index && s.short_ns && mp_profile_type_index(p, "alloc_space") >= 0)
 		o.sample_index = "alloc_space";   /* in-use values are never short-lived */
@@ -171,9 +195,8 @@ int mp_cmd_top(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot report on '%s': %s\n", path,
 			err ? err : strerror(-r));
 		free(err);
-		mp_profile_free(p);
-		/* A sample index the profile lacks is a usage error. */
-		return r == -EINVAL && s.sample_index ? 2 : 1;
+		r = r == -EINVAL && s.sample_index ? 2 : 1;
+		goto out;
 	}
 	r = shrt ? mp_top_print_lifetimes(t, shrt, stdout) : mp_top_print(t, stdout);
 	if (fflush(stdout) == 0 && r >= 0)
@@ -184,8 +207,13 @@ int mp_cmd_top(int argc, char **argv)
 	} else {
 		r = 0;
 	}
+out:
 	mp_top_free(t);
 	mp_top_free(shrt);
 	mp_profile_free(p);
+	mp_pprof_builder_free(merged);
+	for (size_t i = 0; i < nin; i++)
+		mp_profile_free(in[i]);
+	free(in);
 	return r;
 }
