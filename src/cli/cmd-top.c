@@ -19,7 +19,6 @@
 #include "cli/options.h"
 #include "cli/profiles.h"
 #include "pprof/pprof.h"
-#include "report/diff.h"
 #include "report/stats.h"
 #include "report/top.h"
 #include "common/snapshot.h"
@@ -94,11 +93,10 @@ int mp_cmd_top(int argc, char **argv)
 	};
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL, *shrt = NULL;
-	struct mp_profile *p = NULL, **in = NULL;
-	struct mp_pprof_builder *merged = NULL;
+	struct mp_cli_merged in;
+	const struct mp_profile *p;
 	char *err = NULL;
 	const char *path;
-	size_t nin = 0;
 	int c, r;
 
 	optind = 0;
@@ -147,33 +145,12 @@ int mp_cmd_top(int argc, char **argv)
 		fputs("memprof: missing profile, see 'memprof top --help'\n", stderr);
 		return 2;
 	}
-	path = argv[optind];
-	if (argc - optind == 1) {
-		if (mp_cli_read_profile(path, &p) < 0)
-			return 1;
-	} else {
-		nin = (size_t)(argc - optind);
-		path = "the merged profiles";
-		in = calloc(nin, sizeof(*in));
-		if (!in) {
-			fputs("memprof: out of memory\n", stderr);
-			return 1;
-		}
-		r = mp_cli_read_profiles((const char *const *)&argv[optind], nin, in);
-		if (r == 0) {
-			r = mp_merge_build((const struct mp_profile *const *)in, nin, &merged, &err);
-			if (r < 0)
-				fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));
-		}
-		if (r < 0) {
-			free(err);
-			for (size_t i = 0; i < nin; i++)
-				mp_profile_free(in[i]);
-			free(in);
-			return 1;
-		}
-		p = mp_pprof_builder_view(merged);     /* read in memory, never encoded */
+	path = argc - optind == 1 ? argv[optind] : "the merged profiles";
+	if (mp_cli_read_merged((const char *const *)&argv[optind], (size_t)(argc - optind), &in) < 0) {
+		mp_cli_merged_done(&in);
+		return 1;
 	}
+	p = in.p;
 	o.sample_index = s.sample_index;
 	if (!o.sample_index && s.short_ns && mp_profile_type_index(p, "alloc_space") >= 0)
 		o.sample_index = "alloc_space";   /* in-use values are never short-lived */
@@ -210,10 +187,6 @@ int mp_cmd_top(int argc, char **argv)
 out:
 	mp_top_free(t);
 	mp_top_free(shrt);
-	mp_profile_free(p);
-	mp_pprof_builder_free(merged);
-	for (size_t i = 0; i < nin; i++)
-		mp_profile_free(in[i]);
-	free(in);
+	mp_cli_merged_done(&in);
 	return r;
 }
