@@ -5,7 +5,7 @@
  * A self-contained interactive SVG flame graph of a pprof profile (see
  * report/flame.h); difference profiles from `memprof diff -o` are drawn
  * in two colours; several profiles are merged first, as pprof does.
- * Written to a temporary name and renamed.
+ * Written to a temporary name and renamed (common/file-write.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/profiles.h"
+#include "common/file-write.h"
 #include "pprof/pprof.h"
 #include "report/flame.h"
 
@@ -46,7 +47,7 @@ int mp_cmd_flame(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL, *sample_index = NULL, *title = NULL;
-	char *err = NULL, *tmp = NULL;
+	char *err = NULL;
 	int c, r, status = 1;
 
 	optind = 0;
@@ -92,23 +93,15 @@ int mp_cmd_flame(int argc, char **argv)
 		if (n > 1 && asprintf(&own_title, "%s and %zu more", title, n - 1) >= 0)
 			title = own_title;
 	}
-	if (asprintf(&tmp, "%s.tmp.%d", output, (int)getpid()) < 0) {
-		tmp = NULL;
-		fputs("memprof: out of memory\n", stderr);
-		goto out;
-	}
-	FILE *f = fopen(tmp, "wxe");
-	if (!f) {
-		fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(errno));
-		goto out;
-	}
-	r = mp_flame_write(in.p, sample_index, title, f, &err);
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, output) < 0)
-		r = -errno;
+	struct mp_file_stream w;
+	r = mp_file_stream_open(output, &w);
 	if (r < 0) {
-		unlink(tmp);
+		fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(-r));
+		goto out;
+	}
+	r = mp_flame_write(in.p, sample_index, title, w.f, &err);
+	r = mp_file_stream_end(&w, r);
+	if (r < 0) {
 		if (err) {
 			fprintf(stderr, "memprof: cannot draw '%s': %s\n", path, err);
 			status = r == -EINVAL && sample_index ? 2 : 1;
@@ -121,7 +114,6 @@ int mp_cmd_flame(int argc, char **argv)
 out:
 	mp_cli_merged_done(&in);
 	free(own_title);
-	free(tmp);
 	free(err);
 	return status;
 }

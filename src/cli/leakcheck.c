@@ -13,6 +13,7 @@
 
 #include "cli/leakcheck.h"
 #include "cli/profiles.h"
+#include "common/file-write.h"
 #include "common/grow.h"
 #include "common/snapshot-read.h"
 #include "convert/leaks-ci.h"
@@ -49,8 +50,7 @@ int mp_leakcheck_write(const struct mp_leakcheck *lc, const char *path,
 {
 	struct mp_leak_ci ci = { .fail_on = lc->fail_on, .version = MP_VERSION,
 				 .unchecked = lc->unchecked };
-	char *tmp = NULL;
-	FILE *f;
+	struct mp_file_stream w;
 	int r;
 
 	/* Without a working directory, paths stay absolute. */
@@ -58,27 +58,17 @@ int mp_leakcheck_write(const struct mp_leakcheck *lc, const char *path,
 		fprintf(stderr, "memprof: cannot get the working directory: %s, source paths in "
 			"'%s' stay absolute\n", strerror(errno), path);
 
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
-		fputs("memprof: out of memory\n", stderr);
-		return -1;
-	}
-	f = fopen(tmp, "wxe");
-	if (!f) {
-		fprintf(stderr, "memprof: cannot write leak report '%s': %s\n", path, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	r = mp_leaks_write(f, fmt, lc->reports, lc->n, &ci);
-	mp_leak_ci_done(&ci);
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
+	r = mp_file_stream_open(path, &w);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot write leak report '%s': %s\n", path, strerror(-r));
-		unlink(tmp);
+		mp_leak_ci_done(&ci);
+		return -1;
 	}
-	free(tmp);
+	r = mp_leaks_write(w.f, fmt, lc->reports, lc->n, &ci);
+	mp_leak_ci_done(&ci);
+	r = mp_file_stream_end(&w, r);
+	if (r < 0)
+		fprintf(stderr, "memprof: cannot write leak report '%s': %s\n", path, strerror(-r));
 	return r;
 }
 

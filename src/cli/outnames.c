@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/outnames.h"
@@ -60,7 +62,9 @@ char *mp_outname_kind(const char *heap_out, const char *what)
 int mp_outname_check_dir(const char *output, const char *what)
 {
 	char *copy = strdup(output ? output : "./x");
+	bool leak_report = strcmp(what, "leak report") == 0;
 	const char *dir;
+	struct stat st;
 	int r = 0;
 
 	if (!copy) {
@@ -68,7 +72,16 @@ int mp_outname_check_dir(const char *output, const char *what)
 		return -1;
 	}
 	dir = dirname(copy);
-	if (access(dir, W_OK | X_OK) < 0) {
+	if (output && stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what, output, strerror(EISDIR));
+		r = -1;
+	} else if (output && !leak_report && stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* The other profiles and the children's are named after it:
+		 * /dev/null.peak.pb.gz would be made in /dev. */
+		fprintf(stderr, "memprof: cannot write %s '%s': not a regular file (the other "
+			"profiles are named after it): name a file\n", what, output);
+		r = -1;
+	} else if (access(dir, W_OK | X_OK) < 0) {
 		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what,
 			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
 		r = -1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A file written whole through a temporary name (see file-write.h). */
+/* A file written whole through a temporary name, or into a device as it
+ * is (see file-write.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -79,7 +80,69 @@ static void dir_written(const char *dir)
 	sync_dir(dir);   /* not deferred, or no memory to remember it */
 }
 
+int mp_file_target(const char *path, char **ret_path)
+{
+	struct stat st, lst;
+	char *real;
+
+	*ret_path = NULL;
+	if (stat(path, &st) < 0) {
+		/* Nothing there yet (or a dangling link, which is replaced). */
+		*ret_path = strdup(path);
+		return *ret_path ? MP_FILE_REPLACE : -ENOMEM;
+	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode)) {
+		*ret_path = strdup(path);
+		return *ret_path ? MP_FILE_DIRECT : -ENOMEM;
+	}
+	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		/* /dev/stdout onto a file names /proc/self/fd/1, which
+		 * realpath resolves to the file itself. */
+		real = realpath(path, NULL);
+		if (real) {
+			*ret_path = real;
+			return MP_FILE_REPLACE;
+		}
+		if (errno == ENOMEM)
+			return -ENOMEM;
+		*ret_path = strdup(path);       /* unresolvable: into it, as it is */
+		return *ret_path ? MP_FILE_DIRECT : -ENOMEM;
+	}
+	*ret_path = strdup(path);
+	return *ret_path ? MP_FILE_REPLACE : -ENOMEM;
+}
+
+/* Into a device, FIFO or socket, as open(2) and write(2) would. */
+static int write_direct(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = mp_write_all(fd, buf, len);
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	return r;
+}
+
+static int write_replace(const char *path, const void *buf, size_t len);
+
 int mp_file_write_whole(const char *path, const void *buf, size_t len)
+{
+	char *target;
+	int r, kind = mp_file_target(path, &target);
+
+	if (kind < 0)
+		return kind;
+	r = kind == MP_FILE_DIRECT ? write_direct(target, buf, len) : write_replace(target, buf, len);
+	free(target);
+	return r;
+}
+
+static int write_replace(const char *path, const void *buf, size_t len)
 {
 	char *tmp = NULL, *dircopy;
 	mode_t mask;
@@ -119,4 +182,74 @@ int mp_file_write_whole(const char *path, const void *buf, size_t len)
 		free(dircopy);
 	}
 	return 0;
+}
+
+int mp_file_stream_open(const char *path, struct mp_file_stream *w)
+{
+	int kind, fd = -1;
+	mode_t mask;
+
+	memset(w, 0, sizeof(*w));
+	kind = mp_file_target(path, &w->path);
+	if (kind < 0)
+		return kind;
+	if (kind == MP_FILE_DIRECT) {
+		w->f = fopen(w->path, "we");
+	} else if (asprintf(&w->tmp, "%s.tmp.XXXXXX", w->path) < 0) {
+		w->tmp = NULL;
+		errno = ENOMEM;
+	} else if ((fd = mkostemp(w->tmp, O_CLOEXEC)) >= 0) {
+		/* mkostemp creates 0600; give the file the mode open(2) would have. */
+		mask = umask(0);
+		umask(mask);
+		if (fchmod(fd, 0666 & ~mask) < 0 || !(w->f = fdopen(fd, "w"))) {
+			int e = errno;
+
+			close(fd);
+			unlink(w->tmp);
+			errno = e;
+		}
+	} else {
+		free(w->tmp);
+		w->tmp = NULL;
+	}
+	if (!w->f) {
+		int e = errno ? errno : EIO;
+
+		free(w->path);
+		free(w->tmp);
+		memset(w, 0, sizeof(*w));
+		return -e;
+	}
+	return 0;
+}
+
+int mp_file_stream_end(struct mp_file_stream *w, int r)
+{
+	if (w->f) {
+		if (r == 0 && fflush(w->f) != 0)
+			r = -errno;
+		if (r == 0 && w->tmp && fsync(fileno(w->f)) < 0)
+			r = -errno;
+		if (fclose(w->f) != 0 && r == 0)
+			r = -errno;
+	}
+	if (w->tmp) {
+		if (r == 0 && rename(w->tmp, w->path) < 0)
+			r = -errno;
+		if (r < 0) {
+			unlink(w->tmp);
+		} else {
+			char *dircopy = strdup(w->path);
+
+			if (dircopy) {
+				dir_written(dirname(dircopy));
+				free(dircopy);
+			}
+		}
+	}
+	free(w->path);
+	free(w->tmp);
+	memset(w, 0, sizeof(*w));
+	return r;
 }

@@ -12,9 +12,40 @@
 #define MP_COMMON_FILE_WRITE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* len bytes of buf as the file path.  0, or -errno (-ENOMEM). */
 int mp_file_write_whole(const char *path, const void *buf, size_t len);
+
+/*
+ * What an output name stands for.  A device, FIFO or socket (/dev/null,
+ * /dev/stdout onto a pipe, a named pipe) is written into as it is: a
+ * rename over it would put a file where /dev/null was.  A symbolic link
+ * to a file is followed, so that the file it names is replaced and the
+ * link stays.  Anything else (a file, or nothing yet) is replaced through
+ * a temporary beside it.  A directory is refused (-EISDIR).
+ */
+enum mp_file_kind {
+	MP_FILE_REPLACE = 1,    /* *ret_path: where to put the temporary and rename */
+	MP_FILE_DIRECT = 2,     /* *ret_path: the name to open and write into */
+};
+/* The kind (> 0) and in *ret_path a malloc'd name; or -errno. */
+int mp_file_target(const char *path, char **ret_path);
+
+/*
+ * The same for a writer that streams (stdio): mp_file_stream_open gives
+ * w->f, on a temporary beside the target or on the device itself;
+ * mp_file_stream_end(w, r) closes it and, when r is 0 and the close
+ * succeeds, renames the temporary into place (else removes it).  Both
+ * return 0 or -errno.
+ */
+struct mp_file_stream {
+	FILE *f;
+	char *path;             /* mp_file_target's */
+	char *tmp;              /* NULL when written in place */
+};
+int mp_file_stream_open(const char *path, struct mp_file_stream *w);
+int mp_file_stream_end(struct mp_file_stream *w, int r);
 
 /*
  * The directory's fsync at once (the default), or, after

@@ -237,7 +237,7 @@ static int parse_unloaded(struct mp_snap *s, const uint8_t *p, uint64_t size, ch
 static int parse_res(struct mp_snap *s, const uint8_t *p, uint64_t size, char **ret_err)
 {
 	void *v = NULL;
-	size_t n;
+	size_t n = 0;
 	int r;
 
 	if (s->has_res)

@@ -3,14 +3,18 @@
  * A file written whole through a temporary name (common/file-write.h), as
  * profiles and timelines are written: the bytes, the mode the umask gives,
  * a file replaced, and failures that leave what stood there and no
- * temporary behind.
+ * temporary behind; devices and FIFOs written into, never replaced; a
+ * symbolic link followed; the stream writer of flame graphs and leak
+ * reports.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/file-write.h"
@@ -100,6 +104,77 @@ int main(void)
 	CHECK_INT(entries(), 2);
 
 	rmdir(sub);
+
+	/* A device is written into, never replaced: /dev/null stays. */
+	CHECK_INT(mp_file_write_whole("/dev/null", big, big_len), 0);
+	CHECK_INT(stat("/dev/null", &st), 0);
+	CHECK(S_ISCHR(st.st_mode));
+	CHECK_INT(mp_file_write_whole("/dev/full", "x", 1), -ENOSPC);
+	CHECK_INT(stat("/dev/full", &st), 0);
+	CHECK(S_ISCHR(st.st_mode));
+	char *t = NULL;
+	CHECK_INT(mp_file_target("/dev/null", &t), MP_FILE_DIRECT);
+	free(t);
+	CHECK_INT(mp_file_target(dir, &t), -EISDIR);
+	CHECK(t == NULL);
+
+	/* A FIFO: written into, with a reader at the other end. */
+	snprintf(sub, sizeof(sub), "%s/fifo", dir);
+	CHECK_INT(mkfifo(sub, 0600), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[4096];
+		size_t n = 0;
+		ssize_t k;
+		int fd = open(sub, O_RDONLY);
+		while (fd >= 0 && (k = read(fd, buf, sizeof(buf))) > 0)
+			n += (size_t)k;
+		_exit(n == big_len ? 0 : 1);
+	}
+	CHECK_INT(mp_file_write_whole(sub, big, big_len), 0);
+	int ws = -1;
+	CHECK_INT(waitpid(pid, &ws, 0), pid);
+	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);     /* every byte read */
+	CHECK_INT(stat(sub, &st), 0);
+	CHECK(S_ISFIFO(st.st_mode));
+	unlink(sub);
+
+	/* A symbolic link to a file: the file is replaced, the link stays. */
+	snprintf(sub, sizeof(sub), "%s/link", dir);
+	CHECK_INT(symlink(path, sub), 0);
+	CHECK_INT(mp_file_write_whole(sub, "linked", 6), 0);
+	CHECK_INT(lstat(sub, &st), 0);
+	CHECK(S_ISLNK(st.st_mode));
+	got = slurp(path, &len);
+	CHECK(got && len == 6 && memcmp(got, "linked", 6) == 0);
+	free(got);
+	CHECK_INT(entries(), 2);                       /* out.pb.gz and the link */
+
+	/* A stream (flame graphs, leak reports): replaced whole on success,
+	 * nothing left on failure, into a device as it is. */
+	struct mp_file_stream w;
+	CHECK_INT(mp_file_stream_open(path, &w), 0);
+	fputs("streamed", w.f);
+	CHECK_INT(mp_file_stream_end(&w, 0), 0);
+	got = slurp(path, &len);
+	CHECK(got && len == 8 && memcmp(got, "streamed", 8) == 0);
+	free(got);
+	CHECK_INT(mp_file_stream_open(path, &w), 0);
+	fputs("half", w.f);
+	CHECK_INT(mp_file_stream_end(&w, -EINVAL), -EINVAL);
+	got = slurp(path, &len);
+	CHECK(got && len == 8 && memcmp(got, "streamed", 8) == 0);   /* what stood there */
+	free(got);
+	CHECK_INT(entries(), 2);
+	CHECK_INT(mp_file_stream_open("/dev/null", &w), 0);
+	CHECK(w.tmp == NULL);
+	fputs("gone", w.f);
+	CHECK_INT(mp_file_stream_end(&w, 0), 0);
+	CHECK_INT(stat("/dev/null", &st), 0);
+	CHECK(S_ISCHR(st.st_mode));
+	CHECK_INT(mp_file_stream_open(dir, &w), -EISDIR);
+
+	unlink(sub);
 	unlink(path);
 	rmdir(dir);
 	free(big);

@@ -4,8 +4,9 @@
 truncated gzip, a file that is not gzip, a gzip of garbage, a pprof profile
 of another kind (a CPU profile as Go writes it), a directory, a missing
 path, /dev/null, an unreadable file (as an unprivileged user when run as
-root), outputs in a missing or read-only directory and an output that is
-the input.  Each must end with one line on stderr starting 'memprof: ' and
+root), outputs in a missing or read-only directory, an output that is
+the input, and outputs that are a directory, /dev/null or a FIFO (written
+into, never replaced).  Each must end with one line on stderr starting 'memprof: ' and
 a non-zero status, never a crash or a hang, and leave an existing output
 file as it was.  Then snapshot and attach on a pid that is missing, a
 kernel thread and a zombie.  Needs no shim: the inputs are made here.
@@ -16,6 +17,7 @@ import gzip
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -213,6 +215,38 @@ for name, args, inp in [('flame', ['flame', '-o', heap2, heap2], heap2),
 link = path('link.svg')
 os.symlink(heap2, link)
 refused(['flame', '-o', heap2, link], 'flame: the input through a symlink', 'is the input')
+
+# Outputs that are devices or FIFOs are written into, never replaced by a
+# file (a rename over /dev/null made it one); a directory is refused.
+null_before = os.stat('/dev/null')
+for name, args in [('merge', ['merge', '-o', '/dev/null', heap, heap2]),
+                   ('diff', ['diff', '-o', '/dev/null', heap, heap2]),
+                   ('flame', ['flame', '-o', '/dev/null', heap]),
+                   ('timeline', ['timeline', '-o', '/dev/null', heap, heap2])]:
+    rc, so, se = run(args)
+    st = os.stat('/dev/null')
+    t.ok(rc == 0 and stat.S_ISCHR(st.st_mode) and st.st_rdev == null_before.st_rdev,
+         name + ' -o /dev/null: written into, /dev/null still the device', se)
+    refused([x if x != '/dev/null' else d for x in args], name + ' -o DIRECTORY', 'Is a directory')
+rc, so, se = run(['run', '-o', '/dev/null', '--', 'true'])
+t.ok(rc == 1 and se.startswith("memprof: cannot write heap profile '/dev/null': not a regular "
+                               "file") and se.count('\n') == 1 and
+     stat.S_ISCHR(os.stat('/dev/null').st_mode),
+     'run -o /dev/null: refused up front (its other profiles are named after it)', se)
+rc, so, se = run(['convert', '-o', '/dev/null', heap])
+t.ok(rc == 1 and se.startswith("memprof: cannot write heap profile '/dev/null': not a regular "
+                               "file") and not os.path.exists('/dev/null.peak.pb.gz'),
+     'convert -o /dev/null: refused (its peak profile is named after it)', se)
+rc, so, se = run(['run', '-o', d, '--', 'true'])
+t.ok(rc == 1 and 'Is a directory' in se and se.count('\n') == 1, 'run -o DIRECTORY: refused', se)
+fifo = path('out.fifo')
+os.mkfifo(fifo)
+reader = subprocess.Popen(['cat', fifo], stdout=subprocess.PIPE)
+rc, so, se = run(['merge', '-o', fifo, heap, heap2])
+got = reader.communicate(timeout=60)[0]
+t.ok(rc == 0 and got[:2] == b'\x1f\x8b' and stat.S_ISFIFO(os.stat(fifo).st_mode),
+     'merge -o FIFO: the profile comes out of the FIFO, which stays one', se)
+os.unlink(fifo)
 
 # Unreadable input, as an unprivileged user (root reads anything).
 if as_nobody:
