@@ -210,7 +210,11 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	 * overlap: the block's mark (page map entry, span, tag word:
 	 * alloc.h) and the stack's bucket (index slot, heap record).  The
 	 * page map entry comes during the walk, the span with the stack's
-	 * index slot, the tag word with the heap record. */
+	 * index slot, the tag word with the heap record.  (perf cpu-clock at
+	 * 4 kHz, cc1 at --rate 1: the stack index probe stalled 2,166 samples
+	 * and mp_alloc_set_sample 610 with the chains one after the other,
+	 * 800-1,000 and about 250 here, the prefetches about 400; the shim's
+	 * samples per cc1 sample, median of 8 runs, 0.493 -> 0.470.) */
 	if (own)
 		mp_alloc_mark_prefetch(p);
 	uint32_t n = mp_capture(pcs, depth, &c);
