@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memprof flame [-i TYPE] [--title T] -o OUT.svg PROFILE
+ * memprof flame [-i TYPE] [--title T] -o OUT.svg PROFILE...
  *
  * A self-contained interactive SVG flame graph of a pprof profile (see
  * report/flame.h); difference profiles from `memprof diff -o` are drawn
- * in two colours.  Written to a temporary name and renamed.
+ * in two colours; several profiles are merged first, as pprof does.
+ * Written to a temporary name and renamed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,14 +22,15 @@
 
 static void usage(FILE *f)
 {
-	fputs("Usage: memprof flame [OPTIONS] -o OUT.svg PROFILE\n"
+	fputs("Usage: memprof flame [OPTIONS] -o OUT.svg PROFILE...\n"
 	      "Draw PROFILE as an interactive SVG flame graph (click to zoom, Search), which\n"
-	      "any browser opens without network access.\n"
+	      "any browser opens without network access.  Several profiles (the processes\n"
+	      "of one run, say) are merged first, as pprof does.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -o, --output FILE       the SVG file (required)\n"
 	      "  -i, --sample-index TYPE sample type to draw (default: the profile's default)\n"
-	      "      --title TEXT        title (default: the profile's file name)\n"
+	      "      --title TEXT        title (default: the (first) profile's file name)\n"
 	      "  -h, --help              show this help and exit\n"
 	      "See memprof-flame(1).\n", f);
 }
@@ -71,20 +73,24 @@ int mp_cmd_flame(int argc, char **argv)
 		fputs("memprof: missing -o OUT.svg, see 'memprof flame --help'\n", stderr);
 		return 2;
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "memprof: %s, see 'memprof flame --help'\n",
-			argc - optind ? "more than one profile" : "missing profile");
+	if (argc - optind < 1) {
+		fputs("memprof: missing profile, see 'memprof flame --help'\n", stderr);
 		return 2;
 	}
-	const char *path = argv[optind];
-	struct mp_profile *p = NULL;
-	if (mp_cli_output_not_input(output, &path, 1) < 0)
+	const char *const *paths = (const char *const *)&argv[optind];
+	size_t n = (size_t)(argc - optind);
+	const char *path = n == 1 ? paths[0] : "the merged profiles";
+	struct mp_cli_merged in = { 0 };
+	char *own_title = NULL;
+	if (mp_cli_output_not_input(output, paths, n) < 0)
 		goto out;
-	if (mp_cli_read_profile(path, &p) < 0)
+	if (mp_cli_read_merged(paths, n, &in) < 0)
 		goto out;
 	if (!title) {
-		const char *slash = strrchr(path, '/');
-		title = slash ? slash + 1 : path;
+		const char *slash = strrchr(paths[0], '/');
+		title = slash ? slash + 1 : paths[0];
+		if (n > 1 && asprintf(&own_title, "%s and %zu more", title, n - 1) >= 0)
+			title = own_title;
 	}
 	if (asprintf(&tmp, "%s.tmp.%d", output, (int)getpid()) < 0) {
 		tmp = NULL;
@@ -96,7 +102,7 @@ int mp_cmd_flame(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot write '%s': %s\n", output, strerror(errno));
 		goto out;
 	}
-	r = mp_flame_write(p, sample_index, title, f, &err);
+	r = mp_flame_write(in.p, sample_index, title, f, &err);
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, output) < 0)
@@ -113,7 +119,8 @@ int mp_cmd_flame(int argc, char **argv)
 	}
 	status = 0;
 out:
-	mp_profile_free(p);
+	mp_cli_merged_done(&in);
+	free(own_title);
 	free(tmp);
 	free(err);
 	return status;

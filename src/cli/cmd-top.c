@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `memprof top [--sample-index TYPE] [-n N] PROFILE`: the table
- * `go tool pprof -top` prints for any pprof profile (ours or Go's).
+ * `memprof top [--sample-index TYPE] [-n N] PROFILE...`: the table
+ * `go tool pprof -top` prints for any pprof profile (ours or Go's); for
+ * several (the processes of a tree, runs), for their merge, as pprof does
+ * with the files it is given (report/diff.h mp_merge_build).
  * The work is in src/report/top.c; this file parses options and reports
  * errors in one line.
  */
@@ -29,10 +31,11 @@ struct top_settings {
 
 static void usage(FILE *f)
 {
-	fputs("Usage: memprof top [OPTIONS] PROFILE\n"
+	fputs("Usage: memprof top [OPTIONS] PROFILE...\n"
 	      "Print the functions of a pprof profile (gzip'd or not, from memprof or from\n"
 	      "Go's runtime/pprof) as a table, the way 'go tool pprof -top' does: flat and\n"
-	      "cumulative values, their share of the total and the running sum.\n"
+	      "cumulative values, their share of the total and the running sum.  Several\n"
+	      "profiles (the processes of one run, say) are merged first, as pprof does.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -i, --sample-index TYPE  the sample type to show, by name (inuse_space,\n"
@@ -90,7 +93,8 @@ int mp_cmd_top(int argc, char **argv)
 	};
 	struct mp_top_options o = MP_TOP_OPTIONS_DEFAULT;
 	struct mp_top *t = NULL, *shrt = NULL;
-	struct mp_profile *p = NULL;
+	struct mp_cli_merged in;
+	const struct mp_profile *p;
 	char *err = NULL;
 	const char *path;
 	int c, r;
@@ -141,15 +145,12 @@ int mp_cmd_top(int argc, char **argv)
 		fputs("memprof: missing profile, see 'memprof top --help'\n", stderr);
 		return 2;
 	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "memprof: unexpected argument '%s', see 'memprof top --help'\n",
-			argv[optind + 1]);
-		return 2;
-	}
-	path = argv[optind];
-
-	if (mp_cli_read_profile(path, &p) < 0)
+	path = argc - optind == 1 ? argv[optind] : "the merged profiles";
+	if (mp_cli_read_merged((const char *const *)&argv[optind], (size_t)(argc - optind), &in) < 0) {
+		mp_cli_merged_done(&in);
 		return 1;
+	}
+	p = in.p;
 	o.sample_index = s.sample_index;
 	if (!o.sample_index && s.short_ns && mp_profile_type_index(p, "alloc_space") >= 0)
 		o.sample_index = "alloc_space";   /* in-use values are never short-lived */
@@ -171,9 +172,8 @@ int mp_cmd_top(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot report on '%s': %s\n", path,
 			err ? err : strerror(-r));
 		free(err);
-		mp_profile_free(p);
-		/* A sample index the profile lacks is a usage error. */
-		return r == -EINVAL && s.sample_index ? 2 : 1;
+		r = r == -EINVAL && s.sample_index ? 2 : 1;
+		goto out;
 	}
 	r = shrt ? mp_top_print_lifetimes(t, shrt, stdout) : mp_top_print(t, stdout);
 	if (fflush(stdout) == 0 && r >= 0)
@@ -184,8 +184,9 @@ int mp_cmd_top(int argc, char **argv)
 	} else {
 		r = 0;
 	}
+out:
 	mp_top_free(t);
 	mp_top_free(shrt);
-	mp_profile_free(p);
+	mp_cli_merged_done(&in);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/profiles.h"
+#include "report/diff.h"
 #include "common/grow.h"
 #include "common/open-input.h"
 
@@ -151,4 +152,41 @@ int mp_cli_output_not_input(const char *output, const char *const *inputs, size_
 		}
 	}
 	return 0;
+}
+
+int mp_cli_read_merged(const char *const *paths, size_t n, struct mp_cli_merged *ret)
+{
+	char *err = NULL;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (n == 1)
+		return mp_cli_read_profile(paths[0], &ret->p);
+	ret->in = calloc(n, sizeof(*ret->in));
+	if (!ret->in) {
+		fputs("memprof: out of memory\n", stderr);
+		return -ENOMEM;
+	}
+	ret->nin = n;
+	r = mp_cli_read_profiles(paths, n, ret->in);
+	if (r < 0)
+		return r;
+	r = mp_merge_build((const struct mp_profile *const *)ret->in, n, &ret->b, &err);
+	if (r < 0) {
+		fprintf(stderr, "memprof: cannot merge: %s\n", err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	ret->p = mp_pprof_builder_view(ret->b);     /* read in memory, never encoded */
+	return 0;
+}
+
+void mp_cli_merged_done(struct mp_cli_merged *m)
+{
+	mp_profile_free(m->p);
+	mp_pprof_builder_free(m->b);
+	for (size_t i = 0; i < m->nin; i++)
+		mp_profile_free(m->in[i]);
+	free(m->in);
+	memset(m, 0, sizeof(*m));
 }

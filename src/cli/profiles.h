@@ -22,6 +22,23 @@ int mp_cli_read_profile(const char *path, struct mp_profile **ret);
  */
 int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile **ret);
 
+/*
+ * The profiles at paths[0..n) (n >= 1) as one profile, for a report (top,
+ * flame): the profile itself when n is 1, else their merge as pprof makes
+ * it of the files it is given (report/diff.h mp_merge_build), read back in
+ * memory.  On failure, one line on stderr ("cannot read profile" as above,
+ * or "cannot merge: ...") and a negative errno.  Free with
+ * mp_cli_merged_done() in both cases.
+ */
+struct mp_cli_merged {
+	struct mp_profile *p;           /* the one to report on */
+	struct mp_profile **in;         /* the n read, when merged */
+	size_t nin;
+	struct mp_pprof_builder *b;     /* their merge, which p views */
+};
+int mp_cli_read_merged(const char *const *paths, size_t n, struct mp_cli_merged *ret);
+void mp_cli_merged_done(struct mp_cli_merged *m);
+
 /* The whole file at `path` (a /proc file too) in a malloc'd buffer: 0, or
  * -errno; -EFBIG when reading it would need a buffer of more than `max`
  * bytes. */

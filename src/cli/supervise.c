@@ -255,9 +255,12 @@ int mp_supervise_status(const struct mp_child *c, const char *name)
 		int sig = WTERMSIG(c->status);
 		const char *abbrev = sigabbrev_np(sig);
 
-		fprintf(stderr, "memprof: '%s' terminated by signal %d (%s%s)%s\n", name,
-			sig, abbrev ? "SIG" : "", abbrev ? abbrev : "unknown",
-			WCOREDUMP(c->status) ? ", core dumped" : "");
+		/* Said as a shell says it: not for SIGPIPE, the end of every
+		 * `memprof run PROGRAM | head`, which a shell leaves silent. */
+		if (sig != SIGPIPE)
+			fprintf(stderr, "memprof: '%s' terminated by signal %d (%s%s)%s\n", name,
+				sig, abbrev ? "SIG" : "", abbrev ? abbrev : "unknown",
+				WCOREDUMP(c->status) ? ", core dumped" : "");
 		return 128 + sig;
 	}
 	return WEXITSTATUS(c->status);

@@ -47,7 +47,10 @@ struct mp_module {
 	char build_id[2 * 64 + 1];
 	struct mp_file_id file_id;  /* the file opened (libdwfl's user data) */
 	int fd;                     /* the file, to load it again after a
-				     * release; -1 when it cannot be */
+				     * release; -1: opened again by name
+				     * (reopen_locked) */
+	int pid;                    /* the process whose root the name is
+				     * under (0: ours) */
 
 	/*
 	 * What is loaded (libdwfl's session, our indexes): under lock until

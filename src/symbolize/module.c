@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -222,8 +223,55 @@ static bool report_locked(struct mp_module *m, int fd)
 	return true;
 }
 
-/* The session again after a release, from the file opened first (the
- * same file whatever happened to its name since).  Under the lock. */
+/*
+ * Descriptors.  A module keeps the file it opened first, so that loading
+ * it again after a release reads the very file the process mapped whatever
+ * happened to its name since; but only in the lower half of the descriptor
+ * limit (RLIMIT_NOFILE, which memprof raises to the hard limit for itself,
+ * cli/nofile.h), so that a program with more libraries than that, or a
+ * limit of a few descriptors (`ulimit -n 16` sets the hard one too), leaves
+ * room for the files being loaded, the disk cache and the profile
+ * written: a python3 importing ssl and sqlite3 maps 25 files, and memprof
+ * could not write its profile under `ulimit -n 20`.  A module without a
+ * descriptor opens its file again by name and answers only when it is
+ * the same file (device and inode) as the first time.
+ */
+static bool fd_keepable(int fd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	return (rlim_t)fd < rl.rlim_cur / 2;
+}
+
+/* A descriptor of the module's file: a copy of the one it kept, else the
+ * file opened again by name when it is still the one opened first; -1
+ * when neither is possible.  Under the lock. */
+static int reopen_locked(struct mp_module *m)
+{
+	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	char path[4200];
+	struct stat st;
+	int fd = -1;
+
+	if (m->fd >= 0)
+		return fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+	if (m->pid > 0 &&
+	    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", m->pid, m->path) < sizeof(path))
+		fd = open(path, flags);
+	if (fd < 0)
+		fd = open(m->path, flags);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_dev != m->file_id.dev || st.st_ino != m->file_id.ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The session again after a release (reopen_locked).  Under the lock. */
 static bool reload_locked(struct mp_module *m)
 {
 	Dwarf_Addr b = 0;
@@ -231,15 +279,9 @@ static bool reload_locked(struct mp_module *m)
 
 	if (m->dwfl)
 		return true;
-	if (m->fd < 0)
+	fd = reopen_locked(m);
+	if (fd < 0)
 		return false;
-	fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		/* No descriptor to spare: libdwfl gets ours, and the file
-		 * stays loaded from now on (mp_module_release). */
-		fd = m->fd;
-		m->fd = -1;
-	}
 	if (!report_locked(m, fd))
 		return false;
 	if (!dwfl_module_getelf(m->mod, &b) || b != m->bias) {
@@ -285,8 +327,14 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 	m->path = strdup(e->path);
 	m->report_bias = bias;
 	m->file_id = (struct mp_file_id){ st.st_dev, st.st_ino };
-	/* A descriptor of our own, to load the file again after a release. */
+	/* A descriptor of our own, to load the file again after a release,
+	 * when there is room for it (fd_keepable). */
 	m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (m->fd >= 0 && !fd_keepable(m->fd)) {
+		close(m->fd);
+		m->fd = -1;
+	}
+	m->pid = pid;
 	if (!m->path || !report_locked(m, fd)) {
 		if (m->fd >= 0)
 			close(m->fd);
@@ -328,9 +376,8 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 			m->disk = mp_symcache_load(cache_dir, m->build_id, MP_SYMCACHE_KIND_SYMTAB);
 	}
 	/* Nothing is loaded until an answer is wanted (one the disk cache
-	 * has needs nothing): one descriptor a file meanwhile. */
-	if (m->fd >= 0)
-		release_locked(m);
+	 * has needs nothing): at most one descriptor a file meanwhile. */
+	release_locked(m);
 	return m;
 fail:
 	close(fd);
@@ -468,10 +515,6 @@ static void release_locked(struct mp_module *m)
 
 void mp_module_release(struct mp_module *m)
 {
-	/* Without a descriptor of its own (none was left when the file was
-	 * opened) the file could not be loaded again: it stays loaded. */
-	if (m->fd < 0)
-		return;
 	pthread_mutex_lock(&m->lock);
 	release_locked(m);
 	pthread_mutex_unlock(&m->lock);

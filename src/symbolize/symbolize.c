@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "symbolize/maps.h"
@@ -268,10 +269,18 @@ static void *batch_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * The threads that symbolize: one per CPU, at most 64, and at most one per
+ * 32 descriptors of the limit (RLIMIT_NOFILE): each loads a file at a
+ * time, with its debug file and cache entry open meanwhile, and the
+ * profile must still be written after (module.c keeps the files' own
+ * descriptors in the lower half of the limit).
+ */
 static unsigned ncpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *env = getenv("MEMPROF_THREADS");
+	struct rlimit rl;
 
 	if (env && *env) {
 		long v = strtol(env, NULL, 10);
@@ -279,7 +288,14 @@ static unsigned ncpus(void)
 		if (v >= 1 && v <= 256)
 			return (unsigned)v;
 	}
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)n > rl.rlim_cur / 32)
+		n = rl.rlim_cur >= 64 ? (long)(rl.rlim_cur / 32) : 1;
+	return (unsigned)n;
 }
 
 /* Run the batch's chunks on up to ncpus() threads, this one included

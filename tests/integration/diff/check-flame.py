@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """memprof flame: the SVG of a heap profile and of a difference profile is
 well-formed, self-contained (no external reference), carries the right
-frame values; in headless chromium it renders, search() finds the growing
+frame values (of several profiles: their merge); in headless chromium it renders, search() finds the growing
 function with the right share and a click zooms a frame to the full width.
 Skips the browser checks where chromium is not installed.
 usage: check-flame.py MEMPROF T_GROW"""
@@ -59,6 +59,18 @@ def main():
              [g.attrib for g in leak])
         fixed = [g for g in fs2 if g.get('data-name') == 'fixed']
         t.ok(fixed and fixed[0].get('data-net') == '0', 'difference flame: the fixed block nets to 0')
+
+        # Several profiles: their merge, as `memprof merge` writes it.
+        msvg, mpb, msvg2 = (os.path.join(d, x) for x in ('m.svg', 'm.pb.gz', 'm2.svg'))
+        r = run([memprof, 'flame', '-o', msvg, p1, p3])
+        run([memprof, 'merge', '-o', mpb, p1, p3])
+        r2 = run([memprof, 'flame', '--title', 'a.heap.pb.gz and 1 more', '-o', msvg2, mpb])
+        _, fsm = frames(msvg) if r.returncode == 0 else (None, [])
+        lb = [g.get('data-v') for g in fsm if g.get('data-name') == 'leak_blocks']
+        t.ok(r.returncode == 0 and r2.returncode == 0 and lb == ['1024000'] and
+             open(msvg, 'rb').read() == open(msvg2, 'rb').read(),
+             'flame of two profiles: their merge (leak_blocks 4000 x 256 B), the same SVG as '
+             'of memprof merge\'s file', r.stderr + r2.stderr + str(lb))
 
         # Bad input and usage.
         before = open(svg, 'rb').read()

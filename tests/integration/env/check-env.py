@@ -59,6 +59,14 @@ def leak_of(path):
         return str(e)
 
 
+def functions_of(path):
+    try:
+        _, cum = pprof_raw.cum_by_function(path)
+        return set(cum)
+    except Exception:  # noqa: BLE001
+        return set()
+
+
 def readable(path):
     """Whether go tool pprof reads the profile (for runs at the default rate,
     where env_leak's samples are random)."""
@@ -120,6 +128,21 @@ def main():
              'memprof under a soft RLIMIT_NOFILE of 6: the program sees that limit',
              want.stdout + got.stdout + got.stderr)
         t.eq(leak_of(out), LEAK, 'memprof under a soft RLIMIT_NOFILE of 6: profile written')
+        # ulimit -n sets the hard limit too: memprof cannot raise its own,
+        # and a python3 importing ssl and sqlite3 maps 25 files, each of
+        # which the symbolizer opens (it could not write the profile under
+        # 20 before it kept its own descriptors in the lower half)
+        argv = [py3, '-c', 'import json, decimal, ssl, sqlite3; print(1)']
+        env = dict(os.environ, PYTHONHASHSEED='0')
+        got, out = under(memprof, d, argv, env=env)
+        names = functions_of(out)
+        for n in (7, 12, 20):
+            got, out = under(memprof, d, argv, env=env, preexec_fn=limit(resource.RLIMIT_NOFILE, n))
+            lim = functions_of(out)
+            t.ok(got.returncode == 0 and got.stdout == '1\n' and len(names) > 300 and lim == names,
+                 'RLIMIT_NOFILE %d soft and hard, python3 with 25 files mapped: the profile is '
+                 'written, every function named as without the limit' % n,
+                 '%d functions against %d; %s' % (len(lim), len(names), got.stderr[-800:]))
 
         # --- close_range, RLIMIT_FSIZE ---
         want = native([tenv, 'closeall'])

@@ -125,6 +125,17 @@ def main():
         t.ok(is_gzip(out), '%s: profile written after death' % name)
         clean_work()
 
+    # SIGPIPE, the end of `memprof run PROGRAM | head`: silent, as in a shell
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'signal', str(int(signal.SIGPIPE))],
+                     env=base_env)
+    t.eq((rc, err), (128 + signal.SIGPIPE, ''), 'SIGPIPE: exit 141, nothing said (as a shell)')
+    t.ok(is_gzip(out), 'SIGPIPE: profile written')
+    clean_work()
+    pr = subprocess.run('%s run -q -o %s -- yes | head -c 4' % (memprof, out), shell=True,
+                        capture_output=True, env=base_env, executable='/bin/bash')
+    t.eq((pr.stdout, pr.stderr), (b'y\ny\n', b''), 'memprof run yes | head: nothing on stderr')
+    clean_work()
+
     # --- standard streams -------------------------------------------------------
     data = os.urandom(1 << 20) + b'\0\n\r\xff' * 1000
     rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'cat'], env=base_env, stdin=data)

@@ -5,8 +5,8 @@
 # `go tool pprof -top` prints, on a real Go heap profile (heapprog.go, built
 # here) and on profiles made by memprof's own builder (mkprofile), with the
 # default sample type, each sample type by name and by number, and
-# -nodecount.  Also: bad input gives one line on stderr and exit 1, bad
-# usage exit 2.  TAP output; skipped when `go` is not installed.
+# -nodecount, and of several profiles merged.  Also: bad input gives one
+# line on stderr and exit 1, bad usage exit 2.  TAP output; skipped when `go` is not installed.
 set -u
 
 memprof=$1
@@ -91,6 +91,49 @@ for seed in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 	compare "$p" "-nodecount=3" "-n 3"
 done
 
+# Several profiles: their merge, as pprof shows the files it is given; a
+# set pprof refuses to merge (other sample types) is refused too.
+for pair in "1 2" "3 4" "5 6" "7 8" "1 1" "2 9 10" "11 12 13 14"; do
+	files=""
+	for seed in $pair; do
+		files="$files $tmp/builder-$seed.pb.gz"
+	done
+	what="top of builder profiles $pair (merged)"
+	# shellcheck disable=SC2086
+	go tool pprof -top $files >"$tmp/go.out" 2>"$tmp/go.err"
+	gors=$?
+	# shellcheck disable=SC2086
+	"$memprof" top $files >"$tmp/mp.out" 2>"$tmp/mp.err"
+	mprs=$?
+	if [ $gors -ne 0 ]; then
+		if [ $mprs -eq 1 ] && [ "$(wc -l <"$tmp/mp.err")" -eq 1 ] && [ ! -s "$tmp/mp.out" ]; then
+			ok "$what: refused as pprof refuses it: $(cat "$tmp/mp.err")"
+		else
+			not_ok "$what: pprof refuses, memprof exited $mprs"
+			sed 's/^/#   /' "$tmp/go.err" "$tmp/mp.err"
+		fi
+	elif [ $mprs -eq 0 ] && cmp -s "$tmp/go.out" "$tmp/mp.out"; then
+		ok "$what matches go tool pprof -top"
+	else
+		not_ok "$what matches go tool pprof -top (memprof exited $mprs)"
+		diff -u "$tmp/go.out" "$tmp/mp.out" | sed 's/^/#   /'
+		sed 's/^/#   /' "$tmp/mp.err"
+	fi
+done
+if [ -f "$tmp/go-heap.pb.gz" ]; then
+	files="$tmp/go-heap.pb.gz $tmp/go-heap.pb"
+	# shellcheck disable=SC2086
+	go tool pprof -top -sample_index=alloc_space $files >"$tmp/go.out" 2>&1
+	# shellcheck disable=SC2086
+	"$memprof" top -i alloc_space $files >"$tmp/mp.out" 2>"$tmp/mp.err"
+	if cmp -s "$tmp/go.out" "$tmp/mp.out"; then
+		ok "top of a Go heap profile twice (merged) matches go tool pprof -top"
+	else
+		not_ok "top of a Go heap profile twice (merged) matches go tool pprof -top"
+		diff -u "$tmp/go.out" "$tmp/mp.out" | sed 's/^/#   /'
+	fi
+fi
+
 # Bad input: one line on stderr, exit 1.
 : >"$tmp/empty.pb.gz"
 head -c 100 "$tmp/builder-1.pb.gz" >"$tmp/truncated.pb.gz"
@@ -108,8 +151,19 @@ for f in "$tmp/empty.pb.gz" "$tmp/truncated.pb.gz" "$tmp/garbage.pb.gz" "$tmp/mi
 	fi
 done
 
+# One of several profiles missing: one line, exit 1, nothing printed.
+"$memprof" top "$tmp/builder-1.pb.gz" "$tmp/missing.pb.gz" >"$tmp/mp.out" 2>"$tmp/mp.err"
+rs=$?
+if [ $rs -eq 1 ] && [ "$(wc -l <"$tmp/mp.err")" -eq 1 ] && [ ! -s "$tmp/mp.out" ] &&
+   grep -q "^memprof: cannot read profile '$tmp/missing.pb.gz': " "$tmp/mp.err"; then
+	ok "top of two profiles, one missing: exit 1, one line"
+else
+	not_ok "top of two profiles, one missing: exit 1, one line (got $rs)"
+	sed 's/^/#   /' "$tmp/mp.err"
+fi
+
 # Bad usage: exit 2.
-for args in "" "--no-such-option x" "-n -1 x" "-n abc x" "a b"; do
+for args in "" "--no-such-option x" "-n -1 x" "-n abc x"; do
 	# shellcheck disable=SC2086
 	"$memprof" top $args >/dev/null 2>"$tmp/mp.err"
 	rs=$?
