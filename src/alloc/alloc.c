@@ -594,6 +594,17 @@ void *mp_alloc_realloc(void *p, size_t n)
 
 /* ---- sampling marks ---- */
 
+/* The frees in small span s take the slow path, which looks for tags. */
+static inline void mark_pages(const struct mp_span *s)
+{
+	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
+	for (uint32_t k = 0; k < s->npages; k++)
+		if (!(__atomic_load_n(&mp_heap.classmap[first + k], __ATOMIC_RELAXED) &
+		      MP_CLASSMAP_SAMPLED))
+			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
+					  __ATOMIC_RELEASE);
+}
+
 int mp_alloc_set_sample(void *p, uint64_t tag)
 {
 	struct mp_span *s = mp_heap_span_of(p);
@@ -618,12 +629,16 @@ int mp_alloc_set_sample(void *p, uint64_t tag)
 	}
 	uint32_t i = mp_class_index(c, (uintptr_t)p - s->start);
 	__atomic_store_n(&arr[i], tag, __ATOMIC_RELEASE);
-	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
-	for (uint32_t k = 0; k < s->npages; k++)
-		if (!(__atomic_load_n(&mp_heap.classmap[first + k], __ATOMIC_RELAXED) &
-		      MP_CLASSMAP_SAMPLED))
-			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
-					  __ATOMIC_RELEASE);
+	mark_pages(s);
+	return 0;
+}
+
+int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag)
+{
+	if (!m->word)
+		return mp_alloc_set_sample(p, tag);
+	__atomic_store_n(m->word, tag, __ATOMIC_RELEASE);
+	mark_pages(m->s);
 	return 0;
 }
 

@@ -146,6 +146,45 @@ int mp_alloc_take_sample(void *p, uint64_t *ret_tag);
 void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag));
 
 /*
+ * mp_alloc_set_sample in three steps, for a caller with cache misses of
+ * its own (the profile tables') to overlap with the mark's: a chain of
+ * three (the page map's entry, the span, the block's word in the span's
+ * tag array) that set at once stalls on each in turn.  For p of ours
+ * (mp_heap_owns), live, that no other thread frees meanwhile:
+ * mp_alloc_mark_prefetch(p) as early as possible (it only starts the page
+ * map's entry on its way), mp_alloc_mark_find(p, &m) some time later (it
+ * reads the entry and the span, and starts the tag's word and the page's
+ * class on their way), then mp_alloc_mark_set(&m, p, tag), which is
+ * mp_alloc_set_sample(p, tag).
+ */
+struct mp_alloc_mark {
+	struct mp_span *s;
+	uint64_t *word;   /* the block's tag word; NULL: set by mp_alloc_set_sample */
+};
+
+static inline void mp_alloc_mark_prefetch(const void *p)
+{
+	__builtin_prefetch(&mp_heap.pagemap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT]);
+}
+
+static inline void mp_alloc_mark_find(const void *p, struct mp_alloc_mark *m)
+{
+	struct mp_span *s = mp_heap_span_of(p);
+	m->s = s;
+	m->word = NULL;
+	if (!s || s->state != MP_SPAN_SMALL)
+		return;
+	uint64_t *arr = __atomic_load_n(&s->tags, __ATOMIC_ACQUIRE);
+	if (!arr)
+		return;   /* the span's first sampled block: the array is made then */
+	m->word = &arr[mp_class_index(s->cls, (uintptr_t)p - s->start)];
+	__builtin_prefetch(m->word, 1);
+	__builtin_prefetch(&mp_heap.classmap[(s->start - mp_heap.base) >> MP_PAGE_SHIFT]);
+}
+
+int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag);
+
+/*
  * Watched blocks (the leak scan's ignored ones, leakscan/ignore.h): after
  * mp_alloc_watch(p), every free in the span of block p takes the slow path
  * (as a sampled block's span does), which calls the function registered

@@ -41,6 +41,16 @@ MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, 
 	return s;
 }
 
+void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint64_t size)
+{
+	struct mp_fp f;
+	uint32_t depth;
+	if (max > MP_MAX_DEPTH)
+		max = MP_MAX_DEPTH;
+	if (mp_fastunwind_memo_fp(c, max, &f, &depth))
+		mp_prof_prefetch_fp(f, depth, size);
+}
+
 int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n)
 {
 	if (mp_stack_cache_known(c)) {

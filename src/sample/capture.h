@@ -89,6 +89,22 @@ uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_t *ret_pcs, 
  * >= 1 or -ENOSPC.  (capture.c) */
 int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t max);
 
+/* After MP_CAPTURE_MEMO, when c does not know its stack: start fetching
+ * the table's slots of the memo's stack and of its bucket of blocks of
+ * `size` (mp_prof_prefetch_fp).  (capture.c) */
+void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint64_t size);
+
+/* Between mp_capture and mp_capture_bucket (same arguments): the first
+ * table slots the bucket's lookup will read start on their way, when the
+ * memo's cache does not know the stack, so that the caller's own cache
+ * misses in between overlap theirs instead of following them. */
+static inline void mp_capture_prefetch(const struct mp_stack_cache *c, uint32_t n, uint32_t max,
+				       uint64_t size)
+{
+	if (n == MP_CAPTURE_MEMO && !(c->stack && c->gen == mp_prof_generation()))
+		mp_capture_memo_prefetch(c, max, size);
+}
+
 /* MP_UNWIND_CHECK (capture.c): mp_stack_cache_id and mp_stack_cache_record
  * that also count where the cache's answer differs from that of the stack
  * libunwind walked (pcs). */

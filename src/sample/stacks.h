@@ -86,6 +86,12 @@ int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t 
  * NULL. */
 uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last);
 
+/* Start fetching the index slots a lookup of the stack of fingerprint f
+ * and `depth` frames, then of its bucket of blocks of `size`, reads first
+ * (mp_prof_find_fp, mp_prof_record_hashed), so that their cache misses
+ * overlap the caller's other work.  Reads nothing else. */
+void mp_prof_prefetch_fp(struct mp_fp f, uint32_t depth, uint64_t size);
+
 /*
  * A stack's last two buckets, kept beside its id in the table's index, two
  * words (size << 32 | bucket + 1) that any thread reads and writes whole:
