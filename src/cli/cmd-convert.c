@@ -83,7 +83,7 @@ int mp_cmd_convert(int argc, char **argv)
 	}
 	path = argv[optind];
 	if (s.output && (mp_cli_output_not_input(s.output, &path, 1) < 0 ||
-			 mp_outname_check_dir(s.output, "heap profile") < 0))
+			 mp_outname_check_dir(s.output, "heap profile", true) < 0))
 		return 1;
 
 	r = mp_snap_read_file(path, &snap, &err);

@@ -366,10 +366,10 @@ int mp_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	status = 1;
-	if (mp_outname_check_dir(s.output, "heap profile") < 0 || mp_launch_find_shim(&shim) < 0)
+	if (mp_outname_check_dir(s.output, "heap profile", true) < 0 || mp_launch_find_shim(&shim) < 0)
 		goto out;
 	for (size_t i = 0; i < s.n_leak_reports; i++)
-		if (mp_outname_check_dir(s.leak_reports[i], "leak report") < 0)
+		if (mp_outname_check_dir(s.leak_reports[i], "leak report", false) < 0)
 			goto out;
 	status = mp_launch_prepare_program(prog_argv[0], &path, &is_elf);
 	if (status)

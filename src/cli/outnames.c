@@ -59,10 +59,10 @@ char *mp_outname_kind(const char *heap_out, const char *what)
 	return r;
 }
 
-int mp_outname_check_dir(const char *output, const char *what)
+int mp_outname_check_dir(const char *output, const char *what, bool names_others)
 {
 	char *copy = strdup(output ? output : "./x");
-	bool leak_report = strcmp(what, "leak report") == 0;
+	bool exists;
 	const char *dir;
 	struct stat st;
 	int r = 0;
@@ -72,12 +72,12 @@ int mp_outname_check_dir(const char *output, const char *what)
 		return -1;
 	}
 	dir = dirname(copy);
-	if (output && stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+	exists = output && stat(output, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what, output, strerror(EISDIR));
 		r = -1;
-	} else if (output && !leak_report && stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
-		/* The other profiles and the children's are named after it:
-		 * /dev/null.peak.pb.gz would be made in /dev. */
+	} else if (exists && names_others && !S_ISREG(st.st_mode)) {
+		/* /dev/null.peak.pb.gz would be made in /dev. */
 		fprintf(stderr, "memprof: cannot write %s '%s': not a regular file (the other "
 			"profiles are named after it): name a file\n", what, output);
 		r = -1;

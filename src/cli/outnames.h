@@ -30,12 +30,13 @@ char *mp_outname_kind(const char *heap_out, const char *what);
 /*
  * The directory a file (`what`: "heap profile", "leak report") will be
  * written to must exist and be writable, and the name must not be a
- * directory: find out before a long run.  A heap profile must be a file
- * (the others are named after it); a leak report may go into a device or
- * FIFO (/dev/stdout: common/file-write.h).  `output` NULL stands for the
+ * directory: find out before a long run.  When other files are named after
+ * it (`names_others`: a heap profile's siblings and children), it must be
+ * a file or nothing yet; otherwise it may be a device or FIFO
+ * (/dev/stdout: common/file-write.h).  `output` NULL stands for the
  * default heap profile in the working directory.  0, or -1 with the
  * reason printed.
  */
-int mp_outname_check_dir(const char *output, const char *what);
+int mp_outname_check_dir(const char *output, const char *what, bool names_others);
 
 #endif

@@ -128,7 +128,71 @@ static int write_direct(const char *path, const void *buf, size_t len)
 	return r;
 }
 
-static int write_replace(const char *path, const void *buf, size_t len);
+/* A temporary beside `path` (the same directory, so that rename(2) is
+ * atomic), with the mode open(2) would give a new file: its descriptor
+ * and in *ret_tmp its malloc'd name, or -errno. */
+static int temp_open(const char *path, char **ret_tmp)
+{
+	char *tmp;
+	mode_t mask;
+	int fd, r;
+
+	*ret_tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(tmp);
+		return r;
+	}
+	/* mkostemp creates 0600; give the file the mode open(2) would have. */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0) {
+		r = -errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return r;
+	}
+	*ret_tmp = tmp;
+	return fd;
+}
+
+/* The closed temporary `tmp` renamed over `path` when r is 0, the rename
+ * made durable (a failure there loses nothing already visible); else
+ * removed.  Frees tmp.  r, or the rename's -errno. */
+static int temp_commit(char *tmp, const char *path, int r)
+{
+	char *dircopy;
+
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	if (r == 0 && (dircopy = strdup(path))) {
+		dir_written(dirname(dircopy));
+		free(dircopy);
+	}
+	return r;
+}
+
+static int write_replace(const char *path, const void *buf, size_t len)
+{
+	char *tmp;
+	int r, fd = temp_open(path, &tmp);
+
+	if (fd < 0)
+		return fd;
+	r = mp_write_all(fd, buf, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return temp_commit(tmp, path, r);
+}
 
 int mp_file_write_whole(const char *path, const void *buf, size_t len)
 {
@@ -142,86 +206,35 @@ int mp_file_write_whole(const char *path, const void *buf, size_t len)
 	return r;
 }
 
-static int write_replace(const char *path, const void *buf, size_t len)
-{
-	char *tmp = NULL, *dircopy;
-	mode_t mask;
-	int fd, r;
-
-	/* Same directory as the target, so rename(2) is atomic. */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
-		return r;
-	}
-	/* mkostemp creates 0600; give the file the mode open(2) would have. */
-	mask = umask(0);
-	umask(mask);
-	r = mp_write_all(fd, buf, len);
-	if (r == 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		free(tmp);
-		return r;
-	}
-	free(tmp);
-	/* Make the rename itself durable; failure here loses nothing already visible. */
-	dircopy = strdup(path);
-	if (dircopy) {
-		dir_written(dirname(dircopy));
-		free(dircopy);
-	}
-	return 0;
-}
-
 int mp_file_stream_open(const char *path, struct mp_file_stream *w)
 {
-	int kind, fd = -1;
-	mode_t mask;
+	int r, fd;
 
 	memset(w, 0, sizeof(*w));
-	kind = mp_file_target(path, &w->path);
-	if (kind < 0)
-		return kind;
-	if (kind == MP_FILE_DIRECT) {
+	r = mp_file_target(path, &w->path);
+	if (r < 0)
+		return r;
+	if (r == MP_FILE_DIRECT) {
 		w->f = fopen(w->path, "we");
-	} else if (asprintf(&w->tmp, "%s.tmp.XXXXXX", w->path) < 0) {
-		w->tmp = NULL;
-		errno = ENOMEM;
-	} else if ((fd = mkostemp(w->tmp, O_CLOEXEC)) >= 0) {
-		/* mkostemp creates 0600; give the file the mode open(2) would have. */
-		mask = umask(0);
-		umask(mask);
-		if (fchmod(fd, 0666 & ~mask) < 0 || !(w->f = fdopen(fd, "w"))) {
-			int e = errno;
-
-			close(fd);
-			unlink(w->tmp);
-			errno = e;
-		}
+		r = w->f ? 0 : -errno;
 	} else {
-		free(w->tmp);
-		w->tmp = NULL;
+		fd = temp_open(w->path, &w->tmp);
+		if (fd < 0) {
+			r = fd;
+		} else if (!(w->f = fdopen(fd, "w"))) {
+			r = -errno;
+			close(fd);
+			(void)temp_commit(w->tmp, w->path, r);   /* removes it */
+			w->tmp = NULL;
+		} else {
+			r = 0;
+		}
 	}
-	if (!w->f) {
-		int e = errno ? errno : EIO;
-
+	if (r < 0) {
 		free(w->path);
-		free(w->tmp);
 		memset(w, 0, sizeof(*w));
-		return -e;
 	}
-	return 0;
+	return r;
 }
 
 int mp_file_stream_end(struct mp_file_stream *w, int r)
@@ -234,22 +247,9 @@ int mp_file_stream_end(struct mp_file_stream *w, int r)
 		if (fclose(w->f) != 0 && r == 0)
 			r = -errno;
 	}
-	if (w->tmp) {
-		if (r == 0 && rename(w->tmp, w->path) < 0)
-			r = -errno;
-		if (r < 0) {
-			unlink(w->tmp);
-		} else {
-			char *dircopy = strdup(w->path);
-
-			if (dircopy) {
-				dir_written(dirname(dircopy));
-				free(dircopy);
-			}
-		}
-	}
+	if (w->tmp)
+		r = temp_commit(w->tmp, w->path, r);
 	free(w->path);
-	free(w->tmp);
 	memset(w, 0, sizeof(*w));
 	return r;
 }
