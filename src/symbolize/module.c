@@ -168,30 +168,42 @@ static void cache_init(void)
 	cache_dir = mp_symcache_dir_open();
 }
 
+/* O_NONBLOCK: the names come from an untrusted file and might be FIFOs. */
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+
+/* Open the file `name` as process `pid` sees it when pid > 0 (under the
+ * process's root: a process in a container), else or failing that as we
+ * do. */
+static int open_named(const char *name, int pid)
+{
+	char path[4200];
+	int fd;
+
+	if (pid > 0 && (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", pid, name) <
+			       sizeof(path)) {
+		fd = open(path, OPEN_FLAGS);
+		if (fd >= 0)
+			return fd;
+	}
+	return open(name, OPEN_FLAGS);
+}
+
 /* Open the file of entry e: as process `pid` sees it when pid > 0 (the
- * very file it mapped, through its /proc map_files entry; else its name
- * under the process's root: a process in a container), else by its name. */
+ * very file it mapped, through its /proc map_files entry), else by its
+ * name (open_named). */
 static int open_mapped(const struct mp_maps_entry *e, int pid)
 {
-	/* O_NONBLOCK: the name comes from an untrusted file and might be a FIFO. */
-	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-	char path[4200];
+	char path[128];
 	int fd;
 
 	if (pid > 0) {
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
 			 e->start, e->end);
-		fd = open(path, flags);
+		fd = open(path, OPEN_FLAGS);
 		if (fd >= 0)
 			return fd;
-		if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", pid, e->path) <
-		    sizeof(path)) {
-			fd = open(path, flags);
-			if (fd >= 0)
-				return fd;
-		}
 	}
-	return open(e->path, flags);
+	return open_named(e->path, pid);
 }
 
 /* A libdwfl session with the file open on fd (taken over, also on
@@ -250,18 +262,12 @@ static bool fd_keepable(int fd)
  * when neither is possible.  Under the lock. */
 static int reopen_locked(struct mp_module *m)
 {
-	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-	char path[4200];
 	struct stat st;
-	int fd = -1;
+	int fd;
 
 	if (m->fd >= 0)
 		return fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
-	if (m->pid > 0 &&
-	    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", m->pid, m->path) < sizeof(path))
-		fd = open(path, flags);
-	if (fd < 0)
-		fd = open(m->path, flags);
+	fd = open_named(m->path, m->pid);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || st.st_dev != m->file_id.dev || st.st_ino != m->file_id.ino) {
