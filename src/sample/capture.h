@@ -101,7 +101,7 @@ void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint
 static inline void mp_capture_prefetch(const struct mp_stack_cache *c, uint32_t n, uint32_t max,
 				       uint64_t size)
 {
-	if (n == MP_CAPTURE_MEMO && !(c->stack && c->gen == mp_prof_generation()))
+	if (n == MP_CAPTURE_MEMO && !mp_stack_cache_known(c))
 		mp_capture_memo_prefetch(c, max, size);
 }
 

@@ -408,6 +408,14 @@ static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 	return s;
 }
 
+/* The bucket index's home slot for blocks of `size` from the stack whose
+ * hash is stack_hash: start fetching it (the first slot a lookup reads). */
+static inline void prefetch_bucket_slot(uint64_t stack_hash, uint64_t size)
+{
+	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
+	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(stack_hash, size) & (bx->cap - 1)]);
+}
+
 uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last)
 {
 	*ret_last = NULL;
@@ -424,8 +432,7 @@ void mp_prof_prefetch_fp(struct mp_fp f, uint32_t depth, uint64_t size)
 {
 	const struct fpindex *ix = __atomic_load_n(&stack_idx, __ATOMIC_ACQUIRE);
 	__builtin_prefetch(&ix->slots[fp_home(fp_key(f, depth), ix->cap)]);
-	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(f.a, size) & (bx->cap - 1)]);
+	prefetch_bucket_slot(f.a, size);
 }
 
 int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
@@ -483,8 +490,7 @@ int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
 	*ret_hash = sh;
 	/* The bucket's index slot is on its way while the stack is looked up:
 	 * two cache misses at once instead of one after the other. */
-	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(sh, size) & (bx->cap - 1)]);
+	prefetch_bucket_slot(sh, size);
 	int64_t s = intern_fp(pcs, depth, f);
 	*ret_stack = s > 0 ? (uint32_t)s : 0;
 	return s < 0 ? s : mp_prof_record_hashed((uint32_t)s, sh, size);
