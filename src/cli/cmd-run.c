@@ -420,6 +420,7 @@ int mp_cmd_run(int argc, char **argv)
 		hooks.polled = mp_live_polled;
 	}
 	status = mp_supervise(path, prog_argv, is_elf, env, &hooks, &child);
+	mp_early_sym_stop();
 	mp_live_close(rc.live);
 	rc.live = NULL;
 	if (status)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -45,6 +46,7 @@ struct mp_crash {
 	char *snapdir;
 	char *sock_path;
 	int sock;
+	int wake;                  /* eventfd: stop now (-1: none, the poll times out) */
 	pthread_t thread;
 	bool running;
 	int stop;                  /* atomic */
@@ -135,13 +137,17 @@ static int receive(struct mp_crash *c)
 	return 1;
 }
 
+/* Until told to stop: by c->wake at once, or within 100 ms without it (poll
+ * skips a negative descriptor).  The program's exit waited for that
+ * timeout: 85 ms of the 260 ms memprof took after gcc's cc1 exited. */
 static void *receiver(void *arg)
 {
 	struct mp_crash *c = arg;
-	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = c->sock, .events = POLLIN },
+			       { .fd = c->wake, .events = POLLIN } };
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-		if (poll(&p, 1, 100) > 0)
+		if (poll(p, 2, 100) > 0 && (p[0].revents & POLLIN))
 			while (receive(c) > 0)
 				;
 	}
@@ -157,6 +163,7 @@ struct mp_crash *mp_crash_listen(const char *snapdir)
 	if (!c)
 		return NULL;
 	c->sock = -1;
+	c->wake = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	c->snapdir = strdup(snapdir);
 	if (asprintf(&c->sock_path, "%s/%s", snapdir, MP_SHM_SOCKET) < 0)
@@ -186,6 +193,9 @@ struct mp_crash *mp_crash_listen(const char *snapdir)
 	/* Room for many processes' tables at once: the thread drains it. */
 	int rcv = 4 << 20;
 	setsockopt(c->sock, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	/* Under a tight descriptor limit there may be none to spare: the
+	 * thread then notices the stop by its poll's timeout. */
+	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* The thread takes no signal: supervise.c waits for them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -200,6 +210,8 @@ fail:
 		"no profile if it is killed\n", strerror(errno));
 	if (c->sock >= 0)
 		close(c->sock);
+	if (c->wake >= 0)
+		close(c->wake);
 	if (c->sock_path)
 		unlink(c->sock_path);
 	free(c->sock_path);
@@ -311,8 +323,12 @@ int mp_crash_salvage(struct mp_crash *c, pid_t target, int status)
 		return 0;
 	if (c->running) {
 		__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+		if (c->wake >= 0)
+			(void)!write(c->wake, &(uint64_t){ 1 }, sizeof(uint64_t));
 		pthread_join(c->thread, NULL);
 	}
+	if (c->wake >= 0)
+		close(c->wake);
 	while (receive(c) > 0)   /* what came after the thread's last look */
 		;
 	close(c->sock);

@@ -68,6 +68,23 @@ static struct {
 	size_t nsyms, cap_syms;
 } early;
 
+/* The stop and the naps: a stop wakes a nap at once (the program's exit
+ * used to wait for the nap's end, 38 ms of the 260 ms memprof took after
+ * gcc's cc1 exited), with no descriptor spent on it. */
+static pthread_mutex_t nap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t nap_cond;
+static pthread_once_t nap_once = PTHREAD_ONCE_INIT;
+
+static void nap_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&nap_cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
 static bool stopping(void)
 {
 	return __atomic_load_n(&early.stop, __ATOMIC_ACQUIRE);
@@ -75,9 +92,28 @@ static bool stopping(void)
 
 static void nap(long ms)
 {
-	struct timespec ts = { 0, ms * 1000000L };
+	struct timespec until;
 
-	nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += ms * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&nap_lock);
+	while (!stopping() && pthread_cond_timedwait(&nap_cond, &nap_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&nap_lock);
+}
+
+void mp_early_sym_stop(void)
+{
+	if (!early.started)
+		return;
+	pthread_mutex_lock(&nap_lock);
+	__atomic_store_n(&early.stop, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&nap_cond);
+	pthread_mutex_unlock(&nap_lock);
 }
 
 static long elapsed_ms(const struct timespec *t0)
@@ -302,13 +338,14 @@ void mp_early_sym_start(pid_t pid)
 	if (early.started)
 		return;
 	early.pid = pid;
+	pthread_once(&nap_once, nap_init);
 	early.started = pthread_create(&early.thread, NULL, early_main, NULL) == 0;
 }
 
 struct mp_symbolizer *mp_early_sym_finish(void)
 {
 	if (early.started) {
-		__atomic_store_n(&early.stop, 1, __ATOMIC_RELEASE);
+		mp_early_sym_stop();
 		pthread_join(early.thread, NULL);
 		early.started = false;
 		/* The answers stay; what was loaded to find them goes (the

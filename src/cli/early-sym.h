@@ -15,6 +15,10 @@ struct mp_symbolizer;
 /* Start the thread for the process `pid` just exec'd (once per run). */
 void mp_early_sym_start(pid_t pid);
 
+/* Ask the thread to stop, without waiting for it (the program is gone:
+ * it stops while the CLI does other things). */
+void mp_early_sym_stop(void);
+
 /* Stop the thread (waiting for the batch in hand) and return its
  * symbolizer, or NULL: a donor for mp_symbolizer_new_from, owned here.
  * Any number of calls. */
