@@ -113,6 +113,19 @@ def main():
     t.ok(is_gzip(out), '-q: profile written')
     clean_work()
 
+    # --- setuid and setgid programs that give us nothing: profiled --------------
+    # Secure execution, where ld.so ignores LD_PRELOAD, is for a program that
+    # changes the caller's user or group: the caller's own setuid program (as
+    # root: passwd, su, ping's capabilities) runs with the shim.
+    for mode, name in [(0o4755, 'setuid'), (0o2755, 'setgid')]:
+        f = os.path.join(d, name)
+        shutil.copy(t_cli, f)
+        os.chmod(f, mode)
+        rc, o, err = run([memprof, 'run', '-o', out, f, 'exit', '5'], env=base_env)
+        t.eq((rc, no_notes(err)), (5, wrote(out)), '%s program of our own user: profiled' % name)
+        t.ok(is_gzip(out), '%s program of our own user: profile written' % name)
+        clean_work()
+
     # --- death by signal --------------------------------------------------------
     for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
                       (signal.SIGABRT, 'SIGABRT')]:
