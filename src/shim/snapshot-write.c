@@ -153,8 +153,13 @@ static int snapshot_write_locked(void *arg)
 	}
 
 	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
-	static struct mp_snap_kv stats[8 + 2 * MP_NCLASS];   /* writers are serialized */
+	static struct mp_snap_kv stats[12 + 2 * MP_NCLASS];   /* writers are serialized */
 	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+	if (mp_shim.foreign_malloc) {
+		memset(&stats[nstats], 0, sizeof(stats[nstats]));
+		memcpy(stats[nstats].name, "ForeignMalloc", sizeof("ForeignMalloc"));
+		stats[nstats++].value = 1;
+	}
 	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
 
 	/* The leak scan's result, in the final snapshot only (leak=1). */

@@ -81,7 +81,7 @@ def no_notes(err):
 
 
 def main():
-    memprof, t_cli = [os.path.abspath(a) for a in sys.argv[1:3]]
+    memprof, t_cli, t_ownmalloc = [os.path.abspath(a) for a in sys.argv[1:4]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
     t = T()
     d = tempfile.mkdtemp(prefix='check-run.')
@@ -125,6 +125,20 @@ def main():
         t.eq((rc, no_notes(err)), (5, wrote(out)), '%s program of our own user: profiled' % name)
         t.ok(is_gzip(out), '%s program of our own user: profile written' % name)
         clean_work()
+
+    # --- a program with a malloc of its own -------------------------------------
+    # Its executable comes before the shim in symbol lookup: the profile is
+    # empty, and a note says why instead of blaming the rate.
+    for rate in ['1', '512K']:
+        rc, o, err = run([memprof, 'run', '--rate', rate, '-o', out, t_ownmalloc], env=base_env)
+        t.eq((rc, o), (0, b'ok\n'), 'own malloc, rate %s: runs as it would' % rate, err)
+        t.eq(err, wrote(out) + "memprof: note: '%s' misses the program's malloc calls: its "
+             "executable defines malloc itself (an allocator linked in, such as jemalloc), "
+             "which comes before memprof's\n" % out, 'own malloc, rate %s: the note says why' % rate)
+        clean_work()
+    rc, o, err = run([memprof, 'run', '--rate', '1', '-o', out, t_cli, 'exit', '0'], env=base_env)
+    t.ok('misses' not in err, 'the malloc of libc: no such note', err)
+    clean_work()
 
     # --- death by signal --------------------------------------------------------
     for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
