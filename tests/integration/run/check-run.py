@@ -140,6 +140,23 @@ def main():
     t.ok('misses' not in err, 'the malloc of libc: no such note', err)
     clean_work()
 
+    # --- a process that becomes another user ----------------------------------
+    # It cannot write into memprof's private directory: one line says so,
+    # not the path of a file it never chose.
+    runuser = shutil.which('runuser')
+    if os.geteuid() == 0 and runuser and \
+            run([runuser, '-u', 'nobody', '--', t_cli, 'exit', '0'], env=base_env)[0] == 0:
+        rc, o, err = run([memprof, 'run', '-o', out, runuser, '-u', 'nobody', '--', t_cli,
+                          'exit', '4'], env=base_env)
+        t.eq(rc, 4, 'another user: its exit status', err)
+        t.ok(re.search(r"^memprof: warning: no profile for process \d+: it runs as another user "
+                       r"than memprof, uid 65534$", err, re.M), 'another user: one line says why', err)
+        t.ok('cannot write snapshot' not in err, 'another user: no path of memprof\'s', err)
+        clean_work()
+    else:
+        print('# skipping a process of another user: not root, no runuser, or nobody cannot '
+              'run t-cli')
+
     # --- death by signal --------------------------------------------------------
     for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
                       (signal.SIGABRT, 'SIGABRT')]:
