@@ -12,6 +12,7 @@
  * Must never: call malloc for itself, use stdio, block on a lock the target
  * may hold, or change the target's exit status.
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
@@ -415,6 +416,21 @@ __attribute__((destructor)) static void mp_shim_fini(void)
 		mp_shim_exit_snapshot();
 }
 
+/*
+ * Symbol lookup searches the executable before the preloaded shim: an
+ * executable that defines malloc itself (an allocator linked in statically,
+ * such as rustc's jemalloc) keeps every malloc call of the program and its
+ * libraries, and the profile would be silently empty.  The snapshot's
+ * statistics say so (ForeignMalloc), and memprof run says it in a note.
+ */
+static void check_malloc_owner(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	mp_shim.foreign_malloc = m && dladdr(m, &info) && info.dli_fbase != &__ehdr_start;
+}
+
 /* Make sure initialization has happened before main even in a program that
  * never allocates. */
 __attribute__((constructor)) static void mp_shim_ctor(void)
@@ -422,6 +438,7 @@ __attribute__((constructor)) static void mp_shim_ctor(void)
 	mp_busy++;
 	mp_shim_init();
 	mp_exec_init();   /* here, not in mp_shim_init: that may run inside ld.so */
+	check_malloc_owner();
 	exit_handler_registered = __cxa_atexit(exit_handler, NULL, NULL) == 0;
 	__cxa_at_quick_exit(exit_handler, NULL);
 	if (mp_shim.enabled && mp_unwind_mode != MP_UNWIND_FAST &&
