@@ -126,6 +126,26 @@ def main():
         t.ok(is_gzip(out), '%s program of our own user: profile written' % name)
         clean_work()
 
+    # --- a process tree: a line each up to 3 more processes, then one line ---
+    for n in (3, 5):
+        script = '; '.join(['%s exit 0' % t_cli] * n)
+        rc, o, err = run([memprof, 'run', '-o', out, '/bin/sh', '-c', script], env=base_env)
+        lines = [l for l in no_notes(err).splitlines() if l]
+        per = [l for l in lines if re.match(r"memprof: wrote heap profile '.*\.\d+\.heap\.pb\.gz'", l)]
+        summary = [l for l in lines if 'more process' in l]
+        if n <= 3:
+            t.ok(rc == 0 and len(per) == n and not summary,
+                 'a tree of %d more processes: a line each' % n, err)
+        else:
+            t.ok(rc == 0 and not per and len(summary) == 1 and
+                 re.match(r"memprof: wrote heap profiles of %d more processes of the tree, named "
+                          r"like '.*\.\d+\.heap\.pb\.gz' \(pids \d+ to \d+\), each with its peak, "
+                          r"descriptor, thread and timer profiles$" % n, summary[0]),
+                 'a tree of %d more processes: one line for them' % n, err)
+            t.eq(len([f for f in os.listdir(work) if re.match(r'p\.\d+\.heap\.pb\.gz$', f)]), n,
+                 'a tree of %d more processes: every heap profile written' % n)
+        clean_work()
+
     # --- a program with a malloc of its own -------------------------------------
     # Its executable comes before the shim in symbol lookup: the profile is
     # empty, and a note says why instead of blaming the rate.  Its free
