@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memprof run: start a program with the shim preloaded, wait for it and for
- * every descendant it leaves behind, then turn the snapshots they wrote into
- * pprof heap profiles.
+ * every descendant it leaves behind in its session (not for daemons:
+ * supervise.h), then turn the snapshots they wrote into pprof heap profiles.
  *
  * The program gets our stdin, stdout, stderr and terminal untouched; only
  * memprof's own messages go to stderr, one line each, prefixed "memprof: ".
@@ -429,9 +429,13 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (preload)
 		unlink(preload);
-	/* Snapshots of the processes that died without writing theirs. */
-	mp_crash_salvage(crash, child.pid, child.status);
+	/* Snapshots of the processes that died without writing theirs (not of
+	 * those still running, not waited for). */
+	mp_crash_salvage(crash, child.pid, child.status, child.running, child.n_running);
 	crash = NULL;
+	col->unwaited = child.detached;
+	col->n_unwaited = child.n_detached;
+	col->snapshot_hint = s.shim.snapshot_signal != 0;
 	/* Numbered snapshots not converted yet, then the final ones. */
 	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
@@ -457,7 +461,7 @@ int mp_cmd_run(int argc, char **argv)
 
 cleanup:
 	mp_live_close(rc.live);
-	mp_crash_salvage(crash, -1, 0);
+	mp_crash_salvage(crash, -1, 0, NULL, 0);
 	crash = NULL;
 	if (preload)
 		unlink(preload);
@@ -467,6 +471,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
+	mp_supervise_done(&child);
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);

@@ -333,6 +333,12 @@ void mp_shim_exit_snapshot(void)
 		return;
 	mp_busy++;
 	mp_trigger_drain();   /* requests made while it lived are answered */
+	/* memprof run stopped waiting for this process (it left the
+	 * program's session) and is gone: nothing to scan or write for. */
+	if (mp_shim_collector_gone()) {
+		mp_busy--;
+		return;
+	}
 	if (mp_shim.opt.leak) {
 		/* This frame and everything above it (the program's exit path)
 		 * are roots; the scan's own frames below are not. */

@@ -80,6 +80,17 @@ int mp_snapshot_write(uint32_t seq, uint64_t flags);
 int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, uint64_t flags);
 
 /*
+ * Whether the collector is gone: snapdir no longer exists, and it was
+ * memprof run's (shm=1, which only memprof run sets).  memprof run removes
+ * its private directory when it is done, and a process it stopped waiting
+ * for (one that left the program's session: a daemon, supervise.h) lives
+ * on: that process then writes nothing and says nothing, as without
+ * memprof.  A snapdir of the user's own that is missing is still said.
+ * One stat(2); any thread, after fork.
+ */
+int mp_shim_collector_gone(void);
+
+/*
  * Where blocks come from (interpose.c).  Decided by the first allocation,
  * before constructors run; frees go by address whatever the mode.
  */

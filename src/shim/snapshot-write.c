@@ -152,6 +152,8 @@ static int snapshot_write_locked(void *arg)
 		char num[24], uid[24];
 
 		r = -errno;
+		if (r == -ENOENT && mp_shim_collector_gone())
+			return r;
 		/* A process that became another user (su, runuser, a daemon
 		 * dropping privileges) cannot write into memprof's private
 		 * directory (nor, often, see it): say that, not a path it never
@@ -256,9 +258,17 @@ static int snapshot_write_locked(void *arg)
 		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
-		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
+		if (!mp_shim_collector_gone())
+			mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
 	}
 	return r;
+}
+
+int mp_shim_collector_gone(void)
+{
+	struct stat st;
+
+	return mp_shim.opt.shm && stat(mp_shim.opt.snapdir, &st) < 0 && errno == ENOENT;
 }
 
 int mp_snapshot_write(uint32_t seq, uint64_t flags)
