@@ -120,7 +120,8 @@ static void usage(FILE *f)
 	      "  -q, --quiet        do not report the profiles written\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
-	      "Forked processes that run the shim get their own profile, named with their pid.\n"
+	      "Forked processes that run the shim get their own profile, named with their pid;\n"
+	      "those left running in a session of their own (daemons) are not waited for.\n"
 	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status\n"
 	      "(128+N if signal N killed it).  MEMPROF_SHIM=PATH overrides the shim library.\n"
 	      "See memprof-run(1).\n", f);

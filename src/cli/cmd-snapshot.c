@@ -14,6 +14,10 @@
  * the shim never receives a stray signal.  Completion is seen with inotify:
  * the shim renames each finished snapshot into place.
  *
+ * A process `memprof run` did not wait for (a daemon) outlives the run's
+ * directory: it is made again for the snapshot, which is converted here
+ * (convert_orphan).
+ *
  * Also the numbered-snapshot collector `memprof run` uses (snapshots.h).
  */
 #include <dirent.h>
