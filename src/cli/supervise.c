@@ -96,34 +96,39 @@ static void forward_signal(const struct mp_child *c, int sig)
 	free(kids);
 }
 
-/* Reap every child that has exited, the program's session at its end
- * taken first (getsid(2) still answers for a zombie); *reaped is set when
- * one was.  False once we have no child left. */
+/* Reap every child that has exited, each looked at first without reaping
+ * it (WNOWAIT), so that the program's session at its end can be read
+ * (getsid(2) still answers for a zombie, not after it is reaped); *reaped
+ * is set when one was.  False once we have no child left. */
 static bool reap(struct mp_child *c, bool *reaped)
 {
 	for (;;) {
 		siginfo_t si = { .si_pid = 0 };
+		pid_t got;
 		int st;
-		pid_t pid;
 
-		if (c->alive && waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-		    si.si_pid == c->pid) {
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;   /* ECHILD: none left */
+		}
+		if (si.si_pid == 0)
+			return true;
+		if (si.si_pid == c->pid && c->alive) {
 			pid_t sid = getsid(c->pid);
 
 			c->exit_sid = sid > 0 ? sid : c->sid;
 		}
-		pid = waitpid(-1, &st, WNOHANG);
-		if (pid > 0) {
-			*reaped = true;
-			if (pid == c->pid) {
-				c->alive = false;
-				c->status = st;
-			}
+		got = waitpid(si.si_pid, &st, WNOHANG);
+		if (got < 0 && errno == EINTR)
 			continue;
+		if (got != si.si_pid)
+			return true;   /* cannot happen: looked at again after the next signal */
+		*reaped = true;
+		if (si.si_pid == c->pid) {
+			c->alive = false;
+			c->status = st;
 		}
-		if (pid < 0 && errno == EINTR)
-			continue;
-		return pid == 0;
 	}
 }
 
