@@ -493,24 +493,10 @@ static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *
  * its siblings), and the directory is removed again.  While it exists
  * that process's files land in it (its final snapshot, should it exit
  * meanwhile): removed with it.
+ *
+ * Here: snapshot seq of pid, in the directory made again, to its profile.
+ * 0, or -1 with the reason printed (the snapshot kept and named).
  */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-	if (rmdir(dir) < 0)
-		fprintf(stderr, "memprof: cannot remove '%s': %s, ignoring\n", dir, strerror(errno));
-}
-
-/* Snapshot seq of pid, in the directory made again, to its profile.  0, or
- * -1 with the reason printed (the snapshot kept and named). */
 static int convert_orphan(const char *dir, pid_t pid, uint32_t seq, bool quiet)
 {
 	struct mp_collect col = { .snapdir = dir, .quiet = quiet, .target = -1 };
@@ -726,7 +712,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 		orphan = false;
 		if (convert_orphan(dir, pid, seq, quiet) < 0)
 			goto out;   /* the raw snapshot kept, its directory with it */
-		remove_dir(dir);
+		mp_collect_remove_dir(dir, true);
 	} else if (collected(dir)) {
 		/* memprof run turns the snapshot into a profile and removes it:
 		 * name the profile. */
@@ -765,7 +751,7 @@ out:
 	/* Made again for a snapshot that did not come: removed again.  With
 	 * --no-wait it stays, for the snapshot (and those that follow). */
 	if (orphan && wait)
-		remove_dir(dir);
+		mp_collect_remove_dir(dir, true);
 	free(dir);
 	return status;
 }

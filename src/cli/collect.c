@@ -177,12 +177,7 @@ void mp_collect_tick(void *ctx)
 	mp_collect_numbered(c);
 }
 
-/* Empty and remove the snapshot directory.  With writers left (processes
- * not waited for), it is first renamed to a name of its own that they do
- * not know, so that no file appears in it any more and the shims find their
- * directory gone (and say nothing); a file they were writing at the rename
- * is removed at the next pass. */
-static void remove_snapdir(const char *snapdir, bool writers)
+void mp_collect_remove_dir(const char *snapdir, bool writers)
 {
 	char *tomb = NULL;
 	const char *dir = snapdir;
@@ -276,6 +271,7 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	pid_t target = c->target;
 	pid_t *pids = NULL;
 	size_t npids = 0, cap = 0;
+	bool writers = c->n_unwaited > 0;
 	int failures = c->failures, kept = c->kept ? 1 : 0;
 	struct dirent *de;
 	DIR *d;
@@ -301,7 +297,7 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	if (npids)   /* qsort's array must not be NULL, even for 0 elements */
 		qsort(pids, npids, sizeof(*pids), cmp_pid);
 	/* Not waited for, but ended meanwhile with its snapshot written: its
-	 * profile is written below like any other. */
+	 * profile is written below like any other (its tree may still run). */
 	for (size_t i = 0; i < c->n_unwaited;) {
 		if (npids && bsearch(&c->unwaited[i], pids, npids, sizeof(*pids), cmp_pid))
 			c->unwaited[i] = c->unwaited[--c->n_unwaited];
@@ -366,7 +362,7 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	/* What is left: partial files of processes that died while writing. */
 	closedir(d);
 	if (!kept)
-		remove_snapdir(snapdir, c->n_unwaited > 0);
+		mp_collect_remove_dir(snapdir, writers);
 	report_unwaited(c);
 	return failures;
 }

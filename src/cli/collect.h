@@ -78,4 +78,14 @@ void mp_collect_tick(void *c);
  */
 int mp_collect_final(struct mp_collect *c, bool *ret_target_found);
 
+/*
+ * Empty and remove a snapshot directory, saying so in one line when it
+ * cannot.  With `writers` (processes still running that write into it), it
+ * is first renamed to a name of its own that they do not know, so that no
+ * file appears in it any more and their shims find their directory gone
+ * (and say nothing, shim/shim.h); a file one was writing at the rename is
+ * removed at the next pass.
+ */
+void mp_collect_remove_dir(const char *snapdir, bool writers);
+
 #endif

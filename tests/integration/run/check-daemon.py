@@ -128,6 +128,25 @@ def main():
     t.eq(lines_of(err), [], "'cmd &': no process left running", err)
     clean()
 
+    # --- more than 3: one line for them all -----------------------------------
+    rc, o, err = run([memprof, 'run', '-q', 'sh', '-c',
+                      'for i in 1 2 3 4 5; do setsid sleep 30 & done; echo x'])
+    kids = []
+    for tid in os.listdir('/proc/self/task'):
+        with open('/proc/self/task/%s/children' % tid) as f:
+            kids += [int(k) for k in f.read().split()]
+    kids = sorted(k for k in kids if running(k))
+    left += kids
+    m = re.fullmatch(r"memprof: 5 processes left the program's session and still run \(pids (\d+) "
+                     r"to (\d+)\): not waited for, no profile of them at their exit \('memprof "
+                     r"snapshot PID' takes one while it runs\)\n", err)
+    t.eq((rc, o, bool(m)), (0, b'x\n', True), 'five setsid sleeps: one line for them', err)
+    t.eq(len(kids) == 5 and m and (kids[0], kids[-1]) == (int(m.group(1)), int(m.group(2))), True,
+         'five setsid sleeps: still running, the pids of the line', kids)
+    for k in kids:
+        end(k)
+    clean()
+
     # --- the program made a session of its own: that one counts ---------------
     marker = os.path.join(d, 'own-done')
     rc, o, err = run([memprof, 'run', '-q', 'setsid', 'sh', '-c',
