@@ -123,6 +123,8 @@ struct write_args {
 	size_t res_size;           /* own table (the writer's has none of them) */
 };
 
+static void say_not_written(const struct write_args *a, const char *path, int r);
+
 static int snapshot_write_locked(void *arg)
 {
 	const struct write_args *a = arg;
@@ -162,7 +164,7 @@ static int snapshot_write_locked(void *arg)
 			mp_warn("no profile for process ", num,
 				": it runs as another user than memprof, uid ", uid);
 		} else {
-			mp_warn("cannot write snapshot '", tmp, "': ", strerrorname_np(-r));
+			say_not_written(a, tmp, r);
 		}
 		return r;
 	}
@@ -256,9 +258,40 @@ static int snapshot_write_locked(void *arg)
 		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
-		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
+		say_not_written(a, path, r);
 	}
 	return r;
+}
+
+/*
+ * A snapshot that could not be written, said in one line, or not at all
+ * when nothing is lost: the final snapshot of a process whose tables are
+ * shared with the CLI is written by the CLI from them once the process is
+ * gone, as after a crash.  A seccomp filter that refuses to open files for
+ * writing (man-db runs its filters, col, tbl, groff, under one: ENOSYS)
+ * made a warning with a temporary path for every such process, while
+ * their profiles were all written.  A process the filter also kept from
+ * sharing its tables (no memfd_create: a program it exec'd) gets no
+ * profile, and the line says why.
+ */
+static void say_not_written(const struct write_args *a, const char *path, int r)
+{
+	char num[24];
+
+	if (a->kind == MP_SNAPFILE_FINAL && mp_shm_shared())
+		return;
+	if (r == -ENOSYS) {
+		/* openat and write exist: only a seccomp filter says ENOSYS. */
+		char who[64] = " (";
+		size_t n = strnlen(program_invocation_short_name, sizeof(who) - 4);
+		memcpy(who + 2, program_invocation_short_name, n);
+		memcpy(who + 2 + n, ")", 2);
+		mp_utoa(a->pid, num);
+		mp_warn("no profile for process ", num, who,
+			": a seccomp filter refuses the system calls that write it (ENOSYS)");
+		return;
+	}
+	mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
 }
 
 int mp_snapshot_write(uint32_t seq, uint64_t flags)
