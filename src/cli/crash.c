@@ -220,15 +220,6 @@ fail:
 	return NULL;
 }
 
-/* Whether pid runs on in a session of its own: a daemon memprof run did
- * not wait for (cli/supervise.h); its profile is its state now. */
-static bool daemon_running(pid_t pid)
-{
-	pid_t sid = getsid(pid);
-
-	return sid >= 0 && sid != getsid(0);
-}
-
 /* One image's snapshot from its tables (c->tables[from..to), one pid and
  * image).  1: written, 0: not needed or not possible (said). */
 static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t target, int status)
@@ -272,8 +263,6 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 			sig = (uint32_t)WTERMSIG(status);
 		else
 			flags |= MP_DEATH_F_EXITED;
-	} else if (daemon_running((pid_t)pid)) {
-		flags |= MP_DEATH_F_RUNNING;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	r = mp_shm_build(views, sig, flags, (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec,

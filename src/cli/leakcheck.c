@@ -79,15 +79,6 @@ void mp_leakcheck_add(struct mp_leakcheck *lc, const struct mp_snap *sn,
 
 	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
 		return;
-	if (sn->has_death && (sn->death.flags & MP_DEATH_F_RUNNING)) {
-		/* A daemon memprof did not wait for (cli/supervise.h): its
-		 * heap can be scanned only at its exit, after memprof's. */
-		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": it runs on in a session "
-			"of its own (a daemon), past memprof (its heap profile is written)\n",
-			sn->header.pid);
-		lc->unchecked++;
-		return;
-	}
 	if (sn->has_death) {
 		/* Its profile was read from its tables after it died
 		 * (common/shm.h): there is no process left to scan. */

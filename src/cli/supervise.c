@@ -4,7 +4,6 @@
  * program, pass signals on, wait for it and for every descendant it leaves
  * behind.  CLI only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -61,70 +60,7 @@ static void forward_signal(const struct mp_child *c, int sig)
 	}
 }
 
-/*
- * Whether every child we still have (the program's orphans, reparented to
- * us) left the program's session: setsid(2), what a daemon does, such as
- * the gpg-agent that gpg starts, ssh-agent or dbus-daemon --fork.  Such a
- * process is meant to outlive the program, often for good: waiting for it
- * kept memprof, and the script around it, waiting until someone killed it
- * (`memprof run gpg --quick-gen-key ...` never returned).  Children in the
- * session are waited for (orphans finishing their snapshots, nohup).
- * False when we cannot tell.
- */
-static bool only_daemons_left(void)
-{
-	static char buf[64 << 10];
-	pid_t sid = getsid(0);
-	bool daemons = false, others = false;
-	DIR *dir = opendir("/proc/self/task");
-	struct dirent *e;
-
-	if (!dir || sid < 0) {
-		if (dir)
-			closedir(dir);
-		return false;
-	}
-	while (!others && (e = readdir(dir)) != NULL) {
-		char path[64];
-		ssize_t n = 0, got;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		while (n < (ssize_t)sizeof(buf) - 1 &&
-		       (got = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
-			n += got;
-		close(fd);
-		if (n >= (ssize_t)sizeof(buf) - 1)
-			others = true;    /* too many to tell */
-		buf[n] = '\0';
-		for (char *p = buf, *end; !others && *p; p = end) {
-			long pid = strtol(p, &end, 10);
-			pid_t s;
-
-			if (end == p)
-				break;
-			s = pid > 0 ? getsid((pid_t)pid) : -1;
-			if (s == sid)
-				others = true;
-			else if (s >= 0)
-				daemons = true;
-		}
-	}
-	closedir(dir);
-	return daemons && !others;
-}
-
-/* Once the program is gone, how often we look whether only daemons are
- * left (a daemon calls setsid after its fork: no signal tells us). */
-#define DAEMON_CHECK_MS 100
-
-/* Reap every child that has exited; false once we have none left, or once
- * the program is gone and only daemons are (only_daemons_left). */
+/* Reap every child that has exited; false once we have none left. */
 static bool reap(struct mp_child *c)
 {
 	for (;;) {
@@ -140,8 +76,6 @@ static bool reap(struct mp_child *c)
 		}
 		if (pid < 0 && errno == EINTR)
 			continue;
-		if (pid == 0 && !c->alive && only_daemons_left())
-			return false;
 		return pid == 0;
 	}
 }
@@ -163,8 +97,6 @@ static void wait_polling(struct mp_child *c, const struct mp_supervise_hooks *ho
 		fds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		if (sfd >= 0)
 			n = hooks->poll_fds(hooks->poll_ctx, fds + 1, MP_SUPERVISE_POLL_MAX, &timeout);
-		if (!c->alive && (timeout < 0 || timeout > DAEMON_CHECK_MS))
-			timeout = DAEMON_CHECK_MS;
 		if (sfd < 0) {
 			/* Signals as without the hooks. */
 			siginfo_t si;
@@ -292,16 +224,11 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		int sig;
 
 		if (hooks && hooks->tick) {
-			unsigned ms = !c->alive && hooks->tick_ms > DAEMON_CHECK_MS ? DAEMON_CHECK_MS
-										 : hooks->tick_ms;
-			struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+			struct timespec ts = { hooks->tick_ms / 1000,
+					       (long)(hooks->tick_ms % 1000) * 1000000L };
 
 			sig = sigtimedwait(&waitset, &si, &ts);
 			hooks->tick(hooks->ctx);
-		} else if (!c->alive) {
-			struct timespec ts = { 0, DAEMON_CHECK_MS * 1000000L };
-
-			sig = sigtimedwait(&waitset, &si, &ts);
 		} else {
 			sig = sigwaitinfo(&waitset, &si);
 		}

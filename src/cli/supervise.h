@@ -3,8 +3,7 @@
  * Child supervision for `memprof run`: fork and exec the program, pass
  * signals on, and wait until it and every descendant it leaves behind are
  * gone (memprof becomes a child subreaper, so orphans finish writing their
- * snapshots before we read them), but for daemons: descendants that left
- * the program's session (setsid) are not waited for.  CLI only.
+ * snapshots before we read them).  CLI only.
  */
 #ifndef MP_CLI_SUPERVISE_H
 #define MP_CLI_SUPERVISE_H
@@ -47,7 +46,7 @@ struct mp_supervise_hooks {
  * Fork and exec the program at `path` (a file that is not ELF, `is_elf`
  * false, runs with /bin/sh when exec says ENOEXEC, as execvp(3) does) with
  * `argv` and `env`, then wait until it and every descendant left behind are
- * gone, or only those in a session of their own (daemons) are left.  SIGINT and SIGQUIT come from the terminal to the whole foreground
+ * gone.  SIGINT and SIGQUIT come from the terminal to the whole foreground
  * process group, so the program gets them directly and memprof ignores them;
  * SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on, to the program or, once
  * it is gone, to the descendants still running.  They stay blocked from

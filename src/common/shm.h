@@ -155,9 +155,6 @@ enum {
 	MP_DEATH_F_AT_SIGNAL = 1u << 0, /* the shim refreshed resources and maps at the
 					 * fatal signal (a catchable one) */
 	MP_DEATH_F_EXITED = 1u << 1,    /* it exited (status known) without its snapshot */
-	MP_DEATH_F_RUNNING = 1u << 2,   /* not dead: a daemon (a session of its own) that
-					 * runs on after the program; its state when
-					 * memprof stopped waiting */
 };
 
 #endif

@@ -602,10 +602,7 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 		/* Built by memprof run from the tables it shared with the
 		 * process, after the process died (common/shm.h). */
 		const char *abbrev = snap->death.signal ? sigabbrev_np((int)snap->death.signal) : NULL;
-		bool running = snap->death.flags & MP_DEATH_F_RUNNING;
-		if (running)
-			fputs("; still running in a session of its own (a daemon) when memprof ended", f);
-		else if (abbrev)
+		if (abbrev)
 			fprintf(f, "; killed by SIG%s (signal %u)", abbrev, snap->death.signal);
 		else if (snap->death.signal)
 			fprintf(f, "; killed by signal %u", snap->death.signal);
@@ -615,17 +612,12 @@ static int profile_comment(const struct mp_snap *snap, enum mp_profile_kind kind
 			fputs("; ended without writing its profile", f);
 		/* At a catchable signal the shim recorded the resources too;
 		 * after SIGKILL they are those of the last snapshot. */
-		if (running)
-			fprintf(f, ": heap then (descriptors, threads, timers as last recorded) read "
-				"from the tables shared with memprof, %" PRIu64 " record%s being changed "
-				"skipped", snap->death.torn, snap->death.torn == 1 ? "" : "s");
-		else
-			fprintf(f, ": %s read from the tables shared with memprof, "
-				"%" PRIu64 " record%s torn by the death skipped",
-				snap->death.flags & MP_DEATH_F_AT_SIGNAL
-					? "state at death"
-					: "heap at death (descriptors, threads, timers as last recorded)",
-				snap->death.torn, snap->death.torn == 1 ? "" : "s");
+		fprintf(f, ": %s read from the tables shared with memprof, "
+			"%" PRIu64 " record%s torn by the death skipped",
+			snap->death.flags & MP_DEATH_F_AT_SIGNAL
+				? "state at death"
+				: "heap at death (descriptors, threads, timers as last recorded)",
+			snap->death.torn, snap->death.torn == 1 ? "" : "s");
 	}
 	if (fclose(f) != 0) {
 		free(buf);

@@ -292,9 +292,6 @@ static void say_not_written(const struct write_args *a, const char *path, int r)
 
 	if (lost_quietly(a))
 		return;
-	struct stat st;
-	if (r == -ENOENT && stat(mp_shim.opt.snapdir, &st) < 0 && errno == ENOENT)
-		return;   /* memprof ended before us (a daemon it did not wait for) */
 	if (r == -ENOSYS) {
 		/* openat and write exist: only a seccomp filter says ENOSYS. */
 		char who[64] = " (";
