@@ -51,7 +51,12 @@ extern MP_TLS struct mp_tls mp_tls;
 void mp_shim_init(void);
 void *mp_sample_slow(void *p, size_t size);
 void mp_free_slow(void *p);
-void mp_shim_exit_snapshot(void);
+/* The final snapshot (leak scan first, when asked for).  The scan's
+ * roots on this thread's stack are the program's: from where it called
+ * the frame whose pc lies in [lo, hi) (lo < hi; exit), else the one whose
+ * CFA is `cfa` (the shim's entry point: its own CFA), with the registers
+ * it had then; from `cfa` when the walk finds neither. */
+void mp_shim_exit_snapshot(uintptr_t lo, uintptr_t hi, uintptr_t cfa);
 
 /* options.c: *o from MEMPROF_OPTIONS (common/shim-options.h), with a
  * warning per bad item; verbose=1's listing. */
