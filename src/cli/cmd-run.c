@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/collect.h"
@@ -122,8 +123,9 @@ static void usage(FILE *f)
 	      "\n"
 	      "Forked processes that run the shim get their own profile, named with their pid;\n"
 	      "those left running in a session of their own (daemons) are not waited for.\n"
-	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status\n"
-	      "(128+N if signal N killed it).  MEMPROF_SHIM=PATH overrides the shim library.\n"
+	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status,\n"
+	      "or, once its profiles are written, dies of the signal that killed PROGRAM.\n"
+	      "MEMPROF_SHIM=PATH overrides the shim library.\n"
 	      "See memprof-run(1).\n", f);
 }
 
@@ -455,6 +457,11 @@ int mp_cmd_run(int argc, char **argv)
 				status = 1;
 		status = mp_leakcheck_status(&leaks, status, s.error_exitcode);
 	}
+	/* Death by the program's signal passed on (main.c), unless
+	 * --error-exitcode chose the status. */
+	if (WIFSIGNALED(child.status) && status == 128 + WTERMSIG(child.status) &&
+	    !(s.leak_check && leaks.failing && s.error_exitcode >= 0))
+		mp_cli_exit_signal = WTERMSIG(child.status);
 	/* Frees the files loaded while the program ran: their answers go to
 	 * the symbolization cache. */
 	mp_early_sym_free();

@@ -5,6 +5,7 @@
  * behind in its session.  CLI only.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -417,4 +419,29 @@ int mp_supervise_status(const struct mp_child *c, const char *name)
 		return 128 + sig;
 	}
 	return WEXITSTATUS(c->status);
+}
+
+void mp_supervise_die_by(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct rlimit no_core = { 0, 0 };
+	sigset_t set;
+
+	/* Exit handlers do not run: flush what stdio still holds (the caller
+	 * has checked standard output already). */
+	fflush(NULL);
+	/* The program dumped its core if it was going to; ours would only
+	 * overwrite it (core_pattern "core") or add a second crash report.
+	 * RLIMIT_CORE alone does not stop a core_pattern pipe (systemd-coredump,
+	 * apport: the kernel ignores the limit for a pipe), a process that is
+	 * not dumpable never dumps (core(5)). */
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	sigaction(sig, &dfl, NULL);   /* EINVAL for SIGKILL: its action is already that */
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Pending once unblocked if it was pending already; else delivered
+	 * before raise returns. */
+	raise(sig);
 }

@@ -88,9 +88,25 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 /*
  * memprof run's exit status for the program that ended with wait status
  * c->status: its exit status, or 128+N when signal N killed it (said on
- * stderr, naming it `name`), as a shell does.
+ * stderr, naming it `name`), as a shell does.  memprof then ends by that
+ * signal itself once its work is done (mp_supervise_die_by), so that its
+ * caller sees the program's death; 128+N is what it exits with when that
+ * signal does not kill it.
  */
 int mp_supervise_status(const struct mp_child *c, const char *name);
+
+/*
+ * End memprof by signal `sig`, the one that killed the program, as
+ * valgrind, timeout(1) and strace do: its caller sees the same wait status
+ * (a shell prints "Segmentation fault" and stops a loop on SIGINT; Python's
+ * returncode is -N).  Called last, with every file written and closed:
+ * flushes stdio (no exit handler runs), sets RLIMIT_CORE to 0 and makes
+ * memprof not dumpable (no core of memprof's), restores SIG_DFL for sig,
+ * unblocks it and raises it.  Returns only if sig does not terminate a
+ * process by default (then it could not have killed the program either);
+ * the caller exits 128+sig.  Not in a signal handler.
+ */
+void mp_supervise_die_by(int sig);
 
 /* Free what mp_supervise left in *c (c->detached, c->running). */
 void mp_supervise_done(struct mp_child *c);
