@@ -5,9 +5,9 @@
  * behind in its session.  CLI only.
  */
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,9 +432,10 @@ void mp_supervise_die_by(int sig)
 	fflush(NULL);
 	/* The program dumped its core if it was going to; ours would only
 	 * overwrite it (core_pattern "core") or add a second crash report.
-	 * RLIMIT_CORE alone does not stop a core_pattern pipe (systemd-coredump,
-	 * apport: the kernel ignores the limit for a pipe), a process that is
-	 * not dumpable never dumps (core(5)). */
+	 * RLIMIT_CORE alone does not stop a core_pattern pipe
+	 * (systemd-coredump, apport: the kernel does not apply the limit to
+	 * a pipe, core(5)); no core is dumped at all for a process that is
+	 * not dumpable (prctl(2), PR_SET_DUMPABLE). */
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sigaction(sig, &dfl, NULL);   /* EINVAL for SIGKILL: its action is already that */
