@@ -42,22 +42,32 @@ static int cmp_pid(const void *a, const void *b)
 }
 
 /* The peak, descriptor, thread and timer profiles beside a heap profile,
- * when the snapshot has their sections (the shim always writes them), named
- * in `written` (", 'X.peak.pb.gz'", ...) for the report. */
-static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
-			      const char *heap_out, FILE *written)
+ * when the snapshot has their sections (the shim always writes them). */
+static size_t resource_kinds(const struct mp_snap *sn, enum mp_profile_kind kinds[4])
 {
-	static const enum mp_profile_kind kinds[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
-						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+	static const enum mp_profile_kind all[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
+						    MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (kinds[i] == MP_PROFILE_PEAK ? !sn->has_peak : !sn->has_res)
-			continue;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i] == MP_PROFILE_PEAK ? sn->has_peak : sn->has_res)
+			kinds[n++] = all[i];
+	return n;
+}
+
+/* Those profiles, built ahead in `a` (or now, when it is NULL), written beside the heap profile and
+ * named in `written` (", 'X.peak.pb.gz'", ...) for the report. */
+static void convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
+			      const enum mp_profile_kind *kinds, size_t n, const char *heap_out,
+			      FILE *written)
+{
+	for (size_t i = 0; i < n; i++) {
 		char *err = NULL, *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
 
 		if (!out)
 			return;
-		if (mp_converter_write(cv, kinds[i], out, &err) < 0)
+		if ((a ? mp_converter_ahead_write(a, i, out, &err)
+		       : mp_converter_write(cv, kinds[i], out, &err)) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
 		else
 			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
@@ -84,6 +94,9 @@ static void print_stats(const struct mp_snap *sn)
 int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)
 {
 	struct mp_converter *cv = NULL;
+	struct mp_converter_ahead *ahead = NULL;
+	enum mp_profile_kind kinds[4];
+	size_t nkinds = 0;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
 	int r = mp_snap_read_file(snap, &sn, &why);
@@ -97,6 +110,14 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		r = mp_converter_new(sn, 0, mp_early_sym_finish(), &cv);
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
+	}
+	/* The other profiles are built on a second core while this one
+	 * writes the heap profile (a compiler's --rate 1 heap and peak profiles
+	 * took 100 ms one after the other); they are written only after it. */
+	if (r == 0) {
+		nkinds = resource_kinds(sn, kinds);
+		if (mp_converter_ahead_start(cv, kinds, nkinds, &ahead) < 0)
+			ahead = NULL;   /* (no memory) each is built when written */
 	}
 	if (r == 0)
 		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
@@ -113,7 +134,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		FILE *w = open_memstream(&also, &also_len);
 
 		if (w) {
-			convert_resources(cv, sn, out, w);
+			convert_resources(cv, ahead, kinds, nkinds, out, w);
 			fclose(w);
 		}
 		if (!c->quiet) {
@@ -122,6 +143,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		}
 		free(also);
 	}
+	mp_converter_ahead_free(ahead);
 	free(err);
 	if (r >= 0 && c->stats)
 		print_stats(sn);

@@ -67,6 +67,25 @@ int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const 
 int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
 			size_t *ret_len, char **ret_err);
 
+/*
+ * Profiles built ahead: mp_converter_ahead_start begins building and
+ * compressing kinds[0..n) in that order on a thread of its own, while the
+ * caller writes another profile of the same converter (mp_converter_write:
+ * profiles of one converter may be built at once; nothing else of it may
+ * change meanwhile).  mp_converter_ahead_write(a, i, out) waits for
+ * kinds[i] and writes it to `out`, with mp_converter_write's contract
+ * and messages; each at most once.  mp_converter_ahead_free (accepts NULL)
+ * stops building, waits for the thread and drops what was not written:
+ * call it before the converter goes.  When no thread can be made, each
+ * profile is built when it is asked for.  Start returns 0 or -ENOMEM.
+ */
+struct mp_converter_ahead;
+int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds, size_t n,
+			     struct mp_converter_ahead **ret);
+int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, const char *out,
+			     char **ret_err);
+void mp_converter_ahead_free(struct mp_converter_ahead *a);
+
 /* Text every profile it writes adds to its one comment line, after "; "
  * (e.g. what memprof attach's counts cover).  0 or -ENOMEM. */
 int mp_converter_add_comment(struct mp_converter *c, const char *text);
