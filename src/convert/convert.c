@@ -678,6 +678,7 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	if (kind == MP_PROFILE_PEAK && !snap->has_peak)
 		return -ENODATA;   /* a snapshot of a shim that did not follow the peak */
 	b = mp_pprof_builder_new();
+	mp_pprof_builder_stream(b);   /* compressed while built: it is to be written */
 	if (!heapish) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
 		const char *what = mp_profile_kinds[kind].name;

@@ -979,6 +979,75 @@ static void test_big_gzip(void)
 	mp_pprof_builder_free(b);
 }
 
+/* A profile of n samples, locations added among them (the tail grows
+ * after streaming began), labels on some. */
+static struct mp_pprof_builder *streamed_profile(size_t n, bool stream)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t locs[2000], stack[40];
+	uint32_t x = 777;
+
+	if (stream)
+		mp_pprof_builder_stream(b);
+	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	uint64_t map = mp_pprof_add_mapping(b, 0x400000, 0x800000, 0, "/bin/app", "", true, true,
+					    true, false);
+	for (size_t i = 0; i < 2000; i++) {
+		char fn[32];
+		snprintf(fn, sizeof(fn), "function_%zu", i);
+		struct mp_pprof_line ln = { .function = fn, .file = "app.c", .line = (int64_t)i + 1 };
+		locs[i] = mp_pprof_add_location(b, map, 0x400000 + i * 16, &ln, 1);
+		if (i >= 1000)
+			continue;
+		for (size_t s = 0; s < n / 1000; s++) {
+			struct mp_pprof_label l = { .key = "bytes", .num = (int64_t)s };
+			int64_t v[2];
+			for (size_t k = 0; k < 40; k++) {
+				x = x * 1103515245u + 12345u;
+				stack[k] = locs[(x >> 8) % (i + 1)];
+			}
+			v[0] = (int64_t)(x >> 4);
+			v[1] = (int64_t)(x >> 12);
+			mp_pprof_add_sample(b, stack, 40, v, 2, &l, s % 3 ? 1 : 0);
+		}
+	}
+	return b;
+}
+
+/*
+ * A profile compressed while it is built (mp_pprof_builder_stream) is
+ * the very file of one compressed at the end: small (never streamed),
+ * middling (streamed), and big (the stream gives up for the parts).
+ */
+static void test_streamed_gzip(void)
+{
+	static const size_t sizes[] = { 100, 60000, 130000 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct mp_pprof_builder *a = streamed_profile(sizes[i], false);
+		struct mp_pprof_builder *b = streamed_profile(sizes[i], true);
+		uint8_t *ga = NULL, *gb = NULL;
+		size_t la = 0, lb = 0;
+
+		CHECK_INT(mp_pprof_encode(a, &ga, &la), 0);
+		CHECK_INT(mp_pprof_encode(b, &gb, &lb), 0);
+		CHECK_INT(lb, la);
+		CHECK(la == lb && memcmp(ga, gb, la) == 0);
+		free(gb);
+		gb = NULL;
+		/* Again, the stream spent: the same once more. */
+		CHECK_INT(mp_pprof_encode(b, &gb, &lb), 0);
+		CHECK(la == lb && memcmp(ga, gb, la) == 0);
+		free(ga);
+		free(gb);
+		mp_pprof_builder_free(a);
+		mp_pprof_builder_free(b);
+	}
+	/* Given up at once: freed without encoding. */
+	mp_pprof_builder_free(streamed_profile(60000, true));
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -986,6 +1055,7 @@ int main(void)
 	test_empty_builder();
 	test_plain_and_multistream();
 	test_big_gzip();
+	test_streamed_gzip();
 	test_bad_inputs();
 	test_bomb();
 	test_validation();
