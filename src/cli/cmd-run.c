@@ -425,6 +425,13 @@ int mp_cmd_run(int argc, char **argv)
 	rc.live = NULL;
 	if (status)
 		goto cleanup;
+	/* What the program wrote committed beside the conversion (the
+	 * snapshot directory has its last snapshot; the output's has what
+	 * else it wrote there): the profiles' fsyncs then wait for less. */
+	char *heap_out = mp_outname_heap(s.output, child.pid, true);
+	if (heap_out)
+		mp_file_presync(heap_out, snapdir);
+	free(heap_out);
 	status = mp_supervise_status(&child, prog_argv[0]);
 
 	if (preload)

@@ -41,38 +41,45 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The peak, descriptor, thread and timer profiles beside a heap profile,
- * when the snapshot has their sections (the shim always writes them). */
-static size_t resource_kinds(const struct mp_snap *sn, enum mp_profile_kind kinds[4])
+/*
+ * The peak, descriptor, thread and timer profiles beside heap profile `out`,
+ * when the snapshot has their sections (the shim always writes them), and
+ * their names: as many as could be named (NULL-terminated, malloc'd).
+ */
+static size_t resource_kinds(const struct mp_snap *sn, const char *out,
+			     enum mp_profile_kind kinds[4], char *outs[5])
 {
 	static const enum mp_profile_kind all[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
 						    MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
 	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (all[i] == MP_PROFILE_PEAK ? sn->has_peak : sn->has_res)
-			kinds[n++] = all[i];
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (all[i] == MP_PROFILE_PEAK ? !sn->has_peak : !sn->has_res)
+			continue;
+		outs[n] = mp_outname_kind(out, mp_profile_kinds[all[i]].name);
+		if (!outs[n])
+			break;
+		kinds[n++] = all[i];
+	}
+	outs[n] = NULL;
 	return n;
 }
 
-/* Those profiles, built ahead in `a` (or now, when it is NULL), written beside the heap profile and
- * named in `written` (", 'X.peak.pb.gz'", ...) for the report. */
+/* Those profiles, made ahead in `a` (or now, when it is NULL), written
+ * and named in `written` (", 'X.peak.pb.gz'", ...) for the report. */
 static void convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
-			      const enum mp_profile_kind *kinds, size_t n, const char *heap_out,
+			      const enum mp_profile_kind *kinds, char *const *outs, size_t n,
 			      FILE *written)
 {
 	for (size_t i = 0; i < n; i++) {
-		char *err = NULL, *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
+		char *err = NULL;
 
-		if (!out)
-			return;
-		if ((a ? mp_converter_ahead_write(a, i, out, &err)
-		       : mp_converter_write(cv, kinds[i], out, &err)) < 0)
+		if ((a ? mp_converter_ahead_write(a, i, &err)
+		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
 		else
-			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", outs[i]);
 		free(err);
-		free(out);
 	}
 }
 
@@ -96,6 +103,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 	struct mp_converter *cv = NULL;
 	struct mp_converter_ahead *ahead = NULL;
 	enum mp_profile_kind kinds[4];
+	char *outs[5] = { NULL };
 	size_t nkinds = 0;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
@@ -111,13 +119,14 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}
-	/* The other profiles are built on a second core while this one
-	 * writes the heap profile (a compiler's --rate 1 heap and peak profiles
-	 * took 100 ms one after the other); they are written only after it. */
+	/* The other profiles are made on a second core while this one
+	 * writes the heap profile (a compiler's --rate 1 heap and peak
+	 * profiles took 100 ms one after the other); they appear only after
+	 * it, and not at all when it fails. */
 	if (r == 0) {
-		nkinds = resource_kinds(sn, kinds);
-		if (mp_converter_ahead_start(cv, kinds, nkinds, &ahead) < 0)
-			ahead = NULL;   /* (no memory) each is built when written */
+		nkinds = resource_kinds(sn, out, kinds, outs);
+		if (mp_converter_ahead_start(cv, kinds, (const char *const *)outs, nkinds, &ahead) < 0)
+			ahead = NULL;   /* (no memory) each is made when written */
 	}
 	if (r == 0)
 		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
@@ -134,7 +143,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		FILE *w = open_memstream(&also, &also_len);
 
 		if (w) {
-			convert_resources(cv, ahead, kinds, nkinds, out, w);
+			convert_resources(cv, ahead, kinds, outs, nkinds, w);
 			fclose(w);
 		}
 		if (!c->quiet) {
@@ -144,6 +153,8 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 		free(also);
 	}
 	mp_converter_ahead_free(ahead);
+	for (size_t i = 0; outs[i]; i++)
+		free(outs[i]);
 	free(err);
 	if (r >= 0 && c->stats)
 		print_stats(sn);

@@ -46,10 +46,17 @@ struct blocation {
 	size_t line_off, nline;
 };
 
+/* Strings interned lately, by address (intern()). */
+#define INTERN_RECENT 16
+
 struct mp_pprof_builder {
 	struct mp_keymap strmap;
 	char **strs;
 	size_t nstrs, cap_strs;
+	struct {
+		const char *s;      /* the caller's string at the time */
+		uint32_t idx;
+	} recent[INTERN_RECENT];
 
 	int64_t (*sample_types)[2];
 	size_t nsample_types, cap_sample_types;
@@ -125,11 +132,19 @@ static void *reserve(void *arr, size_t *cap, size_t n, size_t more, size_t elem)
 static int64_t intern(struct mp_pprof_builder *b, const char *s)
 {
 	uint32_t idx;
-	size_t len;
+	size_t len, k;
 	int r;
 
 	if (!s)
 		s = "";
+	/* A string met again at the same address is mostly the same string
+	 * (the converter's label keys and lifetime classes, interned with
+	 * each of 100,000 samples): compared with the one kept for it, it
+	 * costs no hash and no probe.  An address that now holds another
+	 * string (a caller's buffer) fails the comparison. */
+	k = ((uintptr_t)s >> 3) % INTERN_RECENT;
+	if (b->recent[k].s == s && strcmp(b->strs[b->recent[k].idx], s) == 0)
+		return b->recent[k].idx;
 	len = strlen(s);
 	r = mp_keymap_intern(&b->strmap, s, len, (uint32_t)b->nstrs, &idx);
 	if (r < 0)
@@ -141,6 +156,8 @@ static int64_t intern(struct mp_pprof_builder *b, const char *s)
 			oom();
 		b->nstrs++;
 	}
+	b->recent[k].s = s;
+	b->recent[k].idx = idx;
 	return idx;
 }
 
@@ -389,6 +406,44 @@ static void put_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t 
 		put_varint(e, v[i]);
 }
 
+/* The bytes put_varint takes for v. */
+static size_t varint_len(uint64_t v)
+{
+	struct enc c = { NULL, 0 };
+
+	put_varint(&c, v);
+	return c.n;
+}
+
+/*
+ * put_packed for a writer with room for the longest such field (the tag,
+ * then 10 bytes for the length and each value) after e->n: the values
+ * are written once, after room for the longest length they can have,
+ * then moved to follow the real length.  Measuring them first took as
+ * long as writing them (the samples' stacks are most of a heap profile).
+ */
+static void put_packed_roomy(struct enc *e, uint32_t field, const uint64_t *v, size_t n)
+{
+	struct enc c;
+	size_t room;
+
+	if (!e->p) {
+		put_packed(e, field, v, n);
+		return;
+	}
+	if (!n)
+		return;
+	put_tag(e, field, 2);
+	room = varint_len(10 * (uint64_t)n);
+	c = (struct enc){ e->p + e->n + room, 0 };
+	for (size_t i = 0; i < n; i++)
+		put_varint(&c, v[i]);
+	put_varint(e, c.n);
+	if (e->p + e->n != c.p)
+		memmove(e->p + e->n, c.p, c.n);
+	e->n += c.n;
+}
+
 typedef void put_fn(struct enc *e, const struct mp_pprof_builder *b, size_t i);
 
 /* Message i of a kind as field `field`: its length, then itself. */
@@ -417,8 +472,8 @@ static void put_sample_fields(struct enc *e, const uint64_t *location_ids, size_
 			      const int64_t *values, size_t nvalues,
 			      const struct label_fields *labels, size_t nlabels)
 {
-	put_packed(e, 1, location_ids, nlocations);
-	put_packed(e, 2, (const uint64_t *)values, nvalues);
+	put_packed_roomy(e, 1, location_ids, nlocations);
+	put_packed_roomy(e, 2, (const uint64_t *)values, nvalues);
 	for (size_t i = 0; i < nlabels; i++) {
 		const int64_t *f = labels[i].f;
 		struct enc c = { NULL, 0 };
