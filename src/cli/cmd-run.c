@@ -22,6 +22,7 @@
 #include "cli/commands.h"
 #include "cli/crash.h"
 #include "cli/early-sym.h"
+#include "cli/final-snap.h"
 #include "cli/launch.h"
 #include "cli/leakcheck.h"
 #include "cli/live.h"
@@ -329,6 +330,7 @@ static void started(void *ctx, pid_t pid)
 	if (rc->live)
 		mp_live_set_target(rc->live, pid);
 	mp_early_sym_start(pid);
+	mp_final_snap_watch(rc->col.snapdir, pid);
 }
 
 static void tick(void *ctx)
@@ -474,6 +476,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
+	mp_final_snap_done();
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);

@@ -16,6 +16,7 @@
 
 #include "cli/collect.h"
 #include "cli/early-sym.h"
+#include "cli/final-snap.h"
 #include "cli/heapstats.h"
 #include "cli/leakcheck.h"
 #include "cli/outnames.h"
@@ -107,7 +108,12 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 	size_t nkinds = 0;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
-	int r = mp_snap_read_file(snap, &sn, &why);
+	int r = 0;
+
+	/* The target's, perhaps read while the kernel tore it down. */
+	sn = mp_final_snap_take(snap);
+	if (!sn)
+		r = mp_snap_read_file(snap, &sn, &why);
 
 	if (r == -EBADMSG)
 		mp_set_err(&err, "malformed snapshot '%s': %s", snap, why ? why : strerror(-r));
