@@ -9,14 +9,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +26,7 @@
 static struct {
 	bool started;
 	pthread_t thread;
-	int inotify, wake;          /* descriptors, or -1 */
+	int inotify, wd;            /* the inotify descriptor (or -1) and watch */
 	char *path;                 /* the snapshot's path */
 	const char *name;           /* its name, in path */
 	/* The thread's until it is joined: */
@@ -36,7 +34,7 @@ static struct {
 	int fd;                     /* the file read (held: its inode is not
 				     * reused while we compare it), or -1 */
 	struct stat st;             /* as it was read */
-} fs = { .inotify = -1, .wake = -1, .fd = -1 };
+} fs = { .inotify = -1, .fd = -1 };
 
 static void drop(void)
 {
@@ -78,33 +76,32 @@ static void read_now(void)
 	fs.st = before;
 }
 
+/* Until the watch goes (IN_IGNORED: removed by stop(), or the directory
+ * is gone): one descriptor, no other to wake the thread with. */
 static void *watch_main(void *arg)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool gone = false;
 
 	(void)arg;
-	for (;;) {
-		struct pollfd p[2] = { { .fd = fs.inotify, .events = POLLIN },
-				       { .fd = fs.wake, .events = POLLIN } };
+	while (!gone) {
+		ssize_t n = read(fs.inotify, buf, sizeof(buf));
 		bool seen = false;
-		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		if (p[1].revents)
-			break;
-		while ((n = read(fs.inotify, buf, sizeof(buf))) > 0) {
-			for (char *q = buf; q < buf + n;) {
-				const struct inotify_event *ev = (const struct inotify_event *)q;
+		for (char *q = buf; q < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)q;
 
-				/* (events lost: perhaps that one) */
-				if ((ev->mask & IN_Q_OVERFLOW) ||
-				    (ev->len && strcmp(ev->name, fs.name) == 0))
-					seen = true;
-				q += sizeof(*ev) + ev->len;
-			}
+			gone = gone || (ev->mask & IN_IGNORED);
+			/* (events lost: perhaps that one) */
+			if ((ev->mask & IN_Q_OVERFLOW) || (ev->len && strcmp(ev->name, fs.name) == 0))
+				seen = true;
+			q += sizeof(*ev) + ev->len;
 		}
-		if (seen)
+		if (seen && !gone)
 			read_now();
 	}
 	return NULL;
@@ -115,13 +112,12 @@ void mp_final_snap_watch(const char *snapdir, pid_t pid)
 	sigset_t all, old;
 	int err;
 
-	if (fs.started)
+	if (fs.started || fs.path)
 		return;
 	fs.path = mp_snapshots_path(snapdir, MP_SNAPFILE_FINAL, pid, 0, NULL);
-	fs.inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	fs.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!fs.path || fs.inotify < 0 || fs.wake < 0 ||
-	    inotify_add_watch(fs.inotify, snapdir, IN_MOVED_TO | IN_ONLYDIR) < 0)
+	fs.inotify = inotify_init1(IN_CLOEXEC);
+	if (!fs.path || fs.inotify < 0 ||
+	    (fs.wd = inotify_add_watch(fs.inotify, snapdir, IN_MOVED_TO | IN_ONLYDIR)) < 0)
 		goto fail;
 	fs.name = strrchr(fs.path, '/') ? strrchr(fs.path, '/') + 1 : fs.path;
 	/* The thread takes no signal: supervise.c waits for them. */
@@ -137,21 +133,18 @@ fail:
 	mp_final_snap_done();
 }
 
-/* Stop the thread (after the reading in hand) and close what it waited on. */
+/* Stop the thread (after the reading in hand: removing the watch queues
+ * the IN_IGNORED its read waits for) and close its descriptor. */
 static void stop(void)
 {
 	if (fs.started) {
-		uint64_t one = 1;
-
-		(void)!write(fs.wake, &one, sizeof(one));
+		(void)inotify_rm_watch(fs.inotify, fs.wd);
 		pthread_join(fs.thread, NULL);
 		fs.started = false;
 	}
 	if (fs.inotify >= 0)
 		close(fs.inotify);
-	if (fs.wake >= 0)
-		close(fs.wake);
-	fs.inotify = fs.wake = -1;
+	fs.inotify = -1;
 }
 
 struct mp_snap *mp_final_snap_take(const char *path)

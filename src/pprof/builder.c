@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Building pprof profiles: interned strings, deduplicated functions and
- * locations, samples; then protobuf-c serialization, gzip (zlib with the gzip
- * wrapper, as Go writes them) and an atomic write (common/file-write.h: temp
- * file in the target's directory, fsync, rename).
+ * locations, samples; then protobuf serialization, gzip (gzip.c, as Go
+ * writes them; streamed while the samples are added, for a profile built to
+ * be written) and an atomic write (common/file-write.h: temp file in the
+ * target's directory, fsync, rename).
  *
  * What pprof expects of a writer and this file guarantees: string_table[0]
  * is "", mapping/location/function ids are 1..n in insertion order, every
