@@ -42,7 +42,8 @@ static struct {
 	struct mp_tcache *spare;      /* flushed by their thread's exit, linked by next */
 	/* counts of exited threads and of dead caches (atomic) */
 	uint64_t dead_mallocs[MP_NCLASS], dead_frees[MP_NCLASS];
-	void (*on_sampled_free)(uint64_t tag);
+	void (*on_sampled_free)(uint64_t tag, uint64_t early);
+	uint64_t (*sampled_free_early)(void);
 	void (*on_watched_free)(void *p);
 } g = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -76,8 +77,9 @@ int mp_alloc_init(void)
 	return s == INIT_DONE ? 0 : -ENOMEM;
 }
 
-void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag))
+void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag, uint64_t early), uint64_t (*early)(void))
 {
+	__atomic_store_n(&g.sampled_free_early, early, __ATOMIC_RELEASE);
 	__atomic_store_n(&g.on_sampled_free, fn, __ATOMIC_RELEASE);
 }
 
@@ -247,9 +249,9 @@ static void large_free_as(void *p, int released)
 			mp_heap_free_locked(s);
 	}
 	mp_unlock(&mp_heap.lock);
-	void (*fn)(uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+	void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 	if (tag && fn)
-		fn(tag);
+		fn(tag, 0);
 }
 
 static void large_free(void *p)
@@ -481,9 +483,11 @@ MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
 				     __ATOMIC_RELAXED);
 	if (c & MP_CLASSMAP_SAMPLED) {
 		uint64_t tag;
-		void (*fn)(uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
+		uint64_t (*early)(void) = __atomic_load_n(&g.sampled_free_early, __ATOMIC_ACQUIRE);
+		uint64_t e = early ? early() : 0;
+		void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
 		if (mp_alloc_take_sample(p, &tag) && fn)
-			fn(tag);
+			fn(tag, e);
 		watched_free(p);
 	}
 	c &= MP_CLASSMAP_CLASS;

@@ -140,10 +140,17 @@ extern int mp_alloc_slack_used;
  * freed.  The free paths call the function registered with
  * mp_alloc_on_sampled_free() with the tag of every sampled block they free.
  * Lock-free; not for signal handlers that interrupted the allocator.
+ *
+ * `early` (NULL: none) is called by the free of a block of a span that may
+ * hold sampled ones before its tag is looked up, and what it returns is
+ * fn's `early` (else 0): work of the caller's whose latency then overlaps
+ * the lookup's cache misses (the page map's entry, the span, the tag) instead
+ * of following them.  The shim reads its clock there when every block is
+ * sampled (--rate 1).
  */
 int mp_alloc_set_sample(void *p, uint64_t tag);
 int mp_alloc_take_sample(void *p, uint64_t *ret_tag);
-void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag));
+void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag, uint64_t early), uint64_t (*early)(void));
 
 /*
  * mp_alloc_set_sample in three steps, for a caller with cache misses of

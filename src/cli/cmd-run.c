@@ -349,7 +349,7 @@ int mp_cmd_run(int argc, char **argv)
 	struct mp_crash *crash = NULL;
 	char *shim = NULL, *path = NULL, *snapdir = NULL, *preload = NULL, **env = NULL;
 	char **prog_argv;
-	bool is_elf = true, target_found = false;
+	bool is_elf = true, target_found = false, unprofiled = false;
 	int status, failures;
 
 	mp_options_default(&s.shim);
@@ -373,7 +373,7 @@ int mp_cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < s.n_leak_reports; i++)
 		if (mp_outname_check_dir(s.leak_reports[i], "leak report", false) < 0)
 			goto out;
-	status = mp_launch_prepare_program(prog_argv[0], &path, &is_elf);
+	status = mp_launch_prepare_program(prog_argv[0], &path, &is_elf, &unprofiled);
 	if (status)
 		goto out;
 	status = 1;
@@ -445,7 +445,7 @@ int mp_cmd_run(int argc, char **argv)
 	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
 	failures = mp_collect_final(col, &target_found);
-	if (!target_found)
+	if (!target_found && !unprofiled)   /* else said before it ran */
 		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
 			prog_argv[0]);
 	/* A conversion failure only changes a successful status: the program's

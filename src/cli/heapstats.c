@@ -50,6 +50,13 @@ void mp_run_few_samples_note(const struct mp_snap *snap, const char *out)
 	uint64_t n = 0, rate = snap->header.rate;
 	char rb[32];
 
+	for (size_t k = 0; k < snap->nstats; k++)
+		if (strcmp(snap->stats[k].name, "ForeignMalloc") == 0 && snap->stats[k].value) {
+			fprintf(stderr, "memprof: note: '%s' misses the program's malloc calls: its "
+				"executable defines malloc itself (an allocator linked in, such as "
+				"jemalloc), which comes before memprof's\n", out);
+			return;
+		}
 	if (rate <= 1)
 		return;   /* every allocation, or sampling off: exact or empty by choice */
 	for (size_t i = 0; i < snap->nheap; i++)

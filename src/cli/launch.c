@@ -108,7 +108,8 @@ int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_lin
 
 /* ---- the program ----------------------------------------------------------- */
 
-int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf)
+int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf,
+			       bool *ret_unprofiled)
 {
 	struct mp_target_info info;
 	char *path = NULL;
@@ -131,19 +132,26 @@ int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_el
 		return 1;
 	}
 	r = 0;
+	*ret_unprofiled = false;
+	/* A program the shim cannot get into still runs, as it would without
+	 * memprof (same output, same status): a script or build that calls
+	 * memprof run on whatever it is given keeps working, and the programs
+	 * it starts are profiled when they can be. */
 	switch (info.verdict) {
 	case MP_TARGET_OK:
 		break;
 	case MP_TARGET_STATIC:
-		fprintf(stderr, "memprof: cannot profile '%s': '%s' is statically linked, "
-			"LD_PRELOAD has no effect on it\n", name, info.culprit);
-		r = 1;
+		fprintf(stderr, "memprof: not profiling '%s': '%s' is statically linked, "
+			"LD_PRELOAD has no effect on it; it runs without a profile\n",
+			name, info.culprit);
+		*ret_unprofiled = true;
 		break;
 	case MP_TARGET_SETID:
-		fprintf(stderr, "memprof: cannot profile '%s': '%s' is setuid, setgid or has file "
-			"capabilities, the dynamic loader ignores LD_PRELOAD for it\n",
+		fprintf(stderr, "memprof: not profiling '%s': '%s' is setuid, setgid or has file "
+			"capabilities that give this user privileges, and the dynamic loader "
+			"ignores LD_PRELOAD for it; it runs without a profile\n",
 			name, info.culprit);
-		r = 1;
+		*ret_unprofiled = true;
 		break;
 	case MP_TARGET_FOREIGN:
 		fprintf(stderr, "memprof: cannot profile '%s': '%s' is not a native %d-bit "

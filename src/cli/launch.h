@@ -32,13 +32,16 @@ int mp_launch_find_shim(char **ret_path);
 int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_link);
 
 /*
- * Find PROGRAM `name` as execvp(3) would and refuse what LD_PRELOAD cannot
- * work for (static, setuid, foreign ELF; cli/target.h).  Returns 0 with a
- * malloc'd path and whether the file is ELF (else exec falls back to
- * /bin/sh), or the exit status to fail with (127, 126 like a shell, or 1),
- * the reason printed.
+ * Find PROGRAM `name` as execvp(3) would and refuse foreign ELF, which the
+ * shim cannot be loaded into (cli/target.h).  A program LD_PRELOAD cannot
+ * work for (static, or setuid for this user) is said so in one line and
+ * run all the same: *ret_unprofiled tells.  Returns 0 with a malloc'd path
+ * and whether the file is ELF (else exec falls back to /bin/sh), or the
+ * exit status to fail with (127, 126 like a shell, or 1), the reason
+ * printed.
  */
-int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf);
+int mp_launch_prepare_program(const char *name, char **ret_path, bool *ret_is_elf,
+			      bool *ret_unprofiled);
 
 /* The keys of MEMPROF_OPTIONS memprof run sets, in order (its settings:
  * common/shim-options.h). */

@@ -5,8 +5,10 @@
  * LD_PRELOAD is read by the dynamic loader, so it has no effect on a
  * statically linked program (no PT_INTERP program header: ld.so never runs),
  * and ld.so ignores preloads given by path in secure-execution mode
- * (ld.so(8): setuid, setgid or file capabilities).  We check both before
- * starting anything.  For a "#!" script the kernel runs the interpreter, so
+ * (ld.so(8): a setuid, setgid or file-capability program that gives the
+ * caller privileges it did not have; root running a setuid-root program,
+ * ping's capabilities, is not secure).  We check both before starting
+ * anything.  For a "#!" script the kernel runs the interpreter, so
  * the interpreter is what we check.
  */
 #include <elf.h>
@@ -17,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -229,6 +233,85 @@ static bool has_file_caps(int fd)
 	return fgetxattr(fd, "security.capability", NULL, 0) > 0;
 }
 
+/* Whether gid is our effective group or one of our supplementary groups
+ * (the kernel's in_group_p). */
+static bool in_group(gid_t gid)
+{
+	gid_t *groups;
+	bool found = false;
+	int n;
+
+	if (gid == getegid())
+		return true;
+	n = getgroups(0, NULL);
+	if (n <= 0)
+		return false;
+	groups = calloc((size_t)n, sizeof(*groups));
+	if (!groups)
+		return false;
+	n = getgroups(n, groups);
+	for (int i = 0; i < n && !found; i++)
+		found = groups[i] == gid;
+	free(groups);
+	return found;
+}
+
+/*
+ * Whether the kernel would run this file in secure-execution mode for us
+ * (AT_SECURE; security/commoncap.c, cap_bprm_creds_from_file): a
+ * set-user-ID bit that changes our effective user, a set-group-ID bit
+ * (with group execute: without, it means mandatory locking) for a group we
+ * are not in, or file capabilities for a caller whose real user is not
+ * root.  Under no_new_privs, or on a file system mounted nosuid, exec
+ * grants nothing and nothing is secure.  Root running a setuid-root
+ * program (passwd, su) or one with capabilities (ping) keeps LD_PRELOAD.
+ */
+static bool secure_exec(int fd, const struct stat *st)
+{
+	struct statvfs sv;
+	bool set_uid = (st->st_mode & S_ISUID) != 0;
+	bool set_gid = (st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP);
+	bool caps = has_file_caps(fd);
+
+	if (!set_uid && !set_gid && !caps)
+		return false;
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return false;
+	if (fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_NOSUID))
+		return false;
+	if (set_uid && st->st_uid != geteuid())
+		return true;
+	if (set_gid && !in_group(st->st_gid))
+		return true;
+	return caps && getuid() != 0;
+}
+
+/* PT_INTERP of the main program, found by dl_iterate_phdr (it comes
+ * first); data is a const char ** for the path. */
+static int find_interp(struct dl_phdr_info *dl, size_t size, void *data)
+{
+	(void)size;
+	for (int i = 0; i < dl->dlpi_phnum; i++)
+		if (dl->dlpi_phdr[i].p_type == PT_INTERP) {
+			*(const char **)data = (const char *)(dl->dlpi_addr + dl->dlpi_phdr[i].p_vaddr);
+			break;
+		}
+	return 1;   /* the main program only */
+}
+
+/* Whether st is the dynamic loader memprof itself runs under: run directly
+ * ("ld.so PROGRAM"), it has no PT_INTERP of its own, like a static
+ * program, but it reads LD_PRELOAD and loads the shim. */
+static bool is_our_loader(const struct stat *st)
+{
+	const char *interp = NULL;
+	struct stat ls;
+
+	dl_iterate_phdr(find_interp, &interp);
+	return interp && stat(interp, &ls) == 0 && ls.st_dev == st->st_dev &&
+	       ls.st_ino == st->st_ino;
+}
+
 /* Parse the interpreter of a "#!" line into a malloc'd string; NULL with
  * errno set: ENOEXEC (no interpreter), ENAMETOOLONG (line cut off), ENOMEM. */
 static char *shebang_interp(const char *buf, size_t len)
@@ -305,10 +388,7 @@ static int inspect(const char *path, int depth, struct mp_target_info *info)
 		return r;
 	}
 
-	/* The set-user-ID bit makes a file setuid; set-group-ID only together
-	 * with group execute (without it, it means mandatory locking). */
-	if ((st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP)) ||
-	    has_file_caps(fd)) {
+	if (secure_exec(fd, &st)) {
 		r = set_verdict(info, MP_TARGET_SETID, path, 0);
 		goto out;
 	}
@@ -324,7 +404,8 @@ static int inspect(const char *path, int depth, struct mp_target_info *info)
 		case MP_ELF_DYNAMIC:
 			break;
 		case MP_ELF_STATIC:
-			r = set_verdict(info, MP_TARGET_STATIC, path, 0);
+			if (!is_our_loader(&st))
+				r = set_verdict(info, MP_TARGET_STATIC, path, 0);
 			break;
 		case MP_ELF_FOREIGN:
 			r = set_verdict(info, MP_TARGET_FOREIGN, path, 0);

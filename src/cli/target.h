@@ -42,8 +42,9 @@ enum mp_elf_kind mp_elf_probe_mem(const void *buf, size_t len);
 enum mp_target_verdict {
 	MP_TARGET_OK,            /* dynamically linked, or not ELF at all: exec decides */
 	MP_TARGET_STATIC,        /* statically linked ELF */
-	MP_TARGET_SETID,         /* setuid, setgid or file capabilities: secure-execution
-	                            mode makes ld.so ignore our LD_PRELOAD */
+	MP_TARGET_SETID,         /* setuid, setgid or file capabilities that give us
+	                            privileges: secure-execution mode makes ld.so
+	                            ignore our LD_PRELOAD */
 	MP_TARGET_FOREIGN,       /* ELF the shim cannot be loaded into */
 	MP_TARGET_MALFORMED,     /* ELF program headers out of bounds */
 	MP_TARGET_BAD_INTERP,    /* "#!" interpreter missing, unreadable or nested too deep */

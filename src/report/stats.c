@@ -30,6 +30,7 @@ static const struct {
 	{ "RSS", "resident set size of the process", true },
 	{ "LeakScanBytes", "bytes the leak scan read", true },
 	{ "LeakScanNs", "nanoseconds the leak scan took", false },
+	{ "ForeignMalloc", "1: the executable's own malloc came before memprof's", false },
 	/* memprof attach's */
 	{ "AttachRSSBefore", "resident set size at attach", true },
 	{ "AttachRSSAfter", "resident set size at detach", true },

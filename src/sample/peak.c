@@ -414,6 +414,15 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now)
 	return k;
 }
 
+unsigned mp_peak_freed_at(uint64_t tag, uint64_t now)
+{
+	uint32_t b = mp_tag_bucket(tag);
+	mp_prof_prefetch_bucket(b);
+	if (recs)
+		__builtin_prefetch(&life[b], 1);
+	return mp_peak_freed(tag, now);
+}
+
 unsigned mp_peak_freed_now(uint64_t tag)
 {
 	uint32_t b = mp_tag_bucket(tag);

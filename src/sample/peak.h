@@ -76,6 +76,10 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now);
  */
 unsigned mp_peak_freed_now(uint64_t tag);
 
+/* The same with the clock read at tick `now` before the tag was found (the
+ * bucket's records are still prefetched first). */
+unsigned mp_peak_freed_at(uint64_t tag, uint64_t now);
+
 /* Take back mp_peak_freed of `tag`, which returned class k (a realloc that
  * failed: the block is in use again). */
 void mp_peak_unfreed(uint64_t tag, unsigned k);

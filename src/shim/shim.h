@@ -28,6 +28,7 @@ struct mp_shim_state {
 	uint64_t start_ns;         /* CLOCK_REALTIME at init or fork */
 	int forked;                /* this process is a fork child */
 	int final_written;         /* the exit snapshot is on disk */
+	int foreign_malloc;        /* the program's own malloc comes before ours (init.c) */
 };
 
 extern struct mp_shim_state mp_shim;

@@ -22,6 +22,7 @@
 #include <stdio.h>   /* rename() only: no stdio streams */
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/snapfile.h"
@@ -147,14 +148,33 @@ static int snapshot_write_locked(void *arg)
 		fd = mp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	}
 	if (fd < 0) {
+		struct stat st;
+		char num[24], uid[24];
+
 		r = -errno;
-		mp_warn("cannot write snapshot '", tmp, "': ", strerrorname_np(-r));
+		/* A process that became another user (su, runuser, a daemon
+		 * dropping privileges) cannot write into memprof's private
+		 * directory (nor, often, see it): say that, not a path it never
+		 * chose. */
+		if (r == -EACCES && !(stat(dir, &st) == 0 && st.st_uid == geteuid())) {
+			mp_utoa(pid, num);
+			mp_utoa(geteuid(), uid);
+			mp_warn("no profile for process ", num,
+				": it runs as another user than memprof, uid ", uid);
+		} else {
+			mp_warn("cannot write snapshot '", tmp, "': ", strerrorname_np(-r));
+		}
 		return r;
 	}
 
 	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
-	static struct mp_snap_kv stats[8 + 2 * MP_NCLASS];   /* writers are serialized */
+	static struct mp_snap_kv stats[12 + 2 * MP_NCLASS];   /* writers are serialized */
 	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+	if (mp_shim.foreign_malloc) {
+		memset(&stats[nstats], 0, sizeof(stats[nstats]));
+		memcpy(stats[nstats].name, "ForeignMalloc", sizeof("ForeignMalloc"));
+		stats[nstats++].value = 1;
+	}
 	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
 
 	/* The leak scan's result, in the final snapshot only (leak=1). */

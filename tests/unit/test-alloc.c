@@ -366,15 +366,24 @@ static void test_api(void)
 }
 
 static uint32_t freed_buckets[8];
-static void on_free(uint64_t b)
+static uint64_t freed_early[8];
+static uint32_t early_calls;
+static void on_free(uint64_t b, uint64_t early)
 {
-	if (b < 8)
+	if (b < 8) {
 		__atomic_fetch_add(&freed_buckets[b], 1, __ATOMIC_RELAXED);
+		freed_early[b] = early;
+	}
+}
+
+static uint64_t on_free_early(void)
+{
+	return 1000 + __atomic_add_fetch(&early_calls, 1, __ATOMIC_RELAXED);
 }
 
 static void test_sampled_free(void)
 {
-	mp_alloc_on_sampled_free(on_free);
+	mp_alloc_on_sampled_free(on_free, NULL);
 	void *p = mp_alloc_malloc(24), *q = mp_alloc_malloc(24), *big = mp_alloc_malloc(50000);
 	mp_alloc_set_sample(p, 3);
 	mp_alloc_set_sample(big, 5);
@@ -384,7 +393,26 @@ static void test_sampled_free(void)
 	CHECK_INT(freed_buckets[3], 1);
 	CHECK_INT(freed_buckets[5], 1);
 	CHECK_INT(freed_buckets[0], 0);
-	mp_alloc_on_sampled_free(NULL);
+	CHECK_U64(freed_early[3], 0);   /* no early function: 0 */
+
+	/* With one: called before the lookup of every free in a span that
+	 * may hold sampled blocks (q's too), and its value handed to fn; a
+	 * large block's free does not call it (0). */
+	mp_alloc_on_sampled_free(on_free, on_free_early);
+	p = mp_alloc_malloc(24);
+	q = mp_alloc_malloc(24);
+	big = mp_alloc_malloc(50000);
+	mp_alloc_set_sample(p, 4);
+	mp_alloc_set_sample(big, 6);
+	mp_alloc_free(q);
+	mp_alloc_free(p);
+	mp_alloc_free(big);
+	CHECK_INT(freed_buckets[4], 1);
+	CHECK_INT(freed_buckets[6], 1);
+	CHECK_INT(early_calls, 2);
+	CHECK_U64(freed_early[4], 1002);
+	CHECK_U64(freed_early[6], 0);
+	mp_alloc_on_sampled_free(NULL, NULL);
 }
 
 /* ---- threads: cross-thread frees and thread exit ---- */

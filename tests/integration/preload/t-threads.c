@@ -2,7 +2,11 @@
 /*
  * 2-thread stress with cross-thread frees: producer() allocates ROUNDS*BATCH
  * blocks of 40 bytes that consumer() frees on another thread; each thread
- * also allocates and frees locally.  At --rate 1 every count is exact.
+ * also allocates and frees locally; four more threads run the very same
+ * stack (their counts go to one bucket, from both at once), after the main
+ * thread counted alone first (the tables then take its counts without a
+ * lock until it creates a thread: sample/stacks.c).  At --rate 1 every
+ * count is exact.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,13 +64,48 @@ NOINLINE void *consumer(void *arg)
 	return arg;
 }
 
+/* EXPECT twin_work 200000 4800000 0 0 */
+NOINLINE void twin_work(void)
+{
+	for (int i = 0; i < 50000; i++) {
+		void *p = malloc(24);
+		__asm__ volatile("" : : "r"(p) : "memory");
+		free(p);
+	}
+}
+
+static pthread_barrier_t twins_ready;
+
+NOINLINE void *twin(void *arg)
+{
+	pthread_barrier_wait(&twins_ready);   /* all at once */
+	twin_work();
+	return arg;
+}
+
+/* EXPECT alone_first 1000 48000 0 0 */
+NOINLINE void alone_first(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		void *p = malloc(48);
+		__asm__ volatile("" : : "r"(p) : "memory");
+		free(p);
+	}
+}
+
 int main(void)
 {
-	pthread_t a, b;
+	pthread_t a, b, t[4];
+	alone_first();
+	pthread_barrier_init(&twins_ready, NULL, 4);
 	pthread_create(&a, NULL, producer, NULL);
 	pthread_create(&b, NULL, consumer, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, twin, NULL);
 	local_work();
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
 	return 0;
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """memprof's command line, where no program runs under the shim: help,
 version, usage errors (exit 2, one line), programs that are missing (127),
-not executable (126), static or setuid (refused, exit 1, never started), a
+not executable (126), static or setuid for this user (run without a profile,
+said in one line), a
 missing shim, and options documented in the man pages.  Safe in the
 sanitizer build.  TAP output.
 
@@ -155,27 +156,57 @@ def main():
     t.eq((rc, out, err), (126, '', "memprof: cannot run 'noexec': Permission denied\n"),
          'not executable in PATH: 126')
 
-    # --- programs LD_PRELOAD cannot work for ----------------------------------
+    # --- programs LD_PRELOAD cannot work for: run all the same ------------------
+    def unprofiled(argv, what, pattern, env=None):
+        """The program runs as it would without memprof (its output, its exit
+        status, the marker it leaves), with one line saying why no profile."""
+        got_rc, out, err = run([memprof] + argv, env=env)
+        t.eq(got_rc, 0, '%s: runs, its exit status' % what, err)
+        t.ok(one_line(err), '%s: one line on stderr' % what, err)
+        t.ok(re.search(pattern, err), '%s: says %r' % (what, pattern), err)
+        t.ok(os.path.exists(marker), '%s: the program ran' % what)
+        if os.path.exists(marker):
+            os.unlink(marker)
+        got_rc, out, err = run([memprof] + argv[:-2] + ['exit', '3'], env=env)
+        t.eq(got_rc, 3, '%s: exit status 3 passed on' % what, err)
+        t.eq(out, '', '%s: nothing on stdout' % what)
+
     for name, exe in [('static', t_static), ('static-pie', t_static_pie)]:
         if exe == '-':
             print('# skipping %s: cannot link statically here' % name)
             continue
-        refused(['run', exe, 'touch', marker], 1, '%s program refused' % name,
-                r"^memprof: cannot profile '.*': '.*' is statically linked")
+        unprofiled(['run', exe, 'touch', marker], '%s program' % name,
+                   r"^memprof: not profiling '.*': '.*' is statically linked, LD_PRELOAD has no "
+                   r"effect on it; it runs without a profile$")
         script = os.path.join(d, 'on-' + name)
         with open(script, 'w') as f:
-            f.write('#!%s\n' % exe)
+            f.write('#!%s args\n' % exe)
         os.chmod(script, 0o755)
-        refused(['run', script, 'touch', marker], 1, 'script on a %s interpreter refused' % name,
-                r"'%s' is statically linked" % re.escape(exe))
+        rc, out, err = run([memprof, 'run', script, 'x'])
+        what = 'script on a %s interpreter' % name
+        t.eq((rc, out), (0, script + '\nx\n'), '%s: runs, its output untouched' % what, err)
+        t.ok(one_line(err) and re.search(r"'%s' is statically linked" % re.escape(exe), err),
+             '%s: one line says why no profile' % what, err)
+        rc, out, err = run([memprof, 'run', exe, 'args', 'a b', 'c'])
+        t.eq((rc, out), (0, 'a b\nc\n'), '%s program: its output untouched' % name, err)
 
-    for mode, name in [(0o4755, 'setuid'), (0o2755, 'setgid')]:
-        f = os.path.join(d, name)
-        shutil.copy(t_cli, f)
-        os.chmod(f, mode)
-        t.eq(stat.S_IMODE(os.stat(f).st_mode), mode, '%s bit set' % name)
-        refused(['run', f, 'touch', marker], 1, '%s program refused' % name,
-                r"^memprof: cannot profile '.*': '.*' is setuid, setgid or has file capabilities")
+    # Secure execution: a setuid or setgid program that gives this user
+    # another user or group (as root: a copy owned by nobody).  Those that
+    # give nothing (root's own setuid-root programs) are profiled: check-run.
+    if os.geteuid() == 0:
+        for mode, name in [(0o4755, 'setuid'), (0o2755, 'setgid')]:
+            f = os.path.join(d, name)
+            shutil.copy(t_cli, f)
+            os.chown(f, 65534, 65534)
+            os.chmod(f, mode)
+            os.chmod(d, 0o777)   # nobody's touch of the marker
+            t.eq(stat.S_IMODE(os.stat(f).st_mode), mode, '%s bit set' % name)
+            unprofiled(['run', f, 'touch', marker], '%s program of another user' % name,
+                       r"^memprof: not profiling '.*': '.*' is setuid, setgid or has file "
+                       r"capabilities that give this user privileges")
+            os.chmod(d, 0o700)
+    else:
+        print('# skipping the setuid programs of another user: not root')
 
     bad_interp = os.path.join(d, 'bad-interp')
     with open(bad_interp, 'w') as f:

@@ -81,7 +81,7 @@ def no_notes(err):
 
 
 def main():
-    memprof, t_cli = [os.path.abspath(a) for a in sys.argv[1:3]]
+    memprof, t_cli, t_ownmalloc = [os.path.abspath(a) for a in sys.argv[1:4]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
     t = T()
     d = tempfile.mkdtemp(prefix='check-run.')
@@ -112,6 +112,50 @@ def main():
     t.eq((rc, err), (7, ''), '-q: nothing on stderr')
     t.ok(is_gzip(out), '-q: profile written')
     clean_work()
+
+    # --- setuid and setgid programs that give us nothing: profiled --------------
+    # Secure execution, where ld.so ignores LD_PRELOAD, is for a program that
+    # changes the caller's user or group: the caller's own setuid program (as
+    # root: passwd, su, ping's capabilities) runs with the shim.
+    for mode, name in [(0o4755, 'setuid'), (0o2755, 'setgid')]:
+        f = os.path.join(d, name)
+        shutil.copy(t_cli, f)
+        os.chmod(f, mode)
+        rc, o, err = run([memprof, 'run', '-o', out, f, 'exit', '5'], env=base_env)
+        t.eq((rc, no_notes(err)), (5, wrote(out)), '%s program of our own user: profiled' % name)
+        t.ok(is_gzip(out), '%s program of our own user: profile written' % name)
+        clean_work()
+
+    # --- a program with a malloc of its own -------------------------------------
+    # Its executable comes before the shim in symbol lookup: the profile is
+    # empty, and a note says why instead of blaming the rate.
+    for rate in ['1', '512K']:
+        rc, o, err = run([memprof, 'run', '--rate', rate, '-o', out, t_ownmalloc], env=base_env)
+        t.eq((rc, o), (0, b'ok\n'), 'own malloc, rate %s: runs as it would' % rate, err)
+        t.eq(err, wrote(out) + "memprof: note: '%s' misses the program's malloc calls: its "
+             "executable defines malloc itself (an allocator linked in, such as jemalloc), "
+             "which comes before memprof's\n" % out, 'own malloc, rate %s: the note says why' % rate)
+        clean_work()
+    rc, o, err = run([memprof, 'run', '--rate', '1', '-o', out, t_cli, 'exit', '0'], env=base_env)
+    t.ok('misses' not in err, 'the malloc of libc: no such note', err)
+    clean_work()
+
+    # --- a process that becomes another user ----------------------------------
+    # It cannot write into memprof's private directory: one line says so,
+    # not the path of a file it never chose.
+    runuser = shutil.which('runuser')
+    if os.geteuid() == 0 and runuser and \
+            run([runuser, '-u', 'nobody', '--', t_cli, 'exit', '0'], env=base_env)[0] == 0:
+        rc, o, err = run([memprof, 'run', '-o', out, runuser, '-u', 'nobody', '--', t_cli,
+                          'exit', '4'], env=base_env)
+        t.eq(rc, 4, 'another user: its exit status', err)
+        t.ok(re.search(r"^memprof: warning: no profile for process \d+: it runs as another user "
+                       r"than memprof, uid 65534$", err, re.M), 'another user: one line says why', err)
+        t.ok('cannot write snapshot' not in err, 'another user: no path of memprof\'s', err)
+        clean_work()
+    else:
+        print('# skipping a process of another user: not root, no runuser, or nobody cannot '
+              'run t-cli')
 
     # --- death by signal --------------------------------------------------------
     for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
