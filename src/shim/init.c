@@ -339,7 +339,10 @@ void mp_shim_exit_snapshot(void)
 		int r = mp_shim_alloc_mode() == MP_MODE_OWN
 				? mp_leakscan_run((uintptr_t)__builtin_frame_address(0), mp_trigger_tid())
 				: -ENOTSUP;
-		if (r == -ENOTSUP)
+		if (r == -ENOTSUP && mp_shim_alloc_mode() == MP_MODE_FOREIGN)
+			mp_warn("leak check skipped: the program allocates with a malloc of its own", NULL,
+				NULL, NULL);
+		else if (r == -ENOTSUP)
 			mp_warn("leak check needs allocator=memprof, skipped", NULL, NULL, NULL);
 		else if (r < 0)
 			mp_warn("leak check incomplete: out of memory for its work list", NULL, NULL,
@@ -422,6 +425,11 @@ __attribute__((destructor)) static void mp_shim_fini(void)
  * such as rustc's jemalloc) keeps every malloc call of the program and its
  * libraries, and the profile would be silently empty.  The snapshot's
  * statistics say so (ForeignMalloc), and memprof run says it in a note.
+ * Worse, the entry points the program does not define still came to us,
+ * and C++'s delete (ours) freed through the program's free: a block of our
+ * new, or a pointer glibc would have handled, went to the wrong allocator,
+ * and the program died where it ran natively.  So everything of ours then
+ * does what it would do without us (mp_shim_go_foreign).
  */
 static void check_malloc_owner(void)
 {
@@ -429,6 +437,9 @@ static void check_malloc_owner(void)
 	Dl_info info;
 
 	mp_shim.foreign_malloc = m && dladdr(m, &info) && info.dli_fbase != &__ehdr_start;
+	if (mp_shim.foreign_malloc && mp_shim_go_foreign() < 0)
+		mp_warn("the program has its own malloc and glibc's cannot be found: "
+			"blocks may be freed by the wrong allocator", NULL, NULL, NULL);
 }
 
 /* Make sure initialization has happened before main even in a program that

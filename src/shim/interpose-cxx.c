@@ -8,6 +8,7 @@
  */
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "shim/shim.h"
@@ -31,14 +32,39 @@ static MP_NOINLINE MP_COLD void *real_new_aligned(const char *name, size_t n, si
 	return f(n, al);
 }
 
+/*
+ * When the program has a malloc of its own (shim.h, MP_MODE_FOREIGN), new
+ * does what libstdc++'s does: malloc, or aligned_alloc for the aligned
+ * forms, both found the way libstdc++ finds them (the program's, where it
+ * defines them), so that its free takes the block back.
+ */
+static inline int foreign(void)
+{
+	return MP_UNLIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_FOREIGN);
+}
+
 static inline void *op_new(size_t n)
 {
-	void *p = mp_shim_malloc(n ? n : 1);
+	int m = __atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED);
+	void *p;
+	if (MP_LIKELY(m == MP_MODE_OWN))
+		p = mp_alloc_malloc(n ? n : 1);
+	else if (m == MP_MODE_FOREIGN)
+		return malloc(n ? n : 1);
+	else
+		p = mp_shim_malloc(n ? n : 1);
 	return p ? mp_account(p, n) : NULL;
 }
 
 static inline void *op_new_aligned(size_t n, size_t al)
 {
+	if (foreign()) {
+		/* libstdc++: a size that is a multiple of the alignment */
+		size_t sz = n ? n : 1;
+		if (sz > SIZE_MAX - (al - 1))
+			return NULL;
+		return aligned_alloc(al, (sz + al - 1) & ~(al - 1));
+	}
 	void *p = mp_shim_memalign(al, n ? n : 1);
 	return p ? mp_account(p, n) : NULL;
 }
@@ -94,9 +120,20 @@ MP_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const vo
 	return op_new_aligned(n, al);
 }
 
-/* Every delete is free(): sizes and alignments are not needed to free. */
+/* Every delete is free(): sizes and alignments are not needed to free.
+ * Our own blocks come back to us directly; any other goes to whatever free
+ * the program's symbol lookup finds (ours, or its own allocator's, which
+ * is what libstdc++'s delete would call). */
+static inline void op_delete(void *p)
+{
+	if (mp_heap_owns(p))
+		mp_shim_free(p);
+	else
+		free(p);
+}
+
 #define DELETE(name, ...) \
-	MP_EXPORT void name(void *p, ##__VA_ARGS__) { free(p); }
+	MP_EXPORT void name(void *p, ##__VA_ARGS__) { op_delete(p); }
 
 DELETE(_ZdlPv)
 DELETE(_ZdaPv)

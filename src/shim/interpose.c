@@ -49,6 +49,47 @@ extern void __libc_free(void *);
 int mp_alloc_mode;   /* MP_MODE_*: read on every allocation */
 
 /*
+ * MP_MODE_FOREIGN (shim.h): glibc's own entry points, which are what the
+ * program reaches without memprof when its allocator does not define them
+ * (glibc's reallocarray calls the program's realloc, as glibc's manual
+ * says of a replaced malloc).  No sample is taken: the blocks are not ours
+ * to follow.
+ */
+static struct {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+} next;
+
+static inline int foreign(void)
+{
+	return MP_UNLIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_FOREIGN);
+}
+
+int mp_shim_go_foreign(void)
+{
+#define NEXT(f) (next.f = (__typeof__(next.f))dlsym(RTLD_NEXT, #f)) != NULL
+	if (!(NEXT(malloc) && NEXT(free) && NEXT(calloc) && NEXT(realloc) && NEXT(reallocarray) &&
+	      NEXT(posix_memalign) && NEXT(aligned_alloc) && NEXT(memalign) && NEXT(valloc) &&
+	      NEXT(pvalloc) && NEXT(malloc_usable_size)))
+		return -1;
+#undef NEXT
+	/* Blocks we handed out before (there should be none: only the
+	 * functions the program lacks came here) still come back to us by
+	 * their address. */
+	__atomic_store_n(&mp_alloc_mode, MP_MODE_FOREIGN, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
  * The first allocation decides, before anything else happens: from the
  * allocator= of MEMPROF_OPTIONS, read with the one parser (silently: the
  * whole value is parsed again, with its warnings, by mp_shim_init).  No
@@ -85,10 +126,15 @@ static inline void forget(void *p)
 
 MP_EXPORT void *malloc(size_t n)
 {
+	int m = __atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED);
+	if (MP_LIKELY(m == MP_MODE_OWN))
+		return mp_account(mp_alloc_malloc(n), n);
+	if (m == MP_MODE_FOREIGN)
+		return next.malloc(n);
 	return mp_account(mp_shim_malloc(n), n);
 }
 
-MP_EXPORT void free(void *p)
+void mp_shim_free(void *p)
 {
 	if (MP_LIKELY(mp_heap_owns(p))) {
 		mp_alloc_free(p);
@@ -96,12 +142,23 @@ MP_EXPORT void free(void *p)
 	}
 	if (!p)
 		return;
+	if (foreign()) {
+		next.free(p);
+		return;
+	}
 	forget(p);
 	__libc_free(p);
 }
 
+MP_EXPORT void free(void *p)
+{
+	mp_shim_free(p);
+}
+
 MP_EXPORT void *calloc(size_t n, size_t size)
 {
+	if (foreign())
+		return next.calloc(n, size);
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
 		errno = ENOMEM;
@@ -144,6 +201,8 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		return malloc(n);
 	if (mp_heap_owns(p))
 		return realloc_own(p, n);
+	if (foreign())
+		return next.realloc(p, n);
 	uint64_t tag = 0;
 	unsigned life = 0;
 	int had = 0;
@@ -172,6 +231,8 @@ MP_EXPORT void *realloc(void *p, size_t n)
 
 MP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
+	if (foreign() && !mp_heap_owns(p))
+		return next.reallocarray(p, n, size);
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
 		errno = ENOMEM;
@@ -187,6 +248,8 @@ static int pow2(size_t a)
 
 MP_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
+	if (foreign())
+		return next.posix_memalign(ret, align, n);
 	if (!pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
 	int saved = errno;
@@ -200,6 +263,8 @@ MP_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 
 MP_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
+	if (foreign())
+		return next.aligned_alloc(align, n);
 	/* glibc >= 2.38 rejects alignments that are not powers of two; so do we. */
 	if (!pow2(align)) {
 		errno = EINVAL;
@@ -210,6 +275,8 @@ MP_EXPORT void *aligned_alloc(size_t align, size_t n)
 
 MP_EXPORT void *memalign(size_t align, size_t n)
 {
+	if (foreign())
+		return next.memalign(align, n);
 	/* glibc: alignments that are not powers of two are rounded up; the
 	 * largest it accepts is SIZE_MAX / 2 + 1. */
 	if (align > SIZE_MAX / 2 + 1) {
@@ -223,11 +290,15 @@ MP_EXPORT void *memalign(size_t align, size_t n)
 
 MP_EXPORT void *valloc(size_t n)
 {
+	if (foreign())
+		return next.valloc(n);
 	return mp_account(mp_shim_memalign((size_t)getpagesize(), n), n);
 }
 
 MP_EXPORT void *pvalloc(size_t n)
 {
+	if (foreign())
+		return next.pvalloc(n);
 	size_t page = (size_t)getpagesize();
 	if (n > SIZE_MAX - page) {
 		errno = ENOMEM;
@@ -249,6 +320,8 @@ MP_EXPORT size_t malloc_usable_size(void *p)
 			__atomic_store_n(&mp_alloc_slack_used, 1, __ATOMIC_RELAXED);
 		return mp_alloc_usable(p);
 	}
+	if (foreign())
+		return next.malloc_usable_size(p);
 	usable_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
 	if (!f) {
 		/* Not on any bootstrap path: dlsym may allocate, and that is fine. */

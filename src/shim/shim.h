@@ -83,12 +83,26 @@ int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, 
  * Where blocks come from (interpose.c).  Decided by the first allocation,
  * before constructors run; frees go by address whatever the mode.
  */
-enum { MP_MODE_UNDECIDED = 0, MP_MODE_OWN = 1, MP_MODE_SYSTEM = 2 };
+enum { MP_MODE_UNDECIDED = 0, MP_MODE_OWN = 1, MP_MODE_SYSTEM = 2, MP_MODE_FOREIGN = 3 };
 extern int mp_alloc_mode;
 int mp_shim_alloc_mode(void);
 
+/*
+ * The program has a malloc of its own that comes before ours in symbol
+ * lookup (an allocator linked into the executable: rustc's jemalloc, a
+ * static tcmalloc or mimalloc): from now on every entry point of ours that
+ * the program still reaches (the functions it does not define: C++ new and
+ * delete, reallocarray, pvalloc...) does what it would do without memprof
+ * (interpose.c).  Called once by the constructor; false when glibc's
+ * functions cannot be found (nothing changes then).
+ */
+int mp_shim_go_foreign(void);
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_memalign(size_t, size_t);
+
+/* free(), reached without the dynamic linker (interpose.c). */
+void mp_shim_free(void *p);
 
 /* A block of n bytes from the allocator in force (NULL + ENOMEM). */
 static inline void *mp_shim_malloc(size_t n)

@@ -8,7 +8,7 @@ the terminal), the environment the program sees, profile names (default,
 and finding the shim (build tree, MEMPROF_SHIM, paths with spaces).
 TAP output.
 
-usage: check-run.py MEMPROF T_CLI
+usage: check-run.py MEMPROF T_CLI T_OWNMALLOC T_OWNMALLOC_CXX
 """
 import gzip
 import os
@@ -81,7 +81,7 @@ def no_notes(err):
 
 
 def main():
-    memprof, t_cli, t_ownmalloc = [os.path.abspath(a) for a in sys.argv[1:4]]
+    memprof, t_cli, t_ownmalloc, t_ownmalloc_cxx = [os.path.abspath(a) for a in sys.argv[1:5]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
     t = T()
     d = tempfile.mkdtemp(prefix='check-run.')
@@ -128,14 +128,23 @@ def main():
 
     # --- a program with a malloc of its own -------------------------------------
     # Its executable comes before the shim in symbol lookup: the profile is
-    # empty, and a note says why instead of blaming the rate.
-    for rate in ['1', '512K']:
-        rc, o, err = run([memprof, 'run', '--rate', rate, '-o', out, t_ownmalloc], env=base_env)
-        t.eq((rc, o), (0, b'ok\n'), 'own malloc, rate %s: runs as it would' % rate, err)
-        t.eq(err, wrote(out) + "memprof: note: '%s' misses the program's malloc calls: its "
-             "executable defines malloc itself (an allocator linked in, such as jemalloc), "
-             "which comes before memprof's\n" % out, 'own malloc, rate %s: the note says why' % rate)
-        clean_work()
+    # empty, and a note says why instead of blaming the rate.  Its free
+    # aborts on a block it did not make: the functions it lacks (glibc's
+    # reallocarray, C++'s new and delete, which memprof interposes) must
+    # still end in its malloc and free, as they do without memprof (before,
+    # the C++ program died of SIGABRT at its first delete).
+    for target in [t_ownmalloc, t_ownmalloc_cxx]:
+        name = os.path.basename(target)
+        rc, o, err = run([target], env=base_env)
+        t.eq((rc, o), (0, b'ok\n'), '%s runs natively' % name, err)
+        for rate in ['1', '512K']:
+            rc, o, err = run([memprof, 'run', '--rate', rate, '-o', out, target], env=base_env)
+            t.eq((rc, o), (0, b'ok\n'), '%s, rate %s: runs as it would' % (name, rate), err)
+            t.eq(err, wrote(out) + "memprof: note: '%s' misses the program's malloc calls: its "
+                 "executable defines malloc itself (an allocator linked in, such as jemalloc), "
+                 "which comes before memprof's\n" % out,
+                 '%s, rate %s: the note says why' % (name, rate))
+            clean_work()
     rc, o, err = run([memprof, 'run', '--rate', '1', '-o', out, t_cli, 'exit', '0'], env=base_env)
     t.ok('misses' not in err, 'the malloc of libc: no such note', err)
     clean_work()

@@ -3,34 +3,19 @@
  * A program whose executable defines the malloc family itself, as one
  * linked with an allocator does (rustc with jemalloc): the executable comes
  * before the preloaded shim in symbol lookup, so its calls never reach
- * memprof.  These forward to glibc's allocator.  Prints "ok", exits 0.
+ * memprof.  Its allocator is its own (an arena with a header per block),
+ * and its free aborts on a block it did not make: a block of memprof's, or
+ * one of glibc's, handed to it shows.  It defines neither reallocarray nor
+ * pvalloc; glibc's reallocarray calls its realloc (glibc's manual: replacing
+ * malloc), and under memprof it must still.  Prints "ok", exits 0.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
-
-void *malloc(size_t n) { return __libc_malloc(n); }
-void free(void *p) { __libc_free(p); }
-void *calloc(size_t n, size_t s) { return __libc_calloc(n, s); }
-void *realloc(void *p, size_t n) { return __libc_realloc(p, n); }
-void *memalign(size_t a, size_t n) { return __libc_memalign(a, n); }
-void *aligned_alloc(size_t a, size_t n) { return __libc_memalign(a, n); }
-
-int posix_memalign(void **ret, size_t a, size_t n)
-{
-	void *p = __libc_memalign(a, n);
-
-	if (!p)
-		return 12;
-	*ret = p;
-	return 0;
-}
+#include "t-ownmalloc.h"
 
 int main(void)
 {
@@ -40,6 +25,20 @@ int main(void)
 		memset(p, 1, 1000);
 		free(p);
 	}
+	/* glibc's functions that call malloc or realloc: the program's. */
+	char *s = strdup("hello");
+	int *a = reallocarray(NULL, 10, sizeof(int));
+	a = reallocarray(a, 1000, sizeof(int));
+	a[999] = 1;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fmemopen("a line\n", 7, "r");
+	if (!s || !a || !f || getline(&line, &cap, f) != 7)
+		return 1;
+	fclose(f);
+	free(line);
+	free(a);
+	free(s);
 	puts("ok");
 	return 0;
 }
