@@ -8,7 +8,6 @@
  * fits in that time, on the other core.  CLI only.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -31,20 +30,16 @@ static struct {
 	const char *name;           /* its name, in path */
 	/* The thread's until it is joined: */
 	struct mp_snap *snap;       /* the last one read, or NULL */
-	int fd;                     /* the file read (held: its inode is not
-				     * reused while we compare it), or -1 */
-	struct stat st;             /* as it was read */
-} fs = { .inotify = -1, .fd = -1 };
+	struct stat st;             /* its file as it was read */
+} fs = { .inotify = -1 };
 
 static void drop(void)
 {
 	mp_snap_free(fs.snap);
 	fs.snap = NULL;
-	if (fs.fd >= 0)
-		close(fs.fd);
-	fs.fd = -1;
 }
 
+/* Device, inode, size and modification time to the nanosecond. */
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
@@ -53,26 +48,20 @@ static bool same_file(const struct stat *a, const struct stat *b)
 
 /* Read the snapshot now; kept only when the file read is still at the path
  * afterwards (snapshots are written whole and renamed into place: another
- * one put there meanwhile is a new file). */
+ * one put there meanwhile is another file). */
 static void read_now(void)
 {
 	struct stat before, after;
 	struct mp_snap *snap = NULL;
-	int fd;
 
 	drop();
-	fd = open(fs.path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &before) < 0 || !S_ISREG(before.st_mode) ||
+	if (stat(fs.path, &before) < 0 || !S_ISREG(before.st_mode) ||
 	    mp_snap_read_file(fs.path, &snap, NULL) < 0 || stat(fs.path, &after) < 0 ||
 	    !same_file(&before, &after)) {
 		mp_snap_free(snap);
-		close(fd);
 		return;
 	}
 	fs.snap = snap;
-	fs.fd = fd;
 	fs.st = before;
 }
 
