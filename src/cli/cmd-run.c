@@ -333,6 +333,12 @@ static void started(void *ctx, pid_t pid)
 	mp_final_snap_watch(rc->col.snapdir, pid);
 }
 
+static void final_written(void *ctx, pid_t pid)
+{
+	(void)ctx;
+	mp_final_snap_written(pid);
+}
+
 static void tick(void *ctx)
 {
 	mp_collect_tick(&((struct run_ctx *)ctx)->col);
@@ -398,6 +404,7 @@ int mp_cmd_run(int argc, char **argv)
 	strcpy(s.shim.snapdir, snapdir);
 	/* The tables shared with us: a profile after any death (cli/crash.h). */
 	crash = mp_crash_listen(snapdir);
+	mp_crash_on_written(crash, final_written, NULL);
 	s.shim.shm = crash != NULL;
 	env = mp_launch_env(preload ? preload : shim, &s.shim, path);
 	if (!env) {

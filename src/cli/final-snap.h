@@ -12,20 +12,23 @@
 
 struct mp_snap;
 
-/* Watch `snapdir` for the final snapshot of process `pid` (once per run;
- * nothing happens when no thread or descriptor is to be had). */
+/* The target is process `pid`, its snapshots in `snapdir` (once per run). */
 void mp_final_snap_watch(const char *snapdir, pid_t pid);
 
+/* Process `pid` says its final snapshot is in place (cli/crash.c's
+ * receiving thread): the target's is read now, on a thread of its own
+ * (nothing happens when none can be made). */
+void mp_final_snap_written(pid_t pid);
+
 /*
- * The snapshot at `path`, parsed (mp_snap_free it), when it is the one
- * watched for, was read, and the file read is still the one at `path`;
- * else NULL: the caller reads it.  Stops the watch (waiting for a reading
- * in hand).
+ * The snapshot at `path`, parsed (mp_snap_free it), when it is the target's,
+ * was read ahead, and the file read is still the one at `path`; else NULL:
+ * the caller reads it.  Waits for a reading in hand; then nothing more is
+ * read ahead.
  */
 struct mp_snap *mp_final_snap_take(const char *path);
 
-/* Stop the watch and free what was read and not taken.  Any number of
- * calls. */
+/* Wait for a reading in hand and free what was read and not taken. */
 void mp_final_snap_done(void);
 
 #endif
