@@ -10,6 +10,8 @@ packages=(
 	meson ninja-build pkg-config gcc g++ clang
 	libunwind-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
 	libdw-dev libelf-dev libbpf-dev bpftool
+	# the Rust demangler (binutils' libiberty, linked statically)
+	libiberty-dev
 	# tests: sanitizers and libFuzzer, pprof, valgrind, real programs, roff
 	libclang-rt-14-dev llvm golang-go valgrind python3 groff-base
 	sqlite3 libxml2-utils jq strace

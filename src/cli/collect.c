@@ -99,7 +99,10 @@ static void print_stats(const struct mp_snap *sn)
 	}
 }
 
-int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)
+/* brief: no line naming the files written, no note on the samples (a
+ * process of a big tree, summed up by mp_collect_final); errors all the
+ * same. */
+static int collect_one(const struct mp_collect *c, const char *snap, const char *out, bool brief)
 {
 	struct mp_converter *cv = NULL;
 	struct mp_converter_ahead *ahead = NULL;
@@ -152,7 +155,7 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 			convert_resources(cv, ahead, kinds, outs, nkinds, w);
 			fclose(w);
 		}
-		if (!c->quiet) {
+		if (!c->quiet && !brief) {
 			fprintf(stderr, "memprof: wrote heap profile '%s'%s\n", out, also ? also : "");
 			mp_run_few_samples_note(sn, out);
 		}
@@ -169,6 +172,11 @@ int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out
 	mp_converter_free(cv);
 	mp_snap_free(sn);
 	return r;
+}
+
+int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)
+{
+	return collect_one(c, snap, out, false);
 }
 
 /* Numbered snapshots (cli/snapshots.h): named like the process's final profile. */
@@ -238,6 +246,14 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	}
 	if (npids)   /* qsort's array must not be NULL, even for 0 elements */
 		qsort(pids, npids, sizeof(*pids), cmp_pid);
+	/* A big tree (a program started through wrappers: pyenv's python3 is a
+	 * bash script that runs 40 processes) gets one line for the program
+	 * and one for all the others, not a line and a note each. */
+	size_t others = 0, brief_done = 0;
+	pid_t brief_first = 0, brief_last = 0;
+	for (size_t i = 0; i < npids; i++)
+		others += pids[i] != target;
+	bool brief = others > MP_COLLECT_TREE_LINES;
 
 	/* The target first, then the others by pid. */
 	for (size_t pass = 0; pass < 2; pass++) {
@@ -259,18 +275,31 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 				kept++;
 				continue;
 			}
-			r = mp_collect_one(c, snap, out);
+			r = collect_one(c, snap, out, brief && !is_target);
 			if (r < 0) {
 				failures++;
 				kept++;
 			} else {
 				unlink(snap);
+				if (brief && !is_target) {
+					if (!brief_done++)
+						brief_first = pids[i];
+					brief_last = pids[i];
+				}
 			}
 			free(out);
 			free(snap);
 		}
 	}
 	free(pids);
+	if (brief_done && !c->quiet) {
+		char *first = mp_outname_heap(c->output, brief_first, false);
+		fprintf(stderr, "memprof: wrote heap profiles of %zu more process%s of the tree, "
+			"named like '%s' (pids %d to %d), each with its peak, descriptor, thread "
+			"and timer profiles\n", brief_done, brief_done == 1 ? "" : "es",
+			first ? first : "?", (int)brief_first, (int)brief_last);
+		free(first);
+	}
 
 	/* What is left: partial files of processes that died while writing. */
 	rewinddir(d);

@@ -26,6 +26,10 @@ struct mp_leakcheck;
 #define MP_COLLECT_POLL_MS 250
 
 /* Initialize with designated initializers: the settings, the rest zero. */
+/* More processes than this besides the program: one line for them all
+ * (mp_collect_final). */
+#define MP_COLLECT_TREE_LINES 3
+
 struct mp_collect {
 	const char *snapdir;        /* the shim's snapdir= */
 	const char *output;         /* -o: the target's heap profile; NULL: default names */

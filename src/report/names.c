@@ -62,7 +62,9 @@ char *mp_top_display_name(const char *name, const char *system_name)
 	/*
 	 * pprof would demangle system_name here; a name that is not mangled
 	 * comes back unchanged and gets the heuristic below.  Mangled names
-	 * stay mangled in memprof (no demangler in C).
+	 * stay mangled here: profiles memprof writes carry demangled names
+	 * (src/symbolize/demangle.h), and reports of other profiles do not
+	 * link the demanglers.
 	 */
 	s = strdup(system_name);
 	if (s && looks_like_cxx(s)) {

@@ -434,9 +434,19 @@ __attribute__((destructor)) static void mp_shim_fini(void)
 static void check_malloc_owner(void)
 {
 	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	const ElfW(Sym) *sym = NULL;
 	Dl_info info;
 
-	mp_shim.foreign_malloc = m && dladdr(m, &info) && info.dli_fbase != &__ehdr_start;
+	/* dlsym also answers with a non-PIE executable's canonical PLT entry
+	 * for malloc (an undefined symbol with a value, there because the
+	 * program takes malloc's address: Debian's python3), which leads to
+	 * ours; calls never bind to it (glibc's lookup skips undefined symbols
+	 * for them).  A real definition is a symbol whose address is m itself,
+	 * defined in another object: dladdr finds no such symbol for a PLT
+	 * stub. */
+	mp_shim.foreign_malloc = m && dladdr1(m, &info, (void **)&sym, RTLD_DL_SYMENT) &&
+				 info.dli_fbase != &__ehdr_start && sym &&
+				 sym->st_shndx != SHN_UNDEF && info.dli_saddr == m;
 	if (mp_shim.foreign_malloc && mp_shim_go_foreign() < 0)
 		mp_warn("the program has its own malloc and glibc's cannot be found: "
 			"blocks may be freed by the wrong allocator", NULL, NULL, NULL);

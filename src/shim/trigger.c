@@ -47,8 +47,10 @@
  * hold, run the program's handler on our thread, or change errno or the
  * signal mask of a thread it interrupts.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -87,6 +89,12 @@ static pthread_mutex_t seq_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static MP_TLS int own_thread;        /* helper thread, or creating it */
 /* The helper thread's tid (0: none yet), for the leak scan to leave alone. */
 static pid_t helper_tid;
+/* Step aside (below): bumped to ask the helper to end; what it had served
+ * when it did, for the helper that follows. */
+static uint32_t quit_asked;
+static int helper_alive;             /* made (its tid may not be known yet) */
+static uint32_t helper_quit;         /* quit_asked when it was made */
+static uint32_t quit_seen, quit_live_seen;
 
 /* ---- requests ---------------------------------------------------------------- */
 
@@ -310,6 +318,7 @@ static void *helper_main(void *arg)
 	(void)arg;
 	own_thread = 1;
 	__atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	futex((uint32_t *)&helper_tid, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, 0);   /* step_aside */
 	/* Its stack (below this frame, within the 256 KiB asked for) holds
 	 * nothing of the program's: never a root of the leak scan. */
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
@@ -325,8 +334,18 @@ static void *helper_main(void *arg)
 		sigaddset(&bell, bell_sig);
 		pthread_sigmask(SIG_UNBLOCK, &bell, NULL);
 	}
+	uint32_t quit = __atomic_load_n(&helper_quit, __ATOMIC_ACQUIRE);
 	for (;;) {
 		uint32_t rang = __atomic_load_n(&bell, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&quit_asked, __ATOMIC_ACQUIRE) != quit) {
+			/* step_aside (below): what is served goes to the next
+			 * helper, and the tid says this one is on its way out. */
+			__atomic_store_n(&quit_seen, seen, __ATOMIC_RELAXED);
+			__atomic_store_n(&quit_live_seen, live_seen, __ATOMIC_RELAXED);
+			__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);
+			futex((uint32_t *)&helper_tid, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, 0);
+			return NULL;
+		}
 		uint32_t now_req = __atomic_load_n(&requests, __ATOMIC_ACQUIRE);
 		if (now_req != seen) {
 			seen = now_req;
@@ -369,8 +388,10 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
-/* Start the helper with every signal blocked (it inherits our mask). */
-static int start_helper(void)
+/* Start the helper with every signal blocked (it inherits our mask).
+ * resume: it follows one that stepped aside, and serves what that one had
+ * not. */
+static int start_helper_as(bool resume)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -388,16 +409,124 @@ static int start_helper(void)
 	/* Read here, not in the new thread: a request made while it is still
 	 * waiting to run (a loaded machine) would be taken for an old one and
 	 * lost. */
-	__atomic_store_n(&helper_seen, __atomic_load_n(&requests, __ATOMIC_ACQUIRE),
+	__atomic_store_n(&helper_quit, __atomic_load_n(&quit_asked, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
-	__atomic_store_n(&helper_live_seen, __atomic_load_n(&live_asked, __ATOMIC_ACQUIRE),
+	__atomic_store_n(&helper_seen,
+			 resume ? __atomic_load_n(&quit_seen, __ATOMIC_RELAXED)
+				: __atomic_load_n(&requests, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&helper_live_seen,
+			 resume ? __atomic_load_n(&quit_live_seen, __ATOMIC_RELAXED)
+				: __atomic_load_n(&live_asked, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 	r = pthread_create(&t, &attr, helper_main, NULL);
+	if (r == 0)
+		__atomic_store_n(&helper_alive, 1, __ATOMIC_RELEASE);
 	mp_busy--;
 	own_thread = 0;
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	pthread_attr_destroy(&attr);
 	return -r;
+}
+
+static int start_helper(void)
+{
+	return start_helper_as(false);
+}
+
+/*
+ * Stepping aside.  The kernel lets only a process of one thread enter a new
+ * user namespace (unshare(CLONE_NEWUSER), setns into one: EINVAL
+ * otherwise), or unshare CLONE_VM, CLONE_SIGHAND or CLONE_THREAD, and the
+ * helper is a second thread the program did not make: `unshare -U` failed
+ * under memprof run.  Around those calls the helper ends, and the call
+ * waits until the kernel has taken it out of the thread group (tgkill
+ * finds no such thread); a new helper starts after the call, in whatever
+ * namespace the process is then, and serves the requests made meanwhile.
+ * A program of several threads of its own gets EINVAL as natively.
+ */
+static bool step_aside(void)
+{
+	if (!__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) || own_thread)
+		return false;
+	uint64_t deadline = mono_ns() + 2000000000ull;   /* a stopped helper: go on */
+	pid_t tid;
+	/* Made, but perhaps not running yet (its tid is its own first act). */
+	while (!(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE)) && mono_ns() < deadline) {
+		struct timespec ts = { 0, 10000000 };
+		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
+	}
+	if (!tid)
+		return false;
+	__atomic_add_fetch(&quit_asked, 1, __ATOMIC_RELEASE);
+	ring();
+	while (__atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE) == tid && mono_ns() < deadline) {
+		struct timespec ts = { 0, 10000000 };
+		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, (uint32_t)tid, &ts, 0);
+	}
+	while (syscall(SYS_tgkill, getpid(), tid, 0) == 0 && mono_ns() < deadline) {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(&helper_alive, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* The helper again.  Not after entering a new PID namespace for the
+ * children (CLONE_NEWPID with the rest): the kernel then refuses the
+ * process a thread until it forks (EINVAL), and the fork child, in the new
+ * namespace, gets its own helper (atfork_child); the process that forked
+ * it only waits, as `unshare --fork --pid` does. */
+static void step_back(void)
+{
+	int r = start_helper_as(true);
+	if (r < 0 && r != -EINVAL)
+		mp_warn("cannot start the snapshot thread again: ", strerrorname_np(-r),
+			", no snapshots before exit", NULL);
+}
+
+typedef int (*unshare_fn)(int);
+typedef int (*setns_fn)(int, int);
+
+MP_EXPORT int unshare(int flags)
+{
+	static unshare_fn real;
+	if (!real)
+		real = (unshare_fn)dlsym(RTLD_NEXT, "unshare");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	bool aside = (flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)) &&
+		     step_aside();
+	int r = real(flags);
+	if (aside) {
+		int saved = errno;
+		step_back();
+		errno = saved;
+	}
+	return r;
+}
+
+/* setns: a user namespace, or a descriptor of a kind not said (0), which
+ * may be one. */
+MP_EXPORT int setns(int fd, int nstype)
+{
+	static setns_fn real;
+	if (!real)
+		real = (setns_fn)dlsym(RTLD_NEXT, "setns");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && step_aside();
+	int r = real(fd, nstype);
+	if (aside) {
+		int saved = errno;
+		step_back();
+		errno = saved;
+	}
+	return r;
 }
 
 /*
@@ -416,6 +545,7 @@ static void atfork_child(void)
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);   /* a new pid: no seq file */
 	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
+	__atomic_store_n(&helper_alive, 0, __ATOMIC_RELEASE);
 	final_done = 0;
 	if (mp_shim.opt.interval_ns || trig_sig || bell_sig) {
 		int r = start_helper();

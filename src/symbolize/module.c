@@ -47,14 +47,12 @@
 
 #include "common/grow.h"
 #include "symbolize/debuginfo.h"
+#include "symbolize/demangle.h"
 #include "symbolize/dwopen.h"
 #include "symbolize/module-int.h"
 #include "symbolize/pages.h"
 #include "symbolize/symcache.h"
 #include "symbolize/symindex.h"
-
-/* libstdc++'s demangler (the Itanium C++ ABI's abi::__cxa_demangle). */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 static char *debuginfo_path;   /* NULL: libdwfl's default search path */
 
@@ -922,23 +920,16 @@ const char *mp_module_memo_put(struct mp_module *m, const void *k1, const void *
 	return value;
 }
 
-/* __cxa_demangle of a mangled C++ name: malloc'd, or NULL (not mangled,
- * or out of memory: *ret_err). */
+/* Display name of a mangled C++ or Rust name (demangle.h): malloc'd, or
+ * NULL (not mangled, or out of memory: *ret_err). */
 static char *demangle_new(const char *name, int *ret_err)
 {
-	int status = 0;
-	char *d;
+	char *d = NULL;
+	int r = mp_demangle(name, &d);
 
-	if (name[0] != '_' || name[1] != 'Z')
-		return NULL;
-	d = __cxa_demangle(name, NULL, NULL, &status);
-	if (!d || status != 0) {
-		free(d);
-		if (status == -1)
-			*ret_err = -ENOMEM;
-		return NULL;
-	}
-	return d;
+	if (r < 0)
+		*ret_err = r;
+	return r > 0 ? d : NULL;
 }
 
 /* Demangled form of a DWARF linkage name (owned by m); `name` itself
@@ -948,7 +939,7 @@ const char *mp_module_demangle_locked(struct mp_module *m, const char *name, int
 	const char *done;
 	char *d;
 
-	if (name[0] != '_' || name[1] != 'Z')
+	if (!mp_demangle_candidate(name))
 		return name;
 	done = mp_module_memo_get(m, name, NULL);
 	if (done)

@@ -66,8 +66,9 @@ enum mp_sym_source {
 
 /* One source-level frame; an address has several when code was inlined. */
 struct mp_sym_frame {
-	const char *function;      /* display name: demangled (__cxa_demangle) when
-				    * the linker name is a mangled C++ name; never NULL */
+	const char *function;      /* display name: demangled (demangle.h) when the
+				    * linker name is a mangled C++ or Rust name;
+				    * never NULL */
 	const char *system_name;   /* linker name (DW_AT_linkage_name or the symbol);
 				    * equal to `function` for C; never NULL */
 	const char *file;          /* source file as DWARF names it, NULL if unknown */

@@ -38,7 +38,13 @@
 #include "symbolize/symbolize.h"
 
 #define MP_SYMCACHE_MAGIC "MPSYMC\0\1"
-#define MP_SYMCACHE_VERSION 1
+/*
+ * The version changes whenever the answers for the same file would differ,
+ * since frames hold display names, not only linker names: a file of another
+ * version is ignored and replaced at the next write.  2: Rust names
+ * demangled (version 1 kept them mangled, legacy ones with their hash).
+ */
+#define MP_SYMCACHE_VERSION 2
 #define MP_SYMCACHE_NO_STRING UINT32_MAX
 
 struct mp_symcache_header {

@@ -22,8 +22,10 @@ def go_env():
 
 
 def frame_name(text):
-    """'name file:line s=N' -> name (names may contain spaces)."""
-    text = re.sub(r'\s+s=\d+$', '', text.strip())
+    """'name file:line s=N' -> name (names may contain spaces); pprof adds
+    '(system name)' after s=N when it differs from the name (a demangled
+    one)."""
+    text = re.sub(r'\s+s=\d+(\(\S*\))?$', '', text.strip())
     m = re.match(r'^(.*) (\S*:\d+)$', text)   # file may be empty: 'fn :0'
     return m.group(1) if m else text
 

@@ -18,6 +18,8 @@
  *   t-env oldkernel N    close_range fails with ENOSYS, as before Linux 5.9 (the
  *                        private-descriptor child closes what /proc lists), then
  *                        RLIMIT_NOFILE N, open() until it fails, every open one
+ *   t-env userns         unshare(CLONE_NEWUSER), which the kernel allows only a
+ *                        process of one thread, then allocate and print
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,8 +181,11 @@ int main(int argc, char **argv)
 			if (fcntl(i, F_GETFD) >= 0)
 				printf(" %d", i);
 		printf("\n");
+	} else if (strcmp(mode, "userns") == 0) {
+		int r = unshare(CLONE_NEWUSER);
+		printf("unshare(CLONE_NEWUSER): %s\n", r == 0 ? "ok" : strerror(errno));
 	} else {
-		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB|seccomp|oldkernel N\n");
+		fprintf(stderr, "usage: t-env fds|emfile N|closeall|fsize|alloc SIZE|cap AS SIZE|churn MIB|seccomp|oldkernel N|userns\n");
 		return 2;
 	}
 	env_leak();

@@ -295,16 +295,21 @@ def default_rate(t, memprof, target, d):
         return
     cum = pprof_raw.cum_by_function(peak)[1]
     # 4 MiB blocks are sampled with probability 1 - exp(-8) and weighed
-    # 1.0003: the spike is all but exact.  The 64 blocks of 64 KiB are each
-    # sampled with probability 1 - exp(-1/8) = 0.1175: 7.5 samples of
-    # 557 KiB, a standard error of 1.4 MiB; 6 MiB is over four of them.
+    # 1.0003: the spike is all but exact, but one of its 8 blocks goes
+    # unsampled in 0.27% of runs (8 exp(-8): CI met it), two in 4e-6; so
+    # the spike is its 8 blocks or 7 of them, and the peak in use is checked
+    # against the spike found.  The 64 blocks of 64 KiB are each sampled
+    # with probability 1 - exp(-1/8) = 0.1175: 7.5 samples of 557 KiB, a
+    # standard error of 1.4 MiB; 6 MiB is over four of them.
     spike = cum.get('spike_alloc', [0] * 4)[3]
-    t.ok(abs(spike - SPIKE[3]) <= SPIKE[3] * 0.01,
-         'default rate: the spike at the peak, %d of %d bytes' % (spike, SPIKE[3]))
+    t.ok(any(abs(spike - SPIKE[3] * k / 8) <= SPIKE[3] * 0.01 for k in (8, 7)),
+         'default rate: the spike at the peak, %d of %d bytes (all 8 blocks, or 7)'
+         % (spike, SPIKE[3]))
     inuse = total(peak, 3)
-    want = STEADY[3] + SPIKE[3]
+    want = STEADY[3] + spike
     t.ok(abs(inuse - want) <= 6 * MIB,
-         'default rate: peak in use %d, %d within the sampling error' % (inuse, want))
+         'default rate: peak in use %d, %d (the steady blocks and the spike found) within '
+         'the sampling error' % (inuse, want))
     heap = os.path.join(d, 'r.heap.pb.gz')
     cum = pprof_raw.cum_by_function(heap)[1]
     t.eq(cum.get('spike_alloc', [0] * 4)[3], 0, 'default rate: no spike in use at exit')

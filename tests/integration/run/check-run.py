@@ -8,7 +8,7 @@ the terminal), the environment the program sees, profile names (default,
 and finding the shim (build tree, MEMPROF_SHIM, paths with spaces).
 TAP output.
 
-usage: check-run.py MEMPROF T_CLI T_OWNMALLOC T_OWNMALLOC_CXX
+usage: check-run.py MEMPROF T_CLI T_OWNMALLOC T_OWNMALLOC_CXX T_MALLOCADDR
 """
 import gzip
 import os
@@ -81,7 +81,7 @@ def no_notes(err):
 
 
 def main():
-    memprof, t_cli, t_ownmalloc, t_ownmalloc_cxx = [os.path.abspath(a) for a in sys.argv[1:5]]
+    memprof, t_cli, t_ownmalloc, t_ownmalloc_cxx, t_mallocaddr = [os.path.abspath(a) for a in sys.argv[1:6]]
     shim = os.path.realpath(os.environ['MEMPROF_SHIM'])
     t = T()
     d = tempfile.mkdtemp(prefix='check-run.')
@@ -126,6 +126,26 @@ def main():
         t.ok(is_gzip(out), '%s program of our own user: profile written' % name)
         clean_work()
 
+    # --- a process tree: a line each up to 3 more processes, then one line ---
+    for n in (3, 5):
+        script = '; '.join(['%s exit 0' % t_cli] * n)
+        rc, o, err = run([memprof, 'run', '-o', out, '/bin/sh', '-c', script], env=base_env)
+        lines = [l for l in no_notes(err).splitlines() if l]
+        per = [l for l in lines if re.match(r"memprof: wrote heap profile '.*\.\d+\.heap\.pb\.gz'", l)]
+        summary = [l for l in lines if 'more process' in l]
+        if n <= 3:
+            t.ok(rc == 0 and len(per) == n and not summary,
+                 'a tree of %d more processes: a line each' % n, err)
+        else:
+            t.ok(rc == 0 and not per and len(summary) == 1 and
+                 re.match(r"memprof: wrote heap profiles of %d more processes of the tree, named "
+                          r"like '.*\.\d+\.heap\.pb\.gz' \(pids \d+ to \d+\), each with its peak, "
+                          r"descriptor, thread and timer profiles$" % n, summary[0]),
+                 'a tree of %d more processes: one line for them' % n, err)
+            t.eq(len([f for f in os.listdir(work) if re.match(r'p\.\d+\.heap\.pb\.gz$', f)]), n,
+                 'a tree of %d more processes: every heap profile written' % n)
+        clean_work()
+
     # --- a program with a malloc of its own -------------------------------------
     # Its executable comes before the shim in symbol lookup: the profile is
     # empty, and a note says why instead of blaming the rate.  Its free
@@ -147,6 +167,13 @@ def main():
             clean_work()
     rc, o, err = run([memprof, 'run', '--rate', '1', '-o', out, t_cli, 'exit', '0'], env=base_env)
     t.ok('misses' not in err, 'the malloc of libc: no such note', err)
+    clean_work()
+    # A position-dependent executable that takes malloc's address has a
+    # malloc symbol of its own that is not a definition (Debian's python3):
+    # profiled as any, not taken for one with its own malloc.
+    rc, o, err = run([memprof, 'run', '--rate', '1', '-o', out, t_mallocaddr], env=base_env)
+    t.eq((rc, o, no_notes(err)), (0, b'ok\n', wrote(out)), "malloc's address taken: runs, one line", err)
+    t.ok('misses' not in err, "malloc's address taken: no note of a malloc of its own", err)
     clean_work()
 
     # --- a process that becomes another user ----------------------------------
