@@ -117,7 +117,6 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 	sn = mp_final_snap_take(snap);
 	if (!sn)
 		r = mp_snap_read_file(snap, &sn, &why);
-
 	if (r == -EBADMSG)
 		mp_set_err(&err, "malformed snapshot '%s': %s", snap, why ? why : strerror(-r));
 	else if (r < 0)
