@@ -414,21 +414,24 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now)
 	return k;
 }
 
-unsigned mp_peak_freed_at(uint64_t tag, uint64_t now)
+/* The two records a free of `tag` writes: start fetching them. */
+static inline void prefetch_freed(uint64_t tag)
 {
 	uint32_t b = mp_tag_bucket(tag);
 	mp_prof_prefetch_bucket(b);
 	if (recs)
 		__builtin_prefetch(&life[b], 1);
+}
+
+unsigned mp_peak_freed_at(uint64_t tag, uint64_t now)
+{
+	prefetch_freed(tag);
 	return mp_peak_freed(tag, now);
 }
 
 unsigned mp_peak_freed_now(uint64_t tag)
 {
-	uint32_t b = mp_tag_bucket(tag);
-	mp_prof_prefetch_bucket(b);
-	if (recs)
-		__builtin_prefetch(&life[b], 1);
+	prefetch_freed(tag);   /* before the clock's read, which they overlap */
 	return mp_peak_freed(tag, mp_tag_now());
 }
 

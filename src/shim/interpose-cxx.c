@@ -38,10 +38,6 @@ static MP_NOINLINE MP_COLD void *real_new_aligned(const char *name, size_t n, si
  * forms, both found the way libstdc++ finds them (the program's, where it
  * defines them), so that its free takes the block back.
  */
-static inline int foreign(void)
-{
-	return MP_UNLIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_FOREIGN);
-}
 
 static inline void *op_new(size_t n)
 {
@@ -58,7 +54,7 @@ static inline void *op_new(size_t n)
 
 static inline void *op_new_aligned(size_t n, size_t al)
 {
-	if (foreign()) {
+	if (mp_shim_foreign()) {
 		/* libstdc++: a size that is a multiple of the alignment */
 		size_t sz = n ? n : 1;
 		if (sz > SIZE_MAX - (al - 1))

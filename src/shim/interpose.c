@@ -69,10 +69,6 @@ static struct {
 	size_t (*malloc_usable_size)(void *);
 } next;
 
-static inline int foreign(void)
-{
-	return MP_UNLIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_FOREIGN);
-}
 
 int mp_shim_go_foreign(void)
 {
@@ -142,7 +138,7 @@ void mp_shim_free(void *p)
 	}
 	if (!p)
 		return;
-	if (foreign()) {
+	if (mp_shim_foreign()) {
 		next.free(p);
 		return;
 	}
@@ -157,7 +153,7 @@ MP_EXPORT void free(void *p)
 
 MP_EXPORT void *calloc(size_t n, size_t size)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.calloc(n, size);
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
@@ -201,7 +197,7 @@ MP_EXPORT void *realloc(void *p, size_t n)
 		return malloc(n);
 	if (mp_heap_owns(p))
 		return realloc_own(p, n);
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.realloc(p, n);
 	uint64_t tag = 0;
 	unsigned life = 0;
@@ -231,7 +227,7 @@ MP_EXPORT void *realloc(void *p, size_t n)
 
 MP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
-	if (foreign() && !mp_heap_owns(p))
+	if (mp_shim_foreign() && !mp_heap_owns(p))
 		return next.reallocarray(p, n, size);
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total)) {
@@ -248,7 +244,7 @@ static int pow2(size_t a)
 
 MP_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.posix_memalign(ret, align, n);
 	if (!pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
@@ -263,7 +259,7 @@ MP_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 
 MP_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.aligned_alloc(align, n);
 	/* glibc >= 2.38 rejects alignments that are not powers of two; so do we. */
 	if (!pow2(align)) {
@@ -275,7 +271,7 @@ MP_EXPORT void *aligned_alloc(size_t align, size_t n)
 
 MP_EXPORT void *memalign(size_t align, size_t n)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.memalign(align, n);
 	/* glibc: alignments that are not powers of two are rounded up; the
 	 * largest it accepts is SIZE_MAX / 2 + 1. */
@@ -290,14 +286,14 @@ MP_EXPORT void *memalign(size_t align, size_t n)
 
 MP_EXPORT void *valloc(size_t n)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.valloc(n);
 	return mp_account(mp_shim_memalign((size_t)getpagesize(), n), n);
 }
 
 MP_EXPORT void *pvalloc(size_t n)
 {
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.pvalloc(n);
 	size_t page = (size_t)getpagesize();
 	if (n > SIZE_MAX - page) {
@@ -320,7 +316,7 @@ MP_EXPORT size_t malloc_usable_size(void *p)
 			__atomic_store_n(&mp_alloc_slack_used, 1, __ATOMIC_RELAXED);
 		return mp_alloc_usable(p);
 	}
-	if (foreign())
+	if (mp_shim_foreign())
 		return next.malloc_usable_size(p);
 	usable_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
 	if (!f) {

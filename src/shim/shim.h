@@ -98,6 +98,12 @@ int mp_shim_alloc_mode(void);
  */
 int mp_shim_go_foreign(void);
 
+/* Whether the shim has stepped aside (MP_MODE_FOREIGN). */
+static inline int mp_shim_foreign(void)
+{
+	return MP_UNLIKELY(__atomic_load_n(&mp_alloc_mode, __ATOMIC_RELAXED) == MP_MODE_FOREIGN);
+}
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_memalign(size_t, size_t);
 

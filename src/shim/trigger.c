@@ -485,6 +485,16 @@ static void step_back(void)
 			", no snapshots before exit", NULL);
 }
 
+/* After the call that needed the helper gone: its result and errno, as the
+ * call left them. */
+static int stepped_back(int r)
+{
+	int saved = errno;
+	step_back();
+	errno = saved;
+	return r;
+}
+
 typedef int (*unshare_fn)(int);
 typedef int (*setns_fn)(int, int);
 
@@ -499,13 +509,7 @@ MP_EXPORT int unshare(int flags)
 	}
 	bool aside = (flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)) &&
 		     step_aside();
-	int r = real(flags);
-	if (aside) {
-		int saved = errno;
-		step_back();
-		errno = saved;
-	}
-	return r;
+	return aside ? stepped_back(real(flags)) : real(flags);
 }
 
 /* setns: a user namespace, or a descriptor of a kind not said (0), which
@@ -520,13 +524,7 @@ MP_EXPORT int setns(int fd, int nstype)
 		return -1;
 	}
 	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && step_aside();
-	int r = real(fd, nstype);
-	if (aside) {
-		int saved = errno;
-		step_back();
-		errno = saved;
-	}
-	return r;
+	return aside ? stepped_back(real(fd, nstype)) : real(fd, nstype);
 }
 
 /*
