@@ -492,7 +492,8 @@ static void put_head(struct enc *e, const struct mp_pprof_builder *b);
 
 void mp_pprof_builder_stream(struct mp_pprof_builder *b)
 {
-	b->gz_want = true;
+	/* (on one CPU the thread would only take turns with this one) */
+	b->gz_want = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 }
 
 static void stream_stop(struct mp_pprof_builder *b)

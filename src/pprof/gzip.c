@@ -33,16 +33,11 @@
 /* Header: magic, deflate, no flags, no mtime, "fastest", Unix. */
 static const uint8_t gzip_header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3 };
 
-static long online_cpus(void)
-{
-	return sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 /* How many parts in_len bytes are compressed in: one per GZ_PART_MIN, at
  * most one per CPU and GZ_MAX_PARTS, at least one. */
 static size_t gz_nparts(size_t in_len)
 {
-	long cpus = online_cpus();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nparts = in_len / GZ_PART_MIN;
 
 	if (cpus > 0 && nparts > (size_t)cpus)
@@ -161,17 +156,32 @@ int mp_gzip(const uint8_t *in, size_t in_len, uint8_t **ret_buf, size_t *ret_len
 /* ---- streamed ---------------------------------------------------------------------- */
 
 /*
- * A profile of one part is one raw deflate stream of all its bytes, and
- * zlib's deflate makes the same bytes whatever pieces its input comes in
- * and whatever room its output has, as long as nothing is flushed before
- * the end (Z_NO_FLUSH: it seeks a match only with MIN_LOOKAHEAD bytes
- * ahead of it or at the end, and ends a block when its symbol buffer
- * fills).  So a thread can compress a profile's samples while the builder
- * still adds them, and the file is the one mp_gzip makes of the whole
- * (test-pprof checks it).  Only with two CPUs or more, and only below
- * GZ_STREAM_MAX bytes: from there, with two CPUs, mp_gzip makes two parts.
+ * A profile of one part is one raw deflate stream of all its bytes, made
+ * here on a thread while the builder still adds samples; it must be the
+ * file mp_gzip makes of the whole.  zlib's deflate (1.2.13, level 1,
+ * nothing flushed before the end) makes the same bytes whatever room its
+ * output has, and almost whatever pieces its input comes in: it seeks a
+ * match only with MIN_LOOKAHEAD bytes ahead of it or at the end, and ends
+ * a block when its symbol buffer fills.  Almost: short of lookahead, it
+ * refills its 64 KiB window, first sliding it down 32 KiB once its
+ * position is 32 KiB + MAX_DIST or more.  Given all the input at once it
+ * refills only when the window is used up, after 64 KiB and then every
+ * 32 KiB; a piece that ends elsewhere makes it refill earlier, and a slide
+ * then made at exactly 32 KiB + MAX_DIST forgets the string MAX_DIST
+ * behind, which one call would match (a first piece of 65,535 bytes did
+ * it; test-pprof has the case).  So deflate gets pieces that end only
+ * where one call would refill (refill_end: 64 KiB + k 32 KiB), the bytes
+ * fed beyond waiting in `stage` for the next piece or the end; test-pprof
+ * compares the bytes for many ways of cutting.  Only below GZ_STREAM_MAX
+ * bytes: from there, with two CPUs, mp_gzip makes two parts.
  */
 #define GZ_STREAM_MAX (2 * GZ_PART_MIN)
+
+/* The longest prefix of n bytes that deflate may be given alone. */
+static size_t refill_end(size_t n)
+{
+	return n < 2 * GZ_WINDOW ? 0 : n - (n - 2 * GZ_WINDOW) % GZ_WINDOW;
+}
 
 struct gz_chunk {
 	struct gz_chunk *next;
@@ -187,7 +197,10 @@ struct mp_gz_stream {
 	pthread_cond_t cond;
 	struct gz_chunk *first, **lastp;   /* the queue (under lock) */
 	bool quit;                  /* (under lock) given up: stop */
-	size_t in_len;              /* bytes fed so far (the feeder's) */
+	/* The feeder's: */
+	size_t queued;              /* bytes queued so far (a refill_end) */
+	size_t nstage;              /* bytes fed after those, in stage */
+	uint8_t stage[2 * GZ_WINDOW];
 	/* The thread's while it runs: */
 	z_stream zs;
 	uint8_t *out;
@@ -261,8 +274,6 @@ struct mp_gz_stream *mp_gz_stream_new(void)
 	sigset_t all, old;
 	int err;
 
-	if (online_cpus() < 2)
-		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -287,38 +298,55 @@ struct mp_gz_stream *mp_gz_stream_new(void)
 	return s;
 }
 
+/* stage[0..nstage) then in[0..len) queued for the thread. */
 static int stream_put(struct mp_gz_stream *s, const uint8_t *in, size_t len, bool last)
 {
-	struct gz_chunk *c = malloc(sizeof(*c) + len);
+	struct gz_chunk *c = malloc(sizeof(*c) + s->nstage + len);
 
 	if (!c)
 		return -ENOMEM;
 	c->next = NULL;
-	c->len = len;
+	c->len = s->nstage + len;
 	c->last = last;
+	memcpy(c->data, s->stage, s->nstage);
 	if (len)
-		memcpy(c->data, in, len);
+		memcpy(c->data + s->nstage, in, len);
+	s->queued += c->len;
+	s->nstage = 0;
 	pthread_mutex_lock(&s->lock);
 	*s->lastp = c;
 	s->lastp = &c->next;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	s->in_len += len;
 	return 0;
 }
 
 bool mp_gz_stream_feed(struct mp_gz_stream *s, const uint8_t *in, size_t len)
 {
-	return s->in_len + len < GZ_STREAM_MAX && stream_put(s, in, len, false) == 0;
+	size_t fed = s->queued + s->nstage, end;
+
+	if (fed + len >= GZ_STREAM_MAX)
+		return false;
+	end = refill_end(fed + len);
+	if (end > fed) {   /* (the stage's bytes lie before end) */
+		if (stream_put(s, in, end - fed, false) < 0)
+			return false;
+		in += end - fed;
+		len -= end - fed;
+	}
+	/* (fewer than 64 KiB after the last piece's end) */
+	memcpy(s->stage + s->nstage, in, len);
+	s->nstage += len;
+	return true;
 }
 
 int mp_gz_stream_end(struct mp_gz_stream *s, const uint8_t *in, size_t len, uint8_t **ret_buf,
 		     size_t *ret_len)
 {
-	size_t total = s->in_len + len;
+	size_t total = s->queued + s->nstage + len;
 	uint8_t *out;
 
-	if (total >= GZ_STREAM_MAX || gz_nparts(total) != 1 || stream_put(s, in, len, true) < 0)
+	if (total >= GZ_STREAM_MAX || stream_put(s, in, len, true) < 0)
 		return 1;
 	pthread_join(s->thread, NULL);
 	s->joined = true;
