@@ -24,6 +24,7 @@
  * (200 short processes: 9 s of fsyncs after a 2 s program).
  */
 static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t umask_lock = PTHREAD_MUTEX_INITIALIZER;   /* temp_open */
 static bool dirs_deferred;
 static char **dirs;
 static size_t ndirs, cap_dirs;
@@ -196,9 +197,14 @@ static int temp_open(const char *path, char **ret_tmp)
 		free(tmp);
 		return r;
 	}
-	/* mkostemp creates 0600; give the file the mode open(2) would have. */
+	/* mkostemp creates 0600; give the file the mode open(2) would have.
+	 * umask(2) is the only way to read the mask, and sets it: two threads
+	 * at once (memprof run writes the heap profile while a second thread
+	 * writes the others) would leave it 0, and their files 0666. */
+	pthread_mutex_lock(&umask_lock);
 	mask = umask(0);
 	umask(mask);
+	pthread_mutex_unlock(&umask_lock);
 	if (fchmod(fd, 0666 & ~mask) < 0) {
 		r = -errno;
 		close(fd);
