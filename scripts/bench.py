@@ -24,7 +24,25 @@ Modes:
   jemalloc, tcmalloc, mimalloc   Debian's allocators, preloaded
   memprof-leak    `memprof run --leak-check=summary` (every allocation recorded,
                   heap scanned at exit)
-  valgrind        `valgrind --leak-check=full`
+  valgrind        `valgrind --leak-check=full --trace-children=yes`
+  lsan            Debian's LeakSanitizer runtime (liblsan.so.0, package
+                  liblsan0, which gcc depends on) preloaded, with
+                  LSAN_OPTIONS=exitcode=0 (its report at exit, on stderr,
+                  leaves the status alone: gcc's cc1 leaks, and a status of
+                  23 would fail the compile) and tests/bench/lsan-preinit.c
+                  preloaded after it to start it before main, as linking
+                  -fsanitize=leak does (sqlite3's shell calls signal() before
+                  it allocates, and the preloaded runtime's signal()
+                  interceptor jumps to a null pointer until LSan has
+                  started: SIGSEGV)
+
+Processes: on the compile, gcc's driver runs cc1 and as.  memprof,
+LD_PRELOAD (the allocators, lsan) and valgrind (--trace-children=yes)
+follow all three.  heaptrack profiles only the process it starts: its
+figure on cc1 is the driver's, marked † and left out of its geometric
+mean.  (heaptrack 1.4 on cc1 itself, e.g. through gcc's -wrapper, cannot
+finish here: heaptrack_interpret grows past 18 GB in under a minute and
+dies of std::bad_alloc, and cc1 of SIGPIPE.)
 
 --set symbolize measures the symbolizer alone on gcc's cc1 (33 MB,
 stripped): unique addresses per second cold and from the cache
@@ -34,13 +52,26 @@ symbol and line tables it loaded (their ratio: issue 14's target is 1.5),
 and `memprof convert` of each: CPU time and peak RSS of the whole
 process, also as a ratio to those tables.
 
---set profiler (default), --set allocator or --set leak pick a list of
-modes; --modes gives one explicitly, --workloads a subset of the workloads
-(xmllint,jq,python3,sqlite3,alloc-bench-2t,cc1).  --set leak also measures the leak
-scan's throughput on tests/bench/leak-bench.c (512 MiB of live heap).
+--set profiler (default), --set allocator, --set leak or --set peers pick
+a list of modes; --modes gives one explicitly, --workloads a subset of the
+workloads (xmllint,jq,python3,sqlite3,alloc-bench-2t,cc1).  --set leak also
+measures the leak scan's throughput on tests/bench/leak-bench.c (512 MiB of
+live heap).  --set peers is every peer installed here in one run, against
+native: memprof at the default rate and at --rate 1, memprof-leak,
+jemalloc, lsan, heaptrack and valgrind.  valgrind is most of its time: at
+full size expect about 20 minutes with the default 3 repetitions (about 5
+minutes a repetition under valgrind, half of it the compile; --workloads
+without cc1, or --modes without valgrind, for a shorter run); --quick
+--reps 1 takes about a minute.
+
+Peak RSS (GNU time's %M: the largest process of the tree) is shown for the
+modes where that is the program's own: the preloaded ones and valgrind
+(the tool runs inside the program's process); under memprof run and
+heaptrack it may be the profiler's own process.
 
 usage: bench.py --memprof PATH --shim PATH --alloc-bench PATH [--set S]
-                [--modes A,B] [--workloads W,X] [--reps N] [--quick]
+                [--lsan-preinit PATH] [--modes A,B] [--workloads W,X]
+                [--reps N] [--quick]
 """
 import argparse
 import math
@@ -137,7 +168,9 @@ def main():
     ap.add_argument('--quick', action='store_true', help='small inputs (smoke run)')
     ap.add_argument('--shim', required=True)
     ap.add_argument('--set', default='profiler',
-                    choices=['profiler', 'allocator', 'leak', 'report', 'resources', 'attach', 'symbolize'])
+                    choices=['profiler', 'allocator', 'leak', 'peers', 'report', 'resources', 'attach',
+                             'symbolize'])
+    ap.add_argument('--lsan-preinit', help='mode lsan: tests/bench/lsan-preinit.so')
     ap.add_argument('--res-bench')
     ap.add_argument('--leak-bench')
     ap.add_argument('--mkbig')
@@ -168,6 +201,7 @@ def main():
             'profiler': 'native,memprof,memprof-rate1,heaptrack',
             'allocator': 'native,memprof-alloc,jemalloc,tcmalloc,mimalloc,memprof',
             'leak': 'native,memprof-leak,valgrind,heaptrack',
+            'peers': 'native,memprof,memprof-rate1,memprof-leak,jemalloc,lsan,heaptrack,valgrind',
         }[args.set]
     scale = 0.1 if args.quick else 1.0
     py3 = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else shutil.which('python3')
@@ -199,6 +233,7 @@ def main():
         modes = args.modes.split(',')
         prof = os.path.join(work, 'out.pb.gz')
         lib = '/usr/lib/x86_64-linux-gnu/'
+        lsan_preinit = os.path.abspath(args.lsan_preinit) if args.lsan_preinit else ''
         preload = {
             'memprof-alloc': (os.path.abspath(args.shim), {'MEMPROF_OPTIONS': 'rate=0,snapdir=' + work}),
             # the shim at the default rate with its tables private, and
@@ -210,6 +245,8 @@ def main():
             'jemalloc': (lib + 'libjemalloc.so.2', {}),
             'tcmalloc': (lib + 'libtcmalloc_minimal.so.4', {}),
             'mimalloc': (lib + 'libmimalloc.so.2', {}),
+            # exitcode=0: the leak report does not change the status.
+            'lsan': (lib + 'liblsan.so.0:' + lsan_preinit, {'LSAN_OPTIONS': 'exitcode=0'}),
         }
         wrap = {
             'native': lambda c: c,
@@ -217,8 +254,8 @@ def main():
                                          '-o', prof, '--'] + c,
             'memprof-leak': lambda c: [args.memprof, 'run', '-q', '--leak-check=summary',
                                        '-o', prof, '--'] + c,
-            'valgrind': lambda c: ['valgrind', '-q', '--leak-check=full',
-                                   '--log-file=' + os.path.join(work, 'vg.log')] + c,
+            'valgrind': lambda c: ['valgrind', '-q', '--leak-check=full', '--trace-children=yes',
+                                   '--log-file=' + os.path.join(work, 'vg.%p.log')] + c,
             'memprof': lambda c: [args.memprof, 'run', '-q', '-o', prof, '--'] + c,
             'memprof-rate1': lambda c: [args.memprof, 'run', '-q', '--rate', '1', '-o', prof, '--'] + c,
             'memprof-rate1-nocache': lambda c: ['env', 'MEMPROF_CACHE_DIR=off', args.memprof, 'run', '-q',
@@ -232,9 +269,13 @@ def main():
             if m not in wrap and m not in preload:
                 print('bench: unknown mode %r' % m, file=sys.stderr)
                 return 2
-            if m in preload and not os.path.exists(preload[m][0]):
-                print('bench: %s is not installed (%s)' % (m, preload[m][0]), file=sys.stderr)
-                return 1
+            if m == 'lsan' and not lsan_preinit:
+                print('bench: lsan needs --lsan-preinit (bench.sh gives it)', file=sys.stderr)
+                return 2
+            for lib_ in preload[m][0].split(':') if m in preload else []:
+                if not os.path.exists(lib_):
+                    print('bench: %s is not installed (%s)' % (m, lib_), file=sys.stderr)
+                    return 1
         results, rss, cpu = {}, {}, {}
         # Modes interleave within each repetition so that slow drifts of the
         # machine hit every mode alike.
@@ -281,7 +322,7 @@ def main():
                         peaks[mode].append(int(m_))
                         cpus[mode].append(usage.ru_utime + usage.ru_stime)
                     for f in os.listdir(work):
-                        if f.startswith('ht') or f.startswith('out.'):
+                        if f.startswith('ht') or f.startswith('out.') or f.startswith('vg.'):
                             os.unlink(os.path.join(work, f))
             for mode in modes:
                 results[(name, mode)] = statistics.median(times[mode])
@@ -293,19 +334,28 @@ def main():
         names = [w[0] for w in workloads]
         others = [m for m in modes if m != 'native']
 
+        # A tool that does not follow the workload's child processes
+        # measures part of it: shown with a mark, left out of the mean.
+        partial = {('cc1', 'heaptrack')}
+
         def table(title, data, unit, fmt, modes_shown):
             print('\n%s\n' % title)
             print('| workload | native (%s) | ' % unit + ' | '.join('%s ×' % m for m in modes_shown) + ' |')
             print('|---|---:|' + '---:|' * len(modes_shown))
             for n in names:
                 base = data[(n, 'native')]
-                cells = ['%.2f' % (data[(n, m)] / base) for m in modes_shown]
+                cells = ['%.2f%s' % (data[(n, m)] / base, ' †' if (n, m) in partial else '')
+                         for m in modes_shown]
                 print('| %s | %s | %s |' % (n, fmt % base, ' | '.join(cells)))
             geo = []
             for m in modes_shown:
-                g = math.exp(sum(math.log(data[(n, m)] / data[(n, 'native')]) for n in names) / len(names))
-                geo.append('%.2f' % g)
+                whole = [n for n in names if (n, m) not in partial]
+                g = [math.log(data[(n, m)] / data[(n, 'native')]) for n in whole]
+                geo.append('%.2f' % math.exp(sum(g) / len(g)) if g else '-')
             print('| geometric mean | | %s |' % ' | '.join(geo))
+            if any((n, m) in partial for n in names for m in modes_shown):
+                print('\n† heaptrack follows no child process: on cc1 it profiles gcc\'s driver '
+                      'alone (not in the mean)')
 
         table('Wall time, median of %d, ratio to native' % args.reps, results, 's', '%.3f', others)
         # CPU time of the whole process tree (the program, memprof's CLI and
@@ -328,7 +378,8 @@ def main():
                       % (mib, ns / 1e9, mib / 1024 / (ns / 1e9)))
             else:
                 print('bench: no leak scan timing from leak-bench', file=sys.stderr)
-        rss_modes = [m for m in others if m in preload]
+        # The program's own peak: preloaded, or inside valgrind's process.
+        rss_modes = [m for m in others if m in preload or m == 'valgrind']
         if rss_modes:
             table('Peak RSS, median of %d, ratio to native' % args.reps, rss, 'KiB', '%d', rss_modes)
     finally:

@@ -24,8 +24,9 @@ packages=(
 	libc6-dbg debuginfod dwz
 	# browser checks of the SVG/HTML charts (timeline, flame)
 	chromium chromium-driver
-	# benchmarks and other allocators to compare with
-	heaptrack hyperfine time libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	# benchmarks and the peers they compare with (liblsan0: LeakSanitizer
+	# preloaded, bench.sh --set peers)
+	heaptrack hyperfine time libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 liblsan0
 )
 
 # From the npm registry (installed globally): the SARIF SDK's validator,
