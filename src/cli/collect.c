@@ -75,7 +75,7 @@ static void convert_resources(struct mp_converter *cv, struct mp_converter_ahead
 	for (size_t i = 0; i < n; i++) {
 		char *err = NULL;
 
-		if ((a ? mp_converter_ahead_write(a, i, outs[i], &err)
+		if ((a ? mp_converter_ahead_write(a, i, &err)
 		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
 		else
@@ -127,17 +127,26 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}
-	/* The other profiles are built on a second core while this one
-	 * makes the heap profile (a compiler's --rate 1 heap and peak
-	 * profiles took 100 ms one after the other); they are written after
+	/* The other profiles are made on a second core while this one
+	 * writes the heap profile (a compiler's --rate 1 heap and peak
+	 * profiles took 100 ms one after the other); they appear only after
 	 * it, and not at all when it fails. */
 	if (r == 0) {
 		nkinds = resource_kinds(sn, out, kinds, outs);
-		if (mp_converter_ahead_start(cv, kinds, nkinds, &ahead) < 0)
+		if (mp_converter_ahead_start(cv, kinds, (const char *const *)outs, nkinds, &ahead) < 0)
 			ahead = NULL;   /* (no memory) each is made when written */
 	}
 	if (r == 0)
 		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	if ((r == -ENOSPC || r == -EDQUOT) && ahead) {
+		/* The others' temporaries may hold the room it needed: the
+		 * heap profile comes first, as when they are written after it. */
+		mp_converter_ahead_free(ahead);
+		ahead = NULL;
+		free(err);
+		err = NULL;
+		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	}
 	if (r < 0) {
 		if (err)
 			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n", err, snap);

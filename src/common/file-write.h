@@ -18,6 +18,25 @@
 int mp_file_write_whole(const char *path, const void *buf, size_t len);
 
 /*
+ * The same in two steps, for a file that must appear only after another:
+ * mp_file_prepare does all but the rename (the temporary written and on
+ * the disk; for a device, nothing yet: buf must then live until the
+ * commit); mp_file_commit renames it into place (or writes the device)
+ * and returns what mp_file_write_whole would have; mp_file_abandon
+ * removes the temporary instead.  Either ends the pending file.
+ */
+struct mp_file_pending {
+	int r;                  /* 0, or how preparing failed */
+	char *target;           /* mp_file_target's */
+	char *tmp;              /* the temporary written, or NULL */
+	const void *buf;        /* a device's bytes */
+	size_t len;
+};
+void mp_file_prepare(const char *path, const void *buf, size_t len, struct mp_file_pending *p);
+int mp_file_commit(struct mp_file_pending *p);
+void mp_file_abandon(struct mp_file_pending *p);
+
+/*
  * What an output name stands for.  A device, FIFO or socket (/dev/null,
  * /dev/stdout onto a pipe, a named pipe) is written into as it is: a
  * rename over it would put a file where /dev/null was.  A symbolic link

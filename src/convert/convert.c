@@ -839,9 +839,11 @@ int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8
 
 struct ahead_slot {
 	enum mp_profile_kind kind;
+	const char *out;
 	uint8_t *buf;               /* the gzip'd profile, once done */
 	size_t len;
 	int r;                      /* how encoding it went */
+	struct mp_file_pending file;   /* its file, all but renamed, when r is 0 */
 	bool done;                  /* (under lock) */
 };
 
@@ -856,6 +858,14 @@ struct mp_converter_ahead {
 	struct ahead_slot slots[];
 };
 
+/* Slot s's profile encoded and its file prepared. */
+static void ahead_make(struct mp_converter *c, struct ahead_slot *s)
+{
+	s->r = encode_kind(c, s->kind, &s->buf, &s->len);
+	if (s->r == 0)
+		mp_file_prepare(s->out, s->buf, s->len, &s->file);
+}
+
 static void *ahead_main(void *arg)
 {
 	struct mp_converter_ahead *a = arg;
@@ -868,7 +878,7 @@ static void *ahead_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		if (stop)
 			break;
-		s->r = encode_kind(a->c, s->kind, &s->buf, &s->len);
+		ahead_make(a->c, s);
 		pthread_mutex_lock(&a->lock);
 		s->done = true;
 		pthread_cond_broadcast(&a->cond);
@@ -877,8 +887,8 @@ static void *ahead_main(void *arg)
 	return NULL;
 }
 
-int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds, size_t n,
-			     struct mp_converter_ahead **ret)
+int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
+			     const char *const *outs, size_t n, struct mp_converter_ahead **ret)
 {
 	struct mp_converter_ahead *a = calloc(1, sizeof(*a) + n * sizeof(a->slots[0]));
 	sigset_t all, old;
@@ -887,8 +897,10 @@ int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind 
 		return -ENOMEM;
 	a->c = c;
 	a->n = n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		a->slots[i].kind = kinds[i];
+		a->slots[i].out = outs[i];
+	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	/* The thread takes no signal: they are for the caller's threads.
@@ -902,8 +914,7 @@ int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind 
 	return 0;
 }
 
-int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, const char *out,
-			     char **ret_err)
+int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_err)
 {
 	struct ahead_slot *s = &a->slots[i];
 	int r;
@@ -917,13 +928,13 @@ int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, const char 
 			pthread_cond_wait(&a->cond, &a->lock);
 		pthread_mutex_unlock(&a->lock);
 	} else if (!s->done) {
-		s->r = encode_kind(a->c, s->kind, &s->buf, &s->len);
+		ahead_make(a->c, s);
 		s->done = true;
 	}
-	r = s->r == 0 ? mp_file_write_whole(out, s->buf, s->len) : s->r;
+	r = s->r == 0 ? mp_file_commit(&s->file) : s->r;
 	free(s->buf);
 	s->buf = NULL;
-	return write_result(s->kind, out, r, ret_err);
+	return write_result(s->kind, s->out, r, ret_err);
 }
 
 void mp_converter_ahead_free(struct mp_converter_ahead *a)
@@ -936,8 +947,10 @@ void mp_converter_ahead_free(struct mp_converter_ahead *a)
 		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->thread, NULL);
 	}
-	for (size_t i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n; i++) {
+		mp_file_abandon(&a->slots[i].file);   /* (those not written) */
 		free(a->slots[i].buf);
+	}
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
