@@ -475,6 +475,11 @@ void mp_shm_mark_exec(int on)
 		__atomic_and_fetch(&m->flags, ~(uint64_t)MP_SHM_F_EXEC, __ATOMIC_RELEASE);
 }
 
+int mp_shm_shared(void)
+{
+	return __atomic_load_n(&mp_shm_dir, __ATOMIC_ACQUIRE) != NULL && !pending;
+}
+
 void mp_shm_send_done(void)
 {
 	if (mp_shm_dir)

@@ -124,6 +124,11 @@ void mp_shm_after_fork_parent(void);
  */
 void mp_shm_after_fork_child(void);
 
+/* Whether the tables are shared with the CLI now (committed, not given
+ * up): the CLI then writes this process's profile from them if it dies
+ * without writing its snapshot.  Lock-free, anywhere. */
+int mp_shm_shared(void);
+
 /* The image wrote its exit snapshot: the CLI may drop its tables.  From
  * inside mp_privfd_run's function (it opens a socket). */
 void mp_shm_send_done(void);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memprof run: start a program with the shim preloaded, wait for it and for
- * every descendant it leaves behind, then turn the snapshots they wrote into
- * pprof heap profiles.
+ * every descendant it leaves behind in its session (not for daemons:
+ * supervise.h), then turn the snapshots they wrote into pprof heap profiles.
  *
  * The program gets our stdin, stdout, stderr and terminal untouched; only
  * memprof's own messages go to stderr, one line each, prefixed "memprof: ".
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/collect.h"
@@ -121,9 +122,11 @@ static void usage(FILE *f)
 	      "  -q, --quiet        do not report the profiles written\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
-	      "Forked processes that run the shim get their own profile, named with their pid.\n"
-	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status\n"
-	      "(128+N if signal N killed it).  MEMPROF_SHIM=PATH overrides the shim library.\n"
+	      "Forked processes that run the shim get their own profile, named with their pid;\n"
+	      "those left running in a session of their own (daemons) are not waited for.\n"
+	      "PROGRAM's standard streams pass through; memprof exits with PROGRAM's status,\n"
+	      "or, once its profiles are written, dies of the signal that killed PROGRAM.\n"
+	      "MEMPROF_SHIM=PATH overrides the shim library.\n"
 	      "See memprof-run(1).\n", f);
 }
 
@@ -445,9 +448,13 @@ int mp_cmd_run(int argc, char **argv)
 
 	if (preload)
 		unlink(preload);
-	/* Snapshots of the processes that died without writing theirs. */
-	mp_crash_salvage(crash, child.pid, child.status);
+	/* Snapshots of the processes that died without writing theirs (not of
+	 * those still running, not waited for). */
+	mp_crash_salvage(crash, child.pid, child.status, child.running, child.n_running);
 	crash = NULL;
+	col->unwaited = child.detached;
+	col->n_unwaited = child.n_detached;
+	col->snapshot_hint = s.shim.snapshot_signal != 0;
 	/* Numbered snapshots not converted yet, then the final ones. */
 	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
@@ -466,6 +473,11 @@ int mp_cmd_run(int argc, char **argv)
 				status = 1;
 		status = mp_leakcheck_status(&leaks, status, s.error_exitcode);
 	}
+	/* Death by the program's signal passed on (main.c), unless
+	 * --error-exitcode chose the status. */
+	if (WIFSIGNALED(child.status) && status == 128 + WTERMSIG(child.status) &&
+	    !(s.leak_check && leaks.failing && s.error_exitcode >= 0))
+		mp_cli_exit_signal = WTERMSIG(child.status);
 	/* Frees the files loaded while the program ran: their answers go to
 	 * the symbolization cache. */
 	mp_early_sym_free();
@@ -473,7 +485,7 @@ int mp_cmd_run(int argc, char **argv)
 
 cleanup:
 	mp_live_close(rc.live);
-	mp_crash_salvage(crash, -1, 0);
+	mp_crash_salvage(crash, -1, 0, NULL, 0);
 	crash = NULL;
 	if (preload)
 		unlink(preload);
@@ -484,6 +496,7 @@ cleanup:
 	mp_early_sym_free();
 out:
 	mp_final_snap_done();
+	mp_supervise_done(&child);
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
 	mp_launch_env_free(env);

@@ -14,6 +14,10 @@
  * the shim never receives a stray signal.  Completion is seen with inotify:
  * the shim renames each finished snapshot into place.
  *
+ * A process `memprof run` did not wait for (a daemon) outlives the run's
+ * directory: it is made again for the snapshot, which is converted here
+ * (convert_orphan).
+ *
  * Also the numbered-snapshot collector `memprof run` uses (snapshots.h).
  */
 #include <dirent.h>
@@ -29,12 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/collect.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/outnames.h"
 #include "cli/procstate.h"
 #include "cli/snapshots.h"
 #include "common/grow.h"
@@ -271,8 +278,7 @@ static void usage(FILE *f)
 	      "See memprof-snapshot(1).\n", f);
 }
 
-/* Whether the process's maps name the shim. */
-static int shim_loaded(pid_t pid)
+int mp_snapshots_shim_loaded(pid_t pid)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
@@ -297,7 +303,7 @@ static int shim_loaded(pid_t pid)
  * bad items are ignored as the shim ignores them), the directory being its
  * working directory when snapdir= is not set.
  */
-static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
+static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir, bool *ret_run)
 {
 	static const char key[] = MP_OPTIONS_ENV "=";
 	char path[64], *buf = NULL, *dir = NULL;
@@ -339,6 +345,7 @@ static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir)
 		dir = strdup(cwd);
 	}
 	*ret_sig = (int)o->snapshot_signal;
+	*ret_run = o->shm != 0;
 	free(o);
 	if (!dir)
 		return -ENOMEM;
@@ -476,6 +483,38 @@ static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *
 	}
 }
 
+/*
+ * A process `memprof run` stopped waiting for (it left the program's
+ * session, supervise.h) outlives the run and its private directory.  Its
+ * shim still answers, but writes into that directory only: it is made
+ * again (ours alone, mode 0700, never one that exists), the snapshot taken
+ * into it is converted here to a numbered profile in the working directory
+ * (named as memprof run names them: memprof.<pid>.s<seq>.heap.pb.gz and
+ * its siblings), and the directory is removed again.  While it exists
+ * that process's files land in it (its final snapshot, should it exit
+ * meanwhile): removed with it.
+ *
+ * Here: snapshot seq of pid, in the directory made again, to its profile.
+ * 0, or -1 with the reason printed (the snapshot kept and named).
+ */
+static int convert_orphan(const char *dir, pid_t pid, uint32_t seq, bool quiet)
+{
+	struct mp_collect col = { .snapdir = dir, .quiet = quiet, .target = -1 };
+	char *snap = mp_snapshots_path(dir, MP_SNAPFILE_NUMBERED, pid, seq, NULL);
+	char *final = mp_outname_heap(NULL, pid, false);
+	char *out = final ? mp_snapname_numbered(final, seq) : NULL;
+	int r = -1;
+
+	if (!snap || !out)
+		fputs("memprof: out of memory\n", stderr);
+	else
+		r = mp_collect_one(&col, snap, out) < 0 ? -1 : 0;
+	free(snap);
+	free(final);
+	free(out);
+	return r;
+}
+
 /* Whether `memprof run` collects the snapshots of `dir`. */
 static bool collected(const char *dir)
 {
@@ -560,7 +599,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t timeout_ns = 10ull * 1000000000ull, v;
-	bool wait = true, quiet = false;
+	bool wait = true, quiet = false, run = false, orphan = false;
 	char *dir = NULL;
 	int c, r, sig, ifd = -1, status = 1;
 	uint32_t seq = 0;
@@ -608,7 +647,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 			mp_proc_kind_reason(kind));
 		return 1;
 	}
-	r = shim_loaded(pid);
+	r = mp_snapshots_shim_loaded(pid);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot take a snapshot of process %d: %s\n", (int)pid,
 			r == -ENOENT ? "no such process" : strerror(-r));
@@ -619,7 +658,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 			"is not loaded in it\n", (int)pid);
 		return 1;
 	}
-	r = shim_settings(pid, &sig, &dir);
+	r = shim_settings(pid, &sig, &dir, &run);
 	if (r < 0) {
 		fprintf(stderr, "memprof: cannot take a snapshot of process %d: cannot read its "
 			"environment: %s\n", (int)pid, strerror(-r));
@@ -629,6 +668,16 @@ int mp_cmd_snapshot(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot take a snapshot of process %d: it runs with "
 			"snapshot_signal=0 (--snapshot-signal none)\n", (int)pid);
 		goto out;
+	}
+	if (run && access(dir, F_OK) < 0 && errno == ENOENT) {
+		/* Its memprof run is over (see convert_orphan). */
+		if (mkdir(dir, 0700) < 0) {
+			fprintf(stderr, "memprof: cannot take a snapshot of process %d: its memprof run "
+				"is over, and its directory '%s' cannot be made again: %s\n", (int)pid,
+				dir, strerror(errno));
+			goto out;
+		}
+		orphan = true;
 	}
 	if (wait) {
 		/* Watch before asking, so the answer cannot be missed. */
@@ -659,7 +708,12 @@ int mp_cmd_snapshot(int argc, char **argv)
 			r == -ETIMEDOUT ? "timed out" : r == -ESRCH ? "it exited" : strerror(-r));
 		goto out;
 	}
-	if (collected(dir)) {
+	if (orphan) {
+		orphan = false;
+		if (convert_orphan(dir, pid, seq, quiet) < 0)
+			goto out;   /* the raw snapshot kept, its directory with it */
+		mp_collect_remove_dir(dir, true);
+	} else if (collected(dir)) {
 		/* memprof run turns the snapshot into a profile and removes it:
 		 * name the profile. */
 		char *profile = NULL;
@@ -694,6 +748,10 @@ int mp_cmd_snapshot(int argc, char **argv)
 out:
 	if (ifd >= 0)
 		close(ifd);
+	/* Made again for a snapshot that did not come: removed again.  With
+	 * --no-wait it stays, for the snapshot (and those that follow). */
+	if (orphan && wait)
+		mp_collect_remove_dir(dir, true);
 	free(dir);
 	return status;
 }

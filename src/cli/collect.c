@@ -224,12 +224,101 @@ void mp_collect_tick(void *ctx)
 	mp_collect_numbered(c);
 }
 
+void mp_collect_remove_dir(const char *snapdir, bool writers)
+{
+	char *tomb = NULL;
+	const char *dir = snapdir;
+	int err = 0;
+
+	if (writers && asprintf(&tomb, "%s.XXXXXX", snapdir) >= 0) {
+		/* rename(2) replaces the empty directory mkdtemp made, atomically. */
+		if (!mkdtemp(tomb)) {
+			/* emptied in place then: a writer may win a pass or two */
+		} else if (rename(snapdir, tomb) == 0) {
+			dir = tomb;
+		} else {
+			rmdir(tomb);
+		}
+	}
+	for (int pass = 0; pass < 8; pass++) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		if (!d) {
+			err = errno;
+			break;
+		}
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+		err = rmdir(dir) == 0 ? 0 : errno;
+		if (err != ENOTEMPTY || !writers)
+			break;
+	}
+	if (err)
+		fprintf(stderr, "memprof: cannot remove '%s': %s, ignoring\n", dir, strerror(err));
+	free(tomb);
+}
+
+/* The name a process runs under ("?" when it cannot be read): its comm. */
+static void process_name(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, (int)cap, f))
+		snprintf(buf, cap, "?");
+	else
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/* The processes not waited for: what memprof did not do, so said even
+ * with -q. */
+static void report_unwaited(const struct mp_collect *c)
+{
+	size_t n = c->n_unwaited;
+	bool hint = false;
+
+	if (!n)
+		return;
+	qsort(c->unwaited, n, sizeof(*c->unwaited), cmp_pid);
+	/* `memprof snapshot PID` works on those that run the shim (and
+	 * re-creates the directory for it, cmd-snapshot.c). */
+	for (size_t i = 0; i < n && c->snapshot_hint && !hint; i++)
+		hint = mp_snapshots_shim_loaded(c->unwaited[i]) > 0;
+	if (n > MP_COLLECT_TREE_LINES) {
+		fprintf(stderr, "memprof: %zu processes left the program's session and still run "
+			"(pids %d to %d): not waited for, no profile of them at their exit%s\n", n,
+			(int)c->unwaited[0], (int)c->unwaited[n - 1],
+			hint ? " ('memprof snapshot PID' takes one while it runs)" : "");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid = c->unwaited[i];
+		char name[64];
+
+		process_name(pid, name, sizeof(name));
+		hint = c->snapshot_hint && mp_snapshots_shim_loaded(pid) > 0;
+		fprintf(stderr, "memprof: '%s' (pid %d) left the program's session and still runs: "
+			"not waited for, no profile of it at its exit", name, (int)pid);
+		if (hint)
+			fprintf(stderr, " ('memprof snapshot %d' takes one while it runs)", (int)pid);
+		fputc('\n', stderr);
+	}
+}
+
 int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 {
 	const char *snapdir = c->snapdir;
 	pid_t target = c->target;
 	pid_t *pids = NULL;
 	size_t npids = 0, cap = 0;
+	bool writers = c->n_unwaited > 0;
 	int failures = c->failures, kept = c->kept ? 1 : 0;
 	struct dirent *de;
 	DIR *d;
@@ -254,6 +343,14 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	}
 	if (npids)   /* qsort's array must not be NULL, even for 0 elements */
 		qsort(pids, npids, sizeof(*pids), cmp_pid);
+	/* Not waited for, but ended meanwhile with its snapshot written: its
+	 * profile is written below like any other (its tree may still run). */
+	for (size_t i = 0; i < c->n_unwaited;) {
+		if (npids && bsearch(&c->unwaited[i], pids, npids, sizeof(*pids), cmp_pid))
+			c->unwaited[i] = c->unwaited[--c->n_unwaited];
+		else
+			i++;
+	}
 	/* A big tree (a program started through wrappers: pyenv's python3 is a
 	 * bash script that runs 40 processes) gets one line for the program
 	 * and one for all the others, not a line and a note each. */
@@ -310,13 +407,9 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 	}
 
 	/* What is left: partial files of processes that died while writing. */
-	rewinddir(d);
-	while (!kept && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
-	if (!kept && rmdir(snapdir) < 0)
-		fprintf(stderr, "memprof: cannot remove '%s': %s, ignoring\n", snapdir,
-			strerror(errno));
+	if (!kept)
+		mp_collect_remove_dir(snapdir, writers);
+	report_unwaited(c);
 	return failures;
 }

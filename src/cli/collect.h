@@ -37,6 +37,12 @@ struct mp_collect {
 	bool quiet;                 /* -q: no line naming the files written */
 	bool stats;                 /* --stats: a line of allocator statistics each */
 	struct mp_leakcheck *leaks; /* --leak-check, or NULL */
+	/* Processes not waited for, still running in sessions of their own
+	 * (supervise.h, mp_child.detached), or NULL; mp_collect_final names
+	 * them and may reorder them. */
+	pid_t *unwaited;
+	size_t n_unwaited;
+	bool snapshot_hint;         /* they can be asked for snapshots (snapshot_signal) */
 
 	struct timespec last;       /* CLOCK_MONOTONIC of the last numbered scan */
 	size_t kept;                /* snapshots that failed to convert and were kept */
@@ -59,13 +65,27 @@ void mp_collect_numbered(struct mp_collect *c);
 void mp_collect_tick(void *c);
 
 /*
- * Once no process can write any more: convert every final snapshot (the
- * target's first, then the others by pid), then remove the directory.  A
- * snapshot that fails to convert is kept (and named) so `memprof convert`
- * can be tried on it; then the directory stays.  Returns the number of
- * failures, numbered ones included; *ret_target_found says whether the
- * target left a snapshot.
+ * Once no process we wait for can write any more: convert every final
+ * snapshot (the target's first, then the others by pid), then remove the
+ * directory.  A snapshot that fails to convert is kept (and named) so
+ * `memprof convert` can be tried on it; then the directory stays.  Then a
+ * line for each process of c->unwaited that left no snapshot (one for them
+ * all beyond MP_COLLECT_TREE_LINES): not waited for, no profile of it.
+ * Those may still write: the directory is renamed out of their way before
+ * it is emptied (a write that finds it gone is silent, shim/shim.h).
+ * Returns the number of failures, numbered ones included;
+ * *ret_target_found says whether the target left a snapshot.
  */
 int mp_collect_final(struct mp_collect *c, bool *ret_target_found);
+
+/*
+ * Empty and remove a snapshot directory, saying so in one line when it
+ * cannot.  With `writers` (processes still running that write into it), it
+ * is first renamed to a name of its own that they do not know, so that no
+ * file appears in it any more and their shims find their directory gone
+ * (and say nothing, shim/shim.h); a file one was writing at the rename is
+ * removed at the next pass.
+ */
+void mp_collect_remove_dir(const char *snapdir, bool writers);
 
 #endif

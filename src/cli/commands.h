@@ -19,4 +19,10 @@ int mp_cmd_timeline(int argc, char **argv); /* cmd-timeline.c */
 int mp_cmd_attach(int argc, char **argv);   /* cmd-attach.c */
 int mp_cmd_stats(int argc, char **argv);    /* cmd-stats.c */
 
+/* Set by `run` when its program died by this signal and the status it
+ * returns is 128+N for it: main() then ends memprof by the same signal
+ * once standard output is flushed (mp_supervise_die_by, supervise.h).
+ * 0: exit with the status returned. */
+extern int mp_cli_exit_signal;
+
 #endif

@@ -334,7 +334,16 @@ static int cmp_table(const void *a, const void *b)
 	return (x->slot > y->slot) - (x->slot < y->slot);
 }
 
-int mp_crash_salvage(struct mp_crash *c, pid_t target, int status)
+static bool is_running(uint64_t pid, const pid_t *running, size_t n_running)
+{
+	for (size_t i = 0; i < n_running; i++)
+		if ((uint64_t)running[i] == pid)
+			return true;
+	return false;
+}
+
+int mp_crash_salvage(struct mp_crash *c, pid_t target, int status, const pid_t *running,
+		     size_t n_running)
 {
 	int written = 0;
 
@@ -360,7 +369,8 @@ int mp_crash_salvage(struct mp_crash *c, pid_t target, int status)
 		while (j < c->n && c->tables[j].pid == c->tables[i].pid &&
 		       c->tables[j].image == c->tables[i].image)
 			j++;
-		if (c->tables[i].slot == 0)   /* without its directory: nothing to read */
+		/* Without its directory: nothing to read. */
+		if (c->tables[i].slot == 0 && !is_running(c->tables[i].pid, running, n_running))
 			written += salvage_image(c, i, j, target, status);
 		i = j;
 	}

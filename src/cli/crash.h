@@ -16,6 +16,7 @@
 #define MP_CLI_CRASH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct mp_crash;
@@ -33,8 +34,11 @@ void mp_crash_on_written(struct mp_crash *c, void (*fn)(void *ctx, pid_t pid), v
  * Stop listening, then write the snapshots of the images that died (see
  * above).  target/status: the program's pid and wait status (its death
  * signal; the other processes' come from their shims when they caught
- * it).  Returns how many were written.  Frees c (accepts NULL).
+ * it).  running[0..n_running): processes still running, not waited for
+ * (supervise.h): their images did not die, and get no snapshot.  Returns
+ * how many were written.  Frees c (accepts NULL).
  */
-int mp_crash_salvage(struct mp_crash *c, pid_t target, int status);
+int mp_crash_salvage(struct mp_crash *c, pid_t target, int status, const pid_t *running,
+		     size_t n_running);
 
 #endif

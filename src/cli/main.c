@@ -12,6 +12,9 @@
 
 #include "cli/commands.h"
 #include "cli/nofile.h"
+#include "cli/supervise.h"
+
+int mp_cli_exit_signal;
 
 struct command {
 	const char *name;
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
 {
 	const struct command *cmd;
 	const char *name;
+	int status;
 
 	/* Our files are not bound by a program's ulimit -f (nofile.h). */
 	mp_cli_fsize_raise();
@@ -129,5 +133,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memprof: unknown command '%s', see 'memprof --help'\n", name);
 		return 2;
 	}
-	return finish(cmd->fn(argc - 1, argv + 1));
+	status = finish(cmd->fn(argc - 1, argv + 1));
+	if (mp_cli_exit_signal && status == 128 + mp_cli_exit_signal)
+		mp_supervise_die_by(mp_cli_exit_signal);
+	return status;
 }

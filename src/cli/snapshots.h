@@ -60,6 +60,10 @@ void mp_snapshots_done(const char *snapdir);
  */
 int mp_snapshots_parse_signal(const char *s, int *ret_sig);
 
+/* Whether process `pid`'s maps name the shim: 1, 0, or -errno (-ENOENT:
+ * no such process). */
+int mp_snapshots_shim_loaded(pid_t pid);
+
 /*
  * The shim's helper thread in process `pid` (common/trigger.h), found by
  * its name, with its doorbell read from its blocked signals: its thread id

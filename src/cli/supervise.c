@@ -2,15 +2,18 @@
 /*
  * Child supervision for `memprof run` (supervise.h): fork and exec the
  * program, pass signals on, wait for it and for every descendant it leaves
- * behind.  CLI only.
+ * behind in its session.  CLI only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -19,6 +22,7 @@
 
 #include "cli/nofile.h"
 #include "cli/supervise.h"
+#include "common/grow.h"
 
 /* Signals memprof passes on to the target while it waits: those whose
  * default action would end memprof and leave the program running without
@@ -29,55 +33,194 @@ static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2,
 					 SIGALRM, SIGVTALRM, SIGPROF, SIGPWR };
 #define N_FORWARDED (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
 
+/* Append the children of every thread of process `pid` (0: ours: an
+ * orphan is re-parented to one of our threads, not always the main one)
+ * to v, from /proc/PID/task/TID/children.  0, or -1 when they cannot be
+ * read (a kernel without CONFIG_PROC_CHILDREN, the process gone, no
+ * memory). */
+static int append_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
+{
+	char path[96];
+	struct dirent *de;
+	int r = -1;
+	DIR *d;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/task");
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		FILE *f;
+		int kid;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (pid)
+			snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", (int)pid,
+				 de->d_name);
+		else
+			snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;   /* a thread that just ended */
+		r = 0;
+		while (r == 0 && fscanf(f, "%d", &kid) == 1) {
+			if (MP_GROW(*v, *n + 1, *cap) < 0)
+				r = -1;
+			else
+				(*v)[(*n)++] = (pid_t)kid;
+		}
+		fclose(f);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
 /* Pass a signal to the target or, once it is gone, to the descendants still
  * running (our children through PR_SET_CHILD_SUBREAPER). */
 static void forward_signal(const struct mp_child *c, int sig)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
+	pid_t *kids = NULL;
+	size_t n = 0, cap = 0;
 
 	if (c->alive) {
 		kill(c->pid, sig);
 		return;
 	}
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	for (char *p = buf, *end; *p; p = end) {
-		long pid = strtol(p, &end, 10);
+	append_children(0, &kids, &n, &cap);
+	for (size_t i = 0; i < n; i++)
+		kill(kids[i], sig);
+	free(kids);
+}
 
-		if (end == p)
-			break;
-		if (pid > 0)
-			kill((pid_t)pid, sig);
+/* Reap every child that has exited, each looked at first without reaping
+ * it (WNOWAIT), so that the program's session at its end can be read
+ * (getsid(2) still answers for a zombie, not after it is reaped); *reaped
+ * is set when one was.  False once we have no child left. */
+static bool reap(struct mp_child *c, bool *reaped)
+{
+	for (;;) {
+		siginfo_t si = { .si_pid = 0 };
+		pid_t got;
+		int st;
+
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;   /* ECHILD: none left */
+		}
+		if (si.si_pid == 0)
+			return true;
+		if (si.si_pid == c->pid && c->alive) {
+			pid_t sid = getsid(c->pid);
+
+			c->exit_sid = sid > 0 ? sid : c->sid;
+		}
+		got = waitpid(si.si_pid, &st, WNOHANG);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != si.si_pid)
+			return true;   /* cannot happen: looked at again after the next signal */
+		*reaped = true;
+		if (si.si_pid == c->pid) {
+			c->alive = false;
+			c->status = st;
+		}
 	}
 }
 
-/* Reap every child that has exited; false once we have none left. */
-static bool reap(struct mp_child *c)
+/* Whether process `pid` is in one of the program's sessions.  One that
+ * cannot be asked (gone since it was listed, its SIGCHLD on its way)
+ * counts as one; EPERM is how getsid(2) may refuse a process of another
+ * session. */
+static bool in_program_session(const struct mp_child *c, pid_t pid)
+{
+	pid_t sid = getsid(pid);
+
+	if (sid < 0)
+		return errno != EPERM;
+	return sid == c->sid || sid == c->exit_sid;
+}
+
+/* c->running: the processes not waited for (c->detached) and every
+ * process of their trees, as they are now (a bounded walk). */
+static void list_running(struct mp_child *c)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->n_detached; i++) {
+		if (MP_GROW(c->running, c->n_running + 1, cap) < 0)
+			return;
+		c->running[c->n_running++] = c->detached[i];
+	}
+	for (size_t i = 0; i < c->n_running && c->n_running < (1u << 16); i++)
+		append_children(c->running[i], &c->running, &c->n_running, &cap);
+}
+
+/*
+ * Reap what has exited; then whether to go on waiting: while the program
+ * runs, and after it while one of our children is still in one of its
+ * sessions (looked at again c->recheck_ms later: 10 ms after a child
+ * ended, then doubling up to MP_SUPERVISE_RECHECK_MS).  When every child
+ * left is out of them, they are listed in c->detached and we stop.
+ * Children that cannot be listed are waited for, as before.
+ */
+static bool keep_waiting(struct mp_child *c)
 {
 	for (;;) {
-		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
+		siginfo_t si = { .si_pid = 0 };
+		pid_t *kids = NULL;
+		size_t n = 0, cap = 0;
+		bool waited = false, reaped = false;
 
-		if (pid > 0) {
-			if (pid == c->pid) {
-				c->alive = false;
-				c->status = st;
-			}
+		if (!reap(c, &reaped))
+			return false;
+		if (c->alive)
+			return true;
+		if (append_children(0, &kids, &n, &cap) < 0) {
+			free(kids);
+			c->recheck_ms = 0;
+			return true;   /* unknown: wait for them all, as before */
+		}
+		/* (None listed while waitpid saw one: looked at again.) */
+		waited = n == 0;
+		for (size_t i = 0; i < n && !waited; i++)
+			waited = in_program_session(c, kids[i]);
+		if (waited) {
+			free(kids);
+			c->recheck_ms = reaped || !c->recheck_ms ? 10
+					: c->recheck_ms >= MP_SUPERVISE_RECHECK_MS / 2
+						? MP_SUPERVISE_RECHECK_MS : 2 * c->recheck_ms;
+			return true;
+		}
+		/* One that ended since the reaping is reaped, and the rest
+		 * looked at again: it is not left running. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid) {
+			free(kids);
 			continue;
 		}
-		if (pid < 0 && errno == EINTR)
-			continue;
-		return pid == 0;
+		c->recheck_ms = 0;
+		c->detached = kids;
+		c->n_detached = n;
+		list_running(c);
+		return false;
 	}
+}
+
+/* How long one wait may last: until the hooks' next tick, or the next look
+ * at the sessions; -1: until a signal. */
+static int wait_ms(const struct mp_child *c, const struct mp_supervise_hooks *hooks)
+{
+	int t = hooks && hooks->tick ? (int)hooks->tick_ms : -1;
+
+	if (c->recheck_ms && (t < 0 || (int)c->recheck_ms < t))
+		t = (int)c->recheck_ms;
+	return t;
 }
 
 /* The wait of mp_supervise with the hooks' descriptors: signals come
@@ -90,9 +233,9 @@ static void wait_polling(struct mp_child *c, const struct mp_supervise_hooks *ho
 	if (sfd < 0)
 		fprintf(stderr, "memprof: cannot create a signalfd: %s, the live endpoint "
 			"serves nothing\n", strerror(errno));
-	while (reap(c)) {
+	while (keep_waiting(c)) {
 		struct pollfd fds[1 + MP_SUPERVISE_POLL_MAX];
-		int timeout = hooks->tick ? (int)hooks->tick_ms : -1, n = 0;
+		int timeout = wait_ms(c, hooks), n = 0;
 
 		fds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		if (sfd >= 0)
@@ -159,6 +302,9 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		return 1;
 	}
 
+	/* The program starts in our session (mp_supervise's policy). */
+	c->sid = getsid(0);
+	c->exit_sid = c->sid;
 	/* Orphaned descendants are re-parented to us, so we can wait for them to
 	 * finish writing their snapshots. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -219,19 +365,20 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 		wait_polling(c, hooks, &waitset);
 		goto restore;
 	}
-	while (reap(c)) {
+	while (keep_waiting(c)) {
+		int timeout = wait_ms(c, hooks);
 		siginfo_t si;
 		int sig;
 
-		if (hooks && hooks->tick) {
-			struct timespec ts = { hooks->tick_ms / 1000,
-					       (long)(hooks->tick_ms % 1000) * 1000000L };
+		if (timeout >= 0) {
+			struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
 
 			sig = sigtimedwait(&waitset, &si, &ts);
-			hooks->tick(hooks->ctx);
 		} else {
 			sig = sigwaitinfo(&waitset, &si);
 		}
+		if (hooks && hooks->tick)
+			hooks->tick(hooks->ctx);
 
 		if (sig > 0 && sig != SIGCHLD)
 			forward_signal(c, sig);
@@ -249,6 +396,14 @@ restore:
 	return ret;
 }
 
+void mp_supervise_done(struct mp_child *c)
+{
+	free(c->detached);
+	free(c->running);
+	c->detached = c->running = NULL;
+	c->n_detached = c->n_running = 0;
+}
+
 int mp_supervise_status(const struct mp_child *c, const char *name)
 {
 	if (WIFSIGNALED(c->status)) {
@@ -264,4 +419,30 @@ int mp_supervise_status(const struct mp_child *c, const char *name)
 		return 128 + sig;
 	}
 	return WEXITSTATUS(c->status);
+}
+
+void mp_supervise_die_by(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct rlimit no_core = { 0, 0 };
+	sigset_t set;
+
+	/* Exit handlers do not run: flush what stdio still holds (the caller
+	 * has checked standard output already). */
+	fflush(NULL);
+	/* The program dumped its core if it was going to; ours would only
+	 * overwrite it (core_pattern "core") or add a second crash report.
+	 * RLIMIT_CORE alone does not stop a core_pattern pipe
+	 * (systemd-coredump, apport: the kernel does not apply the limit to
+	 * a pipe, core(5)); no core is dumped at all for a process that is
+	 * not dumpable (prctl(2), PR_SET_DUMPABLE). */
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	sigaction(sig, &dfl, NULL);   /* EINVAL for SIGKILL: its action is already that */
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Pending once unblocked if it was pending already; else delivered
+	 * before raise returns. */
+	raise(sig);
 }

@@ -224,7 +224,8 @@ static size_t read_maps(void)
 
 /* Every writable mapping is a root, except ours, the kernel's special ones
  * and devices; a mapping that holds a thread's stack pointer is scanned from
- * just below it (the red zone) up. */
+ * just below it (the red zone) up.  sps[0] is the calling thread's, exact:
+ * it is taken at a call (mp_leakscan_run), where no red zone is in use. */
 static void scan_maps(const uintptr_t *sps, unsigned nsps)
 {
 	size_t n = read_maps();
@@ -248,9 +249,11 @@ static void scan_maps(const uintptr_t *sps, unsigned nsps)
 				    strncmp(path, "/dev/zero", 9) != 0);
 			if (rw && !skip) {
 				uintptr_t from = lo;
-				for (unsigned i = 0; i < nsps; i++)
-					if (sps[i] >= lo && sps[i] < hi && sps[i] - 128 > from)
-						from = sps[i] - 128 < lo ? lo : sps[i] - 128;
+				for (unsigned i = 0; i < nsps; i++) {
+					uintptr_t red = i ? 128 : 0;
+					if (sps[i] >= lo && sps[i] < hi && sps[i] - red > from)
+						from = sps[i] - red < lo ? lo : sps[i] - red;
+				}
 				scan_root(from, hi);
 			}
 		}
@@ -333,16 +336,19 @@ static int allocator_quiet(void)
 	return 1;
 }
 
-static int run(uintptr_t caller_sp, pid_t skip_tid, int live);
+static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pid_t skip_tid,
+	       int live);
 
-int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid)
+int mp_leakscan_run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n,
+		    pid_t skip_tid)
 {
-	return run(caller_sp, skip_tid, 0);
+	return run(caller_sp, caller_regs, n, skip_tid, 0);
 }
 
-int mp_leakscan_run_live(uintptr_t caller_sp, pid_t skip_tid, uint64_t *ret_definite)
+int mp_leakscan_run_live(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n,
+			 pid_t skip_tid, uint64_t *ret_definite)
 {
-	int r = run(caller_sp, skip_tid, 1);
+	int r = run(caller_sp, caller_regs, n, skip_tid, 1);
 	if (r < 0)
 		return r;
 	uint64_t sum = 0;
@@ -353,7 +359,8 @@ int mp_leakscan_run_live(uintptr_t caller_sp, pid_t skip_tid, uint64_t *ret_defi
 	return 0;
 }
 
-static int run(uintptr_t caller_sp, pid_t skip_tid, int live)
+static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pid_t skip_tid,
+	       int live)
 {
 	if (!mp_heap.base)
 		return -ENOTSUP;
@@ -406,6 +413,7 @@ static int run(uintptr_t caller_sp, pid_t skip_tid, int live)
 	uintptr_t self_tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(self_tp));
 	scan((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1), MP_BLK_REACHABLE, 0);
+	scan((uintptr_t)caller_regs, (uintptr_t)(caller_regs + n), MP_BLK_REACHABLE, 0);
 	scan_maps(stopped_sps, nsps);
 	mp_leakscan_foreach_ignored(ignored_root, NULL);
 	drain(MP_BLK_REACHABLE, 0);

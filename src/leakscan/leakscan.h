@@ -22,14 +22,18 @@
 #include <sys/types.h>
 
 /*
- * Run the scan now.  `stack_top_hint` is the calling thread's stack pointer
- * at the entry of the shim's exit path: the calling thread's stack is
- * scanned from there up, so the scan's own frames are not roots.  0, or a
- * negative errno (the allocator is not ours, memory for the work lists
+ * Run the scan now.  `caller_sp` is the calling thread's stack pointer
+ * where the program called into the shim: the calling thread's stack is
+ * scanned from there up, so the shim's own frames are not roots, and
+ * `caller_regs` (n of them: the callee-saved registers the program had at
+ * that call, which the frames below may have saved) are roots too.  0, or
+ * a negative errno (the allocator is not ours, memory for the work lists
  * cannot be mapped).  `skip_tid`: a thread of memprof's own not to stop
- * (0: none); its stack is scanned whole, like any mapping.  The result stays available until the next run.
+ * (0: none); its stack is scanned whole, like any mapping.  The result
+ * stays available until the next run.
  */
-int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid);
+int mp_leakscan_run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n,
+		    pid_t skip_tid);
 
 /*
  * The same while the program runs on (memprof_leak_check(3)), from one of
@@ -38,7 +42,8 @@ int mp_leakscan_run(uintptr_t caller_sp, pid_t skip_tid);
  * tries), and resumed after.  0 with the definitely lost bytes in
  * *ret_definite, or as mp_leakscan_run.
  */
-int mp_leakscan_run_live(uintptr_t caller_sp, pid_t skip_tid, uint64_t *ret_definite);
+int mp_leakscan_run_live(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n,
+			 pid_t skip_tid, uint64_t *ret_definite);
 
 /* The last result as an array of struct mp_snap_leak_rec (common/snapshot.h),
  * for the snapshot writer; size 0 when there was no scan. */

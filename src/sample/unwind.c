@@ -97,6 +97,69 @@ static MP_NOINLINE int gcc_backtrace(void **buf, int size)
 	return w.n;
 }
 
+extern uintptr_t _Unwind_GetCFA(struct _Unwind_Context *ctx);
+extern uintptr_t _Unwind_GetGR(struct _Unwind_Context *ctx, int regno);
+
+struct caller_walk {
+	uintptr_t lo, hi, cfa;
+	uintptr_t sp;
+	uintptr_t *regs;
+	int found;               /* 1: the frame met, its caller next; 2: done */
+};
+
+#if defined(__x86_64__)
+static const int saved_regs[MP_UNWIND_NSAVED] = { 3, 6, 12, 13, 14, 15 };   /* DWARF numbers */
+#endif
+
+/*
+ * libgcc hands each frame's context with its pc and the CFA of the frame
+ * below it (the callee's: this frame's stack pointer at its call), and
+ * its registers as they are in this frame (libgcc knows where every frame
+ * below saved them).  So the caller of the frame with CFA `cfa` is the
+ * context whose CFA is `cfa`; the caller of the frame whose pc is in
+ * [lo, hi) is the next context.
+ */
+static mp_urc caller_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct caller_walk *w = arg;
+	int before = 0;
+	uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+	if (ip == 0)
+		return MP_URC_END_OF_STACK;
+	uintptr_t pc = before ? ip : ip - 1;
+	if (w->found == 1 || (w->lo == w->hi && _Unwind_GetCFA(ctx) == w->cfa)) {
+		w->sp = _Unwind_GetCFA(ctx);
+#if defined(__x86_64__)
+		for (int i = 0; i < MP_UNWIND_NSAVED; i++)
+			w->regs[i] = _Unwind_GetGR(ctx, saved_regs[i]);
+#endif
+		w->found = 2;
+		return MP_URC_END_OF_STACK;
+	}
+	if (w->lo < w->hi && pc - w->lo < w->hi - w->lo)
+		w->found = 1;
+	return MP_URC_NO_REASON;
+}
+
+MP_NOINLINE int mp_unwind_caller(uintptr_t lo, uintptr_t hi, uintptr_t cfa, uintptr_t *ret_sp,
+				 uintptr_t ret_regs[MP_UNWIND_NSAVED])
+{
+#if defined(__x86_64__)
+	uintptr_t regs[MP_UNWIND_NSAVED] = { 0 };
+	struct caller_walk w = { lo, hi, cfa, 0, regs, 0 };
+	_Unwind_Backtrace(caller_frame, &w);
+	if (w.found != 2)
+		return -ENOENT;
+	*ret_sp = w.sp;
+	for (int i = 0; i < MP_UNWIND_NSAVED; i++)
+		ret_regs[i] = regs[i];
+	return 0;
+#else
+	(void)lo, (void)hi, (void)cfa, (void)ret_sp, (void)ret_regs;
+	return -ENOTSUP;
+#endif
+}
+
 /* Both walks from here start with a return address into this function,
  * dropped, so the first pc is the return address into our caller, as it was
  * when the walks were inlined there. */

@@ -99,6 +99,20 @@ void mp_fastunwind_forget(const uint64_t *ranges, size_t n);
  */
 void mp_unwind_forget(const uint64_t *ranges, size_t n);
 
+/*
+ * Where the caller of a frame of this thread's stack stands: the frame
+ * whose pc lies in [lo, hi) when lo < hi, else the one whose CFA is `cfa`
+ * (libgcc's walk, from the caller of this function out).  *ret_sp: that
+ * frame's CFA, the caller's stack pointer at the call; ret_regs: the
+ * callee-saved registers as the caller has them (x86-64: rbx, rbp,
+ * r12-r15), which the frames below may have saved and reused.  0, or
+ * -ENOENT when the walk meets no such frame (-ENOTSUP on other
+ * architectures).  Not for signal handlers; may take ld.so's lock.
+ */
+#define MP_UNWIND_NSAVED 6
+int mp_unwind_caller(uintptr_t lo, uintptr_t hi, uintptr_t cfa, uintptr_t *ret_sp,
+		     uintptr_t ret_regs[MP_UNWIND_NSAVED]);
+
 /* Room for the shim's own frames on top of a full stack. */
 #define MP_UNWIND_EXTRA_FRAMES 16
 

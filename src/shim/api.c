@@ -20,6 +20,7 @@
 #include "common/snapshot.h"
 #include "leakscan/ignore.h"
 #include "leakscan/leakscan.h"
+#include "sample/unwind.h"
 #include "shim/shim.h"
 #include "shim/trigger.h"
 
@@ -77,8 +78,13 @@ MP_EXPORT long memprof_api_v1_leak_check(void)
 	/* No snapshot is written meanwhile, and none after the final one. */
 	int r = mp_trigger_write_lock(1);
 	if (r == 0) {
-		r = mp_leakscan_run_live((uintptr_t)__builtin_frame_address(0), mp_trigger_tid(),
-					 &bytes);
+		/* Roots: the program's stack from its call, and the
+		 * callee-saved registers it had (this frame may have saved
+		 * them below its frame address). */
+		uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa(), sp = cfa;
+		uintptr_t regs[MP_UNWIND_NSAVED];
+		unsigned nregs = mp_unwind_caller(0, 0, cfa, &sp, regs) == 0 ? MP_UNWIND_NSAVED : 0;
+		r = mp_leakscan_run_live(sp, regs, nregs, mp_trigger_tid(), &bytes);
 		mp_trigger_write_unlock(1, 0);
 	}
 	mp_busy--;

@@ -51,7 +51,12 @@ extern MP_TLS struct mp_tls mp_tls;
 void mp_shim_init(void);
 void *mp_sample_slow(void *p, size_t size);
 void mp_free_slow(void *p);
-void mp_shim_exit_snapshot(void);
+/* The final snapshot (leak scan first, when asked for).  The scan's
+ * roots on this thread's stack are the program's: from where it called
+ * the frame whose pc lies in [lo, hi) (lo < hi; exit), else the one whose
+ * CFA is `cfa` (the shim's entry point: its own CFA), with the registers
+ * it had then; from `cfa` when the walk finds neither. */
+void mp_shim_exit_snapshot(uintptr_t lo, uintptr_t hi, uintptr_t cfa);
 
 /* options.c: *o from MEMPROF_OPTIONS (common/shim-options.h), with a
  * warning per bad item; verbose=1's listing. */
@@ -78,6 +83,17 @@ void mp_exec_init(void);
  * checked by the caller with mp_snap_name_ok). */
 int mp_snapshot_write(uint32_t seq, uint64_t flags);
 int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, uint64_t flags);
+
+/*
+ * Whether the collector is gone: snapdir no longer exists, and it was
+ * memprof run's (shm=1, which only memprof run sets).  memprof run removes
+ * its private directory when it is done, and a process it stopped waiting
+ * for (one that left the program's session: a daemon, supervise.h) lives
+ * on: that process then writes nothing and says nothing, as without
+ * memprof.  A snapdir of the user's own that is missing is still said.
+ * One stat(2); any thread, after fork.
+ */
+int mp_shim_collector_gone(void);
 
 /*
  * Where blocks come from (interpose.c).  Decided by the first allocation,

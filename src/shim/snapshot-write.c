@@ -72,9 +72,10 @@ static int write_section3(int fd, uint32_t type, const void *a, size_t na, const
  * A section copied from a file whose size is unknown up front (procfs):
  * streamed through a static buffer (writers are serialized), its header
  * written last at its place.  No memory is mapped: a program that used up
- * its address space (RLIMIT_AS) still gets its snapshot.
+ * its address space (RLIMIT_AS) still gets its snapshot.  `quiet`: a
+ * failure is not said (see say_not_written).
  */
-static int write_section_file(int fd, uint32_t type, const char *path)
+static int write_section_file(int fd, uint32_t type, const char *path, int quiet)
 {
 	static char buf[64 << 10];
 	static const char zeros[8];
@@ -87,7 +88,8 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 	in = mp_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (in < 0) {
 		r = -errno;
-		mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
+		if (!quiet)
+			mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
 		return r;
 	}
 	r = mp_write_all(fd, &s, sizeof(s));
@@ -97,7 +99,8 @@ static int write_section_file(int fd, uint32_t type, const char *path)
 			continue;
 		if (got < 0) {
 			r = -errno;
-			mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
+			if (!quiet)
+				mp_warn("cannot read ", path, ": ", strerrorname_np(-r));
 			break;
 		}
 		if (got == 0)
@@ -122,6 +125,14 @@ struct write_args {
 	const void *res;           /* live descriptors, described in the program's */
 	size_t res_size;           /* own table (the writer's has none of them) */
 };
+
+static void say_not_written(const struct write_args *a, const char *path, int r);
+
+/* Whether a failure loses nothing (see say_not_written). */
+static int lost_quietly(const struct write_args *a)
+{
+	return a->kind == MP_SNAPFILE_FINAL && mp_shm_shared();
+}
 
 static int snapshot_write_locked(void *arg)
 {
@@ -152,6 +163,8 @@ static int snapshot_write_locked(void *arg)
 		char num[24], uid[24];
 
 		r = -errno;
+		if (r == -ENOENT && mp_shim_collector_gone())
+			return r;
 		/* A process that became another user (su, runuser, a daemon
 		 * dropping privileges) cannot write into memprof's private
 		 * directory (nor, often, see it): say that, not a path it never
@@ -162,7 +175,7 @@ static int snapshot_write_locked(void *arg)
 			mp_warn("no profile for process ", num,
 				": it runs as another user than memprof, uid ", uid);
 		} else {
-			mp_warn("cannot write snapshot '", tmp, "': ", strerrorname_np(-r));
+			say_not_written(a, tmp, r);
 		}
 		return r;
 	}
@@ -222,7 +235,7 @@ static int snapshot_write_locked(void *arg)
 	memcpy(h.magic, MP_SNAP_MAGIC, sizeof(h.magic));
 	r = mp_write_all(fd, &h, sizeof(h));
 	if (r == 0)
-		r = write_section_file(fd, MP_SNAP_MAPS, "/proc/self/maps");
+		r = write_section_file(fd, MP_SNAP_MAPS, "/proc/self/maps", lost_quietly(a));
 	if (r == 0)
 		r = write_section(fd, MP_SNAP_EXE, exe, (size_t)exe_len);
 	if (r == 0)
@@ -256,9 +269,51 @@ static int snapshot_write_locked(void *arg)
 		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
-		mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
+		if (!mp_shim_collector_gone())
+			say_not_written(a, path, r);
 	}
 	return r;
+}
+
+/*
+ * A snapshot that could not be written, said in one line, or not at all
+ * when nothing is lost: the final snapshot of a process whose tables are
+ * shared with the CLI is written by the CLI from them once the process is
+ * gone, as after a crash.  A seccomp filter that refuses to open files for
+ * writing (man-db runs its filters, col, tbl, groff, under one: ENOSYS)
+ * made a warning with a temporary path for every such process, while
+ * their profiles were all written.  A process the filter also kept from
+ * sharing its tables (no memfd_create: a program it exec'd) gets no
+ * profile, and the line says why.  Silent too, when its tables are
+ * shared, a process that cannot read its /proc/self/maps (the parent of
+ * unshare --pid --fork --mount-proc: /proc is then the procfs of a pid
+ * namespace it is not in).
+ */
+static void say_not_written(const struct write_args *a, const char *path, int r)
+{
+	char num[24];
+
+	if (lost_quietly(a))
+		return;
+	if (r == -ENOSYS) {
+		/* openat and write exist: only a seccomp filter says ENOSYS. */
+		char who[64] = " (";
+		size_t n = strnlen(program_invocation_short_name, sizeof(who) - 4);
+		memcpy(who + 2, program_invocation_short_name, n);
+		memcpy(who + 2 + n, ")", 2);
+		mp_utoa(a->pid, num);
+		mp_warn("no profile for process ", num, who,
+			": a seccomp filter refuses the system calls that write it (ENOSYS)");
+		return;
+	}
+	mp_warn("cannot write snapshot '", path, "': ", strerrorname_np(-r));
+}
+
+int mp_shim_collector_gone(void)
+{
+	struct stat st;
+
+	return mp_shim.opt.shm && stat(mp_shim.opt.snapdir, &st) < 0 && errno == ENOENT;
 }
 
 int mp_snapshot_write(uint32_t seq, uint64_t flags)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """`memprof run` with the shim preloaded: exit status and death by signal
-pass through, standard streams are untouched byte for byte, the program's
+pass through (memprof dies of the program's signal, after writing its
+profiles, with no core of its own), standard streams are untouched byte for byte, the program's
 own options pass through, signals are forwarded (SIGINT/SIGQUIT are left to
 the terminal), the environment the program sees, profile names (default,
 -o, forked children), waiting for orphaned descendants, conversion failure,
@@ -78,6 +79,67 @@ def no_notes(err):
     """stderr without the notes on profiles with few samples (how many a
     small program gets at the default rate is chance)."""
     return NOTE.sub('', err)
+
+
+def core_files(directory):
+    return sorted(f for f in os.listdir(directory) if f.startswith('core'))
+
+
+def sigsegv_no_core(t, memprof, out, work, env):
+    """`memprof run sh -c 'kill -SEGV $$'` with cores allowed: memprof dies
+    of SIGSEGV (returncode -11) after writing every profile, and leaves no
+    core of its own in its directory (the shell dumps its core in a
+    directory of its own)."""
+    import resource
+
+    def cores_on():
+        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+    shdir = os.path.join(os.path.dirname(work), 'sh-cwd')
+    os.makedirs(shdir, exist_ok=True)
+    r = subprocess.run([memprof, 'run', '-o', out, 'sh', '-c', 'cd "$0" && kill -SEGV $$', shdir],
+                       capture_output=True, env=env, cwd=work, preexec_fn=cores_on)
+    err = r.stderr.decode(errors='replace')
+    t.eq(r.returncode, -signal.SIGSEGV, "sh -c 'kill -SEGV $$': memprof dies of SIGSEGV", err)
+    t.ok(err.startswith("memprof: 'sh' terminated by signal 11 (SIGSEGV)") and wrote(out) in err,
+         'SIGSEGV: said, every profile written', err)
+    t.ok(all(is_gzip(f) for f in [out] + fds(out)),
+         'SIGSEGV: every profile whole before memprof died')
+    pattern = open('/proc/sys/kernel/core_pattern').read().strip()
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    if pattern.startswith('|') or '/' in pattern or hard == 0:
+        print('# skipping the core file check: core_pattern %r, RLIMIT_CORE hard limit %r'
+              % (pattern, hard))
+    else:
+        print('# the shell dumped %r in its own directory' % core_files(shdir))
+        t.eq(core_files(work), [], 'SIGSEGV: no core of memprof\'s in its directory')
+    shutil.rmtree(shdir, ignore_errors=True)
+
+
+def loop_stops_on_sigint(t, memprof, t_cli, out, env):
+    """Ctrl-C (SIGINT to the foreground process group) during `memprof run`
+    in a bash loop ends the loop, as it does for the program alone: bash
+    goes on after a child that exited, even with 130, and stops only when
+    the child died of SIGINT."""
+    bash = shutil.which('bash')
+    if not bash:
+        print('# skipping the bash loop check: no bash')
+        return
+    script = 'for i in 1 2; do "$0" run -q -o "$1" "$2" wait-signal; echo "next $?"; done; echo end'
+    p = subprocess.Popen([bash, '-c', script, memprof, out, t_cli], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, start_new_session=True,
+                         preexec_fn=no_core)
+    ready = p.stdout.readline()
+    os.killpg(p.pid, signal.SIGINT)
+    try:
+        o, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        o, err = p.communicate()
+    t.eq((ready, o, p.returncode), (b'ready\n', b'', -signal.SIGINT),
+         'Ctrl-C in a bash loop around memprof run: the loop stops, bash dies of SIGINT',
+         err.decode(errors='replace'))
 
 
 def main():
@@ -197,7 +259,7 @@ def main():
     for sig, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGKILL, 'SIGKILL'),
                       (signal.SIGABRT, 'SIGABRT')]:
         rc, o, err = run([memprof, 'run', '-o', out, t_cli, 'signal', str(int(sig))], env=base_env)
-        t.eq(rc, 128 + sig, '%s: exit %d like a shell' % (name, 128 + sig))
+        t.eq(rc, -sig, '%s: memprof dies of it too, as the program did' % name)
         # (the peak profile too: the peak's tables are shared as well)
         t.eq(no_notes(err), "memprof: '%s' terminated by signal %d (%s)\n" % (t_cli, sig, name)
              + wrote(out), '%s: reported, profile and peak profile written' % name)
@@ -208,8 +270,22 @@ def main():
     # SIGPIPE, the end of `memprof run PROGRAM | head`: silent, as in a shell
     rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'signal', str(int(signal.SIGPIPE))],
                      env=base_env)
-    t.eq((rc, err), (128 + signal.SIGPIPE, ''), 'SIGPIPE: exit 141, nothing said (as a shell)')
+    t.eq((rc, err), (-signal.SIGPIPE, ''), 'SIGPIPE: memprof dies of it, nothing said (as a shell)')
     t.ok(is_gzip(out), 'SIGPIPE: profile written')
+    clean_work()
+    # A program that exits 139 is not one SIGSEGV killed: the status stays.
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'exit', '139'], env=base_env)
+    t.eq((rc, err), (139, ''), 'exit 139 (no signal): status 139, nothing said')
+    clean_work()
+    # --error-exitcode is for a leak found: a dead process cannot be scanned,
+    # so the program's signal stays memprof's death.
+    rc, o, err = run([memprof, 'run', '-q', '--leak-check', '--error-exitcode', '42', '-o', out,
+                      t_cli, 'signal', str(int(signal.SIGTERM))], env=base_env)
+    t.eq(rc, -signal.SIGTERM, '--leak-check --error-exitcode 42, SIGTERM: memprof dies of it', err)
+    clean_work()
+    sigsegv_no_core(t, memprof, out, work, base_env)
+    clean_work()
+    loop_stops_on_sigint(t, memprof, t_cli, out, base_env)
     clean_work()
     pr = subprocess.run('%s run -q -o %s -- yes | head -c 4' % (memprof, out), shell=True,
                         capture_output=True, env=base_env, executable='/bin/bash')
@@ -383,7 +459,8 @@ def main():
         t.eq((ready, rc, err), (b'ready\n', 10 + sig, ''), '%s forwarded to the program' % name)
         clean_work()
     ready, rc, err = with_signal([signal.SIGTERM])
-    t.eq((ready, rc), (b'ready\n', 128 + signal.SIGTERM), 'SIGTERM forwarded: the program dies of it')
+    t.eq((ready, rc), (b'ready\n', -signal.SIGTERM),
+         'SIGTERM forwarded: the program dies of it, memprof too')
     t.ok(err.startswith("memprof: '%s' terminated by signal 15 (SIGTERM)\n" % t_cli),
          'SIGTERM: reported', err)
     clean_work()
@@ -392,8 +469,9 @@ def main():
          'SIGINT and SIGQUIT to memprof alone are ignored')
     clean_work()
     ready, rc, err = with_signal([signal.SIGINT], group=True)
-    t.eq((ready, rc), (b'ready\n', 128 + signal.SIGINT),
-         'SIGINT to the process group (the terminal): the program dies, memprof reports it')
+    t.eq((ready, rc), (b'ready\n', -signal.SIGINT),
+         'SIGINT to the process group (the terminal): the program dies, memprof reports it and '
+         'dies of it too')
     t.ok(err.startswith("memprof: '%s' terminated by signal 2 (SIGINT)\n" % t_cli), 'SIGINT reported',
          err)
     clean_work()

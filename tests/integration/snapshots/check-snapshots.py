@@ -169,7 +169,7 @@ def interval(t, memprof, target, d, kill):
         p.stdin.flush()
     out, err = p.communicate(timeout=WAIT)
     what = 'SIGKILL' if kill else 'interval'
-    eq(t, p.returncode, 128 + 9 if kill else 0, '%s: exit status' % what)
+    eq(t, p.returncode, -signal.SIGKILL if kill else 0, '%s: exit status' % what)
     prev = 0
     ok = True
     for path in numbered(d):
