@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "cli/crash.h"
 #include "cli/early-sym.h"
+#include "cli/final-snap.h"
 #include "cli/launch.h"
 #include "cli/leakcheck.h"
 #include "cli/live.h"
@@ -332,6 +333,13 @@ static void started(void *ctx, pid_t pid)
 	if (rc->live)
 		mp_live_set_target(rc->live, pid);
 	mp_early_sym_start(pid);
+	mp_final_snap_watch(rc->col.snapdir, pid);
+}
+
+static void final_written(void *ctx, pid_t pid)
+{
+	(void)ctx;
+	mp_final_snap_written(pid);
 }
 
 static void tick(void *ctx)
@@ -399,6 +407,7 @@ int mp_cmd_run(int argc, char **argv)
 	strcpy(s.shim.snapdir, snapdir);
 	/* The tables shared with us: a profile after any death (cli/crash.h). */
 	crash = mp_crash_listen(snapdir);
+	mp_crash_on_written(crash, final_written, NULL);
 	s.shim.shm = crash != NULL;
 	env = mp_launch_env(preload ? preload : shim, &s.shim, path);
 	if (!env) {
@@ -428,6 +437,13 @@ int mp_cmd_run(int argc, char **argv)
 	rc.live = NULL;
 	if (status)
 		goto cleanup;
+	/* What the program wrote committed beside the conversion (the
+	 * snapshot directory has its last snapshot; the output's has what
+	 * else it wrote there): the profiles' fsyncs then wait for less. */
+	char *heap_out = mp_outname_heap(s.output, child.pid, true);
+	if (heap_out)
+		mp_file_presync(heap_out, snapdir);
+	free(heap_out);
 	status = mp_supervise_status(&child, prog_argv[0]);
 
 	if (preload)
@@ -479,6 +495,7 @@ cleanup:
 	}
 	mp_early_sym_free();
 out:
+	mp_final_snap_done();
 	mp_supervise_done(&child);
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);

@@ -16,6 +16,7 @@
 
 #include "cli/collect.h"
 #include "cli/early-sym.h"
+#include "cli/final-snap.h"
 #include "cli/heapstats.h"
 #include "cli/leakcheck.h"
 #include "cli/outnames.h"
@@ -41,28 +42,45 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The peak, descriptor, thread and timer profiles beside a heap profile,
- * when the snapshot has their sections (the shim always writes them), named
- * in `written` (", 'X.peak.pb.gz'", ...) for the report. */
-static void convert_resources(struct mp_converter *cv, const struct mp_snap *sn,
-			      const char *heap_out, FILE *written)
+/*
+ * The peak, descriptor, thread and timer profiles beside heap profile `out`,
+ * when the snapshot has their sections (the shim always writes them), and
+ * their names: as many as could be named (NULL-terminated, malloc'd).
+ */
+static size_t resource_kinds(const struct mp_snap *sn, const char *out,
+			     enum mp_profile_kind kinds[4], char *outs[5])
 {
-	static const enum mp_profile_kind kinds[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
-						      MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+	static const enum mp_profile_kind all[] = { MP_PROFILE_PEAK, MP_PROFILE_FDS,
+						    MP_PROFILE_THREADS, MP_PROFILE_TIMERS };
+	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (kinds[i] == MP_PROFILE_PEAK ? !sn->has_peak : !sn->has_res)
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (all[i] == MP_PROFILE_PEAK ? !sn->has_peak : !sn->has_res)
 			continue;
-		char *err = NULL, *out = mp_outname_kind(heap_out, mp_profile_kinds[kinds[i]].name);
+		outs[n] = mp_outname_kind(out, mp_profile_kinds[all[i]].name);
+		if (!outs[n])
+			break;
+		kinds[n++] = all[i];
+	}
+	outs[n] = NULL;
+	return n;
+}
 
-		if (!out)
-			return;
-		if (mp_converter_write(cv, kinds[i], out, &err) < 0)
+/* Those profiles, made ahead in `a` (or now, when it is NULL), written
+ * and named in `written` (", 'X.peak.pb.gz'", ...) for the report. */
+static void convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
+			      const enum mp_profile_kind *kinds, char *const *outs, size_t n,
+			      FILE *written)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+
+		if ((a ? mp_converter_ahead_write(a, i, &err)
+		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0)
 			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
 		else
-			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", out);
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", outs[i]);
 		free(err);
-		free(out);
 	}
 }
 
@@ -87,10 +105,18 @@ static void print_stats(const struct mp_snap *sn)
 static int collect_one(const struct mp_collect *c, const char *snap, const char *out, bool brief)
 {
 	struct mp_converter *cv = NULL;
+	struct mp_converter_ahead *ahead = NULL;
+	enum mp_profile_kind kinds[4];
+	char *outs[5] = { NULL };
+	size_t nkinds = 0;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
-	int r = mp_snap_read_file(snap, &sn, &why);
+	int r = 0;
 
+	/* The target's, perhaps read while the kernel tore it down. */
+	sn = mp_final_snap_take(snap);
+	if (!sn)
+		r = mp_snap_read_file(snap, &sn, &why);
 	if (r == -EBADMSG)
 		mp_set_err(&err, "malformed snapshot '%s': %s", snap, why ? why : strerror(-r));
 	else if (r < 0)
@@ -101,8 +127,26 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}
+	/* The other profiles are made on a second core while this one
+	 * writes the heap profile (a compiler's --rate 1 heap and peak
+	 * profiles took 100 ms one after the other); they appear only after
+	 * it, and not at all when it fails. */
+	if (r == 0) {
+		nkinds = resource_kinds(sn, out, kinds, outs);
+		if (mp_converter_ahead_start(cv, kinds, (const char *const *)outs, nkinds, &ahead) < 0)
+			ahead = NULL;   /* (no memory) each is made when written */
+	}
 	if (r == 0)
 		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	if ((r == -ENOSPC || r == -EDQUOT) && ahead) {
+		/* The others' temporaries may hold the room it needed: the
+		 * heap profile comes first, as when they are written after it. */
+		mp_converter_ahead_free(ahead);
+		ahead = NULL;
+		free(err);
+		err = NULL;
+		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+	}
 	if (r < 0) {
 		if (err)
 			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n", err, snap);
@@ -116,7 +160,7 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		FILE *w = open_memstream(&also, &also_len);
 
 		if (w) {
-			convert_resources(cv, sn, out, w);
+			convert_resources(cv, ahead, kinds, outs, nkinds, w);
 			fclose(w);
 		}
 		if (!c->quiet && !brief) {
@@ -125,6 +169,9 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		}
 		free(also);
 	}
+	mp_converter_ahead_free(ahead);
+	for (size_t i = 0; outs[i]; i++)
+		free(outs[i]);
 	free(err);
 	if (r >= 0 && c->stats)
 		print_stats(sn);

@@ -53,6 +53,8 @@ struct mp_crash {
 	pthread_mutex_t lock;
 	struct table *tables;
 	size_t n, cap;
+	void (*on_written)(void *ctx, pid_t pid);   /* (under lock) mp_crash_on_written */
+	void *on_written_ctx;
 };
 
 /* Drop the tables of (pid, image), or with other_images those of pid's
@@ -73,9 +75,14 @@ static void drop_locked(struct mp_crash *c, uint64_t pid, uint64_t image, bool o
 
 static void take(struct mp_crash *c, const struct mp_shm_msg *m, int fd)
 {
+	void (*on_written)(void *ctx, pid_t pid) = NULL;
+	void *ctx = NULL;
+
 	pthread_mutex_lock(&c->lock);
 	if (m->kind == MP_SHM_MSG_DONE) {
 		drop_locked(c, m->pid, m->image, false);
+		on_written = c->on_written;
+		ctx = c->on_written_ctx;
 	} else if (m->kind == MP_SHM_MSG_TABLE && fd >= 0 && m->slot < MP_SHM_MAX_TABLES &&
 		   m->size && m->size <= MAX_TABLE) {
 		if (m->slot == 0)
@@ -97,6 +104,18 @@ static void take(struct mp_crash *c, const struct mp_shm_msg *m, int fd)
 	pthread_mutex_unlock(&c->lock);
 	if (fd >= 0)
 		close(fd);
+	if (on_written && m->pid <= (uint64_t)INT32_MAX)
+		on_written(ctx, (pid_t)m->pid);
+}
+
+void mp_crash_on_written(struct mp_crash *c, void (*fn)(void *ctx, pid_t pid), void *ctx)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->on_written = fn;
+	c->on_written_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* One datagram, if any is waiting.  1: taken, 0: none, < 0: error. */

@@ -25,6 +25,11 @@ struct mp_crash;
  * warning: profiles are then written only by processes that exit). */
 struct mp_crash *mp_crash_listen(const char *snapdir);
 
+/* fn(ctx, pid), on the receiving thread, whenever a shim says that
+ * process pid's exit snapshot is in place (it may not be true: anything of
+ * the user's may write to the socket).  Set it before the program starts. */
+void mp_crash_on_written(struct mp_crash *c, void (*fn)(void *ctx, pid_t pid), void *ctx);
+
 /*
  * Stop listening, then write the snapshots of the images that died (see
  * above).  target/status: the program's pid and wait status (its death

@@ -5,6 +5,7 @@
  * no command (--help, --version).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,14 @@ int main(int argc, char **argv)
 
 	/* Our files are not bound by a program's ulimit -f (nofile.h). */
 	mp_cli_fsize_raise();
+	/* Under an address-space limit (ulimit -v), one malloc arena: glibc
+	 * gives a thread that allocates beside another an arena of its own,
+	 * 64 MiB of address space each (HEAP_MAX_SIZE), and memprof run's
+	 * threads (conversion, compression, the early read) made a compile's
+	 * profiles need 260 MB of it instead of 200. */
+	struct rlimit as;
+	if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+		mallopt(M_ARENA_MAX, 1);
 	if (argc < 2) {
 		fputs("memprof: missing command, see 'memprof --help'\n", stderr);
 		return 2;

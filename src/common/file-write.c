@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
  * (200 short processes: 9 s of fsyncs after a 2 s program).
  */
 static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t umask_lock = PTHREAD_MUTEX_INITIALIZER;   /* temp_open */
 static bool dirs_deferred;
 static char **dirs;
 static size_t ndirs, cap_dirs;
@@ -44,8 +46,57 @@ static void sync_dir(const char *dir)
 	}
 }
 
+/* mp_file_presync's thread: the directories to sync, NULL-terminated. */
+static pthread_t presync_thread;
+static bool presync_started;
+
+static void *presync_main(void *arg)
+{
+	char **dirs = arg;
+
+	for (size_t i = 0; dirs[i]; i++) {
+		sync_dir(dirs[i]);
+		free(dirs[i]);
+	}
+	free(dirs);
+	return NULL;
+}
+
+void mp_file_presync(const char *path, const char *dir)
+{
+	char **dirs = calloc(3, sizeof(*dirs)), *target = NULL;
+	size_t n = 0;
+	sigset_t all, old;
+	int err;
+
+	if (!dirs || presync_started) {
+		free(dirs);
+		return;
+	}
+	if (dir && (dirs[n] = strdup(dir)))
+		n++;
+	if (mp_file_target(path, &target) == MP_FILE_REPLACE && (dirs[n] = strdup(dirname(target))))
+		n++;
+	free(target);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = n ? pthread_create(&presync_thread, NULL, presync_main, dirs) : -1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err == 0) {
+		presync_started = true;
+		return;
+	}
+	while (n)
+		free(dirs[--n]);
+	free(dirs);
+}
+
 void mp_file_sync_dirs(void)
 {
+	if (presync_started) {
+		pthread_join(presync_thread, NULL);
+		presync_started = false;
+	}
 	pthread_mutex_lock(&dirs_lock);
 	for (size_t i = 0; i < ndirs; i++) {
 		sync_dir(dirs[i]);
@@ -146,9 +197,14 @@ static int temp_open(const char *path, char **ret_tmp)
 		free(tmp);
 		return r;
 	}
-	/* mkostemp creates 0600; give the file the mode open(2) would have. */
+	/* mkostemp creates 0600; give the file the mode open(2) would have.
+	 * umask(2) is the only way to read the mask, and sets it: two threads
+	 * at once (memprof run writes the heap profile while a second thread
+	 * writes the others) would leave it 0, and their files 0666. */
+	pthread_mutex_lock(&umask_lock);
 	mask = umask(0);
 	umask(mask);
+	pthread_mutex_unlock(&umask_lock);
 	if (fchmod(fd, 0666 & ~mask) < 0) {
 		r = -errno;
 		close(fd);
@@ -179,7 +235,9 @@ static int temp_commit(char *tmp, const char *path, int r)
 	return r;
 }
 
-static int write_replace(const char *path, const void *buf, size_t len)
+/* The temporary beside `path` with buf's bytes on the disk: its malloc'd
+ * name in *ret_tmp, or -errno (nothing left behind). */
+static int write_temp(const char *path, const void *buf, size_t len, char **ret_tmp)
 {
 	char *tmp;
 	int r, fd = temp_open(path, &tmp);
@@ -191,19 +249,57 @@ static int write_replace(const char *path, const void *buf, size_t len)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	return temp_commit(tmp, path, r);
+	if (r < 0) {
+		unlink(tmp);
+		free(tmp);
+		return r;
+	}
+	*ret_tmp = tmp;
+	return 0;
 }
 
 int mp_file_write_whole(const char *path, const void *buf, size_t len)
 {
-	char *target;
-	int r, kind = mp_file_target(path, &target);
+	struct mp_file_pending p;
 
-	if (kind < 0)
-		return kind;
-	r = kind == MP_FILE_DIRECT ? write_direct(target, buf, len) : write_replace(target, buf, len);
-	free(target);
+	mp_file_prepare(path, buf, len, &p);
+	return mp_file_commit(&p);
+}
+
+void mp_file_prepare(const char *path, const void *buf, size_t len, struct mp_file_pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->r = mp_file_target(path, &p->target);
+	if (p->r == MP_FILE_DIRECT) {
+		p->buf = buf;
+		p->len = len;
+		p->r = 0;
+	} else if (p->r == MP_FILE_REPLACE) {
+		p->r = write_temp(p->target, buf, len, &p->tmp);
+	}
+}
+
+int mp_file_commit(struct mp_file_pending *p)
+{
+	int r = p->r;
+
+	if (r == 0 && p->tmp) {
+		r = temp_commit(p->tmp, p->target, 0);
+		p->tmp = NULL;
+	} else if (r == 0) {
+		r = write_direct(p->target, p->buf, p->len);
+	}
+	mp_file_abandon(p);
 	return r;
+}
+
+void mp_file_abandon(struct mp_file_pending *p)
+{
+	if (p->tmp)
+		unlink(p->tmp);
+	free(p->tmp);
+	free(p->target);
+	memset(p, 0, sizeof(*p));
 }
 
 int mp_file_stream_open(const char *path, struct mp_file_stream *w)

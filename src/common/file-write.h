@@ -18,6 +18,25 @@
 int mp_file_write_whole(const char *path, const void *buf, size_t len);
 
 /*
+ * The same in two steps, for a file that must appear only after another:
+ * mp_file_prepare does all but the rename (the temporary written and on
+ * the disk; for a device, nothing yet: buf must then live until the
+ * commit); mp_file_commit renames it into place (or writes the device)
+ * and returns what mp_file_write_whole would have; mp_file_abandon
+ * removes the temporary instead.  Either ends the pending file.
+ */
+struct mp_file_pending {
+	int r;                  /* 0, or how preparing failed */
+	char *target;           /* mp_file_target's */
+	char *tmp;              /* the temporary written, or NULL */
+	const void *buf;        /* a device's bytes */
+	size_t len;
+};
+void mp_file_prepare(const char *path, const void *buf, size_t len, struct mp_file_pending *p);
+int mp_file_commit(struct mp_file_pending *p);
+void mp_file_abandon(struct mp_file_pending *p);
+
+/*
  * What an output name stands for.  A device, FIFO or socket (/dev/null,
  * /dev/stdout onto a pipe, a named pipe) is written into as it is: a
  * rename over it would put a file where /dev/null was.  A symbolic link
@@ -56,5 +75,17 @@ int mp_file_stream_end(struct mp_file_stream *w, int r);
  */
 void mp_file_defer_dir_sync(void);
 void mp_file_sync_dirs(void);
+
+/*
+ * Directories synced now, on a thread of its own, while the caller makes
+ * the files: the one a file `path` is about to be written into (when it
+ * would be replaced through a temporary), and `dir` (NULL: none), where a
+ * program just wrote (memprof run's snapshot directory).  The first fsync
+ * after a program ran commits what the filesystem holds for it (ext4's
+ * journal: 6-10 ms after a compile); the files' own fsyncs then wait for
+ * less.  The first call only; mp_file_sync_dirs waits for the thread.
+ * Nothing happens when no thread can be made.
+ */
+void mp_file_presync(const char *path, const char *dir);
 
 #endif

@@ -25,9 +25,12 @@
  * time_nanos is when the snapshot was taken (Go: when the profile was
  * written), duration_nanos the time since profiling started.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@
 #include <time.h>
 
 #include "common/errmsg.h"
+#include "common/file-write.h"
 #include "common/grow.h"
 #include "common/human.h"
 #include "common/snapshot-read.h"
@@ -115,6 +119,40 @@ static uint64_t location_address(uint64_t pc)
 enum { IN_HEAP = 1 };
 
 /*
+ * The slot in `set` (complete: slots move while it grows) of every frame's
+ * address, by the frame's index in snap->pcs: the profiles name 820,000
+ * frames each (a compile's 43,000 heap records) with 250,000 stacks'
+ * frames, and an array read costs less than a probe of the set.
+ * (A snapshot of at most 4 GiB has fewer than 2^29 frames: a slot fits
+ * in 32 bits.)
+ */
+static int frame_slots(const struct mp_snap *snap, const struct mp_u64map *set,
+		       uint32_t **ret)
+{
+	size_t n = 0;
+	uint32_t *slot;
+
+	for (uint32_t id = 1; id <= snap->nstacks; id++) {
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, id);
+		size_t end = (size_t)(stk->pcs - snap->pcs) + stk->depth;
+
+		n = end > n ? end : n;
+	}
+	slot = malloc((n + 1) * sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (uint32_t id = 1; id <= snap->nstacks; id++) {
+		const struct mp_snap_stack *stk = mp_snap_stack(snap, id);
+		uint32_t *to = slot + (stk->pcs - snap->pcs);
+
+		for (uint32_t j = 0; j < stk->depth; j++)
+			to[j] = (uint32_t)mp_u64map_find(set, location_address(stk->pcs[j]));
+	}
+	*ret = slot;
+	return 0;
+}
+
+/*
  * Symbolize every distinct address of every stack of the snapshot (the
  * heap profile's, and those the resource profiles and the leak report
  * will ask for), all at once, and count, per mapping, what the heap
@@ -125,7 +163,7 @@ enum { IN_HEAP = 1 };
  * profiles key their location ids by its slots.
  */
 static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct mapstat *st,
-		  struct mp_u64map *set)
+		  struct mp_u64map *set, uint32_t **ret_frame_slot)
 {
 	uint8_t *heap_stack = calloc((size_t)snap->nstacks + 1, 1);
 	uint64_t *addrs = NULL;
@@ -152,6 +190,8 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 		}
 	}
 	free(heap_stack);
+	if (r >= 0)
+		r = frame_slots(snap, set, ret_frame_slot);
 	if (r >= 0 && !(addrs = malloc((set->n + 1) * sizeof(*addrs))))
 		r = -ENOMEM;
 	if (r < 0)
@@ -191,26 +231,44 @@ static int survey(const struct mp_snap *snap, struct mp_symbolizer *sym, struct 
 	return r;
 }
 
-static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
-			 struct mp_symbolizer *sym, struct mapstat *st)
+/* The mappings' pprof ids, once for every profile of the converter: the
+ * executable's mappings first (pprof takes the first as the main binary),
+ * then the others by address.  order[k] is the mapping of id k + 1. */
+static void number_mappings(const struct mp_snap *snap, struct mp_symbolizer *sym,
+			    struct mapstat *st, size_t *order)
 {
-	size_t n = mp_symbolizer_nmappings(sym);
+	size_t n = mp_symbolizer_nmappings(sym), k = 0;
 
-	/* Pass 0: the executable's mappings; pass 1: the others. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < n; i++) {
 			const struct mp_sym_mapping *m = mp_symbolizer_mapping(sym, i);
 			bool is_exe = snap->exe[0] && strcmp(m->path, snap->exe) == 0;
-			struct mapstat *s = &st[i];
-			bool all = s->nlocs > 0;
 
 			if (is_exe != (pass == 0))
 				continue;
-			s->id = mp_pprof_add_mapping(b, m->start - s->bias, m->limit - s->bias,
-						     m->offset, m->path, m->build_id,
-						     all && s->nfunc == s->nlocs, s->nfile > 0,
-						     s->nline > 0, s->ninline > 0);
+			order[k] = i;
+			st[i].id = ++k;
 		}
+	}
+}
+
+/* Reads st only: profiles of one converter may be built at once. */
+static void add_mappings(struct mp_pprof_builder *b, struct mp_symbolizer *sym,
+			 const struct mapstat *st, const size_t *order)
+{
+	size_t n = mp_symbolizer_nmappings(sym);
+
+	for (size_t k = 0; k < n; k++) {
+		const struct mp_sym_mapping *m = mp_symbolizer_mapping(sym, order[k]);
+		const struct mapstat *s = &st[order[k]];
+		bool all = s->nlocs > 0;
+		uint64_t id;
+
+		id = mp_pprof_add_mapping(b, m->start - s->bias, m->limit - s->bias, m->offset,
+					  m->path, m->build_id, all && s->nfunc == s->nlocs,
+					  s->nfile > 0, s->nline > 0, s->ninline > 0);
+		assert(id == s->id);
+		(void)id;
 	}
 }
 
@@ -218,19 +276,22 @@ static void add_mappings(struct mp_pprof_builder *b, const struct mp_snap *snap,
 
 /*
  * What the samples of one profile need to name their stacks: a location id
- * per address slot (mp_u64map_find), 0 until the address is first met.
- * A compile's snapshot has 40,000 heap records over 12,000 stacks and
+ * per address slot of the converter's set, 0 until the address is first
+ * met.  A compile's snapshot has 40,000 heap records over 12,000 stacks and
  * 800,000 frames, of 7,000 addresses: each address is symbolized and
  * named (mp_frame_offset_name) once per profile, and its other frames
- * cost one probe.  The profile is the same: mp_pprof_add_location answers
- * a known (mapping, address) with its id and changes nothing.
+ * cost two array reads (frame_slot, ids).  The profile is the same:
+ * mp_pprof_add_location answers a known (mapping, address) with its id
+ * and changes nothing.
  */
 struct locs_ctx {
 	struct mp_pprof_builder *b;
 	struct mp_symbolizer *sym;
+	pthread_mutex_t *sym_lock;  /* the converter's: held around mp_symbolize */
 	const struct mapstat *st;
-	const struct mp_u64map *set;
-	uint64_t *ids;              /* mp_u64map_nslots(set) location ids */
+	const uint64_t *pcs;        /* the snapshot's */
+	const uint32_t *frame_slot; /* frame_slots() */
+	uint64_t *ids;              /* a location id per slot of the set */
 	struct mp_pprof_line *lines;   /* scratch */
 	size_t cap_lines;
 };
@@ -243,7 +304,12 @@ static int address_location(struct locs_ctx *x, uint64_t addr, uint64_t *ret)
 	size_t nlines;
 	int r;
 
+	/* Two profiles of one converter may be built at once (mp_converter_ahead):
+	 * the symbolizer is not thread-safe, but its answers stay valid until it
+	 * is freed, so only the lookup itself takes turns. */
+	pthread_mutex_lock(x->sym_lock);
 	r = mp_symbolize(x->sym, addr, &res);
+	pthread_mutex_unlock(x->sym_lock);
 	if (r < 0)
 		return r;
 	if (MP_GROW(x->lines, res.nframes + 1, x->cap_lines) < 0)
@@ -276,20 +342,20 @@ static int address_location(struct locs_ctx *x, uint64_t addr, uint64_t *ret)
 /* The locations of stack `stk` into locs[0..stk->depth). */
 static int stack_locations(struct locs_ctx *x, const struct mp_snap_stack *stk, uint64_t *locs)
 {
+	const uint32_t *slot = x->frame_slot + (stk->pcs - x->pcs);
+
 	for (uint32_t j = 0; j < stk->depth; j++) {
-		uint64_t addr = location_address(stk->pcs[j]);
-		long slot = mp_u64map_find(x->set, addr);
+		uint64_t *id = &x->ids[slot[j]];
 		int r;
 
-		if (slot >= 0 && x->ids[slot]) {
-			locs[j] = x->ids[slot];
+		if (*id) {
+			locs[j] = *id;
 			continue;
 		}
-		r = address_location(x, addr, &locs[j]);
+		r = address_location(x, location_address(stk->pcs[j]), &locs[j]);
 		if (r < 0)
 			return r;
-		if (slot >= 0)   /* (survey() put every frame's address in the set) */
-			x->ids[slot] = locs[j];
+		*id = locs[j];
 	}
 	return 0;
 }
@@ -453,8 +519,11 @@ struct mp_converter {
 	const struct mp_snap *snap;
 	struct mp_symbolizer *sym;
 	struct mapstat *st;
+	size_t *order;              /* number_mappings() */
+	pthread_mutex_t sym_lock;   /* held around mp_symbolize (address_location) */
 	struct mp_u64map addrs;     /* every frame's address, its value
 				     * IN_HEAP or 0 (survey()) */
+	uint32_t *frame_slot;       /* each frame's slot in addrs (frame_slots()) */
 	char **comments;            /* mp_converter_add_comment */
 	size_t ncomments, cap_comments;
 	const uint64_t *inuse_bytes;   /* mp_converter_set_inuse_bytes */
@@ -485,14 +554,20 @@ int mp_converter_new(const struct mp_snap *snap, unsigned flags, struct mp_symbo
 	if (!c)
 		return -ENOMEM;
 	c->snap = snap;
+	pthread_mutex_init(&c->sym_lock, NULL);
 	r = mp_symbolizer_new_from(snap->maps, snap->maps_len,
 				   flags & MP_CONVERT_F_NO_FILES ? MP_SYM_F_NO_FILES : 0, sym, &c->sym);
 	if (r < 0) {
+		pthread_mutex_destroy(&c->sym_lock);
 		free(c);
 		return r;
 	}
 	c->st = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->st));
-	r = c->st ? survey(snap, c->sym, c->st, &c->addrs) : -ENOMEM;
+	c->order = calloc(mp_symbolizer_nmappings(c->sym) + 1, sizeof(*c->order));
+	r = c->st && c->order ? survey(snap, c->sym, c->st, &c->addrs, &c->frame_slot)
+				 : -ENOMEM;
+	if (r == 0)
+		number_mappings(snap, c->sym, c->st, c->order);
 	/* The executable's load bias, when it is position-independent and the
 	 * file is the one the process ran (the symbolizer checked it). */
 	for (size_t i = 0; r == 0 && i < mp_symbolizer_nmappings(c->sym); i++) {
@@ -516,6 +591,9 @@ void mp_converter_free(struct mp_converter *c)
 	if (!c)
 		return;
 	free(c->st);
+	free(c->order);
+	free(c->frame_slot);
+	pthread_mutex_destroy(&c->sym_lock);
 	mp_u64map_done(&c->addrs);
 	for (size_t i = 0; i < c->ncomments; i++)
 		free(c->comments[i]);
@@ -641,6 +719,7 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	if (kind == MP_PROFILE_PEAK && !snap->has_peak)
 		return -ENODATA;   /* a snapshot of a shim that did not follow the peak */
 	b = mp_pprof_builder_new();
+	mp_pprof_builder_stream(b);   /* compressed while built: it is to be written */
 	if (!heapish) {
 		/* Shaped like Go's goroutine profile: a count, period 1. */
 		const char *what = mp_profile_kinds[kind].name;
@@ -682,8 +761,9 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 		mp_pprof_add_stat(b, snap->stats[i].name,
 				  snap->stats[i].value > INT64_MAX ? INT64_MAX
 								   : (int64_t)snap->stats[i].value);
-	add_mappings(b, snap, c->sym, c->st);
-	struct locs_ctx x = { .b = b, .sym = c->sym, .st = c->st, .set = &c->addrs,
+	add_mappings(b, c->sym, c->st, c->order);
+	struct locs_ctx x = { .b = b, .sym = c->sym, .sym_lock = &c->sym_lock, .st = c->st,
+			      .pcs = snap->pcs, .frame_slot = c->frame_slot,
 			      .ids = calloc(mp_u64map_nslots(&c->addrs) + 1, sizeof(*x.ids)) };
 	/* (+ 1: a snapshot without stacks has no slots, and calloc(0) may be NULL) */
 	if (!x.ids)
@@ -704,37 +784,174 @@ static int build_kind(struct mp_converter *c, enum mp_profile_kind kind,
 	return 0;
 }
 
+/* One profile built and gzip'd into *ret_buf (malloc'd): 0 or a negative errno. */
+static int encode_kind(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
+		       size_t *ret_len)
+{
+	struct mp_pprof_builder *b = NULL;
+	int r = build_kind(c, kind, &b);
+
+	if (r == 0)
+		r = mp_pprof_encode(b, ret_buf, ret_len);
+	mp_pprof_builder_free(b);
+	return r;
+}
+
+/* r, with mp_converter_write's message when it is an error. */
+static int write_result(enum mp_profile_kind kind, const char *out, int r, char **ret_err)
+{
+	if (r < 0)
+		mp_set_err(ret_err, "cannot write %s profile '%s': %s", mp_profile_kinds[kind].noun, out,
+			   strerror(-r));
+	return r;
+}
+
 int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const char *out,
 		       char **ret_err)
 {
-	struct mp_pprof_builder *b = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int r;
 
 	if (ret_err)
 		*ret_err = NULL;
-	r = build_kind(c, kind, &b);
+	r = encode_kind(c, kind, &buf, &len);
 	if (r == 0)
-		r = mp_pprof_write_file(b, out);
-	if (r < 0)
-		mp_set_err(ret_err, "cannot write %s profile '%s': %s", mp_profile_kinds[kind].noun, out,
-			   strerror(-r));
-	mp_pprof_builder_free(b);
-	return r;
+		r = mp_file_write_whole(out, buf, len);
+	free(buf);
+	return write_result(kind, out, r, ret_err);
 }
 
 int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
 			size_t *ret_len, char **ret_err)
 {
-	struct mp_pprof_builder *b = NULL;
 	int r;
 
 	if (ret_err)
 		*ret_err = NULL;
-	r = build_kind(c, kind, &b);
-	if (r == 0)
-		r = mp_pprof_encode(b, ret_buf, ret_len);
+	r = encode_kind(c, kind, ret_buf, ret_len);
 	if (r < 0)
 		mp_set_err(ret_err, "cannot encode %s profile: %s", mp_profile_kinds[kind].noun, strerror(-r));
-	mp_pprof_builder_free(b);
 	return r;
+}
+
+/* ---- profiles built ahead ------------------------------------------------------------ */
+
+struct ahead_slot {
+	enum mp_profile_kind kind;
+	const char *out;
+	uint8_t *buf;               /* the gzip'd profile, once done */
+	size_t len;
+	int r;                      /* how encoding it went */
+	struct mp_file_pending file;   /* its file, all but renamed, when r is 0 */
+	bool done;                  /* (under lock) */
+};
+
+struct mp_converter_ahead {
+	struct mp_converter *c;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started;               /* the thread runs; else each is made when asked for */
+	bool stop;                  /* (under lock) make no more */
+	size_t n;
+	struct ahead_slot slots[];
+};
+
+/* Slot s's profile encoded and its file prepared. */
+static void ahead_make(struct mp_converter *c, struct ahead_slot *s)
+{
+	s->r = encode_kind(c, s->kind, &s->buf, &s->len);
+	if (s->r == 0)
+		mp_file_prepare(s->out, s->buf, s->len, &s->file);
+}
+
+static void *ahead_main(void *arg)
+{
+	struct mp_converter_ahead *a = arg;
+
+	for (size_t i = 0; i < a->n; i++) {
+		struct ahead_slot *s = &a->slots[i];
+
+		pthread_mutex_lock(&a->lock);
+		bool stop = a->stop;
+		pthread_mutex_unlock(&a->lock);
+		if (stop)
+			break;
+		ahead_make(a->c, s);
+		pthread_mutex_lock(&a->lock);
+		s->done = true;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return NULL;
+}
+
+int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
+			     const char *const *outs, size_t n, struct mp_converter_ahead **ret)
+{
+	struct mp_converter_ahead *a = calloc(1, sizeof(*a) + n * sizeof(a->slots[0]));
+	sigset_t all, old;
+
+	if (!a)
+		return -ENOMEM;
+	a->c = c;
+	a->n = n;
+	for (size_t i = 0; i < n; i++) {
+		a->slots[i].kind = kinds[i];
+		a->slots[i].out = outs[i];
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	/* The thread takes no signal: they are for the caller's threads.
+	 * When no thread can be made (RLIMIT_NPROC, memory), each profile is
+	 * made when it is asked for, as mp_converter_write does. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	a->started = n && pthread_create(&a->thread, NULL, ahead_main, a) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*ret = a;
+	return 0;
+}
+
+int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_err)
+{
+	struct ahead_slot *s = &a->slots[i];
+	int r;
+
+	if (ret_err)
+		*ret_err = NULL;
+	assert(i < a->n);
+	if (a->started) {
+		pthread_mutex_lock(&a->lock);
+		while (!s->done)
+			pthread_cond_wait(&a->cond, &a->lock);
+		pthread_mutex_unlock(&a->lock);
+	} else if (!s->done) {
+		ahead_make(a->c, s);
+		s->done = true;
+	}
+	r = s->r == 0 ? mp_file_commit(&s->file) : s->r;
+	free(s->buf);
+	s->buf = NULL;
+	return write_result(s->kind, s->out, r, ret_err);
+}
+
+void mp_converter_ahead_free(struct mp_converter_ahead *a)
+{
+	if (!a)
+		return;
+	if (a->started) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = true;
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		mp_file_abandon(&a->slots[i].file);   /* (those not written) */
+		free(a->slots[i].buf);
+	}
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
 }

@@ -67,6 +67,27 @@ int mp_converter_write(struct mp_converter *c, enum mp_profile_kind kind, const 
 int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8_t **ret_buf,
 			size_t *ret_len, char **ret_err);
 
+/*
+ * Profiles made ahead: mp_converter_ahead_start begins building and
+ * compressing kinds[0..n) in that order on a thread of its own, each file
+ * outs[i] written but for its rename (common/file-write.h: the temporary
+ * on the disk), while the caller writes another profile of the same
+ * converter with mp_converter_write (profiles of one converter may be
+ * built at once; nothing else of it may change meanwhile).
+ * mp_converter_ahead_write(a, i) waits for kinds[i] and renames its file
+ * into place, with mp_converter_write's contract and messages; each at
+ * most once.  mp_converter_ahead_free (accepts NULL) stops, waits for the
+ * thread and removes the temporaries of the files not written: call it
+ * before the converter goes.  outs must live until then.  When no thread
+ * can be made, each profile is made when it is asked for.  Start returns
+ * 0 or -ENOMEM.
+ */
+struct mp_converter_ahead;
+int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
+			     const char *const *outs, size_t n, struct mp_converter_ahead **ret);
+int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_err);
+void mp_converter_ahead_free(struct mp_converter_ahead *a);
+
 /* Text every profile it writes adds to its one comment line, after "; "
  * (e.g. what memprof attach's counts cover).  0 or -ENOMEM. */
 int mp_converter_add_comment(struct mp_converter *c, const char *text);

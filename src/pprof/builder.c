@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Building pprof profiles: interned strings, deduplicated functions and
- * locations, samples; then protobuf-c serialization, gzip (zlib with the gzip
- * wrapper, as Go writes them) and an atomic write (common/file-write.h: temp
- * file in the target's directory, fsync, rename).
+ * locations, samples; then protobuf serialization, gzip (gzip.c, as Go
+ * writes them; streamed while the samples are added, for a profile built to
+ * be written) and an atomic write (common/file-write.h: temp file in the
+ * target's directory, fsync, rename).
  *
  * What pprof expects of a writer and this file guarantees: string_table[0]
  * is "", mapping/location/function ids are 1..n in insertion order, every
@@ -19,14 +20,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 struct bmapping {
 	uint64_t start, limit, offset;
@@ -48,10 +47,17 @@ struct blocation {
 	size_t line_off, nline;
 };
 
+/* Strings interned lately, by address (intern()). */
+#define INTERN_RECENT 16
+
 struct mp_pprof_builder {
 	struct mp_keymap strmap;
 	char **strs;
 	size_t nstrs, cap_strs;
+	struct {
+		const char *s;      /* the caller's string at the time */
+		uint32_t idx;
+	} recent[INTERN_RECENT];
 
 	int64_t (*sample_types)[2];
 	size_t nsample_types, cap_sample_types;
@@ -86,7 +92,19 @@ struct mp_pprof_builder {
 	size_t nsbytes, cap_sbytes;
 	size_t nsamples;
 	size_t nsample_locs, nlabels;   /* over all samples, for the view */
+
+	/* mp_pprof_builder_stream: the profile's bytes compressed while the
+	 * samples are added (gzip.c), the head then the samples up to
+	 * sbytes[gz_fed], once GZ_FEED of them are there. */
+	bool gz_want;
+	struct mp_gz_stream *gz;
+	size_t gz_fed;
+	uint8_t *gz_head;           /* the head as fed (put_head) */
+	size_t gz_head_len;
 };
+
+/* The samples' bytes go to the stream GZ_FEED at a time. */
+#define GZ_FEED ((size_t)64 << 10)
 
 static void oom(void)
 {
@@ -115,11 +133,19 @@ static void *reserve(void *arr, size_t *cap, size_t n, size_t more, size_t elem)
 static int64_t intern(struct mp_pprof_builder *b, const char *s)
 {
 	uint32_t idx;
-	size_t len;
+	size_t len, k;
 	int r;
 
 	if (!s)
 		s = "";
+	/* A string met again at the same address is mostly the same string
+	 * (the converter's label keys and lifetime classes, interned with
+	 * each of 100,000 samples): compared with the one kept for it, it
+	 * costs no hash and no probe.  An address that now holds another
+	 * string (a caller's buffer) fails the comparison. */
+	k = ((uintptr_t)s >> 3) % INTERN_RECENT;
+	if (b->recent[k].s == s && strcmp(b->strs[b->recent[k].idx], s) == 0)
+		return b->recent[k].idx;
 	len = strlen(s);
 	r = mp_keymap_intern(&b->strmap, s, len, (uint32_t)b->nstrs, &idx);
 	if (r < 0)
@@ -131,6 +157,8 @@ static int64_t intern(struct mp_pprof_builder *b, const char *s)
 			oom();
 		b->nstrs++;
 	}
+	b->recent[k].s = s;
+	b->recent[k].idx = idx;
 	return idx;
 }
 
@@ -167,6 +195,8 @@ void mp_pprof_builder_free(struct mp_pprof_builder *b)
 	free(b->locations);
 	free(b->lines);
 	free(b->sbytes);
+	mp_gz_stream_free(b->gz);
+	free(b->gz_head);
 	free(b);
 }
 
@@ -377,6 +407,44 @@ static void put_packed(struct enc *e, uint32_t field, const uint64_t *v, size_t 
 		put_varint(e, v[i]);
 }
 
+/* The bytes put_varint takes for v. */
+static size_t varint_len(uint64_t v)
+{
+	struct enc c = { NULL, 0 };
+
+	put_varint(&c, v);
+	return c.n;
+}
+
+/*
+ * put_packed for a writer with room for the longest such field (the tag,
+ * then 10 bytes for the length and each value) after e->n: the values
+ * are written once, after room for the longest length they can have,
+ * then moved to follow the real length.  Measuring them first took as
+ * long as writing them (the samples' stacks are most of a heap profile).
+ */
+static void put_packed_roomy(struct enc *e, uint32_t field, const uint64_t *v, size_t n)
+{
+	struct enc c;
+	size_t room;
+
+	if (!e->p) {
+		put_packed(e, field, v, n);
+		return;
+	}
+	if (!n)
+		return;
+	put_tag(e, field, 2);
+	room = varint_len(10 * (uint64_t)n);
+	c = (struct enc){ e->p + e->n + room, 0 };
+	for (size_t i = 0; i < n; i++)
+		put_varint(&c, v[i]);
+	put_varint(e, c.n);
+	if (e->p + e->n != c.p)
+		memmove(e->p + e->n, c.p, c.n);
+	e->n += c.n;
+}
+
 typedef void put_fn(struct enc *e, const struct mp_pprof_builder *b, size_t i);
 
 /* Message i of a kind as field `field`: its length, then itself. */
@@ -405,8 +473,8 @@ static void put_sample_fields(struct enc *e, const uint64_t *location_ids, size_
 			      const int64_t *values, size_t nvalues,
 			      const struct label_fields *labels, size_t nlabels)
 {
-	put_packed(e, 1, location_ids, nlocations);
-	put_packed(e, 2, (const uint64_t *)values, nvalues);
+	put_packed_roomy(e, 1, location_ids, nlocations);
+	put_packed_roomy(e, 2, (const uint64_t *)values, nvalues);
 	for (size_t i = 0; i < nlabels; i++) {
 		const int64_t *f = labels[i].f;
 		struct enc c = { NULL, 0 };
@@ -418,6 +486,52 @@ static void put_sample_fields(struct enc *e, const uint64_t *location_ids, size_
 		for (uint32_t k = 0; k < 4; k++)
 			put_scalar(e, k + 1, (uint64_t)f[k]);
 	}
+}
+
+static void put_head(struct enc *e, const struct mp_pprof_builder *b);
+
+void mp_pprof_builder_stream(struct mp_pprof_builder *b)
+{
+	/* (on one CPU the thread would only take turns with this one) */
+	b->gz_want = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+static void stream_stop(struct mp_pprof_builder *b)
+{
+	mp_gz_stream_free(b->gz);
+	b->gz = NULL;
+	b->gz_want = false;
+}
+
+/* The samples added since the last feed to the stream, started at the
+ * first with the head (the sample types, which cannot change once there
+ * are samples). */
+static void stream_feed(struct mp_pprof_builder *b)
+{
+	bool ok;
+
+	if (!b->gz) {
+		struct enc head = { NULL, 0 };
+
+		b->gz = mp_gz_stream_new();
+		put_head(&head, b);
+		b->gz_head = b->gz ? malloc(head.n ? head.n : 1) : NULL;
+		if (!b->gz_head) {
+			stream_stop(b);
+			return;
+		}
+		b->gz_head_len = head.n;
+		head = (struct enc){ b->gz_head, 0 };
+		put_head(&head, b);
+		if (!mp_gz_stream_feed(b->gz, b->gz_head, b->gz_head_len)) {
+			stream_stop(b);
+			return;
+		}
+	}
+	ok = mp_gz_stream_feed(b->gz, b->sbytes + b->gz_fed, b->nsbytes - b->gz_fed);
+	b->gz_fed = b->nsbytes;
+	if (!ok)
+		stream_stop(b);
 }
 
 void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_ids, size_t nlocations,
@@ -467,6 +581,8 @@ void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_id
 	b->nlabels += nlabels;
 	if (lf != lf_small)
 		free(lf);
+	if (b->gz_want && b->nsbytes - b->gz_fed >= GZ_FEED)
+		stream_feed(b);
 }
 
 /* ---- serialization ------------------------------------------------------ */
@@ -857,130 +973,37 @@ static void unpack(struct mp_pprof_builder *b, size_t head)
 		memmove(b->sbytes, b->sbytes + head, b->nsbytes);
 }
 
-/*
- * gzip, as Go's compress/gzip writes it, at level 1 as Go's runtime/pprof
- * writes its profiles (level 6 took three times as long for files a third
- * smaller).  A big profile is compressed in parts on several cores, the way
- * pigz does: each part is a raw deflate stream primed with the 32 KiB before
- * it and ended by a sync flush (the last one by the final block), so the
- * parts laid end to end are one deflate stream, in one gzip member with one
- * CRC (crc32_combine).  Any gzip reader sees an ordinary file.
- */
-#define GZ_PART_MIN ((size_t)4 << 20)
-#define GZ_MAX_PARTS 4
-#define GZ_WINDOW ((size_t)32 << 10)
-
-struct gz_part {
-	const uint8_t *in, *dict;
-	size_t len, dict_len;
-	bool last;
-	uint8_t *out;
-	size_t out_len;
-	uLong crc;
-	int r;
-};
-
-static void *gz_part_run(void *arg)
+/* The stream's gzip of the whole profile, when it has one and can make
+ * it: 0, or nonzero and nothing in *ret_buf (the stream is gone). */
+static int stream_end(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_len)
 {
-	struct gz_part *g = arg;
-	z_stream zs;
-	size_t cap;
+	struct enc head = { NULL, 0 }, tail = { NULL, 0 };
+	uint8_t *rest = NULL;
+	size_t nrest = b->nsbytes - b->gz_fed;
+	int r = 1;
 
-	memset(&zs, 0, sizeof(zs));
-	g->r = -ENOMEM;
-	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	if (g->dict_len && deflateSetDictionary(&zs, g->dict, (uInt)g->dict_len) != Z_OK)
-		goto out;
-	cap = deflateBound(&zs, (uLong)g->len) + 64;   /* + the sync flush's empty block */
-	g->out = malloc(cap);
-	if (!g->out)
-		goto out;
-	zs.next_in = (Bytef *)g->in;
-	zs.avail_in = (uInt)g->len;
-	zs.next_out = g->out;
-	zs.avail_out = (uInt)cap;
-	int zr = deflate(&zs, g->last ? Z_FINISH : Z_SYNC_FLUSH);
-	if (g->last ? zr != Z_STREAM_END : zr != Z_OK || zs.avail_in != 0 || zs.avail_out == 0) {
-		g->r = -EIO;
-		goto out;
-	}
-	g->out_len = cap - zs.avail_out;
-	g->crc = crc32(0L, g->in, (uInt)g->len);
-	g->r = 0;
-out:
-	deflateEnd(&zs);
-	return NULL;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int gzip_bytes(const uint8_t *in, size_t in_len, uint8_t **ret_buf, size_t *ret_len)
-{
-	/* Header: magic, deflate, no flags, no mtime, "fastest", Unix. */
-	static const uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3 };
-	struct gz_part parts[GZ_MAX_PARTS];
-	pthread_t th[GZ_MAX_PARTS];
-	bool started[GZ_MAX_PARTS] = { false };
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nparts = in_len / GZ_PART_MIN, off = 0, total;
-	uint8_t *out = NULL;
-	uLong crc = crc32(0L, Z_NULL, 0);
-	int r = 0;
-
-	if (in_len > UINT32_MAX / 2)
-		return -EFBIG;
-	if (cpus > 0 && nparts > (size_t)cpus)
-		nparts = (size_t)cpus;
-	if (nparts > GZ_MAX_PARTS)
-		nparts = GZ_MAX_PARTS;
-	if (nparts < 1)
-		nparts = 1;
-	for (size_t i = 0; i < nparts; i++) {
-		size_t len = i + 1 < nparts ? in_len / nparts : in_len - off;
-		size_t dict = off < GZ_WINDOW ? off : GZ_WINDOW;
-
-		parts[i] = (struct gz_part){ .in = in + off, .len = len, .dict = in + off - dict,
-					     .dict_len = dict, .last = i + 1 == nparts };
-		off += len;
-	}
-	/* Parts after the first on their own threads; the first on this one. */
-	for (size_t i = 1; i < nparts; i++)
-		started[i] = pthread_create(&th[i], NULL, gz_part_run, &parts[i]) == 0;
-	gz_part_run(&parts[0]);
-	for (size_t i = 1; i < nparts; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			gz_part_run(&parts[i]);
-	}
-	total = sizeof(header) + 8;
-	for (size_t i = 0; i < nparts; i++) {
-		if (parts[i].r < 0 && r == 0)
-			r = parts[i].r;
-		total += parts[i].out_len;
-	}
-	if (r == 0 && !(out = malloc(total)))
-		r = -ENOMEM;
-	if (r == 0) {
-		memcpy(out, header, sizeof(header));
-		off = sizeof(header);
-		for (size_t i = 0; i < nparts; i++) {
-			memcpy(out + off, parts[i].out, parts[i].out_len);
-			off += parts[i].out_len;
-			crc = crc32_combine(crc, parts[i].crc, (z_off_t)parts[i].len);
+	if (!b->gz)
+		return 1;
+	/* The head fed is the head still (nothing changes it once there
+	 * are samples); then the samples not fed yet and the tail. */
+	put_head(&head, b);
+	put_tail(&tail, b);
+	if (head.n == b->gz_head_len && (rest = malloc(head.n + nrest + tail.n + 1))) {
+		head = (struct enc){ rest, 0 };
+		put_head(&head, b);
+		if (memcmp(rest, b->gz_head, head.n) != 0) {
+			free(rest);
+			rest = NULL;
 		}
-		put_le32(out + off, (uint32_t)crc);
-		put_le32(out + off + 4, (uint32_t)in_len);
-		*ret_buf = out;
-		*ret_len = total;
 	}
-	for (size_t i = 0; i < nparts; i++)
-		free(parts[i].out);
+	if (rest) {
+		memcpy(rest, b->sbytes + b->gz_fed, nrest);
+		tail = (struct enc){ rest, nrest };
+		put_tail(&tail, b);
+		r = mp_gz_stream_end(b->gz, rest, tail.n, ret_buf, ret_len);
+		free(rest);
+	}
+	stream_stop(b);
 	return r;
 }
 
@@ -990,8 +1013,13 @@ int mp_pprof_encode(struct mp_pprof_builder *b, uint8_t **ret_buf, size_t *ret_l
 	size_t raw_len, head, gz_len = 0;
 	int r;
 
+	if (stream_end(b, &gz, &gz_len) == 0) {
+		*ret_buf = gz;
+		*ret_len = gz_len;
+		return 0;
+	}
 	raw = pack(b, &raw_len, &head);
-	r = gzip_bytes(raw, raw_len, &gz, &gz_len);
+	r = mp_gzip(raw, raw_len, &gz, &gz_len);
 	unpack(b, head);
 	if (r < 0)
 		return r;

@@ -90,6 +90,14 @@ void mp_pprof_add_sample(struct mp_pprof_builder *b, const uint64_t *location_id
 			 const int64_t *values, size_t nvalues,
 			 const struct mp_pprof_label *labels, size_t nlabels);
 
+/*
+ * Compress the profile while its samples are added, on a thread of its own
+ * (when the machine has two CPUs or more; mp_pprof_write_file and
+ * mp_pprof_encode then finish it): for a profile built to be written, to
+ * be written sooner.  The bytes are the same.
+ */
+void mp_pprof_builder_stream(struct mp_pprof_builder *b);
+
 /* Serialize, gzip and write to `path` through a temporary name in the same
  * directory and rename(2): the file appears whole or not at all, and an
  * existing file at `path` is untouched on failure.  0 or -errno. */

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,47 @@ static char *slurp(const char *path, size_t *ret_len)
 	fclose(f);
 	*ret_len = len;
 	return buf;
+}
+
+/* Files written by several threads at once (memprof run writes the heap
+ * profile while a second thread writes the others): each with the mode
+ * of the umask, which stays. */
+static char shm_dir[] = "/dev/shm/mp-file-write-XXXXXX";
+
+static void *write_many(void *arg)
+{
+	char path[160];
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(path, sizeof(path), "%s/t%ld.%d", shm_dir, (long)(intptr_t)arg, i);
+		if (mp_file_write_whole(path, "x", 1) < 0)
+			return "cannot write";
+		struct stat st;
+		if (stat(path, &st) < 0 || (st.st_mode & 0777) != 0640)
+			return "wrong mode";
+		unlink(path);
+	}
+	return NULL;
+}
+
+static void test_threads_umask(void)
+{
+	pthread_t th[4];
+	mode_t old = umask(027);
+	void *res;
+
+	/* (tmpfs, where fsync costs nothing, when there is one) */
+	if (!mkdtemp(shm_dir))
+		strcpy(shm_dir, dir);
+	for (long i = 0; i < 4; i++)
+		CHECK_INT(pthread_create(&th[i], NULL, write_many, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK_INT(pthread_join(th[i], &res), 0);
+		CHECK_STR(res ? (char *)res : "", "");
+	}
+	CHECK_INT(umask(old), 027);
+	if (strcmp(shm_dir, dir) != 0)
+		rmdir(shm_dir);
 }
 
 int main(void)
@@ -176,6 +218,7 @@ int main(void)
 
 	unlink(sub);
 	unlink(path);
+	test_threads_umask();
 	rmdir(dir);
 	free(big);
 	return tap_done();

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <zlib.h>
 
+#include "pprof/internal.h"
 #include "pprof/pprof.h"
 #include "pprof/keymap.h"
 #include "tap.h"
@@ -979,6 +980,177 @@ static void test_big_gzip(void)
 	mp_pprof_builder_free(b);
 }
 
+/* A profile of n samples, locations added among them (the tail grows
+ * after streaming began), labels on some. */
+static struct mp_pprof_builder *streamed_profile(size_t n, bool stream)
+{
+	struct mp_pprof_builder *b = mp_pprof_builder_new();
+	uint64_t locs[2000], stack[40];
+	uint32_t x = 777;
+
+	if (stream)
+		mp_pprof_builder_stream(b);
+	mp_pprof_add_sample_type(b, "alloc_space", "bytes");
+	mp_pprof_add_sample_type(b, "inuse_space", "bytes");
+	uint64_t map = mp_pprof_add_mapping(b, 0x400000, 0x800000, 0, "/bin/app", "", true, true,
+					    true, false);
+	for (size_t i = 0; i < 2000; i++) {
+		char fn[32];
+		snprintf(fn, sizeof(fn), "function_%zu", i);
+		struct mp_pprof_line ln = { .function = fn, .file = "app.c", .line = (int64_t)i + 1 };
+		locs[i] = mp_pprof_add_location(b, map, 0x400000 + i * 16, &ln, 1);
+		if (i >= 1000)
+			continue;
+		for (size_t s = 0; s < n / 1000; s++) {
+			struct mp_pprof_label l = { .key = "bytes", .num = (int64_t)s };
+			int64_t v[2];
+			for (size_t k = 0; k < 40; k++) {
+				x = x * 1103515245u + 12345u;
+				stack[k] = locs[(x >> 8) % (i + 1)];
+			}
+			v[0] = (int64_t)(x >> 4);
+			v[1] = (int64_t)(x >> 12);
+			mp_pprof_add_sample(b, stack, 40, v, 2, &l, s % 3 ? 1 : 0);
+		}
+	}
+	return b;
+}
+
+/*
+ * A profile compressed while it is built (mp_pprof_builder_stream) is
+ * the very file of one compressed at the end: small (never streamed),
+ * middling (streamed), and big (the stream gives up for the parts).
+ */
+static void test_streamed_gzip(void)
+{
+	static const size_t sizes[] = { 100, 60000, 130000 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct mp_pprof_builder *a = streamed_profile(sizes[i], false);
+		struct mp_pprof_builder *b = streamed_profile(sizes[i], true);
+		uint8_t *ga = NULL, *gb = NULL;
+		size_t la = 0, lb = 0;
+
+		CHECK_INT(mp_pprof_encode(a, &ga, &la), 0);
+		CHECK_INT(mp_pprof_encode(b, &gb, &lb), 0);
+		CHECK_INT(lb, la);
+		CHECK(la == lb && memcmp(ga, gb, la) == 0);
+		free(gb);
+		gb = NULL;
+		/* Again, the stream spent: the same once more. */
+		CHECK_INT(mp_pprof_encode(b, &gb, &lb), 0);
+		CHECK(la == lb && memcmp(ga, gb, la) == 0);
+		free(ga);
+		free(gb);
+		mp_pprof_builder_free(a);
+		mp_pprof_builder_free(b);
+	}
+	/* Given up at once: freed without encoding. */
+	mp_pprof_builder_free(streamed_profile(60000, true));
+}
+
+/* n bytes like a profile's for deflate: a small alphabet, and now and
+ * then a stretch seen before (long matches at all distances). */
+static uint8_t *gz_input(size_t n, uint32_t x)
+{
+	uint8_t *in = malloc(n ? n : 1);
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		if (i > 40000 && (x >> 20) % 512 == 0) {
+			size_t from = i - 1 - (x >> 4) % 32000, len = 3 + (x >> 9) % 300;
+			for (size_t k = 0; k < len && i < n; k++, i++)
+				in[i] = in[from + k];
+			i--;
+			continue;
+		}
+		in[i] = (uint8_t)('a' + (x >> 16) % 16);
+	}
+	return in;
+}
+
+/* in[0..n) through a stream in pieces of piece(&x) bytes (the last one
+ * given to mp_gz_stream_end): the very bytes of mp_gzip's? */
+static bool gz_streamed_same(const uint8_t *in, size_t n, size_t (*piece)(uint32_t *x))
+{
+	struct mp_gz_stream *s = mp_gz_stream_new();
+	uint8_t *a = NULL, *b = NULL;
+	size_t la = 0, lb = 0, off = 0, len;
+	uint32_t x = 1;
+	bool same = false;
+
+	if (s && mp_gzip(in, n, &a, &la) == 0) {
+		while ((len = piece(&x)) < n - off && mp_gz_stream_feed(s, in + off, len))
+			off += len;
+		same = len >= n - off && mp_gz_stream_end(s, in + off, n - off, &b, &lb) == 0 &&
+		       la == lb && memcmp(a, b, la) == 0;
+	}
+	mp_gz_stream_free(s);
+	free(a);
+	free(b);
+	return same;
+}
+
+static size_t piece_1(uint32_t *x) { (void)x; return 1; }
+static size_t piece_7(uint32_t *x) { *x = *x * 1103515245u + 12345u; return 1 + (*x >> 16) % 7; }
+static size_t piece_64k(uint32_t *x) { (void)x; return (size_t)64 << 10; }
+static size_t piece_any(uint32_t *x) { *x = *x * 1103515245u + 12345u; return 1 + (*x >> 8) % 100000; }
+static size_t piece_first_65535(uint32_t *x) { return (*x)++ == 1 ? 65535 : 100000; }
+
+/*
+ * The stream's bytes are mp_gzip's, however the input is cut (the
+ * builder cuts where the samples reach GZ_FEED bytes): around the 64 KiB
+ * of deflate's window and where it slides, around where mp_gzip makes
+ * two parts (8 MiB; the stream takes less), and a piece that ends one
+ * byte short of the window's first fill with a match at exactly the
+ * longest distance from where the window then slides (zlib slides it one
+ * step early when its input runs out there, and loses that match).
+ */
+static void test_gz_stream_pieces(void)
+{
+	static const size_t sizes[] = { 0, 1, 258, 65535, 65536, 65537, 98304, 300000,
+					((size_t)8 << 20) - 1 };
+	size_t (*const pieces[])(uint32_t *) = { piece_7, piece_64k, piece_any,
+						 piece_first_65535 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *in = gz_input(sizes[i], (uint32_t)i);
+
+		for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++)
+			if (sizes[i] < 1000000 || pieces[p] == piece_any)
+				CHECK(gz_streamed_same(in, sizes[i], pieces[p]));
+		free(in);
+	}
+	/* One byte at a time. */
+	uint8_t *in = gz_input(150000, 9);
+	CHECK(gz_streamed_same(in, 150000, piece_1));
+	free(in);
+
+	/* The window slides when its first 64 KiB are used up; a piece ending
+	 * at 65,535 bytes made it slide at 65,274 = 32,768 + MAX_DIST, where
+	 * the string at 32,768 was still in reach. */
+	size_t n = 100000;
+	in = malloc(n);
+	uint32_t x = 1;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		in[i] = (uint8_t)('a' + (x >> 16) % 16);
+	}
+	memcpy(in + 32768, "\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc", 12);
+	memcpy(in + 65274, "\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc", 12);
+	CHECK(gz_streamed_same(in, n, piece_first_65535));
+	free(in);
+
+	/* 8 MiB and more: the stream gives up (mp_gzip makes parts there). */
+	struct mp_gz_stream *s = mp_gz_stream_new();
+	in = calloc((size_t)8 << 20, 1);
+	CHECK(s != NULL);
+	CHECK(s && mp_gz_stream_feed(s, in, ((size_t)8 << 20) - 1));
+	CHECK(s && !mp_gz_stream_feed(s, in, 1));
+	mp_gz_stream_free(s);
+	free(in);
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -986,6 +1158,8 @@ int main(void)
 	test_empty_builder();
 	test_plain_and_multistream();
 	test_big_gzip();
+	test_streamed_gzip();
+	test_gz_stream_pieces();
 	test_bad_inputs();
 	test_bomb();
 	test_validation();

@@ -6,7 +6,9 @@ one profile set per process, and the cost of writing them: each file is
 fsync'd once before its rename, and the output directory once for the whole
 run, not after every file (counted with strace -f -y; an fsync of the
 directory per file made the writing after a 200-process run 9 s instead of
-4).  usage: check-tree.py MEMPROF (MEMPROF_SHIM set)"""
+4), besides the one sync of the output and snapshot directories that starts
+beside the conversion (mp_file_presync).  usage: check-tree.py MEMPROF
+(MEMPROF_SHIM set)"""
 import os
 import re
 import shutil
@@ -49,14 +51,20 @@ def main():
         want = {'t.%s.pb.gz' % k for k in KINDS} | \
                {'t.%s.%s.pb.gz' % (p, k) for p in pids for k in KINDS}
         t.eq((len(pids), names), (10, want), 'eleven processes, five profiles each, nothing else')
+        # (fsyncs of several threads at once are split into "fsync(fd<path> <unfinished
+        # ...>" and "<... fsync resumed>" lines: the first names the file)
         with open(log) as f:
             calls = [l for l in f if 'fsync(' in l]
-        on_dir = [l for l in calls if '<%s>)' % out in l]
-        on_tmp = [l for l in calls if re.search(r'<%s/t\.[^>]*\.pb\.gz\.tmp\.[^>]*>\)' %
+        on_dir = [l for l in calls if '<%s>' % out in l]
+        on_snapdir = [l for l in calls if re.search(r'<[^>]*/memprof\.[^/>]*>', l)]
+        on_tmp = [l for l in calls if re.search(r'<%s/t\.[^>]*\.pb\.gz\.tmp\.[^>]*>' %
                                                 re.escape(out), l)]
         t.eq(len(on_tmp), len(want), 'each profile fsync\'d once before its rename')
-        t.eq(len(on_dir), 1, 'the output directory fsync\'d once for the run', ''.join(on_dir[:5]))
-        t.eq(len(calls), len(want) + 1, 'no other fsync', ''.join(calls[:5]))
+        t.eq(len(on_dir), 2, 'the output directory fsync\'d once for the run, once as it starts',
+             ''.join(on_dir[:5]))
+        t.eq(len(on_snapdir), 1, 'the snapshot directory fsync\'d once, as the conversion starts',
+             ''.join(on_snapdir[:5]))
+        t.eq(len(calls), len(want) + 3, 'no other fsync', ''.join(calls[:5]))
     return t.done()
 
 
