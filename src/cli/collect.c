@@ -67,21 +67,29 @@ static size_t resource_kinds(const struct mp_snap *sn, const char *out,
 }
 
 /* Those profiles, made ahead in `a` (or now, when it is NULL), written
- * and named in `written` (", 'X.peak.pb.gz'", ...) for the report. */
-static void convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
-			      const enum mp_profile_kind *kinds, char *const *outs, size_t n,
-			      FILE *written)
+ * and named in `written` (", 'X.peak.pb.gz'", ...) for the report.
+ * Returns how many could not be written: each is said in one line, and
+ * the raw snapshot `snap` is then kept, as when the heap profile fails. */
+static size_t convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
+				const enum mp_profile_kind *kinds, char *const *outs, size_t n,
+				FILE *written, const char *snap)
 {
+	size_t failed = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		char *err = NULL;
 
 		if ((a ? mp_converter_ahead_write(a, i, &err)
-		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0)
-			fprintf(stderr, "memprof: %s\n", err ? err : "cannot write a resource profile");
-		else
+		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0) {
+			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n",
+				err ? err : "cannot write a resource profile", snap);
+			failed++;
+		} else {
 			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", outs[i]);
+		}
 		free(err);
 	}
+	return failed;
 }
 
 /* --stats: one line per converted snapshot. */
@@ -111,6 +119,7 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 	size_t nkinds = 0;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
+	bool res_failed = false;
 	int r = 0;
 
 	/* The target's, perhaps read while the kernel tore it down. */
@@ -160,7 +169,7 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		FILE *w = open_memstream(&also, &also_len);
 
 		if (w) {
-			convert_resources(cv, ahead, kinds, outs, nkinds, w);
+			res_failed = convert_resources(cv, ahead, kinds, outs, nkinds, w, snap) > 0;
 			fclose(w);
 		}
 		if (!c->quiet && !brief) {
@@ -179,7 +188,9 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		mp_leakcheck_add(c->leaks, sn, cv ? mp_converter_symbolizer(cv) : NULL);
 	mp_converter_free(cv);
 	mp_snap_free(sn);
-	return r;
+	/* A profile not written is a failure: the status says so, and the
+	 * raw snapshot stays. */
+	return r >= 0 && res_failed ? -EIO : r;
 }
 
 int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)

@@ -489,6 +489,25 @@ def main():
             t.ok(os.path.exists(m.group(1)), 'the kept snapshot exists')
             shutil.rmtree(os.path.dirname(m.group(1)))
         clean_work()
+    # A profile besides the heap profile that cannot be written (its name is
+    # a directory): the others are written, the failure said in one line,
+    # the snapshot kept, and the status 1 (it was 0).
+    for code, want in [(0, 1), (3, 3)]:
+        sub = os.path.join(work, 'sub')
+        os.makedirs(os.path.join(sub, 'p.peak.pb.gz'))
+        rc, o, err = run([memprof, 'run', '-o', os.path.join(sub, 'p.pb.gz'), t_cli, 'exit',
+                          str(code)], env=base_env)
+        t.eq(rc, want, 'peak profile not written after exit %d: exit %d' % (code, want))
+        m = re.match(r"memprof: cannot write peak heap profile '.*': Is a directory "
+                     r"\(raw snapshot kept as '(.*)'\)\n", err)
+        t.ok(m, 'peak profile not written: one line, snapshot kept', err)
+        t.ok(all(os.path.getsize(os.path.join(sub, 'p.%spb.gz' % k)) > 0
+                 for k in ('', 'fds.', 'threads.', 'timers.')), 'the other profiles are written')
+        if m:
+            t.ok(os.path.exists(m.group(1)), 'the kept snapshot exists')
+            shutil.rmtree(os.path.dirname(m.group(1)))
+        shutil.rmtree(sub)
+        clean_work()
 
     shutil.rmtree(d)
     return t.done()
