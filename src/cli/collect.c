@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/collect.h"
+#include "cli/procstate.h"
 #include "cli/early-sym.h"
 #include "cli/final-snap.h"
 #include "cli/heapstats.h"
@@ -272,22 +273,6 @@ void mp_collect_remove_dir(const char *snapdir, bool writers)
 	free(tomb);
 }
 
-/* The name a process runs under ("?" when it cannot be read): its comm. */
-static void process_name(pid_t pid, char *buf, size_t cap)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f || !fgets(buf, (int)cap, f))
-		snprintf(buf, cap, "?");
-	else
-		buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
-}
-
 /* The processes not waited for: what memprof did not do, so said even
  * with -q. */
 static void report_unwaited(const struct mp_collect *c)
@@ -313,7 +298,7 @@ static void report_unwaited(const struct mp_collect *c)
 		pid_t pid = c->unwaited[i];
 		char name[64];
 
-		process_name(pid, name, sizeof(name));
+		mp_proc_comm(pid, name, sizeof(name));
 		hint = c->snapshot_hint && mp_snapshots_shim_loaded(pid) > 0;
 		fprintf(stderr, "memprof: '%s' (pid %d) left the program's session and still runs: "
 			"not waited for, no profile of it at its exit", name, (int)pid);

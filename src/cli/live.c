@@ -9,7 +9,6 @@
  * the program's answer); nothing is cached.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +25,7 @@
 #include "cli/early-sym.h"
 #include "cli/http.h"
 #include "cli/live.h"
+#include "cli/procstate.h"
 #include "common/errmsg.h"
 #include "common/profile-kind.h"
 #include "common/snapshot-read.h"
@@ -327,54 +327,30 @@ static void respond_profile(struct conn *c, enum mp_profile_kind kind, uint8_t *
 /* The processes of the tree, for the index: "<li>" lines. */
 static void list_processes(FILE *f, pid_t pid, pid_t target, int depth)
 {
-	char path[320], buf[4096];
-	DIR *d;
-	struct dirent *de;
+	pid_t *kids = NULL;
+	size_t n = 0, cap = 0;
 
 	if (depth > 16)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		FILE *cf;
-		size_t n;
+	mp_proc_children(pid, &kids, &n, &cap);   /* what could be read */
+	for (size_t i = 0; i < n; i++) {
+		long child = kids[i];
+		char comm[64];
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, de->d_name);
-		cf = fopen(path, "re");
-		if (!cf)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, cf);
-		fclose(cf);
-		buf[n] = 0;
-		for (char *p = buf, *end; *p; p = end) {
-			long child = strtol(p, &end, 10);
-			char comm[64] = "?";
-
-			if (end == p)
-				break;
-			snprintf(path, sizeof(path), "/proc/%ld/comm", child);
-			cf = fopen(path, "re");
-			if (cf) {
-				if (fgets(comm, sizeof(comm), cf))
-					comm[strcspn(comm, "\n<>&\"")] = 0;
-				fclose(cf);
-			}
-			if (child == target)
-				fprintf(f, "<li>%ld %s (the program: served without ?pid=)</li>\n",
-					child, comm);
-			else
-				fprintf(f, "<li>%ld %s: <a href=\"heap?pid=%ld\">heap</a> "
-					   "<a href=\"fds?pid=%ld\">fds</a> "
-					   "<a href=\"threads?pid=%ld\">threads</a> "
-					   "<a href=\"timers?pid=%ld\">timers</a></li>\n",
-					child, comm, child, child, child, child);
-			list_processes(f, (pid_t)child, target, depth + 1);
-		}
+		mp_proc_comm(kids[i], comm, sizeof(comm));
+		comm[strcspn(comm, "<>&\"")] = 0;
+		if (child == target)
+			fprintf(f, "<li>%ld %s (the program: served without ?pid=)</li>\n",
+				child, comm);
+		else
+			fprintf(f, "<li>%ld %s: <a href=\"heap?pid=%ld\">heap</a> "
+				   "<a href=\"fds?pid=%ld\">fds</a> "
+				   "<a href=\"threads?pid=%ld\">threads</a> "
+				   "<a href=\"timers?pid=%ld\">timers</a></li>\n",
+				child, comm, child, child, child, child);
+		list_processes(f, kids[i], target, depth + 1);
 	}
-	if (d)
-		closedir(d);
+	free(kids);
 }
 
 static void respond_index(struct mp_live *lv, struct conn *c)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* What kind of process a pid names (see procstate.h).  CLI only. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/procstate.h"
+#include "common/grow.h"
 
 #define PF_KTHREAD_FLAG 0x00200000UL   /* include/linux/sched.h */
 
@@ -55,4 +57,62 @@ const char *mp_proc_kind_reason(enum mp_proc_kind k)
 		break;
 	}
 	return NULL;
+}
+
+int mp_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
+{
+	char path[96];
+	struct dirent *de;
+	int r = -1;
+	DIR *d;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/task");
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		FILE *f;
+		int kid;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (pid)
+			snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", (int)pid,
+				 de->d_name);
+		else
+			snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;   /* a thread that just ended */
+		r = 0;
+		while (r == 0 && fscanf(f, "%d", &kid) == 1) {
+			if (MP_GROW(*v, *n + 1, *cap) < 0)
+				r = -1;
+			else
+				(*v)[(*n)++] = (pid_t)kid;
+		}
+		fclose(f);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+void mp_proc_comm(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, (int)cap, f))
+		snprintf(buf, cap, "?");
+	else
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
 }

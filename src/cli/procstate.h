@@ -7,6 +7,7 @@
 #ifndef MP_CLI_PROCSTATE_H
 #define MP_CLI_PROCSTATE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 enum mp_proc_kind {
@@ -23,5 +24,15 @@ enum mp_proc_kind mp_proc_kind(pid_t pid);
 /* A one-line reason ("is a kernel thread", ...) for a kind other than
  * MP_PROC_USER, NULL for MP_PROC_USER. */
 const char *mp_proc_kind_reason(enum mp_proc_kind k);
+
+/* Append the children of every thread of process `pid` (0: ours: an
+ * orphan is re-parented to one of our threads, not always the main one)
+ * to *v (grown with MP_GROW), from /proc/PID/task/TID/children.  0, or -1
+ * when they cannot be read (a kernel without CONFIG_PROC_CHILDREN, the
+ * process gone, no memory). */
+int mp_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap);
+
+/* The process's name (/proc/PID/comm) in buf, "?" when it cannot be read. */
+void mp_proc_comm(pid_t pid, char *buf, size_t cap);
 
 #endif

@@ -4,7 +4,6 @@
  * program, pass signals on, wait for it and for every descendant it leaves
  * behind in its session.  CLI only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/nofile.h"
+#include "cli/procstate.h"
 #include "cli/supervise.h"
 #include "common/grow.h"
 
@@ -33,54 +33,6 @@ static const int forwarded_signals[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2,
 					 SIGALRM, SIGVTALRM, SIGPROF, SIGPWR };
 #define N_FORWARDED (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
 
-/* Append the children of every thread of process `pid` (0: ours: an
- * orphan is re-parented to one of our threads, not always the main one)
- * to v, from /proc/PID/task/TID/children.  0, or -1 when they cannot be
- * read (a kernel without CONFIG_PROC_CHILDREN, the process gone, no
- * memory). */
-static int append_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
-{
-	char path[96];
-	struct dirent *de;
-	int r = -1;
-	DIR *d;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/task");
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		FILE *f;
-		int kid;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		if (pid)
-			snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", (int)pid,
-				 de->d_name);
-		else
-			snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;   /* a thread that just ended */
-		r = 0;
-		while (r == 0 && fscanf(f, "%d", &kid) == 1) {
-			if (MP_GROW(*v, *n + 1, *cap) < 0)
-				r = -1;
-			else
-				(*v)[(*n)++] = (pid_t)kid;
-		}
-		fclose(f);
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	return r;
-}
-
 /* Pass a signal to the target or, once it is gone, to the descendants still
  * running (our children through PR_SET_CHILD_SUBREAPER). */
 static void forward_signal(const struct mp_child *c, int sig)
@@ -92,7 +44,7 @@ static void forward_signal(const struct mp_child *c, int sig)
 		kill(c->pid, sig);
 		return;
 	}
-	append_children(0, &kids, &n, &cap);
+	mp_proc_children(0, &kids, &n, &cap);
 	for (size_t i = 0; i < n; i++)
 		kill(kids[i], sig);
 	free(kids);
@@ -159,7 +111,7 @@ static void list_running(struct mp_child *c)
 		c->running[c->n_running++] = c->detached[i];
 	}
 	for (size_t i = 0; i < c->n_running && c->n_running < (1u << 16); i++)
-		append_children(c->running[i], &c->running, &c->n_running, &cap);
+		mp_proc_children(c->running[i], &c->running, &c->n_running, &cap);
 }
 
 /*
@@ -182,7 +134,7 @@ static bool keep_waiting(struct mp_child *c)
 			return false;
 		if (c->alive)
 			return true;
-		if (append_children(0, &kids, &n, &cap) < 0) {
+		if (mp_proc_children(0, &kids, &n, &cap) < 0) {
 			free(kids);
 			c->recheck_ms = 0;
 			return true;   /* unknown: wait for them all, as before */
