@@ -59,6 +59,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "base/ownmem.h"
@@ -456,7 +457,8 @@ static bool step_aside(void)
 		struct timespec ts = { 0, 10000000 };
 		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
 	}
-	if (!tid)
+	/* Not ours to stop: a vfork child shares our memory, not our threads. */
+	if (!tid || syscall(SYS_tgkill, getpid(), tid, 0) != 0)
 		return false;
 	__atomic_add_fetch(&quit_asked, 1, __ATOMIC_RELEASE);
 	ring();
@@ -525,6 +527,115 @@ MP_EXPORT int setns(int fd, int nstype)
 	}
 	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && step_aside();
 	return aside ? stepped_back(real(fd, nstype)) : real(fd, nstype);
+}
+
+/*
+ * Credentials.  The kernel changes the IDs of the calling thread alone;
+ * glibc makes set*id(2) and setgroups(2) the process's by running the same
+ * call on every other thread (nptl's SIGSETXID) and aborts when the
+ * threads' results differ.  Capabilities are per thread too: a program
+ * that keeps them across setresuid (PR_SET_KEEPCAPS) and raises them again
+ * with capset(2) has them on its own thread only (setpriv --reuid --regid,
+ * daemons dropping root with libcap-ng), so the helper's setresgid failed
+ * with EPERM where the program's succeeded, and `setpriv --reuid=65534
+ * --regid=65534 --clear-groups CMD` died of SIGABRT under memprof run.
+ * The helper steps aside around these calls as well, and the one after is
+ * made by the caller's thread, with the credentials it has then.  Calls
+ * glibc makes inside itself (initgroups, posix_spawn's POSIX_SPAWN_RESETIDS
+ * in the child) are not seen; they run before a divergence or in a child
+ * without the helper.
+ */
+static void *next_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	if (!f)
+		errno = ENOSYS;
+	return f;
+}
+
+typedef int (*setid1_fn)(unsigned);
+typedef int (*setid2_fn)(unsigned, unsigned);
+typedef int (*setid3_fn)(unsigned, unsigned, unsigned);
+typedef int (*setgroups_fn)(size_t, const gid_t *);
+
+static int setid1(const char *name, void **slot, unsigned a)
+{
+	setid1_fn real = (setid1_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return step_aside() ? stepped_back(real(a)) : real(a);
+}
+
+static int setid2(const char *name, void **slot, unsigned a, unsigned b)
+{
+	setid2_fn real = (setid2_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return step_aside() ? stepped_back(real(a, b)) : real(a, b);
+}
+
+static int setid3(const char *name, void **slot, unsigned a, unsigned b, unsigned c)
+{
+	setid3_fn real = (setid3_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return step_aside() ? stepped_back(real(a, b, c)) : real(a, b, c);
+}
+
+static void *real_setuid, *real_setgid, *real_seteuid, *real_setegid;
+static void *real_setreuid, *real_setregid, *real_setresuid, *real_setresgid;
+static void *real_setgroups;
+
+MP_EXPORT int setuid(uid_t u)
+{
+	return setid1("setuid", &real_setuid, u);
+}
+
+MP_EXPORT int setgid(gid_t g)
+{
+	return setid1("setgid", &real_setgid, g);
+}
+
+MP_EXPORT int seteuid(uid_t u)
+{
+	return setid1("seteuid", &real_seteuid, u);
+}
+
+MP_EXPORT int setegid(gid_t g)
+{
+	return setid1("setegid", &real_setegid, g);
+}
+
+MP_EXPORT int setreuid(uid_t r, uid_t e)
+{
+	return setid2("setreuid", &real_setreuid, r, e);
+}
+
+MP_EXPORT int setregid(gid_t r, gid_t e)
+{
+	return setid2("setregid", &real_setregid, r, e);
+}
+
+MP_EXPORT int setresuid(uid_t r, uid_t e, uid_t s)
+{
+	return setid3("setresuid", &real_setresuid, r, e, s);
+}
+
+MP_EXPORT int setresgid(gid_t r, gid_t e, gid_t s)
+{
+	return setid3("setresgid", &real_setresgid, r, e, s);
+}
+
+MP_EXPORT int setgroups(size_t n, const gid_t *list)
+{
+	setgroups_fn real = (setgroups_fn)next_fn(&real_setgroups, "setgroups");
+	if (!real)
+		return -1;
+	return step_aside() ? stepped_back(real(n, list)) : real(n, list);
 }
 
 /*
