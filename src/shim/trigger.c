@@ -450,6 +450,7 @@ static bool step_aside(void)
 {
 	if (!__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) || own_thread)
 		return false;
+	int saved = errno;   /* the call's caller sees the call's errno alone */
 	uint64_t deadline = mono_ns() + 2000000000ull;   /* a stopped helper: go on */
 	pid_t tid;
 	/* Made, but perhaps not running yet (its tid is its own first act). */
@@ -458,8 +459,10 @@ static bool step_aside(void)
 		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
 	}
 	/* Not ours to stop: a vfork child shares our memory, not our threads. */
-	if (!tid || syscall(SYS_tgkill, getpid(), tid, 0) != 0)
+	if (!tid || syscall(SYS_tgkill, getpid(), tid, 0) != 0) {
+		errno = saved;
 		return false;
+	}
 	__atomic_add_fetch(&quit_asked, 1, __ATOMIC_RELEASE);
 	ring();
 	while (__atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE) == tid && mono_ns() < deadline) {
@@ -471,6 +474,7 @@ static bool step_aside(void)
 		nanosleep(&ts, NULL);
 	}
 	__atomic_store_n(&helper_alive, 0, __ATOMIC_RELEASE);
+	errno = saved;
 	return true;
 }
 
@@ -487,12 +491,37 @@ static void step_back(void)
 			", no snapshots before exit", NULL);
 }
 
+/*
+ * One thread at a time steps aside, until its helper is back: two threads'
+ * calls at once (set*id in a threaded program) would each end the helper
+ * and each start one after, leaving two.  (glibc serializes set*id across
+ * threads anyway.)  A signal handler's call inside the holder's goes
+ * straight through: the helper is away then.  Re-made in a fork child.
+ */
+static pthread_mutex_t aside_lock = PTHREAD_MUTEX_INITIALIZER;
+static MP_TLS int aside_held;
+
+static bool aside_begin(void)
+{
+	if (aside_held)
+		return false;
+	pthread_mutex_lock(&aside_lock);
+	aside_held = 1;
+	if (step_aside())
+		return true;
+	aside_held = 0;
+	pthread_mutex_unlock(&aside_lock);
+	return false;
+}
+
 /* After the call that needed the helper gone: its result and errno, as the
  * call left them. */
-static int stepped_back(int r)
+static int aside_end(int r)
 {
 	int saved = errno;
 	step_back();
+	aside_held = 0;
+	pthread_mutex_unlock(&aside_lock);
 	errno = saved;
 	return r;
 }
@@ -510,8 +539,8 @@ MP_EXPORT int unshare(int flags)
 		return -1;
 	}
 	bool aside = (flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)) &&
-		     step_aside();
-	return aside ? stepped_back(real(flags)) : real(flags);
+		     aside_begin();
+	return aside ? aside_end(real(flags)) : real(flags);
 }
 
 /* setns: a user namespace, or a descriptor of a kind not said (0), which
@@ -525,8 +554,8 @@ MP_EXPORT int setns(int fd, int nstype)
 		errno = ENOSYS;
 		return -1;
 	}
-	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && step_aside();
-	return aside ? stepped_back(real(fd, nstype)) : real(fd, nstype);
+	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && aside_begin();
+	return aside ? aside_end(real(fd, nstype)) : real(fd, nstype);
 }
 
 /*
@@ -567,7 +596,7 @@ static int setid1(const char *name, void **slot, unsigned a)
 	setid1_fn real = (setid1_fn)next_fn(slot, name);
 	if (!real)
 		return -1;
-	return step_aside() ? stepped_back(real(a)) : real(a);
+	return aside_begin() ? aside_end(real(a)) : real(a);
 }
 
 static int setid2(const char *name, void **slot, unsigned a, unsigned b)
@@ -575,7 +604,7 @@ static int setid2(const char *name, void **slot, unsigned a, unsigned b)
 	setid2_fn real = (setid2_fn)next_fn(slot, name);
 	if (!real)
 		return -1;
-	return step_aside() ? stepped_back(real(a, b)) : real(a, b);
+	return aside_begin() ? aside_end(real(a, b)) : real(a, b);
 }
 
 static int setid3(const char *name, void **slot, unsigned a, unsigned b, unsigned c)
@@ -583,7 +612,7 @@ static int setid3(const char *name, void **slot, unsigned a, unsigned b, unsigne
 	setid3_fn real = (setid3_fn)next_fn(slot, name);
 	if (!real)
 		return -1;
-	return step_aside() ? stepped_back(real(a, b, c)) : real(a, b, c);
+	return aside_begin() ? aside_end(real(a, b, c)) : real(a, b, c);
 }
 
 static void *real_setuid, *real_setgid, *real_seteuid, *real_setegid;
@@ -635,7 +664,7 @@ MP_EXPORT int setgroups(size_t n, const gid_t *list)
 	setgroups_fn real = (setgroups_fn)next_fn(&real_setgroups, "setgroups");
 	if (!real)
 		return -1;
-	return step_aside() ? stepped_back(real(n, list)) : real(n, list);
+	return aside_begin() ? aside_end(real(n, list)) : real(n, list);
 }
 
 /*
@@ -651,6 +680,8 @@ static void atfork_child(void)
 	 * by thread id, and the child's thread has a new one. */
 	write_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 	seq_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	aside_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	aside_held = 0;
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);   /* a new pid: no seq file */
 	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
