@@ -59,6 +59,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "base/ownmem.h"
@@ -449,6 +450,7 @@ static bool step_aside(void)
 {
 	if (!__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) || own_thread)
 		return false;
+	int saved = errno;   /* the call's caller sees the call's errno alone */
 	uint64_t deadline = mono_ns() + 2000000000ull;   /* a stopped helper: go on */
 	pid_t tid;
 	/* Made, but perhaps not running yet (its tid is its own first act). */
@@ -456,8 +458,11 @@ static bool step_aside(void)
 		struct timespec ts = { 0, 10000000 };
 		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
 	}
-	if (!tid)
+	/* Not ours to stop: a vfork child shares our memory, not our threads. */
+	if (!tid || syscall(SYS_tgkill, getpid(), tid, 0) != 0) {
+		errno = saved;
 		return false;
+	}
 	__atomic_add_fetch(&quit_asked, 1, __ATOMIC_RELEASE);
 	ring();
 	while (__atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE) == tid && mono_ns() < deadline) {
@@ -469,6 +474,7 @@ static bool step_aside(void)
 		nanosleep(&ts, NULL);
 	}
 	__atomic_store_n(&helper_alive, 0, __ATOMIC_RELEASE);
+	errno = saved;
 	return true;
 }
 
@@ -485,12 +491,37 @@ static void step_back(void)
 			", no snapshots before exit", NULL);
 }
 
+/*
+ * One thread at a time steps aside, until its helper is back: two threads'
+ * calls at once (set*id in a threaded program) would each end the helper
+ * and each start one after, leaving two.  (glibc serializes set*id across
+ * threads anyway.)  A signal handler's call inside the holder's goes
+ * straight through: the helper is away then.  Re-made in a fork child.
+ */
+static pthread_mutex_t aside_lock = PTHREAD_MUTEX_INITIALIZER;
+static MP_TLS int aside_held;
+
+static bool aside_begin(void)
+{
+	if (aside_held)
+		return false;
+	pthread_mutex_lock(&aside_lock);
+	aside_held = 1;
+	if (step_aside())
+		return true;
+	aside_held = 0;
+	pthread_mutex_unlock(&aside_lock);
+	return false;
+}
+
 /* After the call that needed the helper gone: its result and errno, as the
  * call left them. */
-static int stepped_back(int r)
+static int aside_end(int r)
 {
 	int saved = errno;
 	step_back();
+	aside_held = 0;
+	pthread_mutex_unlock(&aside_lock);
 	errno = saved;
 	return r;
 }
@@ -508,8 +539,8 @@ MP_EXPORT int unshare(int flags)
 		return -1;
 	}
 	bool aside = (flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)) &&
-		     step_aside();
-	return aside ? stepped_back(real(flags)) : real(flags);
+		     aside_begin();
+	return aside ? aside_end(real(flags)) : real(flags);
 }
 
 /* setns: a user namespace, or a descriptor of a kind not said (0), which
@@ -523,8 +554,117 @@ MP_EXPORT int setns(int fd, int nstype)
 		errno = ENOSYS;
 		return -1;
 	}
-	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && step_aside();
-	return aside ? stepped_back(real(fd, nstype)) : real(fd, nstype);
+	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && aside_begin();
+	return aside ? aside_end(real(fd, nstype)) : real(fd, nstype);
+}
+
+/*
+ * Credentials.  The kernel changes the IDs of the calling thread alone;
+ * glibc makes set*id(2) and setgroups(2) the process's by running the same
+ * call on every other thread (nptl's SIGSETXID) and aborts when the
+ * threads' results differ.  Capabilities are per thread too: a program
+ * that keeps them across setresuid (PR_SET_KEEPCAPS) and raises them again
+ * with capset(2) has them on its own thread only (setpriv --reuid --regid,
+ * daemons dropping root with libcap-ng), so the helper's setresgid failed
+ * with EPERM where the program's succeeded, and `setpriv --reuid=65534
+ * --regid=65534 --clear-groups CMD` died of SIGABRT under memprof run.
+ * The helper steps aside around these calls as well, and the one after is
+ * made by the caller's thread, with the credentials it has then.  Calls
+ * glibc makes inside itself (initgroups, posix_spawn's POSIX_SPAWN_RESETIDS
+ * in the child) are not seen; they run before a divergence or in a child
+ * without the helper.
+ */
+static void *next_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	if (!f)
+		errno = ENOSYS;
+	return f;
+}
+
+typedef int (*setid1_fn)(unsigned);
+typedef int (*setid2_fn)(unsigned, unsigned);
+typedef int (*setid3_fn)(unsigned, unsigned, unsigned);
+typedef int (*setgroups_fn)(size_t, const gid_t *);
+
+static int setid1(const char *name, void **slot, unsigned a)
+{
+	setid1_fn real = (setid1_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return aside_begin() ? aside_end(real(a)) : real(a);
+}
+
+static int setid2(const char *name, void **slot, unsigned a, unsigned b)
+{
+	setid2_fn real = (setid2_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return aside_begin() ? aside_end(real(a, b)) : real(a, b);
+}
+
+static int setid3(const char *name, void **slot, unsigned a, unsigned b, unsigned c)
+{
+	setid3_fn real = (setid3_fn)next_fn(slot, name);
+	if (!real)
+		return -1;
+	return aside_begin() ? aside_end(real(a, b, c)) : real(a, b, c);
+}
+
+static void *real_setuid, *real_setgid, *real_seteuid, *real_setegid;
+static void *real_setreuid, *real_setregid, *real_setresuid, *real_setresgid;
+static void *real_setgroups;
+
+MP_EXPORT int setuid(uid_t u)
+{
+	return setid1("setuid", &real_setuid, u);
+}
+
+MP_EXPORT int setgid(gid_t g)
+{
+	return setid1("setgid", &real_setgid, g);
+}
+
+MP_EXPORT int seteuid(uid_t u)
+{
+	return setid1("seteuid", &real_seteuid, u);
+}
+
+MP_EXPORT int setegid(gid_t g)
+{
+	return setid1("setegid", &real_setegid, g);
+}
+
+MP_EXPORT int setreuid(uid_t r, uid_t e)
+{
+	return setid2("setreuid", &real_setreuid, r, e);
+}
+
+MP_EXPORT int setregid(gid_t r, gid_t e)
+{
+	return setid2("setregid", &real_setregid, r, e);
+}
+
+MP_EXPORT int setresuid(uid_t r, uid_t e, uid_t s)
+{
+	return setid3("setresuid", &real_setresuid, r, e, s);
+}
+
+MP_EXPORT int setresgid(gid_t r, gid_t e, gid_t s)
+{
+	return setid3("setresgid", &real_setresgid, r, e, s);
+}
+
+MP_EXPORT int setgroups(size_t n, const gid_t *list)
+{
+	setgroups_fn real = (setgroups_fn)next_fn(&real_setgroups, "setgroups");
+	if (!real)
+		return -1;
+	return aside_begin() ? aside_end(real(n, list)) : real(n, list);
 }
 
 /*
@@ -540,6 +680,8 @@ static void atfork_child(void)
 	 * by thread id, and the child's thread has a new one. */
 	write_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 	seq_lock = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+	aside_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	aside_held = 0;
 	__atomic_store_n(&seq, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);   /* a new pid: no seq file */
 	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
