@@ -418,8 +418,14 @@ static inline struct wcache *wc_get(void)
  * (callgrind).  2,048 against 512: the shim's perf samples per cc1 sample
  * (cc1 at --rate 1, medians of 5 to 11 interleaved runs, four series on
  * a busy machine) were lower in each series, 0.433 against 0.475, 0.420
- * against 0.457, 0.419 against 0.422, 0.416 against 0.423.  Emptied with
- * the shadow when code is unmapped (wc_clear).
+ * against 0.457, 0.419 against 0.422, 0.416 against 0.423.  That figure
+ * favours whatever slows the program's own code, so the sizes were
+ * measured again on the whole process's cost (bench.sh --set cost, which
+ * does not move with the machine's load; cc1 at --rate 1, cost in
+ * millions): 512 entries 8,911, 1,024 8,895, 2,048 8,896, 4,096 8,874.
+ * Within 0.4% of each other: the size hardly matters past 512; 2,048
+ * stays, at half the memory of 4,096 for each thread.  Emptied with the
+ * shadow when code is unmapped (wc_clear).
  */
 /* The shared table's rule for `key` (rule_for, inlined only here), kept
  * in e when e is not NULL.  Also the walk's rare lookups: without a
