@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build (release) and run the benchmark tables:
-#   bash scripts/bench.sh [--set profiler|allocator|leak|peers|report|resources|attach|symbolize] [--modes A,B] [--workloads W,X] [--quick] [--reps N]
+#   bash scripts/bench.sh [--set profiler|allocator|leak|peers|report|resources|attach|symbolize|cost] [--modes A,B] [--workloads W,X] [--quick] [--reps N]
 #   (--set attach: also [--memleak PATH], or MEMPROF_BENCH_MEMLEAK=PATH; bench.py --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."

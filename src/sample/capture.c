@@ -18,13 +18,13 @@ MP_NOINLINE uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_
 
 MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t max)
 {
-	struct mp_fp f;
-	uint32_t depth;
+	struct mp_fp f = c->fp;
+	uint32_t depth = c->depth;
 	uint64_t *last = NULL;
 	int64_t s;
 	if (max > MP_MAX_DEPTH)
 		max = MP_MAX_DEPTH;
-	if (!mp_fastunwind_memo_fp(c, max, &f, &depth)) {
+	if (depth == 0 || depth > max) {
 		uint32_t n = mp_capture_memo_pcs(c, pcs, max);
 		return mp_stack_cache_id(c, pcs, n);
 	}
@@ -39,16 +39,6 @@ MP_NOINLINE int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, 
 	c->hash = f.a;
 	c->last = last;
 	return s;
-}
-
-void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint64_t size)
-{
-	struct mp_fp f;
-	uint32_t depth;
-	if (max > MP_MAX_DEPTH)
-		max = MP_MAX_DEPTH;
-	if (mp_fastunwind_memo_fp(c, max, &f, &depth))
-		mp_prof_prefetch_fp(f, depth, size);
 }
 
 int64_t mp_capture_check_id(struct mp_stack_cache *c, const uint64_t *pcs, uint32_t n)

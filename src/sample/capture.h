@@ -89,11 +89,6 @@ uint32_t mp_capture_memo_pcs(const struct mp_stack_cache *c, uint64_t *ret_pcs, 
  * >= 1 or -ENOSPC.  (capture.c) */
 int64_t mp_capture_memo_id(struct mp_stack_cache *c, uint64_t *pcs, uint32_t max);
 
-/* After MP_CAPTURE_MEMO, when c does not know its stack: start fetching
- * the table's slots of the memo's stack and of its bucket of blocks of
- * `size` (mp_prof_prefetch_fp).  (capture.c) */
-void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint64_t size);
-
 /* Between mp_capture and mp_capture_bucket (same arguments): the first
  * table slots the bucket's lookup will read start on their way, when the
  * memo's cache does not know the stack, so that the caller's own cache
@@ -101,8 +96,10 @@ void mp_capture_memo_prefetch(const struct mp_stack_cache *c, uint32_t max, uint
 static inline void mp_capture_prefetch(const struct mp_stack_cache *c, uint32_t n, uint32_t max,
 				       uint64_t size)
 {
-	if (n == MP_CAPTURE_MEMO && !mp_stack_cache_known(c))
-		mp_capture_memo_prefetch(c, max, size);
+	if (max > MP_MAX_DEPTH)
+		max = MP_MAX_DEPTH;
+	if (n == MP_CAPTURE_MEMO && !mp_stack_cache_known(c) && c->depth && c->depth <= max)
+		mp_prof_prefetch_fp(c->fp, c->depth, size);
 }
 
 /* MP_UNWIND_CHECK (capture.c): mp_stack_cache_id and mp_stack_cache_record

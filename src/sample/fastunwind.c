@@ -418,8 +418,14 @@ static inline struct wcache *wc_get(void)
  * (callgrind).  2,048 against 512: the shim's perf samples per cc1 sample
  * (cc1 at --rate 1, medians of 5 to 11 interleaved runs, four series on
  * a busy machine) were lower in each series, 0.433 against 0.475, 0.420
- * against 0.457, 0.419 against 0.422, 0.416 against 0.423.  Emptied with
- * the shadow when code is unmapped (wc_clear).
+ * against 0.457, 0.419 against 0.422, 0.416 against 0.423.  That figure
+ * favours whatever slows the program's own code, so the sizes were
+ * measured again on the whole process's cost (bench.sh --set cost, which
+ * does not move with the machine's load; cc1 at --rate 1, cost in
+ * millions): 512 entries 8,911, 1,024 8,895, 2,048 8,896, 4,096 8,874.
+ * Within 0.4% of each other: the size hardly matters past 512; 2,048
+ * stays, at half the memory of 4,096 for each thread.  Emptied with the
+ * shadow when code is unmapped (wc_clear).
  */
 /* The shared table's rule for `key` (rule_for, inlined only here), kept
  * in e when e is not NULL.  Also the walk's rare lookups: without a
@@ -485,6 +491,18 @@ __attribute__((no_sanitize("address"))) static uint32_t shadow_holds(const struc
 	return !c->zero_end || *(const uint64_t *)(uintptr_t)(c->end_sp - 8) == 0 ? HOLDS : 0;
 }
 
+/* The caller's cache (above), for the shadow as it now is: cleared, its
+ * stack's fingerprint and depth set (the shadow's frames are the stack as
+ * mp_capture stores it: the shim's own were never kept). */
+static void cache_clear(struct wcache *c)
+{
+	memset(&c->cache, 0, sizeof(c->cache));
+	if (c->n) {
+		c->cache.fp = c->s[c->n - 1].fp;
+		c->cache.depth = c->n;
+	}
+}
+
 /*
  * Keep a complete walk, made with `max`: its new frames w[0..k), innermost
  * first, on top of the shadow's frames 0..m - 1 (m = 0: the walk is w
@@ -525,7 +543,7 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 	}
 	c->n = m + k;
 	c->max = max;
-	memset(&c->cache, 0, sizeof(c->cache));
+	cache_clear(c);
 	return &c->cache;
 }
 
@@ -593,7 +611,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			if (r == HOLDS) {
 				if (c->max != max) {
 					c->max = max;
-					memset(&c->cache, 0, sizeof(c->cache));
+					cache_clear(c);
 				}
 				*ret_cache = &c->cache;
 				return MP_WALK_MEMO;
@@ -686,19 +704,6 @@ splice: {
 
 fail:
 	return UINT32_MAX;
-}
-
-bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, struct mp_fp *ret_fp,
-			   uint32_t *ret_depth)
-{
-	const struct wcache *c =
-		(const struct wcache *)((const char *)cache - offsetof(struct wcache, cache));
-	uint32_t top = c->n;
-	if (top == 0 || top > max)
-		return false;
-	*ret_fp = c->s[top - 1].fp;
-	*ret_depth = top;
-	return true;
 }
 
 uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max)

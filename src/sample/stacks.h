@@ -201,6 +201,11 @@ struct mp_stack_cache {
 	uint64_t size;
 	uint64_t hash;           /* the stack's hash, where `stack` is known */
 	uint64_t *last;          /* the table's words of its last buckets, or NULL */
+	/* The walker's (sample/unwind.h), set whenever it clears the rest:
+	 * the fingerprint of the memo's stack as mp_capture stores it, and
+	 * its depth (0: holds nothing else). */
+	struct mp_fp fp;
+	uint32_t depth;
 };
 
 /* Whether c (or NULL) knows its stack's id. */

@@ -69,19 +69,14 @@ int mp_fastunwind_init(void);
  * *ret_cache: the stack table's cache (struct mp_stack_cache, stacks.h)
  * the memo keeps for this walk, or NULL when the walk is not kept.  The
  * walker only clears it, whenever the memo's walk changes (a new walk in
- * that entry, another `max`), and never reads it: what it holds is the
- * caller's business (sample/capture.h).
+ * that entry, another `max`), then sets its fp and depth (the memo's
+ * fingerprint: what capture.h looks the stack up by), and never reads it:
+ * what it holds is the caller's business (sample/capture.h).
  */
 uint32_t mp_fastunwind_capture(uint64_t *pcs, uint32_t max, struct mp_stack_cache **ret_cache);
 /* After MP_WALK_MEMO, and before the thread walks again: the memo's pcs,
  * at most `max` (the walk's); the number stored. */
 uint32_t mp_fastunwind_memo_pcs(const struct mp_stack_cache *cache, uint64_t *pcs, uint32_t max);
-/* After MP_WALK_MEMO, and before the thread walks again: the fingerprint
- * (stacks.h) of the memo's stack as mp_capture stores it (the shim's own
- * frames at the top dropped, at most `max`), and its depth; false when the
- * stack is deeper than max or holds nothing else. */
-bool mp_fastunwind_memo_fp(const struct mp_stack_cache *cache, uint32_t max, struct mp_fp *ret_fp,
-			   uint32_t *ret_depth);
 /* Around fork (the rule table's insert lock, the walk memos' spare list). */
 void mp_fastunwind_lock(void);
 void mp_fastunwind_unlock(void);

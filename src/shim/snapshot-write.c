@@ -163,8 +163,6 @@ static int snapshot_write_locked(void *arg)
 		char num[24], uid[24];
 
 		r = -errno;
-		if (r == -ENOENT && mp_shim_collector_gone())
-			return r;
 		/* A process that became another user (su, runuser, a daemon
 		 * dropping privileges) cannot write into memprof's private
 		 * directory (nor, often, see it): say that, not a path it never
@@ -269,8 +267,7 @@ static int snapshot_write_locked(void *arg)
 		mp_shm_send_done();   /* the CLI may drop the shared tables */
 	if (r < 0) {
 		unlink(tmp);
-		if (!mp_shim_collector_gone())
-			say_not_written(a, path, r);
+		say_not_written(a, path, r);
 	}
 	return r;
 }
@@ -287,13 +284,15 @@ static int snapshot_write_locked(void *arg)
  * profile, and the line says why.  Silent too, when its tables are
  * shared, a process that cannot read its /proc/self/maps (the parent of
  * unshare --pid --fork --mount-proc: /proc is then the procfs of a pid
- * namespace it is not in).
+ * namespace it is not in).  Silent, last, in a process that outlived
+ * memprof run (a daemon): memprof's directory is gone, and no one is
+ * left to want the profile (mp_shim_collector_gone).
  */
 static void say_not_written(const struct write_args *a, const char *path, int r)
 {
 	char num[24];
 
-	if (lost_quietly(a))
+	if (lost_quietly(a) || mp_shim_collector_gone())
 		return;
 	if (r == -ENOSYS) {
 		/* openat and write exist: only a seccomp filter says ENOSYS. */
