@@ -325,7 +325,9 @@ static void *helper_main(void *arg)
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	mp_ownmem_add((const void *)(here - (240 << 10)), 240 << 10);
 	mp_busy = 1;   /* for good: the shim's own allocations are not sampled */
-	seq_ensure();
+	/* (The seq file is read at the first numbered snapshot, not here:
+	 * reading it takes a child process (mp_privfd_run), and most
+	 * processes never number one.) */
 	/* memprof-snapshot(1) finds this thread by its name... */
 	prctl(PR_SET_NAME, MP_TRIGGER_THREAD_NAME, 0, 0, 0);
 	if (bell_sig) {
