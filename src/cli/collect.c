@@ -278,7 +278,7 @@ struct mp_collect_early {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
-	bool stop;                  /* (under lock) finish the queue, then end */
+	bool stop;                  /* (under lock) end after the one in hand */
 	pid_t *queue;               /* (under lock) written, not converted yet */
 	size_t head, nq, capq;
 	struct early_done *done;    /* the thread's, until it is joined */
@@ -380,7 +380,12 @@ void mp_collect_early_written(struct mp_collect *c, pid_t pid)
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* Finish the queue and end the thread: its results are the caller's. */
+/* End the thread once it has converted the snapshot in hand: its results
+ * are the caller's.  What it has not started on is left in the directory
+ * for mp_collect_final's own pass, at the CLI's priority (at nice 10 on a
+ * busy machine, the thread draining a long queue took longer than that
+ * pass: 200 short processes, 5.2 to 8.7 s after the program against 1.9
+ * to 3.6 s). */
 static struct mp_collect_early *early_finish(struct mp_collect *c)
 {
 	struct mp_collect_early *e = c->early;
@@ -389,6 +394,7 @@ static struct mp_collect_early *early_finish(struct mp_collect *c)
 		return NULL;
 	pthread_mutex_lock(&e->lock);
 	e->stop = true;
+	e->head = e->nq;
 	pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	pthread_join(e->thread, NULL);
