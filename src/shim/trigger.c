@@ -528,18 +528,29 @@ static int aside_end(int r)
 	return r;
 }
 
+/* The next definition of `name` (libc's), found once into *slot; NULL
+ * with errno ENOSYS when there is none. */
+static void *next_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	if (!f)
+		errno = ENOSYS;
+	return f;
+}
+
 typedef int (*unshare_fn)(int);
 typedef int (*setns_fn)(int, int);
 
 MP_EXPORT int unshare(int flags)
 {
-	static unshare_fn real;
+	static void *slot;
+	unshare_fn real = (unshare_fn)next_fn(&slot, "unshare");
 	if (!real)
-		real = (unshare_fn)dlsym(RTLD_NEXT, "unshare");
-	if (!real) {
-		errno = ENOSYS;
 		return -1;
-	}
 	bool aside = (flags & (CLONE_NEWUSER | CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)) &&
 		     aside_begin();
 	return aside ? aside_end(real(flags)) : real(flags);
@@ -549,13 +560,10 @@ MP_EXPORT int unshare(int flags)
  * may be one. */
 MP_EXPORT int setns(int fd, int nstype)
 {
-	static setns_fn real;
+	static void *slot;
+	setns_fn real = (setns_fn)next_fn(&slot, "setns");
 	if (!real)
-		real = (setns_fn)dlsym(RTLD_NEXT, "setns");
-	if (!real) {
-		errno = ENOSYS;
 		return -1;
-	}
 	bool aside = (nstype == 0 || (nstype & CLONE_NEWUSER)) && aside_begin();
 	return aside ? aside_end(real(fd, nstype)) : real(fd, nstype);
 }
@@ -576,18 +584,6 @@ MP_EXPORT int setns(int fd, int nstype)
  * in the child) are not seen; they run before a divergence or in a child
  * without the helper.
  */
-static void *next_fn(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	if (!f)
-		errno = ENOSYS;
-	return f;
-}
-
 typedef int (*setid1_fn)(unsigned);
 typedef int (*setid2_fn)(unsigned, unsigned);
 typedef int (*setid3_fn)(unsigned, unsigned, unsigned);
