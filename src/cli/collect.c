@@ -223,6 +223,28 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 	return collect_one_to(c, snap, out, brief, &o);
 }
 
+/* Process pid's final snapshot made into its profiles (named for the
+ * program when is_target) and removed once they are: collect_one_to's
+ * result.  *ret_named is false when not even the names could be made (no
+ * memory): nothing was tried. */
+static int convert_final(const struct mp_collect *c, pid_t pid, bool is_target, bool brief,
+			 const struct col_out *o, bool *ret_named)
+{
+	char *out = mp_outname_heap(c->output, pid, is_target);
+	char *snap = mp_snapshots_path(c->snapdir, MP_SNAPFILE_FINAL, pid, 0, NULL);
+	int r = -ENOMEM;
+
+	*ret_named = out && snap;
+	if (*ret_named) {
+		r = collect_one_to(c, snap, out, brief, o);
+		if (r >= 0)
+			unlink(snap);
+	}
+	free(out);
+	free(snap);
+	return r;
+}
+
 int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out)
 {
 	return collect_one(c, snap, out, false);
@@ -288,33 +310,26 @@ struct mp_collect_early {
 static void early_convert(const struct mp_collect *c, struct mp_collect_early *e, pid_t pid)
 {
 	struct early_done d = { .pid = pid };
-	char *out = mp_outname_heap(c->output, pid, false);
-	char *snap = mp_snapshots_path(c->snapdir, MP_SNAPFILE_FINAL, pid, 0, NULL);
 	FILE *info = open_memstream(&d.info, &d.info_len);
 	FILE *err = open_memstream(&d.err, &d.err_len);
+	bool named = false;
 
 	/* Anything missing: left to mp_collect_final, as before. */
-	if (out && snap && info && err && MP_GROW(e->done, e->ndone + 1, e->capd) == 0) {
+	if (info && err && MP_GROW(e->done, e->ndone + 1, e->capd) == 0) {
 		const struct col_out o = { .info = info, .err = err, .early = true };
 
-		d.r = collect_one_to(c, snap, out, false, &o);
-		if (d.r >= 0)
-			unlink(snap);
-	} else {
-		d.pid = 0;
+		d.r = convert_final(c, pid, false, false, &o, &named);
 	}
 	if (info)
 		fclose(info);
 	if (err)
 		fclose(err);
-	if (d.pid)
+	if (named) {
 		e->done[e->ndone++] = d;
-	else {
+	} else {
 		free(d.info);
 		free(d.err);
 	}
-	free(out);
-	free(snap);
 }
 
 static void *early_main(void *arg)
@@ -348,24 +363,23 @@ void mp_collect_early_start(struct mp_collect *c)
 		return;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
-	c->early = e;
+	/* (Atomic: the crash receiver's thread reads it.) */
+	__atomic_store_n(&c->early, e, __ATOMIC_RELEASE);
 	/* The thread takes no signal: supervise.c waits for them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&e->thread, NULL, early_main, c) != 0) {
-		c->early = NULL;
+		__atomic_store_n(&c->early, NULL, __ATOMIC_RELEASE);
 		pthread_cond_destroy(&e->cond);
 		pthread_mutex_destroy(&e->lock);
 		free(e);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* Published last: the crash receiver's thread reads it. */
-	__atomic_store_n(&c->early_on, c->early != NULL, __ATOMIC_RELEASE);
 }
 
 void mp_collect_early_written(struct mp_collect *c, pid_t pid)
 {
-	struct mp_collect_early *e = __atomic_load_n(&c->early_on, __ATOMIC_ACQUIRE) ? c->early : NULL;
+	struct mp_collect_early *e = __atomic_load_n(&c->early, __ATOMIC_ACQUIRE);
 	pid_t target = __atomic_load_n(&c->target, __ATOMIC_ACQUIRE);
 
 	/* The program's own is converted at the end (-o, its symbols gathered
@@ -407,7 +421,7 @@ static void early_free(struct mp_collect *c)
 
 	if (!e)
 		return;
-	__atomic_store_n(&c->early_on, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->early, NULL, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < e->ndone; i++) {
 		free(e->done[i].info);
 		free(e->done[i].err);
@@ -417,7 +431,6 @@ static void early_free(struct mp_collect *c)
 	pthread_cond_destroy(&e->cond);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
-	c->early = NULL;
 }
 
 void mp_collect_early_stop(struct mp_collect *c)
@@ -588,7 +601,6 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 				pid = pids[i++];
 			}
 			bool is_target = pid == target;
-			char *snap = NULL, *out;
 			int r;
 
 			if (is_target != (pass == 0))
@@ -598,41 +610,24 @@ int mp_collect_final(struct mp_collect *c, bool *ret_target_found)
 				if (!brief)
 					fwrite(ed->info, 1, ed->info_len, stderr);
 				r = ed->r;
-				if (r < 0) {
-					failures++;
-					kept++;
-				} else if (brief) {
-					if (!brief_done++)
-						brief_first = pid;
-					brief_last = pid;
-				}
-				continue;
+			} else {
+				const struct col_out o = { .info = stderr, .err = stderr };
+				bool named;
+
+				if (is_target)
+					*ret_target_found = true;
+				r = convert_final(c, pid, is_target, brief && !is_target, &o, &named);
+				if (!named)
+					fputs("memprof: out of memory\n", stderr);
 			}
-			if (is_target)
-				*ret_target_found = true;
-			out = mp_outname_heap(c->output, pid, is_target);
-			if (!out || !(snap = mp_snapshots_path(snapdir, MP_SNAPFILE_FINAL, pid, 0,
-							       NULL))) {
-				fputs("memprof: out of memory\n", stderr);
-				free(out);
-				failures++;
-				kept++;
-				continue;
-			}
-			r = collect_one(c, snap, out, brief && !is_target);
 			if (r < 0) {
 				failures++;
 				kept++;
-			} else {
-				unlink(snap);
-				if (brief && !is_target) {
-					if (!brief_done++)
-						brief_first = pid;
-					brief_last = pid;
-				}
+			} else if (brief && !is_target) {
+				if (!brief_done++)
+					brief_first = pid;
+				brief_last = pid;
 			}
-			free(out);
-			free(snap);
 		}
 	}
 	free(pids);

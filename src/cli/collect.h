@@ -48,8 +48,9 @@ struct mp_collect {
 	struct timespec last;       /* CLOCK_MONOTONIC of the last numbered scan */
 	size_t kept;                /* snapshots that failed to convert and were kept */
 	int failures;               /* conversions that failed */
-	struct mp_collect_early *early;   /* mp_collect_early_start's, or NULL */
-	bool early_on;              /* early is set (atomic: another thread reads it) */
+	/* mp_collect_early_start's, or NULL (atomic: the crash receiver's
+	 * thread reads it) */
+	struct mp_collect_early *early;
 };
 
 /*
