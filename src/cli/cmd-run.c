@@ -329,8 +329,7 @@ static void started(void *ctx, pid_t pid)
 {
 	struct run_ctx *rc = ctx;
 
-	/* (Read by the crash receiver's thread: mp_collect_early_written.) */
-	__atomic_store_n(&rc->col.target, pid, __ATOMIC_RELEASE);
+	rc->col.target = pid;
 	if (rc->live)
 		mp_live_set_target(rc->live, pid);
 	mp_early_sym_start(pid);
@@ -339,10 +338,8 @@ static void started(void *ctx, pid_t pid)
 
 static void final_written(void *ctx, pid_t pid)
 {
-	struct run_ctx *rc = ctx;
-
+	(void)ctx;
 	mp_final_snap_written(pid);
-	mp_collect_early_written(&rc->col, pid);
 }
 
 static void tick(void *ctx)
@@ -410,7 +407,7 @@ int mp_cmd_run(int argc, char **argv)
 	strcpy(s.shim.snapdir, snapdir);
 	/* The tables shared with us: a profile after any death (cli/crash.h). */
 	crash = mp_crash_listen(snapdir);
-	mp_crash_on_written(crash, final_written, &rc);
+	mp_crash_on_written(crash, final_written, NULL);
 	s.shim.shm = crash != NULL;
 	env = mp_launch_env(preload ? preload : shim, &s.shim, path);
 	if (!env) {
@@ -434,7 +431,6 @@ int mp_cmd_run(int argc, char **argv)
 		hooks.poll_fds = mp_live_poll_fds;
 		hooks.polled = mp_live_polled;
 	}
-	mp_collect_early_start(col);
 	status = mp_supervise(path, prog_argv, is_elf, env, &hooks, &child);
 	mp_early_sym_stop();
 	mp_live_close(rc.live);
@@ -491,7 +487,6 @@ cleanup:
 	mp_live_close(rc.live);
 	mp_crash_salvage(crash, -1, 0, NULL, 0);
 	crash = NULL;
-	mp_collect_early_stop(col);
 	if (preload)
 		unlink(preload);
 	if (snapdir) {

@@ -17,7 +17,6 @@
 #include "cli/snapshots.h"
 
 struct mp_leakcheck;
-struct mp_collect_early;
 
 /*
  * Numbered snapshots are converted while the program runs, at most every
@@ -48,9 +47,6 @@ struct mp_collect {
 	struct timespec last;       /* CLOCK_MONOTONIC of the last numbered scan */
 	size_t kept;                /* snapshots that failed to convert and were kept */
 	int failures;               /* conversions that failed */
-	/* mp_collect_early_start's, or NULL (atomic: the crash receiver's
-	 * thread reads it) */
-	struct mp_collect_early *early;
 };
 
 /*
@@ -61,23 +57,6 @@ struct mp_collect {
  * the caller keeps it).
  */
 int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out);
-
-/*
- * The final snapshots of the other processes of the tree converted while
- * the program runs, on a thread of the CLI's at a lower priority, as each
- * process says its snapshot is written (mp_collect_early_written, from the
- * crash receiver's thread): a tree of many short processes (a configure
- * script, make) then finds its profiles written when it ends, instead of
- * waiting for all of them after it.  Their lines are kept and printed by
- * mp_collect_final in their place.  Not with --stats or --leak-check
- * (their reports are made in order at the end).  Call once the settings
- * are set; nothing happens when the thread cannot be made.
- */
-void mp_collect_early_start(struct mp_collect *c);
-void mp_collect_early_written(struct mp_collect *c, pid_t pid);
-/* End the thread, dropping what it did not say (a run that failed);
- * mp_collect_final does it otherwise.  Once no process can say more. */
-void mp_collect_early_stop(struct mp_collect *c);
 
 /* Convert the finished numbered snapshots now (mp_snapshots_collect). */
 void mp_collect_numbered(struct mp_collect *c);

@@ -45,14 +45,14 @@ size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size)
 	return n;
 }
 
-void mp_run_few_samples_note(const struct mp_snap *snap, const char *out, FILE *f)
+void mp_run_few_samples_note(const struct mp_snap *snap, const char *out)
 {
 	uint64_t n = 0, rate = snap->header.rate;
 	char rb[32];
 
 	for (size_t k = 0; k < snap->nstats; k++)
 		if (strcmp(snap->stats[k].name, "ForeignMalloc") == 0 && snap->stats[k].value) {
-			fprintf(f, "memprof: note: '%s' misses the program's malloc calls: its "
+			fprintf(stderr, "memprof: note: '%s' misses the program's malloc calls: its "
 				"executable defines malloc itself (an allocator linked in, such as "
 				"jemalloc), which comes before memprof's\n", out);
 			return;
@@ -65,12 +65,12 @@ void mp_run_few_samples_note(const struct mp_snap *snap, const char *out, FILE *
 		return;
 	mp_human_bytes(rate, rb, sizeof(rb));
 	if (n == 0) {
-		fprintf(f, "memprof: note: '%s' holds no sample: the program allocated too "
+		fprintf(stderr, "memprof: note: '%s' holds no sample: the program allocated too "
 			"little for one sample every %s on average; --rate 1 records every "
 			"allocation\n", out, rb);
 		return;
 	}
-	fprintf(f, "memprof: note: '%s' rests on %" PRIu64 " sampled allocation%s (one "
+	fprintf(stderr, "memprof: note: '%s' rests on %" PRIu64 " sampled allocation%s (one "
 		"every %s allocated, on average), too few for more than rough figures; "
 		"--rate 1 records every allocation\n", out, n, n == 1 ? "" : "s", rb);
 }

@@ -5,7 +5,6 @@
 #define MP_CLI_HEAPSTATS_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 struct mp_snap;
 
@@ -21,10 +20,9 @@ size_t mp_heapstats_line(const struct mp_snap *snap, char *buf, size_t size);
 /*
  * After `memprof run` writes heap profile `out` of snapshot `snap`: when its
  * figures rest on few sampled allocations (fewer than MP_FEW_SAMPLES,
- * report/stats.h), say so on f (stderr, or a buffer printed later) and
- * suggest --rate 1, so that an empty table from `memprof top` does not look
- * like a broken profiler.
+ * report/stats.h), say so on stderr and suggest --rate 1, so that an empty
+ * table from `memprof top` does not look like a broken profiler.
  */
-void mp_run_few_samples_note(const struct mp_snap *snap, const char *out, FILE *f);
+void mp_run_few_samples_note(const struct mp_snap *snap, const char *out);
 
 #endif
