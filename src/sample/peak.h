@@ -22,8 +22,9 @@
  * growth of the tables (the _locked functions).  Not in a signal handler
  * that interrupted the guarded code (as stacks.h).  stacks.c calls the
  * bucket hooks (add_bucket, touch, shrinking); the shim calls
- * mp_peak_grew after a sampled allocation and mp_peak_freed for a
- * sampled free.
+ * mp_peak_grew after a sampled allocation and mp_peak_freed (or
+ * mp_peak_freed_now, mp_peak_on_free) for a sampled free, which reads and
+ * writes the bucket's heap record itself (stacks.h mp_prof_heap).
  */
 #ifndef MP_SAMPLE_PEAK_H
 #define MP_SAMPLE_PEAK_H
@@ -62,8 +63,8 @@ void mp_peak_shrinking(uint64_t size);
 
 /*
  * A sampled block of tag `tag` (sample/tag.h) is freed at tick `now`:
- * credits the free to its bucket (stacks.h mp_prof_record_free) and counts
- * its lifetime.  Returns the lifetime class, for mp_peak_unfreed.
+ * credits the free to its bucket (as stacks.h mp_prof_record_free does)
+ * and counts its lifetime.  Returns the lifetime class, for mp_peak_unfreed.
  */
 unsigned mp_peak_freed(uint64_t tag, uint64_t now);
 
@@ -71,14 +72,15 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now);
  * The same at the clock's tick now, read after the bucket's two records
  * (counts, lifetimes: two cache lines in tables often bigger than the
  * cache; its peak record is read only when its peak_mark is stale) are on
- * their way, so that their misses overlap one another and the clock's
- * read instead of following one after the other.
+ * their way, so that their misses overlap one another and the clock's read
+ * instead of following one after the other.
  */
 unsigned mp_peak_freed_now(uint64_t tag);
 
-/* The same with the clock read at tick `now` before the tag was found (the
- * bucket's records are still prefetched first). */
-unsigned mp_peak_freed_at(uint64_t tag, uint64_t now);
+/* The allocator's callback (alloc/alloc.h mp_alloc_on_sampled_free):
+ * mp_peak_freed at tick `now`, read before the tag was found, or
+ * mp_peak_freed_now when `now` is 0 (not read). */
+void mp_peak_on_free(uint64_t tag, uint64_t now);
 
 /* Take back mp_peak_freed of `tag`, which returned class k (a realloc that
  * failed: the block is in use again). */

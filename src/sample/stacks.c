@@ -88,6 +88,7 @@ _Static_assert(sizeof(struct fpindex) % sizeof(struct fpslot) == 0 &&
 static struct fpindex *stack_idx;
 
 static struct mp_snap_heap_rec *buckets;
+struct mp_snap_heap_rec *mp_prof_heap;   /* the same, for peak.c */
 static uint32_t nbuckets;
 static struct index *bucket_idx;
 
@@ -231,7 +232,7 @@ int mp_prof_init(void)
 	mp_vm_area_share(&bucket_area, MP_SNAP_HEAP, sizeof(struct mp_snap_heap_rec));
 	stack_mem = (uint8_t *)stack_area.base;
 	stack_off = (uint32_t *)off_area.base;
-	buckets = (struct mp_snap_heap_rec *)bucket_area.base;
+	buckets = mp_prof_heap = (struct mp_snap_heap_rec *)bucket_area.base;
 	stack_idx = mp_vm_reserve(sizeof(*stack_idx) + INDEX_MIN * sizeof(struct fpslot));
 	if (stack_idx)
 		stack_idx->cap = INDEX_MIN;
@@ -515,11 +516,6 @@ void mp_prof_record_free(uint32_t b)
 	mp_peak_shrinking(buckets[b].size);
 	mp_peak_touch(b, &buckets[b]);
 	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
-}
-
-void mp_prof_prefetch_bucket(uint32_t b)
-{
-	__builtin_prefetch(&buckets[b], 1);
 }
 
 void mp_prof_unrecord_free(uint32_t b)

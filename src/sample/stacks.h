@@ -147,8 +147,11 @@ static inline uint32_t mp_prof_generation(void)
 void mp_prof_record_free(uint32_t b);
 void mp_prof_unrecord_free(uint32_t b);
 
-/* Bucket b's counts are about to be written (a free): fetch its line. */
-void mp_prof_prefetch_bucket(uint32_t b);
+/* The heap records, one per bucket (the region of mp_prof_buckets; set
+ * once by mp_prof_init): sample/peak.c's free of a sampled block counts it
+ * in its bucket's record itself, as mp_prof_record_free does, without a
+ * call. */
+extern struct mp_snap_heap_rec *mp_prof_heap;
 
 /* Whether samples were dropped because a table was full. */
 int mp_prof_truncated(void);
