@@ -477,16 +477,16 @@ MP_NOINLINE MP_COLD void *mp_alloc_malloc_slow(size_t n)
 	return small_alloc(mp_size_class(n));
 }
 
-MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p)
+static inline uint64_t take_tag(void *p);
+
+MP_NOINLINE MP_COLD void mp_alloc_free_slow(void *p, unsigned c)
 {
-	unsigned c = __atomic_load_n(&mp_heap.classmap[((uintptr_t)p - mp_heap.base) >> MP_PAGE_SHIFT],
-				     __ATOMIC_RELAXED);
 	if (c & MP_CLASSMAP_SAMPLED) {
-		uint64_t tag;
 		uint64_t (*early)(void) = __atomic_load_n(&g.sampled_free_early, __ATOMIC_ACQUIRE);
 		uint64_t e = early ? early() : 0;
 		void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&g.on_sampled_free, __ATOMIC_ACQUIRE);
-		if (mp_alloc_take_sample(p, &tag) && fn)
+		uint64_t tag = take_tag(p);
+		if (tag && fn)
 			fn(tag, e);
 		watched_free(p);
 	}
@@ -656,7 +656,9 @@ void mp_alloc_watch(const void *p)
 		__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED, __ATOMIC_RELEASE);
 }
 
-int mp_alloc_take_sample(void *p, uint64_t *ret_tag)
+/* The tag of block p (ours, live) taken back, or 0: not sampled.  Inline
+ * in mp_alloc_free_slow, which runs for every free at --rate 1. */
+static inline uint64_t take_tag(void *p)
 {
 	struct mp_span *s = mp_heap_span_of(p);
 	uint64_t tag;
@@ -678,6 +680,12 @@ int mp_alloc_take_sample(void *p, uint64_t *ret_tag)
 			__atomic_store_n(e, 0, __ATOMIC_RELAXED);
 	} else
 		return 0;
+	return tag;
+}
+
+int mp_alloc_take_sample(void *p, uint64_t *ret_tag)
+{
+	uint64_t tag = take_tag(p);
 	if (!tag)
 		return 0;
 	*ret_tag = tag;

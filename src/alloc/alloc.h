@@ -57,9 +57,11 @@ static inline struct mp_tcache *mp_tc_self(void)
 	return (struct mp_tcache *)((uintptr_t)&mp_tc_none + mp_tc_off);
 }
 
-/* Out-of-line paths.  Return NULL with errno = ENOMEM on failure. */
+/* Out-of-line paths.  Return NULL with errno = ENOMEM on failure.
+ * mp_alloc_free_slow's `c` is p's page map entry (mp_heap.classmap), as
+ * mp_alloc_free read it. */
 void *mp_alloc_malloc_slow(size_t n);
-void mp_alloc_free_slow(void *p);
+void mp_alloc_free_slow(void *p, unsigned c);
 
 /* The whole malloc fast path: class lookup, pop. */
 static inline void *mp_alloc_malloc(size_t n)
@@ -95,7 +97,7 @@ static inline void mp_alloc_free(void *p)
 		l->nfree++;
 		return;
 	}
-	mp_alloc_free_slow(p);
+	mp_alloc_free_slow(p, c);
 }
 
 /*
