@@ -158,11 +158,18 @@ int mp_peak_init(size_t max_buckets)
 	return 0;
 }
 
+/* Set when the tables are mapped and every block is sampled (the
+ * estimate's weights are 1): the short ways of mp_peak_grew and
+ * mp_peak_on_free (below) may be taken.  (The rate is set once, at init;
+ * tests change it.) */
+static int rate1;
+
 static void set_fast_free(void);
 
 void mp_peak_set_rate(uint64_t r)
 {
 	rate = r;
+	__atomic_store_n(&rate1, recs && r <= 1, __ATOMIC_RELEASE);
 	set_fast_free();
 }
 
@@ -340,7 +347,7 @@ static inline int64_t batch(int64_t v)
 	return d;
 }
 
-void mp_peak_grew(uint64_t size, uint64_t now)
+static MP_NOINLINE void grew_slow(uint64_t size, uint64_t now)
 {
 	if (!recs)
 		return;
@@ -370,6 +377,25 @@ void mp_peak_grew(uint64_t size, uint64_t now)
 				__atomic_or_fetch(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
 			break;
 		}
+	}
+}
+
+/* At --rate 1 with one thread (rate1, alone()): grew_slow's first branch
+ * without a call, so without registers to save, nor the tests that cannot
+ * fail then. */
+void mp_peak_grew(uint64_t size, uint64_t now)
+{
+	if (MP_UNLIKELY(!__atomic_load_n(&rate1, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&sole, __ATOMIC_RELAXED) != &me)) {
+		grew_slow(size, now);
+		return;
+	}
+	uint64_t n = add_fetch(&ps->now, size, true);
+	if (n > __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&ps->inuse, n, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
+		if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+			__atomic_store_n(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
 	}
 }
 
@@ -406,17 +432,18 @@ static uint64_t bound_ticks[MP_SNAP_LIFE_CLASSES - 1];
 static int have_bounds;   /* set only with the TSC */
 
 /*
- * Set once the free of a sampled block may take mp_peak_on_free's short
- * way (below): the tables are mapped, every block is sampled (the
- * estimate's weights are 1) and the lifetime classes' bounds are known in
- * ticks.  Each condition, once true, stays true.
+ * Set when the free of a sampled block may take mp_peak_on_free's short
+ * way (below): rate1, and the lifetime classes' bounds are known in ticks
+ * (which, once true, stays true).
  */
 static int fast_free;
 
 static void set_fast_free(void)
 {
-	if (recs && rate <= 1 && __atomic_load_n(&have_bounds, __ATOMIC_ACQUIRE))
-		__atomic_store_n(&fast_free, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&fast_free,
+			 __atomic_load_n(&rate1, __ATOMIC_ACQUIRE) &&
+				 __atomic_load_n(&have_bounds, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
 }
 
 static MP_NOINLINE unsigned life_class_slow(uint64_t ticks)
