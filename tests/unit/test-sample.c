@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "base/ownmem.h"
 #include "common/snapshot.h"
@@ -580,6 +582,81 @@ static void test_peak_rate(void)
 }
 
 /*
+ * mp_peak_on_free, the allocator's callback, takes a short way at --rate 1
+ * with one thread once the lifetime bounds are known in ticks (peak.c):
+ * the same frees through it and through mp_peak_freed leave the same
+ * counts, peak and lifetimes.
+ */
+struct on_free_result {
+	struct mp_snap_peak state;
+	uint64_t peak[2][2], freed[2];
+	struct mp_snap_life_rec life[2];
+};
+
+static void on_free_run(int cb, struct on_free_result *r)
+{
+	uint64_t a[2] = { 0x110, 0x120 }, c[2] = { 0x130, 0x140 }, t[5];
+	mp_prof_reset();
+	mp_peak_set_rate(1);
+	for (int i = 0; i < 3; i++)
+		t[i] = alloc_one(a, 100, 1000);
+	t[3] = alloc_one(c, 1000, 1000);                    /* the peak, 1300 */
+	static const struct { int i; uint64_t now; } frees[] = {
+		{ 3, 1005 }, { 0, 1100 }, { 1, 3000 }, { 2, 1000 + 50000000 },
+	};
+	for (size_t k = 0; k < sizeof(frees) / sizeof(frees[0]); k++) {
+		if (k == 2)
+			t[4] = alloc_one(a, 100, 2000);
+		if (cb)
+			mp_peak_on_free(t[frees[k].i], frees[k].now);
+		else
+			mp_peak_freed(t[frees[k].i], frees[k].now);
+	}
+	r->state = mp_peak_state();
+	r->state.time_ns = 0;
+	const void *ld;
+	size_t ls;
+	mp_peak_life_region(2, &ld, &ls);
+	memcpy(r->life, ld, sizeof(r->life));
+	for (uint32_t b = 0; b < 2; b++) {
+		peak_counts(b, &r->peak[b][0], &r->peak[b][1]);
+		r->freed[b] = bucket(b)->free_objects;
+	}
+}
+
+static void test_peak_on_free(void)
+{
+	/* With the TSC (test_tag chose ticks of 1024 ns) the bounds in ticks
+	 * are known once its rate is measured, 10 ms after the clock started
+	 * (peak.c ns_per_tick); a free then sets them.  Without, the short
+	 * way is never taken. */
+	mp_tag_init();
+	if (mp_tag_tsc) {
+		struct timespec ts = { 0, 15000000 };
+		nanosleep(&ts, NULL);
+		uint64_t a[2] = { 0x150, 0x160 };
+		mp_prof_reset();
+		mp_peak_set_rate(1);
+		mp_peak_freed(alloc_one(a, 10, 1), 2);
+	}
+	struct on_free_result want, got;
+	memset(&want, 0, sizeof(want));
+	memset(&got, 0, sizeof(got));
+	on_free_run(0, &want);
+	on_free_run(1, &got);
+	CHECK_U64(got.state.inuse, 1300);
+	CHECK_U64(got.state.now, 100);
+	CHECK(memcmp(&got.state, &want.state, sizeof(got.state)) == 0);
+	CHECK_U64(got.freed[0], 3);
+	CHECK_U64(got.freed[1], 1);
+	CHECK(memcmp(got.freed, want.freed, sizeof(got.freed)) == 0);
+	CHECK(memcmp(got.peak, want.peak, sizeof(got.peak)) == 0);
+	CHECK_U64(got.life[0].freed[MP_SNAP_LIFE_CLASSES - 1], 1);   /* 50 million ticks */
+	CHECK(memcmp(got.life, want.life, sizeof(got.life)) == 0);
+	mp_prof_reset();
+}
+
+/*
  * Threads other than the first publish the estimate in batches (peak.c):
  * the peak captured and recorded stays within 2 * H(n) / 2048 of the real
  * one.  Threads one after the other, so that the real peak is known: A
@@ -658,6 +735,7 @@ int main(void)
 	test_weight();
 	test_peak();
 	test_peak_rate();
+	test_peak_on_free();
 	test_peak_threads();   /* last: from here on every thread batches */
 	return tap_done();
 }
