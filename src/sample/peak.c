@@ -527,41 +527,69 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now)
 	return freed(tag, now, false);
 }
 
-unsigned mp_peak_freed_now(uint64_t tag)
-{
-	return freed(tag, 0, true);
-}
-
-static MP_NOINLINE void on_free_slow(uint64_t tag, uint64_t now)
-{
-	if (now)
-		freed(tag, now, false);
-	else
-		freed(tag, 0, true);
-}
-
 /*
  * At --rate 1 with one thread (fast_free, alone()): freed() without a
  * call, so without registers to save and restore, nor the tests that
  * cannot fail then; the same operations in the same order.
  */
-void mp_peak_on_free(uint64_t tag, uint64_t now)
+static inline bool short_way(void)
 {
-	if (MP_UNLIKELY(!__atomic_load_n(&fast_free, __ATOMIC_ACQUIRE) || !now ||
-			__atomic_load_n(&sole, __ATOMIC_RELAXED) != &me)) {
-		on_free_slow(tag, now);
-		return;
-	}
+	return __atomic_load_n(&fast_free, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&sole, __ATOMIC_RELAXED) == &me;
+}
+
+/* The tick clock when it is known to be the TSC (fast_free: have_bounds). */
+static inline uint64_t tsc_ticks(void)
+{
+#if defined(__x86_64__)
+	return __rdtsc() >> MP_TAG_TICK_SHIFT;
+#else
+	return mp_tag_now();
+#endif
+}
+
+static inline __attribute__((always_inline)) unsigned freed_short(uint64_t tag, uint64_t now,
+								  bool read)
+{
 	uint32_t b = mp_tag_bucket(tag);
 	struct mp_snap_heap_rec *h = &mp_prof_heap[b];
 	uint64_t *lf = life[b].freed;
+	if (read)
+		__builtin_prefetch(h, 1);
 	__builtin_prefetch(lf, 1);
+	if (read)
+		now = tsc_ticks();
 	unsigned k = ticks_class(mp_tag_age(tag, now));
 	capture();
 	plain_add(&ps->now, -h->size);
 	touch(b, h);
 	__atomic_add_fetch(&h->free_objects, 1, __ATOMIC_RELAXED);
 	plain_add(&lf[k], 1);
+	return k;
+}
+
+/* freed(), now unless `now` is 0. */
+static MP_NOINLINE unsigned freed_slow(uint64_t tag, uint64_t now)
+{
+	if (now)
+		return freed(tag, now, false);
+	return freed(tag, 0, true);
+}
+
+unsigned mp_peak_freed_now(uint64_t tag)
+{
+	if (MP_LIKELY(short_way()))
+		return freed_short(tag, 0, true);
+	return freed_slow(tag, 0);
+}
+
+void mp_peak_on_free(uint64_t tag, uint64_t now)
+{
+	if (MP_UNLIKELY(!now || !short_way())) {
+		freed_slow(tag, now);
+		return;
+	}
+	freed_short(tag, now, false);
 }
 
 void mp_peak_unfreed(uint64_t tag, unsigned k)

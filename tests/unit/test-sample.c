@@ -653,6 +653,27 @@ static void test_peak_on_free(void)
 	CHECK(memcmp(got.peak, want.peak, sizeof(got.peak)) == 0);
 	CHECK_U64(got.life[0].freed[MP_SNAP_LIFE_CLASSES - 1], 1);   /* 50 million ticks */
 	CHECK(memcmp(got.life, want.life, sizeof(got.life)) == 0);
+
+	/* mp_peak_freed_now's short way reads the clock itself. */
+	uint64_t c[2] = { 0x170, 0x180 };
+	mp_prof_reset();
+	mp_peak_set_rate(1);
+	int64_t b = mp_prof_record_alloc(c, 2, 64);
+	CHECK_INT(b, 0);
+	mp_peak_grew(64, mp_tag_now());
+	unsigned k = mp_peak_freed_now(mp_tag_make(0, mp_tag_now()));
+	CHECK(k < MP_SNAP_LIFE_CLASSES);
+	CHECK_U64(bucket(0)->free_objects, 1);
+	CHECK_U64(mp_peak_state().now, 0);
+	const void *ld;
+	size_t ls;
+	mp_peak_life_region(1, &ld, &ls);
+	const struct mp_snap_life_rec *life = ld;
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < MP_SNAP_LIFE_CLASSES; i++)
+		sum += life[0].freed[i];
+	CHECK_U64(sum, 1);
+	CHECK_U64(life[0].freed[k < MP_SNAP_LIFE_CLASSES ? k : 0], 1);
 	mp_prof_reset();
 }
 
