@@ -72,8 +72,8 @@ unsigned mp_peak_freed(uint64_t tag, uint64_t now);
  * The same at the clock's tick now, read after the bucket's two records
  * (counts, lifetimes: two cache lines in tables often bigger than the
  * cache; its peak record is read only when its peak_mark is stale) are on
- * their way, so that their misses overlap one another and the clock's read
- * instead of following one after the other.
+ * their way, so that their misses overlap one another and the clock's
+ * read instead of following one after the other.
  */
 unsigned mp_peak_freed_now(uint64_t tag);
 
