@@ -314,7 +314,7 @@ struct wframe {
 #define F_MASK 7u
 
 #define SHADOW_FRAMES 256             /* longer stacks are not kept */
-#define NEAR_BITS 11                  /* a thread's rules at hand: 2,048 (32 KiB) */
+#define NEAR_BITS 13                  /* a thread's rules at hand: 8,192 (128 KiB) */
 #define WALK_FRAMES 64                /* new frames a walk keeps (more: not kept) */
 
 struct wcache {
@@ -360,11 +360,31 @@ static void wc_clear(struct wcache *c)
 	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A cache for a thread: a fresh one is all zeros already, and one a
+ * finished thread left keeps its rules, which are the process's, not the
+ * thread's, unless code was unmapped since.  Only the shadow, the walk of
+ * another thread's stack, goes.  So a new thread neither touches nor
+ * clears the whole rule copy (128 KiB): its pages are committed as its own
+ * walks use them.
+ */
+static void wc_adopt(struct wcache *c, bool fresh)
+{
+	uint32_t e = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+	if (!fresh && c->epoch != e) {
+		wc_clear(c);
+		return;
+	}
+	c->n = 0;
+	c->epoch = e;
+}
+
 /* The walk's callers hold the shim's recursion guard: no signal handler
  * walks while this holds spare_lock. */
 static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 {
 	struct wcache *c;
+	bool fresh = false;
 	if (!wc_key_ok)
 		return NULL;
 	mp_lock_wait(&spare_lock);
@@ -372,6 +392,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	if (c) {
 		wc_spare = c->next;
 	} else {
+		fresh = true;
 		if (!wc_chunk_left) {
 			wc_chunk = mp_vm_reserve(CHUNK * sizeof(*wc_chunk));
 			wc_chunk_left = wc_chunk ? CHUNK : 0;
@@ -382,7 +403,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	mp_unlock(&spare_lock);
 	if (!c)
 		return NULL;
-	wc_clear(c);
+	wc_adopt(c, fresh);
 	if (pthread_setspecific(wc_key, c) != 0) {
 		wc_exit(c);
 		return NULL;
@@ -423,9 +444,16 @@ static inline struct wcache *wc_get(void)
  * measured again on the whole process's cost (bench.sh --set cost, which
  * does not move with the machine's load; cc1 at --rate 1, cost in
  * millions): 512 entries 8,911, 1,024 8,895, 2,048 8,896, 4,096 8,874.
- * Within 0.4% of each other: the size hardly matters past 512; 2,048
- * stays, at half the memory of 4,096 for each thread.  Emptied with the
- * shadow when code is unmapped (wc_clear).
+ * Within 0.4% of each other on that model, which counts a miss of the
+ * core's cache at 40 instructions; but a lookup that misses the copy reads
+ * the shared table, a dependent load in the walk's chain that perf's
+ * samples put at 1.7% of cc1's process (rule_far), four times its share
+ * of the model.  Misses of the copy, cc1 on a small file at --rate 1:
+ * 2,048 entries 408,000, 4,096 231,000, 8,192 129,000, 16,384 70,000;
+ * rule_far's perf samples fell from 266/399/319 to 104/131/128 at 8,192
+ * (three interleaved runs each, cc1 on the big file).  8,192 entries:
+ * 128 KiB a thread, committed as its walks touch them (wc_adopt).
+ * Emptied with the shadow when code is unmapped (wc_clear).
  */
 /* The shared table's rule for `key` (rule_for, inlined only here), kept
  * in e when e is not NULL.  Also the walk's rare lookups: without a
@@ -479,14 +507,17 @@ __attribute__((no_sanitize("address"))) static uint32_t shadow_holds(const struc
 								     uint32_t m)
 {
 	/* Each frame's own words: its return address, read at its sp - 8, and
-	 * its RBP where bp_at says (callgrind, cc1 at --rate 1: 8 instructions
-	 * a frame, where reading them across two frames took 16; 14.6 frames
-	 * a walk). */
-	for (uint32_t f = m; f-- > 0;) {
-		const struct wframe *o = &c->s[f];
+	 * its RBP where bp_at says, which for a frame whose walk does not
+	 * depend on it is the frame's own bp field, so that every frame is the
+	 * same two compares and no test, and a pointer steps through them
+	 * (cachegrind, cc1 on a small file at --rate 1, 23.7 million frames
+	 * checked: 31 million instructions fewer than with the index). */
+	const struct wframe *s = c->s, *o = s + m;
+	while (o != s) {
+		o--;
 		if (MP_UNLIKELY(*(const uint64_t *)(uintptr_t)(o->sp - 8) != o->pc) ||
-		    (o->bp_at && *(const uint64_t *)(uintptr_t)o->bp_at != o->bp))
-			return f + 1;
+		    MP_UNLIKELY(*(const uint64_t *)(uintptr_t)o->bp_at != o->bp))
+			return (uint32_t)(o - s) + 1;
 	}
 	return !c->zero_end || *(const uint64_t *)(uintptr_t)(c->end_sp - 8) == 0 ? HOLDS : 0;
 }
@@ -522,7 +553,7 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 	if (m > 0 && k > 0) {
 		/* The frame spliced onto was reached from a new inner frame. */
 		uint64_t at = w[k - 1].slot & ~(uint64_t)F_MASK;
-		c->s[m - 1].bp_at = dep ? at : 0;
+		c->s[m - 1].bp_at = dep && at ? at : (uint64_t)(uintptr_t)&c->s[m - 1].bp;
 	}
 	for (uint32_t i = k; i-- > 0;) {
 		uint64_t slot = w[i].slot, at = slot & ~(uint64_t)F_MASK;
@@ -534,7 +565,7 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 		s->bp = w[i].bp;
 		s->slot = dep ? slot | F_DEP : slot;
 		s->fp = fp;
-		s->bp_at = dep ? in : 0;
+		s->bp_at = dep && in ? in : (uint64_t)(uintptr_t)&s->bp;
 		s++;
 	}
 	if (m == 0) {
@@ -582,8 +613,12 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	struct nframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
 	struct wcache *c;
 	uint32_t n = 0;
-	uint32_t lim = 0;                 /* shadow frames [0, lim) may be spliced onto */
-	uint32_t j = 0;                   /* shadow frames [j, ...) lie below sp */
+	/* Pointers into the shadow (c->s, s0 here; NULL without one), not
+	 * indexes: the scan below is then a compare and a step a frame, where
+	 * indexes cost a multiply by the frame's size each time. */
+	const struct wframe *s0 = NULL;
+	const struct wframe *limp = NULL; /* shadow frames below limp may be spliced onto */
+	const struct wframe *sj = NULL;   /* shadow frames from sj on lie below sp */
 	bool ended = false, zero_end = false;
 	/* A walk through a signal frame is not kept: its next state comes
 	 * from the ucontext, which shadow_holds() does not re-read. */
@@ -604,6 +639,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			return UINT32_MAX;
 	}
 	if (c && c->n) {
+		s0 = c->s;
 		/* The very stack of the last walk (a loop's allocations). */
 		const struct wframe *top = &c->s[c->n - 1];
 		if (state_is(top, pc, sp, bp)) {
@@ -616,27 +652,27 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				*ret_cache = &c->cache;
 				return MP_WALK_MEMO;
 			}
-			lim = r;
+			limp = s0 + r;
 		} else {
-			lim = c->n;
+			limp = s0 + c->n;
 		}
-		j = c->n;
+		sj = s0 + c->n;
 	}
 	while (n < max) {
 		if (pc == 0) {
 			ended = zero_end = true;
 			break;
 		}
-		if (lim) {
+		if (limp != s0) {
 			/* Frames are met in increasing sp order; the shadow's
 			 * lie in decreasing sp order from its outermost. */
-			while (j > 0 && c->s[j - 1].sp < sp)
-				j--;
-			if (j > 0 && j <= lim && state_is(&c->s[j - 1], pc, sp, bp)) {
-				uint32_t r = shadow_holds(c, j - 1);
+			while (sj != s0 && sj[-1].sp < sp)
+				sj--;
+			if (sj != s0 && sj <= limp && state_is(sj - 1, pc, sp, bp)) {
+				uint32_t r = shadow_holds(c, (uint32_t)(sj - s0) - 1);
 				if (r == HOLDS)
 					goto splice;
-				lim = r;
+				limp = s0 + r;
 			}
 		}
 		uint64_t rule = rule_near(c, pc);
@@ -660,7 +696,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
 			sp = nsp;
 			crossed = true;
-			lim = 0;
+			limp = s0;
 			if (n >= max)
 				break;
 			if (pc == 0) {
@@ -694,6 +730,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 splice: {
 	/* Shadow frames j - 1 down to 0 are the rest of the stack: kept
 	 * there, and copied out only by who needs them. */
+	uint32_t j = (uint32_t)(sj - s0);
 	*ret_cache = shadow_keep(c, max, w, n, j, false, 0);
 	if (*ret_cache)
 		return MP_WALK_MEMO;
