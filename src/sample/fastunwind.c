@@ -555,17 +555,23 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 		uint64_t at = w[k - 1].slot & ~(uint64_t)F_MASK;
 		c->s[m - 1].bp_at = dep && at ? at : (uint64_t)(uintptr_t)&c->s[m - 1].bp;
 	}
-	for (uint32_t i = k; i-- > 0;) {
-		uint64_t slot = w[i].slot, at = slot & ~(uint64_t)F_MASK;
-		dep = (slot & F_RBP) || (!at && dep);
-		uint64_t in = i > 0 ? w[i - 1].slot & ~(uint64_t)F_MASK : 0;
-		fp = mp_fp_step(fp, w[i].pc);
-		s->pc = w[i].pc;
-		s->sp = w[i].sp;
-		s->bp = w[i].bp;
-		s->slot = dep ? slot | F_DEP : slot;
+	/* Outermost new frame first; w[-1] is the walk's sentinel (slot 0):
+	 * the innermost frame reads no RBP slot of a frame inside it. */
+	uint64_t d = dep ? F_DEP : 0;
+	for (const struct nframe *f = w + k; f != w;) {
+		f--;
+		uint64_t slot = f->slot;
+		/* Dependent when its CFA is RBP-based, or when it leaves RBP as
+		 * it found it (no slot) to a frame outside that depends on it. */
+		d = ((slot & F_RBP) >> 1) | (slot <= F_MASK ? d : 0);
+		uint64_t in = f[-1].slot & ~(uint64_t)F_MASK;
+		fp = mp_fp_step(fp, f->pc);
+		s->pc = f->pc;
+		s->sp = f->sp;
+		s->bp = f->bp;
+		s->slot = slot | d;
 		s->fp = fp;
-		s->bp_at = dep && in ? in : (uint64_t)(uintptr_t)&s->bp;
+		s->bp_at = d && in ? in : (uint64_t)(uintptr_t)&s->bp;
 		s++;
 	}
 	if (m == 0) {
@@ -610,7 +616,9 @@ __attribute__((no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
 		   struct mp_stack_cache **ret_cache)
 {
-	struct nframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
+	/* This walk's new frames, innermost first, at w[0...]; w[-1] a
+	 * sentinel for shadow_keep. */
+	struct nframe wbuf[WALK_FRAMES + 1], *w = wbuf + 1;
 	struct wcache *c;
 	uint32_t n = 0;
 	/* Pointers into the shadow (c->s, s0 here; NULL without one), not
@@ -627,6 +635,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	*ret_cache = NULL;
 	if (!table)
 		return UINT32_MAX;
+	wbuf[0].slot = 0;
 	c = wc_get();
 	/* The shim's own frames, on top of every walk, are walked through and
 	 * not kept (mp_capture drops them anyway): the walk, the shadow and
