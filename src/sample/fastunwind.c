@@ -605,6 +605,13 @@ frame_out(uint64_t rule, uint64_t *pc, uint64_t *sp, uint64_t *bp, uint64_t *ret
 	return true;
 }
 
+/* A walk that is not kept: the pcs of its first frames, which only w has. */
+static MP_NOINLINE void out_pcs(uint64_t *pcs, const struct nframe *w, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && i < WALK_FRAMES; i++)
+		pcs[i] = w[i].pc;
+}
+
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
  * state of its caller: the pc it returns to, its stack pointer after the
  * return, and RBP. */
@@ -695,7 +702,9 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			uint64_t nsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 			if (n < WALK_FRAMES)
 				w[n] = (struct nframe){ pc, sp, bp, 0 };
-			pcs[n++] = pc;
+			else
+				pcs[n] = pc;
+			n++;
 			/* The interrupted frame: its pc is the instruction itself,
 			 * as libgcc and libunwind report it, and its rule the row
 			 * at that pc.  (Its stack may be another one: an
@@ -716,18 +725,27 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			rule = rule_far(NULL, pc | PC_EXACT);
 			goto have_rule;
 		}
-		if (n < WALK_FRAMES)
-			w[n] = (struct nframe){ pc, sp, bp, 0 };
-		pcs[n++] = pc;
+		/* The frame, once its slot is known, in w while it has room (its
+		 * pc copied out to pcs only if the walk is not kept: out_pcs),
+		 * else in pcs. */
 		if (mp_cfi_kind(rule) == MP_CFI_END) {
+			if (n < WALK_FRAMES)
+				w[n] = (struct nframe){ pc, sp, bp, 0 };
+			else
+				pcs[n] = pc;
+			n++;
 			ended = true;
 			break;
 		}
-		uint64_t slot;
+		uint64_t slot, opc = pc, osp = sp, obp = bp;
 		if (!frame_out(rule, &pc, &sp, &bp, &slot))
 			goto fail;
-		if (n <= WALK_FRAMES)
-			w[n - 1].slot = (mp_cfi_kind(rule) == MP_CFI_RBP ? F_RBP : 0) | slot;
+		if (n < WALK_FRAMES)
+			w[n] = (struct nframe){ opc, osp, obp,
+						(mp_cfi_kind(rule) == MP_CFI_RBP ? F_RBP : 0) | slot };
+		else
+			pcs[n] = opc;
+		n++;
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c && ended && !crossed) {
@@ -735,6 +753,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 		if (*ret_cache)
 			return MP_WALK_MEMO;
 	}
+	out_pcs(pcs, w, n);
 	return n;
 
 splice: {
@@ -744,6 +763,7 @@ splice: {
 	*ret_cache = shadow_keep(c, max, w, n, j, false, 0);
 	if (*ret_cache)
 		return MP_WALK_MEMO;
+	out_pcs(pcs, w, n);
 	for (uint32_t i = j; i > 0 && n < max; i--)
 		pcs[n++] = c->s[i - 1].pc;
 	return n;
