@@ -314,7 +314,7 @@ struct wframe {
 #define F_MASK 7u
 
 #define SHADOW_FRAMES 256             /* longer stacks are not kept */
-#define NEAR_BITS 13                  /* a thread's rules at hand: 8,192 (128 KiB) */
+#define NEAR_BITS 11                  /* a thread's rules at hand: 2,048 (32 KiB) */
 #define WALK_FRAMES 64                /* new frames a walk keeps (more: not kept) */
 
 struct wcache {
@@ -365,7 +365,7 @@ static void wc_clear(struct wcache *c)
  * finished thread left keeps its rules, which are the process's, not the
  * thread's, unless code was unmapped since.  Only the shadow, the walk of
  * another thread's stack, goes.  So a new thread neither touches nor
- * clears the whole rule copy (128 KiB): its pages are committed as its own
+ * clears the whole rule copy (32 KiB): its pages are committed as its own
  * walks use them.
  */
 static void wc_adopt(struct wcache *c, bool fresh)
@@ -445,15 +445,17 @@ static inline struct wcache *wc_get(void)
  * does not move with the machine's load; cc1 at --rate 1, cost in
  * millions): 512 entries 8,911, 1,024 8,895, 2,048 8,896, 4,096 8,874.
  * Within 0.4% of each other on that model, which counts a miss of the
- * core's cache at 40 instructions; but a lookup that misses the copy reads
- * the shared table, a dependent load in the walk's chain that perf's
- * samples put at 1.7% of cc1's process (rule_far), four times its share
- * of the model.  Misses of the copy, cc1 on a small file at --rate 1:
- * 2,048 entries 408,000, 4,096 231,000, 8,192 129,000, 16,384 70,000;
- * rule_far's perf samples fell from 266/399/319 to 104/131/128 at 8,192
- * (three interleaved runs each, cc1 on the big file).  8,192 entries:
- * 128 KiB a thread, committed as its walks touch them (wc_adopt).
- * Emptied with the shadow when code is unmapped (wc_clear).
+ * core's cache at 40 instructions.  A lookup that misses the copy reads
+ * the shared table, a dependent load in the walk's chain: rule_far had
+ * 1.7% of cc1's perf samples at --rate 1, four times its share of the
+ * model.  Misses of the copy, cc1 on a small file: 2,048 entries 408,000,
+ * 4,096 231,000, 8,192 129,000, 16,384 70,000.  But every lookup of a
+ * copy bigger than the core's 32 KiB cache waits on its next level: at
+ * 8,192 entries rule_far's perf samples fell by two thirds and the walk's
+ * own rose as much (cc1 on the big file, six interleaved runs: the shim's
+ * samples per cc1 sample 0.425 against 0.419 at 2,048; a second level of
+ * 8,192 behind the 2,048, 0.432).  2,048 stays.  Emptied with the shadow
+ * when code is unmapped (wc_clear); a new thread's is not (wc_adopt).
  */
 /* The shared table's rule for `key` (rule_for, inlined only here), kept
  * in e when e is not NULL.  Also the walk's rare lookups: without a
