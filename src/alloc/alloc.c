@@ -598,8 +598,11 @@ void *mp_alloc_realloc(void *p, size_t n)
 
 /* ---- sampling marks ---- */
 
-/* The frees in small span s take the slow path, which looks for tags. */
-static inline void mark_pages(const struct mp_span *s)
+/* The frees in small span s take the slow path, which looks for tags.
+ * Every page's bit is set in page order, here and by mp_alloc_watch, and
+ * kept while the span is in use: the last page's bit set means all are
+ * (mp_alloc_mark_set). */
+MP_NOINLINE void mp_alloc_mark_pages(const struct mp_span *s)
 {
 	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
 	for (uint32_t k = 0; k < s->npages; k++)
@@ -633,16 +636,7 @@ int mp_alloc_set_sample(void *p, uint64_t tag)
 	}
 	uint32_t i = mp_class_index(c, (uintptr_t)p - s->start);
 	__atomic_store_n(&arr[i], tag, __ATOMIC_RELEASE);
-	mark_pages(s);
-	return 0;
-}
-
-int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag)
-{
-	if (!m->word)
-		return mp_alloc_set_sample(p, tag);
-	__atomic_store_n(m->word, tag, __ATOMIC_RELEASE);
-	mark_pages(m->s);
+	mp_alloc_mark_pages(s);
 	return 0;
 }
 
