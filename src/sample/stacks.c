@@ -7,8 +7,9 @@
  * atomic adds.  The indexes over them are open-addressing hash tables,
  * probed without the lock and grown, under the lock, into a new generation
  * when 3/4 full: the buckets' of 64-bit slots, "entry + 1" (0 = empty) and
- * 32 bits of the entry's hash, so that a probe skips entries that only
- * share its home slot without reading them; the stacks' of 32-byte slots
+ * the 32 bits of the entry's hash its home slot comes from, so that a probe
+ * skips entries that only share its home slot without reading them, and a
+ * new generation places them without hashing again; the stacks' of 32-byte slots
  * holding 96 bits of the stack's fingerprint and its id (struct mp_fpslot), so
  * that a probe reads no record at all.
  *
@@ -77,11 +78,6 @@ static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 	return mp_fp_of(pcs, depth).a;
 }
 
-static uint64_t hash_bucket(uint64_t stack_hash, uint64_t size)
-{
-	return mp_prof_bucket_hash(stack_hash, size);
-}
-
 static struct mp_index *index_new(uint32_t cap)
 {
 	struct mp_index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint64_t));
@@ -104,14 +100,9 @@ static uint64_t stack_hash_of(uint32_t id)
 	return hash_pcs(pcs, depth);
 }
 
-static uint64_t entry_hash_bucket(uint32_t e)
-{
-	return hash_bucket(stack_hash_of(mp_prof_recs[e].stack_id), mp_prof_recs[e].size);
-}
-
 /* Replace the index by one twice its size when 3/4 full.  Caller holds the
  * lock; lock-free readers keep probing the old generation safely. */
-static int index_grow_locked(struct mp_index **ixp, uint64_t (*hash_of)(uint32_t))
+static int index_grow_locked(struct mp_index **ixp)
 {
 	struct mp_index *ix = *ixp;
 	if ((uint64_t)(ix->used + 1) * 4 < (uint64_t)ix->cap * 3)
@@ -125,8 +116,8 @@ static int index_grow_locked(struct mp_index **ixp, uint64_t (*hash_of)(uint32_t
 		uint64_t v = ix->slots[i];
 		if (!v)
 			continue;
-		/* (The hash bits it holds are those of this same hash.) */
-		uint32_t j = (uint32_t)hash_of((uint32_t)v - 1) & (n->cap - 1);
+		/* Its home slot: from the hash bits it holds. */
+		uint32_t j = mp_prof_bucket_home(v, n->cap);
 		while (n->slots[j])
 			j = (j + 1) & (n->cap - 1);
 		n->slots[j] = v;
@@ -140,7 +131,7 @@ static int index_grow_locked(struct mp_index **ixp, uint64_t (*hash_of)(uint32_t
 static void index_add_locked(struct mp_index *ix, uint64_t h, uint32_t v)
 {
 	uint32_t mask = ix->cap - 1;
-	uint32_t j = (uint32_t)h & mask;
+	uint32_t j = mp_prof_bucket_home(h, ix->cap);
 	while (ix->slots[j])
 		j = (j + 1) & mask;
 	__atomic_store_n(&ix->slots[j], (h >> 32 << 32) | v, __ATOMIC_RELEASE);
@@ -154,7 +145,7 @@ static uint32_t index_find(struct mp_index *const *ixp, uint64_t h,
 {
 	const struct mp_index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
 	uint32_t mask = ix->cap - 1;
-	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
+	for (uint32_t j = mp_prof_bucket_home(h, ix->cap);; j = (j + 1) & mask) {
 		uint64_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
 		if (!v)
 			return 0;
@@ -293,7 +284,7 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	    mp_vm_area_grow(&bucket_area, (size_t)(nbuckets + 1) * sizeof(*mp_prof_recs),
 			    TABLE_STEP) < 0)
 		return -ENOSPC;
-	int r = index_grow_locked(&mp_prof_bidx, entry_hash_bucket);
+	int r = index_grow_locked(&mp_prof_bidx);
 	if (r < 0)
 		return r;
 	uint32_t b = nbuckets;
@@ -343,7 +334,8 @@ static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 static inline void prefetch_bucket_slot(uint64_t stack_hash, uint64_t size)
 {
 	const struct mp_index *bx = __atomic_load_n(&mp_prof_bidx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(stack_hash, size) & (bx->cap - 1)]);
+	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(mp_prof_bucket_hash(stack_hash, size),
+							  bx->cap)]);
 }
 
 int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
@@ -369,7 +361,7 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t size)
 {
 	struct bucket_key bk = { stack_id, size };
-	uint64_t h = hash_bucket(stack_hash, size);
+	uint64_t h = mp_prof_bucket_hash(stack_hash, size);
 	uint32_t w = index_find(&mp_prof_bidx, h, match_bucket, &bk);
 	int64_t b = (int64_t)w - 1;
 	if (!w) {

@@ -90,7 +90,8 @@ int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t 
  * less than the current).
  *
  * The buckets': 64-bit slots, hash >> 32 << 32 | entry + 1, 0 = empty;
- * release stores.
+ * release stores.  A slot's home is in those same hash bits
+ * (mp_prof_bucket_home).
  */
 struct mp_index {
 	uint32_t cap;      /* power of two */
@@ -125,21 +126,25 @@ extern struct mp_index *mp_prof_bidx;
  * until the first unload: then one load and one branch per match. */
 extern uint8_t *mp_prof_retired;
 
-static inline uint64_t mp_prof_mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
-}
-
-/* A bucket's hash comes from its stack's hash (the fingerprint's a), not
+/*
+ * A bucket's hash comes from its stack's hash (the fingerprint's a), not
  * its id: known before the stack is looked up, so the bucket's index slot
- * is fetched while the stack is (mp_prof_record_pcs, mp_prof_probe_fp). */
+ * is fetched while the stack is (mp_prof_record_pcs, mp_prof_probe_fp).
+ * Only its high 32 bits are used, and each of them depends on every bit of
+ * the stack's hash, itself well mixed (mp_fp_step, above), and of the
+ * size's product by an odd constant: a multiplication where two rounds of
+ * mixing were (an index slot is all it chooses).
+ */
 static inline uint64_t mp_prof_bucket_hash(uint64_t stack_hash, uint64_t size)
 {
-	return mp_prof_mix(stack_hash ^ mp_prof_mix(size));
+	return (stack_hash ^ size * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+}
+
+/* The home slot in a bucket index of `cap` slots of hash h (or of a slot
+ * holding it). */
+static inline uint32_t mp_prof_bucket_home(uint64_t h, uint32_t cap)
+{
+	return (uint32_t)(h >> 32) & (cap - 1);
 }
 
 /* The stack index key of a stack of fingerprint f and `depth` frames. */
@@ -234,7 +239,7 @@ static inline void mp_prof_probe_fp(struct mp_fp f, uint32_t depth, uint64_t siz
 	mp_prof_fp_probe(f, depth, ret);
 	__builtin_prefetch(&ret->ix->slots[ret->j]);
 	const struct mp_index *bx = __atomic_load_n(&mp_prof_bidx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[(uint32_t)mp_prof_bucket_hash(f.a, size) & (bx->cap - 1)]);
+	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(mp_prof_bucket_hash(f.a, size), bx->cap)]);
 }
 
 /*
