@@ -51,6 +51,12 @@ struct mp_span {
 	uint16_t cls;                /* small: size class */
 	uint8_t released;            /* free: pages returned to the OS */
 	uint8_t zeroed;              /* pages read as zero (fresh or released) */
+	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
+	 * installed once by CAS; large: the tag of its one block.  In the
+	 * span's first cache line, with the state that is read before them on
+	 * every sampled allocation and free (alloc.h mp_alloc_mark_find). */
+	uint64_t *tags;
+	uint64_t tag;
 	struct mp_span *next, *prev; /* free: size bin; small: central partial list */
 	struct mp_span *age_next, *age_prev; /* free and unreleased: scavenger order */
 	uint64_t freed_ns;           /* free: when (CLOCK_MONOTONIC_COARSE) */
@@ -59,10 +65,6 @@ struct mp_span {
 	uint32_t carved;             /* blocks handed out from the fresh end so far */
 	uint32_t inuse;              /* blocks out of the span (caches or program) */
 	uint8_t in_partial;          /* on the central partial list */
-	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
-	 * installed once by CAS; large: the tag of its one block */
-	uint64_t *tags;
-	uint64_t tag;
 	uint64_t large_size;         /* large: requested bytes */
 	/* leak scan (alloc/leak.c), world stopped: small: per-block state
 	 * (MP_BLK_*), large: leak_state */
