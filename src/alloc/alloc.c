@@ -599,10 +599,9 @@ void *mp_alloc_realloc(void *p, size_t n)
 /* ---- sampling marks ---- */
 
 /* The frees in small span s take the slow path, which looks for tags.
- * Every page's bit is set in page order, here and by mp_alloc_watch, and
- * kept while the span is in use: the last page's bit set means all are
- * (mp_alloc_mark_set). */
-MP_NOINLINE void mp_alloc_mark_pages(const struct mp_span *s)
+ * The bits stay set while the span is in use: once they all are, the
+ * span says so (s->marked, read by mp_alloc_mark_set). */
+MP_NOINLINE void mp_alloc_mark_pages(struct mp_span *s)
 {
 	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
 	for (uint32_t k = 0; k < s->npages; k++)
@@ -610,6 +609,7 @@ MP_NOINLINE void mp_alloc_mark_pages(const struct mp_span *s)
 		      MP_CLASSMAP_SAMPLED))
 			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
 					  __ATOMIC_RELEASE);
+	__atomic_store_n(&s->marked, 1, __ATOMIC_RELEASE);
 }
 
 int mp_alloc_set_sample(void *p, uint64_t tag)

@@ -51,6 +51,9 @@ struct mp_span {
 	uint16_t cls;                /* small: size class */
 	uint8_t released;            /* free: pages returned to the OS */
 	uint8_t zeroed;              /* pages read as zero (fresh or released) */
+	/* small, set once: every page's class map entry has the sampled bit
+	 * (alloc.c mp_alloc_mark_pages); release store after them */
+	uint8_t marked;
 	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
 	 * installed once by CAS; large: the tag of its one block.  In the
 	 * span's first cache line, with the state that is read before them on
