@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "alloc/sizeclass.h"
 #include "base/vmarea.h"
 
@@ -96,7 +97,7 @@ struct mp_heap {
 	struct mp_vm_area arena, pagemap_area, classmap_area;
 };
 
-extern struct mp_heap mp_heap;
+extern MP_HIDDEN struct mp_heap mp_heap;
 
 #define MP_SCAVENGE_DELAY_NS 1000000000ull
 #define MP_RETAIN_MIN ((size_t)256 << 10)

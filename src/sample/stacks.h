@@ -119,12 +119,12 @@ struct mp_fpindex {
 	struct mp_fpslot slots[];
 };
 
-extern struct mp_fpindex *mp_prof_fpidx;
-extern struct mp_index *mp_prof_bidx;
+extern MP_HIDDEN struct mp_fpindex *mp_prof_fpidx;
+extern MP_HIDDEN struct mp_index *mp_prof_bidx;
 /* Bit i set: stack id i holds an address of code unloaded since it was
  * interned (mp_prof_unmapped), so lookups never return it again.  NULL
  * until the first unload: then one load and one branch per match. */
-extern uint8_t *mp_prof_retired;
+extern MP_HIDDEN uint8_t *mp_prof_retired;
 
 /*
  * A bucket's hash comes from its stack's hash (the fingerprint's a), not
@@ -282,7 +282,7 @@ int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
 			   uint32_t *ret_stack, uint64_t *ret_hash);
 
 /* The bucket records (the snapshot's: common/snapshot.h). */
-extern struct mp_snap_heap_rec *mp_prof_recs;
+extern MP_HIDDEN struct mp_snap_heap_rec *mp_prof_recs;
 
 /* One more sampled allocation into a bucket a record call returned (the
  * peak's order, peak.h: touch before counting). */
@@ -295,7 +295,7 @@ static inline void mp_prof_record_again(uint32_t b)
 /* Changes whenever the tables are emptied (mp_prof_reset) or code is
  * unmapped (mp_prof_unmapped): stack ids and buckets of an older generation
  * are void.  Lock-free. */
-extern uint32_t mp_prof_gen;
+extern MP_HIDDEN uint32_t mp_prof_gen;
 static inline uint32_t mp_prof_generation(void)
 {
 	return __atomic_load_n(&mp_prof_gen, __ATOMIC_RELAXED);
@@ -336,7 +336,7 @@ void mp_prof_buckets(const void **ret_data, size_t *ret_size);
 uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n);
 
 /* The number of stacks in the table now (ids 1..it).  Lock-free. */
-extern uint32_t mp_prof_nstack;
+extern MP_HIDDEN uint32_t mp_prof_nstack;
 static inline uint32_t mp_prof_nstacks(void)
 {
 	return __atomic_load_n(&mp_prof_nstack, __ATOMIC_ACQUIRE);
