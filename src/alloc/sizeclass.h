@@ -39,7 +39,8 @@ struct mp_sizeclass {
 };
 
 extern MP_HIDDEN struct mp_sizeclass mp_classes[MP_NCLASS];
-extern MP_HIDDEN uint8_t mp_class_by16[MP_MAX_SMALL / 16 + 1]; /* n <= MP_MAX_SMALL: [(n + 15) >> 4] */
+/* n <= MP_MAX_SMALL: [(n + 15) >> 4] */
+extern MP_HIDDEN uint8_t mp_class_by16[MP_MAX_SMALL / 16 + 1];
 
 /* Fill the tables.  Idempotent, deterministic, no allocation. */
 void mp_sizeclass_init(void);

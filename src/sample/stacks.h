@@ -239,7 +239,8 @@ static inline void mp_prof_probe_fp(struct mp_fp f, uint32_t depth, uint64_t siz
 	mp_prof_fp_probe(f, depth, ret);
 	__builtin_prefetch(&ret->ix->slots[ret->j]);
 	const struct mp_index *bx = __atomic_load_n(&mp_prof_bidx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(mp_prof_bucket_hash(f.a, size), bx->cap)]);
+	uint64_t h = mp_prof_bucket_hash(f.a, size);
+	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(h, bx->cap)]);
 }
 
 /*
