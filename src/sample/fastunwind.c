@@ -360,11 +360,31 @@ static void wc_clear(struct wcache *c)
 	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A cache for a thread: a fresh one is all zeros already, and one a
+ * finished thread left keeps its rules, which are the process's, not the
+ * thread's, unless code was unmapped since.  Only the shadow, the walk of
+ * another thread's stack, goes.  So a new thread neither touches nor
+ * clears the whole rule copy (32 KiB): its pages are committed as its own
+ * walks use them.
+ */
+static void wc_adopt(struct wcache *c, bool fresh)
+{
+	uint32_t e = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+	if (!fresh && c->epoch != e) {
+		wc_clear(c);
+		return;
+	}
+	c->n = 0;
+	c->epoch = e;
+}
+
 /* The walk's callers hold the shim's recursion guard: no signal handler
  * walks while this holds spare_lock. */
 static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 {
 	struct wcache *c;
+	bool fresh = false;
 	if (!wc_key_ok)
 		return NULL;
 	mp_lock_wait(&spare_lock);
@@ -372,6 +392,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	if (c) {
 		wc_spare = c->next;
 	} else {
+		fresh = true;
 		if (!wc_chunk_left) {
 			wc_chunk = mp_vm_reserve(CHUNK * sizeof(*wc_chunk));
 			wc_chunk_left = wc_chunk ? CHUNK : 0;
@@ -382,7 +403,7 @@ static MP_NOINLINE MP_COLD struct wcache *wc_setup(void)
 	mp_unlock(&spare_lock);
 	if (!c)
 		return NULL;
-	wc_clear(c);
+	wc_adopt(c, fresh);
 	if (pthread_setspecific(wc_key, c) != 0) {
 		wc_exit(c);
 		return NULL;
@@ -423,9 +444,18 @@ static inline struct wcache *wc_get(void)
  * measured again on the whole process's cost (bench.sh --set cost, which
  * does not move with the machine's load; cc1 at --rate 1, cost in
  * millions): 512 entries 8,911, 1,024 8,895, 2,048 8,896, 4,096 8,874.
- * Within 0.4% of each other: the size hardly matters past 512; 2,048
- * stays, at half the memory of 4,096 for each thread.  Emptied with the
- * shadow when code is unmapped (wc_clear).
+ * Within 0.4% of each other on that model, which counts a miss of the
+ * core's cache at 40 instructions.  A lookup that misses the copy reads
+ * the shared table, a dependent load in the walk's chain: rule_far had
+ * 1.7% of cc1's perf samples at --rate 1, four times its share of the
+ * model.  Misses of the copy, cc1 on a small file: 2,048 entries 408,000,
+ * 4,096 231,000, 8,192 129,000, 16,384 70,000.  But every lookup of a
+ * copy bigger than the core's 32 KiB cache waits on its next level: at
+ * 8,192 entries rule_far's perf samples fell by two thirds and the walk's
+ * own rose as much (cc1 on the big file, six interleaved runs: the shim's
+ * samples per cc1 sample 0.425 against 0.419 at 2,048; a second level of
+ * 8,192 behind the 2,048, 0.432).  2,048 stays.  Emptied with the shadow
+ * when code is unmapped (wc_clear); a new thread's is not (wc_adopt).
  */
 /* The shared table's rule for `key` (rule_for, inlined only here), kept
  * in e when e is not NULL.  Also the walk's rare lookups: without a
@@ -479,14 +509,18 @@ __attribute__((no_sanitize("address"))) static uint32_t shadow_holds(const struc
 								     uint32_t m)
 {
 	/* Each frame's own words: its return address, read at its sp - 8, and
-	 * its RBP where bp_at says (callgrind, cc1 at --rate 1: 8 instructions
-	 * a frame, where reading them across two frames took 16; 14.6 frames
-	 * a walk). */
-	for (uint32_t f = m; f-- > 0;) {
-		const struct wframe *o = &c->s[f];
+	 * its RBP where bp_at says (most frames have none: the test is cheaper
+	 * than a compare of a word that always holds).  A pointer steps
+	 * through them, two frames a turn (cachegrind, cc1 on a small file at
+	 * --rate 1, 23.7 million frames checked: 70 million instructions fewer
+	 * than with an index, one frame a turn). */
+	const struct wframe *s = c->s, *o = s + m;
+#pragma GCC unroll 2
+	while (o != s) {
+		o--;
 		if (MP_UNLIKELY(*(const uint64_t *)(uintptr_t)(o->sp - 8) != o->pc) ||
-		    (o->bp_at && *(const uint64_t *)(uintptr_t)o->bp_at != o->bp))
-			return f + 1;
+		    (o->bp_at && MP_UNLIKELY(*(const uint64_t *)(uintptr_t)o->bp_at != o->bp)))
+			return (uint32_t)(o - s) + 1;
 	}
 	return !c->zero_end || *(const uint64_t *)(uintptr_t)(c->end_sp - 8) == 0 ? HOLDS : 0;
 }
@@ -524,17 +558,23 @@ static struct mp_stack_cache *shadow_keep(struct wcache *c, uint32_t max, const 
 		uint64_t at = w[k - 1].slot & ~(uint64_t)F_MASK;
 		c->s[m - 1].bp_at = dep ? at : 0;
 	}
-	for (uint32_t i = k; i-- > 0;) {
-		uint64_t slot = w[i].slot, at = slot & ~(uint64_t)F_MASK;
-		dep = (slot & F_RBP) || (!at && dep);
-		uint64_t in = i > 0 ? w[i - 1].slot & ~(uint64_t)F_MASK : 0;
-		fp = mp_fp_step(fp, w[i].pc);
-		s->pc = w[i].pc;
-		s->sp = w[i].sp;
-		s->bp = w[i].bp;
-		s->slot = dep ? slot | F_DEP : slot;
+	/* Outermost new frame first; w[-1] is the walk's sentinel (slot 0):
+	 * the innermost frame reads no RBP slot of a frame inside it. */
+	uint64_t d = dep ? F_DEP : 0;
+	for (const struct nframe *f = w + k; f != w;) {
+		f--;
+		uint64_t slot = f->slot;
+		/* Dependent when its CFA is RBP-based, or when it leaves RBP as
+		 * it found it (no slot) to a frame outside that depends on it. */
+		d = ((slot & F_RBP) >> 1) | (slot <= F_MASK ? d : 0);
+		uint64_t in = f[-1].slot & ~(uint64_t)F_MASK;
+		fp = mp_fp_step(fp, f->pc);
+		s->pc = f->pc;
+		s->sp = f->sp;
+		s->bp = f->bp;
+		s->slot = slot | d;
 		s->fp = fp;
-		s->bp_at = dep ? in : 0;
+		s->bp_at = d ? in : 0;
 		s++;
 	}
 	if (m == 0) {
@@ -567,6 +607,13 @@ frame_out(uint64_t rule, uint64_t *pc, uint64_t *sp, uint64_t *bp, uint64_t *ret
 	return true;
 }
 
+/* A walk that is not kept: the pcs of its first frames, which only w has. */
+static MP_NOINLINE void out_pcs(uint64_t *pcs, const struct nframe *w, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && i < WALK_FRAMES; i++)
+		pcs[i] = w[i].pc;
+}
+
 /* Called by mp_fastunwind_capture (the assembly entry below) with the
  * state of its caller: the pc it returns to, its stack pointer after the
  * return, and RBP. */
@@ -579,11 +626,17 @@ __attribute__((no_sanitize("address"))) uint32_t
 mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64_t bp,
 		   struct mp_stack_cache **ret_cache)
 {
-	struct nframe w[WALK_FRAMES];     /* this walk's new frames, innermost first */
+	/* This walk's new frames, innermost first, at w[0...]; w[-1] a
+	 * sentinel for shadow_keep. */
+	struct nframe wbuf[WALK_FRAMES + 1], *w = wbuf + 1;
 	struct wcache *c;
 	uint32_t n = 0;
-	uint32_t lim = 0;                 /* shadow frames [0, lim) may be spliced onto */
-	uint32_t j = 0;                   /* shadow frames [j, ...) lie below sp */
+	/* Pointers into the shadow (c->s, s0 here; NULL without one), not
+	 * indexes: the scan below is then a compare and a step a frame, where
+	 * indexes cost a multiply by the frame's size each time. */
+	const struct wframe *s0 = NULL;
+	const struct wframe *limp = NULL; /* shadow frames below limp may be spliced onto */
+	const struct wframe *sj = NULL;   /* shadow frames from sj on lie below sp */
 	bool ended = false, zero_end = false;
 	/* A walk through a signal frame is not kept: its next state comes
 	 * from the ucontext, which shadow_holds() does not re-read. */
@@ -592,6 +645,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	*ret_cache = NULL;
 	if (!table)
 		return UINT32_MAX;
+	wbuf[0].slot = 0;
 	c = wc_get();
 	/* The shim's own frames, on top of every walk, are walked through and
 	 * not kept (mp_capture drops them anyway): the walk, the shadow and
@@ -604,6 +658,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			return UINT32_MAX;
 	}
 	if (c && c->n) {
+		s0 = c->s;
 		/* The very stack of the last walk (a loop's allocations). */
 		const struct wframe *top = &c->s[c->n - 1];
 		if (state_is(top, pc, sp, bp)) {
@@ -616,27 +671,27 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 				*ret_cache = &c->cache;
 				return MP_WALK_MEMO;
 			}
-			lim = r;
+			limp = s0 + r;
 		} else {
-			lim = c->n;
+			limp = s0 + c->n;
 		}
-		j = c->n;
+		sj = s0 + c->n;
 	}
 	while (n < max) {
 		if (pc == 0) {
 			ended = zero_end = true;
 			break;
 		}
-		if (lim) {
+		if (limp != s0) {
 			/* Frames are met in increasing sp order; the shadow's
 			 * lie in decreasing sp order from its outermost. */
-			while (j > 0 && c->s[j - 1].sp < sp)
-				j--;
-			if (j > 0 && j <= lim && state_is(&c->s[j - 1], pc, sp, bp)) {
-				uint32_t r = shadow_holds(c, j - 1);
+			while (sj != s0 && sj[-1].sp < sp)
+				sj--;
+			if (sj != s0 && sj <= limp && state_is(sj - 1, pc, sp, bp)) {
+				uint32_t r = shadow_holds(c, (uint32_t)(sj - s0) - 1);
 				if (r == HOLDS)
 					goto splice;
-				lim = r;
+				limp = s0 + r;
 			}
 		}
 		uint64_t rule = rule_near(c, pc);
@@ -649,7 +704,9 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			uint64_t nsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 			if (n < WALK_FRAMES)
 				w[n] = (struct nframe){ pc, sp, bp, 0 };
-			pcs[n++] = pc;
+			else
+				pcs[n] = pc;
+			n++;
 			/* The interrupted frame: its pc is the instruction itself,
 			 * as libgcc and libunwind report it, and its rule the row
 			 * at that pc.  (Its stack may be another one: an
@@ -660,7 +717,7 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
 			sp = nsp;
 			crossed = true;
-			lim = 0;
+			limp = s0;
 			if (n >= max)
 				break;
 			if (pc == 0) {
@@ -670,18 +727,27 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 			rule = rule_far(NULL, pc | PC_EXACT);
 			goto have_rule;
 		}
-		if (n < WALK_FRAMES)
-			w[n] = (struct nframe){ pc, sp, bp, 0 };
-		pcs[n++] = pc;
+		/* The frame, once its slot is known, in w while it has room (its
+		 * pc copied out to pcs only if the walk is not kept: out_pcs),
+		 * else in pcs. */
 		if (mp_cfi_kind(rule) == MP_CFI_END) {
+			if (n < WALK_FRAMES)
+				w[n] = (struct nframe){ pc, sp, bp, 0 };
+			else
+				pcs[n] = pc;
+			n++;
 			ended = true;
 			break;
 		}
-		uint64_t slot;
+		uint64_t slot, opc = pc, osp = sp, obp = bp;
 		if (!frame_out(rule, &pc, &sp, &bp, &slot))
 			goto fail;
-		if (n <= WALK_FRAMES)
-			w[n - 1].slot = (mp_cfi_kind(rule) == MP_CFI_RBP ? F_RBP : 0) | slot;
+		if (n < WALK_FRAMES)
+			w[n] = (struct nframe){ opc, osp, obp,
+						(mp_cfi_kind(rule) == MP_CFI_RBP ? F_RBP : 0) | slot };
+		else
+			pcs[n] = opc;
+		n++;
 	}
 	/* A walk cut short by max is not kept: its end is unknown. */
 	if (c && ended && !crossed) {
@@ -689,14 +755,17 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 		if (*ret_cache)
 			return MP_WALK_MEMO;
 	}
+	out_pcs(pcs, w, n);
 	return n;
 
 splice: {
 	/* Shadow frames j - 1 down to 0 are the rest of the stack: kept
 	 * there, and copied out only by who needs them. */
+	uint32_t j = (uint32_t)(sj - s0);
 	*ret_cache = shadow_keep(c, max, w, n, j, false, 0);
 	if (*ret_cache)
 		return MP_WALK_MEMO;
+	out_pcs(pcs, w, n);
 	for (uint32_t i = j; i > 0 && n < max; i--)
 		pcs[n++] = c->s[i - 1].pc;
 	return n;
