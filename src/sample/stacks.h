@@ -282,15 +282,16 @@ int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_f
 int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
 			   uint32_t *ret_stack, uint64_t *ret_hash);
 
-/* The bucket records (the snapshot's: common/snapshot.h). */
-extern MP_HIDDEN struct mp_snap_heap_rec *mp_prof_recs;
+/* The heap records, one per bucket (the region of mp_prof_buckets; set
+ * once by mp_prof_init). */
+extern MP_HIDDEN struct mp_snap_heap_rec *mp_prof_heap;
 
 /* One more sampled allocation into a bucket a record call returned (the
  * peak's order, peak.h: touch before counting). */
 static inline void mp_prof_record_again(uint32_t b)
 {
-	mp_peak_touch(b, &mp_prof_recs[b]);
-	__atomic_add_fetch(&mp_prof_recs[b].alloc_objects, 1, __ATOMIC_RELAXED);
+	mp_peak_touch(b, &mp_prof_heap[b]);
+	__atomic_add_fetch(&mp_prof_heap[b].alloc_objects, 1, __ATOMIC_RELAXED);
 }
 
 /* Changes whenever the tables are emptied (mp_prof_reset) or code is
