@@ -598,8 +598,10 @@ void *mp_alloc_realloc(void *p, size_t n)
 
 /* ---- sampling marks ---- */
 
-/* The frees in small span s take the slow path, which looks for tags. */
-static inline void mark_pages(const struct mp_span *s)
+/* The frees in small span s take the slow path, which looks for tags.
+ * The bits stay set while the span is in use: once they all are, the
+ * span says so (s->marked, read by mp_alloc_mark_set). */
+MP_NOINLINE void mp_alloc_mark_pages(struct mp_span *s)
 {
 	size_t first = ((uintptr_t)s->start - mp_heap.base) >> MP_PAGE_SHIFT;
 	for (uint32_t k = 0; k < s->npages; k++)
@@ -607,6 +609,7 @@ static inline void mark_pages(const struct mp_span *s)
 		      MP_CLASSMAP_SAMPLED))
 			__atomic_fetch_or(&mp_heap.classmap[first + k], MP_CLASSMAP_SAMPLED,
 					  __ATOMIC_RELEASE);
+	__atomic_store_n(&s->marked, 1, __ATOMIC_RELEASE);
 }
 
 int mp_alloc_set_sample(void *p, uint64_t tag)
@@ -633,16 +636,7 @@ int mp_alloc_set_sample(void *p, uint64_t tag)
 	}
 	uint32_t i = mp_class_index(c, (uintptr_t)p - s->start);
 	__atomic_store_n(&arr[i], tag, __ATOMIC_RELEASE);
-	mark_pages(s);
-	return 0;
-}
-
-int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag)
-{
-	if (!m->word)
-		return mp_alloc_set_sample(p, tag);
-	__atomic_store_n(m->word, tag, __ATOMIC_RELEASE);
-	mark_pages(m->s);
+	mp_alloc_mark_pages(s);
 	return 0;
 }
 

@@ -162,9 +162,10 @@ void mp_alloc_on_sampled_free(void (*fn)(uint64_t tag, uint64_t early), uint64_t
  * (mp_heap_owns), live, that no other thread frees meanwhile:
  * mp_alloc_mark_prefetch(p) as early as possible (it only starts the page
  * map's entry on its way), mp_alloc_mark_find(p, &m) some time later (it
- * reads the entry and the span, and starts the tag's word and the page's
- * class on their way), then mp_alloc_mark_set(&m, p, tag), which is
- * mp_alloc_set_sample(p, tag).
+ * reads the entry and the span, and starts the tag's word on its way),
+ * then mp_alloc_mark_set(&m, p, tag), which is mp_alloc_set_sample(p, tag)
+ * (inline: a store and, once the span's pages are marked, a load from the
+ * span's line).
  */
 struct mp_alloc_mark {
 	struct mp_span *s;
@@ -188,10 +189,21 @@ static inline void mp_alloc_mark_find(const void *p, struct mp_alloc_mark *m)
 		return;   /* the span's first sampled block: the array is made then */
 	m->word = &arr[mp_class_index(s->cls, (uintptr_t)p - s->start)];
 	__builtin_prefetch(m->word, 1);
-	__builtin_prefetch(&mp_heap.classmap[(s->start - mp_heap.base) >> MP_PAGE_SHIFT]);
 }
 
-int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag);
+void mp_alloc_mark_pages(struct mp_span *s);
+
+static inline int mp_alloc_mark_set(const struct mp_alloc_mark *m, void *p, uint64_t tag)
+{
+	if (MP_UNLIKELY(!m->word))
+		return mp_alloc_set_sample(p, tag);
+	__atomic_store_n(m->word, tag, __ATOMIC_RELEASE);
+	/* The span's pages' marks: set already, most times (the acquire
+	 * makes those another thread set ours). */
+	if (MP_UNLIKELY(!__atomic_load_n(&m->s->marked, __ATOMIC_ACQUIRE)))
+		mp_alloc_mark_pages(m->s);
+	return 0;
+}
 
 /*
  * Watched blocks (the leak scan's ignored ones, leakscan/ignore.h): after

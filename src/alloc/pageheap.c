@@ -340,6 +340,7 @@ struct mp_span *mp_heap_alloc_locked(size_t npages, size_t align_pages, int stat
 	s->freelist = NULL;
 	s->carved = s->inuse = 0;
 	s->in_partial = 0;
+	s->marked = 0;
 	s->tags = NULL;
 	s->tag = 0;
 	s->large_size = 0;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "alloc/sizeclass.h"
 #include "base/vmarea.h"
 
@@ -51,6 +52,15 @@ struct mp_span {
 	uint16_t cls;                /* small: size class */
 	uint8_t released;            /* free: pages returned to the OS */
 	uint8_t zeroed;              /* pages read as zero (fresh or released) */
+	/* small, set once: every page's class map entry has the sampled bit
+	 * (alloc.c mp_alloc_mark_pages); release store after them */
+	uint8_t marked;
+	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
+	 * installed once by CAS; large: the tag of its one block.  In the
+	 * span's first cache line, with the state that is read before them on
+	 * every sampled allocation and free (alloc.h mp_alloc_mark_find). */
+	uint64_t *tags;
+	uint64_t tag;
 	struct mp_span *next, *prev; /* free: size bin; small: central partial list */
 	struct mp_span *age_next, *age_prev; /* free and unreleased: scavenger order */
 	uint64_t freed_ns;           /* free: when (CLOCK_MONOTONIC_COARSE) */
@@ -59,10 +69,6 @@ struct mp_span {
 	uint32_t carved;             /* blocks handed out from the fresh end so far */
 	uint32_t inuse;              /* blocks out of the span (caches or program) */
 	uint8_t in_partial;          /* on the central partial list */
-	/* sampling: small: per-block tag (alloc.h; 0: not sampled), array
-	 * installed once by CAS; large: the tag of its one block */
-	uint64_t *tags;
-	uint64_t tag;
 	uint64_t large_size;         /* large: requested bytes */
 	/* leak scan (alloc/leak.c), world stopped: small: per-block state
 	 * (MP_BLK_*), large: leak_state */
@@ -91,7 +97,7 @@ struct mp_heap {
 	struct mp_vm_area arena, pagemap_area, classmap_area;
 };
 
-extern struct mp_heap mp_heap;
+extern MP_HIDDEN struct mp_heap mp_heap;
 
 #define MP_SCAVENGE_DELAY_NS 1000000000ull
 #define MP_RETAIN_MIN ((size_t)256 << 10)

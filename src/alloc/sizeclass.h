@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
+
 #define MP_PAGE_SHIFT 13
 #define MP_PAGE_SIZE ((size_t)1 << MP_PAGE_SHIFT)
 #define MP_MAX_SMALL 32768
@@ -36,8 +38,9 @@ struct mp_sizeclass {
 				 offset within a span (< 2^18: the error stays below 1) */
 };
 
-extern struct mp_sizeclass mp_classes[MP_NCLASS];
-extern uint8_t mp_class_by16[MP_MAX_SMALL / 16 + 1]; /* n <= MP_MAX_SMALL: [(n + 15) >> 4] */
+extern MP_HIDDEN struct mp_sizeclass mp_classes[MP_NCLASS];
+/* n <= MP_MAX_SMALL: [(n + 15) >> 4] */
+extern MP_HIDDEN uint8_t mp_class_by16[MP_MAX_SMALL / 16 + 1];
 
 /* Fill the tables.  Idempotent, deterministic, no allocation. */
 void mp_sizeclass_init(void);

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "base/vmarea.h"
 #include "common/shm.h"
 
@@ -58,7 +59,7 @@ int mp_shm_start(const char *sock_path);
 int mp_shm_commit(int (*also)(void *arg), void *arg);
 
 /* The directory, or NULL when nothing is shared. */
-extern struct mp_shm_meta *mp_shm_dir;
+extern MP_HIDDEN struct mp_shm_meta *mp_shm_dir;
 
 /*
  * Back window `a` (from mp_vm_area_init, nothing mapped yet unless before

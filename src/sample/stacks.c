@@ -7,9 +7,10 @@
  * atomic adds.  The indexes over them are open-addressing hash tables,
  * probed without the lock and grown, under the lock, into a new generation
  * when 3/4 full: the buckets' of 64-bit slots, "entry + 1" (0 = empty) and
- * 32 bits of the entry's hash, so that a probe skips entries that only
- * share its home slot without reading them; the stacks' of 32-byte slots
- * holding 96 bits of the stack's fingerprint and its id (struct fpslot), so
+ * the 32 bits of the entry's hash its home slot comes from, so that a probe
+ * skips entries that only share its home slot without reading them, and a
+ * new generation places them without hashing again; the stacks' of 32-byte slots
+ * holding 96 bits of the stack's fingerprint and its id (struct mp_fpslot), so
  * that a probe reads no record at all.
  *
  * Must never: call malloc or stdio, or hold the lock across anything that
@@ -41,56 +42,27 @@
 /* A sampled block's tag holds its bucket (sample/tag.h). */
 _Static_assert(MAX_BUCKETS <= MP_TAG_MAX_BUCKETS, "bucket numbers fit in a tag");
 
-/* An index generation; replaced whole when it fills, never modified in place
- * except for filling empty slots, and never unmapped (readers may still be
- * probing an old generation; the old ones add up to less than the current). */
-struct index {
-	uint32_t cap;      /* power of two */
-	uint32_t used;
-	uint64_t slots[];  /* hash >> 32 << 32 | entry + 1, 0 = empty; release stores */
-};
-
 /* Counted (base/lock.h): a handler nested into its holder must not wait. */
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct mp_vm_area stack_area, off_area, bucket_area;
 static uint8_t *stack_mem;         /* records {u32 id, u32 depth, u64 pc[]} */
 static size_t stack_used;
-static uint32_t nstacks;
+uint32_t mp_prof_nstack;          /* stacks in the table (ids 1..it) */
 static uint32_t *stack_off;        /* offset of stack id i+1 (in a region of its own) */
 
-/*
- * The stack index: by fingerprint (stacks.h), never by the frames.  A slot
- * holds 64 bits of the fingerprint and depth (`key`, never 0: empty) and
- * 32 more beside the stack's id (`val`), so that a probe reads one slot
- * and no record: at --rate 1 a big program's stacks are ~40 frames, and
- * comparing them (three or four cache lines of record each) was most of a
- * lookup.  Generations as struct index's (below).
- */
-struct fpslot {
-	uint64_t key;      /* fp_key(); 0: empty; release stores, after val */
-	uint64_t val;      /* fingerprint's b >> 32 << 32 | stack id */
-	uint64_t last[2];  /* the stack's last buckets (stacks.h mp_prof_last_bucket) */
-};
-
-/* Slots start 32 bytes in (the mapping is page-aligned): none straddles
- * two cache lines. */
-struct fpindex {
-	uint32_t cap;      /* power of two */
-	uint32_t used;
-	uint64_t pad[3];
-	struct fpslot slots[];
-};
-_Static_assert(sizeof(struct fpindex) % sizeof(struct fpslot) == 0 &&
-		       64 % sizeof(struct fpslot) == 0,
+/* The stack index (struct mp_fpindex, stacks.h).  Slots start 32 bytes in
+ * (the mapping is page-aligned): none straddles two cache lines. */
+_Static_assert(sizeof(struct mp_fpindex) % sizeof(struct mp_fpslot) == 0 &&
+		       64 % sizeof(struct mp_fpslot) == 0,
 	       "index slots never straddle cache lines");
 
-static struct fpindex *stack_idx;
+struct mp_fpindex *mp_prof_fpidx;
 
 static struct mp_snap_heap_rec *buckets;
-struct mp_snap_heap_rec *mp_prof_heap;   /* the same, for peak.c */
+struct mp_snap_heap_rec *mp_prof_heap;   /* the same, for stacks.h and peak.c */
 static uint32_t nbuckets;
-static struct index *bucket_idx;
+struct mp_index *mp_prof_bidx;
 
 static int truncated;
 
@@ -98,31 +70,8 @@ static int truncated;
  * (common/stackfeed.h): the one symbol of ours in the target that is not
  * an interposed function. */
 MP_EXPORT struct mp_stackfeed memprof_stack_feed;
-/* Bit i set: stack id i holds an address of code unloaded since it was
- * interned (mp_prof_unmapped), so lookups never return it again.  NULL
- * until the first unload: then one load and one branch per match. */
-static uint8_t *retired;
+uint8_t *mp_prof_retired;
 #define RETIRED_BYTES (STACK_REGION / 16 / 8 + 1)
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
-}
-
-/* The index key of a stack of fingerprint f and `depth` frames. */
-static uint64_t fp_key(struct mp_fp f, uint32_t depth)
-{
-	return (f.a ^ ((uint64_t)depth * 0x9e3779b97f4a7c15ull)) | 1;
-}
-
-static uint32_t fp_home(uint64_t key, uint32_t cap)
-{
-	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
-}
 
 /* A stack's hash, which its buckets' hashes start from: its fingerprint's a. */
 static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
@@ -130,17 +79,9 @@ static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
 	return mp_fp_of(pcs, depth).a;
 }
 
-/* A bucket's hash comes from its stack's hash, not its id: known before
- * the stack is looked up, so the bucket's index slot is fetched while the
- * stack is (mp_prof_record_pcs). */
-static uint64_t hash_bucket(uint64_t stack_hash, uint64_t size)
+static struct mp_index *index_new(uint32_t cap)
 {
-	return mix(stack_hash ^ mix(size));
-}
-
-static struct index *index_new(uint32_t cap)
-{
-	struct index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint64_t));
+	struct mp_index *ix = mp_vm_reserve(sizeof(*ix) + (size_t)cap * sizeof(uint64_t));
 	if (ix)
 		ix->cap = cap;
 	return ix;
@@ -160,29 +101,24 @@ static uint64_t stack_hash_of(uint32_t id)
 	return hash_pcs(pcs, depth);
 }
 
-static uint64_t entry_hash_bucket(uint32_t e)
-{
-	return hash_bucket(stack_hash_of(buckets[e].stack_id), buckets[e].size);
-}
-
 /* Replace the index by one twice its size when 3/4 full.  Caller holds the
  * lock; lock-free readers keep probing the old generation safely. */
-static int index_grow_locked(struct index **ixp, uint64_t (*hash_of)(uint32_t))
+static int index_grow_locked(struct mp_index **ixp)
 {
-	struct index *ix = *ixp;
+	struct mp_index *ix = *ixp;
 	if ((uint64_t)(ix->used + 1) * 4 < (uint64_t)ix->cap * 3)
 		return 0;
 	if (ix->cap >= (1u << 30))
 		return -ENOSPC;
-	struct index *n = index_new(ix->cap * 2);
+	struct mp_index *n = index_new(ix->cap * 2);
 	if (!n)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ix->cap; i++) {
 		uint64_t v = ix->slots[i];
 		if (!v)
 			continue;
-		/* (The hash bits it holds are those of this same hash.) */
-		uint32_t j = (uint32_t)hash_of((uint32_t)v - 1) & (n->cap - 1);
+		/* Its home slot: from the hash bits it holds. */
+		uint32_t j = mp_prof_bucket_home(v, n->cap);
 		while (n->slots[j])
 			j = (j + 1) & (n->cap - 1);
 		n->slots[j] = v;
@@ -193,10 +129,10 @@ static int index_grow_locked(struct index **ixp, uint64_t (*hash_of)(uint32_t))
 }
 
 /* Publish entry v under hash h.  Caller holds the lock and grew the index. */
-static void index_add_locked(struct index *ix, uint64_t h, uint32_t v)
+static void index_add_locked(struct mp_index *ix, uint64_t h, uint32_t v)
 {
 	uint32_t mask = ix->cap - 1;
-	uint32_t j = (uint32_t)h & mask;
+	uint32_t j = mp_prof_bucket_home(h, ix->cap);
 	while (ix->slots[j])
 		j = (j + 1) & mask;
 	__atomic_store_n(&ix->slots[j], (h >> 32 << 32) | v, __ATOMIC_RELEASE);
@@ -205,12 +141,12 @@ static void index_add_locked(struct index *ix, uint64_t h, uint32_t v)
 
 /* Lock-free probe: the entry + 1 that `match` accepts, or 0.  Only
  * entries with the same hash bits are read. */
-static uint32_t index_find(struct index *const *ixp, uint64_t h, int (*match)(uint32_t, const void *),
-			   const void *key)
+static uint32_t index_find(struct mp_index *const *ixp, uint64_t h,
+			   int (*match)(uint32_t, const void *), const void *key)
 {
-	const struct index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
+	const struct mp_index *ix = __atomic_load_n(ixp, __ATOMIC_ACQUIRE);
 	uint32_t mask = ix->cap - 1;
-	for (uint32_t j = (uint32_t)h & mask;; j = (j + 1) & mask) {
+	for (uint32_t j = mp_prof_bucket_home(h, ix->cap);; j = (j + 1) & mask) {
 		uint64_t v = __atomic_load_n(&ix->slots[j], __ATOMIC_ACQUIRE);
 		if (!v)
 			return 0;
@@ -233,11 +169,12 @@ int mp_prof_init(void)
 	stack_mem = (uint8_t *)stack_area.base;
 	stack_off = (uint32_t *)off_area.base;
 	buckets = mp_prof_heap = (struct mp_snap_heap_rec *)bucket_area.base;
-	stack_idx = mp_vm_reserve(sizeof(*stack_idx) + INDEX_MIN * sizeof(struct fpslot));
-	if (stack_idx)
-		stack_idx->cap = INDEX_MIN;
-	bucket_idx = index_new(INDEX_MIN);
-	if (!stack_idx || !bucket_idx)
+	mp_prof_fpidx =
+		mp_vm_reserve(sizeof(*mp_prof_fpidx) + INDEX_MIN * sizeof(struct mp_fpslot));
+	if (mp_prof_fpidx)
+		mp_prof_fpidx->cap = INDEX_MIN;
+	mp_prof_bidx = index_new(INDEX_MIN);
+	if (!mp_prof_fpidx || !mp_prof_bidx)
 		return -ENOMEM;
 	memprof_stack_feed.stacks = (uint64_t)(uintptr_t)stack_mem;
 	memprof_stack_feed.used = (uint64_t)(uintptr_t)&stack_used;
@@ -246,56 +183,38 @@ int mp_prof_init(void)
 	return 0;
 }
 
-/* Lock-free probe of the stack index: the id of the stack with this key
- * and fingerprint, or 0.  A stack retired by an unload (mp_prof_unmapped)
- * is passed over: the same frames interned again are another stack. */
-static uint32_t fp_find(uint64_t key, struct mp_fp f, uint64_t **ret_last)
+/* Lock-free lookup of the stack index (mp_prof_fp_find) by key. */
+static uint32_t fp_find(uint64_t key, struct mp_fp f)
 {
-	const struct fpindex *ix = __atomic_load_n(&stack_idx, __ATOMIC_ACQUIRE);
-	uint32_t mask = ix->cap - 1;
-	for (uint32_t j = fp_home(key, ix->cap);; j = (j + 1) & mask) {
-		uint64_t k = __atomic_load_n(&ix->slots[j].key, __ATOMIC_ACQUIRE);
-		if (!k)
-			return 0;
-		if (k != key)
-			continue;
-		uint64_t v = __atomic_load_n(&ix->slots[j].val, __ATOMIC_RELAXED);
-		if ((v ^ f.b) >> 32)
-			continue;
-		uint32_t id = (uint32_t)v;
-		const uint8_t *rt = __atomic_load_n(&retired, __ATOMIC_ACQUIRE);
-		if (MP_UNLIKELY(rt != NULL) &&
-		    (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
-			continue;
-		if (ret_last)
-			*ret_last = (uint64_t *)ix->slots[j].last;
-		return id;
-	}
+	const struct mp_fpindex *ix = __atomic_load_n(&mp_prof_fpidx, __ATOMIC_ACQUIRE);
+	struct mp_fp_probe pr = { ix, key, mp_prof_fp_home(key, ix->cap) };
+	return mp_prof_fp_find(&pr, f.b, NULL);
 }
 
 /* Under the lock: room for one more slot (the index doubled when 3/4
  * full; lock-free readers keep probing the old generation safely). */
 static int fp_grow_locked(void)
 {
-	struct fpindex *ix = stack_idx;
+	struct mp_fpindex *ix = mp_prof_fpidx;
 	if ((uint64_t)(ix->used + 1) * 4 >= (uint64_t)ix->cap * 3) {
 		if (ix->cap >= (1u << 30))
 			return -ENOSPC;
-		struct fpindex *n = mp_vm_reserve(sizeof(*n) + (size_t)ix->cap * 2 * sizeof(struct fpslot));
+		struct mp_fpindex *n =
+			mp_vm_reserve(sizeof(*n) + (size_t)ix->cap * 2 * sizeof(struct mp_fpslot));
 		if (!n)
 			return -ENOMEM;
 		n->cap = ix->cap * 2;
 		for (uint32_t i = 0; i < ix->cap; i++) {
-			struct fpslot e = ix->slots[i];
+			struct mp_fpslot e = ix->slots[i];
 			if (!e.key)
 				continue;
-			uint32_t j = fp_home(e.key, n->cap);
+			uint32_t j = mp_prof_fp_home(e.key, n->cap);
 			while (n->slots[j].key)
 				j = (j + 1) & (n->cap - 1);
 			n->slots[j] = e;
 		}
 		n->used = ix->used;
-		__atomic_store_n(&stack_idx, n, __ATOMIC_RELEASE);
+		__atomic_store_n(&mp_prof_fpidx, n, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -303,8 +222,8 @@ static int fp_grow_locked(void)
 /* Under the lock, after fp_grow_locked: publish stack id under key. */
 static void fp_put_locked(uint64_t key, struct mp_fp f, uint32_t id)
 {
-	struct fpindex *ix = stack_idx;
-	uint32_t mask = ix->cap - 1, j = fp_home(key, ix->cap);
+	struct mp_fpindex *ix = mp_prof_fpidx;
+	uint32_t mask = ix->cap - 1, j = mp_prof_fp_home(key, ix->cap);
 	while (ix->slots[j].key)
 		j = (j + 1) & mask;
 	__atomic_store_n(&ix->slots[j].val, (f.b >> 32 << 32) | id, __ATOMIC_RELAXED);
@@ -327,19 +246,20 @@ static int match_bucket(uint32_t v, const void *key)
 static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth, struct mp_fp f,
 				   uint64_t key)
 {
-	uint32_t found = fp_find(key, f, NULL);
+	uint32_t found = fp_find(key, f);
 	if (found)
 		return found;
 	size_t need = 8 + (size_t)depth * 8;
-	if (stack_used + need > STACK_REGION || nstacks + 1 >= STACK_REGION / 16)
+	if (stack_used + need > STACK_REGION || mp_prof_nstack + 1 >= STACK_REGION / 16)
 		return -ENOSPC;
 	if (mp_vm_area_grow(&stack_area, stack_used + need, TABLE_STEP) < 0 ||
-	    mp_vm_area_grow(&off_area, (size_t)(nstacks + 1) * sizeof(uint32_t), TABLE_STEP / 8) < 0)
+	    mp_vm_area_grow(&off_area, (size_t)(mp_prof_nstack + 1) * sizeof(uint32_t),
+			    TABLE_STEP / 8) < 0)
 		return -ENOSPC;   /* the address space is used up: dropped like a full table */
 	int r = fp_grow_locked();
 	if (r < 0)
 		return r;
-	uint32_t id = nstacks + 1;
+	uint32_t id = mp_prof_nstack + 1;
 	uint32_t *rec = (uint32_t *)(stack_mem + stack_used);
 	mp_shm_begin(&stack_area, stack_used, need);
 	rec[0] = id;
@@ -350,7 +270,7 @@ static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth, struct m
 	__atomic_store_n(&stack_used, stack_used + need, __ATOMIC_RELEASE);
 	mp_shm_publish(&stack_area, 0, stack_used);
 	mp_shm_end(&stack_area);
-	__atomic_store_n(&nstacks, id, __ATOMIC_RELEASE);
+	__atomic_store_n(&mp_prof_nstack, id, __ATOMIC_RELEASE);
 	/* Last: a lock-free reader that finds the id sees the record. */
 	fp_put_locked(key, f, id);
 	return id;
@@ -358,13 +278,13 @@ static int64_t intern_stack_locked(const uint64_t *pcs, uint32_t depth, struct m
 
 static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 {
-	uint32_t v = index_find(&bucket_idx, h, match_bucket, k);
+	uint32_t v = index_find(&mp_prof_bidx, h, match_bucket, k);
 	if (v)
 		return v - 1;
 	if ((size_t)(nbuckets + 1) * sizeof(*buckets) > BUCKET_REGION ||
 	    mp_vm_area_grow(&bucket_area, (size_t)(nbuckets + 1) * sizeof(*buckets), TABLE_STEP) < 0)
 		return -ENOSPC;
-	int r = index_grow_locked(&bucket_idx, entry_hash_bucket);
+	int r = index_grow_locked(&mp_prof_bidx);
 	if (r < 0)
 		return r;
 	uint32_t b = nbuckets;
@@ -376,7 +296,7 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	__atomic_store_n(&nbuckets, b + 1, __ATOMIC_RELEASE);
 	mp_shm_publish(&bucket_area, 0, (uint64_t)nbuckets * sizeof(*buckets));
 	mp_shm_end(&bucket_area);
-	index_add_locked(bucket_idx, h, b + 1);
+	index_add_locked(mp_prof_bidx, h, b + 1);
 	return b;
 }
 
@@ -397,8 +317,8 @@ static void set_truncated(void)
  */
 static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
 {
-	uint64_t key = fp_key(f, depth);
-	uint32_t found = fp_find(key, f, NULL);
+	uint64_t key = mp_prof_fp_key(f, depth);
+	uint32_t found = fp_find(key, f);
 	if (found)
 		return found;
 	mp_lock_wait(&prof_lock);
@@ -413,27 +333,9 @@ static int64_t intern_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
  * hash is stack_hash: start fetching it (the first slot a lookup reads). */
 static inline void prefetch_bucket_slot(uint64_t stack_hash, uint64_t size)
 {
-	const struct index *bx = __atomic_load_n(&bucket_idx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&bx->slots[(uint32_t)hash_bucket(stack_hash, size) & (bx->cap - 1)]);
-}
-
-uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last)
-{
-	*ret_last = NULL;
-	return fp_find(fp_key(f, depth), f, ret_last);
-}
-
-/* The bucket index's slot is needed only when the stack's last buckets
- * are of other sizes (11% of the stacks found, stacks.h), yet fetching it
- * always paid: without it the shim's samples per cc1 sample went 0.475 ->
- * 0.487 (medians of 8 runs, perf cpu-clock, --rate 1).  Huge pages for
- * the indexes (MADV_HUGEPAGE) changed nothing measurable: the slots miss
- * the cache, not the TLB (the stack index stays under 2 MiB there). */
-void mp_prof_prefetch_fp(struct mp_fp f, uint32_t depth, uint64_t size)
-{
-	const struct fpindex *ix = __atomic_load_n(&stack_idx, __ATOMIC_ACQUIRE);
-	__builtin_prefetch(&ix->slots[fp_home(fp_key(f, depth), ix->cap)]);
-	prefetch_bucket_slot(f.a, size);
+	const struct mp_index *bx = __atomic_load_n(&mp_prof_bidx, __ATOMIC_ACQUIRE);
+	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(mp_prof_bucket_hash(stack_hash, size),
+							  bx->cap)]);
 }
 
 int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_fp f)
@@ -459,8 +361,8 @@ int64_t mp_prof_intern_stack(const uint64_t *pcs, uint32_t depth)
 int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t size)
 {
 	struct bucket_key bk = { stack_id, size };
-	uint64_t h = hash_bucket(stack_hash, size);
-	uint32_t w = index_find(&bucket_idx, h, match_bucket, &bk);
+	uint64_t h = mp_prof_bucket_hash(stack_hash, size);
+	uint32_t w = index_find(&mp_prof_bidx, h, match_bucket, &bk);
 	int64_t b = (int64_t)w - 1;
 	if (!w) {
 		mp_lock_wait(&prof_lock);
@@ -504,13 +406,6 @@ int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 	return mp_prof_record_pcs(pcs, depth, size, &s, &sh);
 }
 
-/* The peak's order (peak.c): touch before counting. */
-void mp_prof_record_again(uint32_t b)
-{
-	mp_peak_touch(b, &buckets[b]);
-	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
-}
-
 void mp_prof_record_free(uint32_t b)
 {
 	mp_peak_shrinking(buckets[b].size);
@@ -552,22 +447,17 @@ void mp_prof_buckets(const void **ret_data, size_t *ret_size)
 	*ret_size = (size_t)nbuckets * sizeof(*buckets);
 }
 
-uint32_t mp_prof_nstacks(void)
-{
-	return __atomic_load_n(&nstacks, __ATOMIC_ACQUIRE);
-}
-
 uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 {
 	mp_lock_wait(&prof_lock);
-	uint8_t *rt = retired;
+	uint8_t *rt = mp_prof_retired;
 	if (!rt && stack_mem) {
 		rt = mp_vm_reserve(RETIRED_BYTES);
-		__atomic_store_n(&retired, rt, __ATOMIC_RELEASE);
+		__atomic_store_n(&mp_prof_retired, rt, __ATOMIC_RELEASE);
 	}
 	/* Every stack with a return address whose call lies in a range: one
 	 * pass over the table (dlclose is rare next to allocations). */
-	for (uint32_t id = 1; rt && n && id <= nstacks; id++) {
+	for (uint32_t id = 1; rt && n && id <= mp_prof_nstack; id++) {
 		if ((rt[id >> 3] >> (id & 7)) & 1)
 			continue;   /* retired by an earlier unload */
 		uint32_t depth;
@@ -579,7 +469,7 @@ uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
 		if (hit)
 			__atomic_or_fetch(&rt[id >> 3], (uint8_t)(1u << (id & 7)), __ATOMIC_RELAXED);
 	}
-	uint32_t last = nstacks;
+	uint32_t last = mp_prof_nstack;
 	/* The caches' stack ids and buckets (struct mp_stack_cache): void now. */
 	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
 	mp_unlock(&prof_lock);
@@ -599,15 +489,15 @@ void mp_prof_reset(void)
 	memset(stack_mem, 0, stack_used);
 	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
 	mp_peak_reset(nbuckets);
-	memset(stack_idx->slots, 0, (size_t)stack_idx->cap * sizeof(struct fpslot));
-	memset(bucket_idx->slots, 0, (size_t)bucket_idx->cap * sizeof(uint64_t));
-	if (retired)
-		memset(retired, 0, (size_t)nstacks / 8 + 1);
+	memset(mp_prof_fpidx->slots, 0, (size_t)mp_prof_fpidx->cap * sizeof(struct mp_fpslot));
+	memset(mp_prof_bidx->slots, 0, (size_t)mp_prof_bidx->cap * sizeof(uint64_t));
+	if (mp_prof_retired)
+		memset(mp_prof_retired, 0, (size_t)mp_prof_nstack / 8 + 1);
 	stack_used = 0;
-	nstacks = nbuckets = 0;
+	mp_prof_nstack = nbuckets = 0;
 	mp_shm_publish(&stack_area, 0, 0);
 	mp_shm_publish(&bucket_area, 0, 0);
-	stack_idx->used = bucket_idx->used = 0;
+	mp_prof_fpidx->used = mp_prof_bidx->used = 0;
 	truncated = 0;
 	__atomic_add_fetch(&mp_prof_gen, 1, __ATOMIC_RELAXED);
 	mp_unlock(&prof_lock);

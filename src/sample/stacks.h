@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "common/shim-options.h"   /* MP_MAX_DEPTH */
+#include "sample/peak.h"
 
 /*
  * A stack's fingerprint: 128 bits of state run over its return addresses
@@ -80,17 +82,166 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 /* mp_prof_intern_stack that also returns the stack's hash. */
 int64_t mp_prof_intern_stack_hash(const uint64_t *pcs, uint32_t depth, uint64_t *ret_hash);
 
+/*
+ * The indexes (stacks.c), here for the lookups inlined into the sampling
+ * path.  An index generation is replaced whole when it fills, never
+ * modified in place except for filling empty slots, and never unmapped
+ * (readers may still be probing an old generation; the old ones add up to
+ * less than the current).
+ *
+ * The buckets': 64-bit slots, hash >> 32 << 32 | entry + 1, 0 = empty;
+ * release stores.  A slot's home is in those same hash bits
+ * (mp_prof_bucket_home).
+ */
+struct mp_index {
+	uint32_t cap;      /* power of two */
+	uint32_t used;
+	uint64_t slots[];
+};
+
+/*
+ * The stack index: by fingerprint, never by the frames.  A slot holds 64
+ * bits of the fingerprint and depth (`key`, never 0: empty) and 32 more
+ * beside the stack's id (`val`), so that a probe reads one slot and no
+ * record: at --rate 1 a big program's stacks are ~40 frames, and comparing
+ * them (three or four cache lines of record each) was most of a lookup.
+ */
+struct mp_fpslot {
+	uint64_t key;      /* mp_prof_fp_key(); 0: empty; release stores, after val */
+	uint64_t val;      /* fingerprint's b >> 32 << 32 | stack id */
+	uint64_t last[2];  /* the stack's last buckets (mp_prof_last_bucket) */
+};
+
+struct mp_fpindex {
+	uint32_t cap;      /* power of two */
+	uint32_t used;
+	uint64_t pad[3];
+	struct mp_fpslot slots[];
+};
+
+extern MP_HIDDEN struct mp_fpindex *mp_prof_fpidx;
+extern MP_HIDDEN struct mp_index *mp_prof_bidx;
+/* Bit i set: stack id i holds an address of code unloaded since it was
+ * interned (mp_prof_unmapped), so lookups never return it again.  NULL
+ * until the first unload: then one load and one branch per match. */
+extern MP_HIDDEN uint8_t *mp_prof_retired;
+
+/*
+ * A bucket's hash comes from its stack's hash (the fingerprint's a), not
+ * its id: known before the stack is looked up, so the bucket's index slot
+ * is fetched while the stack is (mp_prof_record_pcs, mp_prof_probe_fp).
+ * Only its high 32 bits are used, and each of them depends on every bit of
+ * the stack's hash, itself well mixed (mp_fp_step, above), and of the
+ * size's product by an odd constant: a multiplication where two rounds of
+ * mixing were (an index slot is all it chooses).
+ */
+static inline uint64_t mp_prof_bucket_hash(uint64_t stack_hash, uint64_t size)
+{
+	return (stack_hash ^ size * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+}
+
+/* The home slot in a bucket index of `cap` slots of hash h (or of a slot
+ * holding it). */
+static inline uint32_t mp_prof_bucket_home(uint64_t h, uint32_t cap)
+{
+	return (uint32_t)(h >> 32) & (cap - 1);
+}
+
+/* The stack index key of a stack of fingerprint f and `depth` frames. */
+static inline uint64_t mp_prof_fp_key(struct mp_fp f, uint32_t depth)
+{
+	return (f.a ^ ((uint64_t)depth * 0x9e3779b97f4a7c15ull)) | 1;
+}
+
+static inline uint32_t mp_prof_fp_home(uint64_t key, uint32_t cap)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+/* Where a lookup of one stack in the stack index starts. */
+struct mp_fp_probe {
+	const struct mp_fpindex *ix;
+	uint64_t key;
+	uint32_t j;        /* home slot */
+};
+
+/* The probe of the stack of `depth` frames with fingerprint f. */
+static inline void mp_prof_fp_probe(struct mp_fp f, uint32_t depth, struct mp_fp_probe *ret)
+{
+	const struct mp_fpindex *ix = __atomic_load_n(&mp_prof_fpidx, __ATOMIC_ACQUIRE);
+	ret->ix = ix;
+	ret->key = mp_prof_fp_key(f, depth);
+	ret->j = mp_prof_fp_home(ret->key, ix->cap);
+}
+
+/*
+ * Lock-free lookup of the stack index: the id of the stack whose probe pr
+ * is and whose fingerprint's b is fb, or 0.  A stack retired by an unload
+ * (mp_prof_unmapped) is passed over: the same frames interned again are
+ * another stack.  *ret_last (when not NULL): where the table remembers the
+ * stack's last buckets (mp_prof_last_*).  The probe may be of an index
+ * generation replaced since: then a stack added since may not be found
+ * (a caller that adds it looks again under the lock).
+ */
+static inline uint32_t mp_prof_fp_find(const struct mp_fp_probe *pr, uint64_t fb,
+				       uint64_t **ret_last)
+{
+	const struct mp_fpindex *ix = pr->ix;
+	uint32_t mask = ix->cap - 1;
+	for (uint32_t j = pr->j;; j = (j + 1) & mask) {
+		uint64_t k = __atomic_load_n(&ix->slots[j].key, __ATOMIC_ACQUIRE);
+		if (!k)
+			return 0;
+		if (k != pr->key)
+			continue;
+		uint64_t v = __atomic_load_n(&ix->slots[j].val, __ATOMIC_RELAXED);
+		if ((v ^ fb) >> 32)
+			continue;
+		uint32_t id = (uint32_t)v;
+		const uint8_t *rt = __atomic_load_n(&mp_prof_retired, __ATOMIC_ACQUIRE);
+		if (MP_UNLIKELY(rt != NULL) &&
+		    (__atomic_load_n(&rt[id >> 3], __ATOMIC_RELAXED) >> (id & 7)) & 1)
+			continue;
+		if (ret_last)
+			*ret_last = (uint64_t *)ix->slots[j].last;
+		return id;
+	}
+}
+
 /* The id of the stack of `depth` frames with fingerprint f (mp_fp_of), when
  * the table holds it; else 0.  Its hash is f.a.  Lock-free.  *ret_last:
  * where the table remembers the stack's last bucket (mp_prof_last_*), or
  * NULL. */
-uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last);
+static inline uint32_t mp_prof_find_fp(struct mp_fp f, uint32_t depth, uint64_t **ret_last)
+{
+	struct mp_fp_probe pr;
+	*ret_last = NULL;
+	mp_prof_fp_probe(f, depth, &pr);
+	return mp_prof_fp_find(&pr, f.b, ret_last);
+}
 
-/* Start fetching the index slots a lookup of the stack of fingerprint f
- * and `depth` frames, then of its bucket of blocks of `size`, reads first
- * (mp_prof_find_fp, mp_prof_record_hashed), so that their cache misses
- * overlap the caller's other work.  Reads nothing else. */
-void mp_prof_prefetch_fp(struct mp_fp f, uint32_t depth, uint64_t size);
+/*
+ * mp_prof_fp_probe, and start fetching the index slots a lookup of the
+ * stack, then of its bucket of blocks of `size`, reads first
+ * (mp_prof_fp_find, mp_prof_record_hashed), so that their cache misses
+ * overlap the caller's other work.
+ *
+ * The bucket index's slot is needed only when the stack's last buckets are
+ * of other sizes (11% of the stacks found, below), yet fetching it always
+ * paid: without it the shim's samples per cc1 sample went 0.475 -> 0.487
+ * (medians of 8 runs, perf cpu-clock, --rate 1).  Huge pages for the
+ * indexes (MADV_HUGEPAGE) changed nothing measurable: the slots miss the
+ * cache, not the TLB (the stack index stays under 2 MiB there).
+ */
+static inline void mp_prof_probe_fp(struct mp_fp f, uint32_t depth, uint64_t size,
+				    struct mp_fp_probe *ret)
+{
+	mp_prof_fp_probe(f, depth, ret);
+	__builtin_prefetch(&ret->ix->slots[ret->j]);
+	const struct mp_index *bx = __atomic_load_n(&mp_prof_bidx, __ATOMIC_ACQUIRE);
+	uint64_t h = mp_prof_bucket_hash(f.a, size);
+	__builtin_prefetch(&bx->slots[mp_prof_bucket_home(h, bx->cap)]);
+}
 
 /*
  * A stack's last two buckets, kept beside its id in the table's index, two
@@ -131,13 +282,23 @@ int64_t mp_prof_intern_stack_fp(const uint64_t *pcs, uint32_t depth, struct mp_f
 int64_t mp_prof_record_pcs(const uint64_t *pcs, uint32_t depth, uint64_t size,
 			   uint32_t *ret_stack, uint64_t *ret_hash);
 
-/* One more sampled allocation into a bucket a record call returned. */
-void mp_prof_record_again(uint32_t b);
+/* The heap records, one per bucket (the region of mp_prof_buckets; set
+ * once by mp_prof_init): counted in here and, for a sampled free, by
+ * sample/peak.c itself, as mp_prof_record_free does, without a call. */
+extern MP_HIDDEN struct mp_snap_heap_rec *mp_prof_heap;
+
+/* One more sampled allocation into a bucket a record call returned (the
+ * peak's order, peak.h: touch before counting). */
+static inline void mp_prof_record_again(uint32_t b)
+{
+	mp_peak_touch(b, &mp_prof_heap[b]);
+	__atomic_add_fetch(&mp_prof_heap[b].alloc_objects, 1, __ATOMIC_RELAXED);
+}
 
 /* Changes whenever the tables are emptied (mp_prof_reset) or code is
  * unmapped (mp_prof_unmapped): stack ids and buckets of an older generation
  * are void.  Lock-free. */
-extern uint32_t mp_prof_gen;
+extern MP_HIDDEN uint32_t mp_prof_gen;
 static inline uint32_t mp_prof_generation(void)
 {
 	return __atomic_load_n(&mp_prof_gen, __ATOMIC_RELAXED);
@@ -146,12 +307,6 @@ static inline uint32_t mp_prof_generation(void)
 /* Credit a free to bucket `b` / take it back (realloc failure).  Lock-free. */
 void mp_prof_record_free(uint32_t b);
 void mp_prof_unrecord_free(uint32_t b);
-
-/* The heap records, one per bucket (the region of mp_prof_buckets; set
- * once by mp_prof_init): sample/peak.c's free of a sampled block counts it
- * in its bucket's record itself, as mp_prof_record_free does, without a
- * call. */
-extern struct mp_snap_heap_rec *mp_prof_heap;
 
 /* Whether samples were dropped because a table was full. */
 int mp_prof_truncated(void);
@@ -181,7 +336,11 @@ void mp_prof_buckets(const void **ret_data, size_t *ret_size);
 uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n);
 
 /* The number of stacks in the table now (ids 1..it).  Lock-free. */
-uint32_t mp_prof_nstacks(void);
+extern MP_HIDDEN uint32_t mp_prof_nstack;
+static inline uint32_t mp_prof_nstacks(void)
+{
+	return __atomic_load_n(&mp_prof_nstack, __ATOMIC_ACQUIRE);
+}
 
 /* In the child after fork(): the lock may have been held by a thread that
  * does not exist there.  The parent's tables are kept (the child's heap is a

@@ -44,7 +44,7 @@
 #define MP_TAG_TIME_MASK ((1ull << (64 - MP_TAG_BUCKET_BITS)) - 1)
 
 /* Whether ticks count the TSC (set once by mp_tag_init, peak.c). */
-extern int mp_tag_tsc;
+extern MP_HIDDEN int mp_tag_tsc;
 
 /* Choose the clock and note its origin.  Once, at init (mp_prof_init). */
 void mp_tag_init(void);

@@ -37,8 +37,8 @@ int mp_unwind_init(uintptr_t skip_lo, uintptr_t skip_hi, unsigned mode);
  * is loaded, or when it cannot be, libgcc's walk stands in.  0, -ENOENT. */
 int mp_unwind_load_libunwind(void);
 
-extern uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;
-extern unsigned mp_unwind_mode;
+extern MP_HIDDEN uintptr_t mp_unwind_skip_lo, mp_unwind_skip_hi;
+extern MP_HIDDEN unsigned mp_unwind_mode;
 extern uint64_t mp_unwind_checked, mp_unwind_differed;   /* MP_UNWIND_CHECK */
 /* MP_UNWIND_CHECK, stacks memprof's walker could not take: libgcc's against
  * libunwind's. */

@@ -230,7 +230,8 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 {
 	uint64_t pcs[MP_MAX_DEPTH];
 	struct mp_stack_cache *c;
-	struct mp_alloc_mark m;
+	struct mp_fp_probe pr = { NULL, 0, 0 };
+	struct mp_alloc_mark m = { NULL, NULL };   /* (set when own) */
 	bool own = mp_heap_owns(p);
 	uint32_t depth = mp_shim.opt.depth;
 	uint32_t nstacks = mp_prof_nstacks();
@@ -246,7 +247,7 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	if (own)
 		mp_alloc_mark_prefetch(p);
 	uint32_t n = mp_capture(pcs, depth, &c);
-	mp_capture_prefetch(c, n, depth, size);
+	mp_capture_prefetch(c, n, depth, size, &pr);
 	if (own)
 		mp_alloc_mark_find(p, &m);
 	/* The clock's read (rdtsc: about 12 ns on an AMD VM) after the span's
@@ -255,7 +256,7 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	 * --rate 1: 237 samples stalled on it, 109 here).  The block's birth
 	 * is then a walk later (well under the 1.024 us tick). */
 	uint64_t now = mp_tag_now();
-	int64_t b = mp_capture_bucket(c, pcs, n, depth, size);
+	int64_t b = mp_capture_bucket(c, pcs, n, depth, size, &pr);
 	if (MP_UNLIKELY(mp_prof_nstacks() != nstacks) && mp_shm_dir) {
 		/* code loaded since: the shared maps must name it */
 		if (n == MP_CAPTURE_MEMO)
@@ -310,7 +311,9 @@ MP_NOINLINE MP_COLD void *mp_sample_slow(void *p, size_t size)
 	 * program's all the same; the profile misses it, and its free. */
 	if (MP_LIKELY(!mp_lock_nowait))
 		record(p, size);
-	t->left = mp_sampler_next(&t->rng, rate);
+	/* At --rate 1 the countdown is always 0 (sampler.h) and the
+	 * generator is never drawn from: no call for it. */
+	t->left = rate == 1 ? 0 : mp_sampler_next(&t->rng, rate);
 out:
 	mp_busy = 0;
 	return p;
