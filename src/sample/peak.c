@@ -321,13 +321,11 @@ static MP_TLS uint64_t bound;
 static MP_TLS char joined;
 static uint64_t nbatch;
 
+/* A thread's own word: plain_add's one instruction, which a signal
+ * handler on this thread cannot split. */
 static inline void tls_add(int64_t *p, int64_t v)
 {
-#if defined(__x86_64__)
-	__asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "cc");
-#else
-	__atomic_add_fetch(p, v, __ATOMIC_RELAXED);
-#endif
+	plain_add((uint64_t *)p, (uint64_t)v);
 }
 
 /* This thread's delta `v`; what it must publish now (0: nothing). */
