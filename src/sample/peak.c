@@ -536,16 +536,6 @@ static inline bool short_way(void)
 	       __atomic_load_n(&sole, __ATOMIC_RELAXED) == &me;
 }
 
-/* The tick clock when it is known to be the TSC (fast_free: have_bounds). */
-static inline uint64_t tsc_ticks(void)
-{
-#if defined(__x86_64__)
-	return __rdtsc() >> MP_TAG_TICK_SHIFT;
-#else
-	return mp_tag_now();
-#endif
-}
-
 static inline __attribute__((always_inline)) unsigned freed_short(uint64_t tag, uint64_t now,
 								  bool read)
 {
@@ -556,7 +546,7 @@ static inline __attribute__((always_inline)) unsigned freed_short(uint64_t tag, 
 		__builtin_prefetch(h, 1);
 	__builtin_prefetch(lf, 1);
 	if (read)
-		now = tsc_ticks();
+		now = mp_tag_tsc_now();   /* fast_free: have_bounds, so the TSC */
 	unsigned k = ticks_class(mp_tag_age(tag, now));
 	capture();
 	plain_add(&ps->now, -h->size);

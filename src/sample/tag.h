@@ -56,13 +56,22 @@ static inline uint64_t mp_tag_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The tick clock once mp_tag_tsc is known to be set: the TSC alone, no
+ * test (elsewhere, where mp_tag_tsc is never set, the monotonic clock). */
+static inline uint64_t mp_tag_tsc_now(void)
+{
+#if defined(__x86_64__)
+	return __rdtsc() >> MP_TAG_TICK_SHIFT;
+#else
+	return mp_tag_mono_ns() >> MP_TAG_TICK_SHIFT;
+#endif
+}
+
 /* The tick clock (all 64 bits). */
 static inline uint64_t mp_tag_now(void)
 {
-#if defined(__x86_64__)
 	if (MP_LIKELY(mp_tag_tsc))
-		return __rdtsc() >> MP_TAG_TICK_SHIFT;
-#endif
+		return mp_tag_tsc_now();
 	return mp_tag_mono_ns() >> MP_TAG_TICK_SHIFT;
 }
 

@@ -50,12 +50,10 @@
  * malloc(32) and free, 20 million pairs at --rate 1, 1.47 -> 1.40 s
  * (medians of 5 interleaved runs; 73 -> 70 ns a pair).
  */
-#if defined(__x86_64__)
 static uint64_t sampled_free_tsc(void)
 {
-	return __rdtsc() >> MP_TAG_TICK_SHIFT;
+	return mp_tag_tsc_now();
 }
-#endif
 
 static uint64_t sampled_free_clock(void)
 {
@@ -65,11 +63,7 @@ static uint64_t sampled_free_clock(void)
 /* The same once the clock is known to be the TSC (mp_tag_tsc). */
 static uint64_t (*free_clock(void))(void)
 {
-#if defined(__x86_64__)
-	if (mp_tag_tsc)
-		return sampled_free_tsc;
-#endif
-	return sampled_free_clock;
+	return mp_tag_tsc ? sampled_free_tsc : sampled_free_clock;
 }
 
 struct mp_shim_state mp_shim;
