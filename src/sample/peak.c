@@ -345,21 +345,26 @@ static inline int64_t batch(int64_t v)
 	return d;
 }
 
+/* The estimate grows by `est` bytes at tick `now`, one thread alone. */
+static inline void grew_alone(uint64_t est, uint64_t now)
+{
+	uint64_t n = add_fetch(&ps->now, est, true);
+	if (n > __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED)) {
+		/* (A store is enough: no other thread writes it.) */
+		__atomic_store_n(&ps->inuse, n, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
+		if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
+			__atomic_store_n(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
+	}
+}
+
 static MP_NOINLINE void grew_slow(uint64_t size, uint64_t now)
 {
 	if (!recs)
 		return;
 	uint64_t n, p;
 	if (alone()) {
-		n = add_fetch(&ps->now, estimate(size), true);
-		p = __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED);
-		if (n > p) {
-			/* (A store is enough: no other thread writes it.) */
-			__atomic_store_n(&ps->inuse, n, __ATOMIC_RELAXED);
-			__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
-			if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
-				__atomic_store_n(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
-		}
+		grew_alone(estimate(size), now);
 		return;
 	}
 	int64_t d = batch((int64_t)estimate(size));
@@ -388,13 +393,7 @@ void mp_peak_grew(uint64_t size, uint64_t now)
 		grew_slow(size, now);
 		return;
 	}
-	uint64_t n = add_fetch(&ps->now, size, true);
-	if (n > __atomic_load_n(&ps->inuse, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&ps->inuse, n, __ATOMIC_RELAXED);
-		__atomic_store_n(&ps->tick, now ? now : 1, __ATOMIC_RELAXED);
-		if (!(__atomic_load_n(&ps->flags, __ATOMIC_RELAXED) & MP_SNAP_PEAK_F_NOW))
-			__atomic_store_n(&ps->flags, MP_SNAP_PEAK_F_NOW, __ATOMIC_RELEASE);
-	}
+	grew_alone(size, now);   /* rate 1: a block stands for its own size */
 }
 
 /* The capture (the comment at the top), before a free is counted. */
@@ -494,80 +493,71 @@ static inline unsigned life_class(uint64_t ticks)
  * the clock is read here (not `now`), after the two records a free writes
  * (counts, lifetimes: two cache lines in tables often bigger than the
  * cache) are on their way, so that their misses overlap one another and
- * the clock's read.
+ * the clock's read.  `fast`: at --rate 1 with one thread (short_way,
+ * below), where the tables are mapped, the clock is the TSC and the
+ * lifetime classes' bounds are known: the same operations without the
+ * tests that cannot fail then.
  */
 static inline __attribute__((always_inline)) unsigned freed(uint64_t tag, uint64_t now,
-							   bool read)
+							   bool read, bool fast)
 {
 	uint32_t b = mp_tag_bucket(tag);
-	if (MP_UNLIKELY(!recs)) {
+	if (!fast && MP_UNLIKELY(!recs)) {
 		if (read)
 			now = mp_tag_now();
 		mp_prof_record_free(b);
 		return life_class(mp_tag_age(tag, now));
 	}
 	struct mp_snap_heap_rec *h = &mp_prof_heap[b];
+	uint64_t *lf = life[b].freed;
 	__builtin_prefetch(h, 1);
-	__builtin_prefetch(&life[b], 1);
+	__builtin_prefetch(lf, 1);
 	if (read)
-		now = mp_tag_now();
-	unsigned k = life_class(mp_tag_age(tag, now));
-	bool one = alone();
-	shrink(h->size, one);
+		now = fast ? mp_tag_tsc_now() : mp_tag_now();
+	uint64_t age = mp_tag_age(tag, now);
+	unsigned k = fast ? ticks_class(age) : life_class(age);
+	bool one = fast || alone();
+	if (fast) {
+		/* shrink(h->size, true) at rate 1, nothing read back */
+		capture();
+		plain_add(&ps->now, -h->size);
+	} else {
+		shrink(h->size, one);
+	}
 	touch(b, h);
 	__atomic_add_fetch(&h->free_objects, 1, __ATOMIC_RELAXED);
-	add_fetch(&life[b].freed[k], 1, one);
+	if (fast)
+		plain_add(&lf[k], 1);
+	else
+		add_fetch(&lf[k], 1, one);
 	return k;
 }
 
 unsigned mp_peak_freed(uint64_t tag, uint64_t now)
 {
-	return freed(tag, now, false);
+	return freed(tag, now, false, false);
 }
 
-/*
- * At --rate 1 with one thread (fast_free, alone()): freed() without a
- * call, so without registers to save and restore, nor the tests that
- * cannot fail then; the same operations in the same order.
- */
+/* freed()'s `fast` may be taken: --rate 1 with one thread (fast_free,
+ * alone()); its callers below then make no call. */
 static inline bool short_way(void)
 {
 	return __atomic_load_n(&fast_free, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&sole, __ATOMIC_RELAXED) == &me;
 }
 
-static inline __attribute__((always_inline)) unsigned freed_short(uint64_t tag, uint64_t now,
-								  bool read)
-{
-	uint32_t b = mp_tag_bucket(tag);
-	struct mp_snap_heap_rec *h = &mp_prof_heap[b];
-	uint64_t *lf = life[b].freed;
-	if (read)
-		__builtin_prefetch(h, 1);
-	__builtin_prefetch(lf, 1);
-	if (read)
-		now = mp_tag_tsc_now();   /* fast_free: have_bounds, so the TSC */
-	unsigned k = ticks_class(mp_tag_age(tag, now));
-	capture();
-	plain_add(&ps->now, -h->size);
-	touch(b, h);
-	__atomic_add_fetch(&h->free_objects, 1, __ATOMIC_RELAXED);
-	plain_add(&lf[k], 1);
-	return k;
-}
-
 /* freed(), now unless `now` is 0. */
 static MP_NOINLINE unsigned freed_slow(uint64_t tag, uint64_t now)
 {
 	if (now)
-		return freed(tag, now, false);
-	return freed(tag, 0, true);
+		return freed(tag, now, false, false);
+	return freed(tag, 0, true, false);
 }
 
 unsigned mp_peak_freed_now(uint64_t tag)
 {
 	if (MP_LIKELY(short_way()))
-		return freed_short(tag, 0, true);
+		return freed(tag, 0, true, true);
 	return freed_slow(tag, 0);
 }
 
@@ -577,7 +567,7 @@ void mp_peak_on_free(uint64_t tag, uint64_t now)
 		freed_slow(tag, now);
 		return;
 	}
-	freed_short(tag, now, false);
+	freed(tag, now, false, true);
 }
 
 void mp_peak_unfreed(uint64_t tag, unsigned k)
