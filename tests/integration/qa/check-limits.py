@@ -19,6 +19,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
 from tap import Tap  # noqa: E402
+from qarun import run  # noqa: E402
 
 LIMIT = 8192
 
@@ -28,11 +29,6 @@ def fsize(soft, hard=None):
         h = resource.getrlimit(resource.RLIMIT_FSIZE)[1] if hard is None else hard
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, h))
     return set_it
-
-
-def run(argv, cwd, preexec_fn=None):
-    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120, preexec_fn=preexec_fn)
 
 
 def main():
@@ -45,11 +41,12 @@ def main():
     script = ('ulimit -S -f; ulimit -H -f; head -c 20000 /dev/zero > big; echo "head $?"; '
               'wc -c < big')
     with tempfile.TemporaryDirectory() as d:
-        native = run([sh, '-c', script], d, fsize(LIMIT))
+        native = run([sh, '-c', script], d, preexec_fn=fsize(LIMIT))
         want = b'16\n' + hard_text + b'\nhead 153\n8192\n'
         t.eq(native.stdout, want, 'natively: sh sees 8 KiB, head is killed by SIGXFSZ')
         out = os.path.join(d, 'sh.heap.pb.gz')
-        r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', script], d, fsize(LIMIT))
+        r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', script], d,
+                preexec_fn=fsize(LIMIT))
         err = r.stderr.decode(errors='replace')
         t.eq((r.returncode, r.stdout), (0, native.stdout),
              'under memprof: the same limit, output and status', err)
@@ -65,7 +62,7 @@ def main():
         # Killed: the tables shared with memprof (memfds of MiBs) are there.
         out = os.path.join(d, 'k.heap.pb.gz')
         r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', 'echo x; kill -9 $$'], d,
-                fsize(LIMIT))
+                preexec_fn=fsize(LIMIT))
         err = r.stderr.decode(errors='replace')
         t.eq((r.returncode, r.stdout), (-signal.SIGKILL, b'x\n'),
              'SIGKILL: memprof dies of it too, same output', err)
@@ -79,7 +76,7 @@ def main():
         # A hard limit memprof cannot lift: an error, not SIGXFSZ.
         merged = os.path.join(d, 'm.pb.gz')
         src = os.path.join(d, 'sh.heap.pb.gz')
-        r = run([memprof, 'merge', '-o', merged, src, src], d, fsize(1024, 1024))
+        r = run([memprof, 'merge', '-o', merged, src, src], d, preexec_fn=fsize(1024, 1024))
         err = r.stderr.decode(errors='replace')
         t.ok(r.returncode == 1 and 'File too large' in err,
              'merge past a hard 1 KiB limit: exit 1, "File too large" (not SIGXFSZ)',

@@ -18,14 +18,14 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
 from tap import Tap  # noqa: E402
+import qarun  # noqa: E402
 
 NOTE = re.compile(r'^memprof: warning: no profile for process (\d+) \(([^)]*)\): a seccomp filter '
                   r'refuses the system calls that write it \(ENOSYS\)$')
 
 
 def run(argv, cwd):
-    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=120)
+    return qarun.run(argv, cwd, text=True)
 
 
 def main():

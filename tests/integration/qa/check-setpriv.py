@@ -10,17 +10,16 @@ setpriv died of SIGABRT (status 134 where it exits 0).  Needs root.
 usage: check-setpriv.py MEMPROF"""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from tap import Tap  # noqa: E402
+import qarun  # noqa: E402
 
 
 def run(argv, cwd):
-    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=60)
+    return qarun.run(argv, cwd, text=True, timeout=60)
 
 
 def main():

@@ -15,11 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from tap import Tap  # noqa: E402
-
-
-def run(argv, cwd, stdin=subprocess.DEVNULL):
-    return subprocess.run(argv, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120)
+from qarun import run  # noqa: E402
 
 
 def fd_leaks(report):

@@ -9,18 +9,17 @@ and it printed "memprof: warning: cannot read /proc/self/maps: ENOENT".
 usage: check-unshare.py MEMPROF"""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
 from tap import Tap  # noqa: E402
+import qarun  # noqa: E402
 
 
 def run(argv, cwd):
-    return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=120)
+    return qarun.run(argv, cwd, text=True)
 
 
 def main():
