@@ -35,6 +35,7 @@
 #include "common/shm.h"
 #include "base/vmarea.h"
 #include "sample/peak.h"
+#include "base/vm.h"
 #include "sample/sampler.h"
 #include "sample/stacks.h"
 #include "sample/tag.h"
@@ -166,9 +167,26 @@ static int rate1;
 
 static void set_fast_free(void);
 
+/*
+ * The next free's bucket, foretold, as the stack table foretells the next
+ * allocation's stack (stacks.h mp_prof_foretell): a program mostly frees
+ * next from the bucket that followed the same bucket last time (gcc's cc1
+ * on a 17,000-line file: 77% of 6 million frees).  Each bucket keeps its
+ * last follower (+ 1; 0: none) here, and a free starts the follower's two
+ * records on their way (heap record, lifetimes: lines of tables bigger
+ * than the cache), and its own hint.  The shim's perf samples per cc1
+ * sample, medians of 8 interleaved runs: 0.369 -> 0.360.  The short way's
+ * (freed's `fast`): one thread's, so `hint_prev` is plain.
+ */
+#define FREE_HINTS (1u << 16)
+static uint32_t *free_hints;
+static uint32_t hint_prev;
+
 void mp_peak_set_rate(uint64_t r)
 {
 	rate = r;
+	if (recs && r <= 1 && !free_hints)
+		free_hints = mp_vm_reserve(FREE_HINTS * sizeof(*free_hints));
 	__atomic_store_n(&rate1, recs && r <= 1, __ATOMIC_RELEASE);
 	set_fast_free();
 }
@@ -517,6 +535,16 @@ static inline __attribute__((always_inline)) unsigned freed(uint64_t tag, uint64
 	uint64_t age = mp_tag_age(tag, now);
 	unsigned k = fast ? ticks_class(age) : life_class(age);
 	bool one = fast || alone();
+	if (fast && free_hints) {
+		uint32_t nx = free_hints[b & (FREE_HINTS - 1)];
+		free_hints[hint_prev & (FREE_HINTS - 1)] = b + 1;
+		hint_prev = b;
+		if (nx) {
+			__builtin_prefetch(&mp_prof_heap[nx - 1], 1);
+			__builtin_prefetch(life[nx - 1].freed, 1);
+			__builtin_prefetch(&free_hints[(nx - 1) & (FREE_HINTS - 1)], 1);
+		}
+	}
 	if (fast) {
 		/* shrink(h->size, true) at rate 1, nothing read back */
 		capture();

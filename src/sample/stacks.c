@@ -58,6 +58,7 @@ _Static_assert(sizeof(struct mp_fpindex) % sizeof(struct mp_fpslot) == 0 &&
 	       "index slots never straddle cache lines");
 
 struct mp_fpindex *mp_prof_fpidx;
+struct mp_prof_hint *mp_prof_hints;
 
 static struct mp_snap_heap_rec *buckets;
 struct mp_snap_heap_rec *mp_prof_heap;   /* the same, for stacks.h and peak.c */
@@ -153,6 +154,13 @@ static uint32_t index_find(struct mp_index *const *ixp, uint64_t h,
 		if ((v ^ h) >> 32 == 0 && match((uint32_t)v, key))
 			return (uint32_t)v;
 	}
+}
+
+int mp_prof_hints_init(void)
+{
+	if (!mp_prof_hints)
+		mp_prof_hints = mp_vm_reserve(MP_PROF_HINTS * sizeof(*mp_prof_hints));
+	return mp_prof_hints ? 0 : -ENOMEM;
 }
 
 int mp_prof_init(void)

@@ -295,6 +295,59 @@ static inline void mp_prof_record_again(uint32_t b)
 	__atomic_add_fetch(&mp_prof_heap[b].alloc_objects, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * The next allocation's stack, foretold (at --rate 1, where every
+ * allocation looks its stack up).  A program mostly allocates next from
+ * the stack that followed the same stack last time: compiling a
+ * 17,000-line file with gcc's cc1, 83% of 6.3 million allocations did.  So
+ * each stack's index slot has a hint, where the lookups of its last
+ * follower went (the follower's index slot and bucket), and the end of one
+ * sampled allocation starts those on their way, with the follower's own
+ * hint: their cache misses then overlap the program's work until its next
+ * allocation instead of stalling it.  A wrong hint costs three prefetches.
+ * The hints are a table of their own (one per slot, masked: a bigger index
+ * shares them), not a word in the slot: 64-byte slots made the index twice
+ * as big and the shim's perf samples per cc1 sample 0.374, against 0.369
+ * this way and 0.395 without hints (medians of 8 interleaved runs).
+ * Racing threads may store over each other's hints: a hint is never
+ * trusted, only prefetched.
+ */
+struct mp_prof_hint {
+	uint32_t slot;     /* index slot, masked to the index's size when used */
+	uint32_t bucket;   /* bucket + 1; 0: none */
+};
+#define MP_PROF_HINTS (1u << 15)
+extern MP_HIDDEN struct mp_prof_hint *mp_prof_hints;
+
+/* Map the hints (once, at init, when every allocation is sampled); 0, or
+ * -ENOMEM (none then: mp_prof_foretell must not be called). */
+int mp_prof_hints_init(void);
+
+/* After a sampled allocation into bucket b from the stack whose index
+ * words `last` are (mp_prof_find_fp's, NULL: unknown): the hint of the
+ * stack before it (*prev, the calling thread's: slot + 1, 0 none) is this
+ * one, and this one's follower is fetched. */
+static inline void mp_prof_foretell(uint32_t *prev, const uint64_t *last, uint32_t b)
+{
+	if (!last)
+		return;
+	const struct mp_fpindex *ix = __atomic_load_n(&mp_prof_fpidx, __ATOMIC_ACQUIRE);
+	const struct mp_fpslot *s =
+		(const struct mp_fpslot *)((const char *)last - offsetof(struct mp_fpslot, last));
+	/* (A slot of an older index generation gives a wrong slot: a hint.) */
+	uint32_t mask = ix->cap - 1, j = (uint32_t)(s - ix->slots) & mask;
+	struct mp_prof_hint *h = mp_prof_hints;
+	if (*prev)
+		h[(*prev - 1) & (MP_PROF_HINTS - 1)] = (struct mp_prof_hint){ j, b + 1 };
+	*prev = j + 1;
+	struct mp_prof_hint nx = h[j & (MP_PROF_HINTS - 1)];
+	if (nx.bucket) {
+		__builtin_prefetch(&ix->slots[nx.slot & mask]);
+		__builtin_prefetch(&mp_prof_heap[nx.bucket - 1], 1);
+		__builtin_prefetch(&h[nx.slot & (MP_PROF_HINTS - 1)], 1);
+	}
+}
+
 /* Changes whenever the tables are emptied (mp_prof_reset) or code is
  * unmapped (mp_prof_unmapped): stack ids and buckets of an older generation
  * are void.  Lock-free. */

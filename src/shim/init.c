@@ -206,6 +206,8 @@ void mp_shim_init(void)
 		ok = 0;
 	}
 	mp_peak_set_rate(o->rate);
+	/* Hints only where every allocation looks its stack up. */
+	int hints = ok && o->rate == 1 && mp_prof_hints_init() == 0;
 	/* After mp_prof_init, which chose the clock (sample/tag.h); before
 	 * the first sample, so before the first free of a sampled block. */
 	mp_alloc_on_sampled_free(mp_peak_on_free, o->rate == 1 ? free_clock() : NULL);
@@ -217,6 +219,7 @@ void mp_shim_init(void)
 		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	}
 	mp_shim.enabled = ok;
+	mp_shim.hints = hints;
 	__atomic_store_n(&mp_shim.init, MP_INIT_DONE, __ATOMIC_RELEASE);
 }
 
@@ -259,6 +262,8 @@ static inline __attribute__((always_inline)) void record(void *p, size_t size)
 	}
 	if (b < 0)
 		return;
+	if (mp_shim.hints)
+		mp_prof_foretell(&mp_tls.hint, c ? c->last : NULL, (uint32_t)b);
 	mp_peak_grew(size, now);
 	uint64_t tag = mp_tag_make((uint32_t)b, now);
 	if (own) {

@@ -23,6 +23,7 @@ enum { MP_INIT_NONE, MP_INIT_BUSY, MP_INIT_DONE };
 struct mp_shim_state {
 	int init;                  /* MP_INIT_*; read and written atomically */
 	int enabled;               /* sampling works (tables mapped, rate != 0) */
+	int hints;                 /* mp_prof_foretell after each sample (--rate 1) */
 	struct mp_options opt;
 	pid_t pid;                 /* getpid() as of init or the last fork */
 	uint64_t start_ns;         /* CLOCK_REALTIME at init or fork */
@@ -43,6 +44,7 @@ struct mp_tls {
 	uint64_t left;             /* bytes until the next sample */
 	uint64_t rng;              /* sampler state */
 	int ready;                 /* rng seeded, first gap drawn */
+	uint32_t hint;             /* mp_prof_foretell's: the last sampled allocation's */
 };
 
 extern MP_TLS struct mp_tls mp_tls;
