@@ -10,7 +10,9 @@
  * but closing an inotify descriptor waits for an SRCU grace period, up to
  * 16 ms here: `memprof run true` takes 5 ms after the program.)  The file
  * is mapped, not read: a compile's 7 MiB snapshot read into a buffer cost
- * a copy and 1,800 page faults of fresh memory, half the reading.  CLI
+ * a copy and 1,800 page faults of fresh memory, half the reading.  Then
+ * the same thread begins the conversion (mp_final_snap_hooks): by the
+ * time memprof learns of the exit, the profiles are being made.  CLI
  * only.
  */
 #include <errno.h>
@@ -35,10 +37,22 @@ static struct {
 	bool closed;                /* (under lock) taken or done: start nothing */
 	bool started;               /* (under lock) the thread was started */
 	pthread_t thread;
+	struct mp_final_snap_hooks hooks;   /* set with path */
 	/* The thread's until it is joined: */
 	struct mp_snap *snap;       /* what it read, or NULL */
+	void *prepared;             /* hooks.prepare's of snap, or NULL */
 	struct stat st;             /* its file as it was read */
 } fs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* What was read and not taken, freed. */
+static void drop_read(void)
+{
+	if (fs.prepared)
+		fs.hooks.drop(fs.hooks.ctx, fs.prepared);
+	fs.prepared = NULL;
+	mp_snap_free(fs.snap);
+	fs.snap = NULL;
+}
 
 /* Device, inode, size and modification time to the nanosecond. */
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -95,10 +109,12 @@ static void *read_main(void *arg)
 	}
 	fs.snap = snap;
 	fs.st = before;
+	if (fs.hooks.prepare)
+		fs.prepared = fs.hooks.prepare(fs.hooks.ctx, snap);
 	return NULL;
 }
 
-void mp_final_snap_watch(const char *snapdir, pid_t pid)
+void mp_final_snap_watch(const char *snapdir, pid_t pid, const struct mp_final_snap_hooks *hooks)
 {
 	char *path = mp_snapshots_path(snapdir, MP_SNAPFILE_FINAL, pid, 0, NULL);
 
@@ -108,6 +124,8 @@ void mp_final_snap_watch(const char *snapdir, pid_t pid)
 	} else {
 		fs.path = path;
 		fs.pid = pid;
+		if (hooks)
+			fs.hooks = *hooks;
 	}
 	pthread_mutex_unlock(&fs.lock);
 }
@@ -141,12 +159,13 @@ static void close_watch(void)
 		pthread_join(fs.thread, NULL);
 }
 
-struct mp_snap *mp_final_snap_take(const char *path)
+struct mp_snap *mp_final_snap_take(const char *path, void **ret_prepared)
 {
 	struct mp_snap *snap = NULL;
 	struct stat now;
 	bool ours;
 
+	*ret_prepared = NULL;
 	pthread_mutex_lock(&fs.lock);
 	ours = fs.path && !fs.closed && strcmp(path, fs.path) == 0;
 	pthread_mutex_unlock(&fs.lock);
@@ -155,18 +174,18 @@ struct mp_snap *mp_final_snap_take(const char *path)
 	close_watch();
 	if (fs.snap && stat(path, &now) == 0 && same_file(&fs.st, &now)) {
 		snap = fs.snap;
+		*ret_prepared = fs.prepared;
 		fs.snap = NULL;
+		fs.prepared = NULL;
 	}
-	mp_snap_free(fs.snap);
-	fs.snap = NULL;
+	drop_read();
 	return snap;
 }
 
 void mp_final_snap_done(void)
 {
 	close_watch();
-	mp_snap_free(fs.snap);
-	fs.snap = NULL;
+	drop_read();
 	pthread_mutex_lock(&fs.lock);
 	free(fs.path);
 	fs.path = NULL;
