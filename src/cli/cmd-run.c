@@ -332,8 +332,11 @@ static void started(void *ctx, pid_t pid)
 	rc->col.target = pid;
 	if (rc->live)
 		mp_live_set_target(rc->live, pid);
+	struct mp_final_snap_hooks fh;
+
 	mp_early_sym_start(pid);
-	mp_final_snap_watch(rc->col.snapdir, pid);
+	mp_collect_final_snap_hooks(&rc->col, &fh);
+	mp_final_snap_watch(rc->col.snapdir, pid, &fh);
 }
 
 static void final_written(void *ctx, pid_t pid)
@@ -479,7 +482,9 @@ int mp_cmd_run(int argc, char **argv)
 	    !(s.leak_check && leaks.failing && s.error_exitcode >= 0))
 		mp_cli_exit_signal = WTERMSIG(child.status);
 	/* Frees the files loaded while the program ran: their answers go to
-	 * the symbolization cache. */
+	 * the symbolization cache (once the target's conversion, begun on
+	 * another thread, is over). */
+	mp_final_snap_done();
 	mp_early_sym_free();
 	goto out;
 
@@ -493,6 +498,7 @@ cleanup:
 		mp_snapshots_done(snapdir);
 		rmdir(snapdir);
 	}
+	mp_final_snap_done();
 	mp_early_sym_free();
 out:
 	mp_final_snap_done();

@@ -67,30 +67,122 @@ static size_t resource_kinds(const struct mp_snap *sn, const char *out,
 	return n;
 }
 
-/* Those profiles, made ahead in `a` (or now, when it is NULL), written
- * and named in `written` (", 'X.peak.pb.gz'", ...) for the report.
- * Returns how many could not be written: each is said in one line, and
- * the raw snapshot `snap` is then kept, as when the heap profile fails. */
-static size_t convert_resources(struct mp_converter *cv, struct mp_converter_ahead *a,
-				const enum mp_profile_kind *kinds, char *const *outs, size_t n,
-				FILE *written, const char *snap)
+/*
+ * A snapshot's profiles: the heap profile (kinds[0], outs[0]) and those
+ * beside it, made at once (a compiler's --rate 1 heap and peak profiles
+ * took 100 ms one after the other): the ahead's thread and the one that
+ * begins the conversion each build one, then the next one left.  Their
+ * files are written but for the rename: the heap profile's renamed first,
+ * the others only after it, and not at all when it fails.
+ */
+struct conversion {
+	struct mp_converter *cv;
+	struct mp_converter_ahead *ahead;   /* NULL: each made when written */
+	enum mp_profile_kind kinds[5];
+	char *outs[6];              /* malloc'd, NULL-terminated */
+	size_t nkinds;
+};
+
+/* Begin: the converter, then every profile made (under mp_early_sym_lock).
+ * 0 or -ENOMEM (and what the converter returns); v is ended either way. */
+static int begin(struct conversion *v, const struct mp_snap *sn, const char *out)
+{
+	int r = mp_converter_new(sn, 0, mp_early_sym_finish(), &v->cv);
+
+	if (r < 0)
+		return r;
+	v->kinds[0] = MP_PROFILE_HEAP;
+	v->outs[0] = strdup(out);
+	if (!v->outs[0])
+		return -ENOMEM;
+	v->nkinds = 1 + resource_kinds(sn, out, v->kinds + 1, v->outs + 1);
+	if (mp_converter_ahead_start(v->cv, v->kinds, (const char *const *)v->outs, v->nkinds,
+				     &v->ahead) < 0)
+		v->ahead = NULL;   /* (no memory) each is made when written */
+	else
+		mp_converter_ahead_help(v->ahead);
+	return 0;
+}
+
+/* Free what v holds (under mp_early_sym_lock: the converter's symbolizer
+ * shares files). */
+static void end(struct conversion *v)
+{
+	mp_converter_ahead_free(v->ahead);
+	v->ahead = NULL;
+	for (size_t i = 0; v->outs[i]; i++)
+		free(v->outs[i]);
+	memset(v->outs, 0, sizeof(v->outs));
+	mp_converter_free(v->cv);
+	v->cv = NULL;
+}
+
+/* Profile i of v, made ahead (or now), written: 0 or < 0 with the message
+ * in *ret_err. */
+static int write_kind(struct conversion *v, size_t i, char **ret_err)
+{
+	return v->ahead ? mp_converter_ahead_write(v->ahead, i, ret_err)
+			: mp_converter_write(v->cv, v->kinds[i], v->outs[i], ret_err);
+}
+
+/* The profiles beside the heap profile written, and named in `written`
+ * (", 'X.peak.pb.gz'", ...) for the report.  Returns how many could not
+ * be written: each is said in one line, and the raw snapshot `snap` is
+ * then kept, as when the heap profile fails. */
+static size_t convert_resources(struct conversion *v, FILE *written, const char *snap)
 {
 	size_t failed = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 1; i < v->nkinds; i++) {
 		char *err = NULL;
 
-		if ((a ? mp_converter_ahead_write(a, i, &err)
-		       : mp_converter_write(cv, kinds[i], outs[i], &err)) < 0) {
+		if (write_kind(v, i, &err) < 0) {
 			fprintf(stderr, "memprof: %s (raw snapshot kept as '%s')\n",
 				err ? err : "cannot write a resource profile", snap);
 			failed++;
 		} else {
-			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", outs[i]);
+			fprintf(written, "%s'%s'", ftell(written) ? ", " : ", with ", v->outs[i]);
 		}
 		free(err);
 	}
 	return failed;
+}
+
+/* final-snap.h's hooks: the target's conversion begun on the thread that
+ * read its final snapshot while the kernel tears the process down (a
+ * compile's: 20-30 ms in which memprof had nothing to do). */
+static void *prepare(void *ctx, const struct mp_snap *sn)
+{
+	const struct mp_collect *c = ctx;
+	struct conversion *v = calloc(1, sizeof(*v));
+	char *out = mp_outname_heap(c->output, c->target, true);
+	int r = -ENOMEM;
+
+	mp_early_sym_lock();
+	if (v && out)
+		r = begin(v, sn, out);
+	if (r < 0 && v) {
+		end(v);
+		free(v);
+		v = NULL;
+	}
+	mp_early_sym_unlock();
+	free(out);
+	return v;
+}
+
+static void drop(void *ctx, void *prepared)
+{
+	(void)ctx;
+	mp_early_sym_lock();
+	end(prepared);
+	mp_early_sym_unlock();
+	free(prepared);
+}
+
+void mp_collect_final_snap_hooks(struct mp_collect *c, struct mp_final_snap_hooks *ret)
+{
+	*ret = (struct mp_final_snap_hooks){ .ctx = c, .prepare = prepare, .drop = drop };
 }
 
 /* --stats: one line per converted snapshot. */
@@ -113,18 +205,22 @@ static void print_stats(const struct mp_snap *sn)
  * same. */
 static int collect_one(const struct mp_collect *c, const char *snap, const char *out, bool brief)
 {
-	struct mp_converter *cv = NULL;
-	struct mp_converter_ahead *ahead = NULL;
-	enum mp_profile_kind kinds[4];
-	char *outs[5] = { NULL };
-	size_t nkinds = 0;
+	struct conversion v = { 0 }, *pre = NULL;
 	struct mp_snap *sn = NULL;
 	char *err = NULL, *why = NULL;
 	bool res_failed = false;
 	int r = 0;
 
-	/* The target's, perhaps read while the kernel tore it down. */
-	sn = mp_final_snap_take(snap);
+	/* The target's, perhaps read and converted while the kernel tore it
+	 * down (taken before the lock: its thread holds it). */
+	sn = mp_final_snap_take(snap, (void **)&pre);
+	mp_early_sym_lock();
+	if (pre && strcmp(pre->outs[0], out) == 0) {
+		v = *pre;
+	} else if (pre) {
+		end(pre);
+	}
+	free(pre);
 	if (!sn)
 		r = mp_snap_read_file(snap, &sn, &why);
 	if (r == -EBADMSG)
@@ -132,30 +228,21 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 	else if (r < 0)
 		mp_set_err(&err, "cannot read snapshot '%s': %s", snap, strerror(-r));
 	free(why);
-	if (r == 0) {
-		r = mp_converter_new(sn, 0, mp_early_sym_finish(), &cv);
+	if (r == 0 && !v.cv) {
+		r = begin(&v, sn, out);
 		if (r < 0)
 			mp_set_err(&err, "cannot convert snapshot '%s': %s", snap, strerror(-r));
 	}
-	/* The other profiles are made on a second core while this one
-	 * writes the heap profile (a compiler's --rate 1 heap and peak
-	 * profiles took 100 ms one after the other); they appear only after
-	 * it, and not at all when it fails. */
-	if (r == 0) {
-		nkinds = resource_kinds(sn, out, kinds, outs);
-		if (mp_converter_ahead_start(cv, kinds, (const char *const *)outs, nkinds, &ahead) < 0)
-			ahead = NULL;   /* (no memory) each is made when written */
-	}
 	if (r == 0)
-		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
-	if ((r == -ENOSPC || r == -EDQUOT) && ahead) {
+		r = write_kind(&v, 0, &err);
+	if ((r == -ENOSPC || r == -EDQUOT) && v.ahead) {
 		/* The others' temporaries may hold the room it needed: the
 		 * heap profile comes first, as when they are written after it. */
-		mp_converter_ahead_free(ahead);
-		ahead = NULL;
+		mp_converter_ahead_free(v.ahead);
+		v.ahead = NULL;
 		free(err);
 		err = NULL;
-		r = mp_converter_write(cv, MP_PROFILE_HEAP, out, &err);
+		r = mp_converter_write(v.cv, MP_PROFILE_HEAP, out, &err);
 	}
 	if (r < 0) {
 		if (err)
@@ -170,7 +257,7 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		FILE *w = open_memstream(&also, &also_len);
 
 		if (w) {
-			res_failed = convert_resources(cv, ahead, kinds, outs, nkinds, w, snap) > 0;
+			res_failed = convert_resources(&v, w, snap) > 0;
 			fclose(w);
 		}
 		if (!c->quiet && !brief) {
@@ -179,15 +266,15 @@ static int collect_one(const struct mp_collect *c, const char *snap, const char 
 		}
 		free(also);
 	}
-	mp_converter_ahead_free(ahead);
-	for (size_t i = 0; outs[i]; i++)
-		free(outs[i]);
+	mp_converter_ahead_free(v.ahead);
+	v.ahead = NULL;
 	free(err);
 	if (r >= 0 && c->stats)
 		print_stats(sn);
 	if (sn && c->leaks)
-		mp_leakcheck_add(c->leaks, sn, cv ? mp_converter_symbolizer(cv) : NULL);
-	mp_converter_free(cv);
+		mp_leakcheck_add(c->leaks, sn, v.cv ? mp_converter_symbolizer(v.cv) : NULL);
+	end(&v);
+	mp_early_sym_unlock();
 	mp_snap_free(sn);
 	/* A profile not written is a failure: the status says so, and the
 	 * raw snapshot stays. */

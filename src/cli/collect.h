@@ -58,6 +58,11 @@ struct mp_collect {
  */
 int mp_collect_one(const struct mp_collect *c, const char *snap, const char *out);
 
+/* The hooks for cli/final-snap.h that begin converting the target's final
+ * snapshot (c->target's, named after c->output) as soon as it is read. */
+struct mp_final_snap_hooks;
+void mp_collect_final_snap_hooks(struct mp_collect *c, struct mp_final_snap_hooks *ret);
+
 /* Convert the finished numbered snapshots now (mp_snapshots_collect). */
 void mp_collect_numbered(struct mp_collect *c);
 

@@ -106,9 +106,24 @@ static void nap(long ms)
 	pthread_mutex_unlock(&nap_lock);
 }
 
+/* Held while the files of the early symbolizer serve a conversion. */
+static pthread_mutex_t use_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void mp_early_sym_lock(void)
+{
+	pthread_mutex_lock(&use_lock);
+}
+
+void mp_early_sym_unlock(void)
+{
+	pthread_mutex_unlock(&use_lock);
+}
+
 void mp_early_sym_stop(void)
 {
-	if (!early.started)
+	/* (mp_early_sym_finish may end the thread on another thread meanwhile:
+	 * nap_cond, once made, stays) */
+	if (!__atomic_load_n(&early.started, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&nap_lock);
 	__atomic_store_n(&early.stop, 1, __ATOMIC_RELEASE);
@@ -339,7 +354,8 @@ void mp_early_sym_start(pid_t pid)
 		return;
 	early.pid = pid;
 	pthread_once(&nap_once, nap_init);
-	early.started = pthread_create(&early.thread, NULL, early_main, NULL) == 0;
+	__atomic_store_n(&early.started, pthread_create(&early.thread, NULL, early_main, NULL) == 0,
+			 __ATOMIC_RELEASE);
 }
 
 struct mp_symbolizer *mp_early_sym_finish(void)
@@ -347,7 +363,7 @@ struct mp_symbolizer *mp_early_sym_finish(void)
 	if (early.started) {
 		mp_early_sym_stop();
 		pthread_join(early.thread, NULL);
-		early.started = false;
+		__atomic_store_n(&early.started, false, __ATOMIC_RELEASE);
 		/* The answers stay; what was loaded to find them goes (the
 		 * conversions load again only the files with addresses left). */
 		for (size_t i = 0; i < early.nsyms; i++)

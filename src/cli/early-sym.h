@@ -21,10 +21,18 @@ void mp_early_sym_stop(void);
 
 /* Stop the thread (waiting for the batch in hand) and return its
  * symbolizer, or NULL: a donor for mp_symbolizer_new_from, owned here.
- * Any number of calls. */
+ * Any number of calls, under mp_early_sym_lock. */
 struct mp_symbolizer *mp_early_sym_finish(void);
 
-/* Stop, and free the symbolizer. */
+/* The symbolizers made from the donor share its files, which are not
+ * thread-safe: a conversion holds this lock from mp_early_sym_finish until
+ * its converter is freed, so that the target's, begun on another thread
+ * as soon as its snapshot is in (cli/final-snap.h), and those of the main
+ * thread (numbered snapshots, --http) take turns. */
+void mp_early_sym_lock(void);
+void mp_early_sym_unlock(void);
+
+/* Stop, and free the symbolizer (no conversion may run). */
 void mp_early_sym_free(void);
 
 #endif

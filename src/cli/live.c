@@ -283,12 +283,14 @@ static int fetch_profile(struct mp_live *lv, pid_t pid, enum mp_profile_kind kin
 
 	if (r < 0)
 		return r == -ETIMEDOUT ? 504 : 503;
+	mp_early_sym_lock();
 	r = mp_converter_new(sn, 0, mp_early_sym_finish(), &cv);
 	if (r < 0)
 		mp_set_err(ret_err, "cannot convert the snapshot: %s", strerror(-r));
 	else
 		r = mp_converter_encode(cv, kind, ret_buf, ret_len, ret_err);
 	mp_converter_free(cv);
+	mp_early_sym_unlock();
 	mp_snap_free(sn);
 	return r < 0 ? 500 : 0;
 }

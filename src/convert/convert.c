@@ -844,6 +844,7 @@ struct ahead_slot {
 	size_t len;
 	int r;                      /* how encoding it went */
 	struct mp_file_pending file;   /* its file, all but renamed, when r is 0 */
+	bool claimed;               /* (under lock) begun, by the thread or a helper */
 	bool done;                  /* (under lock) */
 };
 
@@ -866,25 +867,44 @@ static void ahead_make(struct mp_converter *c, struct ahead_slot *s)
 		mp_file_prepare(s->out, s->buf, s->len, &s->file);
 }
 
-static void *ahead_main(void *arg)
+/* Make the slots no one has begun, in order, until none is left or the
+ * ahead is stopped (the thread, and mp_converter_ahead_help's caller). */
+static void make_unclaimed(struct mp_converter_ahead *a)
 {
-	struct mp_converter_ahead *a = arg;
-
-	for (size_t i = 0; i < a->n; i++) {
-		struct ahead_slot *s = &a->slots[i];
+	for (;;) {
+		struct ahead_slot *s = NULL;
 
 		pthread_mutex_lock(&a->lock);
-		bool stop = a->stop;
+		for (size_t i = 0; i < a->n && !a->stop && !s; i++)
+			if (!a->slots[i].claimed)
+				s = &a->slots[i];
+		if (s)
+			s->claimed = true;
 		pthread_mutex_unlock(&a->lock);
-		if (stop)
-			break;
+		if (!s)
+			return;
 		ahead_make(a->c, s);
 		pthread_mutex_lock(&a->lock);
 		s->done = true;
 		pthread_cond_broadcast(&a->cond);
 		pthread_mutex_unlock(&a->lock);
 	}
+}
+
+static void *ahead_main(void *arg)
+{
+	make_unclaimed(arg);
 	return NULL;
+}
+
+void mp_converter_ahead_help(struct mp_converter_ahead *a)
+{
+	make_unclaimed(a);
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->n; i++)
+		while (a->slots[i].claimed && !a->slots[i].done)
+			pthread_cond_wait(&a->cond, &a->lock);
+	pthread_mutex_unlock(&a->lock);
 }
 
 int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
@@ -922,14 +942,18 @@ int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_
 	if (ret_err)
 		*ret_err = NULL;
 	assert(i < a->n);
-	if (a->started) {
-		pthread_mutex_lock(&a->lock);
-		while (!s->done)
-			pthread_cond_wait(&a->cond, &a->lock);
-		pthread_mutex_unlock(&a->lock);
-	} else if (!s->done) {
+	pthread_mutex_lock(&a->lock);
+	bool mine = !s->claimed;    /* (no thread, or it stopped before it) */
+	s->claimed = true;
+	while (!mine && !s->done)
+		pthread_cond_wait(&a->cond, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+	if (mine) {
 		ahead_make(a->c, s);
+		pthread_mutex_lock(&a->lock);
 		s->done = true;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
 	}
 	r = s->r == 0 ? mp_file_commit(&s->file) : s->r;
 	free(s->buf);

@@ -69,7 +69,8 @@ int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8
 
 /*
  * Profiles made ahead: mp_converter_ahead_start begins building and
- * compressing kinds[0..n) in that order on a thread of its own, each file
+ * compressing kinds[0..n) in that order on a thread of its own (or two:
+ * mp_converter_ahead_help), each file
  * outs[i] written but for its rename (common/file-write.h: the temporary
  * on the disk), while the caller writes another profile of the same
  * converter with mp_converter_write (profiles of one converter may be
@@ -86,6 +87,10 @@ struct mp_converter_ahead;
 int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
 			     const char *const *outs, size_t n, struct mp_converter_ahead **ret);
 int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_err);
+/* The calling thread makes the profiles of `a` the thread has not begun
+ * (it takes them in order, as the thread does), then waits until every
+ * one is made: two profiles are built at once, one on each thread. */
+void mp_converter_ahead_help(struct mp_converter_ahead *a);
 void mp_converter_ahead_free(struct mp_converter_ahead *a);
 
 /* Text every profile it writes adds to its one comment line, after "; "
