@@ -317,15 +317,12 @@ struct wframe {
 #define NEAR_BITS 11                  /* a thread's rules at hand: 2,048 (32 KiB) */
 #define WALK_FRAMES 64                /* new frames a walk keeps (more: not kept) */
 
-struct __attribute__((aligned(64))) wcache {
+struct wcache {
 	uint32_t epoch;               /* code_epoch the shadow was made in */
 	uint32_t n;                   /* frames in the shadow */
 	uint32_t max;                 /* the `max` of the walk the cache is for */
 	bool zero_end;                /* the walk ended on a zero return address at end_sp - 8 */
 	uint64_t end_sp;
-	/* The rules of the shim's own two outermost frames of the last walk
-	 * (every walk starts in them), on the line wc_get reads anyway. */
-	struct slot own[2];
 	struct wcache *next;          /* on the spare list */
 	struct mp_stack_cache cache;  /* the caller's (above), for the whole shadow */
 	struct slot near[1u << NEAR_BITS];   /* rules by return address (rule_near) */
@@ -360,7 +357,6 @@ static void wc_clear(struct wcache *c)
 {
 	c->n = 0;
 	memset(c->near, 0, sizeof(c->near));
-	memset(c->own, 0, sizeof(c->own));
 	c->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
 }
 
@@ -655,18 +651,8 @@ mp_fastunwind_walk(uint64_t *pcs, uint32_t max, uint64_t pc, uint64_t sp, uint64
 	 * not kept (mp_capture drops them anyway): the walk, the shadow and
 	 * the stack's fingerprint start at the program's frame that called
 	 * the allocator. */
-	for (unsigned i = 0; pc - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo; i++) {
-		uint64_t rule, slot;
-		if (c && i < 2) {
-			if (c->own[i].pc == pc) {
-				rule = c->own[i].rule;
-			} else {
-				rule = rule_near(c, pc);
-				c->own[i] = (struct slot){ pc, rule };
-			}
-		} else {
-			rule = rule_near(c, pc);
-		}
+	while (pc - mp_unwind_skip_lo < mp_unwind_skip_hi - mp_unwind_skip_lo) {
+		uint64_t rule = rule_near(c, pc), slot;
 		if (MP_UNLIKELY(rule >= RULE_SIGNAL || mp_cfi_kind(rule) == MP_CFI_END) ||
 		    !frame_out(rule, &pc, &sp, &bp, &slot))
 			return UINT32_MAX;
