@@ -175,8 +175,9 @@ static void set_fast_free(void);
  * last follower (+ 1; 0: none) here, and a free starts the follower's two
  * records on their way (heap record, lifetimes: lines of tables bigger
  * than the cache), and its own hint.  The shim's perf samples per cc1
- * sample, medians of 8 interleaved runs: 0.369 -> 0.360.  The short way's
- * (freed's `fast`): one thread's, so `hint_prev` is plain.
+ * sample, medians of 8 interleaved runs: 0.369 -> 0.360 (real time: see
+ * stacks.h, the two kinds of hints together).  The short way's (freed's
+ * `fast`): one thread's, so `hint_prev` is plain.
  */
 #define FREE_HINTS (1u << 16)
 static uint32_t *free_hints;
