@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -325,6 +326,23 @@ struct run_ctx {
 	struct mp_live *live;
 };
 
+/*
+ * Whether the target's conversion may begin on the thread that reads its
+ * final snapshot (final-snap.h), while this one and the early symbolizer's
+ * still open files of their own.  Not under a descriptor limit of a few
+ * dozen (`ulimit -n` lowers the hard limit too: memprof cannot raise its
+ * own): a file one of them could not open for want of a free descriptor
+ * left a module's addresses unnamed (python3 under a limit of 7: 994
+ * functions in its profile against 950).  The conversion then follows the
+ * program's exit, one step at a time, as it did before.
+ */
+static bool fds_to_spare(void)
+{
+	struct rlimit r;
+
+	return getrlimit(RLIMIT_NOFILE, &r) == 0 && (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 256);
+}
+
 static void started(void *ctx, pid_t pid)
 {
 	struct run_ctx *rc = ctx;
@@ -336,7 +354,7 @@ static void started(void *ctx, pid_t pid)
 
 	mp_early_sym_start(pid);
 	mp_collect_final_snap_hooks(&rc->col, &fh);
-	mp_final_snap_watch(rc->col.snapdir, pid, &fh);
+	mp_final_snap_watch(rc->col.snapdir, pid, fds_to_spare() ? &fh : NULL);
 }
 
 static void final_written(void *ctx, pid_t pid)

@@ -142,7 +142,9 @@ def main():
             t.ok(got.returncode == 0 and got.stdout == '1\n' and len(names) > 300 and lim == names,
                  'RLIMIT_NOFILE %d soft and hard, python3 with 25 files mapped: the profile is '
                  'written, every function named as without the limit' % n,
-                 '%d functions against %d; %s' % (len(lim), len(names), got.stderr[-800:]))
+                 '%d functions against %d; only with the limit: %s; only without: %s; %s'
+                 % (len(lim), len(names), sorted(lim - names)[:12], sorted(names - lim)[:12],
+                    got.stderr[-800:]))
 
         # --- a new user namespace: a process of one thread only ---
         # memprof's snapshot thread steps aside around the call (EINVAL
