@@ -499,11 +499,6 @@ int mp_cmd_run(int argc, char **argv)
 	if (WIFSIGNALED(child.status) && status == 128 + WTERMSIG(child.status) &&
 	    !(s.leak_check && leaks.failing && s.error_exitcode >= 0))
 		mp_cli_exit_signal = WTERMSIG(child.status);
-	/* Frees the files loaded while the program ran: their answers go to
-	 * the symbolization cache (once the target's conversion, begun on
-	 * another thread, is over). */
-	mp_final_snap_done();
-	mp_early_sym_free();
 	goto out;
 
 cleanup:
@@ -516,10 +511,12 @@ cleanup:
 		mp_snapshots_done(snapdir);
 		rmdir(snapdir);
 	}
+out:
+	/* The target's conversion, begun on another thread, over; then the
+	 * files loaded while the program ran freed: their answers go to the
+	 * symbolization cache. */
 	mp_final_snap_done();
 	mp_early_sym_free();
-out:
-	mp_final_snap_done();
 	mp_supervise_done(&child);
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);
