@@ -340,7 +340,8 @@ static bool fds_to_spare(void)
 {
 	struct rlimit r;
 
-	return getrlimit(RLIMIT_NOFILE, &r) == 0 && (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 256);
+	return getrlimit(RLIMIT_NOFILE, &r) == 0 &&
+	       (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= 256);
 }
 
 static void started(void *ctx, pid_t pid)

@@ -60,8 +60,7 @@ _Static_assert(sizeof(struct mp_fpindex) % sizeof(struct mp_fpslot) == 0 &&
 struct mp_fpindex *mp_prof_fpidx;
 struct mp_prof_hint *mp_prof_hints;
 
-static struct mp_snap_heap_rec *buckets;
-struct mp_snap_heap_rec *mp_prof_heap;   /* the same, for stacks.h and peak.c */
+struct mp_snap_heap_rec *mp_prof_heap;
 static uint32_t nbuckets;
 struct mp_index *mp_prof_bidx;
 
@@ -176,7 +175,7 @@ int mp_prof_init(void)
 	mp_vm_area_share(&bucket_area, MP_SNAP_HEAP, sizeof(struct mp_snap_heap_rec));
 	stack_mem = (uint8_t *)stack_area.base;
 	stack_off = (uint32_t *)off_area.base;
-	buckets = mp_prof_heap = (struct mp_snap_heap_rec *)bucket_area.base;
+	mp_prof_heap = (struct mp_snap_heap_rec *)bucket_area.base;
 	mp_prof_fpidx =
 		mp_vm_reserve(sizeof(*mp_prof_fpidx) + INDEX_MIN * sizeof(struct mp_fpslot));
 	if (mp_prof_fpidx)
@@ -247,7 +246,7 @@ struct bucket_key {
 static int match_bucket(uint32_t v, const void *key)
 {
 	const struct bucket_key *k = key;
-	return buckets[v - 1].stack_id == k->stack_id && buckets[v - 1].size == k->size;
+	return mp_prof_heap[v - 1].stack_id == k->stack_id && mp_prof_heap[v - 1].size == k->size;
 }
 
 /* Find or add a stack; returns its id (>= 1) or a negative errno. */
@@ -289,8 +288,8 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	uint32_t v = index_find(&mp_prof_bidx, h, match_bucket, k);
 	if (v)
 		return v - 1;
-	if ((size_t)(nbuckets + 1) * sizeof(*buckets) > BUCKET_REGION ||
-	    mp_vm_area_grow(&bucket_area, (size_t)(nbuckets + 1) * sizeof(*buckets), TABLE_STEP) < 0)
+	size_t need = (size_t)(nbuckets + 1) * sizeof(*mp_prof_heap);
+	if (need > BUCKET_REGION || mp_vm_area_grow(&bucket_area, need, TABLE_STEP) < 0)
 		return -ENOSPC;
 	int r = index_grow_locked(&mp_prof_bidx);
 	if (r < 0)
@@ -298,11 +297,11 @@ static int64_t intern_bucket_locked(const struct bucket_key *k, uint64_t h)
 	uint32_t b = nbuckets;
 	if (mp_peak_add_bucket_locked(b) < 0)
 		return -ENOSPC;
-	mp_shm_begin(&bucket_area, (uint64_t)b * sizeof(*buckets), sizeof(*buckets));
-	buckets[b].stack_id = k->stack_id;
-	buckets[b].size = k->size;
+	mp_shm_begin(&bucket_area, (uint64_t)b * sizeof(*mp_prof_heap), sizeof(*mp_prof_heap));
+	mp_prof_heap[b].stack_id = k->stack_id;
+	mp_prof_heap[b].size = k->size;
 	__atomic_store_n(&nbuckets, b + 1, __ATOMIC_RELEASE);
-	mp_shm_publish(&bucket_area, 0, (uint64_t)nbuckets * sizeof(*buckets));
+	mp_shm_publish(&bucket_area, 0, (uint64_t)nbuckets * sizeof(*mp_prof_heap));
 	mp_shm_end(&bucket_area);
 	index_add_locked(mp_prof_bidx, h, b + 1);
 	return b;
@@ -381,8 +380,8 @@ int64_t mp_prof_record_hashed(uint32_t stack_id, uint64_t stack_hash, uint64_t s
 		if (b < 0)
 			return b;
 	}
-	mp_peak_touch((uint32_t)b, &buckets[b]);
-	__atomic_add_fetch(&buckets[b].alloc_objects, 1, __ATOMIC_RELAXED);
+	mp_peak_touch((uint32_t)b, &mp_prof_heap[b]);
+	__atomic_add_fetch(&mp_prof_heap[b].alloc_objects, 1, __ATOMIC_RELAXED);
 	return b;
 }
 
@@ -416,16 +415,16 @@ int64_t mp_prof_record_alloc(const uint64_t *pcs, uint32_t depth, uint64_t size)
 
 void mp_prof_record_free(uint32_t b)
 {
-	mp_peak_shrinking(buckets[b].size);
-	mp_peak_touch(b, &buckets[b]);
-	__atomic_add_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
+	mp_peak_shrinking(mp_prof_heap[b].size);
+	mp_peak_touch(b, &mp_prof_heap[b]);
+	__atomic_add_fetch(&mp_prof_heap[b].free_objects, 1, __ATOMIC_RELAXED);
 }
 
 void mp_prof_unrecord_free(uint32_t b)
 {
-	mp_peak_touch(b, &buckets[b]);
-	__atomic_sub_fetch(&buckets[b].free_objects, 1, __ATOMIC_RELAXED);
-	mp_peak_grew(buckets[b].size, mp_tag_now());   /* in use again */
+	mp_peak_touch(b, &mp_prof_heap[b]);
+	__atomic_sub_fetch(&mp_prof_heap[b].free_objects, 1, __ATOMIC_RELAXED);
+	mp_peak_grew(mp_prof_heap[b].size, mp_tag_now());   /* in use again */
 }
 
 int mp_prof_truncated(void)
@@ -451,8 +450,8 @@ void mp_prof_stacks(const void **ret_data, size_t *ret_size)
 
 void mp_prof_buckets(const void **ret_data, size_t *ret_size)
 {
-	*ret_data = buckets;
-	*ret_size = (size_t)nbuckets * sizeof(*buckets);
+	*ret_data = mp_prof_heap;
+	*ret_size = (size_t)nbuckets * sizeof(*mp_prof_heap);
 }
 
 uint32_t mp_prof_unmapped(const uint64_t *ranges, size_t n)
@@ -495,7 +494,7 @@ void mp_prof_reset(void)
 {
 	mp_lock_wait(&prof_lock);
 	memset(stack_mem, 0, stack_used);
-	memset(buckets, 0, (size_t)nbuckets * sizeof(*buckets));
+	memset(mp_prof_heap, 0, (size_t)nbuckets * sizeof(*mp_prof_heap));
 	mp_peak_reset(nbuckets);
 	memset(mp_prof_fpidx->slots, 0, (size_t)mp_prof_fpidx->cap * sizeof(struct mp_fpslot));
 	memset(mp_prof_bidx->slots, 0, (size_t)mp_prof_bidx->cap * sizeof(uint64_t));
