@@ -349,13 +349,16 @@ void mp_signals_init(void)
 	__atomic_store_n(&own_pid, getpid(), __ATOMIC_RELAXED);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	/* Handlers installed before us (earlier constructors): bracketed from
-	 * now on, the program's view unchanged. */
+	 * now on, the program's view unchanged.  One writer lock for all of
+	 * them: it blocks and restores the signal mask, two system calls,
+	 * which per signal were 128 of this loop's 190 in every process
+	 * started (a shell loop of 200 /bin/true). */
+	struct wlock w;
+	wlock(&w);
 	for (int sig = 1; sig < NSIGS; sig++) {
 		struct sigaction cur, k;
-		struct wlock w;
 		if (!wrappable(sig))
 			continue;
-		wlock(&w);
 		memset(&cur, 0, sizeof(cur));
 		if (!known[sig] && __sigaction(sig, NULL, &cur) == 0 && is_handler(cur.sa_handler) &&
 		    (void *)cur.sa_sigaction != (void *)trampoline) {
@@ -365,8 +368,8 @@ void mp_signals_init(void)
 				known[sig] = 1;
 			}
 		}
-		wunlock(&w);
 	}
+	wunlock(&w);
 }
 
 int mp_signals_claim(int sig, mp_signal_claim_fn fn)
@@ -398,18 +401,18 @@ int mp_signals_claim(int sig, mp_signal_claim_fn fn)
 
 void mp_signals_on_death(void (*fn)(int))
 {
+	struct wlock w;
 	__atomic_store_n(&death_fn, fn, __ATOMIC_RELEASE);
+	wlock(&w);   /* once for all (mp_signals_init) */
 	for (int sig = 1; sig < NSIGS; sig++) {
 		struct sigaction k;
-		struct wlock w;
 		if (!fatal(sig))
 			continue;
-		wlock(&w);
 		know_locked(sig);
 		if (app[sig].sa_handler == SIG_DFL && !claims[sig]) {
 			kernel_action_for(sig, &app[sig], &k);
 			__sigaction(sig, &k, NULL);
 		}
-		wunlock(&w);
 	}
+	wunlock(&w);
 }
