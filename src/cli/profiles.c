@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/profiles.h"
+#include "common/cpus.h"
 #include "report/diff.h"
 #include "common/grow.h"
 #include "common/open-input.h"
@@ -54,7 +55,7 @@ int mp_cli_read_profiles(const char *const *paths, size_t n, struct mp_profile *
 	struct job j = { .paths = paths, .n = n, .out = ret };
 	pthread_t th[3];
 	size_t nth = 0, want;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus = mp_cpus_online();
 	int status = 0;
 
 	memset(ret, 0, n * sizeof(*ret));

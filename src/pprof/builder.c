@@ -11,6 +11,7 @@
  * reference resolves, and each sample has one value per sample type.
  * CLI only; aborts on out-of-memory (the CLI has nothing better to do).
  */
+#include "common/cpus.h"
 #include "common/grow.h"
 #include "common/file-write.h"
 #include "pprof/pprof.h"
@@ -493,7 +494,7 @@ static void put_head(struct enc *e, const struct mp_pprof_builder *b);
 void mp_pprof_builder_stream(struct mp_pprof_builder *b)
 {
 	/* (on one CPU the thread would only take turns with this one) */
-	b->gz_want = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	b->gz_want = mp_cpus_online() > 1;
 }
 
 static void stream_stop(struct mp_pprof_builder *b)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/cpus.h"
 #include "pprof/internal.h"
 
 /*
@@ -37,7 +38,7 @@ static const uint8_t gzip_header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3 };
  * most one per CPU and GZ_MAX_PARTS, at least one. */
 static size_t gz_nparts(size_t in_len)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus = mp_cpus_online();
 	size_t nparts = in_len / GZ_PART_MIN;
 
 	if (cpus > 0 && nparts > (size_t)cpus)

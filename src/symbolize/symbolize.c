@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/cpus.h"
 #include "symbolize/maps.h"
 #include "symbolize/module.h"
 #include "symbolize/symbolize.h"
@@ -278,7 +279,7 @@ static void *batch_worker(void *arg)
  */
 static unsigned ncpus(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = mp_cpus_online();
 	const char *env = getenv("MEMPROF_THREADS");
 	struct rlimit rl;
 
