@@ -908,7 +908,8 @@ void mp_converter_ahead_help(struct mp_converter_ahead *a)
 }
 
 int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
-			     const char *const *outs, size_t n, struct mp_converter_ahead **ret)
+			     const char *const *outs, size_t n, bool thread,
+			     struct mp_converter_ahead **ret)
 {
 	struct mp_converter_ahead *a = calloc(1, sizeof(*a) + n * sizeof(a->slots[0]));
 	sigset_t all, old;
@@ -928,7 +929,7 @@ int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind 
 	 * made when it is asked for, as mp_converter_write does. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	a->started = n && pthread_create(&a->thread, NULL, ahead_main, a) == 0;
+	a->started = thread && n && pthread_create(&a->thread, NULL, ahead_main, a) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*ret = a;
 	return 0;

@@ -5,6 +5,7 @@
 #ifndef MP_CONVERT_CONVERT_H
 #define MP_CONVERT_CONVERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,12 +81,13 @@ int mp_converter_encode(struct mp_converter *c, enum mp_profile_kind kind, uint8
  * most once.  mp_converter_ahead_free (accepts NULL) stops, waits for the
  * thread and removes the temporaries of the files not written: call it
  * before the converter goes.  outs must live until then.  When no thread
- * can be made, each profile is made when it is asked for.  Start returns
- * 0 or -ENOMEM.
+ * can be made, or `thread` is false, each profile is made when it is asked
+ * for (or by mp_converter_ahead_help).  Start returns 0 or -ENOMEM.
  */
 struct mp_converter_ahead;
 int mp_converter_ahead_start(struct mp_converter *c, const enum mp_profile_kind *kinds,
-			     const char *const *outs, size_t n, struct mp_converter_ahead **ret);
+			     const char *const *outs, size_t n, bool thread,
+			     struct mp_converter_ahead **ret);
 int mp_converter_ahead_write(struct mp_converter_ahead *a, size_t i, char **ret_err);
 /* The calling thread makes the profiles of `a` the thread has not begun
  * (it takes them in order, as the thread does), then waits until every
