@@ -36,8 +36,12 @@
 #include "common/shim-options.h"
 #include "convert/leaks-ci.h"
 #include "convert/leaks.h"
+#include "symbolize/symbolize.h"
 
 #define MAX_LEAK_REPORTS 8
+/* Files kept between the processes of a tree (mp_symbolizer_keep_files):
+ * a build's compilers, assembler, linker, shell and their libraries. */
+#define KEEP_FILES 64
 
 struct run_settings {
 	const char *output;   /* -o, --output: the target's profile; NULL: memprof.<pid>.heap.pb.gz */
@@ -418,6 +422,10 @@ int mp_cmd_run(int argc, char **argv)
 	/* Five files per process, often hundreds of processes: each output
 	 * directory is fsync'd once, at the end (common/file-write.h). */
 	mp_file_defer_dir_sync();
+	/* And the same dozen libraries and programs in most of them: a file
+	 * one process's conversion loaded serves the next (module.h), and its
+	 * disk cache entry is stored once, at the end. */
+	mp_symbolizer_keep_files(KEEP_FILES);
 
 	if (mp_launch_preload_link(shim, snapdir, &preload) < 0)
 		goto cleanup;
@@ -518,6 +526,7 @@ out:
 	 * symbolization cache. */
 	mp_final_snap_done();
 	mp_early_sym_free();
+	mp_symbolizer_keep_files(0);
 	mp_supervise_done(&child);
 	mp_file_sync_dirs();
 	mp_leakcheck_done(&leaks);

@@ -37,6 +37,11 @@ struct cu_fns;
 struct mp_module {
 	int refs;                   /* under reg_lock */
 	bool registered;            /* in reg[] */
+	uint64_t parked;            /* refs 0 and kept (mp_module_keep): its
+				     * turn in reg_lock's clock; 0: not */
+	bool stale;                 /* its file changed since: not shared */
+	int64_t size, mtime_ns;     /* the file as opened (fstat), to tell a
+				     * rewrite in place from the same file */
 	bool cache_wanted;          /* opened for use with the disk cache */
 	pthread_mutex_t lock;
 	char *path;

@@ -331,6 +331,8 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 	m->path = strdup(e->path);
 	m->report_bias = bias;
 	m->file_id = (struct mp_file_id){ st.st_dev, st.st_ino };
+	m->size = st.st_size;
+	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	/* A descriptor of our own, to load the file again after a release,
 	 * when there is room for it (fd_keepable). */
 	m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -408,12 +410,27 @@ uint64_t mp_module_bias(const struct mp_module *m)
 /*
  * Every module alive in the process, so that symbolizers made one after
  * another (one per snapshot, per process of a tree, the early one while
- * the program runs) share a file mapped at the same place instead of
- * loading it again.  reg_lock guards the list and every reference count.
+ * the program runs) share a file instead of loading it again: the same
+ * mapping, or the same segment of the same file mapped elsewhere by
+ * another process (mp_module_get_or_open).  reg_lock guards the list, every
+ * reference count and the kept modules (mp_module_keep): those in the list
+ * with no reference, `parked` their turn on park_clock.
  */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mp_module **reg;
 static size_t nreg, cap_reg;
+static size_t keep_max, nparked;
+static uint64_t park_clock;
+
+/* A reference taken on m, found in the list (a kept one in use again). */
+static void ref_found_locked(struct mp_module *m)
+{
+	if (m->parked) {
+		m->parked = 0;
+		nparked--;
+	}
+	m->refs++;
+}
 
 static struct mp_module *reg_find_locked(const struct mp_maps_entry *e, bool cache)
 {
@@ -423,24 +440,69 @@ static struct mp_module *reg_find_locked(const struct mp_maps_entry *e, bool cac
 	return NULL;
 }
 
-struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache)
+/* The same segment of the same file, mapped anywhere (not stale). */
+static struct mp_module *reg_find_file_locked(const struct mp_maps_entry *e, bool cache)
+{
+	for (size_t i = 0; i < nreg; i++) {
+		const struct mp_module *m = reg[i];
+
+		if (m->cache_wanted == cache && !m->stale && m->offset == e->offset &&
+		    m->limit - m->start == e->end - e->start && m->inode == e->inode &&
+		    m->dev_major == e->dev_major && m->dev_minor == e->dev_minor &&
+		    strcmp(m->path, e->path) == 0)
+			return reg[i];
+	}
+	return NULL;
+}
+
+/* Whether m's file is still as it was opened: a file rewritten in place
+ * keeps its inode, and the answers would be the old code's. */
+static bool unchanged(const struct mp_module *m)
+{
+	struct stat st;
+
+	if (m->fd >= 0 ? fstat(m->fd, &st) < 0 : stat(m->path, &st) < 0)
+		return false;
+	return st.st_dev == m->file_id.dev && st.st_ino == m->file_id.ino &&
+	       st.st_size == m->size &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == m->mtime_ns;
+}
+
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache,
+					uint64_t *ret_bias)
 {
 	struct mp_module *m, *other;
 
 	pthread_mutex_lock(&reg_lock);
 	m = reg_find_locked(e, cache);
-	if (m)
-		m->refs++;
-	pthread_mutex_unlock(&reg_lock);
-	if (m)
+	if (m) {
+		ref_found_locked(m);
+		pthread_mutex_unlock(&reg_lock);
+		*ret_bias = m->bias;
 		return m;
+	}
+	m = reg_find_file_locked(e, cache);
+	if (m)
+		ref_found_locked(m);
+	pthread_mutex_unlock(&reg_lock);
+	if (m) {
+		if (unchanged(m)) {
+			/* The segment at e->start instead of m->start. */
+			*ret_bias = m->bias + (e->start - m->start);
+			return m;
+		}
+		pthread_mutex_lock(&reg_lock);
+		m->stale = true;
+		pthread_mutex_unlock(&reg_lock);
+		mp_module_unref(m);
+	}
 	m = mp_module_open(e, pid, cache);     /* slow: outside the lock */
 	if (!m)
 		return NULL;
 	pthread_mutex_lock(&reg_lock);
 	other = reg_find_locked(e, cache);
 	if (other) {
-		other->refs++;
+		ref_found_locked(other);
 	} else if (MP_GROW(reg, nreg + 1, cap_reg) == 0) {
 		reg[nreg++] = m;
 		m->registered = true;
@@ -448,8 +510,10 @@ struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, 
 	pthread_mutex_unlock(&reg_lock);
 	if (other) {
 		mp_module_unref(m);
+		*ret_bias = other->bias;
 		return other;
 	}
+	*ret_bias = m->bias;
 	return m;
 }
 
@@ -524,25 +588,9 @@ void mp_module_release(struct mp_module *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void mp_module_unref(struct mp_module *m)
+/* Store m's new answers and free it: no reference left, out of the list. */
+static void destroy(struct mp_module *m)
 {
-	bool last;
-
-	if (!m)
-		return;
-	pthread_mutex_lock(&reg_lock);
-	last = --m->refs == 0;
-	if (last && m->registered) {
-		for (size_t i = 0; i < nreg; i++) {
-			if (reg[i] == m) {
-				reg[i] = reg[--nreg];
-				break;
-			}
-		}
-	}
-	pthread_mutex_unlock(&reg_lock);
-	if (!last)
-		return;
 	save(m);
 	release_locked(m);
 	for (struct arena_block *b = m->arena.head, *next; b; b = next) {
@@ -559,6 +607,88 @@ void mp_module_unref(struct mp_module *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m->path);
 	free(m);
+}
+
+static void unlist_locked(struct mp_module *m)
+{
+	for (size_t i = 0; i < nreg; i++) {
+		if (reg[i] == m) {
+			reg[i] = reg[--nreg];
+			break;
+		}
+	}
+	m->registered = false;
+}
+
+/* The kept module dropped longest ago, taken out of the list (NULL: none
+ * beyond keep_max). */
+static struct mp_module *evict_locked(void)
+{
+	struct mp_module *oldest = NULL;
+
+	if (nparked <= keep_max)
+		return NULL;
+	for (size_t i = 0; i < nreg; i++)
+		if (reg[i]->parked && (!oldest || reg[i]->parked < oldest->parked))
+			oldest = reg[i];
+	if (oldest) {
+		oldest->parked = 0;
+		nparked--;
+		unlist_locked(oldest);
+	}
+	return oldest;
+}
+
+void mp_module_unref(struct mp_module *m)
+{
+	struct mp_module *gone = NULL;
+	bool last;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	last = --m->refs == 0;
+	if (last && m->registered && keep_max && !m->stale) {
+		/* Kept: what is loaded goes first, the answers stay.  The
+		 * reference held meanwhile keeps it from being evicted under
+		 * the release; another symbolizer may still take it (release
+		 * is safe under use, which loads again on demand). */
+		m->refs = 1;
+		pthread_mutex_unlock(&reg_lock);
+		mp_module_release(m);
+		pthread_mutex_lock(&reg_lock);
+		if (--m->refs == 0) {
+			m->parked = ++park_clock;
+			nparked++;
+			gone = evict_locked();   /* at most one: one more kept */
+		}
+		pthread_mutex_unlock(&reg_lock);
+		if (gone)
+			destroy(gone);
+		return;
+	}
+	if (last && m->registered)
+		unlist_locked(m);
+	pthread_mutex_unlock(&reg_lock);
+	if (last)
+		destroy(m);
+}
+
+void mp_module_keep(size_t max)
+{
+	struct mp_module *gone;
+
+	pthread_mutex_lock(&reg_lock);
+	keep_max = max;
+	pthread_mutex_unlock(&reg_lock);
+	for (;;) {
+		pthread_mutex_lock(&reg_lock);
+		gone = evict_locked();
+		pthread_mutex_unlock(&reg_lock);
+		if (!gone)
+			break;
+		destroy(gone);
+	}
 }
 
 /* ---- what is loaded, for the benchmark ------------------------------------------- */

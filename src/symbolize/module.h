@@ -37,14 +37,34 @@ struct mp_module;
  * sees it (mp_symbolizer_new_proc). */
 struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool cache);
 
-/* A module for maps entry e: one alive already for the same mapping (and
- * cache use), with a new reference, or mp_module_open's.  Thread-safe. */
-struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache);
+/*
+ * A module for maps entry e, with a new reference, and in *ret_bias the
+ * bias of e's mapping (its addresses less file addresses): one alive
+ * already for the same mapping (and cache use); else one alive or kept
+ * (mp_module_keep) for the same segment of the same file mapped elsewhere
+ * by another process (same path, device, inode, offset and length, and
+ * the file's size and modification time unchanged since it was opened),
+ * whose answers, by file address, are this mapping's too; else
+ * mp_module_open's.  Thread-safe.
+ */
+struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache,
+					uint64_t *ret_bias);
 
 void mp_module_ref(struct mp_module *m);
 /* Drop a reference; the last one stores new answers in the disk cache and
- * frees everything (all answers' frames and strings with it). */
+ * frees everything (all answers' frames and strings with it), unless
+ * modules are kept (mp_module_keep): it is released then (mp_module_release)
+ * and kept for the next process that maps the same file. */
 void mp_module_unref(struct mp_module *m);
+
+/*
+ * Keep up to `max` modules no symbolizer uses any more (0: none, the
+ * default), the least recently dropped going first, for the processes of a
+ * tree converted one after another (memprof run): each would otherwise open
+ * the same files, load their disk cache entries and store them again.
+ * Setting 0 stores and frees every kept module.  Thread-safe.
+ */
+void mp_module_keep(size_t max);
 
 /* Whether m was opened for this very mapping (same range, offset, file). */
 bool mp_module_matches(const struct mp_module *m, const struct mp_maps_entry *e);

@@ -33,6 +33,9 @@ struct mapping {
 	uint32_t dev_major, dev_minor;
 	char build_id[2 * 64 + 1];
 	struct mp_module *mod;      /* a reference; NULL when no ELF */
+	uint64_t bias;              /* this mapping's addresses - mod's file
+				     * addresses (mod may be another process's
+				     * mapping of the file: module.h) */
 };
 
 struct mp_symbolizer {
@@ -49,8 +52,9 @@ static int cmp_start(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
-/* The donor's module for the same range, offset and file as e, or NULL. */
-static struct mp_module *donor_module(struct mp_symbolizer *d, const struct mp_maps_entry *e)
+/* The donor's mapping with a module for the same range, offset and file
+ * as e, or NULL. */
+static const struct mapping *donor_mapping(struct mp_symbolizer *d, const struct mp_maps_entry *e)
 {
 	size_t lo = 0, hi;
 
@@ -66,7 +70,7 @@ static struct mp_module *donor_module(struct mp_symbolizer *d, const struct mp_m
 	}
 	if (lo == d->nmaps || !d->maps[lo].mod || !mp_module_matches(d->maps[lo].mod, e))
 		return NULL;
-	return d->maps[lo].mod;
+	return &d->maps[lo];
 }
 
 int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_symbolizer **ret)
@@ -109,7 +113,7 @@ int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid
 	elf_version(EV_CURRENT);
 	for (size_t i = 0; i < nx; i++) {
 		struct mapping *m;
-		struct mp_module *d;
+		const struct mapping *d;
 
 		if (s->nmaps && x[i]->start < s->maps[s->nmaps - 1].pub.limit)
 			continue;       /* overlaps the previous one: not from a kernel */
@@ -122,12 +126,14 @@ int mp_symbolizer_new_proc(const char *maps, size_t len, unsigned flags, int pid
 		m->dev_major = x[i]->dev_major;
 		m->dev_minor = x[i]->dev_minor;
 		if (!(flags & MP_SYM_F_NO_FILES)) {
-			d = donor_module(donor, x[i]);
+			d = donor_mapping(donor, x[i]);
 			if (d) {
-				mp_module_ref(d);
-				m->mod = d;
+				mp_module_ref(d->mod);
+				m->mod = d->mod;
+				m->bias = d->bias;
 			} else {
-				m->mod = mp_module_get_or_open(x[i], pid, !(flags & MP_SYM_F_NO_CACHE));
+				m->mod = mp_module_get_or_open(x[i], pid, !(flags & MP_SYM_F_NO_CACHE),
+							       &m->bias);
 			}
 		}
 		if (m->mod) {
@@ -147,6 +153,11 @@ fail:
 	mp_maps_free(e, n);
 	mp_symbolizer_free(s);
 	return r;
+}
+
+void mp_symbolizer_keep_files(size_t max)
+{
+	mp_module_keep(max);
 }
 
 void mp_symbolizer_free(struct mp_symbolizer *s)
@@ -202,7 +213,7 @@ int mp_symbolize(struct mp_symbolizer *s, uint64_t addr, struct mp_sym_result *r
 	ret->mapping_index = (size_t)(m - s->maps);
 	if (!m->mod)
 		return 0;
-	fa = addr - mp_module_bias(m->mod);
+	fa = addr - m->bias;
 	if (!mp_module_get(m->mod, fa, &a)) {
 		r = mp_module_compute(m->mod, fa, &got);
 		if (r >= 0)
@@ -346,7 +357,7 @@ int mp_symbolizer_prepare(struct mp_symbolizer *s, const uint64_t *addrs, size_t
 
 			if (!m || !m->mod)
 				continue;
-			fa = addrs[i] - mp_module_bias(m->mod);
+			fa = addrs[i] - m->bias;
 			if (mp_module_get(m->mod, fa, &known) || (i > 0 && addrs[i] == addrs[i - 1]))
 				continue;       /* (sorted input: duplicates cost nothing) */
 			if (pass == 1)

@@ -112,6 +112,15 @@ int mp_symbolizer_new(const char *maps, size_t len, unsigned flags, struct mp_sy
 void mp_symbolizer_free(struct mp_symbolizer *s);   /* accepts NULL */
 
 /*
+ * Files no symbolizer uses any more kept, up to `max` (0, the default:
+ * none), for the next symbolizer of a process that maps the same ones: a
+ * process tree's snapshots converted one after another (memprof run).
+ * Setting 0 stores the answers of every kept file in the disk cache and
+ * frees them.  Thread-safe.
+ */
+void mp_symbolizer_keep_files(size_t max);
+
+/*
  * Do now what the first lookups would do: load every file's symbol table
  * and DWARF (inflating compressed debug sections) and index its units,
  * files in parallel.
