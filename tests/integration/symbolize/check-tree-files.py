@@ -71,7 +71,7 @@ def tree(memprof, d, script, label, env):
 
 
 def main():
-    memprof = sys.argv[1]
+    memprof = os.path.abspath(sys.argv[1])
     t = Tap()
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, MEMPROF_CACHE_DIR='off')
