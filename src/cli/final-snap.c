@@ -28,6 +28,7 @@
 
 #include "cli/final-snap.h"
 #include "cli/snapshots.h"
+#include "common/same-file.h"
 #include "common/snapshot-read.h"
 
 static struct {
@@ -52,13 +53,6 @@ static void drop_read(void)
 	fs.prepared = NULL;
 	mp_snap_free(fs.snap);
 	fs.snap = NULL;
-}
-
-/* Device, inode, size and modification time to the nanosecond. */
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 /*
@@ -103,7 +97,7 @@ static void *read_main(void *arg)
 	(void)arg;
 	if (stat(fs.path, &before) < 0 || !S_ISREG(before.st_mode) ||
 	    map_read(fs.path, &snap) < 0 || stat(fs.path, &after) < 0 ||
-	    !same_file(&before, &after)) {
+	    !mp_same_file(&before, &after)) {
 		mp_snap_free(snap);
 		return NULL;
 	}
@@ -172,7 +166,7 @@ struct mp_snap *mp_final_snap_take(const char *path, void **ret_prepared)
 	if (!ours)
 		return NULL;
 	close_watch();
-	if (fs.snap && stat(path, &now) == 0 && same_file(&fs.st, &now)) {
+	if (fs.snap && stat(path, &now) == 0 && mp_same_file(&fs.st, &now)) {
 		snap = fs.snap;
 		*ret_prepared = fs.prepared;
 		fs.snap = NULL;

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "symbolize/debuginfo.h"
 #include "symbolize/module.h"
@@ -40,8 +41,8 @@ struct mp_module {
 	uint64_t parked;            /* refs 0 and kept (mp_module_keep): its
 				     * turn in reg_lock's clock; 0: not */
 	bool stale;                 /* its file changed since: not shared */
-	int64_t size, mtime_ns;     /* the file as opened (fstat), to tell a
-				     * rewrite in place from the same file */
+	struct stat st;             /* the file as opened, to tell a rewrite
+				     * in place from the same file */
 	bool cache_wanted;          /* opened for use with the disk cache */
 	pthread_mutex_t lock;
 	char *path;

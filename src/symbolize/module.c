@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "common/grow.h"
+#include "common/same-file.h"
 #include "symbolize/debuginfo.h"
 #include "symbolize/demangle.h"
 #include "symbolize/dwopen.h"
@@ -331,8 +332,7 @@ struct mp_module *mp_module_open(const struct mp_maps_entry *e, int pid, bool ca
 	m->path = strdup(e->path);
 	m->report_bias = bias;
 	m->file_id = (struct mp_file_id){ st.st_dev, st.st_ino };
-	m->size = st.st_size;
-	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	m->st = st;
 	/* A descriptor of our own, to load the file again after a release,
 	 * when there is room for it (fd_keepable). */
 	m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -402,11 +402,6 @@ const char *mp_module_build_id(const struct mp_module *m)
 	return m->build_id;
 }
 
-uint64_t mp_module_bias(const struct mp_module *m)
-{
-	return m->bias;
-}
-
 /*
  * Every module alive in the process, so that symbolizers made one after
  * another (one per snapshot, per process of a tree, the early one while
@@ -461,11 +456,8 @@ static bool unchanged(const struct mp_module *m)
 {
 	struct stat st;
 
-	if (m->fd >= 0 ? fstat(m->fd, &st) < 0 : stat(m->path, &st) < 0)
-		return false;
-	return st.st_dev == m->file_id.dev && st.st_ino == m->file_id.ino &&
-	       st.st_size == m->size &&
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == m->mtime_ns;
+	return (m->fd >= 0 ? fstat(m->fd, &st) : stat(m->path, &st)) == 0 &&
+	       mp_same_file(&st, &m->st);
 }
 
 struct mp_module *mp_module_get_or_open(const struct mp_maps_entry *e, int pid, bool cache,

@@ -70,7 +70,6 @@ void mp_module_keep(size_t max);
 bool mp_module_matches(const struct mp_module *m, const struct mp_maps_entry *e);
 
 const char *mp_module_build_id(const struct mp_module *m);     /* "" if none */
-uint64_t mp_module_bias(const struct mp_module *m);
 
 /* Load the symbol index and find out whether DWARF is there (under the
  * lock, once until the next release).  Any thread. */
