@@ -65,6 +65,27 @@ def read_raw(path):
     return types, samples, locations
 
 
+def frames_and_mappings(path):
+    """The locations' frames of `go tool pprof -raw path` as text without
+    their addresses (sorted; an inlined frame's line as it is), and the
+    mappings as (start, file) pairs."""
+    out = subprocess.run(['go', 'tool', 'pprof', '-raw', path], capture_output=True, text=True,
+                         env=go_env()).stdout
+    section, frames, mappings = None, [], []
+    for line in out.splitlines():
+        if line in ('Locations', 'Mappings'):
+            section = line
+            continue
+        if section == 'Locations':
+            m = LOC_RE.match(line)
+            frames.append(m.group(4) or '' if m else line.strip())
+        elif section == 'Mappings':
+            m = re.match(r'^\s*\d+: (0x[0-9a-f]+)/\S+/\S+ (\S+)', line)
+            if m:
+                mappings.append((m.group(1), m.group(2)))
+    return sorted(frames), mappings
+
+
 def cum_by_function(path):
     """Sum of each sample type over the samples whose stack contains the
     function (counted once per sample), keyed by name without parameters."""

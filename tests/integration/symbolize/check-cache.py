@@ -35,21 +35,6 @@ int main(void)
 '''
 
 
-def frames(prof):
-    """The locations' frames as text, without addresses."""
-    out = subprocess.run(['go', 'tool', 'pprof', '-raw', prof], capture_output=True, text=True,
-                         env=pprof_raw.go_env()).stdout
-    sec, res = None, []
-    for line in out.splitlines():
-        if line in ('Locations', 'Mappings'):
-            sec = line
-            continue
-        if sec == 'Locations':
-            m = pprof_raw.LOC_RE.match(line)
-            res.append(m.group(4) or '' if m else line.strip())
-    return sorted(res)
-
-
 def main():
     memprof = sys.argv[1]
     t = Tap()
@@ -73,7 +58,7 @@ def main():
             r = subprocess.run([memprof, 'run', '-q', '--rate', '1', '-o', prof, '--', exe],
                                capture_output=True, text=True, env=env)
             t.eq(r.returncode, 0, '%s: memprof run' % label)
-            got.append(frames(prof))
+            got.append(pprof_raw.frames_and_mappings(prof)[0])
             t.ok(any('early' in l and 'p.c:5' in l for l in got[-1]) and
                  any('late' in l and 'p.c:6' in l for l in got[-1]),
                  '%s: early and late named with their lines' % label, '\n'.join(got[-1]))

@@ -35,21 +35,8 @@ int main(void)
 def raw(prof):
     """The locations' frames as text (without addresses), and the start of
     libc's mapping (the program's own is given relative to its file)."""
-    out = subprocess.run(['go', 'tool', 'pprof', '-raw', prof], capture_output=True, text=True,
-                         env=pprof_raw.go_env()).stdout
-    sec, frames, starts = None, [], []
-    for line in out.splitlines():
-        if line in ('Locations', 'Mappings'):
-            sec = line
-            continue
-        if sec == 'Locations':
-            m = pprof_raw.LOC_RE.match(line)
-            frames.append(m.group(4) or '' if m else line.strip())
-        elif sec == 'Mappings':
-            m = re.match(r'^\s*\d+: (0x[0-9a-f]+)/\S+/\S+ (\S+)', line)
-            if m and '/libc.so' in m.group(2):
-                starts.append(m.group(1))
-    return sorted(frames), starts
+    frames, mappings = pprof_raw.frames_and_mappings(prof)
+    return frames, [start for start, path in mappings if '/libc.so' in path]
 
 
 def build(d, name, a, b):
