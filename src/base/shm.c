@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -136,6 +137,40 @@ struct make_args {
 };
 
 /*
+ * A memfd this child cannot size: the program's hard RLIMIT_FSIZE is below
+ * the window (`ulimit -f` in a shell sets both limits, and without
+ * CAP_SYS_RESOURCE privfd.c lifts only the soft one).  Writing through a
+ * mapping is not bound by that limit, only growing the file is: the CLI,
+ * whose own limit is usually not the program's, grows it on receipt
+ * (cli/crash.c), or sets it to 1 byte when it cannot either.  So the memfd
+ * goes first, and this child waits for its size: 200 ms at most, and not
+ * again in this process once the CLI could not or did not answer.  0, or
+ * -EFBIG (the table stays private then).
+ */
+static int cli_sizes;   /* 1: the CLI sized one; -1: it did not, don't wait again */
+
+static int size_by_cli(int fd, const struct mp_shm_msg *msg)
+{
+	if (cli_sizes < 0 || send_msg(msg, fd) < 0) {
+		cli_sizes = -1;
+		return -EFBIG;
+	}
+	for (int i = 0; i < 400; i++) {
+		struct stat st;
+		struct timespec ts = { 0, 500000 };
+		if (fstat(fd, &st) < 0 || (st.st_size != 0 && (uint64_t)st.st_size != msg->size))
+			break;
+		if ((uint64_t)st.st_size == msg->size) {
+			cli_sizes = 1;
+			return 0;
+		}
+		nanosleep(&ts, NULL);
+	}
+	cli_sizes = -1;
+	return -EFBIG;
+}
+
+/*
  * A memfd for window a (its whole size), mapped at a->base: `first` bytes
  * of it (in a fork child, after writing the current mapping's contents to
  * it, replacing that mapping); then sent.  In the private table.
@@ -145,17 +180,33 @@ static int make_table(void *arg)
 	struct make_args *m = arg;
 	struct mp_vm_area *a = m->a;
 	size_t len = m->first;
+	struct mp_shm_msg msg = { .kind = MP_SHM_MSG_TABLE, .slot = m->slot,
+				  .pid = mp_shm_dir->pid, .image = mp_shm_dir->image,
+				  .size = a->size };
 	int fd = (int)syscall(SYS_memfd_create, "memprof", MFD_CLOEXEC);
 	if (fd < 0)
 		return m->r = -errno;
-	int r = 0;
+	int r = 0, sent = 0;
 	if (ftruncate(fd, (off_t)a->size) < 0) {
 		r = -errno;
-		goto out;
+		if (r != -EFBIG || size_by_cli(fd, &msg) < 0)
+			goto out;
+		r = 0;
+		sent = 1;
 	}
 	const uint8_t *src = m->src ? m->src : (const uint8_t *)a->base;
 	size_t n = m->src ? m->len : len;
-	for (size_t done = 0; m->copy && done < n;) {
+	if (m->copy && n && sent) {
+		/* (pwrite past the limit is refused too) */
+		void *t = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (t == MAP_FAILED) {
+			r = -errno;
+			goto out;
+		}
+		memcpy(t, src, n);
+		munmap(t, n);
+	}
+	for (size_t done = 0; m->copy && !sent && done < n;) {
 		ssize_t w = pwrite(fd, src + done, n - done, (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -176,12 +227,10 @@ static int make_table(void *arg)
 		goto out;
 	}
 	__atomic_store_n(&a->mapped, len, __ATOMIC_RELEASE);
-	struct mp_shm_msg msg = { .kind = MP_SHM_MSG_TABLE, .slot = m->slot,
-				  .pid = mp_shm_dir->pid, .image = mp_shm_dir->image,
-				  .size = a->size };
 	/* Not sent: the window stays shared with no one, which costs nothing
 	 * more than a private one. */
-	send_msg(&msg, fd);
+	if (!sent)
+		send_msg(&msg, fd);
 out:
 	mp_sys_close(fd);
 	return m->r = r;

@@ -21,9 +21,10 @@
  *
  * In the target: no allocation.  mp_shm_commit, mp_vm_area_share (after
  * the commit) and mp_shm_after_fork_child run a private-table child
- * (mp_privfd_run): not in a signal handler.  A window the memfd cannot be
- * made for (a hard RLIMIT_FSIZE below the window's size without
- * CAP_SYS_RESOURCE, base/privfd.h; no memfd_create) stays
+ * (mp_privfd_run): not in a signal handler.  Under a hard RLIMIT_FSIZE
+ * below the window's size (without CAP_SYS_RESOURCE, base/privfd.h) the
+ * CLI sizes the memfd (size_by_cli, shm.c).  A window the memfd cannot be
+ * made for (no memfd_create; that limit binding the CLI too) stays
  * private: the process runs on, without a profile after its death.
  * mp_shm_begin/end/publish are lock-free stores (the caller serializes
  * writers of one table), safe anywhere.

@@ -26,6 +26,7 @@
 #include "cli/early-sym.h"
 #include "cli/final-snap.h"
 #include "cli/launch.h"
+#include "cli/nofile.h"
 #include "cli/leakcheck.h"
 #include "cli/live.h"
 #include "cli/options.h"
@@ -489,9 +490,17 @@ int mp_cmd_run(int argc, char **argv)
 	mp_collect_numbered(col);
 	mp_snapshots_done(snapdir);
 	failures = mp_collect_final(col, &target_found);
-	if (!target_found && !unprofiled)   /* else said before it ran */
-		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
-			prog_argv[0]);
+	if (!target_found && !unprofiled) {   /* else said before it ran */
+		unsigned long long fsize = mp_cli_fsize_hard();
+
+		if (fsize)
+			fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot (the "
+				"file size limit, ulimit -f, of %llu bytes binds memprof's files "
+				"too)\n", prog_argv[0], fsize);
+		else
+			fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
+				prog_argv[0]);
+	}
 	/* A conversion failure only changes a successful status: the program's
 	 * own failure is the more important news. */
 	if (failures && status == 0)

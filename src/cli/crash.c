@@ -85,6 +85,14 @@ static void take(struct mp_crash *c, const struct mp_shm_msg *m, int fd)
 		ctx = c->on_written_ctx;
 	} else if (m->kind == MP_SHM_MSG_TABLE && fd >= 0 && m->slot < MP_SHM_MAX_TABLES &&
 		   m->size && m->size <= MAX_TABLE) {
+		struct stat st;
+		/* A table the shim could not size under the program's hard
+		 * RLIMIT_FSIZE (base/shm.c, size_by_cli): sized here, or set to
+		 * 1 byte to tell it this cannot be done either.  Only a memfd
+		 * (F_GET_SEALS answers for no other file). */
+		if (fstat(fd, &st) == 0 && st.st_size == 0 && fcntl(fd, F_GET_SEALS) >= 0 &&
+		    ftruncate(fd, (off_t)m->size) < 0)
+			(void)!ftruncate(fd, 1);
 		if (m->slot == 0)
 			drop_locked(c, m->pid, m->image, true);
 		/* A slot sent twice (not by our shim): the last one wins. */

@@ -51,6 +51,15 @@ void mp_cli_fsize_raise(void)
 	xfsz_changed = sigaction(SIGXFSZ, &ign, &xfsz_given) == 0;
 }
 
+unsigned long long mp_cli_fsize_hard(void)
+{
+	struct rlimit now;
+
+	if (getrlimit(RLIMIT_FSIZE, &now) < 0 || now.rlim_max == RLIM_INFINITY)
+		return 0;
+	return now.rlim_max ? (unsigned long long)now.rlim_max : 1;
+}
+
 void mp_cli_fsize_restore(void)
 {
 	int saved = errno;

@@ -31,4 +31,8 @@ void mp_cli_nofile_restore(const struct rlimit *given);
 void mp_cli_fsize_raise(void);
 void mp_cli_fsize_restore(void);
 
+/* The hard RLIMIT_FSIZE in bytes, which binds memprof's own files too (no
+ * one can lift it without CAP_SYS_RESOURCE), or 0 when there is none. */
+unsigned long long mp_cli_fsize_hard(void);
+
 #endif

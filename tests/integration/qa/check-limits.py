@@ -5,8 +5,13 @@ the limit is the program's, never memprof's.  Under a soft limit of 8 KiB
 a real program (sh running head) sees its limit as given and is stopped by
 it exactly as without memprof, while its profile is written (the shim's
 snapshot is bigger than the limit), also after a SIGKILL (the shared tables
-are memfds sized past the limit); under a hard limit smaller than its output, `memprof merge` says
-EFBIG and exits 1, never killed by SIGXFSZ, no temporary file left.
+are memfds sized past the limit).  Under a hard limit the program sets
+itself (dash's ulimit -f), which no process here may lift, memprof sizes
+the tables' memfds and writes the profiles of sh and head from them; the
+same limit set around memprof binds its files too, and the line that says
+there is no profile names it.  Under a hard limit smaller than its output,
+`memprof merge` says EFBIG and exits 1, never killed by SIGXFSZ, no
+temporary file left.
 usage: check-limits.py MEMPROF (MEMPROF_SHIM set)"""
 import os
 import resource
@@ -72,6 +77,41 @@ def main():
              'read from the tables shared with memprof' in c.stdout,
              'SIGKILL under the limit: the profile from the shared tables',
              err + (c.stdout + c.stderr if c else ''))
+
+        # A hard limit the program sets itself (a shell's ulimit -f sets
+        # both), which no process can lift without CAP_SYS_RESOURCE: the
+        # shim's snapshot cannot be written, the shared tables are sized by
+        # memprof, whose own limit is not the program's, and the profile
+        # comes from them, for the shell and for head.
+        script_hard = 'ulimit -f 16; ulimit -H -f; head -c 20000 /dev/zero > big; echo "head $?"'
+        native = run([sh, '-c', script_hard], d)
+        t.eq(native.stdout, b'16\nhead 153\n', 'natively: a hard limit of 8 KiB stops head')
+        out = os.path.join(d, 'hard.heap.pb.gz')
+        r = run([memprof, 'run', '--rate', '1', '-o', out, sh, '-c', script_hard], d)
+        err = r.stderr.decode(errors='replace')
+        t.eq((r.returncode, r.stdout), (0, native.stdout),
+             'hard limit set by the program: the same output and status', err)
+        got = sorted(f for f in os.listdir(d) if f.startswith('hard.') and
+                     f.endswith('.heap.pb.gz'))
+        t.eq(len(got), 2, 'hard limit: a heap profile for sh and one for head', err + ' '.join(got))
+        try:
+            _, fns = pprof_raw.cum_by_function(out)
+            ok = fns.get('__libc_start_call_main', [0, 0, 0, 0])[1] > 0
+        except RuntimeError as e:
+            ok, fns = False, str(e)
+        t.ok(ok and 'cannot write' not in err, 'hard limit: sh\'s profile reads in pprof, '
+             'no warning', err)
+
+        # The same limit around memprof: its own files are bound too, and
+        # the line that says there is no profile says why.
+        ls = [shutil.which('ls'), '/usr/share']
+        native = run(ls, d)
+        r = run([memprof, 'run', '--rate', '1', '-o', os.path.join(d, 'a.heap.pb.gz')] + ls, d,
+                preexec_fn=fsize(LIMIT, LIMIT))
+        err = r.stderr.decode(errors='replace')
+        t.ok(r.stdout == native.stdout and 'ulimit -f, of 8192 bytes' in err,
+             'hard limit around memprof: the program runs, and the missing profile is '
+             'explained', err)
 
         # A hard limit memprof cannot lift: an error, not SIGXFSZ.
         merged = os.path.join(d, 'm.pb.gz')
