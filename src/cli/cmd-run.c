@@ -112,14 +112,15 @@ static void usage(FILE *f)
 	      "      --stats        print the allocator statistics (HeapAlloc, HeapInuse, ...)\n"
 	      "                     of each profile written, in one line\n"
 	      "      --leak-check[=summary|full]\n"
-	      "                     scan the heap at exit and report lost blocks with their\n"
-	      "                     allocation stacks (every allocation is recorded unless\n"
-	      "                     --rate is given)\n"
+	      "                     scan the heap at exit and report lost and possibly lost\n"
+	      "                     blocks with their allocation stacks (every allocation is\n"
+	      "                     recorded unless --rate is given)\n"
 	      "      --leak-report FILE  also write the leak report to FILE, as JSON (.json),\n"
 	      "                     SARIF 2.1.0 (.sarif) or JUnit XML (.xml); may be repeated\n"
 	      "      --error-exitcode N  exit N when a failing leak is found\n"
-	      "      --fail-on LIST     classes that fail: definite, indirect, reachable, fds,\n"
-	      "                     threads, timers (default: all but reachable)\n"
+	      "      --fail-on LIST     classes that fail: definite, indirect, possible,\n"
+	      "                     reachable, fds, threads, timers (default: all but\n"
+	      "                     reachable)\n"
 	      "      --suppressions FILE  leaks to ignore (leak:PATTERN lines, as LSan)\n"
 	      "      --gen-suppressions   print a suppression line for each leak found\n"
 	      "      --http ADDR    serve Go's /debug/pprof/ endpoints at ADDR, [HOST:]PORT,\n"
@@ -272,7 +273,7 @@ static int parse_options(int argc, char **argv, struct run_settings *s)
 		case OPT_FAIL_ON:
 			if (mp_leaks_parse_fail_on(optarg, &s->fail_on) < 0) {
 				fprintf(stderr, "memprof: bad --fail-on '%s': not a list of definite, "
-					"indirect, reachable, fds, threads, timers\n", optarg);
+					"indirect, possible, reachable, fds, threads, timers\n", optarg);
 				return 2;
 			}
 			break;

@@ -279,7 +279,7 @@ static int check_leaks(const struct mp_snap *s, char **ret_err)
 		if (l->stack_id > s->nstacks)
 			return bad(ret_err, "leak record %zu refers to unknown stack %u", i + 1,
 				   l->stack_id);
-		if (l->category < MP_LEAK_DEFINITE || l->category > MP_LEAK_REACHABLE)
+		if (l->category < MP_LEAK_DEFINITE || l->category > MP_LEAK_CATEGORY_MAX)
 			return bad(ret_err, "leak record %zu has unknown category %u", i + 1,
 				   l->category);
 		if (l->count == 0 || l->count > INT64_MAX || l->bytes > INT64_MAX)

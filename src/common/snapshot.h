@@ -262,12 +262,19 @@ struct mp_snap_unload_rec {
 	uint8_t build_id[32];     /* as its note in memory had it */
 };
 
-/* Reachability classes of the leak scan (Valgrind's meanings). */
+/* Reachability classes of the leak scan (Valgrind's meanings).  Values
+ * are kept: 4 was added later, so a reader that knows 1..3 only refuses
+ * the snapshots of a newer shim rather than misreading them. */
 enum mp_snap_leak_category {
 	MP_LEAK_DEFINITE = 1,     /* no pointer to it anywhere */
 	MP_LEAK_INDIRECT = 2,     /* pointed to only from lost blocks */
-	MP_LEAK_REACHABLE = 3,    /* reachable from a root at exit */
+	MP_LEAK_REACHABLE = 3,    /* reachable from a root at exit, through start
+				   * pointers (or interior ones Valgrind's heuristics
+				   * take for start pointers) */
+	MP_LEAK_POSSIBLE = 4,     /* reachable from a root only through a chain with
+				   * an interior pointer: possibly lost */
 };
+#define MP_LEAK_CATEGORY_MAX MP_LEAK_POSSIBLE
 
 /*
  * Live heap blocks at exit of one allocation stack and one class, as the

@@ -50,7 +50,7 @@ void mp_leak_ci_done(struct mp_leak_ci *ci);
 
 /*
  * The SARIF 2.1.0 log of every report: one run, a rule per leak class
- * (definite-leak, indirect-leak, reachable-leak, fd-leak, thread-leak,
+ * (definite-leak, indirect-leak, possible-leak, reachable-leak, fd-leak, thread-leak,
  * timer-leak; all declared, so a consumer can tell "ran and found nothing"),
  * one result per unsuppressed group (still reachable blocks only when
  * fail_on has them), its level from fail_on, bytes and blocks in the

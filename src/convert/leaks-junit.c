@@ -28,6 +28,7 @@ static const struct {
 } classes[] = {
 	{ "definite", MP_FAIL_DEFINITE, "no definitely lost blocks" },
 	{ "indirect", MP_FAIL_INDIRECT, "no indirectly lost blocks" },
+	{ "possible", MP_FAIL_POSSIBLE, "no possibly lost blocks" },
 	{ "reachable", MP_FAIL_REACHABLE, "no still reachable blocks" },
 	{ "fd", MP_FAIL_FDS, "no file descriptor left open" },
 	{ "thread", MP_FAIL_THREADS, "no thread left running or unjoined" },
@@ -221,6 +222,8 @@ static int put_suite_body(FILE *f, struct mp_leak_places *pl, const struct mp_le
 	put_property(f, "definitely_lost_blocks", t.blocks[MP_LEAK_DEFINITE]);
 	put_property(f, "indirectly_lost_bytes", t.bytes[MP_LEAK_INDIRECT]);
 	put_property(f, "indirectly_lost_blocks", t.blocks[MP_LEAK_INDIRECT]);
+	put_property(f, "possibly_lost_bytes", t.bytes[MP_LEAK_POSSIBLE]);
+	put_property(f, "possibly_lost_blocks", t.blocks[MP_LEAK_POSSIBLE]);
 	put_property(f, "still_reachable_bytes", t.bytes[MP_LEAK_REACHABLE]);
 	put_property(f, "still_reachable_blocks", t.blocks[MP_LEAK_REACHABLE]);
 	put_property(f, "fds", t.fds);

@@ -50,6 +50,15 @@ static const struct rule rules[] = {
 	  "was lost (Valgrind's 'indirectly lost').",
 	  "Fix the definitely lost block that points to it; freeing the owner's structure frees "
 	  "it too. The code flow is the stack that allocated it." SUPPRESS_HELP, "allocated" },
+	{ "possible", "possible-leak", "PossiblyLostMemory", MP_FAIL_POSSIBLE,
+	  "Heap memory possibly lost.",
+	  "A heap block never freed that was reached at exit only through a pointer into its "
+	  "middle, not to its start, somewhere on every chain from the roots (Valgrind's 'possibly "
+	  "lost'): the pointer may be one the program moved along or keeps on purpose, or a "
+	  "value that happens to point there.",
+	  "Free the block once it is no longer needed, or keep a pointer to its start if it is "
+	  "meant to live until exit. The code flow is the stack that allocated it." SUPPRESS_HELP,
+	  "allocated" },
 	{ "reachable", "reachable-leak", "StillReachableMemory", MP_FAIL_REACHABLE,
 	  "Heap memory still reachable at exit.",
 	  "A heap block never freed that a pointer still reached at exit (Valgrind's 'still "
@@ -342,8 +351,8 @@ static void put_rules(FILE *f, unsigned fail_on)
 		put_message(f, r->help);
 		fprintf(f, ",\"defaultConfiguration\":{\"level\":\"%s\"},\"properties\":{\"tags\":"
 			"[\"%s\",\"leak\"]}}", level_of(r, fail_on),
-			r->bit & (MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_REACHABLE) ? "memory"
-											: "resource");
+			r->bit & (MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_POSSIBLE |
+				  MP_FAIL_REACHABLE) ? "memory" : "resource");
 	}
 	fputc(']', f);
 }
@@ -362,11 +371,13 @@ static void put_processes(FILE *f, struct mp_leak_report *const *reports, size_t
 		mp_put_json_str(f, r->program ? r->program : "?");
 		fprintf(f, ",\"pid\":%" PRIu64 ",\"definitelyLostBytes\":%" PRIu64
 			",\"definitelyLostBlocks\":%" PRIu64 ",\"indirectlyLostBytes\":%" PRIu64
-			",\"indirectlyLostBlocks\":%" PRIu64 ",\"stillReachableBytes\":%" PRIu64
+			",\"indirectlyLostBlocks\":%" PRIu64 ",\"possiblyLostBytes\":%" PRIu64
+			",\"possiblyLostBlocks\":%" PRIu64 ",\"stillReachableBytes\":%" PRIu64
 			",\"stillReachableBlocks\":%" PRIu64 ",\"fds\":%" PRIu64 ",\"threads\":%" PRIu64
 			",\"timers\":%" PRIu64 ",\"suppressedGroups\":%" PRIu64 "}",
 			r->pid, t.bytes[MP_LEAK_DEFINITE], t.blocks[MP_LEAK_DEFINITE],
-			t.bytes[MP_LEAK_INDIRECT], t.blocks[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_REACHABLE],
+			t.bytes[MP_LEAK_INDIRECT], t.blocks[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_POSSIBLE],
+			t.blocks[MP_LEAK_POSSIBLE], t.bytes[MP_LEAK_REACHABLE],
 			t.blocks[MP_LEAK_REACHABLE], t.fds, t.threads, t.timers, t.suppressed_groups);
 	}
 	fputs("]}", f);

@@ -20,7 +20,8 @@ int mp_leaks_parse_fail_on(const char *s, unsigned *ret)
 		unsigned bit;
 	} names[] = {
 		{ "definite", MP_FAIL_DEFINITE }, { "indirect", MP_FAIL_INDIRECT },
-		{ "reachable", MP_FAIL_REACHABLE }, { "fds", MP_FAIL_FDS },
+		{ "possible", MP_FAIL_POSSIBLE }, { "reachable", MP_FAIL_REACHABLE },
+		{ "fds", MP_FAIL_FDS },
 		{ "threads", MP_FAIL_THREADS }, { "timers", MP_FAIL_TIMERS },
 	};
 	unsigned v = 0;
@@ -157,7 +158,8 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 {
 	struct mp_leak_report *r = calloc(1, sizeof(*r));
 	struct mp_symbolizer *sym = NULL, *own = NULL;
-	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1 */
+	uint32_t *seen = NULL;   /* (stack, category) -> leak index + 1, MP_LEAK_CATEGORIES
+				  * a stack */
 	uint32_t *tseen = NULL;  /* threads: stack -> leak index + 1 */
 	uint32_t *mseen = NULL;  /* timers: stack -> leak index + 1 */
 	int err = -ENOMEM;
@@ -171,7 +173,7 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 		goto fail;
 	if (snap->nleaks || snap->nres) {
 		r->leaks = calloc(snap->nleaks + snap->nres + 1, sizeof(*r->leaks));
-		seen = calloc(((size_t)snap->nstacks + 1) * 4, sizeof(*seen));
+		seen = calloc(((size_t)snap->nstacks + 1) * MP_LEAK_CATEGORIES, sizeof(*seen));
 		tseen = calloc((size_t)snap->nstacks + 1, sizeof(*tseen));
 		mseen = calloc((size_t)snap->nstacks + 1, sizeof(*mseen));
 		if (!r->leaks || !seen || !tseen || !mseen)
@@ -185,7 +187,7 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 		const struct mp_snap_leak_rec *rec = &snap->leaks[i];
 		if (rec->stack_id == 0)
 			continue;   /* not recorded: the shim's own bootstrap */
-		uint32_t *slot = &seen[(size_t)rec->stack_id * 4 + rec->category];
+		uint32_t *slot = &seen[(size_t)rec->stack_id * MP_LEAK_CATEGORIES + rec->category];
 		struct mp_leak *l;
 		if (*slot) {
 			l = &r->leaks[*slot - 1];
@@ -212,11 +214,12 @@ int mp_leaks_build_with(const struct mp_snap *snap, unsigned sym_flags,
 		if (rr->res_class == MP_RES_FD && rr->id >= 0 && rr->id <= 2)
 			continue;
 		/* groups by creation stack: descriptors in slot 0 of seen (heap
-		 * classes use 1..3), threads and timers in arrays of their own */
+		 * classes use 1..4), threads and timers in arrays of their own */
 		enum mp_profile_kind kind = mp_profile_kind_of_res_class(rr->res_class);
 		if (kind == MP_PROFILE_NONE || kind == MP_PROFILE_HEAP)
 			kind = MP_PROFILE_FDS;   /* (the reader allows no other class) */
-		uint32_t *slot = kind == MP_PROFILE_FDS ? &seen[(size_t)rr->stack_id * 4 + 0]
+		uint32_t *slot = kind == MP_PROFILE_FDS
+				 ? &seen[(size_t)rr->stack_id * MP_LEAK_CATEGORIES + 0]
 				 : kind == MP_PROFILE_THREADS ? &tseen[rr->stack_id]
 							      : &mseen[rr->stack_id];
 		struct mp_leak *l;
@@ -443,13 +446,32 @@ void mp_supp_apply(const struct mp_supp *s, struct mp_leak_report *r)
 
 /* ---- verdict and output ---- */
 
+/* The heap classes, indexed by enum mp_snap_leak_category. */
+static const struct heap_class {
+	const char *name;          /* mp_leak_class() */
+	const char *words;         /* the text report's */
+	unsigned bit;              /* MP_FAIL_* */
+} heap_classes[MP_LEAK_CATEGORIES] = {
+	[MP_LEAK_DEFINITE] = { "definite", "definitely lost", MP_FAIL_DEFINITE },
+	[MP_LEAK_INDIRECT] = { "indirect", "indirectly lost", MP_FAIL_INDIRECT },
+	[MP_LEAK_POSSIBLE] = { "possible", "possibly lost", MP_FAIL_POSSIBLE },
+	[MP_LEAK_REACHABLE] = { "reachable", "still reachable", MP_FAIL_REACHABLE },
+};
+
+/* A heap group's class (one the reader does not know: reachable, which
+ * fails nothing by default). */
+static const struct heap_class *heap_class(const struct mp_leak *l)
+{
+	if (l->category >= MP_LEAK_DEFINITE && l->category <= MP_LEAK_CATEGORY_MAX)
+		return &heap_classes[l->category];
+	return &heap_classes[MP_LEAK_REACHABLE];
+}
+
 unsigned mp_leak_fail_bit(const struct mp_leak *l)
 {
 	switch (l->kind) {
 	case MP_PROFILE_HEAP:
-		return l->category == MP_LEAK_DEFINITE ? MP_FAIL_DEFINITE
-		       : l->category == MP_LEAK_INDIRECT ? MP_FAIL_INDIRECT
-							 : MP_FAIL_REACHABLE;
+		return heap_class(l)->bit;
 	case MP_PROFILE_FDS: return MP_FAIL_FDS;
 	case MP_PROFILE_THREADS: return MP_FAIL_THREADS;
 	case MP_PROFILE_TIMERS: return MP_FAIL_TIMERS;
@@ -471,8 +493,7 @@ const char *mp_leak_class(const struct mp_leak *l)
 {
 	switch (l->kind) {
 	case MP_PROFILE_HEAP:
-		return l->category == MP_LEAK_DEFINITE ? "definite"
-		       : l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
+		return heap_class(l)->name;
 	case MP_PROFILE_FDS:
 	case MP_PROFILE_THREADS:
 	case MP_PROFILE_TIMERS: return mp_profile_kinds[l->kind].item;
@@ -486,9 +507,7 @@ static const char *category_words(const struct mp_leak *l)
 {
 	switch (l->kind) {
 	case MP_PROFILE_HEAP:
-		return l->category == MP_LEAK_DEFINITE ? "definitely lost"
-		       : l->category == MP_LEAK_INDIRECT ? "indirectly lost"
-							 : "still reachable";
+		return heap_class(l)->words;
 	case MP_PROFILE_FDS: return "file descriptors still open";
 	case MP_PROFILE_THREADS: return "threads still alive or never joined";
 	case MP_PROFILE_TIMERS: return "timers never deleted";
@@ -660,7 +679,7 @@ void mp_leak_totals_add(struct mp_leak_totals *t, const struct mp_leak_report *r
 		}
 		switch (l->kind) {
 		case MP_PROFILE_HEAP:
-			if (l->category >= MP_LEAK_DEFINITE && l->category <= MP_LEAK_REACHABLE) {
+			if (l->category >= MP_LEAK_DEFINITE && l->category <= MP_LEAK_CATEGORY_MAX) {
 				t->bytes[l->category] += l->bytes;
 				t->blocks[l->category] += l->count;
 			}
@@ -696,6 +715,8 @@ void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full)
 		t.bytes[MP_LEAK_DEFINITE], t.blocks[MP_LEAK_DEFINITE]);
 	fprintf(f, "memprof:    indirectly lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
 		t.bytes[MP_LEAK_INDIRECT], t.blocks[MP_LEAK_INDIRECT]);
+	fprintf(f, "memprof:      possibly lost: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+		t.bytes[MP_LEAK_POSSIBLE], t.blocks[MP_LEAK_POSSIBLE]);
 	fprintf(f, "memprof:    still reachable: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
 		t.bytes[MP_LEAK_REACHABLE], t.blocks[MP_LEAK_REACHABLE]);
 	if (t.suppressed_blocks)
@@ -872,8 +893,7 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 				continue;
 			const char *cat = l->kind != MP_PROFILE_HEAP ? (l->kind == MP_PROFILE_FDS
 									   ? "open" : "alive")
-				: l->category == MP_LEAK_DEFINITE ? "definite"
-				: l->category == MP_LEAK_INDIRECT ? "indirect" : "reachable";
+								     : mp_leak_class(l);
 			fprintf(f, "%s{\"kind\":\"%s\",\"category\":\"%s\",\"bytes\":%" PRIu64
 				",\"count\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"program\":",
 				first ? "" : ",", mp_profile_kinds[l->kind].item, cat, l->bytes, l->count,
@@ -910,9 +930,9 @@ int mp_leaks_json(FILE *f, struct mp_leak_report *const *reports, size_t n)
 		}
 	}
 	fprintf(f, "],\"summary\":{\"heap_definite_bytes\":%" PRIu64 ",\"heap_indirect_bytes\":%" PRIu64
-		",\"heap_reachable_bytes\":%" PRIu64 ",\"fds\":%" PRIu64 ",\"threads\":%" PRIu64
-		",\"timers\":%" PRIu64 "}}\n",
-		t.bytes[MP_LEAK_DEFINITE], t.bytes[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_REACHABLE],
-		t.fds, t.threads, t.timers);
+		",\"heap_possible_bytes\":%" PRIu64 ",\"heap_reachable_bytes\":%" PRIu64
+		",\"fds\":%" PRIu64 ",\"threads\":%" PRIu64 ",\"timers\":%" PRIu64 "}}\n",
+		t.bytes[MP_LEAK_DEFINITE], t.bytes[MP_LEAK_INDIRECT], t.bytes[MP_LEAK_POSSIBLE],
+		t.bytes[MP_LEAK_REACHABLE], t.fds, t.threads, t.timers);
 	return ferror(f) ? -EIO : 0;
 }

@@ -58,11 +58,15 @@ enum {
 	MP_FAIL_FDS = 1u << 3,
 	MP_FAIL_THREADS = 1u << 4,
 	MP_FAIL_TIMERS = 1u << 5,
-	MP_FAIL_DEFAULT = MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_FDS | MP_FAIL_THREADS |
-			  MP_FAIL_TIMERS,
+	MP_FAIL_POSSIBLE = 1u << 6,
+	/* all but reachable, as Valgrind's --errors-for-leak-kinds=definite,possible
+	 * (with indirect, and the resources) */
+	MP_FAIL_DEFAULT = MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_POSSIBLE | MP_FAIL_FDS |
+			  MP_FAIL_THREADS | MP_FAIL_TIMERS,
 };
 
-/* "definite,indirect,fds": 0 and *ret, or -EINVAL with *ret untouched. */
+/* "definite,indirect,possible,fds": 0 and *ret, or -EINVAL with *ret
+ * untouched. */
 int mp_leaks_parse_fail_on(const char *s, unsigned *ret);
 
 /*
@@ -102,7 +106,7 @@ bool mp_leaks_failing(const struct mp_leak_report *r, unsigned fail_on);
 /* The MP_FAIL_* bit of a group's class. */
 unsigned mp_leak_fail_bit(const struct mp_leak *l);
 /* Its class as --fail-on would name it, singular: "definite", "indirect",
- * "reachable", "fd", "thread", "timer" (static). */
+ * "possible", "reachable", "fd", "thread", "timer" (static). */
 const char *mp_leak_class(const struct mp_leak *l);
 
 /* What a group is, in one line without its newline, as the text report
@@ -122,20 +126,24 @@ size_t mp_leak_first_own(const struct mp_leak *l);
 /* One descriptor, thread or timer as a JSON object (see mp_leaks_json). */
 void mp_leak_res_json(FILE *f, enum mp_profile_kind kind, const struct mp_leak_res *x);
 
+/* Size of arrays indexed by enum mp_snap_leak_category (common/snapshot.h). */
+#define MP_LEAK_CATEGORIES 5
+
 /* The sums of one report, or of several added up: heap bytes and blocks
- * per class (indexed by enum mp_snap_leak_category, 1..3), descriptors,
+ * per class (indexed by enum mp_snap_leak_category, 1..4), descriptors,
  * threads and timers left, and what suppressions took: groups of every
  * kind, heap bytes and blocks.  The text, the JSON, SARIF and JUnit
  * summaries all come from it. */
 struct mp_leak_totals {
-	uint64_t bytes[4], blocks[4];
+	uint64_t bytes[MP_LEAK_CATEGORIES], blocks[MP_LEAK_CATEGORIES];
 	uint64_t fds, threads, timers;
 	uint64_t suppressed_groups, suppressed_bytes, suppressed_blocks;
 };
 /* Add the leaks of r to *t (zeroed by the caller before the first). */
 void mp_leak_totals_add(struct mp_leak_totals *t, const struct mp_leak_report *r);
 
-/* Valgrind-like text on f; full: with stacks of lost blocks and every
+/* Valgrind-like text on f; full: with stacks of lost and possibly lost
+ * blocks (Valgrind's --show-leak-kinds=definite,possible, plus indirect) and every
  * descriptor, thread and timer left (fd 3: /etc/hostname; thread 4242
  * 'worker' running; a timer's clock and interval). */
 void mp_leaks_print(FILE *f, const struct mp_leak_report *r, bool full);

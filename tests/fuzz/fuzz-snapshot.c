@@ -83,7 +83,8 @@ static void leak_report(const struct mp_snap *s)
 
 	for (size_t i = 0; i < s->nleaks; i++)
 		if (s->leaks[i].stack_id > s->nstacks || !s->leaks[i].count ||
-		    s->leaks[i].category < MP_LEAK_DEFINITE || s->leaks[i].category > MP_LEAK_REACHABLE)
+		    s->leaks[i].category < MP_LEAK_DEFINITE ||
+		    s->leaks[i].category > MP_LEAK_CATEGORY_MAX)
 			fail("leak record invariant broken");
 	if (mp_leaks_build(s, MP_SYM_F_NO_FILES, &r) < 0)
 		return;

@@ -27,10 +27,16 @@ static void test_fail_on(void)
 	CHECK_INT(v, MP_FAIL_DEFINITE);
 	CHECK_INT(mp_leaks_parse_fail_on("indirect,fds,timers", &v), 0);
 	CHECK_INT(v, MP_FAIL_INDIRECT | MP_FAIL_FDS | MP_FAIL_TIMERS);
+	CHECK_INT(mp_leaks_parse_fail_on("possible,reachable", &v), 0);
+	CHECK_INT(v, MP_FAIL_POSSIBLE | MP_FAIL_REACHABLE);
+	/* the default: all but reachable, as Valgrind's errors (definite, possible) */
+	CHECK_INT(MP_FAIL_DEFAULT, MP_FAIL_DEFINITE | MP_FAIL_INDIRECT | MP_FAIL_POSSIBLE |
+				   MP_FAIL_FDS | MP_FAIL_THREADS | MP_FAIL_TIMERS);
 	v = 7;
 	CHECK_INT(mp_leaks_parse_fail_on("", &v), -EINVAL);
 	CHECK_INT(mp_leaks_parse_fail_on("definite,", &v), -EINVAL);
 	CHECK_INT(mp_leaks_parse_fail_on("def", &v), -EINVAL);
+	CHECK_INT(mp_leaks_parse_fail_on("possibly", &v), -EINVAL);
 	CHECK_INT(mp_leaks_parse_fail_on("definite,,fds", &v), -EINVAL);
 	CHECK_INT(v, 7);   /* untouched on error */
 }
@@ -365,7 +371,7 @@ static void test_output(void)
 	CHECK(strstr(out, "{\"function\":\"xmlStrdup\",\"file\":null,\"line\":0,"
 		      "\"object\":\"libxml2.so.2\"}") != NULL);
 	CHECK(strstr(out, "\"summary\":{\"heap_definite_bytes\":100,\"heap_indirect_bytes\":480,"
-		      "\"heap_reachable_bytes\":64,\"fds\":0,\"threads\":0,\"timers\":0}}\n") != NULL);
+		      "\"heap_possible_bytes\":0,\"heap_reachable_bytes\":64,\"fds\":0,\"threads\":0,\"timers\":0}}\n") != NULL);
 	free(out);
 
 	f = open_memstream(&out, &len);
@@ -378,6 +384,7 @@ static void test_output(void)
 	CHECK(strstr(out, "memprof:     at xmlStrdup (in libxml2.so.2)\n") != NULL);
 	CHECK(strstr(out, "memprof:    definitely lost: 100 bytes in 1 blocks\n"
 		      "memprof:    indirectly lost: 480 bytes in 10 blocks\n"
+		      "memprof:      possibly lost: 0 bytes in 0 blocks\n"
 		      "memprof:    still reachable: 64 bytes in 2 blocks\n") != NULL);
 	CHECK(strstr(out, "leak:^lose_one$;^main$\nleak:^xmlStrdup$;^main$\n") != NULL);
 	CHECK(strstr(out, "64 bytes in 2 blocks still reachable") == NULL);   /* not listed */
@@ -643,19 +650,20 @@ static void test_sarif_junit(void)
 		      "\"nestingLevel\":0},{\"location\"") != NULL);   /* outermost first */
 	CHECK(strstr(out, "50 bytes") == NULL);             /* suppressed: left out */
 	CHECK(strstr(out, "64 bytes") == NULL);             /* reachable, not in --fail-on */
-	CHECK(strstr(out, "{\"ruleId\":\"fd-leak\",\"ruleIndex\":3,\"level\":\"warning\"") != NULL);
+	CHECK(strstr(out, "{\"ruleId\":\"fd-leak\",\"ruleIndex\":4,\"level\":\"warning\"") != NULL);
 	CHECK(strstr(out, "\"detail\":\"/tmp/\\\"x\\\" <y>\\ufffd\"") != NULL);
 	CHECK(strstr(out, "\"executionSuccessful\":true") != NULL);
 	CHECK(strstr(out, "\"properties\":{\"processes\":[{\"program\":\"t<&>\",\"pid\":7,"
 		      "\"definitelyLostBytes\":100,\"definitelyLostBlocks\":1,\"indirectlyLostBytes\":0,"
-		      "\"indirectlyLostBlocks\":0,\"stillReachableBytes\":64,\"stillReachableBlocks\":2,"
+		      "\"indirectlyLostBlocks\":0,\"possiblyLostBytes\":0,\"possiblyLostBlocks\":0,"
+		      "\"stillReachableBytes\":64,\"stillReachableBlocks\":2,"
 		      "\"fds\":1,\"threads\":0,\"timers\":0,\"suppressedGroups\":1}]}") != NULL);
 	free(out);
 
 	ci.fail_on = MP_FAIL_DEFINITE | MP_FAIL_REACHABLE;
 	ci.unchecked = 2;
 	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
-	CHECK(strstr(out, "{\"ruleId\":\"reachable-leak\",\"ruleIndex\":2,\"level\":\"error\"") != NULL);
+	CHECK(strstr(out, "{\"ruleId\":\"reachable-leak\",\"ruleIndex\":3,\"level\":\"error\"") != NULL);
 	CHECK(strstr(out, "\"executionSuccessful\":false,\"toolExecutionNotifications\":[{\"level\":"
 		      "\"error\",\"message\":{\"text\":\"No leak check for 2 processes") != NULL);
 	free(out);
@@ -663,9 +671,9 @@ static void test_sarif_junit(void)
 	ci.fail_on = MP_FAIL_DEFINITE;
 	ci.unchecked = 0;
 	CAPTURE(out, CHECK_INT(mp_leaks_junit(f, &rp, 1, &ci), 0));
-	CHECK(strstr(out, "<testsuites name=\"memprof leak check\" tests=\"6\" failures=\"1\" "
+	CHECK(strstr(out, "<testsuites name=\"memprof leak check\" tests=\"7\" failures=\"1\" "
 		      "errors=\"0\" skipped=\"2\">\n<testsuite name=\"t&lt;&amp;&gt;\" id=\"0\" "
-		      "tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"2\">\n") != NULL);
+		      "tests=\"7\" failures=\"1\" errors=\"0\" skipped=\"2\">\n") != NULL);
 	CHECK(strstr(out, "<testcase classname=\"memprof.t&lt;&amp;&gt;.definite\" name=\"lose "
 		      "(src/t.c:12)\" file=\"src/t.c\" line=\"12\">\n<failure type=\"definite\" "
 		      "message=\"100 bytes in 1 block definitely lost in lose (src/t.c:12)\">100 bytes "
@@ -677,6 +685,7 @@ static void test_sarif_junit(void)
 	CHECK(strstr(out, "<skipped message=\"not failing the run (--fail-on): 1 file descriptor "
 		      "still open: 3 (/tmp/&quot;x&quot; &lt;y&gt;\xef\xbf\xbd)") != NULL);
 	CHECK(strstr(out, "name=\"no indirectly lost blocks\"/>") != NULL);
+	CHECK(strstr(out, "name=\"no possibly lost blocks\"/>") != NULL);
 	CHECK(strstr(out, "name=\"no thread left running or unjoined\"/>") != NULL);
 	CHECK(strstr(out, "still reachable") == NULL);      /* not in --fail-on: no test */
 	CHECK(strstr(out, "<property name=\"pid\" value=\"7\"/>\n"
@@ -684,6 +693,8 @@ static void test_sarif_junit(void)
 		      "<property name=\"definitely_lost_blocks\" value=\"1\"/>\n"
 		      "<property name=\"indirectly_lost_bytes\" value=\"0\"/>\n"
 		      "<property name=\"indirectly_lost_blocks\" value=\"0\"/>\n"
+		      "<property name=\"possibly_lost_bytes\" value=\"0\"/>\n"
+		      "<property name=\"possibly_lost_blocks\" value=\"0\"/>\n"
 		      "<property name=\"still_reachable_bytes\" value=\"64\"/>\n"
 		      "<property name=\"still_reachable_blocks\" value=\"2\"/>\n"
 		      "<property name=\"fds\" value=\"1\"/>\n"
@@ -751,6 +762,93 @@ static void test_totals(void)
 	CHECK_U64(t.suppressed_groups, 2);
 }
 
+/* The possibly lost class through every output: listed with its stack
+ * like a lost block, counted in its own line of the summary, failing by
+ * default, suppressible, in the JSON, SARIF and JUnit reports. */
+static void test_possible(void)
+{
+	struct mp_leak_frame fr[] = {
+		{ .function = "keep_inside", .file = "/home/u/proj/src/t.c", .line = 40,
+		  .object = "prog" },
+		{ .function = "main", .file = "/home/u/proj/src/t.c", .line = 50, .object = "prog" },
+	};
+	struct mp_leak leaks[] = {
+		{ MP_PROFILE_HEAP, MP_LEAK_POSSIBLE, 96, 2, fr, 2, NULL, NULL, 0 },
+		{ MP_PROFILE_HEAP, MP_LEAK_REACHABLE, 64, 1, fr + 1, 1, NULL, NULL, 0 },
+	};
+	struct mp_leak_report rep = { .pid = 9, .program = "p", .leaks = leaks, .nleaks = 2 };
+	struct mp_leak_report *rp = &rep;
+	struct mp_leak_ci ci = { .srcroot = (char *)"/home/u/proj", .fail_on = MP_FAIL_DEFAULT,
+				 .version = "9.9" };
+	struct mp_leak_totals t = { 0 };
+	char *out = NULL;
+
+	CHECK_STR(mp_leak_class(&leaks[0]), "possible");
+	CHECK_INT(mp_leak_fail_bit(&leaks[0]), MP_FAIL_POSSIBLE);
+	CHECK(mp_leaks_failing(&rep, MP_FAIL_DEFAULT));
+	CHECK(!mp_leaks_failing(&rep, MP_FAIL_DEFINITE | MP_FAIL_INDIRECT));
+	mp_leak_totals_add(&t, &rep);
+	CHECK_U64(t.bytes[MP_LEAK_POSSIBLE], 96);
+	CHECK_U64(t.blocks[MP_LEAK_POSSIBLE], 2);
+	CHECK_U64(t.bytes[MP_LEAK_REACHABLE], 64);
+
+	CAPTURE(out, mp_leaks_print(f, &rep, true));
+	CHECK(strstr(out, "memprof: 96 bytes in 2 blocks possibly lost\n"
+		      "memprof:     at keep_inside (/home/u/proj/src/t.c:40)\n") != NULL);
+	CHECK(strstr(out, "memprof:    indirectly lost: 0 bytes in 0 blocks\n"
+		      "memprof:      possibly lost: 96 bytes in 2 blocks\n"
+		      "memprof:    still reachable: 64 bytes in 1 blocks\n") != NULL);
+	free(out);
+	CAPTURE(out, mp_leaks_print_suppressions(f, &rep));
+	CHECK_STR(out, "leak:^keep_inside$;^main$\n");
+	free(out);
+
+	CAPTURE(out, CHECK_INT(mp_leaks_json(f, &rp, 1), 0));
+	CHECK(strstr(out, "{\"kind\":\"heap\",\"category\":\"possible\",\"bytes\":96,"
+		      "\"count\":2,") != NULL);
+	CHECK(strstr(out, "\"heap_possible_bytes\":96,") != NULL);
+	free(out);
+
+	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "{\"id\":\"possible-leak\",\"name\":\"PossiblyLostMemory\"") != NULL);
+	CHECK(strstr(out, "{\"ruleId\":\"possible-leak\",\"ruleIndex\":2,\"level\":\"error\","
+		      "\"kind\":\"fail\",\"message\":{\"text\":\"96 bytes in 2 blocks possibly "
+		      "lost, allocated in keep_inside (src/t.c:40), in p (pid 9).\"}") != NULL);
+	CHECK(strstr(out, "\"possiblyLostBytes\":96,\"possiblyLostBlocks\":2,") != NULL);
+	free(out);
+
+	CAPTURE(out, CHECK_INT(mp_leaks_junit(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "<testcase classname=\"memprof.p.possible\" name=\"keep_inside "
+		      "(src/t.c:40)\" file=\"src/t.c\" line=\"40\">\n<failure type=\"possible\" "
+		      "message=\"96 bytes in 2 blocks possibly lost in keep_inside (src/t.c:40)\">")
+	      != NULL);
+	CHECK(strstr(out, "<property name=\"possibly_lost_bytes\" value=\"96\"/>\n"
+		      "<property name=\"possibly_lost_blocks\" value=\"2\"/>\n") != NULL);
+	CHECK(strstr(out, "no possibly lost blocks") == NULL);
+	free(out);
+
+	/* Not failing: a warning, a skipped test. */
+	ci.fail_on = MP_FAIL_DEFINITE;
+	CAPTURE(out, CHECK_INT(mp_leaks_sarif(f, &rp, 1, &ci), 0));
+	CHECK(strstr(out, "{\"ruleId\":\"possible-leak\",\"ruleIndex\":2,\"level\":\"warning\"")
+	      != NULL);
+	free(out);
+
+	/* Suppressions apply to it. */
+	struct mp_supp *s = NULL;
+	char *err = NULL;
+	const char *text = "leak:keep_inside\n";
+	CHECK_INT(mp_supp_parse(text, strlen(text), &s, &err), 0);
+	mp_supp_apply(s, &rep);
+	CHECK(leaks[0].suppressed_by != NULL);
+	CHECK(!mp_leaks_failing(&rep, MP_FAIL_DEFAULT));
+	memset(&t, 0, sizeof(t));
+	mp_leak_totals_add(&t, &rep);
+	CHECK_U64(t.bytes[MP_LEAK_POSSIBLE], 0);
+	CHECK_U64(t.suppressed_bytes, 96);
+	mp_supp_free(s);
+}
+
 int main(void)
 {
 	test_fail_on();
@@ -766,5 +864,6 @@ int main(void)
 	test_format_of();
 	test_places();
 	test_sarif_junit();
+	test_possible();
 	return tap_done();
 }
