@@ -22,6 +22,8 @@ enum {
 	MP_BLK_REACHABLE = 2,  /* reached from a root */
 	MP_BLK_DEFINITE = 3,   /* unreached, and not reached from another unreached block */
 	MP_BLK_INDIRECT = 4,   /* unreached, reached only from unreached blocks */
+	MP_BLK_POSSIBLE = 5,   /* reached from a root only through interior pointers
+				* (leakscan/interior.h) */
 };
 
 struct mp_blk {

@@ -2,16 +2,36 @@
 /*
  * The leak scan (see leakscan.h).
  *
- * Classes, as Valgrind's memcheck defines them:
- *   - reachable: reached from a root, through any chain of blocks;
+ * Classes, as Valgrind's memcheck defines them (mc_leakcheck.c, 3.19):
+ *   - reachable: reached from a root through a chain of start pointers
+ *     (to a block's first byte, or interior pointers one of memcheck's
+ *     heuristics takes for start pointers, or a glibc thread control
+ *     block's pointer into its DTV, which memcheck does not know:
+ *     interior.h);
+ *   - possibly lost: reached from a root, but only through chains with an
+ *     interior pointer no heuristic takes;
  *   - definitely lost: not reached, and not reached from another lost block
  *     either (the head of a lost structure, or a lone lost block; of a lost
  *     cycle one block is counted definite, the others indirect);
  *   - indirectly lost: not reached from a root, but reached from a lost
- *     block.
+ *     block, through any pointer, interior or not.
+ * Marking from the roots (mp_leak_reach): a word of a root or of a
+ * reachable block that is a start pointer makes a block reachable, any
+ * other word pointing into it makes an unreached block possibly lost; a
+ * word of a possibly lost block makes at most possibly lost.  Each change
+ * queues the block, and whether its words count as definite is decided
+ * when it is scanned, from its state then: a possibly lost block upgraded
+ * later is scanned again, and upgrades what it reaches.  So a block is
+ * scanned at most twice.
  * Lost blocks are taken in address order; each not yet claimed becomes a
  * definite "leader" and claims as indirect everything it reaches that was
- * not reached from a root, including leaders met earlier.
+ * not reached from a root, including leaders met earlier.  Possibly lost
+ * blocks stay possibly lost when a lost block points to them too (memcheck
+ * claims only unreached blocks).
+ *
+ * What points to a block: a word with its address, or one inside the bytes
+ * the program can use (see below); a pointer past them, into the rest of
+ * its size class, is not one (memcheck would not find a block there).
  *
  * What is read of a block: the bytes the program asked for (the size in its
  * profile bucket, or a large block's request), not the rest of its size
@@ -39,6 +59,7 @@
 #include "base/vmarea.h"
 #include "common/snapshot.h"
 #include "leakscan/ignore.h"
+#include "leakscan/interior.h"
 #include "leakscan/leakscan.h"
 #include "leakscan/stopworld.h"
 #include "base/privfd.h"
@@ -48,10 +69,12 @@
 
 #define WORK_MAX ((size_t)1 << 30)          /* bytes of work list at most */
 #define MAPS_MAX ((size_t)64 << 20)
+#define REGIONS_MAX ((size_t)64 << 20)    /* bytes of region table at most */
 
 struct work {
 	uintptr_t start;
 	size_t size;
+	uint8_t *state;      /* the block's MP_BLK_*, read when it is scanned */
 };
 
 static struct work *work;
@@ -66,16 +89,27 @@ static size_t nresult, result_cap;
 static const struct mp_snap_heap_rec *bucket_recs;
 static size_t nbucket_recs;
 
-/* The bytes of block b that can hold the program's pointers (see above). */
-static size_t extent(const struct mp_blk *b)
+/* The bytes block b's allocation asked for, as far as known (memcheck's
+ * size of the block, which its heuristics compare with). */
+static size_t requested(const struct mp_blk *b)
 {
-	if (mp_alloc_slack_used)
-		return b->size;
 	uint32_t k = b->tag ? mp_tag_bucket(b->tag) : UINT32_MAX;
 	if (k < nbucket_recs && bucket_recs[k].size < b->req)
 		return (size_t)bucket_recs[k].size;
 	return b->req;
 }
+
+/* The bytes of block b that can hold the program's pointers (see above). */
+static size_t extent(const struct mp_blk *b)
+{
+	return mp_alloc_slack_used ? b->size : requested(b);
+}
+
+/* The mappings of the process (interior.h), read once per run before any
+ * word is scanned: the roots, and the heuristics' vtables and code. */
+static struct mp_vm_area region_area;
+static struct mp_leak_region *regions;
+static size_t nregions;
 
 void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 {
@@ -87,7 +121,7 @@ void mp_leakscan_exclude_self(uintptr_t lo, uintptr_t hi)
 static struct mp_vm_area work_area;
 static size_t work_cap;             /* entries mapped */
 
-static MP_NOINLINE void push_slow(uintptr_t start, size_t size)
+static MP_NOINLINE void push_slow(uintptr_t start, size_t size, uint8_t *state)
 {
 	if (mp_vm_area_grow(&work_area, (nwork + 1) * sizeof(struct work), (size_t)1 << 20) < 0) {
 		work_overflow = 1;
@@ -96,23 +130,32 @@ static MP_NOINLINE void push_slow(uintptr_t start, size_t size)
 	work_cap = work_area.mapped / sizeof(struct work);
 	work[nwork].start = start;
 	work[nwork].size = size;
+	work[nwork].state = state;
 	nwork++;
 }
 
-static void push(uintptr_t start, size_t size)
+static void push(uintptr_t start, size_t size, uint8_t *state)
 {
 	if (MP_LIKELY(nwork < work_cap)) {
 		work[nwork].start = start;
 		work[nwork].size = size;
+		work[nwork].state = state;
 		nwork++;
 	} else
-		push_slow(start, size);
+		push_slow(start, size, state);
 }
 
-/* Mark every block a word of [lo, hi) points into: LIVE ones take
- * `state` and are queued; with a leader, DEFINITE ones other than the
- * leader become INDIRECT too (their own blocks were claimed already). */
-static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
+/* Whether v, inside block b's usable bytes at offset off != 0, points to
+ * the block: inside what the program may use (extent). */
+static int inside(const struct mp_blk *b, uintptr_t off)
+{
+	return off < extent(b);
+}
+
+/* Marking from the roots: every block a word of [lo, hi) points into moves
+ * as mp_leak_reach says, and is queued when its state changes.  definite:
+ * [lo, hi) is a root or a reachable block's. */
+static void scan_reach(uintptr_t lo, uintptr_t hi, int definite)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi > lo)
@@ -127,21 +170,72 @@ static void scan(uintptr_t lo, uintptr_t hi, uint8_t state, uintptr_t leader)
 		struct mp_blk b;
 		if (!mp_alloc_leak_lookup(v, &b))
 			continue;
-		if (*b.state == MP_BLK_LIVE) {
-			*b.state = state;
-			push(b.start, extent(&b));
-		} else if (state == MP_BLK_INDIRECT && *b.state == MP_BLK_DEFINITE &&
-			   b.start != leader) {
-			*b.state = MP_BLK_INDIRECT;
+		uint8_t st = *b.state;
+		if (st != MP_BLK_LIVE && st != MP_BLK_POSSIBLE)
+			continue;
+		uintptr_t off = v - b.start;
+		int start = off == 0;
+		if (!start) {
+			if (!inside(&b, off))
+				continue;
+			/* The heuristics matter only for a definite pointer: any
+			 * other leaves the block possibly lost at best. */
+			start = definite &&
+				((off == 16 && p - 8 >= lo && p + 16 <= hi &&
+				  mp_leak_is_tcb_dtv((const uintptr_t *)p)) ||
+				 mp_leak_heuristic((const void *)b.start, requested(&b), b.size, off,
+						   regions, nregions) != MP_HEUR_NONE);
+		}
+		uint8_t to = mp_leak_reach(st, start, definite);
+		if (to != st) {
+			*b.state = to;
+			push(b.start, extent(&b), b.state);
 		}
 	}
 }
 
-static void drain(uint8_t state, uintptr_t leader)
+static void drain_reach(void)
 {
 	while (nwork > 0) {
 		struct work w = work[--nwork];
-		scan(w.start, w.start + w.size, state, leader);
+		scan_reach(w.start, w.start + w.size, *w.state != MP_BLK_POSSIBLE);
+	}
+}
+
+/* Claiming for a leader: every unreached (LIVE) block a word of [lo, hi)
+ * points into, interior pointers included, becomes INDIRECT and is queued;
+ * DEFINITE ones other than the leader become INDIRECT too (their own
+ * blocks were claimed already).  Reachable and possibly lost blocks are
+ * left as they are. */
+static void scan_lost(uintptr_t lo, uintptr_t hi, uintptr_t leader)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	if (hi > lo)
+		scanned_bytes += hi - lo;
+	const uintptr_t base = mp_heap.base, size = mp_heap.size;
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+		uintptr_t v = *(const uintptr_t *)p;
+		if (v - base >= size)
+			continue;
+		struct mp_blk b;
+		if (!mp_alloc_leak_lookup(v, &b))
+			continue;
+		uint8_t st = *b.state;
+		if (st != MP_BLK_LIVE && (st != MP_BLK_DEFINITE || b.start == leader))
+			continue;
+		if (v != b.start && !inside(&b, v - b.start))
+			continue;
+		*b.state = MP_BLK_INDIRECT;
+		if (st == MP_BLK_LIVE)
+			push(b.start, extent(&b), b.state);
+	}
+}
+
+static void drain_lost(uintptr_t leader)
+{
+	while (nwork > 0) {
+		struct work w = work[--nwork];
+		scan_lost(w.start, w.start + w.size, leader);
 	}
 }
 
@@ -153,34 +247,13 @@ static void scan_root(uintptr_t lo, uintptr_t hi)
 	uintptr_t p = lo, olo, ohi;
 	while (p < hi) {
 		if (!mp_ownmem_next(p, &olo, &ohi) || olo >= hi) {
-			scan(p, hi, MP_BLK_REACHABLE, 0);
+			scan_reach(p, hi, 1);
 			return;
 		}
 		if (olo > p)
-			scan(p, olo, MP_BLK_REACHABLE, 0);
+			scan_reach(p, olo, 1);
 		p = ohi;   /* skip ours */
 	}
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static const char *parse_hex(const char *s, uintptr_t *ret)
-{
-	uintptr_t v = 0;
-	int d;
-	while ((d = hexval(*s)) >= 0) {
-		v = v * 16 + (uintptr_t)d;
-		s++;
-	}
-	*ret = v;
-	return s;
 }
 
 /* /proc/self/maps, read whole into a window mapped as it fills. */
@@ -222,51 +295,56 @@ static size_t read_maps(void)
 	return len;
 }
 
+/* The region table from /proc/self/maps (nregions 0 when it cannot be
+ * read: no roots from mappings then, and no multipleinheritance). */
+static void load_regions(void)
+{
+	size_t n = read_maps(), lines = 1;
+	const char *buf = (const char *)maps_area.base;
+
+	nregions = 0;
+	if (n == 0)
+		return;
+	for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p++)
+		lines++;
+	if (!region_area.base && mp_vm_area_init(&region_area, REGIONS_MAX) < 0)
+		goto out;
+	size_t need = lines * sizeof(struct mp_leak_region);
+	if (need > region_area.mapped && mp_vm_area_grow(&region_area, need, 0) < 0)
+		goto out;
+	regions = (struct mp_leak_region *)region_area.base;
+	nregions = mp_leak_regions_parse(buf, n, regions, region_area.mapped / sizeof(*regions));
+out:
+	mp_vm_area_trim(&maps_area, 0);
+}
+
 /* Every writable mapping is a root, except ours, the kernel's special ones
- * and devices; a mapping that holds a thread's stack pointer is scanned from
- * just below it (the red zone) up.  sps[0] is the calling thread's, exact:
- * it is taken at a call (mp_leakscan_run), where no red zone is in use. */
+ * and devices (MP_REGION_ROOT); a mapping that holds a thread's stack
+ * pointer is scanned from just below it (the red zone) up.  sps[0] is the
+ * calling thread's, exact: it is taken at a call (mp_leakscan_run), where
+ * no red zone is in use. */
 static void scan_maps(const uintptr_t *sps, unsigned nsps)
 {
-	size_t n = read_maps();
-	char *buf = (char *)maps_area.base;
-	for (char *line = buf; line < buf + n;) {
-		char *end = memchr(line, '\n', (size_t)(buf + n - line));
-		if (!end)
-			end = buf + n;
-		*end = 0;
-		uintptr_t lo, hi;
-		const char *s = parse_hex(line, &lo);
-		if (*s == '-') {
-			s = parse_hex(s + 1, &hi);
-			const char *perms = s + 1;
-			const char *path = strchr(perms, '/');
-			const char *special = strchr(perms, '[');
-			int rw = perms[0] == 'r' && perms[1] == 'w';
-			int skip = (special && !path && strncmp(special, "[stack", 6) != 0 &&
-				    strncmp(special, "[heap", 5) != 0) ||
-				   (path && strncmp(path, "/dev/", 5) == 0 &&
-				    strncmp(path, "/dev/zero", 9) != 0);
-			if (rw && !skip) {
-				uintptr_t from = lo;
-				for (unsigned i = 0; i < nsps; i++) {
-					uintptr_t red = i ? 128 : 0;
-					if (sps[i] >= lo && sps[i] < hi && sps[i] - red > from)
-						from = sps[i] - red < lo ? lo : sps[i] - red;
-				}
-				scan_root(from, hi);
-			}
+	for (size_t k = 0; k < nregions; k++) {
+		const struct mp_leak_region *r = &regions[k];
+		if (!(r->flags & MP_REGION_ROOT))
+			continue;
+		uintptr_t from = r->lo;
+		for (unsigned i = 0; i < nsps; i++) {
+			uintptr_t red = i ? 128 : 0;
+			if (sps[i] >= r->lo && sps[i] < r->hi && sps[i] - red > from)
+				from = sps[i] - red < r->lo ? r->lo : sps[i] - red;
 		}
-		line = end + 1;
+		scan_root(from, r->hi);
 	}
-	mp_vm_area_trim(&maps_area, 0);
 }
 
 /* Aggregation by (bucket, class). */
 struct agg {
 	uint64_t count, bytes;
 };
-static struct agg *aggs;            /* (nbuckets + 1) x 3 */
+#define NCAT 4                      /* enum mp_snap_leak_category - 1 */
+static struct agg *aggs;            /* (nbuckets + 1) x NCAT */
 static uint32_t agg_buckets;
 
 static int classify(const struct mp_blk *b, void *ctx)
@@ -275,8 +353,8 @@ static int classify(const struct mp_blk *b, void *ctx)
 	if (*b->state != MP_BLK_LIVE)
 		return 0;
 	*b->state = MP_BLK_DEFINITE;
-	scan(b->start, b->start + extent(b), MP_BLK_INDIRECT, b->start);
-	drain(MP_BLK_INDIRECT, b->start);
+	scan_lost(b->start, b->start + extent(b), b->start);
+	drain_lost(b->start);
 	return 0;
 }
 
@@ -285,9 +363,10 @@ static int aggregate(const struct mp_blk *b, void *ctx)
 	(void)ctx;
 	unsigned cat;
 	switch (*b->state) {
-	case MP_BLK_DEFINITE: cat = 0; break;
-	case MP_BLK_INDIRECT: cat = 1; break;
-	case MP_BLK_REACHABLE: cat = 2; break;
+	case MP_BLK_DEFINITE: cat = MP_LEAK_DEFINITE; break;
+	case MP_BLK_INDIRECT: cat = MP_LEAK_INDIRECT; break;
+	case MP_BLK_REACHABLE: cat = MP_LEAK_REACHABLE; break;
+	case MP_BLK_POSSIBLE: cat = MP_LEAK_POSSIBLE; break;
 	default: return 0;
 	}
 	uint32_t k = b->tag ? mp_tag_bucket(b->tag) + 1 : 0;   /* bucket + 1, 0: none */
@@ -297,8 +376,8 @@ static int aggregate(const struct mp_blk *b, void *ctx)
 		bytes = bucket_recs[k - 1].size;
 	else
 		k = 0;
-	aggs[(size_t)k * 3 + cat].count++;
-	aggs[(size_t)k * 3 + cat].bytes += bytes;
+	aggs[(size_t)k * NCAT + cat - 1].count++;
+	aggs[(size_t)k * NCAT + cat - 1].bytes += bytes;
 	return 0;
 }
 
@@ -309,9 +388,10 @@ static void ignored_root(uintptr_t start, void *ctx)
 {
 	struct mp_blk b;
 	(void)ctx;
-	if (mp_alloc_leak_lookup(start, &b) && b.start == start && *b.state == MP_BLK_LIVE) {
+	if (mp_alloc_leak_lookup(start, &b) && b.start == start &&
+	    *b.state != MP_BLK_REACHABLE) {
 		*b.state = MP_BLK_REACHABLE;
-		push(b.start, extent(&b));
+		push(b.start, extent(&b), b.state);
 	}
 }
 
@@ -395,6 +475,7 @@ static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pi
 	mp_prof_buckets(&bd, &bsize);
 	bucket_recs = bd;
 	nbucket_recs = bsize / sizeof(struct mp_snap_heap_rec);
+	load_regions();
 
 	/* Roots: registers and thread control blocks of the stopped threads,
 	 * every writable mapping (stacks from their stack pointers). */
@@ -406,24 +487,26 @@ static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pi
 		stopped_sps[nsps++] = th[i].sp;
 		/* Our copies, in our own memory: scanned directly, not as
 		 * root ranges (which skip memprof's memory). */
-		scan((uintptr_t)th[i].regs, (uintptr_t)(th[i].regs + NGREG), MP_BLK_REACHABLE, 0);
+		scan_reach((uintptr_t)th[i].regs, (uintptr_t)(th[i].regs + NGREG), 1);
 		uintptr_t tp = th[i].tp;
-		scan((uintptr_t)&tp, (uintptr_t)(&tp + 1), MP_BLK_REACHABLE, 0);
+		scan_reach((uintptr_t)&tp, (uintptr_t)(&tp + 1), 1);
 	}
 	uintptr_t self_tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(self_tp));
-	scan((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1), MP_BLK_REACHABLE, 0);
-	scan((uintptr_t)caller_regs, (uintptr_t)(caller_regs + n), MP_BLK_REACHABLE, 0);
+	scan_reach((uintptr_t)&self_tp, (uintptr_t)(&self_tp + 1), 1);
+	scan_reach((uintptr_t)caller_regs, (uintptr_t)(caller_regs + n), 1);
 	scan_maps(stopped_sps, nsps);
 	mp_leakscan_foreach_ignored(ignored_root, NULL);
-	drain(MP_BLK_REACHABLE, 0);
+	drain_reach();
+	nregions = 0;   /* the heuristics are done with them */
+	mp_vm_area_trim(&region_area, 0);
 
 	/* Lost blocks: leaders and their cliques. */
 	mp_alloc_leak_foreach(classify, NULL);
 
 	/* Aggregate by bucket (requested sizes come from the bucket). */
 	agg_buckets = (uint32_t)nbucket_recs;
-	size_t agg_bytes = ((size_t)agg_buckets + 1) * 3 * sizeof(struct agg);
+	size_t agg_bytes = ((size_t)agg_buckets + 1) * NCAT * sizeof(struct agg);
 	aggs = mp_vm_reserve(agg_bytes);
 	if (!aggs) {
 		r = -ENOMEM;
@@ -432,7 +515,7 @@ static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pi
 	mp_alloc_leak_foreach(aggregate, NULL);
 
 	size_t need = 0;
-	for (size_t i = 0; i < ((size_t)agg_buckets + 1) * 3; i++)
+	for (size_t i = 0; i < ((size_t)agg_buckets + 1) * NCAT; i++)
 		need += aggs[i].count != 0;
 	if (result)
 		mp_vm_release(result, result_cap * sizeof(*result));
@@ -444,14 +527,13 @@ static int run(uintptr_t caller_sp, const uintptr_t *caller_regs, unsigned n, pi
 		goto out_aggs;
 	}
 	for (size_t k = 0; k <= agg_buckets; k++)
-		for (unsigned cat = 0; cat < 3; cat++) {
-			const struct agg *a = &aggs[k * 3 + cat];
+		for (unsigned cat = 0; cat < NCAT; cat++) {
+			const struct agg *a = &aggs[k * NCAT + cat];
 			if (!a->count)
 				continue;
 			struct mp_snap_leak_rec *o = &result[nresult++];
 			o->stack_id = k ? bucket_recs[k - 1].stack_id : 0;
-			o->category = cat == 0 ? MP_LEAK_DEFINITE : cat == 1 ? MP_LEAK_INDIRECT
-									 : MP_LEAK_REACHABLE;
+			o->category = cat + 1;
 			o->size = k ? bucket_recs[k - 1].size : 0;
 			o->count = a->count;
 			o->bytes = a->bytes;

@@ -7,9 +7,11 @@
  * then split the unreached blocks into definitely and indirectly lost the
  * way Valgrind does, and aggregate by allocation stack.
  *
- * Interior pointers count: a word that points anywhere inside a block keeps
- * it reachable (Valgrind would call a block reached only that way "possibly
- * lost"; memprof does not have that class).
+ * Interior pointers as Valgrind's memcheck takes them (interior.h): a block
+ * reached from the roots only through chains with a pointer inside it, not
+ * at its start, is possibly lost, unless one of memcheck's heuristics
+ * (stdstring, length64, newarray, multipleinheritance) takes that pointer
+ * for a start pointer.
  *
  * Must never: allocate from any heap, block on a lock another thread may
  * hold, or leave a thread stopped.  Not for signal handlers.
