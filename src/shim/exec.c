@@ -9,17 +9,31 @@
  * child's image has no tables of its own.
  *
  * Without this, a process whose last exec started a program the shim is
- * not loaded in (static, setuid, `env -i`) left its tables behind as if it
- * had died, and memprof wrote a profile of the image before the exec
- * "ended without writing its profile".
+ * not loaded in (static, setuid) left its tables behind as if it had died,
+ * and memprof wrote a profile of the image before the exec "ended without
+ * writing its profile".
+ *
+ * An environment that has lost LD_PRELOAD or MEMPROF_OPTIONS on the way
+ * (`env -i`, `env -u LD_PRELOAD`, clearenv(), a script's `exec env -i
+ * PATH=... ./app`) gets the shim's own back, as the shim found them at its
+ * start: the tree is followed as valgrind's --trace-children follows it,
+ * instead of the program disappearing from the run.  A variable that is
+ * there, whatever its value, is the program's and left alone.  The exec
+ * forms that take no environment pass `environ`, checked the same way;
+ * posix_spawn and posix_spawnp are interposed for theirs.  The new array
+ * lives on the caller's stack (a vfork child's too): not for an
+ * environment of more than ENV_MAX entries, which goes as it is.
  *
  * Must never: change errno or a return value, allocate, take a lock (a
  * vfork child may call these).
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/compiler.h"
@@ -42,6 +56,28 @@ static int (*real_fexecve)(int, char *const[], char *const[]);
 	if (!__atomic_load_n(&real_##name, __ATOMIC_ACQUIRE)) \
 		RESOLVE(name)
 
+static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+				const posix_spawnattr_t *, char *const[], char *const[]);
+static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+				 const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* "NAME=value" of the two variables as the shim started with them; empty
+ * when it had none (loaded some other way: nothing to put back). */
+#define ENV_MAX 4096
+#define VAR_MAX 4096
+static char env_preload[VAR_MAX], env_options[VAR_MAX];
+
+static void keep_var(char *dst, const char *name)
+{
+	const char *v = getenv(name);
+	size_t n = strlen(name), l = v ? strlen(v) : 0;
+	if (!v || !*v || n + 1 + l + 1 > VAR_MAX)
+		return;
+	memcpy(dst, name, n);
+	dst[n] = '=';
+	memcpy(dst + n + 1, v, l + 1);
+}
+
 void mp_exec_init(void)
 {
 	RESOLVE(execve);
@@ -49,6 +85,53 @@ void mp_exec_init(void)
 	RESOLVE(execvp);
 	RESOLVE(execvpe);
 	RESOLVE(fexecve);
+	RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp);
+	keep_var(env_preload, "LD_PRELOAD");
+	if (env_preload[0])
+		keep_var(env_options, "MEMPROF_OPTIONS");
+}
+
+/* Whether envp has a non-empty NAME (var is "NAME=value"), and how many
+ * entries it has. */
+static int has_var(char *const envp[], const char *var, size_t *ret_n)
+{
+	size_t k = (size_t)(strchr(var, '=') - var) + 1, n = 0;
+	int found = 0;
+	for (; envp && envp[n]; n++)
+		if (!found && strncmp(envp[n], var, k) == 0 && envp[n][k])
+			found = 1;
+	*ret_n = n;
+	return found;
+}
+
+/* How many entries the environment for an exec needs beyond envp's: 0 when
+ * it has both variables (or the shim has none to put back, or envp is too
+ * long for the stack), else 1 or 2; *ret_n: envp's entries. */
+static size_t missing(char *const envp[], size_t *ret_n)
+{
+	size_t n = 0, add = 0;
+	if (!env_preload[0])
+		return 0;
+	add += !has_var(envp, env_preload, &n);
+	if (env_options[0])
+		add += !has_var(envp, env_options, &n);
+	*ret_n = n;
+	return n <= ENV_MAX ? add : 0;
+}
+
+/* envp with the missing variables appended, into out (n + add + 1 entries). */
+static char *const *with_vars(char *const envp[], size_t n, char **out)
+{
+	size_t k = 0, dummy;
+	for (; k < n; k++)
+		out[k] = envp[k];
+	if (!has_var(envp, env_preload, &dummy))
+		out[k++] = env_preload;
+	if (env_options[0] && !has_var(envp, env_options, &dummy))
+		out[k++] = env_options;
+	out[k] = NULL;
+	return out;
 }
 
 /* The call failed (it returned): the image goes on. */
@@ -60,39 +143,68 @@ static int failed(int r)
 	return r;
 }
 
+/* The environment to exec with: envp, or envp and what it lost, in `buf`,
+ * a VLA of the caller's (n + add + 1 entries; 1 when nothing is added). */
+#define ENV_FOR(envp, name)                                                  \
+	size_t name##_n = 0, name##_add = missing((envp), &name##_n);        \
+	char *name##_buf[name##_add ? name##_n + name##_add + 1 : 1];        \
+	char *const *name = name##_add ? with_vars((envp), name##_n, name##_buf) : (envp)
+
 MP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	REAL(execve, int (*)(const char *, char *const[], char *const[]));
+	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
-	return failed(real_execve(path, argv, envp));
+	return failed(real_execve(path, argv, env));
 }
 
 MP_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL(execv, int (*)(const char *, char *const[]));
+	REAL(execve, int (*)(const char *, char *const[], char *const[]));
+	ENV_FOR(environ, env);
 	mp_shm_mark_exec(1);
-	return failed(real_execv(path, argv));
+	return failed(real_execve(path, argv, env));
 }
 
 MP_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL(execvp, int (*)(const char *, char *const[]));
+	REAL(execvpe, int (*)(const char *, char *const[], char *const[]));
+	ENV_FOR(environ, env);
 	mp_shm_mark_exec(1);
-	return failed(real_execvp(file, argv));
+	return failed(real_execvpe(file, argv, env));
 }
 
 MP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	REAL(execvpe, int (*)(const char *, char *const[], char *const[]));
+	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
-	return failed(real_execvpe(file, argv, envp));
+	return failed(real_execvpe(file, argv, env));
 }
 
 MP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	REAL(fexecve, int (*)(int, char *const[], char *const[]));
+	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
-	return failed(real_fexecve(fd, argv, envp));
+	return failed(real_fexecve(fd, argv, env));
+}
+
+/* A new process: no exec of ours to mark; only the environment. */
+MP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL(posix_spawn, int (*)(void));
+	ENV_FOR(envp, env);
+	return real_posix_spawn(pid, path, fa, attr, argv, env);
+}
+
+MP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL(posix_spawnp, int (*)(void));
+	ENV_FOR(envp, env);
+	return real_posix_spawnp(pid, file, fa, attr, argv, env);
 }
 
 /* The list forms: the arguments gathered on the stack, as glibc does.

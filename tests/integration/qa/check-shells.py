@@ -61,9 +61,9 @@ def main():
         t.eq((leaks, nfds), ([(7, '/dev/null'), (7, '/dev/null')], 2),
              'fd 7 reported in the shell and its subshell, nothing else')
 
-        # An exec into a program the shim is not in (env -i: no LD_PRELOAD)
-        # replaces the image, it does not kill it: no profile for that pid,
-        # as for a static program, never one of the image before the exec
+        # An exec that drops memprof's environment (env -i: no LD_PRELOAD)
+        # gets it back (shim/exec.c): the tree is followed, and the new
+        # image has its own profile, never one of the image before the exec
         # "ended without writing its profile".  A child really killed
         # still gets its profile from the shared tables, and so does a
         # process whose exec failed before it was killed.
@@ -76,8 +76,9 @@ def main():
         r = run([memprof, 'run', '-o', os.path.join(ex, 'x.heap.pb.gz'), sh, '-c', script], d)
         err = r.stderr.decode(errors='replace')
         heaps = sorted(f for f in os.listdir(ex) if f.endswith('.heap.pb.gz'))
-        t.eq((r.returncode, r.stdout, len(heaps)), (0, b'done\n', 2),
-             'env -i child: profiles of the shell and the killed child only', err)
+        t.eq((r.returncode, r.stdout, len(heaps)), (0, b'done\n', 3),
+             'env -i child: profiles of the shell, of true (followed) and of the killed child',
+             err)
         comments = ''
         for f in heaps:
             c = subprocess.run(['go', 'tool', 'pprof', '-comments', os.path.join(ex, f)],
@@ -85,12 +86,23 @@ def main():
             comments += c.stdout
         t.eq(comments.count('ended without writing its profile'), 1,
              'one profile after a death (the killed child), none for the exec', comments)
-        t.ok('env (pid' not in comments, 'no profile of env, replaced by exec', comments)
-        r = run([memprof, 'run', '-o', os.path.join(ex, 'root.heap.pb.gz'), sh, '-c',
-                 'exec %s -i %s' % (envp, true)], d)
-        t.ok(r.returncode == 0 and not os.path.exists(os.path.join(ex, 'root.heap.pb.gz')) and
-             b"no heap profile for '%s': it left no snapshot" % sh.encode() in r.stderr,
-             'the program itself execs env -i: status 0, no profile, said', r.stderr)
+        t.ok('env (pid' not in comments and 'true (pid' in comments,
+             'no profile of env, replaced by exec; one of true, which it exec\'d', comments)
+        root = os.path.join(ex, 'root.heap.pb.gz')
+        r = run([memprof, 'run', '-o', root, sh, '-c', 'exec %s -i %s' % (envp, true)], d)
+        c = subprocess.run(['go', 'tool', 'pprof', '-comments', root], capture_output=True,
+                           text=True) if os.path.exists(root) else None
+        t.ok(r.returncode == 0 and c is not None and 'true (pid' in c.stdout,
+             'the program itself execs env -i: status 0, the profile is of true', r.stderr)
+        # posix_spawn with an empty environment (Python's subprocess takes
+        # it for close_fds=False): followed too.
+        sp = os.path.join(d, 'spawn')
+        os.mkdir(sp)
+        r = run([memprof, 'run', '-o', os.path.join(sp, 's.heap.pb.gz'), sys.executable, '-c',
+                 'import subprocess; subprocess.run([%r], env={}, close_fds=False)' % true], d)
+        heaps = sorted(f for f in os.listdir(sp) if f.endswith('.heap.pb.gz'))
+        t.eq((r.returncode, len(heaps)), (0, 2),
+             'posix_spawn with env={}: profiles of python and of true', r.stderr)
         r = run([memprof, 'run', '-o', os.path.join(ex, 'fail.heap.pb.gz'), bash, '-c',
                  'shopt -s execfail; exec /nonexistent/x 2>/dev/null; kill -9 $$'], d)
         c = subprocess.run(['go', 'tool', 'pprof', '-comments', os.path.join(ex, 'fail.heap.pb.gz')],
