@@ -4,6 +4,7 @@
  * CLI only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,6 +60,29 @@ char *mp_outname_kind(const char *heap_out, const char *what)
 	return r;
 }
 
+/* Whether a file can be made in dir: access(2) lets root through where no
+ * file can be made (/proc, /sys).  A hidden temporary, removed at once.
+ * 0, or -1 with errno. */
+static int probe(const char *dir)
+{
+	char *tmp;
+	int fd, e;
+
+	if (asprintf(&tmp, "%s/.memprof.probe.XXXXXX", dir) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	e = errno;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	errno = e;
+	return fd < 0 ? -1 : 0;
+}
+
 int mp_outname_check_dir(const char *output, const char *what, bool names_others)
 {
 	char *copy = strdup(output ? output : "./x");
@@ -73,7 +97,12 @@ int mp_outname_check_dir(const char *output, const char *what, bool names_others
 	}
 	dir = dirname(copy);
 	exists = output && stat(output, &st) == 0;
-	if (exists && S_ISDIR(st.st_mode)) {
+	if (output && *output && output[strlen(output) - 1] == '/') {
+		/* dirname("./dir/") is ".": the name is a directory's. */
+		fprintf(stderr, "memprof: cannot write %s '%s': %s (name a file)\n", what, output,
+			strerror(EISDIR));
+		r = -1;
+	} else if (exists && S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what, output, strerror(EISDIR));
 		r = -1;
 	} else if (exists && names_others && !S_ISREG(st.st_mode)) {
@@ -81,7 +110,7 @@ int mp_outname_check_dir(const char *output, const char *what, bool names_others
 		fprintf(stderr, "memprof: cannot write %s '%s': not a regular file (the other "
 			"profiles are named after it): name a file\n", what, output);
 		r = -1;
-	} else if (access(dir, W_OK | X_OK) < 0) {
+	} else if (access(dir, W_OK | X_OK) < 0 || probe(dir) < 0) {
 		fprintf(stderr, "memprof: cannot write %s '%s': %s\n", what,
 			output ? output : "memprof.<pid>.heap.pb.gz", strerror(errno));
 		r = -1;

@@ -2,6 +2,7 @@
 /* A file written whole through a temporary name, or into a device as it
  * is (see file-write.h). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -189,7 +190,13 @@ static int temp_open(const char *path, char **ret_tmp)
 	int fd, r;
 
 	*ret_tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+	/* A name near NAME_MAX leaves no room for the suffix: then a short
+	 * hidden one in the same directory. */
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strlen(base) + sizeof(".tmp.XXXXXX") - 1 > NAME_MAX
+		    ? asprintf(&tmp, "%.*s.memprof.tmp.XXXXXX", (int)(base - path), path) < 0
+		    : asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {

@@ -222,6 +222,21 @@ def main():
     refused(['run', t_cli, 'touch', marker], 1, 'missing MEMPROF_SHIM', r"MEMPROF_SHIM", env=env)
     refused(['run', '-o', os.path.join(d, 'nodir', 'p.pb.gz'), t_cli, 'touch', marker], 1,
             'output directory missing', r"cannot write heap profile '.*nodir/p.pb.gz'")
+    # Refused before the program runs too: a name that is a directory's,
+    # and a directory where nothing can be made, even by root (procfs).
+    refused(['run', '-o', os.path.join(d, 'nodir') + '/', t_cli, 'touch', marker], 1,
+            'output named as a directory', r"cannot write heap profile '.*nodir/': Is a "
+            r"directory \(name a file\)")
+    refused(['run', '-o', '/proc/memprof-x.heap.pb.gz', t_cli, 'touch', marker], 1,
+            'output in /proc', r"cannot write heap profile '/proc/memprof-x.heap.pb.gz'")
+    # A name near NAME_MAX: the temporaries are named short, the profiles
+    # as asked.
+    long_out = os.path.join(d, 'L' * 240 + '.heap.pb.gz')
+    rc, out, err = run([memprof, 'run', '-o', long_out, t_cli, 'touch', marker])
+    t.ok(rc == 0 and os.path.exists(long_out) and
+         os.path.exists(long_out[:-len('.heap.pb.gz')] + '.timers.pb.gz') and
+         not [f for f in os.listdir(d) if 'tmp' in f],
+         'a 251-byte output name: written, no temporary left', err)
 
     shutil.rmtree(d)
     return t.done()
