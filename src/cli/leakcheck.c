@@ -79,9 +79,11 @@ void mp_leakcheck_add(struct mp_leakcheck *lc, const struct mp_snap *sn,
 
 	if (sn->header.seq != 0 || !(sn->header.flags & MP_SNAP_F_FINAL))
 		return;
-	if (sn->has_death) {
+	if (sn->has_death && !sn->has_leaks) {
 		/* Its profile was read from its tables after it died
-		 * (common/shm.h): there is no process left to scan. */
+		 * (common/shm.h): there is no process left to scan.  (One that
+		 * exited with its scan done but could not write its snapshot
+		 * left the result in a table: reported below.) */
 		const char *abbrev = sn->death.signal ? sigabbrev_np((int)sn->death.signal) : NULL;
 		fprintf(stderr, "memprof: no leak check for pid %" PRIu64 ": it %s%s%s, and a dead "
 			"process's heap cannot be scanned (its heap profile is written)\n",

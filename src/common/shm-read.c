@@ -300,7 +300,7 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	struct mp_shm_meta *m;
 	struct buf out = { 0 }, maps = { 0 }, stacks = { 0 }, heap = { 0 }, res = { 0 }, life = { 0 },
 		   pstate = { 0 }, precs = { 0 },
-		   unl = { 0 };
+		   unl = { 0 }, stats = { 0 }, leaks = { 0 };
 	uint64_t torn = 0;
 	uint32_t nsec = 0;
 	int r = 0;
@@ -335,6 +335,10 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	gather(m, views, MP_SNAP_LIFETIMES, sizeof(struct mp_snap_life_rec), &life, &torn);
 	gather(m, views, MP_SHM_PEAK_STATE, sizeof(struct mp_shm_peak), &pstate, &torn);
 	gather(m, views, MP_SHM_PEAK_RECS, sizeof(struct mp_snap_peak_rec), &precs, &torn);
+	/* Only from a process that exited but could not write its snapshot
+	 * (shim/snapshot-write.c, salvage). */
+	gather(m, views, MP_SNAP_STATS, sizeof(struct mp_snap_kv), &stats, &torn);
+	gather(m, views, MP_SNAP_LEAKS, sizeof(struct mp_snap_leak_rec), &leaks, &torn);
 	/* At least as many lifetime and peak records as heap records: a
 	 * bucket's are made before the bucket is published, so only a torn
 	 * table can have fewer; the missing ones count no lifetime and say
@@ -348,7 +352,7 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 	while (has_peak && precs.len < nheap * sizeof(struct mp_snap_peak_rec) && !precs.oom)
 		put(&precs, zeros, sizeof(struct mp_snap_peak_rec));
 	if (maps.oom || stacks.oom || heap.oom || res.oom || unl.oom || life.oom || pstate.oom ||
-	    precs.oom) {
+	    precs.oom || stats.oom || leaks.oom) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -403,6 +407,10 @@ int mp_shm_build(const struct mp_shm_view *views, uint32_t signal, uint32_t flag
 		put_section(&out, MP_SNAP_LIFETIMES, life.p, life.len, &nsec);
 	if (unl.len)
 		put_section(&out, MP_SNAP_UNLOADED, unl.p, unl.len, &nsec);
+	if (stats.len)
+		put_section(&out, MP_SNAP_STATS, stats.p, stats.len, &nsec);
+	if (leaks.len)
+		put_section(&out, MP_SNAP_LEAKS, leaks.p, leaks.len, &nsec);
 	/* Tables of sections this reader does not know (a newer shim's, or
 	 * ones added since through the same mechanism): carried as they are,
 	 * their torn records skipped the same way; the snapshot's reader
@@ -449,6 +457,8 @@ out:
 	free(heap.p);
 	free(res.p);
 	free(unl.p);
+	free(stats.p);
+	free(leaks.p);
 	free(life.p);
 	free(pstate.p);
 	free(precs.p);

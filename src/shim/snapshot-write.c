@@ -128,6 +128,10 @@ struct write_args {
 
 static void say_not_written(const struct write_args *a, const char *path, int r);
 
+/* The statistics the last write computed (writers are serialized). */
+static struct mp_snap_kv stats[12 + 2 * MP_NCLASS];
+static size_t stats_n;
+
 /* Whether a failure loses nothing (see say_not_written). */
 static int lost_quietly(const struct write_args *a)
 {
@@ -151,6 +155,17 @@ static int snapshot_write_locked(void *arg)
 	ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof(exe));
 	if (exe_len < 0)
 		exe_len = 0;
+
+	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c.
+	 * Before the file, for salvage() too. */
+	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+	if (mp_shim.foreign_malloc) {
+		memset(&stats[nstats], 0, sizeof(stats[nstats]));
+		memcpy(stats[nstats].name, "ForeignMalloc", sizeof("ForeignMalloc"));
+		stats[nstats++].value = 1;
+	}
+	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
+	stats_n = nstats;
 
 	int fd = mp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == EEXIST) {
@@ -177,16 +192,6 @@ static int snapshot_write_locked(void *arg)
 		}
 		return r;
 	}
-
-	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c. */
-	static struct mp_snap_kv stats[12 + 2 * MP_NCLASS];   /* writers are serialized */
-	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
-	if (mp_shim.foreign_malloc) {
-		memset(&stats[nstats], 0, sizeof(stats[nstats]));
-		memcpy(stats[nstats].name, "ForeignMalloc", sizeof("ForeignMalloc"));
-		stats[nstats++].value = 1;
-	}
-	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
 
 	/* The leak scan's result, in the final snapshot only (leak=1). */
 	const void *leaks = NULL;
@@ -315,6 +320,42 @@ int mp_shim_collector_gone(void)
 	return mp_shim.opt.shm && stat(mp_shim.opt.snapdir, &st) < 0 && errno == ENOENT;
 }
 
+/*
+ * The final snapshot could not be written while the tables are shared (a
+ * hard RLIMIT_FSIZE of the program's own, a full disk, a seccomp filter
+ * that refuses to open files): memprof writes the profile from the tables
+ * once the process is gone (lost_quietly).  What only the snapshot
+ * carries, the allocator's statistics and the leak scan's result, goes
+ * into two more tables, made now, so that the profile has its statistics
+ * and the leak check its report all the same.  Best effort: a table that
+ * cannot be made is left out (base/shm.h).
+ */
+static void salvage_table(struct mp_vm_area *w, uint32_t section, uint64_t rec_size,
+			  const void *data, size_t size)
+{
+	if (!size || mp_vm_area_init(w, size) < 0)
+		return;
+	if (mp_vm_area_share(w, section, rec_size) <= 0 || mp_vm_area_grow(w, size, 0) < 0) {
+		mp_vm_area_trim(w, 0);
+		return;
+	}
+	memcpy((void *)w->base, data, size);
+	mp_shm_publish(w, 0, size);
+}
+
+static void salvage(void)
+{
+	static struct mp_vm_area stats_area, leaks_area;
+	const void *leaks = NULL;
+	size_t leaks_size = 0;
+
+	mp_leakscan_records(&leaks, &leaks_size);
+	salvage_table(&stats_area, MP_SNAP_STATS, sizeof(struct mp_snap_kv), stats,
+		      stats_n * sizeof(stats[0]));
+	salvage_table(&leaks_area, MP_SNAP_LEAKS, sizeof(struct mp_snap_leak_rec), leaks,
+		      leaks_size);
+}
+
 int mp_snapshot_write(uint32_t seq, uint64_t flags)
 {
 	return mp_snapshot_write_as(seq ? MP_SNAPFILE_NUMBERED : MP_SNAPFILE_FINAL, seq, NULL, flags);
@@ -334,7 +375,10 @@ int mp_snapshot_write_as(enum mp_snapfile kind, uint32_t seq, const char *name, 
 	 * and getsockname() name the program's descriptors only in its own
 	 * descriptor table, which the writer below does not run in. */
 	a.res_size = mp_fds_records(&a.res) * sizeof(struct mp_snap_res_rec);
+	stats_n = 0;
 	r = mp_privfd_run(snapshot_write_locked, &a);
+	if (r < 0 && lost_quietly(&a))
+		salvage();
 	mp_trigger_write_unlock(lock_n, r == 0);
 	return r;
 }

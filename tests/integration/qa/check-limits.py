@@ -9,7 +9,8 @@ are memfds sized past the limit).  Under a hard limit the program sets
 itself (dash's ulimit -f), which no process here may lift, memprof sizes
 the tables' memfds and writes the profiles of sh and head from them; the
 same limit set around memprof binds its files too, and the line that says
-there is no profile names it.  Under a hard limit smaller than its output,
+there is no profile names it; the leak check and the allocator statistics
+come through two more tables.  Under a hard limit smaller than its output,
 `memprof merge` says EFBIG and exits 1, never killed by SIGXFSZ, no
 temporary file left.
 usage: check-limits.py MEMPROF (MEMPROF_SHIM set)"""
@@ -101,6 +102,19 @@ def main():
             ok, fns = False, str(e)
         t.ok(ok and 'cannot write' not in err, 'hard limit: sh\'s profile reads in pprof, '
              'no warning', err)
+
+        # The leak check and the allocator statistics, which only the
+        # snapshot carried: put in two more tables when it cannot be
+        # written (shim/snapshot-write.c, salvage).
+        out = os.path.join(d, 'hl.heap.pb.gz')
+        r = run([memprof, 'run', '--rate', '1', '--leak-check', '-o', out, sh, '-c',
+                 'ulimit -f 16; echo z'], d)
+        err = r.stderr.decode(errors='replace')
+        st = run([memprof, 'stats', out], d)
+        t.ok(r.returncode == 0 and r.stdout == b'z\n' and 'leak summary for dash' in err and
+             'no leak check' not in err and st.returncode == 0 and b'HeapAlloc' in st.stdout,
+             'hard limit set by the program: the leak check runs and the profile has its '
+             'statistics', err + st.stderr.decode(errors='replace'))
 
         # The same limit around memprof: its own files are bound too, and
         # the line that says there is no profile says why.

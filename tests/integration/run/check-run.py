@@ -509,6 +509,17 @@ def main():
         shutil.rmtree(sub)
         clean_work()
 
+    # A name near NAME_MAX: the temporaries are named short, the profiles
+    # as asked (cli-usage refuses the names that cannot be written).
+    long_dir = os.path.join(d, 'long')
+    os.mkdir(long_dir)
+    long_out = os.path.join(long_dir, 'L' * 240 + '.heap.pb.gz')
+    rc, _, err = run([memprof, 'run', '-o', long_out, t_cli, 'exit', '0'], env=base_env)
+    t.ok(rc == 0 and os.path.exists(long_out) and
+         os.path.exists(long_out[:-len('.heap.pb.gz')] + '.timers.pb.gz') and
+         not [f for f in os.listdir(long_dir) if 'tmp' in f],
+         'a 251-byte output name: written, no temporary left', err)
+
     shutil.rmtree(d)
     return t.done()
 
