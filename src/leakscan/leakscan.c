@@ -152,23 +152,36 @@ static int inside(const struct mp_blk *b, uintptr_t off)
 	return off < extent(b);
 }
 
+/* The first 8-byte aligned word of [lo, hi); the range counts as scanned. */
+static uintptr_t words_from(uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	if (hi > lo)
+		scanned_bytes += hi - lo;
+	return lo;
+}
+
+/* Whether the word at p points into a block of the heap [base, base +
+ * size): the block in *b, the word in *ret_v.  (base and size are the
+ * caller's locals: stores through the uint8_t state pointers may alias
+ * anything, so globals would be reloaded for every word.) */
+static inline __attribute__((always_inline)) bool
+points_into(uintptr_t p, uintptr_t base, uintptr_t size, uintptr_t *ret_v, struct mp_blk *b)
+{
+	uintptr_t v = *(const uintptr_t *)p;
+	*ret_v = v;
+	return v - base < size && mp_alloc_leak_lookup(v, b);
+}
+
 /* Marking from the roots: every block a word of [lo, hi) points into moves
  * as mp_leak_reach says, and is queued when its state changes.  definite:
  * [lo, hi) is a root or a reachable block's. */
 static void scan_reach(uintptr_t lo, uintptr_t hi, int definite)
 {
-	lo = (lo + 7) & ~(uintptr_t)7;
-	if (hi > lo)
-		scanned_bytes += hi - lo;
-	/* Locals: stores through the uint8_t state pointers may alias anything,
-	 * so globals would be reloaded for every word. */
 	const uintptr_t base = mp_heap.base, size = mp_heap.size;
-	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
-		uintptr_t v = *(const uintptr_t *)p;
-		if (v - base >= size)
-			continue;
+	for (uintptr_t p = words_from(lo, hi), v; p + 8 <= hi; p += 8) {
 		struct mp_blk b;
-		if (!mp_alloc_leak_lookup(v, &b))
+		if (!points_into(p, base, size, &v, &b))
 			continue;
 		uint8_t st = *b.state;
 		if (st != MP_BLK_LIVE && st != MP_BLK_POSSIBLE)
@@ -209,16 +222,10 @@ static void drain_reach(void)
  * left as they are. */
 static void scan_lost(uintptr_t lo, uintptr_t hi, uintptr_t leader)
 {
-	lo = (lo + 7) & ~(uintptr_t)7;
-	if (hi > lo)
-		scanned_bytes += hi - lo;
 	const uintptr_t base = mp_heap.base, size = mp_heap.size;
-	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
-		uintptr_t v = *(const uintptr_t *)p;
-		if (v - base >= size)
-			continue;
+	for (uintptr_t p = words_from(lo, hi), v; p + 8 <= hi; p += 8) {
 		struct mp_blk b;
-		if (!mp_alloc_leak_lookup(v, &b))
+		if (!points_into(p, base, size, &v, &b))
 			continue;
 		uint8_t st = *b.state;
 		if (st != MP_BLK_LIVE && (st != MP_BLK_DEFINITE || b.start == leader))
