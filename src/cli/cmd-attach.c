@@ -35,6 +35,7 @@
 #include "cli/commands.h"
 #include "cli/outnames.h"
 #include "cli/options.h"
+#include "common/mono.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
 #if MP_HAVE_BPF
@@ -90,13 +91,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool is_glibc(const char *path)
 {
@@ -381,8 +375,8 @@ static int attach_run(const struct attach_settings *s, const char *heap_out)
 		fprintf(stderr, "memprof: attached to process %d%s\n", s->pid,
 			s->duration_ns ? "" : "; Ctrl-C to detach");
 	l.c = c;
-	deadline = s->duration_ns ? mono_ns() + s->duration_ns : UINT64_MAX;
-	while (!stop_signal && mono_ns() < deadline) {
+	deadline = s->duration_ns ? mp_mono_ns() + s->duration_ns : UINT64_MAX;
+	while (!stop_signal && mp_mono_ns() < deadline) {
 		r = mp_bpf_poll(b, 100, on_event, &l);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "memprof: cannot read events: %s\n", strerror(-r));

@@ -22,17 +22,11 @@
 #include "cli/live.h"
 #include "cli/snapshots.h"
 #include "common/errmsg.h"
+#include "common/mono.h"
 #include "common/snapfile.h"
 #include "common/snapshot-read.h"
 #include "common/trigger.h"
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Whether process pid is gone or a zombie (it will write nothing more). */
 static bool gone(pid_t pid)
@@ -101,7 +95,7 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 	char name[64], *path = NULL, *why = NULL;
 	char evbuf[sizeof(struct inotify_event) + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	uint64_t deadline = mono_ms() + timeout_ms;
+	uint64_t deadline = (mp_mono_ns() / 1000000) + timeout_ms;
 	uint32_t token = ++last_token ? last_token : ++last_token;
 	int ifd, r;
 
@@ -130,7 +124,7 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 	}
 	r = -ETIMEDOUT;
 	while (access(path, F_OK) != 0) {
-		uint64_t now = mono_ms();
+		uint64_t now = (mp_mono_ns() / 1000000);
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 
 		if (now >= deadline) {

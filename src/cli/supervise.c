@@ -23,6 +23,7 @@
 #include "cli/procstate.h"
 #include "cli/supervise.h"
 #include "common/grow.h"
+#include "common/mono.h"
 
 /* Signals memprof passes on to the target while it waits: those whose
  * default action would end memprof and leave the program running without
@@ -82,8 +83,48 @@ static bool reap(struct mp_child *c, bool *reaped)
 		if (si.si_pid == c->pid) {
 			c->alive = false;
 			c->status = st;
+			c->gone_ns = mp_mono_ns();
 		}
 	}
+}
+
+/*
+ * The program has ended and memprof goes on waiting for the processes it
+ * left in its session (PROCESSES LEFT RUNNING in memprof-run(1)): said once,
+ * WAIT_NOTICE_NS after the end, so that a run that seems to hang says why
+ * (a server a start script put in the background).  Even with -q.
+ */
+#define WAIT_NOTICE_NS 2000000000ull
+
+static void say_waiting(struct mp_child *c, const pid_t *kids, size_t n)
+{
+	char list[160];
+	size_t len = 0;
+
+	if (c->said_waiting || !c->gone_ns || mp_mono_ns() - c->gone_ns < WAIT_NOTICE_NS)
+		return;
+	c->said_waiting = true;
+	for (size_t i = 0; i < n && i < 3; i++) {
+		char comm[32] = "", path[48];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d%s%s",
+					i ? ", " : "", (int)kids[i], *comm ? " " : "", comm);
+		if (len >= sizeof(list))
+			break;
+	}
+	fprintf(stderr, "memprof: '%s' has ended; waiting for the %zu process%s it left running "
+		"in its session (pid%s %s%s), whose %s (Ctrl-C stops %s)\n",
+		c->name ? c->name : "the program", n, n == 1 ? "" : "es", n == 1 ? "" : "s", list,
+		n > 3 ? ", ..." : "",
+		n == 1 ? "profile is written when it ends" : "profiles are written when they end",
+		n == 1 ? "it" : "them");
 }
 
 /* Whether process `pid` is in one of the program's sessions.  One that
@@ -144,6 +185,7 @@ static bool keep_waiting(struct mp_child *c)
 		for (size_t i = 0; i < n && !waited; i++)
 			waited = in_program_session(c, kids[i]);
 		if (waited) {
+			say_waiting(c, kids, n);
 			free(kids);
 			c->recheck_ms = reaped || !c->recheck_ms ? 10
 					: c->recheck_ms >= MP_SUPERVISE_RECHECK_MS / 2
@@ -300,6 +342,7 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 	close(errpipe[1]);
 	errpipe[1] = -1;
 	c->alive = true;
+	c->name = argv[0];
 
 	/* Closed by a successful exec (O_CLOEXEC), or carries exec's errno. */
 	do

@@ -11,6 +11,7 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -23,6 +24,9 @@ struct mp_child {
 	pid_t exit_sid;       /* the program's session when it ended: sid, or
 			       * the one it made with setsid(2); 0: unknown */
 	unsigned recheck_ms;  /* the next look at the sessions (0: none due) */
+	const char *name;     /* the program's argv[0], for messages */
+	uint64_t gone_ns;     /* CLOCK_MONOTONIC when it ended (0: running) */
+	bool said_waiting;    /* the line on the processes waited for is out */
 	/* When mp_supervise returned with processes still running, all out
 	 * of the program's sessions (see mp_supervise): our children among
 	 * them, the ones not waited for, and every process still running in

@@ -126,6 +126,16 @@ def main():
     heaps = [f for f in os.listdir(work) if f.startswith('p.') and f.endswith('.heap.pb.gz')]
     t.eq(len(heaps), 3, "'cmd &': a profile for sh, the subshell and sleep", err)
     t.eq(lines_of(err), [], "'cmd &': no process left running", err)
+    t.ok('has ended; waiting' not in err, "'cmd &' ending within 2 s: no line on the wait", err)
+    clean()
+
+    # --- a longer one: the wait is said once, 2 s after the program's end -------
+    rc, o, err = run([memprof, 'run', '-q', '-o', 'p.heap.pb.gz', 'sh', '-c', 'sleep 3 & echo x'])
+    said = re.findall(r"memprof: 'sh' has ended; waiting for the 1 process it left running in "
+                      r"its session \(pid \d+ sleep\), whose profile is written when it ends "
+                      r"\(Ctrl-C stops it\)\n", err)
+    t.ok(rc == 0 and o == b'x\n' and len(said) == 1,
+         "'sleep 3 &': one line says what memprof waits for (even with -q)", err)
     clean()
 
     # --- more than 3: one line for them all -----------------------------------
