@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -221,8 +222,12 @@ struct mp_crash *mp_crash_listen(const char *snapdir)
 	int rcv = 4 << 20;
 	setsockopt(c->sock, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	/* Under a tight descriptor limit there may be none to spare: the
-	 * thread then notices the stop by its poll's timeout. */
-	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	 * thread then notices the stop by its poll's timeout.  Below 16 none is
+	 * taken, so that the launch's pipe still fits (`ulimit -n 6`: three
+	 * inherited, the socket, the pipe's two ends). */
+	struct rlimit nofile;
+	c->wake = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 16
+			  ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* The thread takes no signal: supervise.c waits for them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

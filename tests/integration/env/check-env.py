@@ -136,7 +136,7 @@ def main():
         env = dict(os.environ, PYTHONHASHSEED='0')
         got, out = under(memprof, d, argv, env=env)
         names = functions_of(out)
-        for n in (7, 12, 20):
+        for n in (6, 7, 12, 20):
             got, out = under(memprof, d, argv, env=env, preexec_fn=limit(resource.RLIMIT_NOFILE, n))
             lim = functions_of(out)
             t.ok(got.returncode == 0 and got.stdout == '1\n' and len(names) > 300 and lim == names,
