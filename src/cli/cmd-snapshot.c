@@ -46,6 +46,7 @@
 #include "cli/snapshots.h"
 #include "common/grow.h"
 #include "common/shim-options.h"
+#include "common/shm.h"
 #include "common/trigger.h"
 #include "report/timeline.h"
 
@@ -296,6 +297,102 @@ int mp_snapshots_shim_loaded(pid_t pid)
 	return found;
 }
 
+/* The parent of process pid, 0 when it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold anything but the last ')'. */
+	const char *p = strrchr(buf, ')');
+	long ppid;
+	if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid <= 0 || ppid > INT32_MAX)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* The directory of the socket named MP_SHM_SOCKET that process pid holds,
+ * from the socket inodes of its descriptors and /proc/net/unix; NULL when
+ * it holds none (or they cannot be read: another user's). */
+static char *socket_dir_of(pid_t pid)
+{
+	char path[64], link[64], *line = NULL, *dir = NULL;
+	unsigned long *inodes = NULL;
+	size_t n = 0, cap = 0, len = 0;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (!(d = opendir(path)))
+		return NULL;
+	while ((de = readdir(d))) {
+		char fdpath[64 + 256];
+		unsigned long ino;
+		ssize_t k;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		k = readlink(fdpath, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) == 1 && MP_GROW(inodes, n + 1, cap) == 0)
+			inodes[n++] = ino;
+	}
+	closedir(d);
+	if (n && (f = fopen("/proc/net/unix", "re"))) {
+		/* "Num RefCount Protocol Flags Type St Inode Path" */
+		while (!dir && getline(&line, &len, f) > 0) {
+			unsigned long ino;
+			int at = 0;
+			char *p, *slash;
+
+			if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %n", &ino, &at) != 1 || !at)
+				continue;
+			p = line + at;
+			p[strcspn(p, "\n")] = '\0';
+			slash = strrchr(p, '/');
+			if (*p != '/' || !slash || strcmp(slash + 1, MP_SHM_SOCKET) != 0)
+				continue;
+			for (size_t i = 0; i < n && !dir; i++)
+				if (inodes[i] == ino)
+					dir = strndup(p, (size_t)(slash - p));
+		}
+		free(line);
+		fclose(f);
+	}
+	free(inodes);
+	return dir;
+}
+
+/*
+ * The snapshot directory of the memprof run that started process pid,
+ * found without its environment: redis, nginx and postgres write their
+ * process titles over it, so that /proc/PID/environ no longer holds
+ * MEMPROF_OPTIONS.  memprof run is an ancestor of every process of its
+ * tree (its parent's parent..., or the subreaper it was given to), and
+ * holds the socket it bound in that directory (common/shm.h).  NULL when
+ * no ancestor does.
+ */
+static char *run_dir_of(pid_t pid)
+{
+	char *dir = NULL;
+
+	for (int depth = 0; depth < 64 && !dir && (pid = parent_of(pid)) > 1; depth++)
+		dir = socket_dir_of(pid);
+	return dir;
+}
+
 /*
  * The snapshot signal and directory the process's shim uses: those of the
  * MEMPROF_OPTIONS it started with, read with the shim's own parser
@@ -322,12 +419,19 @@ static int shim_settings(pid_t pid, int *ret_sig, char **ret_dir, bool *ret_run)
 		free(o);
 		return r;
 	}
+	bool found = false;
 	while (getdelim(&buf, &len, '\0', f) > 0)
-		if (strncmp(buf, key, sizeof(key) - 1) == 0)
+		if (strncmp(buf, key, sizeof(key) - 1) == 0) {
 			mp_options_parse(o, buf + sizeof(key) - 1, NULL, NULL);
+			found = true;
+		}
 	free(buf);
 	fclose(f);
-	if (o->snapdir[0]) {
+	if (!found && (dir = run_dir_of(pid))) {
+		/* Its environment was written over: its memprof run's directory,
+		 * with the defaults memprof run starts the shim with. */
+		o->shm = 1;
+	} else if (o->snapdir[0]) {
 		dir = strdup(o->snapdir);
 	} else {
 		char cwd[PATH_MAX];

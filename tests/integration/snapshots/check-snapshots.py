@@ -96,6 +96,26 @@ def on_demand(t, memprof, target, d):
          'no temporary or raw files left')
 
 
+def overwritten_environment(t, memprof, target, d):
+    """A process that wrote its title over its environment (redis, nginx,
+    postgres): memprof snapshot finds its run's directory all the same."""
+    p = start(memprof, [target, 'title'], d)
+    line = p.stdout.readline().split()
+    if eq(t, line[:2], ['step', '1'], 'title: step 1 reached'):
+        pid = int(line[2])
+        with open('/proc/%d/environ' % pid, 'rb') as f:
+            t.ok(b'MEMPROF_OPTIONS' not in f.read(), 'title: its environment is written over')
+        r = snapshot(memprof, pid, '--timeout', '5s')
+        prof = os.path.join(d, 's.s0001.heap.pb.gz')
+        eq(t, (r.returncode, r.stderr),
+           (0, "memprof: process %d wrote snapshot 1: '%s'\n" % (pid, prof)),
+           'title: memprof snapshot finds the run\'s directory without the environment')
+    p.stdin.write('\n')
+    p.stdin.flush()
+    p.communicate(timeout=WAIT)
+    eq(t, p.returncode, 0, 'title: run exit status')
+
+
 def exec_keeps_numbering(t, memprof, target, d):
     p = start(memprof, [target, 'exec'], d)
     seqs = []
@@ -365,6 +385,8 @@ def main():
         fork(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         exec_keeps_numbering(t, memprof, target, d)
+    with tempfile.TemporaryDirectory() as d:
+        overwritten_environment(t, memprof, target, d)
     with tempfile.TemporaryDirectory() as d:
         other_signal(t, memprof, target, d)
     bad_snapshot(t, memprof)

@@ -11,6 +11,8 @@
  *   t-snap loop      leak_step until stdin says stop (interval, SIGKILL)
  *   t-snap fork      a child leaks child_leak (1000 x 256 B) and waits
  *   t-snap exec      one step, then execs "t-snap steps 1" (same pid)
+ *   t-snap title     writes its process title over its environment, as
+ *                    redis, nginx and postgres do, then "steps 1"
  */
 #include <signal.h>
 #include <stdio.h>
@@ -79,6 +81,17 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (strcmp(mode, "title") == 0) {
+		/* The strings of argv and environ are one block the kernel
+		 * shows as /proc/PID/cmdline and environ: blanked past argv[0]. */
+		extern char **environ;
+		char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+		for (char **e = environ; *e; e++)
+			if (*e > end)
+				end = *e + strlen(*e);
+		memset(argv[0] + strlen(argv[0]), 0, (size_t)(end - argv[0]) - strlen(argv[0]));
+		mode = "steps";
+	}
 	if (strcmp(mode, "steps") == 0 || strcmp(mode, "cache") == 0) {
 		int n = argc > 2 ? atoi(argv[2]) : 1;
 		for (int i = 1; i <= n; i++) {
