@@ -791,6 +791,13 @@ int mp_cmd_snapshot(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (wait && mp_proc_stopped(pid)) {
+		/* Its helper cannot run: said now, not after the timeout. */
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: it is stopped (SIGSTOP "
+			"or a debugger); it answers once continued (kill -CONT %d)\n", (int)pid,
+			(int)pid);
+		goto out;
+	}
 	r = send_request(pid, sig, mono_ms() + timeout_ns / 1000000);
 	if (r < 0) {
 		if (r == -ENOTCONN)

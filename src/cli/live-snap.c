@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/live.h"
+#include "cli/procstate.h"
 #include "cli/snapshots.h"
 #include "common/errmsg.h"
 #include "common/mono.h"
@@ -111,6 +112,13 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 		mp_set_err(ret_err, "cannot watch the snapshot directory: %s", strerror(errno));
 		goto out;
 	}
+	if (mp_proc_stopped(pid)) {
+		/* Its helper cannot run: say so now, not after the timeout. */
+		r = -EAGAIN;
+		mp_set_err(ret_err, "process %d is stopped (SIGSTOP or a debugger): it answers once "
+			   "continued", (int)pid);
+		goto out;
+	}
 	r = ring(pid, token);
 	if (r == -ENOTCONN) {
 		mp_set_err(ret_err, "process %d has no memprof snapshot thread (it does not run "
@@ -140,6 +148,11 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 		else if (gone(pid) && access(path, F_OK) != 0) {
 			r = -ESRCH;
 			mp_set_err(ret_err, "process %d has exited", (int)pid);
+			goto out;
+		} else if (mp_proc_stopped(pid) && access(path, F_OK) != 0) {
+			r = -EAGAIN;
+			mp_set_err(ret_err, "process %d was stopped (SIGSTOP or a debugger) before it "
+				   "answered", (int)pid);
 			goto out;
 		}
 	}

@@ -2,6 +2,7 @@
 /* What kind of process a pid names (see procstate.h).  CLI only. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 
 #define PF_KTHREAD_FLAG 0x00200000UL   /* include/linux/sched.h */
 
-enum mp_proc_kind mp_proc_kind(pid_t pid)
+/* The state letter and flags of /proc/PID/stat: 1, 0 when they cannot be
+ * read, -1 when there is no such process. */
+static int stat_of(pid_t pid, char *ret_state, unsigned long *ret_flags)
 {
 	char path[64], buf[1024];
 	ssize_t n;
@@ -22,21 +25,36 @@ enum mp_proc_kind mp_proc_kind(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? MP_PROC_GONE : MP_PROC_USER;
+		return errno == ENOENT || errno == ESRCH ? -1 : 0;
 	do
 		n = read(fd, buf, sizeof(buf) - 1);
 	while (n < 0 && errno == EINTR);
 	close(fd);
 	if (n <= 0)
-		return n < 0 && errno == ESRCH ? MP_PROC_GONE : MP_PROC_USER;
+		return n < 0 && errno == ESRCH ? -1 : 0;
 	buf[n] = '\0';
 	/* "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may
 	 * hold spaces and parentheses, so fields count from the last ')'. */
 	char *p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", ret_state, ret_flags) == 2;
+}
+
+bool mp_proc_stopped(pid_t pid)
+{
 	char state;
 	unsigned long flags;
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
-		return MP_PROC_USER;
+
+	return stat_of(pid, &state, &flags) > 0 && (state == 'T' || state == 't');
+}
+
+enum mp_proc_kind mp_proc_kind(pid_t pid)
+{
+	char state;
+	unsigned long flags;
+	int r = stat_of(pid, &state, &flags);
+
+	if (r <= 0)
+		return r < 0 ? MP_PROC_GONE : MP_PROC_USER;
 	if (state == 'Z' || state == 'X')
 		return MP_PROC_ZOMBIE;
 	if (flags & PF_KTHREAD_FLAG)

@@ -7,6 +7,7 @@
 #ifndef MP_CLI_PROCSTATE_H
 #define MP_CLI_PROCSTATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -16,6 +17,10 @@ enum mp_proc_kind {
 	MP_PROC_ZOMBIE,        /* exited, not yet reaped by its parent */
 	MP_PROC_GONE,          /* no such process */
 };
+
+/* Whether process pid is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
+ * answer a snapshot request until it is continued. */
+bool mp_proc_stopped(pid_t pid);
 
 /* From /proc/PID/stat; MP_PROC_USER when it cannot be read for another
  * reason than the process's absence. */

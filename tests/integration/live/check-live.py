@@ -10,6 +10,7 @@ sleeps in poll(2) using no CPU; the program's output and status are its
 own and nothing is left behind.
 usage: check-live.py MEMPROF T-LIVE"""
 import os
+import signal
 import re
 import socket
 import subprocess
@@ -132,6 +133,23 @@ def main():
     st, hdr, body = get(base + 'heap', 'HEAD')
     t.ok(st == 200 and body == b'' and int(hdr.get('Content-Length', '0')) > 0,
          'HEAD: the headers of the answer, no body', hdr)
+
+    # A stopped process cannot answer: 503 at once, saying why, not a 504
+    # after the timeout (the server is the supervise loop's: it would stall
+    # everything meanwhile); continued, it answers again.
+    os.kill(child, signal.SIGSTOP)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    st, hdr, body = get(base + 'heap?pid=%d' % child)
+    took = time.monotonic() - t0
+    os.kill(child, signal.SIGCONT)
+    t.ok(st == 503 and b'stopped' in body and took < 2,
+         'a stopped process: 503 at once, saying it is stopped (%.2f s)' % took, body[:300])
+    try:
+        got = inuse(base + 'heap?pid=%d' % child, 'child_hold')
+    except RuntimeError as e:
+        got = str(e)
+    t.eq(got, CHILD, 'continued, it answers again')
 
     # ?seconds=1: the change over a second in which nothing changed.
     try:

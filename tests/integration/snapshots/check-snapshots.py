@@ -105,6 +105,14 @@ def overwritten_environment(t, memprof, target, d):
         pid = int(line[2])
         with open('/proc/%d/environ' % pid, 'rb') as f:
             t.ok(b'MEMPROF_OPTIONS' not in f.read(), 'title: its environment is written over')
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()[0] == 'T')
+        r = snapshot(memprof, pid, '--timeout', '5s')
+        os.kill(pid, signal.SIGCONT)
+        eq(t, (r.returncode, r.stderr),
+           (1, 'memprof: cannot take a snapshot of process %d: it is stopped (SIGSTOP or a '
+               'debugger); it answers once continued (kill -CONT %d)\n' % (pid, pid)),
+           'title: a stopped process is said to be stopped at once, not timed out')
         r = snapshot(memprof, pid, '--timeout', '5s')
         prof = os.path.join(d, 's.s0001.heap.pb.gz')
         eq(t, (r.returncode, r.stderr),
