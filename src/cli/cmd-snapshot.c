@@ -791,6 +791,13 @@ int mp_cmd_snapshot(int argc, char **argv)
 			goto out;
 		}
 	}
+	unsigned uid;
+	if (wait && mp_proc_cannot_write(pid, dir, &uid)) {
+		fprintf(stderr, "memprof: cannot take a snapshot of process %d: it runs as another "
+			"user (uid %u) than the owner of '%s', and cannot write its snapshot there\n",
+			(int)pid, uid, dir);
+		goto out;
+	}
 	if (wait && mp_proc_stopped(pid)) {
 		/* Its helper cannot run: said now, not after the timeout. */
 		fprintf(stderr, "memprof: cannot take a snapshot of process %d: it is stopped (SIGSTOP "

@@ -112,6 +112,14 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 		mp_set_err(ret_err, "cannot watch the snapshot directory: %s", strerror(errno));
 		goto out;
 	}
+	unsigned uid;
+	if (mp_proc_cannot_write(pid, snapdir, &uid)) {
+		/* (nginx's workers: root starts them, they become nobody) */
+		r = -EACCES;
+		mp_set_err(ret_err, "process %d runs as another user (uid %u) than memprof: it "
+			   "cannot write its snapshot into memprof's directory", (int)pid, uid);
+		goto out;
+	}
 	if (mp_proc_stopped(pid)) {
 		/* Its helper cannot run: say so now, not after the timeout. */
 		r = -EAGAIN;

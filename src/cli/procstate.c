@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,28 @@ static int stat_of(pid_t pid, char *ret_state, unsigned long *ret_flags)
 	 * hold spaces and parentheses, so fields count from the last ')'. */
 	char *p = strrchr(buf, ')');
 	return p && sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", ret_state, ret_flags) == 2;
+}
+
+bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid)
+{
+	char path[64], line[256];
+	unsigned r, e, sv, fs;
+	bool found = false;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (stat(dir, &st) < 0 || !(f = fopen(path, "re")))
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "Uid: %u %u %u %u", &r, &e, &sv, &fs) == 4;
+	fclose(f);
+	/* Only a directory no one but its owner may write into (memprof
+	 * run's, mode 0700): others leave the answer to the attempt. */
+	if (!found || fs == 0 || fs == st.st_uid || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	*ret_uid = fs;
+	return true;
 }
 
 bool mp_proc_stopped(pid_t pid)

@@ -18,6 +18,12 @@ enum mp_proc_kind {
 	MP_PROC_GONE,          /* no such process */
 };
 
+/* Whether process pid runs as another user (its file-system uid, in
+ * *ret_uid) than the owner of directory dir, which no one else may write
+ * into (memprof run's, mode 0700): it cannot write its snapshots there.
+ * Root's processes can. */
+bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid);
+
 /* Whether process pid is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
  * answer a snapshot request until it is continued. */
 bool mp_proc_stopped(pid_t pid);

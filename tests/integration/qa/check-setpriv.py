@@ -10,8 +10,11 @@ setpriv died of SIGABRT (status 134 where it exits 0).  Needs root.
 usage: check-setpriv.py MEMPROF"""
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from tap import Tap  # noqa: E402
@@ -40,6 +43,38 @@ def main():
                  r.stderr)
             said = [l for l in r.stderr.splitlines() if 'SIGABRT' in l or 'abort' in l.lower()]
             t.eq(said, [], 'no abort')
+
+        # memprof snapshot of a process that became nobody: it cannot write
+        # into memprof's directory (0700), which is said at once, not after
+        # the timeout.
+        sleeper = [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c',
+                   'echo ready; exec sleep 20']
+        p = subprocess.Popen([memprof, 'run', '-q', '-o', os.path.join(d, 'n.heap.pb.gz')] +
+                             sleeper, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        p.stdout.readline()
+        pid = None
+        for _ in range(100):
+            for k in os.listdir('/proc'):
+                try:
+                    if k.isdigit() and open('/proc/%s/comm' % k).read().strip() == 'sleep' and \
+                       '/libmemprof.so' in open('/proc/%s/maps' % k).read() and \
+                       int(open('/proc/%s/stat' % k).read().rsplit(')', 1)[1].split()[1]) == p.pid:
+                        pid = int(k)
+                except OSError:
+                    pass
+            if pid:
+                break
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        r = run([memprof, 'snapshot', str(pid or 0)], d)
+        took = time.monotonic() - t0
+        t.ok(pid and r.returncode == 1 and 'runs as another user (uid 65534)' in r.stderr and
+             took < 2, 'memprof snapshot of a process that became nobody: said at once '
+             '(%.2f s)' % took, r.stderr)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        p.communicate(timeout=30)
     return t.done()
 
 
