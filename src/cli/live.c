@@ -185,12 +185,27 @@ static void conn_free(struct mp_live *lv, int i)
 	lv->conns[i] = lv->conns[--lv->nconns];
 }
 
+static void respond_error(struct conn *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool on_write(struct conn *c);
+
 void mp_live_close(struct mp_live *lv)
 {
 	if (!lv)
 		return;
-	while (lv->nconns)
+	while (lv->nconns) {
+		struct conn *c = lv->conns[lv->nconns - 1];
+
+		/* A delta still waiting when the program's tree has ended gets
+		 * an answer that says so, not a closed connection; what can be
+		 * sent at once of it and of any answer underway is. */
+		if (c->st == C_DELAY)
+			respond_error(c, 503, "the program ended before the %s interval did",
+				      "?seconds=");
+		if (c->st == C_WRITE)
+			on_write(c);
 		conn_free(lv, lv->nconns - 1);
+	}
 	close(lv->lfd);
 	mp_live_snapshot_clean(lv->snapdir, 0, 0);
 	free(lv->snapdir);

@@ -229,7 +229,20 @@ def main():
     t.ok(after - before <= 10, 'idle for 2 s: memprof used %d clock ticks (at most 10 of 200)'
          % (after - before))
 
+    # A delta still waiting when the program ends: an answer saying so.
+    pending = {}
+
+    def ask_long():
+        pending['r'] = get(base + 'heap?seconds=60')
+
+    th = threading.Thread(target=ask_long)
+    th.start()
+    time.sleep(0.5)
     p.stdin.close()
+    th.join(timeout=60)
+    st, _, body = pending.get('r', (None, None, b''))
+    t.ok(st == 503 and b'ended before' in body,
+         '?seconds=60 pending at the end: 503, saying the program ended', body[:300])
     rc = p.wait(timeout=120)
     err = p.stderr.read().decode()
     t.eq(rc, 0, 'the program\'s exit status passes through')
