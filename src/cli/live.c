@@ -52,6 +52,7 @@ struct conn {
 	size_t out_len, out_off;
 	/* DELAY: the delta profile's request and its base. */
 	enum mp_profile_kind kind;
+	bool allocs;                    /* /debug/pprof/allocs: alloc_space first */
 	pid_t pid;
 	bool head;
 	uint8_t *base;
@@ -287,9 +288,41 @@ static bool in_tree(pid_t pid)
 	return false;
 }
 
-/* The encoded profile of `kind` from a fresh snapshot of pid: 0 with a
- * malloc'd buffer, or the HTTP status to answer with the reason. */
-static int fetch_profile(struct mp_live *lv, pid_t pid, enum mp_profile_kind kind,
+/*
+ * Go's /debug/pprof/allocs: the heap profile with alloc_space as its
+ * default sample type, so that pprof shows what was allocated, not what is
+ * in use.  The encoded profile read, copied as `memprof merge` copies one,
+ * and encoded again with that default (memprof's statistics, which merge
+ * does not carry, are left out).  0 or -errno, *buf replaced.
+ */
+static int allocs_default(uint8_t **buf, size_t *len, char **ret_err)
+{
+	struct mp_profile *p = NULL;
+	struct mp_pprof_builder *b = NULL;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int r = mp_pprof_parse(*buf, *len, &p, ret_err);
+
+	if (r == 0)
+		r = mp_merge_build((const struct mp_profile *const *)&p, 1, &b, ret_err);
+	if (r == 0) {
+		mp_pprof_set_default_sample_type(b, "alloc_space");
+		r = mp_pprof_encode(b, &out, &out_len);
+	}
+	mp_pprof_builder_free(b);
+	mp_profile_free(p);
+	if (r < 0)
+		return r;
+	free(*buf);
+	*buf = out;
+	*len = out_len;
+	return 0;
+}
+
+/* The encoded profile of `kind` from a fresh snapshot of pid (allocs: with
+ * alloc_space as its default): 0 with a malloc'd buffer, or the HTTP status
+ * to answer with the reason. */
+static int fetch_profile(struct mp_live *lv, pid_t pid, enum mp_profile_kind kind, bool allocs,
 			 uint8_t **ret_buf, size_t *ret_len, char **ret_err)
 {
 	struct mp_converter *cv = NULL;
@@ -307,6 +340,11 @@ static int fetch_profile(struct mp_live *lv, pid_t pid, enum mp_profile_kind kin
 	mp_converter_free(cv);
 	mp_early_sym_unlock();
 	mp_snap_free(sn);
+	if (r == 0 && allocs && allocs_default(ret_buf, ret_len, ret_err) < 0) {
+		free(*ret_buf);
+		*ret_buf = NULL;
+		r = -1;
+	}
 	return r < 0 ? 500 : 0;
 }
 
@@ -375,7 +413,7 @@ static void respond_index(struct mp_live *lv, struct conn *c)
 	static const struct { const char *path, *what; } rows[] = {
 		{ "heap", "sampled heap: in-use and allocated space and objects by allocation stack "
 			  "(?debug=1: text; ?seconds=N: the change over N seconds)" },
-		{ "allocs", "the same heap profile (Go's name for it)" },
+		{ "allocs", "the same heap profile, allocated space first (alloc_space), as Go's" },
 		{ "fds", "open file descriptors with the stacks that opened them" },
 		{ "threads", "live threads with the stacks that created them (also threadcreate)" },
 		{ "timers", "armed timers with the stacks that created them" },
@@ -448,8 +486,10 @@ static void handle(struct mp_live *lv, struct conn *c, const struct mp_http_req 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (req->path_len == plen + strlen(paths[i].name) &&
 		    memcmp(req->path, prefix, plen) == 0 &&
-		    memcmp(req->path + plen, paths[i].name, strlen(paths[i].name)) == 0)
+		    memcmp(req->path + plen, paths[i].name, strlen(paths[i].name)) == 0) {
 			c->kind = paths[i].kind;
+			c->allocs = strcmp(paths[i].name, "allocs") == 0;
+		}
 	if (c->kind == MP_PROFILE_NONE) {
 		respond_error(c, 404, "no such profile: see /debug/pprof/ for heap, allocs, fds, "
 				      "threads, threadcreate and timers");
@@ -469,7 +509,7 @@ static void handle(struct mp_live *lv, struct conn *c, const struct mp_http_req 
 			respond_error(c, 400, "seconds: 1 to %u, with debug=0 only", MAX_SECONDS);
 			return;
 		}
-		status = fetch_profile(lv, c->pid, c->kind, &c->base, &c->base_len, &err);
+		status = fetch_profile(lv, c->pid, c->kind, c->allocs, &c->base, &c->base_len, &err);
 		if (status) {
 			respond_error(c, status, "%s", err ? err : "no snapshot");
 		} else {
@@ -479,7 +519,7 @@ static void handle(struct mp_live *lv, struct conn *c, const struct mp_http_req 
 		free(err);
 		return;
 	}
-	status = fetch_profile(lv, c->pid, c->kind, &buf, &len, &err);
+	status = fetch_profile(lv, c->pid, c->kind, c->allocs, &buf, &len, &err);
 	if (status) {
 		respond_error(c, status, "%s", err ? err : "no snapshot");
 	} else if (q.has_debug && q.debug) {
@@ -506,7 +546,7 @@ static void finish_delta(struct mp_live *lv, struct conn *c)
 	uint8_t *buf = NULL, *out = NULL;
 	size_t len = 0, out_len = 0;
 	char *err = NULL;
-	int status = fetch_profile(lv, c->pid, c->kind, &buf, &len, &err);
+	int status = fetch_profile(lv, c->pid, c->kind, c->allocs, &buf, &len, &err);
 
 	if (status) {
 		respond_error(c, status, "%s", err ? err : "no snapshot");

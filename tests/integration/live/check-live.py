@@ -115,6 +115,11 @@ def main():
     except RuntimeError as e:
         got = str(e)
     t.eq(got, HOLD, 'allocs?gc=1 (Go\'s name and parameter) is the heap profile')
+    for kind, want in (('allocs', 'alloc_space'), ('heap', 'inuse_space')):
+        r = subprocess.run(['go', 'tool', 'pprof', '-top', base + kind], capture_output=True,
+                           text=True, env=pprof_raw.go_env())
+        t.ok(('Type: %s' % want) in r.stdout,
+             '%s: pprof shows %s first, as Go\'s %s' % (kind, want, kind), r.stdout[:400] + r.stderr)
     for kind in ('fds', 'threads', 'threadcreate', 'timers'):
         try:
             types, _ = pprof_raw.cum_by_function(base + kind)
