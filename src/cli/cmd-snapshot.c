@@ -47,6 +47,7 @@
 #include "common/grow.h"
 #include "common/shim-options.h"
 #include "common/shm.h"
+#include "common/snapshot.h"
 #include "common/trigger.h"
 #include "report/timeline.h"
 
@@ -546,7 +547,35 @@ static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 }
 
 /* Wait for "memprof.<pid>.<N>.snap" to be renamed into the watched dir. */
-static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *ret_seq)
+/*
+ * Whether numbered snapshot `name` in dir was taken before `asked_ns`
+ * (CLOCK_REALTIME): one that was being written when the request came, which
+ * the shim answers with one more (trigger.c coalesces requests).  Several
+ * callers at once each get a snapshot taken after their own request, not
+ * the first that appears.  A file gone already (converted by memprof run)
+ * or unreadable counts as not older.
+ */
+static bool taken_before(const char *dir, const char *name, uint64_t asked_ns)
+{
+	struct mp_snap_header h;
+	char *path = NULL;
+	bool older = false;
+	int fd;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return false;
+	older = read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) &&
+		memcmp(h.magic, MP_SNAP_MAGIC, sizeof(h.magic)) == 0 && h.end_ns < asked_ns;
+	close(fd);
+	return older;
+}
+
+static int wait_for_snapshot(int ifd, const char *dir, pid_t pid, uint64_t asked_ns,
+			     uint64_t timeout_ms, uint32_t *ret_seq)
 {
 	uint64_t deadline = mono_ms() + timeout_ms;
 	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
@@ -576,7 +605,8 @@ static int wait_for_snapshot(int ifd, pid_t pid, uint64_t timeout_ms, uint32_t *
 			pid_t epid;
 			uint32_t seq;
 
-			if (ev->len && numbered_name(ev->name, &epid, &seq) && epid == pid) {
+			if (ev->len && numbered_name(ev->name, &epid, &seq) && epid == pid &&
+			    !taken_before(dir, ev->name, asked_ns)) {
 				*ret_seq = seq;
 				return 0;
 			}
@@ -805,6 +835,8 @@ int mp_cmd_snapshot(int argc, char **argv)
 			(int)pid);
 		goto out;
 	}
+	struct timespec asked;
+	clock_gettime(CLOCK_REALTIME, &asked);
 	r = send_request(pid, sig, mono_ms() + timeout_ns / 1000000);
 	if (r < 0) {
 		if (r == -ENOTCONN)
@@ -820,7 +852,9 @@ int mp_cmd_snapshot(int argc, char **argv)
 		goto out;
 	}
 	uint64_t deadline = mono_ms() + timeout_ns / 1000000;
-	r = wait_for_snapshot(ifd, pid, timeout_ns / 1000000, &seq);
+	r = wait_for_snapshot(ifd, dir, pid,
+			      (uint64_t)asked.tv_sec * 1000000000u + (uint64_t)asked.tv_nsec,
+			      timeout_ns / 1000000, &seq);
 	if (r < 0) {
 		fprintf(stderr, "memprof: no snapshot from process %d: %s\n", (int)pid,
 			r == -ETIMEDOUT ? "timed out" : r == -ESRCH ? "it exited" : strerror(-r));
