@@ -298,30 +298,6 @@ int mp_snapshots_shim_loaded(pid_t pid)
 	return found;
 }
 
-/* The parent of process pid, 0 when it cannot be read. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "pid (comm) S ppid ...": comm may hold anything but the last ')'. */
-	const char *p = strrchr(buf, ')');
-	long ppid;
-	if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid <= 0 || ppid > INT32_MAX)
-		return 0;
-	return (pid_t)ppid;
-}
-
 /* The directory of the socket named MP_SHM_SOCKET that process pid holds,
  * from the socket inodes of its descriptors and /proc/net/unix; NULL when
  * it holds none (or they cannot be read: another user's). */
@@ -389,7 +365,7 @@ static char *run_dir_of(pid_t pid)
 {
 	char *dir = NULL;
 
-	for (int depth = 0; depth < 64 && !dir && (pid = parent_of(pid)) > 1; depth++)
+	for (int depth = 0; depth < 64 && !dir && (pid = mp_proc_parent(pid)) > 1; depth++)
 		dir = socket_dir_of(pid);
 	return dir;
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,9 +16,9 @@
 
 #define PF_KTHREAD_FLAG 0x00200000UL   /* include/linux/sched.h */
 
-/* The state letter and flags of /proc/PID/stat: 1, 0 when they cannot be
- * read, -1 when there is no such process. */
-static int stat_of(pid_t pid, char *ret_state, unsigned long *ret_flags)
+/* The state letter, parent and flags of /proc/PID/stat: 1, 0 when they
+ * cannot be read, -1 when there is no such process. */
+static int stat_of(pid_t pid, char *ret_state, long *ret_ppid, unsigned long *ret_flags)
 {
 	char path[64], buf[1024];
 	ssize_t n;
@@ -37,7 +38,7 @@ static int stat_of(pid_t pid, char *ret_state, unsigned long *ret_flags)
 	/* "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may
 	 * hold spaces and parentheses, so fields count from the last ')'. */
 	char *p = strrchr(buf, ')');
-	return p && sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", ret_state, ret_flags) == 2;
+	return p && sscanf(p + 1, " %c %ld %*d %*d %*d %*d %lu", ret_state, ret_ppid, ret_flags) == 3;
 }
 
 bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid)
@@ -65,16 +66,29 @@ bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid)
 bool mp_proc_stopped(pid_t pid)
 {
 	char state;
+	long ppid;
 	unsigned long flags;
 
-	return stat_of(pid, &state, &flags) > 0 && (state == 'T' || state == 't');
+	return stat_of(pid, &state, &ppid, &flags) > 0 && (state == 'T' || state == 't');
+}
+
+pid_t mp_proc_parent(pid_t pid)
+{
+	char state;
+	long ppid;
+	unsigned long flags;
+
+	if (stat_of(pid, &state, &ppid, &flags) <= 0 || ppid <= 0 || ppid > INT32_MAX)
+		return 0;
+	return (pid_t)ppid;
 }
 
 enum mp_proc_kind mp_proc_kind(pid_t pid)
 {
 	char state;
+	long ppid;
 	unsigned long flags;
-	int r = stat_of(pid, &state, &flags);
+	int r = stat_of(pid, &state, &ppid, &flags);
 
 	if (r <= 0)
 		return r < 0 ? MP_PROC_GONE : MP_PROC_USER;

@@ -24,6 +24,9 @@ enum mp_proc_kind {
  * Root's processes can. */
 bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid);
 
+/* The parent of process pid, 0 when it cannot be read. */
+pid_t mp_proc_parent(pid_t pid);
+
 /* Whether process pid is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
  * answer a snapshot request until it is continued. */
 bool mp_proc_stopped(pid_t pid);
