@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,12 @@
  * allocation on the parent's heap) must not run.  A call before the start
  * (another library's constructor) finds its own. */
 static int (*real_execve)(const char *, char *const[], char *const[]);
-static int (*real_execv)(const char *, char *const[]);
-static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
 static int (*real_fexecve)(int, char *const[], char *const[]);
 
 #define RESOLVE(name) \
 	(real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
-#define REAL(name, type) \
+#define REAL(name) \
 	if (!__atomic_load_n(&real_##name, __ATOMIC_ACQUIRE)) \
 		RESOLVE(name)
 
@@ -81,8 +80,6 @@ static void keep_var(char *dst, const char *name)
 void mp_exec_init(void)
 {
 	RESOLVE(execve);
-	RESOLVE(execv);
-	RESOLVE(execvp);
 	RESOLVE(execvpe);
 	RESOLVE(fexecve);
 	RESOLVE(posix_spawn);
@@ -92,43 +89,42 @@ void mp_exec_init(void)
 		keep_var(env_options, "MEMPROF_OPTIONS");
 }
 
-/* Whether envp has a non-empty NAME (var is "NAME=value"), and how many
- * entries it has. */
-static int has_var(char *const envp[], const char *var, size_t *ret_n)
+/* Whether envp has a non-empty NAME (var is "NAME=value"). */
+static bool has_var(char *const envp[], const char *var)
 {
-	size_t k = (size_t)(strchr(var, '=') - var) + 1, n = 0;
-	int found = 0;
-	for (; envp && envp[n]; n++)
-		if (!found && strncmp(envp[n], var, k) == 0 && envp[n][k])
-			found = 1;
-	*ret_n = n;
-	return found;
+	size_t k = (size_t)(strchr(var, '=') - var) + 1;
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], var, k) == 0 && envp[i][k])
+			return true;
+	return false;
 }
 
-/* How many entries the environment for an exec needs beyond envp's: 0 when
- * it has both variables (or the shim has none to put back, or envp is too
- * long for the stack), else 1 or 2; *ret_n: envp's entries. */
-static size_t missing(char *const envp[], size_t *ret_n)
+/* Which of the shim's variables envp lacks: LOST_PRELOAD, LOST_OPTIONS
+ * (none when the shim has none to put back, or envp is too long for the
+ * stack); *ret_n: envp's entries. */
+enum { LOST_PRELOAD = 1, LOST_OPTIONS = 2 };
+
+static unsigned missing(char *const envp[], size_t *ret_n)
 {
-	size_t n = 0, add = 0;
-	if (!env_preload[0])
+	size_t n = 0;
+	while (envp && envp[n])
+		n++;
+	*ret_n = n;
+	if (!env_preload[0] || n > ENV_MAX)
 		return 0;
-	add += !has_var(envp, env_preload, &n);
-	if (env_options[0])
-		add += !has_var(envp, env_options, &n);
-	*ret_n = n;
-	return n <= ENV_MAX ? add : 0;
+	return (has_var(envp, env_preload) ? 0 : LOST_PRELOAD) |
+	       (!env_options[0] || has_var(envp, env_options) ? 0 : LOST_OPTIONS);
 }
 
-/* envp with the missing variables appended, into out (n + add + 1 entries). */
-static char *const *with_vars(char *const envp[], size_t n, char **out)
+/* envp (n entries) with the `lost` variables appended, into out. */
+static char *const *with_vars(char *const envp[], size_t n, unsigned lost, char **out)
 {
-	size_t k = 0, dummy;
+	size_t k = 0;
 	for (; k < n; k++)
 		out[k] = envp[k];
-	if (!has_var(envp, env_preload, &dummy))
+	if (lost & LOST_PRELOAD)
 		out[k++] = env_preload;
-	if (env_options[0] && !has_var(envp, env_options, &dummy))
+	if (lost & LOST_OPTIONS)
 		out[k++] = env_options;
 	out[k] = NULL;
 	return out;
@@ -143,16 +139,18 @@ static int failed(int r)
 	return r;
 }
 
-/* The environment to exec with: envp, or envp and what it lost, in `buf`,
- * a VLA of the caller's (n + add + 1 entries; 1 when nothing is added). */
+/* The environment to exec with: envp, or envp and what it lost, in a VLA
+ * of the caller's (n + 3 entries; 1 when nothing is lost). */
 #define ENV_FOR(envp, name)                                                  \
-	size_t name##_n = 0, name##_add = missing((envp), &name##_n);        \
-	char *name##_buf[name##_add ? name##_n + name##_add + 1 : 1];        \
-	char *const *name = name##_add ? with_vars((envp), name##_n, name##_buf) : (envp)
+	size_t name##_n;                                                     \
+	unsigned name##_lost = missing((envp), &name##_n);                   \
+	char *name##_buf[name##_lost ? name##_n + 3 : 1];                    \
+	char *const *name = name##_lost ? with_vars((envp), name##_n, name##_lost, name##_buf) \
+					: (envp)
 
 MP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL(execve, int (*)(const char *, char *const[], char *const[]));
+	REAL(execve);
 	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
 	return failed(real_execve(path, argv, env));
@@ -160,7 +158,7 @@ MP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 
 MP_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL(execve, int (*)(const char *, char *const[], char *const[]));
+	REAL(execve);
 	ENV_FOR(environ, env);
 	mp_shm_mark_exec(1);
 	return failed(real_execve(path, argv, env));
@@ -168,7 +166,7 @@ MP_EXPORT int execv(const char *path, char *const argv[])
 
 MP_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL(execvpe, int (*)(const char *, char *const[], char *const[]));
+	REAL(execvpe);
 	ENV_FOR(environ, env);
 	mp_shm_mark_exec(1);
 	return failed(real_execvpe(file, argv, env));
@@ -176,7 +174,7 @@ MP_EXPORT int execvp(const char *file, char *const argv[])
 
 MP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL(execvpe, int (*)(const char *, char *const[], char *const[]));
+	REAL(execvpe);
 	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
 	return failed(real_execvpe(file, argv, env));
@@ -184,7 +182,7 @@ MP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 
 MP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL(fexecve, int (*)(int, char *const[], char *const[]));
+	REAL(fexecve);
 	ENV_FOR(envp, env);
 	mp_shm_mark_exec(1);
 	return failed(real_fexecve(fd, argv, env));
@@ -194,7 +192,7 @@ MP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 MP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL(posix_spawn, int (*)(void));
+	REAL(posix_spawn);
 	ENV_FOR(envp, env);
 	return real_posix_spawn(pid, path, fa, attr, argv, env);
 }
@@ -202,7 +200,7 @@ MP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 MP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL(posix_spawnp, int (*)(void));
+	REAL(posix_spawnp);
 	ENV_FOR(envp, env);
 	return real_posix_spawnp(pid, file, fa, attr, argv, env);
 }
