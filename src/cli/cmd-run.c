@@ -26,9 +26,9 @@
 #include "cli/early-sym.h"
 #include "cli/final-snap.h"
 #include "cli/launch.h"
-#include "cli/nofile.h"
 #include "cli/leakcheck.h"
 #include "cli/live.h"
+#include "cli/nofile.h"
 #include "cli/options.h"
 #include "cli/outnames.h"
 #include "cli/snapshots.h"
@@ -494,13 +494,12 @@ int mp_cmd_run(int argc, char **argv)
 	if (!target_found && !unprofiled) {   /* else said before it ran */
 		unsigned long long fsize = mp_cli_fsize_hard();
 
+		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot",
+			prog_argv[0]);
 		if (fsize)
-			fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot (the "
-				"file size limit, ulimit -f, of %llu bytes binds memprof's files "
-				"too)\n", prog_argv[0], fsize);
-		else
-			fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot\n",
-				prog_argv[0]);
+			fprintf(stderr, " (the file size limit, ulimit -f, of %llu bytes binds "
+				"memprof's files too)", fsize);
+		fputs("\n", stderr);
 	}
 	/* A conversion failure only changes a successful status: the program's
 	 * own failure is the more important news. */

@@ -45,6 +45,7 @@
 #include "cli/procstate.h"
 #include "cli/snapshots.h"
 #include "common/grow.h"
+#include "common/mono.h"
 #include "common/shim-options.h"
 #include "common/shm.h"
 #include "common/snapshot.h"
@@ -489,14 +490,6 @@ pid_t mp_snapshots_helper_thread(pid_t pid, int *ret_bell)
  * the snapshot signal, only tells that on-demand snapshots are on.) */
 static int send_request(pid_t pid, int sig, uint64_t deadline_ms);
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 {
 	(void)sig;
@@ -515,14 +508,13 @@ static int send_request(pid_t pid, int sig, uint64_t deadline_ms)
 				return -errno;
 			/* that thread just ended (an exec): look again */
 		}
-		if (mono_ms() >= deadline_ms)
+		if (mp_mono_ms() >= deadline_ms)
 			return -ENOTCONN;
 		struct timespec ts = { 0, 20 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
 }
 
-/* Wait for "memprof.<pid>.<N>.snap" to be renamed into the watched dir. */
 /*
  * Whether numbered snapshot `name` in dir was taken before `asked_ns`
  * (CLOCK_REALTIME): one that was being written when the request came, which
@@ -550,15 +542,17 @@ static bool taken_before(const char *dir, const char *name, uint64_t asked_ns)
 	return older;
 }
 
+/* Wait for "memprof.<pid>.<N>.snap" to be renamed into the watched dir,
+ * one taken after asked_ns. */
 static int wait_for_snapshot(int ifd, const char *dir, pid_t pid, uint64_t asked_ns,
 			     uint64_t timeout_ms, uint32_t *ret_seq)
 {
-	uint64_t deadline = mono_ms() + timeout_ms;
+	uint64_t deadline = mp_mono_ms() + timeout_ms;
 	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = mp_mono_ms();
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 		int r;
 
@@ -678,7 +672,7 @@ static int wait_for_profile(int ifd, const char *dir, pid_t pid, uint32_t seq,
 	for (;;) {
 		/* Already there (converted before we looked)? */
 		int r = read_record(dir, pid, seq, ret);
-		uint64_t now = mono_ms();
+		uint64_t now = mp_mono_ms();
 
 		if (r != -ENOENT)
 			return r;
@@ -813,7 +807,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 	}
 	struct timespec asked;
 	clock_gettime(CLOCK_REALTIME, &asked);
-	r = send_request(pid, sig, mono_ms() + timeout_ns / 1000000);
+	r = send_request(pid, sig, mp_mono_ms() + timeout_ns / 1000000);
 	if (r < 0) {
 		if (r == -ENOTCONN)
 			fprintf(stderr, "memprof: cannot take a snapshot of process %d: it has no memprof "
@@ -827,7 +821,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	uint64_t deadline = mono_ms() + timeout_ns / 1000000;
+	uint64_t deadline = mp_mono_ms() + timeout_ns / 1000000;
 	r = wait_for_snapshot(ifd, dir, pid,
 			      (uint64_t)asked.tv_sec * 1000000000u + (uint64_t)asked.tv_nsec,
 			      timeout_ns / 1000000, &seq);

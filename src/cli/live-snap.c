@@ -29,25 +29,6 @@
 #include "common/trigger.h"
 
 
-/* Whether process pid is gone or a zombie (it will write nothing more). */
-static bool gone(pid_t pid)
-{
-	char path[64], buf[512];
-	FILE *f;
-	bool r = true;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	if (fgets(buf, sizeof(buf), f)) {
-		const char *p = strrchr(buf, ')');
-		r = !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-	}
-	fclose(f);
-	return r;
-}
-
 /* Ring the doorbell of pid's helper thread with a live request `token`. */
 static int ring(pid_t pid, uint32_t token)
 {
@@ -96,7 +77,7 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 	char name[64], *path = NULL, *why = NULL;
 	char evbuf[sizeof(struct inotify_event) + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	uint64_t deadline = (mp_mono_ns() / 1000000) + timeout_ms;
+	uint64_t deadline = mp_mono_ms() + timeout_ms;
 	uint32_t token = ++last_token ? last_token : ++last_token;
 	int ifd, r;
 
@@ -140,7 +121,7 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 	}
 	r = -ETIMEDOUT;
 	while (access(path, F_OK) != 0) {
-		uint64_t now = (mp_mono_ns() / 1000000);
+		uint64_t now = mp_mono_ms();
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 
 		if (now >= deadline) {
@@ -150,14 +131,19 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 		}
 		/* At most 200 ms between looks at whether it still runs. */
 		uint64_t wait = deadline - now < 200 ? deadline - now : 200;
-		if (poll(&pfd, 1, (int)wait) > 0)
+		if (poll(&pfd, 1, (int)wait) > 0) {
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
 				;
-		else if (gone(pid) && access(path, F_OK) != 0) {
+			continue;
+		}
+		/* Gone or a zombie: it will write nothing more. */
+		char st = mp_proc_state(pid);
+		if ((st == 0 || st == 'Z' || st == 'X') && access(path, F_OK) != 0) {
 			r = -ESRCH;
 			mp_set_err(ret_err, "process %d has exited", (int)pid);
 			goto out;
-		} else if (mp_proc_stopped(pid) && access(path, F_OK) != 0) {
+		}
+		if ((st == 'T' || st == 't') && access(path, F_OK) != 0) {
 			r = -EAGAIN;
 			mp_set_err(ret_err, "process %d was stopped (SIGSTOP or a debugger) before it "
 				   "answered", (int)pid);

@@ -27,6 +27,7 @@
 #include "cli/live.h"
 #include "cli/procstate.h"
 #include "common/errmsg.h"
+#include "common/mono.h"
 #include "common/profile-kind.h"
 #include "common/snapshot-read.h"
 #include "convert/convert.h"
@@ -70,14 +71,6 @@ struct mp_live {
 	struct conn *polled[MAX_CONNS];
 	int npolled;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- listening ------------------------------------------------------------------ */
 
@@ -201,8 +194,7 @@ void mp_live_close(struct mp_live *lv)
 		 * an answer that says so, not a closed connection; what can be
 		 * sent at once of it and of any answer underway is. */
 		if (c->st == C_DELAY)
-			respond_error(c, 503, "the program ended before the %s interval did",
-				      "?seconds=");
+			respond_error(c, 503, "the program ended before the ?seconds= interval did");
 		if (c->st == C_WRITE)
 			on_write(c);
 		conn_free(lv, lv->nconns - 1);
@@ -241,7 +233,7 @@ static void respond(struct conn *c, int status, const char *type, const char *ex
 	c->out_len = out ? out_len : 0;
 	c->out_off = 0;
 	c->st = C_WRITE;
-	c->deadline = mono_ms() + WRITE_TIMEOUT_MS;
+	c->deadline = mp_mono_ms() + WRITE_TIMEOUT_MS;
 }
 
 /* A plain-text error: `fmt` and a newline. */
@@ -514,7 +506,7 @@ static void handle(struct mp_live *lv, struct conn *c, const struct mp_http_req 
 			respond_error(c, status, "%s", err ? err : "no snapshot");
 		} else {
 			c->st = C_DELAY;
-			c->deadline = mono_ms() + q.seconds * 1000;
+			c->deadline = mp_mono_ms() + q.seconds * 1000;
 		}
 		free(err);
 		return;
@@ -593,7 +585,7 @@ static void accept_some(struct mp_live *lv)
 		}
 		c->fd = fd;
 		c->st = C_READ;
-		c->deadline = mono_ms() + READ_TIMEOUT_MS;
+		c->deadline = mp_mono_ms() + READ_TIMEOUT_MS;
 		lv->conns[lv->nconns++] = c;
 	}
 }
@@ -637,7 +629,7 @@ static bool on_write(struct conn *c)
 int mp_live_poll_fds(void *arg, struct pollfd *fds, int max, int *timeout_ms)
 {
 	struct mp_live *lv = arg;
-	uint64_t now = mono_ms(), next = UINT64_MAX;
+	uint64_t now = mp_mono_ms(), next = UINT64_MAX;
 	int n = 0;
 
 	lv->polled_listen = lv->nconns < MAX_CONNS && max > 0;
@@ -693,7 +685,7 @@ void mp_live_polled(void *arg, const struct pollfd *fds, int n)
 			conn_free(lv, index_of(lv, c));
 	}
 	/* Deadlines: slow clients get 408 or are dropped; deltas are due. */
-	uint64_t now = mono_ms();
+	uint64_t now = mp_mono_ms();
 	for (int i = 0; i < lv->nconns; i++) {
 		struct conn *c = lv->conns[i];
 

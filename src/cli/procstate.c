@@ -2,13 +2,13 @@
 /* What kind of process a pid names (see procstate.h).  CLI only. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/stat.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/procstate.h"
@@ -63,13 +63,13 @@ bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid)
 	return true;
 }
 
-bool mp_proc_stopped(pid_t pid)
+char mp_proc_state(pid_t pid)
 {
 	char state;
 	long ppid;
 	unsigned long flags;
 
-	return stat_of(pid, &state, &ppid, &flags) > 0 && (state == 'T' || state == 't');
+	return stat_of(pid, &state, &ppid, &flags) > 0 ? state : 0;
 }
 
 pid_t mp_proc_parent(pid_t pid)

@@ -27,9 +27,17 @@ bool mp_proc_cannot_write(pid_t pid, const char *dir, unsigned *ret_uid);
 /* The parent of process pid, 0 when it cannot be read. */
 pid_t mp_proc_parent(pid_t pid);
 
+/* The state letter of process pid (/proc/PID/stat: R, S, D, T or t when
+ * stopped by a signal or a debugger, Z, X...), 0 when it cannot be read. */
+char mp_proc_state(pid_t pid);
+
 /* Whether process pid is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
  * answer a snapshot request until it is continued. */
-bool mp_proc_stopped(pid_t pid);
+static inline bool mp_proc_stopped(pid_t pid)
+{
+	char s = mp_proc_state(pid);
+	return s == 'T' || s == 't';
+}
 
 /* From /proc/PID/stat; MP_PROC_USER when it cannot be read for another
  * reason than the process's absence. */

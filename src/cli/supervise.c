@@ -105,17 +105,11 @@ static void say_waiting(struct mp_child *c, const pid_t *kids, size_t n)
 		return;
 	c->said_waiting = true;
 	for (size_t i = 0; i < n && i < 3; i++) {
-		char comm[32] = "", path[48];
-		FILE *f;
+		char comm[32];
 
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
-		if ((f = fopen(path, "re"))) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = 0;
-			fclose(f);
-		}
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d%s%s",
-					i ? ", " : "", (int)kids[i], *comm ? " " : "", comm);
+		mp_proc_comm(kids[i], comm, sizeof(comm));
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d %s", i ? ", " : "",
+					(int)kids[i], comm);
 		if (len >= sizeof(list))
 			break;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CLOCK_MONOTONIC in nanoseconds, for the CLI's deadlines and waits.
+ * CLOCK_MONOTONIC in nanoseconds and in milliseconds, for the CLI's
+ * deadlines and waits.
  */
 #ifndef MP_COMMON_MONO_H
 #define MP_COMMON_MONO_H
@@ -14,6 +15,11 @@ static inline uint64_t mp_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t mp_mono_ms(void)
+{
+	return mp_mono_ns() / 1000000u;
 }
 
 #endif

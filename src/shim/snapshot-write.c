@@ -158,14 +158,13 @@ static int snapshot_write_locked(void *arg)
 
 	/* Statistics of the moment (MP_SNAP_STATS): RSS from trigger.c.
 	 * Before the file, for salvage() too. */
-	size_t nstats = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
+	stats_n = mp_trigger_stats(stats, sizeof(stats) / sizeof(stats[0]));
 	if (mp_shim.foreign_malloc) {
-		memset(&stats[nstats], 0, sizeof(stats[nstats]));
-		memcpy(stats[nstats].name, "ForeignMalloc", sizeof("ForeignMalloc"));
-		stats[nstats++].value = 1;
+		memset(&stats[stats_n], 0, sizeof(stats[stats_n]));
+		memcpy(stats[stats_n].name, "ForeignMalloc", sizeof("ForeignMalloc"));
+		stats[stats_n++].value = 1;
 	}
-	nstats += mp_shim_heap_stats(stats + nstats, sizeof(stats) / sizeof(stats[0]) - nstats);
-	stats_n = nstats;
+	stats_n += mp_shim_heap_stats(stats + stats_n, sizeof(stats) / sizeof(stats[0]) - stats_n);
 
 	int fd = mp_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == EEXIST) {
@@ -224,7 +223,7 @@ static int snapshot_write_locked(void *arg)
 		.version = MP_SNAP_VERSION,
 		.endian = MP_SNAP_ENDIAN_TAG,
 		.header_size = sizeof(h),
-		.nsections = 4 + (nstats ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0) +
+		.nsections = 4 + (stats_n ? 1 : 0) + (leaks_size ? 1 : 0) + 1 + (unl_size ? 1 : 0) +
 			     (life ? 2 : 0) + (name_len ? 1 : 0),
 		.pid = pid,
 		.ppid = a->ppid,
@@ -252,8 +251,8 @@ static int snapshot_write_locked(void *arg)
 		r = write_section3(fd, MP_SNAP_PEAK, peak_hdr, peak_hdr_size, peak_recs,
 				   peak_recs_size, NULL, 0);
 	}
-	if (r == 0 && nstats)
-		r = write_section(fd, MP_SNAP_STATS, stats, nstats * sizeof(stats[0]));
+	if (r == 0 && stats_n)
+		r = write_section(fd, MP_SNAP_STATS, stats, stats_n * sizeof(stats[0]));
 	if (r == 0 && leaks_size)
 		r = write_section(fd, MP_SNAP_LEAKS, leaks, leaks_size);
 	if (r == 0)
