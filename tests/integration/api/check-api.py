@@ -13,6 +13,7 @@ they can), every check comes back, the program goes on and nothing is
 reported lost, at rate 1 and at the default rate.
 usage: check-api.py MEMPROF T-API T-API-STRESS"""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,9 +36,19 @@ def answers(stderr):
 
 
 def main():
+    d = tempfile.mkdtemp(prefix='memprof-api-')
+    # go tool pprof keeps what it fetches in the temporary directory too
+    # (pprof_raw's PPROF_TMPDIR): all of it goes with d.
+    tempfile.tempdir = d
+    try:
+        return checks(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def checks(d):
     memprof, t_api, t_stress = [os.path.abspath(a) for a in sys.argv[1:4]]
     t = Tap()
-    d = tempfile.mkdtemp(prefix='memprof-api-')
     env = dict(os.environ)
     env.pop('LD_PRELOAD', None)
 

@@ -13,6 +13,7 @@ import os
 import signal
 import re
 import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,11 @@ def inuse(path_or_url, fn):
     return pprof_raw.cum_by_function(path_or_url)[1].get(fn, [0, 0, 0, 0])[3]
 
 
+def proc_state(pid):
+    f = open('/proc/%d/stat' % pid).read()
+    return f[f.rindex(')') + 2]
+
+
 def cpu_ticks(pid):
     f = open('/proc/%d/stat' % pid).read()
     rest = f[f.rindex(')') + 2:].split()
@@ -70,9 +76,19 @@ def cpu_ticks(pid):
 
 
 def main():
+    d = tempfile.mkdtemp(prefix='memprof-live-')
+    # go tool pprof keeps what it fetches in the temporary directory too
+    # (pprof_raw's PPROF_TMPDIR): all of it goes with d.
+    tempfile.tempdir = d
+    try:
+        return checks(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def checks(d):
     memprof, t_live = [os.path.abspath(a) for a in sys.argv[1:3]]
     t = Tap()
-    d = tempfile.mkdtemp(prefix='memprof-live-')
     env = dict(os.environ, TMPDIR=d)
     p = subprocess.Popen([memprof, 'run', '--rate', '1', '--http', '127.0.0.1:0', '-o',
                           os.path.join(d, 'x.heap.pb.gz'), '--', t_live], cwd=d, env=env,
@@ -143,7 +159,10 @@ def main():
     # after the timeout (the server is the supervise loop's: it would stall
     # everything meanwhile); continued, it answers again.
     os.kill(child, signal.SIGSTOP)
-    time.sleep(0.2)
+    for _ in range(500):    # until the kernel shows it stopped, on a loaded machine too
+        if proc_state(child) in 'Tt':
+            break
+        time.sleep(0.01)
     t0 = time.monotonic()
     st, hdr, body = get(base + 'heap?pid=%d' % child)
     took = time.monotonic() - t0

@@ -120,8 +120,8 @@ def main():
     # --- `cmd &` stays in the session: waited for and profiled, as before -------
     marker = os.path.join(d, 'bg-done')
     rc, o, err = run([memprof, 'run', '-o', 'p.heap.pb.gz', 'sh', '-c',
-                      '(sleep 1; : > %s) & echo x' % marker])
-    t.eq((rc, o), (0, b'x\n'), "sh -c '(sleep 1; ...) &': status and output")
+                      '(sleep 0.3; : > %s) & echo x' % marker])
+    t.eq((rc, o), (0, b'x\n'), "sh -c '(sleep 0.3; ...) &': status and output")
     t.ok(os.path.exists(marker), "'cmd &': waited for")
     heaps = [f for f in os.listdir(work) if f.startswith('p.') and f.endswith('.heap.pb.gz')]
     t.eq(len(heaps), 3, "'cmd &': a profile for sh, the subshell and sleep", err)
