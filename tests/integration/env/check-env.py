@@ -100,8 +100,12 @@ def main():
         cmds = [
             ('t-env', [tenv, 'fds']),
             ('t-env through sh, twice', ['sh', '-c', '%s fds; sh -c "%s fds"' % (tenv, tenv)]),
-            ('process tree', ['sh', '-c', '(%s fds > %s/a.out &); %s fds; wait; sleep 0.2; '
-                              'cat %s/a.out' % (tenv, d + '-x', tenv, d + '-x')]),
+            # The orphan (not waited for) says when it is done through a.done.
+            ('process tree', ['sh', '-c', 'x=%s; rm -f $x/a.done; '
+                              '( (%s fds > $x/a.out; : > $x/a.done) & ); %s fds; '
+                              'i=0; while [ ! -e $x/a.done ] && [ $i -lt 600 ]; do '
+                              'sleep 0.05; i=$((i+1)); done; cat $x/a.out'
+                              % (d + '-x', tenv, tenv)]),
             ('ls', ['sh', '-c', 'ls /proc/self/fd']),
             ('pipeline', ['sh', '-c', 'ls -1 /proc/self/fd | cat; echo x | sh -c "ls /proc/self/fd"']),
             ('python3', [py3, '-c', 'import os; print(sorted(os.listdir("/proc/self/fd")))']),

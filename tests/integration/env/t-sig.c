@@ -11,9 +11,9 @@
  *       leaves by siglongjmp.  Prints "ok SIGNALS ESCAPES", exits 3 on a
  *       corrupted block.
  *   t-sig wait KIND HANDLER
- *       prints "ready PID", then blocks in KIND (nanosleep: 1.5 s; poll,
+ *       prints "ready PID", then blocks in KIND (nanosleep: 2.5 s; poll,
  *       select, read: until stdin has a line; waitpid: a child that
- *       sleeps 1.5 s; sigsuspend: until SIGUSR1, which the checker sends
+ *       sleeps 2.5 s; sigsuspend: until SIGUSR1, which the checker sends
  *       last) with HANDLER for SIGUSR2: none, restart (SA_RESTART) or
  *       norestart.  Prints what the call returned and how often the
  *       SIGUSR2 handler ran.
@@ -173,7 +173,7 @@ static int wait_kind(const char *kind, const char *handler)
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 	if (strcmp(kind, "nanosleep") == 0) {
-		struct timespec ts = { 1, 500000000 }, rem = { 0, 0 };
+		struct timespec ts = { 2, 500000000 }, rem = { 0, 0 };
 		r = nanosleep(&ts, &rem);
 		printf("nanosleep %s\n", err_name(r));
 	} else if (strcmp(kind, "poll") == 0) {
@@ -193,7 +193,7 @@ static int wait_kind(const char *kind, const char *handler)
 	} else if (strcmp(kind, "waitpid") == 0) {
 		pid_t c = fork();
 		if (c == 0) {
-			struct timespec ts = { 1, 500000000 };
+			struct timespec ts = { 2, 500000000 };
 			while (nanosleep(&ts, &ts) < 0)
 				;
 			_exit(0);

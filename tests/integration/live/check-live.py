@@ -64,6 +64,31 @@ def inuse(path_or_url, fn):
     return pprof_raw.cum_by_function(path_or_url)[1].get(fn, [0, 0, 0, 0])[3]
 
 
+def accepted(pid, port, peer, limit=30):
+    """Whether process pid has accepted the connection to 127.0.0.1:port
+    from local port peer, waiting up to limit seconds: the server side's
+    socket (in /proc/net/tcp, its inode 0 while in the accept queue) among
+    the process's descriptors."""
+    want = ':%04X' % port, ':%04X' % peer
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        inode = None
+        with open('/proc/net/tcp') as f:
+            for line in f.readlines()[1:]:
+                x = line.split()
+                if x[1].endswith(want[0]) and x[2].endswith(want[1]) and x[9] != '0':
+                    inode = x[9]
+        if inode:
+            for fd in os.listdir('/proc/%d/fd' % pid):
+                try:
+                    if os.readlink('/proc/%d/fd/%s' % (pid, fd)) == 'socket:[%s]' % inode:
+                        return True
+                except OSError:
+                    pass
+        time.sleep(0.02)
+    return False
+
+
 def proc_state(pid):
     f = open('/proc/%d/stat' % pid).read()
     return f[f.rindex(')') + 2]
@@ -253,19 +278,25 @@ def checks(d):
     t.ok(after - before <= 10, 'idle for 2 s: memprof used %d clock ticks (at most 10 of 200)'
          % (after - before))
 
-    # A delta still waiting when the program ends: an answer saying so.
-    pending = {}
-
-    def ask_long():
-        pending['r'] = get(base + 'heap?seconds=60')
-
-    th = threading.Thread(target=ask_long)
-    th.start()
-    time.sleep(0.5)
+    # A delta still waiting when the program ends: an answer saying so.  The
+    # program is ended once memprof has taken the request, not after a
+    # guessed time.
+    s = socket.create_connection(('127.0.0.1', port), timeout=60)
+    s.sendall(b'GET /debug/pprof/heap?seconds=60 HTTP/1.1\r\nHost: x\r\n\r\n')
+    taken = accepted(p.pid, port, s.getsockname()[1])
+    time.sleep(0.2)     # it reads the request in the same turn as it accepts
     p.stdin.close()
-    th.join(timeout=60)
-    st, _, body = pending.get('r', (None, None, b''))
-    t.ok(st == 503 and b'ended before' in body,
+    body = b''
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            body += b
+    except OSError:
+        pass
+    s.close()
+    t.ok(taken and body.startswith(b'HTTP/1.1 503 ') and b'ended before' in body,
          '?seconds=60 pending at the end: 503, saying the program ended', body[:300])
     rc = p.wait(timeout=120)
     err = p.stderr.read().decode()

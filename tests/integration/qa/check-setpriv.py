@@ -54,7 +54,8 @@ def main():
                              text=True)
         p.stdout.readline()
         pid = None
-        for _ in range(100):
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
             for k in os.listdir('/proc'):
                 try:
                     if k.isdigit() and open('/proc/%s/comm' % k).read().strip() == 'sleep' and \

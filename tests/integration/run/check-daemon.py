@@ -129,13 +129,15 @@ def main():
     t.ok('has ended; waiting' not in err, "'cmd &' ending within 2 s: no line on the wait", err)
     clean()
 
-    # --- a longer one: the wait is said once, 2 s after the program's end -------
-    rc, o, err = run([memprof, 'run', '-q', '-o', 'p.heap.pb.gz', 'sh', '-c', 'sleep 3 & echo x'])
+    # --- a longer one: the wait is said once, 2 s after the program's end (the
+    # line comes at the supervisor's recheck after 2 s, about 2.3 s; sleep 5
+    # leaves a loaded machine time to spare) ---------------------------------
+    rc, o, err = run([memprof, 'run', '-q', '-o', 'p.heap.pb.gz', 'sh', '-c', 'sleep 5 & echo x'])
     said = re.findall(r"memprof: 'sh' has ended; waiting for the 1 process it left running in "
                       r"its session \(pid \d+ sleep\), whose profile is written when it ends "
                       r"\(Ctrl-C stops it\)\n", err)
     t.ok(rc == 0 and o == b'x\n' and len(said) == 1,
-         "'sleep 3 &': one line says what memprof waits for (even with -q)", err)
+         "'sleep 5 &': one line says what memprof waits for (even with -q)", err)
     clean()
 
     # --- more than 3: one line for them all -----------------------------------
