@@ -408,7 +408,7 @@ def main():
                  os.path.join(d, 'real.heap.pb.gz'), 'sh', '-c',
                  DEBIAN_PY + " -c 'import ctypes, json; ctypes.CDLL(None).malloc(1000)'; "
                  "xmllint --noout x.xml; sqlite3 :memory: 'select 1' >/dev/null"],
-                cwd=d, text=True)
+                cwd=d, text=True, env=dict(os.environ, PYTHONHASHSEED='0'))   # one layout
         sarif = v.sarif(sarif_p, 'python3, xmllint and sqlite3 under sh')
         lost = [x for x in results(sarif, 'definite-leak')
                 if x['properties']['program'].startswith('python3')]
