@@ -300,14 +300,15 @@ def default_rate(t, memprof, target, d):
     # the spike is its 8 blocks or 7 of them, and the peak in use is checked
     # against the spike found.  The 64 blocks of 64 KiB are each sampled
     # with probability 1 - exp(-1/8) = 0.1175: 7.5 samples of 557 KiB, a
-    # standard error of 1.4 MiB; 6 MiB is over four of them.
+    # standard error of 1.4 MiB.  9 MiB is 16.5 samples over the mean: 25
+    # or more of 64 come in 2e-8 of runs (6 MiB, 19 or more: 1e-4).
     spike = cum.get('spike_alloc', [0] * 4)[3]
     t.ok(any(abs(spike - SPIKE[3] * k / 8) <= SPIKE[3] * 0.01 for k in (8, 7)),
          'default rate: the spike at the peak, %d of %d bytes (all 8 blocks, or 7)'
          % (spike, SPIKE[3]))
     inuse = total(peak, 3)
     want = STEADY[3] + spike
-    t.ok(abs(inuse - want) <= 6 * MIB,
+    t.ok(abs(inuse - want) <= 9 * MIB,
          'default rate: peak in use %d, %d (the steady blocks and the spike found) within '
          'the sampling error' % (inuse, want))
     heap = os.path.join(d, 'r.heap.pb.gz')
