@@ -171,16 +171,35 @@ int mp_trigger_is_own_thread(void)
 	return own_thread;
 }
 
-pid_t mp_trigger_tid(void)
-{
-	return __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+pid_t mp_trigger_tid(void)
+{
+	pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
+	if (tid || own_thread)
+		return tid;
+	/* Made but not run yet (its tid is its own first act): a process that
+	 * ends at once, or a fork child that does, gets there before the
+	 * scheduler runs it, and the leak scan would wait its 300 ms for an
+	 * answer from a thread that blocks every signal.  It runs within a
+	 * scheduling turn; bounded all the same (a stopped process). */
+	uint64_t deadline = 0;
+	while (__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) &&
+	       !(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE))) {
+		uint64_t now = mono_ns();
+		if (!deadline)
+			deadline = now + 300000000ull;
+		else if (now >= deadline)
+			break;
+		struct timespec ts = { 0, 10000000 };
+		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
+	}
+	return tid;
 }
 
 /*

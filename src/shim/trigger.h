@@ -39,8 +39,9 @@ int mp_trigger_start(void);
  */
 int mp_trigger_is_own_thread(void);
 
-/* The helper thread's kernel thread id, 0 when it has not started (it blocks
- * every signal: the leak scan must not wait for it). */
+/* The helper thread's kernel thread id, for the leak scan to leave alone
+ * (it blocks every signal: the scan must not wait for it); 0 when there is
+ * none.  Waits (at most 300 ms) for a helper made but not yet running. */
 pid_t mp_trigger_tid(void);
 
 /*
