@@ -337,6 +337,13 @@ int mp_supervise(const char *path, char **argv, bool is_elf, char **env,
 	errpipe[1] = -1;
 	c->alive = true;
 	c->name = argv[0];
+	/* Our own lines must not end memprof when its standard error is a
+	 * pipe whose reader has gone (`memprof run make 2>&1 | head`): the
+	 * program's status, and the profiles of its tree, come first.  A
+	 * write there fails with EPIPE instead, and memprof goes on.  For the
+	 * rest of the run: the reports come after this returns.  (A program
+	 * that dies of SIGPIPE is still died of: mp_supervise_die_by.) */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* Closed by a successful exec (O_CLOEXEC), or carries exec's errno. */
 	do

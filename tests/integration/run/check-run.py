@@ -291,6 +291,17 @@ def main():
                         capture_output=True, env=base_env, executable='/bin/bash')
     t.eq((pr.stdout, pr.stderr), (b'y\ny\n', b''), 'memprof run yes | head: nothing on stderr')
     clean_work()
+    # memprof's own lines into a pipe whose reader has gone (`2>&1 | head -1`):
+    # not memprof's end (it died of SIGPIPE at its first line, status 141,
+    # the tree's other profiles lost and its directory left behind).
+    pr = subprocess.run('%s run -o %s sh -c "echo a; echo b; (true; true); sleep 0.2; exit 4" 2>&1 '
+                        '| head -1; exit ${PIPESTATUS[0]}' % (memprof, out), shell=True,
+                        capture_output=True, env=base_env, executable='/bin/bash', cwd=work)
+    heaps = [f for f in os.listdir(work) if f.endswith('.heap.pb.gz')]
+    t.eq((pr.returncode, pr.stdout, len(heaps)), (4, b'a\n', 3),
+         'stderr a pipe closed early: the program\'s status, a profile for sh, its subshell '
+         'and sleep', (pr.stderr, heaps))
+    clean_work()
 
     # --- standard streams -------------------------------------------------------
     data = os.urandom(1 << 20) + b'\0\n\r\xff' * 1000
