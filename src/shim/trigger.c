@@ -94,6 +94,9 @@ static pid_t helper_tid;
  * when it did, for the helper that follows. */
 static uint32_t quit_asked;
 static int helper_alive;             /* made (its tid may not be known yet) */
+/* The helper's tid as its maker learnt it from pthread_create's thread
+ * (0: not learnt), before the helper has run and set helper_tid itself. */
+static pid_t made_tid;
 static uint32_t helper_quit;         /* quit_asked when it was made */
 static uint32_t quit_seen, quit_live_seen;
 
@@ -186,8 +189,12 @@ pid_t mp_trigger_tid(void)
 	/* Made but not run yet (its tid is its own first act): a process that
 	 * ends at once, or a fork child that does, gets there before the
 	 * scheduler runs it, and the leak scan would wait its 300 ms for an
-	 * answer from a thread that blocks every signal.  It runs within a
-	 * scheduling turn; bounded all the same (a stopped process). */
+	 * answer from a thread that blocks every signal.  Its maker knows the
+	 * tid; else wait for the helper to run, which it does within a
+	 * scheduling turn (bounded all the same: a stopped process). */
+	if (__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) &&
+	    (tid = __atomic_load_n(&made_tid, __ATOMIC_RELAXED)))
+		return tid;
 	uint64_t deadline = 0;
 	while (__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) &&
 	       !(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE))) {
@@ -337,7 +344,13 @@ static void *helper_main(void *arg)
 
 	(void)arg;
 	own_thread = 1;
-	__atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	pid_t me = (pid_t)syscall(SYS_gettid), made = __atomic_load_n(&made_tid, __ATOMIC_RELAXED);
+	if (MP_DEBUG_CHECKS && made && made != me) {
+		char a[24], b[24];
+		mp_warn("the helper thread's id learnt from its clock is ", mp_utoa((uint64_t)made, a),
+			", not ", mp_utoa((uint64_t)me, b));
+	}
+	__atomic_store_n(&helper_tid, me, __ATOMIC_RELEASE);
 	futex((uint32_t *)&helper_tid, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, 0);   /* step_aside */
 	/* Its stack (below this frame, within the 256 KiB asked for) holds
 	 * nothing of the program's: never a root of the leak scan. */
@@ -410,6 +423,21 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
+/* A thread's kernel id, without waiting for it to run: its CPU-time
+ * clock's id encodes it (the kernel's posix-cpu-timers encoding, which
+ * glibc's pthread_getcpuclockid builds from the tid that clone(2) set
+ * before pthread_create returned: ~tid << 3 | per-thread 4 | sched 2).
+ * 0 when the id is not of that shape.  Called at once on a thread just
+ * made (a detached one's handle is good while it runs). */
+static pid_t clock_tid(pthread_t t)
+{
+	clockid_t c;
+	if (pthread_getcpuclockid(t, &c) != 0 || c >= 0 || (c & 7) != 6)
+		return 0;
+	pid_t tid = (pid_t)~(c >> 3);
+	return tid > 0 ? tid : 0;
+}
+
 /* Start the helper with every signal blocked (it inherits our mask).
  * resume: it follows one that stepped aside, and serves what that one had
  * not. */
@@ -442,8 +470,10 @@ static int start_helper_as(bool resume)
 				: __atomic_load_n(&live_asked, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 	r = pthread_create(&t, &attr, helper_main, NULL);
-	if (r == 0)
+	if (r == 0) {
+		__atomic_store_n(&made_tid, clock_tid(t), __ATOMIC_RELAXED);
 		__atomic_store_n(&helper_alive, 1, __ATOMIC_RELEASE);
+	}
 	mp_busy--;
 	own_thread = 0;
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
@@ -703,6 +733,7 @@ static void atfork_child(void)
 	__atomic_store_n(&seq_state, 2, __ATOMIC_RELEASE);   /* a new pid: no seq file */
 	__atomic_store_n(&helper_tid, 0, __ATOMIC_RELEASE);   /* the parent's: until ours runs */
 	__atomic_store_n(&helper_alive, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&made_tid, 0, __ATOMIC_RELAXED);
 	final_done = 0;
 	if (mp_shim.opt.interval_ns || trig_sig || bell_sig) {
 		int r = start_helper();
