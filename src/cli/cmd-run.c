@@ -482,7 +482,8 @@ int mp_cmd_run(int argc, char **argv)
 		unlink(preload);
 	/* Snapshots of the processes that died without writing theirs (not of
 	 * those still running, not waited for). */
-	mp_crash_salvage(crash, child.pid, child.status, child.running, child.n_running);
+	bool execd = false;
+	mp_crash_salvage(crash, child.pid, child.status, child.running, child.n_running, &execd);
 	crash = NULL;
 	col->unwaited = child.detached;
 	col->n_unwaited = child.n_detached;
@@ -494,8 +495,13 @@ int mp_cmd_run(int argc, char **argv)
 	if (!target_found && !unprofiled) {   /* else said before it ran */
 		unsigned long long fsize = mp_cli_fsize_hard();
 
-		fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot",
-			prog_argv[0]);
+		if (execd)
+			fprintf(stderr, "memprof: no heap profile for '%s': it ran another program "
+				"by exec, which memprof cannot follow (statically linked, or setuid: "
+				"LD_PRELOAD does not reach it)", prog_argv[0]);
+		else
+			fprintf(stderr, "memprof: no heap profile for '%s': it left no snapshot",
+				prog_argv[0]);
 		if (fsize)
 			fprintf(stderr, " (the file size limit, ulimit -f, of %llu bytes binds "
 				"memprof's files too)", fsize);
@@ -521,7 +527,7 @@ int mp_cmd_run(int argc, char **argv)
 
 cleanup:
 	mp_live_close(rc.live);
-	mp_crash_salvage(crash, -1, 0, NULL, 0);
+	mp_crash_salvage(crash, -1, 0, NULL, 0, NULL);
 	crash = NULL;
 	if (preload)
 		unlink(preload);

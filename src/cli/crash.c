@@ -56,6 +56,7 @@ struct mp_crash {
 	size_t n, cap;
 	void (*on_written)(void *ctx, pid_t pid);   /* (under lock) mp_crash_on_written */
 	void *on_written_ctx;
+	bool target_execd;         /* the target's last image exec'd one without the shim */
 };
 
 /* Drop the tables of (pid, image), or with other_images those of pid's
@@ -288,8 +289,11 @@ static int salvage_image(struct mp_crash *c, size_t from, size_t to, pid_t targe
 	 * (static, setuid, an environment without LD_PRELOAD), not dead; that
 	 * last program has no profile (common/shm.h, MP_SHM_F_EXEC). */
 	if (views[0].data && views[0].size >= sizeof(struct mp_shm_meta) &&
-	    (((const struct mp_shm_meta *)views[0].data)->flags & MP_SHM_F_EXEC))
+	    (((const struct mp_shm_meta *)views[0].data)->flags & MP_SHM_F_EXEC)) {
+		if (pid == (uint64_t)target && target > 0)
+			c->target_execd = true;
 		goto unmap;
+	}
 	if (pid == (uint64_t)target && target > 0) {
 		if (WIFSIGNALED(status))
 			sig = (uint32_t)WTERMSIG(status);
@@ -356,10 +360,12 @@ static bool is_running(uint64_t pid, const pid_t *running, size_t n_running)
 }
 
 int mp_crash_salvage(struct mp_crash *c, pid_t target, int status, const pid_t *running,
-		     size_t n_running)
+		     size_t n_running, bool *target_execd)
 {
 	int written = 0;
 
+	if (target_execd)
+		*target_execd = false;
 	if (!c)
 		return 0;
 	if (c->running) {
@@ -389,6 +395,8 @@ int mp_crash_salvage(struct mp_crash *c, pid_t target, int status, const pid_t *
 	}
 	for (size_t i = 0; i < c->n; i++)
 		close(c->tables[i].fd);
+	if (target_execd)
+		*target_execd = c->target_execd;
 	free(c->tables);
 	pthread_mutex_destroy(&c->lock);
 	free(c->sock_path);

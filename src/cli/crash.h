@@ -35,10 +35,12 @@ void mp_crash_on_written(struct mp_crash *c, void (*fn)(void *ctx, pid_t pid), v
  * above).  target/status: the program's pid and wait status (its death
  * signal; the other processes' come from their shims when they caught
  * it).  running[0..n_running): processes still running, not waited for
- * (supervise.h): their images did not die, and get no snapshot.  Returns
- * how many were written.  Frees c (accepts NULL).
+ * (supervise.h): their images did not die, and get no snapshot.
+ * *target_execd (when not NULL): whether the target's last image with the
+ * shim exec'd a program without it (static, setuid: no snapshot of it).
+ * Returns how many were written.  Frees c (accepts NULL).
  */
 int mp_crash_salvage(struct mp_crash *c, pid_t target, int status, const pid_t *running,
-		     size_t n_running);
+		     size_t n_running, bool *target_execd);
 
 #endif

@@ -291,6 +291,16 @@ def main():
                         capture_output=True, env=base_env, executable='/bin/bash')
     t.eq((pr.stdout, pr.stderr), (b'y\ny\n', b''), 'memprof run yes | head: nothing on stderr')
     clean_work()
+    # The program replaced by one the shim cannot enter (static: Debian's
+    # ldconfig): the line says so, not that it "left no snapshot".
+    if os.path.exists('/sbin/ldconfig'):
+        rc, o, err = run([memprof, 'run', '-q', '-o', out, 'sh', '-c', 'exec /sbin/ldconfig -p'],
+                         env=base_env)
+        t.ok(rc == 0 and b'libs found' in o, 'sh exec ldconfig: it runs', err)
+        t.eq(err, "memprof: no heap profile for 'sh': it ran another program by exec, which "
+             "memprof cannot follow (statically linked, or setuid: LD_PRELOAD does not reach "
+             "it)\n", 'sh exec ldconfig (static): the line names the exec')
+        clean_work()
     # memprof's own lines into a pipe whose reader has gone (`2>&1 | head -1`):
     # not memprof's end (it died of SIGPIPE at its first line, status 141,
     # the tree's other profiles lost and its directory left behind).
