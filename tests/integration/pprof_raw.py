@@ -3,6 +3,7 @@
 Python structures, for integration tests that check exact values."""
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -19,6 +20,19 @@ def go_env():
     env['GOFLAGS'] = '-mod=mod'
     env['PPROF_TMPDIR'] = tempfile.gettempdir()
     return env
+
+
+def in_own_tempdir(prefix, checks):
+    """checks(d) in a new temporary directory d, which is also the process's
+    temporary directory from then on, so that what go tool pprof keeps of
+    the profiles it fetches (PPROF_TMPDIR, go_env) goes with d, removed at
+    the end.  Returns what checks returned."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    tempfile.tempdir = d
+    try:
+        return checks(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def frame_name(text):

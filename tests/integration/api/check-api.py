@@ -13,10 +13,8 @@ they can), every check comes back, the program goes on and nothing is
 reported lost, at rate 1 and at the default rate.
 usage: check-api.py MEMPROF T-API T-API-STRESS"""
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import pprof_raw  # noqa: E402
@@ -36,14 +34,7 @@ def answers(stderr):
 
 
 def main():
-    d = tempfile.mkdtemp(prefix='memprof-api-')
-    # go tool pprof keeps what it fetches in the temporary directory too
-    # (pprof_raw's PPROF_TMPDIR): all of it goes with d.
-    tempfile.tempdir = d
-    try:
-        return checks(d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    return pprof_raw.in_own_tempdir('memprof-api-', checks)
 
 
 def checks(d):

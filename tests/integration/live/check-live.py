@@ -13,10 +13,8 @@ import os
 import signal
 import re
 import socket
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -101,14 +99,7 @@ def cpu_ticks(pid):
 
 
 def main():
-    d = tempfile.mkdtemp(prefix='memprof-live-')
-    # go tool pprof keeps what it fetches in the temporary directory too
-    # (pprof_raw's PPROF_TMPDIR): all of it goes with d.
-    tempfile.tempdir = d
-    try:
-        return checks(d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    return pprof_raw.in_own_tempdir('memprof-live-', checks)
 
 
 def checks(d):
