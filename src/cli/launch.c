@@ -91,13 +91,31 @@ int mp_launch_find_shim(char **ret_path)
 int mp_launch_preload_link(const char *shim, const char *snapdir, char **ret_link)
 {
 	char *link = NULL;
+	int r = -1;
 
 	*ret_link = NULL;
 	if (!strpbrk(shim, " :"))
 		return 0;
-	if (asprintf(&link, "%s/" MP_SHIM_NAME, snapdir) < 0)
-		link = NULL;
-	if (!link || symlink(shim, link) < 0) {
+	if (!strpbrk(snapdir, " :")) {
+		if (asprintf(&link, "%s/" MP_SHIM_NAME, snapdir) < 0)
+			link = NULL;
+		r = link ? symlink(shim, link) : -1;
+	} else {
+		/* A TMPDIR with a space too: a link of a name of our own in
+		 * /tmp (sticky: nobody else can replace it), tried until one
+		 * is free. */
+		for (unsigned i = 0; i < 100 && r < 0; i++) {
+			free(link);
+			if (asprintf(&link, "/tmp/memprof-shim.%ld.%u.so", (long)getpid(), i) < 0) {
+				link = NULL;
+				break;
+			}
+			r = symlink(shim, link);
+			if (r < 0 && errno != EEXIST)
+				break;
+		}
+	}
+	if (r < 0) {
 		fprintf(stderr, "memprof: cannot link to shim '%s': %s\n", shim, strerror(errno));
 		free(link);
 		return -1;

@@ -25,7 +25,8 @@ int mp_launch_find_shim(char **ret_path);
 
 /*
  * ld.so splits LD_PRELOAD at spaces and colons: a shim whose path has them
- * is reached through a symbolic link in the snapshot directory.  Returns 0
+ * is reached through a symbolic link in the snapshot directory (in /tmp
+ * when that directory's path has them too).  Returns 0
  * with *ret_link the malloc'd link to preload instead of `shim`, or NULL
  * when `shim` does without; -1 with the reason printed.
  */

@@ -15,6 +15,7 @@ import gzip
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -287,7 +288,8 @@ def main():
     clean_work()
     loop_stops_on_sigint(t, memprof, t_cli, out, base_env)
     clean_work()
-    pr = subprocess.run('%s run -q -o %s -- yes | head -c 4' % (memprof, out), shell=True,
+    pr = subprocess.run('%s run -q -o %s -- yes | head -c 4' % (shlex.quote(memprof),
+                                                                 shlex.quote(out)), shell=True,
                         capture_output=True, env=base_env, executable='/bin/bash')
     t.eq((pr.stdout, pr.stderr), (b'y\ny\n', b''), 'memprof run yes | head: nothing on stderr')
     clean_work()
@@ -306,7 +308,8 @@ def main():
     # not memprof's end (it died of SIGPIPE at its first line, status 141,
     # the tree's other profiles lost and its directory left behind).
     pr = subprocess.run('%s run -o %s sh -c "echo a; echo b; (true; true); sleep 0.2; exit 4" 2>&1 '
-                        '| head -1; exit ${PIPESTATUS[0]}' % (memprof, out), shell=True,
+                        '| head -1; exit ${PIPESTATUS[0]}' % (shlex.quote(memprof),
+                                                              shlex.quote(out)), shell=True,
                         capture_output=True, env=base_env, executable='/bin/bash', cwd=work)
     heaps = [f for f in os.listdir(work) if f.endswith('.heap.pb.gz')]
     t.eq((pr.returncode, pr.stdout, len(heaps)), (4, b'a\n', 3),
@@ -409,6 +412,9 @@ def main():
     os.mkdir(alt)
     shutil.copy(shim, os.path.join(alt, 'libmemprof.so'))
     os.symlink(os.path.join(alt, 'libmemprof.so'), os.path.join(d, 'alt.so'))
+    # (in /tmp when the temporary directory has a space or a colon as well)
+    linked = (r'/tmp/memprof-shim\.\d+\.\d+\.so' if re.search('[ :]', tmp) else
+              tmp_re + r'/libmemprof\.so')
     for value, want, what in [
             (os.path.join(d, 'alt.so'), os.path.join(alt, 'libmemprof.so'), 'absolute'),
             ('../alt.so', os.path.join(alt, 'libmemprof.so'), 'relative')]:
@@ -417,11 +423,23 @@ def main():
                          env=env, cwd=work)
         # A path with spaces or colons is split by ld.so: memprof links to it
         # from its temporary directory.
-        m = re.fullmatch(r'LD_PRELOAD=(%s/libmemprof\.so)\n' % tmp_re, o.decode())
+        m = re.fullmatch(r'LD_PRELOAD=(%s)\n' % linked, o.decode())
         t.ok(rc == 0 and m, 'MEMPROF_SHIM (%s) with a space and a colon: through a link' % what,
              o.decode() + err)
         t.ok(is_gzip(out), 'MEMPROF_SHIM (%s): the linked shim ran and wrote a profile' % what, err)
         clean_work()
+    # ... and a TMPDIR with a space as well: the link is made in /tmp.
+    spaced = os.path.join(d, 'tmp dir')
+    os.mkdir(spaced)
+    rc, o, err = run([memprof, 'run', '-q', '-o', out, t_cli, 'env', 'LD_PRELOAD'],
+                     env=dict(base_env, MEMPROF_SHIM=os.path.join(d, 'alt.so'), TMPDIR=spaced))
+    m = re.fullmatch(r'LD_PRELOAD=(/tmp/memprof-shim\.\d+\.\d+\.so)\n', o.decode())
+    t.ok(rc == 0 and m and is_gzip(out),
+         'MEMPROF_SHIM and TMPDIR both with a space: the shim through a link in /tmp, a profile',
+         o.decode() + err)
+    t.ok(m and not os.path.lexists(m.group(1)) and os.listdir(spaced) == [],
+         'that link and the temporary directory removed', os.listdir(spaced))
+    clean_work()
 
     # --- profile names --------------------------------------------------------
     rc, o, err = run([memprof, 'run', t_cli, 'pid'], env=base_env, cwd=work)
