@@ -16,6 +16,7 @@ usage: check-daemon.py MEMPROF T_DAEMON (MEMPROF_SHIM set)
 import ctypes
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -120,7 +121,7 @@ def main():
     # --- `cmd &` stays in the session: waited for and profiled, as before -------
     marker = os.path.join(d, 'bg-done')
     rc, o, err = run([memprof, 'run', '-o', 'p.heap.pb.gz', 'sh', '-c',
-                      '(sleep 0.3; : > %s) & echo x' % marker])
+                      '(sleep 0.3; : > %s) & echo x' % shlex.quote(marker)])
     t.eq((rc, o), (0, b'x\n'), "sh -c '(sleep 0.3; ...) &': status and output")
     t.ok(os.path.exists(marker), "'cmd &': waited for")
     heaps = [f for f in os.listdir(work) if f.startswith('p.') and f.endswith('.heap.pb.gz')]
@@ -162,7 +163,7 @@ def main():
     # --- the program made a session of its own: that one counts ---------------
     marker = os.path.join(d, 'own-done')
     rc, o, err = run([memprof, 'run', '-q', 'setsid', 'sh', '-c',
-                      '(sleep 1; : > %s) & echo x' % marker])
+                      '(sleep 1; : > %s) & echo x' % shlex.quote(marker)])
     t.eq((rc, o, lines_of(err)), (0, b'x\n', []), 'setsid sh: its own session waited for')
     t.ok(os.path.exists(marker), "setsid sh -c 'cmd &': cmd waited for")
     rc, o, err = run([memprof, 'run', '-q', 'setsid', 'sh', '-c', 'setsid sleep 30 & echo x'])
