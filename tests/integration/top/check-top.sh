@@ -121,11 +121,10 @@ for pair in "1 2" "3 4" "5 6" "7 8" "1 1" "2 9 10" "11 12 13 14"; do
 	fi
 done
 if [ -f "$tmp/go-heap.pb.gz" ]; then
-	files="$tmp/go-heap.pb.gz $tmp/go-heap.pb"
-	# shellcheck disable=SC2086
-	go tool pprof -top -sample_index=alloc_space $files >"$tmp/go.out" 2>&1
-	# shellcheck disable=SC2086
-	"$memprof" top -i alloc_space $files >"$tmp/mp.out" 2>"$tmp/mp.err"
+	go tool pprof -top -sample_index=alloc_space "$tmp/go-heap.pb.gz" "$tmp/go-heap.pb" \
+		>"$tmp/go.out" 2>&1
+	"$memprof" top -i alloc_space "$tmp/go-heap.pb.gz" "$tmp/go-heap.pb" \
+		>"$tmp/mp.out" 2>"$tmp/mp.err"
 	if cmp -s "$tmp/go.out" "$tmp/mp.out"; then
 		ok "top of a Go heap profile twice (merged) matches go tool pprof -top"
 	else
