@@ -181,6 +181,20 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The helper's tid, waiting until `deadline` (CLOCK_MONOTONIC) for a helper
+ * made but not running yet to set it, its own first act; 0 when there is
+ * no helper or it has not run by then (a stopped process). */
+static pid_t await_tid(uint64_t deadline)
+{
+	pid_t tid;
+	while (!(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE)) &&
+	       __atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) && mono_ns() < deadline) {
+		struct timespec ts = { 0, 10000000 };
+		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
+	}
+	return tid;
+}
+
 pid_t mp_trigger_tid(void)
 {
 	pid_t tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
@@ -195,18 +209,7 @@ pid_t mp_trigger_tid(void)
 	if (__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) &&
 	    (tid = __atomic_load_n(&made_tid, __ATOMIC_RELAXED)))
 		return tid;
-	uint64_t deadline = 0;
-	while (__atomic_load_n(&helper_alive, __ATOMIC_ACQUIRE) &&
-	       !(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE))) {
-		uint64_t now = mono_ns();
-		if (!deadline)
-			deadline = now + 300000000ull;
-		else if (now >= deadline)
-			break;
-		struct timespec ts = { 0, 10000000 };
-		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
-	}
-	return tid;
+	return await_tid(mono_ns() + 300000000ull);
 }
 
 /*
@@ -503,12 +506,8 @@ static bool step_aside(void)
 		return false;
 	int saved = errno;   /* the call's caller sees the call's errno alone */
 	uint64_t deadline = mono_ns() + 2000000000ull;   /* a stopped helper: go on */
-	pid_t tid;
-	/* Made, but perhaps not running yet (its tid is its own first act). */
-	while (!(tid = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE)) && mono_ns() < deadline) {
-		struct timespec ts = { 0, 10000000 };
-		futex((uint32_t *)&helper_tid, FUTEX_WAIT_PRIVATE, 0, &ts, 0);
-	}
+	/* Made, but perhaps not running yet. */
+	pid_t tid = await_tid(deadline);
 	/* Not ours to stop: a vfork child shares our memory, not our threads. */
 	if (!tid || syscall(SYS_tgkill, getpid(), tid, 0) != 0) {
 		errno = saved;
