@@ -143,7 +143,7 @@ int mp_live_snapshot(const char *snapdir, pid_t pid, unsigned timeout_ms, struct
 			mp_set_err(ret_err, "process %d has exited", (int)pid);
 			goto out;
 		}
-		if ((st == 'T' || st == 't') && access(path, F_OK) != 0) {
+		if (mp_proc_state_stopped(st) && access(path, F_OK) != 0) {
 			r = -EAGAIN;
 			mp_set_err(ret_err, "process %d was stopped (SIGSTOP or a debugger) before it "
 				   "answered", (int)pid);

@@ -31,12 +31,16 @@ pid_t mp_proc_parent(pid_t pid);
  * stopped by a signal or a debugger, Z, X...), 0 when it cannot be read. */
 char mp_proc_state(pid_t pid);
 
-/* Whether process pid is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
- * answer a snapshot request until it is continued. */
+/* Whether state letter s is a stopped process's (SIGSTOP, SIGTSTP, a
+ * debugger): it cannot answer a snapshot request until it is continued. */
+static inline bool mp_proc_state_stopped(char s)
+{
+	return s == 'T' || s == 't';
+}
+
 static inline bool mp_proc_stopped(pid_t pid)
 {
-	char s = mp_proc_state(pid);
-	return s == 'T' || s == 't';
+	return mp_proc_state_stopped(mp_proc_state(pid));
 }
 
 /* From /proc/PID/stat; MP_PROC_USER when it cannot be read for another
